@@ -1,0 +1,52 @@
+// npm run generate:protocol [-- SPEC_DIR] [--check]
+// Reads Kafka's JSON message definitions (default ../shared/kafka-message-spec, never committed here) and
+// writes broker/protocol/generated/. With --check it only reports whether the committed files are stale.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generate } from './generate.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const defaultSpecDir = resolve(repoRoot, '../shared/kafka-message-spec');
+export const generatedDir = join(repoRoot, 'broker/protocol/generated');
+
+/** Names of generated files that differ from, are missing in, or are extra in `dir`. */
+export function staleFiles(files: Map<string, string>, dir: string): string[] {
+  const stale: string[] = [];
+  for (const [name, text] of files) {
+    const path = join(dir, name);
+    if (!existsSync(path) || readFileSync(path, 'utf8') !== text) stale.push(name);
+  }
+  if (existsSync(dir)) for (const name of readdirSync(dir)) if (!files.has(name)) stale.push(name);
+  return stale.sort();
+}
+
+function main(): void {
+  const { values, positionals } = parseArgs({
+    options: { check: { type: 'boolean', default: false }, out: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const specDir = resolve(positionals[0] ?? defaultSpecDir);
+  const outDir = resolve(values.out ?? generatedDir);
+  const files = generate(specDir);
+  if (values.check) {
+    const stale = staleFiles(files, outDir);
+    if (stale.length > 0) {
+      console.error(`generated protocol code is stale (${stale.length} file(s)): ${stale.join(', ')}\nrun: npm run generate:protocol`);
+      process.exit(1);
+    }
+    console.log(`generated protocol code is up to date (${files.size} files)`);
+    return;
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  let bytes = 0;
+  for (const [name, text] of files) {
+    writeFileSync(join(outDir, name), text);
+    bytes += text.length;
+  }
+  console.log(`wrote ${files.size} files, ${(bytes / 1024).toFixed(0)} KiB, to ${outDir} from ${specDir}`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
