@@ -157,8 +157,8 @@ export function parseMessage(raw: RawMessage, file: string): MessageSpec {
   };
 
   const defineStruct = (name: string, rawFields: RawField[]): StructSpec => {
-    const s: StructSpec = { name, typeName: msgName + name, fields: [] };
-    if (name === msgName) s.typeName = msgName;
+    // Struct names that already start with the message name (MetadataResponseTopic) are not prefixed again.
+    const s: StructSpec = { name, typeName: name.startsWith(msgName) ? name : msgName + name, fields: [] };
     byName.set(name, s);
     structs.push(s);
     s.fields = rawFields.map((f) => parseField(f, `${name}.${f.name}`));

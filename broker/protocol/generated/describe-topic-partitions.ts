@@ -188,7 +188,7 @@ export interface DescribeTopicPartitionsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** Each topic in the response. */
-  topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[];
+  topics: DescribeTopicPartitionsResponseTopic[];
   /** The next topic and partition index to fetch details for. */
   nextCursor: DescribeTopicPartitionsResponseCursor | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -199,14 +199,14 @@ export interface DescribeTopicPartitionsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** Each topic in the response. */
-  topics?: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicInput[];
+  topics?: DescribeTopicPartitionsResponseTopicInput[];
   /** The next topic and partition index to fetch details for. */
   nextCursor?: DescribeTopicPartitionsResponseCursorInput | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export interface DescribeTopicPartitionsResponseTopic {
   /** The topic error, or 0 if there was no error. */
   errorCode: number;
   /** The topic name. */
@@ -216,14 +216,14 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
   /** True if the topic is internal. */
   isInternal: boolean;
   /** Each partition in the topic. */
-  partitions: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[];
+  partitions: DescribeTopicPartitionsResponsePartition[];
   /** 32-bit bitfield to represent authorized operations for this topic. */
   topicAuthorizedOperations: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicInput {
+export interface DescribeTopicPartitionsResponseTopicInput {
   /** The topic error, or 0 if there was no error. */
   errorCode?: number;
   /** The topic name. */
@@ -233,14 +233,14 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
   /** True if the topic is internal. */
   isInternal?: boolean;
   /** Each partition in the topic. */
-  partitions?: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionInput[];
+  partitions?: DescribeTopicPartitionsResponsePartitionInput[];
   /** 32-bit bitfield to represent authorized operations for this topic. */
   topicAuthorizedOperations?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export interface DescribeTopicPartitionsResponsePartition {
   /** The partition error, or 0 if there was no error. */
   errorCode: number;
   /** The partition index. */
@@ -263,7 +263,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseP
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionInput {
+export interface DescribeTopicPartitionsResponsePartitionInput {
   /** The partition error, or 0 if there was no error. */
   errorCode?: number;
   /** The partition index. */
@@ -304,7 +304,7 @@ export interface DescribeTopicPartitionsResponseCursorInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export function defaultDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseTopic {
   return {
     errorCode: 0,
     name: "",
@@ -316,7 +316,7 @@ export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsRes
   };
 }
 
-export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export function defaultDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -339,7 +339,7 @@ export function defaultDescribeTopicPartitionsResponseCursor(): DescribeTopicPar
   };
 }
 
-function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionV0(r: Reader): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+function decodeDescribeTopicPartitionsResponsePartitionV0(r: Reader): DescribeTopicPartitionsResponsePartition {
   const f_errorCode = r.int16();
   const f_partitionIndex = r.int32();
   const f_leaderId = r.int32();
@@ -414,18 +414,18 @@ function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePar
   };
 }
 
-function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicV0(r: Reader): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+function decodeDescribeTopicPartitionsResponseTopicV0(r: Reader): DescribeTopicPartitionsResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.compactNullableString();
   const f_topicId = r.uuid();
   const f_isInternal = r.bool();
-  let f_partitions: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[];
+  let f_partitions: DescribeTopicPartitionsResponsePartition[];
   {
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsResponse.Partitions");
     else {
-      const a: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionV0(r));
+      const a: DescribeTopicPartitionsResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeDescribeTopicPartitionsResponsePartitionV0(r));
       f_partitions = a;
     }
   }
@@ -465,13 +465,13 @@ function decodeDescribeTopicPartitionsResponseCursorV0(r: Reader): DescribeTopic
 
 function decodeDescribeTopicPartitionsResponseV0(r: Reader): DescribeTopicPartitionsResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[];
+  let f_topics: DescribeTopicPartitionsResponseTopic[];
   {
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsResponse.Topics");
     else {
-      const a: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicV0(r));
+      const a: DescribeTopicPartitionsResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeDescribeTopicPartitionsResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -490,7 +490,7 @@ function decodeDescribeTopicPartitionsResponseV0(r: Reader): DescribeTopicPartit
   };
 }
 
-function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionV0(w: Writer, m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionInput): void {
+function encodeDescribeTopicPartitionsResponsePartitionV0(w: Writer, m: DescribeTopicPartitionsResponsePartitionInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
@@ -529,7 +529,7 @@ function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePar
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicV0(w: Writer, m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicInput): void {
+function encodeDescribeTopicPartitionsResponseTopicV0(w: Writer, m: DescribeTopicPartitionsResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -541,7 +541,7 @@ function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTop
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeDescribeTopicPartitionsResponsePartitionV0(w, f_partitions[i]!);
   }
   const f_topicAuthorizedOperations = m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations;
   w.int32(f_topicAuthorizedOperations);
@@ -562,7 +562,7 @@ function encodeDescribeTopicPartitionsResponseV0(w: Writer, m: DescribeTopicPart
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeDescribeTopicPartitionsResponseTopicV0(w, f_topics[i]!);
   }
   const f_nextCursor = m.nextCursor === undefined ? null : m.nextCursor;
   if (f_nextCursor === null) w.int8(-1);

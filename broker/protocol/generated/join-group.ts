@@ -21,7 +21,7 @@ export interface JoinGroupRequest {
   /** The unique name the for class of protocols implemented by the group we want to join. */
   protocolType: string;
   /** The list of protocols that the member supports. */
-  protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  protocols: JoinGroupRequestProtocol[];
   /** The reason why the member (re-)joins the group. */
   reason: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -42,14 +42,14 @@ export interface JoinGroupRequestInput {
   /** The unique name the for class of protocols implemented by the group we want to join. */
   protocolType?: string;
   /** The list of protocols that the member supports. */
-  protocols?: JoinGroupRequestJoinGroupRequestProtocolInput[];
+  protocols?: JoinGroupRequestProtocolInput[];
   /** The reason why the member (re-)joins the group. */
   reason?: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface JoinGroupRequestJoinGroupRequestProtocol {
+export interface JoinGroupRequestProtocol {
   /** The protocol name. */
   name: string;
   /** The protocol metadata. */
@@ -58,7 +58,7 @@ export interface JoinGroupRequestJoinGroupRequestProtocol {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface JoinGroupRequestJoinGroupRequestProtocolInput {
+export interface JoinGroupRequestProtocolInput {
   /** The protocol name. */
   name?: string;
   /** The protocol metadata. */
@@ -67,7 +67,7 @@ export interface JoinGroupRequestJoinGroupRequestProtocolInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultJoinGroupRequestJoinGroupRequestProtocol(): JoinGroupRequestJoinGroupRequestProtocol {
+export function defaultJoinGroupRequestProtocol(): JoinGroupRequestProtocol {
   return {
     name: "",
     metadata: EMPTY_BYTES,
@@ -75,7 +75,7 @@ export function defaultJoinGroupRequestJoinGroupRequestProtocol(): JoinGroupRequ
   };
 }
 
-function decodeJoinGroupRequestJoinGroupRequestProtocolV0(r: Reader): JoinGroupRequestJoinGroupRequestProtocol {
+function decodeJoinGroupRequestProtocolV0(r: Reader): JoinGroupRequestProtocol {
   const f_name = r.string();
   const f_metadata = r.bytes();
   return {
@@ -90,13 +90,13 @@ function decodeJoinGroupRequestV0(r: Reader): JoinGroupRequest {
   const f_sessionTimeoutMs = r.int32();
   const f_memberId = r.string();
   const f_protocolType = r.string();
-  let f_protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  let f_protocols: JoinGroupRequestProtocol[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestJoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestJoinGroupRequestProtocolV0(r));
+      const a: JoinGroupRequestProtocol[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV0(r));
       f_protocols = a;
     }
   }
@@ -113,7 +113,7 @@ function decodeJoinGroupRequestV0(r: Reader): JoinGroupRequest {
   };
 }
 
-function encodeJoinGroupRequestJoinGroupRequestProtocolV0(w: Writer, m: JoinGroupRequestJoinGroupRequestProtocolInput): void {
+function encodeJoinGroupRequestProtocolV0(w: Writer, m: JoinGroupRequestProtocolInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_metadata = m.metadata === undefined ? EMPTY_BYTES : m.metadata;
@@ -133,7 +133,7 @@ function encodeJoinGroupRequestV0(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.int32(f_protocols.length);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV0(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV0(w, f_protocols[i]!);
   }
 }
 
@@ -143,13 +143,13 @@ function decodeJoinGroupRequestV1(r: Reader): JoinGroupRequest {
   const f_rebalanceTimeoutMs = r.int32();
   const f_memberId = r.string();
   const f_protocolType = r.string();
-  let f_protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  let f_protocols: JoinGroupRequestProtocol[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestJoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestJoinGroupRequestProtocolV0(r));
+      const a: JoinGroupRequestProtocol[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV0(r));
       f_protocols = a;
     }
   }
@@ -181,7 +181,7 @@ function encodeJoinGroupRequestV1(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.int32(f_protocols.length);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV0(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV0(w, f_protocols[i]!);
   }
 }
 
@@ -200,7 +200,7 @@ function encodeJoinGroupRequestV2(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.int32(f_protocols.length);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV0(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV0(w, f_protocols[i]!);
   }
 }
 
@@ -219,7 +219,7 @@ function encodeJoinGroupRequestV3(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.int32(f_protocols.length);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV0(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV0(w, f_protocols[i]!);
   }
 }
 
@@ -238,7 +238,7 @@ function encodeJoinGroupRequestV4(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.int32(f_protocols.length);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV0(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV0(w, f_protocols[i]!);
   }
 }
 
@@ -249,13 +249,13 @@ function decodeJoinGroupRequestV5(r: Reader): JoinGroupRequest {
   const f_memberId = r.string();
   const f_groupInstanceId = r.nullableString();
   const f_protocolType = r.string();
-  let f_protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  let f_protocols: JoinGroupRequestProtocol[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestJoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestJoinGroupRequestProtocolV0(r));
+      const a: JoinGroupRequestProtocol[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV0(r));
       f_protocols = a;
     }
   }
@@ -288,11 +288,11 @@ function encodeJoinGroupRequestV5(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.int32(f_protocols.length);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV0(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV0(w, f_protocols[i]!);
   }
 }
 
-function decodeJoinGroupRequestJoinGroupRequestProtocolV6(r: Reader): JoinGroupRequestJoinGroupRequestProtocol {
+function decodeJoinGroupRequestProtocolV6(r: Reader): JoinGroupRequestProtocol {
   const f_name = r.compactString();
   const f_metadata = r.compactBytes();
   let _tagged: RawTaggedField[] | undefined;
@@ -315,13 +315,13 @@ function decodeJoinGroupRequestV6(r: Reader): JoinGroupRequest {
   const f_memberId = r.compactString();
   const f_groupInstanceId = r.compactNullableString();
   const f_protocolType = r.compactString();
-  let f_protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  let f_protocols: JoinGroupRequestProtocol[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestJoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestJoinGroupRequestProtocolV6(r));
+      const a: JoinGroupRequestProtocol[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV6(r));
       f_protocols = a;
     }
   }
@@ -344,7 +344,7 @@ function decodeJoinGroupRequestV6(r: Reader): JoinGroupRequest {
   };
 }
 
-function encodeJoinGroupRequestJoinGroupRequestProtocolV6(w: Writer, m: JoinGroupRequestJoinGroupRequestProtocolInput): void {
+function encodeJoinGroupRequestProtocolV6(w: Writer, m: JoinGroupRequestProtocolInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_metadata = m.metadata === undefined ? EMPTY_BYTES : m.metadata;
@@ -368,7 +368,7 @@ function encodeJoinGroupRequestV6(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.uvarint(f_protocols.length + 1);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV6(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV6(w, f_protocols[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -380,13 +380,13 @@ function decodeJoinGroupRequestV8(r: Reader): JoinGroupRequest {
   const f_memberId = r.compactString();
   const f_groupInstanceId = r.compactNullableString();
   const f_protocolType = r.compactString();
-  let f_protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  let f_protocols: JoinGroupRequestProtocol[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestJoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestJoinGroupRequestProtocolV6(r));
+      const a: JoinGroupRequestProtocol[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV6(r));
       f_protocols = a;
     }
   }
@@ -426,7 +426,7 @@ function encodeJoinGroupRequestV8(w: Writer, m: JoinGroupRequestInput): void {
   const f_protocols = m.protocols === undefined ? [] : m.protocols;
   {
     w.uvarint(f_protocols.length + 1);
-    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestJoinGroupRequestProtocolV6(w, f_protocols[i]!);
+    for (let i = 0; i < f_protocols.length; i++) encodeJoinGroupRequestProtocolV6(w, f_protocols[i]!);
   }
   const f_reason = m.reason === undefined ? null : m.reason;
   w.compactNullableString(f_reason);
@@ -470,7 +470,7 @@ export interface JoinGroupResponse {
   skipAssignment: boolean;
   /** The member ID assigned by the group coordinator. */
   memberId: string;
-  members: JoinGroupResponseJoinGroupResponseMember[];
+  members: JoinGroupResponseMember[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -492,12 +492,12 @@ export interface JoinGroupResponseInput {
   skipAssignment?: boolean;
   /** The member ID assigned by the group coordinator. */
   memberId?: string;
-  members?: JoinGroupResponseJoinGroupResponseMemberInput[];
+  members?: JoinGroupResponseMemberInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface JoinGroupResponseJoinGroupResponseMember {
+export interface JoinGroupResponseMember {
   /** The group member ID. */
   memberId: string;
   /** The unique identifier of the consumer instance provided by end user. */
@@ -508,7 +508,7 @@ export interface JoinGroupResponseJoinGroupResponseMember {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface JoinGroupResponseJoinGroupResponseMemberInput {
+export interface JoinGroupResponseMemberInput {
   /** The group member ID. */
   memberId?: string;
   /** The unique identifier of the consumer instance provided by end user. */
@@ -519,7 +519,7 @@ export interface JoinGroupResponseJoinGroupResponseMemberInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResponseJoinGroupResponseMember {
+export function defaultJoinGroupResponseMember(): JoinGroupResponseMember {
   return {
     memberId: "",
     groupInstanceId: null,
@@ -528,7 +528,7 @@ export function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResp
   };
 }
 
-function decodeJoinGroupResponseJoinGroupResponseMemberV0(r: Reader): JoinGroupResponseJoinGroupResponseMember {
+function decodeJoinGroupResponseMemberV0(r: Reader): JoinGroupResponseMember {
   const f_memberId = r.string();
   const f_metadata = r.bytes();
   return {
@@ -545,13 +545,13 @@ function decodeJoinGroupResponseV0(r: Reader): JoinGroupResponse {
   const f_protocolName = r.string();
   const f_leader = r.string();
   const f_memberId = r.string();
-  let f_members: JoinGroupResponseJoinGroupResponseMember[];
+  let f_members: JoinGroupResponseMember[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseJoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseJoinGroupResponseMemberV0(r));
+      const a: JoinGroupResponseMember[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV0(r));
       f_members = a;
     }
   }
@@ -569,7 +569,7 @@ function decodeJoinGroupResponseV0(r: Reader): JoinGroupResponse {
   };
 }
 
-function encodeJoinGroupResponseJoinGroupResponseMemberV0(w: Writer, m: JoinGroupResponseJoinGroupResponseMemberInput): void {
+function encodeJoinGroupResponseMemberV0(w: Writer, m: JoinGroupResponseMemberInput): void {
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.string(f_memberId);
   const f_metadata = m.metadata === undefined ? EMPTY_BYTES : m.metadata;
@@ -591,7 +591,7 @@ function encodeJoinGroupResponseV0(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.int32(f_members.length);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV0(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV0(w, f_members[i]!);
   }
 }
 
@@ -610,7 +610,7 @@ function encodeJoinGroupResponseV1(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.int32(f_members.length);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV0(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV0(w, f_members[i]!);
   }
 }
 
@@ -621,13 +621,13 @@ function decodeJoinGroupResponseV2(r: Reader): JoinGroupResponse {
   const f_protocolName = r.string();
   const f_leader = r.string();
   const f_memberId = r.string();
-  let f_members: JoinGroupResponseJoinGroupResponseMember[];
+  let f_members: JoinGroupResponseMember[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseJoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseJoinGroupResponseMemberV0(r));
+      const a: JoinGroupResponseMember[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV0(r));
       f_members = a;
     }
   }
@@ -662,7 +662,7 @@ function encodeJoinGroupResponseV2(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.int32(f_members.length);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV0(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV0(w, f_members[i]!);
   }
 }
 
@@ -683,7 +683,7 @@ function encodeJoinGroupResponseV3(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.int32(f_members.length);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV0(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV0(w, f_members[i]!);
   }
 }
 
@@ -704,11 +704,11 @@ function encodeJoinGroupResponseV4(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.int32(f_members.length);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV0(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV0(w, f_members[i]!);
   }
 }
 
-function decodeJoinGroupResponseJoinGroupResponseMemberV5(r: Reader): JoinGroupResponseJoinGroupResponseMember {
+function decodeJoinGroupResponseMemberV5(r: Reader): JoinGroupResponseMember {
   const f_memberId = r.string();
   const f_groupInstanceId = r.nullableString();
   const f_metadata = r.bytes();
@@ -727,13 +727,13 @@ function decodeJoinGroupResponseV5(r: Reader): JoinGroupResponse {
   const f_protocolName = r.string();
   const f_leader = r.string();
   const f_memberId = r.string();
-  let f_members: JoinGroupResponseJoinGroupResponseMember[];
+  let f_members: JoinGroupResponseMember[];
   {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseJoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseJoinGroupResponseMemberV5(r));
+      const a: JoinGroupResponseMember[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV5(r));
       f_members = a;
     }
   }
@@ -751,7 +751,7 @@ function decodeJoinGroupResponseV5(r: Reader): JoinGroupResponse {
   };
 }
 
-function encodeJoinGroupResponseJoinGroupResponseMemberV5(w: Writer, m: JoinGroupResponseJoinGroupResponseMemberInput): void {
+function encodeJoinGroupResponseMemberV5(w: Writer, m: JoinGroupResponseMemberInput): void {
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.string(f_memberId);
   const f_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
@@ -777,11 +777,11 @@ function encodeJoinGroupResponseV5(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.int32(f_members.length);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV5(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV5(w, f_members[i]!);
   }
 }
 
-function decodeJoinGroupResponseJoinGroupResponseMemberV6(r: Reader): JoinGroupResponseJoinGroupResponseMember {
+function decodeJoinGroupResponseMemberV6(r: Reader): JoinGroupResponseMember {
   const f_memberId = r.compactString();
   const f_groupInstanceId = r.compactNullableString();
   const f_metadata = r.compactBytes();
@@ -806,13 +806,13 @@ function decodeJoinGroupResponseV6(r: Reader): JoinGroupResponse {
   const f_protocolName = r.compactString();
   const f_leader = r.compactString();
   const f_memberId = r.compactString();
-  let f_members: JoinGroupResponseJoinGroupResponseMember[];
+  let f_members: JoinGroupResponseMember[];
   {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseJoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseJoinGroupResponseMemberV6(r));
+      const a: JoinGroupResponseMember[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV6(r));
       f_members = a;
     }
   }
@@ -836,7 +836,7 @@ function decodeJoinGroupResponseV6(r: Reader): JoinGroupResponse {
   };
 }
 
-function encodeJoinGroupResponseJoinGroupResponseMemberV6(w: Writer, m: JoinGroupResponseJoinGroupResponseMemberInput): void {
+function encodeJoinGroupResponseMemberV6(w: Writer, m: JoinGroupResponseMemberInput): void {
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.compactString(f_memberId);
   const f_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
@@ -863,7 +863,7 @@ function encodeJoinGroupResponseV6(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.uvarint(f_members.length + 1);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV6(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV6(w, f_members[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -876,13 +876,13 @@ function decodeJoinGroupResponseV7(r: Reader): JoinGroupResponse {
   const f_protocolName = r.compactNullableString();
   const f_leader = r.compactString();
   const f_memberId = r.compactString();
-  let f_members: JoinGroupResponseJoinGroupResponseMember[];
+  let f_members: JoinGroupResponseMember[];
   {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseJoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseJoinGroupResponseMemberV6(r));
+      const a: JoinGroupResponseMember[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV6(r));
       f_members = a;
     }
   }
@@ -925,7 +925,7 @@ function encodeJoinGroupResponseV7(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.uvarint(f_members.length + 1);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV6(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV6(w, f_members[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -949,7 +949,7 @@ function encodeJoinGroupResponseV8(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.uvarint(f_members.length + 1);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV6(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV6(w, f_members[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -963,13 +963,13 @@ function decodeJoinGroupResponseV9(r: Reader): JoinGroupResponse {
   const f_leader = r.compactString();
   const f_skipAssignment = r.bool();
   const f_memberId = r.compactString();
-  let f_members: JoinGroupResponseJoinGroupResponseMember[];
+  let f_members: JoinGroupResponseMember[];
   {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseJoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseJoinGroupResponseMemberV6(r));
+      const a: JoinGroupResponseMember[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV6(r));
       f_members = a;
     }
   }
@@ -1013,7 +1013,7 @@ function encodeJoinGroupResponseV9(w: Writer, m: JoinGroupResponseInput): void {
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.uvarint(f_members.length + 1);
-    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseJoinGroupResponseMemberV6(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeJoinGroupResponseMemberV6(w, f_members[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }

@@ -9,7 +9,7 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 
 export interface MetadataRequest {
   /** The topics to fetch metadata for. */
-  topics: MetadataRequestMetadataRequestTopic[] | null;
+  topics: MetadataRequestTopic[] | null;
   /** If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. */
   allowAutoTopicCreation: boolean;
   /** Whether to include cluster authorized operations. */
@@ -22,7 +22,7 @@ export interface MetadataRequest {
 
 export interface MetadataRequestInput {
   /** The topics to fetch metadata for. */
-  topics?: MetadataRequestMetadataRequestTopicInput[] | null;
+  topics?: MetadataRequestTopicInput[] | null;
   /** If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. */
   allowAutoTopicCreation?: boolean;
   /** Whether to include cluster authorized operations. */
@@ -33,7 +33,7 @@ export interface MetadataRequestInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataRequestMetadataRequestTopic {
+export interface MetadataRequestTopic {
   /** The topic id. */
   topicId: string;
   /** The topic name. */
@@ -42,7 +42,7 @@ export interface MetadataRequestMetadataRequestTopic {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataRequestMetadataRequestTopicInput {
+export interface MetadataRequestTopicInput {
   /** The topic id. */
   topicId?: string;
   /** The topic name. */
@@ -51,7 +51,7 @@ export interface MetadataRequestMetadataRequestTopicInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultMetadataRequestMetadataRequestTopic(): MetadataRequestMetadataRequestTopic {
+export function defaultMetadataRequestTopic(): MetadataRequestTopic {
   return {
     topicId: ZERO_UUID,
     name: "",
@@ -59,7 +59,7 @@ export function defaultMetadataRequestMetadataRequestTopic(): MetadataRequestMet
   };
 }
 
-function decodeMetadataRequestMetadataRequestTopicV0(r: Reader): MetadataRequestMetadataRequestTopic {
+function decodeMetadataRequestTopicV0(r: Reader): MetadataRequestTopic {
   const f_name = r.string();
   return {
     topicId: ZERO_UUID,
@@ -69,13 +69,13 @@ function decodeMetadataRequestMetadataRequestTopicV0(r: Reader): MetadataRequest
 }
 
 function decodeMetadataRequestV0(r: Reader): MetadataRequest {
-  let f_topics: MetadataRequestMetadataRequestTopic[] | null;
+  let f_topics: MetadataRequestTopic[] | null;
   {
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("MetadataRequest.Topics");
     else {
-      const a: MetadataRequestMetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -88,7 +88,7 @@ function decodeMetadataRequestV0(r: Reader): MetadataRequest {
   };
 }
 
-function encodeMetadataRequestMetadataRequestTopicV0(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV0(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 0));
 }
@@ -98,7 +98,7 @@ function encodeMetadataRequestV0(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) throw notNull(null, "MetadataRequest.Topics", 0);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV0(w, f_topics[i]!);
   }
   if (m.allowAutoTopicCreation !== undefined && m.allowAutoTopicCreation !== true) throw fieldVersionError("MetadataRequest.AllowAutoTopicCreation", 0);
   if (m.includeClusterAuthorizedOperations !== undefined && m.includeClusterAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeClusterAuthorizedOperations", 0);
@@ -106,13 +106,13 @@ function encodeMetadataRequestV0(w: Writer, m: MetadataRequestInput): void {
 }
 
 function decodeMetadataRequestV1(r: Reader): MetadataRequest {
-  let f_topics: MetadataRequestMetadataRequestTopic[] | null;
+  let f_topics: MetadataRequestTopic[] | null;
   {
     const n = r.arrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestMetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -125,7 +125,7 @@ function decodeMetadataRequestV1(r: Reader): MetadataRequest {
   };
 }
 
-function encodeMetadataRequestMetadataRequestTopicV1(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV1(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 1));
 }
@@ -135,14 +135,14 @@ function encodeMetadataRequestV1(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV1(w, f_topics[i]!);
   }
   if (m.allowAutoTopicCreation !== undefined && m.allowAutoTopicCreation !== true) throw fieldVersionError("MetadataRequest.AllowAutoTopicCreation", 1);
   if (m.includeClusterAuthorizedOperations !== undefined && m.includeClusterAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeClusterAuthorizedOperations", 1);
   if (m.includeTopicAuthorizedOperations !== undefined && m.includeTopicAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeTopicAuthorizedOperations", 1);
 }
 
-function encodeMetadataRequestMetadataRequestTopicV2(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV2(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 2));
 }
@@ -152,14 +152,14 @@ function encodeMetadataRequestV2(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV2(w, f_topics[i]!);
   }
   if (m.allowAutoTopicCreation !== undefined && m.allowAutoTopicCreation !== true) throw fieldVersionError("MetadataRequest.AllowAutoTopicCreation", 2);
   if (m.includeClusterAuthorizedOperations !== undefined && m.includeClusterAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeClusterAuthorizedOperations", 2);
   if (m.includeTopicAuthorizedOperations !== undefined && m.includeTopicAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeTopicAuthorizedOperations", 2);
 }
 
-function encodeMetadataRequestMetadataRequestTopicV3(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV3(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 3));
 }
@@ -169,7 +169,7 @@ function encodeMetadataRequestV3(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV3(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV3(w, f_topics[i]!);
   }
   if (m.allowAutoTopicCreation !== undefined && m.allowAutoTopicCreation !== true) throw fieldVersionError("MetadataRequest.AllowAutoTopicCreation", 3);
   if (m.includeClusterAuthorizedOperations !== undefined && m.includeClusterAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeClusterAuthorizedOperations", 3);
@@ -177,13 +177,13 @@ function encodeMetadataRequestV3(w: Writer, m: MetadataRequestInput): void {
 }
 
 function decodeMetadataRequestV4(r: Reader): MetadataRequest {
-  let f_topics: MetadataRequestMetadataRequestTopic[] | null;
+  let f_topics: MetadataRequestTopic[] | null;
   {
     const n = r.arrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestMetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -197,7 +197,7 @@ function decodeMetadataRequestV4(r: Reader): MetadataRequest {
   };
 }
 
-function encodeMetadataRequestMetadataRequestTopicV4(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV4(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 4));
 }
@@ -207,7 +207,7 @@ function encodeMetadataRequestV4(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV4(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV4(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -215,7 +215,7 @@ function encodeMetadataRequestV4(w: Writer, m: MetadataRequestInput): void {
   if (m.includeTopicAuthorizedOperations !== undefined && m.includeTopicAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeTopicAuthorizedOperations", 4);
 }
 
-function encodeMetadataRequestMetadataRequestTopicV5(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV5(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 5));
 }
@@ -225,7 +225,7 @@ function encodeMetadataRequestV5(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV5(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV5(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -233,7 +233,7 @@ function encodeMetadataRequestV5(w: Writer, m: MetadataRequestInput): void {
   if (m.includeTopicAuthorizedOperations !== undefined && m.includeTopicAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeTopicAuthorizedOperations", 5);
 }
 
-function encodeMetadataRequestMetadataRequestTopicV6(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV6(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 6));
 }
@@ -243,7 +243,7 @@ function encodeMetadataRequestV6(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV6(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -251,7 +251,7 @@ function encodeMetadataRequestV6(w: Writer, m: MetadataRequestInput): void {
   if (m.includeTopicAuthorizedOperations !== undefined && m.includeTopicAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeTopicAuthorizedOperations", 6);
 }
 
-function encodeMetadataRequestMetadataRequestTopicV7(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV7(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 7));
 }
@@ -261,7 +261,7 @@ function encodeMetadataRequestV7(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV7(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV7(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -270,13 +270,13 @@ function encodeMetadataRequestV7(w: Writer, m: MetadataRequestInput): void {
 }
 
 function decodeMetadataRequestV8(r: Reader): MetadataRequest {
-  let f_topics: MetadataRequestMetadataRequestTopic[] | null;
+  let f_topics: MetadataRequestTopic[] | null;
   {
     const n = r.arrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestMetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -292,7 +292,7 @@ function decodeMetadataRequestV8(r: Reader): MetadataRequest {
   };
 }
 
-function encodeMetadataRequestMetadataRequestTopicV8(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV8(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(notNull(f_name, "MetadataRequest.Name", 8));
 }
@@ -302,7 +302,7 @@ function encodeMetadataRequestV8(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV8(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV8(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -312,7 +312,7 @@ function encodeMetadataRequestV8(w: Writer, m: MetadataRequestInput): void {
   w.bool(f_includeTopicAuthorizedOperations);
 }
 
-function decodeMetadataRequestMetadataRequestTopicV9(r: Reader): MetadataRequestMetadataRequestTopic {
+function decodeMetadataRequestTopicV9(r: Reader): MetadataRequestTopic {
   const f_name = r.compactString();
   let _tagged: RawTaggedField[] | undefined;
   for (let n = r.uvarint(); n > 0; n--) {
@@ -328,13 +328,13 @@ function decodeMetadataRequestMetadataRequestTopicV9(r: Reader): MetadataRequest
 }
 
 function decodeMetadataRequestV9(r: Reader): MetadataRequest {
-  let f_topics: MetadataRequestMetadataRequestTopic[] | null;
+  let f_topics: MetadataRequestTopic[] | null;
   {
     const n = r.compactArrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestMetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestMetadataRequestTopicV9(r));
+      const a: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV9(r));
       f_topics = a;
     }
   }
@@ -356,7 +356,7 @@ function decodeMetadataRequestV9(r: Reader): MetadataRequest {
   };
 }
 
-function encodeMetadataRequestMetadataRequestTopicV9(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV9(w: Writer, m: MetadataRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(notNull(f_name, "MetadataRequest.Name", 9));
   writeUnknownTagged(w, m._tagged);
@@ -367,7 +367,7 @@ function encodeMetadataRequestV9(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV9(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV9(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -378,7 +378,7 @@ function encodeMetadataRequestV9(w: Writer, m: MetadataRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-function decodeMetadataRequestMetadataRequestTopicV10(r: Reader): MetadataRequestMetadataRequestTopic {
+function decodeMetadataRequestTopicV10(r: Reader): MetadataRequestTopic {
   const f_topicId = r.uuid();
   const f_name = r.compactNullableString();
   let _tagged: RawTaggedField[] | undefined;
@@ -395,13 +395,13 @@ function decodeMetadataRequestMetadataRequestTopicV10(r: Reader): MetadataReques
 }
 
 function decodeMetadataRequestV10(r: Reader): MetadataRequest {
-  let f_topics: MetadataRequestMetadataRequestTopic[] | null;
+  let f_topics: MetadataRequestTopic[] | null;
   {
     const n = r.compactArrayLength(18);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestMetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestMetadataRequestTopicV10(r));
+      const a: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV10(r));
       f_topics = a;
     }
   }
@@ -423,7 +423,7 @@ function decodeMetadataRequestV10(r: Reader): MetadataRequest {
   };
 }
 
-function encodeMetadataRequestMetadataRequestTopicV10(w: Writer, m: MetadataRequestMetadataRequestTopicInput): void {
+function encodeMetadataRequestTopicV10(w: Writer, m: MetadataRequestTopicInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_name = m.name === undefined ? "" : m.name;
@@ -436,7 +436,7 @@ function encodeMetadataRequestV10(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV10(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV10(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -448,13 +448,13 @@ function encodeMetadataRequestV10(w: Writer, m: MetadataRequestInput): void {
 }
 
 function decodeMetadataRequestV11(r: Reader): MetadataRequest {
-  let f_topics: MetadataRequestMetadataRequestTopic[] | null;
+  let f_topics: MetadataRequestTopic[] | null;
   {
     const n = r.compactArrayLength(18);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestMetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestMetadataRequestTopicV10(r));
+      const a: MetadataRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV10(r));
       f_topics = a;
     }
   }
@@ -480,7 +480,7 @@ function encodeMetadataRequestV11(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV10(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV10(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -495,7 +495,7 @@ function encodeMetadataRequestV12(w: Writer, m: MetadataRequestInput): void {
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestMetadataRequestTopicV10(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV10(w, f_topics[i]!);
   }
   const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
   w.bool(f_allowAutoTopicCreation);
@@ -529,13 +529,13 @@ export interface MetadataResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** A list of brokers present in the cluster. */
-  brokers: MetadataResponseMetadataResponseBroker[];
+  brokers: MetadataResponseBroker[];
   /** The cluster ID that responding broker belongs to. */
   clusterId: string | null;
   /** The ID of the controller broker. */
   controllerId: number;
   /** Each topic in the response. */
-  topics: MetadataResponseMetadataResponseTopic[];
+  topics: MetadataResponseTopic[];
   /** 32-bit bitfield to represent authorized operations for this cluster. */
   clusterAuthorizedOperations: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -546,20 +546,20 @@ export interface MetadataResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** A list of brokers present in the cluster. */
-  brokers?: MetadataResponseMetadataResponseBrokerInput[];
+  brokers?: MetadataResponseBrokerInput[];
   /** The cluster ID that responding broker belongs to. */
   clusterId?: string | null;
   /** The ID of the controller broker. */
   controllerId?: number;
   /** Each topic in the response. */
-  topics?: MetadataResponseMetadataResponseTopicInput[];
+  topics?: MetadataResponseTopicInput[];
   /** 32-bit bitfield to represent authorized operations for this cluster. */
   clusterAuthorizedOperations?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataResponseMetadataResponseBroker {
+export interface MetadataResponseBroker {
   /** The broker ID. */
   nodeId: number;
   /** The broker hostname. */
@@ -572,7 +572,7 @@ export interface MetadataResponseMetadataResponseBroker {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataResponseMetadataResponseBrokerInput {
+export interface MetadataResponseBrokerInput {
   /** The broker ID. */
   nodeId?: number;
   /** The broker hostname. */
@@ -585,7 +585,7 @@ export interface MetadataResponseMetadataResponseBrokerInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataResponseMetadataResponseTopic {
+export interface MetadataResponseTopic {
   /** The topic error, or 0 if there was no error. */
   errorCode: number;
   /** The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. */
@@ -595,14 +595,14 @@ export interface MetadataResponseMetadataResponseTopic {
   /** True if the topic is internal. */
   isInternal: boolean;
   /** Each partition in the topic. */
-  partitions: MetadataResponseMetadataResponsePartition[];
+  partitions: MetadataResponsePartition[];
   /** 32-bit bitfield to represent authorized operations for this topic. */
   topicAuthorizedOperations: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataResponseMetadataResponseTopicInput {
+export interface MetadataResponseTopicInput {
   /** The topic error, or 0 if there was no error. */
   errorCode?: number;
   /** The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. */
@@ -612,14 +612,14 @@ export interface MetadataResponseMetadataResponseTopicInput {
   /** True if the topic is internal. */
   isInternal?: boolean;
   /** Each partition in the topic. */
-  partitions?: MetadataResponseMetadataResponsePartitionInput[];
+  partitions?: MetadataResponsePartitionInput[];
   /** 32-bit bitfield to represent authorized operations for this topic. */
   topicAuthorizedOperations?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataResponseMetadataResponsePartition {
+export interface MetadataResponsePartition {
   /** The partition error, or 0 if there was no error. */
   errorCode: number;
   /** The partition index. */
@@ -638,7 +638,7 @@ export interface MetadataResponseMetadataResponsePartition {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface MetadataResponseMetadataResponsePartitionInput {
+export interface MetadataResponsePartitionInput {
   /** The partition error, or 0 if there was no error. */
   errorCode?: number;
   /** The partition index. */
@@ -657,7 +657,7 @@ export interface MetadataResponseMetadataResponsePartitionInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultMetadataResponseMetadataResponseBroker(): MetadataResponseMetadataResponseBroker {
+export function defaultMetadataResponseBroker(): MetadataResponseBroker {
   return {
     nodeId: 0,
     host: "",
@@ -667,7 +667,7 @@ export function defaultMetadataResponseMetadataResponseBroker(): MetadataRespons
   };
 }
 
-export function defaultMetadataResponseMetadataResponseTopic(): MetadataResponseMetadataResponseTopic {
+export function defaultMetadataResponseTopic(): MetadataResponseTopic {
   return {
     errorCode: 0,
     name: "",
@@ -679,7 +679,7 @@ export function defaultMetadataResponseMetadataResponseTopic(): MetadataResponse
   };
 }
 
-export function defaultMetadataResponseMetadataResponsePartition(): MetadataResponseMetadataResponsePartition {
+export function defaultMetadataResponsePartition(): MetadataResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -692,7 +692,7 @@ export function defaultMetadataResponseMetadataResponsePartition(): MetadataResp
   };
 }
 
-function decodeMetadataResponseMetadataResponseBrokerV0(r: Reader): MetadataResponseMetadataResponseBroker {
+function decodeMetadataResponseBrokerV0(r: Reader): MetadataResponseBroker {
   const f_nodeId = r.int32();
   const f_host = r.string();
   const f_port = r.int32();
@@ -705,7 +705,7 @@ function decodeMetadataResponseMetadataResponseBrokerV0(r: Reader): MetadataResp
   };
 }
 
-function decodeMetadataResponseMetadataResponsePartitionV0(r: Reader): MetadataResponseMetadataResponsePartition {
+function decodeMetadataResponsePartitionV0(r: Reader): MetadataResponsePartition {
   const f_errorCode = r.int16();
   const f_partitionIndex = r.int32();
   const f_leaderId = r.int32();
@@ -741,16 +741,16 @@ function decodeMetadataResponseMetadataResponsePartitionV0(r: Reader): MetadataR
   };
 }
 
-function decodeMetadataResponseMetadataResponseTopicV0(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV0(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.string();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV0(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV0(r));
       f_partitions = a;
     }
   }
@@ -766,23 +766,23 @@ function decodeMetadataResponseMetadataResponseTopicV0(r: Reader): MetadataRespo
 }
 
 function decodeMetadataResponseV0(r: Reader): MetadataResponse {
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV0(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV0(r));
       f_brokers = a;
     }
   }
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV0(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -797,7 +797,7 @@ function decodeMetadataResponseV0(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseBrokerV0(w: Writer, m: MetadataResponseMetadataResponseBrokerInput): void {
+function encodeMetadataResponseBrokerV0(w: Writer, m: MetadataResponseBrokerInput): void {
   const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
   w.int32(f_nodeId);
   const f_host = m.host === undefined ? "" : m.host;
@@ -806,7 +806,7 @@ function encodeMetadataResponseMetadataResponseBrokerV0(w: Writer, m: MetadataRe
   w.int32(f_port);
 }
 
-function encodeMetadataResponseMetadataResponsePartitionV0(w: Writer, m: MetadataResponseMetadataResponsePartitionInput): void {
+function encodeMetadataResponsePartitionV0(w: Writer, m: MetadataResponsePartitionInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
@@ -825,7 +825,7 @@ function encodeMetadataResponseMetadataResponsePartitionV0(w: Writer, m: Metadat
   }
 }
 
-function encodeMetadataResponseMetadataResponseTopicV0(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV0(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -833,7 +833,7 @@ function encodeMetadataResponseMetadataResponseTopicV0(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV0(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 0);
 }
@@ -842,17 +842,17 @@ function encodeMetadataResponseV0(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV0(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV0(w, f_brokers[i]!);
   }
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV0(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 0);
 }
 
-function decodeMetadataResponseMetadataResponseBrokerV1(r: Reader): MetadataResponseMetadataResponseBroker {
+function decodeMetadataResponseBrokerV1(r: Reader): MetadataResponseBroker {
   const f_nodeId = r.int32();
   const f_host = r.string();
   const f_port = r.int32();
@@ -866,17 +866,17 @@ function decodeMetadataResponseMetadataResponseBrokerV1(r: Reader): MetadataResp
   };
 }
 
-function decodeMetadataResponseMetadataResponseTopicV1(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV1(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.string();
   const f_isInternal = r.bool();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV0(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV0(r));
       f_partitions = a;
     }
   }
@@ -892,24 +892,24 @@ function decodeMetadataResponseMetadataResponseTopicV1(r: Reader): MetadataRespo
 }
 
 function decodeMetadataResponseV1(r: Reader): MetadataResponse {
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
       f_brokers = a;
     }
   }
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV1(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV1(r));
       f_topics = a;
     }
   }
@@ -924,7 +924,7 @@ function decodeMetadataResponseV1(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseBrokerV1(w: Writer, m: MetadataResponseMetadataResponseBrokerInput): void {
+function encodeMetadataResponseBrokerV1(w: Writer, m: MetadataResponseBrokerInput): void {
   const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
   w.int32(f_nodeId);
   const f_host = m.host === undefined ? "" : m.host;
@@ -935,7 +935,7 @@ function encodeMetadataResponseMetadataResponseBrokerV1(w: Writer, m: MetadataRe
   w.nullableString(f_rack);
 }
 
-function encodeMetadataResponseMetadataResponseTopicV1(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV1(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -945,7 +945,7 @@ function encodeMetadataResponseMetadataResponseTopicV1(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV0(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 1);
 }
@@ -954,38 +954,38 @@ function encodeMetadataResponseV1(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_controllerId = m.controllerId === undefined ? -1 : m.controllerId;
   w.int32(f_controllerId);
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV1(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 1);
 }
 
 function decodeMetadataResponseV2(r: Reader): MetadataResponse {
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.nullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV1(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV1(r));
       f_topics = a;
     }
   }
@@ -1000,7 +1000,7 @@ function decodeMetadataResponseV2(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseTopicV2(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV2(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1010,7 +1010,7 @@ function encodeMetadataResponseMetadataResponseTopicV2(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV0(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 2);
 }
@@ -1019,7 +1019,7 @@ function encodeMetadataResponseV2(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.nullableString(f_clusterId);
@@ -1028,32 +1028,32 @@ function encodeMetadataResponseV2(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV2(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 2);
 }
 
 function decodeMetadataResponseV3(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.nullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV1(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV1(r));
       f_topics = a;
     }
   }
@@ -1068,7 +1068,7 @@ function decodeMetadataResponseV3(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseTopicV3(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV3(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1078,7 +1078,7 @@ function encodeMetadataResponseMetadataResponseTopicV3(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV0(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 3);
 }
@@ -1089,7 +1089,7 @@ function encodeMetadataResponseV3(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.nullableString(f_clusterId);
@@ -1098,12 +1098,12 @@ function encodeMetadataResponseV3(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV3(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV3(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 3);
 }
 
-function encodeMetadataResponseMetadataResponseTopicV4(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV4(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1113,7 +1113,7 @@ function encodeMetadataResponseMetadataResponseTopicV4(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV0(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 4);
 }
@@ -1124,7 +1124,7 @@ function encodeMetadataResponseV4(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.nullableString(f_clusterId);
@@ -1133,12 +1133,12 @@ function encodeMetadataResponseV4(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV4(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV4(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 4);
 }
 
-function decodeMetadataResponseMetadataResponsePartitionV5(r: Reader): MetadataResponseMetadataResponsePartition {
+function decodeMetadataResponsePartitionV5(r: Reader): MetadataResponsePartition {
   const f_errorCode = r.int16();
   const f_partitionIndex = r.int32();
   const f_leaderId = r.int32();
@@ -1184,17 +1184,17 @@ function decodeMetadataResponseMetadataResponsePartitionV5(r: Reader): MetadataR
   };
 }
 
-function decodeMetadataResponseMetadataResponseTopicV5(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV5(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.string();
   const f_isInternal = r.bool();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.arrayLength(22);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV5(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV5(r));
       f_partitions = a;
     }
   }
@@ -1211,25 +1211,25 @@ function decodeMetadataResponseMetadataResponseTopicV5(r: Reader): MetadataRespo
 
 function decodeMetadataResponseV5(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.nullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV5(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV5(r));
       f_topics = a;
     }
   }
@@ -1244,7 +1244,7 @@ function decodeMetadataResponseV5(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponsePartitionV5(w: Writer, m: MetadataResponseMetadataResponsePartitionInput): void {
+function encodeMetadataResponsePartitionV5(w: Writer, m: MetadataResponsePartitionInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
@@ -1268,7 +1268,7 @@ function encodeMetadataResponseMetadataResponsePartitionV5(w: Writer, m: Metadat
   }
 }
 
-function encodeMetadataResponseMetadataResponseTopicV5(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV5(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1278,7 +1278,7 @@ function encodeMetadataResponseMetadataResponseTopicV5(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV5(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV5(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 5);
 }
@@ -1289,7 +1289,7 @@ function encodeMetadataResponseV5(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.nullableString(f_clusterId);
@@ -1298,12 +1298,12 @@ function encodeMetadataResponseV5(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV5(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV5(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 5);
 }
 
-function encodeMetadataResponseMetadataResponseTopicV6(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV6(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1313,7 +1313,7 @@ function encodeMetadataResponseMetadataResponseTopicV6(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV5(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV5(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 6);
 }
@@ -1324,7 +1324,7 @@ function encodeMetadataResponseV6(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.nullableString(f_clusterId);
@@ -1333,12 +1333,12 @@ function encodeMetadataResponseV6(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV6(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 6);
 }
 
-function decodeMetadataResponseMetadataResponsePartitionV7(r: Reader): MetadataResponseMetadataResponsePartition {
+function decodeMetadataResponsePartitionV7(r: Reader): MetadataResponsePartition {
   const f_errorCode = r.int16();
   const f_partitionIndex = r.int32();
   const f_leaderId = r.int32();
@@ -1385,17 +1385,17 @@ function decodeMetadataResponseMetadataResponsePartitionV7(r: Reader): MetadataR
   };
 }
 
-function decodeMetadataResponseMetadataResponseTopicV7(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV7(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.string();
   const f_isInternal = r.bool();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.arrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV7(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV7(r));
       f_partitions = a;
     }
   }
@@ -1412,25 +1412,25 @@ function decodeMetadataResponseMetadataResponseTopicV7(r: Reader): MetadataRespo
 
 function decodeMetadataResponseV7(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.nullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV7(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV7(r));
       f_topics = a;
     }
   }
@@ -1445,7 +1445,7 @@ function decodeMetadataResponseV7(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponsePartitionV7(w: Writer, m: MetadataResponseMetadataResponsePartitionInput): void {
+function encodeMetadataResponsePartitionV7(w: Writer, m: MetadataResponsePartitionInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
@@ -1471,7 +1471,7 @@ function encodeMetadataResponseMetadataResponsePartitionV7(w: Writer, m: Metadat
   }
 }
 
-function encodeMetadataResponseMetadataResponseTopicV7(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV7(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1481,7 +1481,7 @@ function encodeMetadataResponseMetadataResponseTopicV7(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV7(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV7(w, f_partitions[i]!);
   }
   if (m.topicAuthorizedOperations !== undefined && m.topicAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.TopicAuthorizedOperations", 7);
 }
@@ -1492,7 +1492,7 @@ function encodeMetadataResponseV7(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.nullableString(f_clusterId);
@@ -1501,22 +1501,22 @@ function encodeMetadataResponseV7(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV7(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV7(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 7);
 }
 
-function decodeMetadataResponseMetadataResponseTopicV8(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV8(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.string();
   const f_isInternal = r.bool();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.arrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV7(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV7(r));
       f_partitions = a;
     }
   }
@@ -1534,25 +1534,25 @@ function decodeMetadataResponseMetadataResponseTopicV8(r: Reader): MetadataRespo
 
 function decodeMetadataResponseV8(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.nullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.arrayLength(13);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV8(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV8(r));
       f_topics = a;
     }
   }
@@ -1568,7 +1568,7 @@ function decodeMetadataResponseV8(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseTopicV8(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV8(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1578,7 +1578,7 @@ function encodeMetadataResponseMetadataResponseTopicV8(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV7(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV7(w, f_partitions[i]!);
   }
   const f_topicAuthorizedOperations = m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations;
   w.int32(f_topicAuthorizedOperations);
@@ -1590,7 +1590,7 @@ function encodeMetadataResponseV8(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.int32(f_brokers.length);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV1(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.nullableString(f_clusterId);
@@ -1599,13 +1599,13 @@ function encodeMetadataResponseV8(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV8(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV8(w, f_topics[i]!);
   }
   const f_clusterAuthorizedOperations = m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations;
   w.int32(f_clusterAuthorizedOperations);
 }
 
-function decodeMetadataResponseMetadataResponseBrokerV9(r: Reader): MetadataResponseMetadataResponseBroker {
+function decodeMetadataResponseBrokerV9(r: Reader): MetadataResponseBroker {
   const f_nodeId = r.int32();
   const f_host = r.compactString();
   const f_port = r.int32();
@@ -1625,7 +1625,7 @@ function decodeMetadataResponseMetadataResponseBrokerV9(r: Reader): MetadataResp
   };
 }
 
-function decodeMetadataResponseMetadataResponsePartitionV9(r: Reader): MetadataResponseMetadataResponsePartition {
+function decodeMetadataResponsePartitionV9(r: Reader): MetadataResponsePartition {
   const f_errorCode = r.int16();
   const f_partitionIndex = r.int32();
   const f_leaderId = r.int32();
@@ -1678,17 +1678,17 @@ function decodeMetadataResponseMetadataResponsePartitionV9(r: Reader): MetadataR
   };
 }
 
-function decodeMetadataResponseMetadataResponseTopicV9(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV9(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.compactString();
   const f_isInternal = r.bool();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV9(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV9(r));
       f_partitions = a;
     }
   }
@@ -1712,25 +1712,25 @@ function decodeMetadataResponseMetadataResponseTopicV9(r: Reader): MetadataRespo
 
 function decodeMetadataResponseV9(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.compactNullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV9(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV9(r));
       f_topics = a;
     }
   }
@@ -1752,7 +1752,7 @@ function decodeMetadataResponseV9(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseBrokerV9(w: Writer, m: MetadataResponseMetadataResponseBrokerInput): void {
+function encodeMetadataResponseBrokerV9(w: Writer, m: MetadataResponseBrokerInput): void {
   const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
   w.int32(f_nodeId);
   const f_host = m.host === undefined ? "" : m.host;
@@ -1764,7 +1764,7 @@ function encodeMetadataResponseMetadataResponseBrokerV9(w: Writer, m: MetadataRe
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeMetadataResponseMetadataResponsePartitionV9(w: Writer, m: MetadataResponseMetadataResponsePartitionInput): void {
+function encodeMetadataResponsePartitionV9(w: Writer, m: MetadataResponsePartitionInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
@@ -1791,7 +1791,7 @@ function encodeMetadataResponseMetadataResponsePartitionV9(w: Writer, m: Metadat
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeMetadataResponseMetadataResponseTopicV9(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV9(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1801,7 +1801,7 @@ function encodeMetadataResponseMetadataResponseTopicV9(w: Writer, m: MetadataRes
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV9(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV9(w, f_partitions[i]!);
   }
   const f_topicAuthorizedOperations = m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations;
   w.int32(f_topicAuthorizedOperations);
@@ -1814,7 +1814,7 @@ function encodeMetadataResponseV9(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.uvarint(f_brokers.length + 1);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV9(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV9(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.compactNullableString(f_clusterId);
@@ -1823,25 +1823,25 @@ function encodeMetadataResponseV9(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV9(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV9(w, f_topics[i]!);
   }
   const f_clusterAuthorizedOperations = m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations;
   w.int32(f_clusterAuthorizedOperations);
   writeUnknownTagged(w, m._tagged);
 }
 
-function decodeMetadataResponseMetadataResponseTopicV10(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV10(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.compactString();
   const f_topicId = r.uuid();
   const f_isInternal = r.bool();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV9(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV9(r));
       f_partitions = a;
     }
   }
@@ -1865,25 +1865,25 @@ function decodeMetadataResponseMetadataResponseTopicV10(r: Reader): MetadataResp
 
 function decodeMetadataResponseV10(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.compactNullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV10(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV10(r));
       f_topics = a;
     }
   }
@@ -1905,7 +1905,7 @@ function decodeMetadataResponseV10(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseTopicV10(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV10(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1917,7 +1917,7 @@ function encodeMetadataResponseMetadataResponseTopicV10(w: Writer, m: MetadataRe
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV9(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV9(w, f_partitions[i]!);
   }
   const f_topicAuthorizedOperations = m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations;
   w.int32(f_topicAuthorizedOperations);
@@ -1930,7 +1930,7 @@ function encodeMetadataResponseV10(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.uvarint(f_brokers.length + 1);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV9(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV9(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.compactNullableString(f_clusterId);
@@ -1939,7 +1939,7 @@ function encodeMetadataResponseV10(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV10(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV10(w, f_topics[i]!);
   }
   const f_clusterAuthorizedOperations = m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations;
   w.int32(f_clusterAuthorizedOperations);
@@ -1948,25 +1948,25 @@ function encodeMetadataResponseV10(w: Writer, m: MetadataResponseInput): void {
 
 function decodeMetadataResponseV11(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.compactNullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV10(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV10(r));
       f_topics = a;
     }
   }
@@ -1987,7 +1987,7 @@ function decodeMetadataResponseV11(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseTopicV11(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV11(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -1999,7 +1999,7 @@ function encodeMetadataResponseMetadataResponseTopicV11(w: Writer, m: MetadataRe
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV9(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV9(w, f_partitions[i]!);
   }
   const f_topicAuthorizedOperations = m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations;
   w.int32(f_topicAuthorizedOperations);
@@ -2012,7 +2012,7 @@ function encodeMetadataResponseV11(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.uvarint(f_brokers.length + 1);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV9(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV9(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.compactNullableString(f_clusterId);
@@ -2021,24 +2021,24 @@ function encodeMetadataResponseV11(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV11(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV11(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 11);
   writeUnknownTagged(w, m._tagged);
 }
 
-function decodeMetadataResponseMetadataResponseTopicV12(r: Reader): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopicV12(r: Reader): MetadataResponseTopic {
   const f_errorCode = r.int16();
   const f_name = r.compactNullableString();
   const f_topicId = r.uuid();
   const f_isInternal = r.bool();
-  let f_partitions: MetadataResponseMetadataResponsePartition[];
+  let f_partitions: MetadataResponsePartition[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponseMetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponsePartitionV9(r));
+      const a: MetadataResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV9(r));
       f_partitions = a;
     }
   }
@@ -2062,25 +2062,25 @@ function decodeMetadataResponseMetadataResponseTopicV12(r: Reader): MetadataResp
 
 function decodeMetadataResponseV12(r: Reader): MetadataResponse {
   const f_throttleTimeMs = r.int32();
-  let f_brokers: MetadataResponseMetadataResponseBroker[];
+  let f_brokers: MetadataResponseBroker[];
   {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseMetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
       f_brokers = a;
     }
   }
   const f_clusterId = r.compactNullableString();
   const f_controllerId = r.int32();
-  let f_topics: MetadataResponseMetadataResponseTopic[];
+  let f_topics: MetadataResponseTopic[];
   {
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseMetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseMetadataResponseTopicV12(r));
+      const a: MetadataResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV12(r));
       f_topics = a;
     }
   }
@@ -2101,7 +2101,7 @@ function decodeMetadataResponseV12(r: Reader): MetadataResponse {
   };
 }
 
-function encodeMetadataResponseMetadataResponseTopicV12(w: Writer, m: MetadataResponseMetadataResponseTopicInput): void {
+function encodeMetadataResponseTopicV12(w: Writer, m: MetadataResponseTopicInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_name = m.name === undefined ? "" : m.name;
@@ -2113,7 +2113,7 @@ function encodeMetadataResponseMetadataResponseTopicV12(w: Writer, m: MetadataRe
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponseMetadataResponsePartitionV9(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeMetadataResponsePartitionV9(w, f_partitions[i]!);
   }
   const f_topicAuthorizedOperations = m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations;
   w.int32(f_topicAuthorizedOperations);
@@ -2126,7 +2126,7 @@ function encodeMetadataResponseV12(w: Writer, m: MetadataResponseInput): void {
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.uvarint(f_brokers.length + 1);
-    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseMetadataResponseBrokerV9(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV9(w, f_brokers[i]!);
   }
   const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
   w.compactNullableString(f_clusterId);
@@ -2135,7 +2135,7 @@ function encodeMetadataResponseV12(w: Writer, m: MetadataResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseMetadataResponseTopicV12(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV12(w, f_topics[i]!);
   }
   if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 12);
   writeUnknownTagged(w, m._tagged);

@@ -19,7 +19,7 @@ export interface OffsetCommitRequest {
   /** The time period in ms to retain the offset. */
   retentionTimeMs: number;
   /** The topics to commit offsets for. */
-  topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  topics: OffsetCommitRequestTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -36,30 +36,30 @@ export interface OffsetCommitRequestInput {
   /** The time period in ms to retain the offset. */
   retentionTimeMs?: number;
   /** The topics to commit offsets for. */
-  topics?: OffsetCommitRequestOffsetCommitRequestTopicInput[];
+  topics?: OffsetCommitRequestTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestTopic {
+export interface OffsetCommitRequestTopic {
   /** The topic name. */
   name: string;
   /** Each partition to commit offsets for. */
-  partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  partitions: OffsetCommitRequestPartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestTopicInput {
+export interface OffsetCommitRequestTopicInput {
   /** The topic name. */
   name?: string;
   /** Each partition to commit offsets for. */
-  partitions?: OffsetCommitRequestOffsetCommitRequestPartitionInput[];
+  partitions?: OffsetCommitRequestPartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestPartition {
+export interface OffsetCommitRequestPartition {
   /** The partition index. */
   partitionIndex: number;
   /** The message offset to be committed. */
@@ -74,7 +74,7 @@ export interface OffsetCommitRequestOffsetCommitRequestPartition {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestPartitionInput {
+export interface OffsetCommitRequestPartitionInput {
   /** The partition index. */
   partitionIndex?: number;
   /** The message offset to be committed. */
@@ -89,7 +89,7 @@ export interface OffsetCommitRequestOffsetCommitRequestPartitionInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetCommitRequestOffsetCommitRequestTopic {
+export function defaultOffsetCommitRequestTopic(): OffsetCommitRequestTopic {
   return {
     name: "",
     partitions: [],
@@ -97,7 +97,7 @@ export function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetComm
   };
 }
 
-export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): OffsetCommitRequestOffsetCommitRequestPartition {
+export function defaultOffsetCommitRequestPartition(): OffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0,
@@ -108,7 +108,7 @@ export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): Offset
   };
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestPartitionV0(r: Reader): OffsetCommitRequestOffsetCommitRequestPartition {
+function decodeOffsetCommitRequestPartitionV0(r: Reader): OffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedMetadata = r.nullableString();
@@ -122,15 +122,15 @@ function decodeOffsetCommitRequestOffsetCommitRequestPartitionV0(r: Reader): Off
   };
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestTopicV0(r: Reader): OffsetCommitRequestOffsetCommitRequestTopic {
+function decodeOffsetCommitRequestTopicV0(r: Reader): OffsetCommitRequestTopic {
   const f_name = r.string();
-  let f_partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  let f_partitions: OffsetCommitRequestPartition[];
   {
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestPartitionV0(r));
+      const a: OffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV0(r));
       f_partitions = a;
     }
   }
@@ -143,13 +143,13 @@ function decodeOffsetCommitRequestOffsetCommitRequestTopicV0(r: Reader): OffsetC
 
 function decodeOffsetCommitRequestV0(r: Reader): OffsetCommitRequest {
   const f_groupId = r.string();
-  let f_topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  let f_topics: OffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestTopicV0(r));
+      const a: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -164,7 +164,7 @@ function decodeOffsetCommitRequestV0(r: Reader): OffsetCommitRequest {
   };
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV0(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV0(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -174,13 +174,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV0(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV0(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV0(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV0(w, f_partitions[i]!);
   }
 }
 
@@ -191,11 +191,11 @@ function encodeOffsetCommitRequestV0(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV0(w, f_topics[i]!);
   }
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestPartitionV1(r: Reader): OffsetCommitRequestOffsetCommitRequestPartition {
+function decodeOffsetCommitRequestPartitionV1(r: Reader): OffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_commitTimestamp = r.int64();
@@ -210,15 +210,15 @@ function decodeOffsetCommitRequestOffsetCommitRequestPartitionV1(r: Reader): Off
   };
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestTopicV1(r: Reader): OffsetCommitRequestOffsetCommitRequestTopic {
+function decodeOffsetCommitRequestTopicV1(r: Reader): OffsetCommitRequestTopic {
   const f_name = r.string();
-  let f_partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  let f_partitions: OffsetCommitRequestPartition[];
   {
     const n = r.arrayLength(22);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestPartitionV1(r));
+      const a: OffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV1(r));
       f_partitions = a;
     }
   }
@@ -233,13 +233,13 @@ function decodeOffsetCommitRequestV1(r: Reader): OffsetCommitRequest {
   const f_groupId = r.string();
   const f_generationIdOrMemberEpoch = r.int32();
   const f_memberId = r.string();
-  let f_topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  let f_topics: OffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestTopicV1(r));
+      const a: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV1(r));
       f_topics = a;
     }
   }
@@ -254,7 +254,7 @@ function decodeOffsetCommitRequestV1(r: Reader): OffsetCommitRequest {
   };
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV1(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV1(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -265,13 +265,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV1(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV1(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV1(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV1(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV1(w, f_partitions[i]!);
   }
 }
 
@@ -286,7 +286,7 @@ function encodeOffsetCommitRequestV1(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV1(w, f_topics[i]!);
   }
 }
 
@@ -295,13 +295,13 @@ function decodeOffsetCommitRequestV2(r: Reader): OffsetCommitRequest {
   const f_generationIdOrMemberEpoch = r.int32();
   const f_memberId = r.string();
   const f_retentionTimeMs = r.int64();
-  let f_topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  let f_topics: OffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestTopicV0(r));
+      const a: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -316,7 +316,7 @@ function decodeOffsetCommitRequestV2(r: Reader): OffsetCommitRequest {
   };
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV2(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV2(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -326,13 +326,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV2(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV2(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV2(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV2(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV2(w, f_partitions[i]!);
   }
 }
 
@@ -349,11 +349,11 @@ function encodeOffsetCommitRequestV2(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV2(w, f_topics[i]!);
   }
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV3(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV3(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -363,13 +363,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV3(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV3(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV3(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV3(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV3(w, f_partitions[i]!);
   }
 }
 
@@ -386,11 +386,11 @@ function encodeOffsetCommitRequestV3(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV3(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV3(w, f_topics[i]!);
   }
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV4(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV4(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -400,13 +400,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV4(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV4(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV4(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV4(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV4(w, f_partitions[i]!);
   }
 }
 
@@ -423,7 +423,7 @@ function encodeOffsetCommitRequestV4(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV4(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV4(w, f_topics[i]!);
   }
 }
 
@@ -431,13 +431,13 @@ function decodeOffsetCommitRequestV5(r: Reader): OffsetCommitRequest {
   const f_groupId = r.string();
   const f_generationIdOrMemberEpoch = r.int32();
   const f_memberId = r.string();
-  let f_topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  let f_topics: OffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestTopicV0(r));
+      const a: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -452,7 +452,7 @@ function decodeOffsetCommitRequestV5(r: Reader): OffsetCommitRequest {
   };
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV5(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV5(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -462,13 +462,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV5(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV5(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV5(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV5(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV5(w, f_partitions[i]!);
   }
 }
 
@@ -483,11 +483,11 @@ function encodeOffsetCommitRequestV5(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV5(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV5(w, f_topics[i]!);
   }
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestPartitionV6(r: Reader): OffsetCommitRequestOffsetCommitRequestPartition {
+function decodeOffsetCommitRequestPartitionV6(r: Reader): OffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedLeaderEpoch = r.int32();
@@ -502,15 +502,15 @@ function decodeOffsetCommitRequestOffsetCommitRequestPartitionV6(r: Reader): Off
   };
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestTopicV6(r: Reader): OffsetCommitRequestOffsetCommitRequestTopic {
+function decodeOffsetCommitRequestTopicV6(r: Reader): OffsetCommitRequestTopic {
   const f_name = r.string();
-  let f_partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  let f_partitions: OffsetCommitRequestPartition[];
   {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestPartitionV6(r));
+      const a: OffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV6(r));
       f_partitions = a;
     }
   }
@@ -525,13 +525,13 @@ function decodeOffsetCommitRequestV6(r: Reader): OffsetCommitRequest {
   const f_groupId = r.string();
   const f_generationIdOrMemberEpoch = r.int32();
   const f_memberId = r.string();
-  let f_topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  let f_topics: OffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestTopicV6(r));
+      const a: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV6(r));
       f_topics = a;
     }
   }
@@ -546,7 +546,7 @@ function decodeOffsetCommitRequestV6(r: Reader): OffsetCommitRequest {
   };
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV6(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV6(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -558,13 +558,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV6(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV6(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV6(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV6(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV6(w, f_partitions[i]!);
   }
 }
 
@@ -579,7 +579,7 @@ function encodeOffsetCommitRequestV6(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV6(w, f_topics[i]!);
   }
 }
 
@@ -588,13 +588,13 @@ function decodeOffsetCommitRequestV7(r: Reader): OffsetCommitRequest {
   const f_generationIdOrMemberEpoch = r.int32();
   const f_memberId = r.string();
   const f_groupInstanceId = r.nullableString();
-  let f_topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  let f_topics: OffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestTopicV6(r));
+      const a: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV6(r));
       f_topics = a;
     }
   }
@@ -609,7 +609,7 @@ function decodeOffsetCommitRequestV7(r: Reader): OffsetCommitRequest {
   };
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV7(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV7(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -621,13 +621,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV7(w: Writer, m: O
   w.nullableString(f_committedMetadata);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV7(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV7(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV7(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV7(w, f_partitions[i]!);
   }
 }
 
@@ -643,11 +643,11 @@ function encodeOffsetCommitRequestV7(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV7(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV7(w, f_topics[i]!);
   }
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestPartitionV8(r: Reader): OffsetCommitRequestOffsetCommitRequestPartition {
+function decodeOffsetCommitRequestPartitionV8(r: Reader): OffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedLeaderEpoch = r.int32();
@@ -668,15 +668,15 @@ function decodeOffsetCommitRequestOffsetCommitRequestPartitionV8(r: Reader): Off
   };
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestTopicV8(r: Reader): OffsetCommitRequestOffsetCommitRequestTopic {
+function decodeOffsetCommitRequestTopicV8(r: Reader): OffsetCommitRequestTopic {
   const f_name = r.compactString();
-  let f_partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  let f_partitions: OffsetCommitRequestPartition[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestPartitionV8(r));
+      const a: OffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV8(r));
       f_partitions = a;
     }
   }
@@ -698,13 +698,13 @@ function decodeOffsetCommitRequestV8(r: Reader): OffsetCommitRequest {
   const f_generationIdOrMemberEpoch = r.int32();
   const f_memberId = r.compactString();
   const f_groupInstanceId = r.compactNullableString();
-  let f_topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  let f_topics: OffsetCommitRequestTopic[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestOffsetCommitRequestTopicV8(r));
+      const a: OffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV8(r));
       f_topics = a;
     }
   }
@@ -725,7 +725,7 @@ function decodeOffsetCommitRequestV8(r: Reader): OffsetCommitRequest {
   };
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV8(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV8(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -738,13 +738,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV8(w: Writer, m: O
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV8(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV8(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV8(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV8(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -761,12 +761,12 @@ function encodeOffsetCommitRequestV8(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV8(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV8(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartitionV9(w: Writer, m: OffsetCommitRequestOffsetCommitRequestPartitionInput): void {
+function encodeOffsetCommitRequestPartitionV9(w: Writer, m: OffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -779,13 +779,13 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartitionV9(w: Writer, m: O
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopicV9(w: Writer, m: OffsetCommitRequestOffsetCommitRequestTopicInput): void {
+function encodeOffsetCommitRequestTopicV9(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestOffsetCommitRequestPartitionV9(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV9(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -802,7 +802,7 @@ function encodeOffsetCommitRequestV9(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestOffsetCommitRequestTopicV9(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV9(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -831,7 +831,7 @@ export interface OffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** The responses for each topic. */
-  topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  topics: OffsetCommitResponseTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -840,30 +840,30 @@ export interface OffsetCommitResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** The responses for each topic. */
-  topics?: OffsetCommitResponseOffsetCommitResponseTopicInput[];
+  topics?: OffsetCommitResponseTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitResponseOffsetCommitResponseTopic {
+export interface OffsetCommitResponseTopic {
   /** The topic name. */
   name: string;
   /** The responses for each partition in the topic. */
-  partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  partitions: OffsetCommitResponsePartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitResponseOffsetCommitResponseTopicInput {
+export interface OffsetCommitResponseTopicInput {
   /** The topic name. */
   name?: string;
   /** The responses for each partition in the topic. */
-  partitions?: OffsetCommitResponseOffsetCommitResponsePartitionInput[];
+  partitions?: OffsetCommitResponsePartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitResponseOffsetCommitResponsePartition {
+export interface OffsetCommitResponsePartition {
   /** The partition index. */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. */
@@ -872,7 +872,7 @@ export interface OffsetCommitResponseOffsetCommitResponsePartition {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetCommitResponseOffsetCommitResponsePartitionInput {
+export interface OffsetCommitResponsePartitionInput {
   /** The partition index. */
   partitionIndex?: number;
   /** The error code, or 0 if there was no error. */
@@ -881,7 +881,7 @@ export interface OffsetCommitResponseOffsetCommitResponsePartitionInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCommitResponseOffsetCommitResponseTopic {
+export function defaultOffsetCommitResponseTopic(): OffsetCommitResponseTopic {
   return {
     name: "",
     partitions: [],
@@ -889,7 +889,7 @@ export function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCo
   };
 }
 
-export function defaultOffsetCommitResponseOffsetCommitResponsePartition(): OffsetCommitResponseOffsetCommitResponsePartition {
+export function defaultOffsetCommitResponsePartition(): OffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -897,7 +897,7 @@ export function defaultOffsetCommitResponseOffsetCommitResponsePartition(): Offs
   };
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponsePartitionV0(r: Reader): OffsetCommitResponseOffsetCommitResponsePartition {
+function decodeOffsetCommitResponsePartitionV0(r: Reader): OffsetCommitResponsePartition {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   return {
@@ -907,15 +907,15 @@ function decodeOffsetCommitResponseOffsetCommitResponsePartitionV0(r: Reader): O
   };
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponseTopicV0(r: Reader): OffsetCommitResponseOffsetCommitResponseTopic {
+function decodeOffsetCommitResponseTopicV0(r: Reader): OffsetCommitResponseTopic {
   const f_name = r.string();
-  let f_partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  let f_partitions: OffsetCommitResponsePartition[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Partitions");
     else {
-      const a: OffsetCommitResponseOffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseOffsetCommitResponsePartitionV0(r));
+      const a: OffsetCommitResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponsePartitionV0(r));
       f_partitions = a;
     }
   }
@@ -927,13 +927,13 @@ function decodeOffsetCommitResponseOffsetCommitResponseTopicV0(r: Reader): Offse
 }
 
 function decodeOffsetCommitResponseV0(r: Reader): OffsetCommitResponse {
-  let f_topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  let f_topics: OffsetCommitResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
-      const a: OffsetCommitResponseOffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseOffsetCommitResponseTopicV0(r));
+      const a: OffsetCommitResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -944,20 +944,20 @@ function decodeOffsetCommitResponseV0(r: Reader): OffsetCommitResponse {
   };
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponsePartitionV0(w: Writer, m: OffsetCommitResponseOffsetCommitResponsePartitionInput): void {
+function encodeOffsetCommitResponsePartitionV0(w: Writer, m: OffsetCommitResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponseTopicV0(w: Writer, m: OffsetCommitResponseOffsetCommitResponseTopicInput): void {
+function encodeOffsetCommitResponseTopicV0(w: Writer, m: OffsetCommitResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitResponseOffsetCommitResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitResponsePartitionV0(w, f_partitions[i]!);
   }
 }
 
@@ -965,19 +965,19 @@ function encodeOffsetCommitResponseV0(w: Writer, m: OffsetCommitResponseInput): 
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseOffsetCommitResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseTopicV0(w, f_topics[i]!);
   }
 }
 
 function decodeOffsetCommitResponseV3(r: Reader): OffsetCommitResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  let f_topics: OffsetCommitResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
-      const a: OffsetCommitResponseOffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseOffsetCommitResponseTopicV0(r));
+      const a: OffsetCommitResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -994,11 +994,11 @@ function encodeOffsetCommitResponseV3(w: Writer, m: OffsetCommitResponseInput): 
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseOffsetCommitResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseTopicV0(w, f_topics[i]!);
   }
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponsePartitionV8(r: Reader): OffsetCommitResponseOffsetCommitResponsePartition {
+function decodeOffsetCommitResponsePartitionV8(r: Reader): OffsetCommitResponsePartition {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   let _tagged: RawTaggedField[] | undefined;
@@ -1014,15 +1014,15 @@ function decodeOffsetCommitResponseOffsetCommitResponsePartitionV8(r: Reader): O
   };
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponseTopicV8(r: Reader): OffsetCommitResponseOffsetCommitResponseTopic {
+function decodeOffsetCommitResponseTopicV8(r: Reader): OffsetCommitResponseTopic {
   const f_name = r.compactString();
-  let f_partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  let f_partitions: OffsetCommitResponsePartition[];
   {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Partitions");
     else {
-      const a: OffsetCommitResponseOffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseOffsetCommitResponsePartitionV8(r));
+      const a: OffsetCommitResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponsePartitionV8(r));
       f_partitions = a;
     }
   }
@@ -1041,13 +1041,13 @@ function decodeOffsetCommitResponseOffsetCommitResponseTopicV8(r: Reader): Offse
 
 function decodeOffsetCommitResponseV8(r: Reader): OffsetCommitResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  let f_topics: OffsetCommitResponseTopic[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
-      const a: OffsetCommitResponseOffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseOffsetCommitResponseTopicV8(r));
+      const a: OffsetCommitResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseTopicV8(r));
       f_topics = a;
     }
   }
@@ -1064,7 +1064,7 @@ function decodeOffsetCommitResponseV8(r: Reader): OffsetCommitResponse {
   };
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponsePartitionV8(w: Writer, m: OffsetCommitResponseOffsetCommitResponsePartitionInput): void {
+function encodeOffsetCommitResponsePartitionV8(w: Writer, m: OffsetCommitResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -1072,13 +1072,13 @@ function encodeOffsetCommitResponseOffsetCommitResponsePartitionV8(w: Writer, m:
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponseTopicV8(w: Writer, m: OffsetCommitResponseOffsetCommitResponseTopicInput): void {
+function encodeOffsetCommitResponseTopicV8(w: Writer, m: OffsetCommitResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitResponseOffsetCommitResponsePartitionV8(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitResponsePartitionV8(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -1089,7 +1089,7 @@ function encodeOffsetCommitResponseV8(w: Writer, m: OffsetCommitResponseInput): 
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseOffsetCommitResponseTopicV8(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseTopicV8(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }

@@ -11,7 +11,7 @@ export interface OffsetDeleteRequest {
   /** The unique group identifier. */
   groupId: string;
   /** The topics to delete offsets for */
-  topics: OffsetDeleteRequestOffsetDeleteRequestTopic[];
+  topics: OffsetDeleteRequestTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -20,44 +20,44 @@ export interface OffsetDeleteRequestInput {
   /** The unique group identifier. */
   groupId?: string;
   /** The topics to delete offsets for */
-  topics?: OffsetDeleteRequestOffsetDeleteRequestTopicInput[];
+  topics?: OffsetDeleteRequestTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestTopic {
+export interface OffsetDeleteRequestTopic {
   /** The topic name. */
   name: string;
   /** Each partition to delete offsets for. */
-  partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
+  partitions: OffsetDeleteRequestPartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestTopicInput {
+export interface OffsetDeleteRequestTopicInput {
   /** The topic name. */
   name?: string;
   /** Each partition to delete offsets for. */
-  partitions?: OffsetDeleteRequestOffsetDeleteRequestPartitionInput[];
+  partitions?: OffsetDeleteRequestPartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestPartition {
+export interface OffsetDeleteRequestPartition {
   /** The partition index. */
   partitionIndex: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestPartitionInput {
+export interface OffsetDeleteRequestPartitionInput {
   /** The partition index. */
   partitionIndex?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): OffsetDeleteRequestOffsetDeleteRequestTopic {
+export function defaultOffsetDeleteRequestTopic(): OffsetDeleteRequestTopic {
   return {
     name: "",
     partitions: [],
@@ -65,14 +65,14 @@ export function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): OffsetDele
   };
 }
 
-export function defaultOffsetDeleteRequestOffsetDeleteRequestPartition(): OffsetDeleteRequestOffsetDeleteRequestPartition {
+export function defaultOffsetDeleteRequestPartition(): OffsetDeleteRequestPartition {
   return {
     partitionIndex: 0,
     _tagged: undefined,
   };
 }
 
-function decodeOffsetDeleteRequestOffsetDeleteRequestPartitionV0(r: Reader): OffsetDeleteRequestOffsetDeleteRequestPartition {
+function decodeOffsetDeleteRequestPartitionV0(r: Reader): OffsetDeleteRequestPartition {
   const f_partitionIndex = r.int32();
   return {
     partitionIndex: f_partitionIndex,
@@ -80,15 +80,15 @@ function decodeOffsetDeleteRequestOffsetDeleteRequestPartitionV0(r: Reader): Off
   };
 }
 
-function decodeOffsetDeleteRequestOffsetDeleteRequestTopicV0(r: Reader): OffsetDeleteRequestOffsetDeleteRequestTopic {
+function decodeOffsetDeleteRequestTopicV0(r: Reader): OffsetDeleteRequestTopic {
   const f_name = r.string();
-  let f_partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
+  let f_partitions: OffsetDeleteRequestPartition[];
   {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("OffsetDeleteRequest.Partitions");
     else {
-      const a: OffsetDeleteRequestOffsetDeleteRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteRequestOffsetDeleteRequestPartitionV0(r));
+      const a: OffsetDeleteRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteRequestPartitionV0(r));
       f_partitions = a;
     }
   }
@@ -101,13 +101,13 @@ function decodeOffsetDeleteRequestOffsetDeleteRequestTopicV0(r: Reader): OffsetD
 
 function decodeOffsetDeleteRequestV0(r: Reader): OffsetDeleteRequest {
   const f_groupId = r.string();
-  let f_topics: OffsetDeleteRequestOffsetDeleteRequestTopic[];
+  let f_topics: OffsetDeleteRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetDeleteRequest.Topics");
     else {
-      const a: OffsetDeleteRequestOffsetDeleteRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteRequestOffsetDeleteRequestTopicV0(r));
+      const a: OffsetDeleteRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -118,18 +118,18 @@ function decodeOffsetDeleteRequestV0(r: Reader): OffsetDeleteRequest {
   };
 }
 
-function encodeOffsetDeleteRequestOffsetDeleteRequestPartitionV0(w: Writer, m: OffsetDeleteRequestOffsetDeleteRequestPartitionInput): void {
+function encodeOffsetDeleteRequestPartitionV0(w: Writer, m: OffsetDeleteRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
 }
 
-function encodeOffsetDeleteRequestOffsetDeleteRequestTopicV0(w: Writer, m: OffsetDeleteRequestOffsetDeleteRequestTopicInput): void {
+function encodeOffsetDeleteRequestTopicV0(w: Writer, m: OffsetDeleteRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetDeleteRequestOffsetDeleteRequestPartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetDeleteRequestPartitionV0(w, f_partitions[i]!);
   }
 }
 
@@ -139,7 +139,7 @@ function encodeOffsetDeleteRequestV0(w: Writer, m: OffsetDeleteRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetDeleteRequestOffsetDeleteRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetDeleteRequestTopicV0(w, f_topics[i]!);
   }
 }
 
@@ -169,7 +169,7 @@ export interface OffsetDeleteResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** The responses for each topic. */
-  topics: OffsetDeleteResponseOffsetDeleteResponseTopic[];
+  topics: OffsetDeleteResponseTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -180,30 +180,30 @@ export interface OffsetDeleteResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** The responses for each topic. */
-  topics?: OffsetDeleteResponseOffsetDeleteResponseTopicInput[];
+  topics?: OffsetDeleteResponseTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponseTopic {
+export interface OffsetDeleteResponseTopic {
   /** The topic name. */
   name: string;
   /** The responses for each partition in the topic. */
-  partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
+  partitions: OffsetDeleteResponsePartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponseTopicInput {
+export interface OffsetDeleteResponseTopicInput {
   /** The topic name. */
   name?: string;
   /** The responses for each partition in the topic. */
-  partitions?: OffsetDeleteResponseOffsetDeleteResponsePartitionInput[];
+  partitions?: OffsetDeleteResponsePartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
+export interface OffsetDeleteResponsePartition {
   /** The partition index. */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. */
@@ -212,7 +212,7 @@ export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponsePartitionInput {
+export interface OffsetDeleteResponsePartitionInput {
   /** The partition index. */
   partitionIndex?: number;
   /** The error code, or 0 if there was no error. */
@@ -221,7 +221,7 @@ export interface OffsetDeleteResponseOffsetDeleteResponsePartitionInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): OffsetDeleteResponseOffsetDeleteResponseTopic {
+export function defaultOffsetDeleteResponseTopic(): OffsetDeleteResponseTopic {
   return {
     name: "",
     partitions: [],
@@ -229,7 +229,7 @@ export function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): OffsetDe
   };
 }
 
-export function defaultOffsetDeleteResponseOffsetDeleteResponsePartition(): OffsetDeleteResponseOffsetDeleteResponsePartition {
+export function defaultOffsetDeleteResponsePartition(): OffsetDeleteResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -237,7 +237,7 @@ export function defaultOffsetDeleteResponseOffsetDeleteResponsePartition(): Offs
   };
 }
 
-function decodeOffsetDeleteResponseOffsetDeleteResponsePartitionV0(r: Reader): OffsetDeleteResponseOffsetDeleteResponsePartition {
+function decodeOffsetDeleteResponsePartitionV0(r: Reader): OffsetDeleteResponsePartition {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   return {
@@ -247,15 +247,15 @@ function decodeOffsetDeleteResponseOffsetDeleteResponsePartitionV0(r: Reader): O
   };
 }
 
-function decodeOffsetDeleteResponseOffsetDeleteResponseTopicV0(r: Reader): OffsetDeleteResponseOffsetDeleteResponseTopic {
+function decodeOffsetDeleteResponseTopicV0(r: Reader): OffsetDeleteResponseTopic {
   const f_name = r.string();
-  let f_partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
+  let f_partitions: OffsetDeleteResponsePartition[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetDeleteResponse.Partitions");
     else {
-      const a: OffsetDeleteResponseOffsetDeleteResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteResponseOffsetDeleteResponsePartitionV0(r));
+      const a: OffsetDeleteResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteResponsePartitionV0(r));
       f_partitions = a;
     }
   }
@@ -269,13 +269,13 @@ function decodeOffsetDeleteResponseOffsetDeleteResponseTopicV0(r: Reader): Offse
 function decodeOffsetDeleteResponseV0(r: Reader): OffsetDeleteResponse {
   const f_errorCode = r.int16();
   const f_throttleTimeMs = r.int32();
-  let f_topics: OffsetDeleteResponseOffsetDeleteResponseTopic[];
+  let f_topics: OffsetDeleteResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetDeleteResponse.Topics");
     else {
-      const a: OffsetDeleteResponseOffsetDeleteResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteResponseOffsetDeleteResponseTopicV0(r));
+      const a: OffsetDeleteResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -287,20 +287,20 @@ function decodeOffsetDeleteResponseV0(r: Reader): OffsetDeleteResponse {
   };
 }
 
-function encodeOffsetDeleteResponseOffsetDeleteResponsePartitionV0(w: Writer, m: OffsetDeleteResponseOffsetDeleteResponsePartitionInput): void {
+function encodeOffsetDeleteResponsePartitionV0(w: Writer, m: OffsetDeleteResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
 }
 
-function encodeOffsetDeleteResponseOffsetDeleteResponseTopicV0(w: Writer, m: OffsetDeleteResponseOffsetDeleteResponseTopicInput): void {
+function encodeOffsetDeleteResponseTopicV0(w: Writer, m: OffsetDeleteResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetDeleteResponseOffsetDeleteResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetDeleteResponsePartitionV0(w, f_partitions[i]!);
   }
 }
 
@@ -312,7 +312,7 @@ function encodeOffsetDeleteResponseV0(w: Writer, m: OffsetDeleteResponseInput): 
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetDeleteResponseOffsetDeleteResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetDeleteResponseTopicV0(w, f_topics[i]!);
   }
 }
 

@@ -11,9 +11,9 @@ export interface OffsetFetchRequest {
   /** The group to fetch offsets for. */
   groupId: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
-  topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  topics: OffsetFetchRequestTopic[] | null;
   /** Each group we would like to fetch offsets for */
-  groups: OffsetFetchRequestOffsetFetchRequestGroup[];
+  groups: OffsetFetchRequestGroup[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. */
   requireStable: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -24,16 +24,16 @@ export interface OffsetFetchRequestInput {
   /** The group to fetch offsets for. */
   groupId?: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
-  topics?: OffsetFetchRequestOffsetFetchRequestTopicInput[] | null;
+  topics?: OffsetFetchRequestTopicInput[] | null;
   /** Each group we would like to fetch offsets for */
-  groups?: OffsetFetchRequestOffsetFetchRequestGroupInput[];
+  groups?: OffsetFetchRequestGroupInput[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. */
   requireStable?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopic {
+export interface OffsetFetchRequestTopic {
   /** The topic name. */
   name: string;
   /** The partition indexes we would like to fetch offsets for. */
@@ -42,7 +42,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopic {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopicInput {
+export interface OffsetFetchRequestTopicInput {
   /** The topic name. */
   name?: string;
   /** The partition indexes we would like to fetch offsets for. */
@@ -51,7 +51,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopicInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestGroup {
+export interface OffsetFetchRequestGroup {
   /** The group ID. */
   groupId: string;
   /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). */
@@ -59,12 +59,12 @@ export interface OffsetFetchRequestOffsetFetchRequestGroup {
   /** The member epoch if using the new consumer protocol (KIP-848). */
   memberEpoch: number;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
-  topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  topics: OffsetFetchRequestTopics[] | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestGroupInput {
+export interface OffsetFetchRequestGroupInput {
   /** The group ID. */
   groupId?: string;
   /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). */
@@ -72,12 +72,12 @@ export interface OffsetFetchRequestOffsetFetchRequestGroupInput {
   /** The member epoch if using the new consumer protocol (KIP-848). */
   memberEpoch?: number;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
-  topics?: OffsetFetchRequestOffsetFetchRequestTopicsInput[] | null;
+  topics?: OffsetFetchRequestTopicsInput[] | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopics {
+export interface OffsetFetchRequestTopics {
   /** The topic name. */
   name: string;
   /** The partition indexes we would like to fetch offsets for. */
@@ -86,7 +86,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopics {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopicsInput {
+export interface OffsetFetchRequestTopicsInput {
   /** The topic name. */
   name?: string;
   /** The partition indexes we would like to fetch offsets for. */
@@ -95,7 +95,7 @@ export interface OffsetFetchRequestOffsetFetchRequestTopicsInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestTopic(): OffsetFetchRequestOffsetFetchRequestTopic {
+export function defaultOffsetFetchRequestTopic(): OffsetFetchRequestTopic {
   return {
     name: "",
     partitionIndexes: [],
@@ -103,7 +103,7 @@ export function defaultOffsetFetchRequestOffsetFetchRequestTopic(): OffsetFetchR
   };
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchRequestOffsetFetchRequestGroup {
+export function defaultOffsetFetchRequestGroup(): OffsetFetchRequestGroup {
   return {
     groupId: "",
     memberId: null,
@@ -113,7 +113,7 @@ export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchR
   };
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestTopics(): OffsetFetchRequestOffsetFetchRequestTopics {
+export function defaultOffsetFetchRequestTopics(): OffsetFetchRequestTopics {
   return {
     name: "",
     partitionIndexes: [],
@@ -121,7 +121,7 @@ export function defaultOffsetFetchRequestOffsetFetchRequestTopics(): OffsetFetch
   };
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestTopicV0(r: Reader): OffsetFetchRequestOffsetFetchRequestTopic {
+function decodeOffsetFetchRequestTopicV0(r: Reader): OffsetFetchRequestTopic {
   const f_name = r.string();
   let f_partitionIndexes: number[];
   {
@@ -142,13 +142,13 @@ function decodeOffsetFetchRequestOffsetFetchRequestTopicV0(r: Reader): OffsetFet
 
 function decodeOffsetFetchRequestV0(r: Reader): OffsetFetchRequest {
   const f_groupId = r.string();
-  let f_topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  let f_topics: OffsetFetchRequestTopic[] | null;
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Topics");
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopicV0(r));
+      const a: OffsetFetchRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -161,7 +161,7 @@ function decodeOffsetFetchRequestV0(r: Reader): OffsetFetchRequest {
   };
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestTopicV0(w: Writer, m: OffsetFetchRequestOffsetFetchRequestTopicInput): void {
+function encodeOffsetFetchRequestTopicV0(w: Writer, m: OffsetFetchRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitionIndexes = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
@@ -178,7 +178,7 @@ function encodeOffsetFetchRequestV0(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) throw notNull(null, "OffsetFetchRequest.Topics", 0);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 0);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 0);
@@ -191,7 +191,7 @@ function encodeOffsetFetchRequestV1(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) throw notNull(null, "OffsetFetchRequest.Topics", 1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 1);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 1);
@@ -199,13 +199,13 @@ function encodeOffsetFetchRequestV1(w: Writer, m: OffsetFetchRequestInput): void
 
 function decodeOffsetFetchRequestV2(r: Reader): OffsetFetchRequest {
   const f_groupId = r.string();
-  let f_topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  let f_topics: OffsetFetchRequestTopic[] | null;
   {
     const n = r.arrayLength(6);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopicV0(r));
+      const a: OffsetFetchRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -225,7 +225,7 @@ function encodeOffsetFetchRequestV2(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 2);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 2);
@@ -238,7 +238,7 @@ function encodeOffsetFetchRequestV3(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 3);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 3);
@@ -251,7 +251,7 @@ function encodeOffsetFetchRequestV4(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 4);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 4);
@@ -264,13 +264,13 @@ function encodeOffsetFetchRequestV5(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 5);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 5);
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestTopicV6(r: Reader): OffsetFetchRequestOffsetFetchRequestTopic {
+function decodeOffsetFetchRequestTopicV6(r: Reader): OffsetFetchRequestTopic {
   const f_name = r.compactString();
   let f_partitionIndexes: number[];
   {
@@ -297,13 +297,13 @@ function decodeOffsetFetchRequestOffsetFetchRequestTopicV6(r: Reader): OffsetFet
 
 function decodeOffsetFetchRequestV6(r: Reader): OffsetFetchRequest {
   const f_groupId = r.compactString();
-  let f_topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  let f_topics: OffsetFetchRequestTopic[] | null;
   {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopicV6(r));
+      const a: OffsetFetchRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV6(r));
       f_topics = a;
     }
   }
@@ -322,7 +322,7 @@ function decodeOffsetFetchRequestV6(r: Reader): OffsetFetchRequest {
   };
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestTopicV6(w: Writer, m: OffsetFetchRequestOffsetFetchRequestTopicInput): void {
+function encodeOffsetFetchRequestTopicV6(w: Writer, m: OffsetFetchRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitionIndexes = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
@@ -340,7 +340,7 @@ function encodeOffsetFetchRequestV6(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV6(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 6);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 6);
@@ -349,13 +349,13 @@ function encodeOffsetFetchRequestV6(w: Writer, m: OffsetFetchRequestInput): void
 
 function decodeOffsetFetchRequestV7(r: Reader): OffsetFetchRequest {
   const f_groupId = r.compactString();
-  let f_topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  let f_topics: OffsetFetchRequestTopic[] | null;
   {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopicV6(r));
+      const a: OffsetFetchRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV6(r));
       f_topics = a;
     }
   }
@@ -382,7 +382,7 @@ function encodeOffsetFetchRequestV7(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV6(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 7);
   const f_requireStable = m.requireStable === undefined ? false : m.requireStable;
@@ -390,7 +390,7 @@ function encodeOffsetFetchRequestV7(w: Writer, m: OffsetFetchRequestInput): void
   writeUnknownTagged(w, m._tagged);
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestTopicsV8(r: Reader): OffsetFetchRequestOffsetFetchRequestTopics {
+function decodeOffsetFetchRequestTopicsV8(r: Reader): OffsetFetchRequestTopics {
   const f_name = r.compactString();
   let f_partitionIndexes: number[];
   {
@@ -415,15 +415,15 @@ function decodeOffsetFetchRequestOffsetFetchRequestTopicsV8(r: Reader): OffsetFe
   };
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestGroupV8(r: Reader): OffsetFetchRequestOffsetFetchRequestGroup {
+function decodeOffsetFetchRequestGroupV8(r: Reader): OffsetFetchRequestGroup {
   const f_groupId = r.compactString();
-  let f_topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  let f_topics: OffsetFetchRequestTopics[] | null;
   {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestTopics[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopicsV8(r));
+      const a: OffsetFetchRequestTopics[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicsV8(r));
       f_topics = a;
     }
   }
@@ -443,13 +443,13 @@ function decodeOffsetFetchRequestOffsetFetchRequestGroupV8(r: Reader): OffsetFet
 }
 
 function decodeOffsetFetchRequestV8(r: Reader): OffsetFetchRequest {
-  let f_groups: OffsetFetchRequestOffsetFetchRequestGroup[];
+  let f_groups: OffsetFetchRequestGroup[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Groups");
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestGroupV8(r));
+      const a: OffsetFetchRequestGroup[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestGroupV8(r));
       f_groups = a;
     }
   }
@@ -469,7 +469,7 @@ function decodeOffsetFetchRequestV8(r: Reader): OffsetFetchRequest {
   };
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestTopicsV8(w: Writer, m: OffsetFetchRequestOffsetFetchRequestTopicsInput): void {
+function encodeOffsetFetchRequestTopicsV8(w: Writer, m: OffsetFetchRequestTopicsInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitionIndexes = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
@@ -480,14 +480,14 @@ function encodeOffsetFetchRequestOffsetFetchRequestTopicsV8(w: Writer, m: Offset
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestGroupV8(w: Writer, m: OffsetFetchRequestOffsetFetchRequestGroupInput): void {
+function encodeOffsetFetchRequestGroupV8(w: Writer, m: OffsetFetchRequestGroupInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.compactString(f_groupId);
   const f_topics = m.topics === undefined ? [] : m.topics;
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicsV8(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicsV8(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -498,24 +498,24 @@ function encodeOffsetFetchRequestV8(w: Writer, m: OffsetFetchRequestInput): void
   const f_groups = m.groups === undefined ? [] : m.groups;
   {
     w.uvarint(f_groups.length + 1);
-    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchRequestOffsetFetchRequestGroupV8(w, f_groups[i]!);
+    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchRequestGroupV8(w, f_groups[i]!);
   }
   const f_requireStable = m.requireStable === undefined ? false : m.requireStable;
   w.bool(f_requireStable);
   writeUnknownTagged(w, m._tagged);
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestGroupV9(r: Reader): OffsetFetchRequestOffsetFetchRequestGroup {
+function decodeOffsetFetchRequestGroupV9(r: Reader): OffsetFetchRequestGroup {
   const f_groupId = r.compactString();
   const f_memberId = r.compactNullableString();
   const f_memberEpoch = r.int32();
-  let f_topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  let f_topics: OffsetFetchRequestTopics[] | null;
   {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestTopics[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestTopicsV8(r));
+      const a: OffsetFetchRequestTopics[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicsV8(r));
       f_topics = a;
     }
   }
@@ -535,13 +535,13 @@ function decodeOffsetFetchRequestOffsetFetchRequestGroupV9(r: Reader): OffsetFet
 }
 
 function decodeOffsetFetchRequestV9(r: Reader): OffsetFetchRequest {
-  let f_groups: OffsetFetchRequestOffsetFetchRequestGroup[];
+  let f_groups: OffsetFetchRequestGroup[];
   {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Groups");
     else {
-      const a: OffsetFetchRequestOffsetFetchRequestGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestOffsetFetchRequestGroupV9(r));
+      const a: OffsetFetchRequestGroup[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestGroupV9(r));
       f_groups = a;
     }
   }
@@ -561,7 +561,7 @@ function decodeOffsetFetchRequestV9(r: Reader): OffsetFetchRequest {
   };
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestGroupV9(w: Writer, m: OffsetFetchRequestOffsetFetchRequestGroupInput): void {
+function encodeOffsetFetchRequestGroupV9(w: Writer, m: OffsetFetchRequestGroupInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.compactString(f_groupId);
   const f_memberId = m.memberId === undefined ? null : m.memberId;
@@ -572,7 +572,7 @@ function encodeOffsetFetchRequestOffsetFetchRequestGroupV9(w: Writer, m: OffsetF
   if (f_topics === null) w.uvarint(0);
   else {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestOffsetFetchRequestTopicsV8(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicsV8(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -583,7 +583,7 @@ function encodeOffsetFetchRequestV9(w: Writer, m: OffsetFetchRequestInput): void
   const f_groups = m.groups === undefined ? [] : m.groups;
   {
     w.uvarint(f_groups.length + 1);
-    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchRequestOffsetFetchRequestGroupV9(w, f_groups[i]!);
+    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchRequestGroupV9(w, f_groups[i]!);
   }
   const f_requireStable = m.requireStable === undefined ? false : m.requireStable;
   w.bool(f_requireStable);
@@ -614,11 +614,11 @@ export interface OffsetFetchResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** The responses per topic. */
-  topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  topics: OffsetFetchResponseTopic[];
   /** The top-level error code, or 0 if there was no error. */
   errorCode: number;
   /** The responses per group id. */
-  groups: OffsetFetchResponseOffsetFetchResponseGroup[];
+  groups: OffsetFetchResponseGroup[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -627,34 +627,34 @@ export interface OffsetFetchResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** The responses per topic. */
-  topics?: OffsetFetchResponseOffsetFetchResponseTopicInput[];
+  topics?: OffsetFetchResponseTopicInput[];
   /** The top-level error code, or 0 if there was no error. */
   errorCode?: number;
   /** The responses per group id. */
-  groups?: OffsetFetchResponseOffsetFetchResponseGroupInput[];
+  groups?: OffsetFetchResponseGroupInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopic {
+export interface OffsetFetchResponseTopic {
   /** The topic name. */
   name: string;
   /** The responses per partition */
-  partitions: OffsetFetchResponseOffsetFetchResponsePartition[];
+  partitions: OffsetFetchResponsePartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopicInput {
+export interface OffsetFetchResponseTopicInput {
   /** The topic name. */
   name?: string;
   /** The responses per partition */
-  partitions?: OffsetFetchResponseOffsetFetchResponsePartitionInput[];
+  partitions?: OffsetFetchResponsePartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartition {
+export interface OffsetFetchResponsePartition {
   /** The partition index. */
   partitionIndex: number;
   /** The committed message offset. */
@@ -669,7 +669,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartition {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartitionInput {
+export interface OffsetFetchResponsePartitionInput {
   /** The partition index. */
   partitionIndex?: number;
   /** The committed message offset. */
@@ -684,47 +684,47 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitionInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseGroup {
+export interface OffsetFetchResponseGroup {
   /** The group ID. */
   groupId: string;
   /** The responses per topic. */
-  topics: OffsetFetchResponseOffsetFetchResponseTopics[];
+  topics: OffsetFetchResponseTopics[];
   /** The group-level error code, or 0 if there was no error. */
   errorCode: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseGroupInput {
+export interface OffsetFetchResponseGroupInput {
   /** The group ID. */
   groupId?: string;
   /** The responses per topic. */
-  topics?: OffsetFetchResponseOffsetFetchResponseTopicsInput[];
+  topics?: OffsetFetchResponseTopicsInput[];
   /** The group-level error code, or 0 if there was no error. */
   errorCode?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopics {
+export interface OffsetFetchResponseTopics {
   /** The topic name. */
   name: string;
   /** The responses per partition */
-  partitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
+  partitions: OffsetFetchResponsePartitions[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopicsInput {
+export interface OffsetFetchResponseTopicsInput {
   /** The topic name. */
   name?: string;
   /** The responses per partition */
-  partitions?: OffsetFetchResponseOffsetFetchResponsePartitionsInput[];
+  partitions?: OffsetFetchResponsePartitionsInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartitions {
+export interface OffsetFetchResponsePartitions {
   /** The partition index. */
   partitionIndex: number;
   /** The committed message offset. */
@@ -739,7 +739,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitions {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartitionsInput {
+export interface OffsetFetchResponsePartitionsInput {
   /** The partition index. */
   partitionIndex?: number;
   /** The committed message offset. */
@@ -754,7 +754,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitionsInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseTopic(): OffsetFetchResponseOffsetFetchResponseTopic {
+export function defaultOffsetFetchResponseTopic(): OffsetFetchResponseTopic {
   return {
     name: "",
     partitions: [],
@@ -762,7 +762,7 @@ export function defaultOffsetFetchResponseOffsetFetchResponseTopic(): OffsetFetc
   };
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): OffsetFetchResponseOffsetFetchResponsePartition {
+export function defaultOffsetFetchResponsePartition(): OffsetFetchResponsePartition {
   return {
     partitionIndex: 0,
     committedOffset: 0,
@@ -773,7 +773,7 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): Offset
   };
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetchResponseOffsetFetchResponseGroup {
+export function defaultOffsetFetchResponseGroup(): OffsetFetchResponseGroup {
   return {
     groupId: "",
     topics: [],
@@ -782,7 +782,7 @@ export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetc
   };
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFetchResponseOffsetFetchResponseTopics {
+export function defaultOffsetFetchResponseTopics(): OffsetFetchResponseTopics {
   return {
     name: "",
     partitions: [],
@@ -790,7 +790,7 @@ export function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFet
   };
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): OffsetFetchResponseOffsetFetchResponsePartitions {
+export function defaultOffsetFetchResponsePartitions(): OffsetFetchResponsePartitions {
   return {
     partitionIndex: 0,
     committedOffset: 0,
@@ -801,7 +801,7 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): Offse
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartitionV0(r: Reader): OffsetFetchResponseOffsetFetchResponsePartition {
+function decodeOffsetFetchResponsePartitionV0(r: Reader): OffsetFetchResponsePartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_metadata = r.nullableString();
@@ -816,15 +816,15 @@ function decodeOffsetFetchResponseOffsetFetchResponsePartitionV0(r: Reader): Off
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopicV0(r: Reader): OffsetFetchResponseOffsetFetchResponseTopic {
+function decodeOffsetFetchResponseTopicV0(r: Reader): OffsetFetchResponseTopic {
   const f_name = r.string();
-  let f_partitions: OffsetFetchResponseOffsetFetchResponsePartition[];
+  let f_partitions: OffsetFetchResponsePartition[];
   {
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponsePartitionV0(r));
+      const a: OffsetFetchResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionV0(r));
       f_partitions = a;
     }
   }
@@ -836,13 +836,13 @@ function decodeOffsetFetchResponseOffsetFetchResponseTopicV0(r: Reader): OffsetF
 }
 
 function decodeOffsetFetchResponseV0(r: Reader): OffsetFetchResponse {
-  let f_topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  let f_topics: OffsetFetchResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponseTopicV0(r));
+      const a: OffsetFetchResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -855,7 +855,7 @@ function decodeOffsetFetchResponseV0(r: Reader): OffsetFetchResponse {
   };
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartitionV0(w: Writer, m: OffsetFetchResponseOffsetFetchResponsePartitionInput): void {
+function encodeOffsetFetchResponsePartitionV0(w: Writer, m: OffsetFetchResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -866,13 +866,13 @@ function encodeOffsetFetchResponseOffsetFetchResponsePartitionV0(w: Writer, m: O
   w.int16(f_errorCode);
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopicV0(w: Writer, m: OffsetFetchResponseOffsetFetchResponseTopicInput): void {
+function encodeOffsetFetchResponseTopicV0(w: Writer, m: OffsetFetchResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponseOffsetFetchResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionV0(w, f_partitions[i]!);
   }
 }
 
@@ -880,7 +880,7 @@ function encodeOffsetFetchResponseV0(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 0);
 }
@@ -889,19 +889,19 @@ function encodeOffsetFetchResponseV1(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 1);
 }
 
 function decodeOffsetFetchResponseV2(r: Reader): OffsetFetchResponse {
-  let f_topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  let f_topics: OffsetFetchResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponseTopicV0(r));
+      const a: OffsetFetchResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -919,7 +919,7 @@ function encodeOffsetFetchResponseV2(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -928,13 +928,13 @@ function encodeOffsetFetchResponseV2(w: Writer, m: OffsetFetchResponseInput): vo
 
 function decodeOffsetFetchResponseV3(r: Reader): OffsetFetchResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  let f_topics: OffsetFetchResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponseTopicV0(r));
+      const a: OffsetFetchResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -954,7 +954,7 @@ function encodeOffsetFetchResponseV3(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -967,14 +967,14 @@ function encodeOffsetFetchResponseV4(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 4);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartitionV5(r: Reader): OffsetFetchResponseOffsetFetchResponsePartition {
+function decodeOffsetFetchResponsePartitionV5(r: Reader): OffsetFetchResponsePartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedLeaderEpoch = r.int32();
@@ -990,15 +990,15 @@ function decodeOffsetFetchResponseOffsetFetchResponsePartitionV5(r: Reader): Off
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopicV5(r: Reader): OffsetFetchResponseOffsetFetchResponseTopic {
+function decodeOffsetFetchResponseTopicV5(r: Reader): OffsetFetchResponseTopic {
   const f_name = r.string();
-  let f_partitions: OffsetFetchResponseOffsetFetchResponsePartition[];
+  let f_partitions: OffsetFetchResponsePartition[];
   {
     const n = r.arrayLength(20);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponsePartitionV5(r));
+      const a: OffsetFetchResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionV5(r));
       f_partitions = a;
     }
   }
@@ -1011,13 +1011,13 @@ function decodeOffsetFetchResponseOffsetFetchResponseTopicV5(r: Reader): OffsetF
 
 function decodeOffsetFetchResponseV5(r: Reader): OffsetFetchResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  let f_topics: OffsetFetchResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponseTopicV5(r));
+      const a: OffsetFetchResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV5(r));
       f_topics = a;
     }
   }
@@ -1031,7 +1031,7 @@ function decodeOffsetFetchResponseV5(r: Reader): OffsetFetchResponse {
   };
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartitionV5(w: Writer, m: OffsetFetchResponseOffsetFetchResponsePartitionInput): void {
+function encodeOffsetFetchResponsePartitionV5(w: Writer, m: OffsetFetchResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -1044,13 +1044,13 @@ function encodeOffsetFetchResponseOffsetFetchResponsePartitionV5(w: Writer, m: O
   w.int16(f_errorCode);
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopicV5(w: Writer, m: OffsetFetchResponseOffsetFetchResponseTopicInput): void {
+function encodeOffsetFetchResponseTopicV5(w: Writer, m: OffsetFetchResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponseOffsetFetchResponsePartitionV5(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionV5(w, f_partitions[i]!);
   }
 }
 
@@ -1060,14 +1060,14 @@ function encodeOffsetFetchResponseV5(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV5(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV5(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 5);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartitionV6(r: Reader): OffsetFetchResponseOffsetFetchResponsePartition {
+function decodeOffsetFetchResponsePartitionV6(r: Reader): OffsetFetchResponsePartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedLeaderEpoch = r.int32();
@@ -1089,15 +1089,15 @@ function decodeOffsetFetchResponseOffsetFetchResponsePartitionV6(r: Reader): Off
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopicV6(r: Reader): OffsetFetchResponseOffsetFetchResponseTopic {
+function decodeOffsetFetchResponseTopicV6(r: Reader): OffsetFetchResponseTopic {
   const f_name = r.compactString();
-  let f_partitions: OffsetFetchResponseOffsetFetchResponsePartition[];
+  let f_partitions: OffsetFetchResponsePartition[];
   {
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponsePartitionV6(r));
+      const a: OffsetFetchResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionV6(r));
       f_partitions = a;
     }
   }
@@ -1116,13 +1116,13 @@ function decodeOffsetFetchResponseOffsetFetchResponseTopicV6(r: Reader): OffsetF
 
 function decodeOffsetFetchResponseV6(r: Reader): OffsetFetchResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  let f_topics: OffsetFetchResponseTopic[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponseTopicV6(r));
+      const a: OffsetFetchResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV6(r));
       f_topics = a;
     }
   }
@@ -1142,7 +1142,7 @@ function decodeOffsetFetchResponseV6(r: Reader): OffsetFetchResponse {
   };
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartitionV6(w: Writer, m: OffsetFetchResponseOffsetFetchResponsePartitionInput): void {
+function encodeOffsetFetchResponsePartitionV6(w: Writer, m: OffsetFetchResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -1156,13 +1156,13 @@ function encodeOffsetFetchResponseOffsetFetchResponsePartitionV6(w: Writer, m: O
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopicV6(w: Writer, m: OffsetFetchResponseOffsetFetchResponseTopicInput): void {
+function encodeOffsetFetchResponseTopicV6(w: Writer, m: OffsetFetchResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponseOffsetFetchResponsePartitionV6(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionV6(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -1173,7 +1173,7 @@ function encodeOffsetFetchResponseV6(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV6(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -1187,7 +1187,7 @@ function encodeOffsetFetchResponseV7(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV6(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -1195,7 +1195,7 @@ function encodeOffsetFetchResponseV7(w: Writer, m: OffsetFetchResponseInput): vo
   writeUnknownTagged(w, m._tagged);
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartitionsV8(r: Reader): OffsetFetchResponseOffsetFetchResponsePartitions {
+function decodeOffsetFetchResponsePartitionsV8(r: Reader): OffsetFetchResponsePartitions {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedLeaderEpoch = r.int32();
@@ -1217,15 +1217,15 @@ function decodeOffsetFetchResponseOffsetFetchResponsePartitionsV8(r: Reader): Of
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopicsV8(r: Reader): OffsetFetchResponseOffsetFetchResponseTopics {
+function decodeOffsetFetchResponseTopicsV8(r: Reader): OffsetFetchResponseTopics {
   const f_name = r.compactString();
-  let f_partitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
+  let f_partitions: OffsetFetchResponsePartitions[];
   {
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponsePartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponsePartitionsV8(r));
+      const a: OffsetFetchResponsePartitions[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionsV8(r));
       f_partitions = a;
     }
   }
@@ -1242,15 +1242,15 @@ function decodeOffsetFetchResponseOffsetFetchResponseTopicsV8(r: Reader): Offset
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseGroupV8(r: Reader): OffsetFetchResponseOffsetFetchResponseGroup {
+function decodeOffsetFetchResponseGroupV8(r: Reader): OffsetFetchResponseGroup {
   const f_groupId = r.compactString();
-  let f_topics: OffsetFetchResponseOffsetFetchResponseTopics[];
+  let f_topics: OffsetFetchResponseTopics[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponseTopics[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponseTopicsV8(r));
+      const a: OffsetFetchResponseTopics[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicsV8(r));
       f_topics = a;
     }
   }
@@ -1271,13 +1271,13 @@ function decodeOffsetFetchResponseOffsetFetchResponseGroupV8(r: Reader): OffsetF
 
 function decodeOffsetFetchResponseV8(r: Reader): OffsetFetchResponse {
   const f_throttleTimeMs = r.int32();
-  let f_groups: OffsetFetchResponseOffsetFetchResponseGroup[];
+  let f_groups: OffsetFetchResponseGroup[];
   {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Groups");
     else {
-      const a: OffsetFetchResponseOffsetFetchResponseGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseOffsetFetchResponseGroupV8(r));
+      const a: OffsetFetchResponseGroup[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseGroupV8(r));
       f_groups = a;
     }
   }
@@ -1296,7 +1296,7 @@ function decodeOffsetFetchResponseV8(r: Reader): OffsetFetchResponse {
   };
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartitionsV8(w: Writer, m: OffsetFetchResponseOffsetFetchResponsePartitionsInput): void {
+function encodeOffsetFetchResponsePartitionsV8(w: Writer, m: OffsetFetchResponsePartitionsInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -1310,24 +1310,24 @@ function encodeOffsetFetchResponseOffsetFetchResponsePartitionsV8(w: Writer, m: 
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopicsV8(w: Writer, m: OffsetFetchResponseOffsetFetchResponseTopicsInput): void {
+function encodeOffsetFetchResponseTopicsV8(w: Writer, m: OffsetFetchResponseTopicsInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponseOffsetFetchResponsePartitionsV8(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionsV8(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseGroupV8(w: Writer, m: OffsetFetchResponseOffsetFetchResponseGroupInput): void {
+function encodeOffsetFetchResponseGroupV8(w: Writer, m: OffsetFetchResponseGroupInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.compactString(f_groupId);
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseOffsetFetchResponseTopicsV8(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicsV8(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -1341,7 +1341,7 @@ function encodeOffsetFetchResponseV8(w: Writer, m: OffsetFetchResponseInput): vo
   const f_groups = m.groups === undefined ? [] : m.groups;
   {
     w.uvarint(f_groups.length + 1);
-    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchResponseOffsetFetchResponseGroupV8(w, f_groups[i]!);
+    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchResponseGroupV8(w, f_groups[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -1353,7 +1353,7 @@ function encodeOffsetFetchResponseV9(w: Writer, m: OffsetFetchResponseInput): vo
   const f_groups = m.groups === undefined ? [] : m.groups;
   {
     w.uvarint(f_groups.length + 1);
-    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchResponseOffsetFetchResponseGroupV8(w, f_groups[i]!);
+    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchResponseGroupV8(w, f_groups[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }

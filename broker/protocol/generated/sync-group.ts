@@ -21,7 +21,7 @@ export interface SyncGroupRequest {
   /** The group protocol name. */
   protocolName: string | null;
   /** Each assignment. */
-  assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  assignments: SyncGroupRequestAssignment[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -40,12 +40,12 @@ export interface SyncGroupRequestInput {
   /** The group protocol name. */
   protocolName?: string | null;
   /** Each assignment. */
-  assignments?: SyncGroupRequestSyncGroupRequestAssignmentInput[];
+  assignments?: SyncGroupRequestAssignmentInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface SyncGroupRequestSyncGroupRequestAssignment {
+export interface SyncGroupRequestAssignment {
   /** The ID of the member to assign. */
   memberId: string;
   /** The member assignment. */
@@ -54,7 +54,7 @@ export interface SyncGroupRequestSyncGroupRequestAssignment {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface SyncGroupRequestSyncGroupRequestAssignmentInput {
+export interface SyncGroupRequestAssignmentInput {
   /** The ID of the member to assign. */
   memberId?: string;
   /** The member assignment. */
@@ -63,7 +63,7 @@ export interface SyncGroupRequestSyncGroupRequestAssignmentInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultSyncGroupRequestSyncGroupRequestAssignment(): SyncGroupRequestSyncGroupRequestAssignment {
+export function defaultSyncGroupRequestAssignment(): SyncGroupRequestAssignment {
   return {
     memberId: "",
     assignment: EMPTY_BYTES,
@@ -71,7 +71,7 @@ export function defaultSyncGroupRequestSyncGroupRequestAssignment(): SyncGroupRe
   };
 }
 
-function decodeSyncGroupRequestSyncGroupRequestAssignmentV0(r: Reader): SyncGroupRequestSyncGroupRequestAssignment {
+function decodeSyncGroupRequestAssignmentV0(r: Reader): SyncGroupRequestAssignment {
   const f_memberId = r.string();
   const f_assignment = r.bytes();
   return {
@@ -85,13 +85,13 @@ function decodeSyncGroupRequestV0(r: Reader): SyncGroupRequest {
   const f_groupId = r.string();
   const f_generationId = r.int32();
   const f_memberId = r.string();
-  let f_assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  let f_assignments: SyncGroupRequestAssignment[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestSyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestSyncGroupRequestAssignmentV0(r));
+      const a: SyncGroupRequestAssignment[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV0(r));
       f_assignments = a;
     }
   }
@@ -107,7 +107,7 @@ function decodeSyncGroupRequestV0(r: Reader): SyncGroupRequest {
   };
 }
 
-function encodeSyncGroupRequestSyncGroupRequestAssignmentV0(w: Writer, m: SyncGroupRequestSyncGroupRequestAssignmentInput): void {
+function encodeSyncGroupRequestAssignmentV0(w: Writer, m: SyncGroupRequestAssignmentInput): void {
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.string(f_memberId);
   const f_assignment = m.assignment === undefined ? EMPTY_BYTES : m.assignment;
@@ -125,7 +125,7 @@ function encodeSyncGroupRequestV0(w: Writer, m: SyncGroupRequestInput): void {
   const f_assignments = m.assignments === undefined ? [] : m.assignments;
   {
     w.int32(f_assignments.length);
-    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
+    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
   }
 }
 
@@ -140,7 +140,7 @@ function encodeSyncGroupRequestV1(w: Writer, m: SyncGroupRequestInput): void {
   const f_assignments = m.assignments === undefined ? [] : m.assignments;
   {
     w.int32(f_assignments.length);
-    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
+    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
   }
 }
 
@@ -155,7 +155,7 @@ function encodeSyncGroupRequestV2(w: Writer, m: SyncGroupRequestInput): void {
   const f_assignments = m.assignments === undefined ? [] : m.assignments;
   {
     w.int32(f_assignments.length);
-    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
+    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
   }
 }
 
@@ -164,13 +164,13 @@ function decodeSyncGroupRequestV3(r: Reader): SyncGroupRequest {
   const f_generationId = r.int32();
   const f_memberId = r.string();
   const f_groupInstanceId = r.nullableString();
-  let f_assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  let f_assignments: SyncGroupRequestAssignment[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestSyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestSyncGroupRequestAssignmentV0(r));
+      const a: SyncGroupRequestAssignment[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV0(r));
       f_assignments = a;
     }
   }
@@ -198,11 +198,11 @@ function encodeSyncGroupRequestV3(w: Writer, m: SyncGroupRequestInput): void {
   const f_assignments = m.assignments === undefined ? [] : m.assignments;
   {
     w.int32(f_assignments.length);
-    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
+    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestAssignmentV0(w, f_assignments[i]!);
   }
 }
 
-function decodeSyncGroupRequestSyncGroupRequestAssignmentV4(r: Reader): SyncGroupRequestSyncGroupRequestAssignment {
+function decodeSyncGroupRequestAssignmentV4(r: Reader): SyncGroupRequestAssignment {
   const f_memberId = r.compactString();
   const f_assignment = r.compactBytes();
   let _tagged: RawTaggedField[] | undefined;
@@ -223,13 +223,13 @@ function decodeSyncGroupRequestV4(r: Reader): SyncGroupRequest {
   const f_generationId = r.int32();
   const f_memberId = r.compactString();
   const f_groupInstanceId = r.compactNullableString();
-  let f_assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  let f_assignments: SyncGroupRequestAssignment[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestSyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestSyncGroupRequestAssignmentV4(r));
+      const a: SyncGroupRequestAssignment[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV4(r));
       f_assignments = a;
     }
   }
@@ -251,7 +251,7 @@ function decodeSyncGroupRequestV4(r: Reader): SyncGroupRequest {
   };
 }
 
-function encodeSyncGroupRequestSyncGroupRequestAssignmentV4(w: Writer, m: SyncGroupRequestSyncGroupRequestAssignmentInput): void {
+function encodeSyncGroupRequestAssignmentV4(w: Writer, m: SyncGroupRequestAssignmentInput): void {
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.compactString(f_memberId);
   const f_assignment = m.assignment === undefined ? EMPTY_BYTES : m.assignment;
@@ -271,7 +271,7 @@ function encodeSyncGroupRequestV4(w: Writer, m: SyncGroupRequestInput): void {
   const f_assignments = m.assignments === undefined ? [] : m.assignments;
   {
     w.uvarint(f_assignments.length + 1);
-    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestSyncGroupRequestAssignmentV4(w, f_assignments[i]!);
+    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestAssignmentV4(w, f_assignments[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -283,13 +283,13 @@ function decodeSyncGroupRequestV5(r: Reader): SyncGroupRequest {
   const f_groupInstanceId = r.compactNullableString();
   const f_protocolType = r.compactNullableString();
   const f_protocolName = r.compactNullableString();
-  let f_assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  let f_assignments: SyncGroupRequestAssignment[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestSyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestSyncGroupRequestAssignmentV4(r));
+      const a: SyncGroupRequestAssignment[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV4(r));
       f_assignments = a;
     }
   }
@@ -327,7 +327,7 @@ function encodeSyncGroupRequestV5(w: Writer, m: SyncGroupRequestInput): void {
   const f_assignments = m.assignments === undefined ? [] : m.assignments;
   {
     w.uvarint(f_assignments.length + 1);
-    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestSyncGroupRequestAssignmentV4(w, f_assignments[i]!);
+    for (let i = 0; i < f_assignments.length; i++) encodeSyncGroupRequestAssignmentV4(w, f_assignments[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }

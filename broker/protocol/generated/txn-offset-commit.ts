@@ -23,7 +23,7 @@ export interface TxnOffsetCommitRequest {
   /** The unique identifier of the consumer instance provided by end user. */
   groupInstanceId: string | null;
   /** Each topic that we want to commit offsets for. */
-  topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  topics: TxnOffsetCommitRequestTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -44,30 +44,30 @@ export interface TxnOffsetCommitRequestInput {
   /** The unique identifier of the consumer instance provided by end user. */
   groupInstanceId?: string | null;
   /** Each topic that we want to commit offsets for. */
-  topics?: TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput[];
+  topics?: TxnOffsetCommitRequestTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export interface TxnOffsetCommitRequestTopic {
   /** The topic name. */
   name: string;
   /** The partitions inside the topic that we want to commit offsets for. */
-  partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  partitions: TxnOffsetCommitRequestPartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput {
+export interface TxnOffsetCommitRequestTopicInput {
   /** The topic name. */
   name?: string;
   /** The partitions inside the topic that we want to commit offsets for. */
-  partitions?: TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput[];
+  partitions?: TxnOffsetCommitRequestPartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export interface TxnOffsetCommitRequestPartition {
   /** The index of the partition within the topic. */
   partitionIndex: number;
   /** The message offset to be committed. */
@@ -80,7 +80,7 @@ export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput {
+export interface TxnOffsetCommitRequestPartitionInput {
   /** The index of the partition within the topic. */
   partitionIndex?: number;
   /** The message offset to be committed. */
@@ -93,7 +93,7 @@ export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export function defaultTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTopic {
   return {
     name: "",
     partitions: [],
@@ -101,7 +101,7 @@ export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnO
   };
 }
 
-export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export function defaultTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0,
@@ -111,7 +111,7 @@ export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): 
   };
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV0(r: Reader): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+function decodeTxnOffsetCommitRequestPartitionV0(r: Reader): TxnOffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedMetadata = r.nullableString();
@@ -124,15 +124,15 @@ function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV0(r: Reader
   };
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV0(r: Reader): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+function decodeTxnOffsetCommitRequestTopicV0(r: Reader): TxnOffsetCommitRequestTopic {
   const f_name = r.string();
-  let f_partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  let f_partitions: TxnOffsetCommitRequestPartition[];
   {
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Partitions");
     else {
-      const a: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV0(r));
+      const a: TxnOffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestPartitionV0(r));
       f_partitions = a;
     }
   }
@@ -148,13 +148,13 @@ function decodeTxnOffsetCommitRequestV0(r: Reader): TxnOffsetCommitRequest {
   const f_groupId = r.string();
   const f_producerId = r.int64();
   const f_producerEpoch = r.int16();
-  let f_topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  let f_topics: TxnOffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Topics");
     else {
-      const a: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV0(r));
+      const a: TxnOffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTopicV0(r));
       f_topics = a;
     }
   }
@@ -171,7 +171,7 @@ function decodeTxnOffsetCommitRequestV0(r: Reader): TxnOffsetCommitRequest {
   };
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV0(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput): void {
+function encodeTxnOffsetCommitRequestPartitionV0(w: Writer, m: TxnOffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -180,13 +180,13 @@ function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV0(w: Writer
   w.nullableString(f_committedMetadata);
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV0(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput): void {
+function encodeTxnOffsetCommitRequestTopicV0(w: Writer, m: TxnOffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitRequestPartitionV0(w, f_partitions[i]!);
   }
 }
 
@@ -205,7 +205,7 @@ function encodeTxnOffsetCommitRequestV0(w: Writer, m: TxnOffsetCommitRequestInpu
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTopicV0(w, f_topics[i]!);
   }
 }
 
@@ -224,11 +224,11 @@ function encodeTxnOffsetCommitRequestV1(w: Writer, m: TxnOffsetCommitRequestInpu
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTopicV0(w, f_topics[i]!);
   }
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV2(r: Reader): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+function decodeTxnOffsetCommitRequestPartitionV2(r: Reader): TxnOffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedLeaderEpoch = r.int32();
@@ -242,15 +242,15 @@ function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV2(r: Reader
   };
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV2(r: Reader): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+function decodeTxnOffsetCommitRequestTopicV2(r: Reader): TxnOffsetCommitRequestTopic {
   const f_name = r.string();
-  let f_partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  let f_partitions: TxnOffsetCommitRequestPartition[];
   {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Partitions");
     else {
-      const a: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV2(r));
+      const a: TxnOffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestPartitionV2(r));
       f_partitions = a;
     }
   }
@@ -266,13 +266,13 @@ function decodeTxnOffsetCommitRequestV2(r: Reader): TxnOffsetCommitRequest {
   const f_groupId = r.string();
   const f_producerId = r.int64();
   const f_producerEpoch = r.int16();
-  let f_topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  let f_topics: TxnOffsetCommitRequestTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Topics");
     else {
-      const a: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV2(r));
+      const a: TxnOffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTopicV2(r));
       f_topics = a;
     }
   }
@@ -289,7 +289,7 @@ function decodeTxnOffsetCommitRequestV2(r: Reader): TxnOffsetCommitRequest {
   };
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV2(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput): void {
+function encodeTxnOffsetCommitRequestPartitionV2(w: Writer, m: TxnOffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -300,13 +300,13 @@ function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV2(w: Writer
   w.nullableString(f_committedMetadata);
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV2(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput): void {
+function encodeTxnOffsetCommitRequestTopicV2(w: Writer, m: TxnOffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV2(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitRequestPartitionV2(w, f_partitions[i]!);
   }
 }
 
@@ -325,11 +325,11 @@ function encodeTxnOffsetCommitRequestV2(w: Writer, m: TxnOffsetCommitRequestInpu
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTopicV2(w, f_topics[i]!);
   }
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV3(r: Reader): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+function decodeTxnOffsetCommitRequestPartitionV3(r: Reader): TxnOffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedLeaderEpoch = r.int32();
@@ -349,15 +349,15 @@ function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV3(r: Reader
   };
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV3(r: Reader): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+function decodeTxnOffsetCommitRequestTopicV3(r: Reader): TxnOffsetCommitRequestTopic {
   const f_name = r.compactString();
-  let f_partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  let f_partitions: TxnOffsetCommitRequestPartition[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Partitions");
     else {
-      const a: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV3(r));
+      const a: TxnOffsetCommitRequestPartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestPartitionV3(r));
       f_partitions = a;
     }
   }
@@ -382,13 +382,13 @@ function decodeTxnOffsetCommitRequestV3(r: Reader): TxnOffsetCommitRequest {
   const f_generationId = r.int32();
   const f_memberId = r.compactString();
   const f_groupInstanceId = r.compactNullableString();
-  let f_topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  let f_topics: TxnOffsetCommitRequestTopic[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Topics");
     else {
-      const a: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV3(r));
+      const a: TxnOffsetCommitRequestTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTopicV3(r));
       f_topics = a;
     }
   }
@@ -411,7 +411,7 @@ function decodeTxnOffsetCommitRequestV3(r: Reader): TxnOffsetCommitRequest {
   };
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV3(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartitionInput): void {
+function encodeTxnOffsetCommitRequestPartitionV3(w: Writer, m: TxnOffsetCommitRequestPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -423,13 +423,13 @@ function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV3(w: Writer
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV3(w: Writer, m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopicInput): void {
+function encodeTxnOffsetCommitRequestTopicV3(w: Writer, m: TxnOffsetCommitRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartitionV3(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitRequestPartitionV3(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -452,7 +452,7 @@ function encodeTxnOffsetCommitRequestV3(w: Writer, m: TxnOffsetCommitRequestInpu
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopicV3(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTopicV3(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -481,7 +481,7 @@ export interface TxnOffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** The responses for each topic. */
-  topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
+  topics: TxnOffsetCommitResponseTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -490,30 +490,30 @@ export interface TxnOffsetCommitResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** The responses for each topic. */
-  topics?: TxnOffsetCommitResponseTxnOffsetCommitResponseTopicInput[];
+  topics?: TxnOffsetCommitResponseTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export interface TxnOffsetCommitResponseTopic {
   /** The topic name. */
   name: string;
   /** The responses for each partition in the topic. */
-  partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
+  partitions: TxnOffsetCommitResponsePartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopicInput {
+export interface TxnOffsetCommitResponseTopicInput {
   /** The topic name. */
   name?: string;
   /** The responses for each partition in the topic. */
-  partitions?: TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput[];
+  partitions?: TxnOffsetCommitResponsePartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export interface TxnOffsetCommitResponsePartition {
   /** The partition index. */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. */
@@ -522,7 +522,7 @@ export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput {
+export interface TxnOffsetCommitResponsePartitionInput {
   /** The partition index. */
   partitionIndex?: number;
   /** The error code, or 0 if there was no error. */
@@ -531,7 +531,7 @@ export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export function defaultTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTopic {
   return {
     name: "",
     partitions: [],
@@ -539,7 +539,7 @@ export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): Tx
   };
 }
 
-export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export function defaultTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -547,7 +547,7 @@ export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponsePartition()
   };
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV0(r: Reader): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+function decodeTxnOffsetCommitResponsePartitionV0(r: Reader): TxnOffsetCommitResponsePartition {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   return {
@@ -557,15 +557,15 @@ function decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV0(r: Read
   };
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV0(r: Reader): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+function decodeTxnOffsetCommitResponseTopicV0(r: Reader): TxnOffsetCommitResponseTopic {
   const f_name = r.string();
-  let f_partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
+  let f_partitions: TxnOffsetCommitResponsePartition[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Partitions");
     else {
-      const a: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV0(r));
+      const a: TxnOffsetCommitResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponsePartitionV0(r));
       f_partitions = a;
     }
   }
@@ -578,13 +578,13 @@ function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV0(r: Reader):
 
 function decodeTxnOffsetCommitResponseV0(r: Reader): TxnOffsetCommitResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
+  let f_topics: TxnOffsetCommitResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Topics");
     else {
-      const a: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV0(r));
+      const a: TxnOffsetCommitResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTopicV0(r));
       f_topics = a;
     }
   }
@@ -595,20 +595,20 @@ function decodeTxnOffsetCommitResponseV0(r: Reader): TxnOffsetCommitResponse {
   };
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV0(w: Writer, m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput): void {
+function encodeTxnOffsetCommitResponsePartitionV0(w: Writer, m: TxnOffsetCommitResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV0(w: Writer, m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopicInput): void {
+function encodeTxnOffsetCommitResponseTopicV0(w: Writer, m: TxnOffsetCommitResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitResponsePartitionV0(w, f_partitions[i]!);
   }
 }
 
@@ -618,11 +618,11 @@ function encodeTxnOffsetCommitResponseV0(w: Writer, m: TxnOffsetCommitResponseIn
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitResponseTopicV0(w, f_topics[i]!);
   }
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV3(r: Reader): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+function decodeTxnOffsetCommitResponsePartitionV3(r: Reader): TxnOffsetCommitResponsePartition {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   let _tagged: RawTaggedField[] | undefined;
@@ -638,15 +638,15 @@ function decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV3(r: Read
   };
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV3(r: Reader): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+function decodeTxnOffsetCommitResponseTopicV3(r: Reader): TxnOffsetCommitResponseTopic {
   const f_name = r.compactString();
-  let f_partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
+  let f_partitions: TxnOffsetCommitResponsePartition[];
   {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Partitions");
     else {
-      const a: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV3(r));
+      const a: TxnOffsetCommitResponsePartition[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponsePartitionV3(r));
       f_partitions = a;
     }
   }
@@ -665,13 +665,13 @@ function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV3(r: Reader):
 
 function decodeTxnOffsetCommitResponseV3(r: Reader): TxnOffsetCommitResponse {
   const f_throttleTimeMs = r.int32();
-  let f_topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
+  let f_topics: TxnOffsetCommitResponseTopic[];
   {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Topics");
     else {
-      const a: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV3(r));
+      const a: TxnOffsetCommitResponseTopic[] = [];
+      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTopicV3(r));
       f_topics = a;
     }
   }
@@ -688,7 +688,7 @@ function decodeTxnOffsetCommitResponseV3(r: Reader): TxnOffsetCommitResponse {
   };
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV3(w: Writer, m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartitionInput): void {
+function encodeTxnOffsetCommitResponsePartitionV3(w: Writer, m: TxnOffsetCommitResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -696,13 +696,13 @@ function encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV3(w: Writ
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV3(w: Writer, m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopicInput): void {
+function encodeTxnOffsetCommitResponseTopicV3(w: Writer, m: TxnOffsetCommitResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.compactString(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartitionV3(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitResponsePartitionV3(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -713,7 +713,7 @@ function encodeTxnOffsetCommitResponseV3(w: Writer, m: TxnOffsetCommitResponseIn
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopicV3(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitResponseTopicV3(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }

@@ -1,0 +1,592 @@
+// The object store on a local directory: the embedded default (a laptop, a single machine, tests).
+//
+// Layout. Object key `a/b/c` is the file `<root>/a%/b%/c`. Every key segment is escaped (below); a directory
+// takes its segment's escaped name plus a trailing `%`, which an escaped file name never ends with, so the
+// keys `a` and `a/b` can both exist, as on S3 (`<root>/a` and `<root>/a%/b`).
+//
+// Escaping of one segment, to its UTF-8 bytes: `a-z 0-9 - _ . ~ = + , @` stay as they are (but a leading `.`),
+// every other byte becomes `%XX` (upper-case hex). File names are therefore plain ASCII with no upper-case
+// letters outside escapes and never start with `.`: keys that differ only in case or Unicode normalisation
+// do not collide on case- or normalisation-insensitive file systems (macOS), and hidden files (.DS_Store,
+// editor files) and our temporary files cannot be mistaken for objects. Names that are not the canonical
+// escaping of some segment are foreign and ignored by list.
+//
+// put writes `<dir>/.tmp-<pid>-<instance>-<seq>`, fsyncs it, renames it into place (or, with ifNoneMatch,
+// hard-links it, which fails with EEXIST if the key exists, even against another process) and fsyncs the
+// directory. Directories are created on demand; the first put into a directory this store has not yet made
+// durable also fsyncs the parents of every directory from it up to the root. delete unlinks, fsyncs the
+// directory, then removes directories left empty (best effort). Temporary files of dead writers are
+// removed when a store is opened.
+//
+// ETag: `<size>-<mtime ns>-<inode>`, all hex, from the file's metadata: not a content hash, but it changes
+// whenever the key is written again (a put always makes a new file) and survives restarts.
+
+import { link, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
+import { ObjectNotFoundError, ObjectStoreUnavailableError, PreconditionFailedError } from './object-store.ts';
+import { compareUtf8, errnoCode, fsyncDir, isErrno, Limiter, readExactly, writevAll } from './fs-util.ts';
+
+/** S3's limit on a key's UTF-8 length. */
+export const MAX_KEY_BYTES = 1024;
+/** Longest escaped segment: NAME_MAX (255) less the `%` a directory name adds. */
+export const MAX_SEGMENT_NAME_BYTES = 254;
+export const DEFAULT_MAX_CONCURRENT_OPS = 32;
+export const DEFAULT_STALE_TEMP_FILE_MS = 60 * 60 * 1000;
+const DEFAULT_LIST_LIMIT = 1000;
+/** How many stat calls one list runs at a time (inside its single operation slot; they hold no descriptor). */
+const LIST_STAT_PARALLELISM = 8;
+/** Bound on the cache of directories known to be durable. */
+const MAX_DURABLE_DIRS_CACHED = 10_000;
+const TEMP_PREFIX = '.tmp-';
+const TEMP_NAME = /^\.tmp-(\d+)-([0-9a-f]+)-\d+$/;
+
+export interface LocalObjectStoreOptions {
+  /** Operations (each holding at most one file descriptor) run at once; more wait in FIFO order. Default 32. */
+  maxConcurrentOps?: number;
+  /** At open, temporary files older than this are removed even if their writer seems alive. Default 1 hour. */
+  staleTempFileMs?: number;
+}
+
+type OpKind = 'put' | 'get' | 'head' | 'delete' | 'list';
+type PerOp = Record<OpKind, number>;
+
+/** Counters since the store was opened. Requests count calls, failed ones included (also under `errors`). */
+export interface ObjectStoreStats {
+  requests: PerOp;
+  errors: PerOp;
+  /** Body bytes of successful puts. */
+  bytesWritten: number;
+  /** Bytes returned by successful gets. */
+  bytesRead: number;
+  /** Keys passed to delete (a delete request carries many). */
+  keysDeleted: number;
+  /** Objects returned by list. */
+  keysListed: number;
+  /** Operations holding a slot now, waiting for one, and the most that ever held one at once. */
+  inFlight: number;
+  queued: number;
+  peakInFlight: number;
+  maxConcurrentOps: number;
+  /** Leftover temporary files removed when the store was opened. */
+  tempFilesRemoved: number;
+}
+
+/** A key the local store cannot hold: empty, too long, absolute, with `.`/`..`/empty segments or NUL. */
+export class InvalidObjectKeyError extends Error {
+  readonly key: unknown;
+  constructor(key: unknown, reason: string) {
+    const shown = typeof key === 'string' ? JSON.stringify(key.length > 100 ? `${key.slice(0, 100)}…` : key) : String(key);
+    super(`invalid object key ${shown}: ${reason}`);
+    this.name = 'InvalidObjectKeyError';
+    this.key = key;
+  }
+}
+
+/** Instances open in this process, by id, so that opening a second one on a root spares the first's temp files. */
+const liveInstances = new Set<string>();
+
+export class LocalObjectStore implements ObjectStore {
+  readonly root: string;
+  readonly maxConcurrentOps: number;
+  readonly #staleTempFileMs: number;
+  readonly #limiter: Limiter;
+  readonly #instanceId = randomBytes(4).toString('hex');
+  #tempSeq = 0;
+  #closed = false;
+  #pending = 0;
+  #drained: Array<() => void> = [];
+  /** Directory path -> identity (inode:birth time) of the instance whose entry in its parent is durable. */
+  readonly #durableDirs = new Map<string, string>();
+  readonly #requests: PerOp = { put: 0, get: 0, head: 0, delete: 0, list: 0 };
+  readonly #errors: PerOp = { put: 0, get: 0, head: 0, delete: 0, list: 0 };
+  #bytesWritten = 0;
+  #bytesRead = 0;
+  #keysDeleted = 0;
+  #keysListed = 0;
+  #tempFilesRemoved = 0;
+
+  private constructor(root: string, options: LocalObjectStoreOptions) {
+    this.root = resolve(root);
+    this.maxConcurrentOps = options.maxConcurrentOps ?? DEFAULT_MAX_CONCURRENT_OPS;
+    this.#limiter = new Limiter(this.maxConcurrentOps);
+    this.#staleTempFileMs = options.staleTempFileMs ?? DEFAULT_STALE_TEMP_FILE_MS;
+  }
+
+  /** Creates the root directory if needed, removes temporary files left by crashed writers, and opens the store. */
+  static async open(root: string, options: LocalObjectStoreOptions = {}): Promise<LocalObjectStore> {
+    const store = new LocalObjectStore(root, options);
+    await store.#init();
+    liveInstances.add(store.#instanceId);
+    return store;
+  }
+
+  async #init(): Promise<void> {
+    const created = await mkdir(this.root, { recursive: true });
+    if (created !== undefined) {
+      // Make the new directories' entries durable, from the root up to the first one created.
+      for (let d = this.root; ; d = dirname(d)) {
+        await fsyncDir(dirname(d));
+        if (d === created || dirname(d) === d) break;
+      }
+    }
+    const st = await stat(this.root);
+    if (!st.isDirectory()) throw new Error(`object store root ${this.root} is not a directory`);
+    await this.#removeTempFiles(this.root);
+  }
+
+  async #removeTempFiles(dir: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
+      throw err;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.name.startsWith(TEMP_PREFIX) && e.isFile()) {
+        if (await this.#isAbandonedTemp(e.name, path)) {
+          try {
+            await unlink(path);
+            this.#tempFilesRemoved++;
+          } catch (err) {
+            if (!isErrno(err, 'ENOENT')) throw err;
+          }
+        }
+      } else if (e.name.endsWith('%') && e.isDirectory()) {
+        await this.#removeTempFiles(path);
+        // A crash between mkdir and the first put can leave an empty directory: remove it (best effort).
+        await rmdir(path).catch(() => {});
+      }
+    }
+  }
+
+  async #isAbandonedTemp(name: string, path: string): Promise<boolean> {
+    const m = TEMP_NAME.exec(name);
+    let writerAlive = false;
+    if (m) {
+      const pid = Number(m[1]);
+      writerAlive = pid === process.pid ? liveInstances.has(m[2]!) : processAlive(pid);
+    }
+    if (!writerAlive) return true;
+    try {
+      return Date.now() - (await stat(path)).mtimeMs > this.#staleTempFileMs;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- operations ----
+
+  async put(key: string, body: Buffer | Buffer[], options: PutOptions = {}): Promise<ObjectInfo> {
+    return this.#op('put', key, async () => {
+      const { dir, file } = this.#pathOf(key);
+      const parts = Array.isArray(body) ? body : [body];
+      let size = 0;
+      for (const p of parts) {
+        if (!(p instanceof Uint8Array)) throw new TypeError(`put ${JSON.stringify(key)}: body must be a Buffer or an array of Buffers`);
+        size += p.length;
+      }
+      const ifNoneMatch = options.ifNoneMatch === true;
+      return this.#limiter.run(async () => {
+        // Cheap early answer; the link below is what makes the check race-free.
+        if (ifNoneMatch && (await statFile(file)) !== null) throw new PreconditionFailedError(key);
+        const tmp = join(dir, `${TEMP_PREFIX}${process.pid}-${this.#instanceId}-${++this.#tempSeq}`);
+        let tmpExists = false;
+        try {
+          const fh = await this.#createTemp(dir, tmp);
+          tmpExists = true;
+          let st: BigIntStats;
+          try {
+            await writevAll(fh, parts, 0);
+            st = await fh.stat({ bigint: true });
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+          // The temp file keeps `dir` from being removed from here on.
+          await this.#ensureDurableDirs(dir);
+          if (ifNoneMatch) {
+            try {
+              await link(tmp, file);
+            } catch (err) {
+              if (isErrno(err, 'EEXIST')) throw new PreconditionFailedError(key);
+              if (isErrno(err, 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS')) {
+                throw new Error(`put ${JSON.stringify(key)} with ifNoneMatch needs hard links, which the file system under ${this.root} does not support`, { cause: err });
+              }
+              throw err;
+            }
+            tmpExists = false;
+            await unlink(tmp).catch(() => {}); // a leftover is a second link to the object, removed at next open
+          } else {
+            await rename(tmp, file);
+            tmpExists = false;
+          }
+          await fsyncDir(dir);
+          this.#bytesWritten += size;
+          return { key, sizeBytes: size, etag: etagOf(st) };
+        } finally {
+          if (tmpExists) await unlink(tmp).catch(() => {});
+        }
+      });
+    });
+  }
+
+  /** Creates `dir` if needed and opens a new temp file in it; retries if a concurrent delete removes `dir`. */
+  async #createTemp(dir: string, tmp: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dir, { recursive: true });
+        return await open(tmp, 'wx');
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT') || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  /**
+   * Makes sure the entries of `dir` and its ancestors (up to the root) in their parents are durable. The cache
+   * is keyed by inode and birth time, so a directory removed and re-created, even by another process, is
+   * synced again. Called while a file in `dir` exists, so none of these directories can go away meanwhile.
+   */
+  async #ensureDurableDirs(dir: string): Promise<void> {
+    const unsynced: Array<[string, string]> = [];
+    for (let d = dir; d !== this.root && dirname(d) !== d; d = dirname(d)) {
+      const st = await stat(d, { bigint: true });
+      const id = `${st.ino}:${st.birthtimeNs}`;
+      if (this.#durableDirs.get(d) === id) break;
+      unsynced.push([d, id]);
+    }
+    for (const [d, id] of unsynced.reverse()) {
+      await fsyncDir(dirname(d));
+      if (this.#durableDirs.size >= MAX_DURABLE_DIRS_CACHED) this.#durableDirs.clear();
+      this.#durableDirs.set(d, id);
+    }
+  }
+
+  async get(key: string, range?: { start: number; end: number }): Promise<Buffer> {
+    return this.#op('get', key, async () => {
+      const { file } = this.#pathOf(key);
+      if (range !== undefined) {
+        const { start, end } = range;
+        if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+          throw new RangeError(`get ${JSON.stringify(key)}: invalid range [${start}, ${end})`);
+        }
+      }
+      return this.#limiter.run(async () => {
+        let fh;
+        try {
+          fh = await open(file, 'r');
+        } catch (err) {
+          if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) throw new ObjectNotFoundError(key);
+          throw err;
+        }
+        try {
+          const st = await fh.stat();
+          if (!st.isFile()) throw new ObjectNotFoundError(key);
+          const start = range?.start ?? 0;
+          const end = range?.end ?? st.size;
+          if (end > st.size) {
+            throw new RangeError(`get ${JSON.stringify(key)}: range [${start}, ${end}) is outside the object's ${st.size} bytes`);
+          }
+          const buf = end === start ? Buffer.alloc(0) : await readExactly(fh, end - start, start);
+          this.#bytesRead += buf.length;
+          return buf;
+        } finally {
+          await fh.close();
+        }
+      });
+    });
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    return this.#op('head', key, async () => {
+      const { file } = this.#pathOf(key);
+      return this.#limiter.run(async () => {
+        const st = await statFile(file);
+        return st === null ? null : { key, sizeBytes: Number(st.size), etag: etagOf(st) };
+      });
+    });
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    return this.#op('delete', undefined, async () => {
+      const files = new Map<string, string>(); // file -> dir
+      for (const key of keys) {
+        const { dir, file } = this.#pathOf(key);
+        files.set(file, dir);
+      }
+      this.#keysDeleted += keys.length;
+      const touched = new Set<string>();
+      const results = await Promise.allSettled(
+        [...files].map(([file, dir]) =>
+          this.#limiter.run(async () => {
+            try {
+              await unlink(file);
+              touched.add(dir);
+            } catch (err) {
+              if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+            }
+          }),
+        ),
+      );
+      // Make the removals durable, then drop directories they left empty (best effort).
+      await Promise.all(
+        [...touched].map((dir) =>
+          this.#limiter.run(async () => {
+            try {
+              await fsyncDir(dir);
+            } catch (err) {
+              if (!isErrno(err, 'ENOENT')) throw err;
+            }
+            for (let d = dir; d !== this.root && dirname(d) !== d; d = dirname(d)) {
+              try {
+                await rmdir(d);
+                this.#durableDirs.delete(d);
+              } catch {
+                break; // not empty (or gone, or in use): leave it and its ancestors
+              }
+            }
+          }),
+        ),
+      );
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+  }
+
+  async list(prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ObjectInfo[]> {
+    return this.#op('list', undefined, async () => {
+      const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+      if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`list: limit must be a non-negative integer, got ${limit}`);
+      if (typeof prefix !== 'string') throw new TypeError('list: prefix must be a string');
+      const { startAfter } = options;
+      if (startAfter !== undefined && typeof startAfter !== 'string') throw new TypeError('list: startAfter must be a string');
+      const slash = prefix.lastIndexOf('/');
+      const base = prefix.slice(0, slash + 1); // whole directory segments, with the trailing '/'
+      const namePrefix = prefix.slice(slash + 1);
+      const dirNames: string[] = [];
+      for (const segment of base === '' ? [] : base.slice(0, -1).split('/')) {
+        const name = segmentProblem(segment) === null ? escapeSegment(segment) : null;
+        if (name === null || name.length > MAX_SEGMENT_NAME_BYTES) return []; // no valid key has this prefix
+        dirNames.push(`${name}%`);
+      }
+      if (limit === 0 || prefix.includes('\0')) return [];
+      return this.#limiter.run(async () => {
+        const out: ObjectInfo[] = [];
+        const walk = walkKeys(join(this.root, ...dirNames), base, namePrefix, startAfter);
+        try {
+          while (out.length < limit) {
+            const batch: Array<{ key: string; path: string }> = [];
+            while (batch.length < Math.min(LIST_STAT_PARALLELISM, limit - out.length)) {
+              const next = await walk.next();
+              if (next.done) break;
+              batch.push(next.value);
+            }
+            if (batch.length === 0) break;
+            const stats = await Promise.all(batch.map((b) => statFile(b.path)));
+            stats.forEach((st, i) => {
+              // null: deleted since its directory was read
+              if (st !== null) out.push({ key: batch[i]!.key, sizeBytes: Number(st.size), etag: etagOf(st) });
+            });
+          }
+        } finally {
+          await walk.return(undefined);
+        }
+        this.#keysListed += out.length;
+        return out;
+      });
+    });
+  }
+
+  /** Waits for operations under way; later calls reject. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#pending > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
+    liveInstances.delete(this.#instanceId);
+  }
+
+  stats(): ObjectStoreStats {
+    return {
+      requests: { ...this.#requests },
+      errors: { ...this.#errors },
+      bytesWritten: this.#bytesWritten,
+      bytesRead: this.#bytesRead,
+      keysDeleted: this.#keysDeleted,
+      keysListed: this.#keysListed,
+      ...this.#limiter.stats(),
+      maxConcurrentOps: this.maxConcurrentOps,
+      tempFilesRemoved: this.#tempFilesRemoved,
+    };
+  }
+
+  // ---- helpers ----
+
+  async #op<T>(kind: OpKind, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    this.#requests[kind]++;
+    this.#pending++;
+    try {
+      if (this.#closed) throw new Error(`${kind} on a closed object store (${this.root})`);
+      return await fn();
+    } catch (err) {
+      this.#errors[kind]++;
+      throw transient(err, kind, key);
+    } finally {
+      if (--this.#pending === 0) for (const resolve of this.#drained.splice(0)) resolve();
+    }
+  }
+
+  #pathOf(key: string): { dir: string; file: string } {
+    const names = keyToNames(key);
+    const file = join(this.root, ...names);
+    return { dir: dirname(file), file };
+  }
+}
+
+// ---- keys and file names ----
+
+/** Characters a segment keeps as they are in its file name (`.` not in first place). */
+const KEEP = new Uint8Array(128);
+for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789-_.~=+,@') KEEP[c.charCodeAt(0)] = 1;
+const PLAIN_SEGMENT = /^[a-z0-9\-_~=+,@][a-z0-9\-_.~=+,@]*$/;
+const HEX = '0123456789ABCDEF';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The escaped file name of one key segment (without the `%` a directory adds). */
+export function escapeSegment(segment: string): string {
+  if (PLAIN_SEGMENT.test(segment)) return segment;
+  let out = '';
+  const bytes = Buffer.from(segment, 'utf8');
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 128 && KEEP[b] === 1 && !(i === 0 && b === 0x2e)) out += String.fromCharCode(b);
+    else out += `%${HEX[b >> 4]}${HEX[b & 15]}`;
+  }
+  return out;
+}
+
+/** The segment whose canonical escaped name is `name`, or null if `name` is not one (a foreign file). */
+export function unescapeSegment(name: string): string | null {
+  if (PLAIN_SEGMENT.test(name)) return name;
+  if (name === '' || name.startsWith('.')) return null;
+  const bytes: number[] = [];
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x25) {
+      const hi = HEX.indexOf(name[i + 1] ?? 'x');
+      const lo = HEX.indexOf(name[i + 2] ?? 'x');
+      if (hi < 0 || lo < 0) return null;
+      bytes.push(hi * 16 + lo);
+      i += 2;
+    } else if (c < 128 && KEEP[c] === 1) {
+      bytes.push(c);
+    } else {
+      return null;
+    }
+  }
+  let segment: string;
+  try {
+    segment = utf8.decode(Uint8Array.from(bytes));
+  } catch {
+    return null;
+  }
+  return segmentProblem(segment) === null && escapeSegment(segment) === name ? segment : null;
+}
+
+function segmentProblem(segment: string): string | null {
+  if (segment === '') return 'empty segment (leading, trailing or double "/")';
+  if (segment === '.' || segment === '..') return `"${segment}" segment`;
+  return null;
+}
+
+/** Validates a key and returns the file names along its path: directories with `%`, the object last. */
+export function keyToNames(key: string): string[] {
+  if (typeof key !== 'string') throw new InvalidObjectKeyError(key, 'must be a string');
+  if (key === '') throw new InvalidObjectKeyError(key, 'empty');
+  if (!key.isWellFormed()) throw new InvalidObjectKeyError(key, 'not well-formed Unicode (lone surrogate)');
+  if (key.includes('\0')) throw new InvalidObjectKeyError(key, 'contains NUL');
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_KEY_BYTES) throw new InvalidObjectKeyError(key, `${bytes} bytes long, the limit is ${MAX_KEY_BYTES}`);
+  if (key.startsWith('/')) throw new InvalidObjectKeyError(key, 'absolute (starts with "/")');
+  const segments = key.split('/');
+  return segments.map((segment, i) => {
+    const problem = segmentProblem(segment);
+    if (problem !== null) throw new InvalidObjectKeyError(key, problem);
+    const name = escapeSegment(segment);
+    if (name.length > MAX_SEGMENT_NAME_BYTES) {
+      throw new InvalidObjectKeyError(key, `segment ${i + 1} escapes to a ${name.length}-byte file name, the local store's limit is ${MAX_SEGMENT_NAME_BYTES}`);
+    }
+    return i === segments.length - 1 ? name : `${name}%`;
+  });
+}
+
+/**
+ * Objects under `dir` (whose key prefix is `base`) whose first segment starts with `namePrefix`, after
+ * `startAfter`, in UTF-8 key order. Reads one directory at a time, lazily; skips subtrees that sort entirely
+ * before `startAfter`. A directory's entries sort by key contribution: a directory `x` as `x/`, so `x-1`
+ * comes before the keys under `x/` and `x0` after them.
+ */
+async function* walkKeys(dir: string, base: string, namePrefix: string, startAfter: string | undefined): AsyncGenerator<{ key: string; path: string }> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
+    throw err;
+  }
+  const items: Array<{ sortKey: string; name: string; isDir: boolean }> = [];
+  for (const e of entries) {
+    const isDir = e.name.endsWith('%');
+    const segment = unescapeSegment(isDir ? e.name.slice(0, -1) : e.name);
+    if (segment === null || !segment.startsWith(namePrefix)) continue;
+    if (isDir ? !e.isDirectory() : !e.isFile()) continue;
+    items.push({ sortKey: isDir ? `${segment}/` : segment, name: e.name, isDir });
+  }
+  items.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
+  for (const item of items) {
+    const key = base + item.sortKey;
+    const path = join(dir, item.name);
+    if (item.isDir) {
+      // Every key below starts with `key`: skip them all if they sort before startAfter.
+      if (startAfter !== undefined && !startAfter.startsWith(key) && compareUtf8(key, startAfter) < 0) continue;
+      yield* walkKeys(path, key, '', startAfter);
+    } else if (startAfter === undefined || compareUtf8(key, startAfter) > 0) {
+      yield { key, path };
+    }
+  }
+}
+
+// ---- small helpers ----
+
+async function statFile(path: string): Promise<BigIntStats | null> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return st.isFile() ? st : null;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
+    throw err;
+  }
+}
+
+function etagOf(st: BigIntStats): string {
+  return `${st.size.toString(16)}-${st.mtimeNs.toString(16)}-${st.ino.toString(16)}`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/** Resource exhaustion (descriptors, space) is reported as ObjectStoreUnavailableError: retrying may succeed. */
+function transient(err: unknown, kind: OpKind, key: string | undefined): unknown {
+  if (!isErrno(err, 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EINTR', 'ENOSPC', 'EDQUOT')) return err;
+  const what = key === undefined ? kind : `${kind} ${JSON.stringify(key)}`;
+  return new ObjectStoreUnavailableError(`local object store: ${what} failed: ${(err as Error).message}`, { cause: err });
+}
