@@ -1,0 +1,665 @@
+// The etcd semantics of the metadata store, written once: validation and limits, compare evaluation, applying a
+// transaction's operations (revisions, versions, lease attachment), lease expiry, bounded watch history and
+// watch delivery. Where the data lives is a MetadataBackend: SQLite for the embedded store (embedded.ts), maps
+// for the in-memory one (memory.ts). A backend is synchronous and dumb; every decision is made here.
+//
+// Concurrency: the JavaScript thread is the only writer. Every public operation runs synchronously up to its
+// first await (there is none inside an operation), so operations never interleave, and every change is computed
+// and applied inside one backend transaction.
+
+import assert from 'node:assert/strict';
+import { CompactedRevisionError, InvalidMetadataRequestError, MetadataStoreClosedError } from './errors.ts';
+import { LeaseLostError, MetadataUnavailableError } from './store.ts';
+import type { Compare, KeyValue, Lease, MetadataStore, Op, TxnResult, Watch, WatchEvent } from './store.ts';
+
+export interface MetadataLimits {
+  /** Largest key or prefix, in UTF-8 bytes. */
+  maxKeyBytes: number;
+  /** Largest value, in UTF-8 bytes. */
+  maxValueBytes: number;
+  /** Most compares, and most operations in each branch, of one transaction (etcd's --max-txn-ops default). */
+  maxTxnOps: number;
+  /** Largest transaction: UTF-8 bytes of all its keys, prefixes and values (etcd's --max-request-bytes default). */
+  maxTxnBytes: number;
+  minLeaseTtlMs: number;
+  maxLeaseTtlMs: number;
+  /** Revisions of change history kept for watches; a watch from an older revision gets CompactedRevisionError. */
+  watchHistoryRevisions: number;
+  /**
+   * Bytes of change history kept for watches (keys, values, historyEventOverheadBytes per event); older revisions
+   * are dropped beyond it, but the newest revision is always kept.
+   */
+  watchHistoryBytes: number;
+}
+
+export const defaultMetadataLimits: Readonly<MetadataLimits> = Object.freeze({
+  maxKeyBytes: 4 * 1024,
+  maxValueBytes: 1024 * 1024,
+  maxTxnOps: 128,
+  maxTxnBytes: 1.5 * 1024 * 1024,
+  minLeaseTtlMs: 10,
+  maxLeaseTtlMs: 30 * 24 * 60 * 60 * 1000,
+  watchHistoryRevisions: 10_000,
+  watchHistoryBytes: 256 * 1024 * 1024,
+});
+
+/** Accounted size of one history event besides its key and value (revision numbers, row overhead). */
+export const historyEventOverheadBytes = 64;
+
+/** Longest a timer can be set for (setTimeout's limit); later lease expiries are re-armed when it fires. */
+const maxTimerDelayMs = 2 ** 31 - 1;
+
+export interface MetadataStoreOptions {
+  /** Wall clock in milliseconds since the epoch, for lease expiry (persisted, so not monotonic). Default Date.now. */
+  clock?: () => number;
+  /** Overrides of defaultMetadataLimits (tests use small ones). */
+  limits?: Partial<MetadataLimits>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keys. The store orders keys by Unicode code point, which is the byte order of their UTF-8 encoding (etcd's
+// order, and SQLite's BINARY collation of UTF-8 text). JavaScript's `<` compares UTF-16 code units instead,
+// which differs for characters above U+FFFF, so the in-memory store sorts with compareKeys.
+
+/** Code point (UTF-8 byte) order of two well-formed strings: negative, zero or positive. */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // Everything before i is equal, so a surrogate here starts a code point above U+FFFF (or both are low
+      // surrogates of pairs with equal high halves, where unit order is code point order).
+      const xs = x >= 0xd800 && x <= 0xdfff;
+      const ys = y >= 0xd800 && y <= 0xdfff;
+      if (xs !== ys) return xs ? 1 : -1;
+      return x < y ? -1 : 1;
+    }
+  }
+  return a.length - b.length;
+}
+
+/**
+ * The least key greater than every key starting with `prefix` (etcd's prefix range end, by code point rather
+ * than by byte so that it stays valid text): the prefix with its last incrementable code point incremented and
+ * what follows dropped. null when there is none (empty prefix, or only U+10FFFF): the range is unbounded.
+ */
+export function prefixEnd(prefix: string): string | null {
+  const points = Array.from(prefix);
+  while (points.length > 0) {
+    const last = points.at(-1)!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      points[points.length - 1] = String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1); // skip surrogates
+      return points.join('');
+    }
+    points.pop();
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compares (shared by every implementation, etcd's applyCompare).
+
+/** Whether a compare holds for the key's current state (null: missing). */
+export function compareHolds(c: Compare, kv: KeyValue | null): boolean {
+  if (c.target === 'value') {
+    // As etcd: a value compare on a missing key fails whatever the operator (a missing value is not "").
+    if (kv === null) return false;
+    return c.op === '=' ? kv.value === c.value : kv.value !== c.value;
+  }
+  const actual = kv === null ? 0 : kv[c.target];
+  switch (c.op) {
+    case '=':
+      return actual === c.value;
+    case '!=':
+      return actual !== c.value;
+    case '<':
+      return actual < c.value;
+    case '>':
+      return actual > c.value;
+  }
+}
+
+/** Revision of an event. */
+export function eventRevision(e: WatchEvent): number {
+  return e.type === 'put' ? e.kv.modRevision : e.modRevision;
+}
+
+/** Bytes an event accounts for in the watch history. */
+export function historyEventBytes(e: WatchEvent): number {
+  const data = e.type === 'put' ? Buffer.byteLength(e.kv.key) + Buffer.byteLength(e.kv.value) : Buffer.byteLength(e.key);
+  return data + historyEventOverheadBytes;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backends.
+
+export interface StoredLease {
+  id: number;
+  ttlMs: number;
+  expiresAtMs: number;
+}
+
+export interface StoreHeader {
+  /** Revision of the last change; 0 for an empty store. */
+  revision: number;
+  /** Highest revision whose history was discarded; history holds every revision after it. */
+  compactedRevision: number;
+  /** Last lease id handed out (ids are never reused). */
+  lastLeaseId: number;
+}
+
+/** One atomic change of the store, computed by the engine and applied by a backend. */
+export interface Commit {
+  /** Header the commit was computed against; the backend asserts it is current. */
+  before: StoreHeader;
+  after: StoreHeader;
+  /**
+   * Key changes, in order, all at after.revision (empty when the revision does not move). A put replaces the
+   * key's row (with its lease), a delete removes it; each is also appended to the history.
+   */
+  events: WatchEvent[];
+  /** historyEventBytes of each event. */
+  eventBytes: number[];
+  leaseUpserts: StoredLease[];
+  leaseDeletes: number[];
+}
+
+/**
+ * Storage of one store. Synchronous; reads see the latest applied commit. Results are fresh or frozen objects.
+ * apply is only called inside transaction, as its last step.
+ */
+export interface MetadataBackend {
+  header(): StoreHeader;
+  get(key: string): KeyValue | null;
+  /** Keys starting with prefix, in key order, at most limit (0: all). */
+  range(prefix: string, limit: number): KeyValue[];
+  /** Just the keys of range(prefix, 0). */
+  rangeKeys(prefix: string): string[];
+  /** Keys attached to a lease, in key order. */
+  leaseKeys(id: number): string[];
+  lease(id: number): StoredLease | null;
+  /** Leases with expiresAtMs <= nowMs, earliest first. */
+  dueLeases(nowMs: number): StoredLease[];
+  /** Earliest lease expiry, or null without leases. */
+  nextLeaseExpiry(): number | null;
+  /** History events with revision >= fromRevision and key starting with prefix, in revision then commit order. */
+  history(fromRevision: number, prefix: string): WatchEvent[];
+  /** Accounted bytes of each revision in the history, in revision order. */
+  historySizes(): Array<{ revision: number; bytes: number }>;
+  /** Runs fn atomically: everything it applies is durable when this returns, or nothing is if it throws. */
+  transaction<T>(fn: () => T): T;
+  apply(commit: Commit): void;
+  close(): void;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Watches.
+
+class WatchState {
+  readonly prefix: string;
+  /** Lowest revision delivered. */
+  readonly fromRevision: number;
+  readonly #onEvents: (events: WatchEvent[]) => void;
+  #queue: WatchEvent[][] = [];
+  #head = 0;
+  #scheduled = false;
+  #closed = false;
+
+  constructor(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void) {
+    this.prefix = prefix;
+    this.fromRevision = fromRevision;
+    this.#onEvents = onEvents;
+  }
+
+  /** Queues the events of one revision; delivered asynchronously, in order, one callback per revision. */
+  push(events: WatchEvent[]): void {
+    if (this.#closed) return;
+    this.#queue.push(events);
+    this.#schedule();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#drain);
+  }
+
+  readonly #drain = (): void => {
+    this.#scheduled = false;
+    while (!this.#closed && this.#head < this.#queue.length) {
+      const events = this.#queue[this.#head++]!;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      }
+      try {
+        this.#onEvents(events);
+      } catch (err) {
+        // A throwing consumer is a bug that must surface (uncaught), but must not lose the events after it.
+        if (this.#head < this.#queue.length) this.#schedule();
+        throw err;
+      }
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The engine.
+
+interface Plan<T> {
+  value: T;
+  commit: Commit | null;
+}
+
+function isRequestError(err: unknown): boolean {
+  return err instanceof LeaseLostError || err instanceof InvalidMetadataRequestError;
+}
+
+function invalid(message: string): InvalidMetadataRequestError {
+  return new InvalidMetadataRequestError(message);
+}
+
+export class MetadataEngine implements MetadataStore {
+  readonly limits: Readonly<MetadataLimits>;
+  readonly #backend: MetadataBackend;
+  readonly #clock: () => number;
+  #header: StoreHeader;
+  /** Accounted bytes of each retained history revision: #historySizes[#historyHead + i] is compactedRevision+1+i. */
+  #historySizes: number[] = [];
+  #historyHead = 0;
+  #historyBytes = 0;
+  readonly #watches = new Set<WatchState>();
+  #timer: NodeJS.Timeout | null = null;
+  #timerAtMs = 0;
+  #closed = false;
+  /** The backend error that stopped the store (fail-stop: after a storage error nothing is trusted). */
+  #failure: unknown = null;
+
+  /** Takes ownership of the backend (closes it on close()); expires leases that expired while it was closed. */
+  constructor(backend: MetadataBackend, options: MetadataStoreOptions = {}) {
+    this.#backend = backend;
+    this.#clock = options.clock ?? Date.now;
+    this.limits = Object.freeze(checkLimits({ ...defaultMetadataLimits, ...options.limits }));
+    this.#header = backend.header();
+    let expected = this.#header.compactedRevision + 1;
+    for (const { revision, bytes } of backend.historySizes()) {
+      assert.equal(revision, expected, 'watch history has a gap');
+      expected++;
+      this.#historySizes.push(bytes);
+      this.#historyBytes += bytes;
+    }
+    assert.equal(expected - 1, this.#header.revision, 'watch history does not reach the current revision');
+    this.#expireDue();
+    this.#armTimer(backend.nextLeaseExpiry());
+  }
+
+  async get(key: string): Promise<KeyValue | null> {
+    this.#enter();
+    this.#checkKey(key, 'key');
+    return this.#read(() => this.#backend.get(key));
+  }
+
+  async getPrefix(prefix: string, limit = 0): Promise<KeyValue[]> {
+    this.#enter();
+    this.#checkPrefix(prefix);
+    if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a non-negative integer, got ${limit}`);
+    return this.#read(() => this.#backend.range(prefix, limit));
+  }
+
+  async txn(compares: Compare[], success: Op[], failure: Op[] = []): Promise<TxnResult> {
+    this.#enter();
+    this.#checkTxn(compares, success, failure);
+    return this.#write(() => {
+      const succeeded = compares.every((c) => compareHolds(c, this.#backend.get(c.key)));
+      const commit = this.#planOps(succeeded ? success : failure);
+      return { value: { succeeded, revision: commit ? commit.after.revision : this.#header.revision }, commit };
+    });
+  }
+
+  async revision(): Promise<number> {
+    this.#enter();
+    return this.#header.revision;
+  }
+
+  async grantLease(ttlMs: number): Promise<Lease> {
+    this.#enter();
+    const { minLeaseTtlMs, maxLeaseTtlMs } = this.limits;
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < minLeaseTtlMs || ttlMs > maxLeaseTtlMs) {
+      throw invalid(`lease TTL must be an integer from ${minLeaseTtlMs} to ${maxLeaseTtlMs} ms, got ${ttlMs}`);
+    }
+    const lease = this.#write(() => {
+      const before = this.#header;
+      const stored = { id: before.lastLeaseId + 1, ttlMs, expiresAtMs: this.#clock() + ttlMs };
+      const after = { ...before, lastLeaseId: stored.id };
+      return { value: stored, commit: { before, after, events: [], eventBytes: [], leaseUpserts: [stored], leaseDeletes: [] } };
+    });
+    this.#armTimer(lease.expiresAtMs);
+    const id = lease.id;
+    return Object.freeze({ id, ttlMs, keepAlive: () => this.#keepAlive(id), revoke: () => this.#revoke(id) });
+  }
+
+  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void): Watch {
+    this.#enter();
+    this.#checkPrefix(prefix);
+    if (!Number.isSafeInteger(fromRevision)) throw invalid(`fromRevision must be an integer, got ${fromRevision}`);
+    if (typeof onEvents !== 'function') throw invalid('onEvents must be a function');
+    // As etcd, a revision of 0 (or less) means "from now on".
+    const start = fromRevision > 0 ? fromRevision : this.#header.revision + 1;
+    if (start <= this.#header.compactedRevision) throw new CompactedRevisionError(start, this.#header.compactedRevision);
+    const watch = new WatchState(prefix, start, onEvents);
+    if (start <= this.#header.revision) {
+      // Read synchronously, so that no commit can fall between the history and the live events.
+      const history = this.#read(() => this.#backend.history(start, prefix));
+      let i = 0;
+      while (i < history.length) {
+        const revision = eventRevision(history[i]!);
+        let j = i + 1;
+        while (j < history.length && eventRevision(history[j]!) === revision) j++;
+        assert(revision >= start, 'history returned an event before the requested revision');
+        watch.push(history.slice(i, j));
+        i = j;
+      }
+    }
+    this.#watches.add(watch);
+    return {
+      close: () => {
+        watch.close();
+        this.#watches.delete(watch);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    for (const watch of this.#watches) watch.close();
+    this.#watches.clear();
+    try {
+      this.#backend.close();
+    } catch (err) {
+      throw new MetadataUnavailableError(`closing the metadata store failed: ${String(err)}`, { cause: err });
+    }
+  }
+
+  // -- leases ----------------------------------------------------------------------------------------------------
+
+  async #keepAlive(id: number): Promise<void> {
+    this.#enter();
+    const expiresAtMs = this.#write(() => {
+      const lease = this.#backend.lease(id);
+      if (lease === null) throw new LeaseLostError(id);
+      const renewed = { ...lease, expiresAtMs: this.#clock() + lease.ttlMs };
+      const before = this.#header;
+      return { value: renewed.expiresAtMs, commit: { before, after: before, events: [], eventBytes: [], leaseUpserts: [renewed], leaseDeletes: [] } };
+    });
+    this.#armTimer(expiresAtMs);
+  }
+
+  /** Idempotent: revoking a lease that already expired or was revoked resolves (its keys are gone either way). */
+  async #revoke(id: number): Promise<void> {
+    this.#enter();
+    this.#write(() => ({ value: undefined, commit: this.#planLeaseRemoval(id) }));
+  }
+
+  /** Removes every lease whose expiry has passed, each in its own revision (as etcd revokes them one by one). */
+  #expireDue(): void {
+    const due = this.#read(() => this.#backend.dueLeases(this.#clock()));
+    for (const lease of due) this.#write(() => ({ value: undefined, commit: this.#planLeaseRemoval(lease.id) }));
+  }
+
+  #planLeaseRemoval(id: number): Commit | null {
+    if (this.#backend.lease(id) === null) return null;
+    const revision = this.#header.revision + 1;
+    const events: WatchEvent[] = this.#backend.leaseKeys(id).map((key) => ({ type: 'delete', key, modRevision: revision }));
+    return this.#finishCommit(events, [], [id]);
+  }
+
+  #armTimer(atMs: number | null): void {
+    if (atMs === null || this.#closed || this.#failure !== null) return;
+    if (this.#timer !== null && this.#timerAtMs <= atMs) return; // fires earlier and re-arms for the rest
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    const delay = Math.min(Math.max(atMs - this.#clock(), 0), maxTimerDelayMs);
+    this.#timerAtMs = atMs;
+    this.#timer = setTimeout(this.#onTimer, delay);
+    this.#timer.unref();
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = null;
+    if (this.#closed || this.#failure !== null) return;
+    try {
+      this.#expireDue();
+      this.#armTimer(this.#read(() => this.#backend.nextLeaseExpiry()));
+    } catch {
+      // A storage failure: #failure is set and the next operation reports it.
+    }
+  };
+
+  // -- transactions ----------------------------------------------------------------------------------------------
+
+  /** The commit applying ops at the next revision, or null if they change nothing. Runs inside the transaction. */
+  #planOps(ops: Op[]): Commit | null {
+    const revision = this.#header.revision + 1;
+    const events: WatchEvent[] = [];
+    const deleted = new Set<string>(); // overlapping deletes in one transaction delete a key once
+    for (const op of ops) {
+      switch (op.type) {
+        case 'put': {
+          const lease = op.lease ?? 0;
+          if (lease !== 0 && this.#backend.lease(lease) === null) throw new LeaseLostError(lease);
+          // No other operation of the transaction touches op.key (checked), so the stored row is current.
+          const prev = this.#backend.get(op.key);
+          const kv: KeyValue = Object.freeze({
+            key: op.key,
+            value: op.value,
+            createRevision: prev === null ? revision : prev.createRevision,
+            modRevision: revision,
+            version: prev === null ? 1 : prev.version + 1,
+            lease,
+          });
+          events.push(Object.freeze({ type: 'put', kv }));
+          break;
+        }
+        case 'delete':
+          if (!deleted.has(op.key) && this.#backend.get(op.key) !== null) {
+            deleted.add(op.key);
+            events.push(Object.freeze({ type: 'delete', key: op.key, modRevision: revision }));
+          }
+          break;
+        case 'deletePrefix':
+          for (const key of this.#backend.rangeKeys(op.prefix)) {
+            if (deleted.has(key)) continue;
+            deleted.add(key);
+            events.push(Object.freeze({ type: 'delete', key, modRevision: revision }));
+          }
+          break;
+      }
+    }
+    return events.length === 0 ? null : this.#finishCommit(events, [], []);
+  }
+
+  /** A commit of key events at the next revision (or none), compacting the watch history to its limits. */
+  #finishCommit(events: WatchEvent[], leaseUpserts: StoredLease[], leaseDeletes: number[]): Commit {
+    const before = this.#header;
+    Object.freeze(events); // kept as history by the in-memory backend; each watch gets its own copy
+    const eventBytes = events.map(historyEventBytes);
+    if (events.length === 0) return { before, after: before, events, eventBytes, leaseUpserts, leaseDeletes };
+    const revision = before.revision + 1;
+    for (const e of events) assert.equal(eventRevision(e), revision, 'event outside its commit revision');
+    let compacted = before.compactedRevision;
+    let bytes = this.#historyBytes + eventBytes.reduce((a, b) => a + b, 0);
+    const { watchHistoryRevisions, watchHistoryBytes } = this.limits;
+    while (compacted < revision - 1 && (revision - compacted > watchHistoryRevisions || bytes > watchHistoryBytes)) {
+      bytes -= this.#historySizes[this.#historyHead + (compacted - before.compactedRevision)]!;
+      compacted++;
+    }
+    return { before, after: { ...before, revision, compactedRevision: compacted }, events, eventBytes, leaseUpserts, leaseDeletes };
+  }
+
+  /** Runs plan in a backend transaction, applies its commit, then updates the caches and notifies watches. */
+  #write<T>(plan: () => Plan<T>): T {
+    let result: Plan<T>;
+    try {
+      result = this.#backend.transaction(() => {
+        const r = plan();
+        if (r.commit !== null) {
+          assert.deepEqual(r.commit.before, this.#header, 'commit computed against a stale header');
+          this.#backend.apply(r.commit);
+        }
+        return r;
+      });
+    } catch (err) {
+      if (isRequestError(err)) throw err;
+      throw this.#fail(err);
+    }
+    if (result.commit !== null) this.#committed(result.commit);
+    return result.value;
+  }
+
+  #committed(commit: Commit): void {
+    const { before, after, events } = commit;
+    this.#header = after;
+    if (events.length === 0) return;
+    assert.equal(after.revision, before.revision + 1, 'revision must move by one per writing commit');
+    for (let r = before.compactedRevision; r < after.compactedRevision; r++) this.#historyBytes -= this.#historySizes[this.#historyHead++]!;
+    const bytes = commit.eventBytes.reduce((a, b) => a + b, 0);
+    this.#historySizes.push(bytes);
+    this.#historyBytes += bytes;
+    if (this.#historyHead > 1024 && this.#historyHead * 2 > this.#historySizes.length) {
+      this.#historySizes = this.#historySizes.slice(this.#historyHead);
+      this.#historyHead = 0;
+    }
+    assert.equal(this.#historySizes.length - this.#historyHead, after.revision - after.compactedRevision, 'history size bookkeeping');
+    for (const watch of this.#watches) {
+      if (after.revision < watch.fromRevision) continue;
+      const matching = watch.prefix === '' ? events.slice() : events.filter((e) => (e.type === 'put' ? e.kv.key : e.key).startsWith(watch.prefix));
+      if (matching.length > 0) watch.push(matching);
+    }
+  }
+
+  #read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.#fail(err);
+    }
+  }
+
+  /** Stops the store after a storage error and returns the error to report. */
+  #fail(cause: unknown): MetadataUnavailableError {
+    if (this.#failure === null) {
+      this.#failure = cause;
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    return new MetadataUnavailableError(`metadata store failed and must be reopened: ${String(cause)}`, { cause });
+  }
+
+  /** Start of every operation: refuses when closed or failed, and expires due leases. */
+  #enter(): void {
+    if (this.#closed) throw new MetadataStoreClosedError();
+    if (this.#failure !== null) {
+      throw new MetadataUnavailableError(`metadata store failed and must be reopened: ${String(this.#failure)}`, { cause: this.#failure });
+    }
+    this.#expireDue();
+  }
+
+  // -- validation ------------------------------------------------------------------------------------------------
+
+  #checkKey(key: unknown, what: string): asserts key is string {
+    if (typeof key !== 'string' || key === '') throw invalid(`${what} must be a non-empty string`);
+    this.#checkText(key, what, this.limits.maxKeyBytes);
+  }
+
+  #checkPrefix(prefix: unknown): asserts prefix is string {
+    if (typeof prefix !== 'string') throw invalid('prefix must be a string');
+    this.#checkText(prefix, 'prefix', this.limits.maxKeyBytes);
+  }
+
+  #checkText(text: string, what: string, maxBytes: number): void {
+    // Lone surrogates have no UTF-8 encoding: storing one would silently turn it into U+FFFD.
+    if (!text.isWellFormed()) throw invalid(`${what} is not well-formed Unicode (lone surrogate)`);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > maxBytes) throw invalid(`${what} is ${bytes} bytes, over the limit of ${maxBytes}`);
+  }
+
+  #checkTxn(compares: Compare[], success: Op[], failure: Op[]): void {
+    const { maxTxnOps, maxTxnBytes, maxValueBytes } = this.limits;
+    for (const [what, list] of [['compares', compares], ['success', success], ['failure', failure]] as const) {
+      if (!Array.isArray(list)) throw invalid(`${what} must be an array`);
+      if (list.length > maxTxnOps) throw invalid(`${what} has ${list.length} entries, over the limit of ${maxTxnOps}`);
+    }
+    let bytes = 0;
+    for (const c of compares) {
+      this.#checkKey(c?.key, 'compare key');
+      bytes += Buffer.byteLength(c.key);
+      if (c.target === 'value') {
+        if (c.op !== '=' && c.op !== '!=') throw invalid(`compare op ${String(c.op)} is not valid for a value`);
+        if (typeof c.value !== 'string') throw invalid('a value compare needs a string value');
+        this.#checkText(c.value, 'compare value', maxValueBytes);
+        bytes += Buffer.byteLength(c.value);
+      } else if (c.target === 'modRevision' || c.target === 'createRevision' || c.target === 'version') {
+        if (!['=', '!=', '<', '>'].includes(c.op)) throw invalid(`compare op ${String(c.op)} is not valid`);
+        if (!Number.isSafeInteger(c.value)) throw invalid(`a ${c.target} compare needs an integer value`);
+      } else {
+        throw invalid(`compare target ${String((c as { target: unknown }).target)} is not valid`);
+      }
+    }
+    for (const ops of [success, failure]) {
+      const puts = new Set<string>();
+      const deletes = new Set<string>();
+      const deletePrefixes: string[] = [];
+      for (const op of ops) {
+        switch (op?.type) {
+          case 'put':
+            this.#checkKey(op.key, 'put key');
+            if (typeof op.value !== 'string') throw invalid(`put of ${op.key} needs a string value`);
+            this.#checkText(op.value, `value of ${op.key}`, maxValueBytes);
+            if (op.lease !== undefined && (!Number.isSafeInteger(op.lease) || op.lease < 0)) {
+              throw invalid(`lease of ${op.key} must be a non-negative integer`);
+            }
+            if (puts.has(op.key)) throw invalid(`duplicate key ${op.key} in one transaction branch`);
+            puts.add(op.key);
+            bytes += Buffer.byteLength(op.key) + Buffer.byteLength(op.value);
+            break;
+          case 'delete':
+            this.#checkKey(op.key, 'delete key');
+            deletes.add(op.key);
+            bytes += Buffer.byteLength(op.key);
+            break;
+          case 'deletePrefix':
+            this.#checkPrefix(op.prefix);
+            deletePrefixes.push(op.prefix);
+            bytes += Buffer.byteLength(op.prefix);
+            break;
+          default:
+            throw invalid(`operation type ${String((op as { type?: unknown } | null)?.type)} is not valid`);
+        }
+      }
+      // As etcd: a key may not be both put and deleted in one branch (deletes may overlap each other).
+      for (const key of puts) {
+        if (deletes.has(key) || deletePrefixes.some((p) => key.startsWith(p))) {
+          throw invalid(`key ${key} is both put and deleted in one transaction branch`);
+        }
+      }
+    }
+    if (bytes > maxTxnBytes) throw invalid(`transaction is ${bytes} bytes, over the limit of ${maxTxnBytes}`);
+  }
+}
+
+function checkLimits(limits: MetadataLimits): MetadataLimits {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`metadata limit ${name} must be a positive integer, got ${value}`);
+  }
+  if (limits.minLeaseTtlMs > limits.maxLeaseTtlMs) throw new RangeError('minLeaseTtlMs exceeds maxLeaseTtlMs');
+  return limits;
+}
