@@ -1,0 +1,140 @@
+// The log layer over a real local object store and the in-memory metadata store: appends become durable
+// in one object per flush, reads return whole batches, recovery rebuilds the log, retention and DeleteRecords
+// release objects, and a fenced broker stops acknowledging.
+import t from 'tap';
+import type { Test } from 'tap';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LogManager } from '../../../broker/log/log-manager.ts';
+import type { LogManagerOptions } from '../../../broker/log/log-manager.ts';
+import { brokerKey } from '../../../broker/metadata/layout.ts';
+import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
+import { TopicRegistry } from '../../../broker/metadata/topics.ts';
+import { silentLogger } from '../../../broker/ops/logger.ts';
+import { assignOffsets, buildRecordBatch, openBatchRecords, RecordCursor } from '../../../broker/protocol/records/index.ts';
+import { LocalObjectStore } from '../../../broker/storage/local-object-store.ts';
+
+const patch = (records: Buffer, baseOffset: number, leaderEpoch: number) => {
+  assignOffsets(records, baseOffset, leaderEpoch);
+};
+
+function batch(values: string[], timestampMs = Date.now()): Buffer {
+  return buildRecordBatch(values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs })));
+}
+
+function valuesOf(data: Buffer | null): { offset: number; value: string }[] {
+  const out: { offset: number; value: string }[] = [];
+  if (!data) return out;
+  for (let pos = 0; pos < data.length;) {
+    const c = openBatchRecords(data, pos, new RecordCursor(), { maxDecompressedBytes: 1 << 24 });
+    while (c.next()) out.push({ offset: c.offset, value: c.value()!.toString() });
+    pos += 12 + data.readInt32BE(pos + 8);
+  }
+  return out;
+}
+
+async function setup(t: Test, overrides: Partial<LogManagerOptions> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'skafos-log-'));
+  const metadata = new MemoryMetadataStore();
+  const objectStore = await LocalObjectStore.open(join(dir, 'objects'));
+  const topics = new TopicRegistry(metadata);
+  const make = async () => {
+    await topics.load();
+    const logs = new LogManager({
+      metadata, objectStore, topics, nodeId: 1, host: '127.0.0.1', port: 9092,
+      flushSizeBytes: 1 << 20, flushLingerMs: 5, maxConcurrentFlushes: 2, cacheSegmentBytes: 1 << 20,
+      readaheadBytes: 1 << 16, recoveryConcurrency: 4, logger: silentLogger(),
+      retentionOf: () => ({ retentionMs: -1, retentionBytes: -1, deleteEnabled: true }),
+      ...overrides,
+    });
+    await logs.start();
+    return logs;
+  };
+  t.teardown(async () => {
+    await objectStore.close();
+    await metadata.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { metadata, objectStore, topics, make };
+}
+
+
+t.test('appends are durable, readable, and survive a restart', async (t) => {
+  const { topics, objectStore, make } = await setup(t);
+  let logs = await make();
+  const topic = await topics.create('a', 3, {});
+  logs.ensurePartitions(topic);
+  const p0 = logs.partition(topic.id, 0)!;
+  const p2 = logs.partition(topic.id, 2)!;
+  const w1 = logs.append(p0, batch(['a', 'b']), 1, null, patch);
+  const w2 = logs.append(p2, batch(['x']), 1, null, patch);
+  const w3 = logs.append(p0, batch(['c']), 1, null, patch);
+  t.equal(w1.baseOffset, 0);
+  t.equal(w3.baseOffset, 2);
+  t.equal(p0.highWatermark, 0, 'nothing visible before the flush');
+  await Promise.all([w1.durable, w2.durable, w3.durable]);
+  t.equal(p0.highWatermark, 3);
+  t.equal(p2.highWatermark, 1);
+  t.equal(objectStore.stats().requests.put, 1, 'one object for both partitions');
+  t.same(valuesOf(await logs.read(p0, 0, 1 << 20, true, p0.highWatermark)).map((r) => r.value), ['a', 'b', 'c']);
+  t.same(valuesOf(await logs.read(p0, 2, 1 << 20, true, p0.highWatermark)), [{ offset: 2, value: 'c' }], 'reads start at the batch holding the offset');
+  t.equal(await logs.read(p0, 3, 1 << 20, true, p0.highWatermark), null, 'nothing at the high watermark');
+  await logs.close(1000);
+
+  logs = await make();
+  const r0 = logs.partition(topic.id, 0)!;
+  t.equal(r0.highWatermark, 3, 'recovered');
+  t.same(valuesOf(await logs.read(r0, 0, 1 << 20, true, r0.highWatermark)).map((r) => r.value), ['a', 'b', 'c']);
+  const w4 = logs.append(r0, batch(['d']), 1, null, patch);
+  t.equal(w4.baseOffset, 3, 'offsets continue');
+  await w4.durable;
+  await logs.close(1000);
+});
+
+t.test('max bytes: whole batches only, but at least one', async (t) => {
+  const { topics, make } = await setup(t);
+  const logs = await make();
+  const topic = await topics.create('b', 1, {});
+  logs.ensurePartitions(topic);
+  const p = logs.partition(topic.id, 0)!;
+  const big = 'v'.repeat(1000);
+  await Promise.all([0, 1, 2].map((i) => logs.append(p, batch([big + i]), 1, null, patch).durable));
+  const one = await logs.read(p, 0, 10, true, p.highWatermark);
+  t.equal(valuesOf(one).length, 1, 'first batch although larger than max bytes');
+  t.equal(await logs.read(p, 0, 10, false, p.highWatermark), null, 'nothing when not required to make progress');
+  t.equal(valuesOf(await logs.read(p, 0, 2200, true, p.highWatermark)).length, 2);
+  t.equal(valuesOf(await logs.read(p, 0, 1 << 20, true, 2)).length, 2, 'stops at the upper offset');
+  await logs.close(1000);
+});
+
+t.test('DeleteRecords and retention release objects', async (t) => {
+  const { topics, objectStore, make } = await setup(t, { flushLingerMs: 0 });
+  const logs = await make();
+  const topic = await topics.create('c', 1, {});
+  logs.ensurePartitions(topic);
+  const p = logs.partition(topic.id, 0)!;
+  for (let i = 0; i < 3; i++) await logs.append(p, batch([`r${i}`]), 1, null, patch).durable;
+  t.equal(p.extents.length, 3, 'one extent per flush');
+  t.equal(await logs.deleteRecordsBefore(p, 2), 2);
+  t.equal(p.logStartOffset, 2);
+  t.equal((await objectStore.list('wal/')).length, 1, 'objects wholly below the log start are deleted');
+  t.same(valuesOf(await logs.read(p, 2, 1 << 20, true, p.highWatermark)).map((r) => r.value), ['r2']);
+  await logs.close(1000);
+});
+
+t.test('a broker whose fencing token was taken stops acknowledging', async (t) => {
+  const { metadata, topics, make } = await setup(t);
+  const logs = await make();
+  const topic = await topics.create('d', 1, {});
+  logs.ensurePartitions(topic);
+  const p = logs.partition(topic.id, 0)!;
+  await logs.append(p, batch(['ok']), 1, null, patch).durable;
+  await metadata.txn([], [{ type: 'put', key: brokerKey(1), value: JSON.stringify({ incarnation: 'someone-else' }) }]);
+  const w = logs.append(p, batch(['lost']), 1, null, patch);
+  await t.rejects(w.durable, { name: 'FencedError' });
+  t.equal(p.highWatermark, 1, 'the fenced append never became visible');
+  t.ok(logs.fenced);
+  t.throws(() => logs.append(p, batch(['again']), 1, null, patch));
+  await logs.close(1000);
+});
