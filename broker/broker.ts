@@ -1,0 +1,156 @@
+// Assembles one broker: metadata store, object store, topics, logs, the Kafka listener and the ops endpoint.
+import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from './config.ts';
+import type { BrokerServices } from './handlers/context.ts';
+import { buildHandlerTable } from './handlers/index.ts';
+import { LogManager } from './log/log-manager.ts';
+import { topicConfigValue, topicNumber } from './log/topic-config.ts';
+import { EmbeddedMetadataStore } from './metadata/embedded.ts';
+import { clusterKey } from './metadata/layout.ts';
+import type { MetadataStore } from './metadata/store.ts';
+import { TopicRegistry } from './metadata/topics.ts';
+import { startOpsServer } from './ops/http.ts';
+import type { OpsServer } from './ops/http.ts';
+import { Metrics } from './ops/metrics.ts';
+import { startKafkaServer } from './server/server.ts';
+import { LocalObjectStore } from './storage/local-object-store.ts';
+
+/** How long a graceful shutdown waits for in-flight requests and the last flush. */
+export const shutdownGraceMs = 30000;
+const maxConcurrentFlushes = 4;
+const recoveryConcurrency = 16;
+
+export interface RunningBroker {
+  /** The Kafka listener's bound port (useful with port 0). */
+  readonly port: number;
+  readonly opsPort: number | null;
+  readonly services: BrokerServices;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+async function loadClusterId(store: MetadataStore, configured: string | null): Promise<string> {
+  const existing = await store.get(clusterKey);
+  if (existing) {
+    const { clusterId } = JSON.parse(existing.value) as { clusterId: string };
+    if (configured !== null && configured !== clusterId) {
+      throw new Error(`skafos.cluster.id is ${configured} but the metadata store belongs to cluster ${clusterId}`);
+    }
+    return clusterId;
+  }
+  const clusterId = configured ?? randomBytes(16).toString('base64url');
+  const value = JSON.stringify({ clusterId, createdAtMs: Date.now() });
+  const r = await store.txn([{ key: clusterKey, target: 'createRevision', op: '=', value: 0 }], [{ type: 'put', key: clusterKey, value }]);
+  return r.succeeded ? clusterId : loadClusterId(store, configured);
+}
+
+function mutex(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>) => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => {});
+    return run;
+  };
+}
+
+export async function startBroker(config: BrokerConfig, logger: Logger): Promise<RunningBroker> {
+  const listener = config.listeners[0]!;
+  const advertised = config.advertisedListeners[0] ?? listener;
+  await mkdir(config.dataDir, { recursive: true });
+  if (config.metadataStore !== 'embedded') throw new Error('skafos.metadata.store=etcd is not available yet; use embedded');
+  if (config.objectStore !== 'local') throw new Error('skafos.object.store=s3 is not available yet; use local');
+  const metadata = await EmbeddedMetadataStore.open(config.dataDir);
+  const objectStore = await LocalObjectStore.open(join(config.dataDir, 'objects'));
+  const clusterId = await loadClusterId(metadata, config.clusterId);
+  const topics = new TopicRegistry(metadata);
+  await topics.load();
+  const logs = new LogManager({
+    metadata, objectStore, topics, nodeId: config.nodeId, host: advertised.host, port: advertised.port,
+    flushSizeBytes: config.flushSizeBytes, flushLingerMs: config.flushLingerMs, maxConcurrentFlushes,
+    cacheSegmentBytes: config.cacheSegmentBytes, readaheadBytes: config.readaheadBytes, recoveryConcurrency,
+    logger: logger.child({ component: 'log' }),
+    retentionOf: (topic) => ({
+      retentionMs: topicNumber(topic, 'retention.ms', config),
+      retentionBytes: topicNumber(topic, 'retention.bytes', config),
+      deleteEnabled: topicConfigValue(topic, 'cleanup.policy', config).split(',').map((p) => p.trim()).includes('delete'),
+    }),
+  });
+  await logs.start();
+
+  const services: BrokerServices = {
+    config, nodeId: config.nodeId, clusterId, advertisedHost: advertised.host, advertisedPort: advertised.port,
+    logs, topics, metadata, logger, adminLock: mutex(),
+  };
+  const server = await startKafkaServer({
+    host: listener.host, port: listener.port, handlers: buildHandlerTable(), services, logger: logger.child({ component: 'net' }),
+    idleTimeoutMs: config.connectionsMaxIdleMs,
+    limits: { maxFrameBytes: config.socketRequestMaxBytes, maxInFlightRequests: config.connectionMaxInflightRequests, maxInFlightBytes: config.connectionMaxInflightBytes },
+  });
+  // With port 0 the advertised port follows the bound one.
+  if (advertised.port === 0) services.advertisedPort = server.port;
+
+  const metrics = new Metrics({ version: '0.1.0' });
+  registerMetrics(metrics, services, objectStore, () => server.connectionCount);
+  let ops: OpsServer | null = null;
+  if (config.httpListener) {
+    ops = await startOpsServer({
+      listener: config.httpListener, registry: metrics.registry, logger: logger.child({ component: 'ops' }),
+      isLive: () => true,
+      isReady: () => (logs.fenced ? { ready: false, reason: `fenced: ${logs.fenced.message}` } : { ready: true }),
+    });
+  }
+
+  let retentionRunning = false;
+  const retentionTimer = setInterval(() => {
+    if (retentionRunning) return;
+    retentionRunning = true;
+    logs.enforceRetention(Date.now()).catch((err) => logger.warn({ err }, 'retention pass failed')).finally(() => (retentionRunning = false));
+  }, config.logRetentionCheckIntervalMs);
+  retentionTimer.unref();
+
+  logger.info({ clusterId, nodeId: config.nodeId, dataDir: config.dataDir, port: server.port }, 'broker started');
+  let closing: Promise<void> | null = null;
+  return {
+    port: server.port,
+    opsPort: ops?.address.port ?? null,
+    services,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        logger.info('shutting down: answering in-flight requests and flushing');
+        clearInterval(retentionTimer);
+        const serverClosed = server.close(shutdownGraceMs);
+        logs.flusher.flushNow();
+        await serverClosed;
+        await logs.close(shutdownGraceMs);
+        await ops?.close();
+        await objectStore.close();
+        await metadata.close();
+        logger.info('broker stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function registerMetrics(metrics: Metrics, s: BrokerServices, store: LocalObjectStore, connections: () => number): void {
+  const flush = () => s.logs.flusher.stats;
+  metrics.gauge({ name: 'connections', help: 'Open Kafka client connections.', collect() { this.set(connections()); } });
+  metrics.gauge({ name: 'topics', help: 'Topics.', collect() { this.set(s.topics.all().length); } });
+  metrics.gauge({ name: 'unflushed_bytes', help: 'Bytes appended and not yet durable.', collect() { this.set(s.logs.flusher.unflushedBytes); } });
+  metrics.gauge({ name: 'flushes', help: 'WAL objects written since start.', collect() { this.set(flush().flushes); } });
+  metrics.gauge({ name: 'flush_object_bytes', help: 'Bytes of WAL objects written since start.', collect() { this.set(flush().objectBytes); } });
+  metrics.gauge({ name: 'segment_cache_bytes', help: 'Bytes held by the L1 segment cache.', collect() { this.set(s.logs.cache.sizeBytes); } });
+  metrics.gauge({ name: 'segment_cache_hits', help: 'L1 segment cache hits since start.', collect() { this.set(s.logs.cache.stats.hits); } });
+  metrics.gauge({ name: 'segment_cache_misses', help: 'L1 segment cache misses since start.', collect() { this.set(s.logs.cache.stats.misses); } });
+  metrics.gauge({
+    name: 'object_store_requests', help: 'Object store requests since start, by operation.', labelNames: ['op'],
+    collect() {
+      const st = store.stats();
+      for (const [op, n] of Object.entries(st.requests)) this.set({ op }, n);
+    },
+  });
+}

@@ -1,0 +1,22 @@
+// AlterConfigs (legacy): replaces a topic's whole set of overrides; keys left out go back to their defaults.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { AlterConfigsRequest, AlterConfigsResponseInput } from '../protocol/generated/index.ts';
+import { alterConfigResources, OpType } from './config-alter.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+export const alterConfigsHandler: Handler = {
+  apiKey: ApiKey.AlterConfigs,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(ctx: RequestContext, req: AlterConfigsRequest): Promise<AlterConfigsResponseInput> {
+    const resources = req.resources.map((r) => ({
+      resourceType: r.resourceType, resourceName: r.resourceName,
+      configs: r.configs.map((c) => ({ name: c.name, value: c.value, op: OpType.SET })),
+    }));
+    const results = await alterConfigResources(ctx.services, resources, false, req.validateOnly);
+    return {
+      throttleTimeMs: 0,
+      responses: req.resources.map((r, i) => ({ ...results[i]!, resourceType: r.resourceType, resourceName: r.resourceName })),
+    };
+  },
+};

@@ -1,0 +1,27 @@
+// ApiVersions: advertises exactly the APIs and versions this broker has handlers for.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { ApiVersionsResponseInput } from '../protocol/generated/index.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import type { Handler } from './context.ts';
+
+function supported(handlers: readonly (Handler | undefined)[]) {
+  const apiKeys = [];
+  for (const h of handlers) if (h) apiKeys.push({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion });
+  return apiKeys;
+}
+
+/** The v0 response to an ApiVersions request of a version this broker does not know (KIP-511). */
+export function apiVersionsUnsupportedResponse(handlers: readonly (Handler | undefined)[]): ApiVersionsResponseInput {
+  return { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: supported(handlers) };
+}
+
+export function apiVersionsHandler(handlers: () => readonly (Handler | undefined)[]): Handler {
+  return {
+    apiKey: ApiKey.ApiVersions,
+    minVersion: 0,
+    maxVersion: 4,
+    handle(): ApiVersionsResponseInput {
+      return { errorCode: ErrorCode.NONE, apiKeys: supported(handlers()), throttleTimeMs: 0 };
+    },
+  };
+}

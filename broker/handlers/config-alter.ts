@@ -1,0 +1,162 @@
+// What AlterConfigs and IncrementalAlterConfigs share: Kafka's broker-side preprocessing (ConfigAdminManager:
+// duplicate resources and keys, null values, broker resources) and the controller's topic changes
+// (ConfigurationControlManager + ControllerConfigurationValidator), with Kafka's error codes and messages.
+// Broker configs are all static here, so any change to one fails as Kafka fails a non-dynamic config.
+import { ErrorCode, KafkaError } from '../protocol/errors.ts';
+import { TopicChangedError, topicNameProblem } from '../metadata/topics.ts';
+import { topicConfigDef, topicConfigProblem } from '../log/topic-config.ts';
+import { apiError, noError, toApiError } from './api-error.ts';
+import type { ApiError } from './api-error.ts';
+import { brokerConfigType, parseBrokerId, ResourceType, resourceTypeName } from './config-entries.ts';
+import type { BrokerServices } from './context.ts';
+
+/** Kafka's AlterConfigOp.OpType ids. */
+export const OpType = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
+const opNames = ['SET', 'DELETE', 'APPEND', 'SUBTRACT'];
+
+export interface ConfigChange {
+  name: string;
+  value: string | null;
+  /** An OpType; legacy AlterConfigs sets every key (SET). */
+  op: number;
+}
+
+export interface AlterResource {
+  resourceType: number;
+  resourceName: string;
+  configs: ConfigChange[];
+}
+
+/** Java's String.split(","): trailing empty strings are dropped. */
+function javaSplit(v: string): string[] {
+  const parts = v.split(',');
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+/** Dynamic broker configs: none. Kafka's message for a config that cannot change at runtime (a Scala Set). */
+function validateBrokerChange(s: BrokerServices, r: AlterResource, incremental: boolean): void {
+  if (r.resourceName !== '') {
+    const id = parseBrokerId(r.resourceName, 'Node id');
+    if (id !== s.nodeId) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${s.nodeId}, but received ${r.resourceName}`);
+  }
+  // The dynamic configs this broker would hold afterwards: it holds none now.
+  const props = new Set<string>();
+  for (const c of r.configs) {
+    if (!incremental) {
+      props.add(c.name);
+      continue;
+    }
+    switch (c.op) {
+      case OpType.SET: props.add(c.name); break;
+      case OpType.DELETE: props.delete(c.name); break;
+      case OpType.APPEND:
+      case OpType.SUBTRACT:
+        if (brokerConfigType(c.name) !== 'list') {
+          throw new KafkaError(ErrorCode.INVALID_CONFIG, `Config value ${c.op === OpType.APPEND ? 'append' : 'subtract'} is not allowed for config key: ${c.name}`);
+        }
+        props.add(c.name);
+        break;
+      default: throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
+    }
+  }
+  if (props.size > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: Set(${[...props].join(', ')})`);
+}
+
+/** The topic's overrides after the changes (Kafka's controller applies incremental ops to the current overrides). */
+function newTopicConfigs(current: Record<string, string>, r: AlterResource, incremental: boolean): Record<string, string | null> {
+  if (!incremental) return Object.fromEntries(r.configs.map((c) => [c.name, c.value]));
+  for (const c of r.configs) if (opNames[c.op] === undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
+  const next: Record<string, string | null> = { ...current };
+  for (const c of r.configs) {
+    switch (c.op) {
+      case OpType.SET: next[c.name] = c.value; break;
+      case OpType.DELETE: delete next[c.name]; break;
+      default: {
+        const def = topicConfigDef(c.name);
+        if (def?.type !== 'list') throw new KafkaError(ErrorCode.INVALID_CONFIG, `Can't ${opNames[c.op]} to key ${c.name} because its type is not LIST.`);
+        // An unset list starts from the static default (Kafka's configSchema.getDefault), not the broker's.
+        const parts = javaSplit(next[c.name] ?? def.defaultValue ?? '').filter((p) => p !== '');
+        for (const v of javaSplit(c.value!)) {
+          if (c.op === OpType.APPEND) {
+            if (!parts.includes(v)) parts.push(v);
+          } else {
+            const i = parts.indexOf(v);
+            if (i >= 0) parts.splice(i, 1);
+          }
+        }
+        next[c.name] = parts.join(',');
+      }
+    }
+  }
+  return next;
+}
+
+async function alterTopic(s: BrokerServices, r: AlterResource, incremental: boolean, validateOnly: boolean): Promise<void> {
+  const name = r.resourceName;
+  if (name === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Default topic resources are not allowed.');
+  const nameProblem = topicNameProblem(name);
+  if (nameProblem) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+  await s.adminLock(async () => {
+    for (let attempt = 1; ; attempt++) {
+      const topic = s.topics.byName(name);
+      const next = newTopicConfigs(topic?.configs ?? {}, r, incremental);
+      const problem = topicConfigProblem(next);
+      if (problem) throw new KafkaError(ErrorCode.INVALID_CONFIG, problem);
+      if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
+      const configs = next as Record<string, string>;
+      const same = Object.keys(configs).length === Object.keys(topic.configs).length && Object.entries(configs).every(([k, v]) => topic.configs[k] === v);
+      if (validateOnly || same) return;
+      try {
+        await s.topics.setConfigs(name, configs);
+        s.logger.info({ topic: name, configs }, 'topic configs changed');
+        return;
+      } catch (e) {
+        // Changed by someone else meanwhile (the registry has re-read it): apply the changes again.
+        if (!(e instanceof TopicChangedError) || attempt >= 3) throw e;
+      }
+    }
+  });
+}
+
+async function alterResource(s: BrokerServices, r: AlterResource, incremental: boolean, validateOnly: boolean): Promise<ApiError> {
+  try {
+    const names = r.configs.map((c) => c.name);
+    if (new Set(names).size !== names.length) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config keys');
+    const nulls = r.configs.filter((c) => c.value === null && (!incremental || c.op !== OpType.DELETE)).map((c) => c.name);
+    if (nulls.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${nulls.join(', ')}`);
+    switch (r.resourceType) {
+      case ResourceType.BROKER:
+        validateBrokerChange(s, r, incremental);
+        break;
+      case ResourceType.TOPIC:
+        await alterTopic(s, r, incremental, validateOnly);
+        break;
+      case ResourceType.BROKER_LOGGER:
+        // Legacy AlterConfigs never supported logger resources; log levels here are static (skafos.log.level).
+        if (!incremental) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${r.resourceType}`);
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Log levels cannot be changed at runtime; set skafos.log.level');
+      case ResourceType.CLIENT_METRICS:
+      case ResourceType.GROUP:
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type: ${resourceTypeName(r.resourceType)}`);
+      default:
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${r.resourceType}`);
+    }
+    return noError;
+  } catch (e) {
+    return toApiError(e);
+  }
+}
+
+/** One result per resource, in request order. A resource named twice fails both times. */
+export async function alterConfigResources(s: BrokerServices, resources: AlterResource[], incremental: boolean, validateOnly: boolean): Promise<ApiError[]> {
+  const key = (r: AlterResource) => `${r.resourceType}\u0000${r.resourceName}`;
+  const counts = new Map<string, number>();
+  for (const r of resources) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  const results: ApiError[] = [];
+  for (const r of resources) {
+    if (counts.get(key(r))! > 1) results.push(apiError(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.'));
+    else results.push(await alterResource(s, r, incremental, validateOnly));
+  }
+  return results;
+}

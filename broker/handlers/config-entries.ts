@@ -1,0 +1,183 @@
+// Config resources as DescribeConfigs reports them (Kafka's ConfigHelper): each entry's value, source, synonyms
+// in Kafka's order, type and documentation, for topics (overrides over broker settings over defaults) and for
+// this broker (its static configuration; nothing is dynamic, so every broker config is read-only).
+import { describeConfig, formatConfig, loadConfig } from '../config.ts';
+import type { BrokerConfig } from '../config.ts';
+import { topicConfigDefs, topicConfigValue } from '../log/topic-config.ts';
+import type { ConfigType, TopicConfigDef } from '../log/topic-config.ts';
+import type { TopicRecord } from '../metadata/layout.ts';
+import { ErrorCode, KafkaError } from '../protocol/errors.ts';
+
+/** Kafka's ConfigResource.Type ids. */
+export const ResourceType = { UNKNOWN: 0, TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8, CLIENT_METRICS: 16, GROUP: 32 } as const;
+
+export function resourceTypeName(id: number): string | undefined {
+  return Object.entries(ResourceType).find(([, v]) => v === id)?.[0];
+}
+
+/** A broker resource name as Kafka reads it (Integer.parseInt), or INVALID_REQUEST naming `what` ("Broker id"). */
+export function parseBrokerId(name: string, what: string): number {
+  const n = /^[+-]?\d+$/.test(name) ? Number(name) : NaN;
+  if (!(n >= -2147483648 && n <= 2147483647)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `${what} must be an integer, but it is: ${name}`);
+  return n;
+}
+
+/** Kafka's DescribeConfigsResponse.ConfigSource ids. */
+export const ConfigSource = {
+  UNKNOWN: 0, TOPIC_CONFIG: 1, DYNAMIC_BROKER_CONFIG: 2, DYNAMIC_DEFAULT_BROKER_CONFIG: 3, STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5, DYNAMIC_BROKER_LOGGER_CONFIG: 6, CLIENT_METRICS_CONFIG: 7, GROUP_CONFIG: 8,
+} as const;
+
+/** Kafka's DescribeConfigsResponse.ConfigType ids. */
+const configTypeIds: Record<ConfigType, number> = {
+  boolean: 1, string: 2, int: 3, short: 4, long: 5, double: 6, list: 7, class: 8, password: 9,
+};
+
+export interface ConfigSynonym {
+  name: string;
+  value: string | null;
+  source: number;
+}
+
+export interface ConfigEntry {
+  name: string;
+  value: string | null;
+  readOnly: boolean;
+  configSource: number;
+  isSensitive: boolean;
+  /** Every synonym, most significant first (the first one's source is `configSource`). */
+  synonyms: ConfigSynonym[];
+  configType: number;
+  documentation: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Broker configs
+
+/** Kafka's types for the Kafka keys Skafos reads (KafkaConfig's ConfigDef), and the Skafos keys' own. */
+const brokerConfigTypes: Record<string, ConfigType> = {
+  'listeners': 'string', 'advertised.listeners': 'string', 'node.id': 'int', 'log.dirs': 'string', 'num.partitions': 'int',
+  'default.replication.factor': 'int', 'auto.create.topics.enable': 'boolean', 'delete.topic.enable': 'boolean',
+  'log.retention.ms': 'long', 'log.retention.minutes': 'int', 'log.retention.hours': 'int', 'log.retention.bytes': 'long',
+  'log.retention.check.interval.ms': 'long', 'log.segment.bytes': 'int', 'message.max.bytes': 'int', 'socket.request.max.bytes': 'int',
+  'log.message.timestamp.type': 'string', 'log.message.timestamp.before.max.ms': 'long', 'log.message.timestamp.after.max.ms': 'long',
+  'compression.type': 'string', 'group.initial.rebalance.delay.ms': 'int', 'offsets.retention.minutes': 'int',
+  'connections.max.idle.ms': 'long', 'queued.max.requests': 'int',
+  'skafos.cluster.id': 'string', 'skafos.flush.size.bytes': 'int', 'skafos.flush.linger.ms': 'int', 'skafos.flush.max.pending.bytes': 'long',
+  'skafos.cache.segment.bytes': 'long', 'skafos.cache.index.bytes': 'long', 'skafos.readahead.bytes': 'long',
+  'skafos.connection.max.inflight.bytes': 'long', 'skafos.connection.max.inflight.requests': 'int', 'skafos.fetch.max.wait.cap.ms': 'int',
+  'skafos.metadata.store': 'string', 'skafos.etcd.endpoints': 'list', 'skafos.etcd.prefix': 'string', 'skafos.object.store': 'string',
+  'skafos.s3.bucket': 'string', 'skafos.s3.region': 'string', 'skafos.s3.endpoint': 'string', 'skafos.s3.path.style': 'boolean',
+  'skafos.http.listener': 'string', 'skafos.log.level': 'string', 'skafos.retention.checkpoint.interval.ms': 'int',
+  'skafos.partition.checkpoint.interval.ms': 'int',
+};
+
+/** The type of a broker config key Skafos knows, or undefined. */
+export function brokerConfigType(name: string): ConfigType | undefined {
+  return brokerConfigTypes[name];
+}
+
+/** describeConfig() marks keys without a default value this way (Kafka's default for them is null). */
+const noDefaultMarkers = new Set(['', '(unset)', '(generated)', '(listeners)']);
+
+interface BrokerConfigValue {
+  name: string;
+  /** The effective value as written in a properties file; null when unset. */
+  value: string | null;
+  type: ConfigType;
+  doc: string;
+  /**
+   * Set in the broker's configuration (Kafka's STATIC_BROKER_CONFIG). Skafos keeps no record of where each value
+   * came from, so a value counts as set when it differs from the default.
+   */
+  configured: boolean;
+  /** Kafka's DEFAULT_CONFIG value, or null when the key has no default. */
+  defaultValue: string | null;
+}
+
+/** Properties-format lines of formatConfig: key → { value, commented }. */
+function parseFormatted(text: string): Map<string, { value: string; commented: boolean }> {
+  const out = new Map<string, { value: string; commented: boolean }>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const commented = line.startsWith('#');
+    const body = commented ? line.slice(1) : line;
+    const eq = body.indexOf('=');
+    const value = body.slice(eq + 1).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    out.set(body.slice(0, eq), { value, commented });
+  }
+  return out;
+}
+
+let defaultsFormatted: Map<string, { value: string; commented: boolean }> | null = null;
+const brokerValuesCache = new WeakMap<BrokerConfig, BrokerConfigValue[]>();
+
+/** Every broker config key with its value (the keys of formatConfig: log.retention.ms carries the retention). */
+export function brokerConfigValues(config: BrokerConfig): BrokerConfigValue[] {
+  const cached = brokerValuesCache.get(config);
+  if (cached) return cached;
+  defaultsFormatted ??= parseFormatted(formatConfig(loadConfig({})));
+  const docs = new Map(describeConfig().map((d) => [d.key, d]));
+  const values: BrokerConfigValue[] = [];
+  for (const [name, { value, commented }] of parseFormatted(formatConfig(config))) {
+    const d = docs.get(name);
+    const dflt = defaultsFormatted.get(name);
+    const field = d?.field ? (config[d.field] as unknown) : undefined;
+    const unset = (commented && name === 'advertised.listeners') || (value === '' && (field === null || field === undefined));
+    values.push({
+      name,
+      value: unset ? null : value,
+      type: brokerConfigTypes[name] ?? (typeof field === 'boolean' ? 'boolean' : typeof field === 'number' ? 'long' : Array.isArray(field) ? 'list' : 'string'),
+      doc: d?.doc ?? '',
+      configured: !unset && (dflt === undefined || dflt.value !== value || dflt.commented !== commented),
+      defaultValue: d === undefined || noDefaultMarkers.has(d.default) || dflt === undefined ? null : dflt.value,
+    });
+  }
+  brokerValuesCache.set(config, values);
+  return values;
+}
+
+/** Kafka's configSynonyms for a broker key with no dynamic configs: the static value, then the default. */
+function brokerSynonyms(v: BrokerConfigValue): ConfigSynonym[] {
+  const out: ConfigSynonym[] = [];
+  if (v.configured) out.push({ name: v.name, value: v.value, source: ConfigSource.STATIC_BROKER_CONFIG });
+  if (v.defaultValue !== null) out.push({ name: v.name, value: v.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
+  return out;
+}
+
+/** This broker's configs (Kafka's createBrokerConfigEntry with perBrokerConfig). */
+export function brokerConfigEntries(config: BrokerConfig): ConfigEntry[] {
+  return brokerConfigValues(config).map((v) => {
+    const synonyms = brokerSynonyms(v);
+    return {
+      name: v.name, value: v.value, readOnly: true, isSensitive: false,
+      configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, synonyms,
+      configType: configTypeIds[v.type], documentation: v.doc,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Topic configs
+
+/** One topic config (Kafka's createTopicConfigEntry): the override, then the broker synonym's static and default values. */
+export function topicConfigEntry(def: TopicConfigDef, topic: TopicRecord, config: BrokerConfig): ConfigEntry {
+  const value = topicConfigValue(topic, def.name, config);
+  const synonyms: ConfigSynonym[] = [];
+  if (topic.configs[def.name] !== undefined) synonyms.push({ name: def.name, value, source: ConfigSource.TOPIC_CONFIG });
+  if (def.synonym) {
+    const broker = brokerConfigValues(config).find((v) => v.name === def.synonym!.name);
+    if (broker) synonyms.push(...brokerSynonyms(broker));
+  } else if (def.kafkaSynonym !== undefined && def.defaultValue !== undefined) {
+    synonyms.push({ name: def.kafkaSynonym, value: def.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
+  }
+  return {
+    name: def.name, value, readOnly: false, isSensitive: false,
+    configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, synonyms,
+    configType: configTypeIds[def.type], documentation: def.doc,
+  };
+}
+
+export function topicConfigEntries(topic: TopicRecord, config: BrokerConfig): ConfigEntry[] {
+  return topicConfigDefs.map((def) => topicConfigEntry(def, topic, config));
+}

@@ -1,0 +1,41 @@
+// What every API handler gets: the broker's services and the request's context. One handler per Kafka API
+// (broker/handlers/<api>.ts); each is small and delegates to the log and metadata layers.
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config.ts';
+import type { RequestHeader } from '../protocol/generated/index.ts';
+import type { LogManager } from '../log/log-manager.ts';
+import type { MetadataStore } from '../metadata/store.ts';
+import type { TopicRegistry } from '../metadata/topics.ts';
+
+export interface BrokerServices {
+  config: BrokerConfig;
+  nodeId: number;
+  clusterId: string;
+  /** The advertised endpoint clients are told to use. */
+  advertisedHost: string;
+  advertisedPort: number;
+  logs: LogManager;
+  topics: TopicRegistry;
+  metadata: MetadataStore;
+  logger: Logger;
+  /** Serialises topic creation/deletion/partition changes in this broker. */
+  adminLock: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+export interface RequestContext {
+  services: BrokerServices;
+  header: RequestHeader;
+  apiVersion: number;
+  clientAddress: string;
+  /** Aborted when the connection closes or the broker shuts down. */
+  signal: AbortSignal;
+}
+
+export interface Handler {
+  apiKey: number;
+  /** Versions this broker serves (ApiVersions advertises exactly these). */
+  minVersion: number;
+  maxVersion: number;
+  /** Resolves to the response body, or null when Kafka sends no response (Produce with acks=0). */
+  handle(ctx: RequestContext, request: any): Promise<unknown> | unknown;
+}

@@ -1,0 +1,131 @@
+// Fetch: whole batches from each partition's fetch offset up to the high watermark (the last stable offset
+// for read_committed), within max_bytes and each partition's limit, always at least one batch so consumers
+// make progress. Below min_bytes, it long-polls until data arrives or max_wait_ms passes. Fetch sessions
+// (KIP-227) are declined: every response has session id 0, so clients send full fetches.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { FetchRequest, FetchResponseInput, FetchResponsePartitionDataInput } from '../protocol/generated/index.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import type { PartitionLog } from '../log/partition-log.ts';
+import type { BrokerServices, Handler, RequestContext } from './context.ts';
+
+const readCommitted = 1;
+/** Kafka's broker-side cap on one fetch response (fetch.max.bytes, default 55 MiB). */
+export const fetchResponseMaxBytes = 57671680;
+
+interface PartitionPlan {
+  index: number;
+  log: PartitionLog | undefined;
+  errorCode: number;
+  fetchOffset: number;
+  maxBytes: number;
+  currentLeaderEpoch: number;
+}
+
+interface TopicPlan {
+  topic: string;
+  topicId: string;
+  partitions: PartitionPlan[];
+}
+
+function partitionError(index: number, code: number): FetchResponsePartitionDataInput {
+  return { partitionIndex: index, errorCode: code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: null };
+}
+
+async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, isolation: number): Promise<{ body: FetchResponseInput; bytes: number; errors: boolean }> {
+  let total = 0;
+  let errors = false;
+  const responses = [];
+  for (const t of plan) {
+    const partitions: FetchResponsePartitionDataInput[] = [];
+    for (const p of t.partitions) {
+      const log = p.log;
+      if (!log || p.errorCode !== ErrorCode.NONE) {
+        errors = true;
+        partitions.push(partitionError(p.index, p.errorCode));
+        continue;
+      }
+      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {
+        errors = true;
+        partitions.push(partitionError(p.index, p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH));
+        continue;
+      }
+      if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) {
+        errors = true;
+        partitions.push({ ...partitionError(p.index, ErrorCode.OFFSET_OUT_OF_RANGE), highWatermark: log.highWatermark, lastStableOffset: log.highWatermark, logStartOffset: log.logStartOffset });
+        continue;
+      }
+      const highWatermark = log.highWatermark;
+      const limit = Math.min(p.maxBytes, maxBytes - total);
+      let records: Buffer | null = null;
+      if (p.fetchOffset < highWatermark && (limit > 0 || total === 0)) {
+        records = await s.logs.read(log, p.fetchOffset, Math.max(0, limit), total === 0, highWatermark);
+      }
+      if (records) total += records.length;
+      partitions.push({
+        partitionIndex: p.index, errorCode: ErrorCode.NONE, highWatermark, lastStableOffset: highWatermark,
+        logStartOffset: log.logStartOffset, abortedTransactions: isolation === readCommitted ? [] : null,
+        preferredReadReplica: -1, records: records ?? Buffer.alloc(0),
+      });
+    }
+    responses.push({ topic: t.topic, topicId: t.topicId, partitions });
+  }
+  return { body: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }, bytes: total, errors };
+}
+
+/** Resolves when one of `logs` gets new durable data, or after `ms`, or on abort. */
+function waitForData(s: BrokerServices, logs: Set<PartitionLog>, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    let off = () => {};
+    const done = () => {
+      clearTimeout(timer);
+      off();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    off = s.logs.onHighWatermark((log) => {
+      if (logs.has(log)) done();
+    });
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export const fetchHandler: Handler = {
+  apiKey: ApiKey.Fetch,
+  minVersion: 4,
+  maxVersion: 17,
+  async handle(ctx: RequestContext, req: FetchRequest): Promise<FetchResponseInput> {
+    const s = ctx.services;
+    const v = ctx.apiVersion;
+    if (req.sessionId !== 0) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
+    }
+    if (req.sessionEpoch !== 0 && req.sessionEpoch !== -1) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_FETCH_SESSION_EPOCH, sessionId: 0, responses: [] };
+    }
+    const plan: TopicPlan[] = [];
+    const logs = new Set<PartitionLog>();
+    for (const t of req.topics) {
+      const topic = v >= 13 ? s.topics.byId(t.topicId) : s.topics.byName(t.topic);
+      const unknown = v >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      const partitions: PartitionPlan[] = [];
+      for (const p of t.partitions) {
+        const log = topic ? s.logs.partition(topic.id, p.partition) : undefined;
+        if (log) logs.add(log);
+        partitions.push({
+          index: p.partition, log, errorCode: !topic ? unknown : log ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch,
+        });
+      }
+      plan.push({ topic: t.topic, topicId: t.topicId, partitions });
+    }
+    const maxBytes = Math.min(req.maxBytes, fetchResponseMaxBytes);
+    const deadline = Date.now() + Math.min(Math.max(0, req.maxWaitMs), s.config.fetchMaxWaitCapMs);
+    for (;;) {
+      const r = await build(s, plan, maxBytes, req.isolationLevel);
+      const remainingMs = deadline - Date.now();
+      if (r.errors || r.bytes >= req.minBytes || remainingMs <= 0 || logs.size === 0 || ctx.signal.aborted) return r.body;
+      await waitForData(s, logs, remainingMs, ctx.signal);
+    }
+  },
+};

@@ -1,0 +1,22 @@
+// IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT (list configs) on a topic's overrides.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput } from '../protocol/generated/index.ts';
+import { alterConfigResources } from './config-alter.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+export const incrementalAlterConfigsHandler: Handler = {
+  apiKey: ApiKey.IncrementalAlterConfigs,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle(ctx: RequestContext, req: IncrementalAlterConfigsRequest): Promise<IncrementalAlterConfigsResponseInput> {
+    const resources = req.resources.map((r) => ({
+      resourceType: r.resourceType, resourceName: r.resourceName,
+      configs: r.configs.map((c) => ({ name: c.name, value: c.value, op: c.configOperation })),
+    }));
+    const results = await alterConfigResources(ctx.services, resources, true, req.validateOnly);
+    return {
+      throttleTimeMs: 0,
+      responses: req.resources.map((r, i) => ({ ...results[i]!, resourceType: r.resourceType, resourceName: r.resourceName })),
+    };
+  },
+};

@@ -1,0 +1,66 @@
+// Metadata: brokers, cluster id, and every requested topic's partitions (this broker leads them all on the
+// embedded default). Unknown topics are created when both the broker and the request allow it.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { MetadataRequest, MetadataResponseInput, MetadataResponseTopicInput } from '../protocol/generated/index.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import type { TopicRecord } from '../metadata/layout.ts';
+import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import { createTopic } from './topic-ops.ts';
+import { topicAuthorizedOperations } from './acl-ops.ts';
+
+const unsetOperations = -2147483648;
+
+function describeTopic(s: BrokerServices, t: TopicRecord, includeOps: boolean): MetadataResponseTopicInput {
+  const partitions = [];
+  for (let p = 0; p < t.partitions; p++) {
+    const log = s.logs.partition(t.id, p);
+    partitions.push({
+      errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: s.nodeId, leaderEpoch: log?.leaderEpoch ?? 0,
+      replicaNodes: [s.nodeId], isrNodes: [s.nodeId], offlineReplicas: [],
+    });
+  }
+  return {
+    errorCode: ErrorCode.NONE, name: t.name, topicId: t.id, isInternal: false, partitions,
+    topicAuthorizedOperations: includeOps ? topicAuthorizedOperations : unsetOperations,
+  };
+}
+
+export const metadataHandler: Handler = {
+  apiKey: ApiKey.Metadata,
+  minVersion: 0,
+  maxVersion: 12,
+  async handle(ctx: RequestContext, req: MetadataRequest): Promise<MetadataResponseInput> {
+    const s = ctx.services;
+    const v = ctx.apiVersion;
+    const includeOps = req.includeTopicAuthorizedOperations;
+    const topics: MetadataResponseTopicInput[] = [];
+    // v0: an empty list means all topics; v1+: null means all topics.
+    const all = req.topics === null || (v === 0 && req.topics.length === 0);
+    if (all) {
+      for (const t of s.topics.all()) topics.push(describeTopic(s, t, includeOps));
+    } else {
+      const autoCreate = s.config.autoCreateTopicsEnable && req.allowAutoTopicCreation;
+      for (const rt of req.topics!) {
+        let t = rt.name !== null ? s.topics.byName(rt.name) : s.topics.byId(rt.topicId);
+        if (!t && rt.name !== null && autoCreate) {
+          const created = await createTopic(s, rt.name, -1, -1, {}, false);
+          if (created.errorCode === ErrorCode.INVALID_TOPIC_EXCEPTION) {
+            topics.push({ errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name: rt.name, isInternal: false, partitions: [] });
+            continue;
+          }
+          t = created.topic ?? s.topics.byName(rt.name);
+        }
+        if (t) topics.push(describeTopic(s, t, includeOps));
+        else if (rt.name === null) topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: rt.topicId, isInternal: false, partitions: [] });
+        else topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name: rt.name, isInternal: false, partitions: [] });
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId: s.nodeId, host: s.advertisedHost, port: s.advertisedPort, rack: null }],
+      clusterId: s.clusterId,
+      controllerId: s.nodeId,
+      topics,
+    };
+  },
+};

@@ -1,0 +1,144 @@
+// Produce: validate each partition's batch without decompressing it, assign offsets, and answer once the
+// batch is durable in the object store with its metadata committed (acks=1 and acks=-1 alike; acks=0 gets
+// no response). Semantics: spec/guarantees.md.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { ProduceRequest, ProduceResponseInput, ProduceResponsePartitionProduceResponseInput, ProduceResponseTopicProduceResponseInput } from '../protocol/generated/index.ts';
+import { ErrorCode, KafkaError } from '../protocol/errors.ts';
+import { CompressionCodec, RecordsSummary, assignOffsets, readBatchLength, setLogAppendTime, validateRecords, BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/index.ts';
+import { topicConfigValue, topicNumber } from '../log/topic-config.ts';
+import type { PartitionLog } from '../log/partition-log.ts';
+import type { TopicRecord } from '../metadata/layout.ts';
+import type { BrokerServices, Handler, RequestContext } from './context.ts';
+
+/** Kafka's Produce v3+ carries exactly one batch per partition. */
+const maxBatchesPerPartition = 1;
+const maxRecordsPerBatch = 1 << 24;
+/** ZSTD needs Produce v7+ (KIP-110). */
+const firstZstdProduceVersion = 7;
+
+type PartitionResult = ProduceResponsePartitionProduceResponseInput;
+
+function error(index: number, code: number, message: string | null = null): PartitionResult {
+  return { index, errorCode: code, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage: message };
+}
+
+function patchFor(logAppendTime: boolean) {
+  return (records: Buffer, baseOffset: number, leaderEpoch: number, logAppendTimeMs: number | null) => {
+    assignOffsets(records, baseOffset, leaderEpoch);
+    if (logAppendTime) {
+      for (let pos = 0; pos < records.length; pos += BATCH_LOG_OVERHEAD_BYTES + readBatchLength(records, pos)) {
+        setLogAppendTime(records, pos, logAppendTimeMs!);
+      }
+    }
+  };
+}
+const patchCreateTime = patchFor(false);
+const patchLogAppendTime = patchFor(true);
+
+interface Pending {
+  result: PartitionResult;
+  log: PartitionLog;
+  durable: Promise<void>;
+}
+
+function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index: number, records: Buffer | null, summary: RecordsSummary, nowMs: number): PartitionResult | Pending {
+  const log = index >= 0 && index < topic.partitions ? s.logs.partition(topic.id, index) : undefined;
+  if (!log) return error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  if (records === null || records.length === 0) return error(index, ErrorCode.INVALID_RECORD, 'Produce requests must carry exactly one record batch');
+  try {
+    validateRecords(records, {
+      maxBatchBytes: Math.max(topicNumber(topic, 'max.message.bytes', s.config), 61),
+      maxBatchCount: maxBatchesPerPartition,
+      maxRecordsPerBatch,
+    }, summary.reset());
+  } catch (e) {
+    if (e instanceof KafkaError) return error(index, e.code, e.message);
+    throw e;
+  }
+  if (summary.compression === CompressionCodec.ZSTD && v < firstZstdProduceVersion) {
+    return error(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'ZStandard compression needs Produce v7 or later');
+  }
+  const logAppendTime = topicConfigValue(topic, 'message.timestamp.type', s.config) === 'LogAppendTime';
+  if (!logAppendTime) {
+    // Batch-level check of CreateTime timestamps (first and max of the batch; records are not decompressed).
+    const beforeMaxMs = topicNumber(topic, 'message.timestamp.before.max.ms', s.config);
+    const afterMaxMs = topicNumber(topic, 'message.timestamp.after.max.ms', s.config);
+    for (const ts of [summary.firstTimestampMs, summary.maxTimestampMs]) {
+      if (ts < 0) continue;
+      if (nowMs - ts > beforeMaxMs || ts - nowMs > afterMaxMs) {
+        const message = `Timestamp ${ts} of a record is out of range: it must be within [${nowMs} - ${beforeMaxMs}, ${nowMs} + ${afterMaxMs}]`;
+        return { ...error(index, ErrorCode.INVALID_TIMESTAMP, message), recordErrors: [{ batchIndex: 0, batchIndexErrorMessage: message }] };
+      }
+    }
+  }
+  if (s.logs.fenced) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker can no longer write this partition');
+  const { baseOffset, durable } = s.logs.append(log, records, summary.batchCount, logAppendTime ? nowMs : null, logAppendTime ? patchLogAppendTime : patchCreateTime);
+  return {
+    result: { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime ? nowMs : -1, logStartOffset: log.logStartOffset, recordErrors: [], errorMessage: null },
+    log,
+    durable,
+  };
+}
+
+export const produceHandler: Handler = {
+  apiKey: ApiKey.Produce,
+  // v0-v2 stay advertised for old clients (as Apache Kafka 4 does); they must carry magic-2 batches too.
+  minVersion: 0,
+  maxVersion: 11,
+  async handle(ctx: RequestContext, req: ProduceRequest): Promise<ProduceResponseInput | null> {
+    const s = ctx.services;
+    const v = ctx.apiVersion;
+    const acks = req.acks;
+    const nowMs = Date.now();
+    const summary = new RecordsSummary();
+    const responses: ProduceResponseTopicProduceResponseInput[] = [];
+    const waits: Pending[] = [];
+    const badAcks = acks !== 0 && acks !== 1 && acks !== -1;
+    // Memory bound: wait (up to the request timeout) while too many appended bytes are not yet durable.
+    const room = badAcks || await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs));
+    for (const td of req.topicData) {
+      const topic = s.topics.byName(td.name);
+      const partitionResponses: PartitionResult[] = [];
+      for (const pd of td.partitionData) {
+        if (badAcks) partitionResponses.push(error(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
+        else if (!room) partitionResponses.push(error(pd.index, ErrorCode.REQUEST_TIMED_OUT, 'The broker is waiting for the object store to absorb earlier writes'));
+        else if (!topic) partitionResponses.push(error(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        else {
+          const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs);
+          if ('durable' in r) {
+            waits.push(r);
+            partitionResponses.push(r.result);
+          } else {
+            partitionResponses.push(r);
+          }
+        }
+      }
+      responses.push({ name: td.name, partitionResponses });
+    }
+    if (acks === 0) {
+      for (const w of waits) w.durable.catch(() => {});
+      return null;
+    }
+    if (waits.length > 0) await waitAll(waits, req.timeoutMs, ctx.signal);
+    return { responses, throttleTimeMs: 0 };
+  },
+};
+
+/** Waits for every append to be durable, for at most `timeoutMs`; late or failed ones get their error code. */
+async function waitAll(waits: Pending[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs))));
+  const aborted = new Promise<'timeout'>((resolve) => signal.addEventListener('abort', () => resolve('timeout'), { once: true }));
+  try {
+    await Promise.all(waits.map(async (w) => {
+      try {
+        const outcome = await Promise.race([w.durable.then(() => 'ok' as const), timedOut, aborted]);
+        if (outcome === 'timeout') Object.assign(w.result, { errorCode: ErrorCode.REQUEST_TIMED_OUT, baseOffset: -1, errorMessage: 'The batch was not durable within the request timeout' });
+      } catch (e) {
+        Object.assign(w.result, { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, baseOffset: -1, errorMessage: (e as Error).message });
+      }
+    }));
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,209 @@
+// The broker-wide flusher: gathers every partition's pending batches into ONE object per flush, PUTs it, then
+// commits ONE metadata key for it, guarded by this broker's fencing token. Object PUTs may overlap; metadata
+// commits happen strictly in flush order, so a partition's durable log never has a gap. Nothing is written
+// while idle: a flush starts only when there is pending data, on size or on linger.
+import assert from 'node:assert/strict';
+import type { Logger } from 'pino';
+import type { Compare, MetadataStore } from '../metadata/store.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import type { SegmentCache } from '../storage/segment-cache.ts';
+import { buildWalObject } from '../storage/wal-object.ts';
+import type { WalChunk } from '../storage/wal-object.ts';
+import { walKey, walObjectKey } from '../metadata/layout.ts';
+import type { WalRecord } from '../metadata/layout.ts';
+import type { PartitionLog, TakenChunk } from './partition-log.ts';
+import { retryForever } from './retry.ts';
+
+export interface FlusherOptions {
+  objectStore: ObjectStore;
+  metadata: MetadataStore;
+  cache: SegmentCache;
+  nodeId: number;
+  /** Unique per broker process start; part of every object key so retries of a crashed start never collide. */
+  incarnation: string;
+  /** Compares every commit must pass: this broker still holds its fencing token. */
+  fence: () => Compare[];
+  flushSizeBytes: number;
+  flushLingerMs: number;
+  maxConcurrentFlushes: number;
+  firstSequence: number;
+  logger: Logger;
+  /** Called when a commit is refused: this broker has been fenced and must stop acknowledging writes. */
+  onFenced: (error: Error) => void;
+  /** Called once per committed object, before its partitions advance (reference counting). */
+  onCommitted: (objectKey: string, walKey: string) => void;
+}
+
+export class FencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}
+
+export interface FlushStats {
+  flushes: number;
+  objectBytes: number;
+  commits: number;
+  putRetries: number;
+  commitRetries: number;
+}
+
+export class Flusher {
+  private readonly o: FlusherOptions;
+  private readonly dirty = new Set<PartitionLog>();
+  private pendingBytesCount = 0;
+  private inFlightBytesCount = 0;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private nextSequence: number;
+  private lastCommit: Promise<void> = Promise.resolve();
+  private readonly running = new Set<Promise<void>>();
+  /** Set when shutdown gives up on a store that keeps failing: retries stop and unflushed appends are abandoned. */
+  private aborted = false;
+  /** Produce requests waiting for unflushed bytes to fall below the memory limit. */
+  private roomWaiters: (() => void)[] = [];
+  private fenced: Error | null = null;
+  readonly stats: FlushStats = { flushes: 0, objectBytes: 0, commits: 0, putRetries: 0, commitRetries: 0 };
+
+  constructor(options: FlusherOptions) {
+    assert.ok(options.flushSizeBytes > 0 && options.flushLingerMs >= 0 && options.maxConcurrentFlushes >= 1);
+    this.o = options;
+    this.nextSequence = options.firstSequence;
+  }
+
+  /** Bytes appended but not yet handed to a flush. */
+  get pendingBytes(): number {
+    return this.pendingBytesCount;
+  }
+
+  /** Bytes appended and not yet durable (pending + being flushed): what memory backpressure counts. */
+  get unflushedBytes(): number {
+    return this.pendingBytesCount + this.inFlightBytesCount;
+  }
+
+  /**
+   * Backpressure: resolves true once unflushed bytes are below `maxBytes` (re-checked after every flush), or
+   * false when `timeoutMs` passes first.
+   */
+  async waitForRoom(maxBytes: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.unflushedBytes >= maxBytes) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.fenced) return false;
+      this.flushNow();
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.roomWaiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  /** A partition has new pending bytes. */
+  appended(log: PartitionLog, bytes: number): void {
+    if (this.fenced) throw this.fenced;
+    this.dirty.add(log);
+    this.pendingBytesCount += bytes;
+    if (this.pendingBytesCount >= this.o.flushSizeBytes) this.flushNow();
+    else if (this.lingerTimer === null) this.lingerTimer = setTimeout(() => this.flushNow(), this.o.flushLingerMs);
+  }
+
+  /** Starts a flush of everything pending, unless too many flushes are already in flight (they re-check). */
+  flushNow(): void {
+    if (this.lingerTimer !== null) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    if (this.dirty.size === 0) return;
+    if (this.running.size >= this.o.maxConcurrentFlushes) return; // the next flush to finish starts another
+    const chunks: WalChunk[] = [];
+    const taken: { log: PartitionLog; chunk: TakenChunk }[] = [];
+    for (const log of this.dirty) {
+      const chunk = log.takePending();
+      if (chunk === null) continue;
+      taken.push({ log, chunk });
+      chunks.push({ topicId: log.topicId, partition: log.partition, ...chunk });
+    }
+    this.dirty.clear();
+    let bytes = 0;
+    for (const c of chunks) bytes += c.data.length;
+    this.pendingBytesCount -= bytes;
+    if (chunks.length === 0) return;
+    this.inFlightBytesCount += bytes;
+    const sequence = this.nextSequence++;
+    const run = this.flush(sequence, chunks, taken).finally(() => {
+      this.running.delete(run);
+      this.inFlightBytesCount -= bytes;
+      for (const wake of this.roomWaiters.splice(0)) wake();
+      if (this.dirty.size > 0 && (this.pendingBytesCount >= this.o.flushSizeBytes || this.lingerTimer === null)) this.flushNow();
+    });
+    this.running.add(run);
+  }
+
+  private async flush(sequence: number, chunks: WalChunk[], taken: { log: PartitionLog; chunk: TakenChunk }[]): Promise<void> {
+    const objectKey = walObjectKey(sequence, this.o.nodeId, this.o.incarnation);
+    const { body, sizeBytes, entries } = buildWalObject(chunks);
+    const previousCommit = this.lastCommit;
+    let commitDone!: () => void;
+    this.lastCommit = new Promise((resolve) => (commitDone = resolve));
+    try {
+      await retryForever('put WAL object', () => this.o.objectStore.put(objectKey, body, { ifNoneMatch: true }), {
+        logger: this.o.logger, isClosed: () => this.aborted, onRetry: () => this.stats.putRetries++,
+      });
+      this.stats.flushes++;
+      this.stats.objectBytes += sizeBytes;
+      await previousCommit;
+      if (this.fenced) throw this.fenced;
+      const record: WalRecord = { objectKey, sizeBytes, nodeId: this.o.nodeId, createdAtMs: Date.now() };
+      const key = walKey(sequence);
+      const result = await retryForever('commit WAL object', () => this.o.metadata.txn(
+        [...this.o.fence(), { key, target: 'createRevision', op: '=', value: 0 }],
+        [{ type: 'put', key, value: JSON.stringify(record) }],
+      ), { logger: this.o.logger, isClosed: () => this.aborted, onRetry: () => this.stats.commitRetries++ });
+      if (!result.succeeded) throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
+      this.stats.commits++;
+      this.o.onCommitted(objectKey, key);
+      for (let i = 0; i < taken.length; i++) {
+        const { log, chunk } = taken[i]!;
+        const e = entries[i]!;
+        this.o.cache.insert(objectKey, e.position, chunk.data);
+        log.commitFlushed(chunk, {
+          baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp,
+          objectKey, position: e.position, lengthBytes: e.lengthBytes,
+        });
+      }
+    } catch (error) {
+      const err = error as Error;
+      if (!this.fenced) {
+        this.fenced = err instanceof FencedError ? err : new FencedError(`flush ${sequence} failed for good: ${err.message}`);
+        this.o.logger.error({ err }, 'flush failed; this broker stops acknowledging writes');
+        this.o.onFenced(this.fenced);
+      }
+      for (const { log } of taken) log.abandonUnflushed(this.fenced);
+      for (const log of this.dirty) log.abandonUnflushed(this.fenced);
+      this.dirty.clear();
+      this.pendingBytesCount = 0;
+    } finally {
+      commitDone();
+    }
+  }
+
+  /**
+   * Graceful shutdown: flushes everything pending and waits for every flush to commit, for at most
+   * `deadlineMs`; past it, retries stop and what is not durable is abandoned (never acknowledged).
+   */
+  async close(deadlineMs: number): Promise<void> {
+    const timer = setTimeout(() => (this.aborted = true), deadlineMs);
+    try {
+      this.flushNow();
+      while (this.running.size > 0 || (this.dirty.size > 0 && !this.fenced)) {
+        await Promise.allSettled([...this.running]);
+        this.flushNow();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

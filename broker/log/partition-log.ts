@@ -1,0 +1,205 @@
+// One partition led by this broker: offsets are assigned here, in memory; appended batches wait in `pending`
+// until the broker-wide flusher has made them durable in a WAL object and committed that object's metadata.
+// Only then does the high watermark move and the producers' acknowledgements go out.
+import assert from 'node:assert/strict';
+import { readBatchLength, readLastOffsetDelta, readBaseOffset, readMaxTimestampMs } from '../protocol/records/batch-header.ts';
+import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
+
+/** A durable run of batches of this partition inside one object. */
+export interface Extent {
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  objectKey: string;
+  position: number;
+  lengthBytes: number;
+}
+
+interface PendingAppend {
+  records: Buffer;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  batchCount: number;
+}
+
+export interface TakenChunk {
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  batchCount: number;
+  data: Buffer;
+}
+
+/** The first offset written in a leader epoch. */
+export interface EpochStart {
+  epoch: number;
+  startOffset: number;
+}
+
+export interface HighWatermarkListener {
+  (log: PartitionLog): void;
+}
+
+export class PartitionLog {
+  readonly topicId: string;
+  readonly topicName: string;
+  readonly partition: number;
+  leaderEpoch: number;
+  /**
+   * Every leader epoch of this log and the offset it began at, by epoch ascending; the last is `leaderEpoch`
+   * (Kafka's leader-epoch cache; see leader-epochs.ts). One entry until partitions change leaders.
+   */
+  readonly epochStarts: EpochStart[];
+  /** First offset still readable. */
+  logStartOffset: number;
+  /** Offset after the last durable batch; what consumers may read up to (no transactions yet: LSO = HW). */
+  highWatermark: number;
+  /** Offset the next appended batch gets (log end offset, durable or not). */
+  nextOffset: number;
+  /** Durable runs, sorted by offset, contiguous with no gaps. */
+  readonly extents: Extent[] = [];
+  private pending: PendingAppend[] = [];
+  private pendingBytesCount = 0;
+  /** Chunks handed to a flush whose commit has not been applied yet, oldest first. */
+  private readonly inFlight: TakenChunk[] = [];
+  private readonly onHighWatermark: HighWatermarkListener;
+  /** Appends waiting to become durable, by last offset ascending (appends are in offset order). */
+  private readonly durableWaiters: { offset: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Largest batch timestamp and the offset of that batch (ListOffsets MAX_TIMESTAMP). */
+  maxTimestamp = -1;
+  maxTimestampOffset = -1;
+
+  constructor(args: {
+    topicId: string; topicName: string; partition: number; leaderEpoch: number;
+    logStartOffset: number; extents: Extent[]; onHighWatermark: HighWatermarkListener;
+  }) {
+    this.topicId = args.topicId;
+    this.topicName = args.topicName;
+    this.partition = args.partition;
+    this.leaderEpoch = args.leaderEpoch;
+    this.epochStarts = [{ epoch: args.leaderEpoch, startOffset: 0 }];
+    this.onHighWatermark = args.onHighWatermark;
+    const sorted = [...args.extents].sort((a, b) => a.baseOffset - b.baseOffset);
+    for (const e of sorted) this.addExtent(e);
+    const end = this.extents.length === 0 ? 0 : this.extents[this.extents.length - 1]!.lastOffset + 1;
+    this.logStartOffset = Math.min(Math.max(args.logStartOffset, this.extents[0]?.baseOffset ?? end), end);
+    this.highWatermark = end;
+    this.nextOffset = end;
+  }
+
+  get pendingBytes(): number {
+    return this.pendingBytesCount;
+  }
+
+  private addExtent(e: Extent): void {
+    const last = this.extents[this.extents.length - 1];
+    if (last !== undefined) {
+      // A new owner may see overlapping leftovers of an older owner's unacknowledged flush: keep the first.
+      if (e.baseOffset <= last.lastOffset) return;
+      assert.equal(e.baseOffset, last.lastOffset + 1, `partition ${this.topicName}-${this.partition}: gap before offset ${e.baseOffset}`);
+    }
+    this.extents.push(e);
+    if (e.maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = e.maxTimestamp;
+      this.maxTimestampOffset = e.lastOffset; // refined to the batch on lookup
+    }
+  }
+
+  /**
+   * Assigns offsets to validated batches (patching them in place) and queues them for the next flush.
+   * Returns the base offset of the first batch.
+   */
+  append(records: Buffer, batchCount: number, logAppendTimeMs: number | null, patch: (records: Buffer, baseOffset: number, leaderEpoch: number, logAppendTimeMs: number | null) => void): { baseOffset: number; lastOffset: number } {
+    const baseOffset = this.nextOffset;
+    patch(records, baseOffset, this.leaderEpoch, logAppendTimeMs);
+    let pos = 0;
+    let lastOffset = baseOffset - 1;
+    let maxTimestamp = -1;
+    while (pos < records.length) {
+      lastOffset = readBaseOffset(records, pos) + readLastOffsetDelta(records, pos);
+      maxTimestamp = Math.max(maxTimestamp, readMaxTimestampMs(records, pos));
+      pos += BATCH_LOG_OVERHEAD_BYTES + readBatchLength(records, pos);
+    }
+    assert.ok(lastOffset >= baseOffset, 'an append holds at least one record');
+    const entry: PendingAppend = { records, baseOffset, lastOffset, maxTimestamp, batchCount };
+    this.pending.push(entry);
+    this.pendingBytesCount += records.length;
+    this.nextOffset = lastOffset + 1;
+    return { baseOffset, lastOffset };
+  }
+
+  /** Moves everything pending into one contiguous chunk for a flush (one copy: socket slices → object body). */
+  takePending(): TakenChunk | null {
+    if (this.pending.length === 0) return null;
+    const p = this.pending;
+    const chunk: TakenChunk = {
+      baseOffset: p[0]!.baseOffset,
+      lastOffset: p[p.length - 1]!.lastOffset,
+      maxTimestamp: p.reduce((m, a) => Math.max(m, a.maxTimestamp), -1),
+      batchCount: p.reduce((n, a) => n + a.batchCount, 0),
+      data: p.length === 1 ? p[0]!.records : Buffer.concat(p.map((a) => a.records), this.pendingBytesCount),
+    };
+    this.pending = [];
+    this.pendingBytesCount = 0;
+    this.inFlight.push(chunk);
+    return chunk;
+  }
+
+  /** The flush that took `chunk` is durable and committed: the chunk is now part of the log. */
+  commitFlushed(chunk: TakenChunk, extent: Extent): void {
+    if (this.inFlight[0] !== chunk) {
+      assert.ok(!this.inFlight.includes(chunk), 'flushes commit in the order they were taken');
+      return; // abandoned (topic deleted or broker fenced) while its flush was in flight
+    }
+    this.inFlight.shift();
+    assert.equal(extent.baseOffset, this.highWatermark, 'committed chunk continues the log');
+    this.addExtent(extent);
+    this.highWatermark = extent.lastOffset + 1;
+    while (this.durableWaiters.length > 0 && this.durableWaiters[0]!.offset < this.highWatermark) this.durableWaiters.shift()!.resolve();
+    this.onHighWatermark(this);
+  }
+
+  /** Resolves once `offset` is durable (below the high watermark); rejects if its append is abandoned. */
+  waitDurable(offset: number): Promise<void> {
+    if (offset < this.highWatermark) return Promise.resolve();
+    assert.ok(offset < this.nextOffset, 'waiting for an offset that was appended');
+    return new Promise((resolve, reject) => this.durableWaiters.push({ offset, resolve, reject }));
+  }
+
+  /**
+   * Unflushed appends will never commit (fenced, or the store failed for good): drop them all; offsets
+   * restart at the high watermark. The producers of those appends get an error, not an ack.
+   */
+  abandonUnflushed(reason: Error): void {
+    for (const w of this.durableWaiters.splice(0)) w.reject(reason);
+    this.inFlight.length = 0;
+    this.pending = [];
+    this.pendingBytesCount = 0;
+    this.nextOffset = this.highWatermark;
+  }
+
+  /** Index of the extent holding `offset`, or -1 (binary search). */
+  findExtent(offset: number): number {
+    let lo = 0;
+    let hi = this.extents.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = this.extents[mid]!;
+      if (offset < e.baseOffset) hi = mid - 1;
+      else if (offset > e.lastOffset) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /** Advances the log start offset (DeleteRecords, retention); extents wholly below it are dropped. */
+  advanceLogStart(offset: number): Extent[] {
+    assert.ok(offset <= this.highWatermark, 'log start cannot pass the high watermark');
+    if (offset <= this.logStartOffset) return [];
+    this.logStartOffset = offset;
+    let n = 0;
+    while (n < this.extents.length && this.extents[n]!.lastOffset < offset) n++;
+    return this.extents.splice(0, n);
+  }
+}

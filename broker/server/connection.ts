@@ -1,0 +1,196 @@
+// One client connection: frames in, requests handled concurrently (pipelining), responses written strictly in
+// request order. In-flight requests and bytes are bounded per connection: past either bound, or while the
+// socket's send buffer is full (a slow reader), the connection stops reading, so nothing buffers without limit.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { encodeResponse, FrameSplitter, peekRequestHeader, decodeRequest } from '../protocol/frame.ts';
+import { apiCodecs, ApiKey } from '../protocol/generated/index.ts';
+import { ProtocolDecodeError } from '../protocol/wire/errors.ts';
+import type { BrokerServices, Handler, RequestContext } from '../handlers/context.ts';
+import { apiVersionsUnsupportedResponse } from '../handlers/api-versions.ts';
+
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  maxInFlightRequests: number;
+  maxInFlightBytes: number;
+}
+
+interface Slot {
+  /** Response chunks, or null for no response; undefined while being handled. */
+  response: Buffer[] | null | undefined;
+  requestBytes: number;
+  close?: boolean;
+}
+
+export class Connection {
+  private readonly socket: Socket;
+  private readonly splitter: FrameSplitter;
+  private readonly limits: ConnectionLimits;
+  private readonly handlers: readonly (Handler | undefined)[];
+  private readonly services: BrokerServices;
+  private readonly logger: Logger;
+  private readonly queue: Slot[] = [];
+  private inFlightBytes = 0;
+  private paused = false;
+  private waitingDrain = false;
+  private closing = false;
+  private readonly abort = new AbortController();
+  private readonly clientAddress: string;
+  private closedResolve!: () => void;
+  readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
+
+  constructor(socket: Socket, args: { limits: ConnectionLimits; handlers: readonly (Handler | undefined)[]; services: BrokerServices; logger: Logger }) {
+    this.socket = socket;
+    this.limits = args.limits;
+    this.handlers = args.handlers;
+    this.services = args.services;
+    this.clientAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.logger = args.logger.child({ client: this.clientAddress });
+    this.splitter = new FrameSplitter(args.limits.maxFrameBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.waitingDrain = false;
+      this.updateFlow();
+    });
+    socket.on('error', (err) => this.logger.debug({ err }, 'socket error'));
+    socket.on('close', () => {
+      this.abort.abort();
+      this.closedResolve();
+    });
+  }
+
+  get inFlightRequests(): number {
+    return this.queue.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    try {
+      this.splitter.push(chunk, (frame) => this.onFrame(frame));
+    } catch (err) {
+      // Kafka closes the connection on a frame it cannot read: bad size, oversize, unparsable header.
+      this.logger.info({ err: (err as Error).message }, 'closing connection: invalid frame');
+      this.closeAfterResponses();
+    }
+    this.updateFlow();
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (this.closing) return;
+    const { apiKey, apiVersion, correlationId } = peekRequestHeader(frame);
+    const slot: Slot = { response: undefined, requestBytes: frame.length };
+    this.queue.push(slot);
+    this.inFlightBytes += frame.length;
+    const handler = this.handlers[apiKey];
+    if (apiKey === ApiKey.ApiVersions && handler && (apiVersion > handler.maxVersion || apiVersion < handler.minVersion)) {
+      // KIP-511: an ApiVersions request of an unknown version gets a v0 response saying what is supported.
+      slot.response = encodeResponse(ApiKey.ApiVersions, 0, correlationId, apiVersionsUnsupportedResponse(this.handlers));
+      this.flushQueue();
+      return;
+    }
+    if (!handler || apiVersion > handler.maxVersion || apiVersion < handler.minVersion) {
+      const known = apiCodecs[apiKey] ? `${apiCodecs[apiKey]!.name} v${apiVersion}` : `API key ${apiKey}`;
+      this.logger.info({ apiKey, apiVersion }, `closing connection: unsupported request ${known}`);
+      slot.response = null;
+      slot.close = true;
+      this.flushQueue();
+      return;
+    }
+    let decoded;
+    try {
+      decoded = decodeRequest(frame);
+    } catch (err) {
+      this.logger.info({ apiKey, apiVersion, err: (err as Error).message }, 'closing connection: malformed request');
+      slot.response = null;
+      slot.close = true;
+      this.flushQueue();
+      return;
+    }
+    const ctx: RequestContext = {
+      services: this.services, header: decoded.header, apiVersion, clientAddress: this.clientAddress, signal: this.abort.signal,
+    };
+    let result: unknown;
+    try {
+      result = handler.handle(ctx, decoded.body);
+    } catch (err) {
+      this.fail(slot, apiKey, apiVersion, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then((body) => this.complete(slot, apiKey, apiVersion, correlationId, body), (err) => this.fail(slot, apiKey, apiVersion, err));
+    } else {
+      this.complete(slot, apiKey, apiVersion, correlationId, result);
+    }
+  }
+
+  private complete(slot: Slot, apiKey: number, apiVersion: number, correlationId: number, body: unknown): void {
+    try {
+      slot.response = body === null ? null : encodeResponse(apiKey, apiVersion, correlationId, body);
+    } catch (err) {
+      this.fail(slot, apiKey, apiVersion, err);
+      return;
+    }
+    this.flushQueue();
+  }
+
+  private fail(slot: Slot, apiKey: number, apiVersion: number, err: unknown): void {
+    this.logger.error({ err, apiKey, apiVersion }, 'request failed unexpectedly; closing connection');
+    slot.response = null;
+    slot.close = true;
+    this.flushQueue();
+  }
+
+  /** Writes every finished response at the head of the queue, in request order. */
+  private flushQueue(): void {
+    while (this.queue.length > 0 && this.queue[0]!.response !== undefined) {
+      const slot = this.queue.shift()!;
+      this.inFlightBytes -= slot.requestBytes;
+      if (slot.close) {
+        this.queue.length = 0;
+        this.closeAfterResponses();
+        return;
+      }
+      if (slot.response !== null && !this.socket.destroyed) {
+        const chunks = slot.response as Buffer[];
+        let ok = true;
+        if (chunks.length === 1) ok = this.socket.write(chunks[0]!);
+        else {
+          this.socket.cork();
+          for (const c of chunks) ok = this.socket.write(c);
+          this.socket.uncork();
+        }
+        if (!ok) this.waitingDrain = true;
+      }
+    }
+    if (this.closing && this.queue.length === 0) this.socket.end();
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    const over = this.queue.length >= this.limits.maxInFlightRequests || this.inFlightBytes >= this.limits.maxInFlightBytes || this.waitingDrain;
+    if (over && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!over && this.paused && !this.closing) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Stops reading; ends the socket once every queued response is written. */
+  closeAfterResponses(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.pause();
+    if (this.queue.length === 0) this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+export function isDecodeError(err: unknown): err is ProtocolDecodeError {
+  return err instanceof ProtocolDecodeError;
+}

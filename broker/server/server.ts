@@ -1,0 +1,53 @@
+// The Kafka listener: accepts connections and hands each to a Connection; graceful close stops accepting,
+// lets in-flight requests finish and their responses go out, then closes the sockets.
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { BrokerServices, Handler } from '../handlers/context.ts';
+import { Connection } from './connection.ts';
+import type { ConnectionLimits } from './connection.ts';
+
+export interface KafkaServer {
+  readonly port: number;
+  readonly connectionCount: number;
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startKafkaServer(args: {
+  host: string; port: number; limits: ConnectionLimits; handlers: readonly (Handler | undefined)[];
+  services: BrokerServices; logger: Logger; idleTimeoutMs: number;
+}): Promise<KafkaServer> {
+  const connections = new Set<Connection>();
+  const server: Server = createServer((socket: Socket) => {
+    const c = new Connection(socket, { limits: args.limits, handlers: args.handlers, services: args.services, logger: args.logger });
+    connections.add(c);
+    socket.setTimeout(args.idleTimeoutMs, () => {
+      if (c.inFlightRequests === 0) socket.destroy(); // connections.max.idle.ms
+    });
+    void c.closed.then(() => connections.delete(c));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: args.host, port: args.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : args.port;
+  args.logger.info({ host: args.host, port }, 'listening for Kafka clients');
+  return {
+    port,
+    get connectionCount() {
+      return connections.size;
+    },
+    async close(graceMs: number) {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of connections) c.closeAfterResponses();
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([Promise.all([...connections].map((c) => c.closed)), deadline]);
+      for (const c of connections) c.destroy();
+      await stopped;
+    },
+  };
+}
