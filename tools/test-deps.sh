@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite talks to (real Kafka clients), when they are missing.
+# Runs as `npm test`'s pretest step, so the README's test command works on a fresh Debian machine.
+set -euo pipefail
+packages=(kcat python3-confluent-kafka python3-kafka)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "test-deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test-deps: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
