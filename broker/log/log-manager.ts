@@ -52,6 +52,8 @@ export class LogManager {
   private flusherInstance: Flusher | null = null;
   private readonly hwListeners = new Set<(log: PartitionLog) => void>();
   private fencedError: Error | null = null;
+  /** DeleteRecords and retention both move log start offsets: one at a time, so a lower value never wins. */
+  private logStartChain: Promise<unknown> = Promise.resolve();
 
   constructor(options: LogManagerOptions) {
     this.o = options;
@@ -277,7 +279,17 @@ export class LogManager {
   }
 
   /** DeleteRecords: moves the log start offset durably, then drops what lies wholly below it. */
-  async deleteRecordsBefore(log: PartitionLog, offset: number): Promise<number> {
+  deleteRecordsBefore(log: PartitionLog, offset: number): Promise<number> {
+    return this.serialiseLogStart(() => this.deleteRecordsBeforeNow(log, offset));
+  }
+
+  private serialiseLogStart<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.logStartChain.then(fn, fn);
+    this.logStartChain = run.catch(() => {});
+    return run;
+  }
+
+  private async deleteRecordsBeforeNow(log: PartitionLog, offset: number): Promise<number> {
     assert.ok(offset <= log.highWatermark && offset >= 0);
     if (offset <= log.logStartOffset) return log.logStartOffset;
     const record: LogStartRecord = { logStartOffset: offset };
@@ -310,7 +322,11 @@ export class LogManager {
   }
 
   /** Time and size retention over every partition; the log start offset moves to the first kept extent. */
-  async enforceRetention(nowMs: number): Promise<void> {
+  enforceRetention(nowMs: number): Promise<void> {
+    return this.serialiseLogStart(() => this.enforceRetentionNow(nowMs));
+  }
+
+  private async enforceRetentionNow(nowMs: number): Promise<void> {
     const ops: Op[] = [];
     const moved: { log: PartitionLog; offset: number }[] = [];
     for (const log of this.logs.values()) {

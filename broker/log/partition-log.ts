@@ -48,7 +48,8 @@ export class PartitionLog {
   leaderEpoch: number;
   /**
    * Every leader epoch of this log and the offset it began at, by epoch ascending; the last is `leaderEpoch`
-   * (Kafka's leader-epoch cache; see leader-epochs.ts). One entry until partitions change leaders.
+   * (Kafka's leader-epoch cache; see leader-epochs.ts). One entry until partitions change leaders: a new
+   * leader epoch appends { epoch, startOffset: the log end offset when it began }.
    */
   readonly epochStarts: EpochStart[];
   /** First offset still readable. */

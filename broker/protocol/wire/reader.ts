@@ -4,6 +4,8 @@
 import { ProtocolDecodeError } from './errors.ts';
 
 const TWO_POW_32 = 4294967296;
+/** Largest zig-zag varlong decoded exactly: 2^53 (±2^52 signed). */
+const maxExactZigZag = 2 ** 53;
 
 export interface RawTaggedField {
   tag: number;
@@ -136,7 +138,7 @@ export class Reader {
     return (u % 2 === 1 ? -(u + 1) / 2 : u / 2);
   }
 
-  /** Zig-zag signed varlong (64 bits), as a JS number (exact within 2^53). */
+  /** Zig-zag signed varlong (64 bits), as a JS number; values beyond ±2^52 are rejected, not rounded. */
   varlong(): number {
     const b = this.buf;
     let p = this.pos;
@@ -150,6 +152,7 @@ export class Reader {
       if (byte < 0x80) break;
       mul *= 128;
     }
+    if (value > maxExactZigZag) throw new ProtocolDecodeError('BAD_VARINT', `varlong beyond ±2^52 at ${this.pos}`);
     this.pos = p;
     return value % 2 === 1 ? -(value + 1) / 2 : value / 2;
   }

@@ -8,6 +8,7 @@ const TWO_POW_32 = 4294967296;
 /** Byte fields at least this large are referenced as their own chunk instead of being copied. */
 export const zeroCopyThresholdBytes = 4096;
 const maxUvarintBytes = 5;
+const maxExactVarlong = 2 ** 52;
 
 export class Writer {
   buf: Buffer;
@@ -129,7 +130,9 @@ export class Writer {
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
 
+  /** Zig-zag varlong; exact for |v| <= 2^52 (the zig-zag value must stay below 2^53). */
   varlong(v: number): void {
+    if (!(Math.abs(v) <= maxExactVarlong)) throw new ProtocolEncodeError(`varlong ${v} is outside ±2^52`);
     let u = v >= 0 ? v * 2 : -v * 2 - 1;
     if (this.pos + 10 > this.buf.length) this.grow(10);
     const b = this.buf;

@@ -20,11 +20,13 @@ t.test('zig-zag varints and varlongs', async (t) => {
     w.varint(v);
     t.equal(new Reader(w.finish()).varint(), v);
   }
-  for (const v of [0, -1, 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1700000000000, -1700000000000]) {
+  for (const v of [0, -1, 1, 2 ** 52, -(2 ** 52), 1700000000000, -1700000000000]) {
     const w = new Writer(1);
     w.varlong(v);
     t.equal(new Reader(w.finish()).varlong(), v);
   }
+  t.throws(() => new Writer().varlong(Number.MIN_SAFE_INTEGER), ProtocolEncodeError, 'beyond ±2^52 is refused, not rounded');
+  t.throws(() => new Reader(Buffer.from('fcffffffffffff1f', 'hex')).varlong(), ProtocolDecodeError);
 });
 
 t.test('int64 as numbers, big-endian two\'s complement', async (t) => {
