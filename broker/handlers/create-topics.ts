@@ -2,7 +2,8 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { CreateTopicsRequest, CreateTopicsResponseInput, CreateTopicsResponseCreatableTopicResultInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import { topicConfigDefs, topicConfigValue } from '../log/topic-config.ts';
+import { topicConfigDefs } from '../log/topic-config.ts';
+import { topicConfigEntry } from './config-entries.ts';
 import type { Handler, RequestContext } from './context.ts';
 import { createTopic } from './topic-ops.ts';
 
@@ -38,10 +39,10 @@ export const createTopicsHandler: Handler = {
       topics.push({
         name: t.name, topicId: record.id, errorCode: ErrorCode.NONE, errorMessage: null,
         numPartitions: record.partitions, replicationFactor: replicationFactor === -1 ? s.config.defaultReplicationFactor : replicationFactor,
-        configs: ctx.apiVersion < 5 ? null : topicConfigDefs.map((d) => ({
-          name: d.name, value: topicConfigValue(record, d.name, s.config), readOnly: false,
-          configSource: record.configs[d.name] !== undefined ? 1 : d.synonym ? 4 : 5, isSensitive: false,
-        })),
+        configs: ctx.apiVersion < 5 ? null : topicConfigDefs.map((d) => {
+          const e = topicConfigEntry(d, record, s.config);
+          return { name: e.name, value: e.value, readOnly: e.readOnly, configSource: e.configSource, isSensitive: e.isSensitive };
+        }),
       });
     }
     return { throttleTimeMs: 0, topics };
