@@ -111,8 +111,8 @@ function decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV0(r: Reader): Ad
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -132,8 +132,8 @@ function decodeAddPartitionsToTxnRequestV0(r: Reader): AddPartitionsToTxnRequest
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnRequest.V3AndBelowTopics");
     else {
-      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV0(r));
+      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV0(r);
       f_v3AndBelowTopics = a;
     }
   }
@@ -209,8 +209,8 @@ function decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV3(r: Reader): Ad
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -236,8 +236,8 @@ function decodeAddPartitionsToTxnRequestV3(r: Reader): AddPartitionsToTxnRequest
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnRequest.V3AndBelowTopics");
     else {
-      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV3(r));
+      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV3(r);
       f_v3AndBelowTopics = a;
     }
   }
@@ -294,8 +294,8 @@ function decodeAddPartitionsToTxnRequestAddPartitionsToTxnTransactionV4(r: Reade
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnRequest.Topics");
     else {
-      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV3(r));
+      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnRequestAddPartitionsToTxnTopicV3(r);
       f_topics = a;
     }
   }
@@ -321,8 +321,8 @@ function decodeAddPartitionsToTxnRequestV4(r: Reader): AddPartitionsToTxnRequest
     const n = r.compactArrayLength(14);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnRequest.Transactions");
     else {
-      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnRequestAddPartitionsToTxnTransactionV4(r));
+      const a: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnRequestAddPartitionsToTxnTransactionV4(r);
       f_transactions = a;
     }
   }
@@ -526,8 +526,8 @@ function decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV0(r: Read
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnResponse.ResultsByPartition");
     else {
-      const a: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResultV0(r));
+      const a: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResultV0(r);
       f_resultsByPartition = a;
     }
   }
@@ -545,8 +545,8 @@ function decodeAddPartitionsToTxnResponseV0(r: Reader): AddPartitionsToTxnRespon
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnResponse.ResultsByTopicV3AndBelow");
     else {
-      const a: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV0(r));
+      const a: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV0(r);
       f_resultsByTopicV3AndBelow = a;
     }
   }
@@ -632,8 +632,8 @@ function decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV3(r: Read
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnResponse.ResultsByPartition");
     else {
-      const a: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResultV3(r));
+      const a: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResultV3(r);
       f_resultsByPartition = a;
     }
   }
@@ -657,8 +657,8 @@ function decodeAddPartitionsToTxnResponseV3(r: Reader): AddPartitionsToTxnRespon
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnResponse.ResultsByTopicV3AndBelow");
     else {
-      const a: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV3(r));
+      const a: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV3(r);
       f_resultsByTopicV3AndBelow = a;
     }
   }
@@ -715,8 +715,8 @@ function decodeAddPartitionsToTxnResponseAddPartitionsToTxnResultV4(r: Reader): 
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnResponse.TopicResults");
     else {
-      const a: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV3(r));
+      const a: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResultV3(r);
       f_topicResults = a;
     }
   }
@@ -741,8 +741,8 @@ function decodeAddPartitionsToTxnResponseV4(r: Reader): AddPartitionsToTxnRespon
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AddPartitionsToTxnResponse.ResultsByTransaction");
     else {
-      const a: AddPartitionsToTxnResponseAddPartitionsToTxnResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddPartitionsToTxnResponseAddPartitionsToTxnResultV4(r));
+      const a: AddPartitionsToTxnResponseAddPartitionsToTxnResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddPartitionsToTxnResponseAddPartitionsToTxnResultV4(r);
       f_resultsByTransaction = a;
     }
   }

@@ -92,8 +92,8 @@ function decodeAddRaftVoterRequestV0(r: Reader): AddRaftVoterRequest {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("AddRaftVoterRequest.Listeners");
     else {
-      const a: AddRaftVoterRequestListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAddRaftVoterRequestListenerV0(r));
+      const a: AddRaftVoterRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddRaftVoterRequestListenerV0(r);
       f_listeners = a;
     }
   }

@@ -136,8 +136,8 @@ function decodeAlterClientQuotasRequestEntryDataV0(r: Reader): AlterClientQuotas
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("AlterClientQuotasRequest.Entity");
     else {
-      const a: AlterClientQuotasRequestEntityData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasRequestEntityDataV0(r));
+      const a: AlterClientQuotasRequestEntityData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasRequestEntityDataV0(r);
       f_entity = a;
     }
   }
@@ -146,8 +146,8 @@ function decodeAlterClientQuotasRequestEntryDataV0(r: Reader): AlterClientQuotas
     const n = r.arrayLength(11);
     if (n < 0) throw unexpectedNull("AlterClientQuotasRequest.Ops");
     else {
-      const a: AlterClientQuotasRequestOpData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasRequestOpDataV0(r));
+      const a: AlterClientQuotasRequestOpData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasRequestOpDataV0(r);
       f_ops = a;
     }
   }
@@ -164,8 +164,8 @@ function decodeAlterClientQuotasRequestV0(r: Reader): AlterClientQuotasRequest {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("AlterClientQuotasRequest.Entries");
     else {
-      const a: AlterClientQuotasRequestEntryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasRequestEntryDataV0(r));
+      const a: AlterClientQuotasRequestEntryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasRequestEntryDataV0(r);
       f_entries = a;
     }
   }
@@ -256,8 +256,8 @@ function decodeAlterClientQuotasRequestEntryDataV1(r: Reader): AlterClientQuotas
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterClientQuotasRequest.Entity");
     else {
-      const a: AlterClientQuotasRequestEntityData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasRequestEntityDataV1(r));
+      const a: AlterClientQuotasRequestEntityData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasRequestEntityDataV1(r);
       f_entity = a;
     }
   }
@@ -266,8 +266,8 @@ function decodeAlterClientQuotasRequestEntryDataV1(r: Reader): AlterClientQuotas
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("AlterClientQuotasRequest.Ops");
     else {
-      const a: AlterClientQuotasRequestOpData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasRequestOpDataV1(r));
+      const a: AlterClientQuotasRequestOpData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasRequestOpDataV1(r);
       f_ops = a;
     }
   }
@@ -290,8 +290,8 @@ function decodeAlterClientQuotasRequestV1(r: Reader): AlterClientQuotasRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterClientQuotasRequest.Entries");
     else {
-      const a: AlterClientQuotasRequestEntryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasRequestEntryDataV1(r));
+      const a: AlterClientQuotasRequestEntryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasRequestEntryDataV1(r);
       f_entries = a;
     }
   }
@@ -465,8 +465,8 @@ function decodeAlterClientQuotasResponseEntryDataV0(r: Reader): AlterClientQuota
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("AlterClientQuotasResponse.Entity");
     else {
-      const a: AlterClientQuotasResponseEntityData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasResponseEntityDataV0(r));
+      const a: AlterClientQuotasResponseEntityData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasResponseEntityDataV0(r);
       f_entity = a;
     }
   }
@@ -485,8 +485,8 @@ function decodeAlterClientQuotasResponseV0(r: Reader): AlterClientQuotasResponse
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("AlterClientQuotasResponse.Entries");
     else {
-      const a: AlterClientQuotasResponseEntryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasResponseEntryDataV0(r));
+      const a: AlterClientQuotasResponseEntryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasResponseEntryDataV0(r);
       f_entries = a;
     }
   }
@@ -550,8 +550,8 @@ function decodeAlterClientQuotasResponseEntryDataV1(r: Reader): AlterClientQuota
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterClientQuotasResponse.Entity");
     else {
-      const a: AlterClientQuotasResponseEntityData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasResponseEntityDataV1(r));
+      const a: AlterClientQuotasResponseEntityData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasResponseEntityDataV1(r);
       f_entity = a;
     }
   }
@@ -576,8 +576,8 @@ function decodeAlterClientQuotasResponseV1(r: Reader): AlterClientQuotasResponse
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("AlterClientQuotasResponse.Entries");
     else {
-      const a: AlterClientQuotasResponseEntryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterClientQuotasResponseEntryDataV1(r));
+      const a: AlterClientQuotasResponseEntryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterClientQuotasResponseEntryDataV1(r);
       f_entries = a;
     }
   }

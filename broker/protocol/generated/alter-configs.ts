@@ -100,8 +100,8 @@ function decodeAlterConfigsRequestAlterConfigsResourceV0(r: Reader): AlterConfig
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("AlterConfigsRequest.Configs");
     else {
-      const a: AlterConfigsRequestAlterableConfig[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterConfigsRequestAlterableConfigV0(r));
+      const a: AlterConfigsRequestAlterableConfig[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterConfigsRequestAlterableConfigV0(r);
       f_configs = a;
     }
   }
@@ -119,8 +119,8 @@ function decodeAlterConfigsRequestV0(r: Reader): AlterConfigsRequest {
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("AlterConfigsRequest.Resources");
     else {
-      const a: AlterConfigsRequestAlterConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterConfigsRequestAlterConfigsResourceV0(r));
+      const a: AlterConfigsRequestAlterConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterConfigsRequestAlterConfigsResourceV0(r);
       f_resources = a;
     }
   }
@@ -185,8 +185,8 @@ function decodeAlterConfigsRequestAlterConfigsResourceV2(r: Reader): AlterConfig
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterConfigsRequest.Configs");
     else {
-      const a: AlterConfigsRequestAlterableConfig[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterConfigsRequestAlterableConfigV2(r));
+      const a: AlterConfigsRequestAlterableConfig[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterConfigsRequestAlterableConfigV2(r);
       f_configs = a;
     }
   }
@@ -210,8 +210,8 @@ function decodeAlterConfigsRequestV2(r: Reader): AlterConfigsRequest {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("AlterConfigsRequest.Resources");
     else {
-      const a: AlterConfigsRequestAlterConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterConfigsRequestAlterConfigsResourceV2(r));
+      const a: AlterConfigsRequestAlterConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterConfigsRequestAlterConfigsResourceV2(r);
       f_resources = a;
     }
   }
@@ -356,8 +356,8 @@ function decodeAlterConfigsResponseV0(r: Reader): AlterConfigsResponse {
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("AlterConfigsResponse.Responses");
     else {
-      const a: AlterConfigsResponseAlterConfigsResourceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterConfigsResponseAlterConfigsResourceResponseV0(r));
+      const a: AlterConfigsResponseAlterConfigsResourceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterConfigsResponseAlterConfigsResourceResponseV0(r);
       f_responses = a;
     }
   }
@@ -416,8 +416,8 @@ function decodeAlterConfigsResponseV2(r: Reader): AlterConfigsResponse {
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("AlterConfigsResponse.Responses");
     else {
-      const a: AlterConfigsResponseAlterConfigsResourceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterConfigsResponseAlterConfigsResourceResponseV2(r));
+      const a: AlterConfigsResponseAlterConfigsResourceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterConfigsResponseAlterConfigsResourceResponseV2(r);
       f_responses = a;
     }
   }

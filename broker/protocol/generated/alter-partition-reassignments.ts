@@ -84,8 +84,8 @@ function decodeAlterPartitionReassignmentsRequestReassignablePartitionV0(r: Read
     const n = r.compactArrayLength(4);
     if (n < 0) f_replicas = null;
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -109,8 +109,8 @@ function decodeAlterPartitionReassignmentsRequestReassignableTopicV0(r: Reader):
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("AlterPartitionReassignmentsRequest.Partitions");
     else {
-      const a: AlterPartitionReassignmentsRequestReassignablePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionReassignmentsRequestReassignablePartitionV0(r));
+      const a: AlterPartitionReassignmentsRequestReassignablePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionReassignmentsRequestReassignablePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -134,8 +134,8 @@ function decodeAlterPartitionReassignmentsRequestV0(r: Reader): AlterPartitionRe
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterPartitionReassignmentsRequest.Topics");
     else {
-      const a: AlterPartitionReassignmentsRequestReassignableTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionReassignmentsRequestReassignableTopicV0(r));
+      const a: AlterPartitionReassignmentsRequestReassignableTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionReassignmentsRequestReassignableTopicV0(r);
       f_topics = a;
     }
   }
@@ -314,8 +314,8 @@ function decodeAlterPartitionReassignmentsResponseReassignableTopicResponseV0(r:
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("AlterPartitionReassignmentsResponse.Partitions");
     else {
-      const a: AlterPartitionReassignmentsResponseReassignablePartitionResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionReassignmentsResponseReassignablePartitionResponseV0(r));
+      const a: AlterPartitionReassignmentsResponseReassignablePartitionResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionReassignmentsResponseReassignablePartitionResponseV0(r);
       f_partitions = a;
     }
   }
@@ -341,8 +341,8 @@ function decodeAlterPartitionReassignmentsResponseV0(r: Reader): AlterPartitionR
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterPartitionReassignmentsResponse.Responses");
     else {
-      const a: AlterPartitionReassignmentsResponseReassignableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionReassignmentsResponseReassignableTopicResponseV0(r));
+      const a: AlterPartitionReassignmentsResponseReassignableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionReassignmentsResponseReassignableTopicResponseV0(r);
       f_responses = a;
     }
   }

@@ -134,8 +134,8 @@ function decodeAlterPartitionRequestPartitionDataV0(r: Reader): AlterPartitionRe
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.NewIsr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_newIsr = a;
     }
   }
@@ -164,8 +164,8 @@ function decodeAlterPartitionRequestTopicDataV0(r: Reader): AlterPartitionReques
     const n = r.compactArrayLength(14);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Partitions");
     else {
-      const a: AlterPartitionRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestPartitionDataV0(r));
+      const a: AlterPartitionRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -191,8 +191,8 @@ function decodeAlterPartitionRequestV0(r: Reader): AlterPartitionRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Topics");
     else {
-      const a: AlterPartitionRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestTopicDataV0(r));
+      const a: AlterPartitionRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -259,8 +259,8 @@ function decodeAlterPartitionRequestPartitionDataV1(r: Reader): AlterPartitionRe
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.NewIsr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_newIsr = a;
     }
   }
@@ -290,8 +290,8 @@ function decodeAlterPartitionRequestTopicDataV1(r: Reader): AlterPartitionReques
     const n = r.compactArrayLength(15);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Partitions");
     else {
-      const a: AlterPartitionRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestPartitionDataV1(r));
+      const a: AlterPartitionRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -317,8 +317,8 @@ function decodeAlterPartitionRequestV1(r: Reader): AlterPartitionRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Topics");
     else {
-      const a: AlterPartitionRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestTopicDataV1(r));
+      const a: AlterPartitionRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -385,8 +385,8 @@ function decodeAlterPartitionRequestTopicDataV2(r: Reader): AlterPartitionReques
     const n = r.compactArrayLength(15);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Partitions");
     else {
-      const a: AlterPartitionRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestPartitionDataV1(r));
+      const a: AlterPartitionRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -412,8 +412,8 @@ function decodeAlterPartitionRequestV2(r: Reader): AlterPartitionRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Topics");
     else {
-      const a: AlterPartitionRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestTopicDataV2(r));
+      const a: AlterPartitionRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestTopicDataV2(r);
       f_topics = a;
     }
   }
@@ -497,8 +497,8 @@ function decodeAlterPartitionRequestPartitionDataV3(r: Reader): AlterPartitionRe
     const n = r.compactArrayLength(13);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.NewIsrWithEpochs");
     else {
-      const a: AlterPartitionRequestBrokerState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestBrokerStateV3(r));
+      const a: AlterPartitionRequestBrokerState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestBrokerStateV3(r);
       f_newIsrWithEpochs = a;
     }
   }
@@ -528,8 +528,8 @@ function decodeAlterPartitionRequestTopicDataV3(r: Reader): AlterPartitionReques
     const n = r.compactArrayLength(15);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Partitions");
     else {
-      const a: AlterPartitionRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestPartitionDataV3(r));
+      const a: AlterPartitionRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV3(r);
       f_partitions = a;
     }
   }
@@ -555,8 +555,8 @@ function decodeAlterPartitionRequestV3(r: Reader): AlterPartitionRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Topics");
     else {
-      const a: AlterPartitionRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionRequestTopicDataV3(r));
+      const a: AlterPartitionRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestTopicDataV3(r);
       f_topics = a;
     }
   }
@@ -754,8 +754,8 @@ function decodeAlterPartitionResponsePartitionDataV0(r: Reader): AlterPartitionR
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -785,8 +785,8 @@ function decodeAlterPartitionResponseTopicDataV0(r: Reader): AlterPartitionRespo
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Partitions");
     else {
-      const a: AlterPartitionResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionResponsePartitionDataV0(r));
+      const a: AlterPartitionResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -812,8 +812,8 @@ function decodeAlterPartitionResponseV0(r: Reader): AlterPartitionResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Topics");
     else {
-      const a: AlterPartitionResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionResponseTopicDataV0(r));
+      const a: AlterPartitionResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -884,8 +884,8 @@ function decodeAlterPartitionResponsePartitionDataV1(r: Reader): AlterPartitionR
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -916,8 +916,8 @@ function decodeAlterPartitionResponseTopicDataV1(r: Reader): AlterPartitionRespo
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Partitions");
     else {
-      const a: AlterPartitionResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionResponsePartitionDataV1(r));
+      const a: AlterPartitionResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -943,8 +943,8 @@ function decodeAlterPartitionResponseV1(r: Reader): AlterPartitionResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Topics");
     else {
-      const a: AlterPartitionResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionResponseTopicDataV1(r));
+      const a: AlterPartitionResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponseTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -1014,8 +1014,8 @@ function decodeAlterPartitionResponseTopicDataV2(r: Reader): AlterPartitionRespo
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Partitions");
     else {
-      const a: AlterPartitionResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionResponsePartitionDataV1(r));
+      const a: AlterPartitionResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -1041,8 +1041,8 @@ function decodeAlterPartitionResponseV2(r: Reader): AlterPartitionResponse {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Topics");
     else {
-      const a: AlterPartitionResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterPartitionResponseTopicDataV2(r));
+      const a: AlterPartitionResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponseTopicDataV2(r);
       f_topics = a;
     }
   }

@@ -80,8 +80,8 @@ function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV0(r: Reader): A
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -99,8 +99,8 @@ function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV0(r: Reader): AlterR
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Topics");
     else {
-      const a: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV0(r));
+      const a: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV0(r);
       f_topics = a;
     }
   }
@@ -117,8 +117,8 @@ function decodeAlterReplicaLogDirsRequestV0(r: Reader): AlterReplicaLogDirsReque
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Dirs");
     else {
-      const a: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV0(r));
+      const a: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV0(r);
       f_dirs = a;
     }
   }
@@ -163,8 +163,8 @@ function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV2(r: Reader): A
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -188,8 +188,8 @@ function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV2(r: Reader): AlterR
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Topics");
     else {
-      const a: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV2(r));
+      const a: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV2(r);
       f_topics = a;
     }
   }
@@ -212,8 +212,8 @@ function decodeAlterReplicaLogDirsRequestV2(r: Reader): AlterReplicaLogDirsReque
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Dirs");
     else {
-      const a: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV2(r));
+      const a: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV2(r);
       f_dirs = a;
     }
   }
@@ -367,8 +367,8 @@ function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV0(r: Rea
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsResponse.Partitions");
     else {
-      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV0(r));
+      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -386,8 +386,8 @@ function decodeAlterReplicaLogDirsResponseV0(r: Reader): AlterReplicaLogDirsResp
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsResponse.Results");
     else {
-      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV0(r));
+      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV0(r);
       f_results = a;
     }
   }
@@ -448,8 +448,8 @@ function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV2(r: Rea
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsResponse.Partitions");
     else {
-      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV2(r));
+      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV2(r);
       f_partitions = a;
     }
   }
@@ -473,8 +473,8 @@ function decodeAlterReplicaLogDirsResponseV2(r: Reader): AlterReplicaLogDirsResp
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsResponse.Results");
     else {
-      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV2(r));
+      const a: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV2(r);
       f_results = a;
     }
   }

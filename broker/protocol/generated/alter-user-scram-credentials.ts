@@ -136,8 +136,8 @@ function decodeAlterUserScramCredentialsRequestV0(r: Reader): AlterUserScramCred
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("AlterUserScramCredentialsRequest.Deletions");
     else {
-      const a: AlterUserScramCredentialsRequestScramCredentialDeletion[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterUserScramCredentialsRequestScramCredentialDeletionV0(r));
+      const a: AlterUserScramCredentialsRequestScramCredentialDeletion[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterUserScramCredentialsRequestScramCredentialDeletionV0(r);
       f_deletions = a;
     }
   }
@@ -146,8 +146,8 @@ function decodeAlterUserScramCredentialsRequestV0(r: Reader): AlterUserScramCred
     const n = r.compactArrayLength(9);
     if (n < 0) throw unexpectedNull("AlterUserScramCredentialsRequest.Upsertions");
     else {
-      const a: AlterUserScramCredentialsRequestScramCredentialUpsertion[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterUserScramCredentialsRequestScramCredentialUpsertionV0(r));
+      const a: AlterUserScramCredentialsRequestScramCredentialUpsertion[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterUserScramCredentialsRequestScramCredentialUpsertionV0(r);
       f_upsertions = a;
     }
   }
@@ -294,8 +294,8 @@ function decodeAlterUserScramCredentialsResponseV0(r: Reader): AlterUserScramCre
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("AlterUserScramCredentialsResponse.Results");
     else {
-      const a: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAlterUserScramCredentialsResponseAlterUserScramCredentialsResultV0(r));
+      const a: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterUserScramCredentialsResponseAlterUserScramCredentialsResultV0(r);
       f_results = a;
     }
   }

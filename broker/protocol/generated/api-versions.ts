@@ -230,8 +230,8 @@ function decodeApiVersionsResponseV0(r: Reader): ApiVersionsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ApiVersionsResponse.ApiKeys");
     else {
-      const a: ApiVersionsResponseApiVersion[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeApiVersionsResponseApiVersionV0(r));
+      const a: ApiVersionsResponseApiVersion[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeApiVersionsResponseApiVersionV0(r);
       f_apiKeys = a;
     }
   }
@@ -273,8 +273,8 @@ function decodeApiVersionsResponseV1(r: Reader): ApiVersionsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ApiVersionsResponse.ApiKeys");
     else {
-      const a: ApiVersionsResponseApiVersion[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeApiVersionsResponseApiVersionV0(r));
+      const a: ApiVersionsResponseApiVersion[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeApiVersionsResponseApiVersionV0(r);
       f_apiKeys = a;
     }
   }
@@ -364,8 +364,8 @@ function decodeApiVersionsResponseV3(r: Reader): ApiVersionsResponse {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("ApiVersionsResponse.ApiKeys");
     else {
-      const a: ApiVersionsResponseApiVersion[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeApiVersionsResponseApiVersionV3(r));
+      const a: ApiVersionsResponseApiVersion[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeApiVersionsResponseApiVersionV3(r);
       f_apiKeys = a;
     }
   }
@@ -384,8 +384,8 @@ function decodeApiVersionsResponseV3(r: Reader): ApiVersionsResponse {
           const n = r.compactArrayLength(6);
           if (n < 0) throw unexpectedNull("ApiVersionsResponse.SupportedFeatures");
           else {
-            const a: ApiVersionsResponseSupportedFeatureKey[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeApiVersionsResponseSupportedFeatureKeyV3(r));
+            const a: ApiVersionsResponseSupportedFeatureKey[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeApiVersionsResponseSupportedFeatureKeyV3(r);
             f_supportedFeatures = a;
           }
         }
@@ -402,8 +402,8 @@ function decodeApiVersionsResponseV3(r: Reader): ApiVersionsResponse {
           const n = r.compactArrayLength(6);
           if (n < 0) throw unexpectedNull("ApiVersionsResponse.FinalizedFeatures");
           else {
-            const a: ApiVersionsResponseFinalizedFeatureKey[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeApiVersionsResponseFinalizedFeatureKeyV3(r));
+            const a: ApiVersionsResponseFinalizedFeatureKey[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeApiVersionsResponseFinalizedFeatureKeyV3(r);
             f_finalizedFeatures = a;
           }
         }

@@ -117,8 +117,8 @@ function decodeAssignReplicasToDirsRequestTopicDataV0(r: Reader): AssignReplicas
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("AssignReplicasToDirsRequest.Partitions");
     else {
-      const a: AssignReplicasToDirsRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAssignReplicasToDirsRequestPartitionDataV0(r));
+      const a: AssignReplicasToDirsRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAssignReplicasToDirsRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -142,8 +142,8 @@ function decodeAssignReplicasToDirsRequestDirectoryDataV0(r: Reader): AssignRepl
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("AssignReplicasToDirsRequest.Topics");
     else {
-      const a: AssignReplicasToDirsRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAssignReplicasToDirsRequestTopicDataV0(r));
+      const a: AssignReplicasToDirsRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAssignReplicasToDirsRequestTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -168,8 +168,8 @@ function decodeAssignReplicasToDirsRequestV0(r: Reader): AssignReplicasToDirsReq
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("AssignReplicasToDirsRequest.Directories");
     else {
-      const a: AssignReplicasToDirsRequestDirectoryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAssignReplicasToDirsRequestDirectoryDataV0(r));
+      const a: AssignReplicasToDirsRequestDirectoryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAssignReplicasToDirsRequestDirectoryDataV0(r);
       f_directories = a;
     }
   }
@@ -365,8 +365,8 @@ function decodeAssignReplicasToDirsResponseTopicDataV0(r: Reader): AssignReplica
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("AssignReplicasToDirsResponse.Partitions");
     else {
-      const a: AssignReplicasToDirsResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAssignReplicasToDirsResponsePartitionDataV0(r));
+      const a: AssignReplicasToDirsResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAssignReplicasToDirsResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -390,8 +390,8 @@ function decodeAssignReplicasToDirsResponseDirectoryDataV0(r: Reader): AssignRep
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("AssignReplicasToDirsResponse.Topics");
     else {
-      const a: AssignReplicasToDirsResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAssignReplicasToDirsResponseTopicDataV0(r));
+      const a: AssignReplicasToDirsResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAssignReplicasToDirsResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -416,8 +416,8 @@ function decodeAssignReplicasToDirsResponseV0(r: Reader): AssignReplicasToDirsRe
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("AssignReplicasToDirsResponse.Directories");
     else {
-      const a: AssignReplicasToDirsResponseDirectoryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeAssignReplicasToDirsResponseDirectoryDataV0(r));
+      const a: AssignReplicasToDirsResponseDirectoryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAssignReplicasToDirsResponseDirectoryDataV0(r);
       f_directories = a;
     }
   }

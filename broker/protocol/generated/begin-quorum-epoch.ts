@@ -140,8 +140,8 @@ function decodeBeginQuorumEpochRequestTopicDataV0(r: Reader): BeginQuorumEpochRe
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochRequest.Partitions");
     else {
-      const a: BeginQuorumEpochRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochRequestPartitionDataV0(r));
+      const a: BeginQuorumEpochRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -159,8 +159,8 @@ function decodeBeginQuorumEpochRequestV0(r: Reader): BeginQuorumEpochRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochRequest.Topics");
     else {
-      const a: BeginQuorumEpochRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochRequestTopicDataV0(r));
+      const a: BeginQuorumEpochRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochRequestTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -229,8 +229,8 @@ function decodeBeginQuorumEpochRequestTopicDataV1(r: Reader): BeginQuorumEpochRe
     const n = r.compactArrayLength(29);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochRequest.Partitions");
     else {
-      const a: BeginQuorumEpochRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochRequestPartitionDataV1(r));
+      const a: BeginQuorumEpochRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochRequestPartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -273,8 +273,8 @@ function decodeBeginQuorumEpochRequestV1(r: Reader): BeginQuorumEpochRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochRequest.Topics");
     else {
-      const a: BeginQuorumEpochRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochRequestTopicDataV1(r));
+      const a: BeginQuorumEpochRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochRequestTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -283,8 +283,8 @@ function decodeBeginQuorumEpochRequestV1(r: Reader): BeginQuorumEpochRequest {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochRequest.LeaderEndpoints");
     else {
-      const a: BeginQuorumEpochRequestLeaderEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochRequestLeaderEndpointV1(r));
+      const a: BeginQuorumEpochRequestLeaderEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochRequestLeaderEndpointV1(r);
       f_leaderEndpoints = a;
     }
   }
@@ -504,8 +504,8 @@ function decodeBeginQuorumEpochResponseTopicDataV0(r: Reader): BeginQuorumEpochR
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochResponse.Partitions");
     else {
-      const a: BeginQuorumEpochResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochResponsePartitionDataV0(r));
+      const a: BeginQuorumEpochResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -523,8 +523,8 @@ function decodeBeginQuorumEpochResponseV0(r: Reader): BeginQuorumEpochResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochResponse.Topics");
     else {
-      const a: BeginQuorumEpochResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochResponseTopicDataV0(r));
+      const a: BeginQuorumEpochResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -595,8 +595,8 @@ function decodeBeginQuorumEpochResponseTopicDataV1(r: Reader): BeginQuorumEpochR
     const n = r.compactArrayLength(15);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochResponse.Partitions");
     else {
-      const a: BeginQuorumEpochResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochResponsePartitionDataV1(r));
+      const a: BeginQuorumEpochResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -638,8 +638,8 @@ function decodeBeginQuorumEpochResponseV1(r: Reader): BeginQuorumEpochResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("BeginQuorumEpochResponse.Topics");
     else {
-      const a: BeginQuorumEpochResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochResponseTopicDataV1(r));
+      const a: BeginQuorumEpochResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochResponseTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -654,8 +654,8 @@ function decodeBeginQuorumEpochResponseV1(r: Reader): BeginQuorumEpochResponse {
           const n = r.compactArrayLength(8);
           if (n < 0) throw unexpectedNull("BeginQuorumEpochResponse.NodeEndpoints");
           else {
-            const a: BeginQuorumEpochResponseNodeEndpoint[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeBeginQuorumEpochResponseNodeEndpointV1(r));
+            const a: BeginQuorumEpochResponseNodeEndpoint[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeBeginQuorumEpochResponseNodeEndpointV1(r);
             f_nodeEndpoints = a;
           }
         }

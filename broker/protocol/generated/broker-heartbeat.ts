@@ -96,8 +96,8 @@ function decodeBrokerHeartbeatRequestV1(r: Reader): BrokerHeartbeatRequest {
           const n = r.compactArrayLength(16);
           if (n < 0) throw unexpectedNull("BrokerHeartbeatRequest.OfflineLogDirs");
           else {
-            const a: string[] = [];
-            for (let i = 0; i < n; i++) a.push(r.uuid());
+            const a: string[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = r.uuid();
             f_offlineLogDirs = a;
           }
         }

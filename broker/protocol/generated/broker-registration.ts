@@ -167,8 +167,8 @@ function decodeBrokerRegistrationRequestV0(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Listeners");
     else {
-      const a: BrokerRegistrationRequestListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestListenerV0(r));
+      const a: BrokerRegistrationRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestListenerV0(r);
       f_listeners = a;
     }
   }
@@ -177,8 +177,8 @@ function decodeBrokerRegistrationRequestV0(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Features");
     else {
-      const a: BrokerRegistrationRequestFeature[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestFeatureV0(r));
+      const a: BrokerRegistrationRequestFeature[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestFeatureV0(r);
       f_features = a;
     }
   }
@@ -257,8 +257,8 @@ function decodeBrokerRegistrationRequestV1(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Listeners");
     else {
-      const a: BrokerRegistrationRequestListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestListenerV0(r));
+      const a: BrokerRegistrationRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestListenerV0(r);
       f_listeners = a;
     }
   }
@@ -267,8 +267,8 @@ function decodeBrokerRegistrationRequestV1(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Features");
     else {
-      const a: BrokerRegistrationRequestFeature[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestFeatureV0(r));
+      const a: BrokerRegistrationRequestFeature[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestFeatureV0(r);
       f_features = a;
     }
   }
@@ -327,8 +327,8 @@ function decodeBrokerRegistrationRequestV2(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Listeners");
     else {
-      const a: BrokerRegistrationRequestListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestListenerV0(r));
+      const a: BrokerRegistrationRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestListenerV0(r);
       f_listeners = a;
     }
   }
@@ -337,8 +337,8 @@ function decodeBrokerRegistrationRequestV2(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Features");
     else {
-      const a: BrokerRegistrationRequestFeature[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestFeatureV0(r));
+      const a: BrokerRegistrationRequestFeature[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestFeatureV0(r);
       f_features = a;
     }
   }
@@ -349,8 +349,8 @@ function decodeBrokerRegistrationRequestV2(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(16);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.LogDirs");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.uuid());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.uuid();
       f_logDirs = a;
     }
   }
@@ -412,8 +412,8 @@ function decodeBrokerRegistrationRequestV3(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Listeners");
     else {
-      const a: BrokerRegistrationRequestListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestListenerV0(r));
+      const a: BrokerRegistrationRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestListenerV0(r);
       f_listeners = a;
     }
   }
@@ -422,8 +422,8 @@ function decodeBrokerRegistrationRequestV3(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.Features");
     else {
-      const a: BrokerRegistrationRequestFeature[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeBrokerRegistrationRequestFeatureV0(r));
+      const a: BrokerRegistrationRequestFeature[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeBrokerRegistrationRequestFeatureV0(r);
       f_features = a;
     }
   }
@@ -434,8 +434,8 @@ function decodeBrokerRegistrationRequestV3(r: Reader): BrokerRegistrationRequest
     const n = r.compactArrayLength(16);
     if (n < 0) throw unexpectedNull("BrokerRegistrationRequest.LogDirs");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.uuid());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.uuid();
       f_logDirs = a;
     }
   }

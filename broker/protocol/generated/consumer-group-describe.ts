@@ -31,8 +31,8 @@ function decodeConsumerGroupDescribeRequestV0(r: Reader): ConsumerGroupDescribeR
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ConsumerGroupDescribeRequest.GroupIds");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_groupIds = a;
     }
   }
@@ -286,8 +286,8 @@ function decodeConsumerGroupDescribeResponseTopicPartitionsV0(r: Reader): Consum
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -311,8 +311,8 @@ function decodeConsumerGroupDescribeResponseAssignmentV0(r: Reader): ConsumerGro
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.TopicPartitions");
     else {
-      const a: ConsumerGroupDescribeResponseTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerGroupDescribeResponseTopicPartitionsV0(r));
+      const a: ConsumerGroupDescribeResponseTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupDescribeResponseTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -340,8 +340,8 @@ function decodeConsumerGroupDescribeResponseMemberV0(r: Reader): ConsumerGroupDe
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.SubscribedTopicNames");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_subscribedTopicNames = a;
     }
   }
@@ -382,8 +382,8 @@ function decodeConsumerGroupDescribeResponseDescribedGroupV0(r: Reader): Consume
     const n = r.compactArrayLength(16);
     if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.Members");
     else {
-      const a: ConsumerGroupDescribeResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerGroupDescribeResponseMemberV0(r));
+      const a: ConsumerGroupDescribeResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupDescribeResponseMemberV0(r);
       f_members = a;
     }
   }
@@ -415,8 +415,8 @@ function decodeConsumerGroupDescribeResponseV0(r: Reader): ConsumerGroupDescribe
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.Groups");
     else {
-      const a: ConsumerGroupDescribeResponseDescribedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerGroupDescribeResponseDescribedGroupV0(r));
+      const a: ConsumerGroupDescribeResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupDescribeResponseDescribedGroupV0(r);
       f_groups = a;
     }
   }

@@ -90,8 +90,8 @@ function decodeConsumerGroupHeartbeatRequestTopicPartitionsV0(r: Reader): Consum
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ConsumerGroupHeartbeatRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -120,8 +120,8 @@ function decodeConsumerGroupHeartbeatRequestV0(r: Reader): ConsumerGroupHeartbea
     const n = r.compactArrayLength(1);
     if (n < 0) f_subscribedTopicNames = null;
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_subscribedTopicNames = a;
     }
   }
@@ -131,8 +131,8 @@ function decodeConsumerGroupHeartbeatRequestV0(r: Reader): ConsumerGroupHeartbea
     const n = r.compactArrayLength(18);
     if (n < 0) f_topicPartitions = null;
     else {
-      const a: ConsumerGroupHeartbeatRequestTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerGroupHeartbeatRequestTopicPartitionsV0(r));
+      const a: ConsumerGroupHeartbeatRequestTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupHeartbeatRequestTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -211,8 +211,8 @@ function decodeConsumerGroupHeartbeatRequestV1(r: Reader): ConsumerGroupHeartbea
     const n = r.compactArrayLength(1);
     if (n < 0) f_subscribedTopicNames = null;
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_subscribedTopicNames = a;
     }
   }
@@ -223,8 +223,8 @@ function decodeConsumerGroupHeartbeatRequestV1(r: Reader): ConsumerGroupHeartbea
     const n = r.compactArrayLength(18);
     if (n < 0) f_topicPartitions = null;
     else {
-      const a: ConsumerGroupHeartbeatRequestTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerGroupHeartbeatRequestTopicPartitionsV0(r));
+      const a: ConsumerGroupHeartbeatRequestTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupHeartbeatRequestTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -393,8 +393,8 @@ function decodeConsumerGroupHeartbeatResponseTopicPartitionsV0(r: Reader): Consu
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ConsumerGroupHeartbeatResponse.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -417,8 +417,8 @@ function decodeConsumerGroupHeartbeatResponseAssignmentV0(r: Reader): ConsumerGr
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ConsumerGroupHeartbeatResponse.TopicPartitions");
     else {
-      const a: ConsumerGroupHeartbeatResponseTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerGroupHeartbeatResponseTopicPartitionsV0(r));
+      const a: ConsumerGroupHeartbeatResponseTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupHeartbeatResponseTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }

@@ -50,8 +50,8 @@ function decodeConsumerProtocolAssignmentTopicPartitionV0(r: Reader): ConsumerPr
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("ConsumerProtocolAssignment.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -68,8 +68,8 @@ function decodeConsumerProtocolAssignmentV0(r: Reader): ConsumerProtocolAssignme
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ConsumerProtocolAssignment.AssignedPartitions");
     else {
-      const a: ConsumerProtocolAssignmentTopicPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerProtocolAssignmentTopicPartitionV0(r));
+      const a: ConsumerProtocolAssignmentTopicPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerProtocolAssignmentTopicPartitionV0(r);
       f_assignedPartitions = a;
     }
   }

@@ -55,8 +55,8 @@ function decodeConsumerProtocolSubscriptionV0(r: Reader): ConsumerProtocolSubscr
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.Topics");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_topics = a;
     }
   }
@@ -88,8 +88,8 @@ function decodeConsumerProtocolSubscriptionTopicPartitionV1(r: Reader): Consumer
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -106,8 +106,8 @@ function decodeConsumerProtocolSubscriptionV1(r: Reader): ConsumerProtocolSubscr
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.Topics");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_topics = a;
     }
   }
@@ -117,8 +117,8 @@ function decodeConsumerProtocolSubscriptionV1(r: Reader): ConsumerProtocolSubscr
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.OwnedPartitions");
     else {
-      const a: ConsumerProtocolSubscriptionTopicPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerProtocolSubscriptionTopicPartitionV1(r));
+      const a: ConsumerProtocolSubscriptionTopicPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerProtocolSubscriptionTopicPartitionV1(r);
       f_ownedPartitions = a;
     }
   }
@@ -163,8 +163,8 @@ function decodeConsumerProtocolSubscriptionV2(r: Reader): ConsumerProtocolSubscr
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.Topics");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_topics = a;
     }
   }
@@ -174,8 +174,8 @@ function decodeConsumerProtocolSubscriptionV2(r: Reader): ConsumerProtocolSubscr
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.OwnedPartitions");
     else {
-      const a: ConsumerProtocolSubscriptionTopicPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerProtocolSubscriptionTopicPartitionV1(r));
+      const a: ConsumerProtocolSubscriptionTopicPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerProtocolSubscriptionTopicPartitionV1(r);
       f_ownedPartitions = a;
     }
   }
@@ -213,8 +213,8 @@ function decodeConsumerProtocolSubscriptionV3(r: Reader): ConsumerProtocolSubscr
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.Topics");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_topics = a;
     }
   }
@@ -224,8 +224,8 @@ function decodeConsumerProtocolSubscriptionV3(r: Reader): ConsumerProtocolSubscr
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ConsumerProtocolSubscription.OwnedPartitions");
     else {
-      const a: ConsumerProtocolSubscriptionTopicPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeConsumerProtocolSubscriptionTopicPartitionV1(r));
+      const a: ConsumerProtocolSubscriptionTopicPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerProtocolSubscriptionTopicPartitionV1(r);
       f_ownedPartitions = a;
     }
   }

@@ -161,8 +161,8 @@ function decodeControlledShutdownResponseV0(r: Reader): ControlledShutdownRespon
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ControlledShutdownResponse.RemainingPartitions");
     else {
-      const a: ControlledShutdownResponseRemainingPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeControlledShutdownResponseRemainingPartitionV0(r));
+      const a: ControlledShutdownResponseRemainingPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeControlledShutdownResponseRemainingPartitionV0(r);
       f_remainingPartitions = a;
     }
   }
@@ -213,8 +213,8 @@ function decodeControlledShutdownResponseV3(r: Reader): ControlledShutdownRespon
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("ControlledShutdownResponse.RemainingPartitions");
     else {
-      const a: ControlledShutdownResponseRemainingPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeControlledShutdownResponseRemainingPartitionV3(r));
+      const a: ControlledShutdownResponseRemainingPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeControlledShutdownResponseRemainingPartitionV3(r);
       f_remainingPartitions = a;
     }
   }

@@ -151,8 +151,8 @@ function decodeControllerRegistrationRequestV0(r: Reader): ControllerRegistratio
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("ControllerRegistrationRequest.Listeners");
     else {
-      const a: ControllerRegistrationRequestListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeControllerRegistrationRequestListenerV0(r));
+      const a: ControllerRegistrationRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeControllerRegistrationRequestListenerV0(r);
       f_listeners = a;
     }
   }
@@ -161,8 +161,8 @@ function decodeControllerRegistrationRequestV0(r: Reader): ControllerRegistratio
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("ControllerRegistrationRequest.Features");
     else {
-      const a: ControllerRegistrationRequestFeature[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeControllerRegistrationRequestFeatureV0(r));
+      const a: ControllerRegistrationRequestFeature[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeControllerRegistrationRequestFeatureV0(r);
       f_features = a;
     }
   }

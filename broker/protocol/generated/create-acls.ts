@@ -97,8 +97,8 @@ function decodeCreateAclsRequestV0(r: Reader): CreateAclsRequest {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("CreateAclsRequest.Creations");
     else {
-      const a: CreateAclsRequestAclCreation[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateAclsRequestAclCreationV0(r));
+      const a: CreateAclsRequestAclCreation[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsRequestAclCreationV0(r);
       f_creations = a;
     }
   }
@@ -158,8 +158,8 @@ function decodeCreateAclsRequestV1(r: Reader): CreateAclsRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("CreateAclsRequest.Creations");
     else {
-      const a: CreateAclsRequestAclCreation[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateAclsRequestAclCreationV1(r));
+      const a: CreateAclsRequestAclCreation[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsRequestAclCreationV1(r);
       f_creations = a;
     }
   }
@@ -226,8 +226,8 @@ function decodeCreateAclsRequestV2(r: Reader): CreateAclsRequest {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("CreateAclsRequest.Creations");
     else {
-      const a: CreateAclsRequestAclCreation[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateAclsRequestAclCreationV2(r));
+      const a: CreateAclsRequestAclCreation[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsRequestAclCreationV2(r);
       f_creations = a;
     }
   }
@@ -351,8 +351,8 @@ function decodeCreateAclsResponseV0(r: Reader): CreateAclsResponse {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("CreateAclsResponse.Results");
     else {
-      const a: CreateAclsResponseAclCreationResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateAclsResponseAclCreationResultV0(r));
+      const a: CreateAclsResponseAclCreationResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsResponseAclCreationResultV0(r);
       f_results = a;
     }
   }
@@ -403,8 +403,8 @@ function decodeCreateAclsResponseV2(r: Reader): CreateAclsResponse {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("CreateAclsResponse.Results");
     else {
-      const a: CreateAclsResponseAclCreationResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateAclsResponseAclCreationResultV2(r));
+      const a: CreateAclsResponseAclCreationResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsResponseAclCreationResultV2(r);
       f_results = a;
     }
   }

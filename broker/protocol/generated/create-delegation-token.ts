@@ -75,8 +75,8 @@ function decodeCreateDelegationTokenRequestV0(r: Reader): CreateDelegationTokenR
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("CreateDelegationTokenRequest.Renewers");
     else {
-      const a: CreateDelegationTokenRequestCreatableRenewers[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateDelegationTokenRequestCreatableRenewersV0(r));
+      const a: CreateDelegationTokenRequestCreatableRenewers[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateDelegationTokenRequestCreatableRenewersV0(r);
       f_renewers = a;
     }
   }
@@ -143,8 +143,8 @@ function decodeCreateDelegationTokenRequestV2(r: Reader): CreateDelegationTokenR
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("CreateDelegationTokenRequest.Renewers");
     else {
-      const a: CreateDelegationTokenRequestCreatableRenewers[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateDelegationTokenRequestCreatableRenewersV2(r));
+      const a: CreateDelegationTokenRequestCreatableRenewers[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateDelegationTokenRequestCreatableRenewersV2(r);
       f_renewers = a;
     }
   }
@@ -193,8 +193,8 @@ function decodeCreateDelegationTokenRequestV3(r: Reader): CreateDelegationTokenR
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("CreateDelegationTokenRequest.Renewers");
     else {
-      const a: CreateDelegationTokenRequestCreatableRenewers[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateDelegationTokenRequestCreatableRenewersV2(r));
+      const a: CreateDelegationTokenRequestCreatableRenewers[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateDelegationTokenRequestCreatableRenewersV2(r);
       f_renewers = a;
     }
   }

@@ -87,8 +87,8 @@ function decodeCreatePartitionsRequestCreatePartitionsAssignmentV0(r: Reader): C
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("CreatePartitionsRequest.BrokerIds");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_brokerIds = a;
     }
   }
@@ -106,8 +106,8 @@ function decodeCreatePartitionsRequestCreatePartitionsTopicV0(r: Reader): Create
     const n = r.arrayLength(4);
     if (n < 0) f_assignments = null;
     else {
-      const a: CreatePartitionsRequestCreatePartitionsAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreatePartitionsRequestCreatePartitionsAssignmentV0(r));
+      const a: CreatePartitionsRequestCreatePartitionsAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreatePartitionsRequestCreatePartitionsAssignmentV0(r);
       f_assignments = a;
     }
   }
@@ -125,8 +125,8 @@ function decodeCreatePartitionsRequestV0(r: Reader): CreatePartitionsRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("CreatePartitionsRequest.Topics");
     else {
-      const a: CreatePartitionsRequestCreatePartitionsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreatePartitionsRequestCreatePartitionsTopicV0(r));
+      const a: CreatePartitionsRequestCreatePartitionsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreatePartitionsRequestCreatePartitionsTopicV0(r);
       f_topics = a;
     }
   }
@@ -179,8 +179,8 @@ function decodeCreatePartitionsRequestCreatePartitionsAssignmentV2(r: Reader): C
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("CreatePartitionsRequest.BrokerIds");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_brokerIds = a;
     }
   }
@@ -204,8 +204,8 @@ function decodeCreatePartitionsRequestCreatePartitionsTopicV2(r: Reader): Create
     const n = r.compactArrayLength(2);
     if (n < 0) f_assignments = null;
     else {
-      const a: CreatePartitionsRequestCreatePartitionsAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreatePartitionsRequestCreatePartitionsAssignmentV2(r));
+      const a: CreatePartitionsRequestCreatePartitionsAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreatePartitionsRequestCreatePartitionsAssignmentV2(r);
       f_assignments = a;
     }
   }
@@ -229,8 +229,8 @@ function decodeCreatePartitionsRequestV2(r: Reader): CreatePartitionsRequest {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("CreatePartitionsRequest.Topics");
     else {
-      const a: CreatePartitionsRequestCreatePartitionsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreatePartitionsRequestCreatePartitionsTopicV2(r));
+      const a: CreatePartitionsRequestCreatePartitionsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreatePartitionsRequestCreatePartitionsTopicV2(r);
       f_topics = a;
     }
   }
@@ -374,8 +374,8 @@ function decodeCreatePartitionsResponseV0(r: Reader): CreatePartitionsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("CreatePartitionsResponse.Results");
     else {
-      const a: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreatePartitionsResponseCreatePartitionsTopicResultV0(r));
+      const a: CreatePartitionsResponseCreatePartitionsTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreatePartitionsResponseCreatePartitionsTopicResultV0(r);
       f_results = a;
     }
   }
@@ -430,8 +430,8 @@ function decodeCreatePartitionsResponseV2(r: Reader): CreatePartitionsResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("CreatePartitionsResponse.Results");
     else {
-      const a: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreatePartitionsResponseCreatePartitionsTopicResultV2(r));
+      const a: CreatePartitionsResponseCreatePartitionsTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreatePartitionsResponseCreatePartitionsTopicResultV2(r);
       f_results = a;
     }
   }

@@ -129,8 +129,8 @@ function decodeCreateTopicsRequestCreatableReplicaAssignmentV0(r: Reader): Creat
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.BrokerIds");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_brokerIds = a;
     }
   }
@@ -160,8 +160,8 @@ function decodeCreateTopicsRequestCreatableTopicV0(r: Reader): CreateTopicsReque
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Assignments");
     else {
-      const a: CreateTopicsRequestCreatableReplicaAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsRequestCreatableReplicaAssignmentV0(r));
+      const a: CreateTopicsRequestCreatableReplicaAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableReplicaAssignmentV0(r);
       f_assignments = a;
     }
   }
@@ -170,8 +170,8 @@ function decodeCreateTopicsRequestCreatableTopicV0(r: Reader): CreateTopicsReque
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Configs");
     else {
-      const a: CreateTopicsRequestCreatableTopicConfig[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsRequestCreatableTopicConfigV0(r));
+      const a: CreateTopicsRequestCreatableTopicConfig[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicConfigV0(r);
       f_configs = a;
     }
   }
@@ -191,8 +191,8 @@ function decodeCreateTopicsRequestV0(r: Reader): CreateTopicsRequest {
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Topics");
     else {
-      const a: CreateTopicsRequestCreatableTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsRequestCreatableTopicV0(r));
+      const a: CreateTopicsRequestCreatableTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicV0(r);
       f_topics = a;
     }
   }
@@ -258,8 +258,8 @@ function decodeCreateTopicsRequestV1(r: Reader): CreateTopicsRequest {
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Topics");
     else {
-      const a: CreateTopicsRequestCreatableTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsRequestCreatableTopicV0(r));
+      const a: CreateTopicsRequestCreatableTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicV0(r);
       f_topics = a;
     }
   }
@@ -292,8 +292,8 @@ function decodeCreateTopicsRequestCreatableReplicaAssignmentV5(r: Reader): Creat
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.BrokerIds");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_brokerIds = a;
     }
   }
@@ -335,8 +335,8 @@ function decodeCreateTopicsRequestCreatableTopicV5(r: Reader): CreateTopicsReque
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Assignments");
     else {
-      const a: CreateTopicsRequestCreatableReplicaAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsRequestCreatableReplicaAssignmentV5(r));
+      const a: CreateTopicsRequestCreatableReplicaAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableReplicaAssignmentV5(r);
       f_assignments = a;
     }
   }
@@ -345,8 +345,8 @@ function decodeCreateTopicsRequestCreatableTopicV5(r: Reader): CreateTopicsReque
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Configs");
     else {
-      const a: CreateTopicsRequestCreatableTopicConfig[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsRequestCreatableTopicConfigV5(r));
+      const a: CreateTopicsRequestCreatableTopicConfig[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicConfigV5(r);
       f_configs = a;
     }
   }
@@ -372,8 +372,8 @@ function decodeCreateTopicsRequestV5(r: Reader): CreateTopicsRequest {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Topics");
     else {
-      const a: CreateTopicsRequestCreatableTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsRequestCreatableTopicV5(r));
+      const a: CreateTopicsRequestCreatableTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicV5(r);
       f_topics = a;
     }
   }
@@ -602,8 +602,8 @@ function decodeCreateTopicsResponseV0(r: Reader): CreateTopicsResponse {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
     else {
-      const a: CreateTopicsResponseCreatableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsResponseCreatableTopicResultV0(r));
+      const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV0(r);
       f_topics = a;
     }
   }
@@ -652,8 +652,8 @@ function decodeCreateTopicsResponseV1(r: Reader): CreateTopicsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
     else {
-      const a: CreateTopicsResponseCreatableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsResponseCreatableTopicResultV1(r));
+      const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV1(r);
       f_topics = a;
     }
   }
@@ -688,8 +688,8 @@ function decodeCreateTopicsResponseV2(r: Reader): CreateTopicsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
     else {
-      const a: CreateTopicsResponseCreatableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsResponseCreatableTopicResultV1(r));
+      const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV1(r);
       f_topics = a;
     }
   }
@@ -744,8 +744,8 @@ function decodeCreateTopicsResponseCreatableTopicResultV5(r: Reader): CreateTopi
     const n = r.compactArrayLength(6);
     if (n < 0) f_configs = null;
     else {
-      const a: CreateTopicsResponseCreatableTopicConfigs[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsResponseCreatableTopicConfigsV5(r));
+      const a: CreateTopicsResponseCreatableTopicConfigs[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicConfigsV5(r);
       f_configs = a;
     }
   }
@@ -783,8 +783,8 @@ function decodeCreateTopicsResponseV5(r: Reader): CreateTopicsResponse {
     const n = r.compactArrayLength(12);
     if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
     else {
-      const a: CreateTopicsResponseCreatableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsResponseCreatableTopicResultV5(r));
+      const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV5(r);
       f_topics = a;
     }
   }
@@ -873,8 +873,8 @@ function decodeCreateTopicsResponseCreatableTopicResultV7(r: Reader): CreateTopi
     const n = r.compactArrayLength(6);
     if (n < 0) f_configs = null;
     else {
-      const a: CreateTopicsResponseCreatableTopicConfigs[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsResponseCreatableTopicConfigsV5(r));
+      const a: CreateTopicsResponseCreatableTopicConfigs[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicConfigsV5(r);
       f_configs = a;
     }
   }
@@ -912,8 +912,8 @@ function decodeCreateTopicsResponseV7(r: Reader): CreateTopicsResponse {
     const n = r.compactArrayLength(28);
     if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
     else {
-      const a: CreateTopicsResponseCreatableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeCreateTopicsResponseCreatableTopicResultV7(r));
+      const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV7(r);
       f_topics = a;
     }
   }

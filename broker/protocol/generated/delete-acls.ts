@@ -97,8 +97,8 @@ function decodeDeleteAclsRequestV0(r: Reader): DeleteAclsRequest {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("DeleteAclsRequest.Filters");
     else {
-      const a: DeleteAclsRequestDeleteAclsFilter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsRequestDeleteAclsFilterV0(r));
+      const a: DeleteAclsRequestDeleteAclsFilter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsRequestDeleteAclsFilterV0(r);
       f_filters = a;
     }
   }
@@ -158,8 +158,8 @@ function decodeDeleteAclsRequestV1(r: Reader): DeleteAclsRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("DeleteAclsRequest.Filters");
     else {
-      const a: DeleteAclsRequestDeleteAclsFilter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsRequestDeleteAclsFilterV1(r));
+      const a: DeleteAclsRequestDeleteAclsFilter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsRequestDeleteAclsFilterV1(r);
       f_filters = a;
     }
   }
@@ -226,8 +226,8 @@ function decodeDeleteAclsRequestV2(r: Reader): DeleteAclsRequest {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("DeleteAclsRequest.Filters");
     else {
-      const a: DeleteAclsRequestDeleteAclsFilter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsRequestDeleteAclsFilterV2(r));
+      const a: DeleteAclsRequestDeleteAclsFilter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsRequestDeleteAclsFilterV2(r);
       f_filters = a;
     }
   }
@@ -431,8 +431,8 @@ function decodeDeleteAclsResponseDeleteAclsFilterResultV0(r: Reader): DeleteAcls
     const n = r.arrayLength(13);
     if (n < 0) throw unexpectedNull("DeleteAclsResponse.MatchingAcls");
     else {
-      const a: DeleteAclsResponseDeleteAclsMatchingAcl[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsResponseDeleteAclsMatchingAclV0(r));
+      const a: DeleteAclsResponseDeleteAclsMatchingAcl[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsMatchingAclV0(r);
       f_matchingAcls = a;
     }
   }
@@ -451,8 +451,8 @@ function decodeDeleteAclsResponseV0(r: Reader): DeleteAclsResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("DeleteAclsResponse.FilterResults");
     else {
-      const a: DeleteAclsResponseDeleteAclsFilterResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsResponseDeleteAclsFilterResultV0(r));
+      const a: DeleteAclsResponseDeleteAclsFilterResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsFilterResultV0(r);
       f_filterResults = a;
     }
   }
@@ -537,8 +537,8 @@ function decodeDeleteAclsResponseDeleteAclsFilterResultV1(r: Reader): DeleteAcls
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("DeleteAclsResponse.MatchingAcls");
     else {
-      const a: DeleteAclsResponseDeleteAclsMatchingAcl[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsResponseDeleteAclsMatchingAclV1(r));
+      const a: DeleteAclsResponseDeleteAclsMatchingAcl[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsMatchingAclV1(r);
       f_matchingAcls = a;
     }
   }
@@ -557,8 +557,8 @@ function decodeDeleteAclsResponseV1(r: Reader): DeleteAclsResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("DeleteAclsResponse.FilterResults");
     else {
-      const a: DeleteAclsResponseDeleteAclsFilterResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsResponseDeleteAclsFilterResultV1(r));
+      const a: DeleteAclsResponseDeleteAclsFilterResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsFilterResultV1(r);
       f_filterResults = a;
     }
   }
@@ -650,8 +650,8 @@ function decodeDeleteAclsResponseDeleteAclsFilterResultV2(r: Reader): DeleteAcls
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("DeleteAclsResponse.MatchingAcls");
     else {
-      const a: DeleteAclsResponseDeleteAclsMatchingAcl[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsResponseDeleteAclsMatchingAclV2(r));
+      const a: DeleteAclsResponseDeleteAclsMatchingAcl[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsMatchingAclV2(r);
       f_matchingAcls = a;
     }
   }
@@ -676,8 +676,8 @@ function decodeDeleteAclsResponseV2(r: Reader): DeleteAclsResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DeleteAclsResponse.FilterResults");
     else {
-      const a: DeleteAclsResponseDeleteAclsFilterResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteAclsResponseDeleteAclsFilterResultV2(r));
+      const a: DeleteAclsResponseDeleteAclsFilterResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsFilterResultV2(r);
       f_filterResults = a;
     }
   }

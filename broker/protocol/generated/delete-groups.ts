@@ -27,8 +27,8 @@ function decodeDeleteGroupsRequestV0(r: Reader): DeleteGroupsRequest {
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("DeleteGroupsRequest.GroupsNames");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_groupsNames = a;
     }
   }
@@ -52,8 +52,8 @@ function decodeDeleteGroupsRequestV2(r: Reader): DeleteGroupsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("DeleteGroupsRequest.GroupsNames");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_groupsNames = a;
     }
   }
@@ -159,8 +159,8 @@ function decodeDeleteGroupsResponseV0(r: Reader): DeleteGroupsResponse {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("DeleteGroupsResponse.Results");
     else {
-      const a: DeleteGroupsResponseDeletableGroupResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteGroupsResponseDeletableGroupResultV0(r));
+      const a: DeleteGroupsResponseDeletableGroupResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteGroupsResponseDeletableGroupResultV0(r);
       f_results = a;
     }
   }
@@ -211,8 +211,8 @@ function decodeDeleteGroupsResponseV2(r: Reader): DeleteGroupsResponse {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DeleteGroupsResponse.Results");
     else {
-      const a: DeleteGroupsResponseDeletableGroupResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteGroupsResponseDeletableGroupResultV2(r));
+      const a: DeleteGroupsResponseDeletableGroupResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteGroupsResponseDeletableGroupResultV2(r);
       f_results = a;
     }
   }

@@ -94,8 +94,8 @@ function decodeDeleteRecordsRequestDeleteRecordsTopicV0(r: Reader): DeleteRecord
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("DeleteRecordsRequest.Partitions");
     else {
-      const a: DeleteRecordsRequestDeleteRecordsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsRequestDeleteRecordsPartitionV0(r));
+      const a: DeleteRecordsRequestDeleteRecordsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsRequestDeleteRecordsPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -112,8 +112,8 @@ function decodeDeleteRecordsRequestV0(r: Reader): DeleteRecordsRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("DeleteRecordsRequest.Topics");
     else {
-      const a: DeleteRecordsRequestDeleteRecordsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsRequestDeleteRecordsTopicV0(r));
+      const a: DeleteRecordsRequestDeleteRecordsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsRequestDeleteRecordsTopicV0(r);
       f_topics = a;
     }
   }
@@ -175,8 +175,8 @@ function decodeDeleteRecordsRequestDeleteRecordsTopicV2(r: Reader): DeleteRecord
     const n = r.compactArrayLength(13);
     if (n < 0) throw unexpectedNull("DeleteRecordsRequest.Partitions");
     else {
-      const a: DeleteRecordsRequestDeleteRecordsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsRequestDeleteRecordsPartitionV2(r));
+      const a: DeleteRecordsRequestDeleteRecordsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsRequestDeleteRecordsPartitionV2(r);
       f_partitions = a;
     }
   }
@@ -199,8 +199,8 @@ function decodeDeleteRecordsRequestV2(r: Reader): DeleteRecordsRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DeleteRecordsRequest.Topics");
     else {
-      const a: DeleteRecordsRequestDeleteRecordsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsRequestDeleteRecordsTopicV2(r));
+      const a: DeleteRecordsRequestDeleteRecordsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsRequestDeleteRecordsTopicV2(r);
       f_topics = a;
     }
   }
@@ -362,8 +362,8 @@ function decodeDeleteRecordsResponseDeleteRecordsTopicResultV0(r: Reader): Delet
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("DeleteRecordsResponse.Partitions");
     else {
-      const a: DeleteRecordsResponseDeleteRecordsPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsResponseDeleteRecordsPartitionResultV0(r));
+      const a: DeleteRecordsResponseDeleteRecordsPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsResponseDeleteRecordsPartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -381,8 +381,8 @@ function decodeDeleteRecordsResponseV0(r: Reader): DeleteRecordsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("DeleteRecordsResponse.Topics");
     else {
-      const a: DeleteRecordsResponseDeleteRecordsTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsResponseDeleteRecordsTopicResultV0(r));
+      const a: DeleteRecordsResponseDeleteRecordsTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsResponseDeleteRecordsTopicResultV0(r);
       f_topics = a;
     }
   }
@@ -447,8 +447,8 @@ function decodeDeleteRecordsResponseDeleteRecordsTopicResultV2(r: Reader): Delet
     const n = r.compactArrayLength(15);
     if (n < 0) throw unexpectedNull("DeleteRecordsResponse.Partitions");
     else {
-      const a: DeleteRecordsResponseDeleteRecordsPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsResponseDeleteRecordsPartitionResultV2(r));
+      const a: DeleteRecordsResponseDeleteRecordsPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsResponseDeleteRecordsPartitionResultV2(r);
       f_partitions = a;
     }
   }
@@ -472,8 +472,8 @@ function decodeDeleteRecordsResponseV2(r: Reader): DeleteRecordsResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DeleteRecordsResponse.Topics");
     else {
-      const a: DeleteRecordsResponseDeleteRecordsTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteRecordsResponseDeleteRecordsTopicResultV2(r));
+      const a: DeleteRecordsResponseDeleteRecordsTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteRecordsResponseDeleteRecordsTopicResultV2(r);
       f_topics = a;
     }
   }

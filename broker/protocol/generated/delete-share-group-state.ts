@@ -93,8 +93,8 @@ function decodeDeleteShareGroupStateRequestDeleteStateDataV0(r: Reader): DeleteS
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DeleteShareGroupStateRequest.Partitions");
     else {
-      const a: DeleteShareGroupStateRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteShareGroupStateRequestPartitionDataV0(r));
+      const a: DeleteShareGroupStateRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteShareGroupStateRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -118,8 +118,8 @@ function decodeDeleteShareGroupStateRequestV0(r: Reader): DeleteShareGroupStateR
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("DeleteShareGroupStateRequest.Topics");
     else {
-      const a: DeleteShareGroupStateRequestDeleteStateData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteShareGroupStateRequestDeleteStateDataV0(r));
+      const a: DeleteShareGroupStateRequestDeleteStateData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteShareGroupStateRequestDeleteStateDataV0(r);
       f_topics = a;
     }
   }
@@ -280,8 +280,8 @@ function decodeDeleteShareGroupStateResponseDeleteStateResultV0(r: Reader): Dele
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("DeleteShareGroupStateResponse.Partitions");
     else {
-      const a: DeleteShareGroupStateResponsePartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteShareGroupStateResponsePartitionResultV0(r));
+      const a: DeleteShareGroupStateResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteShareGroupStateResponsePartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -304,8 +304,8 @@ function decodeDeleteShareGroupStateResponseV0(r: Reader): DeleteShareGroupState
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("DeleteShareGroupStateResponse.Results");
     else {
-      const a: DeleteShareGroupStateResponseDeleteStateResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteShareGroupStateResponseDeleteStateResultV0(r));
+      const a: DeleteShareGroupStateResponseDeleteStateResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteShareGroupStateResponseDeleteStateResultV0(r);
       f_results = a;
     }
   }

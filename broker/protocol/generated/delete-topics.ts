@@ -61,8 +61,8 @@ function decodeDeleteTopicsRequestV0(r: Reader): DeleteTopicsRequest {
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("DeleteTopicsRequest.TopicNames");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_topicNames = a;
     }
   }
@@ -125,8 +125,8 @@ function decodeDeleteTopicsRequestV4(r: Reader): DeleteTopicsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("DeleteTopicsRequest.TopicNames");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_topicNames = a;
     }
   }
@@ -191,8 +191,8 @@ function decodeDeleteTopicsRequestV6(r: Reader): DeleteTopicsRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("DeleteTopicsRequest.Topics");
     else {
-      const a: DeleteTopicsRequestDeleteTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteTopicsRequestDeleteTopicStateV6(r));
+      const a: DeleteTopicsRequestDeleteTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsRequestDeleteTopicStateV6(r);
       f_topics = a;
     }
   }
@@ -322,8 +322,8 @@ function decodeDeleteTopicsResponseV0(r: Reader): DeleteTopicsResponse {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("DeleteTopicsResponse.Responses");
     else {
-      const a: DeleteTopicsResponseDeletableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteTopicsResponseDeletableTopicResultV0(r));
+      const a: DeleteTopicsResponseDeletableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV0(r);
       f_responses = a;
     }
   }
@@ -356,8 +356,8 @@ function decodeDeleteTopicsResponseV1(r: Reader): DeleteTopicsResponse {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("DeleteTopicsResponse.Responses");
     else {
-      const a: DeleteTopicsResponseDeletableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteTopicsResponseDeletableTopicResultV0(r));
+      const a: DeleteTopicsResponseDeletableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV0(r);
       f_responses = a;
     }
   }
@@ -444,8 +444,8 @@ function decodeDeleteTopicsResponseV4(r: Reader): DeleteTopicsResponse {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DeleteTopicsResponse.Responses");
     else {
-      const a: DeleteTopicsResponseDeletableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteTopicsResponseDeletableTopicResultV4(r));
+      const a: DeleteTopicsResponseDeletableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV4(r);
       f_responses = a;
     }
   }
@@ -507,8 +507,8 @@ function decodeDeleteTopicsResponseV5(r: Reader): DeleteTopicsResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DeleteTopicsResponse.Responses");
     else {
-      const a: DeleteTopicsResponseDeletableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteTopicsResponseDeletableTopicResultV5(r));
+      const a: DeleteTopicsResponseDeletableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV5(r);
       f_responses = a;
     }
   }
@@ -573,8 +573,8 @@ function decodeDeleteTopicsResponseV6(r: Reader): DeleteTopicsResponse {
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("DeleteTopicsResponse.Responses");
     else {
-      const a: DeleteTopicsResponseDeletableTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDeleteTopicsResponseDeletableTopicResultV6(r));
+      const a: DeleteTopicsResponseDeletableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV6(r);
       f_responses = a;
     }
   }

@@ -301,8 +301,8 @@ function decodeDescribeAclsResponseDescribeAclsResourceV0(r: Reader): DescribeAc
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("DescribeAclsResponse.Acls");
     else {
-      const a: DescribeAclsResponseAclDescription[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeAclsResponseAclDescriptionV0(r));
+      const a: DescribeAclsResponseAclDescription[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseAclDescriptionV0(r);
       f_acls = a;
     }
   }
@@ -324,8 +324,8 @@ function decodeDescribeAclsResponseV0(r: Reader): DescribeAclsResponse {
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeAclsResponse.Resources");
     else {
-      const a: DescribeAclsResponseDescribeAclsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeAclsResponseDescribeAclsResourceV0(r));
+      const a: DescribeAclsResponseDescribeAclsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseDescribeAclsResourceV0(r);
       f_resources = a;
     }
   }
@@ -385,8 +385,8 @@ function decodeDescribeAclsResponseDescribeAclsResourceV1(r: Reader): DescribeAc
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("DescribeAclsResponse.Acls");
     else {
-      const a: DescribeAclsResponseAclDescription[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeAclsResponseAclDescriptionV0(r));
+      const a: DescribeAclsResponseAclDescription[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseAclDescriptionV0(r);
       f_acls = a;
     }
   }
@@ -408,8 +408,8 @@ function decodeDescribeAclsResponseV1(r: Reader): DescribeAclsResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("DescribeAclsResponse.Resources");
     else {
-      const a: DescribeAclsResponseDescribeAclsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeAclsResponseDescribeAclsResourceV1(r));
+      const a: DescribeAclsResponseDescribeAclsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseDescribeAclsResourceV1(r);
       f_resources = a;
     }
   }
@@ -479,8 +479,8 @@ function decodeDescribeAclsResponseDescribeAclsResourceV2(r: Reader): DescribeAc
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeAclsResponse.Acls");
     else {
-      const a: DescribeAclsResponseAclDescription[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeAclsResponseAclDescriptionV2(r));
+      const a: DescribeAclsResponseAclDescription[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseAclDescriptionV2(r);
       f_acls = a;
     }
   }
@@ -508,8 +508,8 @@ function decodeDescribeAclsResponseV2(r: Reader): DescribeAclsResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeAclsResponse.Resources");
     else {
-      const a: DescribeAclsResponseDescribeAclsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeAclsResponseDescribeAclsResourceV2(r));
+      const a: DescribeAclsResponseDescribeAclsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseDescribeAclsResourceV2(r);
       f_resources = a;
     }
   }

@@ -74,8 +74,8 @@ function decodeDescribeClientQuotasRequestV0(r: Reader): DescribeClientQuotasReq
     const n = r.arrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeClientQuotasRequest.Components");
     else {
-      const a: DescribeClientQuotasRequestComponentData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasRequestComponentDataV0(r));
+      const a: DescribeClientQuotasRequestComponentData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasRequestComponentDataV0(r);
       f_components = a;
     }
   }
@@ -130,8 +130,8 @@ function decodeDescribeClientQuotasRequestV1(r: Reader): DescribeClientQuotasReq
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeClientQuotasRequest.Components");
     else {
-      const a: DescribeClientQuotasRequestComponentData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasRequestComponentDataV1(r));
+      const a: DescribeClientQuotasRequestComponentData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasRequestComponentDataV1(r);
       f_components = a;
     }
   }
@@ -320,8 +320,8 @@ function decodeDescribeClientQuotasResponseEntryDataV0(r: Reader): DescribeClien
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeClientQuotasResponse.Entity");
     else {
-      const a: DescribeClientQuotasResponseEntityData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasResponseEntityDataV0(r));
+      const a: DescribeClientQuotasResponseEntityData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasResponseEntityDataV0(r);
       f_entity = a;
     }
   }
@@ -330,8 +330,8 @@ function decodeDescribeClientQuotasResponseEntryDataV0(r: Reader): DescribeClien
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("DescribeClientQuotasResponse.Values");
     else {
-      const a: DescribeClientQuotasResponseValueData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasResponseValueDataV0(r));
+      const a: DescribeClientQuotasResponseValueData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasResponseValueDataV0(r);
       f_values = a;
     }
   }
@@ -351,8 +351,8 @@ function decodeDescribeClientQuotasResponseV0(r: Reader): DescribeClientQuotasRe
     const n = r.arrayLength(8);
     if (n < 0) f_entries = null;
     else {
-      const a: DescribeClientQuotasResponseEntryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasResponseEntryDataV0(r));
+      const a: DescribeClientQuotasResponseEntryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasResponseEntryDataV0(r);
       f_entries = a;
     }
   }
@@ -445,8 +445,8 @@ function decodeDescribeClientQuotasResponseEntryDataV1(r: Reader): DescribeClien
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeClientQuotasResponse.Entity");
     else {
-      const a: DescribeClientQuotasResponseEntityData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasResponseEntityDataV1(r));
+      const a: DescribeClientQuotasResponseEntityData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasResponseEntityDataV1(r);
       f_entity = a;
     }
   }
@@ -455,8 +455,8 @@ function decodeDescribeClientQuotasResponseEntryDataV1(r: Reader): DescribeClien
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("DescribeClientQuotasResponse.Values");
     else {
-      const a: DescribeClientQuotasResponseValueData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasResponseValueDataV1(r));
+      const a: DescribeClientQuotasResponseValueData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasResponseValueDataV1(r);
       f_values = a;
     }
   }
@@ -482,8 +482,8 @@ function decodeDescribeClientQuotasResponseV1(r: Reader): DescribeClientQuotasRe
     const n = r.compactArrayLength(3);
     if (n < 0) f_entries = null;
     else {
-      const a: DescribeClientQuotasResponseEntryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClientQuotasResponseEntryDataV1(r));
+      const a: DescribeClientQuotasResponseEntryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClientQuotasResponseEntryDataV1(r);
       f_entries = a;
     }
   }

@@ -200,8 +200,8 @@ function decodeDescribeClusterResponseV0(r: Reader): DescribeClusterResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("DescribeClusterResponse.Brokers");
     else {
-      const a: DescribeClusterResponseDescribeClusterBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClusterResponseDescribeClusterBrokerV0(r));
+      const a: DescribeClusterResponseDescribeClusterBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClusterResponseDescribeClusterBrokerV0(r);
       f_brokers = a;
     }
   }
@@ -271,8 +271,8 @@ function decodeDescribeClusterResponseV1(r: Reader): DescribeClusterResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("DescribeClusterResponse.Brokers");
     else {
-      const a: DescribeClusterResponseDescribeClusterBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeClusterResponseDescribeClusterBrokerV0(r));
+      const a: DescribeClusterResponseDescribeClusterBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClusterResponseDescribeClusterBrokerV0(r);
       f_brokers = a;
     }
   }

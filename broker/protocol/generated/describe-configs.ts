@@ -68,8 +68,8 @@ function decodeDescribeConfigsRequestDescribeConfigsResourceV0(r: Reader): Descr
     const n = r.arrayLength(2);
     if (n < 0) f_configurationKeys = null;
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_configurationKeys = a;
     }
   }
@@ -87,8 +87,8 @@ function decodeDescribeConfigsRequestV0(r: Reader): DescribeConfigsRequest {
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeConfigsRequest.Resources");
     else {
-      const a: DescribeConfigsRequestDescribeConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsRequestDescribeConfigsResourceV0(r));
+      const a: DescribeConfigsRequestDescribeConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV0(r);
       f_resources = a;
     }
   }
@@ -129,8 +129,8 @@ function decodeDescribeConfigsRequestV1(r: Reader): DescribeConfigsRequest {
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeConfigsRequest.Resources");
     else {
-      const a: DescribeConfigsRequestDescribeConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsRequestDescribeConfigsResourceV0(r));
+      const a: DescribeConfigsRequestDescribeConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV0(r);
       f_resources = a;
     }
   }
@@ -171,8 +171,8 @@ function decodeDescribeConfigsRequestV3(r: Reader): DescribeConfigsRequest {
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeConfigsRequest.Resources");
     else {
-      const a: DescribeConfigsRequestDescribeConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsRequestDescribeConfigsResourceV0(r));
+      const a: DescribeConfigsRequestDescribeConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV0(r);
       f_resources = a;
     }
   }
@@ -206,8 +206,8 @@ function decodeDescribeConfigsRequestDescribeConfigsResourceV4(r: Reader): Descr
     const n = r.compactArrayLength(1);
     if (n < 0) f_configurationKeys = null;
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_configurationKeys = a;
     }
   }
@@ -231,8 +231,8 @@ function decodeDescribeConfigsRequestV4(r: Reader): DescribeConfigsRequest {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeConfigsRequest.Resources");
     else {
-      const a: DescribeConfigsRequestDescribeConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsRequestDescribeConfigsResourceV4(r));
+      const a: DescribeConfigsRequestDescribeConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV4(r);
       f_resources = a;
     }
   }
@@ -480,8 +480,8 @@ function decodeDescribeConfigsResponseDescribeConfigsResultV0(r: Reader): Descri
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Configs");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResourceResultV0(r));
+      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResourceResultV0(r);
       f_configs = a;
     }
   }
@@ -502,8 +502,8 @@ function decodeDescribeConfigsResponseV0(r: Reader): DescribeConfigsResponse {
     const n = r.arrayLength(11);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Results");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResultV0(r));
+      const a: DescribeConfigsResponseDescribeConfigsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResultV0(r);
       f_results = a;
     }
   }
@@ -576,8 +576,8 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResultV1(r: Reader)
     const n = r.arrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Synonyms");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsSynonymV1(r));
+      const a: DescribeConfigsResponseDescribeConfigsSynonym[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsSynonymV1(r);
       f_synonyms = a;
     }
   }
@@ -605,8 +605,8 @@ function decodeDescribeConfigsResponseDescribeConfigsResultV1(r: Reader): Descri
     const n = r.arrayLength(11);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Configs");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResourceResultV1(r));
+      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResourceResultV1(r);
       f_configs = a;
     }
   }
@@ -627,8 +627,8 @@ function decodeDescribeConfigsResponseV1(r: Reader): DescribeConfigsResponse {
     const n = r.arrayLength(11);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Results");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResultV1(r));
+      const a: DescribeConfigsResponseDescribeConfigsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResultV1(r);
       f_results = a;
     }
   }
@@ -749,8 +749,8 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResultV3(r: Reader)
     const n = r.arrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Synonyms");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsSynonymV1(r));
+      const a: DescribeConfigsResponseDescribeConfigsSynonym[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsSynonymV1(r);
       f_synonyms = a;
     }
   }
@@ -780,8 +780,8 @@ function decodeDescribeConfigsResponseDescribeConfigsResultV3(r: Reader): Descri
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Configs");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResourceResultV3(r));
+      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResourceResultV3(r);
       f_configs = a;
     }
   }
@@ -802,8 +802,8 @@ function decodeDescribeConfigsResponseV3(r: Reader): DescribeConfigsResponse {
     const n = r.arrayLength(11);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Results");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResultV3(r));
+      const a: DescribeConfigsResponseDescribeConfigsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResultV3(r);
       f_results = a;
     }
   }
@@ -892,8 +892,8 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResultV4(r: Reader)
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Synonyms");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsSynonymV4(r));
+      const a: DescribeConfigsResponseDescribeConfigsSynonym[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsSynonymV4(r);
       f_synonyms = a;
     }
   }
@@ -929,8 +929,8 @@ function decodeDescribeConfigsResponseDescribeConfigsResultV4(r: Reader): Descri
     const n = r.compactArrayLength(9);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Configs");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResourceResultV4(r));
+      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResourceResultV4(r);
       f_configs = a;
     }
   }
@@ -957,8 +957,8 @@ function decodeDescribeConfigsResponseV4(r: Reader): DescribeConfigsResponse {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Results");
     else {
-      const a: DescribeConfigsResponseDescribeConfigsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeConfigsResponseDescribeConfigsResultV4(r));
+      const a: DescribeConfigsResponseDescribeConfigsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResultV4(r);
       f_results = a;
     }
   }

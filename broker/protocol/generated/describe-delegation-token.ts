@@ -63,8 +63,8 @@ function decodeDescribeDelegationTokenRequestV0(r: Reader): DescribeDelegationTo
     const n = r.arrayLength(4);
     if (n < 0) f_owners = null;
     else {
-      const a: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV0(r));
+      const a: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV0(r);
       f_owners = a;
     }
   }
@@ -112,8 +112,8 @@ function decodeDescribeDelegationTokenRequestV2(r: Reader): DescribeDelegationTo
     const n = r.compactArrayLength(3);
     if (n < 0) f_owners = null;
     else {
-      const a: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV2(r));
+      const a: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV2(r);
       f_owners = a;
     }
   }
@@ -304,8 +304,8 @@ function decodeDescribeDelegationTokenResponseDescribedDelegationTokenV0(r: Read
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Renewers");
     else {
-      const a: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV0(r));
+      const a: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV0(r);
       f_renewers = a;
     }
   }
@@ -331,8 +331,8 @@ function decodeDescribeDelegationTokenResponseV0(r: Reader): DescribeDelegationT
     const n = r.arrayLength(38);
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Tokens");
     else {
-      const a: DescribeDelegationTokenResponseDescribedDelegationToken[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenResponseDescribedDelegationTokenV0(r));
+      const a: DescribeDelegationTokenResponseDescribedDelegationToken[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenV0(r);
       f_tokens = a;
     }
   }
@@ -453,8 +453,8 @@ function decodeDescribeDelegationTokenResponseDescribedDelegationTokenV2(r: Read
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Renewers");
     else {
-      const a: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV2(r));
+      const a: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV2(r);
       f_renewers = a;
     }
   }
@@ -486,8 +486,8 @@ function decodeDescribeDelegationTokenResponseV2(r: Reader): DescribeDelegationT
     const n = r.compactArrayLength(30);
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Tokens");
     else {
-      const a: DescribeDelegationTokenResponseDescribedDelegationToken[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenResponseDescribedDelegationTokenV2(r));
+      const a: DescribeDelegationTokenResponseDescribedDelegationToken[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenV2(r);
       f_tokens = a;
     }
   }
@@ -567,8 +567,8 @@ function decodeDescribeDelegationTokenResponseDescribedDelegationTokenV3(r: Read
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Renewers");
     else {
-      const a: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV2(r));
+      const a: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV2(r);
       f_renewers = a;
     }
   }
@@ -600,8 +600,8 @@ function decodeDescribeDelegationTokenResponseV3(r: Reader): DescribeDelegationT
     const n = r.compactArrayLength(32);
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Tokens");
     else {
-      const a: DescribeDelegationTokenResponseDescribedDelegationToken[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeDelegationTokenResponseDescribedDelegationTokenV3(r));
+      const a: DescribeDelegationTokenResponseDescribedDelegationToken[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenV3(r);
       f_tokens = a;
     }
   }

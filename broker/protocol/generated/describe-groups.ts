@@ -31,8 +31,8 @@ function decodeDescribeGroupsRequestV0(r: Reader): DescribeGroupsRequest {
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("DescribeGroupsRequest.Groups");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_groups = a;
     }
   }
@@ -76,8 +76,8 @@ function decodeDescribeGroupsRequestV3(r: Reader): DescribeGroupsRequest {
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("DescribeGroupsRequest.Groups");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_groups = a;
     }
   }
@@ -105,8 +105,8 @@ function decodeDescribeGroupsRequestV5(r: Reader): DescribeGroupsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("DescribeGroupsRequest.Groups");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_groups = a;
     }
   }
@@ -298,8 +298,8 @@ function decodeDescribeGroupsResponseDescribedGroupV0(r: Reader): DescribeGroups
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Members");
     else {
-      const a: DescribeGroupsResponseDescribedGroupMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupMemberV0(r));
+      const a: DescribeGroupsResponseDescribedGroupMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupMemberV0(r);
       f_members = a;
     }
   }
@@ -321,8 +321,8 @@ function decodeDescribeGroupsResponseV0(r: Reader): DescribeGroupsResponse {
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Groups");
     else {
-      const a: DescribeGroupsResponseDescribedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupV0(r));
+      const a: DescribeGroupsResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupV0(r);
       f_groups = a;
     }
   }
@@ -380,8 +380,8 @@ function decodeDescribeGroupsResponseV1(r: Reader): DescribeGroupsResponse {
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Groups");
     else {
-      const a: DescribeGroupsResponseDescribedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupV0(r));
+      const a: DescribeGroupsResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupV0(r);
       f_groups = a;
     }
   }
@@ -461,8 +461,8 @@ function decodeDescribeGroupsResponseDescribedGroupV3(r: Reader): DescribeGroups
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Members");
     else {
-      const a: DescribeGroupsResponseDescribedGroupMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupMemberV0(r));
+      const a: DescribeGroupsResponseDescribedGroupMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupMemberV0(r);
       f_members = a;
     }
   }
@@ -486,8 +486,8 @@ function decodeDescribeGroupsResponseV3(r: Reader): DescribeGroupsResponse {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Groups");
     else {
-      const a: DescribeGroupsResponseDescribedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupV3(r));
+      const a: DescribeGroupsResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupV3(r);
       f_groups = a;
     }
   }
@@ -557,8 +557,8 @@ function decodeDescribeGroupsResponseDescribedGroupV4(r: Reader): DescribeGroups
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Members");
     else {
-      const a: DescribeGroupsResponseDescribedGroupMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupMemberV4(r));
+      const a: DescribeGroupsResponseDescribedGroupMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupMemberV4(r);
       f_members = a;
     }
   }
@@ -582,8 +582,8 @@ function decodeDescribeGroupsResponseV4(r: Reader): DescribeGroupsResponse {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Groups");
     else {
-      const a: DescribeGroupsResponseDescribedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupV4(r));
+      const a: DescribeGroupsResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupV4(r);
       f_groups = a;
     }
   }
@@ -674,8 +674,8 @@ function decodeDescribeGroupsResponseDescribedGroupV5(r: Reader): DescribeGroups
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Members");
     else {
-      const a: DescribeGroupsResponseDescribedGroupMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupMemberV5(r));
+      const a: DescribeGroupsResponseDescribedGroupMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupMemberV5(r);
       f_members = a;
     }
   }
@@ -705,8 +705,8 @@ function decodeDescribeGroupsResponseV5(r: Reader): DescribeGroupsResponse {
     const n = r.compactArrayLength(12);
     if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Groups");
     else {
-      const a: DescribeGroupsResponseDescribedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeGroupsResponseDescribedGroupV5(r));
+      const a: DescribeGroupsResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupV5(r);
       f_groups = a;
     }
   }

@@ -54,8 +54,8 @@ function decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r: Reader): Descri
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeLogDirsRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -72,8 +72,8 @@ function decodeDescribeLogDirsRequestV0(r: Reader): DescribeLogDirsRequest {
     const n = r.arrayLength(6);
     if (n < 0) f_topics = null;
     else {
-      const a: DescribeLogDirsRequestDescribableLogDirTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r));
+      const a: DescribeLogDirsRequestDescribableLogDirTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r);
       f_topics = a;
     }
   }
@@ -109,8 +109,8 @@ function decodeDescribeLogDirsRequestDescribableLogDirTopicV2(r: Reader): Descri
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeLogDirsRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -133,8 +133,8 @@ function decodeDescribeLogDirsRequestV2(r: Reader): DescribeLogDirsRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: DescribeLogDirsRequestDescribableLogDirTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsRequestDescribableLogDirTopicV2(r));
+      const a: DescribeLogDirsRequestDescribableLogDirTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsRequestDescribableLogDirTopicV2(r);
       f_topics = a;
     }
   }
@@ -335,8 +335,8 @@ function decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r: Reader): Describ
     const n = r.arrayLength(21);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Partitions");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -355,8 +355,8 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r: Reader): Descri
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Topics");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r);
       f_topics = a;
     }
   }
@@ -377,8 +377,8 @@ function decodeDescribeLogDirsResponseV0(r: Reader): DescribeLogDirsResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Results");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r);
       f_results = a;
     }
   }
@@ -460,8 +460,8 @@ function decodeDescribeLogDirsResponseDescribeLogDirsTopicV2(r: Reader): Describ
     const n = r.compactArrayLength(22);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Partitions");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsPartitionV2(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsPartitionV2(r);
       f_partitions = a;
     }
   }
@@ -486,8 +486,8 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV2(r: Reader): Descri
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Topics");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsTopicV2(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV2(r);
       f_topics = a;
     }
   }
@@ -514,8 +514,8 @@ function decodeDescribeLogDirsResponseV2(r: Reader): DescribeLogDirsResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Results");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsResultV2(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV2(r);
       f_results = a;
     }
   }
@@ -588,8 +588,8 @@ function decodeDescribeLogDirsResponseV3(r: Reader): DescribeLogDirsResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Results");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsResultV2(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV2(r);
       f_results = a;
     }
   }
@@ -628,8 +628,8 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV4(r: Reader): Descri
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Topics");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsTopicV2(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV2(r);
       f_topics = a;
     }
   }
@@ -659,8 +659,8 @@ function decodeDescribeLogDirsResponseV4(r: Reader): DescribeLogDirsResponse {
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Results");
     else {
-      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeLogDirsResponseDescribeLogDirsResultV4(r));
+      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV4(r);
       f_results = a;
     }
   }

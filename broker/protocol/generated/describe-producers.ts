@@ -52,8 +52,8 @@ function decodeDescribeProducersRequestTopicRequestV0(r: Reader): DescribeProduc
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeProducersRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -76,8 +76,8 @@ function decodeDescribeProducersRequestV0(r: Reader): DescribeProducersRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeProducersRequest.Topics");
     else {
-      const a: DescribeProducersRequestTopicRequest[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeProducersRequestTopicRequestV0(r));
+      const a: DescribeProducersRequestTopicRequest[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeProducersRequestTopicRequestV0(r);
       f_topics = a;
     }
   }
@@ -278,8 +278,8 @@ function decodeDescribeProducersResponsePartitionResponseV0(r: Reader): Describe
     const n = r.compactArrayLength(37);
     if (n < 0) throw unexpectedNull("DescribeProducersResponse.ActiveProducers");
     else {
-      const a: DescribeProducersResponseProducerState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeProducersResponseProducerStateV0(r));
+      const a: DescribeProducersResponseProducerState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeProducersResponseProducerStateV0(r);
       f_activeProducers = a;
     }
   }
@@ -305,8 +305,8 @@ function decodeDescribeProducersResponseTopicResponseV0(r: Reader): DescribeProd
     const n = r.compactArrayLength(9);
     if (n < 0) throw unexpectedNull("DescribeProducersResponse.Partitions");
     else {
-      const a: DescribeProducersResponsePartitionResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeProducersResponsePartitionResponseV0(r));
+      const a: DescribeProducersResponsePartitionResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeProducersResponsePartitionResponseV0(r);
       f_partitions = a;
     }
   }
@@ -330,8 +330,8 @@ function decodeDescribeProducersResponseV0(r: Reader): DescribeProducersResponse
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeProducersResponse.Topics");
     else {
-      const a: DescribeProducersResponseTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeProducersResponseTopicResponseV0(r));
+      const a: DescribeProducersResponseTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeProducersResponseTopicResponseV0(r);
       f_topics = a;
     }
   }

@@ -85,8 +85,8 @@ function decodeDescribeQuorumRequestTopicDataV0(r: Reader): DescribeQuorumReques
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeQuorumRequest.Partitions");
     else {
-      const a: DescribeQuorumRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumRequestPartitionDataV0(r));
+      const a: DescribeQuorumRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -109,8 +109,8 @@ function decodeDescribeQuorumRequestV0(r: Reader): DescribeQuorumRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeQuorumRequest.Topics");
     else {
-      const a: DescribeQuorumRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumRequestTopicDataV0(r));
+      const a: DescribeQuorumRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumRequestTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -390,8 +390,8 @@ function decodeDescribeQuorumResponsePartitionDataV0(r: Reader): DescribeQuorumR
     const n = r.compactArrayLength(13);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.CurrentVoters");
     else {
-      const a: DescribeQuorumResponseReplicaState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseReplicaStateV0(r));
+      const a: DescribeQuorumResponseReplicaState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseReplicaStateV0(r);
       f_currentVoters = a;
     }
   }
@@ -400,8 +400,8 @@ function decodeDescribeQuorumResponsePartitionDataV0(r: Reader): DescribeQuorumR
     const n = r.compactArrayLength(13);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Observers");
     else {
-      const a: DescribeQuorumResponseReplicaState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseReplicaStateV0(r));
+      const a: DescribeQuorumResponseReplicaState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseReplicaStateV0(r);
       f_observers = a;
     }
   }
@@ -431,8 +431,8 @@ function decodeDescribeQuorumResponseTopicDataV0(r: Reader): DescribeQuorumRespo
     const n = r.compactArrayLength(25);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Partitions");
     else {
-      const a: DescribeQuorumResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponsePartitionDataV0(r));
+      const a: DescribeQuorumResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -456,8 +456,8 @@ function decodeDescribeQuorumResponseV0(r: Reader): DescribeQuorumResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Topics");
     else {
-      const a: DescribeQuorumResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseTopicDataV0(r));
+      const a: DescribeQuorumResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -564,8 +564,8 @@ function decodeDescribeQuorumResponsePartitionDataV1(r: Reader): DescribeQuorumR
     const n = r.compactArrayLength(29);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.CurrentVoters");
     else {
-      const a: DescribeQuorumResponseReplicaState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseReplicaStateV1(r));
+      const a: DescribeQuorumResponseReplicaState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseReplicaStateV1(r);
       f_currentVoters = a;
     }
   }
@@ -574,8 +574,8 @@ function decodeDescribeQuorumResponsePartitionDataV1(r: Reader): DescribeQuorumR
     const n = r.compactArrayLength(29);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Observers");
     else {
-      const a: DescribeQuorumResponseReplicaState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseReplicaStateV1(r));
+      const a: DescribeQuorumResponseReplicaState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseReplicaStateV1(r);
       f_observers = a;
     }
   }
@@ -605,8 +605,8 @@ function decodeDescribeQuorumResponseTopicDataV1(r: Reader): DescribeQuorumRespo
     const n = r.compactArrayLength(25);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Partitions");
     else {
-      const a: DescribeQuorumResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponsePartitionDataV1(r));
+      const a: DescribeQuorumResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -630,8 +630,8 @@ function decodeDescribeQuorumResponseV1(r: Reader): DescribeQuorumResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Topics");
     else {
-      const a: DescribeQuorumResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseTopicDataV1(r));
+      const a: DescribeQuorumResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -744,8 +744,8 @@ function decodeDescribeQuorumResponsePartitionDataV2(r: Reader): DescribeQuorumR
     const n = r.compactArrayLength(45);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.CurrentVoters");
     else {
-      const a: DescribeQuorumResponseReplicaState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseReplicaStateV2(r));
+      const a: DescribeQuorumResponseReplicaState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseReplicaStateV2(r);
       f_currentVoters = a;
     }
   }
@@ -754,8 +754,8 @@ function decodeDescribeQuorumResponsePartitionDataV2(r: Reader): DescribeQuorumR
     const n = r.compactArrayLength(45);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Observers");
     else {
-      const a: DescribeQuorumResponseReplicaState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseReplicaStateV2(r));
+      const a: DescribeQuorumResponseReplicaState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseReplicaStateV2(r);
       f_observers = a;
     }
   }
@@ -785,8 +785,8 @@ function decodeDescribeQuorumResponseTopicDataV2(r: Reader): DescribeQuorumRespo
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Partitions");
     else {
-      const a: DescribeQuorumResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponsePartitionDataV2(r));
+      const a: DescribeQuorumResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponsePartitionDataV2(r);
       f_partitions = a;
     }
   }
@@ -828,8 +828,8 @@ function decodeDescribeQuorumResponseNodeV2(r: Reader): DescribeQuorumResponseNo
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Listeners");
     else {
-      const a: DescribeQuorumResponseListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseListenerV2(r));
+      const a: DescribeQuorumResponseListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseListenerV2(r);
       f_listeners = a;
     }
   }
@@ -854,8 +854,8 @@ function decodeDescribeQuorumResponseV2(r: Reader): DescribeQuorumResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Topics");
     else {
-      const a: DescribeQuorumResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseTopicDataV2(r));
+      const a: DescribeQuorumResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseTopicDataV2(r);
       f_topics = a;
     }
   }
@@ -864,8 +864,8 @@ function decodeDescribeQuorumResponseV2(r: Reader): DescribeQuorumResponse {
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("DescribeQuorumResponse.Nodes");
     else {
-      const a: DescribeQuorumResponseNode[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeQuorumResponseNodeV2(r));
+      const a: DescribeQuorumResponseNode[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeQuorumResponseNodeV2(r);
       f_nodes = a;
     }
   }

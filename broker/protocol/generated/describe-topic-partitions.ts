@@ -112,8 +112,8 @@ function decodeDescribeTopicPartitionsRequestV0(r: Reader): DescribeTopicPartiti
     const n = r.compactArrayLength(2);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsRequest.Topics");
     else {
-      const a: DescribeTopicPartitionsRequestTopicRequest[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeTopicPartitionsRequestTopicRequestV0(r));
+      const a: DescribeTopicPartitionsRequestTopicRequest[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeTopicPartitionsRequestTopicRequestV0(r);
       f_topics = a;
     }
   }
@@ -349,8 +349,8 @@ function decodeDescribeTopicPartitionsResponsePartitionV0(r: Reader): DescribeTo
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsResponse.ReplicaNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicaNodes = a;
     }
   }
@@ -359,8 +359,8 @@ function decodeDescribeTopicPartitionsResponsePartitionV0(r: Reader): DescribeTo
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsResponse.IsrNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isrNodes = a;
     }
   }
@@ -369,8 +369,8 @@ function decodeDescribeTopicPartitionsResponsePartitionV0(r: Reader): DescribeTo
     const n = r.compactArrayLength(4);
     if (n < 0) f_eligibleLeaderReplicas = null;
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_eligibleLeaderReplicas = a;
     }
   }
@@ -379,8 +379,8 @@ function decodeDescribeTopicPartitionsResponsePartitionV0(r: Reader): DescribeTo
     const n = r.compactArrayLength(4);
     if (n < 0) f_lastKnownElr = null;
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_lastKnownElr = a;
     }
   }
@@ -389,8 +389,8 @@ function decodeDescribeTopicPartitionsResponsePartitionV0(r: Reader): DescribeTo
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsResponse.OfflineReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_offlineReplicas = a;
     }
   }
@@ -424,8 +424,8 @@ function decodeDescribeTopicPartitionsResponseTopicV0(r: Reader): DescribeTopicP
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsResponse.Partitions");
     else {
-      const a: DescribeTopicPartitionsResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeTopicPartitionsResponsePartitionV0(r));
+      const a: DescribeTopicPartitionsResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeTopicPartitionsResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -470,8 +470,8 @@ function decodeDescribeTopicPartitionsResponseV0(r: Reader): DescribeTopicPartit
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("DescribeTopicPartitionsResponse.Topics");
     else {
-      const a: DescribeTopicPartitionsResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeTopicPartitionsResponseTopicV0(r));
+      const a: DescribeTopicPartitionsResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeTopicPartitionsResponseTopicV0(r);
       f_topics = a;
     }
   }

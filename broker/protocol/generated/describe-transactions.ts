@@ -27,8 +27,8 @@ function decodeDescribeTransactionsRequestV0(r: Reader): DescribeTransactionsReq
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("DescribeTransactionsRequest.TransactionalIds");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_transactionalIds = a;
     }
   }
@@ -160,8 +160,8 @@ function decodeDescribeTransactionsResponseTopicDataV0(r: Reader): DescribeTrans
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("DescribeTransactionsResponse.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -191,8 +191,8 @@ function decodeDescribeTransactionsResponseTransactionStateV0(r: Reader): Descri
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("DescribeTransactionsResponse.Topics");
     else {
-      const a: DescribeTransactionsResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeTransactionsResponseTopicDataV0(r));
+      const a: DescribeTransactionsResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeTransactionsResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -222,8 +222,8 @@ function decodeDescribeTransactionsResponseV0(r: Reader): DescribeTransactionsRe
     const n = r.compactArrayLength(28);
     if (n < 0) throw unexpectedNull("DescribeTransactionsResponse.TransactionStates");
     else {
-      const a: DescribeTransactionsResponseTransactionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeTransactionsResponseTransactionStateV0(r));
+      const a: DescribeTransactionsResponseTransactionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeTransactionsResponseTransactionStateV0(r);
       f_transactionStates = a;
     }
   }

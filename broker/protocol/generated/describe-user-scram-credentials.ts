@@ -62,8 +62,8 @@ function decodeDescribeUserScramCredentialsRequestV0(r: Reader): DescribeUserScr
     const n = r.compactArrayLength(2);
     if (n < 0) f_users = null;
     else {
-      const a: DescribeUserScramCredentialsRequestUserName[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeUserScramCredentialsRequestUserNameV0(r));
+      const a: DescribeUserScramCredentialsRequestUserName[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeUserScramCredentialsRequestUserNameV0(r);
       f_users = a;
     }
   }
@@ -228,8 +228,8 @@ function decodeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsR
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("DescribeUserScramCredentialsResponse.CredentialInfos");
     else {
-      const a: DescribeUserScramCredentialsResponseCredentialInfo[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeUserScramCredentialsResponseCredentialInfoV0(r));
+      const a: DescribeUserScramCredentialsResponseCredentialInfo[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeUserScramCredentialsResponseCredentialInfoV0(r);
       f_credentialInfos = a;
     }
   }
@@ -257,8 +257,8 @@ function decodeDescribeUserScramCredentialsResponseV0(r: Reader): DescribeUserSc
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("DescribeUserScramCredentialsResponse.Results");
     else {
-      const a: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResultV0(r));
+      const a: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResultV0(r);
       f_results = a;
     }
   }

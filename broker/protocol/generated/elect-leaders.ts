@@ -62,8 +62,8 @@ function decodeElectLeadersRequestTopicPartitionsV0(r: Reader): ElectLeadersRequ
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("ElectLeadersRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -80,8 +80,8 @@ function decodeElectLeadersRequestV0(r: Reader): ElectLeadersRequest {
     const n = r.arrayLength(6);
     if (n < 0) f_topicPartitions = null;
     else {
-      const a: ElectLeadersRequestTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersRequestTopicPartitionsV0(r));
+      const a: ElectLeadersRequestTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersRequestTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -123,8 +123,8 @@ function decodeElectLeadersRequestV1(r: Reader): ElectLeadersRequest {
     const n = r.arrayLength(6);
     if (n < 0) f_topicPartitions = null;
     else {
-      const a: ElectLeadersRequestTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersRequestTopicPartitionsV0(r));
+      const a: ElectLeadersRequestTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersRequestTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -157,8 +157,8 @@ function decodeElectLeadersRequestTopicPartitionsV2(r: Reader): ElectLeadersRequ
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ElectLeadersRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -182,8 +182,8 @@ function decodeElectLeadersRequestV2(r: Reader): ElectLeadersRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topicPartitions = null;
     else {
-      const a: ElectLeadersRequestTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersRequestTopicPartitionsV2(r));
+      const a: ElectLeadersRequestTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersRequestTopicPartitionsV2(r);
       f_topicPartitions = a;
     }
   }
@@ -345,8 +345,8 @@ function decodeElectLeadersResponseReplicaElectionResultV0(r: Reader): ElectLead
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("ElectLeadersResponse.PartitionResult");
     else {
-      const a: ElectLeadersResponsePartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersResponsePartitionResultV0(r));
+      const a: ElectLeadersResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersResponsePartitionResultV0(r);
       f_partitionResult = a;
     }
   }
@@ -364,8 +364,8 @@ function decodeElectLeadersResponseV0(r: Reader): ElectLeadersResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ElectLeadersResponse.ReplicaElectionResults");
     else {
-      const a: ElectLeadersResponseReplicaElectionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersResponseReplicaElectionResultV0(r));
+      const a: ElectLeadersResponseReplicaElectionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersResponseReplicaElectionResultV0(r);
       f_replicaElectionResults = a;
     }
   }
@@ -415,8 +415,8 @@ function decodeElectLeadersResponseV1(r: Reader): ElectLeadersResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ElectLeadersResponse.ReplicaElectionResults");
     else {
-      const a: ElectLeadersResponseReplicaElectionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersResponseReplicaElectionResultV0(r));
+      const a: ElectLeadersResponseReplicaElectionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersResponseReplicaElectionResultV0(r);
       f_replicaElectionResults = a;
     }
   }
@@ -465,8 +465,8 @@ function decodeElectLeadersResponseReplicaElectionResultV2(r: Reader): ElectLead
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("ElectLeadersResponse.PartitionResult");
     else {
-      const a: ElectLeadersResponsePartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersResponsePartitionResultV2(r));
+      const a: ElectLeadersResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersResponsePartitionResultV2(r);
       f_partitionResult = a;
     }
   }
@@ -491,8 +491,8 @@ function decodeElectLeadersResponseV2(r: Reader): ElectLeadersResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ElectLeadersResponse.ReplicaElectionResults");
     else {
-      const a: ElectLeadersResponseReplicaElectionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeElectLeadersResponseReplicaElectionResultV2(r));
+      const a: ElectLeadersResponseReplicaElectionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeElectLeadersResponseReplicaElectionResultV2(r);
       f_replicaElectionResults = a;
     }
   }

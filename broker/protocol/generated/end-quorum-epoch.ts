@@ -152,8 +152,8 @@ function decodeEndQuorumEpochRequestPartitionDataV0(r: Reader): EndQuorumEpochRe
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("EndQuorumEpochRequest.PreferredSuccessors");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_preferredSuccessors = a;
     }
   }
@@ -174,8 +174,8 @@ function decodeEndQuorumEpochRequestTopicDataV0(r: Reader): EndQuorumEpochReques
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("EndQuorumEpochRequest.Partitions");
     else {
-      const a: EndQuorumEpochRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochRequestPartitionDataV0(r));
+      const a: EndQuorumEpochRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -193,8 +193,8 @@ function decodeEndQuorumEpochRequestV0(r: Reader): EndQuorumEpochRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("EndQuorumEpochRequest.Topics");
     else {
-      const a: EndQuorumEpochRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochRequestTopicDataV0(r));
+      const a: EndQuorumEpochRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochRequestTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -265,8 +265,8 @@ function decodeEndQuorumEpochRequestPartitionDataV1(r: Reader): EndQuorumEpochRe
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("EndQuorumEpochRequest.PreferredCandidates");
     else {
-      const a: EndQuorumEpochRequestReplicaInfo[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochRequestReplicaInfoV1(r));
+      const a: EndQuorumEpochRequestReplicaInfo[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochRequestReplicaInfoV1(r);
       f_preferredCandidates = a;
     }
   }
@@ -293,8 +293,8 @@ function decodeEndQuorumEpochRequestTopicDataV1(r: Reader): EndQuorumEpochReques
     const n = r.compactArrayLength(14);
     if (n < 0) throw unexpectedNull("EndQuorumEpochRequest.Partitions");
     else {
-      const a: EndQuorumEpochRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochRequestPartitionDataV1(r));
+      const a: EndQuorumEpochRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochRequestPartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -336,8 +336,8 @@ function decodeEndQuorumEpochRequestV1(r: Reader): EndQuorumEpochRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("EndQuorumEpochRequest.Topics");
     else {
-      const a: EndQuorumEpochRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochRequestTopicDataV1(r));
+      const a: EndQuorumEpochRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochRequestTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -346,8 +346,8 @@ function decodeEndQuorumEpochRequestV1(r: Reader): EndQuorumEpochRequest {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("EndQuorumEpochRequest.LeaderEndpoints");
     else {
-      const a: EndQuorumEpochRequestLeaderEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochRequestLeaderEndpointV1(r));
+      const a: EndQuorumEpochRequestLeaderEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochRequestLeaderEndpointV1(r);
       f_leaderEndpoints = a;
     }
   }
@@ -575,8 +575,8 @@ function decodeEndQuorumEpochResponseTopicDataV0(r: Reader): EndQuorumEpochRespo
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("EndQuorumEpochResponse.Partitions");
     else {
-      const a: EndQuorumEpochResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochResponsePartitionDataV0(r));
+      const a: EndQuorumEpochResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -594,8 +594,8 @@ function decodeEndQuorumEpochResponseV0(r: Reader): EndQuorumEpochResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("EndQuorumEpochResponse.Topics");
     else {
-      const a: EndQuorumEpochResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochResponseTopicDataV0(r));
+      const a: EndQuorumEpochResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -666,8 +666,8 @@ function decodeEndQuorumEpochResponseTopicDataV1(r: Reader): EndQuorumEpochRespo
     const n = r.compactArrayLength(15);
     if (n < 0) throw unexpectedNull("EndQuorumEpochResponse.Partitions");
     else {
-      const a: EndQuorumEpochResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochResponsePartitionDataV1(r));
+      const a: EndQuorumEpochResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -709,8 +709,8 @@ function decodeEndQuorumEpochResponseV1(r: Reader): EndQuorumEpochResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("EndQuorumEpochResponse.Topics");
     else {
-      const a: EndQuorumEpochResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochResponseTopicDataV1(r));
+      const a: EndQuorumEpochResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochResponseTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -725,8 +725,8 @@ function decodeEndQuorumEpochResponseV1(r: Reader): EndQuorumEpochResponse {
           const n = r.compactArrayLength(8);
           if (n < 0) throw unexpectedNull("EndQuorumEpochResponse.NodeEndpoints");
           else {
-            const a: EndQuorumEpochResponseNodeEndpoint[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeEndQuorumEpochResponseNodeEndpointV1(r));
+            const a: EndQuorumEpochResponseNodeEndpoint[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeEndQuorumEpochResponseNodeEndpointV1(r);
             f_nodeEndpoints = a;
           }
         }

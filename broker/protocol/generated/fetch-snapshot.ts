@@ -166,8 +166,8 @@ function decodeFetchSnapshotRequestTopicSnapshotV0(r: Reader): FetchSnapshotRequ
     const n = r.compactArrayLength(30);
     if (n < 0) throw unexpectedNull("FetchSnapshotRequest.Partitions");
     else {
-      const a: FetchSnapshotRequestPartitionSnapshot[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotRequestPartitionSnapshotV0(r));
+      const a: FetchSnapshotRequestPartitionSnapshot[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotRequestPartitionSnapshotV0(r);
       f_partitions = a;
     }
   }
@@ -193,8 +193,8 @@ function decodeFetchSnapshotRequestV0(r: Reader): FetchSnapshotRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("FetchSnapshotRequest.Topics");
     else {
-      const a: FetchSnapshotRequestTopicSnapshot[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotRequestTopicSnapshotV0(r));
+      const a: FetchSnapshotRequestTopicSnapshot[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotRequestTopicSnapshotV0(r);
       f_topics = a;
     }
   }
@@ -316,8 +316,8 @@ function decodeFetchSnapshotRequestTopicSnapshotV1(r: Reader): FetchSnapshotRequ
     const n = r.compactArrayLength(30);
     if (n < 0) throw unexpectedNull("FetchSnapshotRequest.Partitions");
     else {
-      const a: FetchSnapshotRequestPartitionSnapshot[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotRequestPartitionSnapshotV1(r));
+      const a: FetchSnapshotRequestPartitionSnapshot[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotRequestPartitionSnapshotV1(r);
       f_partitions = a;
     }
   }
@@ -343,8 +343,8 @@ function decodeFetchSnapshotRequestV1(r: Reader): FetchSnapshotRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("FetchSnapshotRequest.Topics");
     else {
-      const a: FetchSnapshotRequestTopicSnapshot[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotRequestTopicSnapshotV1(r));
+      const a: FetchSnapshotRequestTopicSnapshot[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotRequestTopicSnapshotV1(r);
       f_topics = a;
     }
   }
@@ -708,8 +708,8 @@ function decodeFetchSnapshotResponseTopicSnapshotV0(r: Reader): FetchSnapshotRes
     const n = r.compactArrayLength(37);
     if (n < 0) throw unexpectedNull("FetchSnapshotResponse.Partitions");
     else {
-      const a: FetchSnapshotResponsePartitionSnapshot[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotResponsePartitionSnapshotV0(r));
+      const a: FetchSnapshotResponsePartitionSnapshot[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotResponsePartitionSnapshotV0(r);
       f_partitions = a;
     }
   }
@@ -734,8 +734,8 @@ function decodeFetchSnapshotResponseV0(r: Reader): FetchSnapshotResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("FetchSnapshotResponse.Topics");
     else {
-      const a: FetchSnapshotResponseTopicSnapshot[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotResponseTopicSnapshotV0(r));
+      const a: FetchSnapshotResponseTopicSnapshot[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotResponseTopicSnapshotV0(r);
       f_topics = a;
     }
   }
@@ -851,8 +851,8 @@ function decodeFetchSnapshotResponseV1(r: Reader): FetchSnapshotResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("FetchSnapshotResponse.Topics");
     else {
-      const a: FetchSnapshotResponseTopicSnapshot[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotResponseTopicSnapshotV0(r));
+      const a: FetchSnapshotResponseTopicSnapshot[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotResponseTopicSnapshotV0(r);
       f_topics = a;
     }
   }
@@ -867,8 +867,8 @@ function decodeFetchSnapshotResponseV1(r: Reader): FetchSnapshotResponse {
           const n = r.compactArrayLength(8);
           if (n < 0) throw unexpectedNull("FetchSnapshotResponse.NodeEndpoints");
           else {
-            const a: FetchSnapshotResponseNodeEndpoint[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeFetchSnapshotResponseNodeEndpointV1(r));
+            const a: FetchSnapshotResponseNodeEndpoint[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeFetchSnapshotResponseNodeEndpointV1(r);
             f_nodeEndpoints = a;
           }
         }

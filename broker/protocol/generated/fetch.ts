@@ -225,8 +225,8 @@ function decodeFetchRequestFetchTopicV0(r: Reader): FetchRequestFetchTopic {
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: FetchRequestFetchPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchPartitionV0(r));
+      const a: FetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -247,8 +247,8 @@ function decodeFetchRequestV0(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV0(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
       f_topics = a;
     }
   }
@@ -387,8 +387,8 @@ function decodeFetchRequestV3(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV0(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
       f_topics = a;
     }
   }
@@ -458,8 +458,8 @@ function decodeFetchRequestV4(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV0(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
       f_topics = a;
     }
   }
@@ -544,8 +544,8 @@ function decodeFetchRequestFetchTopicV5(r: Reader): FetchRequestFetchTopic {
     const n = r.arrayLength(24);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: FetchRequestFetchPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchPartitionV5(r));
+      const a: FetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV5(r);
       f_partitions = a;
     }
   }
@@ -568,8 +568,8 @@ function decodeFetchRequestV5(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV5(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV5(r);
       f_topics = a;
     }
   }
@@ -681,8 +681,8 @@ function decodeFetchRequestForgottenTopicV7(r: Reader): FetchRequestForgottenTop
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -707,8 +707,8 @@ function decodeFetchRequestV7(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV5(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV5(r);
       f_topics = a;
     }
   }
@@ -717,8 +717,8 @@ function decodeFetchRequestV7(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
     else {
-      const a: FetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestForgottenTopicV7(r));
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV7(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -874,8 +874,8 @@ function decodeFetchRequestFetchTopicV9(r: Reader): FetchRequestFetchTopic {
     const n = r.arrayLength(28);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: FetchRequestFetchPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchPartitionV9(r));
+      const a: FetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV9(r);
       f_partitions = a;
     }
   }
@@ -900,8 +900,8 @@ function decodeFetchRequestV9(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV9(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV9(r);
       f_topics = a;
     }
   }
@@ -910,8 +910,8 @@ function decodeFetchRequestV9(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
     else {
-      const a: FetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestForgottenTopicV7(r));
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV7(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -1049,8 +1049,8 @@ function decodeFetchRequestV11(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV9(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV9(r);
       f_topics = a;
     }
   }
@@ -1059,8 +1059,8 @@ function decodeFetchRequestV11(r: Reader): FetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
     else {
-      const a: FetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestForgottenTopicV7(r));
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV7(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -1168,8 +1168,8 @@ function decodeFetchRequestFetchTopicV12(r: Reader): FetchRequestFetchTopic {
     const n = r.compactArrayLength(33);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: FetchRequestFetchPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchPartitionV12(r));
+      const a: FetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV12(r);
       f_partitions = a;
     }
   }
@@ -1194,8 +1194,8 @@ function decodeFetchRequestForgottenTopicV12(r: Reader): FetchRequestForgottenTo
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -1227,8 +1227,8 @@ function decodeFetchRequestV12(r: Reader): FetchRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV12(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV12(r);
       f_topics = a;
     }
   }
@@ -1237,8 +1237,8 @@ function decodeFetchRequestV12(r: Reader): FetchRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
     else {
-      const a: FetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestForgottenTopicV12(r));
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV12(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -1364,8 +1364,8 @@ function decodeFetchRequestFetchTopicV13(r: Reader): FetchRequestFetchTopic {
     const n = r.compactArrayLength(33);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: FetchRequestFetchPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchPartitionV12(r));
+      const a: FetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV12(r);
       f_partitions = a;
     }
   }
@@ -1390,8 +1390,8 @@ function decodeFetchRequestForgottenTopicV13(r: Reader): FetchRequestForgottenTo
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -1423,8 +1423,8 @@ function decodeFetchRequestV13(r: Reader): FetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV13(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV13(r);
       f_topics = a;
     }
   }
@@ -1433,8 +1433,8 @@ function decodeFetchRequestV13(r: Reader): FetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
     else {
-      const a: FetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestForgottenTopicV13(r));
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV13(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -1612,8 +1612,8 @@ function decodeFetchRequestV15(r: Reader): FetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV13(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV13(r);
       f_topics = a;
     }
   }
@@ -1622,8 +1622,8 @@ function decodeFetchRequestV15(r: Reader): FetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
     else {
-      const a: FetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestForgottenTopicV13(r));
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV13(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -1819,8 +1819,8 @@ function decodeFetchRequestFetchTopicV17(r: Reader): FetchRequestFetchTopic {
     const n = r.compactArrayLength(33);
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
-      const a: FetchRequestFetchPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchPartitionV17(r));
+      const a: FetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV17(r);
       f_partitions = a;
     }
   }
@@ -1852,8 +1852,8 @@ function decodeFetchRequestV17(r: Reader): FetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
-      const a: FetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestFetchTopicV17(r));
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV17(r);
       f_topics = a;
     }
   }
@@ -1862,8 +1862,8 @@ function decodeFetchRequestV17(r: Reader): FetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
     else {
-      const a: FetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchRequestForgottenTopicV13(r));
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV13(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -2316,8 +2316,8 @@ function decodeFetchResponseFetchableTopicResponseV0(r: Reader): FetchResponseFe
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
     else {
-      const a: FetchResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponsePartitionDataV0(r));
+      const a: FetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -2335,8 +2335,8 @@ function decodeFetchResponseV0(r: Reader): FetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV0(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV0(r);
       f_responses = a;
     }
   }
@@ -2392,8 +2392,8 @@ function decodeFetchResponseV1(r: Reader): FetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV0(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV0(r);
       f_responses = a;
     }
   }
@@ -2538,8 +2538,8 @@ function decodeFetchResponsePartitionDataV4(r: Reader): FetchResponsePartitionDa
     const n = r.arrayLength(16);
     if (n < 0) f_abortedTransactions = null;
     else {
-      const a: FetchResponseAbortedTransaction[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseAbortedTransactionV4(r));
+      const a: FetchResponseAbortedTransaction[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseAbortedTransactionV4(r);
       f_abortedTransactions = a;
     }
   }
@@ -2567,8 +2567,8 @@ function decodeFetchResponseFetchableTopicResponseV4(r: Reader): FetchResponseFe
     const n = r.arrayLength(30);
     if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
     else {
-      const a: FetchResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponsePartitionDataV4(r));
+      const a: FetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV4(r);
       f_partitions = a;
     }
   }
@@ -2587,8 +2587,8 @@ function decodeFetchResponseV4(r: Reader): FetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV4(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV4(r);
       f_responses = a;
     }
   }
@@ -2665,8 +2665,8 @@ function decodeFetchResponsePartitionDataV5(r: Reader): FetchResponsePartitionDa
     const n = r.arrayLength(16);
     if (n < 0) f_abortedTransactions = null;
     else {
-      const a: FetchResponseAbortedTransaction[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseAbortedTransactionV4(r));
+      const a: FetchResponseAbortedTransaction[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseAbortedTransactionV4(r);
       f_abortedTransactions = a;
     }
   }
@@ -2694,8 +2694,8 @@ function decodeFetchResponseFetchableTopicResponseV5(r: Reader): FetchResponseFe
     const n = r.arrayLength(38);
     if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
     else {
-      const a: FetchResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponsePartitionDataV5(r));
+      const a: FetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV5(r);
       f_partitions = a;
     }
   }
@@ -2714,8 +2714,8 @@ function decodeFetchResponseV5(r: Reader): FetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV5(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV5(r);
       f_responses = a;
     }
   }
@@ -2832,8 +2832,8 @@ function decodeFetchResponseV7(r: Reader): FetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV5(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV5(r);
       f_responses = a;
     }
   }
@@ -3058,8 +3058,8 @@ function decodeFetchResponsePartitionDataV11(r: Reader): FetchResponsePartitionD
     const n = r.arrayLength(16);
     if (n < 0) f_abortedTransactions = null;
     else {
-      const a: FetchResponseAbortedTransaction[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseAbortedTransactionV4(r));
+      const a: FetchResponseAbortedTransaction[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseAbortedTransactionV4(r);
       f_abortedTransactions = a;
     }
   }
@@ -3088,8 +3088,8 @@ function decodeFetchResponseFetchableTopicResponseV11(r: Reader): FetchResponseF
     const n = r.arrayLength(42);
     if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
     else {
-      const a: FetchResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponsePartitionDataV11(r));
+      const a: FetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV11(r);
       f_partitions = a;
     }
   }
@@ -3110,8 +3110,8 @@ function decodeFetchResponseV11(r: Reader): FetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV11(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV11(r);
       f_responses = a;
     }
   }
@@ -3254,8 +3254,8 @@ function decodeFetchResponsePartitionDataV12(r: Reader): FetchResponsePartitionD
     const n = r.compactArrayLength(17);
     if (n < 0) f_abortedTransactions = null;
     else {
-      const a: FetchResponseAbortedTransaction[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseAbortedTransactionV12(r));
+      const a: FetchResponseAbortedTransaction[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseAbortedTransactionV12(r);
       f_abortedTransactions = a;
     }
   }
@@ -3308,8 +3308,8 @@ function decodeFetchResponseFetchableTopicResponseV12(r: Reader): FetchResponseF
     const n = r.compactArrayLength(37);
     if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
     else {
-      const a: FetchResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponsePartitionDataV12(r));
+      const a: FetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV12(r);
       f_partitions = a;
     }
   }
@@ -3336,8 +3336,8 @@ function decodeFetchResponseV12(r: Reader): FetchResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV12(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV12(r);
       f_responses = a;
     }
   }
@@ -3481,8 +3481,8 @@ function decodeFetchResponseFetchableTopicResponseV13(r: Reader): FetchResponseF
     const n = r.compactArrayLength(37);
     if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
     else {
-      const a: FetchResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponsePartitionDataV12(r));
+      const a: FetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV12(r);
       f_partitions = a;
     }
   }
@@ -3509,8 +3509,8 @@ function decodeFetchResponseV13(r: Reader): FetchResponse {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV13(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV13(r);
       f_responses = a;
     }
   }
@@ -3618,8 +3618,8 @@ function decodeFetchResponseV16(r: Reader): FetchResponse {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("FetchResponse.Responses");
     else {
-      const a: FetchResponseFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFetchResponseFetchableTopicResponseV13(r));
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV13(r);
       f_responses = a;
     }
   }
@@ -3634,8 +3634,8 @@ function decodeFetchResponseV16(r: Reader): FetchResponse {
           const n = r.compactArrayLength(11);
           if (n < 0) throw unexpectedNull("FetchResponse.NodeEndpoints");
           else {
-            const a: FetchResponseNodeEndpoint[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeFetchResponseNodeEndpointV16(r));
+            const a: FetchResponseNodeEndpoint[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeFetchResponseNodeEndpointV16(r);
             f_nodeEndpoints = a;
           }
         }

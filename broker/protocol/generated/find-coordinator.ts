@@ -106,8 +106,8 @@ function decodeFindCoordinatorRequestV4(r: Reader): FindCoordinatorRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("FindCoordinatorRequest.CoordinatorKeys");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_coordinatorKeys = a;
     }
   }
@@ -418,8 +418,8 @@ function decodeFindCoordinatorResponseV4(r: Reader): FindCoordinatorResponse {
     const n = r.compactArrayLength(14);
     if (n < 0) throw unexpectedNull("FindCoordinatorResponse.Coordinators");
     else {
-      const a: FindCoordinatorResponseCoordinator[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeFindCoordinatorResponseCoordinatorV4(r));
+      const a: FindCoordinatorResponseCoordinator[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFindCoordinatorResponseCoordinatorV4(r);
       f_coordinators = a;
     }
   }

@@ -117,8 +117,8 @@ function decodeGetTelemetrySubscriptionsResponseV0(r: Reader): GetTelemetrySubsc
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("GetTelemetrySubscriptionsResponse.AcceptedCompressionTypes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int8());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int8();
       f_acceptedCompressionTypes = a;
     }
   }
@@ -130,8 +130,8 @@ function decodeGetTelemetrySubscriptionsResponseV0(r: Reader): GetTelemetrySubsc
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("GetTelemetrySubscriptionsResponse.RequestedMetrics");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_requestedMetrics = a;
     }
   }

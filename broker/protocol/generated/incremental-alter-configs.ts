@@ -107,8 +107,8 @@ function decodeIncrementalAlterConfigsRequestAlterConfigsResourceV0(r: Reader): 
     const n = r.arrayLength(5);
     if (n < 0) throw unexpectedNull("IncrementalAlterConfigsRequest.Configs");
     else {
-      const a: IncrementalAlterConfigsRequestAlterableConfig[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeIncrementalAlterConfigsRequestAlterableConfigV0(r));
+      const a: IncrementalAlterConfigsRequestAlterableConfig[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeIncrementalAlterConfigsRequestAlterableConfigV0(r);
       f_configs = a;
     }
   }
@@ -126,8 +126,8 @@ function decodeIncrementalAlterConfigsRequestV0(r: Reader): IncrementalAlterConf
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("IncrementalAlterConfigsRequest.Resources");
     else {
-      const a: IncrementalAlterConfigsRequestAlterConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeIncrementalAlterConfigsRequestAlterConfigsResourceV0(r));
+      const a: IncrementalAlterConfigsRequestAlterConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeIncrementalAlterConfigsRequestAlterConfigsResourceV0(r);
       f_resources = a;
     }
   }
@@ -196,8 +196,8 @@ function decodeIncrementalAlterConfigsRequestAlterConfigsResourceV1(r: Reader): 
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("IncrementalAlterConfigsRequest.Configs");
     else {
-      const a: IncrementalAlterConfigsRequestAlterableConfig[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeIncrementalAlterConfigsRequestAlterableConfigV1(r));
+      const a: IncrementalAlterConfigsRequestAlterableConfig[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeIncrementalAlterConfigsRequestAlterableConfigV1(r);
       f_configs = a;
     }
   }
@@ -221,8 +221,8 @@ function decodeIncrementalAlterConfigsRequestV1(r: Reader): IncrementalAlterConf
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("IncrementalAlterConfigsRequest.Resources");
     else {
-      const a: IncrementalAlterConfigsRequestAlterConfigsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeIncrementalAlterConfigsRequestAlterConfigsResourceV1(r));
+      const a: IncrementalAlterConfigsRequestAlterConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeIncrementalAlterConfigsRequestAlterConfigsResourceV1(r);
       f_resources = a;
     }
   }
@@ -369,8 +369,8 @@ function decodeIncrementalAlterConfigsResponseV0(r: Reader): IncrementalAlterCon
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("IncrementalAlterConfigsResponse.Responses");
     else {
-      const a: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeIncrementalAlterConfigsResponseAlterConfigsResourceResponseV0(r));
+      const a: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeIncrementalAlterConfigsResponseAlterConfigsResourceResponseV0(r);
       f_responses = a;
     }
   }
@@ -429,8 +429,8 @@ function decodeIncrementalAlterConfigsResponseV1(r: Reader): IncrementalAlterCon
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("IncrementalAlterConfigsResponse.Responses");
     else {
-      const a: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeIncrementalAlterConfigsResponseAlterConfigsResourceResponseV1(r));
+      const a: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeIncrementalAlterConfigsResponseAlterConfigsResourceResponseV1(r);
       f_responses = a;
     }
   }

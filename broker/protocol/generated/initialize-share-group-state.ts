@@ -107,8 +107,8 @@ function decodeInitializeShareGroupStateRequestInitializeStateDataV0(r: Reader):
     const n = r.compactArrayLength(17);
     if (n < 0) throw unexpectedNull("InitializeShareGroupStateRequest.Partitions");
     else {
-      const a: InitializeShareGroupStateRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeInitializeShareGroupStateRequestPartitionDataV0(r));
+      const a: InitializeShareGroupStateRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeInitializeShareGroupStateRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -132,8 +132,8 @@ function decodeInitializeShareGroupStateRequestV0(r: Reader): InitializeShareGro
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("InitializeShareGroupStateRequest.Topics");
     else {
-      const a: InitializeShareGroupStateRequestInitializeStateData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeInitializeShareGroupStateRequestInitializeStateDataV0(r));
+      const a: InitializeShareGroupStateRequestInitializeStateData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeInitializeShareGroupStateRequestInitializeStateDataV0(r);
       f_topics = a;
     }
   }
@@ -298,8 +298,8 @@ function decodeInitializeShareGroupStateResponseInitializeStateResultV0(r: Reade
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("InitializeShareGroupStateResponse.Partitions");
     else {
-      const a: InitializeShareGroupStateResponsePartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeInitializeShareGroupStateResponsePartitionResultV0(r));
+      const a: InitializeShareGroupStateResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeInitializeShareGroupStateResponsePartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -322,8 +322,8 @@ function decodeInitializeShareGroupStateResponseV0(r: Reader): InitializeShareGr
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("InitializeShareGroupStateResponse.Results");
     else {
-      const a: InitializeShareGroupStateResponseInitializeStateResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeInitializeShareGroupStateResponseInitializeStateResultV0(r));
+      const a: InitializeShareGroupStateResponseInitializeStateResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeInitializeShareGroupStateResponseInitializeStateResultV0(r);
       f_results = a;
     }
   }

@@ -95,8 +95,8 @@ function decodeJoinGroupRequestV0(r: Reader): JoinGroupRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV0(r));
+      const a: JoinGroupRequestProtocol[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupRequestProtocolV0(r);
       f_protocols = a;
     }
   }
@@ -148,8 +148,8 @@ function decodeJoinGroupRequestV1(r: Reader): JoinGroupRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV0(r));
+      const a: JoinGroupRequestProtocol[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupRequestProtocolV0(r);
       f_protocols = a;
     }
   }
@@ -254,8 +254,8 @@ function decodeJoinGroupRequestV5(r: Reader): JoinGroupRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV0(r));
+      const a: JoinGroupRequestProtocol[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupRequestProtocolV0(r);
       f_protocols = a;
     }
   }
@@ -320,8 +320,8 @@ function decodeJoinGroupRequestV6(r: Reader): JoinGroupRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV6(r));
+      const a: JoinGroupRequestProtocol[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupRequestProtocolV6(r);
       f_protocols = a;
     }
   }
@@ -385,8 +385,8 @@ function decodeJoinGroupRequestV8(r: Reader): JoinGroupRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("JoinGroupRequest.Protocols");
     else {
-      const a: JoinGroupRequestProtocol[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupRequestProtocolV6(r));
+      const a: JoinGroupRequestProtocol[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupRequestProtocolV6(r);
       f_protocols = a;
     }
   }
@@ -550,8 +550,8 @@ function decodeJoinGroupResponseV0(r: Reader): JoinGroupResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV0(r));
+      const a: JoinGroupResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupResponseMemberV0(r);
       f_members = a;
     }
   }
@@ -626,8 +626,8 @@ function decodeJoinGroupResponseV2(r: Reader): JoinGroupResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV0(r));
+      const a: JoinGroupResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupResponseMemberV0(r);
       f_members = a;
     }
   }
@@ -732,8 +732,8 @@ function decodeJoinGroupResponseV5(r: Reader): JoinGroupResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV5(r));
+      const a: JoinGroupResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupResponseMemberV5(r);
       f_members = a;
     }
   }
@@ -811,8 +811,8 @@ function decodeJoinGroupResponseV6(r: Reader): JoinGroupResponse {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV6(r));
+      const a: JoinGroupResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupResponseMemberV6(r);
       f_members = a;
     }
   }
@@ -881,8 +881,8 @@ function decodeJoinGroupResponseV7(r: Reader): JoinGroupResponse {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV6(r));
+      const a: JoinGroupResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupResponseMemberV6(r);
       f_members = a;
     }
   }
@@ -968,8 +968,8 @@ function decodeJoinGroupResponseV9(r: Reader): JoinGroupResponse {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("JoinGroupResponse.Members");
     else {
-      const a: JoinGroupResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeJoinGroupResponseMemberV6(r));
+      const a: JoinGroupResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeJoinGroupResponseMemberV6(r);
       f_members = a;
     }
   }

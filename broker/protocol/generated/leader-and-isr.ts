@@ -198,8 +198,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV0(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -209,8 +209,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV0(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -251,8 +251,8 @@ function decodeLeaderAndIsrRequestV0(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(30);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.UngroupedPartitionStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV0(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV0(r);
       f_ungroupedPartitionStates = a;
     }
   }
@@ -261,8 +261,8 @@ function decodeLeaderAndIsrRequestV0(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r);
       f_liveLeaders = a;
     }
   }
@@ -345,8 +345,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV1(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -356,8 +356,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV1(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -387,8 +387,8 @@ function decodeLeaderAndIsrRequestV1(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(31);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.UngroupedPartitionStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV1(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV1(r);
       f_ungroupedPartitionStates = a;
     }
   }
@@ -397,8 +397,8 @@ function decodeLeaderAndIsrRequestV1(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r);
       f_liveLeaders = a;
     }
   }
@@ -473,8 +473,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV2(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -484,8 +484,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV2(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -514,8 +514,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV2(r: Reader): LeaderAnd
     const n = r.arrayLength(29);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.PartitionStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV2(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV2(r);
       f_partitionStates = a;
     }
   }
@@ -536,8 +536,8 @@ function decodeLeaderAndIsrRequestV2(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.TopicStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV2(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV2(r);
       f_topicStates = a;
     }
   }
@@ -546,8 +546,8 @@ function decodeLeaderAndIsrRequestV2(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r);
       f_liveLeaders = a;
     }
   }
@@ -632,8 +632,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV3(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -643,8 +643,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV3(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -653,8 +653,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV3(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.AddingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_addingReplicas = a;
     }
   }
@@ -663,8 +663,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV3(r: Reader): Leade
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.RemovingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_removingReplicas = a;
     }
   }
@@ -693,8 +693,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV3(r: Reader): LeaderAnd
     const n = r.arrayLength(37);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.PartitionStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV3(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV3(r);
       f_partitionStates = a;
     }
   }
@@ -715,8 +715,8 @@ function decodeLeaderAndIsrRequestV3(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.TopicStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV3(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV3(r);
       f_topicStates = a;
     }
   }
@@ -725,8 +725,8 @@ function decodeLeaderAndIsrRequestV3(r: Reader): LeaderAndIsrRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV0(r);
       f_liveLeaders = a;
     }
   }
@@ -821,8 +821,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -832,8 +832,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -842,8 +842,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.AddingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_addingReplicas = a;
     }
   }
@@ -852,8 +852,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.RemovingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_removingReplicas = a;
     }
   }
@@ -888,8 +888,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV4(r: Reader): LeaderAnd
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.PartitionStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r);
       f_partitionStates = a;
     }
   }
@@ -934,8 +934,8 @@ function decodeLeaderAndIsrRequestV4(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.TopicStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV4(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV4(r);
       f_topicStates = a;
     }
   }
@@ -944,8 +944,8 @@ function decodeLeaderAndIsrRequestV4(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r);
       f_liveLeaders = a;
     }
   }
@@ -1057,8 +1057,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV5(r: Reader): LeaderAnd
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.PartitionStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV4(r);
       f_partitionStates = a;
     }
   }
@@ -1086,8 +1086,8 @@ function decodeLeaderAndIsrRequestV5(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.TopicStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV5(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV5(r);
       f_topicStates = a;
     }
   }
@@ -1096,8 +1096,8 @@ function decodeLeaderAndIsrRequestV5(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r);
       f_liveLeaders = a;
     }
   }
@@ -1204,8 +1204,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV6(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -1215,8 +1215,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV6(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -1225,8 +1225,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV6(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.AddingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_addingReplicas = a;
     }
   }
@@ -1235,8 +1235,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV6(r: Reader): Leade
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.RemovingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_removingReplicas = a;
     }
   }
@@ -1273,8 +1273,8 @@ function decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV6(r: Reader): LeaderAnd
     const n = r.compactArrayLength(27);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.PartitionStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV6(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrPartitionStateV6(r);
       f_partitionStates = a;
     }
   }
@@ -1302,8 +1302,8 @@ function decodeLeaderAndIsrRequestV6(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.TopicStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV6(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV6(r);
       f_topicStates = a;
     }
   }
@@ -1312,8 +1312,8 @@ function decodeLeaderAndIsrRequestV6(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r);
       f_liveLeaders = a;
     }
   }
@@ -1422,8 +1422,8 @@ function decodeLeaderAndIsrRequestV7(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.TopicStates");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV6(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrTopicStateV6(r);
       f_topicStates = a;
     }
   }
@@ -1432,8 +1432,8 @@ function decodeLeaderAndIsrRequestV7(r: Reader): LeaderAndIsrRequest {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("LeaderAndIsrRequest.LiveLeaders");
     else {
-      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r));
+      const a: LeaderAndIsrRequestLeaderAndIsrLiveLeader[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrRequestLeaderAndIsrLiveLeaderV4(r);
       f_liveLeaders = a;
     }
   }
@@ -1599,8 +1599,8 @@ function decodeLeaderAndIsrResponseV0(r: Reader): LeaderAndIsrResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("LeaderAndIsrResponse.PartitionErrors");
     else {
-      const a: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrResponseLeaderAndIsrPartitionErrorV0(r));
+      const a: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrResponseLeaderAndIsrPartitionErrorV0(r);
       f_partitionErrors = a;
     }
   }
@@ -1690,8 +1690,8 @@ function decodeLeaderAndIsrResponseV4(r: Reader): LeaderAndIsrResponse {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("LeaderAndIsrResponse.PartitionErrors");
     else {
-      const a: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrResponseLeaderAndIsrPartitionErrorV4(r));
+      const a: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrResponseLeaderAndIsrPartitionErrorV4(r);
       f_partitionErrors = a;
     }
   }
@@ -1755,8 +1755,8 @@ function decodeLeaderAndIsrResponseLeaderAndIsrTopicErrorV5(r: Reader): LeaderAn
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("LeaderAndIsrResponse.PartitionErrors");
     else {
-      const a: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrResponseLeaderAndIsrPartitionErrorV5(r));
+      const a: LeaderAndIsrResponseLeaderAndIsrPartitionError[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrResponseLeaderAndIsrPartitionErrorV5(r);
       f_partitionErrors = a;
     }
   }
@@ -1780,8 +1780,8 @@ function decodeLeaderAndIsrResponseV5(r: Reader): LeaderAndIsrResponse {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("LeaderAndIsrResponse.Topics");
     else {
-      const a: LeaderAndIsrResponseLeaderAndIsrTopicError[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderAndIsrResponseLeaderAndIsrTopicErrorV5(r));
+      const a: LeaderAndIsrResponseLeaderAndIsrTopicError[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderAndIsrResponseLeaderAndIsrTopicErrorV5(r);
       f_topics = a;
     }
   }

@@ -80,8 +80,8 @@ function decodeLeaderChangeMessageV0(r: Reader): LeaderChangeMessage {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("LeaderChangeMessage.Voters");
     else {
-      const a: LeaderChangeMessageVoter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderChangeMessageVoterV0(r));
+      const a: LeaderChangeMessageVoter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderChangeMessageVoterV0(r);
       f_voters = a;
     }
   }
@@ -90,8 +90,8 @@ function decodeLeaderChangeMessageV0(r: Reader): LeaderChangeMessage {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("LeaderChangeMessage.GrantingVoters");
     else {
-      const a: LeaderChangeMessageVoter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderChangeMessageVoterV0(r));
+      const a: LeaderChangeMessageVoter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderChangeMessageVoterV0(r);
       f_grantingVoters = a;
     }
   }
@@ -159,8 +159,8 @@ function decodeLeaderChangeMessageV1(r: Reader): LeaderChangeMessage {
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("LeaderChangeMessage.Voters");
     else {
-      const a: LeaderChangeMessageVoter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderChangeMessageVoterV1(r));
+      const a: LeaderChangeMessageVoter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderChangeMessageVoterV1(r);
       f_voters = a;
     }
   }
@@ -169,8 +169,8 @@ function decodeLeaderChangeMessageV1(r: Reader): LeaderChangeMessage {
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("LeaderChangeMessage.GrantingVoters");
     else {
-      const a: LeaderChangeMessageVoter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaderChangeMessageVoterV1(r));
+      const a: LeaderChangeMessageVoter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaderChangeMessageVoterV1(r);
       f_grantingVoters = a;
     }
   }

@@ -113,8 +113,8 @@ function decodeLeaveGroupRequestV3(r: Reader): LeaveGroupRequest {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("LeaveGroupRequest.Members");
     else {
-      const a: LeaveGroupRequestMemberIdentity[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaveGroupRequestMemberIdentityV3(r));
+      const a: LeaveGroupRequestMemberIdentity[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaveGroupRequestMemberIdentityV3(r);
       f_members = a;
     }
   }
@@ -168,8 +168,8 @@ function decodeLeaveGroupRequestV4(r: Reader): LeaveGroupRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("LeaveGroupRequest.Members");
     else {
-      const a: LeaveGroupRequestMemberIdentity[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaveGroupRequestMemberIdentityV4(r));
+      const a: LeaveGroupRequestMemberIdentity[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaveGroupRequestMemberIdentityV4(r);
       f_members = a;
     }
   }
@@ -232,8 +232,8 @@ function decodeLeaveGroupRequestV5(r: Reader): LeaveGroupRequest {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("LeaveGroupRequest.Members");
     else {
-      const a: LeaveGroupRequestMemberIdentity[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaveGroupRequestMemberIdentityV5(r));
+      const a: LeaveGroupRequestMemberIdentity[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaveGroupRequestMemberIdentityV5(r);
       f_members = a;
     }
   }
@@ -409,8 +409,8 @@ function decodeLeaveGroupResponseV3(r: Reader): LeaveGroupResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("LeaveGroupResponse.Members");
     else {
-      const a: LeaveGroupResponseMemberResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaveGroupResponseMemberResponseV3(r));
+      const a: LeaveGroupResponseMemberResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaveGroupResponseMemberResponseV3(r);
       f_members = a;
     }
   }
@@ -469,8 +469,8 @@ function decodeLeaveGroupResponseV4(r: Reader): LeaveGroupResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("LeaveGroupResponse.Members");
     else {
-      const a: LeaveGroupResponseMemberResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeLeaveGroupResponseMemberResponseV4(r));
+      const a: LeaveGroupResponseMemberResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeLeaveGroupResponseMemberResponseV4(r);
       f_members = a;
     }
   }

@@ -118,8 +118,8 @@ function decodeListClientMetricsResourcesResponseV0(r: Reader): ListClientMetric
     const n = r.compactArrayLength(2);
     if (n < 0) throw unexpectedNull("ListClientMetricsResourcesResponse.ClientMetricsResources");
     else {
-      const a: ListClientMetricsResourcesResponseClientMetricsResource[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListClientMetricsResourcesResponseClientMetricsResourceV0(r));
+      const a: ListClientMetricsResourcesResponseClientMetricsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListClientMetricsResourcesResponseClientMetricsResourceV0(r);
       f_clientMetricsResources = a;
     }
   }

@@ -74,8 +74,8 @@ function decodeListGroupsRequestV4(r: Reader): ListGroupsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ListGroupsRequest.StatesFilter");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_statesFilter = a;
     }
   }
@@ -108,8 +108,8 @@ function decodeListGroupsRequestV5(r: Reader): ListGroupsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ListGroupsRequest.StatesFilter");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_statesFilter = a;
     }
   }
@@ -118,8 +118,8 @@ function decodeListGroupsRequestV5(r: Reader): ListGroupsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ListGroupsRequest.TypesFilter");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_typesFilter = a;
     }
   }
@@ -247,8 +247,8 @@ function decodeListGroupsResponseV0(r: Reader): ListGroupsResponse {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("ListGroupsResponse.Groups");
     else {
-      const a: ListGroupsResponseListedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListGroupsResponseListedGroupV0(r));
+      const a: ListGroupsResponseListedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListGroupsResponseListedGroupV0(r);
       f_groups = a;
     }
   }
@@ -285,8 +285,8 @@ function decodeListGroupsResponseV1(r: Reader): ListGroupsResponse {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("ListGroupsResponse.Groups");
     else {
-      const a: ListGroupsResponseListedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListGroupsResponseListedGroupV0(r));
+      const a: ListGroupsResponseListedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListGroupsResponseListedGroupV0(r);
       f_groups = a;
     }
   }
@@ -336,8 +336,8 @@ function decodeListGroupsResponseV3(r: Reader): ListGroupsResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ListGroupsResponse.Groups");
     else {
-      const a: ListGroupsResponseListedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListGroupsResponseListedGroupV3(r));
+      const a: ListGroupsResponseListedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListGroupsResponseListedGroupV3(r);
       f_groups = a;
     }
   }
@@ -403,8 +403,8 @@ function decodeListGroupsResponseV4(r: Reader): ListGroupsResponse {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ListGroupsResponse.Groups");
     else {
-      const a: ListGroupsResponseListedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListGroupsResponseListedGroupV4(r));
+      const a: ListGroupsResponseListedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListGroupsResponseListedGroupV4(r);
       f_groups = a;
     }
   }
@@ -473,8 +473,8 @@ function decodeListGroupsResponseV5(r: Reader): ListGroupsResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("ListGroupsResponse.Groups");
     else {
-      const a: ListGroupsResponseListedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListGroupsResponseListedGroupV5(r));
+      const a: ListGroupsResponseListedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListGroupsResponseListedGroupV5(r);
       f_groups = a;
     }
   }

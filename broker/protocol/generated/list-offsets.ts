@@ -115,8 +115,8 @@ function decodeListOffsetsRequestListOffsetsTopicV0(r: Reader): ListOffsetsReque
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Partitions");
     else {
-      const a: ListOffsetsRequestListOffsetsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsPartitionV0(r));
+      const a: ListOffsetsRequestListOffsetsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -134,8 +134,8 @@ function decodeListOffsetsRequestV0(r: Reader): ListOffsetsRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Topics");
     else {
-      const a: ListOffsetsRequestListOffsetsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsTopicV0(r));
+      const a: ListOffsetsRequestListOffsetsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsTopicV0(r);
       f_topics = a;
     }
   }
@@ -197,8 +197,8 @@ function decodeListOffsetsRequestListOffsetsTopicV1(r: Reader): ListOffsetsReque
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Partitions");
     else {
-      const a: ListOffsetsRequestListOffsetsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsPartitionV1(r));
+      const a: ListOffsetsRequestListOffsetsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsPartitionV1(r);
       f_partitions = a;
     }
   }
@@ -216,8 +216,8 @@ function decodeListOffsetsRequestV1(r: Reader): ListOffsetsRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Topics");
     else {
-      const a: ListOffsetsRequestListOffsetsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsTopicV1(r));
+      const a: ListOffsetsRequestListOffsetsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsTopicV1(r);
       f_topics = a;
     }
   }
@@ -267,8 +267,8 @@ function decodeListOffsetsRequestV2(r: Reader): ListOffsetsRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Topics");
     else {
-      const a: ListOffsetsRequestListOffsetsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsTopicV1(r));
+      const a: ListOffsetsRequestListOffsetsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsTopicV1(r);
       f_topics = a;
     }
   }
@@ -361,8 +361,8 @@ function decodeListOffsetsRequestListOffsetsTopicV4(r: Reader): ListOffsetsReque
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Partitions");
     else {
-      const a: ListOffsetsRequestListOffsetsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsPartitionV4(r));
+      const a: ListOffsetsRequestListOffsetsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsPartitionV4(r);
       f_partitions = a;
     }
   }
@@ -381,8 +381,8 @@ function decodeListOffsetsRequestV4(r: Reader): ListOffsetsRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Topics");
     else {
-      const a: ListOffsetsRequestListOffsetsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsTopicV4(r));
+      const a: ListOffsetsRequestListOffsetsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsTopicV4(r);
       f_topics = a;
     }
   }
@@ -485,8 +485,8 @@ function decodeListOffsetsRequestListOffsetsTopicV6(r: Reader): ListOffsetsReque
     const n = r.compactArrayLength(17);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Partitions");
     else {
-      const a: ListOffsetsRequestListOffsetsPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsPartitionV6(r));
+      const a: ListOffsetsRequestListOffsetsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsPartitionV6(r);
       f_partitions = a;
     }
   }
@@ -511,8 +511,8 @@ function decodeListOffsetsRequestV6(r: Reader): ListOffsetsRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Topics");
     else {
-      const a: ListOffsetsRequestListOffsetsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsTopicV6(r));
+      const a: ListOffsetsRequestListOffsetsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsTopicV6(r);
       f_topics = a;
     }
   }
@@ -679,8 +679,8 @@ function decodeListOffsetsRequestV10(r: Reader): ListOffsetsRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ListOffsetsRequest.Topics");
     else {
-      const a: ListOffsetsRequestListOffsetsTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsRequestListOffsetsTopicV6(r));
+      const a: ListOffsetsRequestListOffsetsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsTopicV6(r);
       f_topics = a;
     }
   }
@@ -853,8 +853,8 @@ function decodeListOffsetsResponseListOffsetsPartitionResponseV0(r: Reader): Lis
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.OldStyleOffsets");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int64());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int64();
       f_oldStyleOffsets = a;
     }
   }
@@ -876,8 +876,8 @@ function decodeListOffsetsResponseListOffsetsTopicResponseV0(r: Reader): ListOff
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Partitions");
     else {
-      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsPartitionResponseV0(r));
+      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsPartitionResponseV0(r);
       f_partitions = a;
     }
   }
@@ -894,8 +894,8 @@ function decodeListOffsetsResponseV0(r: Reader): ListOffsetsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Topics");
     else {
-      const a: ListOffsetsResponseListOffsetsTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsTopicResponseV0(r));
+      const a: ListOffsetsResponseListOffsetsTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsTopicResponseV0(r);
       f_topics = a;
     }
   }
@@ -962,8 +962,8 @@ function decodeListOffsetsResponseListOffsetsTopicResponseV1(r: Reader): ListOff
     const n = r.arrayLength(22);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Partitions");
     else {
-      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsPartitionResponseV1(r));
+      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsPartitionResponseV1(r);
       f_partitions = a;
     }
   }
@@ -980,8 +980,8 @@ function decodeListOffsetsResponseV1(r: Reader): ListOffsetsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Topics");
     else {
-      const a: ListOffsetsResponseListOffsetsTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsTopicResponseV1(r));
+      const a: ListOffsetsResponseListOffsetsTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsTopicResponseV1(r);
       f_topics = a;
     }
   }
@@ -1030,8 +1030,8 @@ function decodeListOffsetsResponseV2(r: Reader): ListOffsetsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Topics");
     else {
-      const a: ListOffsetsResponseListOffsetsTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsTopicResponseV1(r));
+      const a: ListOffsetsResponseListOffsetsTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsTopicResponseV1(r);
       f_topics = a;
     }
   }
@@ -1132,8 +1132,8 @@ function decodeListOffsetsResponseListOffsetsTopicResponseV4(r: Reader): ListOff
     const n = r.arrayLength(26);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Partitions");
     else {
-      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsPartitionResponseV4(r));
+      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsPartitionResponseV4(r);
       f_partitions = a;
     }
   }
@@ -1151,8 +1151,8 @@ function decodeListOffsetsResponseV4(r: Reader): ListOffsetsResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Topics");
     else {
-      const a: ListOffsetsResponseListOffsetsTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsTopicResponseV4(r));
+      const a: ListOffsetsResponseListOffsetsTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsTopicResponseV4(r);
       f_topics = a;
     }
   }
@@ -1261,8 +1261,8 @@ function decodeListOffsetsResponseListOffsetsTopicResponseV6(r: Reader): ListOff
     const n = r.compactArrayLength(27);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Partitions");
     else {
-      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsPartitionResponseV6(r));
+      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsPartitionResponseV6(r);
       f_partitions = a;
     }
   }
@@ -1286,8 +1286,8 @@ function decodeListOffsetsResponseV6(r: Reader): ListOffsetsResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ListOffsetsResponse.Topics");
     else {
-      const a: ListOffsetsResponseListOffsetsTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListOffsetsResponseListOffsetsTopicResponseV6(r));
+      const a: ListOffsetsResponseListOffsetsTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsTopicResponseV6(r);
       f_topics = a;
     }
   }

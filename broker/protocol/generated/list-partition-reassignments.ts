@@ -58,8 +58,8 @@ function decodeListPartitionReassignmentsRequestListPartitionReassignmentsTopics
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ListPartitionReassignmentsRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -83,8 +83,8 @@ function decodeListPartitionReassignmentsRequestV0(r: Reader): ListPartitionReas
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListPartitionReassignmentsRequestListPartitionReassignmentsTopicsV0(r));
+      const a: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListPartitionReassignmentsRequestListPartitionReassignmentsTopicsV0(r);
       f_topics = a;
     }
   }
@@ -239,8 +239,8 @@ function decodeListPartitionReassignmentsResponseOngoingPartitionReassignmentV0(
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ListPartitionReassignmentsResponse.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -249,8 +249,8 @@ function decodeListPartitionReassignmentsResponseOngoingPartitionReassignmentV0(
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ListPartitionReassignmentsResponse.AddingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_addingReplicas = a;
     }
   }
@@ -259,8 +259,8 @@ function decodeListPartitionReassignmentsResponseOngoingPartitionReassignmentV0(
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ListPartitionReassignmentsResponse.RemovingReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_removingReplicas = a;
     }
   }
@@ -286,8 +286,8 @@ function decodeListPartitionReassignmentsResponseOngoingTopicReassignmentV0(r: R
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("ListPartitionReassignmentsResponse.Partitions");
     else {
-      const a: ListPartitionReassignmentsResponseOngoingPartitionReassignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListPartitionReassignmentsResponseOngoingPartitionReassignmentV0(r));
+      const a: ListPartitionReassignmentsResponseOngoingPartitionReassignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListPartitionReassignmentsResponseOngoingPartitionReassignmentV0(r);
       f_partitions = a;
     }
   }
@@ -313,8 +313,8 @@ function decodeListPartitionReassignmentsResponseV0(r: Reader): ListPartitionRea
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ListPartitionReassignmentsResponse.Topics");
     else {
-      const a: ListPartitionReassignmentsResponseOngoingTopicReassignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListPartitionReassignmentsResponseOngoingTopicReassignmentV0(r));
+      const a: ListPartitionReassignmentsResponseOngoingTopicReassignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListPartitionReassignmentsResponseOngoingTopicReassignmentV0(r);
       f_topics = a;
     }
   }

@@ -35,8 +35,8 @@ function decodeListTransactionsRequestV0(r: Reader): ListTransactionsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ListTransactionsRequest.StateFilters");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_stateFilters = a;
     }
   }
@@ -45,8 +45,8 @@ function decodeListTransactionsRequestV0(r: Reader): ListTransactionsRequest {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("ListTransactionsRequest.ProducerIdFilters");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int64());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int64();
       f_producerIdFilters = a;
     }
   }
@@ -85,8 +85,8 @@ function decodeListTransactionsRequestV1(r: Reader): ListTransactionsRequest {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ListTransactionsRequest.StateFilters");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_stateFilters = a;
     }
   }
@@ -95,8 +95,8 @@ function decodeListTransactionsRequestV1(r: Reader): ListTransactionsRequest {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("ListTransactionsRequest.ProducerIdFilters");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int64());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int64();
       f_producerIdFilters = a;
     }
   }
@@ -226,8 +226,8 @@ function decodeListTransactionsResponseV0(r: Reader): ListTransactionsResponse {
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ListTransactionsResponse.UnknownStateFilters");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_unknownStateFilters = a;
     }
   }
@@ -236,8 +236,8 @@ function decodeListTransactionsResponseV0(r: Reader): ListTransactionsResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("ListTransactionsResponse.TransactionStates");
     else {
-      const a: ListTransactionsResponseTransactionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeListTransactionsResponseTransactionStateV0(r));
+      const a: ListTransactionsResponseTransactionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListTransactionsResponseTransactionStateV0(r);
       f_transactionStates = a;
     }
   }

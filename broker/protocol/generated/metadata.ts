@@ -74,8 +74,8 @@ function decodeMetadataRequestV0(r: Reader): MetadataRequest {
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("MetadataRequest.Topics");
     else {
-      const a: MetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -111,8 +111,8 @@ function decodeMetadataRequestV1(r: Reader): MetadataRequest {
     const n = r.arrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -182,8 +182,8 @@ function decodeMetadataRequestV4(r: Reader): MetadataRequest {
     const n = r.arrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -275,8 +275,8 @@ function decodeMetadataRequestV8(r: Reader): MetadataRequest {
     const n = r.arrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV0(r));
+      const a: MetadataRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -333,8 +333,8 @@ function decodeMetadataRequestV9(r: Reader): MetadataRequest {
     const n = r.compactArrayLength(2);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV9(r));
+      const a: MetadataRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataRequestTopicV9(r);
       f_topics = a;
     }
   }
@@ -400,8 +400,8 @@ function decodeMetadataRequestV10(r: Reader): MetadataRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV10(r));
+      const a: MetadataRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataRequestTopicV10(r);
       f_topics = a;
     }
   }
@@ -453,8 +453,8 @@ function decodeMetadataRequestV11(r: Reader): MetadataRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) f_topics = null;
     else {
-      const a: MetadataRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataRequestTopicV10(r));
+      const a: MetadataRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataRequestTopicV10(r);
       f_topics = a;
     }
   }
@@ -714,8 +714,8 @@ function decodeMetadataResponsePartitionV0(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.ReplicaNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicaNodes = a;
     }
   }
@@ -724,8 +724,8 @@ function decodeMetadataResponsePartitionV0(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.IsrNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isrNodes = a;
     }
   }
@@ -749,8 +749,8 @@ function decodeMetadataResponseTopicV0(r: Reader): MetadataResponseTopic {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV0(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -771,8 +771,8 @@ function decodeMetadataResponseV0(r: Reader): MetadataResponse {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV0(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV0(r);
       f_brokers = a;
     }
   }
@@ -781,8 +781,8 @@ function decodeMetadataResponseV0(r: Reader): MetadataResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV0(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -875,8 +875,8 @@ function decodeMetadataResponseTopicV1(r: Reader): MetadataResponseTopic {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV0(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -897,8 +897,8 @@ function decodeMetadataResponseV1(r: Reader): MetadataResponse {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV1(r);
       f_brokers = a;
     }
   }
@@ -908,8 +908,8 @@ function decodeMetadataResponseV1(r: Reader): MetadataResponse {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV1(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV1(r);
       f_topics = a;
     }
   }
@@ -972,8 +972,8 @@ function decodeMetadataResponseV2(r: Reader): MetadataResponse {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV1(r);
       f_brokers = a;
     }
   }
@@ -984,8 +984,8 @@ function decodeMetadataResponseV2(r: Reader): MetadataResponse {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV1(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV1(r);
       f_topics = a;
     }
   }
@@ -1040,8 +1040,8 @@ function decodeMetadataResponseV3(r: Reader): MetadataResponse {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV1(r);
       f_brokers = a;
     }
   }
@@ -1052,8 +1052,8 @@ function decodeMetadataResponseV3(r: Reader): MetadataResponse {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV1(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV1(r);
       f_topics = a;
     }
   }
@@ -1147,8 +1147,8 @@ function decodeMetadataResponsePartitionV5(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.ReplicaNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicaNodes = a;
     }
   }
@@ -1157,8 +1157,8 @@ function decodeMetadataResponsePartitionV5(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.IsrNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isrNodes = a;
     }
   }
@@ -1167,8 +1167,8 @@ function decodeMetadataResponsePartitionV5(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.OfflineReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_offlineReplicas = a;
     }
   }
@@ -1193,8 +1193,8 @@ function decodeMetadataResponseTopicV5(r: Reader): MetadataResponseTopic {
     const n = r.arrayLength(22);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV5(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV5(r);
       f_partitions = a;
     }
   }
@@ -1216,8 +1216,8 @@ function decodeMetadataResponseV5(r: Reader): MetadataResponse {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV1(r);
       f_brokers = a;
     }
   }
@@ -1228,8 +1228,8 @@ function decodeMetadataResponseV5(r: Reader): MetadataResponse {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV5(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV5(r);
       f_topics = a;
     }
   }
@@ -1348,8 +1348,8 @@ function decodeMetadataResponsePartitionV7(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.ReplicaNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicaNodes = a;
     }
   }
@@ -1358,8 +1358,8 @@ function decodeMetadataResponsePartitionV7(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.IsrNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isrNodes = a;
     }
   }
@@ -1368,8 +1368,8 @@ function decodeMetadataResponsePartitionV7(r: Reader): MetadataResponsePartition
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.OfflineReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_offlineReplicas = a;
     }
   }
@@ -1394,8 +1394,8 @@ function decodeMetadataResponseTopicV7(r: Reader): MetadataResponseTopic {
     const n = r.arrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV7(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV7(r);
       f_partitions = a;
     }
   }
@@ -1417,8 +1417,8 @@ function decodeMetadataResponseV7(r: Reader): MetadataResponse {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV1(r);
       f_brokers = a;
     }
   }
@@ -1429,8 +1429,8 @@ function decodeMetadataResponseV7(r: Reader): MetadataResponse {
     const n = r.arrayLength(9);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV7(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV7(r);
       f_topics = a;
     }
   }
@@ -1515,8 +1515,8 @@ function decodeMetadataResponseTopicV8(r: Reader): MetadataResponseTopic {
     const n = r.arrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV7(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV7(r);
       f_partitions = a;
     }
   }
@@ -1539,8 +1539,8 @@ function decodeMetadataResponseV8(r: Reader): MetadataResponse {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV1(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV1(r);
       f_brokers = a;
     }
   }
@@ -1551,8 +1551,8 @@ function decodeMetadataResponseV8(r: Reader): MetadataResponse {
     const n = r.arrayLength(13);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV8(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV8(r);
       f_topics = a;
     }
   }
@@ -1635,8 +1635,8 @@ function decodeMetadataResponsePartitionV9(r: Reader): MetadataResponsePartition
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.ReplicaNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicaNodes = a;
     }
   }
@@ -1645,8 +1645,8 @@ function decodeMetadataResponsePartitionV9(r: Reader): MetadataResponsePartition
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.IsrNodes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isrNodes = a;
     }
   }
@@ -1655,8 +1655,8 @@ function decodeMetadataResponsePartitionV9(r: Reader): MetadataResponsePartition
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("MetadataResponse.OfflineReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_offlineReplicas = a;
     }
   }
@@ -1687,8 +1687,8 @@ function decodeMetadataResponseTopicV9(r: Reader): MetadataResponseTopic {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV9(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV9(r);
       f_partitions = a;
     }
   }
@@ -1717,8 +1717,8 @@ function decodeMetadataResponseV9(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV9(r);
       f_brokers = a;
     }
   }
@@ -1729,8 +1729,8 @@ function decodeMetadataResponseV9(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV9(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV9(r);
       f_topics = a;
     }
   }
@@ -1840,8 +1840,8 @@ function decodeMetadataResponseTopicV10(r: Reader): MetadataResponseTopic {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV9(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV9(r);
       f_partitions = a;
     }
   }
@@ -1870,8 +1870,8 @@ function decodeMetadataResponseV10(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV9(r);
       f_brokers = a;
     }
   }
@@ -1882,8 +1882,8 @@ function decodeMetadataResponseV10(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV10(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV10(r);
       f_topics = a;
     }
   }
@@ -1953,8 +1953,8 @@ function decodeMetadataResponseV11(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV9(r);
       f_brokers = a;
     }
   }
@@ -1965,8 +1965,8 @@ function decodeMetadataResponseV11(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV10(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV10(r);
       f_topics = a;
     }
   }
@@ -2037,8 +2037,8 @@ function decodeMetadataResponseTopicV12(r: Reader): MetadataResponseTopic {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("MetadataResponse.Partitions");
     else {
-      const a: MetadataResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponsePartitionV9(r));
+      const a: MetadataResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponsePartitionV9(r);
       f_partitions = a;
     }
   }
@@ -2067,8 +2067,8 @@ function decodeMetadataResponseV12(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
     else {
-      const a: MetadataResponseBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseBrokerV9(r));
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV9(r);
       f_brokers = a;
     }
   }
@@ -2079,8 +2079,8 @@ function decodeMetadataResponseV12(r: Reader): MetadataResponse {
     const n = r.compactArrayLength(26);
     if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
     else {
-      const a: MetadataResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeMetadataResponseTopicV12(r));
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV12(r);
       f_topics = a;
     }
   }

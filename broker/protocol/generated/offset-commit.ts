@@ -129,8 +129,8 @@ function decodeOffsetCommitRequestTopicV0(r: Reader): OffsetCommitRequestTopic {
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV0(r));
+      const a: OffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -148,8 +148,8 @@ function decodeOffsetCommitRequestV0(r: Reader): OffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV0(r));
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -217,8 +217,8 @@ function decodeOffsetCommitRequestTopicV1(r: Reader): OffsetCommitRequestTopic {
     const n = r.arrayLength(22);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV1(r));
+      const a: OffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestPartitionV1(r);
       f_partitions = a;
     }
   }
@@ -238,8 +238,8 @@ function decodeOffsetCommitRequestV1(r: Reader): OffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV1(r));
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV1(r);
       f_topics = a;
     }
   }
@@ -300,8 +300,8 @@ function decodeOffsetCommitRequestV2(r: Reader): OffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV0(r));
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -436,8 +436,8 @@ function decodeOffsetCommitRequestV5(r: Reader): OffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV0(r));
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -509,8 +509,8 @@ function decodeOffsetCommitRequestTopicV6(r: Reader): OffsetCommitRequestTopic {
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV6(r));
+      const a: OffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestPartitionV6(r);
       f_partitions = a;
     }
   }
@@ -530,8 +530,8 @@ function decodeOffsetCommitRequestV6(r: Reader): OffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV6(r));
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV6(r);
       f_topics = a;
     }
   }
@@ -593,8 +593,8 @@ function decodeOffsetCommitRequestV7(r: Reader): OffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV6(r));
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV6(r);
       f_topics = a;
     }
   }
@@ -675,8 +675,8 @@ function decodeOffsetCommitRequestTopicV8(r: Reader): OffsetCommitRequestTopic {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
-      const a: OffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestPartitionV8(r));
+      const a: OffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestPartitionV8(r);
       f_partitions = a;
     }
   }
@@ -703,8 +703,8 @@ function decodeOffsetCommitRequestV8(r: Reader): OffsetCommitRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
-      const a: OffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitRequestTopicV8(r));
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV8(r);
       f_topics = a;
     }
   }
@@ -914,8 +914,8 @@ function decodeOffsetCommitResponseTopicV0(r: Reader): OffsetCommitResponseTopic
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Partitions");
     else {
-      const a: OffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponsePartitionV0(r));
+      const a: OffsetCommitResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -932,8 +932,8 @@ function decodeOffsetCommitResponseV0(r: Reader): OffsetCommitResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
-      const a: OffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseTopicV0(r));
+      const a: OffsetCommitResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -976,8 +976,8 @@ function decodeOffsetCommitResponseV3(r: Reader): OffsetCommitResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
-      const a: OffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseTopicV0(r));
+      const a: OffsetCommitResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -1021,8 +1021,8 @@ function decodeOffsetCommitResponseTopicV8(r: Reader): OffsetCommitResponseTopic
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Partitions");
     else {
-      const a: OffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponsePartitionV8(r));
+      const a: OffsetCommitResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponsePartitionV8(r);
       f_partitions = a;
     }
   }
@@ -1046,8 +1046,8 @@ function decodeOffsetCommitResponseV8(r: Reader): OffsetCommitResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
-      const a: OffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetCommitResponseTopicV8(r));
+      const a: OffsetCommitResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponseTopicV8(r);
       f_topics = a;
     }
   }

@@ -87,8 +87,8 @@ function decodeOffsetDeleteRequestTopicV0(r: Reader): OffsetDeleteRequestTopic {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("OffsetDeleteRequest.Partitions");
     else {
-      const a: OffsetDeleteRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteRequestPartitionV0(r));
+      const a: OffsetDeleteRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetDeleteRequestPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -106,8 +106,8 @@ function decodeOffsetDeleteRequestV0(r: Reader): OffsetDeleteRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetDeleteRequest.Topics");
     else {
-      const a: OffsetDeleteRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteRequestTopicV0(r));
+      const a: OffsetDeleteRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetDeleteRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -254,8 +254,8 @@ function decodeOffsetDeleteResponseTopicV0(r: Reader): OffsetDeleteResponseTopic
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetDeleteResponse.Partitions");
     else {
-      const a: OffsetDeleteResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteResponsePartitionV0(r));
+      const a: OffsetDeleteResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetDeleteResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -274,8 +274,8 @@ function decodeOffsetDeleteResponseV0(r: Reader): OffsetDeleteResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetDeleteResponse.Topics");
     else {
-      const a: OffsetDeleteResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetDeleteResponseTopicV0(r));
+      const a: OffsetDeleteResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetDeleteResponseTopicV0(r);
       f_topics = a;
     }
   }

@@ -128,8 +128,8 @@ function decodeOffsetFetchRequestTopicV0(r: Reader): OffsetFetchRequestTopic {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -147,8 +147,8 @@ function decodeOffsetFetchRequestV0(r: Reader): OffsetFetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Topics");
     else {
-      const a: OffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV0(r));
+      const a: OffsetFetchRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -204,8 +204,8 @@ function decodeOffsetFetchRequestV2(r: Reader): OffsetFetchRequest {
     const n = r.arrayLength(6);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV0(r));
+      const a: OffsetFetchRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -277,8 +277,8 @@ function decodeOffsetFetchRequestTopicV6(r: Reader): OffsetFetchRequestTopic {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -302,8 +302,8 @@ function decodeOffsetFetchRequestV6(r: Reader): OffsetFetchRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV6(r));
+      const a: OffsetFetchRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV6(r);
       f_topics = a;
     }
   }
@@ -354,8 +354,8 @@ function decodeOffsetFetchRequestV7(r: Reader): OffsetFetchRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicV6(r));
+      const a: OffsetFetchRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV6(r);
       f_topics = a;
     }
   }
@@ -397,8 +397,8 @@ function decodeOffsetFetchRequestTopicsV8(r: Reader): OffsetFetchRequestTopics {
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -422,8 +422,8 @@ function decodeOffsetFetchRequestGroupV8(r: Reader): OffsetFetchRequestGroup {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestTopics[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicsV8(r));
+      const a: OffsetFetchRequestTopics[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicsV8(r);
       f_topics = a;
     }
   }
@@ -448,8 +448,8 @@ function decodeOffsetFetchRequestV8(r: Reader): OffsetFetchRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Groups");
     else {
-      const a: OffsetFetchRequestGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestGroupV8(r));
+      const a: OffsetFetchRequestGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestGroupV8(r);
       f_groups = a;
     }
   }
@@ -514,8 +514,8 @@ function decodeOffsetFetchRequestGroupV9(r: Reader): OffsetFetchRequestGroup {
     const n = r.compactArrayLength(3);
     if (n < 0) f_topics = null;
     else {
-      const a: OffsetFetchRequestTopics[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestTopicsV8(r));
+      const a: OffsetFetchRequestTopics[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicsV8(r);
       f_topics = a;
     }
   }
@@ -540,8 +540,8 @@ function decodeOffsetFetchRequestV9(r: Reader): OffsetFetchRequest {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Groups");
     else {
-      const a: OffsetFetchRequestGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchRequestGroupV9(r));
+      const a: OffsetFetchRequestGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestGroupV9(r);
       f_groups = a;
     }
   }
@@ -823,8 +823,8 @@ function decodeOffsetFetchResponseTopicV0(r: Reader): OffsetFetchResponseTopic {
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionV0(r));
+      const a: OffsetFetchResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -841,8 +841,8 @@ function decodeOffsetFetchResponseV0(r: Reader): OffsetFetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV0(r));
+      const a: OffsetFetchResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -900,8 +900,8 @@ function decodeOffsetFetchResponseV2(r: Reader): OffsetFetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV0(r));
+      const a: OffsetFetchResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -933,8 +933,8 @@ function decodeOffsetFetchResponseV3(r: Reader): OffsetFetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV0(r));
+      const a: OffsetFetchResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -997,8 +997,8 @@ function decodeOffsetFetchResponseTopicV5(r: Reader): OffsetFetchResponseTopic {
     const n = r.arrayLength(20);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionV5(r));
+      const a: OffsetFetchResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionV5(r);
       f_partitions = a;
     }
   }
@@ -1016,8 +1016,8 @@ function decodeOffsetFetchResponseV5(r: Reader): OffsetFetchResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV5(r));
+      const a: OffsetFetchResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV5(r);
       f_topics = a;
     }
   }
@@ -1096,8 +1096,8 @@ function decodeOffsetFetchResponseTopicV6(r: Reader): OffsetFetchResponseTopic {
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionV6(r));
+      const a: OffsetFetchResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionV6(r);
       f_partitions = a;
     }
   }
@@ -1121,8 +1121,8 @@ function decodeOffsetFetchResponseV6(r: Reader): OffsetFetchResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicV6(r));
+      const a: OffsetFetchResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV6(r);
       f_topics = a;
     }
   }
@@ -1224,8 +1224,8 @@ function decodeOffsetFetchResponseTopicsV8(r: Reader): OffsetFetchResponseTopics
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
-      const a: OffsetFetchResponsePartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponsePartitionsV8(r));
+      const a: OffsetFetchResponsePartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionsV8(r);
       f_partitions = a;
     }
   }
@@ -1249,8 +1249,8 @@ function decodeOffsetFetchResponseGroupV8(r: Reader): OffsetFetchResponseGroup {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
-      const a: OffsetFetchResponseTopics[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseTopicsV8(r));
+      const a: OffsetFetchResponseTopics[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicsV8(r);
       f_topics = a;
     }
   }
@@ -1276,8 +1276,8 @@ function decodeOffsetFetchResponseV8(r: Reader): OffsetFetchResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Groups");
     else {
-      const a: OffsetFetchResponseGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetFetchResponseGroupV8(r));
+      const a: OffsetFetchResponseGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseGroupV8(r);
       f_groups = a;
     }
   }

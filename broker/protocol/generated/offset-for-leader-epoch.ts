@@ -100,8 +100,8 @@ function decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV0(r: Reader): Off
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Partitions");
     else {
-      const a: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV0(r));
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -118,8 +118,8 @@ function decodeOffsetForLeaderEpochRequestV0(r: Reader): OffsetForLeaderEpochReq
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Topics");
     else {
-      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV0(r));
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV0(r);
       f_topics = a;
     }
   }
@@ -174,8 +174,8 @@ function decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV2(r: Reader): Off
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Partitions");
     else {
-      const a: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV2(r));
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV2(r);
       f_partitions = a;
     }
   }
@@ -192,8 +192,8 @@ function decodeOffsetForLeaderEpochRequestV2(r: Reader): OffsetForLeaderEpochReq
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Topics");
     else {
-      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV2(r));
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV2(r);
       f_topics = a;
     }
   }
@@ -238,8 +238,8 @@ function decodeOffsetForLeaderEpochRequestV3(r: Reader): OffsetForLeaderEpochReq
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Topics");
     else {
-      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV2(r));
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV2(r);
       f_topics = a;
     }
   }
@@ -285,8 +285,8 @@ function decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV4(r: Reader): Off
     const n = r.compactArrayLength(13);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Partitions");
     else {
-      const a: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV4(r));
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV4(r);
       f_partitions = a;
     }
   }
@@ -310,8 +310,8 @@ function decodeOffsetForLeaderEpochRequestV4(r: Reader): OffsetForLeaderEpochReq
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Topics");
     else {
-      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV4(r));
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV4(r);
       f_topics = a;
     }
   }
@@ -480,8 +480,8 @@ function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV0(r: Reade
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Partitions");
     else {
-      const a: OffsetForLeaderEpochResponseEpochEndOffset[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochResponseEpochEndOffsetV0(r));
+      const a: OffsetForLeaderEpochResponseEpochEndOffset[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseEpochEndOffsetV0(r);
       f_partitions = a;
     }
   }
@@ -498,8 +498,8 @@ function decodeOffsetForLeaderEpochResponseV0(r: Reader): OffsetForLeaderEpochRe
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Topics");
     else {
-      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV0(r));
+      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV0(r);
       f_topics = a;
     }
   }
@@ -558,8 +558,8 @@ function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r: Reade
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Partitions");
     else {
-      const a: OffsetForLeaderEpochResponseEpochEndOffset[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochResponseEpochEndOffsetV1(r));
+      const a: OffsetForLeaderEpochResponseEpochEndOffset[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseEpochEndOffsetV1(r);
       f_partitions = a;
     }
   }
@@ -576,8 +576,8 @@ function decodeOffsetForLeaderEpochResponseV1(r: Reader): OffsetForLeaderEpochRe
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Topics");
     else {
-      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r));
+      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r);
       f_topics = a;
     }
   }
@@ -624,8 +624,8 @@ function decodeOffsetForLeaderEpochResponseV2(r: Reader): OffsetForLeaderEpochRe
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Topics");
     else {
-      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r));
+      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r);
       f_topics = a;
     }
   }
@@ -673,8 +673,8 @@ function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV4(r: Reade
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Partitions");
     else {
-      const a: OffsetForLeaderEpochResponseEpochEndOffset[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochResponseEpochEndOffsetV4(r));
+      const a: OffsetForLeaderEpochResponseEpochEndOffset[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseEpochEndOffsetV4(r);
       f_partitions = a;
     }
   }
@@ -698,8 +698,8 @@ function decodeOffsetForLeaderEpochResponseV4(r: Reader): OffsetForLeaderEpochRe
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Topics");
     else {
-      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV4(r));
+      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV4(r);
       f_topics = a;
     }
   }

@@ -102,8 +102,8 @@ function decodeProduceRequestTopicProduceDataV0(r: Reader): ProduceRequestTopicP
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("ProduceRequest.PartitionData");
     else {
-      const a: ProduceRequestPartitionProduceData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceRequestPartitionProduceDataV0(r));
+      const a: ProduceRequestPartitionProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestPartitionProduceDataV0(r);
       f_partitionData = a;
     }
   }
@@ -122,8 +122,8 @@ function decodeProduceRequestV0(r: Reader): ProduceRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
     else {
-      const a: ProduceRequestTopicProduceData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceRequestTopicProduceDataV0(r));
+      const a: ProduceRequestTopicProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV0(r);
       f_topicData = a;
     }
   }
@@ -201,8 +201,8 @@ function decodeProduceRequestV3(r: Reader): ProduceRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
     else {
-      const a: ProduceRequestTopicProduceData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceRequestTopicProduceDataV0(r));
+      const a: ProduceRequestTopicProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV0(r);
       f_topicData = a;
     }
   }
@@ -252,8 +252,8 @@ function decodeProduceRequestTopicProduceDataV9(r: Reader): ProduceRequestTopicP
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceRequest.PartitionData");
     else {
-      const a: ProduceRequestPartitionProduceData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceRequestPartitionProduceDataV9(r));
+      const a: ProduceRequestPartitionProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestPartitionProduceDataV9(r);
       f_partitionData = a;
     }
   }
@@ -279,8 +279,8 @@ function decodeProduceRequestV9(r: Reader): ProduceRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
     else {
-      const a: ProduceRequestTopicProduceData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceRequestTopicProduceDataV9(r));
+      const a: ProduceRequestTopicProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV9(r);
       f_topicData = a;
     }
   }
@@ -567,8 +567,8 @@ function decodeProduceResponseTopicProduceResponseV0(r: Reader): ProduceResponse
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
-      const a: ProduceResponsePartitionProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponsePartitionProduceResponseV0(r));
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV0(r);
       f_partitionResponses = a;
     }
   }
@@ -585,8 +585,8 @@ function decodeProduceResponseV0(r: Reader): ProduceResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
-      const a: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseTopicProduceResponseV0(r));
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV0(r);
       f_responses = a;
     }
   }
@@ -633,8 +633,8 @@ function decodeProduceResponseV1(r: Reader): ProduceResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
-      const a: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseTopicProduceResponseV0(r));
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV0(r);
       f_responses = a;
     }
   }
@@ -703,8 +703,8 @@ function decodeProduceResponseTopicProduceResponseV2(r: Reader): ProduceResponse
     const n = r.arrayLength(22);
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
-      const a: ProduceResponsePartitionProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponsePartitionProduceResponseV2(r));
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV2(r);
       f_partitionResponses = a;
     }
   }
@@ -721,8 +721,8 @@ function decodeProduceResponseV2(r: Reader): ProduceResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
-      const a: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseTopicProduceResponseV2(r));
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV2(r);
       f_responses = a;
     }
   }
@@ -860,8 +860,8 @@ function decodeProduceResponseTopicProduceResponseV5(r: Reader): ProduceResponse
     const n = r.arrayLength(30);
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
-      const a: ProduceResponsePartitionProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponsePartitionProduceResponseV5(r));
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV5(r);
       f_partitionResponses = a;
     }
   }
@@ -878,8 +878,8 @@ function decodeProduceResponseV5(r: Reader): ProduceResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
-      const a: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseTopicProduceResponseV5(r));
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV5(r);
       f_responses = a;
     }
   }
@@ -1018,8 +1018,8 @@ function decodeProduceResponsePartitionProduceResponseV8(r: Reader): ProduceResp
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.RecordErrors");
     else {
-      const a: ProduceResponseBatchIndexAndErrorMessage[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseBatchIndexAndErrorMessageV8(r));
+      const a: ProduceResponseBatchIndexAndErrorMessage[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseBatchIndexAndErrorMessageV8(r);
       f_recordErrors = a;
     }
   }
@@ -1044,8 +1044,8 @@ function decodeProduceResponseTopicProduceResponseV8(r: Reader): ProduceResponse
     const n = r.arrayLength(36);
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
-      const a: ProduceResponsePartitionProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponsePartitionProduceResponseV8(r));
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV8(r);
       f_partitionResponses = a;
     }
   }
@@ -1062,8 +1062,8 @@ function decodeProduceResponseV8(r: Reader): ProduceResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
-      const a: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseTopicProduceResponseV8(r));
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV8(r);
       f_responses = a;
     }
   }
@@ -1152,8 +1152,8 @@ function decodeProduceResponsePartitionProduceResponseV9(r: Reader): ProduceResp
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.RecordErrors");
     else {
-      const a: ProduceResponseBatchIndexAndErrorMessage[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseBatchIndexAndErrorMessageV9(r));
+      const a: ProduceResponseBatchIndexAndErrorMessage[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseBatchIndexAndErrorMessageV9(r);
       f_recordErrors = a;
     }
   }
@@ -1184,8 +1184,8 @@ function decodeProduceResponseTopicProduceResponseV9(r: Reader): ProduceResponse
     const n = r.compactArrayLength(33);
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
-      const a: ProduceResponsePartitionProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponsePartitionProduceResponseV9(r));
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV9(r);
       f_partitionResponses = a;
     }
   }
@@ -1208,8 +1208,8 @@ function decodeProduceResponseV9(r: Reader): ProduceResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
-      const a: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseTopicProduceResponseV9(r));
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV9(r);
       f_responses = a;
     }
   }
@@ -1308,8 +1308,8 @@ function decodeProduceResponsePartitionProduceResponseV10(r: Reader): ProduceRes
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.RecordErrors");
     else {
-      const a: ProduceResponseBatchIndexAndErrorMessage[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseBatchIndexAndErrorMessageV9(r));
+      const a: ProduceResponseBatchIndexAndErrorMessage[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseBatchIndexAndErrorMessageV9(r);
       f_recordErrors = a;
     }
   }
@@ -1349,8 +1349,8 @@ function decodeProduceResponseTopicProduceResponseV10(r: Reader): ProduceRespons
     const n = r.compactArrayLength(33);
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
-      const a: ProduceResponsePartitionProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponsePartitionProduceResponseV10(r));
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV10(r);
       f_partitionResponses = a;
     }
   }
@@ -1393,8 +1393,8 @@ function decodeProduceResponseV10(r: Reader): ProduceResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
-      const a: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeProduceResponseTopicProduceResponseV10(r));
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV10(r);
       f_responses = a;
     }
   }
@@ -1410,8 +1410,8 @@ function decodeProduceResponseV10(r: Reader): ProduceResponse {
           const n = r.compactArrayLength(11);
           if (n < 0) throw unexpectedNull("ProduceResponse.NodeEndpoints");
           else {
-            const a: ProduceResponseNodeEndpoint[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeProduceResponseNodeEndpointV10(r));
+            const a: ProduceResponseNodeEndpoint[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeProduceResponseNodeEndpointV10(r);
             f_nodeEndpoints = a;
           }
         }

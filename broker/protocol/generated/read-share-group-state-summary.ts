@@ -100,8 +100,8 @@ function decodeReadShareGroupStateSummaryRequestReadStateSummaryDataV0(r: Reader
     const n = r.compactArrayLength(9);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateSummaryRequest.Partitions");
     else {
-      const a: ReadShareGroupStateSummaryRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateSummaryRequestPartitionDataV0(r));
+      const a: ReadShareGroupStateSummaryRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateSummaryRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -125,8 +125,8 @@ function decodeReadShareGroupStateSummaryRequestV0(r: Reader): ReadShareGroupSta
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateSummaryRequest.Topics");
     else {
-      const a: ReadShareGroupStateSummaryRequestReadStateSummaryData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateSummaryRequestReadStateSummaryDataV0(r));
+      const a: ReadShareGroupStateSummaryRequestReadStateSummaryData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateSummaryRequestReadStateSummaryDataV0(r);
       f_topics = a;
     }
   }
@@ -303,8 +303,8 @@ function decodeReadShareGroupStateSummaryResponseReadStateSummaryResultV0(r: Rea
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateSummaryResponse.Partitions");
     else {
-      const a: ReadShareGroupStateSummaryResponsePartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateSummaryResponsePartitionResultV0(r));
+      const a: ReadShareGroupStateSummaryResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateSummaryResponsePartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -327,8 +327,8 @@ function decodeReadShareGroupStateSummaryResponseV0(r: Reader): ReadShareGroupSt
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateSummaryResponse.Results");
     else {
-      const a: ReadShareGroupStateSummaryResponseReadStateSummaryResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateSummaryResponseReadStateSummaryResultV0(r));
+      const a: ReadShareGroupStateSummaryResponseReadStateSummaryResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateSummaryResponseReadStateSummaryResultV0(r);
       f_results = a;
     }
   }

@@ -100,8 +100,8 @@ function decodeReadShareGroupStateRequestReadStateDataV0(r: Reader): ReadShareGr
     const n = r.compactArrayLength(9);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateRequest.Partitions");
     else {
-      const a: ReadShareGroupStateRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateRequestPartitionDataV0(r));
+      const a: ReadShareGroupStateRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -125,8 +125,8 @@ function decodeReadShareGroupStateRequestV0(r: Reader): ReadShareGroupStateReque
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateRequest.Topics");
     else {
-      const a: ReadShareGroupStateRequestReadStateData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateRequestReadStateDataV0(r));
+      const a: ReadShareGroupStateRequestReadStateData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateRequestReadStateDataV0(r);
       f_topics = a;
     }
   }
@@ -344,8 +344,8 @@ function decodeReadShareGroupStateResponsePartitionResultV0(r: Reader): ReadShar
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateResponse.StateBatches");
     else {
-      const a: ReadShareGroupStateResponseStateBatch[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateResponseStateBatchV0(r));
+      const a: ReadShareGroupStateResponseStateBatch[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateResponseStateBatchV0(r);
       f_stateBatches = a;
     }
   }
@@ -373,8 +373,8 @@ function decodeReadShareGroupStateResponseReadStateResultV0(r: Reader): ReadShar
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateResponse.Partitions");
     else {
-      const a: ReadShareGroupStateResponsePartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateResponsePartitionResultV0(r));
+      const a: ReadShareGroupStateResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateResponsePartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -397,8 +397,8 @@ function decodeReadShareGroupStateResponseV0(r: Reader): ReadShareGroupStateResp
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateResponse.Results");
     else {
-      const a: ReadShareGroupStateResponseReadStateResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeReadShareGroupStateResponseReadStateResultV0(r));
+      const a: ReadShareGroupStateResponseReadStateResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateResponseReadStateResultV0(r);
       f_results = a;
     }
   }

@@ -79,8 +79,8 @@ function decodeSaslHandshakeResponseV0(r: Reader): SaslHandshakeResponse {
     const n = r.arrayLength(2);
     if (n < 0) throw unexpectedNull("SaslHandshakeResponse.Mechanisms");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.string());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.string();
       f_mechanisms = a;
     }
   }

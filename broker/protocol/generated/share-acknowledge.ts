@@ -124,8 +124,8 @@ function decodeShareAcknowledgeRequestAcknowledgementBatchV0(r: Reader): ShareAc
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.AcknowledgeTypes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int8());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int8();
       f_acknowledgeTypes = a;
     }
   }
@@ -150,8 +150,8 @@ function decodeShareAcknowledgeRequestAcknowledgePartitionV0(r: Reader): ShareAc
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.AcknowledgementBatches");
     else {
-      const a: ShareAcknowledgeRequestAcknowledgementBatch[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareAcknowledgeRequestAcknowledgementBatchV0(r));
+      const a: ShareAcknowledgeRequestAcknowledgementBatch[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgementBatchV0(r);
       f_acknowledgementBatches = a;
     }
   }
@@ -175,8 +175,8 @@ function decodeShareAcknowledgeRequestAcknowledgeTopicV0(r: Reader): ShareAcknow
     const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Partitions");
     else {
-      const a: ShareAcknowledgeRequestAcknowledgePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareAcknowledgeRequestAcknowledgePartitionV0(r));
+      const a: ShareAcknowledgeRequestAcknowledgePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -202,8 +202,8 @@ function decodeShareAcknowledgeRequestV0(r: Reader): ShareAcknowledgeRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Topics");
     else {
-      const a: ShareAcknowledgeRequestAcknowledgeTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareAcknowledgeRequestAcknowledgeTopicV0(r));
+      const a: ShareAcknowledgeRequestAcknowledgeTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV0(r);
       f_topics = a;
     }
   }
@@ -487,8 +487,8 @@ function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r: Reader
     const n = r.compactArrayLength(17);
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Partitions");
     else {
-      const a: ShareAcknowledgeResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareAcknowledgeResponsePartitionDataV0(r));
+      const a: ShareAcknowledgeResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -534,8 +534,8 @@ function decodeShareAcknowledgeResponseV0(r: Reader): ShareAcknowledgeResponse {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Responses");
     else {
-      const a: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r));
+      const a: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r);
       f_responses = a;
     }
   }
@@ -544,8 +544,8 @@ function decodeShareAcknowledgeResponseV0(r: Reader): ShareAcknowledgeResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.NodeEndpoints");
     else {
-      const a: ShareAcknowledgeResponseNodeEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareAcknowledgeResponseNodeEndpointV0(r));
+      const a: ShareAcknowledgeResponseNodeEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV0(r);
       f_nodeEndpoints = a;
     }
   }

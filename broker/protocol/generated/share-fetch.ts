@@ -171,8 +171,8 @@ function decodeShareFetchRequestAcknowledgementBatchV0(r: Reader): ShareFetchReq
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.AcknowledgeTypes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int8());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int8();
       f_acknowledgeTypes = a;
     }
   }
@@ -198,8 +198,8 @@ function decodeShareFetchRequestFetchPartitionV0(r: Reader): ShareFetchRequestFe
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.AcknowledgementBatches");
     else {
-      const a: ShareFetchRequestAcknowledgementBatch[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchRequestAcknowledgementBatchV0(r));
+      const a: ShareFetchRequestAcknowledgementBatch[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestAcknowledgementBatchV0(r);
       f_acknowledgementBatches = a;
     }
   }
@@ -224,8 +224,8 @@ function decodeShareFetchRequestFetchTopicV0(r: Reader): ShareFetchRequestFetchT
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.Partitions");
     else {
-      const a: ShareFetchRequestFetchPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchRequestFetchPartitionV0(r));
+      const a: ShareFetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -249,8 +249,8 @@ function decodeShareFetchRequestForgottenTopicV0(r: Reader): ShareFetchRequestFo
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -279,8 +279,8 @@ function decodeShareFetchRequestV0(r: Reader): ShareFetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.Topics");
     else {
-      const a: ShareFetchRequestFetchTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchRequestFetchTopicV0(r));
+      const a: ShareFetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchTopicV0(r);
       f_topics = a;
     }
   }
@@ -289,8 +289,8 @@ function decodeShareFetchRequestV0(r: Reader): ShareFetchRequest {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.ForgottenTopicsData");
     else {
-      const a: ShareFetchRequestForgottenTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchRequestForgottenTopicV0(r));
+      const a: ShareFetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV0(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -657,8 +657,8 @@ function decodeShareFetchResponsePartitionDataV0(r: Reader): ShareFetchResponseP
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("ShareFetchResponse.AcquiredRecords");
     else {
-      const a: ShareFetchResponseAcquiredRecords[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchResponseAcquiredRecordsV0(r));
+      const a: ShareFetchResponseAcquiredRecords[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseAcquiredRecordsV0(r);
       f_acquiredRecords = a;
     }
   }
@@ -688,8 +688,8 @@ function decodeShareFetchResponseShareFetchableTopicResponseV0(r: Reader): Share
     const n = r.compactArrayLength(22);
     if (n < 0) throw unexpectedNull("ShareFetchResponse.Partitions");
     else {
-      const a: ShareFetchResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchResponsePartitionDataV0(r));
+      const a: ShareFetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -735,8 +735,8 @@ function decodeShareFetchResponseV0(r: Reader): ShareFetchResponse {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareFetchResponse.Responses");
     else {
-      const a: ShareFetchResponseShareFetchableTopicResponse[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchResponseShareFetchableTopicResponseV0(r));
+      const a: ShareFetchResponseShareFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseShareFetchableTopicResponseV0(r);
       f_responses = a;
     }
   }
@@ -745,8 +745,8 @@ function decodeShareFetchResponseV0(r: Reader): ShareFetchResponse {
     const n = r.compactArrayLength(11);
     if (n < 0) throw unexpectedNull("ShareFetchResponse.NodeEndpoints");
     else {
-      const a: ShareFetchResponseNodeEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareFetchResponseNodeEndpointV0(r));
+      const a: ShareFetchResponseNodeEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseNodeEndpointV0(r);
       f_nodeEndpoints = a;
     }
   }

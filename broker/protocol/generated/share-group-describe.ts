@@ -31,8 +31,8 @@ function decodeShareGroupDescribeRequestV0(r: Reader): ShareGroupDescribeRequest
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ShareGroupDescribeRequest.GroupIds");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_groupIds = a;
     }
   }
@@ -271,8 +271,8 @@ function decodeShareGroupDescribeResponseTopicPartitionsV0(r: Reader): ShareGrou
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -296,8 +296,8 @@ function decodeShareGroupDescribeResponseAssignmentV0(r: Reader): ShareGroupDesc
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.TopicPartitions");
     else {
-      const a: ShareGroupDescribeResponseTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareGroupDescribeResponseTopicPartitionsV0(r));
+      const a: ShareGroupDescribeResponseTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -324,8 +324,8 @@ function decodeShareGroupDescribeResponseMemberV0(r: Reader): ShareGroupDescribe
     const n = r.compactArrayLength(1);
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.SubscribedTopicNames");
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_subscribedTopicNames = a;
     }
   }
@@ -361,8 +361,8 @@ function decodeShareGroupDescribeResponseDescribedGroupV0(r: Reader): ShareGroup
     const n = r.compactArrayLength(12);
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.Members");
     else {
-      const a: ShareGroupDescribeResponseMember[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareGroupDescribeResponseMemberV0(r));
+      const a: ShareGroupDescribeResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseMemberV0(r);
       f_members = a;
     }
   }
@@ -394,8 +394,8 @@ function decodeShareGroupDescribeResponseV0(r: Reader): ShareGroupDescribeRespon
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.Groups");
     else {
-      const a: ShareGroupDescribeResponseDescribedGroup[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareGroupDescribeResponseDescribedGroupV0(r));
+      const a: ShareGroupDescribeResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseDescribedGroupV0(r);
       f_groups = a;
     }
   }

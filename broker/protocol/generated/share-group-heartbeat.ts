@@ -47,8 +47,8 @@ function decodeShareGroupHeartbeatRequestV0(r: Reader): ShareGroupHeartbeatReque
     const n = r.compactArrayLength(1);
     if (n < 0) f_subscribedTopicNames = null;
     else {
-      const a: string[] = [];
-      for (let i = 0; i < n; i++) a.push(r.compactString());
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
       f_subscribedTopicNames = a;
     }
   }
@@ -198,8 +198,8 @@ function decodeShareGroupHeartbeatResponseTopicPartitionsV0(r: Reader): ShareGro
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("ShareGroupHeartbeatResponse.Partitions");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitions = a;
     }
   }
@@ -222,8 +222,8 @@ function decodeShareGroupHeartbeatResponseAssignmentV0(r: Reader): ShareGroupHea
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareGroupHeartbeatResponse.TopicPartitions");
     else {
-      const a: ShareGroupHeartbeatResponseTopicPartitions[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeShareGroupHeartbeatResponseTopicPartitionsV0(r));
+      const a: ShareGroupHeartbeatResponseTopicPartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupHeartbeatResponseTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }

@@ -177,8 +177,8 @@ function decodeStopReplicaRequestV0(r: Reader): StopReplicaRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.UngroupedPartitions");
     else {
-      const a: StopReplicaRequestStopReplicaPartitionV0[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaRequestStopReplicaPartitionV0V0(r));
+      const a: StopReplicaRequestStopReplicaPartitionV0[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaRequestStopReplicaPartitionV0V0(r);
       f_ungroupedPartitions = a;
     }
   }
@@ -226,8 +226,8 @@ function decodeStopReplicaRequestStopReplicaTopicV1V1(r: Reader): StopReplicaReq
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -248,8 +248,8 @@ function decodeStopReplicaRequestV1(r: Reader): StopReplicaRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.Topics");
     else {
-      const a: StopReplicaRequestStopReplicaTopicV1[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaRequestStopReplicaTopicV1V1(r));
+      const a: StopReplicaRequestStopReplicaTopicV1[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaRequestStopReplicaTopicV1V1(r);
       f_topics = a;
     }
   }
@@ -302,8 +302,8 @@ function decodeStopReplicaRequestStopReplicaTopicV1V2(r: Reader): StopReplicaReq
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -330,8 +330,8 @@ function decodeStopReplicaRequestV2(r: Reader): StopReplicaRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.Topics");
     else {
-      const a: StopReplicaRequestStopReplicaTopicV1[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaRequestStopReplicaTopicV1V2(r));
+      const a: StopReplicaRequestStopReplicaTopicV1[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaRequestStopReplicaTopicV1V2(r);
       f_topics = a;
     }
   }
@@ -410,8 +410,8 @@ function decodeStopReplicaRequestStopReplicaTopicStateV3(r: Reader): StopReplica
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.PartitionStates");
     else {
-      const a: StopReplicaRequestStopReplicaPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaRequestStopReplicaPartitionStateV3(r));
+      const a: StopReplicaRequestStopReplicaPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaRequestStopReplicaPartitionStateV3(r);
       f_partitionStates = a;
     }
   }
@@ -437,8 +437,8 @@ function decodeStopReplicaRequestV3(r: Reader): StopReplicaRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.TopicStates");
     else {
-      const a: StopReplicaRequestStopReplicaTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaRequestStopReplicaTopicStateV3(r));
+      const a: StopReplicaRequestStopReplicaTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaRequestStopReplicaTopicStateV3(r);
       f_topicStates = a;
     }
   }
@@ -511,8 +511,8 @@ function decodeStopReplicaRequestV4(r: Reader): StopReplicaRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("StopReplicaRequest.TopicStates");
     else {
-      const a: StopReplicaRequestStopReplicaTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaRequestStopReplicaTopicStateV3(r));
+      const a: StopReplicaRequestStopReplicaTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaRequestStopReplicaTopicStateV3(r);
       f_topicStates = a;
     }
   }
@@ -643,8 +643,8 @@ function decodeStopReplicaResponseV0(r: Reader): StopReplicaResponse {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("StopReplicaResponse.PartitionErrors");
     else {
-      const a: StopReplicaResponseStopReplicaPartitionError[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaResponseStopReplicaPartitionErrorV0(r));
+      const a: StopReplicaResponseStopReplicaPartitionError[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaResponseStopReplicaPartitionErrorV0(r);
       f_partitionErrors = a;
     }
   }
@@ -699,8 +699,8 @@ function decodeStopReplicaResponseV2(r: Reader): StopReplicaResponse {
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("StopReplicaResponse.PartitionErrors");
     else {
-      const a: StopReplicaResponseStopReplicaPartitionError[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeStopReplicaResponseStopReplicaPartitionErrorV2(r));
+      const a: StopReplicaResponseStopReplicaPartitionError[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeStopReplicaResponseStopReplicaPartitionErrorV2(r);
       f_partitionErrors = a;
     }
   }

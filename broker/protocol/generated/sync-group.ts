@@ -90,8 +90,8 @@ function decodeSyncGroupRequestV0(r: Reader): SyncGroupRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV0(r));
+      const a: SyncGroupRequestAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeSyncGroupRequestAssignmentV0(r);
       f_assignments = a;
     }
   }
@@ -169,8 +169,8 @@ function decodeSyncGroupRequestV3(r: Reader): SyncGroupRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV0(r));
+      const a: SyncGroupRequestAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeSyncGroupRequestAssignmentV0(r);
       f_assignments = a;
     }
   }
@@ -228,8 +228,8 @@ function decodeSyncGroupRequestV4(r: Reader): SyncGroupRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV4(r));
+      const a: SyncGroupRequestAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeSyncGroupRequestAssignmentV4(r);
       f_assignments = a;
     }
   }
@@ -288,8 +288,8 @@ function decodeSyncGroupRequestV5(r: Reader): SyncGroupRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("SyncGroupRequest.Assignments");
     else {
-      const a: SyncGroupRequestAssignment[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeSyncGroupRequestAssignmentV4(r));
+      const a: SyncGroupRequestAssignment[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeSyncGroupRequestAssignmentV4(r);
       f_assignments = a;
     }
   }

@@ -131,8 +131,8 @@ function decodeTxnOffsetCommitRequestTopicV0(r: Reader): TxnOffsetCommitRequestT
     const n = r.arrayLength(14);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Partitions");
     else {
-      const a: TxnOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestPartitionV0(r));
+      const a: TxnOffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -153,8 +153,8 @@ function decodeTxnOffsetCommitRequestV0(r: Reader): TxnOffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Topics");
     else {
-      const a: TxnOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTopicV0(r));
+      const a: TxnOffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -249,8 +249,8 @@ function decodeTxnOffsetCommitRequestTopicV2(r: Reader): TxnOffsetCommitRequestT
     const n = r.arrayLength(18);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Partitions");
     else {
-      const a: TxnOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestPartitionV2(r));
+      const a: TxnOffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestPartitionV2(r);
       f_partitions = a;
     }
   }
@@ -271,8 +271,8 @@ function decodeTxnOffsetCommitRequestV2(r: Reader): TxnOffsetCommitRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Topics");
     else {
-      const a: TxnOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTopicV2(r));
+      const a: TxnOffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestTopicV2(r);
       f_topics = a;
     }
   }
@@ -356,8 +356,8 @@ function decodeTxnOffsetCommitRequestTopicV3(r: Reader): TxnOffsetCommitRequestT
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Partitions");
     else {
-      const a: TxnOffsetCommitRequestPartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestPartitionV3(r));
+      const a: TxnOffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestPartitionV3(r);
       f_partitions = a;
     }
   }
@@ -387,8 +387,8 @@ function decodeTxnOffsetCommitRequestV3(r: Reader): TxnOffsetCommitRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Topics");
     else {
-      const a: TxnOffsetCommitRequestTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitRequestTopicV3(r));
+      const a: TxnOffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestTopicV3(r);
       f_topics = a;
     }
   }
@@ -564,8 +564,8 @@ function decodeTxnOffsetCommitResponseTopicV0(r: Reader): TxnOffsetCommitRespons
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Partitions");
     else {
-      const a: TxnOffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponsePartitionV0(r));
+      const a: TxnOffsetCommitResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -583,8 +583,8 @@ function decodeTxnOffsetCommitResponseV0(r: Reader): TxnOffsetCommitResponse {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Topics");
     else {
-      const a: TxnOffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTopicV0(r));
+      const a: TxnOffsetCommitResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -645,8 +645,8 @@ function decodeTxnOffsetCommitResponseTopicV3(r: Reader): TxnOffsetCommitRespons
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Partitions");
     else {
-      const a: TxnOffsetCommitResponsePartition[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponsePartitionV3(r));
+      const a: TxnOffsetCommitResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitResponsePartitionV3(r);
       f_partitions = a;
     }
   }
@@ -670,8 +670,8 @@ function decodeTxnOffsetCommitResponseV3(r: Reader): TxnOffsetCommitResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Topics");
     else {
-      const a: TxnOffsetCommitResponseTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeTxnOffsetCommitResponseTopicV3(r));
+      const a: TxnOffsetCommitResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitResponseTopicV3(r);
       f_topics = a;
     }
   }

@@ -91,8 +91,8 @@ function decodeUpdateFeaturesRequestV0(r: Reader): UpdateFeaturesRequest {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("UpdateFeaturesRequest.FeatureUpdates");
     else {
-      const a: UpdateFeaturesRequestFeatureUpdateKey[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateFeaturesRequestFeatureUpdateKeyV0(r));
+      const a: UpdateFeaturesRequestFeatureUpdateKey[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateFeaturesRequestFeatureUpdateKeyV0(r);
       f_featureUpdates = a;
     }
   }
@@ -159,8 +159,8 @@ function decodeUpdateFeaturesRequestV1(r: Reader): UpdateFeaturesRequest {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("UpdateFeaturesRequest.FeatureUpdates");
     else {
-      const a: UpdateFeaturesRequestFeatureUpdateKey[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateFeaturesRequestFeatureUpdateKeyV1(r));
+      const a: UpdateFeaturesRequestFeatureUpdateKey[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateFeaturesRequestFeatureUpdateKeyV1(r);
       f_featureUpdates = a;
     }
   }
@@ -331,8 +331,8 @@ function decodeUpdateFeaturesResponseV0(r: Reader): UpdateFeaturesResponse {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("UpdateFeaturesResponse.Results");
     else {
-      const a: UpdateFeaturesResponseUpdatableFeatureResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateFeaturesResponseUpdatableFeatureResultV0(r));
+      const a: UpdateFeaturesResponseUpdatableFeatureResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateFeaturesResponseUpdatableFeatureResultV0(r);
       f_results = a;
     }
   }

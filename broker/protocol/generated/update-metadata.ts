@@ -227,8 +227,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -238,8 +238,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -279,8 +279,8 @@ function decodeUpdateMetadataRequestV0(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(30);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.UngroupedPartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r);
       f_ungroupedPartitionStates = a;
     }
   }
@@ -289,8 +289,8 @@ function decodeUpdateMetadataRequestV0(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV0(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV0(r);
       f_liveBrokers = a;
     }
   }
@@ -381,8 +381,8 @@ function decodeUpdateMetadataRequestUpdateMetadataBrokerV1(r: Reader): UpdateMet
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Endpoints");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataEndpointV1(r));
+      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataEndpointV1(r);
       f_endpoints = a;
     }
   }
@@ -404,8 +404,8 @@ function decodeUpdateMetadataRequestV1(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(30);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.UngroupedPartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r);
       f_ungroupedPartitionStates = a;
     }
   }
@@ -414,8 +414,8 @@ function decodeUpdateMetadataRequestV1(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV1(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV1(r);
       f_liveBrokers = a;
     }
   }
@@ -478,8 +478,8 @@ function decodeUpdateMetadataRequestUpdateMetadataBrokerV2(r: Reader): UpdateMet
     const n = r.arrayLength(8);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Endpoints");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataEndpointV1(r));
+      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataEndpointV1(r);
       f_endpoints = a;
     }
   }
@@ -502,8 +502,8 @@ function decodeUpdateMetadataRequestV2(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(30);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.UngroupedPartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r);
       f_ungroupedPartitionStates = a;
     }
   }
@@ -512,8 +512,8 @@ function decodeUpdateMetadataRequestV2(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV2(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV2(r);
       f_liveBrokers = a;
     }
   }
@@ -583,8 +583,8 @@ function decodeUpdateMetadataRequestUpdateMetadataBrokerV3(r: Reader): UpdateMet
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Endpoints");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataEndpointV3(r));
+      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataEndpointV3(r);
       f_endpoints = a;
     }
   }
@@ -607,8 +607,8 @@ function decodeUpdateMetadataRequestV3(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(30);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.UngroupedPartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV0(r);
       f_ungroupedPartitionStates = a;
     }
   }
@@ -617,8 +617,8 @@ function decodeUpdateMetadataRequestV3(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV3(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV3(r);
       f_liveBrokers = a;
     }
   }
@@ -689,8 +689,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV4(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -700,8 +700,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV4(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -710,8 +710,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV4(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.OfflineReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_offlineReplicas = a;
     }
   }
@@ -737,8 +737,8 @@ function decodeUpdateMetadataRequestV4(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(34);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.UngroupedPartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV4(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV4(r);
       f_ungroupedPartitionStates = a;
     }
   }
@@ -747,8 +747,8 @@ function decodeUpdateMetadataRequestV4(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV3(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV3(r);
       f_liveBrokers = a;
     }
   }
@@ -825,8 +825,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV5(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -836,8 +836,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV5(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -846,8 +846,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV5(r: Reader): U
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.OfflineReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_offlineReplicas = a;
     }
   }
@@ -872,8 +872,8 @@ function decodeUpdateMetadataRequestUpdateMetadataTopicStateV5(r: Reader): Updat
     const n = r.arrayLength(32);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.PartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV5(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV5(r);
       f_partitionStates = a;
     }
   }
@@ -894,8 +894,8 @@ function decodeUpdateMetadataRequestV5(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.TopicStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataTopicStateV5(r));
+      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataTopicStateV5(r);
       f_topicStates = a;
     }
   }
@@ -904,8 +904,8 @@ function decodeUpdateMetadataRequestV5(r: Reader): UpdateMetadataRequest {
     const n = r.arrayLength(10);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV3(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV3(r);
       f_liveBrokers = a;
     }
   }
@@ -992,8 +992,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV6(r: Reader): U
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Isr");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_isr = a;
     }
   }
@@ -1003,8 +1003,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV6(r: Reader): U
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Replicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_replicas = a;
     }
   }
@@ -1013,8 +1013,8 @@ function decodeUpdateMetadataRequestUpdateMetadataPartitionStateV6(r: Reader): U
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.OfflineReplicas");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_offlineReplicas = a;
     }
   }
@@ -1045,8 +1045,8 @@ function decodeUpdateMetadataRequestUpdateMetadataTopicStateV6(r: Reader): Updat
     const n = r.compactArrayLength(24);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.PartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV6(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV6(r);
       f_partitionStates = a;
     }
   }
@@ -1091,8 +1091,8 @@ function decodeUpdateMetadataRequestUpdateMetadataBrokerV6(r: Reader): UpdateMet
     const n = r.compactArrayLength(9);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.Endpoints");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataEndpointV6(r));
+      const a: UpdateMetadataRequestUpdateMetadataEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataEndpointV6(r);
       f_endpoints = a;
     }
   }
@@ -1122,8 +1122,8 @@ function decodeUpdateMetadataRequestV6(r: Reader): UpdateMetadataRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.TopicStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataTopicStateV6(r));
+      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataTopicStateV6(r);
       f_topicStates = a;
     }
   }
@@ -1132,8 +1132,8 @@ function decodeUpdateMetadataRequestV6(r: Reader): UpdateMetadataRequest {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV6(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV6(r);
       f_liveBrokers = a;
     }
   }
@@ -1252,8 +1252,8 @@ function decodeUpdateMetadataRequestUpdateMetadataTopicStateV7(r: Reader): Updat
     const n = r.compactArrayLength(24);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.PartitionStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataPartitionStateV6(r));
+      const a: UpdateMetadataRequestUpdateMetadataPartitionState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataPartitionStateV6(r);
       f_partitionStates = a;
     }
   }
@@ -1280,8 +1280,8 @@ function decodeUpdateMetadataRequestV7(r: Reader): UpdateMetadataRequest {
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.TopicStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataTopicStateV7(r));
+      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataTopicStateV7(r);
       f_topicStates = a;
     }
   }
@@ -1290,8 +1290,8 @@ function decodeUpdateMetadataRequestV7(r: Reader): UpdateMetadataRequest {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV6(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV6(r);
       f_liveBrokers = a;
     }
   }
@@ -1361,8 +1361,8 @@ function decodeUpdateMetadataRequestV8(r: Reader): UpdateMetadataRequest {
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.TopicStates");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataTopicStateV7(r));
+      const a: UpdateMetadataRequestUpdateMetadataTopicState[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataTopicStateV7(r);
       f_topicStates = a;
     }
   }
@@ -1371,8 +1371,8 @@ function decodeUpdateMetadataRequestV8(r: Reader): UpdateMetadataRequest {
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("UpdateMetadataRequest.LiveBrokers");
     else {
-      const a: UpdateMetadataRequestUpdateMetadataBroker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateMetadataRequestUpdateMetadataBrokerV6(r));
+      const a: UpdateMetadataRequestUpdateMetadataBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateMetadataRequestUpdateMetadataBrokerV6(r);
       f_liveBrokers = a;
     }
   }

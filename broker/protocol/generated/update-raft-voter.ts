@@ -140,8 +140,8 @@ function decodeUpdateRaftVoterRequestV0(r: Reader): UpdateRaftVoterRequest {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("UpdateRaftVoterRequest.Listeners");
     else {
-      const a: UpdateRaftVoterRequestListener[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeUpdateRaftVoterRequestListenerV0(r));
+      const a: UpdateRaftVoterRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeUpdateRaftVoterRequestListenerV0(r);
       f_listeners = a;
     }
   }

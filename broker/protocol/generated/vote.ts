@@ -131,8 +131,8 @@ function decodeVoteRequestTopicDataV0(r: Reader): VoteRequestTopicData {
     const n = r.compactArrayLength(25);
     if (n < 0) throw unexpectedNull("VoteRequest.Partitions");
     else {
-      const a: VoteRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVoteRequestPartitionDataV0(r));
+      const a: VoteRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -156,8 +156,8 @@ function decodeVoteRequestV0(r: Reader): VoteRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("VoteRequest.Topics");
     else {
-      const a: VoteRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVoteRequestTopicDataV0(r));
+      const a: VoteRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteRequestTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -244,8 +244,8 @@ function decodeVoteRequestTopicDataV1(r: Reader): VoteRequestTopicData {
     const n = r.compactArrayLength(57);
     if (n < 0) throw unexpectedNull("VoteRequest.Partitions");
     else {
-      const a: VoteRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVoteRequestPartitionDataV1(r));
+      const a: VoteRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteRequestPartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -270,8 +270,8 @@ function decodeVoteRequestV1(r: Reader): VoteRequest {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("VoteRequest.Topics");
     else {
-      const a: VoteRequestTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVoteRequestTopicDataV1(r));
+      const a: VoteRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteRequestTopicDataV1(r);
       f_topics = a;
     }
   }
@@ -494,8 +494,8 @@ function decodeVoteResponseTopicDataV0(r: Reader): VoteResponseTopicData {
     const n = r.compactArrayLength(16);
     if (n < 0) throw unexpectedNull("VoteResponse.Partitions");
     else {
-      const a: VoteResponsePartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVoteResponsePartitionDataV0(r));
+      const a: VoteResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -519,8 +519,8 @@ function decodeVoteResponseV0(r: Reader): VoteResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("VoteResponse.Topics");
     else {
-      const a: VoteResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVoteResponseTopicDataV0(r));
+      const a: VoteResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -600,8 +600,8 @@ function decodeVoteResponseV1(r: Reader): VoteResponse {
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("VoteResponse.Topics");
     else {
-      const a: VoteResponseTopicData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVoteResponseTopicDataV0(r));
+      const a: VoteResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteResponseTopicDataV0(r);
       f_topics = a;
     }
   }
@@ -616,8 +616,8 @@ function decodeVoteResponseV1(r: Reader): VoteResponse {
           const n = r.compactArrayLength(8);
           if (n < 0) throw unexpectedNull("VoteResponse.NodeEndpoints");
           else {
-            const a: VoteResponseNodeEndpoint[] = [];
-            for (let i = 0; i < n; i++) a.push(decodeVoteResponseNodeEndpointV1(r));
+            const a: VoteResponseNodeEndpoint[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeVoteResponseNodeEndpointV1(r);
             f_nodeEndpoints = a;
           }
         }

@@ -158,8 +158,8 @@ function decodeVotersRecordVoterV0(r: Reader): VotersRecordVoter {
     const n = r.compactArrayLength(5);
     if (n < 0) throw unexpectedNull("VotersRecord.Endpoints");
     else {
-      const a: VotersRecordEndpoint[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVotersRecordEndpointV0(r));
+      const a: VotersRecordEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVotersRecordEndpointV0(r);
       f_endpoints = a;
     }
   }
@@ -186,8 +186,8 @@ function decodeVotersRecordV0(r: Reader): VotersRecord {
     const n = r.compactArrayLength(27);
     if (n < 0) throw unexpectedNull("VotersRecord.Voters");
     else {
-      const a: VotersRecordVoter[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeVotersRecordVoterV0(r));
+      const a: VotersRecordVoter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVotersRecordVoterV0(r);
       f_voters = a;
     }
   }

@@ -156,8 +156,8 @@ function decodeWriteShareGroupStateRequestPartitionDataV0(r: Reader): WriteShare
     const n = r.compactArrayLength(20);
     if (n < 0) throw unexpectedNull("WriteShareGroupStateRequest.StateBatches");
     else {
-      const a: WriteShareGroupStateRequestStateBatch[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteShareGroupStateRequestStateBatchV0(r));
+      const a: WriteShareGroupStateRequestStateBatch[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateRequestStateBatchV0(r);
       f_stateBatches = a;
     }
   }
@@ -184,8 +184,8 @@ function decodeWriteShareGroupStateRequestWriteStateDataV0(r: Reader): WriteShar
     const n = r.compactArrayLength(22);
     if (n < 0) throw unexpectedNull("WriteShareGroupStateRequest.Partitions");
     else {
-      const a: WriteShareGroupStateRequestPartitionData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteShareGroupStateRequestPartitionDataV0(r));
+      const a: WriteShareGroupStateRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateRequestPartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -209,8 +209,8 @@ function decodeWriteShareGroupStateRequestV0(r: Reader): WriteShareGroupStateReq
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("WriteShareGroupStateRequest.Topics");
     else {
-      const a: WriteShareGroupStateRequestWriteStateData[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteShareGroupStateRequestWriteStateDataV0(r));
+      const a: WriteShareGroupStateRequestWriteStateData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateRequestWriteStateDataV0(r);
       f_topics = a;
     }
   }
@@ -394,8 +394,8 @@ function decodeWriteShareGroupStateResponseWriteStateResultV0(r: Reader): WriteS
     const n = r.compactArrayLength(8);
     if (n < 0) throw unexpectedNull("WriteShareGroupStateResponse.Partitions");
     else {
-      const a: WriteShareGroupStateResponsePartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteShareGroupStateResponsePartitionResultV0(r));
+      const a: WriteShareGroupStateResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateResponsePartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -418,8 +418,8 @@ function decodeWriteShareGroupStateResponseV0(r: Reader): WriteShareGroupStateRe
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("WriteShareGroupStateResponse.Results");
     else {
-      const a: WriteShareGroupStateResponseWriteStateResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteShareGroupStateResponseWriteStateResultV0(r));
+      const a: WriteShareGroupStateResponseWriteStateResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateResponseWriteStateResultV0(r);
       f_results = a;
     }
   }

@@ -95,8 +95,8 @@ function decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV0(r: Reader): WriteT
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -116,8 +116,8 @@ function decodeWriteTxnMarkersRequestWritableTxnMarkerV0(r: Reader): WriteTxnMar
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.Topics");
     else {
-      const a: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV0(r));
+      const a: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV0(r);
       f_topics = a;
     }
   }
@@ -138,8 +138,8 @@ function decodeWriteTxnMarkersRequestV0(r: Reader): WriteTxnMarkersRequest {
     const n = r.arrayLength(19);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.Markers");
     else {
-      const a: WriteTxnMarkersRequestWritableTxnMarker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersRequestWritableTxnMarkerV0(r));
+      const a: WriteTxnMarkersRequestWritableTxnMarker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersRequestWritableTxnMarkerV0(r);
       f_markers = a;
     }
   }
@@ -190,8 +190,8 @@ function decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV1(r: Reader): WriteT
     const n = r.compactArrayLength(4);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.PartitionIndexes");
     else {
-      const a: number[] = [];
-      for (let i = 0; i < n; i++) a.push(r.int32());
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
       f_partitionIndexes = a;
     }
   }
@@ -217,8 +217,8 @@ function decodeWriteTxnMarkersRequestWritableTxnMarkerV1(r: Reader): WriteTxnMar
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.Topics");
     else {
-      const a: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV1(r));
+      const a: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV1(r);
       f_topics = a;
     }
   }
@@ -245,8 +245,8 @@ function decodeWriteTxnMarkersRequestV1(r: Reader): WriteTxnMarkersRequest {
     const n = r.compactArrayLength(17);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.Markers");
     else {
-      const a: WriteTxnMarkersRequestWritableTxnMarker[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersRequestWritableTxnMarkerV1(r));
+      const a: WriteTxnMarkersRequestWritableTxnMarker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersRequestWritableTxnMarkerV1(r);
       f_markers = a;
     }
   }
@@ -428,8 +428,8 @@ function decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV0(r: Reader):
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Partitions");
     else {
-      const a: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV0(r));
+      const a: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -447,8 +447,8 @@ function decodeWriteTxnMarkersResponseWritableTxnMarkerResultV0(r: Reader): Writ
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Topics");
     else {
-      const a: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV0(r));
+      const a: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV0(r);
       f_topics = a;
     }
   }
@@ -465,8 +465,8 @@ function decodeWriteTxnMarkersResponseV0(r: Reader): WriteTxnMarkersResponse {
     const n = r.arrayLength(12);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Markers");
     else {
-      const a: WriteTxnMarkersResponseWritableTxnMarkerResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersResponseWritableTxnMarkerResultV0(r));
+      const a: WriteTxnMarkersResponseWritableTxnMarkerResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerResultV0(r);
       f_markers = a;
     }
   }
@@ -534,8 +534,8 @@ function decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV1(r: Reader):
     const n = r.compactArrayLength(7);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Partitions");
     else {
-      const a: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV1(r));
+      const a: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV1(r);
       f_partitions = a;
     }
   }
@@ -559,8 +559,8 @@ function decodeWriteTxnMarkersResponseWritableTxnMarkerResultV1(r: Reader): Writ
     const n = r.compactArrayLength(3);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Topics");
     else {
-      const a: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV1(r));
+      const a: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV1(r);
       f_topics = a;
     }
   }
@@ -583,8 +583,8 @@ function decodeWriteTxnMarkersResponseV1(r: Reader): WriteTxnMarkersResponse {
     const n = r.compactArrayLength(10);
     if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Markers");
     else {
-      const a: WriteTxnMarkersResponseWritableTxnMarkerResult[] = [];
-      for (let i = 0; i < n; i++) a.push(decodeWriteTxnMarkersResponseWritableTxnMarkerResultV1(r));
+      const a: WriteTxnMarkersResponseWritableTxnMarkerResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerResultV1(r);
       f_markers = a;
     }
   }

@@ -9,6 +9,8 @@ const TWO_POW_32 = 4294967296;
 export const zeroCopyThresholdBytes = 4096;
 const maxUvarintBytes = 5;
 const maxExactVarlong = 2 ** 52;
+/** Strings up to this many characters try the ASCII fast path (its compact length fits one varint byte). */
+const shortStringChars = 126;
 
 export class Writer {
   buf: Buffer;
@@ -150,7 +152,31 @@ export class Writer {
     this.pos += this.buf.write(v, this.pos, byteLength, 'utf8');
   }
 
+  /**
+   * Fast path for short ASCII strings (most names): writes `prefixBytes` of room, then the characters one by
+   * one; returns false (nothing written) at the first non-ASCII character, for the general path to take over.
+   */
+  private shortAscii(v: string, prefixBytes: number): boolean {
+    const n = v.length;
+    if (this.pos + prefixBytes + n > this.buf.length) this.grow(prefixBytes + n);
+    const b = this.buf;
+    let p = this.pos + prefixBytes;
+    for (let i = 0; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c >= 0x80) return false;
+      b[p++] = c;
+    }
+    if (prefixBytes === 1) b[this.pos] = n + 1;
+    else {
+      b[this.pos] = n >> 8;
+      b[this.pos + 1] = n;
+    }
+    this.pos = p;
+    return true;
+  }
+
   string(v: string): void {
+    if (v.length <= shortStringChars && this.shortAscii(v, 2)) return;
     const n = Buffer.byteLength(v, 'utf8');
     if (n > 0x7fff) throw new ProtocolEncodeError(`string of ${n} bytes is longer than 32767`);
     this.int16(n);
@@ -163,6 +189,7 @@ export class Writer {
   }
 
   compactString(v: string): void {
+    if (v.length <= shortStringChars && this.shortAscii(v, 1)) return;
     const n = Buffer.byteLength(v, 'utf8');
     this.uvarint(n + 1);
     this.utf8(v, n);
