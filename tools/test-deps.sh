@@ -2,7 +2,7 @@
 # Installs the system packages the test suite talks to (real Kafka clients), when they are missing.
 # Runs as `npm test`'s pretest step, so the README's test command works on a fresh Debian machine.
 set -euo pipefail
-packages=(kcat python3-confluent-kafka python3-kafka)
+packages=(kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

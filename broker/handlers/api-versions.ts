@@ -1,8 +1,11 @@
 // ApiVersions: advertises exactly the APIs and versions this broker has handlers for.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { ApiVersionsResponseInput } from '../protocol/generated/index.ts';
+import type { ApiVersionsRequest, ApiVersionsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler } from './context.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+/** Kafka's ApiVersionsRequest.isValid (v3+): client software name and version must match this. */
+const softwareNameOrVersion = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 
 function supported(handlers: readonly (Handler | undefined)[]) {
   const apiKeys = [];
@@ -20,7 +23,12 @@ export function apiVersionsHandler(handlers: () => readonly (Handler | undefined
     apiKey: ApiKey.ApiVersions,
     minVersion: 0,
     maxVersion: 4,
-    handle(): ApiVersionsResponseInput {
+    handle(ctx: RequestContext, req: ApiVersionsRequest): ApiVersionsResponseInput {
+      // KafkaApis.handleApiVersionsRequest: an invalid v3+ request gets INVALID_REQUEST and no API list; the
+      // connection stays open.
+      if (ctx.apiVersion >= 3 && !(softwareNameOrVersion.test(req.clientSoftwareName) && softwareNameOrVersion.test(req.clientSoftwareVersion))) {
+        return { errorCode: ErrorCode.INVALID_REQUEST, apiKeys: [], throttleTimeMs: 0 };
+      }
       return { errorCode: ErrorCode.NONE, apiKeys: supported(handlers()), throttleTimeMs: 0 };
     },
   };

@@ -27,8 +27,11 @@ interface TopicPlan {
   partitions: PartitionPlan[];
 }
 
+// Records are empty, never null, even with an error: Kafka always sends MemoryRecords.EMPTY there, and librdkafka
+// fails to parse a null (size -1) record set ("Protocol parse failure for Fetch"), so kcat and the confluent
+// clients would treat e.g. OFFSET_OUT_OF_RANGE as a broken broker instead of resetting their position.
 function partitionError(index: number, code: number): FetchResponsePartitionDataInput {
-  return { partitionIndex: index, errorCode: code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: null };
+  return { partitionIndex: index, errorCode: code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: Buffer.alloc(0) };
 }
 
 async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, isolation: number): Promise<{ body: FetchResponseInput; bytes: number; errors: boolean }> {

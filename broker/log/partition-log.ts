@@ -83,7 +83,9 @@ export class PartitionLog {
     this.onHighWatermark = args.onHighWatermark;
     const sorted = [...args.extents].sort((a, b) => a.baseOffset - b.baseOffset);
     for (const e of sorted) this.addExtent(e);
-    const end = this.extents.length === 0 ? 0 : this.extents[this.extents.length - 1]!.lastOffset + 1;
+    // When retention or DeleteRecords dropped every extent, the persisted log start is where the log ends:
+    // offsets never go back (Kafka keeps the log end offset when it deletes all segments, by rolling first).
+    const end = Math.max(this.extents.length === 0 ? 0 : this.extents[this.extents.length - 1]!.lastOffset + 1, args.logStartOffset);
     this.logStartOffset = Math.min(Math.max(args.logStartOffset, this.extents[0]?.baseOffset ?? end), end);
     this.highWatermark = end;
     this.nextOffset = end;

@@ -9,6 +9,9 @@ import { ProtocolDecodeError } from '../protocol/wire/errors.ts';
 import type { BrokerServices, Handler, RequestContext } from '../handlers/context.ts';
 import { apiVersionsUnsupportedResponse } from '../handlers/api-versions.ts';
 
+/** APIs whose handlers may wait for data up to a client-chosen time; they answer early when draining. */
+const longPolling = new Set<number>([ApiKey.Fetch]);
+
 export interface ConnectionLimits {
   maxFrameBytes: number;
   maxInFlightRequests: number;
@@ -35,6 +38,14 @@ export class Connection {
   private waitingDrain = false;
   private closing = false;
   private readonly abort = new AbortController();
+  /**
+   * Aborted when the connection starts draining (graceful shutdown) or closes: what long-polling requests wait
+   * on, so they answer at once with what they have instead of holding the shutdown up for their max wait.
+   * Kafka's shutdown does not wait for them either (BrokerServer.shutdown stops request processing, then
+   * ReplicaManager.shutdown drops the fetch purgatory). Produce waits only on `abort`: a batch it has appended
+   * is flushed by the shutdown and must still be acknowledged.
+   */
+  private readonly drain = new AbortController();
   private readonly clientAddress: string;
   private closedResolve!: () => void;
   readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
@@ -56,6 +67,7 @@ export class Connection {
     socket.on('error', (err) => this.logger.debug({ err }, 'socket error'));
     socket.on('close', () => {
       this.abort.abort();
+      this.drain.abort();
       this.closedResolve();
     });
   }
@@ -108,7 +120,8 @@ export class Connection {
       return;
     }
     const ctx: RequestContext = {
-      services: this.services, header: decoded.header, apiVersion, clientAddress: this.clientAddress, signal: this.abort.signal,
+      services: this.services, header: decoded.header, apiVersion, clientAddress: this.clientAddress,
+      signal: longPolling.has(apiKey) ? this.drain.signal : this.abort.signal,
     };
     let result: unknown;
     try {
@@ -168,6 +181,7 @@ export class Connection {
   }
 
   private updateFlow(): void {
+    if (this.closing) return; // reading on, discarding: see closeAfterResponses
     const over = this.queue.length >= this.limits.maxInFlightRequests || this.inFlightBytes >= this.limits.maxInFlightBytes || this.waitingDrain;
     if (over && !this.paused) {
       this.paused = true;
@@ -178,11 +192,19 @@ export class Connection {
     }
   }
 
-  /** Stops reading; ends the socket once every queued response is written. */
+  /**
+   * Takes no more requests; ends the socket once every queued response is written. Bytes that still arrive are
+   * read and dropped rather than left unread: a paused socket stops reading once its buffer is full (a client
+   * still sending), then never sees the peer's FIN, so 'close' never comes and a graceful shutdown waits out
+   * its whole grace period (and closing with unread data makes the kernel send RST, which can destroy the last
+   * responses in flight).
+   */
   closeAfterResponses(): void {
     if (this.closing) return;
     this.closing = true;
-    this.socket.pause();
+    this.drain.abort();
+    this.paused = false;
+    this.socket.resume();
     if (this.queue.length === 0) this.socket.end();
   }
 

@@ -44,8 +44,12 @@ export async function startKafkaServer(args: {
     async close(graceMs: number) {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.closeAfterResponses();
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      // Not unref'd: while connections drain, this timer may be all that keeps the process alive, and an
+      // emptied event loop would end the process in the middle of its shutdown (before the last flush).
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
       await Promise.race([Promise.all([...connections].map((c) => c.closed)), deadline]);
+      clearTimeout(timer);
       for (const c of connections) c.destroy();
       await stopped;
     },
