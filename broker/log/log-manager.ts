@@ -119,7 +119,30 @@ export class LogManager {
       onCommitted: (objectKey, walKey) => this.registerObject(objectKey, walKey),
     });
     await this.collectGarbage();
-    logger.info({ walObjects: walKvs.length, partitions: this.logs.size, ms: Date.now() - started }, 'log recovered');
+    const orphans = await this.deleteOrphanObjects();
+    logger.info({ walObjects: walKvs.length, orphansDeleted: orphans, partitions: this.logs.size, ms: Date.now() - started }, 'log recovered');
+  }
+
+  /**
+   * Objects this node PUT in an earlier incarnation whose commit never happened (a crash between the PUT and
+   * the metadata commit): nothing refers to them, and no earlier incarnation can commit any more (this one
+   * holds the fencing token), so they are deleted.
+   */
+  private async deleteOrphanObjects(): Promise<number> {
+    const prefix = 'wal/';
+    const suffix = `-${this.o.nodeId}-`;
+    let deleted = 0;
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.o.objectStore.list(prefix, { startAfter, limit: 1000 });
+      if (page.length === 0) return deleted;
+      startAfter = page[page.length - 1]!.key;
+      const orphans = page.map((o) => o.key).filter((k) => !this.objects.has(k) && k.includes(suffix) && !k.includes(`-${this.incarnation}.`));
+      if (orphans.length > 0) {
+        await this.o.objectStore.delete(orphans);
+        deleted += orphans.length;
+      }
+    }
   }
 
   /** The compares that prove this broker still holds its fencing token. */

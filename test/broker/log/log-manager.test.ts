@@ -138,3 +138,12 @@ t.test('a broker whose fencing token was taken stops acknowledging', async (t) =
   t.throws(() => logs.append(p, batch(['again']), 1, null, patch));
   await logs.close(1000);
 });
+
+t.test('objects of an earlier incarnation that never committed are deleted at start', async (t) => {
+  const { objectStore, make } = await setup(t);
+  await objectStore.put('wal/0000000000000042-1-deadbeef0000.wal', Buffer.from('orphan'));
+  await objectStore.put('wal/0000000000000043-2-deadbeef0000.wal', Buffer.from('another node'));
+  const logs = await make();
+  t.same((await objectStore.list('wal/')).map((o) => o.key), ['wal/0000000000000043-2-deadbeef0000.wal'], 'only this node\'s orphan goes');
+  await logs.close(1000);
+});
