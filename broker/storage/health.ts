@@ -1,0 +1,206 @@
+// Object-store health: latency and error rate of every object-store call over a sliding window, turned into
+// one of three states with hysteresis. The broker slows producers when the store is degraded and fails fast
+// when it is unavailable (spec/guarantees.md).
+import assert from 'node:assert/strict';
+
+export type HealthState = 'healthy' | 'degraded' | 'unavailable';
+export type CallOutcome = 'ok' | 'error' | 'throttled';
+
+export interface HealthThresholds {
+  /** Length of the sliding window. */
+  windowMs: number;
+  /** Fewer calls than this in the window: error rates are not judged (latency and stalls still are). */
+  minCallsForRates: number;
+  /** Error (including throttling) share of calls at or above which the store is degraded. */
+  degradedErrorRate: number;
+  /** p99 latency at or above which the store is degraded. */
+  degradedP99Ms: number;
+  /** Error share at or above which the store is unavailable. */
+  unavailableErrorRate: number;
+  /** Consecutive failed calls after which the store is unavailable, whatever the window says. */
+  unavailableConsecutiveFailures: number;
+  /** A call in flight for longer than this makes the store unavailable (a stalled connection). */
+  unavailableStallMs: number;
+  /** A worse state is left only after this long without reasons for it (hysteresis). */
+  recoveryHoldMs: number;
+}
+
+export const defaultHealthThresholds: HealthThresholds = {
+  windowMs: 30000,
+  minCallsForRates: 20,
+  degradedErrorRate: 0.05,
+  degradedP99Ms: 2000,
+  unavailableErrorRate: 0.5,
+  unavailableConsecutiveFailures: 10,
+  unavailableStallMs: 15000,
+  recoveryHoldMs: 5000,
+};
+
+const bucketMs = 1000;
+/** Latency histogram bucket upper bounds (ms) for the window's p99. */
+const latencyBoundsMs = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, Infinity];
+
+interface Bucket {
+  startMs: number;
+  calls: number;
+  failures: number;
+  latency: number[];
+}
+
+export interface HealthTransition {
+  atMs: number;
+  from: HealthState;
+  to: HealthState;
+  reason: string;
+}
+
+export const maxTransitionHistory = 100;
+
+export class ObjectStoreHealth {
+  readonly thresholds: HealthThresholds;
+  private readonly clock: () => number;
+  private readonly buckets: Bucket[] = [];
+  private consecutiveFailures = 0;
+  private readonly inFlight = new Map<number, number>();
+  private nextCallId = 1;
+  private current: HealthState = 'healthy';
+  private reason = 'no calls yet';
+  private lastBadSignalMs = -Infinity;
+  private lastUnavailableSignalMs = -Infinity;
+  readonly transitions: HealthTransition[] = [];
+  private readonly listeners = new Set<(t: HealthTransition) => void>();
+
+  constructor(thresholds: Partial<HealthThresholds> = {}, clock: () => number = Date.now) {
+    this.thresholds = { ...defaultHealthThresholds, ...thresholds };
+    const t = this.thresholds;
+    assert.ok(t.windowMs >= bucketMs && t.degradedErrorRate <= t.unavailableErrorRate && t.recoveryHoldMs >= 0);
+    this.clock = clock;
+  }
+
+  /** Marks the start of a call; pass the id to `end`. */
+  begin(): number {
+    const id = this.nextCallId++;
+    this.inFlight.set(id, this.clock());
+    return id;
+  }
+
+  end(id: number, outcome: CallOutcome): void {
+    const started = this.inFlight.get(id);
+    if (started === undefined) return;
+    this.inFlight.delete(id);
+    const now = this.clock();
+    const b = this.bucket(now);
+    b.calls++;
+    const durationMs = now - started;
+    let i = 0;
+    while (durationMs > latencyBoundsMs[i]!) i++;
+    b.latency[i]!++;
+    if (outcome === 'ok') {
+      this.consecutiveFailures = 0;
+    } else {
+      b.failures++;
+      this.consecutiveFailures++;
+    }
+    this.evaluate();
+  }
+
+  private bucket(now: number): Bucket {
+    const start = now - (now % bucketMs);
+    let last = this.buckets[this.buckets.length - 1];
+    if (!last || last.startMs !== start) {
+      last = { startMs: start, calls: 0, failures: 0, latency: latencyBoundsMs.map(() => 0) };
+      this.buckets.push(last);
+    }
+    while (this.buckets.length > 0 && this.buckets[0]!.startMs <= now - this.thresholds.windowMs) this.buckets.shift();
+    return last;
+  }
+
+  /** Calls, failures and p99 (ms, an upper bound from the histogram) over the window. */
+  window(): { calls: number; failures: number; errorRate: number; p99Ms: number } {
+    this.bucket(this.clock());
+    let calls = 0;
+    let failures = 0;
+    const hist = latencyBoundsMs.map(() => 0);
+    for (const b of this.buckets) {
+      calls += b.calls;
+      failures += b.failures;
+      for (let i = 0; i < hist.length; i++) hist[i]! += b.latency[i]!;
+    }
+    let p99Ms = 0;
+    if (calls > 0) {
+      const rank = Math.ceil(calls * 0.99);
+      let seen = 0;
+      for (let i = 0; i < hist.length; i++) {
+        seen += hist[i]!;
+        if (seen >= rank) {
+          p99Ms = latencyBoundsMs[i]!;
+          break;
+        }
+      }
+    }
+    return { calls, failures, errorRate: calls === 0 ? 0 : failures / calls, p99Ms };
+  }
+
+  private oldestInFlightMs(now: number): number {
+    let oldest = 0;
+    for (const started of this.inFlight.values()) oldest = Math.max(oldest, now - started);
+    return oldest;
+  }
+
+  /** Re-evaluates the state (also called periodically, so stalls are noticed without new calls). */
+  evaluate(): HealthState {
+    const t = this.thresholds;
+    const now = this.clock();
+    const w = this.window();
+    const stalledMs = this.oldestInFlightMs(now);
+    let signal: HealthState = 'healthy';
+    let why = 'within thresholds';
+    const rated = w.calls >= t.minCallsForRates;
+    if (this.consecutiveFailures >= t.unavailableConsecutiveFailures) {
+      signal = 'unavailable';
+      why = `${this.consecutiveFailures} consecutive failed calls`;
+    } else if (stalledMs >= t.unavailableStallMs) {
+      signal = 'unavailable';
+      why = `a call has been in flight for ${stalledMs} ms`;
+    } else if (rated && w.errorRate >= t.unavailableErrorRate) {
+      signal = 'unavailable';
+      why = `error rate ${(w.errorRate * 100).toFixed(1)}% over ${w.calls} calls`;
+    } else if (rated && w.errorRate >= t.degradedErrorRate) {
+      signal = 'degraded';
+      why = `error rate ${(w.errorRate * 100).toFixed(1)}% over ${w.calls} calls`;
+    } else if (w.calls > 0 && w.p99Ms >= t.degradedP99Ms) {
+      signal = 'degraded';
+      why = `p99 latency ${w.p99Ms} ms`;
+    }
+    if (signal === 'unavailable') this.lastUnavailableSignalMs = now;
+    if (signal !== 'healthy') this.lastBadSignalMs = now;
+    // Worse states take effect at once; better ones only after the hold time without worse signals.
+    let next: HealthState = signal;
+    if (signal !== 'unavailable' && now - this.lastUnavailableSignalMs < t.recoveryHoldMs) next = 'unavailable';
+    else if (signal === 'healthy' && now - this.lastBadSignalMs < t.recoveryHoldMs) next = this.current === 'healthy' ? 'healthy' : 'degraded';
+    if (next !== this.current) {
+      const transition: HealthTransition = { atMs: now, from: this.current, to: next, reason: why };
+      this.transitions.push(transition);
+      if (this.transitions.length > maxTransitionHistory) this.transitions.shift();
+      this.current = next;
+      this.reason = why;
+      for (const l of this.listeners) l(transition);
+    } else if (signal === next) {
+      this.reason = why;
+    }
+    return this.current;
+  }
+
+  get state(): HealthState {
+    return this.current;
+  }
+
+  get stateReason(): string {
+    return this.reason;
+  }
+
+  onTransition(listener: (t: HealthTransition) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
