@@ -16,12 +16,16 @@ import { startOpsServer } from './ops/http.ts';
 import type { OpsServer } from './ops/http.ts';
 import { Metrics } from './ops/metrics.ts';
 import { startKafkaServer } from './server/server.ts';
+import { ObjectStoreHealth } from './storage/health.ts';
+import type { HealthState } from './storage/health.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
+import { ObservedObjectStore } from './storage/observed-object-store.ts';
 
 /** How long a graceful shutdown waits for in-flight requests and the last flush. */
 export const shutdownGraceMs = 30000;
 const maxConcurrentFlushes = 4;
 const recoveryConcurrency = 16;
+const healthEvaluateIntervalMs = 1000;
 
 export interface RunningBroker {
   /** The Kafka listener's bound port (useful with port 0). */
@@ -63,7 +67,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   if (config.metadataStore !== 'embedded') throw new Error('skafos.metadata.store=etcd is not available yet; use embedded');
   if (config.objectStore !== 'local') throw new Error('skafos.object.store=s3 is not available yet; use local');
   const metadata = await EmbeddedMetadataStore.open(config.dataDir);
-  const objectStore = await LocalObjectStore.open(join(config.dataDir, 'objects'));
+  const rawObjectStore = await LocalObjectStore.open(join(config.dataDir, 'objects'));
+  const storageHealth = new ObjectStoreHealth();
+  const objectStore = new ObservedObjectStore(rawObjectStore, storageHealth);
+  storageHealth.onTransition((tr) => logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'));
+  // Re-evaluated periodically too, so a stalled call is noticed without further calls.
+  const healthTimer = setInterval(() => storageHealth.evaluate(), healthEvaluateIntervalMs);
+  healthTimer.unref();
   const clusterId = await loadClusterId(metadata, config.clusterId);
   const topics = new TopicRegistry(metadata);
   await topics.load();
@@ -82,7 +92,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
 
   const services: BrokerServices = {
     config, nodeId: config.nodeId, clusterId, advertisedHost: advertised.host, advertisedPort: advertised.port,
-    logs, topics, metadata, logger, adminLock: mutex(),
+    logs, topics, metadata, logger, storageHealth, adminLock: mutex(),
   };
   const server = await startKafkaServer({
     host: listener.host, port: listener.port, handlers: buildHandlerTable(), services, logger: logger.child({ component: 'net' }),
@@ -93,13 +103,17 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   if (advertised.port === 0) services.advertisedPort = server.port;
 
   const metrics = new Metrics({ version: '0.1.0' });
-  registerMetrics(metrics, services, objectStore, () => server.connectionCount);
+  registerMetrics(metrics, services, rawObjectStore, () => server.connectionCount);
   let ops: OpsServer | null = null;
   if (config.httpListener) {
     ops = await startOpsServer({
       listener: config.httpListener, registry: metrics.registry, logger: logger.child({ component: 'ops' }),
       isLive: () => true,
-      isReady: () => (logs.fenced ? { ready: false, reason: `fenced: ${logs.fenced.message}` } : { ready: true }),
+      isReady: () => {
+        if (logs.fenced) return { ready: false, reason: `fenced: ${logs.fenced.message}` };
+        if (storageHealth.state === 'unavailable') return { ready: false, reason: `object store unavailable: ${storageHealth.stateReason}` };
+        return { ready: true };
+      },
     });
   }
 
@@ -122,6 +136,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       closing ??= (async () => {
         logger.info('shutting down: answering in-flight requests and flushing');
         clearInterval(retentionTimer);
+        clearInterval(healthTimer);
         const serverClosed = server.close(shutdownGraceMs);
         logs.flusher.flushNow();
         await serverClosed;
@@ -136,7 +151,28 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   };
 }
 
+const healthStateValue: Record<HealthState, number> = { healthy: 0, degraded: 1, unavailable: 2 };
+
 function registerMetrics(metrics: Metrics, s: BrokerServices, store: LocalObjectStore, connections: () => number): void {
+  const h = s.storageHealth;
+  metrics.gauge({ name: 'object_store_health_state', help: 'Object store health: 0 healthy, 1 degraded, 2 unavailable.', collect() { this.set(healthStateValue[h.evaluate()]); } });
+  metrics.gauge({ name: 'object_store_health_transitions', help: 'Health state changes since start.', collect() { this.set(h.transitions.length); } });
+  metrics.gauge({
+    name: 'object_store_window', help: 'Object store calls in the health window: calls, failures, error rate, p99 latency (ms).', labelNames: ['figure'],
+    collect() {
+      const w = h.window();
+      this.set({ figure: 'calls' }, w.calls);
+      this.set({ figure: 'failures' }, w.failures);
+      this.set({ figure: 'error_rate' }, w.errorRate);
+      this.set({ figure: 'p99_ms' }, w.p99Ms);
+    },
+  });
+  metrics.gauge({
+    name: 'object_store_health_threshold', help: 'Configured health thresholds.', labelNames: ['threshold'],
+    collect() {
+      for (const [k, v] of Object.entries(h.thresholds)) this.set({ threshold: k }, v);
+    },
+  });
   const flush = () => s.logs.flusher.stats;
   metrics.gauge({ name: 'connections', help: 'Open Kafka client connections.', collect() { this.set(connections()); } });
   metrics.gauge({ name: 'topics', help: 'Topics.', collect() { this.set(s.topics.all().length); } });

@@ -6,6 +6,7 @@ import type { RequestHeader } from '../protocol/generated/index.ts';
 import type { LogManager } from '../log/log-manager.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
+import type { ObjectStoreHealth } from '../storage/health.ts';
 
 export interface BrokerServices {
   config: BrokerConfig;
@@ -18,6 +19,8 @@ export interface BrokerServices {
   topics: TopicRegistry;
   metadata: MetadataStore;
   logger: Logger;
+  /** Object-store health: Produce slows down when degraded and fails fast when unavailable. */
+  storageHealth: ObjectStoreHealth;
   /** Serialises topic creation/deletion/partition changes in this broker. */
   adminLock: <T>(fn: () => Promise<T>) => Promise<T>;
 }

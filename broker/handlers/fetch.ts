@@ -61,7 +61,15 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
       const limit = Math.min(p.maxBytes, maxBytes - total);
       let records: Buffer | null = null;
       if (p.fetchOffset < highWatermark && (limit > 0 || total === 0)) {
-        records = await s.logs.read(log, p.fetchOffset, Math.max(0, limit), total === 0, highWatermark);
+        try {
+          records = await s.logs.read(log, p.fetchOffset, Math.max(0, limit), total === 0, highWatermark);
+        } catch (err) {
+          // Data not in memory and the object store failing: a retriable error for this partition only.
+          s.logger.warn({ err, topic: log.topicName, partition: p.index }, 'fetch read failed');
+          errors = true;
+          partitions.push({ ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR), highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset });
+          continue;
+        }
       }
       if (records) total += records.length;
       partitions.push({

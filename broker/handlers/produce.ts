@@ -94,6 +94,9 @@ export const produceHandler: Handler = {
     const responses: ProduceResponseTopicProduceResponseInput[] = [];
     const waits: Pending[] = [];
     const badAcks = acks !== 0 && acks !== 1 && acks !== -1;
+    // Object store unavailable: fail fast with a retriable error instead of queueing writes that cannot land.
+    const storage = s.storageHealth.state;
+    if (storage === 'unavailable' && !badAcks) return storageUnavailable(req, s.storageHealth.stateReason);
     // Memory bound: wait (up to the request timeout) while too many appended bytes are not yet durable.
     const room = badAcks || await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs));
     for (const td of req.topicData) {
@@ -120,9 +123,25 @@ export const produceHandler: Handler = {
       return null;
     }
     if (waits.length > 0) await waitAll(waits, req.timeoutMs, ctx.signal);
-    return { responses, throttleTimeMs: 0 };
+    // Degraded object store: accept, but ask clients to slow down (KIP-219 throttling).
+    return { responses, throttleTimeMs: storage === 'degraded' ? degradedThrottleMs : 0 };
   },
 };
+
+/** How long producers are asked to back off while the object store is degraded. */
+export const degradedThrottleMs = 500;
+
+function storageUnavailable(req: ProduceRequest, reason: string): ProduceResponseInput | null {
+  if (req.acks === 0) return null;
+  const message = `The object store is unavailable (${reason}); retry later`;
+  return {
+    throttleTimeMs: 0,
+    responses: req.topicData.map((td) => ({
+      name: td.name,
+      partitionResponses: td.partitionData.map((pd) => error(pd.index, ErrorCode.NOT_ENOUGH_REPLICAS, message)),
+    })),
+  };
+}
 
 /** Waits for every append to be durable, for at most `timeoutMs`; late or failed ones get their error code. */
 async function waitAll(waits: Pending[], timeoutMs: number, signal: AbortSignal): Promise<void> {
