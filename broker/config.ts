@@ -82,17 +82,46 @@ export interface BrokerConfig {
   /** Normalised URL origins, e.g. http://10.0.0.1:2379. Empty unless metadataStore is etcd. */
   readonly etcdEndpoints: readonly string[];
   readonly etcdPrefix: string;
+  readonly etcdDialTimeoutMs: number;
+  readonly etcdRequestTimeoutMs: number;
+  /** null: no etcd authentication. */
+  readonly etcdUsername: string | null;
+  /** File holding the password (its first line). */
+  readonly etcdPasswordFile: string | null;
+  /** PEM files for https:// endpoints; null: system roots / no client certificate. */
+  readonly etcdTlsCaFile: string | null;
+  readonly etcdTlsCertFile: string | null;
+  readonly etcdTlsKeyFile: string | null;
   readonly objectStore: 'local' | 's3';
   readonly s3Bucket: string | null;
   readonly s3Region: string;
   /** null: AWS's endpoint for s3Region. */
   readonly s3Endpoint: string | null;
   readonly s3PathStyle: boolean;
+  /** Both null: credentials from the standard AWS chain (environment, profile, web identity, container, instance). */
+  readonly s3AccessKeyId: string | null;
+  readonly s3SecretAccessKey: string | null;
+  /** null: no SSE-KMS header (the bucket's default encryption applies). */
+  readonly s3SseKmsKeyId: string | null;
+  readonly s3MaxConcurrentRequests: number;
+  readonly s3MultipartThresholdBytes: number;
+  readonly s3MultipartPartBytes: number;
+  readonly s3ConnectTimeoutMs: number;
+  readonly s3RequestTimeoutMs: number;
+  readonly s3RetryMaxAttempts: number;
+  readonly s3RetryBackoffBaseMs: number;
+  readonly s3RetryBackoffMaxMs: number;
+  readonly s3RetryBudgetTokens: number;
   /** null: the metrics/health HTTP endpoint is disabled. */
   readonly httpListener: HostPort | null;
   readonly logLevel: LogLevel;
   readonly retentionCheckpointIntervalMs: number;
   readonly partitionCheckpointIntervalMs: number;
+  readonly compactionEnable: boolean;
+  readonly compactionIntervalMs: number;
+  readonly compactionMinAgeMs: number;
+  readonly compactionMaxAgeMs: number;
+  readonly segmentTargetBytes: number;
 }
 
 /** What loadConfig() reads. Nothing is read implicitly: pass `env: process.env` to honour the environment. */
@@ -361,6 +390,10 @@ function httpUrl(raw: string): string | null {
   return url.origin;
 }
 
+/** Paths of the etcd credential files (no spaces or shell-special characters, so that a typo is caught). */
+const FILE_PATH = /^[A-Za-z0-9\/._~+@:,=-]+$/;
+const FILE_PATH_DESCRIBE = 'a file path: letters, digits and / . _ ~ + @ : , = -';
+
 const etcdEndpoints: ValueType<string[]> = {
   describe: 'a comma-separated list of http:// or https:// URLs (scheme://host:port, no path), or empty',
   parse(raw) {
@@ -464,20 +497,64 @@ const PARAMS: readonly Param[] = [
     'Where cluster metadata lives: `embedded` (in log.dirs; single broker) or `etcd` (shared by all brokers).'),
   p('skafos.etcd.endpoints', 'etcdEndpoints', etcdEndpoints, null, 'etcd client URLs, comma-separated (e.g. http://10.0.0.1:2379,http://10.0.0.2:2379). Required with skafos.metadata.store=etcd, refused otherwise.'),
   p('skafos.etcd.prefix', 'etcdPrefix', text(/^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]+$/, 'a key prefix like /skafos or /clusters/prod: starts with /, no trailing /, segments of A-Z a-z 0-9 . _ -'), '/skafos',
-    'Prefix of every key this cluster writes in etcd; clusters sharing an etcd need distinct prefixes.'),
+    'Prefix of every key this cluster writes in etcd (/skafos/topics/... for /skafos). Clusters sharing an etcd need prefixes that do not nest: /skafos/prod and /skafos/staging, not /skafos and /skafos/prod.'),
+  p('skafos.etcd.dial.timeout.ms', 'etcdDialTimeoutMs', int(1, TIMER_MAX_MS), '5000', 'At start, the broker gives up (and exits) if etcd has not answered within this time.'),
+  p('skafos.etcd.request.timeout.ms', 'etcdRequestTimeoutMs', int(1, TIMER_MAX_MS), '5000',
+    'Deadline of every metadata operation, retries included: a request that certainly did not reach etcd (no connection, no leader) is retried on another endpoint until then; afterwards the operation fails with a retriable error. Outages never make an operation hang longer.'),
+  p('skafos.etcd.username', 'etcdUsername', optional(text(/^[A-Za-z0-9._@-]{1,128}$/, 'a user name: letters, digits and . _ @ -')), null,
+    'etcd user for password authentication, with skafos.etcd.password.file. Its role needs read-write on the prefix range `<skafos.etcd.prefix>/`. Default: no authentication.'),
+  p('skafos.etcd.password.file', 'etcdPasswordFile', optional(text(FILE_PATH, FILE_PATH_DESCRIBE)), null, 'File whose first line is the password of skafos.etcd.username (kept out of the configuration).'),
+  p('skafos.etcd.tls.ca.file', 'etcdTlsCaFile', optional(text(FILE_PATH, FILE_PATH_DESCRIBE)), null, 'PEM file of the CA that signed etcd\'s certificate, for https:// endpoints. Default: the system\'s roots.'),
+  p('skafos.etcd.tls.cert.file', 'etcdTlsCertFile', optional(text(FILE_PATH, FILE_PATH_DESCRIBE)), null, 'PEM client certificate for etcd (client-certificate authentication), with skafos.etcd.tls.key.file.'),
+  p('skafos.etcd.tls.key.file', 'etcdTlsKeyFile', optional(text(FILE_PATH, FILE_PATH_DESCRIBE)), null, 'PEM private key of skafos.etcd.tls.cert.file.'),
   p('skafos.object.store', 'objectStore', oneOf('local', 's3'), 'local', 'Where segments live: `local` (files under log.dirs; single broker, for development) or `s3` (S3 or an S3-compatible store).'),
   p('skafos.s3.bucket', 's3Bucket', optional(text(/^(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'an S3 bucket name: 3 to 63 characters of a-z 0-9 . -, starting and ending with a letter or digit')), null,
     'Bucket holding the segments. Required with skafos.object.store=s3.'),
   p('skafos.s3.region', 's3Region', text(/^[a-z0-9-]{1,64}$/, 'a region name such as us-east-1'), 'us-east-1', 'Region used to sign requests (and to pick the AWS endpoint).'),
   p('skafos.s3.endpoint', 's3Endpoint', endpointUrl, null, 'Endpoint of an S3-compatible store (MinIO, R2, ...), e.g. http://127.0.0.1:9000. Default: AWS.'),
   p('skafos.s3.path.style', 's3PathStyle', bool, 'false', 'Address the bucket in the path (endpoint/bucket/key) instead of the host name; most S3-compatible stores need true.'),
+  p('skafos.s3.access.key.id', 's3AccessKeyId', optional(text(/^[A-Za-z0-9\/+=._~-]{1,256}$/, 'an access key id: letters, digits and / + = . _ ~ -')), null,
+    'Static credentials, with skafos.s3.secret.access.key (both or neither). Default: the standard AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, web identity, ECS/EKS container and EC2 instance roles), which is preferable to a secret in a config file.'),
+  p('skafos.s3.secret.access.key', 's3SecretAccessKey', optional(text(/^[A-Za-z0-9\/+=._~-]{1,512}$/, 'a secret access key: letters, digits and / + = . _ ~ -')), null,
+    'Secret of skafos.s3.access.key.id. Never reported by DescribeConfigs.'),
+  p('skafos.s3.sse.kms.key.id', 's3SseKmsKeyId', optional(text(/^[A-Za-z0-9:\/_.+=@-]{1,2048}$/, 'a KMS key id, key ARN, alias name (alias/...) or alias ARN')), null,
+    'Encrypt every object written with SSE-KMS under this key. Default: no encryption header (the bucket\'s default encryption applies).'),
+  p('skafos.s3.max.concurrent.requests', 's3MaxConcurrentRequests', int(1, 4096), '64',
+    'S3 requests in flight at once (each holds one kept-alive connection); more wait in FIFO order. Multipart parts count one each.'),
+  p('skafos.s3.multipart.threshold.bytes', 's3MultipartThresholdBytes', long(5 * MIB, 5 * GIB), String(32 * MIB),
+    'Objects larger than this are written with a multipart upload, parts in parallel; smaller ones with one PUT. Conditional writes (If-None-Match) always use one PUT up to 5 GiB.'),
+  p('skafos.s3.multipart.part.bytes', 's3MultipartPartBytes', long(5 * MIB, 5 * GIB), String(8 * MIB),
+    'Size of a multipart upload\'s parts (the last may be smaller); raised for an object that would need more than 10000 parts.'),
+  p('skafos.s3.connect.timeout.ms', 's3ConnectTimeoutMs', int(1, TIMER_MAX_MS), '5000', 'An S3 connection not established within this time fails the attempt (which may be retried).'),
+  p('skafos.s3.request.timeout.ms', 's3RequestTimeoutMs', int(1, TIMER_MAX_MS), '30000',
+    'An S3 request whose connection moves no bytes for this long (a stalled connection) fails the attempt (which may be retried).'),
+  p('skafos.s3.retry.max.attempts', 's3RetryMaxAttempts', int(1, 100), '6',
+    'Attempts per S3 request, the first included, for retryable failures: throttling (503 SlowDown, 429), other 5xx, 409 ConditionalRequestConflict, timeouts and network errors.'),
+  p('skafos.s3.retry.backoff.base.ms', 's3RetryBackoffBaseMs', int(1, TIMER_MAX_MS), '100',
+    'The wait before retry n is random in [0, min(skafos.s3.retry.backoff.max.ms, this × 2^(n-1))] (exponential backoff, full jitter).'),
+  p('skafos.s3.retry.backoff.max.ms', 's3RetryBackoffMaxMs', int(1, TIMER_MAX_MS), '5000', 'Upper bound on the wait before one retry. At least skafos.s3.retry.backoff.base.ms.'),
+  p('skafos.s3.retry.budget.tokens', 's3RetryBudgetTokens', int(0, 1_000_000), '500',
+    'Retry budget shared by all S3 requests: a token bucket of this size, starting full, from which a retry takes 5 tokens and to which a successful request adds 1. When it is empty, failures are not retried, so a store that fails everything gets one attempt per call and calls fail fast. 0 disables retries.'),
   p('skafos.http.listener', 'httpListener', httpListener, '127.0.0.1:9644', 'Address of the operations HTTP endpoint (/metrics, /healthz, /readyz); empty disables it.'),
   p('skafos.log.level', 'logLevel', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info', 'Level of the structured (JSON, stdout) log.'),
   p('skafos.retention.checkpoint.interval.ms', 'retentionCheckpointIntervalMs', int(1, TIMER_MAX_MS), '10000', 'How often retention progress is checkpointed.'),
   p('skafos.partition.checkpoint.interval.ms', 'partitionCheckpointIntervalMs', int(1, TIMER_MAX_MS), '5000', 'How often each partition\'s state is checkpointed.'),
+  p('skafos.compaction.enable', 'compactionEnable', bool, 'true',
+    'Merge each partition\'s older WAL data into per-partition segment objects in the background, so WAL objects and their metadata keys are deleted, start-up reads small per-partition manifests instead of every WAL object\'s index, and old data is read through segment indexes.'),
+  p('skafos.compaction.interval.ms', 'compactionIntervalMs', int(100, TIMER_MAX_MS), '15000',
+    'How often the compactor looks for data to merge into segments; also the most often compaction rewrites one partition\'s manifest.'),
+  p('skafos.compaction.min.age.ms', 'compactionMinAgeMs', long(0, TIMER_MAX_MS), '30000',
+    'WAL data younger than this is never compacted (recent data stays where tailing consumers read it from memory). At most skafos.compaction.max.age.ms.'),
+  p('skafos.compaction.max.age.ms', 'compactionMaxAgeMs', long(0, TIMER_MAX_MS), '600000',
+    'WAL data this old is compacted even when a partition has less than skafos.segment.target.bytes of it, which bounds how long WAL objects live.'),
+  p('skafos.segment.target.bytes', 'segmentTargetBytes', int(64 * KIB, GIB), String(16 * MIB),
+    'Size at which the compactor cuts a segment object (a run of whole flushed chunks reaching it; one large chunk can take a segment over it). Segments are built in memory: a compaction pass holds up to four (at most 256 MiB, or one segment when larger). Partitions with more than 1000 segments have adjacent small ones merged up to this size, which bounds their manifest.'),
 ];
 
 const PARAM_BY_KEY = new Map(PARAMS.map((param) => [param.key, param]));
+
+/** Keys whose values are secrets: DescribeConfigs reports them as sensitive, without the value (as Kafka does). */
+export const SENSITIVE_CONFIG_KEYS: ReadonlySet<string> = new Set(['skafos.s3.secret.access.key']);
 
 const SKAFOS_PREFIX = 'skafos.';
 const ENV_PREFIX = 'SKAFOS_';
@@ -899,6 +976,26 @@ function crossValidate(c: BrokerConfig, sources: ReadonlyMap<string, string>, ra
     }
   }
 
+  // S3 settings that go together
+  if ((c.s3AccessKeyId === null) !== (c.s3SecretAccessKey === null)) {
+    const [set, unset] = c.s3AccessKeyId === null ? ['skafos.s3.secret.access.key', 'skafos.s3.access.key.id'] : ['skafos.s3.access.key.id', 'skafos.s3.secret.access.key'];
+    fail(set, `${unset} must be set too (or neither, for the standard AWS credential chain)`);
+  }
+  if (c.s3RetryBackoffBaseMs > c.s3RetryBackoffMaxMs) {
+    fail('skafos.s3.retry.backoff.base.ms', `must not exceed skafos.s3.retry.backoff.max.ms (${c.s3RetryBackoffMaxMs})`);
+  }
+
+  // etcd settings that go together
+  if (c.etcdPasswordFile !== null && c.etcdUsername === null) fail('skafos.etcd.password.file', 'skafos.etcd.username must be set too');
+  if (c.etcdUsername !== null && c.etcdPasswordFile === null) fail('skafos.etcd.username', 'skafos.etcd.password.file must be set too');
+  if ((c.etcdTlsCertFile === null) !== (c.etcdTlsKeyFile === null)) {
+    const [set, unset] = c.etcdTlsCertFile === null ? ['skafos.etcd.tls.key.file', 'skafos.etcd.tls.cert.file'] : ['skafos.etcd.tls.cert.file', 'skafos.etcd.tls.key.file'];
+    fail(set, `${unset} must be set too (or neither)`);
+  }
+  if ((c.etcdTlsCaFile !== null || c.etcdTlsCertFile !== null) && !c.etcdEndpoints.every((e) => e.startsWith('https:'))) {
+    fail(c.etcdTlsCaFile !== null ? 'skafos.etcd.tls.ca.file' : 'skafos.etcd.tls.cert.file', 'TLS needs every skafos.etcd.endpoints URL to be https://');
+  }
+
   // Sizes that must nest
   if (c.messageMaxBytes > c.socketRequestMaxBytes) {
     fail('message.max.bytes', `must not exceed socket.request.max.bytes (${c.socketRequestMaxBytes})`);
@@ -908,6 +1005,9 @@ function crossValidate(c: BrokerConfig, sources: ReadonlyMap<string, string>, ra
   }
   if (c.flushSizeBytes > c.flushMaxPendingBytes) {
     fail('skafos.flush.size.bytes', `must not exceed skafos.flush.max.pending.bytes (${c.flushMaxPendingBytes})`);
+  }
+  if (c.compactionMinAgeMs > c.compactionMaxAgeMs) {
+    fail('skafos.compaction.min.age.ms', `must not exceed skafos.compaction.max.age.ms (${c.compactionMaxAgeMs})`);
   }
   if (c.socketRequestMaxBytes > c.connectionMaxInflightBytes) {
     fail('socket.request.max.bytes', `must not exceed skafos.connection.max.inflight.bytes (${c.connectionMaxInflightBytes}), or a maximal request could never be read`);
@@ -937,8 +1037,8 @@ function crossValidate(c: BrokerConfig, sources: ReadonlyMap<string, string>, ra
 /** Keys that belong to the object store or metadata store not selected. */
 function unusedKeys(c: BrokerConfig): string[] {
   const keys: string[] = [];
-  if (c.objectStore !== 's3') keys.push('skafos.s3.bucket', 'skafos.s3.region', 'skafos.s3.endpoint', 'skafos.s3.path.style');
-  if (c.metadataStore !== 'etcd') keys.push('skafos.etcd.endpoints', 'skafos.etcd.prefix');
+  if (c.objectStore !== 's3') keys.push(...PARAMS.filter((param) => param.key.startsWith('skafos.s3.')).map((param) => param.key));
+  if (c.metadataStore !== 'etcd') keys.push(...PARAMS.filter((param) => param.key.startsWith('skafos.etcd.')).map((param) => param.key));
   return keys;
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system packages the test suite talks to (real Kafka clients), when they are missing.
+# Installs the system packages the test suite talks to (real Kafka clients, S3, etcd), when they are missing.
 # Runs as `npm test`'s pretest step, so the README's test command works on a fresh Debian machine.
 set -euo pipefail
-packages=(kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard)
+# radosgw, ceph-mon, ceph-osd: the throwaway one-node Ceph cluster whose radosgw is the tests' S3 (test/support/radosgw.ts;
+# it needs no ceph-mgr). etcd-server: the metadata-store tests.
+packages=(kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard radosgw ceph-mon ceph-osd etcd-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

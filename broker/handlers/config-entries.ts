@@ -1,7 +1,7 @@
 // Config resources as DescribeConfigs reports them (Kafka's ConfigHelper): each entry's value, source, synonyms
 // in Kafka's order, type and documentation, for topics (overrides over broker settings over defaults) and for
 // this broker (its static configuration; nothing is dynamic, so every broker config is read-only).
-import { describeConfig, formatConfig, loadConfig } from '../config.ts';
+import { describeConfig, formatConfig, loadConfig, SENSITIVE_CONFIG_KEYS } from '../config.ts';
 import type { BrokerConfig } from '../config.ts';
 import { topicConfigDefs, topicConfigValue } from '../log/topic-config.ts';
 import type { ConfigType, TopicConfigDef } from '../log/topic-config.ts';
@@ -148,9 +148,10 @@ function brokerSynonyms(v: BrokerConfigValue): ConfigSynonym[] {
 /** This broker's configs (Kafka's createBrokerConfigEntry with perBrokerConfig). */
 export function brokerConfigEntries(config: BrokerConfig): ConfigEntry[] {
   return brokerConfigValues(config).map((v) => {
-    const synonyms = brokerSynonyms(v);
+    const sensitive = SENSITIVE_CONFIG_KEYS.has(v.name);
+    const synonyms = sensitive ? brokerSynonyms(v).map((syn) => ({ ...syn, value: null })) : brokerSynonyms(v);
     return {
-      name: v.name, value: v.value, readOnly: true, isSensitive: false,
+      name: v.name, value: sensitive ? null : v.value, readOnly: true, isSensitive: sensitive,
       configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, synonyms,
       configType: configTypeIds[v.type], documentation: v.doc,
     };

@@ -26,7 +26,7 @@ import type { BigIntStats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
-import { ObjectNotFoundError, ObjectStoreUnavailableError, PreconditionFailedError } from './object-store.ts';
+import { InvalidObjectKeyError, ObjectNotFoundError, ObjectStoreUnavailableError, PreconditionFailedError } from './object-store.ts';
 import { compareUtf8, errnoCode, fsyncDir, isErrno, Limiter, readExactly, writevAll } from './fs-util.ts';
 
 /** S3's limit on a key's UTF-8 length. */
@@ -75,15 +75,7 @@ export interface ObjectStoreStats {
 }
 
 /** A key the local store cannot hold: empty, too long, absolute, with `.`/`..`/empty segments or NUL. */
-export class InvalidObjectKeyError extends Error {
-  readonly key: unknown;
-  constructor(key: unknown, reason: string) {
-    const shown = typeof key === 'string' ? JSON.stringify(key.length > 100 ? `${key.slice(0, 100)}…` : key) : String(key);
-    super(`invalid object key ${shown}: ${reason}`);
-    this.name = 'InvalidObjectKeyError';
-    this.key = key;
-  }
-}
+export { InvalidObjectKeyError };
 
 /** Instances open in this process, by id, so that opening a second one on a root spares the first's temp files. */
 const liveInstances = new Set<string>();

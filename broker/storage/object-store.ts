@@ -38,6 +38,40 @@ export class PreconditionFailedError extends Error {
   }
 }
 
+/** A key no store accepts (see objectKeyProblem), or one a particular store cannot hold. */
+export class InvalidObjectKeyError extends Error {
+  readonly key: unknown;
+  constructor(key: unknown, reason: string) {
+    const shown = typeof key === 'string' ? JSON.stringify(key.length > 100 ? `${key.slice(0, 100)}…` : key) : String(key);
+    super(`invalid object key ${shown}: ${reason}`);
+    this.name = 'InvalidObjectKeyError';
+    this.key = key;
+  }
+}
+
+/** S3's limit on a key's UTF-8 length. */
+export const MAX_OBJECT_KEY_BYTES = 1024;
+
+/**
+ * Why `key` is not a valid key for any store, or null. Keys are what S3 accepts, less what the local store cannot
+ * map to files, so that a key that works on one store works on all: non-empty well-formed Unicode without NUL,
+ * at most 1024 UTF-8 bytes, not starting with `/`, without empty, `.` or `..` segments.
+ */
+export function objectKeyProblem(key: unknown): string | null {
+  if (typeof key !== 'string') return 'must be a string';
+  if (key === '') return 'empty';
+  if (!key.isWellFormed()) return 'not well-formed Unicode (lone surrogate)';
+  if (key.includes('\0')) return 'contains NUL';
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_OBJECT_KEY_BYTES) return `${bytes} bytes long, the limit is ${MAX_OBJECT_KEY_BYTES}`;
+  if (key.startsWith('/')) return 'absolute (starts with "/")';
+  for (const segment of key.split('/')) {
+    if (segment === '') return 'empty segment (leading, trailing or double "/")';
+    if (segment === '.' || segment === '..') return `"${segment}" segment`;
+  }
+  return null;
+}
+
 /** A transient failure (throttling, 5xx, network); the operation may be retried. */
 export class ObjectStoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

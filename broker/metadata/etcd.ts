@@ -1,0 +1,738 @@
+// The metadata store on etcd (v3 API, through the etcd3 package's gRPC clients). The contract (store.ts) is
+// etcd's own model, so most operations are one etcd request:
+//
+//   get / getPrefix   one Range (linearizable), the prefix as [start, prefix end) in bytes, sorted by key
+//   txn               one Txn: compares on mod/create revision, version or value; put / delete / delete-range ops
+//   revision          one count-only Range of a single key; its header revision
+//   grantLease        one LeaseGrant (TTL in whole seconds, see below); keepAlive one LeaseKeepAlive exchange on a
+//                     short-lived stream; revoke one LeaseRevoke
+//   watchPrefix       one watch on the store's single, shared Watch stream
+//
+// Keys. Every key lives under `prefix` (skafos.etcd.prefix, default /skafos): the etcd key is prefix + key, so
+// /topics/a is /skafos/topics/a. Callers never see the prefix. Clusters sharing an etcd must use prefixes that do
+// not nest (/skafos/prod and /skafos/staging, not /skafos and /skafos/prod).
+//
+// Leases. etcd counts TTLs in whole seconds and its leader checks expiry every 500 ms, so a lease's TTL is the
+// requested one rounded UP to whole seconds, and at least minLeaseTtlMs (default 2 s, also etcd's own minimum
+// with its default election timeout). Lease.ttlMs reports the TTL granted. Lease ids are chosen by this client
+// (etcd's own are 63-bit, beyond a JavaScript number): time-based, increasing, below 2^53; a clash with an
+// existing lease is retried with another id.
+//
+// Outages. Every request has a deadline (requestTimeoutMs). Within it, a request that certainly did not reach
+// etcd (no connection, no leader) is retried, on another endpoint when there are several; reads, keep-alives and
+// revokes are retried after any transient failure. When the deadline passes the operation rejects with
+// MetadataUnavailableError (cause: the last etcd/gRPC error): it never hangs. The etcd3 package's own retry and
+// circuit-breaker policies are replaced by pass-through ones, so its retries cannot stretch an outage and its
+// breaker cannot hold back requests after etcd is back. gRPC reconnects with a backoff capped at 1 s. As with any
+// remote store, a txn that failed with MetadataUnavailableError may still have been applied: callers retry with
+// the same compares and read back when the retry does not succeed. Expired auth tokens (etcd forgets them when it
+// restarts) are renewed, for streams too.
+//
+// Watches. All watches of a store share one Watch stream. Each remembers the revision after the last event it
+// delivered; when the stream breaks (etcd restart, network), it is re-opened with a capped backoff and every
+// watch is re-created from that revision, so events are neither lost nor repeated. Events reach the callback
+// asynchronously, one call per revision, in revision order. If etcd compacted the revisions a watch needs (on
+// creation, or on resumption after a long outage), the watch ends with CompactedRevisionError: watchPrefix's
+// signature is synchronous, so the error goes to the optional fourth argument, onError, after the events before
+// it; the caller re-reads and watches again. Without onError it is thrown as an uncaught exception, so that a
+// watch can never stop silently. Other terminal watch failures (etcd cancelled the watch, e.g. permission
+// denied) go the same way as MetadataUnavailableError.
+
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  CompareResult,
+  CompareTarget,
+  Etcd3,
+  EtcdInvalidAuthTokenError,
+  EtcdLeaseInvalidError,
+  GRPCInvalidArgumentError,
+  GRPCOutOfRangeError,
+  GRPCResourceExhastedError,
+  GRPCUnavailableError,
+  castGrpcError,
+  isRecoverableError,
+} from 'etcd3';
+import type { ICompare, IDuplexStream, IKeyValue, IOptions, IRequestOp, IResponseHeader, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { BrokerConfig } from '../config.ts';
+import { defaultMetadataLimits } from './engine.ts';
+import type { MetadataLimits } from './engine.ts';
+import { CompactedRevisionError, InvalidMetadataRequestError, MetadataStoreClosedError } from './errors.ts';
+import { checkKey, checkLeaseTtl, checkLimit, checkPrefix, checkTxn, checkWatch } from './etcd-validate.ts';
+import type { RequestLimits } from './etcd-validate.ts';
+import { LeaseLostError, MetadataUnavailableError } from './store.ts';
+import type { Compare, KeyValue, Lease, MetadataStore, Op, TxnResult, Watch, WatchEvent } from './store.ts';
+
+export const etcdStoreDefaults = Object.freeze({
+  prefix: '/skafos',
+  dialTimeoutMs: 5000,
+  requestTimeoutMs: 5000,
+  minLeaseTtlMs: 2000,
+});
+
+export interface EtcdMetadataStoreOptions {
+  /** Client URLs, http:// or https:// (all the same scheme), e.g. http://127.0.0.1:2379. */
+  endpoints: readonly string[];
+  /** Prefix of every etcd key; '' is the whole key space. Default /skafos. */
+  prefix?: string;
+  /** How long open() tries to reach etcd before it gives up. Default 5000. */
+  dialTimeoutMs?: number;
+  /** Deadline of every operation, retries included. Default 5000. */
+  requestTimeoutMs?: number;
+  /** Shortest lease granted (rounded up to whole seconds). Default 2000. */
+  minLeaseTtlMs?: number;
+  auth?: { username: string; password: string };
+  /** TLS material for https:// endpoints (PEM). Without ca the system's roots are used. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** Client-side request limits (the engine's; defaults are etcd's: 128 operations, 1.5 MiB per txn). */
+  limits?: Partial<MetadataLimits>;
+}
+
+/** Called with the error that ended a watch (CompactedRevisionError, or MetadataUnavailableError). */
+export type WatchErrorHandler = (err: Error) => void;
+
+/** The store options from the broker configuration (reads the TLS files). */
+export function etcdStoreOptions(config: BrokerConfig): EtcdMetadataStoreOptions {
+  const read = (path: string | null) => (path === null ? undefined : readFileSync(path));
+  const tls = { ca: read(config.etcdTlsCaFile), cert: read(config.etcdTlsCertFile), key: read(config.etcdTlsKeyFile) };
+  return {
+    endpoints: config.etcdEndpoints,
+    prefix: config.etcdPrefix,
+    dialTimeoutMs: config.etcdDialTimeoutMs,
+    requestTimeoutMs: config.etcdRequestTimeoutMs,
+    ...(config.etcdUsername === null || config.etcdPasswordFile === null
+      ? {}
+      : { auth: { username: config.etcdUsername, password: readFileSync(config.etcdPasswordFile, 'utf8').split(/\r?\n/)[0]! } }),
+    ...(tls.ca === undefined && tls.cert === undefined && tls.key === undefined ? {} : { tls }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keys: text outside, bytes in etcd. UTF-8 byte order is code point order, the order the contract promises.
+
+const nulKey = Buffer.from([0]);
+
+/** etcd's range end of a prefix: the least key above every key starting with it ('\0' = no end). */
+function prefixRangeEnd(start: Buffer): Buffer {
+  for (let i = start.length - 1; i >= 0; i--) {
+    if (start[i]! < 0xff) {
+      const end = Buffer.from(start.subarray(0, i + 1));
+      end[i]!++;
+      return end;
+    }
+  }
+  return nulKey;
+}
+
+const compareTargets = { modRevision: CompareTarget.Mod, createRevision: CompareTarget.Create, version: CompareTarget.Version } as const;
+const compareResults = { '=': CompareResult.Equal, '!=': CompareResult.NotEqual, '<': CompareResult.Less, '>': CompareResult.Greater } as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors.
+
+/** Whether etcd certainly did not receive the request, so that even a write may be sent again. */
+function unsent(err: unknown): boolean {
+  return err instanceof GRPCUnavailableError && /No connection established|etcdserver: no leader/i.test(err.message);
+}
+
+/** A failure that may pass: the connection, a deadline, a leader election. */
+function transient(err: unknown): boolean {
+  return err instanceof Error && !(err instanceof GRPCResourceExhastedError) && isRecoverableError(err);
+}
+
+/** etcd's refusals of the request itself, as the contract's typed errors; null for anything else. */
+function requestError(err: unknown): Error | null {
+  if (err instanceof GRPCInvalidArgumentError || (err instanceof GRPCOutOfRangeError && /lease TTL/i.test(err.message))) {
+    return new InvalidMetadataRequestError(`etcd refused the request: ${err.message}`);
+  }
+  return null;
+}
+
+function describe(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*Resolution note:\s*$/, '');
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Last lease id handed out in this process: ids increase across stores too. */
+let lastLeaseId = 0;
+
+/** An id for a new lease: milliseconds since the epoch times 1024 plus noise (below 2^53 until the year 2248). */
+function newLeaseId(): number {
+  lastLeaseId = Math.max(lastLeaseId + 1, Date.now() * 1024 + randomInt(1024));
+  return lastLeaseId;
+}
+
+// etcd3's fault handling, disabled: no hidden retries, no circuit breaker (this module retries within deadlines).
+type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+const passThrough = {
+  execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: new AbortController().signal }),
+} as unknown as Policy;
+
+const watchBackoffMinMs = 50;
+const watchBackoffMaxMs = 1000;
+const retryBackoffMinMs = 20;
+const retryBackoffMaxMs = 250;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Watches.
+
+/** Delivers a watch's batches asynchronously and in order; an error ends the watch after what came before it. */
+class Delivery {
+  readonly #onEvents: (events: WatchEvent[]) => void;
+  readonly #onError: WatchErrorHandler | undefined;
+  #queue: Array<WatchEvent[] | Error> = [];
+  #scheduled = false;
+  #closed = false;
+
+  constructor(onEvents: (events: WatchEvent[]) => void, onError: WatchErrorHandler | undefined) {
+    this.#onEvents = onEvents;
+    this.#onError = onError;
+  }
+
+  push(item: WatchEvent[] | Error): void {
+    if (this.#closed) return;
+    this.#queue.push(item);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#drain);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#queue = [];
+  }
+
+  readonly #drain = (): void => {
+    this.#scheduled = false;
+    while (!this.#closed && this.#queue.length > 0) {
+      const item = this.#queue.shift()!;
+      if (item instanceof Error) {
+        this.close();
+        if (this.#onError === undefined) throw item; // no handler: fail loudly rather than stop silently
+        this.#onError(item);
+        return;
+      }
+      try {
+        this.#onEvents(item);
+      } catch (err) {
+        // A throwing consumer is a bug that must surface (uncaught), but must not lose the events after it.
+        if (this.#queue.length > 0) {
+          this.#scheduled = true;
+          setImmediate(this.#drain);
+        }
+        throw err;
+      }
+    }
+  };
+}
+
+class EtcdWatch {
+  readonly prefix: string;
+  readonly key: Buffer;
+  readonly rangeEnd: Buffer;
+  /** The revision the watch asked for (for CompactedRevisionError). */
+  readonly fromRevision: number;
+  /** Revision of the next event to deliver: where the watch resumes after a broken stream. */
+  next: number;
+  /** Its id on the current stream, once created there. */
+  id: string | null = null;
+  closed = false;
+  readonly delivery: Delivery;
+
+  constructor(prefix: string, key: Buffer, rangeEnd: Buffer, fromRevision: number, delivery: Delivery) {
+    this.prefix = prefix;
+    this.key = key;
+    this.rangeEnd = rangeEnd;
+    this.fromRevision = fromRevision;
+    this.next = fromRevision;
+    this.delivery = delivery;
+  }
+}
+
+type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+
+/** Half-closes a client stream before cancelling it, so that etcd3 does not take the cancel for a host failure. */
+function endStream(stream: { end(): void; cancel(): void }): void {
+  try {
+    stream.end();
+  } catch {
+    // already ended
+  }
+  stream.cancel();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The store.
+
+export class EtcdMetadataStore implements MetadataStore {
+  /** The etcd key prefix of this store. */
+  readonly prefix: string;
+  readonly endpoints: readonly string[];
+  readonly requestTimeoutMs: number;
+  readonly dialTimeoutMs: number;
+  readonly minLeaseTtlMs: number;
+  readonly limits: Readonly<RequestLimits>;
+  readonly #client: Etcd3;
+  readonly #ns: Buffer;
+  #closed = false;
+  /** Highest store revision seen in any response: "now" for a watch from revision 0. */
+  #revisionSeen = 0;
+
+  // The shared watch stream.
+  readonly #watches = new Set<EtcdWatch>();
+  #stream: WatchStream | null = null;
+  #streamState: 'idle' | 'connecting' | 'open' = 'idle';
+  /** Bumped whenever the stream is replaced; callbacks of older streams are ignored. */
+  #generation = 0;
+  #toCreate: EtcdWatch[] = [];
+  #creating: EtcdWatch | null = null;
+  readonly #byId = new Map<string, EtcdWatch>();
+  #reconnectTimer: NodeJS.Timeout | null = null;
+  #watchBackoffMs = watchBackoffMinMs;
+
+  private constructor(options: EtcdMetadataStoreOptions) {
+    const endpoints = [...options.endpoints];
+    if (endpoints.length === 0) throw new RangeError('etcd store: no endpoints');
+    this.endpoints = Object.freeze(endpoints);
+    this.prefix = options.prefix ?? etcdStoreDefaults.prefix;
+    if (typeof this.prefix !== 'string' || !this.prefix.isWellFormed()) throw new RangeError('etcd store: prefix must be a well-formed string');
+    this.dialTimeoutMs = positive('dialTimeoutMs', options.dialTimeoutMs ?? etcdStoreDefaults.dialTimeoutMs);
+    this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? etcdStoreDefaults.requestTimeoutMs);
+    this.minLeaseTtlMs = positive('minLeaseTtlMs', options.minLeaseTtlMs ?? etcdStoreDefaults.minLeaseTtlMs);
+    const { maxKeyBytes, maxValueBytes, maxTxnOps, maxTxnBytes, minLeaseTtlMs, maxLeaseTtlMs } = { ...defaultMetadataLimits, ...options.limits };
+    this.limits = Object.freeze({ maxKeyBytes, maxValueBytes, maxTxnOps, maxTxnBytes, minLeaseTtlMs, maxLeaseTtlMs });
+    for (const [name, value] of Object.entries(this.limits)) positive(`limits.${name}`, value);
+    this.#ns = Buffer.from(this.prefix, 'utf8');
+    const { tls, auth } = options;
+    this.#client = new Etcd3({
+      hosts: endpoints,
+      ...(auth === undefined
+        ? {}
+        : { auth: { username: auth.username, password: auth.password, callOptions: () => ({ deadline: Date.now() + this.requestTimeoutMs }) } }),
+      ...(tls === undefined
+        ? {}
+        : { credentials: { rootCertificate: (tls.ca ?? null) as Buffer, ...(tls.key === undefined ? {} : { privateKey: tls.key }), ...(tls.cert === undefined ? {} : { certChain: tls.cert }) } }),
+      faultHandling: { host: () => passThrough, global: passThrough },
+      grpcOptions: {
+        // Reconnect promptly once etcd is back (gRPC's default backoff grows to 2 minutes).
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+        // Each channel connects on its own, so a fresh client does not inherit a failed connection's backoff.
+        'grpc.use_local_subchannel_pool': 1,
+        // Notice a dead connection under a long-lived watch stream (etcd refuses pings more often than every 5 s).
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': Math.min(this.requestTimeoutMs, 10_000),
+        // Large prefix scans (the WAL index) may exceed gRPC's default 4 MiB.
+        'grpc.max_receive_message_length': -1,
+      },
+    });
+  }
+
+  /** Connects (within dialTimeoutMs) and returns the store; rejects with MetadataUnavailableError if etcd is unreachable. */
+  static async open(options: EtcdMetadataStoreOptions): Promise<EtcdMetadataStore> {
+    const store = new EtcdMetadataStore(options);
+    try {
+      await store.#call('connect', 'always', (deadline) => store.#revisionAt(deadline), store.dialTimeoutMs);
+    } catch (err) {
+      await store.close();
+      throw new MetadataUnavailableError(`cannot reach etcd at ${store.endpoints.join(',')} within ${store.dialTimeoutMs} ms: ${describe(err)}`, { cause: err });
+    }
+    return store;
+  }
+
+  async get(key: string): Promise<KeyValue | null> {
+    this.#enter();
+    checkKey(this.limits, key, 'key');
+    const res = await this.#call('get', 'always', (deadline) => this.#client.kv.range({ key: this.#full(key) }, { deadline }));
+    this.#seen(res.header);
+    return res.kvs.length === 0 ? null : this.#keyValue(res.kvs[0]!);
+  }
+
+  async getPrefix(prefix: string, limit = 0): Promise<KeyValue[]> {
+    this.#enter();
+    checkPrefix(this.limits, prefix);
+    checkLimit(limit);
+    const range = this.#range(prefix);
+    const res = await this.#call('range', 'always', (deadline) => this.#client.kv.range({ ...range, limit }, { deadline }));
+    this.#seen(res.header);
+    return res.kvs.map((kv) => this.#keyValue(kv));
+  }
+
+  async txn(compares: Compare[], success: Op[], failure: Op[] = []): Promise<TxnResult> {
+    this.#enter();
+    checkTxn(this.limits, compares, success, failure);
+    const request = { compare: compares.map((c) => this.#compare(c)), success: success.map((op) => this.#op(op)), failure: failure.map((op) => this.#op(op)) };
+    let res;
+    try {
+      res = await this.#call('txn', 'unsent', (deadline) => this.#client.kv.txn(request, { deadline }));
+    } catch (err) {
+      if (err instanceof MetadataUnavailableError && err.cause instanceof EtcdLeaseInvalidError) {
+        const lease = [...success, ...failure].find((op) => op.type === 'put' && (op.lease ?? 0) !== 0) as { lease: number } | undefined;
+        throw new LeaseLostError(lease?.lease ?? 0);
+      }
+      throw err;
+    }
+    this.#seen(res.header);
+    return { succeeded: res.succeeded, revision: Number(res.header.revision) };
+  }
+
+  async revision(): Promise<number> {
+    this.#enter();
+    return this.#call('revision', 'always', (deadline) => this.#revisionAt(deadline));
+  }
+
+  async grantLease(ttlMs: number): Promise<Lease> {
+    this.#enter();
+    checkLeaseTtl(this.limits, ttlMs);
+    const seconds = Math.ceil(Math.max(ttlMs, this.minLeaseTtlMs) / 1000);
+    const res = await this.#call('lease grant', 'unsent', async (deadline) => {
+      for (;;) {
+        const id = newLeaseId();
+        try {
+          return await this.#client.leaseClient.leaseGrant({ ID: id, TTL: seconds }, { deadline });
+        } catch (err) {
+          if (/lease already exists/i.test(describe(err)) && Date.now() < deadline) continue; // another client's id
+          throw err;
+        }
+      }
+    });
+    this.#seen(res.header);
+    if (res.error) throw new MetadataUnavailableError(`etcd lease grant failed: ${res.error}`);
+    const id = Number(res.ID);
+    const granted = Number(res.TTL) * 1000;
+    return Object.freeze({ id, ttlMs: granted, keepAlive: () => this.#keepAlive(id), revoke: () => this.#revoke(id) });
+  }
+
+  /**
+   * As the contract, plus onError: the error that ends the watch (CompactedRevisionError when etcd no longer has
+   * the revisions it needs; MetadataUnavailableError when etcd cancels it), delivered after the events before it.
+   * Without onError such an error is thrown as an uncaught exception.
+   */
+  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void, onError?: WatchErrorHandler): Watch {
+    this.#enter();
+    checkWatch(this.limits, prefix, fromRevision, onEvents);
+    if (onError !== undefined && typeof onError !== 'function') throw new InvalidMetadataRequestError('onError must be a function');
+    // As etcd, 0 (or less) is "from now on": after the newest revision this client has seen, which includes every
+    // write it has made, so a write issued after watchPrefix returns is always seen.
+    const start = fromRevision > 0 ? fromRevision : this.#revisionSeen + 1;
+    const { key, range_end } = this.#range(prefix);
+    const watch = new EtcdWatch(prefix, key, range_end, start, new Delivery(onEvents, onError));
+    this.#watches.add(watch);
+    this.#toCreate.push(watch);
+    if (this.#streamState === 'open') this.#createNext();
+    else this.#connectWatchStream();
+    return { close: () => this.#closeWatch(watch) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    for (const watch of this.#watches) {
+      watch.closed = true;
+      watch.delivery.close();
+    }
+    this.#watches.clear();
+    this.#dropStream();
+    this.#client.close();
+  }
+
+  // -- requests --------------------------------------------------------------------------------------------------
+
+  /**
+   * Runs one etcd request with a deadline, retrying (on the next endpoint) while it may: 'unsent' retries only
+   * failures that certainly did not reach etcd (writes), 'always' any transient failure (reads, idempotent ops).
+   */
+  async #call<T>(what: string, retry: 'always' | 'unsent', attempt: (deadline: number) => Promise<T>, timeoutMs = this.requestTimeoutMs): Promise<T> {
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let backoff = retryBackoffMinMs;
+    for (;;) {
+      try {
+        return await attempt(deadline);
+      } catch (caught) {
+        if (this.#closed) throw new MetadataStoreClosedError();
+        if (caught instanceof LeaseLostError || caught instanceof InvalidMetadataRequestError) throw caught;
+        const err = caught instanceof Error ? castGrpcError(caught) : caught;
+        const refused = requestError(err);
+        if (refused !== null) throw refused;
+        const now = Date.now();
+        // An expired auth token (etcd forgets them when it restarts) refused the request: etcd3 renews the token
+        // when a unary call meets the error, streams (keep-alive) need one such call first.
+        const expired = err instanceof EtcdInvalidAuthTokenError;
+        if (expired) await this.#renewToken(deadline);
+        const again = expired || (retry === 'always' ? transient(err) : unsent(err));
+        if (again && now + backoff < deadline) {
+          await sleep(backoff);
+          backoff = Math.min(backoff * 2, retryBackoffMaxMs);
+          if (this.#closed) throw new MetadataStoreClosedError();
+          continue;
+        }
+        const timedOut = now >= deadline - backoff ? ` (request timeout ${timeoutMs} ms)` : '';
+        throw new MetadataUnavailableError(`etcd ${what} failed after ${now - started} ms${timedOut} at ${this.endpoints.join(',')}: ${describe(err)}`, { cause: err });
+      }
+    }
+  }
+
+  async #revisionAt(deadline: number): Promise<number> {
+    // A single key inside the prefix range (etcd's permissions are usually granted on `${prefix}/`).
+    const res = await this.#client.kv.range({ key: this.#full('/'), count_only: true }, { deadline });
+    this.#seen(res.header);
+    return Number(res.header.revision);
+  }
+
+  /** A unary call, through which etcd3 renews an expired auth token. */
+  async #renewToken(deadline: number): Promise<void> {
+    try {
+      await this.#revisionAt(deadline);
+    } catch {
+      // the caller's retry decides
+    }
+  }
+
+  async #keepAlive(id: number): Promise<void> {
+    this.#enter();
+    const ttl = await this.#call('lease keep-alive', 'always', async (deadline) => {
+      const stream = await this.#client.leaseClient.leaseKeepAlive({ deadline });
+      return new Promise<number>((resolve, reject) => {
+        stream.on('data', (res) => {
+          this.#seen(res.header);
+          resolve(Number(res.TTL));
+          try {
+            stream.end(); // etcd closes its side in turn
+          } catch {
+            // already closed
+          }
+        });
+        stream.on('error', (err) => reject(err));
+        stream.on('end', () => reject(new GRPCUnavailableError('etcd closed the keep-alive stream without an answer')));
+        stream.write({ ID: id });
+      });
+    });
+    if (ttl <= 0) throw new LeaseLostError(id);
+  }
+
+  /** Idempotent: revoking a lease that already expired or was revoked resolves. */
+  async #revoke(id: number): Promise<void> {
+    this.#enter();
+    await this.#call('lease revoke', 'always', async (deadline) => {
+      try {
+        const res = await this.#client.leaseClient.leaseRevoke({ ID: id }, { deadline });
+        this.#seen(res.header);
+      } catch (err) {
+        if (!(castGrpcError(err as Error) instanceof EtcdLeaseInvalidError)) throw err;
+      }
+    });
+  }
+
+  // -- the watch stream ------------------------------------------------------------------------------------------
+
+  #connectWatchStream(): void {
+    if (this.#closed || this.#streamState !== 'idle' || this.#reconnectTimer !== null || this.#watches.size === 0) return;
+    this.#streamState = 'connecting';
+    const generation = ++this.#generation;
+    this.#client.watchClient.watch().then(
+      (stream) => {
+        if (generation !== this.#generation || this.#closed) {
+          endStream(stream);
+          return;
+        }
+        stream.on('data', (res) => this.#onWatchResponse(generation, res));
+        stream.on('error', (err) => this.#onStreamFailure(generation, err));
+        stream.on('end', () => this.#onStreamFailure(generation, new Error('etcd ended the watch stream')));
+        this.#stream = stream;
+        this.#streamState = 'open';
+        this.#toCreate = [...this.#watches];
+        this.#createNext();
+      },
+      (err: unknown) => this.#onStreamFailure(generation, err),
+    );
+  }
+
+  /** Sends the next create request; etcd answers creates in order, one at a time here. */
+  #createNext(): void {
+    if (this.#streamState !== 'open' || this.#creating !== null) return;
+    let watch: EtcdWatch | undefined;
+    while ((watch = this.#toCreate.shift()) !== undefined && watch.closed);
+    if (watch === undefined) return;
+    this.#creating = watch;
+    this.#stream!.write({ create_request: { key: watch.key, range_end: watch.rangeEnd, start_revision: watch.next } });
+  }
+
+  #onWatchResponse(generation: number, res: IWatchResponse): void {
+    if (generation !== this.#generation) return;
+    this.#seen(res.header);
+    if (res.canceled && /invalid auth token/i.test(res.cancel_reason)) {
+      // The stream's token expired (etcd restarted, or --auth-token-ttl passed): renew it and re-open the stream.
+      this.#onStreamFailure(generation, new EtcdInvalidAuthTokenError(res.cancel_reason));
+      return;
+    }
+    if (res.created) {
+      const watch = this.#creating;
+      this.#creating = null;
+      this.#watchBackoffMs = watchBackoffMinMs;
+      if (watch !== null) {
+        if (res.canceled) {
+          this.#endWatch(watch, this.#watchError(watch, res));
+        } else {
+          watch.id = res.watch_id;
+          this.#byId.set(res.watch_id, watch);
+          if (watch.closed) this.#cancelOnStream(watch);
+        }
+      }
+      this.#createNext();
+      return;
+    }
+    const watch = this.#byId.get(res.watch_id);
+    if (watch === undefined || watch.closed) return;
+    if (res.canceled || res.compact_revision !== '0') {
+      this.#byId.delete(res.watch_id);
+      this.#endWatch(watch, this.#watchError(watch, res));
+      return;
+    }
+    // One batch per revision, in order; events a resumed watch already delivered are skipped.
+    let batch: WatchEvent[] = [];
+    let batchRevision = 0;
+    for (const e of res.events) {
+      const revision = Number(e.kv.mod_revision);
+      if (revision < watch.next) continue;
+      if (revision !== batchRevision && batch.length > 0) {
+        watch.delivery.push(batch);
+        batch = [];
+      }
+      batchRevision = revision;
+      batch.push(
+        String(e.type).toUpperCase() === 'PUT' // 'PUT' at run time, whatever etcd3's typings say
+          ? Object.freeze({ type: 'put', kv: this.#keyValue(e.kv) })
+          : Object.freeze({ type: 'delete', key: this.#userKey(e.kv.key), modRevision: revision }),
+      );
+    }
+    if (batch.length > 0) {
+      watch.delivery.push(batch);
+      watch.next = batchRevision + 1;
+    }
+  }
+
+  #watchError(watch: EtcdWatch, res: IWatchResponse): Error {
+    const compacted = Number(res.compact_revision);
+    if (compacted > 0) return new CompactedRevisionError(watch.next, compacted - 1); // etcd keeps revision `compacted`
+    return new MetadataUnavailableError(`etcd cancelled the watch of ${JSON.stringify(watch.prefix)}: ${res.cancel_reason || 'no reason given'}`);
+  }
+
+  #endWatch(watch: EtcdWatch, err: Error): void {
+    watch.closed = true;
+    this.#watches.delete(watch);
+    watch.delivery.push(err);
+    if (this.#watches.size === 0) this.#dropStream();
+  }
+
+  #onStreamFailure(generation: number, err: unknown): void {
+    if (generation !== this.#generation || this.#closed) return;
+    // The stream is re-opened; operations report outages themselves. An expired auth token is renewed first.
+    if (err instanceof Error && castGrpcError(err) instanceof EtcdInvalidAuthTokenError) void this.#renewToken(Date.now() + this.requestTimeoutMs);
+    this.#dropStream();
+    if (this.#watches.size === 0) return;
+    const delay = this.#watchBackoffMs;
+    this.#watchBackoffMs = Math.min(this.#watchBackoffMs * 2, watchBackoffMaxMs);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
+      this.#connectWatchStream();
+    }, delay);
+  }
+
+  /** Forgets the current stream (its callbacks are ignored from now on) and every watch's id on it. */
+  #dropStream(): void {
+    this.#generation++;
+    const stream = this.#stream;
+    this.#stream = null;
+    this.#streamState = 'idle';
+    this.#creating = null;
+    this.#toCreate = [];
+    this.#byId.clear();
+    for (const watch of this.#watches) watch.id = null;
+    if (stream !== null) endStream(stream);
+  }
+
+  #cancelOnStream(watch: EtcdWatch): void {
+    if (watch.id === null) return;
+    this.#byId.delete(watch.id);
+    if (this.#streamState === 'open') this.#stream!.write({ cancel_request: { watch_id: watch.id } });
+    watch.id = null;
+  }
+
+  #closeWatch(watch: EtcdWatch): void {
+    if (watch.closed) return;
+    watch.closed = true;
+    watch.delivery.close();
+    this.#watches.delete(watch);
+    this.#cancelOnStream(watch); // one still being created is cancelled when its id arrives
+    if (this.#watches.size === 0) {
+      this.#dropStream();
+      if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = null;
+    }
+  }
+
+  // -- mapping ---------------------------------------------------------------------------------------------------
+
+  #enter(): void {
+    if (this.#closed) throw new MetadataStoreClosedError();
+  }
+
+  #seen(header: IResponseHeader | undefined): void {
+    const revision = Number(header?.revision ?? 0);
+    if (revision > this.#revisionSeen) this.#revisionSeen = revision;
+  }
+
+  #full(key: string): Buffer {
+    return Buffer.concat([this.#ns, Buffer.from(key, 'utf8')]);
+  }
+
+  #range(prefix: string): { key: Buffer; range_end: Buffer } {
+    const key = this.#full(prefix);
+    return key.length === 0 ? { key: nulKey, range_end: nulKey } : { key, range_end: prefixRangeEnd(key) };
+  }
+
+  #userKey(key: Buffer): string {
+    return key.subarray(this.#ns.length).toString('utf8');
+  }
+
+  #keyValue(kv: IKeyValue): KeyValue {
+    return Object.freeze({
+      key: this.#userKey(kv.key),
+      value: kv.value.toString('utf8'),
+      createRevision: Number(kv.create_revision),
+      modRevision: Number(kv.mod_revision),
+      version: Number(kv.version),
+      lease: Number(kv.lease),
+    });
+  }
+
+  #compare(c: Compare): ICompare {
+    const key = this.#full(c.key);
+    if (c.target === 'value') {
+      return { key, target: CompareTarget.Value, result: compareResults[c.op], value: Buffer.from(c.value, 'utf8') };
+    }
+    const field = ({ modRevision: 'mod_revision', createRevision: 'create_revision', version: 'version' } as const)[c.target];
+    return { key, target: compareTargets[c.target], result: compareResults[c.op], [field]: c.value };
+  }
+
+  #op(op: Op): IRequestOp {
+    switch (op.type) {
+      case 'put':
+        return { request_put: { key: this.#full(op.key), value: Buffer.from(op.value, 'utf8'), lease: op.lease ?? 0 } };
+      case 'delete':
+        return { request_delete_range: { key: this.#full(op.key) } };
+      case 'deletePrefix':
+        return { request_delete_range: this.#range(op.prefix) };
+    }
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`etcd store: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
