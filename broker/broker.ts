@@ -20,12 +20,20 @@ import { ObjectStoreHealth } from './storage/health.ts';
 import type { HealthState } from './storage/health.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
 import { ObservedObjectStore } from './storage/observed-object-store.ts';
+import { ReplicaReadObjectStore } from './storage/replica-object-store.ts';
+import { S3ObjectStore } from './storage/s3-object-store.ts';
+import { EtcdMetadataStore, etcdStoreOptions } from './metadata/etcd.ts';
 
 /** How long a graceful shutdown waits for in-flight requests and the last flush. */
 export const shutdownGraceMs = 30000;
 const maxConcurrentFlushes = 4;
 const recoveryConcurrency = 16;
 const healthEvaluateIntervalMs = 1000;
+
+/** Bytes one compaction pass reads and builds in memory: four segments, at most 256 MiB (or one segment if larger). */
+function compactionPassBytes(segmentTargetBytes: number): number {
+  return Math.max(segmentTargetBytes, Math.min(4 * segmentTargetBytes, 256 * 1024 * 1024));
+}
 
 export interface RunningBroker {
   /** The Kafka listener's bound port (useful with port 0). */
@@ -64,12 +72,18 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const listener = config.listeners[0]!;
   const advertised = config.advertisedListeners[0] ?? listener;
   await mkdir(config.dataDir, { recursive: true });
-  if (config.metadataStore !== 'embedded') throw new Error('skafos.metadata.store=etcd is not available yet; use embedded');
-  if (config.objectStore !== 'local') throw new Error('skafos.object.store=s3 is not available yet; use local');
-  const metadata = await EmbeddedMetadataStore.open(config.dataDir);
-  const rawObjectStore = await LocalObjectStore.open(join(config.dataDir, 'objects'));
+  const metadata: MetadataStore = config.metadataStore === 'etcd'
+    ? await EtcdMetadataStore.open(etcdStoreOptions(config))
+    : await EmbeddedMetadataStore.open(config.dataDir);
+  const rawObjectStore = config.objectStore === 's3' ? S3ObjectStore.fromConfig(config) : await LocalObjectStore.open(join(config.dataDir, 'objects'));
+  const replicaReads = config.objectStore === 's3' && config.s3ReadReplicas.length > 0
+    ? new ReplicaReadObjectStore(rawObjectStore, config.s3ReadReplicas.map((r) => ({
+      name: r.name,
+      store: S3ObjectStore.fromConfig(config, { bucket: r.bucket, region: r.region, endpoint: r.endpoint ?? undefined }),
+    })))
+    : null;
   const storageHealth = new ObjectStoreHealth();
-  const objectStore = new ObservedObjectStore(rawObjectStore, storageHealth);
+  const objectStore = new ObservedObjectStore(replicaReads ?? rawObjectStore, storageHealth);
   storageHealth.onTransition((tr) => logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'));
   // Re-evaluated periodically too, so a stalled call is noticed without further calls.
   const healthTimer = setInterval(() => storageHealth.evaluate(), healthEvaluateIntervalMs);
@@ -80,7 +94,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const logs = new LogManager({
     metadata, objectStore, topics, nodeId: config.nodeId, host: advertised.host, port: advertised.port,
     flushSizeBytes: config.flushSizeBytes, flushLingerMs: config.flushLingerMs, maxConcurrentFlushes,
-    cacheSegmentBytes: config.cacheSegmentBytes, readaheadBytes: config.readaheadBytes, recoveryConcurrency,
+    cacheSegmentBytes: config.cacheSegmentBytes, cacheIndexBytes: config.cacheIndexBytes, readaheadBytes: config.readaheadBytes, recoveryConcurrency,
+    compaction: {
+      intervalMs: config.compactionIntervalMs, targetBytes: config.segmentTargetBytes, minAgeMs: config.compactionMinAgeMs,
+      maxAgeMs: config.compactionMaxAgeMs, maxPassBytes: compactionPassBytes(config.segmentTargetBytes),
+    },
     logger: logger.child({ component: 'log' }),
     retentionOf: (topic) => ({
       retentionMs: topicNumber(topic, 'retention.ms', config),
@@ -89,6 +107,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     }),
   });
   await logs.start();
+  if (config.compactionEnable) logs.startCompaction();
 
   const services: BrokerServices = {
     config, nodeId: config.nodeId, clusterId, advertisedHost: advertised.host, advertisedPort: advertised.port,
@@ -103,7 +122,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   if (advertised.port === 0) services.advertisedPort = server.port;
 
   const metrics = new Metrics({ version: '0.1.0' });
-  registerMetrics(metrics, services, rawObjectStore, () => server.connectionCount);
+  registerMetrics(metrics, services, rawObjectStore, replicaReads, () => server.connectionCount);
   let ops: OpsServer | null = null;
   if (config.httpListener) {
     ops = await startOpsServer({
@@ -153,7 +172,21 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
 
 const healthStateValue: Record<HealthState, number> = { healthy: 0, degraded: 1, unavailable: 2 };
 
-function registerMetrics(metrics: Metrics, s: BrokerServices, store: LocalObjectStore, connections: () => number): void {
+function registerMetrics(metrics: Metrics, s: BrokerServices, store: { stats(): { requests: Record<string, number> } }, replicas: ReplicaReadObjectStore | null, connections: () => number): void {
+  if (replicas) {
+    metrics.gauge({
+      name: 'read_replica', help: 'Read replicas: hits, fallbacks on missing objects and on errors, and replication lag seen (ms).', labelNames: ['replica', 'figure'],
+      collect() {
+        for (const r of replicas.stats) {
+          this.set({ replica: r.name, figure: 'hits' }, r.hits);
+          this.set({ replica: r.name, figure: 'miss_fallbacks' }, r.missFallbacks);
+          this.set({ replica: r.name, figure: 'error_fallbacks' }, r.errorFallbacks);
+          this.set({ replica: r.name, figure: 'max_observed_lag_ms' }, r.maxObservedLagMs);
+          this.set({ replica: r.name, figure: 'last_observed_lag_ms' }, r.lastObservedLagMs);
+        }
+      },
+    });
+  }
   const h = s.storageHealth;
   metrics.gauge({ name: 'object_store_health_state', help: 'Object store health: 0 healthy, 1 degraded, 2 unavailable.', collect() { this.set(healthStateValue[h.evaluate()]); } });
   metrics.gauge({ name: 'object_store_health_transitions', help: 'Health state changes since start.', collect() { this.set(h.transitions.length); } });
@@ -182,6 +215,17 @@ function registerMetrics(metrics: Metrics, s: BrokerServices, store: LocalObject
   metrics.gauge({ name: 'segment_cache_bytes', help: 'Bytes held by the L1 segment cache.', collect() { this.set(s.logs.cache.sizeBytes); } });
   metrics.gauge({ name: 'segment_cache_hits', help: 'L1 segment cache hits since start.', collect() { this.set(s.logs.cache.stats.hits); } });
   metrics.gauge({ name: 'segment_cache_misses', help: 'L1 segment cache misses since start.', collect() { this.set(s.logs.cache.stats.misses); } });
+  const compaction = () => s.logs.compactor.stats;
+  metrics.gauge({ name: 'compaction_segments_written', help: 'Segment objects written by compaction and committed, since start.', collect() { this.set(compaction().segmentsWritten); } });
+  metrics.gauge({ name: 'compaction_bytes', help: 'Bytes of record batches moved into committed segments, since start.', collect() { this.set(compaction().bytesCompacted); } });
+  metrics.gauge({ name: 'compaction_passes', help: 'Compaction passes that found work, since start.', collect() { this.set(compaction().passes); } });
+  metrics.gauge({ name: 'compaction_failed_passes', help: 'Compaction passes that failed (retried at the next interval), since start.', collect() { this.set(compaction().failedPasses); } });
+  metrics.gauge({ name: 'compaction_segments_abandoned', help: 'Segment objects written whose commit was refused or abandoned, since start.', collect() { this.set(compaction().segmentsAbandoned); } });
+  metrics.gauge({ name: 'wal_objects_deleted', help: 'WAL objects deleted (with their metadata keys) once nothing in them was live, since start.', collect() { this.set(s.logs.stats.walObjectsDeleted); } });
+  metrics.gauge({ name: 'segments_deleted', help: 'Segment objects deleted (retention, DeleteRecords, topic deletion, merges), since start.', collect() { this.set(s.logs.stats.segmentsDeleted); } });
+  metrics.gauge({ name: 'index_cache_bytes', help: 'Bytes held by the L2 index cache.', collect() { this.set(s.logs.indexCache.sizeBytes); } });
+  metrics.gauge({ name: 'index_cache_hits', help: 'L2 index cache hits since start.', collect() { this.set(s.logs.indexCache.stats.hits); } });
+  metrics.gauge({ name: 'index_cache_misses', help: 'L2 index cache misses since start.', collect() { this.set(s.logs.indexCache.stats.misses); } });
   metrics.gauge({
     name: 'object_store_requests', help: 'Object store requests since start, by operation.', labelNames: ['op'],
     collect() {

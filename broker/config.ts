@@ -103,6 +103,8 @@ export interface BrokerConfig {
   readonly s3SecretAccessKey: string | null;
   /** null: no SSE-KMS header (the bucket's default encryption applies). */
   readonly s3SseKmsKeyId: string | null;
+  /** Buckets replicated from skafos.s3.bucket (e.g. by S3 replication) that GETs try first, in order. */
+  readonly s3ReadReplicas: readonly ReadReplicaConfig[];
   readonly s3MaxConcurrentRequests: number;
   readonly s3MultipartThresholdBytes: number;
   readonly s3MultipartPartBytes: number;
@@ -416,6 +418,31 @@ const endpointUrl: ValueType<string | null> = {
   },
 };
 
+export interface ReadReplicaConfig {
+  readonly name: string;
+  readonly bucket: string;
+  readonly region: string;
+  /** null: AWS's endpoint for the region. */
+  readonly endpoint: string | null;
+}
+
+const readReplicaList: ValueType<ReadReplicaConfig[]> = {
+  describe: 'a comma-separated list of NAME=BUCKET@REGION or NAME=BUCKET@REGION@ENDPOINT, in order of preference, or empty',
+  parse(raw) {
+    if (raw === '') return [];
+    const names = new Set<string>();
+    return raw.split(',').map((part) => {
+      const m = /^([A-Za-z0-9_-]{1,64})=([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])@([a-z0-9-]{1,64})(?:@(.+))?$/.exec(part.trim());
+      if (!m) throw new Invalid(`${readReplicaList.describe}; "${part.trim()}" is not one`);
+      const endpoint = m[4] === undefined ? null : httpUrl(m[4]);
+      if (m[4] !== undefined && endpoint === null) throw new Invalid(`${readReplicaList.describe}; "${m[4]}" is not an http(s) URL without path`);
+      if (names.has(m[1]!)) throw new Invalid(`${readReplicaList.describe}; the name "${m[1]}" is used twice`);
+      names.add(m[1]!);
+      return { name: m[1]!, bucket: m[2]!, region: m[3]!, endpoint };
+    });
+  },
+};
+
 /** log.dirs is a list in Kafka; Skafos has one data directory. */
 const dataDir: ValueType<string> = {
   describe: 'a directory path',
@@ -519,6 +546,8 @@ const PARAMS: readonly Param[] = [
     'Secret of skafos.s3.access.key.id. Never reported by DescribeConfigs.'),
   p('skafos.s3.sse.kms.key.id', 's3SseKmsKeyId', optional(text(/^[A-Za-z0-9:\/_.+=@-]{1,2048}$/, 'a KMS key id, key ARN, alias name (alias/...) or alias ARN')), null,
     'Encrypt every object written with SSE-KMS under this key. Default: no encryption header (the bucket\'s default encryption applies).'),
+  p('skafos.s3.read.replicas', 's3ReadReplicas', readReplicaList, '',
+    'Read replicas of skafos.s3.bucket (cross-region replication), tried first for GETs in this order; an object missing there (replication lag) or a replica that errs falls back to the next and finally to skafos.s3.bucket; an erring replica is skipped for 30 s. Same credentials as skafos.s3.bucket.'),
   p('skafos.s3.max.concurrent.requests', 's3MaxConcurrentRequests', int(1, 4096), '64',
     'S3 requests in flight at once (each holds one kept-alive connection); more wait in FIFO order. Multipart parts count one each.'),
   p('skafos.s3.multipart.threshold.bytes', 's3MultipartThresholdBytes', long(5 * MIB, 5 * GIB), String(32 * MIB),

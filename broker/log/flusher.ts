@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
 import type { Compare, MetadataStore } from '../metadata/store.ts';
+import { MetadataUnavailableError } from '../metadata/store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { SegmentCache } from '../storage/segment-cache.ts';
 import { buildWalObject } from '../storage/wal-object.ts';
@@ -31,7 +32,7 @@ export interface FlusherOptions {
   /** Called when a commit is refused: this broker has been fenced and must stop acknowledging writes. */
   onFenced: (error: Error) => void;
   /** Called once per committed object, before its partitions advance (reference counting). */
-  onCommitted: (objectKey: string, walKey: string) => void;
+  onCommitted: (objectKey: string, walKey: string, record: WalRecord) => void;
 }
 
 export class FencedError extends Error {
@@ -158,20 +159,30 @@ export class Flusher {
       if (this.fenced) throw this.fenced;
       const record: WalRecord = { objectKey, sizeBytes, nodeId: this.o.nodeId, createdAtMs: Date.now() };
       const key = walKey(sequence);
-      const result = await retryForever('commit WAL object', () => this.o.metadata.txn(
-        [...this.o.fence(), { key, target: 'createRevision', op: '=', value: 0 }],
-        [{ type: 'put', key, value: JSON.stringify(record) }],
-      ), { logger: this.o.logger, isClosed: () => this.aborted, onRetry: () => this.stats.commitRetries++ });
-      if (!result.succeeded) throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
+      const value = JSON.stringify(record);
+      let attempts = 0;
+      const result = await retryForever('commit WAL object', () => {
+        attempts++;
+        return this.o.metadata.txn(
+          [...this.o.fence(), { key, target: 'createRevision', op: '=', value: 0 }],
+          [{ type: 'put', key, value }],
+        );
+      }, {
+        logger: this.o.logger, isClosed: () => this.aborted, onRetry: () => this.stats.commitRetries++,
+        isRetriable: (e) => e instanceof MetadataUnavailableError,
+      });
+      // A retry after a lost answer finds its own earlier commit: that is success, not fencing.
+      const alreadyCommitted = !result.succeeded && attempts > 1 && (await this.o.metadata.get(key))?.value === value;
+      if (!result.succeeded && !alreadyCommitted) throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
       this.stats.commits++;
-      this.o.onCommitted(objectKey, key);
+      this.o.onCommitted(objectKey, key, record);
       for (let i = 0; i < taken.length; i++) {
         const { log, chunk } = taken[i]!;
         const e = entries[i]!;
         this.o.cache.insert(objectKey, e.position, chunk.data);
         log.commitFlushed(chunk, {
           baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp,
-          objectKey, position: e.position, lengthBytes: e.lengthBytes,
+          objectKey, position: e.position, lengthBytes: e.lengthBytes, segment: false, objectSizeBytes: sizeBytes,
         });
       }
     } catch (error) {

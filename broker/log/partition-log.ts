@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { readBatchLength, readLastOffsetDelta, readBaseOffset, readMaxTimestampMs } from '../protocol/records/batch-header.ts';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
 
-/** A durable run of batches of this partition inside one object. */
+/**
+ * A durable run of batches of this partition inside one object: a chunk of a WAL object (shared with other
+ * partitions), or a whole segment object (position 0, lengthBytes = its batches; read through its indexes).
+ */
 export interface Extent {
   baseOffset: number;
   lastOffset: number;
@@ -13,6 +16,10 @@ export interface Extent {
   objectKey: string;
   position: number;
   lengthBytes: number;
+  /** True for a segment object written by the compactor, false for a chunk of a WAL object. */
+  segment: boolean;
+  /** Size of the whole object (where its footer is). */
+  objectSizeBytes: number;
 }
 
 interface PendingAppend {
@@ -58,7 +65,11 @@ export class PartitionLog {
   highWatermark: number;
   /** Offset the next appended batch gets (log end offset, durable or not). */
   nextOffset: number;
-  /** Durable runs, sorted by offset, contiguous with no gaps. */
+  /**
+   * Durable runs, sorted by offset, contiguous with no gaps: segments first (the compactor only ever merges a
+   * prefix), then WAL chunks. None lies wholly below the log start offset. Replaced in place by compaction and
+   * trimmed at the front by log start moves, so readers that await must look extents up again by offset.
+   */
   readonly extents: Extent[] = [];
   private pending: PendingAppend[] = [];
   private pendingBytesCount = 0;
@@ -194,6 +205,27 @@ export class PartitionLog {
       else return mid;
     }
     return -1;
+  }
+
+  /**
+   * Whether `run` (consecutive extents, by identity) is still in the log; returns its index, or -1. Compaction
+   * checks this at commit time: retention may have dropped part of it meanwhile.
+   */
+  indexOfRun(run: readonly Extent[]): number {
+    if (run.length === 0) return -1;
+    const i = this.extents.indexOf(run[0]!);
+    if (i < 0 || i + run.length > this.extents.length) return -1;
+    for (let k = 1; k < run.length; k++) if (this.extents[i + k] !== run[k]) return -1;
+    return i;
+  }
+
+  /** Replaces a run of extents by one extent holding exactly the same offsets (a compacted segment). */
+  replaceRun(run: readonly Extent[], replacement: Extent): void {
+    const i = this.indexOfRun(run);
+    assert.ok(i >= 0, 'the compacted run is still in the log');
+    assert.equal(replacement.baseOffset, run[0]!.baseOffset, 'a segment starts where its run starts');
+    assert.equal(replacement.lastOffset, run[run.length - 1]!.lastOffset, 'a segment ends where its run ends');
+    this.extents.splice(i, run.length, replacement);
   }
 
   /** Advances the log start offset (DeleteRecords, retention); extents wholly below it are dropped. */

@@ -1,6 +1,7 @@
-// The L1 hot-data cache: byte ranges of objects (one partition's chunk each), bounded in bytes, least recently
-// used out first. Fresh flushes are inserted as they commit, so tailing consumers read from memory; misses
-// become ranged GETs, and concurrent misses of one range share a single GET.
+// The L1 hot-data cache: byte ranges of objects (one partition's chunk of a WAL object, or one read window of a
+// segment object), bounded in bytes, least recently used out first. Fresh flushes are inserted as they commit,
+// so tailing consumers read from memory; misses become ranged GETs, and concurrent misses of one range share a
+// single GET.
 import { LRUCache } from 'lru-cache';
 import type { ObjectStore } from './object-store.ts';
 
@@ -13,12 +14,26 @@ export interface SegmentCacheStats {
 export class SegmentCache {
   private readonly lru: LRUCache<string, Buffer>;
   private readonly loading = new Map<string, Promise<Buffer>>();
+  /** Cached range keys by object, so deleting an object evicts its ranges without scanning the cache. */
+  private readonly byObject = new Map<string, Set<string>>();
   private readonly store: ObjectStore;
   readonly stats: SegmentCacheStats = { hits: 0, misses: 0, bytesLoaded: 0 };
 
   constructor(store: ObjectStore, maxBytes: number) {
     this.store = store;
-    this.lru = new LRUCache<string, Buffer>({ maxSize: Math.max(1, maxBytes), sizeCalculation: (b) => Math.max(1, b.length) });
+    this.lru = new LRUCache<string, Buffer>({
+      maxSize: Math.max(1, maxBytes),
+      sizeCalculation: (b) => Math.max(1, b.length),
+      dispose: (_value, key, reason) => {
+        if (reason === 'set') return; // replaced under the same key: still cached
+        const objectKey = key.slice(0, key.lastIndexOf('@'));
+        const keys = this.byObject.get(objectKey);
+        if (keys) {
+          keys.delete(key);
+          if (keys.size === 0) this.byObject.delete(objectKey);
+        }
+      },
+    });
   }
 
   get sizeBytes(): number {
@@ -26,11 +41,35 @@ export class SegmentCache {
   }
 
   insert(objectKey: string, position: number, data: Buffer): void {
-    if (data.length <= this.lru.maxSize) this.lru.set(`${objectKey}@${position}`, data);
+    if (data.length > this.lru.maxSize) return;
+    const key = `${objectKey}@${position}`;
+    this.lru.set(key, data);
+    if (!this.lru.has(key)) return;
+    let keys = this.byObject.get(objectKey);
+    if (!keys) this.byObject.set(objectKey, (keys = new Set()));
+    keys.add(key);
   }
 
   /** Bytes [position, position + lengthBytes) of an object, from memory or with one ranged GET. */
   get(objectKey: string, position: number, lengthBytes: number): Promise<Buffer> {
+    return this.load(objectKey, position, lengthBytes, true);
+  }
+
+  /**
+   * Like get, but a miss is not kept: bulk readers (the compactor) use it so that cold data they read once does
+   * not push hot data out.
+   */
+  getUncached(objectKey: string, position: number, lengthBytes: number): Promise<Buffer> {
+    return this.load(objectKey, position, lengthBytes, false);
+  }
+
+  /** The range if cached with exactly this length (no GET, recency unchanged). */
+  peek(objectKey: string, position: number, lengthBytes: number): Buffer | undefined {
+    const hit = this.lru.peek(`${objectKey}@${position}`);
+    return hit !== undefined && hit.length === lengthBytes ? hit : undefined;
+  }
+
+  private load(objectKey: string, position: number, lengthBytes: number, keep: boolean): Promise<Buffer> {
     const key = `${objectKey}@${position}`;
     const hit = this.lru.get(key);
     if (hit !== undefined && hit.length === lengthBytes) {
@@ -38,13 +77,13 @@ export class SegmentCache {
       return Promise.resolve(hit);
     }
     const inFlight = this.loading.get(key);
-    if (inFlight) return inFlight;
+    if (inFlight) return inFlight.then((data) => data.length === lengthBytes ? data : this.load(objectKey, position, lengthBytes, keep));
     this.stats.misses++;
     const load = this.store.get(objectKey, { start: position, end: position + lengthBytes }).then(
       (data) => {
         this.loading.delete(key);
         this.stats.bytesLoaded += data.length;
-        this.insert(objectKey, position, data);
+        if (keep) this.insert(objectKey, position, data);
         return data;
       },
       (error: unknown) => {
@@ -63,6 +102,9 @@ export class SegmentCache {
   }
 
   evictObject(objectKey: string): void {
-    for (const k of this.lru.keys()) if (k.startsWith(`${objectKey}@`)) this.lru.delete(k);
+    const keys = this.byObject.get(objectKey);
+    if (!keys) return;
+    for (const k of [...keys]) this.lru.delete(k);
+    this.byObject.delete(objectKey);
   }
 }

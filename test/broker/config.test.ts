@@ -82,6 +82,7 @@ t.test('defaults', async (t) => {
     s3AccessKeyId: null,
     s3SecretAccessKey: null,
     s3SseKmsKeyId: null,
+    s3ReadReplicas: [],
     s3MaxConcurrentRequests: 64,
     s3MultipartThresholdBytes: 33_554_432,
     s3MultipartPartBytes: 8_388_608,
