@@ -7,6 +7,7 @@
 // first await (there is none inside an operation), so operations never interleave, and every change is computed
 // and applied inside one backend transaction.
 
+import { checkKey, checkPrefix, checkTxn } from './request-validate.ts';
 import assert from 'node:assert/strict';
 import { CompactedRevisionError, InvalidMetadataRequestError, MetadataStoreClosedError } from './errors.ts';
 import { LeaseLostError, MetadataUnavailableError } from './store.ts';
@@ -302,20 +303,20 @@ export class MetadataEngine implements MetadataStore {
 
   async get(key: string): Promise<KeyValue | null> {
     this.#enter();
-    this.#checkKey(key, 'key');
+    checkKey(this.limits, key, 'key');
     return this.#read(() => this.#backend.get(key));
   }
 
   async getPrefix(prefix: string, limit = 0): Promise<KeyValue[]> {
     this.#enter();
-    this.#checkPrefix(prefix);
+    checkPrefix(this.limits, prefix);
     if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a non-negative integer, got ${limit}`);
     return this.#read(() => this.#backend.range(prefix, limit));
   }
 
   async txn(compares: Compare[], success: Op[], failure: Op[] = []): Promise<TxnResult> {
     this.#enter();
-    this.#checkTxn(compares, success, failure);
+    checkTxn(this.limits, compares, success, failure);
     return this.#write(() => {
       const succeeded = compares.every((c) => compareHolds(c, this.#backend.get(c.key)));
       const commit = this.#planOps(succeeded ? success : failure);
@@ -347,7 +348,7 @@ export class MetadataEngine implements MetadataStore {
 
   watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void): Watch {
     this.#enter();
-    this.#checkPrefix(prefix);
+    checkPrefix(this.limits, prefix);
     if (!Number.isSafeInteger(fromRevision)) throw invalid(`fromRevision must be an integer, got ${fromRevision}`);
     if (typeof onEvents !== 'function') throw invalid('onEvents must be a function');
     // As etcd, a revision of 0 (or less) means "from now on".
@@ -573,87 +574,6 @@ export class MetadataEngine implements MetadataStore {
     this.#expireDue();
   }
 
-  // -- validation ------------------------------------------------------------------------------------------------
-
-  #checkKey(key: unknown, what: string): asserts key is string {
-    if (typeof key !== 'string' || key === '') throw invalid(`${what} must be a non-empty string`);
-    this.#checkText(key, what, this.limits.maxKeyBytes);
-  }
-
-  #checkPrefix(prefix: unknown): asserts prefix is string {
-    if (typeof prefix !== 'string') throw invalid('prefix must be a string');
-    this.#checkText(prefix, 'prefix', this.limits.maxKeyBytes);
-  }
-
-  #checkText(text: string, what: string, maxBytes: number): void {
-    // Lone surrogates have no UTF-8 encoding: storing one would silently turn it into U+FFFD.
-    if (!text.isWellFormed()) throw invalid(`${what} is not well-formed Unicode (lone surrogate)`);
-    const bytes = Buffer.byteLength(text);
-    if (bytes > maxBytes) throw invalid(`${what} is ${bytes} bytes, over the limit of ${maxBytes}`);
-  }
-
-  #checkTxn(compares: Compare[], success: Op[], failure: Op[]): void {
-    const { maxTxnOps, maxTxnBytes, maxValueBytes } = this.limits;
-    for (const [what, list] of [['compares', compares], ['success', success], ['failure', failure]] as const) {
-      if (!Array.isArray(list)) throw invalid(`${what} must be an array`);
-      if (list.length > maxTxnOps) throw invalid(`${what} has ${list.length} entries, over the limit of ${maxTxnOps}`);
-    }
-    let bytes = 0;
-    for (const c of compares) {
-      this.#checkKey(c?.key, 'compare key');
-      bytes += Buffer.byteLength(c.key);
-      if (c.target === 'value') {
-        if (c.op !== '=' && c.op !== '!=') throw invalid(`compare op ${String(c.op)} is not valid for a value`);
-        if (typeof c.value !== 'string') throw invalid('a value compare needs a string value');
-        this.#checkText(c.value, 'compare value', maxValueBytes);
-        bytes += Buffer.byteLength(c.value);
-      } else if (c.target === 'modRevision' || c.target === 'createRevision' || c.target === 'version') {
-        if (!['=', '!=', '<', '>'].includes(c.op)) throw invalid(`compare op ${String(c.op)} is not valid`);
-        if (!Number.isSafeInteger(c.value)) throw invalid(`a ${c.target} compare needs an integer value`);
-      } else {
-        throw invalid(`compare target ${String((c as { target: unknown }).target)} is not valid`);
-      }
-    }
-    for (const ops of [success, failure]) {
-      const puts = new Set<string>();
-      const deletes = new Set<string>();
-      const deletePrefixes: string[] = [];
-      for (const op of ops) {
-        switch (op?.type) {
-          case 'put':
-            this.#checkKey(op.key, 'put key');
-            if (typeof op.value !== 'string') throw invalid(`put of ${op.key} needs a string value`);
-            this.#checkText(op.value, `value of ${op.key}`, maxValueBytes);
-            if (op.lease !== undefined && (!Number.isSafeInteger(op.lease) || op.lease < 0)) {
-              throw invalid(`lease of ${op.key} must be a non-negative integer`);
-            }
-            if (puts.has(op.key)) throw invalid(`duplicate key ${op.key} in one transaction branch`);
-            puts.add(op.key);
-            bytes += Buffer.byteLength(op.key) + Buffer.byteLength(op.value);
-            break;
-          case 'delete':
-            this.#checkKey(op.key, 'delete key');
-            deletes.add(op.key);
-            bytes += Buffer.byteLength(op.key);
-            break;
-          case 'deletePrefix':
-            this.#checkPrefix(op.prefix);
-            deletePrefixes.push(op.prefix);
-            bytes += Buffer.byteLength(op.prefix);
-            break;
-          default:
-            throw invalid(`operation type ${String((op as { type?: unknown } | null)?.type)} is not valid`);
-        }
-      }
-      // As etcd: a key may not be both put and deleted in one branch (deletes may overlap each other).
-      for (const key of puts) {
-        if (deletes.has(key) || deletePrefixes.some((p) => key.startsWith(p))) {
-          throw invalid(`key ${key} is both put and deleted in one transaction branch`);
-        }
-      }
-    }
-    if (bytes > maxTxnBytes) throw invalid(`transaction is ${bytes} bytes, over the limit of ${maxTxnBytes}`);
-  }
 }
 
 function checkLimits(limits: MetadataLimits): MetadataLimits {

@@ -58,8 +58,8 @@ import type { BrokerConfig } from '../config.ts';
 import { defaultMetadataLimits } from './engine.ts';
 import type { MetadataLimits } from './engine.ts';
 import { CompactedRevisionError, InvalidMetadataRequestError, MetadataStoreClosedError } from './errors.ts';
-import { checkKey, checkLeaseTtl, checkLimit, checkPrefix, checkTxn, checkWatch } from './etcd-validate.ts';
-import type { RequestLimits } from './etcd-validate.ts';
+import { checkKey, checkLeaseTtl, checkLimit, checkPrefix, checkTxn, checkWatch } from './request-validate.ts';
+import type { RequestLimits } from './request-validate.ts';
 import { LeaseLostError, MetadataUnavailableError } from './store.ts';
 import type { Compare, KeyValue, Lease, MetadataStore, Op, TxnResult, Watch, WatchEvent } from './store.ts';
 

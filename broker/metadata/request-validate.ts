@@ -1,6 +1,7 @@
-// Request validation of the etcd metadata store: the same rules, limits and messages as the engine's (engine.ts),
-// checked on the client so that a malformed or oversized request is an InvalidMetadataRequestError before it
-// reaches etcd, whose own answer (InvalidArgument) would otherwise have to be parsed. The etcd server still
+// Request validation shared by every metadata store (the engine behind the embedded and in-memory stores, and the
+// etcd store): one set of rules, limits and messages. For etcd it runs on the client, so that a malformed or
+// oversized request is an InvalidMetadataRequestError before it reaches etcd, whose own answer (InvalidArgument)
+// would otherwise have to be parsed. The etcd server still
 // enforces its limits (--max-txn-ops, --max-request-bytes); its refusals map to the same error (etcd.ts).
 
 import { InvalidMetadataRequestError } from './errors.ts';
