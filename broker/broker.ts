@@ -82,7 +82,16 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       store: S3ObjectStore.fromConfig(config, { bucket: r.bucket, region: r.region, endpoint: r.endpoint ?? undefined }),
     })))
     : null;
-  const storageHealth = new ObjectStoreHealth();
+  const storageHealth = new ObjectStoreHealth({
+    windowMs: config.storageHealthWindowMs,
+    minCallsForRates: config.storageHealthMinCalls,
+    degradedErrorRate: config.storageHealthDegradedErrorRate,
+    degradedP99Ms: config.storageHealthDegradedP99Ms,
+    unavailableErrorRate: config.storageHealthUnavailableErrorRate,
+    unavailableConsecutiveFailures: config.storageHealthUnavailableConsecutiveFailures,
+    unavailableStallMs: config.storageHealthUnavailableStallMs,
+    recoveryHoldMs: config.storageHealthRecoveryHoldMs,
+  });
   const objectStore = new ObservedObjectStore(replicaReads ?? rawObjectStore, storageHealth);
   storageHealth.onTransition((tr) => logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'));
   // Re-evaluated periodically too, so a stalled call is noticed without further calls.

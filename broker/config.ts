@@ -71,6 +71,15 @@ export interface BrokerConfig {
   readonly clusterId: string | null;
   readonly flushSizeBytes: number;
   readonly flushLingerMs: number;
+  /** Object-store health thresholds (broker/storage/health.ts). */
+  readonly storageHealthWindowMs: number;
+  readonly storageHealthMinCalls: number;
+  readonly storageHealthDegradedErrorRate: number;
+  readonly storageHealthDegradedP99Ms: number;
+  readonly storageHealthUnavailableErrorRate: number;
+  readonly storageHealthUnavailableConsecutiveFailures: number;
+  readonly storageHealthUnavailableStallMs: number;
+  readonly storageHealthRecoveryHoldMs: number;
   readonly flushMaxPendingBytes: number;
   readonly cacheSegmentBytes: number;
   readonly cacheIndexBytes: number;
@@ -296,6 +305,18 @@ function text(pattern: RegExp, describe: string): ValueType<string> {
   };
 }
 
+/** A fraction in [0, 1], e.g. 0.05. */
+function fraction(): ValueType<number> {
+  const describe = 'a decimal number from 0 to 1 (e.g. 0.05)';
+  return {
+    describe,
+    parse(raw) {
+      if (!/^(?:0|1|0?\.\d+|1\.0*)$/.test(raw)) throw new Invalid(describe);
+      return Number(raw);
+    },
+  };
+}
+
 function optional<T>(type: ValueType<T>): ValueType<T | null> {
   return {
     describe: `${type.describe}; empty for none`,
@@ -510,6 +531,14 @@ const PARAMS: readonly Param[] = [
   p('skafos.cluster.id', 'clusterId', optional(text(/^[A-Za-z0-9_-]{1,64}$/, '1 to 64 characters of A-Z a-z 0-9 _ -')), null,
     'Cluster id reported to clients. Default: generated on the first start and persisted in the metadata store; set it only to pin a known id.'),
   p('skafos.flush.size.bytes', 'flushSizeBytes', int(1, GIB), String(8 * MIB), 'A partition\'s buffered produce data is written to the object store once it reaches this size.'),
+  p('skafos.storage.health.window.ms', 'storageHealthWindowMs', int(1000, TIMER_MAX_MS), '30000', 'Sliding window over which object-store call latency and errors are judged.'),
+  p('skafos.storage.health.min.calls', 'storageHealthMinCalls', int(1), '20', 'Below this many calls in the window, error rates are not judged (latency, consecutive failures and stalls still are).'),
+  p('skafos.storage.health.degraded.error.rate', 'storageHealthDegradedErrorRate', fraction(), '0.05', 'Share of failed or throttled object-store calls at which the store is degraded: producers get throttle_time_ms.'),
+  p('skafos.storage.health.degraded.p99.ms', 'storageHealthDegradedP99Ms', int(1, TIMER_MAX_MS), '2000', 'p99 object-store call latency at which the store is degraded.'),
+  p('skafos.storage.health.unavailable.error.rate', 'storageHealthUnavailableErrorRate', fraction(), '0.5', 'Share of failed calls at which the store is unavailable: Produce fails fast with NOT_ENOUGH_REPLICAS, /readyz answers 503.'),
+  p('skafos.storage.health.unavailable.consecutive.failures', 'storageHealthUnavailableConsecutiveFailures', int(1), '10', 'Consecutive failed object-store calls after which the store is unavailable.'),
+  p('skafos.storage.health.unavailable.stall.ms', 'storageHealthUnavailableStallMs', int(1, TIMER_MAX_MS), '15000', 'An object-store call in flight this long makes the store unavailable (a stalled connection).'),
+  p('skafos.storage.health.recovery.hold.ms', 'storageHealthRecoveryHoldMs', int(0, TIMER_MAX_MS), '5000', 'A worse health state is left only after this long without signals of it.'),
   p('skafos.flush.linger.ms', 'flushLingerMs', int(0, TIMER_MAX_MS), '250', 'Buffered produce data is written at the latest this long after its first batch arrived, even below skafos.flush.size.bytes.'),
   p('skafos.flush.max.pending.bytes', 'flushMaxPendingBytes', long(1), String(64 * MIB),
     'Produce data buffered or being written, broker-wide; beyond it produce requests wait (backpressure). At least skafos.flush.size.bytes and message.max.bytes.'),
@@ -1037,6 +1066,9 @@ function crossValidate(c: BrokerConfig, sources: ReadonlyMap<string, string>, ra
   }
   if (c.compactionMinAgeMs > c.compactionMaxAgeMs) {
     fail('skafos.compaction.min.age.ms', `must not exceed skafos.compaction.max.age.ms (${c.compactionMaxAgeMs})`);
+  }
+  if (c.storageHealthDegradedErrorRate > c.storageHealthUnavailableErrorRate) {
+    fail('skafos.storage.health.degraded.error.rate', `must not exceed skafos.storage.health.unavailable.error.rate (${c.storageHealthUnavailableErrorRate})`);
   }
   if (c.socketRequestMaxBytes > c.connectionMaxInflightBytes) {
     fail('socket.request.max.bytes', `must not exceed skafos.connection.max.inflight.bytes (${c.connectionMaxInflightBytes}), or a maximal request could never be read`);
