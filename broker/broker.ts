@@ -29,6 +29,7 @@ export const shutdownGraceMs = 30000;
 const maxConcurrentFlushes = 4;
 const recoveryConcurrency = 16;
 const healthEvaluateIntervalMs = 1000;
+const healthProbeKey = 'health/probe';
 
 /** Bytes one compaction pass reads and builds in memory: four segments, at most 256 MiB (or one segment if larger). */
 function compactionPassBytes(segmentTargetBytes: number): number {
@@ -95,7 +96,14 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const objectStore = new ObservedObjectStore(replicaReads ?? rawObjectStore, storageHealth);
   storageHealth.onTransition((tr) => logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'));
   // Re-evaluated periodically too, so a stalled call is noticed without further calls.
-  const healthTimer = setInterval(() => storageHealth.evaluate(), healthEvaluateIntervalMs);
+  // While not healthy, a cheap probe (HEAD of a key that need not exist) gives the tracker fresh evidence even
+  // when no traffic reaches the store (producers fail fast while it is unavailable), so recovery is noticed.
+  let probing = false;
+  const healthTimer = setInterval(() => {
+    if (storageHealth.evaluate() === 'healthy' || probing) return;
+    probing = true;
+    objectStore.head(healthProbeKey).catch(() => {}).finally(() => (probing = false));
+  }, healthEvaluateIntervalMs);
   healthTimer.unref();
   const clusterId = await loadClusterId(metadata, config.clusterId);
   const topics = new TopicRegistry(metadata);

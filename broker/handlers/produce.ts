@@ -9,6 +9,7 @@ import { topicConfigValue, topicNumber } from '../log/topic-config.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ObjectStoreHealth } from '../storage/health.ts';
 
 /** Kafka's Produce v3+ carries exactly one batch per partition. */
 const maxBatchesPerPartition = 1;
@@ -122,7 +123,7 @@ export const produceHandler: Handler = {
       for (const w of waits) w.durable.catch(() => {});
       return null;
     }
-    if (waits.length > 0) await waitAll(waits, req.timeoutMs, ctx.signal);
+    if (waits.length > 0) await waitAll(waits, req.timeoutMs, ctx.signal, s.storageHealth);
     // Degraded object store: accept, but ask clients to slow down (KIP-219 throttling).
     return { responses, throttleTimeMs: storage === 'degraded' ? degradedThrottleMs : 0 };
   },
@@ -144,20 +145,30 @@ function storageUnavailable(req: ProduceRequest, reason: string): ProduceRespons
 }
 
 /** Waits for every append to be durable, for at most `timeoutMs`; late or failed ones get their error code. */
-async function waitAll(waits: Pending[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+async function waitAll(waits: Pending[], timeoutMs: number, signal: AbortSignal, health: ObjectStoreHealth): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs))));
   const aborted = new Promise<'timeout'>((resolve) => signal.addEventListener('abort', () => resolve('timeout'), { once: true }));
+  // Writes waiting when the object store becomes unavailable are answered at once with a retriable error
+  // (they may still become durable later, as after a timeout), instead of holding the client until its timeout.
+  let stopWatching = () => {};
+  const unavailable = new Promise<'unavailable'>((resolve) => {
+    stopWatching = health.onTransition((tr) => {
+      if (tr.to === 'unavailable') resolve('unavailable');
+    });
+  });
   try {
     await Promise.all(waits.map(async (w) => {
       try {
-        const outcome = await Promise.race([w.durable.then(() => 'ok' as const), timedOut, aborted]);
+        const outcome = await Promise.race([w.durable.then(() => 'ok' as const), timedOut, aborted, unavailable]);
         if (outcome === 'timeout') Object.assign(w.result, { errorCode: ErrorCode.REQUEST_TIMED_OUT, baseOffset: -1, errorMessage: 'The batch was not durable within the request timeout' });
+        if (outcome === 'unavailable') Object.assign(w.result, { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, baseOffset: -1, errorMessage: `The object store became unavailable (${health.stateReason}); retry later` });
       } catch (e) {
         Object.assign(w.result, { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, baseOffset: -1, errorMessage: (e as Error).message });
       }
     }));
   } finally {
     clearTimeout(timer);
+    stopWatching();
   }
 }

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 
 export const retryInitialBackoffMs = 50;
-export const retryMaxBackoffMs = 5000;
+export const retryMaxBackoffMs = 1000;
 
 export class RetryAbortedError extends Error {
   constructor(what: string, cause: unknown) {

@@ -37,6 +37,8 @@ export const defaultHealthThresholds: HealthThresholds = {
 };
 
 const bucketMs = 1000;
+/** Consecutive successful calls after which failures in the window are forgotten. */
+export const recoverySuccesses = 5;
 /** Latency histogram bucket upper bounds (ms) for the window's p99. */
 const latencyBoundsMs = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, Infinity];
 
@@ -61,6 +63,7 @@ export class ObjectStoreHealth {
   private readonly clock: () => number;
   private readonly buckets: Bucket[] = [];
   private consecutiveFailures = 0;
+  private consecutiveSuccesses = 0;
   private readonly inFlight = new Map<number, number>();
   private nextCallId = 1;
   private current: HealthState = 'healthy';
@@ -97,9 +100,19 @@ export class ObjectStoreHealth {
     b.latency[i]!++;
     if (outcome === 'ok') {
       this.consecutiveFailures = 0;
+      this.consecutiveSuccesses++;
+      // The store has answered several calls in a row: the failures still in the window describe the past.
+      // Forget them, or a quiet broker (producers failing fast) would wait for them to age out of the window.
+      if (this.consecutiveSuccesses === recoverySuccesses && this.current !== 'healthy') {
+        for (const old of this.buckets) {
+          old.calls -= old.failures;
+          old.failures = 0;
+        }
+      }
     } else {
       b.failures++;
       this.consecutiveFailures++;
+      this.consecutiveSuccesses = 0;
     }
     this.evaluate();
   }

@@ -74,3 +74,16 @@ t.test('slow calls degrade', async (t) => {
   }
   t.equal(h.state, 'degraded');
 });
+
+t.test('a run of successes forgets earlier failures, so a quiet store recovers without waiting for the window', async (t) => {
+  const c = clock();
+  const h = new ObjectStoreHealth({ minCallsForRates: 10, recoveryHoldMs: 1000, unavailableConsecutiveFailures: 1000 }, c.now);
+  for (let i = 0; i < 20; i++) h.end(h.begin(), 'error');
+  t.equal(h.state, 'unavailable');
+  c.advance(2000);
+  for (let i = 0; i < 5; i++) h.end(h.begin(), 'ok');
+  t.equal(h.window().failures, 0, 'failures forgotten after 5 successes in a row');
+  c.advance(1000);
+  h.end(h.begin(), 'ok');
+  t.equal(h.state, 'healthy', 'well before the 30 s window would have forgotten them');
+});
