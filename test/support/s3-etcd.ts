@@ -60,7 +60,7 @@ export async function startS3EtcdBroker(t: Test, opts: { etcdEndpoint: string; s
   return {
     broker, s3, bucket, prefix, httpPort,
     metrics: () => scrape(`http://127.0.0.1:${httpPort}/metrics`),
-    readyz: async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(3000) })).status,
+    readyz: async () => (await getWhenListening(`http://127.0.0.1:${httpPort}/readyz`)).status,
   };
 }
 
@@ -97,8 +97,21 @@ export class Metrics {
   }
 }
 
+/** GET with retries while the endpoint is not listening yet (the ops endpoint starts after the Kafka listener). */
+export async function getWhenListening(url: string, timeoutMs = 10000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fetch(url, { signal: AbortSignal.timeout(5000) });
+    } catch (e) {
+      if (Date.now() > deadline || (e as { cause?: { code?: string } }).cause?.code !== 'ECONNREFUSED') throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 export async function scrape(url: string): Promise<Metrics> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  const res = await getWhenListening(url);
   return new Metrics(await res.text());
 }
 
