@@ -148,7 +148,11 @@ function storageUnavailable(req: ProduceRequest, reason: string): ProduceRespons
 async function waitAll(waits: Pending[], timeoutMs: number, signal: AbortSignal, health: ObjectStoreHealth): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs))));
-  const aborted = new Promise<'timeout'>((resolve) => signal.addEventListener('abort', () => resolve('timeout'), { once: true }));
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<'timeout'>((resolve) => {
+    onAbort = () => resolve('timeout');
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
   // Writes waiting when the object store becomes unavailable are answered at once with a retriable error
   // (they may still become durable later, as after a timeout), instead of holding the client until its timeout.
   let stopWatching = () => {};
@@ -170,5 +174,6 @@ async function waitAll(waits: Pending[], timeoutMs: number, signal: AbortSignal,
   } finally {
     clearTimeout(timer);
     stopWatching();
+    signal.removeEventListener('abort', onAbort);
   }
 }

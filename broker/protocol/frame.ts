@@ -45,15 +45,22 @@ export class FrameSplitter {
     return this.pendingBytes;
   }
 
+  /** Bytes (size prefix included) of the incomplete frame at the head of `pending`; 0 while its size is unknown. */
+  private need = 0;
+
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     let buf: Buffer;
     if (this.pendingBytes === 0) {
       buf = chunk;
     } else {
       this.pending.push(chunk);
-      buf = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+      this.pendingBytes += chunk.length;
+      // Size known, frame not complete yet: keep the chunks and copy nothing (one concat per frame, when whole).
+      if (this.need > 0 && this.pendingBytes < this.need) return;
+      buf = Buffer.concat(this.pending, this.pendingBytes);
       this.pending = [];
       this.pendingBytes = 0;
+      this.need = 0;
     }
     let pos = 0;
     while (buf.length - pos >= frameSizePrefixBytes) {
@@ -62,7 +69,10 @@ export class FrameSplitter {
       if (size > this.maxFrameBytes) {
         throw new ProtocolDecodeError('FRAME_TOO_LARGE', `frame of ${size} bytes is larger than the maximum of ${this.maxFrameBytes} (socket.request.max.bytes)`);
       }
-      if (buf.length - pos - frameSizePrefixBytes < size) break;
+      if (buf.length - pos - frameSizePrefixBytes < size) {
+        this.need = frameSizePrefixBytes + size;
+        break;
+      }
       const start = pos + frameSizePrefixBytes;
       pos = start + size;
       onFrame(buf.subarray(start, pos));
