@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from './config.ts';
 import type { BrokerServices } from './handlers/context.ts';
 import { buildHandlerTable } from './handlers/index.ts';
+import { SingleBrokerCluster } from './cluster/cluster.ts';
 import { LogManager } from './log/log-manager.ts';
 import { topicConfigValue, topicNumber } from './log/topic-config.ts';
 import { EmbeddedMetadataStore } from './metadata/embedded.ts';
@@ -126,9 +127,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   await logs.start();
   if (config.compactionEnable) logs.startCompaction();
 
+  const cluster = new SingleBrokerCluster({ nodeId: config.nodeId, host: advertised.host, port: advertised.port, rack: null }, () => logs.fence());
   const services: BrokerServices = {
     config, nodeId: config.nodeId, clusterId, advertisedHost: advertised.host, advertisedPort: advertised.port,
-    logs, topics, metadata, logger, storageHealth, adminLock: mutex(),
+    logs, cluster, topics, metadata, logger, storageHealth, adminLock: mutex(),
   };
   const server = await startKafkaServer({
     host: listener.host, port: listener.port, handlers: buildHandlerTable(), services, logger: logger.child({ component: 'net' }),
@@ -136,7 +138,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     limits: { maxFrameBytes: config.socketRequestMaxBytes, maxInFlightRequests: config.connectionMaxInflightRequests, maxInFlightBytes: config.connectionMaxInflightBytes },
   });
   // With port 0 the advertised port follows the bound one.
-  if (advertised.port === 0) services.advertisedPort = server.port;
+  if (advertised.port === 0) {
+    services.advertisedPort = server.port;
+    cluster.setAdvertisedPort(server.port);
+  }
 
   const metrics = new Metrics({ version: '0.1.0' });
   registerMetrics(metrics, services, rawObjectStore, replicaReads, () => server.connectionCount);

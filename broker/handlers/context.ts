@@ -2,6 +2,7 @@
 // (broker/handlers/<api>.ts); each is small and delegates to the log and metadata layers.
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 import type { RequestHeader } from '../protocol/generated/index.ts';
 import type { LogManager } from '../log/log-manager.ts';
 import type { MetadataStore } from '../metadata/store.ts';
@@ -16,6 +17,8 @@ export interface BrokerServices {
   advertisedHost: string;
   advertisedPort: number;
   logs: LogManager;
+  /** Live brokers, partition and coordinator ownership, and the fence for owner-only metadata writes. */
+  cluster: Cluster;
   topics: TopicRegistry;
   metadata: MetadataStore;
   logger: Logger;
