@@ -20,7 +20,7 @@ const VERSION: string = packageJson.version;
 
 /** What bin/skafos.ts needs from broker/broker.ts. */
 interface BrokerModule {
-  startBroker(config: BrokerConfig, logger: Logger): Promise<{ close(): Promise<void> }>;
+  startBroker(config: BrokerConfig, logger: Logger): Promise<{ close(): Promise<void>; failed?: Promise<Error> }>;
 }
 
 const EXIT_OK = 0;
@@ -194,7 +194,11 @@ async function broker(args: string[]): Promise<void> {
     process.exit(EXIT_OK);
   }
   try {
-    announceRunning(await startBroker!(config, logger)); // the broker logs its own start
+    const broker = await startBroker!(config, logger); // the broker logs its own start
+    announceRunning(broker);
+    // Cluster membership lost (lease expired while paused, or the node id taken over): nothing this process
+    // still holds may be acknowledged; it exits so its supervisor starts a fresh incarnation.
+    void broker.failed?.then((err) => fatal(err, 'broker can no longer serve; exiting to be restarted'));
   } catch (err) {
     fatal(err, 'broker failed to start');
   }

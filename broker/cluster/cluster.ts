@@ -65,6 +65,12 @@ export interface Cluster {
    * its lease cannot write after its successor took over.
    */
   fence(): Compare[];
+  /**
+   * fence() plus: the coordinator partition is still owned by this broker exactly as when it took it over (no
+   * handover begun). Coordinator state writes carry these, so a coordinator that is handing a partition over,
+   * or has lost it, cannot write after its successor has loaded.
+   */
+  coordinatorFence(kind: CoordinatorKind, partition: number): Compare[];
   /** Called after coordinator partitions move to or from this broker; returns an unsubscribe function. */
   onCoordinatorChange(listener: (changes: CoordinatorChange[]) => void): () => void;
   /** Coordinator partitions this broker serves now. */
@@ -112,6 +118,10 @@ export class SingleBrokerCluster implements Cluster {
   }
 
   fence(): Compare[] {
+    return this.fenceCompares();
+  }
+
+  coordinatorFence(): Compare[] {
     return this.fenceCompares();
   }
 

@@ -23,7 +23,8 @@ function deletePartition(s: BrokerServices, topicName: string, partition: number
   return s.adminLock(async () => {
     const topic = s.topics.byName(topicName);
     const log = topic && partition >= 0 && partition < topic.partitions ? s.logs.partition(topic.id, partition) : undefined;
-    if (!topic || !log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (!topic || partition < 0 || partition >= topic.partitions) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (!log) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     if (s.logs.fenced) return fail(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     if (!listElements(topicConfigValue(topic, 'cleanup.policy', s.config)).includes('delete')) return fail(ErrorCode.POLICY_VIOLATION);
     const target = offset === HIGH_WATERMARK ? log.highWatermark : offset;

@@ -36,8 +36,8 @@ export const describeClusterHandler: Handler = {
       errorMessage: null,
       clusterId: s.clusterId,
       // KRaft brokers name a live broker as the controller, since clients cannot reach the real one.
-      controllerId: s.nodeId,
-      brokers: [{ brokerId: s.nodeId, host: s.advertisedHost, port: s.advertisedPort, rack: null }],
+      controllerId: s.cluster.controllerId(),
+      brokers: s.cluster.liveBrokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? clusterAuthorizedOperations : unsetOperations,
     };
     if (v >= 1) response.endpointType = EndpointType.BROKER;

@@ -19,9 +19,10 @@ const zeroUuid = 'AAAAAAAAAAAAAAAAAAAAAA';
 function partitions(s: BrokerServices, t: TopicRecord, start: number, end: number) {
   const out = [];
   for (let p = start; p < end; p++) {
+    const owner = s.cluster.ownerOf(t.id, p);
     out.push({
-      errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: s.nodeId, leaderEpoch: s.logs.partition(t.id, p)?.leaderEpoch ?? 0,
-      replicaNodes: [s.nodeId], isrNodes: [s.nodeId], eligibleLeaderReplicas: [], lastKnownElr: [], offlineReplicas: [],
+      errorCode: owner ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: owner?.nodeId ?? -1, leaderEpoch: owner?.leaderEpoch ?? -1,
+      replicaNodes: owner ? [owner.nodeId] : [], isrNodes: owner ? [owner.nodeId] : [], eligibleLeaderReplicas: [], lastKnownElr: [], offlineReplicas: [],
     });
   }
   return out;

@@ -124,7 +124,8 @@ export const fetchHandler: Handler = {
         const log = topic ? s.logs.partition(topic.id, p.partition) : undefined;
         if (log) logs.add(log);
         partitions.push({
-          index: p.partition, log, errorCode: !topic ? unknown : log ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          index: p.partition, log,
+          errorCode: !topic ? unknown : log ? ErrorCode.NONE : p.partition >= 0 && p.partition < topic.partitions ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
           fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch,
         });
       }

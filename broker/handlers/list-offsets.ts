@@ -63,7 +63,8 @@ export const listOffsetsHandler: Handler = {
         const log = topic ? s.logs.partition(topic.id, p.partitionIndex) : undefined;
         const base = { partitionIndex: p.partitionIndex, leaderEpoch: v >= 4 && log ? log.leaderEpoch : -1 };
         if (!log) {
-          partitions.push({ ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1, oldStyleOffsets: [] });
+          const led = topic && p.partitionIndex >= 0 && p.partitionIndex < topic.partitions;
+          partitions.push({ ...base, errorCode: led ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1, oldStyleOffsets: [] });
           continue;
         }
         if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {

@@ -13,11 +13,11 @@ const unsetOperations = -2147483648;
 function describeTopic(s: BrokerServices, t: TopicRecord, includeOps: boolean): MetadataResponseTopicInput {
   const partitions = [];
   for (let p = 0; p < t.partitions; p++) {
-    const log = s.logs.partition(t.id, p);
-    partitions.push({
-      errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: s.nodeId, leaderEpoch: log?.leaderEpoch ?? 0,
-      replicaNodes: [s.nodeId], isrNodes: [s.nodeId], offlineReplicas: [],
-    });
+    const owner = s.cluster.ownerOf(t.id, p);
+    // No live owner yet (just created, or its broker died and the lease has not run out): clients retry.
+    partitions.push(owner
+      ? { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: owner.nodeId, leaderEpoch: owner.leaderEpoch, replicaNodes: [owner.nodeId], isrNodes: [owner.nodeId], offlineReplicas: [] }
+      : { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: -1, leaderEpoch: -1, replicaNodes: [], isrNodes: [], offlineReplicas: [] });
   }
   return {
     errorCode: ErrorCode.NONE, name: t.name, topicId: t.id, isInternal: false, partitions,
@@ -57,9 +57,9 @@ export const metadataHandler: Handler = {
     }
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: s.nodeId, host: s.advertisedHost, port: s.advertisedPort, rack: null }],
+      brokers: s.cluster.liveBrokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: v >= 1 ? b.rack : null })),
       clusterId: s.clusterId,
-      controllerId: s.nodeId,
+      controllerId: s.cluster.controllerId(),
       topics,
     };
   },

@@ -28,6 +28,8 @@ export interface FlusherOptions {
   flushLingerMs: number;
   maxConcurrentFlushes: number;
   firstSequence: number;
+  /** The metadata key committing flush `sequence` (default: the single-broker /wal/<sequence>). */
+  walKeyOf?: (sequence: number) => string;
   logger: Logger;
   /** Called when a commit is refused: this broker has been fenced and must stop acknowledging writes. */
   onFenced: (error: Error) => void;
@@ -158,7 +160,7 @@ export class Flusher {
       await previousCommit;
       if (this.fenced) throw this.fenced;
       const record: WalRecord = { objectKey, sizeBytes, nodeId: this.o.nodeId, createdAtMs: Date.now() };
-      const key = walKey(sequence);
+      const key = (this.o.walKeyOf ?? walKey)(sequence);
       const value = JSON.stringify(record);
       let attempts = 0;
       const result = await retryForever('commit WAL object', () => {

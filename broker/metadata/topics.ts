@@ -1,7 +1,7 @@
 // Topics: names, ids, partition counts and config overrides, kept in the metadata store under /topics/ and
 // cached here. Every change is a guarded transaction, so two brokers never both create or change a topic.
 import { randomBytes } from 'node:crypto';
-import type { MetadataStore } from './store.ts';
+import type { MetadataStore, Watch } from './store.ts';
 import { deletedTopicKey, topicKey, topicPrefix } from './layout.ts';
 import type { TopicRecord } from './layout.ts';
 
@@ -128,6 +128,39 @@ export class TopicRegistry {
     this.byNameMap.delete(name);
     this.byIdMap.delete(record.id);
     return record;
+  }
+
+  /**
+   * Cluster mode: follows topics created, changed and deleted by other brokers. Events older than what the
+   * registry already holds (its own writes, or the initial load) are ignored. `onChange` runs after each batch.
+   */
+  async follow(onChange: (changes: { record: TopicRecord; deleted: boolean }[]) => void): Promise<Watch> {
+    const fromRevision = (await this.store.revision()) + 1;
+    await this.load();
+    return this.store.watchPrefix(topicPrefix, fromRevision, (events) => {
+      const changes: { record: TopicRecord; deleted: boolean }[] = [];
+      for (const ev of events) {
+        if (ev.type === 'put') {
+          const record = JSON.parse(ev.kv.value) as TopicRecord;
+          const known = this.byNameMap.get(record.name);
+          if (known && known.modRevision >= ev.kv.modRevision) continue;
+          if (known && known.record.id !== record.id) {
+            this.byIdMap.delete(known.record.id);
+            changes.push({ record: known.record, deleted: true });
+          }
+          this.remember(record, ev.kv.modRevision);
+          changes.push({ record, deleted: false });
+        } else {
+          const name = ev.key.slice(topicPrefix.length);
+          const known = this.byNameMap.get(name);
+          if (!known || known.modRevision > ev.modRevision) continue;
+          this.byNameMap.delete(name);
+          this.byIdMap.delete(known.record.id);
+          changes.push({ record: known.record, deleted: true });
+        }
+      }
+      if (changes.length > 0) onChange(changes);
+    });
   }
 
   private async refresh(name: string): Promise<void> {

@@ -118,6 +118,20 @@ export class BrokerProcess {
     return this.logLines.filter((l) => /"level":"(error|fatal)"|"level":(50|60)/.test(l) || l.startsWith('[stderr]'));
   }
 
+  /** SIGSTOP: the process is frozen (its lease keeps running out) until resume(). */
+  pause(): void {
+    if (this.alive) this.child!.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    if (this.alive) this.child!.kill('SIGCONT');
+  }
+
+  /** Resolves with the exit status once the process has exited by itself. */
+  exitedPromise(): Promise<ExitInfo> {
+    return this.exitInfo ?? Promise.resolve(this.exited ?? { code: null, signal: null });
+  }
+
   /** kill -9; resolves when the process is gone. */
   async kill9(): Promise<void> {
     if (!this.alive) return;

@@ -46,7 +46,7 @@ export const kafkajsCodec: Record<string, number> = {
 
 export function kafkajsClient(bootstrap: string, clientId = 'skafos-it'): KafkaType {
   registerKafkajsCodecs();
-  return new Kafka({ clientId, brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 }, connectionTimeout: 5000, requestTimeout: 30000 });
+  return new Kafka({ clientId, brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 }, connectionTimeout: 5000, requestTimeout: 30000 });
 }
 
 function headersObject(r: TestRecord): Record<string, string> {
@@ -119,11 +119,18 @@ export async function kafkajsFetch(kafka: KafkaType, topic: string, ranges: Map<
     for (const [p, [from]] of ranges) next.set(p, from);
     while ([...ranges].some(([p, [, until]]) => next.get(p)! < until)) {
       if (Date.now() > deadline) throw new Error(`kafkajs fetch of ${topic} incomplete after ${timeoutMs} ms: ${JSON.stringify([...next])}`);
-      const leader = meta.find((m) => m.partitionId === [...ranges.keys()][0])!.leader;
-      const broker = await cluster.findBroker({ nodeId: leader });
-      const partitions = [...ranges].filter(([p, [, until]]) => next.get(p)! < until).map(([p]) => ({ partition: p, fetchOffset: String(next.get(p)), maxBytes: 1024 * 1024 }));
-      const res = await broker.fetch({ maxWaitTime: 200, minBytes: 1, maxBytes: 10 * 1024 * 1024, isolationLevel: 0, topics: [{ topic, partitions }] });
-      for (const tr of res.responses) {
+      // Each partition from its leader (brokers of a cluster lead different partitions).
+      const leaders = new Set([...ranges.keys()].map((p) => meta.find((m) => m.partitionId === p)!.leader));
+      const responses = [];
+      for (const leader of leaders) {
+        const broker = await cluster.findBroker({ nodeId: leader });
+        const partitions = [...ranges].filter(([p, [, until]]) => next.get(p)! < until && meta.find((m) => m.partitionId === p)!.leader === leader)
+          .map(([p]) => ({ partition: p, fetchOffset: String(next.get(p)), maxBytes: 1024 * 1024 }));
+        if (partitions.length === 0) continue;
+        const res = await broker.fetch({ maxWaitTime: 200, minBytes: 1, maxBytes: 10 * 1024 * 1024, isolationLevel: 0, topics: [{ topic, partitions }] });
+        responses.push(...res.responses);
+      }
+      for (const tr of responses) {
         for (const pr of tr.partitions) {
           if (pr.errorCode !== 0) throw new Error(`kafkajs fetch ${topic}/${pr.partition}: error ${pr.errorCode}`);
           const until = ranges.get(pr.partition)![1];

@@ -39,7 +39,7 @@ export class KafkajsLoad {
 
   private async connect(): Promise<Producer> {
     const kafka = new kafkajs.Kafka({
-      clientId: this.name, brokers: [this.bootstrap], logLevel: kafkajs.logLevel.NOTHING,
+      clientId: this.name, brokers: this.bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING,
       retry: { retries: 0 }, connectionTimeout: 1000, requestTimeout: 5000,
     });
     const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 1, retry: { retries: 0 } });
