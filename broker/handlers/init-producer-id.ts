@@ -1,0 +1,40 @@
+// InitProducerId (v0-v5): a new producer id with epoch 0 for an idempotent producer, from the cluster-wide
+// block allocator (broker/log/producer-ids.ts). As in Kafka, a non-transactional request always gets a fresh
+// id, even when it names its current producer id and epoch (KIP-360, v3+): the epoch bump of an existing id
+// only exists for transactional ids. Transactional ids are not served yet (spec/producer-state.md): they get
+// INVALID_REQUEST, which every client treats as fatal, instead of a retriable error that would make
+// initTransactions() hang until its timeout.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../protocol/generated/index.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import { producerIdAllocator } from '../log/producer-ids.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+function failure(errorCode: number): InitProducerIdResponseInput {
+  return { throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 };
+}
+
+export const initProducerIdHandler: Handler = {
+  apiKey: ApiKey.InitProducerId,
+  minVersion: 0,
+  maxVersion: 5,
+  async handle(ctx: RequestContext, req: InitProducerIdRequest): Promise<InitProducerIdResponseInput> {
+    const s = ctx.services;
+    // Kafka: a producer id without an epoch (or the reverse) is malformed.
+    if ((req.producerId === -1) !== (req.producerEpoch === -1)) return failure(ErrorCode.INVALID_REQUEST);
+    if (req.transactionalId !== null) {
+      s.logger.warn({ transactionalId: req.transactionalId, client: ctx.header.clientId }, 'InitProducerId for a transactional id: transactions are not supported yet');
+      return failure(ErrorCode.INVALID_REQUEST);
+    }
+    if (s.logs.fenced) return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    let producerId: number;
+    try {
+      producerId = await producerIdAllocator(s.metadata).allocate();
+    } catch (err) {
+      // Metadata store unreachable: retriable, as Kafka's answer while its id block is not ready.
+      s.logger.warn({ err }, 'could not allocate a producer id');
+      return failure(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
+  },
+};

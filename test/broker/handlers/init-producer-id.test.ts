@@ -1,0 +1,59 @@
+// InitProducerId v0-v5: fresh cluster-unique producer ids with epoch 0 for idempotent producers (also when a
+// v3+ request names its current id and epoch, as Kafka does without a transactional id), INVALID_REQUEST for
+// transactional ids (not supported yet) and for an id without an epoch; ids are never reused after a restart.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiKey } from '../../../broker/protocol/generated/index.ts';
+import { ErrorCode } from '../../../broker/protocol/errors.ts';
+import { startBrokerIn, startTestBroker } from './support/client.ts';
+
+t.test('every version allocates a new id with epoch 0', async (t) => {
+  const { client } = await startTestBroker(t);
+  const seen = new Set<number>();
+  for (let v = 0; v <= 5; v++) {
+    const r = await client.request(ApiKey.InitProducerId, v, { transactionalId: null, transactionTimeoutMs: 60000 });
+    t.equal(r.errorCode, 0, `v${v}`);
+    t.equal(r.producerEpoch, 0);
+    t.ok(Number(r.producerId) >= 0);
+    t.notOk(seen.has(Number(r.producerId)), 'unique');
+    seen.add(Number(r.producerId));
+  }
+  // KIP-360 (v3+) without a transactional id: Kafka hands out a fresh id rather than bumping the epoch.
+  const first = [...seen][0]!;
+  for (let v = 3; v <= 5; v++) {
+    const r = await client.request(ApiKey.InitProducerId, v, { transactionalId: null, transactionTimeoutMs: 60000, producerId: first, producerEpoch: 0 });
+    t.equal(r.errorCode, 0);
+    t.equal(r.producerEpoch, 0);
+    t.notOk(seen.has(Number(r.producerId)), `v${v}: a new id`);
+    seen.add(Number(r.producerId));
+  }
+});
+
+t.test('malformed and transactional requests', async (t) => {
+  const { client } = await startTestBroker(t);
+  const bad = await client.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: 5, producerEpoch: -1 });
+  t.equal(bad.errorCode, ErrorCode.INVALID_REQUEST, 'an id without an epoch');
+  t.equal(Number(bad.producerId), -1);
+  for (let v = 0; v <= 5; v++) {
+    const r = await client.request(ApiKey.InitProducerId, v, { transactionalId: 'txn-1', transactionTimeoutMs: 60000 });
+    t.equal(r.errorCode, ErrorCode.INVALID_REQUEST, `v${v}: transactions are not supported yet`);
+    t.equal(Number(r.producerId), -1);
+    t.equal(r.producerEpoch, -1);
+  }
+});
+
+t.test('ids are not reused after a restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-pid-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let b = await startBrokerIn(dir);
+  const r1 = await b.client.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 60000 });
+  await b.close();
+  b = await startBrokerIn(dir);
+  const r2 = await b.client.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 60000 });
+  await b.close();
+  t.equal(r1.errorCode, 0);
+  t.equal(r2.errorCode, 0);
+  t.ok(Number(r2.producerId) > Number(r1.producerId), `${r2.producerId} after ${r1.producerId}`);
+});
