@@ -3,10 +3,14 @@
 // Under acks=all load: kill -9 of a broker (its partitions move within the lease plus a few seconds: the time
 // to the first acknowledged produce on a moved partition is printed), a broker paused with SIGSTOP past its
 // lease (once resumed it acknowledges nothing and exits to be restarted), and a rolling restart with SIGTERM
-// (partitions are handed over first). Afterwards every acknowledged record is in the log exactly once, where it
-// was acknowledged, offsets have no gap or overlap, and each producer's order held.
+// (partitions are handed over first), while a consumer group of three kafkajs members reads along. Afterwards
+// every acknowledged record is in the log exactly once, where it was acknowledged, offsets have no gap or
+// overlap, and each producer's order held; the group read every acknowledged record, redelivered only records
+// not yet committed, and read each partition in order.
 import t from 'tap';
 import kafkajs from 'kafkajs';
+import type { Consumer } from 'kafkajs';
+import type { Test } from 'tap';
 import { EtcdMember, etcdMemberSkip } from '../support/etcd.ts';
 import { kafkajsClient } from '../support/js-clients.ts';
 import { KafkajsLoad, verifyLoad, waitForAcks } from '../support/load.ts';
@@ -58,6 +62,75 @@ async function firstAck(bootstrap: string, topic: string, partition: number, sta
   }
 }
 
+interface GroupRun {
+  consumers: Consumer[];
+  /** Every record delivered, in delivery order: partition, offset, key, when. */
+  reads: { p: number; o: number; k: string; at: number }[];
+  /** Offsets committed, as the members reported them: partition, next offset, when. */
+  commits: { p: number; o: number; at: number }[];
+}
+
+/** A consumer group of `n` kafkajs members reading `topic` from the beginning while the chaos goes on. */
+async function startGroup(t: Test, bootstrap: string, topic: string, n: number): Promise<GroupRun> {
+  const run: GroupRun = { consumers: [], reads: [], commits: [] };
+  for (let i = 0; i < n; i++) {
+    const consumer = kafkajsClient(bootstrap, `chaos-${i}`).consumer({
+      groupId: 'chaos-group', sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 200,
+      retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
+      for (const tp of e.payload.topics) for (const p of tp.partitions) run.commits.push({ p: p.partition, o: Number(p.offset), at: Date.now() });
+    });
+    t.teardown(() => consumer.disconnect().catch(() => {}));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommitInterval: 500,
+      eachMessage: async ({ partition, message }) => { run.reads.push({ p: partition, o: Number(message.offset), k: message.key?.toString() ?? '', at: Date.now() }); },
+    });
+    run.consumers.push(consumer);
+  }
+  return run;
+}
+
+/**
+ * Every acknowledged record was consumed; a record consumed twice was not yet committed when it was read again
+ * (redelivery only from the uncommitted range, as a rebalance or a coordinator change allows); each partition's
+ * first reads go in offset order.
+ */
+async function checkGroup(t: Test, run: GroupRun, acks: { key: string }[], bootstrap: string, topic: string): Promise<void> {
+  const keys = () => new Set(run.reads.map((r) => r.k));
+  await waitUntil('the group to consume every acknowledged record', () => (acks.every((a) => keys().has(a.key)) ? true : undefined), 120_000, 200);
+  t.pass(`the consumer group read all ${acks.length} acknowledged records`);
+  const seen = new Map<string, number>();
+  let twice = 0;
+  let badTwice = 0;
+  for (const r of run.reads) {
+    const id = `${r.p}:${r.o}`;
+    if (!seen.has(id)) {
+      seen.set(id, r.at);
+      continue;
+    }
+    twice++;
+    const committed = Math.max(-1, ...run.commits.filter((c) => c.p === r.p && c.at < r.at).map((c) => c.o));
+    if (committed > r.o) badTwice++;
+  }
+  t.equal(badTwice, 0, `no committed record was delivered again (${twice} redeliveries from uncommitted ranges)`);
+  const firstReads = new Map<number, number[]>();
+  const firstSeen = new Set<string>();
+  for (const r of run.reads) {
+    const id = `${r.p}:${r.o}`;
+    if (firstSeen.has(id)) continue;
+    firstSeen.add(id);
+    (firstReads.get(r.p) ?? firstReads.set(r.p, []).get(r.p)!).push(r.o);
+  }
+  const disordered = [...firstReads].filter(([, offs]) => offs.some((o, i) => i > 0 && o < offs[i - 1]!)).map(([p]) => p);
+  t.same(disordered, [], 'each partition was first read in offset order');
+  for (const c of run.consumers) await c.disconnect().catch(() => {});
+  void bootstrap;
+  void topic;
+}
+
 const skip = etcdMemberSkip();
 t.test('three brokers: ownership, kill -9, pause past the lease, rolling restart under load', { skip }, async (t) => {
   const etcd = await EtcdMember.create();
@@ -81,6 +154,7 @@ t.test('three brokers: ownership, kill -9, pause past the lease, rolling restart
   for (const id of initial.byPartition.values()) perBroker.set(id, (perBroker.get(id) ?? 0) + 1);
   t.same([...perBroker.values()].sort(), [2, 2, 2], 'partitions are spread evenly');
 
+  const group = await startGroup(t, cluster.bootstrap(), topic, 3);
   const loads = [new KafkajsLoad('a', cluster.bootstrap(), topic, partitions), new KafkajsLoad('b', cluster.bootstrap(), topic, partitions)];
   const acked = () => loads.reduce((n, l) => n + l.acks.length, 0);
   t.ok(await waitForAcks(acked, 300, 60_000), 'load is acknowledged');
@@ -130,5 +204,6 @@ t.test('three brokers: ownership, kill -9, pause past the lease, rolling restart
     }
   }, 60_000, 500);
   await verifyLoad(t, cluster.bootstrap(), topic, partitions, acks);
+  await checkGroup(t, group, acks, cluster.bootstrap(), topic);
   for (const b of cluster.brokers) t.same(b.errorLines().filter((l) => !/membership lost|can no longer serve|lease/.test(l)).slice(0, 5), [], 'no unexpected errors logged');
 });
