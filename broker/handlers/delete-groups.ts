@@ -1,0 +1,14 @@
+// DeleteGroups: removes empty groups and their committed offsets.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { DeleteGroupsRequest, DeleteGroupsResponseInput } from '../protocol/generated/index.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+export const deleteGroupsHandler: Handler = {
+  apiKey: ApiKey.DeleteGroups,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(ctx: RequestContext, req: DeleteGroupsRequest): Promise<DeleteGroupsResponseInput> {
+    const codes = await ctx.services.groups.deleteGroups(req.groupsNames);
+    return { throttleTimeMs: 0, results: req.groupsNames.map((groupId, i) => ({ groupId, errorCode: codes[i]! })) };
+  },
+};

@@ -1,0 +1,59 @@
+// OffsetCommit: committed offsets of a group, checked against its generation and members (or an "admin"
+// commit with generation -1 and no member for a group without members). Unknown partitions get
+// UNKNOWN_TOPIC_OR_PARTITION; the rest go to the coordinator.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { OffsetCommitRequest, OffsetCommitResponseInput } from '../protocol/generated/index.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import type { OffsetCommitEntry } from '../groups/coordinator.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+export const offsetCommitHandler: Handler = {
+  apiKey: ApiKey.OffsetCommit,
+  minVersion: 0,
+  maxVersion: 9,
+  async handle(ctx: RequestContext, req: OffsetCommitRequest): Promise<OffsetCommitResponseInput> {
+    const s = ctx.services;
+    const v = ctx.apiVersion;
+    const nowMs = Date.now();
+    // v2-v4 carry a retention time (-1: the broker's rule); v1 a commit timestamp per partition (-1: now).
+    const expireTimestampMs = v >= 2 && v <= 4 && req.retentionTimeMs !== -1 ? nowMs + req.retentionTimeMs : null;
+    const codes: number[][] = [];
+    const entries: OffsetCommitEntry[] = [];
+    const slots: [number, number][] = [];
+    req.topics.forEach((t, ti) => {
+      const topic = s.topics.byName(t.name);
+      codes.push(t.partitions.map((p, pi) => {
+        if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        entries.push({
+          topic: t.name, partition: p.partitionIndex, offset: p.committedOffset,
+          leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
+          metadata: p.committedMetadata,
+          commitTimestampMs: v === 1 && p.commitTimestamp !== -1 ? p.commitTimestamp : nowMs,
+          expireTimestampMs,
+        });
+        slots.push([ti, pi]);
+        return ErrorCode.NONE;
+      }));
+    });
+    if (entries.length > 0) {
+      const results = await s.groups.commitOffsets({
+        groupId: req.groupId,
+        memberId: v >= 1 ? req.memberId : '',
+        groupInstanceId: v >= 7 ? req.groupInstanceId : null,
+        generationId: v >= 1 ? req.generationIdOrMemberEpoch : -1,
+        entries,
+      });
+      results.forEach((code, i) => {
+        const [ti, pi] = slots[i]!;
+        codes[ti]![pi] = code;
+      });
+    }
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t, ti) => ({
+        name: t.name,
+        partitions: t.partitions.map((p, pi) => ({ partitionIndex: p.partitionIndex, errorCode: codes[ti]![pi]! })),
+      })),
+    };
+  },
+};

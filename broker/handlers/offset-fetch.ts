@@ -1,0 +1,51 @@
+// OffsetFetch: a group's committed offsets (-1 where nothing is committed); null topics (v2+) asks for all of
+// them; v8+ asks for several groups at once. requireStable (v7+) needs no wait: there are no pending
+// transactional offsets (transactions are not implemented).
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { OffsetFetchRequest, OffsetFetchResponseInput, OffsetFetchResponsePartitionInput } from '../protocol/generated/index.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import type { FetchedOffset } from '../groups/coordinator.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+function partition(v: number, p: FetchedOffset): OffsetFetchResponsePartitionInput {
+  return {
+    partitionIndex: p.partition, committedOffset: p.offset,
+    ...(v >= 5 ? { committedLeaderEpoch: p.leaderEpoch } : {}),
+    metadata: p.metadata, errorCode: p.errorCode,
+  };
+}
+
+export const offsetFetchHandler: Handler = {
+  apiKey: ApiKey.OffsetFetch,
+  minVersion: 0,
+  maxVersion: 9,
+  handle(ctx: RequestContext, req: OffsetFetchRequest): OffsetFetchResponseInput {
+    const groups = ctx.services.groups;
+    const v = ctx.apiVersion;
+    const asked = (topics: { name: string; partitionIndexes: number[] }[] | null) => topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
+    if (v >= 8) {
+      return {
+        throttleTimeMs: 0,
+        groups: req.groups.map((g) => {
+          const r = groups.fetchOffsets(g.groupId, asked(g.topics));
+          return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, p)) })) };
+        }),
+      };
+    }
+    const r = groups.fetchOffsets(req.groupId, asked(req.topics));
+    if (v < 2 && r.errorCode !== ErrorCode.NONE) {
+      // No top-level error before v2: every asked partition carries it.
+      return {
+        topics: (req.topics ?? []).map((t) => ({
+          name: t.name,
+          partitions: t.partitionIndexes.map((p) => partition(v, { partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: r.errorCode })),
+        })),
+      };
+    }
+    return {
+      throttleTimeMs: 0,
+      topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, p)) })),
+      ...(v >= 2 ? { errorCode: r.errorCode } : {}),
+    };
+  },
+};
