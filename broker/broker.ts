@@ -6,8 +6,17 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from './config.ts';
 import type { BrokerServices } from './handlers/context.ts';
 import { buildHandlerTable } from './handlers/index.ts';
+import { GroupCoordinator } from './groups/coordinator.ts';
+import { TxnService } from './txn/service.ts';
+import { ConsumerGroupCoordinator } from './groups/consumer-coordinator.ts';
 import { SingleBrokerCluster } from './cluster/cluster.ts';
+import type { Cluster } from './cluster/cluster.ts';
+import { EtcdCluster } from './cluster/etcd-cluster.ts';
+import { clusterEnabled } from './config.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import { firstGeneratedNodeId, nodeIdCounterKey } from './metadata/layout.ts';
 import { LogManager } from './log/log-manager.ts';
+import { producerStateStats } from './log/producer-state.ts';
 import { topicConfigValue, topicNumber } from './log/topic-config.ts';
 import { EmbeddedMetadataStore } from './metadata/embedded.ts';
 import { clusterKey } from './metadata/layout.ts';
@@ -37,12 +46,38 @@ function compactionPassBytes(segmentTargetBytes: number): number {
   return Math.max(segmentTargetBytes, Math.min(4 * segmentTargetBytes, 256 * 1024 * 1024));
 }
 
+/** How often the controller looks for WAL objects nothing needs any more (cluster mode). */
+const walCollectionIntervalMs = 30_000;
+/** A WAL object younger than this is never collected by the global pass. */
+const walCollectionMinAgeMs = 60_000;
+
+/**
+ * node.id=-1 in cluster mode: the id kept in log.dirs from an earlier start, else the next one of the cluster's
+ * counter (from 1001, as Kafka's generated ids), written to log.dirs before it is used.
+ */
+async function resolveNodeId(store: MetadataStore, configured: number, dataDir: string): Promise<number> {
+  if (configured >= 0) return configured;
+  const file = join(dataDir, 'node-id');
+  const kept = await readFile(file, 'utf8').then((t) => Number(t.trim()), () => null);
+  if (kept !== null && Number.isInteger(kept) && kept >= 0) return kept;
+  for (;;) {
+    const kv = await store.get(nodeIdCounterKey);
+    const next = kv ? (JSON.parse(kv.value) as { next: number }).next : firstGeneratedNodeId;
+    const r = await store.txn([{ key: nodeIdCounterKey, target: 'modRevision', op: '=', value: kv?.modRevision ?? 0 }], [{ type: 'put', key: nodeIdCounterKey, value: JSON.stringify({ next: next + 1 }) }]);
+    if (!r.succeeded) continue;
+    await writeFile(file, `${next}\n`);
+    return next;
+  }
+}
+
 export interface RunningBroker {
   /** The Kafka listener's bound port (useful with port 0). */
   readonly port: number;
   readonly opsPort: number | null;
   readonly services: BrokerServices;
   readonly metrics: Metrics;
+  /** Resolves if the broker can no longer serve (cluster membership lost): the process should restart it. */
+  readonly failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -109,13 +144,25 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const clusterId = await loadClusterId(metadata, config.clusterId);
   const topics = new TopicRegistry(metadata);
   await topics.load();
+  const clustered = clusterEnabled(config);
+  const nodeId = await resolveNodeId(metadata, config.nodeId, config.dataDir);
+  let reportFailure!: (e: Error) => void;
+  const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
+  const etcdCluster = clustered
+    ? new EtcdCluster({
+      store: metadata, topics, sessionTimeoutMs: config.brokerSessionTimeoutMs, logger: logger.child({ component: 'cluster' }),
+      self: { nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack, incarnation: randomBytes(6).toString('hex') },
+      onMembershipLost: (e) => reportFailure(e),
+    })
+    : null;
   const logs = new LogManager({
-    metadata, objectStore, topics, nodeId: config.nodeId, host: advertised.host, port: advertised.port,
+    metadata, objectStore, topics, nodeId, cluster: etcdCluster ? { extraFence: () => etcdCluster.fence() } : undefined, host: advertised.host, port: advertised.port,
     flushSizeBytes: config.flushSizeBytes, flushLingerMs: config.flushLingerMs, maxConcurrentFlushes,
     cacheSegmentBytes: config.cacheSegmentBytes, cacheIndexBytes: config.cacheIndexBytes, readaheadBytes: config.readaheadBytes, recoveryConcurrency,
     compaction: {
       intervalMs: config.compactionIntervalMs, targetBytes: config.segmentTargetBytes, minAgeMs: config.compactionMinAgeMs,
       maxAgeMs: config.compactionMaxAgeMs, maxPassBytes: compactionPassBytes(config.segmentTargetBytes),
+      producerState: { expirationMs: config.producerIdExpirationMs, maxProducers: config.producerStateMaxProducers },
     },
     logger: logger.child({ component: 'log' }),
     retentionOf: (topic) => ({
@@ -127,11 +174,35 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   await logs.start();
   if (config.compactionEnable) logs.startCompaction();
 
-  const cluster = new SingleBrokerCluster({ nodeId: config.nodeId, host: advertised.host, port: advertised.port, rack: null }, () => logs.fence());
+  const single = etcdCluster ? null : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
+  const cluster: Cluster = etcdCluster ?? single!;
+  const groups = new GroupCoordinator({
+    metadata, cluster, logger: logger.child({ component: 'groups' }),
+    options: {
+      minSessionTimeoutMs: config.groupMinSessionTimeoutMs, maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs, maxGroupSize: config.groupMaxSize, maxGroups: config.groupMaxGroups,
+      maxRecordBytes: config.groupMaxRecordBytes, offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
+      retentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs, offsetMetadataMaxBytes: config.offsetMetadataMaxBytes,
+    },
+  });
+  const consumerGroups = new ConsumerGroupCoordinator({
+    metadata, cluster, topics, logger: logger.child({ component: 'consumer-groups' }),
+    options: {
+      heartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs, sessionTimeoutMs: config.groupConsumerSessionTimeoutMs,
+      maxSize: config.groupConsumerMaxSize, assignors: config.groupConsumerAssignors,
+      maxSubscribedTopics: config.groupConsumerMaxSubscribedTopics, maxRecordBytes: config.groupMaxRecordBytes, maxGroups: config.groupMaxGroups,
+      cleanupIntervalMs: config.offsetsRetentionCheckIntervalMs,
+    },
+  });
+  consumerGroups.setClassicGroups(groups);
+  groups.attachConsumerGroups(consumerGroups);
+  await Promise.all([groups.start(), consumerGroups.start()]);
+  const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
   const services: BrokerServices = {
-    config, nodeId: config.nodeId, clusterId, advertisedHost: advertised.host, advertisedPort: advertised.port,
-    logs, cluster, topics, metadata, logger, storageHealth, adminLock: mutex(),
+    config, nodeId, clusterId, advertisedHost: advertised.host, advertisedPort: advertised.port,
+    logs, cluster, topics, metadata, logger, storageHealth, adminLock: mutex(), groups, consumerGroups, txn,
   };
+  await txn.start(services);
   const server = await startKafkaServer({
     host: listener.host, port: listener.port, handlers: buildHandlerTable(), services, logger: logger.child({ component: 'net' }),
     idleTimeoutMs: config.connectionsMaxIdleMs,
@@ -140,7 +211,25 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   // With port 0 the advertised port follows the bound one.
   if (advertised.port === 0) {
     services.advertisedPort = server.port;
-    cluster.setAdvertisedPort(server.port);
+    (etcdCluster ?? single!).setAdvertisedPort(server.port);
+  }
+  let walTimer: NodeJS.Timeout | null = null;
+  if (etcdCluster) {
+    await etcdCluster.join();
+    await etcdCluster.start({
+      acquire: (parts) => logs.acquire(parts),
+      release: (topicId, partition) => logs.releasePartition(topicId, partition),
+      drop: (topicId, partition) => logs.drop(topicId, partition),
+      holds: (topicId, partition) => logs.partition(topicId, partition) !== undefined,
+      held: () => logs.held(),
+    });
+    let collecting = false;
+    walTimer = setInterval(() => {
+      if (collecting || etcdCluster.controllerId() !== nodeId) return;
+      collecting = true;
+      logs.collectWalGlobally(walCollectionMinAgeMs).catch((err) => logger.warn({ err }, 'WAL collection failed')).finally(() => (collecting = false));
+    }, walCollectionIntervalMs);
+    walTimer.unref();
   }
 
   const metrics = new Metrics({ version: '0.1.0' });
@@ -166,22 +255,33 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   }, config.logRetentionCheckIntervalMs);
   retentionTimer.unref();
 
-  logger.info({ clusterId, nodeId: config.nodeId, dataDir: config.dataDir, port: server.port }, 'broker started');
+  logger.info({ clusterId, nodeId, clustered, dataDir: config.dataDir, port: server.port }, 'broker started');
   let closing: Promise<void> | null = null;
   return {
     port: server.port,
     opsPort: ops?.address.port ?? null,
     services,
     metrics,
+    failed,
     close() {
       closing ??= (async () => {
+        if (etcdCluster) {
+          logger.info('shutting down: handing partitions over to other brokers');
+          const handedOver = await etcdCluster.drain(shutdownGraceMs / 2);
+          logger.info({ handedOver }, handedOver ? 'every partition handed over' : 'no handover (no other broker, or it timed out)');
+        }
         logger.info('shutting down: answering in-flight requests and flushing');
         clearInterval(retentionTimer);
         clearInterval(healthTimer);
+        if (walTimer) clearInterval(walTimer);
         const serverClosed = server.close(shutdownGraceMs);
+        // Delayed JoinGroup/SyncGroup responses are answered (NOT_COORDINATOR) rather than held to the grace period.
+        const groupsClosed = Promise.all([groups.close(), consumerGroups.close(), txn.close()]);
         logs.flusher.flushNow();
         await serverClosed;
+        await groupsClosed;
         await logs.close(shutdownGraceMs);
+        await etcdCluster?.close();
         await ops?.close();
         await objectStore.close();
         await metadata.close();
@@ -231,6 +331,7 @@ function registerMetrics(metrics: Metrics, s: BrokerServices, store: { stats(): 
   const flush = () => s.logs.flusher.stats;
   metrics.gauge({ name: 'connections', help: 'Open Kafka client connections.', collect() { this.set(connections()); } });
   metrics.gauge({ name: 'topics', help: 'Topics.', collect() { this.set(s.topics.all().length); } });
+  metrics.gauge({ name: 'consumer_groups', help: 'Consumer groups this broker coordinates (in memory).', collect() { this.set(s.groups.groupCount); } });
   metrics.gauge({ name: 'unflushed_bytes', help: 'Bytes appended and not yet durable.', collect() { this.set(s.logs.flusher.unflushedBytes); } });
   metrics.gauge({ name: 'flushes', help: 'WAL objects written since start.', collect() { this.set(flush().flushes); } });
   metrics.gauge({ name: 'flush_object_bytes', help: 'Bytes of WAL objects written since start.', collect() { this.set(flush().objectBytes); } });
@@ -240,6 +341,12 @@ function registerMetrics(metrics: Metrics, s: BrokerServices, store: { stats(): 
   const compaction = () => s.logs.compactor.stats;
   metrics.gauge({ name: 'compaction_segments_written', help: 'Segment objects written by compaction and committed, since start.', collect() { this.set(compaction().segmentsWritten); } });
   metrics.gauge({ name: 'compaction_bytes', help: 'Bytes of record batches moved into committed segments, since start.', collect() { this.set(compaction().bytesCompacted); } });
+  metrics.gauge({
+    name: 'idempotent_producers', help: 'Idempotent producers since start: duplicates answered with their original offset, out_of_order and invalid_epoch refusals, producers evicted, producer-state rebuilds and the batches, bytes and ms they took.', labelNames: ['figure'],
+    collect() {
+      for (const [figure, value] of Object.entries(producerStateStats)) this.set({ figure }, value);
+    },
+  });
   metrics.gauge({ name: 'compaction_passes', help: 'Compaction passes that found work, since start.', collect() { this.set(compaction().passes); } });
   metrics.gauge({ name: 'compaction_failed_passes', help: 'Compaction passes that failed (retried at the next interval), since start.', collect() { this.set(compaction().failedPasses); } });
   metrics.gauge({ name: 'compaction_segments_abandoned', help: 'Segment objects written whose commit was refused or abandoned, since start.', collect() { this.set(compaction().segmentsAbandoned); } });

@@ -42,7 +42,13 @@ export interface BrokerConfig {
   // Kafka settings (Kafka's names, camelCased).
   readonly listeners: readonly Listener[];
   readonly advertisedListeners: readonly Listener[];
+  /** -1: assigned by the cluster at first start and kept in log.dirs (cluster mode only). */
   readonly nodeId: number;
+  /** broker.rack: spreads partition ownership across racks; null when unset. */
+  readonly brokerRack: string | null;
+  /** broker.session.timeout.ms: the membership lease; a broker silent this long loses its partitions. */
+  readonly brokerSessionTimeoutMs: number;
+  readonly clusterMode: 'auto' | 'single' | 'cluster';
   /** log.dirs: the data directory, absolute. */
   readonly dataDir: string;
   readonly numPartitions: number;
@@ -64,8 +70,30 @@ export interface BrokerConfig {
   readonly compressionType: CompressionType;
   readonly groupInitialRebalanceDelayMs: number;
   readonly offsetsRetentionMinutes: number;
+  readonly offsetsRetentionCheckIntervalMs: number;
+  readonly offsetMetadataMaxBytes: number;
+  readonly groupMinSessionTimeoutMs: number;
+  readonly groupMaxSessionTimeoutMs: number;
+  readonly groupMaxSize: number;
+  readonly groupMaxGroups: number;
+  readonly groupMaxRecordBytes: number;
+  readonly groupConsumerHeartbeatIntervalMs: number;
+  readonly groupConsumerSessionTimeoutMs: number;
+  readonly groupConsumerMaxSize: number;
+  readonly groupConsumerAssignors: string[];
+  readonly groupConsumerMaxSubscribedTopics: number;
   readonly connectionsMaxIdleMs: number;
   readonly queuedMaxRequests: number;
+  readonly producerIdExpirationMs: number;
+  /** Idempotent producers remembered per partition (skafos.producer.state.max.producers). */
+  readonly producerStateMaxProducers: number;
+  /** Transactions (spec/transactions.md). */
+  readonly transactionMaxTimeoutMs: number;
+  readonly transactionalIdExpirationMs: number;
+  readonly transactionAbortTimedOutTransactionCleanupIntervalMs: number;
+  readonly transactionRemoveExpiredTransactionCleanupIntervalMs: number;
+  /** Partitions per transaction at most (skafos.transaction.max.partitions). */
+  readonly transactionMaxPartitions: number;
   // Skafos settings (skafos.* keys, prefix dropped, camelCased).
   /** null: the broker generates one on first start and persists it. */
   readonly clusterId: string | null;
@@ -417,6 +445,21 @@ function httpUrl(raw: string): string | null {
 const FILE_PATH = /^[A-Za-z0-9\/._~+@:,=-]+$/;
 const FILE_PATH_DESCRIBE = 'a file path: letters, digits and / . _ ~ + @ : , = -';
 
+/** KIP-848 server-side assignor names (Kafka's class names are accepted for the two Skafos has). */
+const consumerAssignors: ValueType<string[]> = {
+  describe: 'a comma-separated list of uniform, range (or Kafka\'s UniformAssignor / RangeAssignor class names); the first is the default',
+  parse(raw) {
+    const names = raw.split(',').map((n) => n.trim()).filter((n) => n !== '').map((n) => {
+      const short = n.replace(/^org\.apache\.kafka\.coordinator\.group\.assignor\./, '');
+      const name = short === 'UniformAssignor' ? 'uniform' : short === 'RangeAssignor' ? 'range' : short;
+      if (name !== 'uniform' && name !== 'range') throw new Invalid(`${consumerAssignors.describe}; "${n}" is not one`);
+      return name;
+    });
+    if (names.length === 0) throw new Invalid(consumerAssignors.describe);
+    return [...new Set(names)];
+  },
+};
+
 const etcdEndpoints: ValueType<string[]> = {
   describe: 'a comma-separated list of http:// or https:// URLs (scheme://host:port, no path), or empty',
   parse(raw) {
@@ -497,7 +540,14 @@ const PARAMS: readonly Param[] = [
     'Addresses the Kafka protocol listens on. Only the PLAINTEXT security protocol exists for now; `PLAINTEXT://:9092` binds all IPv4 interfaces, `[::]` all IPv6 ones.'),
   p('advertised.listeners', 'advertisedListeners', listenerList('advertise'), null,
     'Addresses given to clients in Metadata responses. Default: `listeners` (which then must not bind 0.0.0.0 or [::]; with port 0 the bound port is advertised).'),
-  p('node.id', 'nodeId', int(0), '1', 'This broker\'s id, unique in the cluster.'),
+  p('node.id', 'nodeId', int(0, INT_MAX, [-1]), '1',
+    'This broker\'s id, unique in the cluster. In cluster mode, -1 has the cluster assign one (from 1001 up) at first start, kept in log.dirs for later starts. A broker started with the id of a live one takes the id over and the other one stops.'),
+  p('broker.rack', 'brokerRack', optional(text(/^[A-Za-z0-9._:-]{1,128}$/, 'a rack name: letters, digits and . _ : -')), null,
+    'Rack (or availability zone) of this broker: partition ownership is spread across racks.'),
+  p('broker.session.timeout.ms', 'brokerSessionTimeoutMs', int(1000, TIMER_MAX_MS), '9000',
+    'Cluster mode: the membership lease. A broker that has not renewed it for this long (killed, paused, cut off from etcd) is out of the cluster and its partitions move to others; it can no longer commit anything.'),
+  p('skafos.cluster.mode', 'clusterMode', oneOf('auto', 'single', 'cluster'), 'auto',
+    '`cluster`: brokers sharing one etcd divide partitions and coordinators between them (membership under a lease, ownership with fencing; spec/cluster.md). `single`: this broker leads every partition (one broker per metadata store). `auto`: cluster with skafos.metadata.store=etcd, single otherwise.'),
   p('log.dirs', 'dataDir', dataDir, './data',
     'The data directory: the local object store and the embedded metadata store keep their files here. One directory (Kafka\'s comma list is refused); a relative path resolves against the working directory at start.'),
   p('num.partitions', 'numPartitions', int(1), '1', 'Partitions of auto-created topics, and of CreateTopics requests that give none.'),
@@ -514,6 +564,16 @@ const PARAMS: readonly Param[] = [
   p('log.segment.bytes', 'logSegmentBytes', int(14), String(GIB), 'Size at which a partition\'s log rolls to a new segment.'),
   p('message.max.bytes', 'messageMaxBytes', int(0), '1048588', 'Largest record batch the broker accepts (after compression). Must not exceed socket.request.max.bytes or skafos.flush.max.pending.bytes.'),
   p('socket.request.max.bytes', 'socketRequestMaxBytes', int(1), String(100 * MIB), 'Largest request the broker reads; a bigger one closes the connection.'),
+  p('producer.id.expiration.ms', 'producerIdExpirationMs', long(1, Number.MAX_SAFE_INTEGER), '86400000',
+    'A partition forgets an idempotent producer whose last batch is older than this (by the batch\'s max timestamp); its next batch is then accepted with any sequence.'),
+  p('transaction.max.timeout.ms', 'transactionMaxTimeoutMs', int(1, TIMER_MAX_MS), '900000',
+    'Largest transaction.timeout.ms a transactional producer may ask for; InitProducerId with a longer one gets INVALID_TRANSACTION_TIMEOUT.'),
+  p('transactional.id.expiration.ms', 'transactionalIdExpirationMs', long(1, Number.MAX_SAFE_INTEGER), '604800000',
+    'A transactional id with no transaction in progress and no update for this long is forgotten by its coordinator.'),
+  p('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'transactionAbortTimedOutTransactionCleanupIntervalMs', int(1, TIMER_MAX_MS), '10000',
+    'How often the transaction coordinator aborts transactions open longer than their timeout (fencing their producer).'),
+  p('transaction.remove.expired.transaction.cleanup.interval.ms', 'transactionRemoveExpiredTransactionCleanupIntervalMs', int(1, TIMER_MAX_MS), '3600000',
+    'How often the transaction coordinator removes expired transactional ids (transactional.id.expiration.ms).'),
   p('log.message.timestamp.type', 'logMessageTimestampType', oneOf('CreateTime', 'LogAppendTime'), 'CreateTime',
     'CreateTime keeps the producer\'s timestamps; LogAppendTime replaces them with the broker\'s clock.'),
   p('log.message.timestamp.before.max.ms', 'logMessageTimestampBeforeMaxMs', long(0), '9223372036854775807',
@@ -525,6 +585,24 @@ const PARAMS: readonly Param[] = [
   p('group.initial.rebalance.delay.ms', 'groupInitialRebalanceDelayMs', int(0, TIMER_MAX_MS), '3000',
     'How long the coordinator waits for more members to join an empty consumer group before the first rebalance.'),
   p('offsets.retention.minutes', 'offsetsRetentionMinutes', int(1), '10080', 'Committed offsets of a group with no members are deleted after this long.'),
+  p('offsets.retention.check.interval.ms', 'offsetsRetentionCheckIntervalMs', long(1, TIMER_MAX_MS), '600000', 'How often the group coordinator looks for expired committed offsets.'),
+  p('offset.metadata.max.bytes', 'offsetMetadataMaxBytes', int(0), '4096', 'Largest metadata string an OffsetCommit may attach to an offset; longer ones fail with OFFSET_METADATA_TOO_LARGE.'),
+  p('group.min.session.timeout.ms', 'groupMinSessionTimeoutMs', int(0, TIMER_MAX_MS), '6000', 'Smallest session timeout a consumer group member may ask for (JoinGroup answers INVALID_SESSION_TIMEOUT below it).'),
+  p('group.max.session.timeout.ms', 'groupMaxSessionTimeoutMs', int(0, TIMER_MAX_MS), '1800000', 'Largest session timeout a consumer group member may ask for (JoinGroup answers INVALID_SESSION_TIMEOUT above it).'),
+  p('group.max.size', 'groupMaxSize', int(1), '1000', 'Most members a classic consumer group may have; further members get GROUP_MAX_SIZE_REACHED. Kafka has no limit by default; Skafos bounds the memory a group holds.'),
+  p('skafos.group.max.groups', 'groupMaxGroups', int(1), '100000', 'Most consumer groups one broker serves; new groups beyond it get COORDINATOR_NOT_AVAILABLE until expired or deleted groups make room.'),
+  p('skafos.group.max.record.bytes', 'groupMaxRecordBytes', int(1024, 1000 * 1024), String(768 * 1024),
+    'Largest stored group state (members, subscriptions, assignments); a SyncGroup whose assignment would exceed it fails with UNKNOWN_SERVER_ERROR, as Kafka fails an oversized group record.'),
+  p('group.consumer.heartbeat.interval.ms', 'groupConsumerHeartbeatIntervalMs', int(1, TIMER_MAX_MS), '5000',
+    'Heartbeat interval the coordinator gives members of `consumer` (KIP-848) groups.'),
+  p('group.consumer.session.timeout.ms', 'groupConsumerSessionTimeoutMs', int(1, TIMER_MAX_MS), '45000',
+    'A member of a `consumer` (KIP-848) group that sends no ConsumerGroupHeartbeat for this long is removed from the group.'),
+  p('group.consumer.max.size', 'groupConsumerMaxSize', int(1), '1000',
+    'Most members a `consumer` (KIP-848) group may have; further members get GROUP_MAX_SIZE_REACHED. Kafka has no limit by default; Skafos bounds the memory and the stored state of a group.'),
+  p('group.consumer.assignors', 'groupConsumerAssignors', consumerAssignors, 'uniform,range',
+    'Server-side assignors of `consumer` (KIP-848) groups; a member may name one with group.remote.assignor, others get UNSUPPORTED_ASSIGNOR. The first is the default.'),
+  p('skafos.group.consumer.max.subscribed.topics', 'groupConsumerMaxSubscribedTopics', int(1), '10000',
+    'Most topic names (plus a regex) one member of a `consumer` (KIP-848) group may subscribe to; a larger subscription gets INVALID_REQUEST.'),
   p('connections.max.idle.ms', 'connectionsMaxIdleMs', long(1, TIMER_MAX_MS), '600000', 'Close client connections idle for longer than this.'),
   p('queued.max.requests', 'queuedMaxRequests', int(1), '500', 'Requests read but not yet answered, across all connections, before the broker stops reading from sockets.'),
   // Skafos keys
@@ -548,6 +626,10 @@ const PARAMS: readonly Param[] = [
   p('skafos.connection.max.inflight.bytes', 'connectionMaxInflightBytes', long(1), String(100 * MIB),
     'Request bytes read but not yet answered on one connection before the broker stops reading from it. At least socket.request.max.bytes.'),
   p('skafos.connection.max.inflight.requests', 'connectionMaxInflightRequests', int(1, 65535), '100', 'Requests read but not yet answered on one connection before the broker stops reading from it.'),
+  p('skafos.producer.state.max.producers', 'producerStateMaxProducers', int(1, 2000), '1000',
+    'Idempotent producers remembered per partition; beyond it the least recently written one is forgotten (its retries are no longer recognised as duplicates). Bounds the producer-state snapshot in each partition manifest (about 300 bytes per producer; at most 2000 so that a manifest stays within the metadata store\'s value limits; spec/producer-state.md).'),
+  p('skafos.transaction.max.partitions', 'transactionMaxPartitions', int(1, 10000), '1000',
+    'Partitions (and consumer groups) one transaction may span; AddPartitionsToTxn beyond it gets INVALID_REQUEST. Bounds the transaction\'s document in the metadata store.'),
   p('skafos.fetch.max.wait.cap.ms', 'fetchMaxWaitCapMs', int(0, TIMER_MAX_MS), '30000', 'Upper bound on a Fetch request\'s max_wait_ms: longer waits are shortened to this.'),
   p('skafos.metadata.store', 'metadataStore', oneOf('embedded', 'etcd'), 'embedded',
     'Where cluster metadata lives: `embedded` (in log.dirs; single broker) or `etcd` (shared by all brokers).'),
@@ -1004,6 +1086,11 @@ function retentionMs(layers: readonly Layer[], parsed: ReadonlyMap<string, unkno
   return hours < 0 ? -1 : hours * MS_PER_HOUR;
 }
 
+/** skafos.cluster.mode resolved: whether brokers share etcd and divide partitions between them. */
+export function clusterEnabled(c: Pick<BrokerConfig, 'clusterMode' | 'metadataStore'>): boolean {
+  return c.clusterMode === 'cluster' || (c.clusterMode === 'auto' && c.metadataStore === 'etcd');
+}
+
 function crossValidate(c: BrokerConfig, sources: ReadonlyMap<string, string>, raws: ReadonlyMap<string, string>): void {
   const fail = (key: string, message: string) => {
     const source = sources.get(key) ?? 'default';
@@ -1025,6 +1112,8 @@ function crossValidate(c: BrokerConfig, sources: ReadonlyMap<string, string>, ra
   // Stores: what a store needs must be set, and settings of the store not chosen are a mistake, not a no-op.
   if (c.objectStore === 's3' && c.s3Bucket === null) missing('skafos.s3.bucket', 'skafos.object.store=s3');
   if (c.metadataStore === 'etcd' && c.etcdEndpoints.length === 0) missing('skafos.etcd.endpoints', 'skafos.metadata.store=etcd');
+  if (c.clusterMode === 'cluster' && c.metadataStore !== 'etcd') fail('skafos.cluster.mode', 'cluster mode needs a shared metadata store: set skafos.metadata.store=etcd');
+  if (c.nodeId === -1 && !clusterEnabled(c)) fail('node.id', '-1 (assigned by the cluster) needs cluster mode');
   for (const key of unusedKeys(c)) {
     if (sources.has(key)) {
       const [store, choice] = key.startsWith('skafos.s3.')

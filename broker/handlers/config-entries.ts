@@ -62,6 +62,8 @@ const brokerConfigTypes: Record<string, ConfigType> = {
   'log.retention.check.interval.ms': 'long', 'log.segment.bytes': 'int', 'message.max.bytes': 'int', 'socket.request.max.bytes': 'int',
   'log.message.timestamp.type': 'string', 'log.message.timestamp.before.max.ms': 'long', 'log.message.timestamp.after.max.ms': 'long',
   'compression.type': 'string', 'group.initial.rebalance.delay.ms': 'int', 'offsets.retention.minutes': 'int',
+  'offsets.retention.check.interval.ms': 'long', 'offset.metadata.max.bytes': 'int', 'group.min.session.timeout.ms': 'int',
+  'group.max.session.timeout.ms': 'int', 'group.max.size': 'int', 'skafos.group.max.groups': 'int', 'skafos.group.max.record.bytes': 'int',
   'connections.max.idle.ms': 'long', 'queued.max.requests': 'int',
   'skafos.cluster.id': 'string', 'skafos.flush.size.bytes': 'int', 'skafos.flush.linger.ms': 'int', 'skafos.flush.max.pending.bytes': 'long',
   'skafos.cache.segment.bytes': 'long', 'skafos.cache.index.bytes': 'long', 'skafos.readahead.bytes': 'long',

@@ -3,6 +3,9 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.ts';
 import type { Cluster } from '../cluster/cluster.ts';
+import type { GroupCoordinator } from '../groups/coordinator.ts';
+import type { TxnService } from '../txn/service.ts';
+import type { ConsumerGroupCoordinator } from '../groups/consumer-coordinator.ts';
 import type { RequestHeader } from '../protocol/generated/index.ts';
 import type { LogManager } from '../log/log-manager.ts';
 import type { MetadataStore } from '../metadata/store.ts';
@@ -26,6 +29,12 @@ export interface BrokerServices {
   storageHealth: ObjectStoreHealth;
   /** Serialises topic creation/deletion/partition changes in this broker. */
   adminLock: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The consumer group coordinator (classic groups and committed offsets) of the groups this broker serves. */
+  groups: GroupCoordinator;
+  /** Transactions: the transaction coordinator, pending transactional offsets, marker delivery (broker/txn/). */
+  txn: TxnService;
+  /** KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe); offsets stay with `groups`. */
+  consumerGroups: ConsumerGroupCoordinator;
 }
 
 export interface RequestContext {

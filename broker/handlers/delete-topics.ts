@@ -32,6 +32,7 @@ export const deleteTopicsHandler: Handler = {
           await s.adminLock(async () => {
             const deleted = await s.topics.delete(topic.name);
             await s.logs.dropTopic(deleted);
+            await s.groups.onTopicDeleted(deleted.name);
           });
           s.logger.info({ topic: topic.name }, 'topic deleted');
           responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });

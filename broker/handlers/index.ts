@@ -17,6 +17,28 @@ import { listOffsetsHandler } from './list-offsets.ts';
 import { metadataHandler } from './metadata.ts';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
 import { produceHandler } from './produce.ts';
+import { findCoordinatorHandler } from './find-coordinator.ts';
+import { joinGroupHandler } from './join-group.ts';
+import { syncGroupHandler } from './sync-group.ts';
+import { heartbeatHandler } from './heartbeat.ts';
+import { leaveGroupHandler } from './leave-group.ts';
+import { offsetCommitHandler } from './offset-commit.ts';
+import { offsetFetchHandler } from './offset-fetch.ts';
+import { describeGroupsHandler } from './describe-groups.ts';
+import { listGroupsHandler } from './list-groups.ts';
+import { deleteGroupsHandler } from './delete-groups.ts';
+import { offsetDeleteHandler } from './offset-delete.ts';
+import { initProducerIdHandler } from './init-producer-id.ts';
+import { addPartitionsToTxnHandler } from './add-partitions-to-txn.ts';
+import { addOffsetsToTxnHandler } from './add-offsets-to-txn.ts';
+import { txnOffsetCommitHandler } from './txn-offset-commit.ts';
+import { endTxnHandler } from './end-txn.ts';
+import { writeTxnMarkersHandler } from './write-txn-markers.ts';
+import { describeTransactionsHandler } from './describe-transactions.ts';
+import { listTransactionsHandler } from './list-transactions.ts';
+import { describeProducersHandler } from './describe-producers.ts';
+import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.ts';
+import { consumerGroupDescribeHandler } from './consumer-group-describe.ts';
 
 export function buildHandlerTable(): readonly (Handler | undefined)[] {
   const table: (Handler | undefined)[] = [];
@@ -26,7 +48,16 @@ export function buildHandlerTable(): readonly (Handler | undefined)[] {
     deleteRecordsHandler, offsetForLeaderEpochHandler, describeConfigsHandler, alterConfigsHandler,
     describeLogDirsHandler, createPartitionsHandler, electLeadersHandler, incrementalAlterConfigsHandler,
     describeClusterHandler, describeTopicPartitionsHandler,
+    initProducerIdHandler,
+    // Transactions (broker/txn/, spec/transactions.md).
+    addPartitionsToTxnHandler, addOffsetsToTxnHandler, txnOffsetCommitHandler, endTxnHandler, writeTxnMarkersHandler,
+    describeTransactionsHandler, listTransactionsHandler, describeProducersHandler,
   ];
+  all.push(
+    findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler,
+    offsetFetchHandler, describeGroupsHandler, listGroupsHandler, deleteGroupsHandler, offsetDeleteHandler,
+  );
+  all.push(consumerGroupHeartbeatHandler, consumerGroupDescribeHandler);
   for (const h of all) {
     if (table[h.apiKey]) throw new Error(`two handlers for API key ${h.apiKey}`);
     table[h.apiKey] = h;

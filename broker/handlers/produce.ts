@@ -7,6 +7,8 @@ import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { CompressionCodec, RecordsSummary, assignOffsets, readBatchLength, setLogAppendTime, validateRecords, BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/index.ts';
 import { topicConfigValue, topicNumber } from '../log/topic-config.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
+import { peekProducerId, producerStateOf } from '../log/producer-state.ts';
+import type { ProducerStateSettings } from '../log/producer-state.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
@@ -43,8 +45,10 @@ interface Pending {
 }
 
 function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index: number, records: Buffer | null, summary: RecordsSummary, nowMs: number): PartitionResult | Pending {
-  const log = index >= 0 && index < topic.partitions ? s.logs.partition(topic.id, index) : undefined;
-  if (!log) return error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  if (index < 0 || index >= topic.partitions) return error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const log = s.logs.partition(topic.id, index);
+  // Another broker owns it (or it is being handed over): the client refreshes metadata and retries there.
+  if (!log || log.released) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker does not lead this partition');
   if (records === null || records.length === 0) return error(index, ErrorCode.INVALID_RECORD, 'Produce requests must carry exactly one record batch');
   try {
     validateRecords(records, {
@@ -73,7 +77,27 @@ function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index
     }
   }
   if (s.logs.fenced) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker can no longer write this partition');
+  // Idempotent producer: check its epoch and sequence, synchronously with the append (spec/producer-state.md).
+  const producers = summary.producerId >= 0 ? log.producerState : null;
+  if (summary.producerId >= 0 && producers === null) {
+    // Dropped again (appends abandoned) since the caller rebuilt it: retriable, the retry rebuilds it.
+    return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'The partition\'s producer state is being rebuilt; retry');
+  }
+  if (producers !== null) {
+    const check = producers.check(summary.producerId, summary.producerEpoch, summary.baseSequence, summary.lastSequence, summary.transactional);
+    if (check.kind === 'error') return error(index, check.errorCode, check.message);
+    if (check.kind === 'duplicate') {
+      // A retry of one of the producer's last batches: its original offset, once that is durable.
+      const b = check.batch;
+      const result: PartitionResult = { index, errorCode: ErrorCode.NONE, baseOffset: b.firstOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [], errorMessage: null };
+      return b.lastOffset < log.highWatermark ? result : { result, log, durable: log.waitDurable(b.lastOffset) };
+    }
+  }
   const { baseOffset, durable } = s.logs.append(log, records, summary.batchCount, logAppendTime ? nowMs : null, logAppendTime ? patchLogAppendTime : patchCreateTime);
+  if (producers !== null) {
+    producers.maybeExpire(nowMs, log.logStartOffset);
+    producers.update(summary.producerId, summary.producerEpoch, summary.baseSequence, summary.lastSequence, baseOffset, baseOffset + summary.recordCount - 1, logAppendTime ? nowMs : summary.maxTimestampMs, summary.transactional);
+  }
   return {
     result: { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime ? nowMs : -1, logStartOffset: log.logStartOffset, recordErrors: [], errorMessage: null },
     log,
@@ -108,6 +132,9 @@ export const produceHandler: Handler = {
         else if (!room) partitionResponses.push(error(pd.index, ErrorCode.REQUEST_TIMED_OUT, 'The broker is waiting for the object store to absorb earlier writes'));
         else if (!topic) partitionResponses.push(error(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         else {
+          // An idempotent batch for a partition whose producer state is not rebuilt yet (first one since start):
+          // rebuild it first. Rare, so the common path stays synchronous.
+          if (peekProducerId(pd.records) >= 0) await ensureProducerState(s, topic, pd.index);
           const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs);
           if ('durable' in r) {
             waits.push(r);
@@ -128,6 +155,18 @@ export const produceHandler: Handler = {
     return { responses, throttleTimeMs: storage === 'degraded' ? degradedThrottleMs : 0 };
   },
 };
+
+async function ensureProducerState(s: BrokerServices, topic: TopicRecord, index: number): Promise<void> {
+  const log = index >= 0 && index < topic.partitions ? s.logs.partition(topic.id, index) : undefined;
+  if (log === undefined || log.producerState !== null) return;
+  const settings: ProducerStateSettings = { expirationMs: s.config.producerIdExpirationMs, maxProducers: s.config.producerStateMaxProducers };
+  try {
+    await producerStateOf(log, (l, offset, maxBytes, minOne, end) => s.logs.read(l, offset, maxBytes, minOne, end), settings);
+  } catch (err) {
+    // The log could not be read (object store trouble): this batch gets a retriable error, the retry rebuilds.
+    s.logger.warn({ err, topic: topic.name, partition: index }, 'rebuilding producer state failed');
+  }
+}
 
 /** How long producers are asked to back off while the object store is degraded. */
 export const degradedThrottleMs = 500;

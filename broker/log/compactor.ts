@@ -20,6 +20,8 @@
 // ever committed, so a partition's segments always precede its WAL chunks.
 import type { Logger } from 'pino';
 import { segmentObjectKey } from '../metadata/layout.ts';
+import { advanceSnapshot, defaultProducerStateSettings } from './producer-state.ts';
+import type { ProducerSnapshot, ProducerStateSettings } from './producer-state.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { SegmentCache } from '../storage/segment-cache.ts';
 import { buildSegmentObject, maxSegmentDataBytes, maxSegmentOffsetSpan } from '../storage/segment-object.ts';
@@ -44,6 +46,8 @@ export interface CompactionSettings {
   indexIntervalBytes: number;
   /** Object store requests of one pass in flight at once. */
   concurrency: number;
+  /** Producer-state snapshots written with new segments: expiry and size bound (producer-state.ts). */
+  producerState: ProducerStateSettings;
 }
 
 export const defaultCompactionSettings: Readonly<CompactionSettings> = Object.freeze({
@@ -55,6 +59,7 @@ export const defaultCompactionSettings: Readonly<CompactionSettings> = Object.fr
   maxSegmentsPerPartition: 1000,
   indexIntervalBytes: 64 * 1024,
   concurrency: 8,
+  producerState: defaultProducerStateSettings,
 });
 
 /** Ranges of one object closer than this are read with one GET (the bytes between count against the budget). */
@@ -70,6 +75,8 @@ export interface CompactedSegment {
 export interface CompactedPartition {
   log: PartitionLog;
   segments: CompactedSegment[];
+  /** The producer-state snapshot as of the end of the new segments, for the manifest (producer-state.ts). */
+  producerSnapshot: ProducerSnapshot | null;
 }
 
 export type CommitOutcome = 'committed' | 'refused' | 'unknown';
@@ -356,6 +363,7 @@ export class Compactor {
   private async write(plans: PlannedPartition[], data: Map<Extent, Buffer>): Promise<CompactedPartition[]> {
     const results = await mapBounded(plans, Math.max(1, Math.floor(this.settings.concurrency / 2)), async (p): Promise<CompactedPartition | null> => {
       const segments: CompactedSegment[] = [];
+      const segmentData: Buffer[] = [];
       for (const r of p.runs) {
         if (this.stopping) break;
         const chunks = r.run.map((e) => data.get(e));
@@ -383,6 +391,7 @@ export class Compactor {
           await this.host.objectStore.delete([objectKey]).catch(() => {});
           break;
         }
+        segmentData.push(...chunks as Buffer[]);
         segments.push({
           run: r.run, index: built.index,
           extent: {
@@ -391,7 +400,11 @@ export class Compactor {
           },
         });
       }
-      return segments.length === 0 ? null : { log: p.log, segments };
+      if (segments.length === 0) return null;
+      // Producer state as of the end of the new segments: the previous snapshot plus their batch headers.
+      const end = segments[segments.length - 1]!.extent.lastOffset + 1;
+      const producerSnapshot = advanceSnapshot(p.log.producerSnapshot, segmentData, end, p.log.logStartOffset, Date.now(), this.settings.producerState);
+      return { log: p.log, segments, producerSnapshot };
     });
     return results.filter((r): r is CompactedPartition => r !== null);
   }

@@ -13,12 +13,12 @@ import type { Logger } from 'pino';
 import { readBaseOffset, readBatchLength, readLastOffsetDelta, readMaxTimestampMs } from '../protocol/records/batch-header.ts';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
 import {
-  brokerKey, deletedTopicPrefix, logStartKey, logStartPrefix, parsePartitionManifestKey, parseSegmentObjectKey, partitionManifestKey,
-  partitionManifestPrefix, segmentObjectPrefix, walPrefix, walSequenceOf,
+  brokerKey, deletedTopicPrefix, logStartKey, logStartPrefix, nodeWalKey, nodeWalPrefix, parsePartitionManifestKey, parseSegmentObjectKey,
+  partitionManifestKey, partitionManifestPrefix, segmentObjectPrefix, topicPrefix, walPrefix, walSequenceOf,
 } from '../metadata/layout.ts';
-import type { BrokerRecord, LogStartRecord, PartitionManifest, SegmentRecord, TopicRecord, WalRecord } from '../metadata/layout.ts';
+import type { BrokerRecord, LogStartRecord, PartitionManifest, ProducerSnapshotRecord, SegmentRecord, TopicRecord, WalRecord } from '../metadata/layout.ts';
 import { InvalidMetadataRequestError } from '../metadata/errors.ts';
-import type { Compare, MetadataStore, Op } from '../metadata/store.ts';
+import type { Compare, KeyValue, MetadataStore, Op } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import { IndexCache } from '../storage/index-cache.ts';
 import { ObjectNotFoundError } from '../storage/object-store.ts';
@@ -29,7 +29,7 @@ import { Compactor, defaultCompactionSettings, mapBounded } from './compactor.ts
 import type { CommitOutcome, CompactedPartition, CompactionHost, CompactionSettings } from './compactor.ts';
 import { Flusher } from './flusher.ts';
 import { PartitionLog } from './partition-log.ts';
-import type { Extent } from './partition-log.ts';
+import type { EpochStart, Extent } from './partition-log.ts';
 import { RetryAbortedError, retryForever } from './retry.ts';
 
 export interface LogManagerOptions {
@@ -52,6 +52,12 @@ export interface LogManagerOptions {
   retentionOf: (topic: TopicRecord) => { retentionMs: number; retentionBytes: number; deleteEnabled: boolean };
   /** Compaction settings over defaultCompactionSettings; the background pass starts with startCompaction(). */
   compaction?: Partial<CompactionSettings>;
+  /**
+   * Cluster mode: partitions are loaded only when this broker is given them (acquire) and dropped when handed
+   * over (release); flushes commit under /wal/n<nodeId>/; `extraFence` (membership) guards every commit; WAL
+   * objects are garbage-collected by the controller's global pass, not by local reference counts.
+   */
+  cluster?: { extraFence: () => Compare[] };
 }
 
 interface ObjectRef {
@@ -166,6 +172,8 @@ export class LogManager {
     // 1. Manifests: segments and log start offsets.
     const segmentsByPartition = new Map<string, Extent[]>();
     const logStarts = new Map<string, number>();
+    /** Producer-state snapshots of the manifests (producer-state.ts); state itself is rebuilt on first use. */
+    const producerSnapshots = new Map<string, ProducerSnapshotRecord>();
     /** Every segment object a manifest names: never an orphan. */
     const referenced = new Set<string>();
     const deletedTopics = new Set(deletedKvs.map((kv) => kv.key.slice(deletedTopicPrefix.length)));
@@ -189,6 +197,7 @@ export class LogManager {
       const k = LogManager.key(id.topicId, id.partition);
       this.manifests.set(k, { revision: kv.modRevision, legacyLogStart: false });
       logStarts.set(k, manifest.logStartOffset);
+      if (manifest.producerState) producerSnapshots.set(k, manifest.producerState);
       const segments = manifest.segments.map((s): Extent => ({
         baseOffset: s.baseOffset, lastOffset: s.lastOffset, maxTimestamp: s.maxTimestamp, objectKey: s.objectKey, position: 0,
         lengthBytes: s.dataBytes, segment: true, objectSizeBytes: s.sizeBytes,
@@ -206,6 +215,11 @@ export class LogManager {
       const state = this.manifests.get(k) ?? { revision: 0, legacyLogStart: false };
       state.legacyLogStart = true;
       this.manifests.set(k, state);
+    }
+
+    if (this.o.cluster) {
+      await this.startClustered(walKvs, referenced, deletedTopics, deletedTopicSegments, started);
+      return;
     }
 
     // 2. The WAL objects still named by /wal/ keys: chunks not already in a segment.
@@ -248,7 +262,8 @@ export class LogManager {
     for (const topic of this.o.topics.all()) {
       for (let p = 0; p < topic.partitions; p++) {
         const k = LogManager.key(topic.id, p);
-        this.createLog(topic, p, [...segmentsByPartition.get(k) ?? [], ...walExtents.get(k) ?? []], logStarts.get(k) ?? 0);
+        const log = this.createLog(topic, p, [...segmentsByPartition.get(k) ?? [], ...walExtents.get(k) ?? []], logStarts.get(k) ?? 0);
+        log.producerSnapshot = producerSnapshots.get(k) ?? null;
       }
     }
     this.flusherInstance = new Flusher({
@@ -266,6 +281,228 @@ export class LogManager {
     logger.info({
       segments: segmentCount, walObjects, walChunksInSegments, recoveryGets, orphansDeleted: orphans, partitions: this.logs.size, ms: recoveredMs,
     }, 'log recovered');
+  }
+
+  /**
+   * Cluster mode: no partition is loaded until this broker is given it. Every WAL key is registered (so orphans
+   * of this node's earlier incarnations are told apart); the flusher continues this node's own sequence.
+   */
+  private async startClustered(walKvs: KeyValue[], referenced: Set<string>, deletedTopics: Set<string>, deletedTopicSegments: Map<string, string[]>, started: number): Promise<void> {
+    const ownPrefix = nodeWalPrefix(this.o.nodeId);
+    let maxSequence = 0;
+    for (const kv of walKvs) {
+      const wal = JSON.parse(kv.value) as WalRecord;
+      this.objects.set(wal.objectKey, { walKey: kv.key, liveExtents: 0, createdAtMs: wal.createdAtMs });
+      if (kv.key.startsWith(ownPrefix)) maxSequence = Math.max(maxSequence, Number(kv.key.slice(ownPrefix.length)));
+    }
+    this.flusherInstance = new Flusher({
+      objectStore: this.o.objectStore, metadata: this.o.metadata, cache: this.cache, nodeId: this.o.nodeId, incarnation: this.incarnation,
+      fence: () => this.fence(), flushSizeBytes: this.o.flushSizeBytes, flushLingerMs: this.o.flushLingerMs,
+      maxConcurrentFlushes: this.o.maxConcurrentFlushes, firstSequence: maxSequence + 1, logger: this.o.logger,
+      walKeyOf: (sequence) => nodeWalKey(this.o.nodeId, sequence),
+      onFenced: (e) => (this.fencedError = e),
+      onCommitted: (objectKey, walKey, wal) => this.registerObject(objectKey, walKey, wal.createdAtMs),
+    });
+    await this.releaseDeletedTopics(deletedTopics, deletedTopicSegments);
+    const orphans = await this.deleteOrphanObjects(referenced);
+    this.o.logger.info({ walObjects: walKvs.length, orphansDeleted: orphans, ms: Date.now() - started }, 'log started in cluster mode: partitions load as they are assigned');
+  }
+
+  /**
+   * Cluster mode: loads partitions this broker has just been given, at their new leader epochs: the manifest
+   * (segments, log start, epoch history), then every WAL chunk of theirs not in a segment (from any broker's
+   * WAL objects). The new epoch's start is written to the manifest before the partition is served, guarded by
+   * the fence: a broker that lost its place cannot serve.
+   */
+  async acquire(parts: { topicId: string; partition: number; epoch: number }[]): Promise<void> {
+    const { metadata } = this.o;
+    const wanted = new Map<string, { topic: TopicRecord; partition: number; epoch: number }>();
+    for (const p of parts) {
+      const topic = this.o.topics.byId(p.topicId);
+      if (topic && p.partition < topic.partitions) wanted.set(LogManager.key(p.topicId, p.partition), { topic, partition: p.partition, epoch: p.epoch });
+    }
+    if (wanted.size === 0) return;
+    const started = Date.now();
+    const manifests = new Map<string, { kv: KeyValue | null }>();
+    await mapBounded([...wanted.entries()], this.o.recoveryConcurrency, async ([k, w]) => {
+      manifests.set(k, { kv: await metadata.get(partitionManifestKey(w.topic.id, w.partition)) });
+    });
+    const walKvs = await metadata.getPrefix(walPrefix);
+    const segmentsOf = new Map<string, Extent[]>();
+    const parsed = new Map<string, PartitionManifest | null>();
+    for (const [k, { kv }] of manifests) {
+      const manifest = kv ? JSON.parse(kv.value) as PartitionManifest : null;
+      parsed.set(k, manifest);
+      segmentsOf.set(k, (manifest?.segments ?? []).map((s): Extent => ({
+        baseOffset: s.baseOffset, lastOffset: s.lastOffset, maxTimestamp: s.maxTimestamp, objectKey: s.objectKey, position: 0,
+        lengthBytes: s.dataBytes, segment: true, objectSizeBytes: s.sizeBytes,
+      })));
+    }
+    const walExtents = new Map<string, Extent[]>();
+    const indexes = await mapBounded(walKvs, this.o.recoveryConcurrency, async (kv) => {
+      const wal = JSON.parse(kv.value) as WalRecord;
+      this.registerObject(wal.objectKey, kv.key, wal.createdAtMs);
+      try {
+        return { kv, wal, entries: await this.indexCache.wal(wal.objectKey, wal.sizeBytes) };
+      } catch (err) {
+        if (!(err instanceof ObjectNotFoundError)) throw err;
+        return { kv, wal, entries: null }; // collected meanwhile: every chunk in it was dead
+      }
+    });
+    for (const { kv, wal, entries } of indexes) {
+      if (entries === null) continue;
+      for (const e of entries) {
+        const k = LogManager.key(e.topicId, e.partition);
+        if (!wanted.has(k) || LogManager.coveredBySegments(segmentsOf.get(k), e, kv.key)) continue;
+        let list = walExtents.get(k);
+        if (!list) walExtents.set(k, (list = []));
+        list.push({
+          baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp, objectKey: wal.objectKey, position: e.position,
+          lengthBytes: e.lengthBytes, segment: false, objectSizeBytes: wal.sizeBytes,
+        });
+      }
+    }
+    const loaded: PartitionLog[] = [];
+    for (const [k, w] of wanted) {
+      const manifest = parsed.get(k) ?? null;
+      const state = this.manifests.get(k) ?? { revision: 0, legacyLogStart: false };
+      state.revision = manifests.get(k)!.kv?.modRevision ?? 0;
+      this.manifests.set(k, state);
+      const log = this.buildLog(w.topic, w.partition, [...segmentsOf.get(k)!, ...walExtents.get(k) ?? []], manifest?.logStartOffset ?? 0, w.epoch, manifest?.epochs);
+      log.producerSnapshot = manifest?.producerState ?? null; // producer-state.ts: kept by every manifest write
+      loaded.push(log);
+    }
+    // The new epochs' starts, durably, before any append at them.
+    const outcomes = await this.serialiseLogStart(() => this.commitManifests(loaded.map((log) => this.manifestUpdate(log, log.extents, log.logStartOffset))));
+    for (let i = 0; i < loaded.length; i++) {
+      const log = loaded[i]!;
+      if (outcomes[i] !== 'committed') {
+        this.o.logger.warn({ topic: log.topicName, partition: log.partition }, 'partition not served: its manifest could not be written (fenced or changed)');
+        continue;
+      }
+      this.installLog(log);
+    }
+    this.o.logger.info({ partitions: loaded.length, walObjects: walKvs.length, ms: Date.now() - started }, 'partitions loaded');
+  }
+
+  /**
+   * Cluster mode: stops appends to a partition handed to another broker, waits until everything appended is
+   * durable and every manifest write under way has finished, then drops it.
+   */
+  async releasePartition(topicId: string, partition: number): Promise<void> {
+    const k = LogManager.key(topicId, partition);
+    const log = this.logs.get(k);
+    if (!log) return;
+    log.released = true;
+    if (log.nextOffset > log.highWatermark) {
+      this.flusher.flushNow();
+      await log.waitDurable(log.nextOffset - 1).catch(() => {});
+    }
+    await this.serialiseLogStart(async () => {
+      if (this.logs.get(k) !== log) return;
+      this.logs.delete(k);
+      this.manifests.delete(k);
+      this.releaseLocal(log);
+    });
+  }
+
+  /** Cluster mode: the partition was taken away (this broker was presumed dead): unflushed appends fail. */
+  drop(topicId: string, partition: number): void {
+    const k = LogManager.key(topicId, partition);
+    const log = this.logs.get(k);
+    if (!log) return;
+    log.released = true;
+    this.logs.delete(k);
+    this.manifests.delete(k);
+    log.abandonUnflushed(new Error(`partition ${log.topicName}-${partition} is no longer led by this broker`));
+    this.releaseLocal(log);
+  }
+
+  /** Partitions loaded here. */
+  held(): { topicId: string; partition: number }[] {
+    return [...this.logs.values()].map((l) => ({ topicId: l.topicId, partition: l.partition }));
+  }
+
+  /** In cluster mode a partition's WAL chunks stay until the global collection; only its cache use goes. */
+  private releaseLocal(log: PartitionLog): void {
+    for (const e of log.extents) {
+      if (e.segment) continue;
+      const ref = this.objects.get(e.objectKey);
+      if (ref) ref.liveExtents--;
+    }
+  }
+
+  /**
+   * Cluster mode, run by the controller: deletes WAL objects every chunk of which is dead — below its
+   * partition's log start, inside one of its segments, or of a topic that no longer exists — as the committed
+   * manifests say (owners only ever move log starts forward and replace WAL chunks by segments). Objects younger
+   * than `minAgeMs` are left alone. Deleted topics' segments and manifests go too.
+   */
+  async collectWalGlobally(minAgeMs: number): Promise<number> {
+    const { metadata } = this.o;
+    // Topics are read last: a WAL chunk or manifest read earlier belongs to a topic created before, so a topic
+    // missing from this later read was deleted, not created meanwhile.
+    const [walKvs, manifestKvs, deletedKvs] = await Promise.all([
+      metadata.getPrefix(walPrefix), metadata.getPrefix(partitionManifestPrefix), metadata.getPrefix(deletedTopicPrefix),
+    ]);
+    const topicKvs = await metadata.getPrefix(topicPrefix);
+    const liveTopics = new Set(topicKvs.map((kv) => (JSON.parse(kv.value) as TopicRecord).id));
+    const manifests = new Map<string, PartitionManifest>();
+    const deletedTopicSegments = new Map<string, string[]>();
+    for (const kv of manifestKvs) {
+      const id = parsePartitionManifestKey(kv.key);
+      if (!id) continue;
+      const m = JSON.parse(kv.value) as PartitionManifest;
+      manifests.set(LogManager.key(id.topicId, id.partition), m);
+      if (!liveTopics.has(id.topicId)) {
+        const list = deletedTopicSegments.get(id.topicId) ?? [];
+        list.push(...m.segments.map((s) => s.objectKey));
+        deletedTopicSegments.set(id.topicId, list);
+      }
+    }
+    const deletedTopics = new Set([...deletedKvs.map((kv) => kv.key.slice(deletedTopicPrefix.length)), ...deletedTopicSegments.keys()].filter((id) => !liveTopics.has(id)));
+    await this.releaseDeletedTopics(deletedTopics, deletedTopicSegments);
+    const now = Date.now();
+    const dead: { key: string; objectKey: string }[] = [];
+    await mapBounded(walKvs, this.o.recoveryConcurrency, async (kv) => {
+      const wal = JSON.parse(kv.value) as WalRecord;
+      if (now - wal.createdAtMs < minAgeMs) return;
+      let entries: WalIndexEntry[];
+      try {
+        entries = await this.indexCache.wal(wal.objectKey, wal.sizeBytes);
+      } catch (err) {
+        if (err instanceof ObjectNotFoundError) dead.push({ key: kv.key, objectKey: wal.objectKey });
+        return;
+      }
+      const allDead = entries.every((e) => {
+        if (!liveTopics.has(e.topicId)) return true;
+        const m = manifests.get(LogManager.key(e.topicId, e.partition));
+        if (!m) return false;
+        if (e.lastOffset < m.logStartOffset) return true;
+        return m.segments.some((s) => s.baseOffset <= e.baseOffset && e.lastOffset <= s.lastOffset);
+      });
+      if (allDead) dead.push({ key: kv.key, objectKey: wal.objectKey });
+    });
+    let deleted = 0;
+    for (let i = 0; i < dead.length; i += maxOpsPerTxn) {
+      const chunk = dead.slice(i, i + maxOpsPerTxn);
+      const result = await metadata.txn(this.fence(), chunk.map((d): Op => ({ type: 'delete', key: d.key })));
+      if (!result.succeeded) return deleted;
+      const keys = chunk.map((d) => d.objectKey);
+      for (const k of keys) {
+        this.objects.delete(k);
+        this.cache.evictObject(k);
+        this.indexCache.evict(k);
+      }
+      try {
+        await this.o.objectStore.delete(keys);
+      } catch (err) {
+        this.o.logger.warn({ err, objects: keys.length }, 'deleting WAL objects failed; their writer\'s next start deletes them');
+      }
+      deleted += keys.length;
+      this.stats.walObjectsDeleted += keys.length;
+    }
+    return deleted;
   }
 
   /**
@@ -343,7 +580,8 @@ export class LogManager {
 
   /** The compares that prove this broker still holds its fencing token. */
   fence(): Compare[] {
-    return [{ key: brokerKey(this.o.nodeId), target: 'value', op: '=', value: this.brokerRecordText }];
+    const token: Compare = { key: brokerKey(this.o.nodeId), target: 'value', op: '=', value: this.brokerRecordText };
+    return this.o.cluster ? [token, ...this.o.cluster.extraFence()] : [token];
   }
 
   /** Starts background compaction (every compaction interval). */
@@ -352,8 +590,19 @@ export class LogManager {
   }
 
   private createLog(topic: TopicRecord, partition: number, extents: Extent[], logStartOffset: number): PartitionLog {
-    const log = new PartitionLog({
-      topicId: topic.id, topicName: topic.name, partition, leaderEpoch: 0, logStartOffset,
+    const log = this.buildLog(topic, partition, extents, logStartOffset, 0, undefined);
+    this.installLog(log);
+    return log;
+  }
+
+  private installLog(log: PartitionLog): void {
+    for (const e of log.extents) if (!e.segment) this.refObject(e.objectKey);
+    this.logs.set(LogManager.key(log.topicId, log.partition), log);
+  }
+
+  private buildLog(topic: TopicRecord, partition: number, extents: Extent[], logStartOffset: number, leaderEpoch: number, epochHistory: readonly EpochStart[] | undefined): PartitionLog {
+    return new PartitionLog({
+      topicId: topic.id, topicName: topic.name, partition, leaderEpoch, logStartOffset, epochHistory,
       // Extents wholly below the log start are dead: never part of the log, never referenced.
       extents: extents.filter((e) => e.lastOffset >= logStartOffset),
       onHighWatermark: (l) => {
@@ -362,9 +611,6 @@ export class LogManager {
         for (const listener of this.hwListeners) listener(l);
       },
     });
-    for (const e of log.extents) if (!e.segment) this.refObject(e.objectKey);
-    this.logs.set(LogManager.key(topic.id, partition), log);
-    return log;
   }
 
   private refObject(objectKey: string): void {
@@ -379,6 +625,7 @@ export class LogManager {
 
   /** Existing partition logs for a topic's current partition count (new partitions get empty logs). */
   ensurePartitions(topic: TopicRecord): void {
+    if (this.o.cluster) return; // partitions load when assigned
     for (let p = 0; p < topic.partitions; p++) {
       if (!this.logs.has(LogManager.key(topic.id, p))) this.createLog(topic, p, [], 0);
     }
@@ -557,11 +804,13 @@ export class LogManager {
     }));
   }
 
-  private manifestUpdate(log: PartitionLog, extents: readonly Extent[], logStartOffset: number): ManifestUpdate {
+  private manifestUpdate(log: PartitionLog, extents: readonly Extent[], logStartOffset: number, producerSnapshot = log.producerSnapshot): ManifestUpdate {
     const k = LogManager.key(log.topicId, log.partition);
     let state = this.manifests.get(k);
     if (!state) this.manifests.set(k, (state = { revision: 0, legacyLogStart: false }));
     const manifest: PartitionManifest = { segments: LogManager.segmentRecords(extents, logStartOffset), logStartOffset };
+    if (this.o.cluster) manifest.epochs = log.epochStarts;
+    if (producerSnapshot) manifest.producerState = producerSnapshot;
     return { key: partitionManifestKey(log.topicId, log.partition), log, state, value: JSON.stringify(manifest) };
   }
 
@@ -655,7 +904,7 @@ export class LogManager {
           after.splice(at, s.run.length, s.extent);
         }
         if (!valid) continue;
-        updates.push(this.manifestUpdate(log, after, log.logStartOffset));
+        updates.push(this.manifestUpdate(log, after, log.logStartOffset, parts[i]!.producerSnapshot));
         updateOf.push(i);
       }
       const results = await this.commitManifests(updates);
@@ -664,6 +913,7 @@ export class LogManager {
         outcomes[i] = results[u]!;
         if (results[u] !== 'committed') continue;
         const { log, segments } = parts[i]!;
+        if (parts[i]!.producerSnapshot) log.producerSnapshot = parts[i]!.producerSnapshot;
         for (const s of segments) {
           log.replaceRun(s.run, s.extent);
           this.indexCache.insertSegment(s.extent.objectKey, s.index);
@@ -789,7 +1039,7 @@ export class LogManager {
   }
 
   private async collectGarbageNow(): Promise<void> {
-    const dead = [...this.objects.entries()].filter(([, ref]) => ref.liveExtents <= 0);
+    const dead = this.o.cluster ? [] : [...this.objects.entries()].filter(([, ref]) => ref.liveExtents <= 0);
     for (let i = 0; i < dead.length; i += maxOpsPerTxn) {
       const chunk = dead.slice(i, i + maxOpsPerTxn);
       const result = await this.o.metadata.txn(this.fence(), chunk.map(([, ref]): Op => ({ type: 'delete', key: ref.walKey })));

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { readBatchLength, readLastOffsetDelta, readBaseOffset, readMaxTimestampMs } from '../protocol/records/batch-header.ts';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
+import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
+import type { ProducerStateManager } from './producer-state.ts';
 
 /**
  * A durable run of batches of this partition inside one object: a chunk of a WAL object (shared with other
@@ -44,6 +46,14 @@ export interface EpochStart {
   startOffset: number;
 }
 
+/** The partition is no longer led by this broker (it was handed over or taken away). */
+export class NotLeaderError extends Error {
+  constructor(topic: string, partition: number) {
+    super(`This broker no longer leads ${topic}-${partition}`);
+    this.name = 'NotLeaderError';
+  }
+}
+
 export interface HighWatermarkListener {
   (log: PartitionLog): void;
 }
@@ -81,19 +91,35 @@ export class PartitionLog {
   /** Largest batch timestamp and the offset of that batch (ListOffsets MAX_TIMESTAMP). */
   maxTimestamp = -1;
   maxTimestampOffset = -1;
+  /**
+   * Idempotent producers of this partition (producer-state.ts), or null until rebuilt from the log: at start,
+   * and again whenever unflushed appends are abandoned (their batches must not count as duplicates).
+   */
+  producerState: ProducerStateManager | null = null;
+  /** Bumped each time producerState is dropped, so a rebuild under way knows it is stale. */
+  producerStateResets = 0;
+  /** The producer-state snapshot of the partition's manifest (as of the end of its segments), or null. */
+  producerSnapshot: ProducerSnapshotRecord | null = null;
+
+  /** Set when this broker stops leading the partition (handover, loss of ownership): appends are refused. */
+  released = false;
 
   constructor(args: {
     topicId: string; topicName: string; partition: number; leaderEpoch: number;
     logStartOffset: number; extents: Extent[]; onHighWatermark: HighWatermarkListener;
+    /** Earlier leader epochs (cluster mode, from the manifest); `leaderEpoch` is appended when newer. */
+    epochHistory?: readonly EpochStart[];
   }) {
     this.topicId = args.topicId;
     this.topicName = args.topicName;
     this.partition = args.partition;
     this.leaderEpoch = args.leaderEpoch;
-    this.epochStarts = [{ epoch: args.leaderEpoch, startOffset: 0 }];
     this.onHighWatermark = args.onHighWatermark;
     const sorted = [...args.extents].sort((a, b) => a.baseOffset - b.baseOffset);
     for (const e of sorted) this.addExtent(e);
+    const history = (args.epochHistory ?? []).filter((e) => e.epoch < args.leaderEpoch);
+    const logEnd = this.extents.length === 0 ? 0 : this.extents[this.extents.length - 1]!.lastOffset + 1;
+    this.epochStarts = [...history, { epoch: args.leaderEpoch, startOffset: history.length === 0 ? 0 : Math.max(logEnd, args.logStartOffset) }];
     // When retention or DeleteRecords dropped every extent, the persisted log start is where the log ends:
     // offsets never go back (Kafka keeps the log end offset when it deletes all segments, by rolling first).
     const end = Math.max(this.extents.length === 0 ? 0 : this.extents[this.extents.length - 1]!.lastOffset + 1, args.logStartOffset);
@@ -125,6 +151,7 @@ export class PartitionLog {
    * Returns the base offset of the first batch.
    */
   append(records: Buffer, batchCount: number, logAppendTimeMs: number | null, patch: (records: Buffer, baseOffset: number, leaderEpoch: number, logAppendTimeMs: number | null) => void): { baseOffset: number; lastOffset: number } {
+    if (this.released) throw new NotLeaderError(this.topicName, this.partition);
     const baseOffset = this.nextOffset;
     patch(records, baseOffset, this.leaderEpoch, logAppendTimeMs);
     let pos = 0;
@@ -191,6 +218,8 @@ export class PartitionLog {
     this.pending = [];
     this.pendingBytesCount = 0;
     this.nextOffset = this.highWatermark;
+    this.producerState = null;
+    this.producerStateResets++;
   }
 
   /** Index of the extent holding `offset`, or -1 (binary search). */

@@ -100,6 +100,10 @@ export interface PartitionManifest {
   /** By offset, contiguous; the first may start below the log start offset, none ends below it. */
   segments: SegmentRecord[];
   logStartOffset: number;
+  /** Idempotent producers as of the end of the segments (spec/producer-state.md); absent in older manifests. */
+  producerState?: ProducerSnapshotRecord;
+  /** Cluster mode: every leader epoch of the partition and the offset it began at (OffsetForLeaderEpoch). */
+  epochs?: { epoch: number; startOffset: number }[];
 }
 
 const offsetDigits = 20;
@@ -118,4 +122,154 @@ export const segmentObjectPrefix = 'seg/';
 export function parseSegmentObjectKey(key: string): { topicId: string; partition: number; baseOffset: number; nodeId: number; incarnation: string } | null {
   const m = /^seg\/([A-Za-z0-9_-]+)\/(\d+)\/(\d{20})-(\d+)-([0-9a-f]+)-\d+\.seg$/.exec(key);
   return m ? { topicId: m[1]!, partition: Number(m[2]), baseOffset: Number(m[3]), nodeId: Number(m[4]), incarnation: m[5]! } : null;
+}
+
+// ---- Cluster mode (spec/cluster.md) ----
+
+/** A live broker: { nodeId, host, port, rack, incarnation, draining, startedAtMs }, attached to its lease. */
+export const memberPrefix = '/members/';
+export function memberKey(nodeId: number): string {
+  return memberPrefix + nodeId;
+}
+
+export interface MemberRecord {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+  incarnation: string;
+  /** Shutting down: hands its partitions over and gets none. */
+  draining: boolean;
+  startedAtMs: number;
+}
+
+/** Ownership of one partition: /owners/<topicId or coordinator table>/<partition> = OwnerSlot. */
+export const ownerPrefix = '/owners/';
+export function ownerKey(table: string, partition: number): string {
+  return `${ownerPrefix}${table}/${partition}`;
+}
+export function parseOwnerKey(key: string): { table: string; partition: number } | null {
+  const m = /^\/owners\/([A-Za-z0-9_-]+)\/(\d+)$/.exec(key);
+  return m ? { table: m[1]!, partition: Number(m[2]) } : null;
+}
+
+/** Node ids handed out to brokers started without node.id: { next }. */
+export const nodeIdCounterKey = '/node-ids';
+/** Kafka starts generated broker ids above reserved.broker.max.id (1000). */
+export const firstGeneratedNodeId = 1001;
+
+/** Cluster mode: each broker commits its flushes under its own sequence, `/wal/n<nodeId>/<sequence>`. */
+export function nodeWalPrefix(nodeId: number): string {
+  return `${walPrefix}n${nodeId}/`;
+}
+export function nodeWalKey(nodeId: number, sequence: number): string {
+  return nodeWalPrefix(nodeId) + String(sequence).padStart(sequenceDigits, '0');
+}
+
+/**
+ * Consumer groups (spec/groups.md). Keys carry the group's coordinator partition so that a broker gaining a
+ * coordinator partition loads its groups with one prefix read. Group ids are arbitrary unicode (even '/'), so
+ * they appear base64url-encoded (UTF-8); topic names are Kafka-legal ([A-Za-z0-9._-]) and appear as they are.
+ */
+export const groupPrefix = '/groups/';
+export function groupIdSegment(groupId: string): string {
+  return Buffer.from(groupId, 'utf8').toString('base64url');
+}
+export function groupPartitionPrefix(coordinatorPartition: number): string {
+  return `${groupPrefix}${coordinatorPartition}/`;
+}
+/** One document per group: its type, generation, protocol, leader and members (GroupRecord in broker/groups). */
+export function groupKey(coordinatorPartition: number, groupId: string): string {
+  return groupPartitionPrefix(coordinatorPartition) + groupIdSegment(groupId);
+}
+
+export const offsetPrefix = '/offsets/';
+export function offsetPartitionPrefix(coordinatorPartition: number): string {
+  return `${offsetPrefix}${coordinatorPartition}/`;
+}
+/** Every committed offset of one group. */
+export function groupOffsetsPrefix(coordinatorPartition: number, groupId: string): string {
+  return `${offsetPartitionPrefix(coordinatorPartition)}${groupIdSegment(groupId)}/`;
+}
+/** One committed offset: { offset, leaderEpoch, metadata, commitTimestampMs, expireTimestampMs }. */
+export function offsetKey(coordinatorPartition: number, groupId: string, topic: string, partition: number): string {
+  return `${groupOffsetsPrefix(coordinatorPartition, groupId)}${topic}/${partition}`;
+}
+export function parseOffsetKey(key: string): { coordinatorPartition: number; groupId: string; topic: string; partition: number } | null {
+  const m = /^\/offsets\/(\d+)\/([A-Za-z0-9_-]*)\/([^/]+)\/(\d+)$/.exec(key);
+  return m ? { coordinatorPartition: Number(m[1]), groupId: Buffer.from(m[2]!, 'base64url').toString('utf8'), topic: m[3]!, partition: Number(m[4]) } : null;
+}
+export function parseGroupKey(key: string): { coordinatorPartition: number; groupId: string } | null {
+  const m = /^\/groups\/(\d+)\/([A-Za-z0-9_-]*)$/.exec(key);
+  return m ? { coordinatorPartition: Number(m[1]), groupId: Buffer.from(m[2]!, 'base64url').toString('utf8') } : null;
+}
+
+/**
+ * Producer ids are handed out in blocks: this key holds the first id of the next block ({ nextBlockStart });
+ * a broker takes a block with a transaction comparing the key's modRevision, so ids are unique across the
+ * cluster and never reused, whatever crashes (spec/producer-state.md).
+ */
+export const producerIdBlockKey = '/producer-ids/block';
+
+export interface ProducerIdBlockRecord {
+  nextBlockStart: number;
+}
+
+/**
+ * Idempotent producers' state after every batch below `offset` (broker/log/producer-state.ts). One flat array
+ * per producer: producerId, epoch, lastTimestamp, then per batch (oldest first) firstSeq, lastSeq,
+ * firstOffset, lastOffset, timestamp.
+ */
+export interface ProducerSnapshotRecord {
+  offset: number;
+  producers: number[][];
+  /**
+   * Transactions (spec/transactions.md), flat triples: producerId, first offset of its open transaction (-1 if
+   * none), coordinator epoch of its last marker (-1 if none); only producers with one of them set.
+   */
+  txns?: number[];
+  /** The aborted-transaction index, flat triples by marker offset ascending: producerId, firstOffset, marker offset. */
+  aborted?: number[];
+}
+
+/**
+ * KIP-848 consumer groups (broker/groups/consumer-coordinator.ts): one key per group with its whole state
+ * (group epoch, target assignment and its epoch, members with their subscriptions, epochs and assignments),
+ * under the group's coordinator partition like the classic `/groups/` keys. Committed offsets of consumer
+ * groups are the same `/offsets/` keys as classic groups'.
+ */
+export function consumerGroupPartitionPrefix(coordinatorPartition: number): string {
+  return `/consumer-groups/${coordinatorPartition}/`;
+}
+export function consumerGroupKey(coordinatorPartition: number, groupId: string): string {
+  return consumerGroupPartitionPrefix(coordinatorPartition) + groupIdSegment(groupId);
+}
+export function parseConsumerGroupKey(key: string): { coordinatorPartition: number; groupId: string } | null {
+  const m = /^\/consumer-groups\/(\d+)\/([A-Za-z0-9_-]*)$/.exec(key);
+  return m ? { coordinatorPartition: Number(m[1]), groupId: Buffer.from(m[2]!, 'base64url').toString('utf8') } : null;
+}
+
+/**
+ * Transactions (spec/transactions.md). One document per transactional id, under its coordinator partition so
+ * that a broker gaining a partition loads its transactional ids with one prefix read (TxnRecord in
+ * broker/txn/coordinator.ts). Transactional ids appear base64url-encoded (UTF-8), like group ids.
+ */
+export const txnPrefix = '/transactions/';
+export function txnPartitionPrefix(coordinatorPartition: number): string {
+  return `${txnPrefix}${coordinatorPartition}/`;
+}
+export function txnKey(coordinatorPartition: number, transactionalId: string): string {
+  return txnPartitionPrefix(coordinatorPartition) + Buffer.from(transactionalId, 'utf8').toString('base64url');
+}
+
+/**
+ * Offsets committed inside a transaction (TxnOffsetCommit), not visible until its COMMIT marker reaches the
+ * group's coordinator: one document per (group, producer id), under the group's coordinator partition.
+ */
+export const txnOffsetsPrefix = '/txn-offsets/';
+export function txnOffsetsPartitionPrefix(coordinatorPartition: number): string {
+  return `${txnOffsetsPrefix}${coordinatorPartition}/`;
+}
+export function txnOffsetsKey(coordinatorPartition: number, groupId: string, producerId: number): string {
+  return `${txnOffsetsPartitionPrefix(coordinatorPartition)}${Buffer.from(groupId, 'utf8').toString('base64url')}/${producerId}`;
 }

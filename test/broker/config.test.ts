@@ -35,6 +35,9 @@ t.test('defaults', async (t) => {
     listeners: [plaintext('127.0.0.1', 9092)],
     advertisedListeners: [plaintext('127.0.0.1', 9092)],
     nodeId: 1,
+    brokerRack: null,
+    brokerSessionTimeoutMs: 9000,
+    clusterMode: 'auto',
     dataDir: '/srv/skafos/data',
     numPartitions: 1,
     defaultReplicationFactor: 1,
@@ -52,8 +55,27 @@ t.test('defaults', async (t) => {
     compressionType: 'producer',
     groupInitialRebalanceDelayMs: 3000,
     offsetsRetentionMinutes: 10080,
+    offsetsRetentionCheckIntervalMs: 600_000,
+    offsetMetadataMaxBytes: 4096,
+    groupMinSessionTimeoutMs: 6000,
+    groupMaxSessionTimeoutMs: 1_800_000,
+    groupMaxSize: 1000,
+    groupMaxGroups: 100_000,
+    groupMaxRecordBytes: 786_432,
+    groupConsumerHeartbeatIntervalMs: 5000,
+    groupConsumerSessionTimeoutMs: 45_000,
+    groupConsumerMaxSize: 1000,
+    groupConsumerAssignors: ['uniform', 'range'],
+    groupConsumerMaxSubscribedTopics: 10_000,
     connectionsMaxIdleMs: 600_000,
     queuedMaxRequests: 500,
+    producerIdExpirationMs: 86_400_000,
+    producerStateMaxProducers: 1000,
+    transactionMaxTimeoutMs: 900_000,
+    transactionalIdExpirationMs: 604_800_000,
+    transactionAbortTimedOutTransactionCleanupIntervalMs: 10_000,
+    transactionRemoveExpiredTransactionCleanupIntervalMs: 3_600_000,
+    transactionMaxPartitions: 1000,
     clusterId: null,
     flushSizeBytes: 8_388_608,
     flushLingerMs: 250,
@@ -317,7 +339,8 @@ t.test('integers', async (t) => {
   t.equal(loadConfig({ sets: ['node.id=+7'] }).nodeId, 7, 'Java accepts a plus sign');
   t.equal(loadConfig({ sets: ['node.id=007'] }).nodeId, 7);
   t.equal(loadConfig({ sets: ['node.id=2147483647'] }).nodeId, 2147483647);
-  t.equal(configError(t, { sets: ['node.id=2147483648'] }).expected, 'an integer in [0, 2147483647]');
+  t.equal(configError(t, { sets: ['node.id=2147483648'] }).expected, '-1 or an integer in [0, 2147483647]');
+  t.equal(configError(t, { sets: ['node.id=-1'] }).key, 'node.id', '-1 needs cluster mode');
   for (const bad of ['', ' ', '1e3', '0x10', '1_000', '1.0', '--1', 'NaN', '１']) {
     t.equal(configError(t, { sets: [`node.id=${bad}`] }).key, 'node.id', `rejects ${JSON.stringify(bad)}`);
   }
