@@ -35,7 +35,10 @@ export const offsetCommitHandler: Handler = {
         return ErrorCode.NONE;
       }));
     });
-    if (entries.length > 0) {
+    // KIP-848: members of a consumer group commit with v9+ (Kafka answers UNSUPPORTED_VERSION).
+    if (v >= 1 && v < 9 && entries.length > 0 && s.consumerGroups.isMember(req.groupId, req.memberId)) {
+      for (const [ti, pi] of slots) codes[ti]![pi] = ErrorCode.UNSUPPORTED_VERSION;
+    } else if (entries.length > 0) {
       const results = await s.groups.commitOffsets({
         groupId: req.groupId,
         memberId: v >= 1 ? req.memberId : '',

@@ -27,6 +27,9 @@ export const offsetFetchHandler: Handler = {
       return {
         throttleTimeMs: 0,
         groups: req.groups.map((g) => {
+          // v9: a consumer group's member must send its current epoch (KIP-848).
+          const member = v >= 9 ? ctx.services.consumerGroups.validateOffsetFetch(g.groupId, g.memberId, g.memberEpoch) : null;
+          if (member !== null && member !== ErrorCode.NONE) return { groupId: g.groupId, errorCode: member, topics: [] };
           const r = groups.fetchOffsets(g.groupId, asked(g.topics));
           return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, p)) })) };
         }),

@@ -1,0 +1,33 @@
+// ConsumerGroupDescribe (KIP-848): epochs, assignor and members (with current and target assignments) of
+// `consumer` groups. Unknown ids and classic groups are GROUP_ID_NOT_FOUND.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponseInput } from '../protocol/generated/index.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+/** Kafka's AclOperation ids a group has (READ, DELETE, DESCRIBE); every one is allowed (no authorizer). */
+const groupOperations = (1 << 3) | (1 << 6) | (1 << 8);
+const unsetOperations = -2147483648;
+
+export const consumerGroupDescribeHandler: Handler = {
+  apiKey: ApiKey.ConsumerGroupDescribe,
+  minVersion: 0,
+  maxVersion: 0,
+  handle(ctx: RequestContext, req: ConsumerGroupDescribeRequest): ConsumerGroupDescribeResponseInput {
+    return {
+      throttleTimeMs: 0,
+      groups: req.groupIds.map((groupId) => {
+        const d = ctx.services.consumerGroups.describe(groupId);
+        return {
+          errorCode: d.errorCode, errorMessage: d.errorMessage, groupId, groupState: d.groupState, groupEpoch: d.groupEpoch,
+          assignmentEpoch: d.assignmentEpoch, assignorName: d.assignorName,
+          members: d.members.map((m) => ({
+            memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, memberEpoch: m.memberEpoch, clientId: m.clientId,
+            clientHost: m.clientHost, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
+            assignment: { topicPartitions: m.assignment }, targetAssignment: { topicPartitions: m.targetAssignment },
+          })),
+          authorizedOperations: req.includeAuthorizedOperations && d.errorCode === 0 ? groupOperations : unsetOperations,
+        };
+      }),
+    };
+  },
+};
