@@ -72,6 +72,7 @@ export class EtcdCluster implements Cluster {
   private readonly slots = new Map<string, Map<number, SlotState>>();
   private hooks: PartitionHooks | null = null;
   private readonly coordinatorListeners = new Set<(changes: CoordinatorChange[]) => void>();
+  private readonly topicDeletedListeners = new Set<(topicName: string) => void>();
   private readonly ownedCoordinators: Record<CoordinatorKind, Map<number, number>> = { group: new Map(), transaction: new Map() };
   private readonly handingOver = new Set<string>();
   private readonly acquiring = new Set<string>();
@@ -175,7 +176,17 @@ export class EtcdCluster implements Cluster {
       this.scheduleReconcile();
     }));
     this.watches.push(await this.o.topics.follow((changes) => {
-      for (const c of changes) if (c.deleted) this.dropTopic(c.record.id);
+      for (const c of changes) {
+        if (!c.deleted) continue;
+        this.dropTopic(c.record.id);
+        for (const l of this.topicDeletedListeners) {
+          try {
+            l(c.record.name);
+          } catch (err) {
+            this.o.logger.error({ err }, 'topic deletion listener failed');
+          }
+        }
+      }
       this.scheduleReconcile();
     }));
     this.controllerTimer = setInterval(() => this.scheduleReconcile(), controllerIntervalMs);
@@ -426,6 +437,12 @@ export class EtcdCluster implements Cluster {
     ]);
     clearTimeout(timer);
     return emptied;
+  }
+
+  /** Called with the name of every topic another broker deleted (so coordinators drop its offsets). */
+  onTopicDeleted(listener: (topicName: string) => void): () => void {
+    this.topicDeletedListeners.add(listener);
+    return () => this.topicDeletedListeners.delete(listener);
   }
 
   /** Leaves the cluster: watches stop and the lease is revoked (the member key goes with it). */
