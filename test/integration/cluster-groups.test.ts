@@ -138,5 +138,15 @@ t.test('ten consumers on three brokers; the coordinator dies', { skip }, async (
     for (const offs of byP.values()) for (let i = 1; i < offs.length; i++) if (offs[i]! < offs[i - 1]!) backwards++;
     t.ok(backwards <= 2, `member order held per partition (re-reads after a rebalance: ${backwards})`);
   }
+  // A member leaves (LeaveGroup): the other nine take its partitions.
+  const leaver = ms.pop()!;
+  const leftAt = Date.now();
+  await leaver.consumer.disconnect();
+  const nineCover = () => {
+    const all = ms.flatMap((m) => m.assigned);
+    return all.length === partitions && new Set(all).size === partitions && !ms.some((m) => m.assigned.length === 0);
+  };
+  await waitUntil('nine members to share every partition', () => (nineCover() ? true : undefined), 60_000, 20);
+  t.comment(`rebalance: one of ten members leaves, until the nine share every partition again: ${Date.now() - leftAt} ms`);
   for (const m of ms) await m.consumer.disconnect();
 });

@@ -93,6 +93,7 @@ t.test('ownership on the wire across three brokers', { skip }, async (t) => {
 
   // Failover: the owner of partition 0 is killed; a new owner continues the offsets at a higher epoch.
   const owner = cluster.brokers[p0.leaderId - 1]!;
+  const killedAt = Date.now();
   await owner.kill9();
   const moved = await waitUntil('partition 0 to move', async () => {
     const m = await metadata(ports()[0]!, topic);
@@ -104,6 +105,7 @@ t.test('ownership on the wire across three brokers', { skip }, async (t) => {
     const r = await produce(portOf(moved.leaderId), topic, 0, 3);
     return r.errorCode === ErrorCode.NONE ? r : undefined;
   });
+  t.comment(`failover: kill -9 to the first acknowledged produce on the moved partition: ${Date.now() - killedAt} ms`);
   t.equal(next.baseOffset, 5, 'offsets continue with no gap or overlap');
   const c2 = await RawConnection.connect(portOf(moved.leaderId));
   const old = await c2.request(ApiKey.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: moved.leaderEpoch, leaderEpoch: p0.leaderEpoch }] }] });

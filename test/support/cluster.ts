@@ -43,7 +43,8 @@ export async function startCluster(t: Test, opts: ClusterOptions): Promise<TestC
     'skafos.etcd.endpoints': opts.etcdEndpoint,
     'skafos.etcd.prefix': prefix,
     'skafos.cluster.mode': 'cluster',
-    'broker.session.timeout.ms': opts.sessionTimeoutMs ?? 3000,
+    // SKAFOS_TEST_CLUSTER_SESSION_TIMEOUT_MS overrides it (e.g. 9000, the default, to measure failover as shipped).
+    'broker.session.timeout.ms': Number(process.env.SKAFOS_TEST_CLUSTER_SESSION_TIMEOUT_MS ?? opts.sessionTimeoutMs ?? 3000),
     'skafos.flush.linger.ms': 10,
     ...opts.sets,
   };
