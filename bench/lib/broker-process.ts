@@ -9,6 +9,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
+/**
+ * The checkout whose bin/skafos.ts runs as the broker: this one, or SKAFOS_BENCH_BROKER_ROOT (e.g. a
+ * `git archive` of a commit with node_modules linked in), to measure a fixed revision while the working tree
+ * changes.
+ */
+export const brokerRoot = process.env.SKAFOS_BENCH_BROKER_ROOT ?? repoRoot;
 const startTimeoutMs = 60_000;
 const stopTimeoutMs = 60_000;
 
@@ -60,6 +66,12 @@ export interface BrokerChildOptions {
   nodeFlags?: string[];
 }
 
+/** Brokers still running; killed if the bench process exits without stopping them (a crash, an uncaught error). */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export class BrokerChild {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -74,7 +86,9 @@ export class BrokerChild {
   private constructor(child: ChildProcess) {
     this.child = child;
     this.pid = child.pid!;
+    live.add(child);
     this.exited = new Promise((resolve) => child.once('close', (code, signal) => {
+      live.delete(child);
       this.hasExited = true;
       resolve({ code, signal });
     }));
@@ -87,12 +101,12 @@ export class BrokerChild {
       'skafos.http.listener': '127.0.0.1:0',
       ...options.sets,
     };
-    const args = [...(options.nodeFlags ?? []), join(repoRoot, 'bin', 'skafos.ts'), 'broker'];
+    const args = [...(options.nodeFlags ?? []), join(brokerRoot, 'bin', 'skafos.ts'), 'broker'];
     for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${v}`);
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: join(repoRoot, 'node_modules', '.cache', 'node-compile-cache') };
     // NODE_OPTIONS of the bench process (e.g. --cpu-prof) must not leak into the broker.
     delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: brokerRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const b = new BrokerChild(child);
     await b.waitReady();
     return b;
