@@ -3,9 +3,10 @@
 // revocation timers, and the store of each group's state. It serves the same coordinator partitions as the
 // classic GroupCoordinator (coordinator.ts), which keeps the committed offsets of both kinds of group and asks
 // this one (the hooks at the end) before it lets a classic request touch a group id that is a consumer group.
+import { CoordinatorPartitions } from '../cluster/coordinator-partitions.ts';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Cluster, CoordinatorChange } from '../cluster/cluster.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
 import { consumerGroupKey, consumerGroupPartitionPrefix, groupKey, parseConsumerGroupKey } from '../metadata/layout.ts';
 import type { MetadataStore } from '../metadata/store.ts';
@@ -182,14 +183,11 @@ export class ConsumerGroupCoordinator {
   private readonly o: ConsumerGroupOptions;
   private classic: ClassicGroupLookup | null = null;
   private readonly groups = new Map<string, ConsumerGroup>();
-  private readonly loaded = new Set<number>();
-  private readonly loadToken = new Map<number, number>();
-  private nextLoadToken = 1;
-  private readonly pendingLoads = new Set<Promise<void>>();
+  /** The coordinator partitions served here: loading on arrival, unloading on departure. */
+  private readonly partitions: CoordinatorPartitions;
   private readonly writes = new Set<Promise<unknown>>();
   /** Group id → when its subscription was last resolved. */
   private readonly resolvedAt = new Map<string, number>();
-  private unsubscribe: (() => void) | null = null;
   private cleanupTimer: NodeJS.Timeout | null = null;
   /** Empty groups seen by the last cleanup pass. */
   private readonly emptySeen = new Set<string>();
@@ -202,6 +200,11 @@ export class ConsumerGroupCoordinator {
     this.logger = args.logger;
     this.o = args.options;
     for (const name of this.o.assignors) if (!assignorNamed(name)) throw new Error(`unknown consumer group assignor ${name}`);
+    this.partitions = new CoordinatorPartitions({
+      cluster: this.cluster, kind: 'group', logger: this.logger, what: 'consumer groups', retryMs: loadRetryMs,
+      load: (partition, _epoch, isCurrent) => this.loadPartition(partition, isCurrent),
+      unload: (partition) => this.unloadPartition(partition),
+    });
   }
 
   /** The classic coordinator, for the one-group-per-id rule. */
@@ -214,8 +217,7 @@ export class ConsumerGroupCoordinator {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.cluster.onCoordinatorChange((changes) => this.onCoordinatorChange(changes));
-    for (const p of this.cluster.ownedCoordinatorPartitions('group')) this.beginLoad(p);
+    this.partitions.start();
     if (this.o.cleanupIntervalMs !== undefined) {
       this.cleanupTimer = setInterval(() => void this.removeEmptyGroups(), this.o.cleanupIntervalMs);
       this.cleanupTimer.unref();
@@ -224,73 +226,40 @@ export class ConsumerGroupCoordinator {
   }
 
   async loadsSettled(): Promise<void> {
-    while (this.pendingLoads.size > 0) await Promise.allSettled([...this.pendingLoads]);
+    await this.partitions.loadsSettled();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.unsubscribe?.();
+    this.partitions.close();
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     for (const g of [...this.groups.values()]) this.unloadGroup(g);
-    this.loaded.clear();
-    this.loadToken.clear();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.writes, ...this.pendingLoads]),
+      Promise.allSettled([...this.writes, ...this.partitions.pending()]),
       new Promise((res) => (timer = setTimeout(res, closeWaitMs))),
     ]);
     clearTimeout(timer);
   }
 
-  // ---- ownership and loading (as the classic coordinator) ----
-
-  private onCoordinatorChange(changes: CoordinatorChange[]): void {
-    if (this.closed) return;
-    for (const c of changes) {
-      if (c.kind !== 'group') continue;
-      if (c.owned) this.beginLoad(c.partition);
-      else this.unloadPartition(c.partition);
-    }
-  }
+  // ---- ownership and loading (CoordinatorPartitions) ----
 
   private owns(partition: number): boolean {
-    return this.cluster.coordinatorOwner('group', partition)?.nodeId === this.cluster.nodeId;
+    return this.partitions.owns(partition);
   }
 
   private status(groupId: string): number {
-    const p = coordinatorPartitionOf(groupId);
-    if (this.closed || !this.owns(p)) return ErrorCode.NOT_COORDINATOR;
-    if (!this.loaded.has(p)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    return ErrorCode.NONE;
+    return this.partitions.status(groupId);
   }
 
-  private beginLoad(partition: number): void {
-    this.unloadPartition(partition);
-    const token = this.nextLoadToken++;
-    this.loadToken.set(partition, token);
-    const run = this.loadPartition(partition, token).finally(() => this.pendingLoads.delete(run));
-    this.pendingLoads.add(run);
-  }
-
-  private async loadPartition(partition: number, token: number): Promise<void> {
-    const current = () => !this.closed && this.loadToken.get(partition) === token && this.owns(partition);
-    for (;;) {
-      if (!current()) return;
-      try {
-        const kvs = await this.metadata.getPrefix(consumerGroupPartitionPrefix(partition));
-        if (!current()) return;
-        for (const kv of kvs) {
-          const k = parseConsumerGroupKey(kv.key);
-          if (!k) continue;
-          this.install(partition, JSON.parse(kv.value) as StoredConsumerGroup);
-        }
-        this.loaded.add(partition);
-        return;
-      } catch (err) {
-        this.logger.warn({ err, partition }, 'loading consumer groups failed; retrying');
-        await new Promise((res) => setTimeout(res, loadRetryMs).unref());
-      }
+  private async loadPartition(partition: number, isCurrent: () => boolean): Promise<void> {
+    const kvs = await this.metadata.getPrefix(consumerGroupPartitionPrefix(partition));
+    if (!isCurrent()) return;
+    for (const kv of kvs) {
+      const k = parseConsumerGroupKey(kv.key);
+      if (!k) continue;
+      this.install(partition, JSON.parse(kv.value) as StoredConsumerGroup);
     }
   }
 
@@ -319,8 +288,6 @@ export class ConsumerGroupCoordinator {
   }
 
   private unloadPartition(partition: number): void {
-    this.loadToken.delete(partition);
-    this.loaded.delete(partition);
     for (const g of [...this.groups.values()]) if (g.coordinatorPartition === partition) this.unloadGroup(g);
   }
 
@@ -751,7 +718,7 @@ export class ConsumerGroupCoordinator {
    */
   async removeEmptyGroups(): Promise<void> {
     for (const g of [...this.groups.values()]) {
-      if (g.dead || g.members.size > 0 || !this.loaded.has(g.coordinatorPartition)) continue;
+      if (g.dead || g.members.size > 0 || !this.partitions.isLoaded(g.coordinatorPartition)) continue;
       const classic = this.classic?.groupState(g.groupId);
       if (classic !== undefined && classic !== 'Dead') continue;
       if (this.emptySeen.has(g.groupId)) {
@@ -782,7 +749,7 @@ export class ConsumerGroupCoordinator {
    */
   onClassicJoin(groupId: string): Promise<number> | null {
     const p = coordinatorPartitionOf(groupId);
-    if (this.owns(p) && !this.loaded.has(p) && !this.closed) return Promise.resolve(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+    if (this.owns(p) && !this.partitions.isLoaded(p) && !this.closed) return Promise.resolve(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     const g = this.groups.get(groupId);
     if (!g || g.dead) return null;
     if (g.members.size > 0) return Promise.resolve(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
@@ -834,7 +801,7 @@ export class ConsumerGroupCoordinator {
     if (wantTypes.size > 0 && !wantTypes.has('consumer')) return [];
     const out = [];
     for (const g of this.groups.values()) {
-      if (!this.loaded.has(g.coordinatorPartition) || g.dead) continue;
+      if (!this.partitions.isLoaded(g.coordinatorPartition) || g.dead) continue;
       if (wantStates.size > 0 && !wantStates.has(g.state.toLowerCase())) continue;
       out.push({ groupId: g.groupId, protocolType: 'consumer', state: g.state, type: 'consumer' });
     }
