@@ -223,6 +223,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       holds: (topicId, partition) => logs.partition(topicId, partition) !== undefined,
       held: () => logs.held(),
     });
+    // A topic deleted through another broker: this broker's groups forget its committed offsets too.
+    etcdCluster.onTopicDeleted((name) => {
+      groups.onTopicDeleted(name).catch((err) => logger.warn({ err, topic: name }, 'removing offsets of a deleted topic failed'));
+    });
     let collecting = false;
     walTimer = setInterval(() => {
       if (collecting || etcdCluster.controllerId() !== nodeId) return;

@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Cluster, CoordinatorChange } from '../cluster/cluster.ts';
+import type { Cluster } from '../cluster/cluster.ts';
+import { CoordinatorPartitions } from '../cluster/coordinator-partitions.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
@@ -135,14 +136,9 @@ export class GroupCoordinator {
   private readonly o: Required<CoordinatorOptions>;
   private readonly now: () => number;
   private readonly groups = new Map<string, ClassicGroup>();
-  /** Coordinator partitions whose groups are in memory. */
-  private readonly loaded = new Set<number>();
-  /** Coordinator partition → load generation (a newer gain or a loss invalidates a load in flight). */
-  private readonly loadToken = new Map<number, number>();
-  private nextLoadToken = 1;
-  private readonly pendingLoads = new Set<Promise<void>>();
+  /** The coordinator partitions served here: loading on arrival, unloading on departure. */
+  private readonly partitions: CoordinatorPartitions;
   private readonly writes = new Set<Promise<unknown>>();
-  private unsubscribe: (() => void) | null = null;
   private retentionTimer: NodeJS.Timeout | null = null;
   private expiring = false;
   private closed = false;
@@ -159,12 +155,16 @@ export class GroupCoordinator {
     this.logger = args.logger;
     this.o = { newMemberJoinTimeoutMs: defaultNewMemberJoinTimeoutMs, ...args.options };
     this.now = args.now ?? Date.now;
+    this.partitions = new CoordinatorPartitions({
+      cluster: this.cluster, kind: 'group', logger: this.logger, what: 'group coordinator partition', retryMs: loadRetryMs,
+      load: (partition, _epoch, isCurrent) => this.loadPartition(partition, isCurrent),
+      unload: (partition) => this.unloadPartition(partition),
+    });
   }
 
   /** Subscribes to coordinator changes and loads the partitions this broker owns; resolves once they are loaded. */
   async start(): Promise<void> {
-    this.unsubscribe = this.cluster.onCoordinatorChange((changes) => this.onCoordinatorChange(changes));
-    for (const p of this.cluster.ownedCoordinatorPartitions('group')) this.beginLoad(p);
+    this.partitions.start();
     this.retentionTimer = setInterval(() => void this.expireOffsets(), this.o.retentionCheckIntervalMs);
     this.retentionTimer.unref();
     await this.loadsSettled();
@@ -172,20 +172,18 @@ export class GroupCoordinator {
 
   /** Resolves when no partition load is in flight. */
   async loadsSettled(): Promise<void> {
-    while (this.pendingLoads.size > 0) await Promise.allSettled([...this.pendingLoads]);
+    await this.partitions.loadsSettled();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.unsubscribe?.();
+    this.partitions.close();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const g of [...this.groups.values()]) this.unloadGroup(g);
-    this.loaded.clear();
-    this.loadToken.clear();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.writes, ...this.pendingLoads]),
+      Promise.allSettled([...this.writes, ...this.partitions.pending()]),
       new Promise((res) => (timer = setTimeout(res, closeWaitMs))),
     ]);
     clearTimeout(timer);
@@ -193,51 +191,18 @@ export class GroupCoordinator {
 
   // ---- ownership and loading ----
 
-  private onCoordinatorChange(changes: CoordinatorChange[]): void {
-    if (this.closed) return;
-    for (const c of changes) {
-      if (c.kind !== 'group') continue;
-      if (c.owned) this.beginLoad(c.partition);
-      else this.unloadPartition(c.partition);
-    }
-  }
-
   private owns(partition: number): boolean {
-    return this.cluster.coordinatorOwner('group', partition)?.nodeId === this.cluster.nodeId;
+    return this.partitions.owns(partition);
   }
 
   /** NONE when this broker serves the group now, else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. */
   private status(groupId: string): number {
-    const p = coordinatorPartitionOf(groupId);
-    if (this.closed || !this.owns(p)) return ErrorCode.NOT_COORDINATOR;
-    if (!this.loaded.has(p)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    return ErrorCode.NONE;
+    return this.partitions.status(groupId);
   }
 
-  private beginLoad(partition: number): void {
-    this.unloadPartition(partition);
-    const token = this.nextLoadToken++;
-    this.loadToken.set(partition, token);
-    const run = this.loadPartition(partition, token).finally(() => this.pendingLoads.delete(run));
-    this.pendingLoads.add(run);
-  }
-
-  private async loadPartition(partition: number, token: number): Promise<void> {
-    const current = () => !this.closed && this.loadToken.get(partition) === token && this.owns(partition);
-    for (;;) {
-      if (!current()) return;
-      try {
-        const data = await this.store.loadPartition(partition);
-        if (!current()) return;
-        this.installPartition(partition, data.groups, data.offsets);
-        this.loaded.add(partition);
-        this.logger.debug({ partition, groups: data.groups.size }, 'group coordinator partition loaded');
-        return;
-      } catch (err) {
-        this.logger.warn({ err, partition }, 'loading group coordinator partition failed; retrying');
-        await new Promise((res) => setTimeout(res, loadRetryMs).unref());
-      }
-    }
+  private async loadPartition(partition: number, isCurrent: () => boolean): Promise<void> {
+    const data = await this.store.loadPartition(partition);
+    if (isCurrent()) this.installPartition(partition, data.groups, data.offsets);
   }
 
   private installPartition(partition: number, records: Map<string, GroupRecord>, offsets: Map<string, { topic: string; partition: number; record: CommittedOffset }[]>): void {
@@ -274,8 +239,6 @@ export class GroupCoordinator {
   }
 
   private unloadPartition(partition: number): void {
-    this.loadToken.delete(partition);
-    this.loaded.delete(partition);
     for (const g of [...this.groups.values()]) if (g.coordinatorPartition === partition) this.unloadGroup(g);
   }
 
@@ -930,7 +893,7 @@ export class GroupCoordinator {
   validateTxnOffsetCommit(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null): number {
     const status = this.status(groupId);
     if (status !== ErrorCode.NONE) return status;
-    const consumerCode = this.consumerGroups?.validateOffsetCommit(groupId, memberId, groupInstanceId, generationId) ?? null;
+    const consumerCode = this.consumerGroups?.validateOffsetCommit(groupId, memberId, groupInstanceId, generationId, true) ?? null;
     if (consumerCode !== null) return consumerCode;
     const g = this.groups.get(groupId);
     if (!g) return generationId >= 0 ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.NONE;
@@ -1136,13 +1099,13 @@ export class GroupCoordinator {
     const wantTypes = new Set(types.map((s) => s.toLowerCase()));
     const groups: ListedGroup[] = [];
     for (const g of this.groups.values()) {
-      if (!this.loaded.has(g.coordinatorPartition) || g.is('Dead') || this.consumerGroups?.hasGroup(g.groupId)) continue;
+      if (!this.partitions.isLoaded(g.coordinatorPartition) || g.is('Dead') || this.consumerGroups?.hasGroup(g.groupId)) continue;
       if (wantStates.size > 0 && !wantStates.has(g.state.toLowerCase())) continue;
       if (wantTypes.size > 0 && !wantTypes.has(g.type)) continue;
       groups.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state, type: g.type });
     }
     groups.push(...this.consumerGroups?.listGroups(states, types) ?? []);
-    const loading = this.cluster.ownedCoordinatorPartitions('group').some((p) => !this.loaded.has(p));
+    const loading = this.cluster.ownedCoordinatorPartitions('group').some((p) => !this.partitions.isLoaded(p));
     return { errorCode: loading ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE, groups };
   }
 

@@ -7,6 +7,7 @@ import type { FetchRequest, FetchResponseInput, FetchResponsePartitionDataInput 
 import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import { abortedForFetch, loadProducerState } from '../txn/partition-txn.ts';
 
 const readCommitted = 1;
 /** Kafka's broker-side cap on one fetch response (fetch.max.bytes, default 55 MiB). */
@@ -58,11 +59,21 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
         continue;
       }
       const highWatermark = log.highWatermark;
+      // Transactions (spec/transactions.md): read_committed reads up to the last stable offset.
+      let producers = log.producerState;
+      if (producers === null && isolation === readCommitted) producers = await loadProducerState(s, log);
+      if (producers === null && isolation === readCommitted) {
+        errors = true;
+        partitions.push({ ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR), highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset });
+        continue;
+      }
+      const lastStableOffset = producers === null ? highWatermark : producers.lastStableOffset(highWatermark);
+      const readEnd = isolation === readCommitted ? lastStableOffset : highWatermark;
       const limit = Math.min(p.maxBytes, maxBytes - total);
       let records: Buffer | null = null;
-      if (p.fetchOffset < highWatermark && (limit > 0 || total === 0)) {
+      if (p.fetchOffset < readEnd && (limit > 0 || total === 0)) {
         try {
-          records = await s.logs.read(log, p.fetchOffset, Math.max(0, limit), total === 0, highWatermark);
+          records = await s.logs.read(log, p.fetchOffset, Math.max(0, limit), total === 0, readEnd);
         } catch (err) {
           // Data not in memory and the object store failing: a retriable error for this partition only.
           s.logger.warn({ err, topic: log.topicName, partition: p.index }, 'fetch read failed');
@@ -73,8 +84,8 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
       }
       if (records) total += records.length;
       partitions.push({
-        partitionIndex: p.index, errorCode: ErrorCode.NONE, highWatermark, lastStableOffset: highWatermark,
-        logStartOffset: log.logStartOffset, abortedTransactions: isolation === readCommitted ? [] : null,
+        partitionIndex: p.index, errorCode: ErrorCode.NONE, highWatermark, lastStableOffset,
+        logStartOffset: log.logStartOffset, abortedTransactions: isolation === readCommitted ? abortedForFetch(producers, p.fetchOffset, records) : null,
         preferredReadReplica: -1, records: records ?? Buffer.alloc(0),
       });
     }

@@ -1,9 +1,7 @@
 // InitProducerId (v0-v5): a new producer id with epoch 0 for an idempotent producer, from the cluster-wide
 // block allocator (broker/log/producer-ids.ts). As in Kafka, a non-transactional request always gets a fresh
 // id, even when it names its current producer id and epoch (KIP-360, v3+): the epoch bump of an existing id
-// only exists for transactional ids. Transactional ids are not served yet (spec/producer-state.md): they get
-// INVALID_REQUEST, which every client treats as fatal, instead of a retriable error that would make
-// initTransactions() hang until its timeout.
+// only exists for transactional ids, which the transaction coordinator serves (spec/transactions.md).
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
@@ -23,8 +21,9 @@ export const initProducerIdHandler: Handler = {
     // Kafka: a producer id without an epoch (or the reverse) is malformed.
     if ((req.producerId === -1) !== (req.producerEpoch === -1)) return failure(ErrorCode.INVALID_REQUEST);
     if (req.transactionalId !== null) {
-      s.logger.warn({ transactionalId: req.transactionalId, client: ctx.header.clientId }, 'InitProducerId for a transactional id: transactions are not supported yet');
-      return failure(ErrorCode.INVALID_REQUEST);
+      // Transactional: the transaction coordinator of the id (broker/txn/coordinator.ts, spec/transactions.md).
+      const r = await s.txn.coordinator.initProducerId(req.transactionalId, req.transactionTimeoutMs, req.producerId, req.producerEpoch);
+      return { throttleTimeMs: 0, ...r };
     }
     if (s.logs.fenced) return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     let producerId: number;

@@ -4,6 +4,7 @@ import type { ListOffsetsRequest, ListOffsetsResponseInput, ListOffsetsResponseL
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { RecordCursor, openBatchRecords } from '../protocol/records/index.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
+import { loadProducerState } from '../txn/partition-txn.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
 
 export const LATEST_TIMESTAMP = -1;
@@ -27,10 +28,16 @@ async function lookup(s: BrokerServices, log: PartitionLog, timestampMs: number)
   return null;
 }
 
-async function listOffset(s: BrokerServices, log: PartitionLog, timestamp: number, version: number): Promise<Result> {
+async function listOffset(s: BrokerServices, log: PartitionLog, timestamp: number, version: number, isolationLevel = 0): Promise<Result> {
   const none = { offset: -1, timestamp: -1, errorCode: ErrorCode.NONE };
   switch (timestamp) {
-    case LATEST_TIMESTAMP: return { offset: log.highWatermark, timestamp: -1, errorCode: ErrorCode.NONE };
+    case LATEST_TIMESTAMP: {
+      if (isolationLevel !== 1) return { offset: log.highWatermark, timestamp: -1, errorCode: ErrorCode.NONE };
+      // read_committed: the last stable offset (spec/transactions.md).
+      const producers = await loadProducerState(s, log);
+      if (producers === null) return { ...none, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
+      return { offset: producers.lastStableOffset(log.highWatermark), timestamp: -1, errorCode: ErrorCode.NONE };
+    }
     case EARLIEST_TIMESTAMP:
     case EARLIEST_LOCAL_TIMESTAMP: return { offset: log.logStartOffset, timestamp: -1, errorCode: ErrorCode.NONE };
     case EARLIEST_PENDING_UPLOAD_TIMESTAMP: return none; // no tiered storage: nothing pending upload
@@ -74,7 +81,7 @@ export const listOffsetsHandler: Handler = {
         }
         let r: Result;
         try {
-          r = await listOffset(s, log, p.timestamp, v);
+          r = await listOffset(s, log, p.timestamp, v, req.isolationLevel);
         } catch (e) {
           if (!(e instanceof KafkaError)) throw e;
           r = { offset: -1, timestamp: -1, errorCode: e.code };

@@ -13,7 +13,7 @@ import {
   readAttributes, readBaseOffset, readBaseSequence, readBatchLength, readLastOffsetDelta, readMaxTimestampMs, readProducerEpoch, readProducerId,
   lastSequenceOf,
 } from '../protocol/records/batch-header.ts';
-import { ATTRIBUTE_CONTROL, BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
+import { ATTRIBUTE_CONTROL, ATTRIBUTE_TRANSACTIONAL, BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES, BATCH_RECORDS_OFFSET, ControlRecordType } from '../protocol/records/constants.ts';
 import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
 import type { PartitionLog } from './partition-log.ts';
 
@@ -46,14 +46,27 @@ export interface ProducerEntry {
   batches: BatchMetadata[];
   /** Max timestamp of the producer's last batch (Kafka's lastTimestamp): what expiry compares. */
   lastTimestamp: number;
-  /** First offset of the producer's open transaction, or -1. Always -1 until transactions are implemented. */
+  /** First offset of the producer's open transaction in this partition, or -1 (spec/transactions.md). */
   currentTxnFirstOffset: number;
-  /** Epoch of the transaction coordinator that last wrote a marker, or -1 (transactions). */
+  /** Epoch of the transaction coordinator that last wrote a marker, or -1. */
   coordinatorEpoch: number;
 }
 
 /** The snapshot kept in a partition manifest (layout.ts: ProducerSnapshotRecord). */
 export type ProducerSnapshot = ProducerSnapshotRecord;
+
+/** A transaction aborted in this partition: its producer, its first offset and the offset of its ABORT marker. */
+export interface AbortedTxn {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+/**
+ * Aborted transactions remembered per partition at most (they live in the manifest's snapshot); beyond it the
+ * oldest are forgotten (spec/transactions.md).
+ */
+export const maxAbortedTxns = 10_000;
 
 export type ProducerCheck =
   | { kind: 'append' }
@@ -61,6 +74,7 @@ export type ProducerCheck =
   | { kind: 'error'; errorCode: number; message: string };
 
 const appendOk: ProducerCheck = Object.freeze({ kind: 'append' });
+const noAborted: readonly AbortedTxn[] = Object.freeze([]);
 
 /** Broker-wide figures since start (exported as the skafos_idempotent_producers metric). */
 export interface ProducerStateStats {
@@ -90,6 +104,15 @@ export class ProducerStateManager {
   private lastExpiryMs = 0;
   /** Producers forgotten because the partition had too many (a metric of sorts; see spec). */
   evicted = 0;
+  /**
+   * Open transactions of this partition: producer id → first offset. Transactions begin at increasing offsets,
+   * so the map's insertion order is first offset ascending (its first entry bounds the last stable offset).
+   */
+  private readonly ongoing = new Map<number, number>();
+  /** Transactions whose marker is appended but may not be durable yet (Kafka's unreplicated transactions). */
+  private unreplicated: { firstOffset: number; lastOffset: number }[] = [];
+  /** Aborted transactions, by marker offset ascending (Kafka's aborted-transaction index). */
+  private aborted: AbortedTxn[] = [];
 
   constructor(settings: ProducerStateSettings = defaultProducerStateSettings) {
     this.settings = settings;
@@ -111,7 +134,7 @@ export class ProducerStateManager {
    * What to do with a client's batch (Kafka: UnifiedLog.analyzeAndValidateProducerState, then
    * ProducerAppendInfo.checkProducerEpoch and checkSequence). Pure: nothing changes until update().
    */
-  check(producerId: number, epoch: number, firstSeq: number, lastSeq: number): ProducerCheck {
+  check(producerId: number, epoch: number, firstSeq: number, lastSeq: number, transactional = false): ProducerCheck {
     const entry = this.producers.get(producerId);
     if (entry === undefined) return appendOk; // unknown producer: any sequence is accepted (KIP-360)
     if (epoch === entry.epoch) {
@@ -150,11 +173,37 @@ export class ProducerStateManager {
         message: `Out of order sequence number for producer ${producerId}: ${firstSeq} (incoming seq. number), ${last} (current end sequence number)`,
       };
     }
+    if (!transactional && entry.currentTxnFirstOffset >= 0) {
+      // Kafka's ProducerAppendInfo: a non-transactional write of a producer with an open transaction.
+      return { kind: 'error', errorCode: ErrorCode.INVALID_TXN_STATE, message: `Expected transactional write from producer ${producerId} at offset ${entry.currentTxnFirstOffset}` };
+    }
     return appendOk;
   }
 
   /** Records an appended batch of the producer (after check() said append, or when replaying the log). */
-  update(producerId: number, epoch: number, firstSeq: number, lastSeq: number, firstOffset: number, lastOffset: number, timestamp: number): void {
+  update(producerId: number, epoch: number, firstSeq: number, lastSeq: number, firstOffset: number, lastOffset: number, timestamp: number, transactional = false): void {
+    const entry = this.touch(producerId, epoch, timestamp);
+    const batches = entry.batches;
+    const previous = batches[batches.length - 1];
+    assert.ok(previous === undefined || firstOffset > previous.lastOffset, 'a producer\'s batches are appended in offset order');
+    if (batches.length >= batchesToRetain) {
+      // Reuse the oldest batch object: no allocation in the steady state.
+      const b = batches.shift()!;
+      b.firstSeq = firstSeq; b.lastSeq = lastSeq; b.firstOffset = firstOffset; b.lastOffset = lastOffset; b.timestamp = timestamp;
+      batches.push(b);
+    } else {
+      batches.push({ firstSeq, lastSeq, firstOffset, lastOffset, timestamp });
+    }
+    entry.lastTimestamp = timestamp;
+    if (transactional && entry.currentTxnFirstOffset < 0) {
+      // The producer's first batch of a transaction in this partition: the transaction is open from here.
+      entry.currentTxnFirstOffset = firstOffset;
+      this.ongoing.set(producerId, firstOffset);
+    }
+  }
+
+  /** The producer's entry (created if new), moved to most recently written, at `epoch` (batches dropped if it changed). */
+  private touch(producerId: number, epoch: number, timestamp: number): ProducerEntry {
     let entry = this.producers.get(producerId);
     if (entry === undefined) {
       if (this.producers.size >= this.settings.maxProducers) this.evictOldest();
@@ -168,18 +217,82 @@ export class ProducerStateManager {
       entry.epoch = epoch;
       entry.batches = [];
     }
-    const batches = entry.batches;
-    const previous = batches[batches.length - 1];
-    assert.ok(previous === undefined || firstOffset > previous.lastOffset, 'a producer\'s batches are appended in offset order');
-    if (batches.length >= batchesToRetain) {
-      // Reuse the oldest batch object: no allocation in the steady state.
-      const b = batches.shift()!;
-      b.firstSeq = firstSeq; b.lastSeq = lastSeq; b.firstOffset = firstOffset; b.lastOffset = lastOffset; b.timestamp = timestamp;
-      batches.push(b);
-    } else {
-      batches.push({ firstSeq, lastSeq, firstOffset, lastOffset, timestamp });
+    return entry;
+  }
+
+  /**
+   * Whether a COMMIT/ABORT marker of the producer at `epoch` from a coordinator at `coordinatorEpoch` may be
+   * appended (Kafka: ProducerAppendInfo.appendEndTxnMarker's checks). null when it may.
+   */
+  checkMarker(producerId: number, epoch: number, coordinatorEpoch: number): { errorCode: number; message: string } | null {
+    const entry = this.producers.get(producerId);
+    if (entry === undefined) return null;
+    if (epoch < entry.epoch) {
+      return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `Marker epoch ${epoch} of producer ${producerId} is older than its epoch ${entry.epoch}` };
     }
+    if (coordinatorEpoch < entry.coordinatorEpoch) {
+      return { errorCode: ErrorCode.TRANSACTION_COORDINATOR_FENCED, message: `Coordinator epoch ${coordinatorEpoch} is older than ${entry.coordinatorEpoch} for producer ${producerId}` };
+    }
+    return null;
+  }
+
+  /**
+   * Records an appended COMMIT/ABORT marker at `markerOffset`: the producer's open transaction (if any) ends;
+   * an aborted one enters the aborted-transaction index. The marker's epoch becomes the producer's.
+   */
+  completeTxn(producerId: number, epoch: number, commit: boolean, coordinatorEpoch: number, markerOffset: number, timestamp: number): void {
+    const entry = this.touch(producerId, epoch, timestamp);
+    entry.coordinatorEpoch = coordinatorEpoch;
     entry.lastTimestamp = timestamp;
+    const first = entry.currentTxnFirstOffset;
+    if (first < 0) return;
+    entry.currentTxnFirstOffset = -1;
+    this.ongoing.delete(producerId);
+    this.unreplicated.push({ firstOffset: first, lastOffset: markerOffset });
+    if (!commit) {
+      this.aborted.push({ producerId, firstOffset: first, lastOffset: markerOffset });
+      if (this.aborted.length > maxAbortedTxns) this.aborted.splice(0, this.aborted.length - maxAbortedTxns);
+    }
+  }
+
+  /** Number of transactions open in this partition. */
+  get ongoingCount(): number {
+    return this.ongoing.size;
+  }
+
+  /**
+   * The last stable offset: the first offset of the oldest transaction not yet decided durably, or the high
+   * watermark when it is lower (Kafka: min(firstUnstableOffset, highWatermark)).
+   */
+  lastStableOffset(highWatermark: number): number {
+    if (this.ongoing.size === 0 && this.unreplicated.length === 0) return highWatermark;
+    let lso = highWatermark;
+    for (const first of this.ongoing.values()) {
+      if (first < lso) lso = first;
+      break; // insertion order is first offset ascending
+    }
+    if (this.unreplicated.length > 0) {
+      // A transaction whose marker is durable is decided.
+      this.unreplicated = this.unreplicated.filter((t) => t.lastOffset >= highWatermark);
+      for (const t of this.unreplicated) if (t.firstOffset < lso) lso = t.firstOffset;
+    }
+    return lso;
+  }
+
+  /** Aborted transactions that overlap [fetchOffset, upperBound): their marker at or after fetchOffset, their first offset before upperBound. */
+  abortedTxns(fetchOffset: number, upperBound: number): readonly AbortedTxn[] {
+    const a = this.aborted;
+    if (a.length === 0 || a[a.length - 1]!.lastOffset < fetchOffset) return noAborted;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]!.lastOffset < fetchOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: AbortedTxn[] = [];
+    for (let i = lo; i < a.length; i++) if (a[i]!.firstOffset < upperBound) out.push(a[i]!);
+    return out;
   }
 
   /** Applies every idempotent data batch in `data` (whole batches) whose base offset is at least `fromOffset`. */
@@ -188,10 +301,18 @@ export class ProducerStateManager {
       const baseOffset = readBaseOffset(data, pos);
       if (baseOffset < fromOffset) continue;
       const producerId = readProducerId(data, pos);
-      if (producerId < 0 || (readAttributes(data, pos) & ATTRIBUTE_CONTROL) !== 0) continue; // control batches: transactions, later
+      if (producerId < 0) continue;
+      const attributes = readAttributes(data, pos);
+      if ((attributes & ATTRIBUTE_CONTROL) !== 0) {
+        const type = controlTypeOf(data, pos);
+        if (type === ControlRecordType.COMMIT || type === ControlRecordType.ABORT) {
+          this.completeTxn(producerId, readProducerEpoch(data, pos), type === ControlRecordType.COMMIT, markerCoordinatorEpochOf(data, pos), baseOffset, readMaxTimestampMs(data, pos));
+        }
+        continue;
+      }
       const delta = readLastOffsetDelta(data, pos);
       const firstSeq = readBaseSequence(data, pos);
-      this.update(producerId, readProducerEpoch(data, pos), firstSeq, lastSequenceOf(firstSeq, delta), baseOffset, baseOffset + delta, readMaxTimestampMs(data, pos));
+      this.update(producerId, readProducerEpoch(data, pos), firstSeq, lastSequenceOf(firstSeq, delta), baseOffset, baseOffset + delta, readMaxTimestampMs(data, pos), (attributes & ATTRIBUTE_TRANSACTIONAL) !== 0);
     }
   }
 
@@ -228,9 +349,11 @@ export class ProducerStateManager {
   /** Forgets producers whose last batch lies below the log start (retention, DeleteRecords; Kafka: truncateHead). */
   truncateHead(logStartOffset: number): void {
     for (const [id, e] of this.producers) {
+      if (e.currentTxnFirstOffset >= 0) continue; // an open transaction keeps its producer
       const last = e.batches[e.batches.length - 1];
       if (last === undefined || last.lastOffset < logStartOffset) this.producers.delete(id);
     }
+    if (this.aborted.length > 0 && this.aborted[0]!.lastOffset < logStartOffset) this.aborted = this.aborted.filter((a) => a.lastOffset >= logStartOffset);
   }
 
   toSnapshot(offset: number): ProducerSnapshot {
@@ -241,7 +364,19 @@ export class ProducerStateManager {
       for (const b of e.batches) row.push(b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset, b.timestamp);
       producers.push(row);
     }
-    return { offset, producers };
+    const snapshot: ProducerSnapshot = { offset, producers };
+    // Transactions (spec/transactions.md): open transactions and coordinator epochs, and the aborted index.
+    const txns: number[] = [];
+    for (const e of this.producers.values()) {
+      if (e.batches.length > 0 && (e.currentTxnFirstOffset >= 0 || e.coordinatorEpoch >= 0)) txns.push(e.producerId, e.currentTxnFirstOffset, e.coordinatorEpoch);
+    }
+    if (txns.length > 0) snapshot.txns = txns;
+    if (this.aborted.length > 0) {
+      const aborted: number[] = [];
+      for (const a of this.aborted) aborted.push(a.producerId, a.firstOffset, a.lastOffset);
+      snapshot.aborted = aborted;
+    }
+    return snapshot;
   }
 
   static fromSnapshot(snapshot: ProducerSnapshot | null | undefined, settings: ProducerStateSettings): ProducerStateManager {
@@ -253,11 +388,71 @@ export class ProducerStateManager {
       for (let i = 3; i < row.length; i += 5) m.update(producerId, epoch, row[i]!, row[i + 1]!, row[i + 2]!, row[i + 3]!, row[i + 4]!);
       m.producers.get(producerId)!.lastTimestamp = row[2]!;
     }
+    const txns = snapshot.txns ?? [];
+    const open: [number, number][] = [];
+    for (let i = 0; i + 2 < txns.length; i += 3) {
+      const e = m.producers.get(txns[i]!);
+      if (e === undefined) continue;
+      e.currentTxnFirstOffset = txns[i + 1]!;
+      e.coordinatorEpoch = txns[i + 2]!;
+      if (e.currentTxnFirstOffset >= 0) open.push([e.producerId, e.currentTxnFirstOffset]);
+    }
+    open.sort((a, b) => a[1] - b[1]);
+    for (const [id, first] of open) m.ongoing.set(id, first);
+    const aborted = snapshot.aborted ?? [];
+    for (let i = 0; i + 2 < aborted.length; i += 3) m.aborted.push({ producerId: aborted[i]!, firstOffset: aborted[i + 1]!, lastOffset: aborted[i + 2]! });
     return m;
   }
 }
 
 const expiryCheckIntervalMs = 60_000;
+
+/** Reads a zigzag varint at `pos`; returns [value, next position]. */
+function varintAt(data: Buffer, pos: number): [number, number] {
+  let raw = 0;
+  let shift = 0;
+  for (;;) {
+    const b = data[pos++]!;
+    raw |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0 || shift > 28) break;
+    shift += 7;
+  }
+  return [(raw >>> 1) ^ -(raw & 1), pos];
+}
+
+/** Skips a zigzag varlong at `pos` (timestamp delta); returns the next position. */
+function skipVarint(data: Buffer, pos: number): number {
+  while (pos < data.length && (data[pos]! & 0x80) !== 0) pos++;
+  return pos + 1;
+}
+
+/** Position of the first record's key in the control batch at `pos`, and the key's length (control batches are never compressed). */
+function firstRecordKey(data: Buffer, pos: number): { key: number; keyLength: number; end: number } | null {
+  const end = pos + BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, pos);
+  let p = pos + BATCH_RECORDS_OFFSET;
+  if (p >= end) return null;
+  p = varintAt(data, p)[1]; // record length
+  p += 1; // attributes
+  p = skipVarint(data, p); // timestamp delta
+  p = skipVarint(data, p); // offset delta
+  const [keyLength, keyPos] = varintAt(data, p);
+  if (keyLength < 4 || keyPos + keyLength > end) return null;
+  return { key: keyPos, keyLength, end };
+}
+
+/** The control record type of the control batch at `pos` (COMMIT, ABORT, ...), or -1 if unreadable. */
+export function controlTypeOf(data: Buffer, pos: number): number {
+  const k = firstRecordKey(data, pos);
+  return k === null ? -1 : data.readInt16BE(k.key + 2);
+}
+
+/** The coordinator epoch in the end-transaction marker at `pos`, or -1 if unreadable. */
+function markerCoordinatorEpochOf(data: Buffer, pos: number): number {
+  const k = firstRecordKey(data, pos);
+  if (k === null) return -1;
+  const [valueLength, valuePos] = varintAt(data, k.key + k.keyLength);
+  return valueLength >= 6 && valuePos + 6 <= k.end ? data.readInt32BE(valuePos + 2) : -1;
+}
 
 /**
  * The snapshot after the batches of `chunks` (whole batches, by offset, each array of consecutive chunks) on

@@ -1,6 +1,7 @@
 // InitProducerId v0-v5: fresh cluster-unique producer ids with epoch 0 for idempotent producers (also when a
-// v3+ request names its current id and epoch, as Kafka does without a transactional id), INVALID_REQUEST for
-// transactional ids (not supported yet) and for an id without an epoch; ids are never reused after a restart.
+// v3+ request names its current id and epoch, as Kafka does without a transactional id), INVALID_REQUEST for an
+// id without an epoch; transactional ids keep their id and get their epoch bumped (more in test/broker/txn/);
+// ids are never reused after a restart.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,12 +37,17 @@ t.test('malformed and transactional requests', async (t) => {
   const bad = await client.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: 5, producerEpoch: -1 });
   t.equal(bad.errorCode, ErrorCode.INVALID_REQUEST, 'an id without an epoch');
   t.equal(Number(bad.producerId), -1);
+  // A transactional id is served by the transaction coordinator: same id, epoch bumped by each call.
+  let pid = -1;
   for (let v = 0; v <= 5; v++) {
     const r = await client.request(ApiKey.InitProducerId, v, { transactionalId: 'txn-1', transactionTimeoutMs: 60000 });
-    t.equal(r.errorCode, ErrorCode.INVALID_REQUEST, `v${v}: transactions are not supported yet`);
-    t.equal(Number(r.producerId), -1);
-    t.equal(r.producerEpoch, -1);
+    t.equal(r.errorCode, ErrorCode.NONE, `v${v}: a transactional id`);
+    if (v === 0) pid = Number(r.producerId);
+    t.equal(Number(r.producerId), pid);
+    t.equal(r.producerEpoch, v);
   }
+  const empty = await client.request(ApiKey.InitProducerId, 4, { transactionalId: '', transactionTimeoutMs: 60000 });
+  t.equal(empty.errorCode, ErrorCode.INVALID_REQUEST, 'an empty transactional id');
 });
 
 t.test('ids are not reused after a restart', async (t) => {

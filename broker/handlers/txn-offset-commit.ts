@@ -1,0 +1,51 @@
+// TxnOffsetCommit (v0-v4): offsets a transactional producer commits for a consumer group, sent to the group's
+// coordinator. They stay pending (broker/txn/txn-offsets.ts) and become the group's committed offsets only when
+// the transaction commits; an abort drops them.
+import { ApiKey } from '../protocol/generated/index.ts';
+import type { TxnOffsetCommitRequest, TxnOffsetCommitResponseInput } from '../protocol/generated/index.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import type { OffsetCommitEntry } from '../groups/coordinator.ts';
+import type { Handler, RequestContext } from './context.ts';
+
+export const txnOffsetCommitHandler: Handler = {
+  apiKey: ApiKey.TxnOffsetCommit,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle(ctx: RequestContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResponseInput> {
+    const s = ctx.services;
+    const now = Date.now();
+    const maxMetadata = s.config.offsetMetadataMaxBytes;
+    const offsets: OffsetCommitEntry[] = [];
+    const tooLarge = new Set<string>();
+    for (const t of req.topics) {
+      for (const p of t.partitions) {
+        if (p.committedMetadata !== null && p.committedMetadata.length > maxMetadata) {
+          tooLarge.add(`${t.name}\0${p.partitionIndex}`);
+          continue;
+        }
+        offsets.push({
+          topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch,
+          metadata: p.committedMetadata, commitTimestampMs: now, expireTimestampMs: null,
+        });
+      }
+    }
+    let code: number = ErrorCode.NONE;
+    if (req.groupId === '') code = ErrorCode.INVALID_GROUP_ID;
+    else if (offsets.length > 0) {
+      code = await s.txn.offsets.commit({
+        groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch,
+        generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId, offsets,
+      });
+    }
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: tooLarge.has(`${t.name}\0${p.partitionIndex}`) ? ErrorCode.OFFSET_METADATA_TOO_LARGE : code,
+        })),
+      })),
+    };
+  },
+};

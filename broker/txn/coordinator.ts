@@ -1,0 +1,606 @@
+// The transaction coordinator (spec/transactions.md): Kafka's TransactionCoordinator and TransactionStateManager
+// over the metadata store. A transactional id maps to one of the `transaction` coordinator partitions exactly as
+// Kafka maps it to a partition of __transaction_state; the broker owning that partition serves it, keeps its
+// transactional ids in memory, and writes every state transition to the metadata store, guarded by
+// coordinatorFence('transaction', partition), before answering.
+//
+// States: Empty → Ongoing → PrepareCommit|PrepareAbort → CompleteCommit|CompleteAbort → Ongoing ..., and Dead
+// (expired). After a Prepare state is durable the client is answered, and the COMMIT/ABORT markers are sent
+// to every partition of the transaction (MarkerSender); once all are written the Complete state is stored.
+// A broker taking over a partition completes its Prepare transactions by sending their markers again.
+import type { Logger } from 'pino';
+import type { Cluster, CoordinatorChange } from '../cluster/cluster.ts';
+import { coordinatorPartitionOf } from '../cluster/cluster.ts';
+import { txnKey, txnPartitionPrefix } from '../metadata/layout.ts';
+import type { MetadataStore } from '../metadata/store.ts';
+import { MetadataUnavailableError } from '../metadata/store.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+
+export type TxnState = 'Empty' | 'Ongoing' | 'PrepareCommit' | 'PrepareAbort' | 'CompleteCommit' | 'CompleteAbort' | 'Dead' | 'PrepareEpochFence';
+export const txnStates: readonly TxnState[] = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort', 'Dead', 'PrepareEpochFence'];
+
+/** The internal topic name Kafka gives the partitions of group coordinators inside a transaction (AddOffsetsToTxn). */
+export const groupOffsetsTopic = '__consumer_offsets';
+
+const noProducerId = -1;
+const noProducerEpoch = -1;
+/** Kafka: an epoch at Short.MAX_VALUE - 1 is exhausted; the next bump takes a new producer id. */
+const maxEpoch = 32767;
+function epochExhausted(epoch: number): boolean {
+  return epoch >= maxEpoch - 1;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** What the metadata store keeps per transactional id (Kafka's TransactionLogValue). */
+export interface TxnRecord {
+  transactionalId: string;
+  producerId: number;
+  /** Producer id before the last rotation (epoch exhausted), or -1. */
+  lastProducerId: number;
+  producerEpoch: number;
+  /** Epoch before the last bump by InitProducerId with an expected epoch (KIP-360 retries), or -1. */
+  lastProducerEpoch: number;
+  timeoutMs: number;
+  state: TxnState;
+  /** Partitions of the transaction as [topic, partition] pairs (__consumer_offsets ones for AddOffsetsToTxn). */
+  partitions: [string, number][];
+  txnStartTimestamp: number;
+  lastUpdateTimestamp: number;
+}
+
+class TxnMetadata implements TxnRecord {
+  transactionalId: string;
+  producerId: number;
+  lastProducerId: number;
+  producerEpoch: number;
+  lastProducerEpoch: number;
+  timeoutMs: number;
+  state: TxnState;
+  partitions: [string, number][];
+  txnStartTimestamp: number;
+  lastUpdateTimestamp: number;
+  readonly coordinatorPartition: number;
+  /** The state a transition in flight leads to (Kafka's pendingState); other requests wait (CONCURRENT_TRANSACTIONS). */
+  pending: TxnState | null = null;
+  /** Stored at all (a new id is only stored by its first transition). */
+  stored = false;
+
+  constructor(coordinatorPartition: number, r: TxnRecord) {
+    this.coordinatorPartition = coordinatorPartition;
+    this.transactionalId = r.transactionalId;
+    this.producerId = r.producerId;
+    this.lastProducerId = r.lastProducerId;
+    this.producerEpoch = r.producerEpoch;
+    this.lastProducerEpoch = r.lastProducerEpoch;
+    this.timeoutMs = r.timeoutMs;
+    this.state = r.state;
+    this.partitions = r.partitions.map(([t, p]) => [t, p]);
+    this.txnStartTimestamp = r.txnStartTimestamp;
+    this.lastUpdateTimestamp = r.lastUpdateTimestamp;
+  }
+
+  record(): TxnRecord {
+    return {
+      transactionalId: this.transactionalId, producerId: this.producerId, lastProducerId: this.lastProducerId,
+      producerEpoch: this.producerEpoch, lastProducerEpoch: this.lastProducerEpoch, timeoutMs: this.timeoutMs,
+      state: this.state, partitions: this.partitions.map(([t, p]) => [t, p]), txnStartTimestamp: this.txnStartTimestamp,
+      lastUpdateTimestamp: this.lastUpdateTimestamp,
+    };
+  }
+
+  hasPartition(topic: string, partition: number): boolean {
+    return this.partitions.some(([t, p]) => t === topic && p === partition);
+  }
+}
+
+/** A marker to write to each partition of a transaction. */
+export interface MarkerJob {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+  commit: boolean;
+  coordinatorEpoch: number;
+  partitions: TopicPartition[];
+}
+
+/**
+ * Writes markers (broker/txn/markers.ts). Resolves once every partition has its marker (or no longer exists),
+ * retrying meanwhile; gives up (resolves false) as soon as `current()` turns false.
+ */
+export interface MarkerSender {
+  send(job: MarkerJob, current: () => boolean): Promise<boolean>;
+}
+
+export interface TxnCoordinatorOptions {
+  /** transaction.max.timeout.ms */
+  maxTimeoutMs: number;
+  /** transactional.id.expiration.ms */
+  idExpirationMs: number;
+  /** transaction.abort.timed.out.transaction.cleanup.interval.ms */
+  abortTimedOutIntervalMs: number;
+  /** transaction.remove.expired.transaction.cleanup.interval.ms */
+  removeExpiredIntervalMs: number;
+  /** Partitions per transaction at most (skafos.transaction.max.partitions). */
+  maxPartitions: number;
+}
+
+export interface InitResult {
+  errorCode: number;
+  producerId: number;
+  producerEpoch: number;
+}
+
+export interface TxnDescription {
+  errorCode: number;
+  transactionalId: string;
+  transactionState: string;
+  transactionTimeoutMs: number;
+  transactionStartTimeMs: number;
+  producerId: number;
+  producerEpoch: number;
+  topics: { topic: string; partitions: number[] }[];
+}
+
+const loadRetryMs = 1000;
+const closeWaitMs = 5000;
+
+class FencedError extends Error {
+  constructor() {
+    super('the transaction coordinator partition is no longer owned by this broker');
+    this.name = 'FencedError';
+  }
+}
+
+function writeErrorCode(e: unknown): number {
+  // Kafka answers a failed write of __transaction_state with NOT_COORDINATOR (retriable: the client looks it up again).
+  if (e instanceof MetadataUnavailableError) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  return ErrorCode.NOT_COORDINATOR;
+}
+
+export class TransactionCoordinator {
+  private readonly metadata: MetadataStore;
+  private readonly cluster: Cluster;
+  private readonly logger: Logger;
+  private readonly o: TxnCoordinatorOptions;
+  private readonly allocateProducerId: () => Promise<number>;
+  private readonly now: () => number;
+  markers: MarkerSender;
+  private readonly txns = new Map<string, TxnMetadata>();
+  /** Loaded partitions → their coordinator epoch (the partition's ownership epoch when loaded). */
+  private readonly loaded = new Map<number, number>();
+  private readonly loadToken = new Map<number, number>();
+  private nextLoadToken = 1;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private unsubscribe: (() => void) | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(args: {
+    metadata: MetadataStore; cluster: Cluster; logger: Logger; options: TxnCoordinatorOptions;
+    allocateProducerId: () => Promise<number>; markers: MarkerSender; now?: () => number;
+  }) {
+    this.metadata = args.metadata;
+    this.cluster = args.cluster;
+    this.logger = args.logger;
+    this.o = args.options;
+    this.allocateProducerId = args.allocateProducerId;
+    this.markers = args.markers;
+    this.now = args.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.cluster.onCoordinatorChange((changes) => this.onCoordinatorChange(changes));
+    for (const p of this.cluster.ownedCoordinatorPartitions('transaction')) this.beginLoad(p, this.cluster.coordinatorOwner('transaction', p)?.leaderEpoch ?? 0);
+    const abortTimer = setInterval(() => this.abortTimedOut(), this.o.abortTimedOutIntervalMs);
+    const expireTimer = setInterval(() => this.removeExpired(), this.o.removeExpiredIntervalMs);
+    abortTimer.unref();
+    expireTimer.unref();
+    this.timers.push(abortTimer, expireTimer);
+    await this.settled();
+  }
+
+  /** Resolves when no load, write or marker job is in flight (tests). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    for (const t of this.timers) clearInterval(t);
+    this.txns.clear();
+    this.loaded.clear();
+    this.loadToken.clear();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((res) => (timer = setTimeout(res, closeWaitMs)))]);
+    clearTimeout(timer);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => {});
+    return p;
+  }
+
+  // ---- ownership and loading ----
+
+  private onCoordinatorChange(changes: CoordinatorChange[]): void {
+    if (this.closed) return;
+    for (const c of changes) {
+      if (c.kind !== 'transaction') continue;
+      if (c.owned) this.beginLoad(c.partition, c.epoch);
+      else this.unloadPartition(c.partition);
+    }
+  }
+
+  private owns(partition: number): boolean {
+    return !this.closed && this.cluster.coordinatorOwner('transaction', partition)?.nodeId === this.cluster.nodeId;
+  }
+
+  /** NONE when this broker serves the transactional id now, else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. */
+  status(transactionalId: string): number {
+    const p = coordinatorPartitionOf(transactionalId);
+    if (!this.owns(p)) return ErrorCode.NOT_COORDINATOR;
+    if (!this.loaded.has(p)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    return ErrorCode.NONE;
+  }
+
+  private unloadPartition(partition: number): void {
+    this.loaded.delete(partition);
+    this.loadToken.delete(partition);
+    for (const [id, md] of this.txns) if (md.coordinatorPartition === partition) this.txns.delete(id);
+  }
+
+  private beginLoad(partition: number, epoch: number): void {
+    this.unloadPartition(partition);
+    const token = this.nextLoadToken++;
+    this.loadToken.set(partition, token);
+    this.track(this.loadPartition(partition, epoch, token));
+  }
+
+  private async loadPartition(partition: number, epoch: number, token: number): Promise<void> {
+    const current = () => !this.closed && this.loadToken.get(partition) === token && this.owns(partition);
+    for (;;) {
+      if (!current()) return;
+      try {
+        const kvs = await this.metadata.getPrefix(txnPartitionPrefix(partition));
+        if (!current()) return;
+        const completing: TxnMetadata[] = [];
+        for (const kv of kvs) {
+          const md = new TxnMetadata(partition, JSON.parse(kv.value) as TxnRecord);
+          md.stored = true;
+          this.txns.set(md.transactionalId, md);
+          if (md.state === 'PrepareCommit' || md.state === 'PrepareAbort') completing.push(md);
+        }
+        this.loaded.set(partition, epoch);
+        this.logger.debug({ partition, transactionalIds: kvs.length, completing: completing.length }, 'transaction coordinator partition loaded');
+        // Transactions decided but not completed by the previous owner: send their markers again.
+        for (const md of completing) this.completeTransaction(md);
+        return;
+      } catch (err) {
+        this.logger.warn({ err, partition }, 'loading transaction coordinator partition failed; retrying');
+        await new Promise((res) => setTimeout(res, loadRetryMs).unref());
+      }
+    }
+  }
+
+  // ---- writes ----
+
+  /** Stores `next` for md (its pending state set meanwhile), then applies it in memory. NONE or the error code. */
+  private async transit(md: TxnMetadata, next: TxnRecord): Promise<number> {
+    const p = md.coordinatorPartition;
+    const epoch = this.loaded.get(p);
+    md.pending = next.state;
+    try {
+      if (!this.owns(p) || epoch === undefined) throw new FencedError();
+      const r = await this.metadata.txn(this.cluster.coordinatorFence('transaction', p), [{ type: 'put', key: txnKey(p, md.transactionalId), value: JSON.stringify(next) }]);
+      if (!r.succeeded) throw new FencedError();
+    } catch (err) {
+      md.pending = null;
+      this.logger.warn({ err, transactionalId: md.transactionalId, to: next.state }, 'transaction state write failed');
+      return writeErrorCode(err);
+    }
+    md.pending = null;
+    // Unloaded (ownership lost) while the write was in flight: the new owner has the truth.
+    if (this.txns.get(md.transactionalId) !== md || this.loaded.get(p) !== epoch) return ErrorCode.NOT_COORDINATOR;
+    Object.assign(md, next);
+    md.partitions = next.partitions.map(([t, q]) => [t, q]);
+    md.stored = true;
+    return ErrorCode.NONE;
+  }
+
+  // ---- InitProducerId ----
+
+  async initProducerId(transactionalId: string, timeoutMs: number, expectedProducerId: number, expectedEpoch: number): Promise<InitResult> {
+    const fail = (errorCode: number): InitResult => ({ errorCode, producerId: -1, producerEpoch: -1 });
+    if (transactionalId === '') return fail(ErrorCode.INVALID_REQUEST);
+    if (timeoutMs <= 0 || timeoutMs > this.o.maxTimeoutMs) return fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
+    const status = this.status(transactionalId);
+    if (status !== ErrorCode.NONE) return fail(status);
+    let md = this.txns.get(transactionalId);
+    if (md === undefined) {
+      let producerId: number;
+      try {
+        producerId = await this.allocateProducerId();
+      } catch (err) {
+        this.logger.warn({ err }, 'could not allocate a producer id');
+        return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+      }
+      const again = this.status(transactionalId);
+      if (again !== ErrorCode.NONE) return fail(again);
+      md = this.txns.get(transactionalId);
+      if (md === undefined) {
+        const now = this.now();
+        md = new TxnMetadata(coordinatorPartitionOf(transactionalId), {
+          transactionalId, producerId, lastProducerId: noProducerId, producerEpoch: noProducerEpoch, lastProducerEpoch: noProducerEpoch,
+          timeoutMs, state: 'Empty', partitions: [], txnStartTimestamp: -1, lastUpdateTimestamp: now,
+        });
+        this.txns.set(transactionalId, md);
+      }
+    }
+    const expected = expectedProducerId >= 0 ? { producerId: expectedProducerId, epoch: expectedEpoch } : null;
+    if (md.pending !== null) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    if (expected !== null && !(md.producerEpoch === noProducerEpoch || expected.producerId === md.producerId ||
+      (expected.producerId === md.lastProducerId && epochExhausted(expected.epoch)))) {
+      return fail(ErrorCode.PRODUCER_FENCED);
+    }
+    const now = this.now();
+    switch (md.state) {
+      case 'PrepareCommit':
+      case 'PrepareAbort':
+        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      case 'Ongoing': {
+        // Fence the producer (bump its epoch) and abort its transaction; the client retries until it is done.
+        const code = await this.fenceAndAbort(md);
+        return fail(code === ErrorCode.NONE ? ErrorCode.CONCURRENT_TRANSACTIONS : code);
+      }
+      case 'Empty':
+      case 'CompleteCommit':
+      case 'CompleteAbort': {
+        let next: TxnRecord;
+        if (epochExhausted(md.producerEpoch) && (expected === null || expected.epoch === md.producerEpoch)) {
+          let producerId: number;
+          try {
+            producerId = await this.allocateProducerId();
+          } catch {
+            return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+          }
+          if (md.pending !== null || this.txns.get(transactionalId) !== md) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+          next = {
+            ...md.record(), producerId, producerEpoch: 0,
+            lastProducerId: expected !== null ? md.producerId : noProducerId, lastProducerEpoch: expected !== null ? md.producerEpoch : noProducerEpoch,
+            timeoutMs, state: 'Empty', partitions: [], txnStartTimestamp: -1, lastUpdateTimestamp: now,
+          };
+        } else {
+          let epoch: number;
+          let lastEpoch: number;
+          if (expected === null) {
+            epoch = md.producerEpoch + 1;
+            lastEpoch = noProducerEpoch;
+          } else if (md.producerEpoch === noProducerEpoch || expected.epoch === md.producerEpoch) {
+            epoch = md.producerEpoch + 1;
+            lastEpoch = md.producerEpoch;
+          } else if (expected.epoch === md.lastProducerEpoch) {
+            // A retry of a bump whose answer was lost: the current epoch again.
+            epoch = md.producerEpoch;
+            lastEpoch = md.lastProducerEpoch;
+          } else {
+            return fail(ErrorCode.PRODUCER_FENCED);
+          }
+          next = { ...md.record(), producerEpoch: epoch, lastProducerEpoch: lastEpoch, timeoutMs, state: 'Empty', partitions: [], txnStartTimestamp: -1, lastUpdateTimestamp: now };
+        }
+        const code = await this.transit(md, next);
+        if (code !== ErrorCode.NONE) {
+          if (!md.stored && this.txns.get(transactionalId) === md) this.txns.delete(transactionalId);
+          return fail(code);
+        }
+        return { errorCode: ErrorCode.NONE, producerId: md.producerId, producerEpoch: md.producerEpoch };
+      }
+      default:
+        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    }
+  }
+
+  /** Bumps the epoch of an Ongoing transaction's producer and aborts it (re-initialisation, timeout). */
+  private async fenceAndAbort(md: TxnMetadata): Promise<number> {
+    const previous = md.producerEpoch;
+    // Kafka's prepareFenceProducerEpoch: the bump is in memory until the PrepareAbort carrying it is stored.
+    if (md.producerEpoch < maxEpoch) md.producerEpoch++;
+    const code = await this.endTransactionInternal(md, md.producerId, md.producerEpoch, false, false);
+    if (code !== ErrorCode.NONE && this.txns.get(md.transactionalId) === md && md.state === 'Ongoing') md.producerEpoch = previous;
+    return code;
+  }
+
+  // ---- AddPartitionsToTxn / AddOffsetsToTxn ----
+
+  /** Per partition error codes, in the order of `partitions` (NONE for all on success). */
+  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TopicPartition[]): Promise<number> {
+    if (transactionalId === '') return ErrorCode.INVALID_REQUEST;
+    const status = this.status(transactionalId);
+    if (status !== ErrorCode.NONE) return status;
+    const md = this.txns.get(transactionalId);
+    if (md === undefined || md.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    if (md.producerEpoch !== producerEpoch) return ErrorCode.PRODUCER_FENCED;
+    if (md.pending !== null) return ErrorCode.CONCURRENT_TRANSACTIONS;
+    if (md.state === 'PrepareCommit' || md.state === 'PrepareAbort') return ErrorCode.CONCURRENT_TRANSACTIONS;
+    if (md.state === 'Dead' || md.state === 'PrepareEpochFence') return ErrorCode.INVALID_TXN_STATE;
+    const added = partitions.filter((tp, i) => !md.hasPartition(tp.topic, tp.partition) && partitions.findIndex((o) => o.topic === tp.topic && o.partition === tp.partition) === i);
+    if (md.state === 'Ongoing' && added.length === 0) return ErrorCode.NONE;
+    if (md.partitions.length + added.length > this.o.maxPartitions) return ErrorCode.INVALID_REQUEST;
+    const now = this.now();
+    const next: TxnRecord = {
+      ...md.record(), state: 'Ongoing',
+      partitions: [...(md.state === 'Ongoing' ? md.partitions : []), ...added.map((tp): [string, number] => [tp.topic, tp.partition])],
+      txnStartTimestamp: md.state === 'Ongoing' ? md.txnStartTimestamp : now, lastUpdateTimestamp: now,
+    };
+    return this.transit(md, next);
+  }
+
+  /** AddPartitionsToTxn v4+ verifyOnly (KIP-890): whether each partition is in the producer's ongoing transaction. */
+  verifyPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: TopicPartition[]): number[] {
+    const all = (code: number) => partitions.map(() => code);
+    const status = this.status(transactionalId);
+    if (status !== ErrorCode.NONE) return all(status);
+    const md = this.txns.get(transactionalId);
+    if (md === undefined || md.producerId !== producerId) return all(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+    if (md.producerEpoch !== producerEpoch) return all(ErrorCode.PRODUCER_FENCED);
+    if (md.state === 'PrepareCommit' || md.state === 'PrepareAbort') return all(ErrorCode.CONCURRENT_TRANSACTIONS);
+    return partitions.map((tp) => md.state === 'Ongoing' && md.hasPartition(tp.topic, tp.partition) ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE);
+  }
+
+  // ---- EndTxn ----
+
+  async endTransaction(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+    if (transactionalId === '') return ErrorCode.INVALID_REQUEST;
+    const status = this.status(transactionalId);
+    if (status !== ErrorCode.NONE) return status;
+    const md = this.txns.get(transactionalId);
+    if (md === undefined) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    return this.endTransactionInternal(md, producerId, producerEpoch, commit, true);
+  }
+
+  private async endTransactionInternal(md: TxnMetadata, producerId: number, producerEpoch: number, commit: boolean, fromClient: boolean): Promise<number> {
+    if (md.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    if ((fromClient && producerEpoch !== md.producerEpoch) || producerEpoch < md.producerEpoch) return ErrorCode.PRODUCER_FENCED;
+    if (md.pending !== null) return ErrorCode.CONCURRENT_TRANSACTIONS;
+    switch (md.state) {
+      case 'Ongoing': {
+        const now = this.now();
+        const code = await this.transit(md, { ...md.record(), producerEpoch: md.producerEpoch, state: commit ? 'PrepareCommit' : 'PrepareAbort', lastUpdateTimestamp: now });
+        if (code === ErrorCode.NONE) this.completeTransaction(md);
+        return code;
+      }
+      case 'CompleteCommit':
+      case 'Empty':
+        // An abort with no partition added since the last transaction ended has nothing to abort: success (as
+        // Kafka answers it with transaction version 2). librdkafka sends one when its AddPartitionsToTxn met
+        // CONCURRENT_TRANSACTIONS while the previous transaction's markers were being written.
+        return commit ? (md.state === 'CompleteCommit' ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE) : ErrorCode.NONE;
+      case 'CompleteAbort':
+        return commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.NONE;
+      case 'PrepareCommit':
+        return commit ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.INVALID_TXN_STATE;
+      case 'PrepareAbort':
+        return commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.CONCURRENT_TRANSACTIONS;
+      default:
+        return ErrorCode.INVALID_TXN_STATE;
+    }
+  }
+
+  /** Sends the markers of a Prepare transaction, then stores its Complete state (retrying while this broker owns it). */
+  private completeTransaction(md: TxnMetadata): void {
+    const commit = md.state === 'PrepareCommit';
+    const p = md.coordinatorPartition;
+    const epoch = this.loaded.get(p);
+    if (epoch === undefined) return;
+    const current = () => this.txns.get(md.transactionalId) === md && this.loaded.get(p) === epoch && this.owns(p);
+    const job: MarkerJob = {
+      transactionalId: md.transactionalId, producerId: md.producerId, producerEpoch: md.producerEpoch, commit, coordinatorEpoch: epoch,
+      partitions: md.partitions.map(([topic, partition]) => ({ topic, partition })),
+    };
+    const target: TxnState = commit ? 'CompleteCommit' : 'CompleteAbort';
+    md.pending = target;
+    this.track((async () => {
+      let done = false;
+      try {
+        done = job.partitions.length === 0 || await this.markers.send(job, current);
+      } catch (err) {
+        this.logger.error({ err, transactionalId: md.transactionalId }, 'sending transaction markers failed');
+      }
+      md.pending = null;
+      if (!done || !current()) return;
+      for (let attempt = 0; current(); attempt++) {
+        const code = await this.transit(md, { ...md.record(), state: target, partitions: [], lastUpdateTimestamp: this.now() });
+        if (code === ErrorCode.NONE || code === ErrorCode.NOT_COORDINATOR) return;
+        await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** attempt, 2000)).unref());
+      }
+    })());
+  }
+
+  // ---- timeouts and expiry ----
+
+  /** Aborts Ongoing transactions older than their timeout (transaction.abort.timed.out.transaction.cleanup.interval.ms). */
+  abortTimedOut(): void {
+    if (this.closed) return;
+    const now = this.now();
+    for (const md of this.txns.values()) {
+      if (md.state !== 'Ongoing' || md.pending !== null || md.txnStartTimestamp + md.timeoutMs >= now) continue;
+      this.logger.info({ transactionalId: md.transactionalId, producerId: md.producerId, epoch: md.producerEpoch }, 'aborting a timed-out transaction');
+      this.track(this.fenceAndAbort(md));
+    }
+  }
+
+  /** Forgets transactional ids idle longer than transactional.id.expiration.ms (Kafka: they become Dead, then removed). */
+  removeExpired(): void {
+    if (this.closed) return;
+    const now = this.now();
+    for (const md of this.txns.values()) {
+      if (md.pending !== null || !(md.state === 'Empty' || md.state === 'CompleteCommit' || md.state === 'CompleteAbort')) continue;
+      if (md.lastUpdateTimestamp + this.o.idExpirationMs > now) continue;
+      const p = md.coordinatorPartition;
+      md.pending = 'Dead';
+      this.track((async () => {
+        try {
+          if (!this.owns(p)) return;
+          const r = await this.metadata.txn(this.cluster.coordinatorFence('transaction', p), [{ type: 'delete', key: txnKey(p, md.transactionalId) }]);
+          if (r.succeeded && this.txns.get(md.transactionalId) === md) {
+            this.txns.delete(md.transactionalId);
+            md.state = 'Dead';
+          }
+        } catch (err) {
+          this.logger.warn({ err, transactionalId: md.transactionalId }, 'removing an expired transactional id failed');
+        } finally {
+          md.pending = null;
+        }
+      })());
+    }
+  }
+
+  // ---- DescribeTransactions / ListTransactions ----
+
+  describe(transactionalId: string): TxnDescription {
+    const base: TxnDescription = { errorCode: ErrorCode.NONE, transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1, topics: [] };
+    const status = this.status(transactionalId);
+    if (status !== ErrorCode.NONE) return { ...base, errorCode: status };
+    const md = this.txns.get(transactionalId);
+    if (md === undefined || md.state === 'Dead') return { ...base, errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND };
+    const topics = new Map<string, number[]>();
+    for (const [t, p] of md.partitions) {
+      let list = topics.get(t);
+      if (!list) topics.set(t, (list = []));
+      list.push(p);
+    }
+    return {
+      ...base, transactionState: md.state, transactionTimeoutMs: md.timeoutMs, transactionStartTimeMs: md.txnStartTimestamp,
+      producerId: md.producerId, producerEpoch: md.producerEpoch, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+    };
+  }
+
+  /** ListTransactions: the transactional ids of the partitions this broker serves, filtered. */
+  list(stateFilters: string[], producerIdFilters: number[], durationFilterMs: number): { unknownStateFilters: string[]; transactionStates: { transactionalId: string; producerId: number; transactionState: string }[] } {
+    const unknownStateFilters = stateFilters.filter((s) => !txnStates.includes(s as TxnState));
+    const states = new Set(stateFilters);
+    const pids = new Set(producerIdFilters);
+    const now = this.now();
+    const out: { transactionalId: string; producerId: number; transactionState: string }[] = [];
+    for (const md of this.txns.values()) {
+      if (!this.loaded.has(md.coordinatorPartition) || md.state === 'Dead') continue;
+      if (states.size > 0 && !states.has(md.state)) continue;
+      if (pids.size > 0 && !pids.has(md.producerId)) continue;
+      // v1 (KIP-994): only transactions running longer than the filter.
+      if (durationFilterMs >= 0 && !(md.state === 'Ongoing' && now - md.txnStartTimestamp > durationFilterMs)) continue;
+      out.push({ transactionalId: md.transactionalId, producerId: md.producerId, transactionState: md.state });
+    }
+    return { unknownStateFilters, transactionStates: out };
+  }
+
+  /** Coordinator partitions loaded (tests, metrics). */
+  loadedPartitions(): number[] {
+    return [...this.loaded.keys()];
+  }
+}

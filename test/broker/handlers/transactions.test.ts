@@ -1,0 +1,184 @@
+// The transaction APIs over a real socket (spec/transactions.md): InitProducerId with a transactional id,
+// AddPartitionsToTxn (v3 and batched v4 with verifyOnly), transactional Produce, EndTxn, the last stable offset
+// and aborted transactions in Fetch and ListOffsets, DescribeProducers, DescribeTransactions,
+// ListTransactions, WriteTxnMarkers, AddOffsetsToTxn + TxnOffsetCommit (offsets visible only after the commit),
+// and the aborted-transaction index after a restart (rebuilt from the log).
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiKey } from '../../../broker/protocol/generated/index.ts';
+import { ErrorCode } from '../../../broker/protocol/errors.ts';
+import { buildRecordBatch } from '../../../broker/protocol/records/build.ts';
+import { createTopic, produce, startBrokerIn } from './support/client.ts';
+import type { TestClient } from './support/client.ts';
+
+async function txnProduce(client: TestClient, txid: string, pid: number, epoch: number, seq: number, topic: string, partition: number, count: number): Promise<any> {
+  const records = buildRecordBatch(Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`t${seq + i}`), timestampMs: Date.now() })),
+    { producerId: pid, producerEpoch: epoch, baseSequence: seq, transactional: true });
+  const r = await client.request(ApiKey.Produce, 9, { transactionalId: txid, acks: -1, timeoutMs: 10000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] });
+  return r.responses[0].partitionResponses[0];
+}
+
+async function fetch(client: TestClient, topic: string, offset: number, isolationLevel: number): Promise<any> {
+  const r = await client.request(ApiKey.Fetch, 11, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId: '',
+  });
+  return r.responses[0].partitions[0];
+}
+
+async function latest(client: TestClient, topic: string, isolationLevel: number): Promise<number> {
+  const r = await client.request(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }] });
+  return Number(r.topics[0].partitions[0].offset);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+t.test('a transaction end to end over the protocol, and after a restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2' });
+  let client = b.client;
+  await createTopic(client, 'tx', 1);
+  const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'h', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  t.equal(init.errorCode, 0);
+  const pid = Number(init.producerId);
+  const epoch = init.producerEpoch;
+  const tooLong = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'h2', transactionTimeoutMs: 900001, producerId: -1, producerEpoch: -1 });
+  t.equal(tooLong.errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT);
+
+  const add = await client.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'h', v3AndBelowProducerId: pid, v3AndBelowProducerEpoch: epoch, v3AndBelowTopics: [{ name: 'tx', partitions: [0] }, { name: 'nope', partitions: [0] }] });
+  t.same(add.resultsByTopicV3AndBelow.map((x: any) => [x.name, x.resultsByPartition[0].partitionErrorCode]), [['tx', ErrorCode.OPERATION_NOT_ATTEMPTED], ['nope', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
+  const add2 = await client.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'h', v3AndBelowProducerId: pid, v3AndBelowProducerEpoch: epoch, v3AndBelowTopics: [{ name: 'tx', partitions: [0] }] });
+  t.equal(add2.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, 0);
+  const verify = await client.request(ApiKey.AddPartitionsToTxn, 4, { transactions: [{ transactionalId: 'h', producerId: pid, producerEpoch: epoch, verifyOnly: true, topics: [{ name: 'tx', partitions: [0, 1] }] }] });
+  t.same(verify.resultsByTransaction[0].topicResults[0].resultsByPartition.map((p: any) => p.partitionErrorCode), [0, ErrorCode.INVALID_TXN_STATE]);
+
+  t.equal((await txnProduce(client, 'h', pid, epoch, 0, 'tx', 0, 3)).errorCode, 0);
+  t.equal(await produce(client, 'tx', 0, 2), 3, 'a plain batch after the open transaction');
+  const open = await fetch(client, 'tx', 0, 1);
+  t.equal(Number(open.highWatermark), 5);
+  t.equal(Number(open.lastStableOffset), 0, 'LSO at the open transaction');
+  t.equal(open.records.length, 0, 'read_committed reads nothing past the LSO');
+  const uncommitted = await fetch(client, 'tx', 0, 0);
+  t.equal(Number(uncommitted.lastStableOffset), 0, 'read_uncommitted gets the real LSO too');
+  t.ok(uncommitted.records.length > 0);
+  t.equal(uncommitted.abortedTransactions, null);
+  t.equal(await latest(client, 'tx', 1), 0, 'ListOffsets latest, read_committed: the LSO');
+  t.equal(await latest(client, 'tx', 0), 5);
+  const dp = await client.request(ApiKey.DescribeProducers, 0, { topics: [{ name: 'tx', partitionIndexes: [0] }] });
+  const active = dp.topics[0].partitions[0].activeProducers;
+  t.same(active.map((p: any) => [Number(p.producerId), p.lastSequence, Number(p.currentTxnStartOffset)]), [[pid, 2, 0]]);
+  const dt = await client.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['h', 'unknown'] });
+  t.same(dt.transactionStates.map((s: any) => [s.transactionalId, s.errorCode, s.transactionState]), [['h', 0, 'Ongoing'], ['unknown', ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, '']]);
+  t.same(dt.transactionStates[0].topics, [{ topic: 'tx', partitions: [0] }]);
+
+  // Non-transactional write of the producer while its transaction is open: INVALID_TXN_STATE.
+  const plain = buildRecordBatch([{ key: null, value: Buffer.from('p'), timestampMs: Date.now() }], { producerId: pid, producerEpoch: epoch, baseSequence: 3 });
+  const bad = await client.request(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 10000, topicData: [{ name: 'tx', partitionData: [{ index: 0, records: plain }] }] });
+  t.equal(bad.responses[0].partitionResponses[0].errorCode, ErrorCode.INVALID_TXN_STATE);
+
+  const end = await client.request(ApiKey.EndTxn, 3, { transactionalId: 'h', producerId: pid, producerEpoch: epoch, committed: false });
+  t.equal(end.errorCode, 0);
+  await waitFor('the abort marker', async () => Number((await fetch(client, 'tx', 0, 1)).lastStableOffset) === 6);
+  const after = await fetch(client, 'tx', 0, 1);
+  t.same(after.abortedTransactions.map((a: any) => [Number(a.producerId), Number(a.firstOffset)]), [[pid, 0]], 'the aborted transaction is listed');
+  t.equal(await latest(client, 'tx', 1), 6);
+  const lt = await client.request(ApiKey.ListTransactions, 1, { stateFilters: ['CompleteAbort'], producerIdFilters: [], durationFilter: -1 });
+  await waitFor('CompleteAbort', async () => (await client.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['h'] })).transactionStates[0].transactionState === 'CompleteAbort');
+  t.ok(lt.errorCode === 0);
+
+  // A marker sent by a coordinator elsewhere (WriteTxnMarkers): unknown topics answer UNKNOWN_TOPIC_OR_PARTITION.
+  const wm = await client.request(ApiKey.WriteTxnMarkers, 1, { markers: [{ producerId: pid, producerEpoch: epoch, transactionResult: true, coordinatorEpoch: 0, topics: [{ name: 'nope', partitionIndexes: [0] }] }] });
+  t.equal(wm.markers[0].topics[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+
+  // Offsets in a transaction: visible after the commit only.
+  t.equal((await client.request(ApiKey.AddOffsetsToTxn, 3, { transactionalId: 'h', producerId: pid, producerEpoch: epoch, groupId: 'g' })).errorCode, 0);
+  const toc = await client.request(ApiKey.TxnOffsetCommit, 3, { transactionalId: 'h', groupId: 'g', producerId: pid, producerEpoch: epoch, generationId: -1, memberId: '', groupInstanceId: null, topics: [{ name: 'tx', partitions: [{ partitionIndex: 0, committedOffset: 4, committedLeaderEpoch: -1, committedMetadata: 'm' }] }] });
+  t.equal(toc.topics[0].partitions[0].errorCode, 0);
+  const offsetOf = async () => Number((await client.request(ApiKey.OffsetFetch, 1, { groupId: 'g', topics: [{ name: 'tx', partitionIndexes: [0] }] })).topics[0].partitions[0].committedOffset);
+  t.equal(await offsetOf(), -1, 'pending while the transaction is open');
+  t.equal((await client.request(ApiKey.EndTxn, 3, { transactionalId: 'h', producerId: pid, producerEpoch: epoch, committed: true })).errorCode, 0);
+  await waitFor('the committed offset', async () => (await offsetOf()) === 4);
+  t.pass('visible after the commit');
+
+  // Restart: the partition's producer state (with its aborted transaction) is rebuilt from the log.
+  await b.close();
+  b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2' });
+  client = b.client;
+  t.teardown(() => b.close());
+  const again = await fetch(client, 'tx', 0, 1);
+  t.equal(Number(again.lastStableOffset), 6);
+  t.same(again.abortedTransactions.map((a: any) => [Number(a.producerId), Number(a.firstOffset)]), [[pid, 0]], 'aborted transaction known after a restart');
+  const dt2 = await client.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['h'] });
+  t.equal(dt2.transactionStates[0].transactionState, 'CompleteCommit', 'coordinator state persisted');
+  const reinit = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'h', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  t.same([reinit.errorCode, Number(reinit.producerId), reinit.producerEpoch], [0, pid, epoch + 1], 'epoch bumped after the restart');
+  t.equal(await offsetOf(), 4);
+});
+
+t.test('a timed-out transaction is aborted by the coordinator; its producer is fenced', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2', 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '100' });
+  t.teardown(() => b.close());
+  const client = b.client;
+  await createTopic(client, 'to', 1);
+  const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'slow', transactionTimeoutMs: 300, producerId: -1, producerEpoch: -1 });
+  const pid = Number(init.producerId);
+  await client.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'slow', v3AndBelowProducerId: pid, v3AndBelowProducerEpoch: init.producerEpoch, v3AndBelowTopics: [{ name: 'to', partitions: [0] }] });
+  t.equal((await txnProduce(client, 'slow', pid, init.producerEpoch, 0, 'to', 0, 2)).errorCode, 0);
+  await waitFor('the timeout abort', async () => Number((await fetch(client, 'to', 0, 1)).lastStableOffset) === 3);
+  const f = await fetch(client, 'to', 0, 1);
+  t.same(f.abortedTransactions.map((a: any) => Number(a.firstOffset)), [0]);
+  const late = await txnProduce(client, 'slow', pid, init.producerEpoch, 2, 'to', 0, 1);
+  t.equal(late.errorCode, ErrorCode.INVALID_PRODUCER_EPOCH, 'the fenced producer cannot write');
+  const end = await client.request(ApiKey.EndTxn, 3, { transactionalId: 'slow', producerId: pid, producerEpoch: init.producerEpoch, committed: true });
+  t.equal(end.errorCode, ErrorCode.PRODUCER_FENCED);
+});
+
+t.test('after compaction the aborted transactions and open transactions come from the manifest snapshot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const sets = { 'skafos.flush.linger.ms': '2', 'skafos.compaction.interval.ms': '100', 'skafos.compaction.min.age.ms': '0', 'skafos.compaction.max.age.ms': '0' };
+  let b = await startBrokerIn(dir, sets);
+  let client = b.client;
+  await createTopic(client, 'cx', 1);
+  const topicId = b.broker.services.topics.byName('cx')!.id;
+  const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'cx', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  const pid = Number(init.producerId);
+  const epoch = init.producerEpoch;
+  const addTx = () => client.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'cx', v3AndBelowProducerId: pid, v3AndBelowProducerEpoch: epoch, v3AndBelowTopics: [{ name: 'cx', partitions: [0] }] });
+  await addTx();
+  t.equal((await txnProduce(client, 'cx', pid, epoch, 0, 'cx', 0, 2)).errorCode, 0); // offsets 0-1
+  t.equal((await client.request(ApiKey.EndTxn, 3, { transactionalId: 'cx', producerId: pid, producerEpoch: epoch, committed: false })).errorCode, 0); // marker 2
+  await waitFor('the marker', async () => Number((await fetch(client, 'cx', 0, 1)).lastStableOffset) === 3);
+  await waitFor('CompleteAbort', async () => (await client.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['cx'] })).transactionStates[0].transactionState === 'CompleteAbort');
+  await addTx();
+  t.equal((await txnProduce(client, 'cx', pid, epoch, 2, 'cx', 0, 2)).errorCode, 0); // offsets 3-4, left open
+  const log = () => b.broker.services.logs.partition(topicId, 0)!;
+  await waitFor('a snapshot covering the open transaction', async () => (log().producerSnapshot?.offset ?? 0) >= 5);
+  const snap = log().producerSnapshot!;
+  t.same(snap.aborted, [pid, 0, 2], 'the aborted transaction is in the manifest snapshot');
+  t.same(snap.txns, [pid, 3, 0], 'and the open one, with its first offset and coordinator epoch');
+  await b.close();
+  b = await startBrokerIn(dir, sets);
+  client = b.client;
+  t.teardown(() => b.close());
+  const f = await fetch(client, 'cx', 0, 1);
+  t.equal(Number(f.lastStableOffset), 3, 'LSO at the open transaction, restored from the snapshot');
+  t.same(f.abortedTransactions.map((a: any) => [Number(a.producerId), Number(a.firstOffset)]), [[pid, 0]]);
+  t.equal(await latest(client, 'cx', 1), 3);
+  // The coordinator still has the transaction open: committing it moves the LSO to the end.
+  t.equal((await client.request(ApiKey.EndTxn, 3, { transactionalId: 'cx', producerId: pid, producerEpoch: epoch, committed: true })).errorCode, 0);
+  await waitFor('the commit marker', async () => Number((await fetch(client, 'cx', 0, 1)).lastStableOffset) === 6);
+  t.pass('committed after the restart');
+});
