@@ -1,6 +1,6 @@
 // OffsetFetch: a group's committed offsets (-1 where nothing is committed); null topics (v2+) asks for all of
-// them; v8+ asks for several groups at once. requireStable (v7+) needs no wait: there are no pending
-// transactional offsets (transactions are not implemented).
+// them; v8+ asks for several groups at once. requireStable (v7+, KIP-447): a partition with a transactional
+// offset commit still pending gets UNSTABLE_OFFSET_COMMIT (and -1), as Kafka answers; the client retries.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { OffsetFetchRequest, OffsetFetchResponseInput, OffsetFetchResponsePartitionInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
@@ -15,6 +15,10 @@ function partition(v: number, p: FetchedOffset): OffsetFetchResponsePartitionInp
   };
 }
 
+function unstable(p: FetchedOffset): FetchedOffset {
+  return { partition: p.partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
+}
+
 export const offsetFetchHandler: Handler = {
   apiKey: ApiKey.OffsetFetch,
   minVersion: 0,
@@ -22,6 +26,10 @@ export const offsetFetchHandler: Handler = {
   handle(ctx: RequestContext, req: OffsetFetchRequest): OffsetFetchResponseInput {
     const groups = ctx.services.groups;
     const v = ctx.apiVersion;
+    const txnOffsets = ctx.services.txn.offsets;
+    const requireStable = v >= 7 && req.requireStable;
+    const settle = (groupId: string, topic: string, p: FetchedOffset) =>
+      requireStable && p.errorCode === ErrorCode.NONE && txnOffsets.hasPending(groupId, topic, p.partition) ? unstable(p) : p;
     const asked = (topics: { name: string; partitionIndexes: number[] }[] | null) => topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
     if (v >= 8) {
       return {
@@ -31,7 +39,7 @@ export const offsetFetchHandler: Handler = {
           const member = v >= 9 ? ctx.services.consumerGroups.validateOffsetFetch(g.groupId, g.memberId, g.memberEpoch) : null;
           if (member !== null && member !== ErrorCode.NONE) return { groupId: g.groupId, errorCode: member, topics: [] };
           const r = groups.fetchOffsets(g.groupId, asked(g.topics));
-          return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, p)) })) };
+          return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, settle(g.groupId, t.name, p))) })) };
         }),
       };
     }
@@ -47,7 +55,7 @@ export const offsetFetchHandler: Handler = {
     }
     return {
       throttleTimeMs: 0,
-      topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, p)) })),
+      topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, settle(req.groupId, t.name, p))) })),
       ...(v >= 2 ? { errorCode: r.errorCode } : {}),
     };
   },

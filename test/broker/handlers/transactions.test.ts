@@ -106,9 +106,15 @@ t.test('a transaction end to end over the protocol, and after a restart', async 
   t.equal(toc.topics[0].partitions[0].errorCode, 0);
   const offsetOf = async () => Number((await client.request(ApiKey.OffsetFetch, 1, { groupId: 'g', topics: [{ name: 'tx', partitionIndexes: [0] }] })).topics[0].partitions[0].committedOffset);
   t.equal(await offsetOf(), -1, 'pending while the transaction is open');
+  const stable = async (requireStable: boolean) => (await client.request(ApiKey.OffsetFetch, 7, { groupId: 'g', topics: [{ name: 'tx', partitionIndexes: [0] }], requireStable })).topics[0].partitions[0];
+  const unstable = await stable(true);
+  t.same([unstable.errorCode, Number(unstable.committedOffset)], [ErrorCode.UNSTABLE_OFFSET_COMMIT, -1], 'requireStable: UNSTABLE_OFFSET_COMMIT while a transactional commit is pending');
+  t.equal((await stable(false)).errorCode, ErrorCode.NONE, 'without requireStable: the last stable offset, no error');
   t.equal((await client.request(ApiKey.EndTxn, 3, { transactionalId: 'h', producerId: pid, producerEpoch: epoch, committed: true })).errorCode, 0);
   await waitFor('the committed offset', async () => (await offsetOf()) === 4);
   t.pass('visible after the commit');
+  const settled = await stable(true);
+  t.same([settled.errorCode, Number(settled.committedOffset)], [ErrorCode.NONE, 4], 'requireStable after the commit: the offset');
 
   // Restart: the partition's producer state (with its aborted transaction) is rebuilt from the log.
   await b.close();
