@@ -382,7 +382,9 @@ export class LogManager {
       }
       this.installLog(log);
     }
-    this.o.logger.info({ partitions: loaded.length, walObjects: walKvs.length, ms: Date.now() - started }, 'partitions loaded');
+    // Per partition (first few): where its log starts and ends, so an operator can follow a failover.
+    const detail = loaded.slice(0, 16).map((l) => `${l.topicName}-${l.partition}@${l.leaderEpoch}:${l.logStartOffset}..${l.nextOffset}(${l.extents.length})`);
+    this.o.logger.info({ partitions: loaded.length, walObjects: walKvs.length, ms: Date.now() - started, detail }, 'partitions loaded');
   }
 
   /**

@@ -132,7 +132,7 @@ t.test('three brokers: a consume-transform-produce loop while its coordinator\'s
   await p.send({ topic: 'loop-in', messages: inputs.map((v, i) => ({ value: v, partition: i % partitions })) });
   await p.disconnect();
   const loopTxid = 'loop-cluster';
-  const request = { bootstrap: cluster.bootstrap(), input: 'loop-in', output: 'loop-out', group: 'loop', txid: loopTxid, batch: 10, idle_s: 30 };
+  const request = { bootstrap: cluster.bootstrap(), input: 'loop-in', output: 'loop-out', group: 'loop', txid: loopTxid, batch: 10, idle_s: 30, stop_at: inputs.length };
   const child = spawn(python, ['-u', join(clientScripts, 'txn_loop.py')], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let out = '';

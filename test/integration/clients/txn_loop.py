@@ -4,8 +4,10 @@
 # send_offsets_to_transaction. With `die_after` set, after that many committed transactions it produces the next
 # batch's output and then kills itself (SIGKILL) before committing: a crash in the middle of a transaction.
 # A transaction that must be aborted (a broker died, the group rebalanced) is aborted and the consumer rewound to
-# its committed offsets. Exits after `idle_s` seconds without input (after the first record; 90 s at most before it). Prints {"committed": n, "records": m} after each commit.
-# Request: {"bootstrap", "input", "output", "group", "txid", "batch", "die_after", "idle_s"}.
+# its committed offsets. Exits after `idle_s` seconds without input (after the first record; 90 s at most before
+# it), or once its committed transactions hold `stop_at` records. Prints {"committed": n, "records": m} after each
+# commit.
+# Request: {"bootstrap", "input", "output", "group", "txid", "batch", "die_after", "idle_s", "stop_at"}.
 import json
 import os
 import signal
@@ -84,4 +86,6 @@ while (time.time() - started < 90) if last is None else (time.time() - last < re
     committed += 1
     records += len(msgs)
     sys.stdout.write(json.dumps({'committed': committed, 'records': records, 'aborts': aborts}) + '\n')
+    if req.get('stop_at') is not None and records >= req['stop_at']:
+        break
 c.close()
