@@ -1,10 +1,14 @@
 // A TCP proxy that loses responses: while `dropping`, each chunk the broker sends back is, with probability
-// `dropRate` (after the connection's first `spareChunks`), not delivered — both sockets are destroyed instead.
+// `dropRate` (after the connection's first `spareChunks`; the first cut at the latest at the fifth such chunk),
+// not delivered — both sockets are destroyed instead.
 // The broker has then processed the request but the client never hears of it, so an idempotent producer
 // retries a batch that is already in the log. The upstream port is read at each new connection, so the broker
 // behind it may restart on another port.
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+
+/** Eligible chunks after which the first cut happens even if chance has not cut yet. */
+const forcedDropAfter = 5;
 
 export class TcpDropProxy {
   readonly server: Server;
@@ -13,6 +17,8 @@ export class TcpDropProxy {
   spareChunks: number;
   /** Connections cut so far. */
   drops = 0;
+  /** Response chunks that could have been dropped (while dropping, past each connection's spare ones). */
+  private eligibleChunks = 0;
   connections = 0;
   private readonly sockets = new Set<Socket>();
   private readonly upstreamPort: () => number;
@@ -50,7 +56,11 @@ export class TcpDropProxy {
     client.on('data', (d) => upstream.write(d));
     upstream.on('data', (d) => {
       chunks++;
-      if (this.dropping && chunks > this.spareChunks && Math.random() < this.dropRate) {
+      // At least one cut is certain: a slow machine (fewer, larger chunks; reconnects) must not leave a test
+      // that wants the retry path without it.
+      const eligible = this.dropping && chunks > this.spareChunks;
+      if (eligible) this.eligibleChunks++;
+      if (eligible && (Math.random() < this.dropRate || (this.drops === 0 && this.eligibleChunks >= forcedDropAfter))) {
         this.drops++;
         cut();
         return;
