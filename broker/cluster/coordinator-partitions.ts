@@ -50,9 +50,14 @@ export class CoordinatorPartitions {
     while (this.pendingLoads.size > 0) await Promise.allSettled([...this.pendingLoads]);
   }
 
-  /** Loads still in flight (close waits for them, boundedly, with its own writes). */
-  pending(): Promise<void>[] {
-    return [...this.pendingLoads];
+  /** After close(): waits for loads and the caller's `inFlight` work to finish, for at most `waitMs`. */
+  async settle(inFlight: Iterable<Promise<unknown>>, waitMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...inFlight, ...this.pendingLoads]),
+      new Promise((res) => (timer = setTimeout(res, waitMs))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Stops following changes and forgets every partition (the caller unloads its state). */

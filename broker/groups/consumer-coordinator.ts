@@ -235,12 +235,7 @@ export class ConsumerGroupCoordinator {
     this.partitions.close();
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     for (const g of [...this.groups.values()]) this.unloadGroup(g);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.writes, ...this.partitions.pending()]),
-      new Promise((res) => (timer = setTimeout(res, closeWaitMs))),
-    ]);
-    clearTimeout(timer);
+    await this.partitions.settle(this.writes, closeWaitMs);
   }
 
   // ---- ownership and loading (CoordinatorPartitions) ----

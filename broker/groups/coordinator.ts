@@ -181,12 +181,7 @@ export class GroupCoordinator {
     this.partitions.close();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const g of [...this.groups.values()]) this.unloadGroup(g);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.writes, ...this.partitions.pending()]),
-      new Promise((res) => (timer = setTimeout(res, closeWaitMs))),
-    ]);
-    clearTimeout(timer);
+    await this.partitions.settle(this.writes, closeWaitMs);
   }
 
   // ---- ownership and loading ----
