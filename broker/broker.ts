@@ -158,7 +158,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const logs = new LogManager({
     metadata, objectStore, topics, nodeId, cluster: etcdCluster ? { extraFence: () => etcdCluster.fence() } : undefined, host: advertised.host, port: advertised.port,
     flushSizeBytes: config.flushSizeBytes, flushLingerMs: config.flushLingerMs, maxConcurrentFlushes,
-    cacheSegmentBytes: config.cacheSegmentBytes, cacheIndexBytes: config.cacheIndexBytes, readaheadBytes: config.readaheadBytes, recoveryConcurrency,
+    cacheSegmentBytes: config.cacheSegmentBytes, cacheIndexBytes: config.cacheIndexBytes, readaheadBytes: config.readaheadBytes, prefetchMaxInflightBytes: config.prefetchMaxInflightBytes, recoveryConcurrency,
     compaction: {
       intervalMs: config.compactionIntervalMs, targetBytes: config.segmentTargetBytes, minAgeMs: config.compactionMinAgeMs,
       maxAgeMs: config.compactionMaxAgeMs, maxPassBytes: compactionPassBytes(config.segmentTargetBytes),

@@ -112,6 +112,7 @@ export interface BrokerConfig {
   readonly cacheSegmentBytes: number;
   readonly cacheIndexBytes: number;
   readonly readaheadBytes: number;
+  readonly prefetchMaxInflightBytes: number;
   readonly connectionMaxInflightBytes: number;
   readonly connectionMaxInflightRequests: number;
   readonly fetchMaxWaitCapMs: number;
@@ -623,6 +624,8 @@ const PARAMS: readonly Param[] = [
   p('skafos.cache.segment.bytes', 'cacheSegmentBytes', long(0), String(256 * MIB), 'L1 cache of hot segment data in memory; 0 disables it.'),
   p('skafos.cache.index.bytes', 'cacheIndexBytes', long(0), String(64 * MIB), 'L2 cache of segment indexes in memory; 0 disables it.'),
   p('skafos.readahead.bytes', 'readaheadBytes', long(0), String(4 * MIB), 'Bytes fetched from the object store beyond what a fetch needs, for the next sequential fetch; 0 disables read-ahead.'),
+  p('skafos.prefetch.max.inflight.bytes', 'prefetchMaxInflightBytes', long(0), String(64 * MIB),
+    'Object-store bytes being loaded ahead of need at once, broker-wide: read-ahead, and the ranges of every partition a fetch is about to read (loaded together rather than one after another). Beyond it, reads load on demand; 0 disables both.'),
   p('skafos.connection.max.inflight.bytes', 'connectionMaxInflightBytes', long(1), String(100 * MIB),
     'Request bytes read but not yet answered on one connection before the broker stops reading from it. At least socket.request.max.bytes.'),
   p('skafos.connection.max.inflight.requests', 'connectionMaxInflightRequests', int(1, 65535), '100', 'Requests read but not yet answered on one connection before the broker stops reading from it.'),

@@ -94,6 +94,25 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
   return { body: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }, bytes: total, errors };
 }
 
+/**
+ * Starts loading what `build` will read, partition by partition in response order until max_bytes is covered,
+ * so that the object-store GETs of a catching-up consumer overlap instead of following one another. Data
+ * already in memory costs a lookup per cached range; a tailing consumer (at the high watermark) costs nothing.
+ */
+function prefetch(s: BrokerServices, plan: TopicPlan[], maxBytes: number): void {
+  let budget = maxBytes;
+  for (const t of plan) {
+    for (const p of t.partitions) {
+      if (budget <= 0) return;
+      const log = p.log;
+      if (!log || p.errorCode !== ErrorCode.NONE || p.fetchOffset < log.logStartOffset || p.fetchOffset >= log.highWatermark) continue;
+      const bytes = Math.min(p.maxBytes, budget);
+      s.logs.prefetch(log, p.fetchOffset, bytes);
+      budget -= bytes;
+    }
+  }
+}
+
 /** Resolves when one of `logs` gets new durable data, or after `ms`, or on abort. */
 function waitForData(s: BrokerServices, logs: Set<PartitionLog>, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -143,6 +162,7 @@ export const fetchHandler: Handler = {
       plan.push({ topic: t.topic, topicId: t.topicId, partitions });
     }
     const maxBytes = Math.min(req.maxBytes, fetchResponseMaxBytes);
+    prefetch(s, plan, maxBytes);
     const deadline = Date.now() + Math.min(Math.max(0, req.maxWaitMs), s.config.fetchMaxWaitCapMs);
     for (;;) {
       const r = await build(s, plan, maxBytes, req.isolationLevel);

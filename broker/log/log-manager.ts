@@ -46,6 +46,8 @@ export interface LogManagerOptions {
   /** L2 cache of parsed segment and WAL indexes; default 64 MiB. */
   cacheIndexBytes?: number;
   readaheadBytes: number;
+  /** Bytes loaded ahead of need at once (SegmentCache); default 64 MiB. */
+  prefetchMaxInflightBytes?: number;
   recoveryConcurrency: number;
   logger: Logger;
   /** Retention settings of a topic (its overrides over the broker defaults). */
@@ -125,7 +127,7 @@ export class LogManager {
 
   constructor(options: LogManagerOptions) {
     this.o = options;
-    this.cache = new SegmentCache(options.objectStore, options.cacheSegmentBytes);
+    this.cache = new SegmentCache(options.objectStore, options.cacheSegmentBytes, options.prefetchMaxInflightBytes);
     this.indexCache = new IndexCache(options.objectStore, options.cacheIndexBytes ?? 64 * 1024 * 1024);
     const host: CompactionHost = {
       objectStore: options.objectStore,
@@ -719,31 +721,37 @@ export class LogManager {
       if (next === offset) break; // nothing at or after offset in this chunk (cannot happen with a contiguous log)
       offset = next;
     }
-    this.readAhead(log, offset);
+    this.prefetch(log, offset, this.o.readaheadBytes);
     if (parts.length === 0) return null;
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
   }
 
-  /** Sequential readers: start loading what follows `offset`, up to the read-ahead budget. */
-  private readAhead(log: PartitionLog, offset: number): void {
-    let budget = this.o.readaheadBytes;
-    while (budget > 0 && offset < log.highWatermark) {
+  /**
+   * Starts loading, without waiting, the ranges that reads from `offset` on will need: up to `bytes`, below
+   * `endOffset`. Fetch calls it for every partition it is about to read, so their GETs overlap instead of
+   * following one another; `read` calls it past what it returned (read-ahead for sequential readers). Stops
+   * where the cache's in-flight prefetch bound is reached.
+   */
+  prefetch(log: PartitionLog, offset: number, bytes: number, endOffset = log.highWatermark): void {
+    if (bytes <= 0 || offset >= endOffset) return;
+    this.prefetchFrom(log, offset, bytes, endOffset).catch(() => {}); // a later read loads (and reports) it
+  }
+
+  private async prefetchFrom(log: PartitionLog, offset: number, bytes: number, endOffset: number): Promise<void> {
+    let budget = bytes;
+    while (budget > 0 && offset < endOffset) {
       const i = log.findExtent(offset);
       if (i < 0) return;
       const e = log.extents[i]!;
       if (!e.segment) {
-        this.cache.prefetch(e.objectKey, e.position, e.lengthBytes);
+        if (!this.cache.prefetch(e.objectKey, e.position, e.lengthBytes)) return;
         budget -= e.lengthBytes;
         offset = e.lastOffset + 1;
         continue;
       }
-      const index = this.indexCache.peekSegment(e.objectKey);
-      if (!index) {
-        this.indexCache.segment(e.objectKey, e.objectSizeBytes).catch(() => {});
-        return;
-      }
+      const index = this.indexCache.peekSegment(e.objectKey) ?? await this.indexCache.segment(e.objectKey, e.objectSizeBytes);
       const w = index.windowFor(offset - e.baseOffset, this.windowBytes);
-      this.cache.prefetch(e.objectKey, w.position, w.lengthBytes);
+      if (!this.cache.prefetch(e.objectKey, w.position, w.lengthBytes)) return;
       budget -= w.lengthBytes;
       offset = e.baseOffset + w.nextRelOffset;
     }

@@ -1,7 +1,9 @@
 // The L1 hot-data cache: byte ranges of objects (one partition's chunk of a WAL object, or one read window of a
 // segment object), bounded in bytes, least recently used out first. Fresh flushes are inserted as they commit,
 // so tailing consumers read from memory; misses become ranged GETs, and concurrent misses of one range share a
-// single GET.
+// single GET. Loads started ahead of need (read-ahead, and the ranges a fetch is about to read) are bounded
+// broker-wide in bytes; beyond that bound they are not started and readers load on demand.
+import assert from 'node:assert/strict';
 import { LRUCache } from 'lru-cache';
 import type { ObjectStore } from './object-store.ts';
 
@@ -9,6 +11,10 @@ export interface SegmentCacheStats {
   hits: number;
   misses: number;
   bytesLoaded: number;
+  /** Loads started ahead of need. */
+  prefetches: number;
+  /** Prefetches not started because the in-flight prefetch bytes were at their limit. */
+  prefetchesRefused: number;
 }
 
 export class SegmentCache {
@@ -17,10 +23,17 @@ export class SegmentCache {
   /** Cached range keys by object, so deleting an object evicts its ranges without scanning the cache. */
   private readonly byObject = new Map<string, Set<string>>();
   private readonly store: ObjectStore;
-  readonly stats: SegmentCacheStats = { hits: 0, misses: 0, bytesLoaded: 0 };
+  readonly stats: SegmentCacheStats = { hits: 0, misses: 0, bytesLoaded: 0, prefetches: 0, prefetchesRefused: 0 };
+  private readonly maxPrefetchInflightBytes: number;
+  private prefetchInflightBytes = 0;
 
-  constructor(store: ObjectStore, maxBytes: number) {
+  /**
+   * `maxBytes`: cached bytes (0: nothing is kept, so nothing is prefetched). `maxPrefetchInflightBytes`: bytes
+   * being loaded ahead of need at once.
+   */
+  constructor(store: ObjectStore, maxBytes: number, maxPrefetchInflightBytes = 64 * 1024 * 1024) {
     this.store = store;
+    this.maxPrefetchInflightBytes = maxBytes > 0 ? maxPrefetchInflightBytes : 0;
     this.lru = new LRUCache<string, Buffer>({
       maxSize: Math.max(1, maxBytes),
       sizeCalculation: (b) => Math.max(1, b.length),
@@ -95,10 +108,28 @@ export class SegmentCache {
     return load;
   }
 
-  /** Starts loading a range without waiting (read-ahead); failures are ignored, a later get retries. */
-  prefetch(objectKey: string, position: number, lengthBytes: number): void {
-    if (this.lru.has(`${objectKey}@${position}`)) return;
-    this.get(objectKey, position, lengthBytes).catch(() => {});
+  get prefetchInflight(): number {
+    return this.prefetchInflightBytes;
+  }
+
+  /**
+   * Starts loading a range without waiting; failures are ignored (a later get retries). false when the range
+   * is neither cached nor loading and the in-flight prefetch bytes are at their limit: nothing was started.
+   */
+  prefetch(objectKey: string, position: number, lengthBytes: number): boolean {
+    const key = `${objectKey}@${position}`;
+    if (this.loading.has(key) || this.lru.peek(key)?.length === lengthBytes) return true;
+    if (this.prefetchInflightBytes + lengthBytes > this.maxPrefetchInflightBytes) {
+      this.stats.prefetchesRefused++;
+      return false;
+    }
+    this.stats.prefetches++;
+    this.prefetchInflightBytes += lengthBytes;
+    this.get(objectKey, position, lengthBytes).catch(() => {}).finally(() => {
+      this.prefetchInflightBytes -= lengthBytes;
+      assert.ok(this.prefetchInflightBytes >= 0, 'prefetch in-flight bytes never go negative');
+    });
+    return true;
   }
 
   evictObject(objectKey: string): void {

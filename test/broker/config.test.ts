@@ -83,6 +83,7 @@ t.test('defaults', async (t) => {
     cacheSegmentBytes: 268_435_456,
     cacheIndexBytes: 67_108_864,
     readaheadBytes: 4_194_304,
+    prefetchMaxInflightBytes: 67_108_864,
     connectionMaxInflightBytes: 104_857_600,
     connectionMaxInflightRequests: 100,
     fetchMaxWaitCapMs: 30_000,

@@ -39,7 +39,7 @@ async function setup(t: Test, overrides: Partial<LogManagerOptions> = {}) {
   const metadata = new MemoryMetadataStore();
   const objectStore = await LocalObjectStore.open(join(dir, 'objects'));
   const topics = new TopicRegistry(metadata);
-  const make = async () => {
+  const make = async (more: Partial<LogManagerOptions> = {}) => {
     await topics.load();
     const logs = new LogManager({
       metadata, objectStore, topics, nodeId: 1, host: '127.0.0.1', port: 9092,
@@ -47,6 +47,7 @@ async function setup(t: Test, overrides: Partial<LogManagerOptions> = {}) {
       readaheadBytes: 1 << 16, recoveryConcurrency: 4, logger: silentLogger(),
       retentionOf: () => ({ retentionMs: -1, retentionBytes: -1, deleteEnabled: true }),
       ...overrides,
+      ...more,
     });
     await logs.start();
     return logs;
@@ -105,6 +106,46 @@ t.test('max bytes: whole batches only, but at least one', async (t) => {
   t.equal(await logs.read(p, 0, 10, false, p.highWatermark), null, 'nothing when not required to make progress');
   t.equal(valuesOf(await logs.read(p, 0, 2200, true, p.highWatermark)).length, 2);
   t.equal(valuesOf(await logs.read(p, 0, 1 << 20, true, 2)).length, 2, 'stops at the upper offset');
+  await logs.close(1000);
+});
+
+t.test('prefetch starts the GETs a read will need at once, within the in-flight bound', async (t) => {
+  const { topics, objectStore, make } = await setup(t, { flushLingerMs: 0 });
+  let logs = await make();
+  const topic = await topics.create('pf', 1, {});
+  logs.ensurePartitions(topic);
+  let p = logs.partition(topic.id, 0)!;
+  const big = 'v'.repeat(1000);
+  for (let i = 0; i < 6; i++) await logs.append(p, batch([big + i]), 1, null, patch).durable; // six WAL objects
+  await logs.close(1000);
+
+  logs = await make(); // caches cold
+  p = logs.partition(topic.id, 0)!;
+  const before = objectStore.stats().requests.get;
+  logs.prefetch(p, 1, 3500);
+  t.equal(objectStore.stats().requests.get - before, 4, 'offsets 1..4: four chunks of about 1 KiB requested together, before any read');
+  t.same(valuesOf(await logs.read(p, 1, 3500, true, p.highWatermark)).map((r) => r.offset), [1, 2, 3], 'the read takes what fits');
+  t.equal(objectStore.stats().requests.get - before, 5, 'the read needed no GET of its own; read-ahead (64 KiB) asked for the one chunk not yet loading (offset 5)');
+  logs.prefetch(p, 0, 1 << 20, 2);
+  t.equal(objectStore.stats().requests.get - before, 6, 'up to the end offset only: offset 0, as 1 is cached');
+  logs.prefetch(p, 6, 1 << 20);
+  t.equal(objectStore.stats().requests.get - before, 6, 'nothing at the high watermark');
+  await logs.close(1000);
+
+  logs = await make({ prefetchMaxInflightBytes: 2500 });
+  p = logs.partition(topic.id, 0)!;
+  const before2 = objectStore.stats().requests.get;
+  logs.prefetch(p, 0, 1 << 20);
+  t.equal(objectStore.stats().requests.get - before2, 2, 'two chunks of about 1 KiB fit 2,500 in-flight bytes; the rest waits for reads');
+  t.same(valuesOf(await logs.read(p, 0, 1 << 20, true, p.highWatermark)).map((r) => r.offset), [0, 1, 2, 3, 4, 5], 'reads load the rest on demand');
+  await logs.close(1000);
+
+  logs = await make({ prefetchMaxInflightBytes: 0, readaheadBytes: 0 });
+  p = logs.partition(topic.id, 0)!;
+  const before3 = objectStore.stats().requests.get;
+  logs.prefetch(p, 0, 1 << 20);
+  t.equal(objectStore.stats().requests.get - before3, 0, '0 disables prefetching');
+  t.equal(valuesOf(await logs.read(p, 0, 1 << 20, true, p.highWatermark)).length, 6);
   await logs.close(1000);
 });
 
