@@ -7,6 +7,7 @@ import type { FetchRequest, FetchResponseInput, FetchResponsePartitionDataInput 
 import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import { LeaderHints } from './leader-hints.ts';
 import { abortedForFetch, loadProducerState } from '../txn/partition-txn.ts';
 
 const readCommitted = 1;
@@ -94,6 +95,23 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
   return { body: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }, bytes: total, errors };
 }
 
+/** Fetch v16 carries KIP-951's current_leader and node_endpoints. */
+const firstLeaderHintFetchVersion = 16;
+
+function addLeaderHints(s: BrokerServices, plan: TopicPlan[], body: FetchResponseInput): void {
+  let hints: LeaderHints | null = null;
+  for (let i = 0; i < plan.length; i++) {
+    const topic = s.topics.byId(plan[i]!.topicId);
+    if (!topic) continue;
+    for (const pd of body.responses![i]!.partitions!) {
+      if (pd.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER && pd.errorCode !== ErrorCode.FENCED_LEADER_EPOCH) continue;
+      hints ??= new LeaderHints(s);
+      pd.currentLeader = hints.leader(topic.id, pd.partitionIndex!);
+    }
+  }
+  if (hints) body.nodeEndpoints = hints.endpoints();
+}
+
 /**
  * Starts loading what `build` will read, partition by partition in response order until max_bytes is covered,
  * so that the object-store GETs of a catching-up consumer overlap instead of following one another. Data
@@ -167,7 +185,10 @@ export const fetchHandler: Handler = {
     for (;;) {
       const r = await build(s, plan, maxBytes, req.isolationLevel);
       const remainingMs = deadline - Date.now();
-      if (r.errors || r.bytes >= req.minBytes || remainingMs <= 0 || logs.size === 0 || ctx.signal.aborted) return r.body;
+      if (r.errors || r.bytes >= req.minBytes || remainingMs <= 0 || logs.size === 0 || ctx.signal.aborted) {
+        if (r.errors && v >= firstLeaderHintFetchVersion) addLeaderHints(s, plan, r.body);
+        return r.body;
+      }
       await waitForData(s, logs, remainingMs, ctx.signal);
     }
   },

@@ -11,6 +11,7 @@ import { peekProducerId, producerStateOf } from '../log/producer-state.ts';
 import type { ProducerStateSettings } from '../log/producer-state.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import { LeaderHints } from './leader-hints.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
 
 /** Kafka's Produce v3+ carries exactly one batch per partition. */
@@ -152,9 +153,28 @@ export const produceHandler: Handler = {
     }
     if (waits.length > 0) await waitAll(waits, req.timeoutMs, ctx.signal, s.storageHealth);
     // Degraded object store: accept, but ask clients to slow down (KIP-219 throttling).
-    return { responses, throttleTimeMs: storage === 'degraded' ? degradedThrottleMs : 0 };
+    const response: ProduceResponseInput = { responses, throttleTimeMs: storage === 'degraded' ? degradedThrottleMs : 0 };
+    if (v >= firstLeaderHintProduceVersion) addLeaderHints(s, response);
+    return response;
   },
 };
+
+/** Produce v10 carries KIP-951's current_leader and node_endpoints. */
+const firstLeaderHintProduceVersion = 10;
+
+function addLeaderHints(s: BrokerServices, response: ProduceResponseInput): void {
+  let hints: LeaderHints | null = null;
+  for (const td of response.responses!) {
+    for (const pr of td.partitionResponses!) {
+      if (pr.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER) continue;
+      const topic = s.topics.byName(td.name!);
+      if (!topic) continue;
+      hints ??= new LeaderHints(s);
+      pr.currentLeader = hints.leader(topic.id, pr.index!);
+    }
+  }
+  if (hints) response.nodeEndpoints = hints.endpoints();
+}
 
 async function ensureProducerState(s: BrokerServices, topic: TopicRecord, index: number): Promise<void> {
   const log = index >= 0 && index < topic.partitions ? s.logs.partition(topic.id, index) : undefined;

@@ -16,7 +16,7 @@ t.setTimeout(300_000);
 
 interface PartitionMeta { partitionIndex: number; leaderId: number; leaderEpoch: number; errorCode: number }
 
-async function metadata(port: number, topic: string): Promise<{ brokers: number[]; controllerId: number; partitions: PartitionMeta[]; errorCode: number }> {
+async function metadata(port: number, topic: string): Promise<{ brokers: number[]; controllerId: number; partitions: PartitionMeta[]; errorCode: number; topicId: string }> {
   const c = await RawConnection.connect(port);
   try {
     const r = await c.request(ApiKey.Metadata, 12, { topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
@@ -26,6 +26,7 @@ async function metadata(port: number, topic: string): Promise<{ brokers: number[
       controllerId: r.controllerId,
       partitions: [...tm.partitions].sort((a: PartitionMeta, b: PartitionMeta) => a.partitionIndex - b.partitionIndex),
       errorCode: tm.errorCode,
+      topicId: tm.topicId,
     };
   } finally {
     c.close();
@@ -88,6 +89,21 @@ t.test('ownership on the wire across three brokers', { skip }, async (t) => {
     topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '',
   });
   t.equal(fetch.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'Fetch from a non-owner');
+  // KIP-951: Produce v10+ and Fetch v16+ name the owner and its endpoint, so clients need no metadata refresh.
+  const hint = { leaderId: p0.leaderId, leaderEpoch: p0.leaderEpoch };
+  const endpoint = { nodeId: p0.leaderId, host: '127.0.0.1', port: portOf(p0.leaderId) };
+  const produce11 = await c.request(ApiKey.Produce, 11, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch(1) }] }] });
+  const pr = produce11.responses[0].partitionResponses[0];
+  t.equal(pr.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'Produce v11 to a non-owner');
+  t.match(pr.currentLeader, hint, 'Produce v11 names the current leader and its epoch');
+  t.match(produce11.nodeEndpoints, [endpoint], 'and its endpoint');
+  const fetch17 = await c.request(ApiKey.Fetch, 17, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topicId: settled.topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '',
+  });
+  t.equal(fetch17.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'Fetch v17 from a non-owner');
+  t.match(fetch17.responses[0].partitions[0].currentLeader, hint, 'Fetch v17 names the current leader and its epoch');
+  t.match(fetch17.nodeEndpoints, [endpoint], 'and its endpoint');
   const lo = await c.request(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }] });
   t.equal(lo.topics[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'ListOffsets on a non-owner');
   const ofe = await c.request(ApiKey.OffsetForLeaderEpoch, 4, { replicaId: -1, topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }] });
