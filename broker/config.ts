@@ -92,6 +92,7 @@ export interface BrokerConfig {
   readonly transactionalIdExpirationMs: number;
   readonly transactionAbortTimedOutTransactionCleanupIntervalMs: number;
   readonly transactionRemoveExpiredTransactionCleanupIntervalMs: number;
+  readonly transactionPartitionVerificationEnable: boolean;
   /** Partitions per transaction at most (skafos.transaction.max.partitions). */
   readonly transactionMaxPartitions: number;
   // Skafos settings (skafos.* keys, prefix dropped, camelCased).
@@ -567,6 +568,8 @@ const PARAMS: readonly Param[] = [
   p('socket.request.max.bytes', 'socketRequestMaxBytes', int(1), String(100 * MIB), 'Largest request the broker reads; a bigger one closes the connection.'),
   p('producer.id.expiration.ms', 'producerIdExpirationMs', long(1, Number.MAX_SAFE_INTEGER), '86400000',
     'A partition forgets an idempotent producer whose last batch is older than this (by the batch\'s max timestamp); its next batch is then accepted with any sequence.'),
+  p('transaction.partition.verification.enable', 'transactionPartitionVerificationEnable', bool, 'true',
+    'KIP-890: before the first transactional batch of a transaction is appended to a partition, ask the transaction coordinator whether the partition is in the producer\'s ongoing transaction; refused batches cannot leave a hanging transaction.'),
   p('transaction.max.timeout.ms', 'transactionMaxTimeoutMs', int(1, TIMER_MAX_MS), '900000',
     'Largest transaction.timeout.ms a transactional producer may ask for; InitProducerId with a longer one gets INVALID_TRANSACTION_TIMEOUT.'),
   p('transactional.id.expiration.ms', 'transactionalIdExpirationMs', long(1, Number.MAX_SAFE_INTEGER), '604800000',

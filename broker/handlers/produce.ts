@@ -5,10 +5,13 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { ProduceRequest, ProduceResponseInput, ProduceResponsePartitionProduceResponseInput, ProduceResponseTopicProduceResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { CompressionCodec, RecordsSummary, assignOffsets, readBatchLength, setLogAppendTime, validateRecords, BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/index.ts';
+import { readAttributes, readProducerEpoch, readProducerId } from '../protocol/records/batch-header.ts';
+import { ATTRIBUTE_TRANSACTIONAL, BATCH_HEADER_BYTES } from '../protocol/records/constants.ts';
 import { topicConfigValue, topicNumber } from '../log/topic-config.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import { peekProducerId, producerStateOf } from '../log/producer-state.ts';
-import type { ProducerStateSettings } from '../log/producer-state.ts';
+import type { ProducerStateManager, ProducerStateSettings } from '../log/producer-state.ts';
+import { produceErrorForVerification } from '../txn/verification.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
 import { LeaderHints } from './leader-hints.ts';
@@ -45,7 +48,7 @@ interface Pending {
   durable: Promise<void>;
 }
 
-function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index: number, records: Buffer | null, summary: RecordsSummary, nowMs: number): PartitionResult | Pending {
+function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index: number, records: Buffer | null, summary: RecordsSummary, nowMs: number, verified: Verified | undefined): PartitionResult | Pending {
   if (index < 0 || index >= topic.partitions) return error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const log = s.logs.partition(topic.id, index);
   // Another broker owns it (or it is being handed over): the client refreshes metadata and retries there.
@@ -83,6 +86,11 @@ function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index
   if (summary.producerId >= 0 && producers === null) {
     // Dropped again (appends abandoned) since the caller rebuilt it: retriable, the retry rebuilds it.
     return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'The partition\'s producer state is being rebuilt; retry');
+  }
+  if (verified !== undefined && (producers !== verified.producers || producers.verificationGuard(verified.producerId) !== verified.guard)) {
+    // A marker of this producer came in while the coordinator was asked: the transaction it vouched for may
+    // be over. Retriable: the retry is verified again.
+    return error(index, ErrorCode.NOT_ENOUGH_REPLICAS, 'The producer\'s transaction changed while the partition was being verified; retry');
   }
   if (producers !== null) {
     const check = producers.check(summary.producerId, summary.producerEpoch, summary.baseSequence, summary.lastSequence, summary.transactional);
@@ -125,6 +133,7 @@ export const produceHandler: Handler = {
     if (storage === 'unavailable' && !badAcks) return storageUnavailable(req, s.storageHealth.stateReason);
     // Memory bound: wait (up to the request timeout) while too many appended bytes are not yet durable.
     const room = badAcks || await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs));
+    const verification = room && !badAcks ? await verifyTransactional(s, req) : null;
     for (const td of req.topicData) {
       const topic = s.topics.byName(td.name);
       const partitionResponses: PartitionResult[] = [];
@@ -133,10 +142,15 @@ export const produceHandler: Handler = {
         else if (!room) partitionResponses.push(error(pd.index, ErrorCode.REQUEST_TIMED_OUT, 'The broker is waiting for the object store to absorb earlier writes'));
         else if (!topic) partitionResponses.push(error(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         else {
+          const verified = verification?.get(partitionKey(td.name, pd.index));
+          if (verified !== undefined && 'errorCode' in verified) {
+            partitionResponses.push(error(pd.index, verified.errorCode, verified.message));
+            continue;
+          }
           // An idempotent batch for a partition whose producer state is not rebuilt yet (first one since start):
           // rebuild it first. Rare, so the common path stays synchronous.
           if (peekProducerId(pd.records) >= 0) await ensureProducerState(s, topic, pd.index);
-          const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs);
+          const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs, verified);
           if ('durable' in r) {
             waits.push(r);
             partitionResponses.push(r.result);
@@ -158,6 +172,56 @@ export const produceHandler: Handler = {
     return response;
   },
 };
+
+/** A transactional batch the coordinator said is in its producer's transaction, and the guard taken before asking. */
+interface Verified {
+  producers: ProducerStateManager;
+  producerId: number;
+  guard: number;
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\0${partition}`;
+}
+
+/**
+ * KIP-890 part 1 (broker/txn/verification.ts): the first transactional batch of a producer's transaction in a
+ * partition is verified with the transaction coordinator before it may open a transaction there. One request
+ * per producer (epoch) for all of this request's partitions that need it. null when there is nothing to verify.
+ */
+async function verifyTransactional(s: BrokerServices, req: ProduceRequest): Promise<Map<string, Verified | { errorCode: number; message: string | null }> | null> {
+  const transactionalId = req.transactionalId;
+  if (transactionalId === null || !s.config.transactionPartitionVerificationEnable) return null;
+  const byProducer = new Map<string, { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; log: PartitionLog }[] }>();
+  for (const td of req.topicData) {
+    const topic = s.topics.byName(td.name);
+    if (!topic) continue;
+    for (const pd of td.partitionData) {
+      const records = pd.records;
+      if (records === null || records.length < BATCH_HEADER_BYTES || (readAttributes(records, 0) & ATTRIBUTE_TRANSACTIONAL) === 0) continue;
+      const producerId = readProducerId(records, 0);
+      if (producerId < 0 || pd.index < 0 || pd.index >= topic.partitions) continue;
+      const log = s.logs.partition(topic.id, pd.index);
+      if (!log || log.released) continue; // appendPartition answers these
+      await ensureProducerState(s, topic, pd.index);
+      const producers = log.producerState;
+      const producerEpoch = readProducerEpoch(records, 0);
+      if (producers === null || producers.hasOngoingTxn(producerId, producerEpoch)) continue;
+      const k = `${producerId}:${producerEpoch}`;
+      let g = byProducer.get(k);
+      if (!g) byProducer.set(k, (g = { producerId, producerEpoch, parts: [] }));
+      g.parts.push({ topic: td.name, partition: pd.index, log });
+    }
+  }
+  if (byProducer.size === 0) return null;
+  const out = new Map<string, Verified | { errorCode: number; message: string | null }>();
+  await Promise.all([...byProducer.values()].map(async (g) => {
+    const guards = g.parts.map((p) => ({ producers: p.log.producerState!, producerId: g.producerId, guard: p.log.producerState!.verificationGuard(g.producerId) }));
+    const codes = await s.txn.verify(transactionalId, g.producerId, g.producerEpoch, g.parts.map((p) => ({ topic: p.topic, partition: p.partition })));
+    g.parts.forEach((p, i) => out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? guards[i]! : produceErrorForVerification(codes[i]!)));
+  }));
+  return out;
+}
 
 /** Produce v10 carries KIP-951's current_leader and node_endpoints. */
 const firstLeaderHintProduceVersion = 10;

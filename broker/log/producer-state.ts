@@ -50,6 +50,8 @@ export interface ProducerEntry {
   currentTxnFirstOffset: number;
   /** Epoch of the transaction coordinator that last wrote a marker, or -1. */
   coordinatorEpoch: number;
+  /** COMMIT/ABORT markers applied to this entry since it was created here (transaction verification's guard). */
+  markersApplied: number;
 }
 
 /** The snapshot kept in a partition manifest (layout.ts: ProducerSnapshotRecord). */
@@ -207,7 +209,7 @@ export class ProducerStateManager {
     let entry = this.producers.get(producerId);
     if (entry === undefined) {
       if (this.producers.size >= this.settings.maxProducers) this.evictOldest();
-      entry = { producerId, epoch, batches: [], lastTimestamp: timestamp, currentTxnFirstOffset: -1, coordinatorEpoch: -1 };
+      entry = { producerId, epoch, batches: [], lastTimestamp: timestamp, currentTxnFirstOffset: -1, coordinatorEpoch: -1, markersApplied: 0 };
     } else {
       // Map order is least recently written first: re-insert to move it to the end.
       this.producers.delete(producerId);
@@ -242,6 +244,7 @@ export class ProducerStateManager {
    */
   completeTxn(producerId: number, epoch: number, commit: boolean, coordinatorEpoch: number, markerOffset: number, timestamp: number): void {
     const entry = this.touch(producerId, epoch, timestamp);
+    entry.markersApplied++;
     entry.coordinatorEpoch = coordinatorEpoch;
     entry.lastTimestamp = timestamp;
     const first = entry.currentTxnFirstOffset;
@@ -253,6 +256,24 @@ export class ProducerStateManager {
       this.aborted.push({ producerId, firstOffset: first, lastOffset: markerOffset });
       if (this.aborted.length > maxAbortedTxns) this.aborted.splice(0, this.aborted.length - maxAbortedTxns);
     }
+  }
+
+  /**
+   * Whether the producer at `epoch` has a transaction open in this partition: its later transactional batches
+   * need no verification with the coordinator (KIP-890), only the first one of each transaction does.
+   */
+  hasOngoingTxn(producerId: number, epoch: number): boolean {
+    const entry = this.producers.get(producerId);
+    return entry !== undefined && entry.epoch === epoch && entry.currentTxnFirstOffset >= 0;
+  }
+
+  /**
+   * Changes whenever a marker of the producer is applied here. Taken before verifying a transactional batch
+   * with the coordinator and compared after: if a marker came in between, the transaction the coordinator
+   * vouched for may have ended, so the batch must not open a new one (Kafka's VerificationGuard).
+   */
+  verificationGuard(producerId: number): number {
+    return this.producers.get(producerId)?.markersApplied ?? 0;
   }
 
   /** Number of transactions open in this partition. */

@@ -11,6 +11,8 @@ import { BrokerClient } from './broker-client.ts';
 import { TransactionCoordinator } from './coordinator.ts';
 import { MarkerChannel } from './markers.ts';
 import { TxnOffsetStore } from './txn-offsets.ts';
+import type { TopicPartition } from './coordinator.ts';
+import { verifyTransaction } from './verification.ts';
 import type { TxnGroupAccess } from './txn-offsets.ts';
 
 export class TxnService {
@@ -18,9 +20,13 @@ export class TxnService {
   readonly offsets: TxnOffsetStore;
   private readonly client = new BrokerClient();
   private services: BrokerServices | null = null;
+  private readonly cluster: Cluster;
+  private readonly logger: Logger;
 
   constructor(args: { metadata: MetadataStore; cluster: Cluster; logger: Logger; config: BrokerConfig; groups: TxnGroupAccess | null }) {
     const c = args.config;
+    this.cluster = args.cluster;
+    this.logger = args.logger;
     this.offsets = new TxnOffsetStore({ metadata: args.metadata, cluster: args.cluster, logger: args.logger, groups: args.groups });
     const markers = new MarkerChannel({
       services: () => {
@@ -38,6 +44,11 @@ export class TxnService {
         removeExpiredIntervalMs: c.transactionRemoveExpiredTransactionCleanupIntervalMs, maxPartitions: c.transactionMaxPartitions,
       },
     });
+  }
+
+  /** KIP-890: whether each partition is in the producer's ongoing transaction, asked of its coordinator (verification.ts). */
+  verify(transactionalId: string, producerId: number, producerEpoch: number, partitions: TopicPartition[]): Promise<number[]> {
+    return verifyTransaction({ cluster: this.cluster, coordinator: this.coordinator, client: this.client, logger: this.logger }, transactionalId, producerId, producerEpoch, partitions);
   }
 
   async start(services: BrokerServices): Promise<void> {

@@ -71,6 +71,7 @@ t.test('defaults', async (t) => {
     queuedMaxRequests: 500,
     producerIdExpirationMs: 86_400_000,
     producerStateMaxProducers: 1000,
+    transactionPartitionVerificationEnable: true,
     transactionMaxTimeoutMs: 900_000,
     transactionalIdExpirationMs: 604_800_000,
     transactionAbortTimedOutTransactionCleanupIntervalMs: 10_000,

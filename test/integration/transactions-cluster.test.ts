@@ -13,6 +13,8 @@ import { EtcdMember, etcdMemberSkip } from '../support/etcd.ts';
 import { startCluster, waitUntil } from '../support/cluster.ts';
 import { TestClient } from '../broker/handlers/support/client.ts';
 import { ApiKey } from '../../broker/protocol/generated/index.ts';
+import { ErrorCode } from '../../broker/protocol/errors.ts';
+import { buildRecordBatch } from '../../broker/protocol/records/build.ts';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { clientScripts, python } from '../support/run.ts';
@@ -81,6 +83,45 @@ t.test('three brokers: remote markers, and the coordinator killed mid-transactio
     } else await txn.abort();
   };
   for (let i = 0; i < 6; i++) await runTxn(`a${i}`, i % 3 !== 1);
+
+  // KIP-890 across brokers: a transactional batch for a partition owned by a broker that is not the transaction
+  // coordinator is verified with the coordinator over the broker-to-broker client before it may open a
+  // transaction there.
+  {
+    const vtopic = 'txn-verify-remote';
+    const a = kafka(cluster.bootstrap()).admin();
+    await a.connect();
+    await a.createTopics({ topics: [{ topic: vtopic, numPartitions: 3 }], waitForLeaders: true });
+    const vmd = await a.fetchTopicMetadata({ topics: [vtopic] });
+    await a.disconnect();
+    const vid = 'verify-remote';
+    const coord = await coordinatorOf(cluster.brokers[0]!.port, vid);
+    const remote = vmd.topics[0]!.partitions.find((p) => p.leader !== coord)!;
+    const cc = await TestClient.connect(cluster.brokers[coord - 1]!.port);
+    const oc = await TestClient.connect(cluster.brokers[remote.leader - 1]!.port);
+    try {
+      const init = await cc.request(ApiKey.InitProducerId, 4, { transactionalId: vid, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+      t.equal(init.errorCode, 0);
+      const send = async (seq: number) => {
+        const records = buildRecordBatch([{ key: null, value: Buffer.from(`v${seq}`), timestampMs: Date.now() }], { producerId: Number(init.producerId), producerEpoch: init.producerEpoch, baseSequence: seq, transactional: true });
+        const r = await oc.request(ApiKey.Produce, 9, { transactionalId: vid, acks: -1, timeoutMs: 10000, topicData: [{ name: vtopic, partitionData: [{ index: remote.partitionId, records }] }] });
+        return r.responses[0].partitionResponses[0].errorCode as number;
+      };
+      // Until the new partition's owner has loaded it, it answers NOT_LEADER_OR_FOLLOWER (retriable).
+      const first = await waitUntil('the new partition to be served', async () => {
+        const code = await send(0);
+        return code === ErrorCode.NOT_LEADER_OR_FOLLOWER ? undefined : code;
+      }, 30_000, 100);
+      t.equal(first, ErrorCode.INVALID_TXN_STATE, `broker ${remote.leader} refuses a partition never added to the transaction (coordinator: broker ${coord})`);
+      const add = await cc.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: vid, v3AndBelowProducerId: Number(init.producerId), v3AndBelowProducerEpoch: init.producerEpoch, v3AndBelowTopics: [{ name: vtopic, partitions: [remote.partitionId] }] });
+      t.equal(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, 0);
+      t.equal(await send(0), ErrorCode.NONE, 'once added, the remote owner takes it');
+      t.equal((await cc.request(ApiKey.EndTxn, 3, { transactionalId: vid, producerId: Number(init.producerId), producerEpoch: init.producerEpoch, committed: false })).errorCode, 0);
+    } finally {
+      cc.close();
+      oc.close();
+    }
+  }
 
   // Mid-transaction: records sent, not committed; then the coordinator's broker dies.
   const coordinator = await coordinatorOf(cluster.brokers[0]!.port);

@@ -12,6 +12,7 @@ import { ErrorCode } from '../../../broker/protocol/errors.ts';
 import { buildRecordBatch } from '../../../broker/protocol/records/build.ts';
 import { createTopic, produce, startBrokerIn } from './support/client.ts';
 import type { TestClient } from './support/client.ts';
+import { verificationStats } from '../../../broker/txn/verification.ts';
 
 async function txnProduce(client: TestClient, txid: string, pid: number, epoch: number, seq: number, topic: string, partition: number, count: number): Promise<any> {
   const records = buildRecordBatch(Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`t${seq + i}`), timestampMs: Date.now() })),
@@ -149,6 +150,66 @@ t.test('a timed-out transaction is aborted by the coordinator; its producer is f
   t.equal(late.errorCode, ErrorCode.INVALID_PRODUCER_EPOCH, 'the fenced producer cannot write');
   const end = await client.request(ApiKey.EndTxn, 3, { transactionalId: 'slow', producerId: pid, producerEpoch: init.producerEpoch, committed: true });
   t.equal(end.errorCode, ErrorCode.PRODUCER_FENCED);
+});
+
+async function lso(client: TestClient, topic: string, partition: number): Promise<{ hw: number; lso: number }> {
+  const r = await client.request(ApiKey.Fetch, 11, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 1, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId: '',
+  });
+  const p = r.responses[0].partitions[0];
+  return { hw: Number(p.highWatermark), lso: Number(p.lastStableOffset) };
+}
+
+t.test('KIP-890: a transaction\'s first batch in a partition is verified with the coordinator, so none can hang', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2' });
+  t.teardown(() => b.close());
+  const client = b.client;
+  await createTopic(client, 'vf', 2);
+  const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'v', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  const pid = Number(init.producerId);
+  const epoch = init.producerEpoch;
+  await client.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'v', v3AndBelowProducerId: pid, v3AndBelowProducerEpoch: epoch, v3AndBelowTopics: [{ name: 'vf', partitions: [0] }] });
+
+  const before = verificationStats.local;
+  t.equal((await txnProduce(client, 'v', pid, epoch, 0, 'vf', 0, 2)).errorCode, ErrorCode.NONE, 'the added partition takes the batch');
+  t.equal(verificationStats.local - before, 1, 'the first batch was verified');
+  t.equal((await txnProduce(client, 'v', pid, epoch, 2, 'vf', 0, 2)).errorCode, ErrorCode.NONE);
+  t.equal(verificationStats.local - before, 1, 'a later batch of the open transaction was not');
+
+  const notAdded = await txnProduce(client, 'v', pid, epoch, 0, 'vf', 1, 1);
+  t.same([notAdded.errorCode, notAdded.errorMessage], [ErrorCode.INVALID_TXN_STATE, 'Partition was not added to the transaction'], 'a partition never added is refused');
+  t.same(await lso(client, 'vf', 1), { hw: 0, lso: 0 }, 'and holds no open transaction');
+
+  // The producer aborts; a batch of the old transaction that arrives late must not open a new one.
+  t.equal((await client.request(ApiKey.EndTxn, 3, { transactionalId: 'v', producerId: pid, producerEpoch: epoch, committed: false })).errorCode, 0);
+  await waitFor('the abort marker', async () => (await lso(client, 'vf', 0)).lso === 5);
+  const late = await txnProduce(client, 'v', pid, epoch, 4, 'vf', 0, 1);
+  t.equal(late.errorCode, ErrorCode.INVALID_TXN_STATE, 'a late batch after the abort is refused');
+  t.same(await lso(client, 'vf', 0), { hw: 5, lso: 5 }, 'the partition has no hanging transaction');
+
+  // A newer epoch fences the old producer: its batches for a partition get INVALID_PRODUCER_EPOCH.
+  const again = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'v', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  t.equal(again.producerEpoch, epoch + 1);
+  const zombie = await txnProduce(client, 'v', pid, epoch, 0, 'vf', 1, 1);
+  t.equal(zombie.errorCode, ErrorCode.INVALID_PRODUCER_EPOCH, 'the fenced producer cannot open a transaction');
+  t.same(await lso(client, 'vf', 1), { hw: 0, lso: 0 });
+});
+
+t.test('with transaction.partition.verification.enable=false a batch can open a transaction the coordinator never heard of', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2', 'transaction.partition.verification.enable': 'false' });
+  t.teardown(() => b.close());
+  const client = b.client;
+  await createTopic(client, 'nv', 1);
+  const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'nv', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  const r = await txnProduce(client, 'nv', Number(init.producerId), init.producerEpoch, 0, 'nv', 0, 1);
+  t.equal(r.errorCode, ErrorCode.NONE, 'accepted unverified');
+  t.same(await lso(client, 'nv', 0), { hw: 1, lso: 0 }, 'the partition now holds a transaction nothing will end (what verification prevents)');
 });
 
 t.test('after compaction the aborted transactions and open transactions come from the manifest snapshot', async (t) => {
