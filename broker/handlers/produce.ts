@@ -133,7 +133,8 @@ export const produceHandler: Handler = {
     if (storage === 'unavailable' && !badAcks) return storageUnavailable(req, s.storageHealth.stateReason);
     // Memory bound: wait (up to the request timeout) while too many appended bytes are not yet durable.
     const room = badAcks || await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs));
-    const verification = room && !badAcks ? await verifyTransactional(s, req) : null;
+    // Transactional producers only (one null check otherwise): KIP-890 verification of a transaction's first batches.
+    const verification = room && !badAcks && req.transactionalId !== null && s.config.transactionPartitionVerificationEnable ? await verifyTransactional(s, req) : null;
     for (const td of req.topicData) {
       const topic = s.topics.byName(td.name);
       const partitionResponses: PartitionResult[] = [];
