@@ -730,30 +730,34 @@ export class LogManager {
    * Starts loading, without waiting, the ranges that reads from `offset` on will need: up to `bytes`, below
    * `endOffset`. Fetch calls it for every partition it is about to read, so their GETs overlap instead of
    * following one another; `read` calls it past what it returned (read-ahead for sequential readers). Stops
-   * where the cache's in-flight prefetch bound is reached.
+   * where the cache's in-flight prefetch bound is reached. Failures are ignored: a later read loads (and reports).
    */
   prefetch(log: PartitionLog, offset: number, bytes: number, endOffset = log.highWatermark): void {
-    if (bytes <= 0 || offset >= endOffset) return;
-    this.prefetchFrom(log, offset, bytes, endOffset).catch(() => {}); // a later read loads (and reports) it
-  }
-
-  private async prefetchFrom(log: PartitionLog, offset: number, bytes: number, endOffset: number): Promise<void> {
     let budget = bytes;
     while (budget > 0 && offset < endOffset) {
       const i = log.findExtent(offset);
       if (i < 0) return;
       const e = log.extents[i]!;
-      if (!e.segment) {
-        if (!this.cache.prefetch(e.objectKey, e.position, e.lengthBytes)) return;
-        budget -= e.lengthBytes;
-        offset = e.lastOffset + 1;
-        continue;
+      let position = e.position;
+      let lengthBytes = e.lengthBytes;
+      let next = e.lastOffset + 1;
+      if (e.segment) {
+        const index = this.indexCache.peekSegment(e.objectKey);
+        if (!index) {
+          // Its index first (one GET), then on from there; synchronous until then, so cached data costs no promise.
+          const from = offset;
+          const left = budget;
+          this.indexCache.segment(e.objectKey, e.objectSizeBytes).then(() => this.prefetch(log, from, left, endOffset), () => {});
+          return;
+        }
+        const w = index.windowFor(offset - e.baseOffset, this.windowBytes);
+        position = w.position;
+        lengthBytes = w.lengthBytes;
+        next = e.baseOffset + w.nextRelOffset;
       }
-      const index = this.indexCache.peekSegment(e.objectKey) ?? await this.indexCache.segment(e.objectKey, e.objectSizeBytes);
-      const w = index.windowFor(offset - e.baseOffset, this.windowBytes);
-      if (!this.cache.prefetch(e.objectKey, w.position, w.lengthBytes)) return;
-      budget -= w.lengthBytes;
-      offset = e.baseOffset + w.nextRelOffset;
+      if (!this.cache.prefetch(e.objectKey, position, lengthBytes)) return;
+      budget -= lengthBytes;
+      offset = next;
     }
   }
 
