@@ -35,6 +35,17 @@ export interface TopicPartition {
   partition: number;
 }
 
+/** Partitions grouped by topic, in first-seen order: the shape of every per-topic partition list on the wire. */
+export function partitionsByTopic(tps: readonly TopicPartition[]): [topic: string, partitions: number[]][] {
+  const topics = new Map<string, number[]>();
+  for (const tp of tps) {
+    let list = topics.get(tp.topic);
+    if (!list) topics.set(tp.topic, (list = []));
+    list.push(tp.partition);
+  }
+  return [...topics];
+}
+
 /** What the metadata store keeps per transactional id (Kafka's TransactionLogValue). */
 export interface TxnRecord {
   transactionalId: string;

@@ -12,7 +12,7 @@ import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionOwner } from '../cluster/cluster.ts';
 import type { BrokerServices } from '../handlers/context.ts';
 import type { BrokerClient } from './broker-client.ts';
-import { groupOffsetsTopic } from './coordinator.ts';
+import { groupOffsetsTopic, partitionsByTopic } from './coordinator.ts';
 import type { MarkerJob, MarkerSender, TopicPartition } from './coordinator.ts';
 import { writeMarker } from './partition-txn.ts';
 import type { TxnOffsetStore } from './txn-offsets.ts';
@@ -98,17 +98,11 @@ export class MarkerChannel implements MarkerSender {
     const failed = () => tps.map(() => ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const endpoint = s.cluster.broker(nodeId);
     if (!endpoint) return failed();
-    const topics = new Map<string, number[]>();
-    for (const tp of tps) {
-      let list = topics.get(tp.topic);
-      if (!list) topics.set(tp.topic, (list = []));
-      list.push(tp.partition);
-    }
     try {
       const r = await this.client.request(endpoint.host, endpoint.port, ApiKey.WriteTxnMarkers, writeTxnMarkersVersion, {
         markers: [{
           producerId: job.producerId, producerEpoch: job.producerEpoch, transactionResult: job.commit, coordinatorEpoch: job.coordinatorEpoch,
-          topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+          topics: partitionsByTopic(tps).map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
         }],
       }, requestTimeoutMs) as WriteTxnMarkersResponse;
       const codes = new Map<string, number>();

@@ -11,6 +11,7 @@ import { coordinatorPartitionOf } from '../cluster/cluster.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { Logger } from 'pino';
 import type { BrokerClient } from './broker-client.ts';
+import { partitionsByTopic } from './coordinator.ts';
 import type { TopicPartition, TransactionCoordinator } from './coordinator.ts';
 
 /** AddPartitionsToTxn v4 is the first with verifyOnly (and the batched, broker-only form). */
@@ -39,15 +40,9 @@ export async function verifyTransaction(
   const endpoint = args.cluster.broker(owner.nodeId);
   if (!endpoint) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   verificationStats.remote++;
-  const topics = new Map<string, number[]>();
-  for (const tp of partitions) {
-    let list = topics.get(tp.topic);
-    if (!list) topics.set(tp.topic, (list = []));
-    list.push(tp.partition);
-  }
   try {
     const r = await args.client.request(endpoint.host, endpoint.port, ApiKey.AddPartitionsToTxn, verifyVersion, {
-      transactions: [{ transactionalId, producerId, producerEpoch, verifyOnly: true, topics: [...topics].map(([name, ps]) => ({ name, partitions: ps })) }],
+      transactions: [{ transactionalId, producerId, producerEpoch, verifyOnly: true, topics: partitionsByTopic(partitions).map(([name, ps]) => ({ name, partitions: ps })) }],
     }, verifyTimeoutMs) as AddPartitionsToTxnResponse;
     if (r.errorCode !== ErrorCode.NONE) return all(r.errorCode);
     const codes = new Map<string, number>();

@@ -4,6 +4,7 @@
 // ListTransactions, WriteTxnMarkers, AddOffsetsToTxn + TxnOffsetCommit (offsets visible only after the commit),
 // and the aborted-transaction index after a restart (rebuilt from the log).
 import t from 'tap';
+import type { Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,15 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A broker in a fresh data directory, closed and removed when the test ends. */
+async function startFresh(t: Test, sets: Record<string, string> = {}): Promise<TestClient> {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2', ...sets });
+  t.teardown(() => b.close());
+  return b.client;
 }
 
 t.test('a transaction end to end over the protocol, and after a restart', async (t) => {
@@ -133,11 +143,7 @@ t.test('a transaction end to end over the protocol, and after a restart', async 
 });
 
 t.test('a timed-out transaction is aborted by the coordinator; its producer is fenced', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2', 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '100' });
-  t.teardown(() => b.close());
-  const client = b.client;
+  const client = await startFresh(t, { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '100' });
   await createTopic(client, 'to', 1);
   const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'slow', transactionTimeoutMs: 300, producerId: -1, producerEpoch: -1 });
   const pid = Number(init.producerId);
@@ -163,11 +169,7 @@ async function lso(client: TestClient, topic: string, partition: number): Promis
 }
 
 t.test('KIP-890: a transaction\'s first batch in a partition is verified with the coordinator, so none can hang', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2' });
-  t.teardown(() => b.close());
-  const client = b.client;
+  const client = await startFresh(t);
   await createTopic(client, 'vf', 2);
   const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'v', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
   const pid = Number(init.producerId);
@@ -200,11 +202,7 @@ t.test('KIP-890: a transaction\'s first batch in a partition is verified with th
 });
 
 t.test('with transaction.partition.verification.enable=false a batch can open a transaction the coordinator never heard of', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2', 'transaction.partition.verification.enable': 'false' });
-  t.teardown(() => b.close());
-  const client = b.client;
+  const client = await startFresh(t, { 'transaction.partition.verification.enable': 'false' });
   await createTopic(client, 'nv', 1);
   const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'nv', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
   const r = await txnProduce(client, 'nv', Number(init.producerId), init.producerEpoch, 0, 'nv', 0, 1);
