@@ -21,6 +21,8 @@ export interface CoordinatorPartitionsOptions {
   load: (partition: number, epoch: number, isCurrent: () => boolean) => Promise<void>;
   /** Drops what was installed for the partition (it left, or is about to be loaded afresh). */
   unload: (partition: number) => void;
+  /** Called once the partition is served (status NONE), e.g. to resume work its previous owner left undone. */
+  loaded?: (partition: number, epoch: number) => void;
   /** Wait between attempts of a failed load. */
   retryMs: number;
 }
@@ -115,6 +117,7 @@ export class CoordinatorPartitions {
         if (!current()) return;
         this.loaded.add(partition);
         this.o.logger.debug({ partition, epoch }, `${this.o.what} loaded`);
+        this.o.loaded?.(partition, epoch);
         return;
       } catch (err) {
         this.o.logger.warn({ err, partition }, `loading ${this.o.what} failed; retrying`);

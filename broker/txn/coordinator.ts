@@ -9,8 +9,9 @@
 // to every partition of the transaction (MarkerSender); once all are written the Complete state is stored.
 // A broker taking over a partition completes its Prepare transactions by sending their markers again.
 import type { Logger } from 'pino';
-import type { Cluster, CoordinatorChange } from '../cluster/cluster.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
+import { CoordinatorPartitions } from '../cluster/coordinator-partitions.ts';
 import { txnKey, txnPartitionPrefix } from '../metadata/layout.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
@@ -183,10 +184,8 @@ export class TransactionCoordinator {
   private readonly txns = new Map<string, TxnMetadata>();
   /** Loaded partitions → their coordinator epoch (the partition's ownership epoch when loaded). */
   private readonly loaded = new Map<number, number>();
-  private readonly loadToken = new Map<number, number>();
-  private nextLoadToken = 1;
+  private readonly partitions: CoordinatorPartitions;
   private readonly inFlight = new Set<Promise<unknown>>();
-  private unsubscribe: (() => void) | null = null;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -201,11 +200,16 @@ export class TransactionCoordinator {
     this.allocateProducerId = args.allocateProducerId;
     this.markers = args.markers;
     this.now = args.now ?? Date.now;
+    this.partitions = new CoordinatorPartitions({
+      cluster: this.cluster, kind: 'transaction', logger: this.logger, what: 'transaction coordinator partition', retryMs: loadRetryMs,
+      load: (partition, epoch, isCurrent) => this.loadPartition(partition, epoch, isCurrent),
+      unload: (partition) => this.unloadPartition(partition),
+      loaded: (partition) => this.resumeCompletions(partition),
+    });
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.cluster.onCoordinatorChange((changes) => this.onCoordinatorChange(changes));
-    for (const p of this.cluster.ownedCoordinatorPartitions('transaction')) this.beginLoad(p, this.cluster.coordinatorOwner('transaction', p)?.leaderEpoch ?? 0);
+    this.partitions.start();
     const abortTimer = setInterval(() => this.abortTimedOut(), this.o.abortTimedOutIntervalMs);
     const expireTimer = setInterval(() => this.removeExpired(), this.o.removeExpiredIntervalMs);
     abortTimer.unref();
@@ -216,20 +220,18 @@ export class TransactionCoordinator {
 
   /** Resolves when no load, write or marker job is in flight (tests). */
   async settled(): Promise<void> {
+    await this.partitions.loadsSettled();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.unsubscribe?.();
+    this.partitions.close();
     for (const t of this.timers) clearInterval(t);
     this.txns.clear();
     this.loaded.clear();
-    this.loadToken.clear();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((res) => (timer = setTimeout(res, closeWaitMs)))]);
-    clearTimeout(timer);
+    await this.partitions.settle(this.inFlight, closeWaitMs);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -240,63 +242,37 @@ export class TransactionCoordinator {
 
   // ---- ownership and loading ----
 
-  private onCoordinatorChange(changes: CoordinatorChange[]): void {
-    if (this.closed) return;
-    for (const c of changes) {
-      if (c.kind !== 'transaction') continue;
-      if (c.owned) this.beginLoad(c.partition, c.epoch);
-      else this.unloadPartition(c.partition);
-    }
-  }
-
   private owns(partition: number): boolean {
-    return !this.closed && this.cluster.coordinatorOwner('transaction', partition)?.nodeId === this.cluster.nodeId;
+    return !this.closed && this.partitions.owns(partition);
   }
 
   /** NONE when this broker serves the transactional id now, else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. */
   status(transactionalId: string): number {
-    const p = coordinatorPartitionOf(transactionalId);
-    if (!this.owns(p)) return ErrorCode.NOT_COORDINATOR;
-    if (!this.loaded.has(p)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    return ErrorCode.NONE;
+    return this.partitions.status(transactionalId);
   }
 
   private unloadPartition(partition: number): void {
     this.loaded.delete(partition);
-    this.loadToken.delete(partition);
     for (const [id, md] of this.txns) if (md.coordinatorPartition === partition) this.txns.delete(id);
   }
 
-  private beginLoad(partition: number, epoch: number): void {
-    this.unloadPartition(partition);
-    const token = this.nextLoadToken++;
-    this.loadToken.set(partition, token);
-    this.track(this.loadPartition(partition, epoch, token));
+  /** Reads the partition's transactional ids from the metadata store (CoordinatorPartitions retries failures). */
+  private async loadPartition(partition: number, epoch: number, isCurrent: () => boolean): Promise<void> {
+    const kvs = await this.metadata.getPrefix(txnPartitionPrefix(partition));
+    if (!isCurrent()) return;
+    for (const kv of kvs) {
+      const md = new TxnMetadata(partition, JSON.parse(kv.value) as TxnRecord);
+      md.stored = true;
+      this.txns.set(md.transactionalId, md);
+    }
+    this.loaded.set(partition, epoch);
+    this.logger.debug({ partition, transactionalIds: kvs.length }, 'transaction coordinator partition read');
   }
 
-  private async loadPartition(partition: number, epoch: number, token: number): Promise<void> {
-    const current = () => !this.closed && this.loadToken.get(partition) === token && this.owns(partition);
-    for (;;) {
-      if (!current()) return;
-      try {
-        const kvs = await this.metadata.getPrefix(txnPartitionPrefix(partition));
-        if (!current()) return;
-        const completing: TxnMetadata[] = [];
-        for (const kv of kvs) {
-          const md = new TxnMetadata(partition, JSON.parse(kv.value) as TxnRecord);
-          md.stored = true;
-          this.txns.set(md.transactionalId, md);
-          if (md.state === 'PrepareCommit' || md.state === 'PrepareAbort') completing.push(md);
-        }
-        this.loaded.set(partition, epoch);
-        this.logger.debug({ partition, transactionalIds: kvs.length, completing: completing.length }, 'transaction coordinator partition loaded');
-        // Transactions decided but not completed by the previous owner: send their markers again.
-        for (const md of completing) this.completeTransaction(md);
-        return;
-      } catch (err) {
-        this.logger.warn({ err, partition }, 'loading transaction coordinator partition failed; retrying');
-        await new Promise((res) => setTimeout(res, loadRetryMs).unref());
-      }
+  /** Transactions the previous owner decided but did not complete: their markers are sent again. */
+  private resumeCompletions(partition: number): void {
+    for (const md of [...this.txns.values()]) {
+      if (md.coordinatorPartition === partition && (md.state === 'PrepareCommit' || md.state === 'PrepareAbort')) this.completeTransaction(md);
     }
   }
 
@@ -612,6 +588,6 @@ export class TransactionCoordinator {
 
   /** Coordinator partitions loaded (tests, metrics). */
   loadedPartitions(): number[] {
-    return [...this.loaded.keys()];
+    return [...this.loaded.keys()].filter((p) => this.partitions.isLoaded(p));
   }
 }
