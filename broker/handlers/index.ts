@@ -1,11 +1,15 @@
 // The handler table, indexed by API key: exactly what ApiVersions advertises.
 import type { Handler } from './context.ts';
 import { alterConfigsHandler } from './alter-configs.ts';
+import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.ts';
 import { apiVersionsHandler } from './api-versions.ts';
+import { createAclsHandler } from './create-acls.ts';
 import { createPartitionsHandler } from './create-partitions.ts';
 import { createTopicsHandler } from './create-topics.ts';
+import { deleteAclsHandler } from './delete-acls.ts';
 import { deleteRecordsHandler } from './delete-records.ts';
 import { deleteTopicsHandler } from './delete-topics.ts';
+import { describeAclsHandler } from './describe-acls.ts';
 import { describeClusterHandler } from './describe-cluster.ts';
 import { describeConfigsHandler } from './describe-configs.ts';
 import { describeLogDirsHandler } from './describe-log-dirs.ts';
@@ -14,6 +18,7 @@ import { electLeadersHandler } from './elect-leaders.ts';
 import { fetchHandler } from './fetch.ts';
 import { incrementalAlterConfigsHandler } from './incremental-alter-configs.ts';
 import { listOffsetsHandler } from './list-offsets.ts';
+import { listPartitionReassignmentsHandler } from './list-partition-reassignments.ts';
 import { metadataHandler } from './metadata.ts';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
 import { produceHandler } from './produce.ts';
@@ -48,6 +53,9 @@ export function buildHandlerTable(): readonly (Handler | undefined)[] {
     deleteRecordsHandler, offsetForLeaderEpochHandler, describeConfigsHandler, alterConfigsHandler,
     describeLogDirsHandler, createPartitionsHandler, electLeadersHandler, incrementalAlterConfigsHandler,
     describeClusterHandler, describeTopicPartitionsHandler,
+    // No authorizer: the ACL APIs answer SECURITY_DISABLED; no replicas: nothing to reassign.
+    describeAclsHandler, createAclsHandler, deleteAclsHandler,
+    alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler,
     initProducerIdHandler,
     // Transactions (broker/txn/, spec/transactions.md).
     addPartitionsToTxnHandler, addOffsetsToTxnHandler, txnOffsetCommitHandler, endTxnHandler, writeTxnMarkersHandler,
