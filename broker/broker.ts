@@ -356,6 +356,8 @@ function registerMetrics(metrics: Metrics, s: BrokerServices, store: { stats(): 
   metrics.gauge({ name: 'compaction_segments_abandoned', help: 'Segment objects written whose commit was refused or abandoned, since start.', collect() { this.set(compaction().segmentsAbandoned); } });
   metrics.gauge({ name: 'wal_objects_deleted', help: 'WAL objects deleted (with their metadata keys) once nothing in them was live, since start.', collect() { this.set(s.logs.stats.walObjectsDeleted); } });
   metrics.gauge({ name: 'segments_deleted', help: 'Segment objects deleted (retention, DeleteRecords, topic deletion, merges), since start.', collect() { this.set(s.logs.stats.segmentsDeleted); } });
+  metrics.gauge({ name: 'wal_indexes_warmed', help: 'Cluster mode: other brokers\' WAL object indexes read ahead of a failover, since start.', collect() { this.set(s.logs.walIndexWarmer?.stats.warmed ?? 0); } });
+  metrics.gauge({ name: 'wal_indexes_warm_dropped', help: 'Cluster mode: WAL objects dropped from the full warming queue (a failover reads their index itself), since start.', collect() { this.set(s.logs.walIndexWarmer?.stats.dropped ?? 0); } });
   metrics.gauge({ name: 'index_cache_bytes', help: 'Bytes held by the L2 index cache.', collect() { this.set(s.logs.indexCache.sizeBytes); } });
   metrics.gauge({ name: 'index_cache_hits', help: 'L2 index cache hits since start.', collect() { this.set(s.logs.indexCache.stats.hits); } });
   metrics.gauge({ name: 'index_cache_misses', help: 'L2 index cache misses since start.', collect() { this.set(s.logs.indexCache.stats.misses); } });

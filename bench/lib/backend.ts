@@ -181,6 +181,27 @@ export class BenchBackend {
     return this.launch(dataDir, { ...sets, ...extraSets }, bucket, prefix);
   }
 
+  /**
+   * `size` brokers in cluster mode sharing one bucket and one etcd prefix (s3 backend only), node ids 1..size,
+   * each with its own data directory. `destroy()` of each stops it; the bucket goes with the backend.
+   */
+  async startCluster(label: string, size: number, extraSets: Record<string, string | number> = {}): Promise<BenchBroker[]> {
+    if (this.kind !== 's3') throw new Error('a cluster needs --backend s3 (etcd and a shared bucket)');
+    const { sets, bucket, prefix } = await this.brokerSets(label);
+    const brokers: BenchBroker[] = [];
+    try {
+      // One after another: each start parses the generated codec, which is CPU-heavy on two cores.
+      for (let i = 1; i <= size; i++) {
+        const dataDir = mkdtempSync(join(tmpdir(), `skafos-bench-${label}-${i}-`));
+        brokers.push(await this.launch(dataDir, { ...sets, 'skafos.cluster.mode': 'cluster', 'node.id': i, ...extraSets }, bucket, prefix));
+      }
+    } catch (err) {
+      for (const b of brokers) await b.destroy().catch(() => {});
+      throw err;
+    }
+    return brokers;
+  }
+
   private async launch(dataDir: string, sets: Record<string, string | number>, bucket: string | null, prefix: string | null): Promise<BenchBroker> {
     const prof = process.env.SKAFOS_BENCH_CPU_PROF;
     const nodeFlags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];

@@ -161,6 +161,21 @@ export class BrokerChild {
     return this.lines.slice(-n).join('\n');
   }
 
+  /** The broker's JSON log entries (of the last 200 lines) whose msg is `msg`. */
+  logEntries(msg: string): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const line of this.lines) {
+      if (!line.includes(msg)) continue;
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.msg === msg) out.push(entry);
+      } catch {
+        // not JSON
+      }
+    }
+    return out;
+  }
+
   /** Warnings and errors the broker logged (the first 50), and lines that were not JSON (e.g. stack traces). */
   problems(): string[] {
     return [...this.warnings];

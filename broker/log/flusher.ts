@@ -9,7 +9,7 @@ import { MetadataUnavailableError } from '../metadata/store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { SegmentCache } from '../storage/segment-cache.ts';
 import { buildWalObject } from '../storage/wal-object.ts';
-import type { WalChunk } from '../storage/wal-object.ts';
+import type { WalChunk, WalIndexEntry } from '../storage/wal-object.ts';
 import { walKey, walObjectKey } from '../metadata/layout.ts';
 import type { WalRecord } from '../metadata/layout.ts';
 import type { PartitionLog, TakenChunk } from './partition-log.ts';
@@ -34,7 +34,7 @@ export interface FlusherOptions {
   /** Called when a commit is refused: this broker has been fenced and must stop acknowledging writes. */
   onFenced: (error: Error) => void;
   /** Called once per committed object, before its partitions advance (reference counting). */
-  onCommitted: (objectKey: string, walKey: string, record: WalRecord) => void;
+  onCommitted: (objectKey: string, walKey: string, record: WalRecord, entries: WalIndexEntry[]) => void;
 }
 
 export class FencedError extends Error {
@@ -177,7 +177,7 @@ export class Flusher {
       const alreadyCommitted = !result.succeeded && attempts > 1 && (await this.o.metadata.get(key))?.value === value;
       if (!result.succeeded && !alreadyCommitted) throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
       this.stats.commits++;
-      this.o.onCommitted(objectKey, key, record);
+      this.o.onCommitted(objectKey, key, record, entries);
       for (let i = 0; i < taken.length; i++) {
         const { log, chunk } = taken[i]!;
         const e = entries[i]!;

@@ -28,6 +28,7 @@ import type { WalIndexEntry } from '../storage/wal-object.ts';
 import { Compactor, defaultCompactionSettings, mapBounded } from './compactor.ts';
 import type { CommitOutcome, CompactedPartition, CompactionHost, CompactionSettings } from './compactor.ts';
 import { Flusher } from './flusher.ts';
+import { WalIndexWarmer } from './wal-index-warmer.ts';
 import { PartitionLog } from './partition-log.ts';
 import type { EpochStart, Extent } from './partition-log.ts';
 import { RetryAbortedError, retryForever } from './retry.ts';
@@ -101,6 +102,11 @@ const maxTxnBytes = 1024 * 1024;
 
 const metadataRetriable = (e: unknown) => !(e instanceof InvalidMetadataRequestError) && (e as Error).name !== 'MetadataStoreClosedError';
 
+/** WAL objects of other brokers waiting for their index to be read ahead of a failover, at most. */
+const walIndexWarmMaxQueued = 10_000;
+/** Those index reads in flight, at most. */
+const walIndexWarmConcurrency = 4;
+
 export class LogManager {
   private readonly o: LogManagerOptions;
   private readonly logs = new Map<string, PartitionLog>();
@@ -119,6 +125,8 @@ export class LogManager {
   private flusherInstance: Flusher | null = null;
   private readonly hwListeners = new Set<(log: PartitionLog) => void>();
   private fencedError: Error | null = null;
+  /** Cluster mode: other brokers' WAL indexes read as their objects are committed (wal-index-warmer.ts). */
+  walIndexWarmer: WalIndexWarmer | null = null;
   /** Every manifest write (compaction, DeleteRecords, retention) and topic deletion: one at a time. */
   private logStartChain: Promise<unknown> = Promise.resolve();
   private gcChain: Promise<unknown> = Promise.resolve();
@@ -291,6 +299,13 @@ export class LogManager {
    */
   private async startClustered(walKvs: KeyValue[], referenced: Set<string>, deletedTopics: Set<string>, deletedTopicSegments: Map<string, string[]>, started: number): Promise<void> {
     const ownPrefix = nodeWalPrefix(this.o.nodeId);
+    // Follow other brokers' WAL objects from here on (the watch starts at the next revision; a key committed
+    // between the read at start and this revision is read at failover instead, as before warming).
+    this.walIndexWarmer = new WalIndexWarmer({
+      metadata: this.o.metadata, indexCache: this.indexCache, nodeId: this.o.nodeId, logger: this.o.logger,
+      maxQueued: walIndexWarmMaxQueued, concurrency: walIndexWarmConcurrency,
+    });
+    this.walIndexWarmer.start(walKvs, (await this.o.metadata.revision()) + 1);
     let maxSequence = 0;
     for (const kv of walKvs) {
       const wal = JSON.parse(kv.value) as WalRecord;
@@ -303,7 +318,11 @@ export class LogManager {
       maxConcurrentFlushes: this.o.maxConcurrentFlushes, firstSequence: maxSequence + 1, logger: this.o.logger,
       walKeyOf: (sequence) => nodeWalKey(this.o.nodeId, sequence),
       onFenced: (e) => (this.fencedError = e),
-      onCommitted: (objectKey, walKey, wal) => this.registerObject(objectKey, walKey, wal.createdAtMs),
+      onCommitted: (objectKey, walKey, wal, entries) => {
+        this.registerObject(objectKey, walKey, wal.createdAtMs);
+        // Kept for a failover in which this broker takes over another's partitions (wal-index-warmer.ts).
+        this.indexCache.insertWal(objectKey, entries);
+      },
     });
     await this.releaseDeletedTopics(deletedTopics, deletedTopicSegments);
     const orphans = await this.deleteOrphanObjects(referenced);
@@ -325,6 +344,7 @@ export class LogManager {
     }
     if (wanted.size === 0) return;
     const started = Date.now();
+    const indexMissesBefore = this.indexCache.stats.misses;
     const manifests = new Map<string, { kv: KeyValue | null }>();
     await mapBounded([...wanted.entries()], this.o.recoveryConcurrency, async ([k, w]) => {
       manifests.set(k, { kv: await metadata.get(partitionManifestKey(w.topic.id, w.partition)) });
@@ -341,6 +361,7 @@ export class LogManager {
       })));
     }
     const walExtents = new Map<string, Extent[]>();
+    const manifestsMs = Date.now() - started;
     const indexes = await mapBounded(walKvs, this.o.recoveryConcurrency, async (kv) => {
       const wal = JSON.parse(kv.value) as WalRecord;
       this.registerObject(wal.objectKey, kv.key, wal.createdAtMs);
@@ -364,6 +385,8 @@ export class LogManager {
         });
       }
     }
+    const indexesMs = Date.now() - started - manifestsMs;
+    const walIndexReads = this.indexCache.stats.misses - indexMissesBefore;
     const loaded: PartitionLog[] = [];
     for (const [k, w] of wanted) {
       const manifest = parsed.get(k) ?? null;
@@ -386,7 +409,9 @@ export class LogManager {
     }
     // Per partition (first few): where its log starts and ends, so an operator can follow a failover.
     const detail = loaded.slice(0, 16).map((l) => `${l.topicName}-${l.partition}@${l.leaderEpoch}:${l.logStartOffset}..${l.nextOffset}(${l.extents.length})`);
-    this.o.logger.info({ partitions: loaded.length, walObjects: walKvs.length, ms: Date.now() - started, detail }, 'partitions loaded');
+    this.o.logger.info({
+      partitions: loaded.length, walObjects: walKvs.length, walIndexReads, manifestsMs, indexesMs, ms: Date.now() - started, detail,
+    }, 'partitions loaded');
   }
 
   /**
@@ -1092,6 +1117,7 @@ export class LogManager {
    * append is flushed; at most `deadlineMs` in all, after which retries stop.
    */
   async close(deadlineMs: number): Promise<void> {
+    this.walIndexWarmer?.stop();
     const deadline = Date.now() + deadlineMs;
     const timer = setTimeout(() => (this.aborted = true), deadlineMs);
     try {

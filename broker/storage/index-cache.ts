@@ -25,6 +25,11 @@ type Entry =
   | { kind: 'segment'; index: SegmentIndex; sizeBytes: number }
   | { kind: 'wal'; entries: WalIndexEntry[]; sizeBytes: number };
 
+/** What a parsed WAL index holds in memory, roughly (for the cache's byte bound). */
+function walEntrySizeBytes(entries: number): number {
+  return 128 + entries * (walIndexEntryBytes + 64);
+}
+
 export class IndexCache {
   private readonly store: ObjectStore;
   private readonly lru: LRUCache<string, Entry> | null;
@@ -66,6 +71,11 @@ export class IndexCache {
     const e = await this.load(objectKey, objectSizeBytes, 'wal');
     if (e.kind !== 'wal') throw new Error(`${objectKey} is cached as a segment index`);
     return e.entries;
+  }
+
+  /** Keeps a WAL object's index just written (its writer knows it without reading it back). */
+  insertWal(objectKey: string, entries: WalIndexEntry[]): void {
+    this.lru?.set(objectKey, { kind: 'wal', entries, sizeBytes: walEntrySizeBytes(entries.length) });
   }
 
   /** Keeps an index just built (the compactor knows a new segment's index without reading it back). */
@@ -133,6 +143,6 @@ export class IndexCache {
     const f = parseWalFooter(tail.subarray(tail.length - walFooterBytes), objectSizeBytes);
     const index = await this.range(objectKey, tail, objectSizeBytes, f.indexPosition, f.indexPosition + f.indexLengthBytes);
     const entries = parseWalIndex(index, f.indexCrc);
-    return { kind: 'wal', entries, sizeBytes: 128 + entries.length * (walIndexEntryBytes + 64) };
+    return { kind: 'wal', entries, sizeBytes: walEntrySizeBytes(entries.length) };
   }
 }
