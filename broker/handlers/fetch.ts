@@ -113,22 +113,26 @@ function addLeaderHints(s: BrokerServices, plan: TopicPlan[], body: FetchRespons
 }
 
 /**
- * Starts loading what `build` will read, partition by partition in response order until max_bytes is covered,
- * so that the object-store GETs of a catching-up consumer overlap instead of following one another. Data
- * already in memory costs a lookup per cached range; a tailing consumer (at the high watermark) costs nothing.
+ * Starts loading what `build` will read, partition by partition in response order until max_bytes is covered
+ * (plus each partition's read-ahead), so that the object-store GETs of a catching-up consumer overlap instead of
+ * following one another and adjacent chunks of one object share a GET (LogManager.prefetchMany). Data already in
+ * memory costs a lookup per cached range; a tailing consumer (at the high watermark) costs nothing.
  */
 function prefetch(s: BrokerServices, plan: TopicPlan[], maxBytes: number): void {
   let budget = maxBytes;
+  const wants: { log: PartitionLog; offset: number; bytes: number; endOffset: number }[] = [];
   for (const t of plan) {
     for (const p of t.partitions) {
-      if (budget <= 0) return;
+      if (budget <= 0) break;
       const log = p.log;
       if (!log || p.errorCode !== ErrorCode.NONE || p.fetchOffset < log.logStartOffset || p.fetchOffset >= log.highWatermark) continue;
       const bytes = Math.min(p.maxBytes, budget);
-      s.logs.prefetch(log, p.fetchOffset, bytes);
+      // What this response will hold, plus the partition's read-ahead, so that both are read in shared GETs.
+      wants.push({ log, offset: p.fetchOffset, bytes: bytes + s.config.readaheadBytes, endOffset: log.highWatermark });
       budget -= bytes;
     }
   }
+  if (wants.length > 0) s.logs.prefetchMany(wants);
 }
 
 /** Resolves when one of `logs` gets new durable data, or after `ms`, or on abort. */

@@ -753,11 +753,44 @@ export class LogManager {
 
   /**
    * Starts loading, without waiting, the ranges that reads from `offset` on will need: up to `bytes`, below
-   * `endOffset`. Fetch calls it for every partition it is about to read, so their GETs overlap instead of
-   * following one another; `read` calls it past what it returned (read-ahead for sequential readers). Stops
-   * where the cache's in-flight prefetch bound is reached. Failures are ignored: a later read loads (and reports).
+   * `endOffset`. `read` calls it past what it returned (read-ahead for sequential readers). Stops where the
+   * cache's in-flight prefetch bound is reached. Failures are ignored: a later read loads (and reports).
    */
   prefetch(log: PartitionLog, offset: number, bytes: number, endOffset = log.highWatermark): void {
+    this.prefetchMany([{ log, offset, bytes, endOffset }]);
+  }
+
+  /**
+   * prefetch for several partitions at once (Fetch calls it for every partition it is about to read), so that
+   * their GETs overlap instead of following one another, and so that adjacent ranges of one object — the
+   * partitions' chunks of one WAL object, a partition's consecutive windows of one segment — are read with one
+   * GET per run (SegmentCache.prefetchRun). Synchronous while the indexes needed are cached: data in memory
+   * costs lookups, not promises.
+   */
+  prefetchMany(wants: readonly { log: PartitionLog; offset: number; bytes: number; endOffset: number }[]): void {
+    const byObject = new Map<string, { position: number; lengthBytes: number }[]>();
+    for (const w of wants) this.collectRanges(w.log, w.offset, w.bytes, w.endOffset, byObject);
+    for (const [objectKey, ranges] of byObject) {
+      if (ranges.length > 1) ranges.sort((x, y) => x.position - y.position);
+      let run: { position: number; lengthBytes: number }[] = [];
+      let lastPosition = -1;
+      let runEnd = -1;
+      for (const r of ranges) {
+        if (r.position === lastPosition) continue; // wanted twice (a partition named twice in one request)
+        lastPosition = r.position;
+        if (run.length > 0 && r.position !== runEnd) {
+          if (!this.cache.prefetchRun(objectKey, run)) return;
+          run = [];
+        }
+        run.push(r);
+        runEnd = r.position + r.lengthBytes;
+      }
+      if (run.length > 0 && !this.cache.prefetchRun(objectKey, run)) return;
+    }
+  }
+
+  /** The ranges reads of `log` from `offset` on will need (up to `bytes`, below `endOffset`), by object. */
+  private collectRanges(log: PartitionLog, offset: number, bytes: number, endOffset: number, byObject: Map<string, { position: number; lengthBytes: number }[]>): void {
     let budget = bytes;
     while (budget > 0 && offset < endOffset) {
       const i = log.findExtent(offset);
@@ -769,7 +802,7 @@ export class LogManager {
       if (e.segment) {
         const index = this.indexCache.peekSegment(e.objectKey);
         if (!index) {
-          // Its index first (one GET), then on from there; synchronous until then, so cached data costs no promise.
+          // Its index first (one GET), then on from there on its own.
           const from = offset;
           const left = budget;
           this.indexCache.segment(e.objectKey, e.objectSizeBytes).then(() => this.prefetch(log, from, left, endOffset), () => {});
@@ -780,7 +813,9 @@ export class LogManager {
         lengthBytes = w.lengthBytes;
         next = e.baseOffset + w.nextRelOffset;
       }
-      if (!this.cache.prefetch(e.objectKey, position, lengthBytes)) return;
+      let list = byObject.get(e.objectKey);
+      if (!list) byObject.set(e.objectKey, (list = []));
+      list.push({ position, lengthBytes });
       budget -= lengthBytes;
       offset = next;
     }

@@ -132,6 +132,71 @@ export class SegmentCache {
     return true;
   }
 
+  /**
+   * Like prefetch, for adjacent ranges of one object (sorted, each starting where the previous one ends): the
+   * ranges not cached or loading yet are loaded with one GET per contiguous run, and each range is then kept as
+   * its own copy (so the cache's byte bound stays exact). A Fetch of many partitions reads their chunks of one
+   * WAL object this way. false when the in-flight prefetch bound stopped it before the end.
+   */
+  prefetchRun(objectKey: string, ranges: readonly { position: number; lengthBytes: number }[]): boolean {
+    let i = 0;
+    while (i < ranges.length) {
+      // The next stretch of ranges that are neither cached nor loading.
+      while (i < ranges.length && this.present(objectKey, ranges[i]!)) i++;
+      let j = i;
+      while (j < ranges.length && !this.present(objectKey, ranges[j]!)) j++;
+      if (j - i === 1 && !this.prefetch(objectKey, ranges[i]!.position, ranges[i]!.lengthBytes)) return false;
+      if (j - i > 1 && !this.loadSpan(objectKey, ranges.slice(i, j))) return false;
+      i = j;
+    }
+    return true;
+  }
+
+  private present(objectKey: string, r: { position: number; lengthBytes: number }): boolean {
+    const key = `${objectKey}@${r.position}`;
+    return this.loading.has(key) || this.lru.peek(key)?.length === r.lengthBytes;
+  }
+
+  private loadSpan(objectKey: string, ranges: readonly { position: number; lengthBytes: number }[]): boolean {
+    const start = ranges[0]!.position;
+    const last = ranges[ranges.length - 1]!;
+    const end = last.position + last.lengthBytes;
+    for (let k = 1; k < ranges.length; k++) assert.equal(ranges[k]!.position, ranges[k - 1]!.position + ranges[k - 1]!.lengthBytes, 'a run of adjacent ranges');
+    const spanBytes = end - start;
+    if (this.prefetchInflightBytes + spanBytes > this.maxPrefetchInflightBytes) {
+      this.stats.prefetchesRefused++;
+      return false;
+    }
+    this.stats.prefetches++;
+    this.stats.misses++;
+    this.prefetchInflightBytes += spanBytes;
+    const span = this.store.get(objectKey, { start, end });
+    void span.then((data) => {
+      this.stats.bytesLoaded += data.length;
+    }, () => {}).finally(() => {
+      this.prefetchInflightBytes -= spanBytes;
+      assert.ok(this.prefetchInflightBytes >= 0, 'prefetch in-flight bytes never go negative');
+    });
+    for (const r of ranges) {
+      const key = `${objectKey}@${r.position}`;
+      const load = span.then(
+        (data) => {
+          this.loading.delete(key);
+          const own = Buffer.from(data.subarray(r.position - start, r.position - start + r.lengthBytes)); // a copy: see above
+          this.insert(objectKey, r.position, own);
+          return own;
+        },
+        (error: unknown) => {
+          this.loading.delete(key);
+          throw error;
+        },
+      );
+      load.catch(() => {}); // a get that joins it sees the failure; a prefetch alone ignores it
+      this.loading.set(key, load);
+    }
+    return true;
+  }
+
   evictObject(objectKey: string): void {
     const keys = this.byObject.get(objectKey);
     if (!keys) return;

@@ -149,6 +149,30 @@ t.test('prefetch starts the GETs a read will need at once, within the in-flight 
   await logs.close(1000);
 });
 
+t.test('prefetchMany reads the chunks of several partitions in one WAL object with one GET', async (t) => {
+  const { topics, objectStore, make } = await setup(t, { flushLingerMs: 50 });
+  let logs = await make();
+  const topic = await topics.create('pm', 3, {});
+  logs.ensurePartitions(topic);
+  const big = 'v'.repeat(1000);
+  for (let i = 0; i < 4; i++) {
+    // One flush (WAL object) holding a chunk of each of the three partitions, side by side.
+    await Promise.all([0, 1, 2].map((p) => logs.append(logs.partition(topic.id, p)!, batch([big + i]), 1, null, patch).durable));
+  }
+  await logs.close(1000);
+
+  logs = await make({ readaheadBytes: 0 }); // caches cold
+  const ps = [0, 1, 2].map((p) => logs.partition(topic.id, p)!);
+  t.ok(ps.every((p) => p.extents.length === 4), 'four WAL objects, each with a chunk of every partition');
+  const before = objectStore.stats().requests.get;
+  logs.prefetchMany(ps.map((log) => ({ log, offset: 0, bytes: 1 << 20, endOffset: log.highWatermark })));
+  t.equal(objectStore.stats().requests.get - before, 4, 'one GET per object for the three partitions\' chunks, not twelve');
+  for (const log of ps) t.equal(valuesOf(await logs.read(log, 0, 1 << 20, true, log.highWatermark)).length, 4);
+  t.equal(objectStore.stats().requests.get - before, 4, 'the reads needed no GET of their own');
+  t.equal(logs.cache.stats.prefetches, 4);
+  await logs.close(1000);
+});
+
 t.test('DeleteRecords and retention release objects', async (t) => {
   const { topics, objectStore, make } = await setup(t, { flushLingerMs: 0 });
   const logs = await make();

@@ -118,3 +118,57 @@ t.test('with no cache, nothing is prefetched (it could not be kept)', async (t) 
   t.notOk(cache.prefetch('o', 0, 10));
   t.equal(store.gets, 0);
 });
+
+t.test('adjacent ranges of one object are prefetched with one GET per run and kept as separate entries', async (t) => {
+  const store = new HeldStore();
+  await store.put('o', Buffer.from('aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd'));
+  const cache = new SegmentCache(store, 1024, 1024);
+  const ranges = [0, 10, 20, 30].map((position) => ({ position, lengthBytes: 10 }));
+  t.ok(cache.prefetchRun('o', ranges));
+  t.equal(store.gets, 1, 'one GET for four adjacent ranges');
+  t.equal(cache.prefetchInflight, 40);
+  const b = cache.get('o', 10, 10);
+  t.equal(store.gets, 1, 'a get of one of them joins the span');
+  store.release();
+  t.equal((await b).toString(), 'bbbbbbbbbb');
+  await tick();
+  t.equal(cache.prefetchInflight, 0);
+  store.hold = false;
+  for (const [pos, ch] of [[0, 'a'], [20, 'c'], [30, 'd']] as const) t.equal((await cache.get('o', pos, 10)).toString(), ch.repeat(10));
+  t.equal(store.gets, 1, 'every range is cached on its own');
+  t.equal(cache.sizeBytes, 40, 'each entry counts its own bytes (copies, not slices of the span)');
+});
+
+t.test('a run skips ranges already present and splits around them; the in-flight bound applies to each span', async (t) => {
+  const store = new HeldStore();
+  store.hold = false;
+  await store.put('o', Buffer.alloc(60, 1));
+  const cache = new SegmentCache(store, 1024, 25);
+  await cache.get('o', 20, 10); // cached: the run splits around it
+  const before = store.gets;
+  store.hold = true;
+  const ranges = [0, 10, 20, 30, 40, 50].map((position) => ({ position, lengthBytes: 10 }));
+  t.ok(cache.prefetchRun('o', ranges.slice(0, 2)), '[0, 20): 20 bytes fit the bound of 25');
+  t.equal(store.gets - before, 1);
+  t.notOk(cache.prefetchRun('o', ranges), 'then [30, 60) does not fit beside it: refused');
+  t.equal(store.gets - before, 1, 'nothing more started');
+  store.release();
+  await tick();
+  await tick();
+  t.ok(cache.prefetchRun('o', ranges.slice(3, 5)), 'room again: [30, 50)');
+  t.equal(store.gets - before, 2);
+  store.release();
+});
+
+t.test('a failed span fails the gets that joined it, and a later get loads again', async (t) => {
+  const store = new HeldStore();
+  await store.put('o', Buffer.alloc(20, 2));
+  const cache = new SegmentCache(store, 1024, 1024);
+  cache.prefetchRun('o', [{ position: 0, lengthBytes: 10 }, { position: 10, lengthBytes: 10 }]);
+  const joined = cache.get('o', 10, 10);
+  store.release(true);
+  await t.rejects(joined, /GET failed/);
+  store.hold = false;
+  t.equal((await cache.get('o', 10, 10)).length, 10);
+  t.equal(store.gets, 2);
+});
