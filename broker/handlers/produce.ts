@@ -48,7 +48,10 @@ interface Pending {
   durable: Promise<void>;
 }
 
-function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index: number, records: Buffer | null, summary: RecordsSummary, nowMs: number, verified: Verified | undefined): PartitionResult | Pending {
+function appendPartition(
+  s: BrokerServices, v: number, topic: TopicRecord, index: number, records: Buffer | null, summary: RecordsSummary, nowMs: number,
+  verifying: boolean, verified: Verified | undefined,
+): PartitionResult | Pending {
   if (index < 0 || index >= topic.partitions) return error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const log = s.logs.partition(topic.id, index);
   // Another broker owns it (or it is being handed over): the client refreshes metadata and retries there.
@@ -87,9 +90,12 @@ function appendPartition(s: BrokerServices, v: number, topic: TopicRecord, index
     // Dropped again (appends abandoned) since the caller rebuilt it: retriable, the retry rebuilds it.
     return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'The partition\'s producer state is being rebuilt; retry');
   }
-  if (verified !== undefined && (producers !== verified.producers || producers.verificationGuard(verified.producerId) !== verified.guard)) {
-    // A marker of this producer came in while the coordinator was asked: the transaction it vouched for may
-    // be over. Retriable: the retry is verified again.
+  if (verified !== undefined
+    ? producers !== verified.producers || producers.verificationGuard(verified.producerId) !== verified.guard
+    : verifying && summary.transactional && producers !== null && !producers.hasOngoingTxn(summary.producerId, summary.producerEpoch)) {
+    // A marker of this producer came in while the coordinator was asked (the transaction it vouched for may be
+    // over), or the open transaction that made verification unnecessary ended meanwhile. Retriable: the retry
+    // is verified again.
     return error(index, ErrorCode.NOT_ENOUGH_REPLICAS, 'The producer\'s transaction changed while the partition was being verified; retry');
   }
   if (producers !== null) {
@@ -134,7 +140,8 @@ export const produceHandler: Handler = {
     // Memory bound: wait (up to the request timeout) while too many appended bytes are not yet durable.
     const room = badAcks || await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs));
     // Transactional producers only (one null check otherwise): KIP-890 verification of a transaction's first batches.
-    const verification = room && !badAcks && req.transactionalId !== null && s.config.transactionPartitionVerificationEnable ? await verifyTransactional(s, req) : null;
+    const verifying = room && !badAcks && req.transactionalId !== null && s.config.transactionPartitionVerificationEnable;
+    const verification = verifying ? await verifyTransactional(s, req) : null;
     for (const td of req.topicData) {
       const topic = s.topics.byName(td.name);
       const partitionResponses: PartitionResult[] = [];
@@ -151,7 +158,7 @@ export const produceHandler: Handler = {
           // An idempotent batch for a partition whose producer state is not rebuilt yet (first one since start):
           // rebuild it first. Rare, so the common path stays synchronous.
           if (peekProducerId(pd.records) >= 0) await ensureProducerState(s, topic, pd.index);
-          const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs, verified);
+          const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs, verifying, verified);
           if ('durable' in r) {
             waits.push(r);
             partitionResponses.push(r.result);
@@ -193,7 +200,7 @@ function partitionKey(topic: string, partition: number): string {
 async function verifyTransactional(s: BrokerServices, req: ProduceRequest): Promise<Map<string, Verified | { errorCode: number; message: string | null }> | null> {
   const transactionalId = req.transactionalId;
   if (transactionalId === null || !s.config.transactionPartitionVerificationEnable) return null;
-  const byProducer = new Map<string, { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; log: PartitionLog }[] }>();
+  const byProducer = new Map<string, { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; guard: Verified }[] }>();
   for (const td of req.topicData) {
     const topic = s.topics.byName(td.name);
     if (!topic) continue;
@@ -211,15 +218,15 @@ async function verifyTransactional(s: BrokerServices, req: ProduceRequest): Prom
       const k = `${producerId}:${producerEpoch}`;
       let g = byProducer.get(k);
       if (!g) byProducer.set(k, (g = { producerId, producerEpoch, parts: [] }));
-      g.parts.push({ topic: td.name, partition: pd.index, log });
+      // The guard, taken now (before any await), is compared again at the append.
+      g.parts.push({ topic: td.name, partition: pd.index, guard: { producers, producerId, guard: producers.verificationGuard(producerId) } });
     }
   }
   if (byProducer.size === 0) return null;
   const out = new Map<string, Verified | { errorCode: number; message: string | null }>();
   await Promise.all([...byProducer.values()].map(async (g) => {
-    const guards = g.parts.map((p) => ({ producers: p.log.producerState!, producerId: g.producerId, guard: p.log.producerState!.verificationGuard(g.producerId) }));
     const codes = await s.txn.verify(transactionalId, g.producerId, g.producerEpoch, g.parts.map((p) => ({ topic: p.topic, partition: p.partition })));
-    g.parts.forEach((p, i) => out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? guards[i]! : produceErrorForVerification(codes[i]!)));
+    g.parts.forEach((p, i) => out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? p.guard : produceErrorForVerification(codes[i]!)));
   }));
   return out;
 }

@@ -14,6 +14,7 @@ import { buildRecordBatch } from '../../../broker/protocol/records/build.ts';
 import { createTopic, produce, startBrokerIn } from './support/client.ts';
 import type { TestClient } from './support/client.ts';
 import { verificationStats } from '../../../broker/txn/verification.ts';
+import { writeMarker } from '../../../broker/txn/partition-txn.ts';
 
 async function txnProduce(client: TestClient, txid: string, pid: number, epoch: number, seq: number, topic: string, partition: number, count: number): Promise<any> {
   const records = buildRecordBatch(Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`t${seq + i}`), timestampMs: Date.now() })),
@@ -199,6 +200,35 @@ t.test('KIP-890: a transaction\'s first batch in a partition is verified with th
   const zombie = await txnProduce(client, 'v', pid, epoch, 0, 'vf', 1, 1);
   t.equal(zombie.errorCode, ErrorCode.INVALID_PRODUCER_EPOCH, 'the fenced producer cannot open a transaction');
   t.same(await lso(client, 'vf', 1), { hw: 0, lso: 0 });
+});
+
+t.test('KIP-890 guard: a marker that arrives while the coordinator is asked makes the batch retry', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-txn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await startBrokerIn(dir, { 'skafos.flush.linger.ms': '2' });
+  t.teardown(() => b.close());
+  const client = b.client;
+  await createTopic(client, 'gd', 1);
+  const init = await client.request(ApiKey.InitProducerId, 4, { transactionalId: 'gd', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  const pid = Number(init.producerId);
+  const epoch = init.producerEpoch;
+  await client.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: 'gd', v3AndBelowProducerId: pid, v3AndBelowProducerEpoch: epoch, v3AndBelowTopics: [{ name: 'gd', partitions: [0] }] });
+  // The coordinator says yes, but a marker of this producer reaches the partition before the answer does.
+  const txn = b.broker.services.txn;
+  const verify = txn.verify.bind(txn);
+  let markers = 0;
+  txn.verify = async (...args) => {
+    const codes = await verify(...args);
+    if (markers++ === 0) {
+      t.equal(await writeMarker(b.broker.services, 'gd', 0, { producerId: pid, producerEpoch: epoch, commit: false, coordinatorEpoch: 0 }), ErrorCode.NONE, 'a marker lands meanwhile');
+    }
+    return codes;
+  };
+  const first = await txnProduce(client, 'gd', pid, epoch, 0, 'gd', 0, 1);
+  t.same([first.errorCode, first.errorMessage], [ErrorCode.NOT_ENOUGH_REPLICAS, 'The producer\'s transaction changed while the partition was being verified; retry'], 'the batch is not appended: retriable');
+  const again = await txnProduce(client, 'gd', pid, epoch, 0, 'gd', 0, 1);
+  t.equal(again.errorCode, ErrorCode.NONE, 'the retry is verified again and appended');
+  t.equal(Number(again.baseOffset), 1, 'after the marker');
 });
 
 t.test('with transaction.partition.verification.enable=false a batch can open a transaction the coordinator never heard of', async (t) => {
