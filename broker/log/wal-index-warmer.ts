@@ -11,6 +11,9 @@ import { walPrefix } from '../metadata/layout.ts';
 import type { WalRecord } from '../metadata/layout.ts';
 import type { IndexCache } from '../storage/index-cache.ts';
 
+/** Wait before following again after the watch ended with an error. */
+const rewatchDelayMs = 1000;
+
 export interface WalIndexWarmerStats {
   /** Indexes read ahead of need. */
   warmed: number;
@@ -48,8 +51,18 @@ export class WalIndexWarmer {
   /** Warms `existing` (WAL keys read at start), then follows new WAL keys from `fromRevision` on. */
   start(existing: readonly { value: string }[], fromRevision: number): void {
     for (const kv of existing) this.offer(kv.value);
+    this.follow(fromRevision);
+  }
+
+  private follow(fromRevision: number): void {
+    if (this.stopped) return;
     this.watch = this.o.metadata.watchPrefix(walPrefix, fromRevision, (events) => {
       for (const ev of events) if (ev.type === 'put') this.offer(ev.kv.value);
+    }, (err) => {
+      // Only warmth is lost (a failover reads the missed indexes itself): follow again from now on.
+      this.o.logger.warn({ err }, 'WAL index warming: watch ended; following again from the current revision');
+      this.watch = null;
+      setTimeout(() => this.follow(0), rewatchDelayMs).unref();
     });
   }
 

@@ -346,7 +346,8 @@ export class MetadataEngine implements MetadataStore {
     return Object.freeze({ id, ttlMs, keepAlive: () => this.#keepAlive(id), revoke: () => this.#revoke(id) });
   }
 
-  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void): Watch {
+  // A watch here ends only by close() (a compacted start throws at creation), so onError is never called.
+  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void, _onError?: (err: Error) => void): Watch {
     this.#enter();
     checkPrefix(this.limits, prefix);
     if (!Number.isSafeInteger(fromRevision)) throw invalid(`fromRevision must be an integer, got ${fromRevision}`);

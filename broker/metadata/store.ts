@@ -57,8 +57,12 @@ export interface MetadataStore {
   /** Current store revision. */
   revision(): Promise<number>;
   grantLease(ttlMs: number): Promise<Lease>;
-  /** Events for keys under `prefix` with modRevision >= fromRevision, in revision order, then live ones. */
-  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void): Watch;
+  /**
+   * Events for keys under `prefix` with modRevision >= fromRevision, in revision order, then live ones.
+   * `onError` receives the error that ends a watch after its creation (etcd: the revisions it needs were
+   * compacted during a long outage, or etcd cancelled it); without it, such an error is thrown uncaught.
+   */
+  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void, onError?: (err: Error) => void): Watch;
   close(): Promise<void>;
 }
 

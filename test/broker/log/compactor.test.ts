@@ -58,7 +58,7 @@ class FaultyMetadata implements MetadataStore {
   }
   revision(): Promise<number> { return this.inner.revision(); }
   grantLease(ttlMs: number): Promise<Lease> { return this.inner.grantLease(ttlMs); }
-  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void): Watch { return this.inner.watchPrefix(prefix, fromRevision, onEvents); }
+  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void, onError?: (err: Error) => void): Watch { return this.inner.watchPrefix(prefix, fromRevision, onEvents, onError); }
   close(): Promise<void> { return Promise.resolve(); }
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { WalIndexWarmer } from '../../../broker/log/wal-index-warmer.ts';
 import { nodeWalKey } from '../../../broker/metadata/layout.ts';
 import type { WalRecord } from '../../../broker/metadata/layout.ts';
+import type { WatchEvent } from '../../../broker/metadata/store.ts';
 import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
 import { silentLogger } from '../../../broker/ops/logger.ts';
 import { buildRecordBatch } from '../../../broker/protocol/records/index.ts';
@@ -83,4 +84,31 @@ t.test('the queue is bounded; a collected object is a failure, not a crash; stop
   await commit(2, 1);
   await new Promise((r) => setTimeout(r, 50));
   t.same(warmer.stats, { warmed: 0, dropped: 2, failed: 3 }, 'nothing more after stop');
+});
+
+t.test('a watch that ends with an error is followed again from the current revision, not a crash', async (t) => {
+  const { store, metadata, commit } = await setup(t);
+  let watches = 0;
+  // The first watch ends with an error (as an etcd watch does after a long outage compacted its revisions).
+  const flaky = new Proxy(metadata, {
+    get(target, prop, receiver) {
+      if (prop !== 'watchPrefix') return Reflect.get(target, prop, receiver);
+      return (prefix: string, from: number, onEvents: (e: WatchEvent[]) => void, onError?: (err: Error) => void) => {
+        watches++;
+        if (watches === 1) {
+          setImmediate(() => onError!(new Error('required revision has been compacted')));
+          return { close() {} };
+        }
+        return target.watchPrefix(prefix, from, onEvents, onError);
+      };
+    },
+  });
+  const cache = new IndexCache(store, 1 << 20);
+  const warmer = new WalIndexWarmer({ metadata: flaky, indexCache: cache, nodeId: 1, logger: silentLogger(), maxQueued: 100, concurrency: 2 });
+  warmer.start([], (await metadata.revision()) + 1);
+  t.teardown(() => warmer.stop());
+  await until(() => watches === 2);
+  await commit(2, 1);
+  await until(() => warmer.stats.warmed === 1);
+  t.equal(watches, 2, 'followed again once');
 });
