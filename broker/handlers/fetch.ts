@@ -11,6 +11,7 @@ import { LeaderHints } from './leader-hints.ts';
 import { abortedForFetch, loadProducerState } from '../txn/partition-txn.ts';
 
 const readCommitted = 1;
+const emptyRecords = Buffer.alloc(0);
 /** Kafka's broker-side cap on one fetch response (fetch.max.bytes, default 55 MiB). */
 export const fetchResponseMaxBytes = 57671680;
 
@@ -71,10 +72,10 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
       const lastStableOffset = producers === null ? highWatermark : producers.lastStableOffset(highWatermark);
       const readEnd = isolation === readCommitted ? lastStableOffset : highWatermark;
       const limit = Math.min(p.maxBytes, maxBytes - total);
-      let records: Buffer | null = null;
+      let records: Buffer[] | null = null;
       if (p.fetchOffset < readEnd && (limit > 0 || total === 0)) {
         try {
-          records = await s.logs.read(log, p.fetchOffset, Math.max(0, limit), total === 0, readEnd);
+          records = await s.logs.readParts(log, p.fetchOffset, Math.max(0, limit), total === 0, readEnd);
         } catch (err) {
           // Data not in memory and the object store failing: a retriable error for this partition only.
           s.logger.warn({ err, topic: log.topicName, partition: p.index }, 'fetch read failed');
@@ -83,11 +84,13 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
           continue;
         }
       }
-      if (records) total += records.length;
+      if (records) for (const part of records) total += part.length;
       partitions.push({
         partitionIndex: p.index, errorCode: ErrorCode.NONE, highWatermark, lastStableOffset,
-        logStartOffset: log.logStartOffset, abortedTransactions: isolation === readCommitted ? abortedForFetch(producers, p.fetchOffset, records) : null,
-        preferredReadReplica: -1, records: records ?? Buffer.alloc(0),
+        logStartOffset: log.logStartOffset,
+        // The last part ends where the records end.
+        abortedTransactions: isolation === readCommitted ? abortedForFetch(producers, p.fetchOffset, records === null ? null : records[records.length - 1]!) : null,
+        preferredReadReplica: -1, records: records === null ? emptyRecords : records.length === 1 ? records[0]! : records,
       });
     }
     responses.push({ topic: t.topic, topicId: t.topicId, partitions });

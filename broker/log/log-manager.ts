@@ -713,6 +713,16 @@ export class LogManager {
    * first batch when `minOneBatch` (Kafka's rule that a fetch always makes progress). null when none.
    */
   async read(log: PartitionLog, fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffsetExclusive: number): Promise<Buffer | null> {
+    const parts = await this.readParts(log, fetchOffset, maxBytes, minOneBatch, maxOffsetExclusive);
+    if (parts === null) return null;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * As read, as the slices of the chunks and windows that hold the batches, in order, not joined: Fetch
+   * writes them to the socket one after another (the records field of its response takes several buffers).
+   */
+  async readParts(log: PartitionLog, fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffsetExclusive: number): Promise<Buffer[] | null> {
     const parts: Buffer[] = [];
     let total = 0;
     let full = false;
@@ -747,8 +757,7 @@ export class LogManager {
       offset = next;
     }
     this.prefetch(log, offset, this.o.readaheadBytes);
-    if (parts.length === 0) return null;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    return parts.length === 0 ? null : parts;
   }
 
   /**

@@ -12,7 +12,9 @@ function tsBase(t: FieldType, input: boolean): string {
   switch (t.kind) {
     case 'bool': return 'boolean';
     case 'string': case 'uuid': return 'string';
-    case 'bytes': case 'records': return 'Buffer';
+    case 'bytes': return 'Buffer';
+    // Record batches to encode may come as several buffers (a fetch's chunks), written without joining them.
+    case 'records': return input ? 'Buffer | readonly Buffer[]' : 'Buffer';
     case 'struct': return t.struct!.typeName + (input ? 'Input' : '');
     case 'array': return `${tsBase(t.element!, input)}[]`;
     default: return 'number';
@@ -223,8 +225,10 @@ export class MessageEmitter {
     switch (kind) {
       case 'string':
         return compact ? (nullable ? `w.compactNullableString(${x})` : `w.compactString(${x})`) : (nullable ? `w.nullableString(${x})` : `w.string(${x})`);
-      case 'bytes': case 'records':
+      case 'bytes':
         return compact ? (nullable ? `w.compactNullableBytes(${x})` : `w.compactBytes(${x})`) : (nullable ? `w.nullableBytes(${x})` : `w.bytes(${x})`);
+      case 'records':
+        return compact ? (nullable ? `w.compactNullableRecords(${x})` : `w.compactRecords(${x})`) : (nullable ? `w.nullableRecords(${x})` : `w.records(${x})`);
       default:
         return `w.${kind}(${x})`;
     }

@@ -530,7 +530,7 @@ export interface FetchSnapshotResponsePartitionSnapshotInput {
   /** The starting byte position within the snapshot included in the Bytes field. */
   position?: number;
   /** Snapshot data in records format which may not be aligned on an offset boundary */
-  unalignedRecords?: Buffer;
+  unalignedRecords?: Buffer | readonly Buffer[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -782,7 +782,7 @@ function encodeFetchSnapshotResponsePartitionSnapshotV0(w: Writer, m: FetchSnaps
   const f_position = m.position === undefined ? 0 : m.position;
   w.int64(f_position);
   const f_unalignedRecords = m.unalignedRecords === undefined ? EMPTY_BYTES : m.unalignedRecords;
-  w.compactBytes(f_unalignedRecords);
+  w.compactRecords(f_unalignedRecords);
   const unknownTagged = m._tagged;
   let taggedCount = unknownTagged === undefined ? 0 : unknownTagged.length;
   const t_currentLeader = m.currentLeader;

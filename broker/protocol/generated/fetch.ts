@@ -2125,7 +2125,7 @@ export interface FetchResponsePartitionDataInput {
   /** The preferred read replica for the consumer to use on its next fetch request */
   preferredReadReplica?: number;
   /** The record data. */
-  records?: Buffer | null;
+  records?: Buffer | readonly Buffer[] | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -2362,7 +2362,7 @@ function encodeFetchResponsePartitionDataV0(w: Writer, m: FetchResponsePartition
   if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 0);
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 0);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV0(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2419,7 +2419,7 @@ function encodeFetchResponsePartitionDataV1(w: Writer, m: FetchResponsePartition
   if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 1);
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 1);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV1(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2456,7 +2456,7 @@ function encodeFetchResponsePartitionDataV2(w: Writer, m: FetchResponsePartition
   if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 2);
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 2);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV2(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2493,7 +2493,7 @@ function encodeFetchResponsePartitionDataV3(w: Writer, m: FetchResponsePartition
   if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 3);
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 3);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV3(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2629,7 +2629,7 @@ function encodeFetchResponsePartitionDataV4(w: Writer, m: FetchResponsePartition
   }
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 4);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV4(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2751,7 +2751,7 @@ function encodeFetchResponsePartitionDataV5(w: Writer, m: FetchResponsePartition
   }
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 5);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV5(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2798,7 +2798,7 @@ function encodeFetchResponsePartitionDataV6(w: Writer, m: FetchResponsePartition
   }
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 6);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV6(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2869,7 +2869,7 @@ function encodeFetchResponsePartitionDataV7(w: Writer, m: FetchResponsePartition
   }
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 7);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV7(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2919,7 +2919,7 @@ function encodeFetchResponsePartitionDataV8(w: Writer, m: FetchResponsePartition
   }
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 8);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV8(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -2969,7 +2969,7 @@ function encodeFetchResponsePartitionDataV9(w: Writer, m: FetchResponsePartition
   }
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 9);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV9(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -3019,7 +3019,7 @@ function encodeFetchResponsePartitionDataV10(w: Writer, m: FetchResponsePartitio
   }
   if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 10);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV10(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -3148,7 +3148,7 @@ function encodeFetchResponsePartitionDataV11(w: Writer, m: FetchResponsePartitio
   const f_preferredReadReplica = m.preferredReadReplica === undefined ? -1 : m.preferredReadReplica;
   w.int32(f_preferredReadReplica);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeFetchResponseFetchableTopicResponseV11(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
@@ -3409,7 +3409,7 @@ function encodeFetchResponsePartitionDataV12(w: Writer, m: FetchResponsePartitio
   const f_preferredReadReplica = m.preferredReadReplica === undefined ? -1 : m.preferredReadReplica;
   w.int32(f_preferredReadReplica);
   const f_records = m.records === undefined ? null : m.records;
-  w.compactNullableBytes(f_records);
+  w.compactNullableRecords(f_records);
   const unknownTagged = m._tagged;
   let taggedCount = unknownTagged === undefined ? 0 : unknownTagged.length;
   const t_divergingEpoch = m.divergingEpoch;

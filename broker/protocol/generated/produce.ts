@@ -64,7 +64,7 @@ export interface ProduceRequestPartitionProduceDataInput {
   /** The partition index. */
   index?: number;
   /** The record data to be produced. */
-  records?: Buffer | null;
+  records?: Buffer | readonly Buffer[] | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -140,7 +140,7 @@ function encodeProduceRequestPartitionProduceDataV0(w: Writer, m: ProduceRequest
   const f_index = m.index === undefined ? 0 : m.index;
   w.int32(f_index);
   const f_records = m.records === undefined ? null : m.records;
-  w.nullableBytes(f_records);
+  w.nullableRecords(f_records);
 }
 
 function encodeProduceRequestTopicProduceDataV0(w: Writer, m: ProduceRequestTopicProduceDataInput): void {
@@ -303,7 +303,7 @@ function encodeProduceRequestPartitionProduceDataV9(w: Writer, m: ProduceRequest
   const f_index = m.index === undefined ? 0 : m.index;
   w.int32(f_index);
   const f_records = m.records === undefined ? null : m.records;
-  w.compactNullableBytes(f_records);
+  w.compactNullableRecords(f_records);
   writeUnknownTagged(w, m._tagged);
 }
 

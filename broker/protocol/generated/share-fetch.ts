@@ -488,7 +488,7 @@ export interface ShareFetchResponsePartitionDataInput {
   acknowledgeErrorMessage?: string | null;
   currentLeader?: ShareFetchResponseLeaderIdAndEpochInput;
   /** The record data. */
-  records?: Buffer | null;
+  records?: Buffer | readonly Buffer[] | null;
   /** The acquired records. */
   acquiredRecords?: ShareFetchResponseAcquiredRecordsInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -798,7 +798,7 @@ function encodeShareFetchResponsePartitionDataV0(w: Writer, m: ShareFetchRespons
   const f_currentLeader = m.currentLeader === undefined ? defaultShareFetchResponseLeaderIdAndEpoch() : m.currentLeader;
   encodeShareFetchResponseLeaderIdAndEpochV0(w, f_currentLeader);
   const f_records = m.records === undefined ? null : m.records;
-  w.compactNullableBytes(f_records);
+  w.compactNullableRecords(f_records);
   const f_acquiredRecords = m.acquiredRecords === undefined ? [] : m.acquiredRecords;
   {
     w.uvarint(f_acquiredRecords.length + 1);

@@ -239,6 +239,29 @@ export class Writer {
     else this.compactBytes(v);
   }
 
+  /** A records field: one buffer, or several written one after another under one size (no join). */
+  records(v: Buffer | readonly Buffer[]): void {
+    if (Buffer.isBuffer(v)) return this.bytes(v);
+    this.int32(totalLength(v));
+    for (const part of v) this.raw(part);
+  }
+
+  nullableRecords(v: Buffer | readonly Buffer[] | null): void {
+    if (v === null) this.int32(-1);
+    else this.records(v);
+  }
+
+  compactRecords(v: Buffer | readonly Buffer[]): void {
+    if (Buffer.isBuffer(v)) return this.compactBytes(v);
+    this.uvarint(totalLength(v) + 1);
+    for (const part of v) this.raw(part);
+  }
+
+  compactNullableRecords(v: Buffer | readonly Buffer[] | null): void {
+    if (v === null) this.uvarint(0);
+    else this.compactRecords(v);
+  }
+
   /** Reserves room for an unsigned-varint size prefix; returns the mark to pass to `endSized`. */
   beginSized(): number {
     if (this.pos + maxUvarintBytes > this.buf.length) this.grow(maxUvarintBytes);
@@ -295,4 +318,10 @@ export class Writer {
     if (offset + 4 > target.length) throw new RangeError('patch outside the first segment');
     target.writeInt32BE(v, offset);
   }
+}
+
+function totalLength(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
 }
