@@ -64,17 +64,12 @@ export interface TxnRecord {
   lastUpdateTimestamp: number;
 }
 
-class TxnMetadata implements TxnRecord {
-  transactionalId: string;
-  producerId: number;
-  lastProducerId: number;
-  producerEpoch: number;
-  lastProducerEpoch: number;
-  timeoutMs: number;
-  state: TxnState;
-  partitions: [string, number][];
-  txnStartTimestamp: number;
-  lastUpdateTimestamp: number;
+/**
+ * A transactional id's record as loaded here (its fields, merged in from TxnRecord and copied in by the
+ * constructor), plus what only this coordinator tracks.
+ */
+interface TxnMetadata extends TxnRecord {}
+class TxnMetadata {
   readonly coordinatorPartition: number;
   /** The state a transition in flight leads to (Kafka's pendingState); other requests wait (CONCURRENT_TRANSACTIONS). */
   pending: TxnState | null = null;
@@ -83,25 +78,13 @@ class TxnMetadata implements TxnRecord {
 
   constructor(coordinatorPartition: number, r: TxnRecord) {
     this.coordinatorPartition = coordinatorPartition;
-    this.transactionalId = r.transactionalId;
-    this.producerId = r.producerId;
-    this.lastProducerId = r.lastProducerId;
-    this.producerEpoch = r.producerEpoch;
-    this.lastProducerEpoch = r.lastProducerEpoch;
-    this.timeoutMs = r.timeoutMs;
-    this.state = r.state;
+    Object.assign(this, r);
     this.partitions = r.partitions.map(([t, p]) => [t, p]);
-    this.txnStartTimestamp = r.txnStartTimestamp;
-    this.lastUpdateTimestamp = r.lastUpdateTimestamp;
   }
 
   record(): TxnRecord {
-    return {
-      transactionalId: this.transactionalId, producerId: this.producerId, lastProducerId: this.lastProducerId,
-      producerEpoch: this.producerEpoch, lastProducerEpoch: this.lastProducerEpoch, timeoutMs: this.timeoutMs,
-      state: this.state, partitions: this.partitions.map(([t, p]) => [t, p]), txnStartTimestamp: this.txnStartTimestamp,
-      lastUpdateTimestamp: this.lastUpdateTimestamp,
-    };
+    const { coordinatorPartition: _partition, pending: _pending, stored: _stored, ...r } = this;
+    return { ...r, partitions: this.partitions.map(([t, p]) => [t, p]) };
   }
 
   hasPartition(topic: string, partition: number): boolean {
