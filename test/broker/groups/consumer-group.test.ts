@@ -3,43 +3,14 @@
 // session expiry, the revocation (rebalance) timeout, reload after failover, and fencing.
 import t from 'tap';
 import type { Test } from 'tap';
-import type { BrokerEndpoint, CoordinatorChange, CoordinatorKind, PartitionOwner } from '../../../broker/cluster/cluster.ts';
-import { coordinatorPartitionCount, coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
+import { coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
+import { FakeCoordinatorCluster } from '../../support/fake-cluster.ts';
 import { ConsumerGroupCoordinator } from '../../../broker/groups/consumer-coordinator.ts';
 import type { ConsumerGroupOptions, HeartbeatParams, HeartbeatResult, TopicPartitions } from '../../../broker/groups/consumer-coordinator.ts';
 import type { TopicRecord } from '../../../broker/metadata/layout.ts';
 import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
-import type { Compare } from '../../../broker/metadata/store.ts';
 import { silentLogger } from '../../../broker/ops/logger.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
-
-class FakeCluster {
-  readonly nodeId = 1;
-  owned = new Set<number>(Array.from({ length: coordinatorPartitionCount }, (_, i) => i));
-  fenceOk = true;
-  private listeners: ((c: CoordinatorChange[]) => void)[] = [];
-  liveBrokers(): BrokerEndpoint[] { return []; }
-  broker(): BrokerEndpoint | undefined { return undefined; }
-  controllerId(): number { return 1; }
-  ownerOf(): PartitionOwner | null { return null; }
-  coordinatorOwner(_kind: CoordinatorKind, partition: number): PartitionOwner | null {
-    return { nodeId: this.owned.has(partition) ? 1 : 2, leaderEpoch: 0 };
-  }
-  fence(): Compare[] { return this.coordinatorFence(); }
-  coordinatorFence(): Compare[] {
-    return this.fenceOk ? [] : [{ key: '/never', target: 'version', op: '>', value: 0 }];
-  }
-  onCoordinatorChange(l: (c: CoordinatorChange[]) => void): () => void {
-    this.listeners.push(l);
-    return () => (this.listeners = this.listeners.filter((x) => x !== l));
-  }
-  ownedCoordinatorPartitions(): number[] { return [...this.owned]; }
-  move(partition: number, owned: boolean): void {
-    if (owned) this.owned.add(partition);
-    else this.owned.delete(partition);
-    for (const l of this.listeners) l([{ kind: 'group', partition, owned, epoch: 1 }]);
-  }
-}
 
 class FakeTopics {
   readonly records = new Map<string, TopicRecord>();
@@ -58,7 +29,7 @@ const baseOptions: ConsumerGroupOptions = {
   maxRecordBytes: 100_000, maxGroups: 100,
 };
 
-async function setup(t: Test, options: Partial<ConsumerGroupOptions> = {}, store = new MemoryMetadataStore(), cluster = new FakeCluster(), topics = new FakeTopics()) {
+async function setup(t: Test, options: Partial<ConsumerGroupOptions> = {}, store = new MemoryMetadataStore(), cluster = new FakeCoordinatorCluster('group'), topics = new FakeTopics()) {
   const c = new ConsumerGroupCoordinator({ metadata: store, cluster: cluster as any, topics, logger: silentLogger(), options: { ...baseOptions, ...options } });
   let classicState: string | undefined;
   c.setClassicGroups({ groupState: () => classicState });
@@ -261,13 +232,13 @@ t.test('reload after failover: members carry on', async (t) => {
   const store = new MemoryMetadataStore();
   const topics = new FakeTopics();
   topics.add('a', 2);
-  const first = await setup(t, {}, store, new FakeCluster(), topics);
+  const first = await setup(t, {}, store, new FakeCoordinatorCluster('group'), topics);
   const m1 = await first.c.heartbeat(join('fo', ['a']));
   const m2 = await first.c.heartbeat(join('fo', ['a']));
   const r = await first.c.heartbeat(hb('fo', { memberId: m1.memberId!, memberEpoch: 1 }));
   await first.c.close();
 
-  const second = await setup(t, {}, store, new FakeCluster(), topics);
+  const second = await setup(t, {}, store, new FakeCoordinatorCluster('group'), topics);
   t.equal(second.c.groupState('fo'), 'Reconciling');
   const ack = await second.c.heartbeat(hb('fo', { memberId: m1.memberId!, memberEpoch: 1, topicPartitions: r.assignment }));
   t.equal(ack.errorCode, ErrorCode.NONE);

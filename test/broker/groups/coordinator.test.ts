@@ -3,56 +3,22 @@
 // offsets (chunked commits, expiry), and shutdown answering waiting members.
 import t from 'tap';
 import type { Test } from 'tap';
-import type { BrokerEndpoint, CoordinatorChange, CoordinatorKind, PartitionOwner } from '../../../broker/cluster/cluster.ts';
-import { coordinatorPartitionCount, coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
+import { coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
+import { FakeCoordinatorCluster } from '../../support/fake-cluster.ts';
 import { GroupCoordinator } from '../../../broker/groups/coordinator.ts';
 import type { CoordinatorOptions, JoinParams } from '../../../broker/groups/coordinator.ts';
 import { ClassicGroup } from '../../../broker/groups/classic-group.ts';
 import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
-import type { Compare, MetadataStore } from '../../../broker/metadata/store.ts';
+import type { MetadataStore } from '../../../broker/metadata/store.ts';
 import { silentLogger } from '../../../broker/ops/logger.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
-
-class FakeCluster {
-  readonly nodeId: number;
-  owned = new Set<number>(Array.from({ length: coordinatorPartitionCount }, (_, i) => i));
-  fenceOk = true;
-  private listeners: ((c: CoordinatorChange[]) => void)[] = [];
-  constructor(nodeId = 1) {
-    this.nodeId = nodeId;
-  }
-  liveBrokers(): BrokerEndpoint[] { return []; }
-  broker(): BrokerEndpoint | undefined { return undefined; }
-  controllerId(): number { return this.nodeId; }
-  ownerOf(): PartitionOwner | null { return null; }
-  coordinatorOwner(_kind: CoordinatorKind, partition: number): PartitionOwner | null {
-    return this.owned.has(partition) ? { nodeId: this.nodeId, leaderEpoch: 0 } : { nodeId: this.nodeId + 1, leaderEpoch: 0 };
-  }
-  coordinatorFence(): Compare[] {
-    return this.fence();
-  }
-
-  fence(): Compare[] {
-    return this.fenceOk ? [] : [{ key: '/never', target: 'version', op: '>', value: 0 }];
-  }
-  onCoordinatorChange(l: (c: CoordinatorChange[]) => void): () => void {
-    this.listeners.push(l);
-    return () => (this.listeners = this.listeners.filter((x) => x !== l));
-  }
-  ownedCoordinatorPartitions(): number[] { return [...this.owned]; }
-  move(partition: number, owned: boolean): void {
-    if (owned) this.owned.add(partition);
-    else this.owned.delete(partition);
-    for (const l of this.listeners) l([{ kind: 'group', partition, owned, epoch: 1 }]);
-  }
-}
 
 const baseOptions: CoordinatorOptions = {
   minSessionTimeoutMs: 10, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, maxGroupSize: 10, maxGroups: 100,
   maxRecordBytes: 100_000, offsetsRetentionMs: 60_000, retentionCheckIntervalMs: 3_600_000, offsetMetadataMaxBytes: 100,
 };
 
-async function setup(t: Test, options: Partial<CoordinatorOptions> = {}, store: MetadataStore = new MemoryMetadataStore(), cluster = new FakeCluster()) {
+async function setup(t: Test, options: Partial<CoordinatorOptions> = {}, store: MetadataStore = new MemoryMetadataStore(), cluster = new FakeCoordinatorCluster('group')) {
   let nowMs = 1_000_000;
   const c = new GroupCoordinator({ metadata: store, cluster: cluster as any, logger: silentLogger(), options: { ...baseOptions, ...options }, now: () => nowMs });
   await c.start();
@@ -144,7 +110,7 @@ t.test('members that never sync are removed after the rebalance timeout', async 
 
 t.test('coordinator moves: NOT_COORDINATOR when lost, the group reloads when regained', async (t) => {
   const store = new MemoryMetadataStore();
-  const cluster = new FakeCluster();
+  const cluster = new FakeCoordinatorCluster('group');
   const { c } = await setup(t, {}, store, cluster);
   const p = coordinatorPartitionOf('moving');
   const { j } = await joinAndSync(c, 'moving', { sessionTimeoutMs: 5000 });

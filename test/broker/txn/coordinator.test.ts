@@ -4,42 +4,15 @@
 // EndTxn in every state, completion after a failover, timeouts, expiry, Describe/List.
 import t from 'tap';
 import type { Test } from 'tap';
-import type { BrokerEndpoint, CoordinatorChange, CoordinatorKind, PartitionOwner } from '../../../broker/cluster/cluster.ts';
-import { coordinatorPartitionCount, coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
+import { coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
+import { FakeCoordinatorCluster } from '../../support/fake-cluster.ts';
 import { TransactionCoordinator } from '../../../broker/txn/coordinator.ts';
 import type { MarkerJob, TxnCoordinatorOptions, TxnRecord } from '../../../broker/txn/coordinator.ts';
 import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
 import { txnKey } from '../../../broker/metadata/layout.ts';
-import type { Compare, MetadataStore } from '../../../broker/metadata/store.ts';
+import type { MetadataStore } from '../../../broker/metadata/store.ts';
 import { silentLogger } from '../../../broker/ops/logger.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
-
-class FakeCluster {
-  readonly nodeId = 1;
-  owned = new Set<number>(Array.from({ length: coordinatorPartitionCount }, (_, i) => i));
-  epoch = 0;
-  private listeners: ((c: CoordinatorChange[]) => void)[] = [];
-  liveBrokers(): BrokerEndpoint[] { return []; }
-  broker(): BrokerEndpoint | undefined { return undefined; }
-  controllerId(): number { return 1; }
-  ownerOf(): PartitionOwner | null { return null; }
-  coordinatorOwner(_kind: CoordinatorKind, partition: number): PartitionOwner | null {
-    return { nodeId: this.owned.has(partition) ? 1 : 2, leaderEpoch: this.epoch };
-  }
-  fence(): Compare[] { return []; }
-  coordinatorFence(): Compare[] { return []; }
-  onCoordinatorChange(l: (c: CoordinatorChange[]) => void): () => void {
-    this.listeners.push(l);
-    return () => (this.listeners = this.listeners.filter((x) => x !== l));
-  }
-  ownedCoordinatorPartitions(): number[] { return [...this.owned]; }
-  move(partition: number, owned: boolean): void {
-    if (owned) this.owned.add(partition);
-    else this.owned.delete(partition);
-    this.epoch++;
-    for (const l of this.listeners) l([{ kind: 'transaction', partition, owned, epoch: this.epoch }]);
-  }
-}
 
 class RecordingMarkers {
   jobs: MarkerJob[] = [];
@@ -55,7 +28,7 @@ class RecordingMarkers {
 
 const options: TxnCoordinatorOptions = { maxTimeoutMs: 900_000, idExpirationMs: 3_600_000, abortTimedOutIntervalMs: 3_600_000, removeExpiredIntervalMs: 3_600_000, maxPartitions: 5 };
 
-async function setup(t: Test, store: MetadataStore = new MemoryMetadataStore(), cluster = new FakeCluster()) {
+async function setup(t: Test, store: MetadataStore = new MemoryMetadataStore(), cluster = new FakeCoordinatorCluster('transaction')) {
   let nextPid = 1000;
   let now = 1_000_000;
   const markers = new RecordingMarkers();
@@ -165,7 +138,7 @@ t.test('timed-out transactions are aborted with a bumped epoch', async (t) => {
 
 t.test('a new owner loads the state and completes a decided transaction', async (t) => {
   const store = new MemoryMetadataStore();
-  const cluster = new FakeCluster();
+  const cluster = new FakeCoordinatorCluster('transaction');
   const a = await setup(t, store, cluster);
   const { producerId: pid, producerEpoch: e } = await a.c.initProducerId('t', 60_000, -1, -1);
   await a.c.addPartitions('t', pid, e, [tp('x', 0), tp('x', 1)]);
