@@ -88,7 +88,7 @@ interface Slot {
 }
 
 /** One record batch of `n` records with random values (incompressible), CreateTime = now. */
-function randomBatch(n: number, valueBytes: number): Buffer {
+export function randomBatch(n: number, valueBytes: number): Buffer {
   const now = Date.now();
   const values = randomBytes(n * valueBytes);
   const records: RecordInput[] = [];

@@ -10,13 +10,11 @@
 //     against the producer's acknowledgements;
 //   - idle connections (connect + one ApiVersions each).
 // Every time series sample is (completion time since the phase start, latency, record-value bytes).
-import { randomBytes } from 'node:crypto';
 import { crc32c } from '@node-rs/crc32';
 import { decodeResponse, encodeRequest } from '../../broker/protocol/frame.ts';
 import { ApiKey } from '../../broker/protocol/generated/index.ts';
 import type { FetchResponse, ProduceResponse } from '../../broker/protocol/generated/index.ts';
-import { buildRecordBatch } from '../../broker/protocol/records/index.ts';
-import type { RecordInput } from '../../broker/protocol/records/index.ts';
+import { randomBatch } from './broker-load.ts';
 import type { Progress } from './progress.ts';
 import type { Sample } from './stats.ts';
 import { WireConnection } from './wire-client.ts';
@@ -207,14 +205,6 @@ export class Producer {
     const records = requests * this.spec.partitionsPerRequest * this.spec.recordsPerBatch;
     return { requests, records, valueBytes: records * this.spec.valueBytes, elapsedMs, samples, lateSends };
   }
-}
-
-function randomBatch(n: number, valueBytes: number): Buffer {
-  const now = Date.now();
-  const values = randomBytes(n * valueBytes);
-  const records: RecordInput[] = [];
-  for (let i = 0; i < n; i++) records.push({ key: null, value: values.subarray(i * valueBytes, (i + 1) * valueBytes), timestampMs: now });
-  return buildRecordBatch(records);
 }
 
 // ------------------------------------------------------------------------------------------- end to end
