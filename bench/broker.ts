@@ -32,7 +32,8 @@ import type { Figure } from './lib/report.ts';
 import type { ScenarioOptions } from './lib/scenario.ts';
 import { WireConnection } from './lib/wire-client.ts';
 
-export const description = 'broker produce/fetch throughput: broker child process (local store, embedded metadata), 1 KiB records, acks=-1, 1 and 16 partitions';
+export const description =
+  'broker produce/fetch throughput: broker child process (local store, embedded metadata), 1 KiB records, acks=-1, 1 and 16 partitions';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -74,8 +75,15 @@ const shapes: Shape[] = [
 const lowDepth: Shape = { id: '1p-5-in-flight', partitions: 1, partitionsPerRequest: 1, connections: 1, inFlightPerConnection: 5 };
 
 const common = {
-  valueBytes: 1024, recordsPerBatch: 256, fetchMaxBytes: 50 * MiB, fetchPartitionMaxBytes: 8 * MiB, fetchMaxWaitMs: 500,
-  produceTimeoutMs: 30_000, phaseDeadlineMs: 120_000, shapes, lowDepth,
+  valueBytes: 1024,
+  recordsPerBatch: 256,
+  fetchMaxBytes: 50 * MiB,
+  fetchPartitionMaxBytes: 8 * MiB,
+  fetchMaxWaitMs: 500,
+  produceTimeoutMs: 30_000,
+  phaseDeadlineMs: 120_000,
+  shapes,
+  lowDepth,
 };
 const fullSettings: Settings = { ...common, rounds: 3, produceBytes: 512 * MiB, warmupBytes: 64 * MiB, lowDepthBytes: 16 * MiB };
 const quickSettings: Settings = { ...common, rounds: 1, produceBytes: 128 * MiB, warmupBytes: 32 * MiB, lowDepthBytes: 4 * MiB };
@@ -144,8 +152,13 @@ async function measure<T>(broker: BrokerChild, peakResets: boolean, fn: () => Pr
     metrics[k] = a === undefined || b === undefined ? null : b - a;
   }
   return {
-    result, elapsedMs, metrics, peakRssBytes, window: [w0, w1],
-    others: Math.max(0, k1.busy - k0.busy - (b1.process - b0.process) - (c1.process - c0.process)), steal: k1.steal - k0.steal,
+    result,
+    elapsedMs,
+    metrics,
+    peakRssBytes,
+    window: [w0, w1],
+    others: Math.max(0, k1.busy - k0.busy - (b1.process - b0.process) - (c1.process - c0.process)),
+    steal: k1.steal - k0.steal,
     broker: { process: b1.process - b0.process, mainThread: b1.mainThread - b0.mainThread },
     client: { process: c1.process - c0.process, mainThread: c1.mainThread - c0.mainThread },
   };
@@ -169,11 +182,26 @@ interface PhaseRecord {
   m: Measured<unknown>;
 }
 
-function phaseRecord(round: number, shape: Shape, phase: PhaseId, m: Measured<ProduceResult | FetchResult>, valueBytes: number): PhaseRecord {
+function phaseRecord(
+  round: number,
+  shape: Shape,
+  phase: PhaseId,
+  m: Measured<ProduceResult | FetchResult>,
+  valueBytes: number,
+): PhaseRecord {
   const r = m.result;
   return {
-    round, shape: shape.id, phase, partitions: shape.partitions, records: r.records, valueBytes: r.records * valueBytes,
-    batchBytes: r.batchBytes, requests: r.requests, elapsedMs: r.elapsedMs, latenciesMs: r.latenciesMs, m,
+    round,
+    shape: shape.id,
+    phase,
+    partitions: shape.partitions,
+    records: r.records,
+    valueBytes: r.records * valueBytes,
+    batchBytes: r.batchBytes,
+    requests: r.requests,
+    elapsedMs: r.elapsedMs,
+    latenciesMs: r.latenciesMs,
+    m,
   };
 }
 
@@ -195,7 +223,10 @@ function figures(p: PhaseRecord): Record<string, Figure | null> {
     throughput: figure(mib / s, 'MiB/s of record values'),
     batchThroughput: figure(p.batchBytes / MiB / s, 'MiB/s of record batches'),
     recordsPerSecond: figure(p.records / s, 'records/s'),
-    latencyP50: figure(quantile(p.latenciesMs, 0.5), p.phase === 'produce' ? 'ms (request written → acknowledgement read)' : 'ms (request written → response read and checked)'),
+    latencyP50: figure(
+      quantile(p.latenciesMs, 0.5),
+      p.phase === 'produce' ? 'ms (request written → acknowledgement read)' : 'ms (request written → response read and checked)',
+    ),
     latencyP99: figure(quantile(p.latenciesMs, 0.99), 'ms'),
     latencyMax: figure(Math.max(...p.latenciesMs), 'ms'),
     brokerCpu: figure(broker.process, 'CPU-seconds (all threads)'),
@@ -214,20 +245,44 @@ function figures(p: PhaseRecord): Record<string, Figure | null> {
     flushes: metrics.flushes === null ? null : figure(metrics.flushes, 'WAL objects written'),
     puts: metrics.puts === null ? null : figure(metrics.puts, 'object store PUTs (WAL objects, compacted segments, ...)'),
     flushBytes: metrics.flushBytes === null ? null : figure(metrics.flushBytes, 'bytes of WAL objects written'),
-    putBytes: metrics.flushBytes === null ? null : figure(metrics.flushBytes + (metrics.compactionBytes ?? 0), 'bytes PUT (WAL objects + record bytes moved into segments by compaction)'),
+    putBytes:
+      metrics.flushBytes === null
+        ? null
+        : figure(
+            metrics.flushBytes + (metrics.compactionBytes ?? 0),
+            'bytes PUT (WAL objects + record bytes moved into segments by compaction)',
+          ),
     putsPerGiB: perGiB(metrics.puts),
-    bytesPerPut: metrics.puts && metrics.flushBytes !== null ? figure((metrics.flushBytes + (metrics.compactionBytes ?? 0)) / metrics.puts / MiB, 'MiB per PUT') : null,
-    compactionSegments: metrics.compactionSegments === null ? null : figure(metrics.compactionSegments, 'segment objects written by background compaction'),
-    compactionBytes: metrics.compactionBytes === null ? null : figure(metrics.compactionBytes / MiB, 'MiB moved into segments by background compaction'),
+    bytesPerPut:
+      metrics.puts && metrics.flushBytes !== null
+        ? figure((metrics.flushBytes + (metrics.compactionBytes ?? 0)) / metrics.puts / MiB, 'MiB per PUT')
+        : null,
+    compactionSegments:
+      metrics.compactionSegments === null ? null : figure(metrics.compactionSegments, 'segment objects written by background compaction'),
+    compactionBytes:
+      metrics.compactionBytes === null ? null : figure(metrics.compactionBytes / MiB, 'MiB moved into segments by background compaction'),
     gets: metrics.gets === null ? null : figure(metrics.gets, 'object store GETs'),
     deletes: metrics.deletes === null ? null : figure(metrics.deletes, 'object store DELETE requests'),
     gcMajor: metrics.gcMajorCount === null ? null : figure(metrics.gcMajorCount, 'major (mark-compact) GCs of the broker'),
     gcMajorPerGiB: perGiB(metrics.gcMajorCount),
-    gcPauseSeconds: metrics.gcMajorSeconds === null ? null
-      : figure(metrics.gcMajorSeconds + (metrics.gcMinorSeconds ?? 0) + (metrics.gcIncrementalSeconds ?? 0), 'seconds of broker main-thread GC pauses (major + minor + incremental steps)'),
-    gcPauseShare: metrics.gcMajorSeconds === null ? null
-      : figure((metrics.gcMajorSeconds + (metrics.gcMinorSeconds ?? 0) + (metrics.gcIncrementalSeconds ?? 0)) / cs, 'of wall time the broker main thread spent in GC pauses'),
-    healthTransitions: metrics.healthTransitions === null ? null : figure(metrics.healthTransitions, 'object store health state changes (degraded throttles Produce)'),
+    gcPauseSeconds:
+      metrics.gcMajorSeconds === null
+        ? null
+        : figure(
+            metrics.gcMajorSeconds + (metrics.gcMinorSeconds ?? 0) + (metrics.gcIncrementalSeconds ?? 0),
+            'seconds of broker main-thread GC pauses (major + minor + incremental steps)',
+          ),
+    gcPauseShare:
+      metrics.gcMajorSeconds === null
+        ? null
+        : figure(
+            (metrics.gcMajorSeconds + (metrics.gcMinorSeconds ?? 0) + (metrics.gcIncrementalSeconds ?? 0)) / cs,
+            'of wall time the broker main thread spent in GC pauses',
+          ),
+    healthTransitions:
+      metrics.healthTransitions === null
+        ? null
+        : figure(metrics.healthTransitions, 'object store health state changes (degraded throttles Produce)'),
     cacheHits: metrics.cacheHits === null ? null : figure(metrics.cacheHits, 'segment cache hits'),
     cacheMisses: metrics.cacheMisses === null ? null : figure(metrics.cacheMisses, 'segment cache misses'),
   };
@@ -267,16 +322,26 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
     broker = await BrokerChild.start({ dataDir, sets: extraSets, nodeFlags: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
     peakResets = broker.resetPeakRss();
     const b = broker;
-    console.log(`broker pid ${b.pid}, Kafka port ${b.port}, ops port ${b.opsPort}, data ${dataDir}${profDir ? `, profiling into ${profDir}` : ''}`);
+    console.log(
+      `broker pid ${b.pid}, Kafka port ${b.port}, ops port ${b.opsPort}, data ${dataDir}${profDir ? `, profiling into ${profDir}` : ''}`,
+    );
 
     /** One produce phase on a fresh topic, then (optionally) two full reads of it. */
     const produceAndFetch = async (round: number, shape: Shape, bytes: number, fetches: number, into: PhaseRecord[]): Promise<void> => {
       const topic = `bench-${shape.id}-${++topicsCreated}`;
       const topicId = await createTopic(b.port, topic, shape.partitions);
       const load = await prepareProduce({
-        port: b.port, topic, partitions: shape.partitions, connections: shape.connections, inFlightPerConnection: shape.inFlightPerConnection,
-        recordsPerBatch: st.recordsPerBatch, valueBytes: st.valueBytes, partitionsPerRequest: shape.partitionsPerRequest,
-        targetValueBytes: bytes, timeoutMs: st.produceTimeoutMs, deadlineMs: st.phaseDeadlineMs,
+        port: b.port,
+        topic,
+        partitions: shape.partitions,
+        connections: shape.connections,
+        inFlightPerConnection: shape.inFlightPerConnection,
+        recordsPerBatch: st.recordsPerBatch,
+        valueBytes: st.valueBytes,
+        partitionsPerRequest: shape.partitionsPerRequest,
+        targetValueBytes: bytes,
+        timeoutMs: st.produceTimeoutMs,
+        deadlineMs: st.phaseDeadlineMs,
       });
       let produced: Measured<ProduceResult>;
       try {
@@ -288,7 +353,9 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
       for (let p = 0; p < shape.partitions; p++) {
         // A fresh topic: acknowledged records must account for every offset below the highest one acknowledged.
         if (pr.endOffsetByPartition[p] !== pr.recordsByPartition[p]) {
-          throw new Error(`${topic}-${p}: ${pr.recordsByPartition[p]} records acknowledged but offsets up to ${pr.endOffsetByPartition[p]}`);
+          throw new Error(
+            `${topic}-${p}: ${pr.recordsByPartition[p]} records acknowledged but offsets up to ${pr.endOffsetByPartition[p]}`,
+          );
         }
       }
       if (into === records) produceWindows.push(produced.window);
@@ -297,16 +364,30 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
         const conn = await WireConnection.connect(b.port);
         let fetched: Measured<FetchResult>;
         try {
-          fetched = await measure(b, peakResets, () => runFetch({
-            port: b.port, topic, topicId, partitions: shape.partitions, endOffsets: pr.endOffsetByPartition,
-            maxBytes: st.fetchMaxBytes, partitionMaxBytes: st.fetchPartitionMaxBytes, maxWaitMs: st.fetchMaxWaitMs, deadlineMs: st.phaseDeadlineMs,
-          }, conn));
+          fetched = await measure(b, peakResets, () =>
+            runFetch(
+              {
+                port: b.port,
+                topic,
+                topicId,
+                partitions: shape.partitions,
+                endOffsets: pr.endOffsetByPartition,
+                maxBytes: st.fetchMaxBytes,
+                partitionMaxBytes: st.fetchPartitionMaxBytes,
+                maxWaitMs: st.fetchMaxWaitMs,
+                deadlineMs: st.phaseDeadlineMs,
+              },
+              conn,
+            ),
+          );
         } finally {
           conn.close();
         }
         const fr = fetched.result;
         if (fr.records !== pr.records || fr.recordsByPartition.some((n, p) => n !== pr.recordsByPartition[p])) {
-          throw new Error(`${topic}: fetched ${fr.records} records (${fr.recordsByPartition.join(',')}), produced ${pr.records} (${pr.recordsByPartition.join(',')})`);
+          throw new Error(
+            `${topic}: fetched ${fr.records} records (${fr.recordsByPartition.join(',')}), produced ${pr.records} (${pr.recordsByPartition.join(',')})`,
+          );
         }
         if (into === records) fetchWindows.push(fetched.window);
         into.push(phaseRecord(round, shape, f === 1 ? 'fetch-1' : 'fetch-2', fetched, st.valueBytes));
@@ -321,7 +402,9 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
       for (const shape of st.shapes) {
         await produceAndFetch(round, shape, st.produceBytes, 2, records);
         const last = records.slice(-3);
-        console.log(`round ${round} ${shape.id}: ${last.map((r) => `${r.phase} ${fmt(figures(r).throughput!.value)} MiB/s (other load ${fmt((r.m.others + r.m.steal) / (r.m.elapsedMs / 1000))} cores)`).join(', ')}`);
+        console.log(
+          `round ${round} ${shape.id}: ${last.map((r) => `${r.phase} ${fmt(figures(r).throughput!.value)} MiB/s (other load ${fmt((r.m.others + r.m.steal) / (r.m.elapsedMs / 1000))} cores)`).join(', ')}`,
+        );
       }
     }
     await produceAndFetch(1, st.lowDepth, st.lowDepthBytes, 0, lowDepthRecords);
@@ -335,7 +418,10 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
     // ------------------------------------------------------------------------------------------- profile
     let profile: Record<string, unknown> | null = null;
     if (profDir) {
-      const file = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${b.pid}.`)).sort().pop();
+      const file = readdirSync(profDir)
+        .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${b.pid}.`))
+        .sort()
+        .pop();
       if (file === undefined) {
         console.log(`no profile of pid ${b.pid} found in ${profDir}`);
       } else {
@@ -348,15 +434,23 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
         // Runtime functions (Buffer.concat, allocation, ...) are charged to their callers in our code.
         const p = JSON.parse(readFileSync(cropped, 'utf8')) as Profile;
         const callers = topOtherFunctions(p, 3, '/broker/').map((fn) => formatCallers(p, fn, 3, 4));
-        console.log(`\nbroker CPU profile, produce phases only (${fmt(crop.keptMicros / 1e6)} s sampled; ${cropped}):\n${top}\nbroker/ code only:\n${ours}\nruntime functions by caller:\n${callers.join('\n')}`);
+        console.log(
+          `\nbroker CPU profile, produce phases only (${fmt(crop.keptMicros / 1e6)} s sampled; ${cropped}):\n${top}\nbroker/ code only:\n${ours}\nruntime functions by caller:\n${callers.join('\n')}`,
+        );
         const croppedFetch = join(profDir, `fetch-phases.${b.pid}.cpuprofile`);
         const cropFetch = cropProfile(full, croppedFetch, fetchWindows);
         const topFetch = execFileSync(process.execPath, [summaryScript, croppedFetch, '10'], { encoding: 'utf8' });
         console.log(`broker CPU profile, fetch phases only (${fmt(cropFetch.keptMicros / 1e6)} s sampled; ${croppedFetch}):\n${topFetch}`);
         profile = {
-          fullProfile: full, producePhasesProfile: cropped, sampled: figure(crop.keptMicros / 1e6, 's'),
-          top15: top.trim().split('\n'), top15Broker: ours.trim().split('\n'), runtimeCallers: callers.map((c) => c.split('\n')),
-          fetchPhasesProfile: croppedFetch, fetchSampled: figure(cropFetch.keptMicros / 1e6, 's'), fetchTop10: topFetch.trim().split('\n'),
+          fullProfile: full,
+          producePhasesProfile: cropped,
+          sampled: figure(crop.keptMicros / 1e6, 's'),
+          top15: top.trim().split('\n'),
+          top15Broker: ours.trim().split('\n'),
+          runtimeCallers: callers.map((c) => c.split('\n')),
+          fetchPhasesProfile: croppedFetch,
+          fetchSampled: figure(cropFetch.keptMicros / 1e6, 's'),
+          fetchTop10: topFetch.trim().split('\n'),
         };
       }
     }
@@ -372,7 +466,14 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
 
 const phaseTitle: Record<PhaseId, string> = { produce: 'produce', 'fetch-1': 'fetch (1st read)', 'fetch-2': 'fetch (2nd read)' };
 
-function report(st: Settings, records: PhaseRecord[], lowDepthRecords: PhaseRecord[], peakResets: boolean, profile: Record<string, unknown> | null, extraSets: Record<string, string>): Record<string, unknown> {
+function report(
+  st: Settings,
+  records: PhaseRecord[],
+  lowDepthRecords: PhaseRecord[],
+  peakResets: boolean,
+  profile: Record<string, unknown> | null,
+  extraSets: Record<string, string>,
+): Record<string, unknown> {
   const groups: { shape: Shape; phase: PhaseId; rounds: PhaseRecord[] }[] = [];
   for (const shape of st.shapes) {
     for (const phase of ['produce', 'fetch-1', 'fetch-2'] as PhaseId[]) {
@@ -391,41 +492,86 @@ function report(st: Settings, records: PhaseRecord[], lowDepthRecords: PhaseReco
 
   const roundsNote = st.rounds > 1 ? `median of ${st.rounds} rounds; MiB/s range in brackets` : '1 round';
   console.log(`\nThroughput and latency (${roundsNote}; MiB = 2^20 bytes of record values, 1 KiB per record)\n`);
-  console.log(table(
-    ['shape / phase', 'MiB/s', 'records/s', 'p50 ms', 'p99 ms', 'requests', 'in flight'],
-    groups.map((g) => {
-      const tp = g.rounds.map((r) => figures(r).throughput!.value);
-      const range = g.rounds.length > 1 ? ` [${fmt(Math.min(...tp))}–${fmt(Math.max(...tp))}]` : '';
-      const inFlight = g.phase === 'produce' ? `${g.shape.connections}×${g.shape.inFlightPerConnection}×${fmt((g.shape.partitionsPerRequest * st.recordsPerBatch * st.valueBytes) / MiB)} MiB` : '1 fetch';
-      return [label(g), `${f(med(g.rounds, 'throughput'))}${range}`, f(med(g.rounds, 'recordsPerSecond')), f(med(g.rounds, 'latencyP50')), f(med(g.rounds, 'latencyP99')), f(med(g.rounds, 'requests')), inFlight];
-    }),
-  ));
+  console.log(
+    table(
+      ['shape / phase', 'MiB/s', 'records/s', 'p50 ms', 'p99 ms', 'requests', 'in flight'],
+      groups.map((g) => {
+        const tp = g.rounds.map((r) => figures(r).throughput!.value);
+        const range = g.rounds.length > 1 ? ` [${fmt(Math.min(...tp))}–${fmt(Math.max(...tp))}]` : '';
+        const inFlight =
+          g.phase === 'produce'
+            ? `${g.shape.connections}×${g.shape.inFlightPerConnection}×${fmt((g.shape.partitionsPerRequest * st.recordsPerBatch * st.valueBytes) / MiB)} MiB`
+            : '1 fetch';
+        return [
+          label(g),
+          `${f(med(g.rounds, 'throughput'))}${range}`,
+          f(med(g.rounds, 'recordsPerSecond')),
+          f(med(g.rounds, 'latencyP50')),
+          f(med(g.rounds, 'latencyP99')),
+          f(med(g.rounds, 'requests')),
+          inFlight,
+        ];
+      }),
+    ),
+  );
   console.log(`\nCPU and memory (${roundsNote.split(';')[0]})\n`);
-  console.log(table(
-    ['shape / phase', 'broker CPU-s/GiB', 'MiB/s per core', 'broker cores', 'main thread', 'GC pause %', 'major GCs/GiB', 'client CPU-s/GiB', 'client cores', 'other cores', 'peak RSS MiB'],
-    groups.map((g) => [
-      label(g), f(med(g.rounds, 'brokerCpuPerGiB')), f(med(g.rounds, 'throughputPerBrokerCore')), f(med(g.rounds, 'brokerCores')),
-      f(med(g.rounds, 'brokerMainThreadShare')), f(med(g.rounds, 'gcPauseShare') === null ? null : 100 * med(g.rounds, 'gcPauseShare')!),
-      f(med(g.rounds, 'gcMajorPerGiB')), f(med(g.rounds, 'clientCpuPerGiB')), f(med(g.rounds, 'clientCores')),
-      f(med(g.rounds, 'otherCores') === null ? null : med(g.rounds, 'otherCores')! + med(g.rounds, 'stealCores')!), f(med(g.rounds, 'brokerPeakRss')),
-    ]),
-  ));
+  console.log(
+    table(
+      [
+        'shape / phase',
+        'broker CPU-s/GiB',
+        'MiB/s per core',
+        'broker cores',
+        'main thread',
+        'GC pause %',
+        'major GCs/GiB',
+        'client CPU-s/GiB',
+        'client cores',
+        'other cores',
+        'peak RSS MiB',
+      ],
+      groups.map((g) => [
+        label(g),
+        f(med(g.rounds, 'brokerCpuPerGiB')),
+        f(med(g.rounds, 'throughputPerBrokerCore')),
+        f(med(g.rounds, 'brokerCores')),
+        f(med(g.rounds, 'brokerMainThreadShare')),
+        f(med(g.rounds, 'gcPauseShare') === null ? null : 100 * med(g.rounds, 'gcPauseShare')!),
+        f(med(g.rounds, 'gcMajorPerGiB')),
+        f(med(g.rounds, 'clientCpuPerGiB')),
+        f(med(g.rounds, 'clientCores')),
+        f(med(g.rounds, 'otherCores') === null ? null : med(g.rounds, 'otherCores')! + med(g.rounds, 'stealCores')!),
+        f(med(g.rounds, 'brokerPeakRss')),
+      ]),
+    ),
+  );
   console.log(`\nObject store (${roundsNote.split(';')[0]})\n`);
-  console.log(table(
-    ['shape / phase', 'PUTs', 'PUTs/GiB', 'MiB/PUT', 'GETs', 'cache hit/miss', 'compacted MiB'],
-    groups.map((g) => [
-      label(g), f(med(g.rounds, 'puts')), f(med(g.rounds, 'putsPerGiB')), f(med(g.rounds, 'bytesPerPut')), f(med(g.rounds, 'gets')),
-      `${f(med(g.rounds, 'cacheHits'))}/${f(med(g.rounds, 'cacheMisses'))}`, f(med(g.rounds, 'compactionBytes')),
-    ]),
-  ));
+  console.log(
+    table(
+      ['shape / phase', 'PUTs', 'PUTs/GiB', 'MiB/PUT', 'GETs', 'cache hit/miss', 'compacted MiB'],
+      groups.map((g) => [
+        label(g),
+        f(med(g.rounds, 'puts')),
+        f(med(g.rounds, 'putsPerGiB')),
+        f(med(g.rounds, 'bytesPerPut')),
+        f(med(g.rounds, 'gets')),
+        `${f(med(g.rounds, 'cacheHits'))}/${f(med(g.rounds, 'cacheMisses'))}`,
+        f(med(g.rounds, 'compactionBytes')),
+      ]),
+    ),
+  );
   const busiest = Math.max(...[...records, ...lowDepthRecords].map((r) => (r.m.others + r.m.steal) / (r.m.elapsedMs / 1000)));
   if (busiest > 0.25) {
-    console.log(`note: other work on the machine (other processes, kernel threads, hypervisor steal) took up to ${fmt(busiest)} cores during a phase; ` +
-      'wall-clock figures (MiB/s, latency) suffer first, CPU-seconds per GiB much less');
+    console.log(
+      `note: other work on the machine (other processes, kernel threads, hypervisor steal) took up to ${fmt(busiest)} cores during a phase; ` +
+        'wall-clock figures (MiB/s, latency) suffer first, CPU-seconds per GiB much less',
+    );
   }
   const transitions = [...records, ...lowDepthRecords].filter((r) => (r.m.metrics.healthTransitions ?? 0) > 0);
   if (transitions.length > 0) {
-    console.log(`note: the broker's object store health changed state during ${transitions.map((r) => `round ${r.round} ${r.shape} ${r.phase}`).join(', ')} (see its log: a degraded store throttles Produce)`);
+    console.log(
+      `note: the broker's object store health changed state during ${transitions.map((r) => `round ${r.round} ${r.shape} ${r.phase}`).join(', ')} (see its log: a degraded store throttles Produce)`,
+    );
   }
   if (!peakResets) console.log('note: the kernel refused to reset VmHWM, so peak RSS is since the broker started');
 
@@ -434,7 +580,7 @@ function report(st: Settings, records: PhaseRecord[], lowDepthRecords: PhaseReco
     versions: { ours: oursVersion(), node: process.version },
     loadGenerator: {
       kind: 'hand-rolled, on our codec (bench/lib/broker-load.ts): pre-encoded Produce v9 frames re-sent with new correlation ids; Fetch v16 consumer checking every batch CRC and offset',
-      why: '@platformatic/kafka\'s producer spent as much CPU as the broker it was loading (see bench/README.md), on a machine whose cores the two share',
+      why: "@platformatic/kafka's producer spent as much CPU as the broker it was loading (see bench/README.md), on a machine whose cores the two share",
     },
     settings: {
       rounds: st.rounds,
@@ -442,19 +588,33 @@ function report(st: Settings, records: PhaseRecord[], lowDepthRecords: PhaseReco
       warmupVolume: figure(st.warmupBytes / MiB, 'MiB of record values (split over the shapes, not recorded)'),
       recordValueBytes: figure(st.valueBytes, 'bytes (no key, no headers)'),
       recordsPerBatch: figure(st.recordsPerBatch, 'records'),
-      batchBytes: produceBatchBytes ? figure(produceBatchBytes.batchBytes / (produceBatchBytes.requests * (st.shapes.find((s) => s.id === produceBatchBytes.shape)!.partitionsPerRequest)), 'bytes per batch') : null,
+      batchBytes: produceBatchBytes
+        ? figure(
+            produceBatchBytes.batchBytes /
+              (produceBatchBytes.requests * st.shapes.find((s) => s.id === produceBatchBytes.shape)!.partitionsPerRequest),
+            'bytes per batch',
+          )
+        : null,
       compression: 'none',
       acks: -1,
       idempotent: false,
       shapes: [...st.shapes, st.lowDepth].map((s) => ({
         ...s,
-        inFlight: figure(s.connections * s.inFlightPerConnection * s.partitionsPerRequest * st.recordsPerBatch * st.valueBytes / MiB, 'MiB of record values in flight (when every slot has a request out)'),
+        inFlight: figure(
+          (s.connections * s.inFlightPerConnection * s.partitionsPerRequest * st.recordsPerBatch * st.valueBytes) / MiB,
+          'MiB of record values in flight (when every slot has a request out)',
+        ),
       })),
       fetch: {
-        version: 16, maxBytes: figure(st.fetchMaxBytes, 'bytes'), partitionMaxBytes: figure(st.fetchPartitionMaxBytes, 'bytes'),
-        maxWaitMs: figure(st.fetchMaxWaitMs, 'ms'), minBytes: figure(1, 'bytes'), consumer: 'one connection, one Fetch in flight, every unfinished partition in each request',
+        version: 16,
+        maxBytes: figure(st.fetchMaxBytes, 'bytes'),
+        partitionMaxBytes: figure(st.fetchPartitionMaxBytes, 'bytes'),
+        maxWaitMs: figure(st.fetchMaxWaitMs, 'ms'),
+        minBytes: figure(1, 'bytes'),
+        consumer: 'one connection, one Fetch in flight, every unfinished partition in each request',
       },
-      broker: 'defaults of bin/skafos.ts broker (local object store, embedded metadata; e.g. skafos.flush.size.bytes 8 MiB, skafos.flush.linger.ms 250, skafos.flush.max.pending.bytes 64 MiB, skafos.cache.segment.bytes 256 MiB), except brokerOverrides',
+      broker:
+        'defaults of bin/skafos.ts broker (local object store, embedded metadata; e.g. skafos.flush.size.bytes 8 MiB, skafos.flush.linger.ms 250, skafos.flush.max.pending.bytes 64 MiB, skafos.cache.segment.bytes 256 MiB), except brokerOverrides',
       brokerOverrides: extraSets,
     },
     summary: groups.map((g) => {
@@ -467,7 +627,13 @@ function report(st: Settings, records: PhaseRecord[], lowDepthRecords: PhaseReco
       }
       return out;
     }),
-    phases: [...records, ...lowDepthRecords].map((r) => ({ round: r.round, shape: r.shape, phase: r.phase, partitions: r.partitions, ...figures(r) })),
+    phases: [...records, ...lowDepthRecords].map((r) => ({
+      round: r.round,
+      shape: r.shape,
+      phase: r.phase,
+      partitions: r.partitions,
+      ...figures(r),
+    })),
     profile,
   };
 }

@@ -23,7 +23,13 @@ import { fetchV16, metadataV12, offsetCommitV9, Reader as PltReader } from '@pla
 import { decodeFetchResponse } from '../broker/protocol/generated/fetch.ts';
 import { decodeMetadataResponse } from '../broker/protocol/generated/metadata.ts';
 import { encodeOffsetCommitRequest } from '../broker/protocol/generated/offset-commit.ts';
-import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD_BYTES, BatchHeaderView, openBatchRecords, RecordCursor } from '../broker/protocol/records/index.ts';
+import {
+  BATCH_LENGTH_OFFSET,
+  BATCH_LOG_OVERHEAD_BYTES,
+  BatchHeaderView,
+  openBatchRecords,
+  RecordCursor,
+} from '../broker/protocol/records/index.ts';
 import { Reader } from '../broker/protocol/wire/reader.ts';
 import { Writer } from '../broker/protocol/wire/writer.ts';
 import { buildFetchFixture, buildMetadataFixture, buildOffsetCommitFixture, uuidToHyphenatedHex } from './lib/codec-fixtures.ts';
@@ -33,7 +39,8 @@ import type { HarnessSettings } from './lib/harness.ts';
 import { figure, fmt, installedVersion, oursVersion, table } from './lib/report.ts';
 import type { ScenarioOptions } from './lib/scenario.ts';
 
-export const description = 'protocol codec vs @platformatic/kafka: Metadata v12 decode, OffsetCommit v9 encode, Fetch v16 decode + record iteration';
+export const description =
+  'protocol codec vs @platformatic/kafka: Metadata v12 decode, OffsetCommit v9 encode, Fetch v16 decode + record iteration';
 
 /** The goal: ours at least this many times theirs, on every operation. */
 const targetRatio = 1.5;
@@ -73,7 +80,10 @@ export function metadataOperation(): Operation {
   const a = ours();
   const b = theirs();
   check(a.topics.length === 1000 && b.topics.length === 1000, 'topic count');
-  check(a.brokers.length === b.brokers.length && a.brokers[2]!.host === b.brokers[2]!.host && a.brokers[2]!.rack === b.brokers[2]!.rack, 'brokers');
+  check(
+    a.brokers.length === b.brokers.length && a.brokers[2]!.host === b.brokers[2]!.host && a.brokers[2]!.rack === b.brokers[2]!.rack,
+    'brokers',
+  );
   check(a.clusterId === b.clusterId && a.controllerId === b.controllerId, 'cluster id / controller');
   for (const t of [0, 1, 499, 999]) {
     const ta = a.topics[t]!;
@@ -84,12 +94,25 @@ export function metadataOperation(): Operation {
     for (const p of [0, 7, 15]) {
       const pa = ta.partitions[p]!;
       const pb = tb.partitions[p]!;
-      check(pa.partitionIndex === pb.partitionIndex && pa.leaderId === pb.leaderId && pa.leaderEpoch === pb.leaderEpoch, `topic ${t} partition ${p} leader`);
-      check(pa.replicaNodes.join() === pb.replicaNodes.join() && pa.isrNodes.join() === pb.isrNodes.join(), `topic ${t} partition ${p} replicas/isr`);
+      check(
+        pa.partitionIndex === pb.partitionIndex && pa.leaderId === pb.leaderId && pa.leaderEpoch === pb.leaderEpoch,
+        `topic ${t} partition ${p} leader`,
+      );
+      check(
+        pa.replicaNodes.join() === pb.replicaNodes.join() && pa.isrNodes.join() === pb.isrNodes.join(),
+        `topic ${t} partition ${p} replicas/isr`,
+      );
       check(pa.replicaNodes.length === 3 && pb.offlineReplicas.length === 0, `topic ${t} partition ${p} shape`);
     }
   }
-  return { id: 'metadata-v12-decode', title: 'Metadata v12 response decode (1,000 topics × 16 partitions)', bytes: body.length, bytesAre: 'input', ours, theirs };
+  return {
+    id: 'metadata-v12-decode',
+    title: 'Metadata v12 response decode (1,000 topics × 16 partitions)',
+    bytes: body.length,
+    bytesAre: 'input',
+    ours,
+    theirs,
+  };
 }
 
 // ----------------------------------------------------------------------------------------- OffsetCommit v9
@@ -109,7 +132,14 @@ export function offsetCommitOperation(): Operation {
   const a = ours();
   const b = theirs();
   check(a.equals(b), `OffsetCommit v9 bodies differ (ours ${a.length} bytes, theirs ${b.length} bytes)`);
-  return { id: 'offset-commit-v9-encode', title: 'OffsetCommit v9 request encode (100 topics × 16 partitions)', bytes: a.length, bytesAre: 'output', ours, theirs };
+  return {
+    id: 'offset-commit-v9-encode',
+    title: 'OffsetCommit v9 request encode (100 topics × 16 partitions)',
+    bytes: a.length,
+    bytesAre: 'output',
+    ours,
+    theirs,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- Fetch v16
@@ -165,7 +195,12 @@ function tallyOurs(body: Buffer, tally: Tally): void {
       const records = partitions[p]!.records;
       if (records === null) continue;
       // Like theirs, stop at a trailing partial batch (a broker may cut the last batch of a Fetch short).
-      for (let pos = 0; records.length - pos >= BATCH_LOG_OVERHEAD_BYTES && records.readInt32BE(pos + BATCH_LENGTH_OFFSET) <= records.length - pos - BATCH_LOG_OVERHEAD_BYTES; pos = batchHeader.end) {
+      for (
+        let pos = 0;
+        records.length - pos >= BATCH_LOG_OVERHEAD_BYTES &&
+        records.readInt32BE(pos + BATCH_LENGTH_OFFSET) <= records.length - pos - BATCH_LOG_OVERHEAD_BYTES;
+        pos = batchHeader.end
+      ) {
         openBatchRecords(records, pos, cursor, openOptions, batchHeader);
         while (cursor.next()) {
           tally.records++;
@@ -207,20 +242,33 @@ export function fetchOperation(): { op: Operation; fx: FetchFixture } {
   const a = ours();
   const b = theirs();
   const want = { records: fx.records, ...fx.expect };
-  for (const [side, got] of [['ours', a], ['theirs', b]] as const) {
+  for (const [side, got] of [
+    ['ours', a],
+    ['theirs', b],
+  ] as const) {
     check(JSON.stringify(got) === JSON.stringify(want), `${side} walked ${JSON.stringify(got)}, fixture has ${JSON.stringify(want)}`);
   }
   const ra = decodeFetchResponse(new Reader(body), 16);
   const rb = fetchV16.parseResponse(0, 1, 16, PltReader.from(body));
   check(uuidToHyphenatedHex(ra.responses[0]!.topicId) === rb.responses[0]!.topicId, 'fetch topic id');
-  check(ra.sessionId === rb.sessionId && ra.responses[0]!.partitions.length === rb.responses[0]!.partitions.length, 'fetch session / partition count');
+  check(
+    ra.sessionId === rb.sessionId && ra.responses[0]!.partitions.length === rb.responses[0]!.partitions.length,
+    'fetch session / partition count',
+  );
   const pa = ra.responses[0]!.partitions[9]!;
   const pb = rb.responses[0]!.partitions[9]!;
   check(pa.partitionIndex === pb.partitionIndex && BigInt(pa.highWatermark) === pb.highWatermark, 'fetch partition 9 high watermark');
   const firstKey = rb.responses[0]!.partitions[0]!.records![0]!.records[0]!.key!.toString();
   check(firstKey === 'key-001000000', `first record key ${firstKey}`);
   return {
-    op: { id: 'fetch-v16-decode-iterate', title: `Fetch v16 response decode + iterate (16 partitions × 1 MiB, ${fx.records} × 1 KiB records)`, bytes: body.length, bytesAre: 'input', ours, theirs },
+    op: {
+      id: 'fetch-v16-decode-iterate',
+      title: `Fetch v16 response decode + iterate (16 partitions × 1 MiB, ${fx.records} × 1 KiB records)`,
+      bytes: body.length,
+      bytesAre: 'input',
+      ours,
+      theirs,
+    },
     fx,
   };
 }
@@ -234,16 +282,24 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
   const offsetCommit = offsetCommitOperation();
   const fetch = fetchOperation();
   const operations = [metadata, offsetCommit, fetch.op];
-  console.log(`fixtures built and cross-checked in ${fmt(performance.now() - t0)} ms; ` +
-    `settings: warm-up ${settings.warmupMs} ms, ${settings.rounds} rounds ≥ ${settings.roundMs} ms per side, ` +
-    `median reported${gcBetweenRounds ? ', full GC before each round' : ''}\n`);
+  console.log(
+    `fixtures built and cross-checked in ${fmt(performance.now() - t0)} ms; ` +
+      `settings: warm-up ${settings.warmupMs} ms, ${settings.rounds} rounds ≥ ${settings.roundMs} ms per side, ` +
+      `median reported${gcBetweenRounds ? ', full GC before each round' : ''}\n`,
+  );
 
   const results = [];
   const rows: string[][] = [];
   let minShare = 1;
   for (const op of operations) {
     process.stdout.write(`  running ${op.id} …`);
-    const [ours, theirs] = compare([{ name: 'ours', fn: op.ours }, { name: 'theirs', fn: op.theirs }], settings);
+    const [ours, theirs] = compare(
+      [
+        { name: 'ours', fn: op.ours },
+        { name: 'theirs', fn: op.theirs },
+      ],
+      settings,
+    );
     const ratio = ours!.medianOpsPerSec / theirs!.medianOpsPerSec;
     const cpuRatio = ours!.medianOpsPerCpuSec / theirs!.medianOpsPerCpuSec;
     // Both sides' round r ran back to back, so they saw nearly the same machine: the median of the per-round
@@ -286,12 +342,16 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
       `${fmt(pairedRatio)}×`,
     ]);
   }
-  console.log('\n' + table(['operation', 'bytes/op', 'ours ops/s', 'theirs ops/s', 'ours MB/s', 'theirs MB/s', 'ours/theirs', 'paired'], rows));
+  console.log(
+    '\n' + table(['operation', 'bytes/op', 'ours ops/s', 'theirs ops/s', 'ours MB/s', 'theirs MB/s', 'ours/theirs', 'paired'], rows),
+  );
   console.log(`\ntarget: ours ≥ ${targetRatio}× theirs on every operation (wall-clock ratio); MB = 10^6 bytes`);
   if (minShare < 0.9) {
-    console.log(`note: in the median round the benchmark thread was on a CPU only ${fmt(minShare * 100)}% of the time on one side ` +
-      '(descheduled by other load on the machine, or waiting for V8\'s parallel GC threads); the ratios, the "paired" one ' +
-      'above all, are steadier than the absolute figures');
+    console.log(
+      `note: in the median round the benchmark thread was on a CPU only ${fmt(minShare * 100)}% of the time on one side ` +
+        '(descheduled by other load on the machine, or waiting for V8\'s parallel GC threads); the ratios, the "paired" one ' +
+        'above all, are steadier than the absolute figures',
+    );
   }
 
   return {

@@ -15,7 +15,8 @@ import { figure, fmt, oursVersion, table } from './lib/report.ts';
 import type { ScenarioOptions } from './lib/scenario.ts';
 import { percentiles } from './lib/stats.ts';
 
-export const description = 'connections: 5,000 idle client connections; broker RSS and produce p99 meanwhile, against the same load without them';
+export const description =
+  'connections: 5,000 idle client connections; broker RSS and produce p99 meanwhile, against the same load without them';
 
 export async function run(o: ScenarioOptions): Promise<Record<string, unknown>> {
   const backend = await BenchBackend.get(o.backend);
@@ -23,8 +24,11 @@ export async function run(o: ScenarioOptions): Promise<Record<string, unknown>> 
   let fdLimit = 'unknown';
   try {
     fdLimit = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
-  } catch { /* reported as unknown */ }
-  if (fdLimit !== 'unlimited' && Number(fdLimit) < idle + 500) throw new Error(`ulimit -n is ${fdLimit}: ${idle} connections need more (ulimit -n 20000)`);
+  } catch {
+    /* reported as unknown */
+  }
+  if (fdLimit !== 'unlimited' && Number(fdLimit) < idle + 500)
+    throw new Error(`ulimit -n is ${fdLimit}: ${idle} connections need more (ulimit -n 20000)`);
   const phaseMs = o.quick ? 6_000 : 30_000;
   const rateMiBps = 16;
   let broker: BenchBroker | null = await backend.startBroker('connections');
@@ -34,13 +38,23 @@ export async function run(o: ScenarioOptions): Promise<Record<string, unknown>> 
   try {
     const b = broker;
     await createTopic(b.child.port, 'conns', 16);
-    const p = await Producer.open({ port: b.child.port, topic: 'conns', partitions: 16, connections: 4, recordsPerBatch: 64, valueBytes: 1024, partitionsPerRequest: 1 });
+    const p = await Producer.open({
+      port: b.child.port,
+      topic: 'conns',
+      partitions: 16,
+      connections: 4,
+      recordsPerBatch: 64,
+      valueBytes: 1024,
+      partitionsPerRequest: 1,
+    });
     const rps = (rateMiBps * MiB) / p.valueBytesPerRequest;
     await p.fixedRate({ requestsPerSecond: rps, durationMs: 2000, deadlineMs: 60_000 });
     const phase = async (name: string) => {
       const rssBefore = b.child.memory().rssBytes;
       const bar = new Progress(`produce ${rateMiBps} MiB/s, ${name}`, phaseMs / 1000, 's');
-      const m = await measure(b, backend, () => p.fixedRate({ requestsPerSecond: rps, durationMs: phaseMs, deadlineMs: phaseMs + 120_000, progress: bar }));
+      const m = await measure(b, backend, () =>
+        p.fixedRate({ requestsPerSecond: rps, durationMs: phaseMs, deadlineMs: phaseMs + 120_000, progress: bar }),
+      );
       bar.end();
       phases.push({ phase: name, run: m.result, cost: m.cost, rssBefore });
     };
@@ -68,22 +82,58 @@ export async function run(o: ScenarioOptions): Promise<Record<string, unknown>> 
   }
   const fig = (x: (typeof phases)[number]) => {
     const l = percentiles(x.run.samples.map((s) => s.latencyMs));
-    return { achieved: figure(x.run.valueBytes / MiB / (x.run.elapsedMs / 1000), 'MiB/s'), ackP50: figure(l.p50, 'ms'), ackP99: figure(l.p99, 'ms'), ackP999: figure(l.p999, 'ms'),
-      rssBefore: figure(x.rssBefore / MiB, 'MiB'), ...costFigures(x.cost, x.run.valueBytes / GiB) };
+    return {
+      achieved: figure(x.run.valueBytes / MiB / (x.run.elapsedMs / 1000), 'MiB/s'),
+      ackP50: figure(l.p50, 'ms'),
+      ackP99: figure(l.p99, 'ms'),
+      ackP999: figure(l.p999, 'ms'),
+      rssBefore: figure(x.rssBefore / MiB, 'MiB'),
+      ...costFigures(x.cost, x.run.valueBytes / GiB),
+    };
   };
   console.log(`\nProduce at ${rateMiBps} MiB/s with and without ${idle} idle connections (${backend.kind} backend)\n`);
-  console.log(table(['phase', 'MiB/s', 'ack p50 ms', 'ack p99 ms', 'ack p99.9 ms', 'RSS MiB', 'peak RSS MiB', 'broker cores'], phases.map((x) => {
-    const f = fig(x);
-    return [x.phase, fmt(f.achieved.value), fmt(f.ackP50.value), fmt(f.ackP99.value), fmt(f.ackP999.value), fmt(f.rssAtEnd.value), fmt(f.peakRss.value), fmt(f.brokerCores.value)];
-  })));
-  console.log(`\n${idle} connections opened in ${fmt(connectS)} s; broker RSS grew by ${fmt(rssIdleOnly / MiB)} MiB (${fmt(rssIdleOnly / idle / 1024)} KiB per connection)`);
+  console.log(
+    table(
+      ['phase', 'MiB/s', 'ack p50 ms', 'ack p99 ms', 'ack p99.9 ms', 'RSS MiB', 'peak RSS MiB', 'broker cores'],
+      phases.map((x) => {
+        const f = fig(x);
+        return [
+          x.phase,
+          fmt(f.achieved.value),
+          fmt(f.ackP50.value),
+          fmt(f.ackP99.value),
+          fmt(f.ackP999.value),
+          fmt(f.rssAtEnd.value),
+          fmt(f.peakRss.value),
+          fmt(f.brokerCores.value),
+        ];
+      }),
+    ),
+  );
+  console.log(
+    `\n${idle} connections opened in ${fmt(connectS)} s; broker RSS grew by ${fmt(rssIdleOnly / MiB)} MiB (${fmt(rssIdleOnly / idle / 1024)} KiB per connection)`,
+  );
   const [a, b2] = phases.map((x) => fig(x).ackP99.value) as [number, number];
-  target({ scenario: 'connections', target: `produce p99 with ${idle} idle connections (no issue target; reported)`, measured: `${fmt(b2)} ms vs ${fmt(a)} ms without`, met: null });
+  target({
+    scenario: 'connections',
+    target: `produce p99 with ${idle} idle connections (no issue target; reported)`,
+    measured: `${fmt(b2)} ms vs ${fmt(a)} ms without`,
+    met: null,
+  });
   return {
     versions: { ours: oursVersion(), node: process.version },
     backend: backend.describe(),
-    settings: { idleConnections: idle, openedPerBatch: 250, idleConnection: 'TCP connect + one ApiVersions v3, then nothing', rate: figure(rateMiBps, 'MiB/s'), duration: figure(phaseMs / 1000, 's per phase'), ulimitN: fdLimit },
-    connectTime: figure(connectS, 's'), rssPerIdleConnection: figure(rssIdleOnly / idle / 1024, 'KiB'), rssGrowthForIdle: figure(rssIdleOnly / MiB, 'MiB'),
+    settings: {
+      idleConnections: idle,
+      openedPerBatch: 250,
+      idleConnection: 'TCP connect + one ApiVersions v3, then nothing',
+      rate: figure(rateMiBps, 'MiB/s'),
+      duration: figure(phaseMs / 1000, 's per phase'),
+      ulimitN: fdLimit,
+    },
+    connectTime: figure(connectS, 's'),
+    rssPerIdleConnection: figure(rssIdleOnly / idle / 1024, 'KiB'),
+    rssGrowthForIdle: figure(rssIdleOnly / MiB, 'MiB'),
     phases: phases.map((x) => ({ phase: x.phase, ...fig(x) })),
   };
 }

@@ -20,7 +20,8 @@ import type { ScenarioOptions } from './lib/scenario.ts';
 import { percentiles } from './lib/stats.ts';
 import { WireConnection } from './lib/wire-client.ts';
 
-export const description = 'failover: three brokers on s3 + etcd under acks=all load; kill -9 of one: time until every moved partition is served again, per lease';
+export const description =
+  'failover: three brokers on s3 + etcd under acks=all load; kill -9 of one: time until every moved partition is served again, per lease';
 
 const brokersInCluster = 3;
 const recordsPerBatch = 16;
@@ -64,7 +65,10 @@ class RoutedLoad {
     this.ports.delete(nodeId);
     const c = this.conns.get(nodeId);
     this.conns.delete(nodeId);
-    void c?.then((x) => x.close(), () => {});
+    void c?.then(
+      (x) => x.close(),
+      () => {},
+    );
   }
 
   owners(): Route[] {
@@ -77,7 +81,10 @@ class RoutedLoad {
         try {
           const c = await this.conn(nodeId);
           const r = await c.request<MetadataResponse>(ApiKey.Metadata, 12, {
-            topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: this.topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+            topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: this.topic }],
+            allowAutoTopicCreation: false,
+            includeClusterAuthorizedOperations: false,
+            includeTopicAuthorizedOperations: false,
           });
           const t = r.topics[0];
           if (!t || t.errorCode !== 0) continue;
@@ -98,7 +105,10 @@ class RoutedLoad {
   private forgetConnection(nodeId: number): void {
     const c = this.conns.get(nodeId);
     this.conns.delete(nodeId);
-    void c?.then((x) => x.close(), () => {});
+    void c?.then(
+      (x) => x.close(),
+      () => {},
+    );
   }
 
   private conn(nodeId: number): Promise<WireConnection> {
@@ -126,7 +136,9 @@ class RoutedLoad {
         try {
           const c = await this.conn(route.nodeId);
           const r = await c.request<ProduceResponse>(ApiKey.Produce, 9, {
-            transactionalId: null, acks: -1, timeoutMs: produceTimeoutMs,
+            transactionalId: null,
+            acks: -1,
+            timeoutMs: produceTimeoutMs,
             topicData: [{ name: this.topic, partitionData: [{ index: p, records: this.batch }] }],
           });
           const pr = r.responses[0]!.partitionResponses[0]!;
@@ -151,7 +163,11 @@ class RoutedLoad {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.allSettled(this.loops);
-    for (const c of this.conns.values()) void c.then((x) => x.close(), () => {});
+    for (const c of this.conns.values())
+      void c.then(
+        (x) => x.close(),
+        () => {},
+      );
     this.conns.clear();
   }
 }
@@ -161,7 +177,10 @@ async function logEnds(port: number, topic: string, partitions: number): Promise
   const c = await WireConnection.connect(port);
   try {
     const md = await c.request<MetadataResponse>(ApiKey.Metadata, 12, {
-      topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+      topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }],
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
     });
     const ports = new Map(md.brokers.map((b) => [b.nodeId, b.port]));
     const ends = new Array<number>(partitions).fill(-1);
@@ -169,7 +188,9 @@ async function logEnds(port: number, topic: string, partitions: number): Promise
       const oc = await WireConnection.connect(ports.get(p.leaderId)!);
       try {
         const r = await oc.request<{ topics: { partitions: { errorCode: number; offset: bigint | number }[] }[] }>(ApiKey.ListOffsets, 7, {
-          replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: p.partitionIndex, currentLeaderEpoch: -1, timestamp: -1 }] }],
+          replicaId: -1,
+          isolationLevel: 0,
+          topics: [{ name: topic, partitions: [{ partitionIndex: p.partitionIndex, currentLeaderEpoch: -1, timestamp: -1 }] }],
         });
         const x = r.topics[0]!.partitions[0]!;
         ends[p.partitionIndex] = x.errorCode === 0 ? Number(x.offset) : -1;
@@ -232,7 +253,10 @@ async function round(backend: BenchBackend, leaseMs: number, partitions: number,
     const counts = new Map<number, number>();
     for (const r of load.owners()) counts.set(r.nodeId, (counts.get(r.nodeId) ?? 0) + 1);
     const victimId = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]![0];
-    const moved = load.owners().map((r, p) => (r.nodeId === victimId ? p : -1)).filter((p) => p >= 0);
+    const moved = load
+      .owners()
+      .map((r, p) => (r.nodeId === victimId ? p : -1))
+      .filter((p) => p >= 0);
     const walObjectsAtKill = await walObjectsAlive(brokers);
     const survivors = brokers.filter((_, i) => i + 1 !== victimId);
     const killedAt = Date.now();
@@ -248,10 +272,19 @@ async function round(backend: BenchBackend, leaseMs: number, partitions: number,
       while (Date.now() - killedAt < 120_000) {
         if (metadataMs < 0) {
           const r = await c.request<MetadataResponse>(ApiKey.Metadata, 12, {
-            topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+            topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }],
+            allowAutoTopicCreation: false,
+            includeClusterAuthorizedOperations: false,
+            includeTopicAuthorizedOperations: false,
           });
           const ps = r.topics[0]!.partitions;
-          if (moved.every((p) => { const x = ps.find((y) => y.partitionIndex === p); return x !== undefined && x.errorCode === 0 && x.leaderId >= 0 && x.leaderId !== victimId; })) metadataMs = Date.now() - killedAt;
+          if (
+            moved.every((p) => {
+              const x = ps.find((y) => y.partitionIndex === p);
+              return x !== undefined && x.errorCode === 0 && x.leaderId >= 0 && x.leaderId !== victimId;
+            })
+          )
+            metadataMs = Date.now() - killedAt;
         }
         moved.forEach((p, i) => {
           if (firstAckMs[i]! >= 0) return;
@@ -272,12 +305,29 @@ async function round(backend: BenchBackend, leaseMs: number, partitions: number,
     await load.stop();
     const ends = await logEnds(survivorPort, topic, partitions);
     const lost = ends.reduce((n, end, p) => n + Math.max(0, load!.acked[p]! - Math.max(0, end)), 0);
-    const loads = survivors.flatMap((b) => b.child.logEntries('partitions loaded'))
+    const loads = survivors
+      .flatMap((b) => b.child.logEntries('partitions loaded'))
       .filter((e) => Date.parse(String(e.time)) >= killedAt) // pino's ISO time; the loads at start come before the kill
-      .map((e) => ({ partitions: Number(e.partitions), walObjects: Number(e.walObjects), walIndexReads: Number(e.walIndexReads), manifestsMs: Number(e.manifestsMs), indexesMs: Number(e.indexesMs), ms: Number(e.ms) }));
+      .map((e) => ({
+        partitions: Number(e.partitions),
+        walObjects: Number(e.walObjects),
+        walIndexReads: Number(e.walIndexReads),
+        manifestsMs: Number(e.manifestsMs),
+        indexesMs: Number(e.indexesMs),
+        ms: Number(e.ms),
+      }));
     return {
-      leaseMs, partitions, moved: moved.length, warmupS: warmupMs / 1000, walObjectsAtKill, metadataMs, firstAckMs, loads,
-      produceErrors: load.errors, ackedRecords: load.acked.reduce((a, b) => a + b, 0), lost,
+      leaseMs,
+      partitions,
+      moved: moved.length,
+      warmupS: warmupMs / 1000,
+      walObjectsAtKill,
+      metadataMs,
+      firstAckMs,
+      loads,
+      produceErrors: load.errors,
+      ackedRecords: load.acked.reduce((a, b) => a + b, 0),
+      lost,
     };
   } finally {
     if (load) await load.stop();
@@ -294,32 +344,69 @@ export async function run(o: ScenarioOptions): Promise<Record<string, unknown>> 
   const rounds: RoundResult[] = [];
   for (const leaseMs of leases) rounds.push(await round(backend, leaseMs, partitions, warmupMs));
 
-  console.log(`\nFailover: ${brokersInCluster} brokers (s3 backend), ${partitions} partitions, acks=all load of ${recordsPerBatch} × ${valueBytes} B per partition every ${batchIntervalMs} ms, kill -9 of the broker owning the most partitions\n`);
-  console.log(table(['lease ms', 'moved', 'WAL objects at kill', 'metadata ms', 'first ack p50 ms', 'first ack max ms', 'loads: partitions / WAL objects (index reads) / ms (manifests, indexes)', 'produce errors', 'acked', 'lost'],
-    rounds.map((r) => {
-      const l = percentiles(r.firstAckMs.filter((x) => x >= 0));
-      const missing = r.firstAckMs.filter((x) => x < 0).length;
-      return [fmt(r.leaseMs), fmt(r.moved), fmt(r.walObjectsAtKill), fmt(r.metadataMs), fmt(l.p50), missing > 0 ? `${fmt(l.max)} (${missing} never)` : fmt(l.max),
-        r.loads.map((x) => `${x.partitions}/${x.walObjects} (${x.walIndexReads})/${x.ms} (${x.manifestsMs}, ${x.indexesMs})`).join(', ') || '-', fmt(r.produceErrors), fmt(r.ackedRecords), fmt(r.lost)];
-    })));
-  for (const r of rounds) if (r.lost > 0) console.log(`\nWARNING: lease ${r.leaseMs} ms: ${r.lost} acknowledged records missing from the log`);
+  console.log(
+    `\nFailover: ${brokersInCluster} brokers (s3 backend), ${partitions} partitions, acks=all load of ${recordsPerBatch} × ${valueBytes} B per partition every ${batchIntervalMs} ms, kill -9 of the broker owning the most partitions\n`,
+  );
+  console.log(
+    table(
+      [
+        'lease ms',
+        'moved',
+        'WAL objects at kill',
+        'metadata ms',
+        'first ack p50 ms',
+        'first ack max ms',
+        'loads: partitions / WAL objects (index reads) / ms (manifests, indexes)',
+        'produce errors',
+        'acked',
+        'lost',
+      ],
+      rounds.map((r) => {
+        const l = percentiles(r.firstAckMs.filter((x) => x >= 0));
+        const missing = r.firstAckMs.filter((x) => x < 0).length;
+        return [
+          fmt(r.leaseMs),
+          fmt(r.moved),
+          fmt(r.walObjectsAtKill),
+          fmt(r.metadataMs),
+          fmt(l.p50),
+          missing > 0 ? `${fmt(l.max)} (${missing} never)` : fmt(l.max),
+          r.loads
+            .map((x) => `${x.partitions}/${x.walObjects} (${x.walIndexReads})/${x.ms} (${x.manifestsMs}, ${x.indexesMs})`)
+            .join(', ') || '-',
+          fmt(r.produceErrors),
+          fmt(r.ackedRecords),
+          fmt(r.lost),
+        ];
+      }),
+    ),
+  );
+  for (const r of rounds)
+    if (r.lost > 0) console.log(`\nWARNING: lease ${r.leaseMs} ms: ${r.lost} acknowledged records missing from the log`);
   return {
     versions: { ours: oursVersion(), node: process.version },
     backend: backend.describe(),
     settings: {
-      brokers: brokersInCluster, partitions, warmup: figure(warmupMs / 1000, 's'),
+      brokers: brokersInCluster,
+      partitions,
+      warmup: figure(warmupMs / 1000, 's'),
       load: `one Produce v9 acks=all batch (${recordsPerBatch} records of ${valueBytes} B) in flight per partition, every ${batchIntervalMs} ms, routed by Metadata`,
       victim: 'the broker owning the most partitions, kill -9 (SIGKILL)',
     },
     rounds: rounds.map((r) => {
       const l = percentiles(r.firstAckMs.filter((x) => x >= 0));
       return {
-        lease: figure(r.leaseMs, 'ms'), moved: figure(r.moved, 'partitions'), walObjectsAtKill: figure(r.walObjectsAtKill, 'objects'),
+        lease: figure(r.leaseMs, 'ms'),
+        moved: figure(r.moved, 'partitions'),
+        walObjectsAtKill: figure(r.walObjectsAtKill, 'objects'),
         metadata: figure(r.metadataMs, 'ms from kill -9 until Metadata names a live owner for every moved partition'),
-        firstAckP50: figure(l.p50, 'ms from kill -9 to the first acked produce of a moved partition'), firstAckMax: figure(l.max, 'ms'),
+        firstAckP50: figure(l.p50, 'ms from kill -9 to the first acked produce of a moved partition'),
+        firstAckMax: figure(l.max, 'ms'),
         neverAcked: figure(r.firstAckMs.filter((x) => x < 0).length, 'partitions'),
-        loads: r.loads, produceErrors: figure(r.produceErrors, 'requests answered with an error or lost with a connection (retried)'),
-        acked: figure(r.ackedRecords, 'records'), lost: figure(r.lost, 'acknowledged records missing from the log'),
+        loads: r.loads,
+        produceErrors: figure(r.produceErrors, 'requests answered with an error or lost with a connection (retried)'),
+        acked: figure(r.ackedRecords, 'records'),
+        lost: figure(r.lost, 'acknowledged records missing from the log'),
       };
     }),
   };

@@ -76,42 +76,60 @@ process.once('SIGINT', () => {
   void BenchBackend.closeAll().finally(() => process.exit(130));
 });
 try {
-for (const name of chosen) {
-  const scenario = (await import(pathToFileURL(join(benchDir, `${name}.ts`)).href)) as Scenario;
-  console.log(`\n== ${name}: ${scenario.description}${values.quick ? ' (quick)' : ''}${backend === 's3' ? ' [backend s3]' : ''}\n`);
-  const startedAt = new Date();
-  const loadAtStart = os.loadavg();
-  const runId = `${name}-${startedAt.toISOString().replace(/:/g, '-')}`;
-  const report = await scenario.run({ quick: values.quick, backend, s3Latency: { p50Ms, p99Ms }, outDir, runId });
-  const file = join(outDir, `${runId}.json`);
-  const doc = {
-    scenario: name,
-    description: scenario.description,
-    startedAt: startedAt.toISOString(),
-    duration: { value: Math.round((Date.now() - startedAt.getTime()) / 100) / 10, unit: 's' },
-    quick: values.quick,
-    backendOption: backend,
-    machine: machineInfo(),
-    // Other processes competing for the CPUs while the scenario ran (1, 5 and 15 minute averages).
-    loadAverage: { start: loadAtStart, end: os.loadavg(), unit: 'runnable threads (1, 5, 15 min averages)' },
-    ...report,
-  };
-  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
-  console.log(`\nresults written to ${file}`);
-}
+  for (const name of chosen) {
+    const scenario = (await import(pathToFileURL(join(benchDir, `${name}.ts`)).href)) as Scenario;
+    console.log(`\n== ${name}: ${scenario.description}${values.quick ? ' (quick)' : ''}${backend === 's3' ? ' [backend s3]' : ''}\n`);
+    const startedAt = new Date();
+    const loadAtStart = os.loadavg();
+    const runId = `${name}-${startedAt.toISOString().replace(/:/g, '-')}`;
+    const report = await scenario.run({ quick: values.quick, backend, s3Latency: { p50Ms, p99Ms }, outDir, runId });
+    const file = join(outDir, `${runId}.json`);
+    const doc = {
+      scenario: name,
+      description: scenario.description,
+      startedAt: startedAt.toISOString(),
+      duration: { value: Math.round((Date.now() - startedAt.getTime()) / 100) / 10, unit: 's' },
+      quick: values.quick,
+      backendOption: backend,
+      machine: machineInfo(),
+      // Other processes competing for the CPUs while the scenario ran (1, 5 and 15 minute averages).
+      loadAverage: { start: loadAtStart, end: os.loadavg(), unit: 'runnable threads (1, 5, 15 min averages)' },
+      ...report,
+    };
+    writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+    console.log(`\nresults written to ${file}`);
+  }
 } finally {
   await BenchBackend.closeAll();
 }
 
 if (targetResults.length > 0) {
   console.log(`\n== targets (issue 7), ${backend} backend${values.quick ? ', quick run: not figures to quote' : ''}\n`);
-  console.log(table(['target', 'measured', 'met', 'scenario'], targetResults.map((t) => [t.target, t.measured, t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED', t.scenario])));
+  console.log(
+    table(
+      ['target', 'measured', 'met', 'scenario'],
+      targetResults.map((t) => [t.target, t.measured, t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED', t.scenario]),
+    ),
+  );
   for (const t of targetResults.filter((x) => x.note)) console.log(`- ${t.target}: ${t.note}`);
   const file = join(outDir, `summary-${suiteStarted.toISOString().replace(/:/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({
-    startedAt: suiteStarted.toISOString(), duration: { value: Math.round((Date.now() - suiteStarted.getTime()) / 100) / 10, unit: 's' },
-    scenarios: chosen, quick: values.quick, backend, s3Latency: { p50: { value: p50Ms, unit: 'ms' }, p99: { value: p99Ms, unit: 'ms' } },
-    machine: machineInfo(), loadAverage: { end: os.loadavg(), unit: 'runnable threads (1, 5, 15 min averages)' }, targets: targetResults,
-  }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        startedAt: suiteStarted.toISOString(),
+        duration: { value: Math.round((Date.now() - suiteStarted.getTime()) / 100) / 10, unit: 's' },
+        scenarios: chosen,
+        quick: values.quick,
+        backend,
+        s3Latency: { p50: { value: p50Ms, unit: 'ms' }, p99: { value: p99Ms, unit: 'ms' } },
+        machine: machineInfo(),
+        loadAverage: { end: os.loadavg(), unit: 'runnable threads (1, 5, 15 min averages)' },
+        targets: targetResults,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`\nsummary written to ${file}`);
 }

@@ -43,7 +43,7 @@ function brokerUsage(): string {
     'Usage: skafos broker [--config FILE] [--set key=value ...] [--check]',
     '',
     'Options:',
-    '  -c, --config FILE      Java-properties file (the format of Kafka\'s server.properties)',
+    "  -c, --config FILE      Java-properties file (the format of Kafka's server.properties)",
     '  -s, --set key=value    set one key; repeatable; the last one for a key wins',
     '      --check            validate the configuration, print the effective values and exit',
     '  -h, --help             print this help',
@@ -167,13 +167,15 @@ async function broker(args: string[]): Promise<void> {
     shuttingDown = true;
     logger.info({ signal }, 'shutting down (send the signal again to exit immediately)');
     // Before the broker runs, the startup path below sees shuttingDown; a failed startup exits there.
-    void running.then((broker) => broker.close().then(
-      () => {
-        logger.info('shut down cleanly');
-        process.exit(EXIT_OK);
-      },
-      (err: unknown) => fatal(err, 'shutdown failed'),
-    ));
+    void running.then((broker) =>
+      broker.close().then(
+        () => {
+          logger.info('shut down cleanly');
+          process.exit(EXIT_OK);
+        },
+        (err: unknown) => fatal(err, 'shutdown failed'),
+      ),
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

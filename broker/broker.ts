@@ -58,12 +58,18 @@ const walCollectionMinAgeMs = 60_000;
 async function resolveNodeId(store: MetadataStore, configured: number, dataDir: string): Promise<number> {
   if (configured >= 0) return configured;
   const file = join(dataDir, 'node-id');
-  const kept = await readFile(file, 'utf8').then((t) => Number(t.trim()), () => null);
+  const kept = await readFile(file, 'utf8').then(
+    (t) => Number(t.trim()),
+    () => null,
+  );
   if (kept !== null && Number.isInteger(kept) && kept >= 0) return kept;
   for (;;) {
     const kv = await store.get(nodeIdCounterKey);
     const next = kv ? (JSON.parse(kv.value) as { next: number }).next : firstGeneratedNodeId;
-    const r = await store.txn([{ key: nodeIdCounterKey, target: 'modRevision', op: '=', value: kv?.modRevision ?? 0 }], [{ type: 'put', key: nodeIdCounterKey, value: JSON.stringify({ next: next + 1 }) }]);
+    const r = await store.txn(
+      [{ key: nodeIdCounterKey, target: 'modRevision', op: '=', value: kv?.modRevision ?? 0 }],
+      [{ type: 'put', key: nodeIdCounterKey, value: JSON.stringify({ next: next + 1 }) }],
+    );
     if (!r.succeeded) continue;
     await writeFile(file, `${next}\n`);
     return next;
@@ -109,16 +115,22 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const listener = config.listeners[0]!;
   const advertised = config.advertisedListeners[0] ?? listener;
   await mkdir(config.dataDir, { recursive: true });
-  const metadata: MetadataStore = config.metadataStore === 'etcd'
-    ? await EtcdMetadataStore.open(etcdStoreOptions(config))
-    : await EmbeddedMetadataStore.open(config.dataDir);
-  const rawObjectStore = config.objectStore === 's3' ? S3ObjectStore.fromConfig(config) : await LocalObjectStore.open(join(config.dataDir, 'objects'));
-  const replicaReads = config.objectStore === 's3' && config.s3ReadReplicas.length > 0
-    ? new ReplicaReadObjectStore(rawObjectStore, config.s3ReadReplicas.map((r) => ({
-      name: r.name,
-      store: S3ObjectStore.fromConfig(config, { bucket: r.bucket, region: r.region, endpoint: r.endpoint ?? undefined }),
-    })))
-    : null;
+  const metadata: MetadataStore =
+    config.metadataStore === 'etcd'
+      ? await EtcdMetadataStore.open(etcdStoreOptions(config))
+      : await EmbeddedMetadataStore.open(config.dataDir);
+  const rawObjectStore =
+    config.objectStore === 's3' ? S3ObjectStore.fromConfig(config) : await LocalObjectStore.open(join(config.dataDir, 'objects'));
+  const replicaReads =
+    config.objectStore === 's3' && config.s3ReadReplicas.length > 0
+      ? new ReplicaReadObjectStore(
+          rawObjectStore,
+          config.s3ReadReplicas.map((r) => ({
+            name: r.name,
+            store: S3ObjectStore.fromConfig(config, { bucket: r.bucket, region: r.region, endpoint: r.endpoint ?? undefined }),
+          })),
+        )
+      : null;
   const storageHealth = new ObjectStoreHealth({
     windowMs: config.storageHealthWindowMs,
     minCallsForRates: config.storageHealthMinCalls,
@@ -130,7 +142,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     recoveryHoldMs: config.storageHealthRecoveryHoldMs,
   });
   const objectStore = new ObservedObjectStore(replicaReads ?? rawObjectStore, storageHealth);
-  storageHealth.onTransition((tr) => logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'));
+  storageHealth.onTransition((tr) =>
+    logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'),
+  );
   // Re-evaluated periodically too, so a stalled call is noticed without further calls.
   // While not healthy, a cheap probe (HEAD of a key that need not exist) gives the tracker fresh evidence even
   // when no traffic reaches the store (producers fail fast while it is unavailable), so recovery is noticed.
@@ -138,7 +152,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const healthTimer = setInterval(() => {
     if (storageHealth.evaluate() === 'healthy' || probing) return;
     probing = true;
-    objectStore.head(healthProbeKey).catch(() => {}).finally(() => (probing = false));
+    objectStore
+      .head(healthProbeKey)
+      .catch(() => {})
+      .finally(() => (probing = false));
   }, healthEvaluateIntervalMs);
   healthTimer.unref();
   const clusterId = await loadClusterId(metadata, config.clusterId);
@@ -150,47 +167,90 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
   const etcdCluster = clustered
     ? new EtcdCluster({
-      store: metadata, topics, sessionTimeoutMs: config.brokerSessionTimeoutMs, logger: logger.child({ component: 'cluster' }),
-      self: { nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack, incarnation: randomBytes(6).toString('hex') },
-      onMembershipLost: (e) => reportFailure(e),
-    })
+        store: metadata,
+        topics,
+        sessionTimeoutMs: config.brokerSessionTimeoutMs,
+        logger: logger.child({ component: 'cluster' }),
+        self: {
+          nodeId,
+          host: advertised.host,
+          port: advertised.port,
+          rack: config.brokerRack,
+          incarnation: randomBytes(6).toString('hex'),
+        },
+        onMembershipLost: (e) => reportFailure(e),
+      })
     : null;
   const logs = new LogManager({
-    metadata, objectStore, topics, nodeId, cluster: etcdCluster ? { extraFence: () => etcdCluster.fence() } : undefined, host: advertised.host, port: advertised.port,
-    flushSizeBytes: config.flushSizeBytes, flushLingerMs: config.flushLingerMs, maxConcurrentFlushes,
-    cacheSegmentBytes: config.cacheSegmentBytes, cacheIndexBytes: config.cacheIndexBytes, readaheadBytes: config.readaheadBytes, prefetchMaxInflightBytes: config.prefetchMaxInflightBytes, recoveryConcurrency,
+    metadata,
+    objectStore,
+    topics,
+    nodeId,
+    cluster: etcdCluster ? { extraFence: () => etcdCluster.fence() } : undefined,
+    host: advertised.host,
+    port: advertised.port,
+    flushSizeBytes: config.flushSizeBytes,
+    flushLingerMs: config.flushLingerMs,
+    maxConcurrentFlushes,
+    cacheSegmentBytes: config.cacheSegmentBytes,
+    cacheIndexBytes: config.cacheIndexBytes,
+    readaheadBytes: config.readaheadBytes,
+    prefetchMaxInflightBytes: config.prefetchMaxInflightBytes,
+    recoveryConcurrency,
     compaction: {
-      intervalMs: config.compactionIntervalMs, targetBytes: config.segmentTargetBytes, minAgeMs: config.compactionMinAgeMs,
-      maxAgeMs: config.compactionMaxAgeMs, maxPassBytes: compactionPassBytes(config.segmentTargetBytes),
+      intervalMs: config.compactionIntervalMs,
+      targetBytes: config.segmentTargetBytes,
+      minAgeMs: config.compactionMinAgeMs,
+      maxAgeMs: config.compactionMaxAgeMs,
+      maxPassBytes: compactionPassBytes(config.segmentTargetBytes),
       producerState: { expirationMs: config.producerIdExpirationMs, maxProducers: config.producerStateMaxProducers },
     },
     logger: logger.child({ component: 'log' }),
     retentionOf: (topic) => ({
       retentionMs: topicNumber(topic, 'retention.ms', config),
       retentionBytes: topicNumber(topic, 'retention.bytes', config),
-      deleteEnabled: topicConfigValue(topic, 'cleanup.policy', config).split(',').map((p) => p.trim()).includes('delete'),
+      deleteEnabled: topicConfigValue(topic, 'cleanup.policy', config)
+        .split(',')
+        .map((p) => p.trim())
+        .includes('delete'),
     }),
   });
   await logs.start();
   if (config.compactionEnable) logs.startCompaction();
 
-  const single = etcdCluster ? null : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
+  const single = etcdCluster
+    ? null
+    : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
   const cluster: Cluster = etcdCluster ?? single!;
   const groups = new GroupCoordinator({
-    metadata, cluster, logger: logger.child({ component: 'groups' }),
+    metadata,
+    cluster,
+    logger: logger.child({ component: 'groups' }),
     options: {
-      minSessionTimeoutMs: config.groupMinSessionTimeoutMs, maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
-      initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs, maxGroupSize: config.groupMaxSize, maxGroups: config.groupMaxGroups,
-      maxRecordBytes: config.groupMaxRecordBytes, offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
-      retentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs, offsetMetadataMaxBytes: config.offsetMetadataMaxBytes,
+      minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      maxGroupSize: config.groupMaxSize,
+      maxGroups: config.groupMaxGroups,
+      maxRecordBytes: config.groupMaxRecordBytes,
+      offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
+      retentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
+      offsetMetadataMaxBytes: config.offsetMetadataMaxBytes,
     },
   });
   const consumerGroups = new ConsumerGroupCoordinator({
-    metadata, cluster, topics, logger: logger.child({ component: 'consumer-groups' }),
+    metadata,
+    cluster,
+    topics,
+    logger: logger.child({ component: 'consumer-groups' }),
     options: {
-      heartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs, sessionTimeoutMs: config.groupConsumerSessionTimeoutMs,
-      maxSize: config.groupConsumerMaxSize, assignors: config.groupConsumerAssignors,
-      maxSubscribedTopics: config.groupConsumerMaxSubscribedTopics, maxRecordBytes: config.groupMaxRecordBytes, maxGroups: config.groupMaxGroups,
+      heartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs,
+      sessionTimeoutMs: config.groupConsumerSessionTimeoutMs,
+      maxSize: config.groupConsumerMaxSize,
+      assignors: config.groupConsumerAssignors,
+      maxSubscribedTopics: config.groupConsumerMaxSubscribedTopics,
+      maxRecordBytes: config.groupMaxRecordBytes,
+      maxGroups: config.groupMaxGroups,
       cleanupIntervalMs: config.offsetsRetentionCheckIntervalMs,
     },
   });
@@ -199,14 +259,35 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   await Promise.all([groups.start(), consumerGroups.start()]);
   const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
   const services: BrokerServices = {
-    config, nodeId, clusterId, advertisedHost: advertised.host, advertisedPort: advertised.port,
-    logs, cluster, topics, metadata, logger, storageHealth, adminLock: mutex(), groups, consumerGroups, txn,
+    config,
+    nodeId,
+    clusterId,
+    advertisedHost: advertised.host,
+    advertisedPort: advertised.port,
+    logs,
+    cluster,
+    topics,
+    metadata,
+    logger,
+    storageHealth,
+    adminLock: mutex(),
+    groups,
+    consumerGroups,
+    txn,
   };
   await txn.start(services);
   const server = await startKafkaServer({
-    host: listener.host, port: listener.port, handlers: buildHandlerTable(), services, logger: logger.child({ component: 'net' }),
+    host: listener.host,
+    port: listener.port,
+    handlers: buildHandlerTable(),
+    services,
+    logger: logger.child({ component: 'net' }),
     idleTimeoutMs: config.connectionsMaxIdleMs,
-    limits: { maxFrameBytes: config.socketRequestMaxBytes, maxInFlightRequests: config.connectionMaxInflightRequests, maxInFlightBytes: config.connectionMaxInflightBytes },
+    limits: {
+      maxFrameBytes: config.socketRequestMaxBytes,
+      maxInFlightRequests: config.connectionMaxInflightRequests,
+      maxInFlightBytes: config.connectionMaxInflightBytes,
+    },
   });
   // With port 0 the advertised port follows the bound one.
   if (advertised.port === 0) {
@@ -231,7 +312,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     walTimer = setInterval(() => {
       if (collecting || etcdCluster.controllerId() !== nodeId) return;
       collecting = true;
-      logs.collectWalGlobally(walCollectionMinAgeMs).catch((err) => logger.warn({ err }, 'WAL collection failed')).finally(() => (collecting = false));
+      logs
+        .collectWalGlobally(walCollectionMinAgeMs)
+        .catch((err) => logger.warn({ err }, 'WAL collection failed'))
+        .finally(() => (collecting = false));
     }, walCollectionIntervalMs);
     walTimer.unref();
   }
@@ -241,11 +325,14 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   let ops: OpsServer | null = null;
   if (config.httpListener) {
     ops = await startOpsServer({
-      listener: config.httpListener, registry: metrics.registry, logger: logger.child({ component: 'ops' }),
+      listener: config.httpListener,
+      registry: metrics.registry,
+      logger: logger.child({ component: 'ops' }),
       isLive: () => true,
       isReady: () => {
         if (logs.fenced) return { ready: false, reason: `fenced: ${logs.fenced.message}` };
-        if (storageHealth.state === 'unavailable') return { ready: false, reason: `object store unavailable: ${storageHealth.stateReason}` };
+        if (storageHealth.state === 'unavailable')
+          return { ready: false, reason: `object store unavailable: ${storageHealth.stateReason}` };
         return { ready: true };
       },
     });
@@ -255,7 +342,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const retentionTimer = setInterval(() => {
     if (retentionRunning) return;
     retentionRunning = true;
-    logs.enforceRetention(Date.now()).catch((err) => logger.warn({ err }, 'retention pass failed')).finally(() => (retentionRunning = false));
+    logs
+      .enforceRetention(Date.now())
+      .catch((err) => logger.warn({ err }, 'retention pass failed'))
+      .finally(() => (retentionRunning = false));
   }, config.logRetentionCheckIntervalMs);
   retentionTimer.unref();
 
@@ -298,10 +388,18 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
 
 const healthStateValue: Record<HealthState, number> = { healthy: 0, degraded: 1, unavailable: 2 };
 
-function registerMetrics(metrics: Metrics, s: BrokerServices, store: { stats(): { requests: Record<string, number> } }, replicas: ReplicaReadObjectStore | null, connections: () => number): void {
+function registerMetrics(
+  metrics: Metrics,
+  s: BrokerServices,
+  store: { stats(): { requests: Record<string, number> } },
+  replicas: ReplicaReadObjectStore | null,
+  connections: () => number,
+): void {
   if (replicas) {
     metrics.gauge({
-      name: 'read_replica', help: 'Read replicas: hits, fallbacks on missing objects and on errors, and replication lag seen (ms).', labelNames: ['replica', 'figure'],
+      name: 'read_replica',
+      help: 'Read replicas: hits, fallbacks on missing objects and on errors, and replication lag seen (ms).',
+      labelNames: ['replica', 'figure'],
       collect() {
         for (const r of replicas.stats) {
           this.set({ replica: r.name, figure: 'hits' }, r.hits);
@@ -314,10 +412,24 @@ function registerMetrics(metrics: Metrics, s: BrokerServices, store: { stats(): 
     });
   }
   const h = s.storageHealth;
-  metrics.gauge({ name: 'object_store_health_state', help: 'Object store health: 0 healthy, 1 degraded, 2 unavailable.', collect() { this.set(healthStateValue[h.evaluate()]); } });
-  metrics.gauge({ name: 'object_store_health_transitions', help: 'Health state changes since start.', collect() { this.set(h.transitions.length); } });
   metrics.gauge({
-    name: 'object_store_window', help: 'Object store calls in the health window: calls, failures, error rate, p99 latency (ms).', labelNames: ['figure'],
+    name: 'object_store_health_state',
+    help: 'Object store health: 0 healthy, 1 degraded, 2 unavailable.',
+    collect() {
+      this.set(healthStateValue[h.evaluate()]);
+    },
+  });
+  metrics.gauge({
+    name: 'object_store_health_transitions',
+    help: 'Health state changes since start.',
+    collect() {
+      this.set(h.transitions.length);
+    },
+  });
+  metrics.gauge({
+    name: 'object_store_window',
+    help: 'Object store calls in the health window: calls, failures, error rate, p99 latency (ms).',
+    labelNames: ['figure'],
     collect() {
       const w = h.window();
       this.set({ figure: 'calls' }, w.calls);
@@ -327,42 +439,174 @@ function registerMetrics(metrics: Metrics, s: BrokerServices, store: { stats(): 
     },
   });
   metrics.gauge({
-    name: 'object_store_health_threshold', help: 'Configured health thresholds.', labelNames: ['threshold'],
+    name: 'object_store_health_threshold',
+    help: 'Configured health thresholds.',
+    labelNames: ['threshold'],
     collect() {
       for (const [k, v] of Object.entries(h.thresholds)) this.set({ threshold: k }, v);
     },
   });
   const flush = () => s.logs.flusher.stats;
-  metrics.gauge({ name: 'connections', help: 'Open Kafka client connections.', collect() { this.set(connections()); } });
-  metrics.gauge({ name: 'topics', help: 'Topics.', collect() { this.set(s.topics.all().length); } });
-  metrics.gauge({ name: 'consumer_groups', help: 'Consumer groups this broker coordinates (in memory).', collect() { this.set(s.groups.groupCount); } });
-  metrics.gauge({ name: 'unflushed_bytes', help: 'Bytes appended and not yet durable.', collect() { this.set(s.logs.flusher.unflushedBytes); } });
-  metrics.gauge({ name: 'flushes', help: 'WAL objects written since start.', collect() { this.set(flush().flushes); } });
-  metrics.gauge({ name: 'flush_object_bytes', help: 'Bytes of WAL objects written since start.', collect() { this.set(flush().objectBytes); } });
-  metrics.gauge({ name: 'segment_cache_bytes', help: 'Bytes held by the L1 segment cache.', collect() { this.set(s.logs.cache.sizeBytes); } });
-  metrics.gauge({ name: 'segment_cache_hits', help: 'L1 segment cache hits since start.', collect() { this.set(s.logs.cache.stats.hits); } });
-  metrics.gauge({ name: 'segment_cache_misses', help: 'L1 segment cache misses since start.', collect() { this.set(s.logs.cache.stats.misses); } });
-  const compaction = () => s.logs.compactor.stats;
-  metrics.gauge({ name: 'compaction_segments_written', help: 'Segment objects written by compaction and committed, since start.', collect() { this.set(compaction().segmentsWritten); } });
-  metrics.gauge({ name: 'compaction_bytes', help: 'Bytes of record batches moved into committed segments, since start.', collect() { this.set(compaction().bytesCompacted); } });
   metrics.gauge({
-    name: 'idempotent_producers', help: 'Idempotent producers since start: duplicates answered with their original offset, out_of_order and invalid_epoch refusals, producers evicted, producer-state rebuilds and the batches, bytes and ms they took.', labelNames: ['figure'],
+    name: 'connections',
+    help: 'Open Kafka client connections.',
+    collect() {
+      this.set(connections());
+    },
+  });
+  metrics.gauge({
+    name: 'topics',
+    help: 'Topics.',
+    collect() {
+      this.set(s.topics.all().length);
+    },
+  });
+  metrics.gauge({
+    name: 'consumer_groups',
+    help: 'Consumer groups this broker coordinates (in memory).',
+    collect() {
+      this.set(s.groups.groupCount);
+    },
+  });
+  metrics.gauge({
+    name: 'unflushed_bytes',
+    help: 'Bytes appended and not yet durable.',
+    collect() {
+      this.set(s.logs.flusher.unflushedBytes);
+    },
+  });
+  metrics.gauge({
+    name: 'flushes',
+    help: 'WAL objects written since start.',
+    collect() {
+      this.set(flush().flushes);
+    },
+  });
+  metrics.gauge({
+    name: 'flush_object_bytes',
+    help: 'Bytes of WAL objects written since start.',
+    collect() {
+      this.set(flush().objectBytes);
+    },
+  });
+  metrics.gauge({
+    name: 'segment_cache_bytes',
+    help: 'Bytes held by the L1 segment cache.',
+    collect() {
+      this.set(s.logs.cache.sizeBytes);
+    },
+  });
+  metrics.gauge({
+    name: 'segment_cache_hits',
+    help: 'L1 segment cache hits since start.',
+    collect() {
+      this.set(s.logs.cache.stats.hits);
+    },
+  });
+  metrics.gauge({
+    name: 'segment_cache_misses',
+    help: 'L1 segment cache misses since start.',
+    collect() {
+      this.set(s.logs.cache.stats.misses);
+    },
+  });
+  const compaction = () => s.logs.compactor.stats;
+  metrics.gauge({
+    name: 'compaction_segments_written',
+    help: 'Segment objects written by compaction and committed, since start.',
+    collect() {
+      this.set(compaction().segmentsWritten);
+    },
+  });
+  metrics.gauge({
+    name: 'compaction_bytes',
+    help: 'Bytes of record batches moved into committed segments, since start.',
+    collect() {
+      this.set(compaction().bytesCompacted);
+    },
+  });
+  metrics.gauge({
+    name: 'idempotent_producers',
+    help: 'Idempotent producers since start: duplicates answered with their original offset, out_of_order and invalid_epoch refusals, producers evicted, producer-state rebuilds and the batches, bytes and ms they took.',
+    labelNames: ['figure'],
     collect() {
       for (const [figure, value] of Object.entries(producerStateStats)) this.set({ figure }, value);
     },
   });
-  metrics.gauge({ name: 'compaction_passes', help: 'Compaction passes that found work, since start.', collect() { this.set(compaction().passes); } });
-  metrics.gauge({ name: 'compaction_failed_passes', help: 'Compaction passes that failed (retried at the next interval), since start.', collect() { this.set(compaction().failedPasses); } });
-  metrics.gauge({ name: 'compaction_segments_abandoned', help: 'Segment objects written whose commit was refused or abandoned, since start.', collect() { this.set(compaction().segmentsAbandoned); } });
-  metrics.gauge({ name: 'wal_objects_deleted', help: 'WAL objects deleted (with their metadata keys) once nothing in them was live, since start.', collect() { this.set(s.logs.stats.walObjectsDeleted); } });
-  metrics.gauge({ name: 'segments_deleted', help: 'Segment objects deleted (retention, DeleteRecords, topic deletion, merges), since start.', collect() { this.set(s.logs.stats.segmentsDeleted); } });
-  metrics.gauge({ name: 'wal_indexes_warmed', help: 'Cluster mode: other brokers\' WAL object indexes read ahead of a failover, since start.', collect() { this.set(s.logs.walIndexWarmer?.stats.warmed ?? 0); } });
-  metrics.gauge({ name: 'wal_indexes_warm_dropped', help: 'Cluster mode: WAL objects dropped from the full warming queue (a failover reads their index itself), since start.', collect() { this.set(s.logs.walIndexWarmer?.stats.dropped ?? 0); } });
-  metrics.gauge({ name: 'index_cache_bytes', help: 'Bytes held by the L2 index cache.', collect() { this.set(s.logs.indexCache.sizeBytes); } });
-  metrics.gauge({ name: 'index_cache_hits', help: 'L2 index cache hits since start.', collect() { this.set(s.logs.indexCache.stats.hits); } });
-  metrics.gauge({ name: 'index_cache_misses', help: 'L2 index cache misses since start.', collect() { this.set(s.logs.indexCache.stats.misses); } });
   metrics.gauge({
-    name: 'object_store_requests', help: 'Object store requests since start, by operation.', labelNames: ['op'],
+    name: 'compaction_passes',
+    help: 'Compaction passes that found work, since start.',
+    collect() {
+      this.set(compaction().passes);
+    },
+  });
+  metrics.gauge({
+    name: 'compaction_failed_passes',
+    help: 'Compaction passes that failed (retried at the next interval), since start.',
+    collect() {
+      this.set(compaction().failedPasses);
+    },
+  });
+  metrics.gauge({
+    name: 'compaction_segments_abandoned',
+    help: 'Segment objects written whose commit was refused or abandoned, since start.',
+    collect() {
+      this.set(compaction().segmentsAbandoned);
+    },
+  });
+  metrics.gauge({
+    name: 'wal_objects_deleted',
+    help: 'WAL objects deleted (with their metadata keys) once nothing in them was live, since start.',
+    collect() {
+      this.set(s.logs.stats.walObjectsDeleted);
+    },
+  });
+  metrics.gauge({
+    name: 'segments_deleted',
+    help: 'Segment objects deleted (retention, DeleteRecords, topic deletion, merges), since start.',
+    collect() {
+      this.set(s.logs.stats.segmentsDeleted);
+    },
+  });
+  metrics.gauge({
+    name: 'wal_indexes_warmed',
+    help: "Cluster mode: other brokers' WAL object indexes read ahead of a failover, since start.",
+    collect() {
+      this.set(s.logs.walIndexWarmer?.stats.warmed ?? 0);
+    },
+  });
+  metrics.gauge({
+    name: 'wal_indexes_warm_dropped',
+    help: 'Cluster mode: WAL objects dropped from the full warming queue (a failover reads their index itself), since start.',
+    collect() {
+      this.set(s.logs.walIndexWarmer?.stats.dropped ?? 0);
+    },
+  });
+  metrics.gauge({
+    name: 'index_cache_bytes',
+    help: 'Bytes held by the L2 index cache.',
+    collect() {
+      this.set(s.logs.indexCache.sizeBytes);
+    },
+  });
+  metrics.gauge({
+    name: 'index_cache_hits',
+    help: 'L2 index cache hits since start.',
+    collect() {
+      this.set(s.logs.indexCache.stats.hits);
+    },
+  });
+  metrics.gauge({
+    name: 'index_cache_misses',
+    help: 'L2 index cache misses since start.',
+    collect() {
+      this.set(s.logs.indexCache.stats.misses);
+    },
+  });
+  metrics.gauge({
+    name: 'object_store_requests',
+    help: 'Object store requests since start, by operation.',
+    labelNames: ['op'],
     collect() {
       const st = store.stats();
       for (const [op, n] of Object.entries(st.requests)) this.set({ op }, n);

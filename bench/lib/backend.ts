@@ -106,7 +106,9 @@ export class BenchBackend {
     const member = await EtcdMember.create();
     this.etcd = { endpoint: member.endpoint, destroy: () => member.destroy() };
     // The latency proxy, in its own process.
-    const proxy = spawn(process.execPath, [join(import.meta.dirname, 'latency-proxy.ts'), ep.endpoint], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const proxy = spawn(process.execPath, [join(import.meta.dirname, 'latency-proxy.ts'), ep.endpoint], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     this.proxy = proxy;
     this.proxyPort = await new Promise<number>((resolve, reject) => {
       const rl = createInterface({ input: proxy.stdout! });
@@ -124,7 +126,8 @@ export class BenchBackend {
   /** Sets (or with null, removes) the latency the proxy adds to every S3 request. */
   async setLatency(l: { p50Ms: number; p99Ms: number } | null): Promise<void> {
     if (this.kind !== 's3') {
-      if (l !== null) throw new Error('object-store latency injection needs --backend s3 (the broker has no hook to delay its local store)');
+      if (l !== null)
+        throw new Error('object-store latency injection needs --backend s3 (the broker has no hook to delay its local store)');
       return;
     }
     const q = l === null ? 'p50=0' : `p50=${l.p50Ms}&p99=${l.p99Ms}`;
@@ -167,10 +170,16 @@ export class BenchBackend {
 
   private s3Sets(bucket: string, prefix: string): Record<string, string> {
     return {
-      'skafos.object.store': 's3', 'skafos.s3.bucket': bucket, 'skafos.s3.endpoint': `http://127.0.0.1:${this.proxyPort}`,
-      'skafos.s3.path.style': 'true', 'skafos.s3.region': this.s3!.region, 'skafos.s3.access.key.id': this.s3!.accessKeyId,
+      'skafos.object.store': 's3',
+      'skafos.s3.bucket': bucket,
+      'skafos.s3.endpoint': `http://127.0.0.1:${this.proxyPort}`,
+      'skafos.s3.path.style': 'true',
+      'skafos.s3.region': this.s3!.region,
+      'skafos.s3.access.key.id': this.s3!.accessKeyId,
       'skafos.s3.secret.access.key': this.s3!.secretAccessKey,
-      'skafos.metadata.store': 'etcd', 'skafos.etcd.endpoints': this.etcd!.endpoint, 'skafos.etcd.prefix': prefix,
+      'skafos.metadata.store': 'etcd',
+      'skafos.etcd.endpoints': this.etcd!.endpoint,
+      'skafos.etcd.prefix': prefix,
     };
   }
 
@@ -202,10 +211,20 @@ export class BenchBackend {
     return brokers;
   }
 
-  private async launch(dataDir: string, sets: Record<string, string | number>, bucket: string | null, prefix: string | null): Promise<BenchBroker> {
+  private async launch(
+    dataDir: string,
+    sets: Record<string, string | number>,
+    bucket: string | null,
+    prefix: string | null,
+  ): Promise<BenchBroker> {
     const prof = process.env.SKAFOS_BENCH_CPU_PROF;
     const nodeFlags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
-    const envSets = Object.fromEntries((process.env.SKAFOS_BENCH_BROKER_SETS ?? '').split(/\s+/).filter((s) => s.includes('=')).map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]));
+    const envSets = Object.fromEntries(
+      (process.env.SKAFOS_BENCH_BROKER_SETS ?? '')
+        .split(/\s+/)
+        .filter((s) => s.includes('='))
+        .map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]),
+    );
     let child: BrokerChild;
     try {
       child = await BrokerChild.start({ dataDir, sets: { ...sets, ...envSets }, nodeFlags });
@@ -214,7 +233,10 @@ export class BenchBackend {
       throw err;
     }
     const handle: BenchBroker = {
-      child, dataDir, bucket, etcdPrefix: prefix,
+      child,
+      dataDir,
+      bucket,
+      etcdPrefix: prefix,
       restart: async () => {
         await child.stop();
         return this.launch(dataDir, sets, bucket, prefix);
@@ -232,20 +254,36 @@ export class BenchBackend {
     if (this.kind === 'embedded') {
       const dir = mkdtempSync(join(tmpdir(), 'skafos-bench-limits-'));
       const store = await LocalObjectStore.open(dir);
-      return { store, where: `LocalObjectStore on ${dir} (same file system as the brokers' data directories)`, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+      return {
+        store,
+        where: `LocalObjectStore on ${dir} (same file system as the brokers' data directories)`,
+        dispose: async () => rmSync(dir, { recursive: true, force: true }),
+      };
     }
     const bucket = await this.createBucket('limits');
     const store = new S3ObjectStore({
-      bucket, region: this.s3!.region, endpoint: `http://127.0.0.1:${this.proxyPort}`, forcePathStyle: true,
+      bucket,
+      region: this.s3!.region,
+      endpoint: `http://127.0.0.1:${this.proxyPort}`,
+      forcePathStyle: true,
       credentials: { accessKeyId: this.s3!.accessKeyId, secretAccessKey: this.s3!.secretAccessKey },
     });
-    return { store, where: `S3ObjectStore (the broker's S3 client) → latency proxy → radosgw ${this.s3!.endpoint}, bucket ${bucket}`, dispose: async () => {} };
+    return {
+      store,
+      where: `S3ObjectStore (the broker's S3 client) → latency proxy → radosgw ${this.s3!.endpoint}, bucket ${bucket}`,
+      dispose: async () => {},
+    };
   }
 
   describe(): Record<string, unknown> {
     const root = brokerRoot === repoRoot ? undefined : `${brokerRoot} (SKAFOS_BENCH_BROKER_ROOT)`;
     if (this.kind === 'embedded') {
-      return { brokerRoot: root, backend: 'embedded', objectStore: 'local (files under the OS temp directory, fsync on every put)', metadata: 'embedded SQLite' };
+      return {
+        brokerRoot: root,
+        backend: 'embedded',
+        objectStore: 'local (files under the OS temp directory, fsync on every put)',
+        metadata: 'embedded SQLite',
+      };
     }
     const version = (cmd: string, args: string[]) => {
       try {
@@ -255,8 +293,12 @@ export class BenchBackend {
       }
     };
     return {
-      brokerRoot: root, backend: 's3', objectStore: `radosgw (one-node Ceph, memstore OSD) at ${this.s3!.endpoint} via the latency proxy on 127.0.0.1:${this.proxyPort}`,
-      metadata: `etcd at ${this.etcd!.endpoint} (one member, fsync on)`, radosgw: version('radosgw', ['--version']), etcd: version('etcd', ['--version']),
+      brokerRoot: root,
+      backend: 's3',
+      objectStore: `radosgw (one-node Ceph, memstore OSD) at ${this.s3!.endpoint} via the latency proxy on 127.0.0.1:${this.proxyPort}`,
+      metadata: `etcd at ${this.etcd!.endpoint} (one member, fsync on)`,
+      radosgw: version('radosgw', ['--version']),
+      etcd: version('etcd', ['--version']),
     };
   }
 

@@ -30,7 +30,8 @@ export async function createTopic(port: number, name: string, partitions: number
   try {
     const res = await conn.request<CreateTopicsResponse>(ApiKey.CreateTopics, createTopicsVersion, {
       topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
-      timeoutMs: 30_000, validateOnly: false,
+      timeoutMs: 30_000,
+      validateOnly: false,
     });
     const t = res.topics[0]!;
     if (t.errorCode !== 0) throw new Error(`CreateTopics ${name}: error ${t.errorCode} ${t.errorMessage ?? ''}`);
@@ -130,7 +131,10 @@ export async function prepareProduce(spec: ProduceSpec): Promise<PreparedProduce
       }
       batchBytesPerRequest = batchBytes;
       const frame = encodeRequest(ApiKey.Produce, produceVersion, 0, clientId, {
-        transactionalId: null, acks: -1, timeoutMs: spec.timeoutMs, topicData: [{ name: spec.topic, partitionData }],
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: spec.timeoutMs,
+        topicData: [{ name: spec.topic, partitionData }],
       });
       clientFrameBytes += frame.length;
       slots.push({ conn: conns[c]!, frame });
@@ -184,8 +188,16 @@ export async function prepareProduce(spec: ProduceSpec): Promise<PreparedProduce
     const requests = latenciesMs.length;
     const records = requests * spec.partitionsPerRequest * spec.recordsPerBatch;
     return {
-      requests, batches: requests * spec.partitionsPerRequest, records, valueBytes: records * spec.valueBytes,
-      batchBytes: requests * batchBytesPerRequest, wireBytes, elapsedMs, latenciesMs, recordsByPartition, endOffsetByPartition,
+      requests,
+      batches: requests * spec.partitionsPerRequest,
+      records,
+      valueBytes: records * spec.valueBytes,
+      batchBytes: requests * batchBytesPerRequest,
+      wireBytes,
+      elapsedMs,
+      latenciesMs,
+      recordsByPartition,
+      endOffsetByPartition,
     };
   };
   return { clientFrameBytes, inFlightValueBytes: slots.length * valueBytesPerRequest, run, close };
@@ -248,12 +260,29 @@ export async function runFetch(spec: FetchSpec, conn: WireConnection): Promise<F
     if (performance.now() - started > spec.deadlineMs) throw new Error(`fetch did not finish within ${spec.deadlineMs} ms`);
     const id = conn.correlationId();
     const req = encodeRequest(ApiKey.Fetch, fetchVersion, id, clientId, {
-      replicaState: { replicaId: -1, replicaEpoch: -1 }, maxWaitMs: spec.maxWaitMs, minBytes: 1, maxBytes: spec.maxBytes,
-      isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-      topics: [{ topic: spec.topic, topicId: spec.topicId, partitions: todo.map((p) => ({
-        partition: p, currentLeaderEpoch: -1, fetchOffset: offsets[p]!, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: spec.partitionMaxBytes,
-      })) }],
-      forgottenTopicsData: [], rackId: '',
+      replicaState: { replicaId: -1, replicaEpoch: -1 },
+      maxWaitMs: spec.maxWaitMs,
+      minBytes: 1,
+      maxBytes: spec.maxBytes,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [
+        {
+          topic: spec.topic,
+          topicId: spec.topicId,
+          partitions: todo.map((p) => ({
+            partition: p,
+            currentLeaderEpoch: -1,
+            fetchOffset: offsets[p]!,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1,
+            partitionMaxBytes: spec.partitionMaxBytes,
+          })),
+        },
+      ],
+      forgottenTopicsData: [],
+      rackId: '',
     });
     const t0 = performance.now();
     const frame = await conn.send(req, id);
@@ -274,7 +303,7 @@ export async function runFetch(spec: FetchSpec, conn: WireConnection): Promise<F
           if (data.length - pos < size) break;
           const base = Number(data.readBigInt64BE(pos));
           if (base !== offsets[p]) throw new Error(`fetch ${spec.topic}-${p}: batch at offset ${base}, expected ${offsets[p]}`);
-          if ((crc32c(data.subarray(pos + 21, pos + size)) >>> 0) !== data.readUInt32BE(pos + 17)) {
+          if (crc32c(data.subarray(pos + 21, pos + size)) >>> 0 !== data.readUInt32BE(pos + 17)) {
             throw new Error(`fetch ${spec.topic}-${p}: CRC mismatch in the batch at offset ${base}`);
           }
           const n = data.readInt32BE(pos + 57);
@@ -289,9 +318,19 @@ export async function runFetch(spec: FetchSpec, conn: WireConnection): Promise<F
       }
     }
     latenciesMs.push(performance.now() - t0);
-    if (got === 0 && ++emptyResponses > 20) throw new Error(`fetch ${spec.topic}: ${emptyResponses} responses without data before the end offsets`);
+    if (got === 0 && ++emptyResponses > 20)
+      throw new Error(`fetch ${spec.topic}: ${emptyResponses} responses without data before the end offsets`);
   }
-  return { requests: latenciesMs.length, records, batches, batchBytes, wireBytes, elapsedMs: performance.now() - started, latenciesMs, recordsByPartition };
+  return {
+    requests: latenciesMs.length,
+    records,
+    batches,
+    batchBytes,
+    wireBytes,
+    elapsedMs: performance.now() - started,
+    latenciesMs,
+    recordsByPartition,
+  };
 }
 
 /** The q-quantile (0..1) of `values` (nearest rank). */

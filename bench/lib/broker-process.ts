@@ -87,11 +87,13 @@ export class BrokerChild {
     this.child = child;
     this.pid = child.pid!;
     live.add(child);
-    this.exited = new Promise((resolve) => child.once('close', (code, signal) => {
-      live.delete(child);
-      this.hasExited = true;
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('close', (code, signal) => {
+        live.delete(child);
+        this.hasExited = true;
+        resolve({ code, signal });
+      }),
+    );
   }
 
   static async start(options: BrokerChildOptions): Promise<BrokerChild> {
@@ -135,7 +137,8 @@ export class BrokerChild {
         const isProblem = typeof level === 'number' ? level >= 40 : ['warn', 'error', 'fatal'].includes(String(level));
         if (isProblem && this.warnings.length < 50) this.warnings.push(line);
         if (msg.msg === 'listening for Kafka clients' && typeof msg.port === 'number') this.port = msg.port;
-        if (msg.msg === 'ops HTTP endpoint listening' && typeof msg.address === 'string') this.opsPort = Number(msg.address.split(':').pop());
+        if (msg.msg === 'ops HTTP endpoint listening' && typeof msg.address === 'string')
+          this.opsPort = Number(msg.address.split(':').pop());
         if (msg.msg === 'broker started') {
           clearTimeout(timer);
           if (this.port === 0 || this.opsPort === 0) reject(new Error(`broker started without reporting its ports:\n${this.tail()}`));
@@ -153,7 +156,9 @@ export class BrokerChild {
       // Both streams are always drained, so the broker never blocks on a full pipe.
       this.child.stdout!.on('data', onData);
       this.child.stderr!.on('data', onData);
-      void this.exited.then(({ code, signal }) => fail(new Error(`broker exited during startup (code ${code}, signal ${signal}):\n${this.tail()}`)));
+      void this.exited.then(({ code, signal }) =>
+        fail(new Error(`broker exited during startup (code ${code}, signal ${signal}):\n${this.tail()}`)),
+      );
     });
   }
 

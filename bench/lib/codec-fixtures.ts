@@ -78,9 +78,24 @@ export function buildMetadataFixture(spec: MetadataFixtureSpec): MetadataFixture
       for (let r = 0; r < spec.replicationFactor; r++) replicas.push(((t + p + r) % spec.brokers) + 1);
       // Every 7th partition has one follower out of sync, so ISR lengths vary as they do in real clusters.
       const isr = (t * spec.partitionsPerTopic + p) % 7 === 0 ? replicas.slice(0, -1) : replicas.slice();
-      partitions.push({ errorCode: 0, partitionIndex: p, leaderId: replicas[0]!, leaderEpoch: 3 + (p % 5), replicaNodes: replicas, isrNodes: isr, offlineReplicas: [] });
+      partitions.push({
+        errorCode: 0,
+        partitionIndex: p,
+        leaderId: replicas[0]!,
+        leaderEpoch: 3 + (p % 5),
+        replicaNodes: replicas,
+        isrNodes: isr,
+        offlineReplicas: [],
+      });
     }
-    topics.push({ errorCode: 0, name: `topic-${pad(t, 4)}`, topicId: rnd.uuid(), isInternal: false, partitions, topicAuthorizedOperations: -2147483648 });
+    topics.push({
+      errorCode: 0,
+      name: `topic-${pad(t, 4)}`,
+      topicId: rnd.uuid(),
+      isInternal: false,
+      partitions,
+      topicAuthorizedOperations: -2147483648,
+    });
   }
   const input: MetadataResponseInput = { throttleTimeMs: 0, brokers, clusterId: 'skafos-bench-cluster-0001', controllerId: 1, topics };
   const w = new Writer(1 << 20);
@@ -104,7 +119,10 @@ export interface OffsetCommitFixture {
     generationIdOrMemberEpoch: number;
     memberId: string;
     groupInstanceId: string | null;
-    topics: { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }[] }[];
+    topics: {
+      name: string;
+      partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }[];
+    }[];
   };
 }
 
@@ -113,7 +131,13 @@ export function buildOffsetCommitFixture(spec: OffsetCommitFixtureSpec): OffsetC
   const memberId = 'consumer-bench-1-8c1f6e2a-35d4-4b8e-9f0e-2a7c9d1b4e60';
   const generation = 17;
   const ours: OffsetCommitRequestInput = { groupId, generationIdOrMemberEpoch: generation, memberId, groupInstanceId: null, topics: [] };
-  const theirs: OffsetCommitFixture['theirs'] = { groupId, generationIdOrMemberEpoch: generation, memberId, groupInstanceId: null, topics: [] };
+  const theirs: OffsetCommitFixture['theirs'] = {
+    groupId,
+    generationIdOrMemberEpoch: generation,
+    memberId,
+    groupInstanceId: null,
+    topics: [],
+  };
   for (let t = 0; t < spec.topics; t++) {
     const name = `topic-${pad(t, 4)}`;
     const op = [];

@@ -21,10 +21,17 @@ export async function createTopic(port: number, name: string, partitions: number
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const res = await conn.request<MetadataResponse>(ApiKey.Metadata, 12, {
-        topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+        topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
       });
       const t = res.topics[0];
-      const ready = t !== undefined && t.errorCode === 0 && t.partitions.length === partitions && t.partitions.every((p) => p.errorCode === 0 && p.leaderId >= 0);
+      const ready =
+        t !== undefined &&
+        t.errorCode === 0 &&
+        t.partitions.length === partitions &&
+        t.partitions.every((p) => p.errorCode === 0 && p.leaderId >= 0);
       if (ready) {
         await waitTopicReady(port, name, id, partitions, Math.max(1000, deadline - Date.now()));
         return id;
@@ -40,7 +47,10 @@ export async function createTopic(port: number, name: string, partitions: number
 export async function deleteTopic(port: number, name: string): Promise<void> {
   const conn = await WireConnection.connect(port);
   try {
-    const res = await conn.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, { topics: [{ name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], timeoutMs: 30_000 });
+    const res = await conn.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, {
+      topics: [{ name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+      timeoutMs: 30_000,
+    });
     const r = res.responses[0];
     if (r && r.errorCode !== 0) throw new Error(`DeleteTopics ${name}: error ${r.errorCode}`);
   } finally {
@@ -66,13 +76,35 @@ export async function waitTopicReady(port: number, topic: string, topicId: strin
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const res = await conn.request<FetchResponse>(ApiKey.Fetch, 16, {
-        replicaState: { replicaId: -1, replicaEpoch: -1 }, maxWaitMs: 0, minBytes: 0, maxBytes: 1024, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-        topics: [{ topic, topicId, partitions: Array.from({ length: partitions }, (_, p) => ({ partition: p, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 })) }],
-        forgottenTopicsData: [], rackId: '',
+        replicaState: { replicaId: -1, replicaEpoch: -1 },
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 1024,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [
+          {
+            topic,
+            topicId,
+            partitions: Array.from({ length: partitions }, (_, p) => ({
+              partition: p,
+              currentLeaderEpoch: -1,
+              fetchOffset: 0,
+              lastFetchedEpoch: -1,
+              logStartOffset: -1,
+              partitionMaxBytes: 1,
+            })),
+          },
+        ],
+        forgottenTopicsData: [],
+        rackId: '',
       });
-      const bad = res.errorCode !== 0 ? partitions : res.responses.reduce((n, t) => n + t.partitions.filter((p) => p.errorCode !== 0).length, 0);
+      const bad =
+        res.errorCode !== 0 ? partitions : res.responses.reduce((n, t) => n + t.partitions.filter((p) => p.errorCode !== 0).length, 0);
       if (bad === 0 && res.responses.reduce((n, t) => n + t.partitions.length, 0) === partitions) return;
-      if (Date.now() > deadline) throw new Error(`topic ${topic}: ${bad} partitions still refuse fetches ${timeoutMs} ms after creation/restart`);
+      if (Date.now() > deadline)
+        throw new Error(`topic ${topic}: ${bad} partitions still refuse fetches ${timeoutMs} ms after creation/restart`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {

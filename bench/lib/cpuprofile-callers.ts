@@ -27,7 +27,10 @@ export interface CallerRow {
 }
 
 function where(f: CallFrame): string {
-  const url = f.url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(process.cwd() + '/', '');
+  const url = f.url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, '')
+    .replace(process.cwd() + '/', '');
   return `${f.functionName || '(anonymous)'}  ${url === '' ? '' : `${url}:${f.lineNumber + 1}`}`;
 }
 
@@ -69,21 +72,29 @@ export function callersOf(profile: Profile, fn: string, depth = 3): { rows: Call
  */
 export function topOtherFunctions(profile: Profile, n: number, exclude: string): string[] {
   const self = new Map<number, number>();
-  for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  for (let i = 0; i < profile.samples.length; i++)
+    self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const byName = new Map<string, number>();
   for (const node of profile.nodes) {
     const { functionName, url } = node.callFrame;
     if (functionName === '' || functionName.startsWith('(') || url.includes(exclude)) continue;
     byName.set(functionName, (byName.get(functionName) ?? 0) + (self.get(node.id) ?? 0));
   }
-  return [...byName].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name]) => name);
+  return [...byName]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name]) => name);
 }
 
 export function formatCallers(profile: Profile, fn: string, depth = 3, top = 10): string {
   const { rows, fnMicros, totalMicros } = callersOf(profile, fn, depth);
-  const lines = [`${fn}: ${(fnMicros / 1000).toFixed(0)} ms self time, ${((100 * fnMicros) / totalMicros).toFixed(1)}% of ${(totalMicros / 1e6).toFixed(2)} s sampled; by caller:`];
+  const lines = [
+    `${fn}: ${(fnMicros / 1000).toFixed(0)} ms self time, ${((100 * fnMicros) / totalMicros).toFixed(1)}% of ${(totalMicros / 1e6).toFixed(2)} s sampled; by caller:`,
+  ];
   for (const r of rows.slice(0, top)) {
-    lines.push(`${((100 * r.micros) / totalMicros).toFixed(1).padStart(5)}%  ${(r.micros / 1000).toFixed(0).padStart(7)} ms  ${r.chain.join('  <  ')}`);
+    lines.push(
+      `${((100 * r.micros) / totalMicros).toFixed(1).padStart(5)}%  ${(r.micros / 1000).toFixed(0).padStart(7)} ms  ${r.chain.join('  <  ')}`,
+    );
   }
   return lines.join('\n');
 }

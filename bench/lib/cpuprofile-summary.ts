@@ -37,7 +37,13 @@ for (const node of profile.nodes) {
   const t = selfMicros.get(node.id) ?? 0;
   total += t;
   const { functionName, url, lineNumber } = node.callFrame;
-  const where = url === '' ? '' : `${url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(process.cwd() + '/', '')}:${lineNumber + 1}`;
+  const where =
+    url === ''
+      ? ''
+      : `${url
+          .replace(/^file:\/\//, '')
+          .replace(/^.*\/node_modules\//, '')
+          .replace(process.cwd() + '/', '')}:${lineNumber + 1}`;
   const key = `${functionName || '(anonymous)'}  ${where}`;
   byFunction.set(key, (byFunction.get(key) ?? 0) + t);
 }

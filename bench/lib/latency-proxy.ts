@@ -61,16 +61,24 @@ function serve(target: URL): void {
     requests[op] = (requests[op] ?? 0) + 1;
     const delay = dist === null ? 0 : drawLogNormal(dist);
     if (dist !== null && delays.length < 100_000) delays.push(delay);
-    const upstream = request({
-      host: target.hostname, port: target.port, method, path: url, headers: req.headers, agent,
-    }, (up) => {
-      const reply = () => {
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders as unknown as Record<string, string>);
-        up.pipe(res);
-      };
-      if (delay > 0) setTimeout(reply, delay);
-      else reply();
-    });
+    const upstream = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method,
+        path: url,
+        headers: req.headers,
+        agent,
+      },
+      (up) => {
+        const reply = () => {
+          res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders as unknown as Record<string, string>);
+          up.pipe(res);
+        };
+        if (delay > 0) setTimeout(reply, delay);
+        else reply();
+      },
+    );
     upstream.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502);
       res.end(String(err));

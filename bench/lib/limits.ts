@@ -46,9 +46,11 @@ export function limits(backend: BenchBackend, quick: boolean): Promise<Limits> {
 
 async function pool<T>(n: number, items: T[], fn: (item: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
 }
 
 async function measureLimits(backend: BenchBackend, quick: boolean): Promise<Limits> {
@@ -66,7 +68,7 @@ async function measureLimits(backend: BenchBackend, quick: boolean): Promise<Lim
     // Warm-up: two objects, not timed.
     await store.put('bench-limits/warm-0', body);
     await store.put('bench-limits/warm-1', body);
-    let bar = new Progress('limits: raw PUT', objects * objectBytes / MiB, 'MiB');
+    let bar = new Progress('limits: raw PUT', (objects * objectBytes) / MiB, 'MiB');
     const putLat: number[] = [];
     let t0 = performance.now();
     let done = 0;
@@ -84,7 +86,7 @@ async function measureLimits(backend: BenchBackend, quick: boolean): Promise<Lim
     for (const k of keys) for (let s = 0; s < objectBytes; s += rangeBytes) ranges.push({ key: k, start: s });
     const getLat: number[] = [];
     const getRun = async (conc: number) => {
-      bar = new Progress(`limits: ranged GET ×${conc}`, ranges.length * rangeBytes / MiB, 'MiB');
+      bar = new Progress(`limits: ranged GET ×${conc}`, (ranges.length * rangeBytes) / MiB, 'MiB');
       done = 0;
       t0 = performance.now();
       await pool(conc, ranges, async (r) => {
@@ -107,8 +109,17 @@ async function measureLimits(backend: BenchBackend, quick: boolean): Promise<Lim
     const pl = percentiles(putLat);
     const gl = percentiles(getLat);
     return {
-      objectBytes, putConcurrency, putMiBps, putLatencyMs: { p50: pl.p50, p99: pl.p99, max: pl.max }, getRangeBytes: rangeBytes,
-      get1MiBps, get4MiBps, getLatencyMs: { p50: gl.p50, p99: gl.p99 }, loopbackMiBps, where, volumeMiB: (objects * objectBytes) / MiB,
+      objectBytes,
+      putConcurrency,
+      putMiBps,
+      putLatencyMs: { p50: pl.p50, p99: pl.p99, max: pl.max },
+      getRangeBytes: rangeBytes,
+      get1MiBps,
+      get4MiBps,
+      getLatencyMs: { p50: gl.p50, p99: gl.p99 },
+      loopbackMiBps,
+      where,
+      volumeMiB: (objects * objectBytes) / MiB,
     };
   } finally {
     await backend.setLatency(injected);
@@ -118,10 +129,17 @@ async function measureLimits(backend: BenchBackend, quick: boolean): Promise<Lim
 
 /** MiB/s of one loopback TCP connection into a sink in a child process. */
 async function loopback(totalMiB: number): Promise<number> {
-  const sink = spawn(process.execPath, ['-e', `
+  const sink = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const s = require('node:net').createServer((c) => { let n = 0; c.on('data', (b) => { n += b.length; }); c.on('end', () => c.end(String(n))); });
     s.listen(0, '127.0.0.1', () => console.log(s.address().port));
-    process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   try {
     const port = await new Promise<number>((resolve) => createInterface({ input: sink.stdout! }).once('line', (l) => resolve(Number(l))));
     const chunk = Buffer.alloc(MiB, 7);

@@ -80,8 +80,12 @@ export class Producer {
     for (let g = 0; g < groups; g++) {
       const partitions = Array.from({ length: spec.partitionsPerRequest }, (_, k) => g * spec.partitionsPerRequest + k);
       const frame = encodeRequest(ApiKey.Produce, 9, 0, 'skafos-bench', {
-        transactionalId: null, acks: -1, timeoutMs: spec.timeoutMs ?? 30_000,
-        topicData: [{ name: spec.topic, partitionData: partitions.map((p, k) => ({ index: p, records: distinct[(g + k) % distinct.length]! })) }],
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: spec.timeoutMs ?? 30_000,
+        topicData: [
+          { name: spec.topic, partitionData: partitions.map((p, k) => ({ index: p, records: distinct[(g + k) % distinct.length]! })) },
+        ],
       });
       templates.push({ partitions, free: [], frame });
     }
@@ -99,7 +103,11 @@ export class Producer {
   }
 
   /** Sends one request for template `g`; resolves when acknowledged (and checked). */
-  private async sendOne(g: number, latencyFrom: number | null, onAck: AckListener | undefined): Promise<{ sentAt: number; latencyMs: number }> {
+  private async sendOne(
+    g: number,
+    latencyFrom: number | null,
+    onAck: AckListener | undefined,
+  ): Promise<{ sentAt: number; latencyMs: number }> {
     const t = this.templates[g]!;
     const conn = this.conns[this.rr++ % this.conns.length]!;
     const frame = this.takeFrame(t);
@@ -124,7 +132,14 @@ export class Producer {
   }
 
   /** Closed loop: `inFlight` requests out at all times until `targetValueBytes` are acknowledged or `durationMs` passed. */
-  async saturate(o: { inFlight: number; targetValueBytes?: number; durationMs?: number; deadlineMs: number; progress?: Progress; onAck?: AckListener }): Promise<ProduceRun> {
+  async saturate(o: {
+    inFlight: number;
+    targetValueBytes?: number;
+    durationMs?: number;
+    deadlineMs: number;
+    progress?: Progress;
+    onAck?: AckListener;
+  }): Promise<ProduceRun> {
     const total = o.targetValueBytes !== undefined ? Math.ceil(o.targetValueBytes / this.valueBytesPerRequest) : Infinity;
     const samples: Sample[] = [];
     let issued = 0;
@@ -148,16 +163,26 @@ export class Producer {
         }
       }
     };
-    await Promise.all(Array.from({ length: o.inFlight }, () => loop().catch((err: unknown) => {
-      failure ??= err as Error;
-      this.close();
-    })));
+    await Promise.all(
+      Array.from({ length: o.inFlight }, () =>
+        loop().catch((err: unknown) => {
+          failure ??= err as Error;
+          this.close();
+        }),
+      ),
+    );
     if (failure) throw failure;
     return this.result(samples, performance.now() - start, 0);
   }
 
   /** Open loop: `requestsPerSecond` for `durationMs`, then waits for the stragglers. */
-  async fixedRate(o: { requestsPerSecond: number; durationMs: number; deadlineMs: number; progress?: Progress; onAck?: AckListener }): Promise<ProduceRun> {
+  async fixedRate(o: {
+    requestsPerSecond: number;
+    durationMs: number;
+    deadlineMs: number;
+    progress?: Progress;
+    onAck?: AckListener;
+  }): Promise<ProduceRun> {
     const samples: Sample[] = [];
     const intervalMs = 1000 / o.requestsPerSecond;
     const total = Math.max(1, Math.round((o.durationMs / 1000) * o.requestsPerSecond));
@@ -174,11 +199,16 @@ export class Producer {
           const scheduled = start + sent * intervalMs;
           if (now - scheduled > 100) late++;
           sent++;
-          const p: Promise<void> = this.sendOne(g++ % this.templates.length, scheduled, o.onAck).then((r) => {
-            samples.push({ atMs: performance.now() - start, latencyMs: r.latencyMs, bytes: this.valueBytesPerRequest });
-          }, (err: unknown) => {
-            failure ??= err as Error;
-          }).finally(() => pending.delete(p));
+          const p: Promise<void> = this.sendOne(g++ % this.templates.length, scheduled, o.onAck)
+            .then(
+              (r) => {
+                samples.push({ atMs: performance.now() - start, latencyMs: r.latencyMs, bytes: this.valueBytesPerRequest });
+              },
+              (err: unknown) => {
+                failure ??= err as Error;
+              },
+            )
+            .finally(() => pending.delete(p));
           pending.add(p);
         }
         o.progress?.update(Math.min(o.durationMs, now - start) / 1000, `${pending.size} in flight`);
@@ -187,10 +217,13 @@ export class Producer {
       };
       tick();
     });
-    const deadline = setTimeout(() => {
-      failure ??= new Error(`fixed-rate produce: requests still unanswered ${o.deadlineMs} ms after the start`);
-      this.close();
-    }, Math.max(1000, o.deadlineMs - (performance.now() - start)));
+    const deadline = setTimeout(
+      () => {
+        failure ??= new Error(`fixed-rate produce: requests still unanswered ${o.deadlineMs} ms after the start`);
+        this.close();
+      },
+      Math.max(1000, o.deadlineMs - (performance.now() - start)),
+    );
     try {
       while (pending.size > 0) await Promise.all([...pending]);
     } finally {
@@ -260,12 +293,29 @@ export class TailConsumer {
         if (this.stopping && offsets.every((off, p) => off >= (ends[p] ?? 0))) break;
         const id = conn.correlationId();
         const req = encodeRequest(ApiKey.Fetch, 16, id, 'skafos-bench', {
-          replicaState: { replicaId: -1, replicaEpoch: -1 }, maxWaitMs: this.stopping ? 50 : 500, minBytes: 1, maxBytes: 50 * MiB,
-          isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-          topics: [{ topic: o.topic, topicId: o.topicId, partitions: offsets.map((off, p) => ({
-            partition: p, currentLeaderEpoch: -1, fetchOffset: off, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 8 * MiB,
-          })) }],
-          forgottenTopicsData: [], rackId: '',
+          replicaState: { replicaId: -1, replicaEpoch: -1 },
+          maxWaitMs: this.stopping ? 50 : 500,
+          minBytes: 1,
+          maxBytes: 50 * MiB,
+          isolationLevel: 0,
+          sessionId: 0,
+          sessionEpoch: -1,
+          topics: [
+            {
+              topic: o.topic,
+              topicId: o.topicId,
+              partitions: offsets.map((off, p) => ({
+                partition: p,
+                currentLeaderEpoch: -1,
+                fetchOffset: off,
+                lastFetchedEpoch: -1,
+                logStartOffset: -1,
+                partitionMaxBytes: 8 * MiB,
+              })),
+            },
+          ],
+          forgottenTopicsData: [],
+          rackId: '',
         });
         const frame = await conn.send(req, id);
         const at = performance.now();
@@ -276,7 +326,8 @@ export class TailConsumer {
             if (pd.errorCode !== 0) {
               // Retriable while leadership settles (etcd metadata): NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
               // LEADER_NOT_AVAILABLE, NOT_LEADER... retried on the next fetch; anything else fails the phase.
-              if (![3, 5, 6, 74, 75].includes(pd.errorCode)) throw new Error(`tail fetch ${o.topic}-${pd.partitionIndex}: error ${pd.errorCode}`);
+              if (![3, 5, 6, 74, 75].includes(pd.errorCode))
+                throw new Error(`tail fetch ${o.topic}-${pd.partitionIndex}: error ${pd.errorCode}`);
               this.retriableErrors++;
               retry = true;
               continue;
@@ -288,7 +339,8 @@ export class TailConsumer {
               const size = 12 + data.readInt32BE(pos + 8);
               if (data.length - pos < size) break;
               const base = Number(data.readBigInt64BE(pos));
-              if ((crc32c(data.subarray(pos + 21, pos + size)) >>> 0) !== data.readUInt32BE(pos + 17)) throw new Error(`tail fetch: CRC mismatch at ${pd.partitionIndex}/${base}`);
+              if (crc32c(data.subarray(pos + 21, pos + size)) >>> 0 !== data.readUInt32BE(pos + 17))
+                throw new Error(`tail fetch: CRC mismatch at ${pd.partitionIndex}/${base}`);
               if (base >= offsets[pd.partitionIndex]!) {
                 o.e2e.consumed(pd.partitionIndex, base, at);
                 offsets[pd.partitionIndex] = base + data.readInt32BE(pos + 23) + 1;
@@ -311,9 +363,12 @@ export class TailConsumer {
     this.stopping = true;
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([this.done, new Promise<never>((_, rej) => {
-        timer = setTimeout(() => rej(new Error(`tail consumer did not catch up within ${timeoutMs} ms`)), timeoutMs);
-      })]);
+      return await Promise.race([
+        this.done,
+        new Promise<never>((_, rej) => {
+          timer = setTimeout(() => rej(new Error(`tail consumer did not catch up within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -340,11 +395,13 @@ export async function openIdleConnections(port: number, n: number, batch: number
   const out: WireConnection[] = [];
   while (out.length < n) {
     const k = Math.min(batch, n - out.length);
-    const conns = await Promise.all(Array.from({ length: k }, async () => {
-      const c = await WireConnection.connect(port, 30_000);
-      await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'skafos-bench', clientSoftwareVersion: '0' });
-      return c;
-    }));
+    const conns = await Promise.all(
+      Array.from({ length: k }, async () => {
+        const c = await WireConnection.connect(port, 30_000);
+        await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'skafos-bench', clientSoftwareVersion: '0' });
+        return c;
+      }),
+    );
     out.push(...conns);
     progress?.update(out.length);
   }

@@ -25,7 +25,10 @@ try {
   const conn = await WireConnection.connect(broker.port);
   const batch = buildRecordBatch([{ key: null, value: Buffer.alloc(100), timestampMs: Date.now() }]);
   const frame = encodeRequest(ApiKey.Produce, 9, 0, 'skafos-bench', {
-    transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: 'conn', partitionData: [{ index: 0, records: batch }] }],
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 30_000,
+    topicData: [{ name: 'conn', partitionData: [{ index: 0, records: batch }] }],
   });
   // One frame per slot: a frame is re-sent (with a new correlation id) only once its previous response is in.
   const frames = Array.from({ length: inFlight }, () => Buffer.from(frame));
@@ -33,20 +36,24 @@ try {
     const c0 = broker.cpu();
     const t0 = performance.now();
     let issued = 0;
-    await Promise.all(frames.map(async (f) => {
-      while (issued < perWindow) {
-        issued++;
-        const id = conn.correlationId();
-        f.writeInt32BE(id, 8);
-        const res = decodeResponse(await conn.send(f, id), ApiKey.Produce, 9).body as ProduceResponse;
-        const code = res.responses[0]!.partitionResponses[0]!.errorCode;
-        if (code !== 0) throw new Error(`produce: error ${code}`);
-      }
-    }));
+    await Promise.all(
+      frames.map(async (f) => {
+        while (issued < perWindow) {
+          issued++;
+          const id = conn.correlationId();
+          f.writeInt32BE(id, 8);
+          const res = decodeResponse(await conn.send(f, id), ApiKey.Produce, 9).body as ProduceResponse;
+          const code = res.responses[0]!.partitionResponses[0]!.errorCode;
+          if (code !== 0) throw new Error(`produce: error ${code}`);
+        }
+      }),
+    );
     const s = (performance.now() - t0) / 1000;
     const c1 = broker.cpu();
-    console.log(`requests ${(w * perWindow).toLocaleString('en-US')}–${((w + 1) * perWindow).toLocaleString('en-US')} on one connection: ${fmt(perWindow / s)} requests/s, ` +
-      `broker CPU ${fmt(((c1.mainThread - c0.mainThread) / perWindow) * 1e6)} µs/request (main thread), ${fmt(((c1.process - c0.process) / perWindow) * 1e6)} µs/request (all threads)`);
+    console.log(
+      `requests ${(w * perWindow).toLocaleString('en-US')}–${((w + 1) * perWindow).toLocaleString('en-US')} on one connection: ${fmt(perWindow / s)} requests/s, ` +
+        `broker CPU ${fmt(((c1.mainThread - c0.mainThread) / perWindow) * 1e6)} µs/request (main thread), ${fmt(((c1.process - c0.process) / perWindow) * 1e6)} µs/request (all threads)`,
+    );
   }
   conn.close();
 } finally {

@@ -28,10 +28,20 @@ async function snapshot(b: BenchBroker, backend: BenchBackend): Promise<Snapshot
   const cpu = b.child.cpu();
   const c = process.cpuUsage();
   const mc = machineCpu();
-  const store = Object.fromEntries(ops.map((op) => [op, m.get(`skafos_object_store_requests{op="${op}"}`) ?? 0])) as Record<StoreOp, number>;
+  const store = Object.fromEntries(ops.map((op) => [op, m.get(`skafos_object_store_requests{op="${op}"}`) ?? 0])) as Record<
+    StoreOp,
+    number
+  >;
   return {
-    t: performance.now(), brokerCpu: cpu.process, brokerMain: cpu.mainThread, clientCpu: (c.user + c.system) / 1e6,
-    machineBusy: mc.busy, steal: mc.steal, store, flushes: m.get('skafos_flushes') ?? 0, flushBytes: m.get('skafos_flush_object_bytes') ?? 0,
+    t: performance.now(),
+    brokerCpu: cpu.process,
+    brokerMain: cpu.mainThread,
+    clientCpu: (c.user + c.system) / 1e6,
+    machineBusy: mc.busy,
+    steal: mc.steal,
+    store,
+    flushes: m.get('skafos_flushes') ?? 0,
+    flushBytes: m.get('skafos_flush_object_bytes') ?? 0,
     etcd: await backend.etcdOps(),
   };
 }
@@ -61,28 +71,57 @@ export async function measure<T>(b: BenchBroker, backend: BenchBackend, fn: () =
   const elapsedS = (s1.t - s0.t) / 1000;
   const brokerCpuS = s1.brokerCpu - s0.brokerCpu;
   const clientCpuS = s1.clientCpu - s0.clientCpu;
-  const byMethod: Record<string, number> | null = s1.etcd && s0.etcd
-    ? Object.fromEntries(Object.entries(s1.etcd.byMethod).map(([k, v]) => [k, v - (s0.etcd!.byMethod[k] ?? 0)]).filter(([, v]) => (v as number) > 0))
-    : null;
+  const byMethod: Record<string, number> | null =
+    s1.etcd && s0.etcd
+      ? Object.fromEntries(
+          Object.entries(s1.etcd.byMethod)
+            .map(([k, v]) => [k, v - (s0.etcd!.byMethod[k] ?? 0)])
+            .filter(([, v]) => (v as number) > 0),
+        )
+      : null;
   return {
     result,
     cost: {
-      elapsedS, brokerCpuS, brokerMainS: s1.brokerMain - s0.brokerMain, clientCpuS,
+      elapsedS,
+      brokerCpuS,
+      brokerMainS: s1.brokerMain - s0.brokerMain,
+      clientCpuS,
       otherCpuS: Math.max(0, s1.machineBusy - s0.machineBusy - brokerCpuS - clientCpuS) + (s1.steal - s0.steal),
-      peakRssBytes: mem.peakRssBytes, rssBytesAtEnd: mem.rssBytes,
+      peakRssBytes: mem.peakRssBytes,
+      rssBytesAtEnd: mem.rssBytes,
       store: Object.fromEntries(ops.map((op) => [op, s1.store[op] - s0.store[op]])) as Record<StoreOp, number>,
-      flushes: s1.flushes - s0.flushes, flushBytes: s1.flushBytes - s0.flushBytes,
-      etcdOps: s1.etcd && s0.etcd ? s1.etcd.total - s0.etcd.total : null, etcdByMethod: byMethod,
+      flushes: s1.flushes - s0.flushes,
+      flushBytes: s1.flushBytes - s0.flushBytes,
+      etcdOps: s1.etcd && s0.etcd ? s1.etcd.total - s0.etcd.total : null,
+      etcdByMethod: byMethod,
     },
   };
 }
 
 /** The cost figures of a phase, normalised by `gib` GiB of record values where it makes sense. */
 export interface CostFigures {
-  elapsed: Figure; brokerCpu: Figure; brokerCores: Figure; brokerMainThreadCores: Figure; clientCores: Figure; otherCores: Figure;
-  brokerCpuPerGiB: Figure | null; clientCpuPerGiB: Figure | null; peakRss: Figure; rssAtEnd: Figure;
-  puts: Figure; gets: Figure; lists: Figure; deletes: Figure; heads: Figure; putsPerGiB: Figure | null; putsPerSecond: Figure; flushes: Figure;
-  etcdOps: Figure | null; etcdOpsPerSecond: Figure | null; etcdOpsPerGiB: Figure | null; etcdByMethod: Record<string, number> | null;
+  elapsed: Figure;
+  brokerCpu: Figure;
+  brokerCores: Figure;
+  brokerMainThreadCores: Figure;
+  clientCores: Figure;
+  otherCores: Figure;
+  brokerCpuPerGiB: Figure | null;
+  clientCpuPerGiB: Figure | null;
+  peakRss: Figure;
+  rssAtEnd: Figure;
+  puts: Figure;
+  gets: Figure;
+  lists: Figure;
+  deletes: Figure;
+  heads: Figure;
+  putsPerGiB: Figure | null;
+  putsPerSecond: Figure;
+  flushes: Figure;
+  etcdOps: Figure | null;
+  etcdOpsPerSecond: Figure | null;
+  etcdOpsPerGiB: Figure | null;
+  etcdByMethod: Record<string, number> | null;
 }
 
 export function costFigures(c: PhaseCost, gib: number): CostFigures {

@@ -19,8 +19,13 @@ const broker = await BrokerChild.start({ dataDir });
 try {
   await createTopic(broker.port, 'plt', partitions!);
   const producer = new Producer({
-    clientId: 'skafos-bench-plt', bootstrapBrokers: [`127.0.0.1:${broker.port}`], acks: ProduceAcks.ALL, idempotent: false,
-    autocreateTopics: false, retries: 0, maxInflights: maxInflights!,
+    clientId: 'skafos-bench-plt',
+    bootstrapBrokers: [`127.0.0.1:${broker.port}`],
+    acks: ProduceAcks.ALL,
+    idempotent: false,
+    autocreateTopics: false,
+    retries: 0,
+    maxInflights: maxInflights!,
   });
   const values = Array.from({ length: recordsPerSend }, () => randomBytes(1024));
   await producer.send({ messages: [{ topic: 'plt', partition: 0, value: values[0]! }] }); // connect and fetch metadata
@@ -29,19 +34,23 @@ try {
   const b0 = broker.cpu();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrent! }, async () => {
-    while (issued < sends) {
-      const partition = issued++ % partitions!;
-      await producer.send({ messages: values.map((value) => ({ topic: 'plt', partition, value })) });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrent! }, async () => {
+      while (issued < sends) {
+        const partition = issued++ % partitions!;
+        await producer.send({ messages: values.map((value) => ({ topic: 'plt', partition, value })) });
+      }
+    }),
+  );
   const s = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   const b1 = broker.cpu();
   const gib = (sends * recordsPerSend) / 2 ** 20;
   const clientCpu = (c.user + c.system) / 1e6;
   const brokerCpu = b1.process - b0.process;
-  console.log(`@platformatic/kafka ${installedVersion('@platformatic/kafka')}, ${partitions} partition(s), maxInflights ${maxInflights}, ${concurrent} concurrent sends of ${recordsPerSend} records:`);
+  console.log(
+    `@platformatic/kafka ${installedVersion('@platformatic/kafka')}, ${partitions} partition(s), maxInflights ${maxInflights}, ${concurrent} concurrent sends of ${recordsPerSend} records:`,
+  );
   console.log(`  ${fmt((gib * 1024) / s)} MiB/s of record values over ${fmt(s)} s`);
   console.log(`  client CPU ${fmt(clientCpu)} s = ${fmt(clientCpu / gib)} CPU-s/GiB (${fmt(clientCpu / s)} cores)`);
   console.log(`  broker CPU ${fmt(brokerCpu)} s = ${fmt(brokerCpu / gib)} CPU-s/GiB (${fmt(brokerCpu / s)} cores)`);

@@ -43,7 +43,8 @@ export class Progress {
     const frac = Math.min(1, Math.max(0, this.done / this.total));
     const filled = Math.round(frac * width);
     const secs = ((now - this.started) / 1000).toFixed(0);
-    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.label} ` +
+    const line =
+      `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.label} ` +
       `${fmtN(this.done)}/${fmtN(this.total)} ${this.unit} ${secs}s ${this.extra}`;
     if (isTty) process.stderr.write(`\r${line.slice(0, (process.stderr.columns ?? 120) - 1).padEnd((process.stderr.columns ?? 120) - 1)}`);
     else process.stderr.write(`${line}\n`);

@@ -24,8 +24,12 @@ export function percentiles(values: number[]): Percentiles {
   let sum = 0;
   for (const v of s) sum += v;
   return {
-    count: s.length, p50: quantileSorted(s, 0.5), p99: quantileSorted(s, 0.99), p999: quantileSorted(s, 0.999),
-    max: s.length ? s[s.length - 1]! : NaN, mean: s.length ? sum / s.length : NaN,
+    count: s.length,
+    p50: quantileSorted(s, 0.5),
+    p99: quantileSorted(s, 0.99),
+    p999: quantileSorted(s, 0.999),
+    max: s.length ? s[s.length - 1]! : NaN,
+    mean: s.length ? sum / s.length : NaN,
   };
 }
 
@@ -60,8 +64,12 @@ export function perSecond(samples: Sample[], bucketMs = 1000): SecondBucket[] {
   return lat.map((l, i) => {
     const sorted = sortedCopy(l);
     return {
-      second: ((i + 1) * bucketMs) / 1000, mibPerSec: bytes[i]! / 2 ** 20 / (bucketMs / 1000), count: l.length,
-      p50: quantileSorted(sorted, 0.5), p99: quantileSorted(sorted, 0.99), p999: quantileSorted(sorted, 0.999),
+      second: ((i + 1) * bucketMs) / 1000,
+      mibPerSec: bytes[i]! / 2 ** 20 / (bucketMs / 1000),
+      count: l.length,
+      p50: quantileSorted(sorted, 0.5),
+      p99: quantileSorted(sorted, 0.99),
+      p999: quantileSorted(sorted, 0.999),
     };
   });
 }

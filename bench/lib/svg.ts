@@ -73,7 +73,9 @@ export function lineChart(spec: ChartSpec): string {
   const sx = (x: number) => m.l + ((tx(x) - x0) / (x1 - x0)) * pw;
   const sy = (y: number) => (spec.logY ? m.t + ph - ((Math.log10(y) - ly0) / (ly1 - ly0)) * ph : m.t + ph - ((y - y0) / (y1 - y0)) * ph);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(spec.title)}</text>`);
   // Grid and ticks.
@@ -87,7 +89,9 @@ export function lineChart(spec: ChartSpec): string {
   for (const t of xTicks) {
     const x = spec.ninesX ? m.l + ((nines(t) - x0) / (x1 - x0)) * pw : sx(t);
     out.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${m.t}" y2="${m.t + ph}" stroke="#eee"/>`);
-    out.push(`<text x="${x.toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${spec.ninesX ? `${Number((t * 100).toPrecision(6))}%` : label(t)}</text>`);
+    out.push(
+      `<text x="${x.toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${spec.ninesX ? `${Number((t * 100).toPrecision(6))}%` : label(t)}</text>`,
+    );
   }
   out.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);
   out.push(`<text x="${m.l + pw / 2}" y="${m.t + ph + 34}" text-anchor="middle">${esc(spec.xLabel)}</text>`);
@@ -101,7 +105,9 @@ export function lineChart(spec: ChartSpec): string {
     }
     const lx = m.l + (i % 3) * (pw / 3);
     const ly = m.t + ph + 50 + Math.floor(i / 3) * 18;
-    out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/>`);
+    out.push(
+      `<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/>`,
+    );
     out.push(`<text x="${lx + 22}" y="${ly}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');

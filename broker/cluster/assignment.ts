@@ -80,9 +80,17 @@ export function computeAssignment(tables: readonly TableSlots[], memberList: rea
     for (const m of eligible) {
       if (m.nodeId === exclude) continue;
       const key: [number, number, number, number] = [
-        load.get(m.nodeId)!, perTableRack.get(`${table}\u0000${rackOf(m.nodeId)}`) ?? 0, perTableNode.get(`${table}\u0000${m.nodeId}`) ?? 0, m.nodeId,
+        load.get(m.nodeId)!,
+        perTableRack.get(`${table}\u0000${rackOf(m.nodeId)}`) ?? 0,
+        perTableNode.get(`${table}\u0000${m.nodeId}`) ?? 0,
+        m.nodeId,
       ];
-      if (bestKey === null || key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && (key[2] < bestKey[2] || (key[2] === bestKey[2] && key[3] < bestKey[3])))))) {
+      if (
+        bestKey === null ||
+        key[0] < bestKey[0] ||
+        (key[0] === bestKey[0] &&
+          (key[1] < bestKey[1] || (key[1] === bestKey[1] && (key[2] < bestKey[2] || (key[2] === bestKey[2] && key[3] < bestKey[3])))))
+      ) {
         best = m;
         bestKey = key;
       }
@@ -93,7 +101,14 @@ export function computeAssignment(tables: readonly TableSlots[], memberList: rea
 
   const changes: SlotChange[] = [];
   /** The owner each partition will end with (after a pending handover). */
-  interface Work { table: string; partition: number; previous: OwnerSlot | undefined; next: OwnerSlot; final: number; direct: boolean }
+  interface Work {
+    table: string;
+    partition: number;
+    previous: OwnerSlot | undefined;
+    next: OwnerSlot;
+    final: number;
+    direct: boolean;
+  }
   const work: Work[] = [];
   const needsOwner: Work[] = [];
   for (const t of tables) {

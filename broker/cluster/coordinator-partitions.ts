@@ -44,7 +44,8 @@ export class CoordinatorPartitions {
   /** Follows coordinator changes and starts loading the partitions owned now. */
   start(): void {
     this.unsubscribe = this.o.cluster.onCoordinatorChange((changes) => this.onChange(changes));
-    for (const p of this.o.cluster.ownedCoordinatorPartitions(this.o.kind)) this.beginLoad(p, this.o.cluster.coordinatorOwner(this.o.kind, p)?.leaderEpoch ?? 0);
+    for (const p of this.o.cluster.ownedCoordinatorPartitions(this.o.kind))
+      this.beginLoad(p, this.o.cluster.coordinatorOwner(this.o.kind, p)?.leaderEpoch ?? 0);
   }
 
   /** Resolves when no load is in flight. */
@@ -55,10 +56,7 @@ export class CoordinatorPartitions {
   /** After close(): waits for loads and the caller's `inFlight` work to finish, for at most `waitMs`. */
   async settle(inFlight: Iterable<Promise<unknown>>, waitMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...inFlight, ...this.pendingLoads]),
-      new Promise((res) => (timer = setTimeout(res, waitMs))),
-    ]);
+    await Promise.race([Promise.allSettled([...inFlight, ...this.pendingLoads]), new Promise((res) => (timer = setTimeout(res, waitMs)))]);
     clearTimeout(timer);
   }
 

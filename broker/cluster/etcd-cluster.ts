@@ -20,7 +20,10 @@ import type { BrokerEndpoint, Cluster, CoordinatorChange, CoordinatorKind, Parti
 
 /** Coordinator tables in /owners/ (never a topic id: those are 22 characters). */
 const coordinatorTables: Record<CoordinatorKind, string> = { group: '__group', transaction: '__transaction' };
-const tableKinds = new Map<string, CoordinatorKind>([['__group', 'group'], ['__transaction', 'transaction']]);
+const tableKinds = new Map<string, CoordinatorKind>([
+  ['__group', 'group'],
+  ['__transaction', 'transaction'],
+]);
 /** Ownership writes per transaction (the store allows 128 operations, compares included). */
 const maxChangesPerTxn = 50;
 const reconcileDebounceMs = 20;
@@ -107,11 +110,17 @@ export class EtcdCluster implements Cluster {
     const existing = await o.store.get(key);
     if (existing) {
       const prior = JSON.parse(existing.value) as MemberRecord;
-      o.logger.warn({ nodeId: c.nodeId, priorIncarnation: prior.incarnation }, 'node id registered by an earlier incarnation (or another broker): taking it over; its writes are fenced from now on');
+      o.logger.warn(
+        { nodeId: c.nodeId, priorIncarnation: prior.incarnation },
+        'node id registered by an earlier incarnation (or another broker): taking it over; its writes are fenced from now on',
+      );
     }
     // Deleted first, so the new key gets a new createRevision (the identity the old incarnation's fence names).
     if (existing) await o.store.txn([{ key, target: 'modRevision', op: '=', value: existing.modRevision }], [{ type: 'delete', key }]);
-    const r = await o.store.txn([{ key, target: 'createRevision', op: '=', value: 0 }], [{ type: 'put', key, value: JSON.stringify(c.record), lease: lease.id }]);
+    const r = await o.store.txn(
+      [{ key, target: 'createRevision', op: '=', value: 0 }],
+      [{ type: 'put', key, value: JSON.stringify(c.record), lease: lease.id }],
+    );
     if (!r.succeeded) throw new Error(`node id ${c.nodeId} was registered concurrently by another broker`);
     c.memberRev = r.revision;
     c.startKeepAlive();
@@ -167,28 +176,34 @@ export class EtcdCluster implements Cluster {
     const [memberKvs, ownerKvs] = await Promise.all([this.o.store.getPrefix(memberPrefix), this.o.store.getPrefix(ownerPrefix)]);
     for (const kv of memberKvs) this.applyMember({ type: 'put', kv });
     for (const kv of ownerKvs) this.applyOwner({ type: 'put', kv });
-    this.watches.push(this.o.store.watchPrefix(memberPrefix, fromRevision, (events) => {
-      for (const e of events) this.applyMember(e);
-      this.scheduleReconcile();
-    }));
-    this.watches.push(this.o.store.watchPrefix(ownerPrefix, fromRevision, (events) => {
-      for (const e of events) this.applyOwner(e);
-      this.scheduleReconcile();
-    }));
-    this.watches.push(await this.o.topics.follow((changes) => {
-      for (const c of changes) {
-        if (!c.deleted) continue;
-        this.dropTopic(c.record.id);
-        for (const l of this.topicDeletedListeners) {
-          try {
-            l(c.record.name);
-          } catch (err) {
-            this.o.logger.error({ err }, 'topic deletion listener failed');
+    this.watches.push(
+      this.o.store.watchPrefix(memberPrefix, fromRevision, (events) => {
+        for (const e of events) this.applyMember(e);
+        this.scheduleReconcile();
+      }),
+    );
+    this.watches.push(
+      this.o.store.watchPrefix(ownerPrefix, fromRevision, (events) => {
+        for (const e of events) this.applyOwner(e);
+        this.scheduleReconcile();
+      }),
+    );
+    this.watches.push(
+      await this.o.topics.follow((changes) => {
+        for (const c of changes) {
+          if (!c.deleted) continue;
+          this.dropTopic(c.record.id);
+          for (const l of this.topicDeletedListeners) {
+            try {
+              l(c.record.name);
+            } catch (err) {
+              this.o.logger.error({ err }, 'topic deletion listener failed');
+            }
           }
         }
-      }
-      this.scheduleReconcile();
-    }));
+        this.scheduleReconcile();
+      }),
+    );
     this.controllerTimer = setInterval(() => this.scheduleReconcile(), controllerIntervalMs);
     this.controllerTimer.unref();
     await this.reconcile();
@@ -264,7 +279,12 @@ export class EtcdCluster implements Cluster {
   }
 
   private liveMembers(): Member[] {
-    return [...this.members.values()].map((m) => ({ nodeId: m.record.nodeId, rev: m.rev, rack: m.record.rack, draining: m.record.draining }));
+    return [...this.members.values()].map((m) => ({
+      nodeId: m.record.nodeId,
+      rev: m.rev,
+      rack: m.record.rack,
+      draining: m.record.draining,
+    }));
   }
 
   /** The controller's pass: writes the ownership changes that make the assignment valid and balanced. */
@@ -284,7 +304,8 @@ export class EtcdCluster implements Cluster {
     const changes = [...computeAssignment(tables, members), ...computeAssignment(coordinators, members)];
     const deletes: string[] = [];
     for (const table of this.slots.keys()) {
-      if (!tableKinds.has(table) && !this.o.topics.byId(table)) for (const p of this.slots.get(table)!.keys()) deletes.push(ownerKey(table, p));
+      if (!tableKinds.has(table) && !this.o.topics.byId(table))
+        for (const p of this.slots.get(table)!.keys()) deletes.push(ownerKey(table, p));
     }
     for (let i = 0; i < changes.length; i += maxChangesPerTxn) {
       const chunk = changes.slice(i, i + maxChangesPerTxn);
@@ -300,7 +321,10 @@ export class EtcdCluster implements Cluster {
       else this.stats.controllerConflicts++; // changed meanwhile: the watch brings the news and another pass follows
     }
     for (let i = 0; i < deletes.length; i += maxChangesPerTxn) {
-      await this.o.store.txn(this.fence(), deletes.slice(i, i + maxChangesPerTxn).map((key): Op => ({ type: 'delete', key })));
+      await this.o.store.txn(
+        this.fence(),
+        deletes.slice(i, i + maxChangesPerTxn).map((key): Op => ({ type: 'delete', key })),
+      );
     }
   }
 
@@ -358,10 +382,13 @@ export class EtcdCluster implements Cluster {
     if (toAcquire.length > 0) {
       for (const p of toAcquire) this.acquiring.add(`${p.topicId}/${p.partition}`);
       this.stats.acquisitions += toAcquire.length;
-      hooks.acquire(toAcquire).catch((err) => this.o.logger.error({ err }, 'loading partitions failed')).finally(() => {
-        for (const p of toAcquire) this.acquiring.delete(`${p.topicId}/${p.partition}`);
-        this.scheduleReconcile();
-      });
+      hooks
+        .acquire(toAcquire)
+        .catch((err) => this.o.logger.error({ err }, 'loading partitions failed'))
+        .finally(() => {
+          for (const p of toAcquire) this.acquiring.delete(`${p.topicId}/${p.partition}`);
+          this.scheduleReconcile();
+        });
     }
     this.checkEmpty();
   }
@@ -390,16 +417,21 @@ export class EtcdCluster implements Cluster {
         const slot = JSON.parse(kv.value) as OwnerSlot;
         if (!this.ownedByMe(slot) || slot.target < 0) return;
         const target = this.members.get(slot.target);
-        const next: OwnerSlot = target && !target.record.draining
-          ? { owner: slot.target, ownerRev: target.rev, epoch: slot.epoch + 1, target: -1 }
-          : { owner: -1, ownerRev: 0, epoch: slot.epoch, target: -1 }; // the controller picks another
-        const r = await this.o.store.txn([...this.fence(), { key, target: 'modRevision', op: '=', value: kv.modRevision }], [{ type: 'put', key, value: JSON.stringify(next) }]);
+        const next: OwnerSlot =
+          target && !target.record.draining
+            ? { owner: slot.target, ownerRev: target.rev, epoch: slot.epoch + 1, target: -1 }
+            : { owner: -1, ownerRev: 0, epoch: slot.epoch, target: -1 }; // the controller picks another
+        const r = await this.o.store.txn(
+          [...this.fence(), { key, target: 'modRevision', op: '=', value: kv.modRevision }],
+          [{ type: 'put', key, value: JSON.stringify(next) }],
+        );
         if (r.succeeded) {
           this.stats.handovers++;
           return;
         }
       }
-    })().catch((err) => this.o.logger.warn({ err, table, partition }, 'handover failed; the controller will retry'))
+    })()
+      .catch((err) => this.o.logger.warn({ err, table, partition }, 'handover failed; the controller will retry'))
       .finally(() => {
         this.handingOver.delete(id);
         this.scheduleReconcile();
@@ -453,15 +485,22 @@ export class EtcdCluster implements Cluster {
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     if (this.controllerTimer) clearInterval(this.controllerTimer);
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
-    if (this.lease && !this.lost) await this.lease.revoke().catch((err) => this.o.logger.warn({ err }, 'lease revoke failed; it expires by itself'));
+    if (this.lease && !this.lost)
+      await this.lease.revoke().catch((err) => this.o.logger.warn({ err }, 'lease revoke failed; it expires by itself'));
   }
 
   // ---- Cluster ----
 
   /** Live members; this broker is always among them while it has not lost its place (also before it joined). */
   liveBrokers(): BrokerEndpoint[] {
-    const list = [...this.members.values()].map((m) => ({ nodeId: m.record.nodeId, host: m.record.host, port: m.record.port, rack: m.record.rack }));
-    if (!this.lost && !this.members.has(this.nodeId)) list.push({ nodeId: this.nodeId, host: this.record.host, port: this.record.port, rack: this.record.rack });
+    const list = [...this.members.values()].map((m) => ({
+      nodeId: m.record.nodeId,
+      host: m.record.host,
+      port: m.record.port,
+      rack: m.record.rack,
+    }));
+    if (!this.lost && !this.members.has(this.nodeId))
+      list.push({ nodeId: this.nodeId, host: this.record.host, port: this.record.port, rack: this.record.rack });
     return list.sort((a, b) => a.nodeId - b.nodeId);
   }
 

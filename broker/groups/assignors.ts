@@ -63,7 +63,10 @@ export const uniformAssignor: ServerAssignor = {
     const count = new Map<string, number>(input.members.map((m) => [m.memberId, 0]));
     const subscribers = new Map<string, AssignorMember[]>();
     for (const topicId of [...input.topics.keys()].sort(byName)) {
-      subscribers.set(topicId, input.members.filter((m) => m.subscribedTopicIds.has(topicId)));
+      subscribers.set(
+        topicId,
+        input.members.filter((m) => m.subscribedTopicIds.has(topicId)),
+      );
     }
     let total = 0;
     for (const [topicId, subs] of subscribers) if (subs.length > 0) total += input.topics.get(topicId)!;
@@ -91,7 +94,9 @@ export const uniformAssignor: ServerAssignor = {
       return best;
     };
     // 2. Unowned partitions, topics with the fewest subscribers first (they have the fewest choices).
-    const topicsByChoice = [...subscribers.entries()].filter(([, s]) => s.length > 0).sort((a, b) => a[1].length - b[1].length || byName(a[0], b[0]));
+    const topicsByChoice = [...subscribers.entries()]
+      .filter(([, s]) => s.length > 0)
+      .sort((a, b) => a[1].length - b[1].length || byName(a[0], b[0]));
     for (const [topicId, subs] of topicsByChoice) {
       const partitions = input.topics.get(topicId)!;
       for (let p = 0; p < partitions; p++) {
@@ -104,7 +109,7 @@ export const uniformAssignor: ServerAssignor = {
     }
     // 3. Balance: move a partition to an eligible member holding at least two fewer. Each move lowers the sum
     // of squared counts, so this ends.
-    for (let moved = true; moved;) {
+    for (let moved = true; moved; ) {
       moved = false;
       const heaviest = [...input.members].sort((a, b) => count.get(b.memberId)! - count.get(a.memberId)! || byName(a.memberId, b.memberId));
       for (const from of heaviest) {
@@ -139,7 +144,9 @@ export const rangeAssignor: ServerAssignor = {
     const result = emptyResult(input.members);
     const order = (m: AssignorMember) => m.instanceId ?? m.memberId;
     for (const [topicId, partitions] of input.topics) {
-      const subs = input.members.filter((m) => m.subscribedTopicIds.has(topicId)).sort((a, b) => byName(order(a), order(b)) || byName(a.memberId, b.memberId));
+      const subs = input.members
+        .filter((m) => m.subscribedTopicIds.has(topicId))
+        .sort((a, b) => byName(order(a), order(b)) || byName(a.memberId, b.memberId));
       if (subs.length === 0) continue;
       const quota = Math.floor(partitions / subs.length);
       const extra = partitions % subs.length;

@@ -108,7 +108,10 @@ export class ClassicGroup {
   }
 
   transitionTo(state: ClassicGroupState, nowMs: number): void {
-    assert.ok(validPreviousStates[state].includes(this.state), `group ${this.groupId}: ${this.state} -> ${state} is not a valid transition`);
+    assert.ok(
+      validPreviousStates[state].includes(this.state),
+      `group ${this.groupId}: ${this.state} -> ${state} is not a valid transition`,
+    );
     this.state = state;
     this.stateTimestampMs = nowMs;
   }
@@ -149,7 +152,8 @@ export class ClassicGroup {
     const member = this.members.get(memberId);
     if (!member) return undefined;
     this.members.delete(memberId);
-    if (member.groupInstanceId !== null && this.staticMembers.get(member.groupInstanceId) === memberId) this.staticMembers.delete(member.groupInstanceId);
+    if (member.groupInstanceId !== null && this.staticMembers.get(member.groupInstanceId) === memberId)
+      this.staticMembers.delete(member.groupInstanceId);
     this.pendingSyncMembers.delete(memberId);
     if (this.leaderId === memberId) this.leaderId = this.members.keys().next().value ?? null;
     return member;
@@ -246,7 +250,11 @@ export class ClassicGroup {
 
   /** What the leader gets in its JoinGroup response: every member with its metadata for the chosen protocol. */
   currentMemberMetadata(): JoinResult['members'] {
-    return [...this.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: this.memberMetadata(m) }));
+    return [...this.members.values()].map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      metadata: this.memberMetadata(m),
+    }));
   }
 
   /**

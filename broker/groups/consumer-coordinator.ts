@@ -19,8 +19,14 @@ import { Writer } from '../protocol/wire/writer.ts';
 import type { AssignorMember, TopicAssignment } from './assignors.ts';
 import { assignorNamed } from './assignors.ts';
 import {
-  ConsumerGroup, assignmentEquals, assignmentFromJson, assignmentToJson, cloneAssignment, isSubset,
-  leaveGroupMemberEpoch, leaveGroupStaticMemberEpoch,
+  ConsumerGroup,
+  assignmentEquals,
+  assignmentFromJson,
+  assignmentToJson,
+  cloneAssignment,
+  isSubset,
+  leaveGroupMemberEpoch,
+  leaveGroupStaticMemberEpoch,
 } from './consumer-group.ts';
 import type { ConsumerGroupState, ConsumerMember, MemberState } from './consumer-group.ts';
 
@@ -118,10 +124,21 @@ interface StoredConsumerGroup {
   assignorName: string;
   subscriptionFingerprint: string;
   members: {
-    memberId: string; instanceId: string | null; rackId: string | null; clientId: string; clientHost: string;
-    rebalanceTimeoutMs: number; subscribedTopicNames: string[]; subscribedTopicRegex: string | null; serverAssignor: string | null;
-    memberEpoch: number; previousMemberEpoch: number; state: MemberState;
-    assigned: Record<string, number[]>; pendingRevocation: Record<string, number[]>; target: Record<string, number[]>;
+    memberId: string;
+    instanceId: string | null;
+    rackId: string | null;
+    clientId: string;
+    clientHost: string;
+    rebalanceTimeoutMs: number;
+    subscribedTopicNames: string[];
+    subscribedTopicRegex: string | null;
+    serverAssignor: string | null;
+    memberEpoch: number;
+    previousMemberEpoch: number;
+    state: MemberState;
+    assigned: Record<string, number[]>;
+    pendingRevocation: Record<string, number[]>;
+    target: Record<string, number[]>;
   }[];
 }
 
@@ -162,7 +179,10 @@ export function compileTopicRegex(regex: string): RegExp | null {
 }
 
 function toTopicPartitions(a: TopicAssignment): TopicPartitions[] {
-  return [...a].filter(([, s]) => s.size > 0).sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([topicId, s]) => ({ topicId, partitions: [...s].sort((p, q) => p - q) }));
+  return [...a]
+    .filter(([, s]) => s.size > 0)
+    .sort((x, y) => (x[0] < y[0] ? -1 : 1))
+    .map(([topicId, s]) => ({ topicId, partitions: [...s].sort((p, q) => p - q) }));
 }
 
 function fromTopicPartitions(list: TopicPartitions[]): TopicAssignment {
@@ -201,7 +221,11 @@ export class ConsumerGroupCoordinator {
     this.o = args.options;
     for (const name of this.o.assignors) if (!assignorNamed(name)) throw new Error(`unknown consumer group assignor ${name}`);
     this.partitions = new CoordinatorPartitions({
-      cluster: this.cluster, kind: 'group', logger: this.logger, what: 'consumer groups', retryMs: loadRetryMs,
+      cluster: this.cluster,
+      kind: 'group',
+      logger: this.logger,
+      what: 'consumer groups',
+      retryMs: loadRetryMs,
       load: (partition, _epoch, isCurrent) => this.loadPartition(partition, isCurrent),
       unload: (partition) => this.unloadPartition(partition),
     });
@@ -265,11 +289,22 @@ export class ConsumerGroupCoordinator {
     g.subscriptionFingerprint = r.subscriptionFingerprint;
     for (const s of r.members) {
       const m: ConsumerMember = {
-        memberId: s.memberId, instanceId: s.instanceId, rackId: s.rackId, clientId: s.clientId, clientHost: s.clientHost,
-        rebalanceTimeoutMs: s.rebalanceTimeoutMs, subscribedTopicNames: s.subscribedTopicNames, subscribedTopicRegex: s.subscribedTopicRegex,
-        serverAssignor: s.serverAssignor, memberEpoch: s.memberEpoch, previousMemberEpoch: s.previousMemberEpoch, state: s.state,
-        assigned: assignmentFromJson(s.assigned), pendingRevocation: assignmentFromJson(s.pendingRevocation),
-        sessionTimer: null, revocationTimer: null,
+        memberId: s.memberId,
+        instanceId: s.instanceId,
+        rackId: s.rackId,
+        clientId: s.clientId,
+        clientHost: s.clientHost,
+        rebalanceTimeoutMs: s.rebalanceTimeoutMs,
+        subscribedTopicNames: s.subscribedTopicNames,
+        subscribedTopicRegex: s.subscribedTopicRegex,
+        serverAssignor: s.serverAssignor,
+        memberEpoch: s.memberEpoch,
+        previousMemberEpoch: s.previousMemberEpoch,
+        state: s.state,
+        assigned: assignmentFromJson(s.assigned),
+        pendingRevocation: assignmentFromJson(s.pendingRevocation),
+        sessionTimer: null,
+        revocationTimer: null,
       };
       g.addMember(m);
       g.targetAssignment.set(m.memberId, assignmentFromJson(s.target));
@@ -310,11 +345,14 @@ export class ConsumerGroupCoordinator {
   private scheduleRevocation(g: ConsumerGroup, m: ConsumerMember): void {
     if (m.revocationTimer) return;
     const memberId = m.memberId;
-    m.revocationTimer = setTimeout(() => {
-      const cur = g.members.get(memberId);
-      if (cur) cur.revocationTimer = null;
-      if (cur?.state === 'unrevoked_partitions') this.expire(g, memberId, 'rebalance timeout (partitions not revoked)');
-    }, Math.max(m.rebalanceTimeoutMs, 1));
+    m.revocationTimer = setTimeout(
+      () => {
+        const cur = g.members.get(memberId);
+        if (cur) cur.revocationTimer = null;
+        if (cur?.state === 'unrevoked_partitions') this.expire(g, memberId, 'rebalance timeout (partitions not revoked)');
+      },
+      Math.max(m.rebalanceTimeoutMs, 1),
+    );
     m.revocationTimer.unref();
   }
 
@@ -337,13 +375,26 @@ export class ConsumerGroupCoordinator {
 
   private recordOf(g: ConsumerGroup): StoredConsumerGroup {
     return {
-      groupId: g.groupId, groupEpoch: g.groupEpoch, assignmentEpoch: g.assignmentEpoch, assignorName: g.assignorName,
+      groupId: g.groupId,
+      groupEpoch: g.groupEpoch,
+      assignmentEpoch: g.assignmentEpoch,
+      assignorName: g.assignorName,
       subscriptionFingerprint: g.subscriptionFingerprint,
       members: [...g.members.values()].map((m) => ({
-        memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, clientId: m.clientId, clientHost: m.clientHost,
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
-        serverAssignor: m.serverAssignor, memberEpoch: m.memberEpoch, previousMemberEpoch: m.previousMemberEpoch, state: m.state,
-        assigned: assignmentToJson(m.assigned), pendingRevocation: assignmentToJson(m.pendingRevocation),
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        rackId: m.rackId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        subscribedTopicNames: m.subscribedTopicNames,
+        subscribedTopicRegex: m.subscribedTopicRegex,
+        serverAssignor: m.serverAssignor,
+        memberEpoch: m.memberEpoch,
+        previousMemberEpoch: m.previousMemberEpoch,
+        state: m.state,
+        assigned: assignmentToJson(m.assigned),
+        pendingRevocation: assignmentToJson(m.pendingRevocation),
         target: assignmentToJson(g.targetAssignment.get(m.memberId) ?? new Map()),
       })),
     };
@@ -366,12 +417,15 @@ export class ConsumerGroupCoordinator {
       const r = await this.metadata.txn(this.cluster.coordinatorFence('group', partition), ops);
       if (!r.succeeded) throw new FencedError();
     };
-    const run = g.writeChain.then(write).then(() => ErrorCode.NONE, (err: unknown) => {
-      const code = storeErrorCode(err);
-      if (code === ErrorCode.UNKNOWN_SERVER_ERROR) this.logger.error({ err, group: g.groupId }, 'consumer group write failed');
-      else this.logger.warn({ err, group: g.groupId }, 'consumer group write refused');
-      return code;
-    });
+    const run = g.writeChain.then(write).then(
+      () => ErrorCode.NONE,
+      (err: unknown) => {
+        const code = storeErrorCode(err);
+        if (code === ErrorCode.UNKNOWN_SERVER_ERROR) this.logger.error({ err, group: g.groupId }, 'consumer group write failed');
+        else this.logger.warn({ err, group: g.groupId }, 'consumer group write refused');
+        return code;
+      },
+    );
     g.writeChain = run;
     this.writes.add(run);
     void run.finally(() => this.writes.delete(run));
@@ -395,7 +449,11 @@ export class ConsumerGroupCoordinator {
   }
 
   /** Subscribed topics of every member: per member the ids, and the partition count of each id. */
-  private resolveSubscriptions(g: ConsumerGroup): { perMember: Map<string, Set<string>>; topics: Map<string, number>; fingerprint: string } {
+  private resolveSubscriptions(g: ConsumerGroup): {
+    perMember: Map<string, Set<string>>;
+    topics: Map<string, number>;
+    fingerprint: string;
+  } {
     const all = [...g.members.values()].some((m) => m.subscribedTopicRegex !== null) ? this.topics.all() : null;
     const perMember = new Map<string, Set<string>>();
     const topics = new Map<string, number>();
@@ -404,7 +462,10 @@ export class ConsumerGroupCoordinator {
       perMember.set(m.memberId, new Set(mine.keys()));
       for (const [id, t] of mine) topics.set(id, t.partitions);
     }
-    const fingerprint = [...topics].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([id, n]) => `${id}:${n}`).join(',');
+    const fingerprint = [...topics]
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([id, n]) => `${id}:${n}`)
+      .join(',');
     return { perMember, topics, fingerprint };
   }
 
@@ -436,11 +497,15 @@ export class ConsumerGroupCoordinator {
     g.subscriptionFingerprint = fingerprint;
     const assignorName = this.chooseAssignor(g);
     const assignor = assignorNamed(assignorName) ?? assignorNamed(this.defaultAssignor)!;
-    const members: AssignorMember[] = [...g.members.values()].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0)).map((m) => ({
-      memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId,
-      subscribedTopicIds: perMember.get(m.memberId) ?? new Set(),
-      current: g.targetAssignment.get(m.memberId) ?? new Map(),
-    }));
+    const members: AssignorMember[] = [...g.members.values()]
+      .sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0))
+      .map((m) => ({
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        rackId: m.rackId,
+        subscribedTopicIds: perMember.get(m.memberId) ?? new Set(),
+        current: g.targetAssignment.get(m.memberId) ?? new Map(),
+      }));
     const result = assignor.assign({ members, topics });
     g.targetAssignment.clear();
     for (const [memberId, a] of result) g.targetAssignment.set(memberId, a);
@@ -453,29 +518,39 @@ export class ConsumerGroupCoordinator {
   /** Kafka's request checks (INVALID_REQUEST with its messages, UNSUPPORTED_ASSIGNOR, bad regex). */
   private validate(h: HeartbeatParams): HeartbeatResult | null {
     const invalid = (msg: string) => fail(ErrorCode.INVALID_REQUEST, msg);
-    if (h.groupId === '') return invalid('GroupId can\'t be empty.');
-    if (h.instanceId !== null && h.instanceId === '') return invalid('InstanceId can\'t be empty.');
-    if (h.rackId !== null && h.rackId === '') return invalid('RackId can\'t be empty.');
+    if (h.groupId === '') return invalid("GroupId can't be empty.");
+    if (h.instanceId !== null && h.instanceId === '') return invalid("InstanceId can't be empty.");
+    if (h.rackId !== null && h.rackId === '') return invalid("RackId can't be empty.");
     if (h.memberEpoch === 0) {
       if (h.rebalanceTimeoutMs === -1) return invalid('RebalanceTimeoutMs must be provided in first request.');
       if (h.topicPartitions === null || h.topicPartitions.length > 0) return invalid('TopicPartitions must be empty when (re-)joining.');
-      if (h.subscribedTopicNames === null && h.subscribedTopicRegex === null) return invalid('SubscribedTopicNames or SubscribedTopicRegex must be set in first request.');
+      if (h.subscribedTopicNames === null && h.subscribedTopicRegex === null)
+        return invalid('SubscribedTopicNames or SubscribedTopicRegex must be set in first request.');
     } else if (h.memberEpoch === leaveGroupStaticMemberEpoch) {
-      if (h.memberId === '') return invalid('MemberId can\'t be empty.');
-      if (h.instanceId === null) return invalid('InstanceId can\'t be null.');
+      if (h.memberId === '') return invalid("MemberId can't be empty.");
+      if (h.instanceId === null) return invalid("InstanceId can't be null.");
     } else if (h.memberEpoch < leaveGroupStaticMemberEpoch) {
       return invalid(`MemberEpoch ${h.memberEpoch} is invalid.`);
     } else if (h.memberId === '') {
-      return invalid('MemberId can\'t be empty.');
+      return invalid("MemberId can't be empty.");
     }
-    if (h.subscribedTopicNames !== null && h.subscribedTopicNames.length + (h.subscribedTopicRegex !== null ? 1 : 0) > this.o.maxSubscribedTopics) {
+    if (
+      h.subscribedTopicNames !== null &&
+      h.subscribedTopicNames.length + (h.subscribedTopicRegex !== null ? 1 : 0) > this.o.maxSubscribedTopics
+    ) {
       return invalid(`A member may subscribe to at most ${this.o.maxSubscribedTopics} topics.`);
     }
     if (h.serverAssignor !== null && !this.o.assignors.includes(h.serverAssignor)) {
-      return fail(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${h.serverAssignor} is not supported. Supported assignors: ${this.o.assignors.join(', ')}.`);
+      return fail(
+        ErrorCode.UNSUPPORTED_ASSIGNOR,
+        `ServerAssignor ${h.serverAssignor} is not supported. Supported assignors: ${this.o.assignors.join(', ')}.`,
+      );
     }
     if (h.subscribedTopicRegex !== null && compileTopicRegex(h.subscribedTopicRegex) === null) {
-      return fail(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${h.subscribedTopicRegex} is not a valid regular expression.`);
+      return fail(
+        ErrorCode.INVALID_REGULAR_EXPRESSION,
+        `SubscribedTopicRegex ${h.subscribedTopicRegex} is not a valid regular expression.`,
+      );
     }
     return null;
   }
@@ -495,12 +570,16 @@ export class ConsumerGroupCoordinator {
       // As Kafka's getOrMaybeCreateConsumerGroup: only a joining member creates the group.
       if (h.memberEpoch !== 0) {
         const classic = classicState !== undefined && classicState !== 'Dead';
-        return fail(ErrorCode.GROUP_ID_NOT_FOUND, classic ? `Group ${h.groupId} is not a consumer group.` : `Consumer group ${h.groupId} not found.`);
+        return fail(
+          ErrorCode.GROUP_ID_NOT_FOUND,
+          classic ? `Group ${h.groupId} is not a consumer group.` : `Consumer group ${h.groupId} not found.`,
+        );
       }
       if (classicState !== undefined && classicState !== 'Empty' && classicState !== 'Dead') {
         return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${h.groupId} is not a consumer group.`);
       }
-      if ((this.classic?.classicMemberCount?.(h.groupId) ?? 0) > 0) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${h.groupId} is not a consumer group.`);
+      if ((this.classic?.classicMemberCount?.(h.groupId) ?? 0) > 0)
+        return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${h.groupId} is not a consumer group.`);
       if (this.groups.size >= this.o.maxGroups) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       replaceClassic = classicState !== undefined;
       g = new ConsumerGroup(h.groupId, coordinatorPartitionOf(h.groupId), this.defaultAssignor);
@@ -517,7 +596,10 @@ export class ConsumerGroupCoordinator {
       const existing = group.staticMember(h.instanceId);
       if (h.memberEpoch === 0) {
         if (existing && existing.memberEpoch !== leaveGroupStaticMemberEpoch && existing.memberId !== h.memberId) {
-          return this.dropIfUnused(group, fail(ErrorCode.UNRELEASED_INSTANCE_ID, `Static member ${h.instanceId} has not released its instance id.`));
+          return this.dropIfUnused(
+            group,
+            fail(ErrorCode.UNRELEASED_INSTANCE_ID, `Static member ${h.instanceId} has not released its instance id.`),
+          );
         }
         if (existing && existing.memberId === h.memberId && existing.memberEpoch !== leaveGroupStaticMemberEpoch) {
           m = existing;
@@ -529,33 +611,57 @@ export class ConsumerGroupCoordinator {
         }
       } else {
         if (!existing) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `Static member ${h.instanceId} is not a member of group ${h.groupId}.`);
-        if (existing.memberId !== h.memberId) return fail(ErrorCode.FENCED_INSTANCE_ID, `Static member ${h.instanceId} is now member ${existing.memberId}.`);
+        if (existing.memberId !== h.memberId)
+          return fail(ErrorCode.FENCED_INSTANCE_ID, `Static member ${h.instanceId} is now member ${existing.memberId}.`);
         m = existing;
       }
     } else if (h.memberId !== '') {
       m = group.members.get(h.memberId);
-      if (!m && h.memberEpoch !== 0) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${h.memberId} is not a member of group ${h.groupId}.`);
+      if (!m && h.memberEpoch !== 0)
+        return fail(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${h.memberId} is not a member of group ${h.groupId}.`);
     }
     if (m && !changed) {
       // Kafka's throwIfMemberEpochIsInvalid: a newer epoch is never right; an older one only when the
       // response carrying the new epoch was lost (the previous epoch, owning a subset of the assignment).
-      if (h.memberEpoch > m.memberEpoch) return fail(ErrorCode.FENCED_MEMBER_EPOCH, `The consumer group member has a greater member epoch (${h.memberEpoch}) than the one known by the group coordinator (${m.memberEpoch}).`);
+      if (h.memberEpoch > m.memberEpoch)
+        return fail(
+          ErrorCode.FENCED_MEMBER_EPOCH,
+          `The consumer group member has a greater member epoch (${h.memberEpoch}) than the one known by the group coordinator (${m.memberEpoch}).`,
+        );
       if (h.memberEpoch < m.memberEpoch && (h.memberEpoch !== m.previousMemberEpoch || owned === null || !isSubset(owned, m.assigned))) {
-        return fail(ErrorCode.FENCED_MEMBER_EPOCH, `The consumer group member has a smaller member epoch (${h.memberEpoch}) than the one known by the group coordinator (${m.memberEpoch}).`);
+        return fail(
+          ErrorCode.FENCED_MEMBER_EPOCH,
+          `The consumer group member has a smaller member epoch (${h.memberEpoch}) than the one known by the group coordinator (${m.memberEpoch}).`,
+        );
       }
     }
     if (!m) {
       if (group.members.size >= this.o.maxSize) {
-        return this.dropIfUnused(group, fail(ErrorCode.GROUP_MAX_SIZE_REACHED, `The consumer group has reached its maximum capacity of ${this.o.maxSize} members.`));
+        return this.dropIfUnused(
+          group,
+          fail(ErrorCode.GROUP_MAX_SIZE_REACHED, `The consumer group has reached its maximum capacity of ${this.o.maxSize} members.`),
+        );
       }
       const memberId = h.memberId !== '' ? h.memberId : newMemberId();
       // A static join whose member id is a dynamic member's: that member is replaced.
       if (group.members.has(memberId)) this.clearTimers(group.removeMember(memberId)!);
       m = {
-        memberId, instanceId: h.instanceId, rackId: null, clientId: h.clientId, clientHost: h.clientHost,
-        rebalanceTimeoutMs: h.rebalanceTimeoutMs, subscribedTopicNames: [], subscribedTopicRegex: null, serverAssignor: null,
-        memberEpoch: 0, previousMemberEpoch: 0, state: 'stable', assigned: new Map(), pendingRevocation: new Map(),
-        sessionTimer: null, revocationTimer: null,
+        memberId,
+        instanceId: h.instanceId,
+        rackId: null,
+        clientId: h.clientId,
+        clientHost: h.clientHost,
+        rebalanceTimeoutMs: h.rebalanceTimeoutMs,
+        subscribedTopicNames: [],
+        subscribedTopicRegex: null,
+        serverAssignor: null,
+        memberEpoch: 0,
+        previousMemberEpoch: 0,
+        state: 'stable',
+        assigned: new Map(),
+        pendingRevocation: new Map(),
+        sessionTimer: null,
+        revocationTimer: null,
       };
       group.addMember(m);
       changed = bumped = true;
@@ -564,18 +670,37 @@ export class ConsumerGroupCoordinator {
     const assignedBefore = cloneAssignment(member.assigned);
 
     // Subscription and member metadata: null fields mean "unchanged".
-    if (h.rackId !== null && h.rackId !== member.rackId) { member.rackId = h.rackId; changed = true; }
-    if (h.rebalanceTimeoutMs !== -1 && h.rebalanceTimeoutMs !== member.rebalanceTimeoutMs) { member.rebalanceTimeoutMs = h.rebalanceTimeoutMs; changed = true; }
-    if (member.clientId !== h.clientId || member.clientHost !== h.clientHost) { member.clientId = h.clientId; member.clientHost = h.clientHost; changed = true; }
+    if (h.rackId !== null && h.rackId !== member.rackId) {
+      member.rackId = h.rackId;
+      changed = true;
+    }
+    if (h.rebalanceTimeoutMs !== -1 && h.rebalanceTimeoutMs !== member.rebalanceTimeoutMs) {
+      member.rebalanceTimeoutMs = h.rebalanceTimeoutMs;
+      changed = true;
+    }
+    if (member.clientId !== h.clientId || member.clientHost !== h.clientHost) {
+      member.clientId = h.clientId;
+      member.clientHost = h.clientHost;
+      changed = true;
+    }
     if (h.subscribedTopicNames !== null) {
       const names = [...new Set(h.subscribedTopicNames)].sort();
-      if (names.join('\u0000') !== [...member.subscribedTopicNames].sort().join('\u0000')) { member.subscribedTopicNames = names; changed = bumped = true; }
+      if (names.join('\u0000') !== [...member.subscribedTopicNames].sort().join('\u0000')) {
+        member.subscribedTopicNames = names;
+        changed = bumped = true;
+      }
     }
     if (h.subscribedTopicRegex !== null) {
       const regex = h.subscribedTopicRegex === '' ? null : h.subscribedTopicRegex;
-      if (regex !== member.subscribedTopicRegex) { member.subscribedTopicRegex = regex; changed = bumped = true; }
+      if (regex !== member.subscribedTopicRegex) {
+        member.subscribedTopicRegex = regex;
+        changed = bumped = true;
+      }
     }
-    if (h.serverAssignor !== null && h.serverAssignor !== member.serverAssignor) { member.serverAssignor = h.serverAssignor; changed = bumped = true; }
+    if (h.serverAssignor !== null && h.serverAssignor !== member.serverAssignor) {
+      member.serverAssignor = h.serverAssignor;
+      changed = bumped = true;
+    }
 
     if (bumped) {
       // The target assignment of the new epoch (below) records the subscribed topics' fingerprint.
@@ -600,9 +725,15 @@ export class ConsumerGroupCoordinator {
       const code = await this.persist(group, { replaceClassic });
       if (code !== ErrorCode.NONE) return fail(code);
     }
-    const sendAssignment = h.memberEpoch === 0 || !assignmentEquals(assignedBefore, member.assigned) || (owned !== null && !assignmentEquals(owned, member.assigned));
+    const sendAssignment =
+      h.memberEpoch === 0 ||
+      !assignmentEquals(assignedBefore, member.assigned) ||
+      (owned !== null && !assignmentEquals(owned, member.assigned));
     return {
-      errorCode: ErrorCode.NONE, errorMessage: null, memberId: member.memberId, memberEpoch: member.memberEpoch,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      memberId: member.memberId,
+      memberEpoch: member.memberEpoch,
       heartbeatIntervalMs: this.o.heartbeatIntervalMs,
       assignment: sendAssignment ? toTopicPartitions(member.assigned) : null,
     };
@@ -616,8 +747,14 @@ export class ConsumerGroupCoordinator {
     this.clearTimers(old);
     const m: ConsumerMember = {
       // As Kafka: the copy starts at epoch 0 and reconciles to the target epoch with the same partitions.
-      ...old, memberId, memberEpoch: 0, previousMemberEpoch: 0,
-      assigned: new Map(), pendingRevocation: new Map(), sessionTimer: null, revocationTimer: null,
+      ...old,
+      memberId,
+      memberEpoch: 0,
+      previousMemberEpoch: 0,
+      assigned: new Map(),
+      pendingRevocation: new Map(),
+      sessionTimer: null,
+      revocationTimer: null,
     };
     g.addMember(m);
     g.setMemberAssignment(m, assigned, pending);
@@ -638,7 +775,8 @@ export class ConsumerGroupCoordinator {
     if (h.instanceId !== null) {
       m = g.staticMember(h.instanceId);
       if (!m) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `Static member ${h.instanceId} is not a member of group ${h.groupId}.`);
-      if (m.memberId !== h.memberId) return fail(ErrorCode.FENCED_INSTANCE_ID, `Static member ${h.instanceId} is now member ${m.memberId}.`);
+      if (m.memberId !== h.memberId)
+        return fail(ErrorCode.FENCED_INSTANCE_ID, `Static member ${h.instanceId} is now member ${m.memberId}.`);
     } else {
       m = g.members.get(h.memberId);
       if (!m) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${h.memberId} is not a member of group ${h.groupId}.`);
@@ -657,7 +795,14 @@ export class ConsumerGroupCoordinator {
     }
     const code = await this.persist(g);
     if (code !== ErrorCode.NONE) return fail(code);
-    return { errorCode: ErrorCode.NONE, errorMessage: null, memberId: h.memberId, memberEpoch: h.memberEpoch, heartbeatIntervalMs: 0, assignment: null };
+    return {
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      memberId: h.memberId,
+      memberEpoch: h.memberEpoch,
+      heartbeatIntervalMs: 0,
+      assignment: null,
+    };
   }
 
   // ---- ConsumerGroupDescribe ----
@@ -670,18 +815,36 @@ export class ConsumerGroupCoordinator {
     const g = this.groups.get(groupId);
     if (!g) {
       const classic = this.classic?.groupState(groupId);
-      const message = classic !== undefined && classic !== 'Dead' ? `Group ${groupId} is not a consumer group.` : `Group ${groupId} not found.`;
+      const message =
+        classic !== undefined && classic !== 'Dead' ? `Group ${groupId} is not a consumer group.` : `Group ${groupId} not found.`;
       return { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: message };
     }
-    const named = (a: TopicAssignment) => toTopicPartitions(a).map((t) => ({ topicId: t.topicId, topicName: this.topics.byId(t.topicId)?.name ?? '', partitions: t.partitions }));
+    const named = (a: TopicAssignment) =>
+      toTopicPartitions(a).map((t) => ({
+        topicId: t.topicId,
+        topicName: this.topics.byId(t.topicId)?.name ?? '',
+        partitions: t.partitions,
+      }));
     return {
-      errorCode: ErrorCode.NONE, errorMessage: null, groupId, groupState: g.state, groupEpoch: g.groupEpoch,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      groupId,
+      groupState: g.state,
+      groupEpoch: g.groupEpoch,
       // As Kafka: the assignor the members prefer, else the default.
-      assignmentEpoch: g.assignmentEpoch, assignorName: this.chooseAssignor(g),
+      assignmentEpoch: g.assignmentEpoch,
+      assignorName: this.chooseAssignor(g),
       members: [...g.members.values()].map((m) => ({
-        memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, memberEpoch: m.memberEpoch, clientId: m.clientId,
-        clientHost: m.clientHost, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
-        assignment: named(m.assigned), targetAssignment: named(g.targetAssignment.get(m.memberId) ?? new Map()),
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        rackId: m.rackId,
+        memberEpoch: m.memberEpoch,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        subscribedTopicNames: m.subscribedTopicNames,
+        subscribedTopicRegex: m.subscribedTopicRegex,
+        assignment: named(m.assigned),
+        targetAssignment: named(g.targetAssignment.get(m.memberId) ?? new Map()),
       })),
     };
   }
@@ -756,7 +919,13 @@ export class ConsumerGroupCoordinator {
    * epoch is accepted while the group has no members (admin and simple consumers); otherwise the member must
    * exist (UNKNOWN_MEMBER_ID) and send its current epoch (STALE_MEMBER_EPOCH).
    */
-  validateOffsetCommit(groupId: string, memberId: string, instanceId: string | null, memberEpoch: number, transactional = false): number | null {
+  validateOffsetCommit(
+    groupId: string,
+    memberId: string,
+    instanceId: string | null,
+    memberEpoch: number,
+    transactional = false,
+  ): number | null {
     const g = this.groups.get(groupId);
     if (!g || g.dead) return null;
     // As Kafka's ConsumerGroup.validateOffsetCommit (the instance id is only looked at for TxnOffsetCommit).
@@ -807,24 +976,56 @@ export class ConsumerGroupCoordinator {
    * DescribeGroups (the classic API) on a consumer group, as Kafka 4 answers it: protocol type `consumer`, the
    * assignor as protocol, each member's subscription and assignment in the consumer protocol's encoding.
    */
-  describeAsClassic(groupId: string): { errorCode: number; groupId: string; state: string; protocolType: string; protocolData: string; members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }[] } | null {
+  describeAsClassic(
+    groupId: string,
+  ): {
+    errorCode: number;
+    groupId: string;
+    state: string;
+    protocolType: string;
+    protocolData: string;
+    members: {
+      memberId: string;
+      groupInstanceId: string | null;
+      clientId: string;
+      clientHost: string;
+      metadata: Buffer;
+      assignment: Buffer;
+    }[];
+  } | null {
     const g = this.groups.get(groupId);
     if (!g || g.dead) return null;
     const nameOf = (id: string) => this.topics.byId(id)?.name ?? '';
     return {
-      errorCode: ErrorCode.NONE, groupId, state: g.state, protocolType: 'consumer', protocolData: g.assignorName,
+      errorCode: ErrorCode.NONE,
+      groupId,
+      state: g.state,
+      protocolType: 'consumer',
+      protocolData: g.assignorName,
       members: [...g.members.values()].map((m) => {
         const sub = new Writer();
         sub.int16(3);
         encodeConsumerProtocolSubscription(sub, 3, {
-          topics: m.subscribedTopicNames, userData: null, ownedPartitions: [], generationId: m.memberEpoch, rackId: m.rackId,
+          topics: m.subscribedTopicNames,
+          userData: null,
+          ownedPartitions: [],
+          generationId: m.memberEpoch,
+          rackId: m.rackId,
         });
         const asg = new Writer();
         asg.int16(3);
         encodeConsumerProtocolAssignment(asg, 3, {
-          assignedPartitions: toTopicPartitions(m.assigned).map((t) => ({ topic: nameOf(t.topicId), partitions: t.partitions })), userData: null,
+          assignedPartitions: toTopicPartitions(m.assigned).map((t) => ({ topic: nameOf(t.topicId), partitions: t.partitions })),
+          userData: null,
         });
-        return { memberId: m.memberId, groupInstanceId: m.instanceId, clientId: m.clientId, clientHost: m.clientHost, metadata: sub.finish(), assignment: asg.finish() };
+        return {
+          memberId: m.memberId,
+          groupInstanceId: m.instanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          metadata: sub.finish(),
+          assignment: asg.finish(),
+        };
       }),
     };
   }

@@ -230,6 +230,11 @@ export class ConsumerGroup {
       }
       m.state = unreleased ? 'unreleased_partitions' : 'stable';
     }
-    return before.epoch !== m.memberEpoch || before.state !== m.state || !assignmentEquals(before.assigned, m.assigned) || !assignmentEquals(before.pending, m.pendingRevocation);
+    return (
+      before.epoch !== m.memberEpoch ||
+      before.state !== m.state ||
+      !assignmentEquals(before.assigned, m.assigned) ||
+      !assignmentEquals(before.pending, m.pendingRevocation)
+    );
   }
 }

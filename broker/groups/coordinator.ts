@@ -93,7 +93,14 @@ export interface GroupDescription {
   state: string;
   protocolType: string;
   protocolData: string;
-  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }[];
+  members: {
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    metadata: Buffer;
+    assignment: Buffer;
+  }[];
 }
 
 export interface ListedGroup {
@@ -111,7 +118,16 @@ const maxMetadataRecords = 4;
 const empty = Buffer.alloc(0);
 
 function joinError(errorCode: number, memberId = ''): JoinResult {
-  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leaderId: '', memberId, members: [], skipAssignment: false };
+  return {
+    errorCode,
+    generationId: -1,
+    protocolType: null,
+    protocolName: null,
+    leaderId: '',
+    memberId,
+    members: [],
+    skipAssignment: false,
+  };
 }
 
 function syncError(errorCode: number): SyncResult {
@@ -156,7 +172,11 @@ export class GroupCoordinator {
     this.o = { newMemberJoinTimeoutMs: defaultNewMemberJoinTimeoutMs, ...args.options };
     this.now = args.now ?? Date.now;
     this.partitions = new CoordinatorPartitions({
-      cluster: this.cluster, kind: 'group', logger: this.logger, what: 'group coordinator partition', retryMs: loadRetryMs,
+      cluster: this.cluster,
+      kind: 'group',
+      logger: this.logger,
+      what: 'group coordinator partition',
+      retryMs: loadRetryMs,
       load: (partition, _epoch, isCurrent) => this.loadPartition(partition, isCurrent),
       unload: (partition) => this.unloadPartition(partition),
     });
@@ -200,7 +220,11 @@ export class GroupCoordinator {
     if (isCurrent()) this.installPartition(partition, data.groups, data.offsets);
   }
 
-  private installPartition(partition: number, records: Map<string, GroupRecord>, offsets: Map<string, { topic: string; partition: number; record: CommittedOffset }[]>): void {
+  private installPartition(
+    partition: number,
+    records: Map<string, GroupRecord>,
+    offsets: Map<string, { topic: string; partition: number; record: CommittedOffset }[]>,
+  ): void {
     const now = this.now();
     for (const [groupId, r] of records) {
       assert.equal(coordinatorPartitionOf(groupId), partition);
@@ -210,10 +234,19 @@ export class GroupCoordinator {
       g.protocolName = r.protocolName;
       for (const m of r.members) {
         g.add({
-          memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
-          rebalanceTimeoutMs: m.rebalanceTimeoutMs, sessionTimeoutMs: m.sessionTimeoutMs, protocolType: r.protocolType ?? '',
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+          sessionTimeoutMs: m.sessionTimeoutMs,
+          protocolType: r.protocolType ?? '',
           protocols: [{ name: r.protocolName ?? '', metadata: Buffer.from(m.subscription, 'base64') }],
-          assignment: Buffer.from(m.assignment, 'base64'), joinWaiter: null, syncWaiter: null, isNew: false, sessionTimer: null,
+          assignment: Buffer.from(m.assignment, 'base64'),
+          joinWaiter: null,
+          syncWaiter: null,
+          isNew: false,
+          sessionTimer: null,
         });
       }
       g.protocolType = r.protocolType;
@@ -307,7 +340,7 @@ export class GroupCoordinator {
     if (status !== ErrorCode.NONE) return joinError(status, j.memberId);
     // A consumer group's id: INCONSISTENT_GROUP_PROTOCOL while it has members; an empty one gives the id up.
     const consumer = this.consumerGroups?.onClassicJoin(j.groupId);
-    if (consumer) return consumer.then((code) => code === ErrorCode.NONE ? this.joinGroup(j, signal) : joinError(code, j.memberId));
+    if (consumer) return consumer.then((code) => (code === ErrorCode.NONE ? this.joinGroup(j, signal) : joinError(code, j.memberId)));
     if (j.sessionTimeoutMs < this.o.minSessionTimeoutMs || j.sessionTimeoutMs > this.o.maxSessionTimeoutMs) {
       return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, j.memberId);
     }
@@ -342,12 +375,19 @@ export class GroupCoordinator {
   /** A group created by a join that failed before any member was added. */
   private maybeDropUnusedGroup(g: ClassicGroup): void {
     if (this.groups.get(g.groupId) !== g) return;
-    if (g.is('Empty') && g.members.size === 0 && g.pendingMembers.size === 0 && g.offsetCount() === 0 && g.generationId === 0) this.groups.delete(g.groupId);
+    if (g.is('Empty') && g.members.size === 0 && g.pendingMembers.size === 0 && g.offsetCount() === 0 && g.generationId === 0)
+      this.groups.delete(g.groupId);
   }
 
   private joinNewMember(g: ClassicGroup, j: JoinParams, signal: AbortSignal): Promise<JoinResult> | JoinResult {
     if (g.is('Dead')) return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (!g.supportsProtocols(j.protocolType, j.protocols.map((p) => p.name))) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (
+      !g.supportsProtocols(
+        j.protocolType,
+        j.protocols.map((p) => p.name),
+      )
+    )
+      return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const newMemberId = `${j.clientId}-${randomUUID()}`;
     if (j.groupInstanceId !== null) return this.joinStaticMember(g, newMemberId, j, signal);
     if (j.requireKnownMemberId) {
@@ -364,7 +404,11 @@ export class GroupCoordinator {
     if (g.is('Empty') || g.is('Dead')) return joinError(ErrorCode.UNKNOWN_MEMBER_ID);
     const oldMember = g.members.get(oldMemberId)!;
     const oldLeaderId = g.leaderId ?? '';
-    const old = { protocols: oldMember.protocols, rebalanceTimeoutMs: oldMember.rebalanceTimeoutMs, sessionTimeoutMs: oldMember.sessionTimeoutMs };
+    const old = {
+      protocols: oldMember.protocols,
+      rebalanceTimeoutMs: oldMember.rebalanceTimeoutMs,
+      sessionTimeoutMs: oldMember.sessionTimeoutMs,
+    };
     // The old incarnation is fenced: whatever it waits for fails with FENCED_INSTANCE_ID.
     this.clearSession(oldMember);
     this.completeJoin(oldMember, joinError(ErrorCode.FENCED_INSTANCE_ID, oldMemberId));
@@ -400,14 +444,26 @@ export class GroupCoordinator {
           const isLeader = g.isLeader(newMemberId);
           if (j.supportSkipAssignment && isLeader) {
             return {
-              errorCode: ErrorCode.NONE, generationId: g.generationId, protocolType: g.protocolType, protocolName: g.protocolName,
-              leaderId: newMemberId, memberId: newMemberId, members: g.currentMemberMetadata(), skipAssignment: true,
+              errorCode: ErrorCode.NONE,
+              generationId: g.generationId,
+              protocolType: g.protocolType,
+              protocolName: g.protocolName,
+              leaderId: newMemberId,
+              memberId: newMemberId,
+              members: g.currentMemberMetadata(),
+              skipAssignment: true,
             };
           }
           // The old leader id, so that a rejoining leader does not compute an assignment a stable group ignores.
           return {
-            errorCode: ErrorCode.NONE, generationId: g.generationId, protocolType: g.protocolType, protocolName: g.protocolName,
-            leaderId: oldLeaderId, memberId: newMemberId, members: [], skipAssignment: false,
+            errorCode: ErrorCode.NONE,
+            generationId: g.generationId,
+            protocolType: g.protocolType,
+            protocolName: g.protocolName,
+            leaderId: oldLeaderId,
+            memberId: newMemberId,
+            members: [],
+            skipAssignment: false,
           };
         });
       }
@@ -432,7 +488,13 @@ export class GroupCoordinator {
     if (g.is('Dead')) return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, j.memberId);
     if (g.isStaticMemberFenced(j.memberId, j.groupInstanceId)) return joinError(ErrorCode.FENCED_INSTANCE_ID, j.memberId);
     if (!g.has(j.memberId)) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, j.memberId);
-    if (!g.supportsProtocols(j.protocolType, j.protocols.map((p) => p.name))) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, j.memberId);
+    if (
+      !g.supportsProtocols(
+        j.protocolType,
+        j.protocols.map((p) => p.name),
+      )
+    )
+      return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, j.memberId);
     const member = g.members.get(j.memberId)!;
     switch (g.state) {
       case 'PreparingRebalance':
@@ -446,7 +508,8 @@ export class GroupCoordinator {
         return this.updateMemberAndRebalance(g, member, j, signal);
       case 'Stable':
         // The leader's join forces a rebalance (e.g. the topics' partitions changed); so does new metadata.
-        if (g.isLeader(member.memberId) || !sameProtocols(member.protocols, j.protocols)) return this.updateMemberAndRebalance(g, member, j, signal);
+        if (g.isLeader(member.memberId) || !sameProtocols(member.protocols, j.protocols))
+          return this.updateMemberAndRebalance(g, member, j, signal);
         this.scheduleSession(g, member);
         return this.currentJoinResult(g, member, false);
       default:
@@ -456,16 +519,32 @@ export class GroupCoordinator {
 
   private currentJoinResult(g: ClassicGroup, m: ClassicMember, withMembers: boolean): JoinResult {
     return {
-      errorCode: ErrorCode.NONE, generationId: g.generationId, protocolType: g.protocolType, protocolName: g.protocolName,
-      leaderId: g.leaderId ?? '', memberId: m.memberId, members: withMembers ? g.currentMemberMetadata() : [], skipAssignment: false,
+      errorCode: ErrorCode.NONE,
+      generationId: g.generationId,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      leaderId: g.leaderId ?? '',
+      memberId: m.memberId,
+      members: withMembers ? g.currentMemberMetadata() : [],
+      skipAssignment: false,
     };
   }
 
   private addMemberAndRebalance(g: ClassicGroup, memberId: string, j: JoinParams, signal: AbortSignal): Promise<JoinResult> {
     const member: ClassicMember = {
-      memberId, groupInstanceId: j.groupInstanceId, clientId: j.clientId, clientHost: j.clientHost,
-      rebalanceTimeoutMs: j.rebalanceTimeoutMs, sessionTimeoutMs: j.sessionTimeoutMs, protocolType: j.protocolType,
-      protocols: j.protocols, assignment: empty, joinWaiter: null, syncWaiter: null, isNew: true, sessionTimer: null,
+      memberId,
+      groupInstanceId: j.groupInstanceId,
+      clientId: j.clientId,
+      clientHost: j.clientHost,
+      rebalanceTimeoutMs: j.rebalanceTimeoutMs,
+      sessionTimeoutMs: j.sessionTimeoutMs,
+      protocolType: j.protocolType,
+      protocols: j.protocols,
+      assignment: empty,
+      joinWaiter: null,
+      syncWaiter: null,
+      isNew: true,
+      sessionTimer: null,
     };
     g.add(member);
     if (g.is('PreparingRebalance') && g.generationId === 0) g.newMemberAdded = true;
@@ -604,7 +683,10 @@ export class GroupCoordinator {
     g.protocolName = g.selectProtocol();
     g.transitionTo('CompletingRebalance', now);
     for (const id of g.members.keys()) g.pendingSyncMembers.add(id);
-    this.logger.info({ group: g.groupId, generation: g.generationId, members: g.members.size, protocol: g.protocolName }, 'group rebalanced; awaiting assignment');
+    this.logger.info(
+      { group: g.groupId, generation: g.generationId, members: g.members.size, protocol: g.protocolName },
+      'group rebalanced; awaiting assignment',
+    );
     for (const m of g.members.values()) {
       if (m.joinWaiter === null) continue;
       this.completeJoin(m, this.currentJoinResult(g, m, g.isLeader(m.memberId)));
@@ -724,7 +806,9 @@ export class GroupCoordinator {
     const generationId = g.generationId;
     const record = groupRecordOf(g, byMember);
     const tooLarge = GroupStore.recordBytes(record) > this.o.maxRecordBytes;
-    const write = tooLarge ? Promise.resolve(ErrorCode.UNKNOWN_SERVER_ERROR) : this.writeGroup(g, () => this.store.putGroup(g.coordinatorPartition, record));
+    const write = tooLarge
+      ? Promise.resolve(ErrorCode.UNKNOWN_SERVER_ERROR)
+      : this.writeGroup(g, () => this.store.putGroup(g.coordinatorPartition, record));
     if (tooLarge) this.logger.warn({ group: g.groupId, limit: this.o.maxRecordBytes }, 'group assignment too large to store');
     void write.then((code) => {
       if (this.groups.get(g.groupId) !== g || !g.is('CompletingRebalance') || g.generationId !== generationId) return;
@@ -736,7 +820,12 @@ export class GroupCoordinator {
       for (const m of g.members.values()) {
         m.assignment = byMember.get(m.memberId) ?? empty;
         if (m.syncWaiter) {
-          this.completeSync(m, { errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment: m.assignment });
+          this.completeSync(m, {
+            errorCode: ErrorCode.NONE,
+            protocolType: g.protocolType,
+            protocolName: g.protocolName,
+            assignment: m.assignment,
+          });
           this.scheduleSession(g, m);
         }
       }
@@ -748,13 +837,16 @@ export class GroupCoordinator {
   /** Runs a store write in the group's write order; resolves with NONE or the error code to answer. */
   private writeGroup(g: ClassicGroup, fn: () => Promise<void>): Promise<number> {
     // Only the owner writes (the fence compares then make sure it still is a live member when the store applies it).
-    const guarded = () => this.owns(g.coordinatorPartition) ? fn() : Promise.reject(new FencedWriteError());
-    const run = g.writeChain.then(guarded).then(() => ErrorCode.NONE, (err: unknown) => {
-      const code = storeErrorCode(err);
-      if (code === ErrorCode.UNKNOWN_SERVER_ERROR) this.logger.error({ err, group: g.groupId }, 'group metadata write failed');
-      else this.logger.warn({ err, group: g.groupId }, 'group metadata write refused');
-      return code;
-    });
+    const guarded = () => (this.owns(g.coordinatorPartition) ? fn() : Promise.reject(new FencedWriteError()));
+    const run = g.writeChain.then(guarded).then(
+      () => ErrorCode.NONE,
+      (err: unknown) => {
+        const code = storeErrorCode(err);
+        if (code === ErrorCode.UNKNOWN_SERVER_ERROR) this.logger.error({ err, group: g.groupId }, 'group metadata write failed');
+        else this.logger.warn({ err, group: g.groupId }, 'group metadata write refused');
+        return code;
+      },
+    );
     g.writeChain = run;
     this.writes.add(run);
     void run.finally(() => this.writes.delete(run));
@@ -831,12 +923,19 @@ export class GroupCoordinator {
   // ---- offsets ----
 
   /** Error codes in the order of `entries`. */
-  async commitOffsets(req: { groupId: string; memberId: string; groupInstanceId: string | null; generationId: number; entries: OffsetCommitEntry[] }): Promise<number[]> {
+  async commitOffsets(req: {
+    groupId: string;
+    memberId: string;
+    groupInstanceId: string | null;
+    generationId: number;
+    entries: OffsetCommitEntry[];
+  }): Promise<number[]> {
     const all = (code: number) => req.entries.map(() => code);
     const status = this.status(req.groupId);
     if (status !== ErrorCode.NONE) return all(status);
     // A consumer group's commits are checked against its members and epochs (KIP-848).
-    const consumerCode = this.consumerGroups?.validateOffsetCommit(req.groupId, req.memberId, req.groupInstanceId, req.generationId) ?? null;
+    const consumerCode =
+      this.consumerGroups?.validateOffsetCommit(req.groupId, req.memberId, req.groupInstanceId, req.generationId) ?? null;
     let g = this.groups.get(req.groupId);
     if (!g) {
       // Without group management (generation < 0) a commit creates the group; otherwise it is a stale member.
@@ -852,13 +951,23 @@ export class GroupCoordinator {
     }
     const m = g.members.get(req.memberId);
     if (m && !g.is('Empty')) this.scheduleSession(g, m);
-    const codes: number[] = req.entries.map((e) => e.metadata !== null && e.metadata.length > this.o.offsetMetadataMaxBytes ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE);
+    const codes: number[] = req.entries.map((e) =>
+      e.metadata !== null && e.metadata.length > this.o.offsetMetadataMaxBytes ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE,
+    );
     const changes: { index: number; topic: string; partition: number; record: CommittedOffset }[] = [];
     req.entries.forEach((e, index) => {
       if (codes[index] !== ErrorCode.NONE) return;
       changes.push({
-        index, topic: e.topic, partition: e.partition,
-        record: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata ?? '', commitTimestampMs: e.commitTimestampMs, expireTimestampMs: e.expireTimestampMs },
+        index,
+        topic: e.topic,
+        partition: e.partition,
+        record: {
+          offset: e.offset,
+          leaderEpoch: e.leaderEpoch,
+          metadata: e.metadata ?? '',
+          commitTimestampMs: e.commitTimestampMs,
+          expireTimestampMs: e.expireTimestampMs,
+        },
       });
     });
     if (changes.length === 0) {
@@ -867,17 +976,23 @@ export class GroupCoordinator {
     }
     const group = g;
     const written = new Set<number>();
-    const result = await this.writeGroup(group, () => this.store.writeOffsets(group.coordinatorPartition, group.groupId,
-      changes.map((c) => ({ topic: c.topic, partition: c.partition, record: offsetRecordOf(c.record) })),
-      (done) => {
-        // Applied to memory as each transaction commits.
-        for (let i = 0; i < done; i++) {
-          const c = changes[written.size]!;
-          written.add(c.index);
-          if (this.groups.get(group.groupId) === group) group.setOffset(c.topic, c.partition, c.record);
-        }
-      }));
-    for (const c of changes) if (!written.has(c.index)) codes[c.index] = result === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : result;
+    const result = await this.writeGroup(group, () =>
+      this.store.writeOffsets(
+        group.coordinatorPartition,
+        group.groupId,
+        changes.map((c) => ({ topic: c.topic, partition: c.partition, record: offsetRecordOf(c.record) })),
+        (done) => {
+          // Applied to memory as each transaction commits.
+          for (let i = 0; i < done; i++) {
+            const c = changes[written.size]!;
+            written.add(c.index);
+            if (this.groups.get(group.groupId) === group) group.setOffset(c.topic, c.partition, c.record);
+          }
+        },
+      ),
+    );
+    for (const c of changes)
+      if (!written.has(c.index)) codes[c.index] = result === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : result;
     this.maybeDropUnusedGroup(group);
     return codes;
   }
@@ -913,12 +1028,25 @@ export class GroupCoordinator {
     }
     const group = g;
     const changes = entries.map((e) => ({
-      topic: e.topic, partition: e.partition,
-      record: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata ?? '', commitTimestampMs: e.commitTimestampMs, expireTimestampMs: e.expireTimestampMs } as CommittedOffset,
+      topic: e.topic,
+      partition: e.partition,
+      record: {
+        offset: e.offset,
+        leaderEpoch: e.leaderEpoch,
+        metadata: e.metadata ?? '',
+        commitTimestampMs: e.commitTimestampMs,
+        expireTimestampMs: e.expireTimestampMs,
+      } as CommittedOffset,
     }));
-    const code = await this.writeGroup(group, () => this.store.writeOffsets(group.coordinatorPartition, groupId,
-      changes.map((c) => ({ topic: c.topic, partition: c.partition, record: offsetRecordOf(c.record) }))));
-    if (code === ErrorCode.NONE && this.groups.get(groupId) === group) for (const c of changes) group.setOffset(c.topic, c.partition, c.record);
+    const code = await this.writeGroup(group, () =>
+      this.store.writeOffsets(
+        group.coordinatorPartition,
+        groupId,
+        changes.map((c) => ({ topic: c.topic, partition: c.partition, record: offsetRecordOf(c.record) })),
+      ),
+    );
+    if (code === ErrorCode.NONE && this.groups.get(groupId) === group)
+      for (const c of changes) group.setOffset(c.topic, c.partition, c.record);
     return code;
   }
 
@@ -938,17 +1066,35 @@ export class GroupCoordinator {
   }
 
   /** `topics` null: every committed offset of the group. */
-  fetchOffsets(groupId: string, topics: { name: string; partitions: number[] }[] | null): { errorCode: number; topics: { name: string; partitions: FetchedOffset[] }[] } {
+  fetchOffsets(
+    groupId: string,
+    topics: { name: string; partitions: number[] }[] | null,
+  ): { errorCode: number; topics: { name: string; partitions: FetchedOffset[] }[] } {
     const status = this.status(groupId);
     if (status !== ErrorCode.NONE) return { errorCode: status, topics: [] };
     const g = this.groups.get(groupId);
-    const none = (partition: number): FetchedOffset => ({ partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
-    const found = (partition: number, o: CommittedOffset): FetchedOffset => ({ partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, errorCode: ErrorCode.NONE });
+    const none = (partition: number): FetchedOffset => ({
+      partition,
+      offset: -1,
+      leaderEpoch: -1,
+      metadata: '',
+      errorCode: ErrorCode.NONE,
+    });
+    const found = (partition: number, o: CommittedOffset): FetchedOffset => ({
+      partition,
+      offset: o.offset,
+      leaderEpoch: o.leaderEpoch,
+      metadata: o.metadata,
+      errorCode: ErrorCode.NONE,
+    });
     if (topics === null) {
       if (!g) return { errorCode: ErrorCode.NONE, topics: [] };
       return {
         errorCode: ErrorCode.NONE,
-        topics: [...g.offsets].map(([name, parts]) => ({ name, partitions: [...parts].sort((a, b) => a[0] - b[0]).map(([p, o]) => found(p, o)) })),
+        topics: [...g.offsets].map(([name, parts]) => ({
+          name,
+          partitions: [...parts].sort((a, b) => a[0] - b[0]).map(([p, o]) => found(p, o)),
+        })),
       };
     }
     return {
@@ -964,16 +1110,20 @@ export class GroupCoordinator {
   }
 
   /** OffsetDelete: the group-level error, or per-partition codes in request order. */
-  async deleteOffsets(groupId: string, partitions: { topic: string; partition: number }[]): Promise<{ errorCode: number; codes: number[] }> {
+  async deleteOffsets(
+    groupId: string,
+    partitions: { topic: string; partition: number }[],
+  ): Promise<{ errorCode: number; codes: number[] }> {
     const status = this.status(groupId);
     if (status !== ErrorCode.NONE) return { errorCode: status, codes: [] };
     const g = this.groups.get(groupId);
     if (!g || g.is('Dead')) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, codes: [] };
     let codes: number[];
     const consumerTopics = this.consumerGroups?.subscribedTopics(groupId) ?? null;
-    if (consumerTopics) codes = partitions.map((p) => consumerTopics.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE);
+    if (consumerTopics) codes = partitions.map((p) => (consumerTopics.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
     else if (g.is('Empty')) codes = partitions.map(() => ErrorCode.NONE);
-    else if (g.protocolType === consumerProtocolType) codes = partitions.map((p) => g.isSubscribedToTopic(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE);
+    else if (g.protocolType === consumerProtocolType)
+      codes = partitions.map((p) => (g.isSubscribedToTopic(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
     else return { errorCode: ErrorCode.NON_EMPTY_GROUP, codes: [] };
     const doomed = partitions.filter((p, i) => codes[i] === ErrorCode.NONE && g.offset(p.topic, p.partition) !== undefined);
     if (doomed.length > 0) {
@@ -984,7 +1134,13 @@ export class GroupCoordinator {
   }
 
   private async removeOffsets(g: ClassicGroup, doomed: { topic: string; partition: number }[]): Promise<number> {
-    const code = await this.writeGroup(g, () => this.store.writeOffsets(g.coordinatorPartition, g.groupId, doomed.map((d) => ({ ...d, record: null }))));
+    const code = await this.writeGroup(g, () =>
+      this.store.writeOffsets(
+        g.coordinatorPartition,
+        g.groupId,
+        doomed.map((d) => ({ ...d, record: null })),
+      ),
+    );
     if (code === ErrorCode.NONE) {
       for (const d of doomed) g.deleteOffset(d.topic, d.partition);
       await this.maybeRemoveDeadGroup(g);
@@ -994,7 +1150,8 @@ export class GroupCoordinator {
 
   /** An empty group without offsets is dead: its record goes (Kafka writes a tombstone). */
   private async maybeRemoveDeadGroup(g: ClassicGroup): Promise<void> {
-    if (!g.is('Empty') || g.offsetCount() > 0 || g.members.size > 0 || g.pendingMembers.size > 0 || this.groups.get(g.groupId) !== g) return;
+    if (!g.is('Empty') || g.offsetCount() > 0 || g.members.size > 0 || g.pendingMembers.size > 0 || this.groups.get(g.groupId) !== g)
+      return;
     await this.removeGroup(g);
   }
 
@@ -1064,7 +1221,10 @@ export class GroupCoordinator {
     for (const g of [...this.groups.values()]) {
       const parts = g.offsets.get(topic);
       if (!parts || parts.size === 0) continue;
-      await this.removeOffsets(g, [...parts.keys()].map((partition) => ({ topic, partition })));
+      await this.removeOffsets(
+        g,
+        [...parts.keys()].map((partition) => ({ topic, partition })),
+      );
     }
   }
 
@@ -1080,10 +1240,18 @@ export class GroupCoordinator {
     if (!g) return dead;
     const stable = g.is('Stable');
     return {
-      errorCode: ErrorCode.NONE, groupId, state: g.state, protocolType: g.protocolType ?? '', protocolData: stable ? g.protocolName ?? '' : '',
+      errorCode: ErrorCode.NONE,
+      groupId,
+      state: g.state,
+      protocolType: g.protocolType ?? '',
+      protocolData: stable ? (g.protocolName ?? '') : '',
       members: [...g.members.values()].map((m) => ({
-        memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
-        metadata: stable ? g.memberMetadata(m) : empty, assignment: stable ? m.assignment : empty,
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: stable ? g.memberMetadata(m) : empty,
+        assignment: stable ? m.assignment : empty,
       })),
     };
   }
@@ -1099,27 +1267,29 @@ export class GroupCoordinator {
       if (wantTypes.size > 0 && !wantTypes.has(g.type)) continue;
       groups.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state, type: g.type });
     }
-    groups.push(...this.consumerGroups?.listGroups(states, types) ?? []);
+    groups.push(...(this.consumerGroups?.listGroups(states, types) ?? []));
     const loading = this.cluster.ownedCoordinatorPartitions('group').some((p) => !this.partitions.isLoaded(p));
     return { errorCode: loading ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE, groups };
   }
 
   async deleteGroups(groupIds: string[]): Promise<number[]> {
-    return Promise.all(groupIds.map(async (groupId) => {
-      const status = this.status(groupId);
-      if (status !== ErrorCode.NONE) return status;
-      if (this.consumerGroups?.hasGroup(groupId)) {
-        // A consumer group: its record goes, then its offsets (held here) with the classic path below.
-        const code = await this.consumerGroups.deleteGroup(groupId);
-        if (code !== ErrorCode.NONE || !this.groups.get(groupId)?.is('Empty')) return code;
-      }
-      const g = this.groups.get(groupId);
-      if (!g || g.is('Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
-      if (!g.is('Empty')) return ErrorCode.NON_EMPTY_GROUP;
-      const code = await this.removeGroup(g);
-      this.logger.info({ group: groupId, errorCode: code }, 'group deleted');
-      return code;
-    }));
+    return Promise.all(
+      groupIds.map(async (groupId) => {
+        const status = this.status(groupId);
+        if (status !== ErrorCode.NONE) return status;
+        if (this.consumerGroups?.hasGroup(groupId)) {
+          // A consumer group: its record goes, then its offsets (held here) with the classic path below.
+          const code = await this.consumerGroups.deleteGroup(groupId);
+          if (code !== ErrorCode.NONE || !this.groups.get(groupId)?.is('Empty')) return code;
+        }
+        const g = this.groups.get(groupId);
+        if (!g || g.is('Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
+        if (!g.is('Empty')) return ErrorCode.NON_EMPTY_GROUP;
+        const code = await this.removeGroup(g);
+        this.logger.info({ group: groupId, errorCode: code }, 'group deleted');
+        return code;
+      }),
+    );
   }
 
   /** For tests and metrics: a group's state, or undefined when it is not in memory. */

@@ -4,7 +4,13 @@
 import type { Compare, MetadataStore, Op } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
 import {
-  groupKey, groupOffsetsPrefix, groupPartitionPrefix, offsetKey, offsetPartitionPrefix, parseGroupKey, parseOffsetKey,
+  groupKey,
+  groupOffsetsPrefix,
+  groupPartitionPrefix,
+  offsetKey,
+  offsetPartitionPrefix,
+  parseGroupKey,
+  parseOffsetKey,
 } from '../metadata/layout.ts';
 import type { ClassicGroup, CommittedOffset, GroupType } from './classic-group.ts';
 
@@ -83,7 +89,13 @@ export function groupRecordOf(group: ClassicGroup, assignments?: Map<string, Buf
 }
 
 export function offsetRecordOf(o: CommittedOffset): OffsetRecord {
-  return { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, commitTimestampMs: o.commitTimestampMs, expireTimestampMs: o.expireTimestampMs };
+  return {
+    offset: o.offset,
+    leaderEpoch: o.leaderEpoch,
+    metadata: o.metadata,
+    commitTimestampMs: o.commitTimestampMs,
+    expireTimestampMs: o.expireTimestampMs,
+  };
 }
 
 export class GroupStore {
@@ -125,7 +137,9 @@ export class GroupStore {
   }
 
   async putGroup(coordinatorPartition: number, record: GroupRecord): Promise<void> {
-    await this.write(coordinatorPartition, [{ type: 'put', key: groupKey(coordinatorPartition, record.groupId), value: JSON.stringify(record) }]);
+    await this.write(coordinatorPartition, [
+      { type: 'put', key: groupKey(coordinatorPartition, record.groupId), value: JSON.stringify(record) },
+    ]);
   }
 
   /** Removes a group and all its offsets. */
@@ -138,7 +152,9 @@ export class GroupStore {
 
   /** Writes offsets (null = delete), split into transactions within the store's limits; not atomic across them. */
   async writeOffsets(
-    coordinatorPartition: number, groupId: string, changes: { topic: string; partition: number; record: OffsetRecord | null }[],
+    coordinatorPartition: number,
+    groupId: string,
+    changes: { topic: string; partition: number; record: OffsetRecord | null }[],
     onWritten?: (count: number) => void,
   ): Promise<void> {
     let ops: Op[] = [];

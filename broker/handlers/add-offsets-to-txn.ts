@@ -14,8 +14,9 @@ export const addOffsetsToTxnHandler: Handler = {
   maxVersion: 4,
   async handle(ctx: RequestContext, req: AddOffsetsToTxnRequest): Promise<AddOffsetsToTxnResponseInput> {
     if (req.groupId === '') return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_GROUP_ID };
-    const errorCode = await ctx.services.txn.coordinator.addPartitions(req.transactionalId, req.producerId, req.producerEpoch,
-      [{ topic: groupOffsetsTopic, partition: coordinatorPartitionOf(req.groupId) }]);
+    const errorCode = await ctx.services.txn.coordinator.addPartitions(req.transactionalId, req.producerId, req.producerEpoch, [
+      { topic: groupOffsetsTopic, partition: coordinatorPartitionOf(req.groupId) },
+    ]);
     return { throttleTimeMs: 0, errorCode };
   },
 };

@@ -2,7 +2,11 @@
 // (broker/txn/coordinator.ts). v0-v3 carry one transaction (clients); v4+ carry many and may only verify
 // (verifyOnly, KIP-890) that partitions are in the transaction.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { AddPartitionsToTxnRequest, AddPartitionsToTxnRequestAddPartitionsToTxnTopic, AddPartitionsToTxnResponseInput } from '../protocol/generated/index.ts';
+import type {
+  AddPartitionsToTxnRequest,
+  AddPartitionsToTxnRequestAddPartitionsToTxnTopic,
+  AddPartitionsToTxnResponseInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicPartition } from '../txn/coordinator.ts';
 import type { BrokerServices, Handler, RequestContext } from './context.ts';
@@ -23,14 +27,21 @@ function results(partitions: TopicPartition[], codes: number[]): TopicResult[] {
   return [...byTopic.values()];
 }
 
-async function addOne(s: BrokerServices, transactionalId: string, producerId: number, producerEpoch: number, verifyOnly: boolean, partitions: TopicPartition[]): Promise<number[]> {
+async function addOne(
+  s: BrokerServices,
+  transactionalId: string,
+  producerId: number,
+  producerEpoch: number,
+  verifyOnly: boolean,
+  partitions: TopicPartition[],
+): Promise<number[]> {
   if (verifyOnly) return s.txn.coordinator.verifyPartitions(transactionalId, producerId, producerEpoch, partitions);
   // Partitions of unknown topics fail alone; the others are not attempted (Kafka's handler).
   const unknown = partitions.map((tp) => {
     const topic = s.topics.byName(tp.topic);
     return !topic || tp.partition < 0 || tp.partition >= topic.partitions;
   });
-  if (unknown.some((u) => u)) return unknown.map((u) => u ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED);
+  if (unknown.some((u) => u)) return unknown.map((u) => (u ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED));
   const code = await s.txn.coordinator.addPartitions(transactionalId, producerId, producerEpoch, partitions);
   return partitions.map(() => code);
 }
@@ -43,14 +54,23 @@ export const addPartitionsToTxnHandler: Handler = {
     const s = ctx.services;
     if (ctx.apiVersion < 4) {
       const partitions = flatten(req.v3AndBelowTopics);
-      const codes = await addOne(s, req.v3AndBelowTransactionalId, req.v3AndBelowProducerId, req.v3AndBelowProducerEpoch, false, partitions);
+      const codes = await addOne(
+        s,
+        req.v3AndBelowTransactionalId,
+        req.v3AndBelowProducerId,
+        req.v3AndBelowProducerEpoch,
+        false,
+        partitions,
+      );
       return { throttleTimeMs: 0, resultsByTopicV3AndBelow: results(partitions, codes) };
     }
-    const resultsByTransaction = await Promise.all(req.transactions.map(async (t) => {
-      const partitions = flatten(t.topics);
-      const codes = await addOne(s, t.transactionalId, t.producerId, t.producerEpoch, t.verifyOnly, partitions);
-      return { transactionalId: t.transactionalId, topicResults: results(partitions, codes) };
-    }));
+    const resultsByTransaction = await Promise.all(
+      req.transactions.map(async (t) => {
+        const partitions = flatten(t.topics);
+        const codes = await addOne(s, t.transactionalId, t.producerId, t.producerEpoch, t.verifyOnly, partitions);
+        return { transactionalId: t.transactionalId, topicResults: results(partitions, codes) };
+      }),
+    );
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction };
   },
 };

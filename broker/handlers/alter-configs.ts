@@ -10,7 +10,8 @@ export const alterConfigsHandler: Handler = {
   maxVersion: 2,
   async handle(ctx: RequestContext, req: AlterConfigsRequest): Promise<AlterConfigsResponseInput> {
     const resources = req.resources.map((r) => ({
-      resourceType: r.resourceType, resourceName: r.resourceName,
+      resourceType: r.resourceType,
+      resourceName: r.resourceName,
       configs: r.configs.map((c) => ({ name: c.name, value: c.value, op: OpType.SET })),
     }));
     const results = await alterConfigResources(ctx.services, resources, false, req.validateOnly);

@@ -10,8 +10,9 @@ import { ErrorCode } from '../protocol/errors.ts';
 import { apiError } from './api-error.ts';
 import type { Handler, RequestContext } from './context.ts';
 
-export const NO_REPLICAS_MESSAGE = 'Skafos partitions have no replicas to reassign: '
-  + 'each partition has a single owner, which the cluster chooses from the live brokers.';
+export const NO_REPLICAS_MESSAGE =
+  'Skafos partitions have no replicas to reassign: ' +
+  'each partition has a single owner, which the cluster chooses from the live brokers.';
 
 export const alterPartitionReassignmentsHandler: Handler = {
   apiKey: ApiKey.AlterPartitionReassignments,
@@ -24,9 +25,13 @@ export const alterPartitionReassignmentsHandler: Handler = {
         name: t.name,
         partitions: t.partitions.map((p) => {
           const partitionIndex = p.partitionIndex;
-          if (!topic) return { partitionIndex, ...apiError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find a topic named ${t.name}.`) };
+          if (!topic)
+            return { partitionIndex, ...apiError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find a topic named ${t.name}.`) };
           if (partitionIndex < 0 || partitionIndex >= topic.partitions) {
-            return { partitionIndex, ...apiError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find partition ${t.name}:${partitionIndex}.`) };
+            return {
+              partitionIndex,
+              ...apiError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find partition ${t.name}:${partitionIndex}.`),
+            };
           }
           // Kafka sends the default message as null (ApiError.fromThrowable).
           if (p.replicas === null) return { partitionIndex, ...apiError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS) };

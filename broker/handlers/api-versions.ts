@@ -26,7 +26,10 @@ export function apiVersionsHandler(handlers: () => readonly (Handler | undefined
     handle(ctx: RequestContext, req: ApiVersionsRequest): ApiVersionsResponseInput {
       // KafkaApis.handleApiVersionsRequest: an invalid v3+ request gets INVALID_REQUEST and no API list; the
       // connection stays open.
-      if (ctx.apiVersion >= 3 && !(softwareNameOrVersion.test(req.clientSoftwareName) && softwareNameOrVersion.test(req.clientSoftwareVersion))) {
+      if (
+        ctx.apiVersion >= 3 &&
+        !(softwareNameOrVersion.test(req.clientSoftwareName) && softwareNameOrVersion.test(req.clientSoftwareVersion))
+      ) {
         return { errorCode: ErrorCode.INVALID_REQUEST, apiKeys: [], throttleTimeMs: 0 };
       }
       return { errorCode: ErrorCode.NONE, apiKeys: supported(handlers()), throttleTimeMs: 0 };

@@ -38,7 +38,8 @@ function javaSplit(v: string): string[] {
 function validateBrokerChange(s: BrokerServices, r: AlterResource, incremental: boolean): void {
   if (r.resourceName !== '') {
     const id = parseBrokerId(r.resourceName, 'Node id');
-    if (id !== s.nodeId) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${s.nodeId}, but received ${r.resourceName}`);
+    if (id !== s.nodeId)
+      throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${s.nodeId}, but received ${r.resourceName}`);
   }
   // The dynamic configs this broker would hold afterwards: it holds none now.
   const props = new Set<string>();
@@ -48,33 +49,48 @@ function validateBrokerChange(s: BrokerServices, r: AlterResource, incremental: 
       continue;
     }
     switch (c.op) {
-      case OpType.SET: props.add(c.name); break;
-      case OpType.DELETE: props.delete(c.name); break;
+      case OpType.SET:
+        props.add(c.name);
+        break;
+      case OpType.DELETE:
+        props.delete(c.name);
+        break;
       case OpType.APPEND:
       case OpType.SUBTRACT:
         if (brokerConfigType(c.name) !== 'list') {
-          throw new KafkaError(ErrorCode.INVALID_CONFIG, `Config value ${c.op === OpType.APPEND ? 'append' : 'subtract'} is not allowed for config key: ${c.name}`);
+          throw new KafkaError(
+            ErrorCode.INVALID_CONFIG,
+            `Config value ${c.op === OpType.APPEND ? 'append' : 'subtract'} is not allowed for config key: ${c.name}`,
+          );
         }
         props.add(c.name);
         break;
-      default: throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
+      default:
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
     }
   }
-  if (props.size > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: Set(${[...props].join(', ')})`);
+  if (props.size > 0)
+    throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: Set(${[...props].join(', ')})`);
 }
 
 /** The topic's overrides after the changes (Kafka's controller applies incremental ops to the current overrides). */
 function newTopicConfigs(current: Record<string, string>, r: AlterResource, incremental: boolean): Record<string, string | null> {
   if (!incremental) return Object.fromEntries(r.configs.map((c) => [c.name, c.value]));
-  for (const c of r.configs) if (opNames[c.op] === undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
+  for (const c of r.configs)
+    if (opNames[c.op] === undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
   const next: Record<string, string | null> = { ...current };
   for (const c of r.configs) {
     switch (c.op) {
-      case OpType.SET: next[c.name] = c.value; break;
-      case OpType.DELETE: delete next[c.name]; break;
+      case OpType.SET:
+        next[c.name] = c.value;
+        break;
+      case OpType.DELETE:
+        delete next[c.name];
+        break;
       default: {
         const def = topicConfigDef(c.name);
-        if (def?.type !== 'list') throw new KafkaError(ErrorCode.INVALID_CONFIG, `Can't ${opNames[c.op]} to key ${c.name} because its type is not LIST.`);
+        if (def?.type !== 'list')
+          throw new KafkaError(ErrorCode.INVALID_CONFIG, `Can't ${opNames[c.op]} to key ${c.name} because its type is not LIST.`);
         // An unset list starts from the static default (Kafka's configSchema.getDefault), not the broker's.
         const parts = javaSplit(next[c.name] ?? def.defaultValue ?? '').filter((p) => p !== '');
         for (const v of javaSplit(c.value!)) {
@@ -105,7 +121,9 @@ async function alterTopic(s: BrokerServices, r: AlterResource, incremental: bool
       if (problem) throw new KafkaError(ErrorCode.INVALID_CONFIG, problem);
       if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
       const configs = next as Record<string, string>;
-      const same = Object.keys(configs).length === Object.keys(topic.configs).length && Object.entries(configs).every(([k, v]) => topic.configs[k] === v);
+      const same =
+        Object.keys(configs).length === Object.keys(topic.configs).length &&
+        Object.entries(configs).every(([k, v]) => topic.configs[k] === v);
       if (validateOnly || same) return;
       try {
         await s.topics.setConfigs(name, configs);
@@ -149,7 +167,12 @@ async function alterResource(s: BrokerServices, r: AlterResource, incremental: b
 }
 
 /** One result per resource, in request order. A resource named twice fails both times. */
-export async function alterConfigResources(s: BrokerServices, resources: AlterResource[], incremental: boolean, validateOnly: boolean): Promise<ApiError[]> {
+export async function alterConfigResources(
+  s: BrokerServices,
+  resources: AlterResource[],
+  incremental: boolean,
+  validateOnly: boolean,
+): Promise<ApiError[]> {
   const key = (r: AlterResource) => `${r.resourceType}\u0000${r.resourceName}`;
   const counts = new Map<string, number>();
   for (const r of resources) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);

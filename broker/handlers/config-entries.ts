@@ -18,19 +18,35 @@ export function resourceTypeName(id: number): string | undefined {
 /** A broker resource name as Kafka reads it (Integer.parseInt), or INVALID_REQUEST naming `what` ("Broker id"). */
 export function parseBrokerId(name: string, what: string): number {
   const n = /^[+-]?\d+$/.test(name) ? Number(name) : NaN;
-  if (!(n >= -2147483648 && n <= 2147483647)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `${what} must be an integer, but it is: ${name}`);
+  if (!(n >= -2147483648 && n <= 2147483647))
+    throw new KafkaError(ErrorCode.INVALID_REQUEST, `${what} must be an integer, but it is: ${name}`);
   return n;
 }
 
 /** Kafka's DescribeConfigsResponse.ConfigSource ids. */
 export const ConfigSource = {
-  UNKNOWN: 0, TOPIC_CONFIG: 1, DYNAMIC_BROKER_CONFIG: 2, DYNAMIC_DEFAULT_BROKER_CONFIG: 3, STATIC_BROKER_CONFIG: 4,
-  DEFAULT_CONFIG: 5, DYNAMIC_BROKER_LOGGER_CONFIG: 6, CLIENT_METRICS_CONFIG: 7, GROUP_CONFIG: 8,
+  UNKNOWN: 0,
+  TOPIC_CONFIG: 1,
+  DYNAMIC_BROKER_CONFIG: 2,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+  DYNAMIC_BROKER_LOGGER_CONFIG: 6,
+  CLIENT_METRICS_CONFIG: 7,
+  GROUP_CONFIG: 8,
 } as const;
 
 /** Kafka's DescribeConfigsResponse.ConfigType ids. */
 const configTypeIds: Record<ConfigType, number> = {
-  boolean: 1, string: 2, int: 3, short: 4, long: 5, double: 6, list: 7, class: 8, password: 9,
+  boolean: 1,
+  string: 2,
+  int: 3,
+  short: 4,
+  long: 5,
+  double: 6,
+  list: 7,
+  class: 8,
+  password: 9,
 };
 
 export interface ConfigSynonym {
@@ -56,21 +72,58 @@ export interface ConfigEntry {
 
 /** Kafka's types for the Kafka keys Skafos reads (KafkaConfig's ConfigDef), and the Skafos keys' own. */
 const brokerConfigTypes: Record<string, ConfigType> = {
-  'listeners': 'string', 'advertised.listeners': 'string', 'node.id': 'int', 'log.dirs': 'string', 'num.partitions': 'int',
-  'default.replication.factor': 'int', 'auto.create.topics.enable': 'boolean', 'delete.topic.enable': 'boolean',
-  'log.retention.ms': 'long', 'log.retention.minutes': 'int', 'log.retention.hours': 'int', 'log.retention.bytes': 'long',
-  'log.retention.check.interval.ms': 'long', 'log.segment.bytes': 'int', 'message.max.bytes': 'int', 'socket.request.max.bytes': 'int',
-  'log.message.timestamp.type': 'string', 'log.message.timestamp.before.max.ms': 'long', 'log.message.timestamp.after.max.ms': 'long',
-  'compression.type': 'string', 'group.initial.rebalance.delay.ms': 'int', 'offsets.retention.minutes': 'int',
-  'offsets.retention.check.interval.ms': 'long', 'offset.metadata.max.bytes': 'int', 'group.min.session.timeout.ms': 'int',
-  'group.max.session.timeout.ms': 'int', 'group.max.size': 'int', 'skafos.group.max.groups': 'int', 'skafos.group.max.record.bytes': 'int',
-  'connections.max.idle.ms': 'long', 'queued.max.requests': 'int',
-  'skafos.cluster.id': 'string', 'skafos.flush.size.bytes': 'int', 'skafos.flush.linger.ms': 'int', 'skafos.flush.max.pending.bytes': 'long',
-  'skafos.cache.segment.bytes': 'long', 'skafos.cache.index.bytes': 'long', 'skafos.readahead.bytes': 'long',
-  'skafos.connection.max.inflight.bytes': 'long', 'skafos.connection.max.inflight.requests': 'int', 'skafos.fetch.max.wait.cap.ms': 'int',
-  'skafos.metadata.store': 'string', 'skafos.etcd.endpoints': 'list', 'skafos.etcd.prefix': 'string', 'skafos.object.store': 'string',
-  'skafos.s3.bucket': 'string', 'skafos.s3.region': 'string', 'skafos.s3.endpoint': 'string', 'skafos.s3.path.style': 'boolean',
-  'skafos.http.listener': 'string', 'skafos.log.level': 'string', 'skafos.retention.checkpoint.interval.ms': 'int',
+  listeners: 'string',
+  'advertised.listeners': 'string',
+  'node.id': 'int',
+  'log.dirs': 'string',
+  'num.partitions': 'int',
+  'default.replication.factor': 'int',
+  'auto.create.topics.enable': 'boolean',
+  'delete.topic.enable': 'boolean',
+  'log.retention.ms': 'long',
+  'log.retention.minutes': 'int',
+  'log.retention.hours': 'int',
+  'log.retention.bytes': 'long',
+  'log.retention.check.interval.ms': 'long',
+  'log.segment.bytes': 'int',
+  'message.max.bytes': 'int',
+  'socket.request.max.bytes': 'int',
+  'log.message.timestamp.type': 'string',
+  'log.message.timestamp.before.max.ms': 'long',
+  'log.message.timestamp.after.max.ms': 'long',
+  'compression.type': 'string',
+  'group.initial.rebalance.delay.ms': 'int',
+  'offsets.retention.minutes': 'int',
+  'offsets.retention.check.interval.ms': 'long',
+  'offset.metadata.max.bytes': 'int',
+  'group.min.session.timeout.ms': 'int',
+  'group.max.session.timeout.ms': 'int',
+  'group.max.size': 'int',
+  'skafos.group.max.groups': 'int',
+  'skafos.group.max.record.bytes': 'int',
+  'connections.max.idle.ms': 'long',
+  'queued.max.requests': 'int',
+  'skafos.cluster.id': 'string',
+  'skafos.flush.size.bytes': 'int',
+  'skafos.flush.linger.ms': 'int',
+  'skafos.flush.max.pending.bytes': 'long',
+  'skafos.cache.segment.bytes': 'long',
+  'skafos.cache.index.bytes': 'long',
+  'skafos.readahead.bytes': 'long',
+  'skafos.connection.max.inflight.bytes': 'long',
+  'skafos.connection.max.inflight.requests': 'int',
+  'skafos.fetch.max.wait.cap.ms': 'int',
+  'skafos.metadata.store': 'string',
+  'skafos.etcd.endpoints': 'list',
+  'skafos.etcd.prefix': 'string',
+  'skafos.object.store': 'string',
+  'skafos.s3.bucket': 'string',
+  'skafos.s3.region': 'string',
+  'skafos.s3.endpoint': 'string',
+  'skafos.s3.path.style': 'boolean',
+  'skafos.http.listener': 'string',
+  'skafos.log.level': 'string',
+  'skafos.retention.checkpoint.interval.ms': 'int',
   'skafos.partition.checkpoint.interval.ms': 'int',
 };
 
@@ -129,7 +182,9 @@ export function brokerConfigValues(config: BrokerConfig): BrokerConfigValue[] {
     values.push({
       name,
       value: unset ? null : value,
-      type: brokerConfigTypes[name] ?? (typeof field === 'boolean' ? 'boolean' : typeof field === 'number' ? 'long' : Array.isArray(field) ? 'list' : 'string'),
+      type:
+        brokerConfigTypes[name] ??
+        (typeof field === 'boolean' ? 'boolean' : typeof field === 'number' ? 'long' : Array.isArray(field) ? 'list' : 'string'),
       doc: d?.doc ?? '',
       configured: !unset && (dflt === undefined || dflt.value !== value || dflt.commented !== commented),
       defaultValue: d === undefined || noDefaultMarkers.has(d.default) || dflt === undefined ? null : dflt.value,
@@ -153,9 +208,14 @@ export function brokerConfigEntries(config: BrokerConfig): ConfigEntry[] {
     const sensitive = SENSITIVE_CONFIG_KEYS.has(v.name);
     const synonyms = sensitive ? brokerSynonyms(v).map((syn) => ({ ...syn, value: null })) : brokerSynonyms(v);
     return {
-      name: v.name, value: sensitive ? null : v.value, readOnly: true, isSensitive: sensitive,
-      configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, synonyms,
-      configType: configTypeIds[v.type], documentation: v.doc,
+      name: v.name,
+      value: sensitive ? null : v.value,
+      readOnly: true,
+      isSensitive: sensitive,
+      configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+      synonyms,
+      configType: configTypeIds[v.type],
+      documentation: v.doc,
     };
   });
 }
@@ -175,9 +235,14 @@ export function topicConfigEntry(def: TopicConfigDef, topic: TopicRecord, config
     synonyms.push({ name: def.kafkaSynonym, value: def.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
   }
   return {
-    name: def.name, value, readOnly: false, isSensitive: false,
-    configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, synonyms,
-    configType: configTypeIds[def.type], documentation: def.doc,
+    name: def.name,
+    value,
+    readOnly: false,
+    isSensitive: false,
+    configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+    synonyms,
+    configType: configTypeIds[def.type],
+    documentation: def.doc,
   };
 }
 

@@ -18,12 +18,24 @@ export const consumerGroupDescribeHandler: Handler = {
       groups: req.groupIds.map((groupId) => {
         const d = ctx.services.consumerGroups.describe(groupId);
         return {
-          errorCode: d.errorCode, errorMessage: d.errorMessage, groupId, groupState: d.groupState, groupEpoch: d.groupEpoch,
-          assignmentEpoch: d.assignmentEpoch, assignorName: d.assignorName,
+          errorCode: d.errorCode,
+          errorMessage: d.errorMessage,
+          groupId,
+          groupState: d.groupState,
+          groupEpoch: d.groupEpoch,
+          assignmentEpoch: d.assignmentEpoch,
+          assignorName: d.assignorName,
           members: d.members.map((m) => ({
-            memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, memberEpoch: m.memberEpoch, clientId: m.clientId,
-            clientHost: m.clientHost, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
-            assignment: { topicPartitions: m.assignment }, targetAssignment: { topicPartitions: m.targetAssignment },
+            memberId: m.memberId,
+            instanceId: m.instanceId,
+            rackId: m.rackId,
+            memberEpoch: m.memberEpoch,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            subscribedTopicNames: m.subscribedTopicNames,
+            subscribedTopicRegex: m.subscribedTopicRegex,
+            assignment: { topicPartitions: m.assignment },
+            targetAssignment: { topicPartitions: m.targetAssignment },
           })),
           authorizedOperations: req.includeAuthorizedOperations && d.errorCode === 0 ? groupOperations : unsetOperations,
         };

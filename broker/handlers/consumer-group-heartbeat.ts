@@ -22,7 +22,8 @@ export const consumerGroupHeartbeatHandler: Handler = {
       // v1+ (v0 decodes it as null).
       subscribedTopicRegex: ctx.apiVersion >= 1 ? req.subscribedTopicRegex : null,
       serverAssignor: req.serverAssignor,
-      topicPartitions: req.topicPartitions === null ? null : req.topicPartitions.map((t) => ({ topicId: t.topicId, partitions: t.partitions })),
+      topicPartitions:
+        req.topicPartitions === null ? null : req.topicPartitions.map((t) => ({ topicId: t.topicId, partitions: t.partitions })),
       clientId: clientId(ctx),
       clientHost: clientHost(ctx),
     });

@@ -20,11 +20,15 @@ function validateAssignment(s: BrokerServices, brokerIds: number[]): void {
   if (brokerIds.length === 0) throw invalid('The manual partition assignment includes an empty replica list.');
   const sorted = [...brokerIds].sort((a, b) => a - b);
   for (let i = 0; i < sorted.length; i++) {
-    if (sorted[i] !== s.nodeId) throw invalid(`The manual partition assignment includes broker ${sorted[i]}, but no such broker is registered.`);
-    if (i > 0 && sorted[i] === sorted[i - 1]) throw invalid(`The manual partition assignment includes the broker ${sorted[i]} more than once.`);
+    if (sorted[i] !== s.nodeId)
+      throw invalid(`The manual partition assignment includes broker ${sorted[i]}, but no such broker is registered.`);
+    if (i > 0 && sorted[i] === sorted[i - 1])
+      throw invalid(`The manual partition assignment includes the broker ${sorted[i]} more than once.`);
   }
   if (sorted.length !== replicationFactor) {
-    throw invalid(`The manual partition assignment includes a partition with ${sorted.length} replica(s), but this is not consistent with previous partitions, which have ${replicationFactor} replica(s).`);
+    throw invalid(
+      `The manual partition assignment includes a partition with ${sorted.length} replica(s), but this is not consistent with previous partitions, which have ${replicationFactor} replica(s).`,
+    );
   }
 }
 
@@ -36,15 +40,24 @@ async function createPartitions(s: BrokerServices, t: Topic, validateOnly: boole
       const current = topic.partitions;
       if (t.count === current) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`);
       if (t.count < current) {
-        throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `The topic ${t.name} currently has ${current} partition(s); ${t.count} would not be an increase.`);
+        throw new KafkaError(
+          ErrorCode.INVALID_PARTITIONS,
+          `The topic ${t.name} currently has ${current} partition(s); ${t.count} would not be an increase.`,
+        );
       }
       if (t.count > maxPartitionsPerTopic) {
-        throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be between 1 and ${maxPartitionsPerTopic}, got ${t.count}.`);
+        throw new KafkaError(
+          ErrorCode.INVALID_PARTITIONS,
+          `Number of partitions must be between 1 and ${maxPartitionsPerTopic}, got ${t.count}.`,
+        );
       }
       const additional = t.count - current;
       if (t.assignments !== null) {
         if (t.assignments.length !== additional) {
-          throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Attempted to add ${additional} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`);
+          throw new KafkaError(
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            `Attempted to add ${additional} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`,
+          );
         }
         for (const a of t.assignments) validateAssignment(s, a.brokerIds);
       }
@@ -69,7 +82,8 @@ export const createPartitionsHandler: Handler = {
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     // Kafka answers a duplicated name once, first, and leaves the topic alone.
     const results: Result[] = [];
-    for (const [name, n] of counts) if (n > 1) results.push({ name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' });
+    for (const [name, n] of counts)
+      if (n > 1) results.push({ name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' });
     for (const t of req.topics) {
       if (counts.get(t.name)! > 1) continue;
       results.push({ name: t.name, ...(await createPartitions(ctx.services, t, req.validateOnly)) });

@@ -1,6 +1,10 @@
 // CreateTopics: defaults (-1 partitions / replication factor), config overrides, validate_only.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { CreateTopicsRequest, CreateTopicsResponseInput, CreateTopicsResponseCreatableTopicResultInput } from '../protocol/generated/index.ts';
+import type {
+  CreateTopicsRequest,
+  CreateTopicsResponseInput,
+  CreateTopicsResponseCreatableTopicResultInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { topicConfigDefs } from '../log/topic-config.ts';
 import { topicConfigEntry } from './config-entries.ts';
@@ -19,11 +23,19 @@ export const createTopicsHandler: Handler = {
     for (const t of req.topics) {
       const base = { name: t.name, numPartitions: -1, replicationFactor: -1, configs: null };
       if (seen.get(t.name)! > 1) {
-        topics.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Create topics request from client \`${ctx.header.clientId}\` contains multiple entries for the following topics: ${t.name}` });
+        topics.push({
+          ...base,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: `Create topics request from client \`${ctx.header.clientId}\` contains multiple entries for the following topics: ${t.name}`,
+        });
         continue;
       }
       if (t.assignments.length > 0 && (t.numPartitions !== -1 || t.replicationFactor !== -1)) {
-        topics.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.' });
+        topics.push({
+          ...base,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.',
+        });
         continue;
       }
       const partitions = t.assignments.length > 0 ? t.assignments.length : t.numPartitions;
@@ -35,14 +47,27 @@ export const createTopicsHandler: Handler = {
         topics.push({ ...base, errorCode: r.errorCode, errorMessage: r.errorMessage });
         continue;
       }
-      const record = r.topic ?? { name: t.name, id: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: partitions === -1 ? s.config.numPartitions : partitions, configs: configs as Record<string, string>, createdAtMs: 0 };
+      const record = r.topic ?? {
+        name: t.name,
+        id: 'AAAAAAAAAAAAAAAAAAAAAA',
+        partitions: partitions === -1 ? s.config.numPartitions : partitions,
+        configs: configs as Record<string, string>,
+        createdAtMs: 0,
+      };
       topics.push({
-        name: t.name, topicId: record.id, errorCode: ErrorCode.NONE, errorMessage: null,
-        numPartitions: record.partitions, replicationFactor: replicationFactor === -1 ? s.config.defaultReplicationFactor : replicationFactor,
-        configs: ctx.apiVersion < 5 ? null : topicConfigDefs.map((d) => {
-          const e = topicConfigEntry(d, record, s.config);
-          return { name: e.name, value: e.value, readOnly: e.readOnly, configSource: e.configSource, isSensitive: e.isSensitive };
-        }),
+        name: t.name,
+        topicId: record.id,
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        numPartitions: record.partitions,
+        replicationFactor: replicationFactor === -1 ? s.config.defaultReplicationFactor : replicationFactor,
+        configs:
+          ctx.apiVersion < 5
+            ? null
+            : topicConfigDefs.map((d) => {
+                const e = topicConfigEntry(d, record, s.config);
+                return { name: e.name, value: e.value, readOnly: e.readOnly, configSource: e.configSource, isSensitive: e.isSensitive };
+              }),
       });
     }
     return { throttleTimeMs: 0, topics };

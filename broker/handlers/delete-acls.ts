@@ -14,7 +14,11 @@ export const deleteAclsHandler: Handler = {
   handle(_ctx: RequestContext, req: DeleteAclsRequest): DeleteAclsResponseInput {
     return {
       throttleTimeMs: 0,
-      filterResults: req.filters.map(() => ({ errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: NO_AUTHORIZER_MESSAGE, matchingAcls: [] })),
+      filterResults: req.filters.map(() => ({
+        errorCode: ErrorCode.SECURITY_DISABLED,
+        errorMessage: NO_AUTHORIZER_MESSAGE,
+        matchingAcls: [],
+      })),
     };
   },
 };

@@ -53,7 +53,8 @@ export const deleteRecordsHandler: Handler = {
     const topics = [];
     for (const [name, partitions] of wanted) {
       const results = [];
-      for (const [partitionIndex, offset] of partitions) results.push({ partitionIndex, ...(await deletePartition(ctx.services, name, partitionIndex, offset)) });
+      for (const [partitionIndex, offset] of partitions)
+        results.push({ partitionIndex, ...(await deletePartition(ctx.services, name, partitionIndex, offset)) });
       topics.push({ name, partitions: results });
     }
     return { throttleTimeMs: 0, topics };

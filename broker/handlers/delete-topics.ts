@@ -1,6 +1,10 @@
 // DeleteTopics: by name (all versions) or by id (v6+). The topic's data goes with it.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { DeleteTopicsRequest, DeleteTopicsResponseInput, DeleteTopicsResponseDeletableTopicResultInput } from '../protocol/generated/index.ts';
+import type {
+  DeleteTopicsRequest,
+  DeleteTopicsResponseInput,
+  DeleteTopicsResponseDeletableTopicResultInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { TopicChangedError } from '../metadata/topics.ts';
 import type { Handler, RequestContext } from './context.ts';
@@ -13,9 +17,10 @@ export const deleteTopicsHandler: Handler = {
   maxVersion: 6,
   async handle(ctx: RequestContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponseInput> {
     const s = ctx.services;
-    const wanted: { name: string | null; topicId: string }[] = ctx.apiVersion >= 6
-      ? req.topics.map((t) => ({ name: t.name, topicId: t.topicId }))
-      : req.topicNames.map((name) => ({ name, topicId: zeroUuid }));
+    const wanted: { name: string | null; topicId: string }[] =
+      ctx.apiVersion >= 6
+        ? req.topics.map((t) => ({ name: t.name, topicId: t.topicId }))
+        : req.topicNames.map((name) => ({ name, topicId: zeroUuid }));
     const responses: DeleteTopicsResponseDeletableTopicResultInput[] = [];
     for (const w of wanted) {
       const byId = w.name === null || w.name === '';
@@ -26,7 +31,11 @@ export const deleteTopicsHandler: Handler = {
       } else if (!s.config.deleteTopicEnable) {
         responses.push({ ...base, errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: 'Topic deletion is disabled.' });
       } else if (!topic) {
-        responses.push({ ...base, errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: byId ? 'This server does not host this topic ID.' : 'This server does not host this topic-partition.' });
+        responses.push({
+          ...base,
+          errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          errorMessage: byId ? 'This server does not host this topic ID.' : 'This server does not host this topic-partition.',
+        });
       } else {
         try {
           await s.adminLock(async () => {

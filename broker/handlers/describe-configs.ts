@@ -14,7 +14,15 @@ type Result = NonNullable<DescribeConfigsResponseInput['results']>[number];
 type ResultConfig = NonNullable<Result['configs']>[number];
 
 /** Kafka's log4j level names for the broker's log level (BROKER_LOGGER resources). */
-const log4jLevels: Record<string, string> = { fatal: 'FATAL', error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG', trace: 'TRACE', silent: 'OFF' };
+const log4jLevels: Record<string, string> = {
+  fatal: 'FATAL',
+  error: 'ERROR',
+  warn: 'WARN',
+  info: 'INFO',
+  debug: 'DEBUG',
+  trace: 'TRACE',
+  silent: 'OFF',
+};
 
 function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
   switch (r.resourceType) {
@@ -30,7 +38,10 @@ function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
       // The cluster-wide default resource holds dynamic defaults only, and there are none.
       if (r.resourceName === '') return [];
       if (parseBrokerId(r.resourceName, 'Broker id') !== s.nodeId) {
-        throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${s.nodeId} or empty string, but received ${r.resourceName}`);
+        throw new KafkaError(
+          ErrorCode.INVALID_REQUEST,
+          `Unexpected broker id, expected ${s.nodeId} or empty string, but received ${r.resourceName}`,
+        );
       }
       return brokerConfigEntries(s.config);
     case ResourceType.BROKER_LOGGER:
@@ -39,10 +50,18 @@ function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
         throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${s.nodeId} but received ${r.resourceName}`);
       }
       // One logger; its level is static (IncrementalAlterConfigs refuses BROKER_LOGGER), hence read-only.
-      return [{
-        name: 'root', value: log4jLevels[s.logger.level] ?? s.logger.level.toUpperCase(), readOnly: true, isSensitive: false,
-        configSource: ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG, synonyms: [], configType: 0, documentation: '',
-      }];
+      return [
+        {
+          name: 'root',
+          value: log4jLevels[s.logger.level] ?? s.logger.level.toUpperCase(),
+          readOnly: true,
+          isSensitive: false,
+          configSource: ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG,
+          synonyms: [],
+          configType: 0,
+          documentation: '',
+        },
+      ];
     default:
       throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type: ${resourceTypeName(r.resourceType)}`);
   }
@@ -50,8 +69,13 @@ function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
 
 function toResultConfig(e: ConfigEntry, version: number, includeSynonyms: boolean, includeDocumentation: boolean): ResultConfig {
   const c: ResultConfig = {
-    name: e.name, value: e.value, readOnly: e.readOnly, isSensitive: e.isSensitive, configSource: e.configSource,
-    synonyms: includeSynonyms ? e.synonyms : [], configType: e.configType,
+    name: e.name,
+    value: e.value,
+    readOnly: e.readOnly,
+    isSensitive: e.isSensitive,
+    configSource: e.configSource,
+    synonyms: includeSynonyms ? e.synonyms : [],
+    configType: e.configType,
     documentation: includeDocumentation ? e.documentation : null,
   };
   // IsDefault exists in v0 only, where it stands for the DEFAULT_CONFIG source.
@@ -71,7 +95,11 @@ export const describeConfigsHandler: Handler = {
     if (req.resources.some((r) => r.resourceType === ResourceType.UNKNOWN || resourceTypeName(r.resourceType) === undefined)) {
       return {
         throttleTimeMs: 0,
-        results: req.resources.map((r) => ({ ...base(r), errorCode: ErrorCode.INVALID_REQUEST, errorMessage: defaultMessage('INVALID_REQUEST') })),
+        results: req.resources.map((r) => ({
+          ...base(r),
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: defaultMessage('INVALID_REQUEST'),
+        })),
       };
     }
     const results: Result[] = req.resources.map((r) => {
@@ -84,7 +112,9 @@ export const describeConfigsHandler: Handler = {
       const keys = r.configurationKeys;
       const wanted = keys === null || keys.length === 0 ? all : all.filter((e) => keys.includes(e.name));
       return {
-        ...base(r), errorCode: ErrorCode.NONE, errorMessage: '',
+        ...base(r),
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
         configs: wanted.map((e) => toResultConfig(e, ctx.apiVersion, req.includeSynonyms, req.includeDocumentation)),
       };
     });

@@ -19,10 +19,18 @@ export const describeGroupsHandler: Handler = {
       groups: req.groups.map((groupId) => {
         const d = ctx.services.groups.describeGroup(groupId);
         return {
-          errorCode: d.errorCode, groupId, groupState: d.state, protocolType: d.protocolType, protocolData: d.protocolData,
+          errorCode: d.errorCode,
+          groupId,
+          groupState: d.state,
+          protocolType: d.protocolType,
+          protocolData: d.protocolData,
           members: d.members.map((m) => ({
-            memberId: m.memberId, ...(v >= 4 ? { groupInstanceId: m.groupInstanceId } : {}), clientId: m.clientId, clientHost: m.clientHost,
-            memberMetadata: m.metadata, memberAssignment: m.assignment,
+            memberId: m.memberId,
+            ...(v >= 4 ? { groupInstanceId: m.groupInstanceId } : {}),
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            memberMetadata: m.metadata,
+            memberAssignment: m.assignment,
           })),
           ...(v >= 3 ? { authorizedOperations: req.includeAuthorizedOperations ? groupOperations : unsetOperations } : {}),
         };

@@ -26,7 +26,8 @@ export const describeLogDirsHandler: Handler = {
     let wanted: Map<string, Set<number>> | null = null;
     if (req.topics !== null) {
       wanted = new Map();
-      for (const t of req.topics) for (const p of t.partitions) (wanted.get(t.topic) ?? wanted.set(t.topic, new Set()).get(t.topic)!).add(p);
+      for (const t of req.topics)
+        for (const p of t.partitions) (wanted.get(t.topic) ?? wanted.set(t.topic, new Set()).get(t.topic)!).add(p);
     }
     const topics = [];
     for (const t of s.topics.all()) {

@@ -37,8 +37,12 @@ export const describeProducersHandler: Handler = {
         for (const e of producers.entries()) {
           const last = e.batches[e.batches.length - 1];
           activeProducers.push({
-            producerId: e.producerId, producerEpoch: e.epoch, lastSequence: last?.lastSeq ?? -1, lastTimestamp: e.lastTimestamp,
-            coordinatorEpoch: e.coordinatorEpoch, currentTxnStartOffset: e.currentTxnFirstOffset,
+            producerId: e.producerId,
+            producerEpoch: e.epoch,
+            lastSequence: last?.lastSeq ?? -1,
+            lastTimestamp: e.lastTimestamp,
+            coordinatorEpoch: e.coordinatorEpoch,
+            currentTxnStartOffset: e.currentTxnFirstOffset,
           });
         }
         partitions.push({ partitionIndex: index, errorCode: ErrorCode.NONE, errorMessage: null, activeProducers });

@@ -21,8 +21,15 @@ function partitions(s: BrokerServices, t: TopicRecord, start: number, end: numbe
   for (let p = start; p < end; p++) {
     const owner = s.cluster.ownerOf(t.id, p);
     out.push({
-      errorCode: owner ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: owner?.nodeId ?? -1, leaderEpoch: owner?.leaderEpoch ?? -1,
-      replicaNodes: owner ? [owner.nodeId] : [], isrNodes: owner ? [owner.nodeId] : [], eligibleLeaderReplicas: [], lastKnownElr: [], offlineReplicas: [],
+      errorCode: owner ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+      partitionIndex: p,
+      leaderId: owner?.nodeId ?? -1,
+      leaderEpoch: owner?.leaderEpoch ?? -1,
+      replicaNodes: owner ? [owner.nodeId] : [],
+      isrNodes: owner ? [owner.nodeId] : [],
+      eligibleLeaderReplicas: [],
+      lastKnownElr: [],
+      offlineReplicas: [],
     });
   }
   return out;

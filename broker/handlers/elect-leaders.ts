@@ -25,25 +25,32 @@ export const electLeadersHandler: Handler = {
         throttleTimeMs: 0,
         ...(v >= 1 ? { errorCode: ErrorCode.INVALID_REQUEST } : {}),
         replicaElectionResults: (req.topicPartitions ?? []).map((t) => ({
-          topic: t.topic, partitionResult: t.partitions.map((partitionId) => ({ partitionId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage })),
+          topic: t.topic,
+          partitionResult: t.partitions.map((partitionId) => ({ partitionId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage })),
         })),
       };
     }
-    const replicaElectionResults = req.topicPartitions === null
-      ? s.topics.all().map((t) => ({ topic: t.name, partitionResult: [] }))
-      : req.topicPartitions.map((t) => {
-        const topic = s.topics.byName(t.topic);
-        return {
-          topic: t.topic,
-          partitionResult: t.partitions.map((partitionId) => {
-            if (!topic) return { partitionId, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such topic as ${t.topic}` };
-            if (partitionId < 0 || partitionId >= topic.partitions) {
-              return { partitionId, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such partition as ${t.topic}-${partitionId}` };
-            }
-            return { partitionId, errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: defaultMessage('ELECTION_NOT_NEEDED') };
-          }),
-        };
-      });
+    const replicaElectionResults =
+      req.topicPartitions === null
+        ? s.topics.all().map((t) => ({ topic: t.name, partitionResult: [] }))
+        : req.topicPartitions.map((t) => {
+            const topic = s.topics.byName(t.topic);
+            return {
+              topic: t.topic,
+              partitionResult: t.partitions.map((partitionId) => {
+                if (!topic)
+                  return { partitionId, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such topic as ${t.topic}` };
+                if (partitionId < 0 || partitionId >= topic.partitions) {
+                  return {
+                    partitionId,
+                    errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                    errorMessage: `No such partition as ${t.topic}-${partitionId}`,
+                  };
+                }
+                return { partitionId, errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: defaultMessage('ELECTION_NOT_NEEDED') };
+              }),
+            };
+          });
     return { throttleTimeMs: 0, ...(v >= 1 ? { errorCode: ErrorCode.NONE } : {}), replicaElectionResults };
   },
 };

@@ -10,7 +10,12 @@ export const endTxnHandler: Handler = {
   minVersion: 0,
   maxVersion: 4,
   async handle(ctx: RequestContext, req: EndTxnRequest): Promise<EndTxnResponseInput> {
-    const errorCode = await ctx.services.txn.coordinator.endTransaction(req.transactionalId, req.producerId, req.producerEpoch, req.committed);
+    const errorCode = await ctx.services.txn.coordinator.endTransaction(
+      req.transactionalId,
+      req.producerId,
+      req.producerEpoch,
+      req.committed,
+    );
     return { throttleTimeMs: 0, errorCode };
   },
 };

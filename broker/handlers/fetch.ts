@@ -34,10 +34,23 @@ interface TopicPlan {
 // fails to parse a null (size -1) record set ("Protocol parse failure for Fetch"), so kcat and the confluent
 // clients would treat e.g. OFFSET_OUT_OF_RANGE as a broken broker instead of resetting their position.
 function partitionError(index: number, code: number): FetchResponsePartitionDataInput {
-  return { partitionIndex: index, errorCode: code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, records: Buffer.alloc(0) };
+  return {
+    partitionIndex: index,
+    errorCode: code,
+    highWatermark: -1,
+    lastStableOffset: -1,
+    logStartOffset: -1,
+    abortedTransactions: null,
+    records: Buffer.alloc(0),
+  };
 }
 
-async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, isolation: number): Promise<{ body: FetchResponseInput; bytes: number; errors: boolean }> {
+async function build(
+  s: BrokerServices,
+  plan: TopicPlan[],
+  maxBytes: number,
+  isolation: number,
+): Promise<{ body: FetchResponseInput; bytes: number; errors: boolean }> {
   let total = 0;
   let errors = false;
   const responses = [];
@@ -52,12 +65,19 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
       }
       if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {
         errors = true;
-        partitions.push(partitionError(p.index, p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH));
+        partitions.push(
+          partitionError(p.index, p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH),
+        );
         continue;
       }
       if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) {
         errors = true;
-        partitions.push({ ...partitionError(p.index, ErrorCode.OFFSET_OUT_OF_RANGE), highWatermark: log.highWatermark, lastStableOffset: log.highWatermark, logStartOffset: log.logStartOffset });
+        partitions.push({
+          ...partitionError(p.index, ErrorCode.OFFSET_OUT_OF_RANGE),
+          highWatermark: log.highWatermark,
+          lastStableOffset: log.highWatermark,
+          logStartOffset: log.logStartOffset,
+        });
         continue;
       }
       const highWatermark = log.highWatermark;
@@ -66,7 +86,12 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
       if (producers === null && isolation === readCommitted) producers = await loadProducerState(s, log);
       if (producers === null && isolation === readCommitted) {
         errors = true;
-        partitions.push({ ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR), highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset });
+        partitions.push({
+          ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR),
+          highWatermark,
+          lastStableOffset: highWatermark,
+          logStartOffset: log.logStartOffset,
+        });
         continue;
       }
       const lastStableOffset = producers === null ? highWatermark : producers.lastStableOffset(highWatermark);
@@ -80,17 +105,29 @@ async function build(s: BrokerServices, plan: TopicPlan[], maxBytes: number, iso
           // Data not in memory and the object store failing: a retriable error for this partition only.
           s.logger.warn({ err, topic: log.topicName, partition: p.index }, 'fetch read failed');
           errors = true;
-          partitions.push({ ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR), highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset });
+          partitions.push({
+            ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR),
+            highWatermark,
+            lastStableOffset: highWatermark,
+            logStartOffset: log.logStartOffset,
+          });
           continue;
         }
       }
       if (records) for (const part of records) total += part.length;
       partitions.push({
-        partitionIndex: p.index, errorCode: ErrorCode.NONE, highWatermark, lastStableOffset,
+        partitionIndex: p.index,
+        errorCode: ErrorCode.NONE,
+        highWatermark,
+        lastStableOffset,
         logStartOffset: log.logStartOffset,
         // The last part ends where the records end.
-        abortedTransactions: isolation === readCommitted ? abortedForFetch(producers, p.fetchOffset, records === null ? null : records[records.length - 1]!) : null,
-        preferredReadReplica: -1, records: records === null ? emptyRecords : records.length === 1 ? records[0]! : records,
+        abortedTransactions:
+          isolation === readCommitted
+            ? abortedForFetch(producers, p.fetchOffset, records === null ? null : records[records.length - 1]!)
+            : null,
+        preferredReadReplica: -1,
+        records: records === null ? emptyRecords : records.length === 1 ? records[0]! : records,
       });
     }
     responses.push({ topic: t.topic, topicId: t.topicId, partitions });
@@ -179,9 +216,18 @@ export const fetchHandler: Handler = {
         const log = topic ? s.logs.partition(topic.id, p.partition) : undefined;
         if (log) logs.add(log);
         partitions.push({
-          index: p.partition, log,
-          errorCode: !topic ? unknown : log ? ErrorCode.NONE : p.partition >= 0 && p.partition < topic.partitions ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-          fetchOffset: p.fetchOffset, maxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch,
+          index: p.partition,
+          log,
+          errorCode: !topic
+            ? unknown
+            : log
+              ? ErrorCode.NONE
+              : p.partition >= 0 && p.partition < topic.partitions
+                ? ErrorCode.NOT_LEADER_OR_FOLLOWER
+                : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          fetchOffset: p.fetchOffset,
+          maxBytes: p.partitionMaxBytes,
+          currentLeaderEpoch: p.currentLeaderEpoch,
         });
       }
       plan.push({ topic: t.topic, topicId: t.topicId, partitions });

@@ -2,7 +2,11 @@
 // maps to a coordinator partition as Kafka maps it to a partition of its internal topic; the partition's
 // owner is the coordinator. v4+ asks for many keys at once.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { FindCoordinatorRequest, FindCoordinatorResponseInput, FindCoordinatorResponseCoordinatorInput } from '../protocol/generated/index.ts';
+import type {
+  FindCoordinatorRequest,
+  FindCoordinatorResponseInput,
+  FindCoordinatorResponseCoordinatorInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
 import type { CoordinatorKind } from '../cluster/cluster.ts';
@@ -14,11 +18,13 @@ const keyTypes: Record<number, CoordinatorKind> = { 0: 'group', 1: 'transaction'
 function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordinatorResponseCoordinatorInput {
   const kind = keyTypes[keyType];
   const none = { key, nodeId: -1, host: '', port: -1 };
-  if (kind === undefined) return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator type received: ${keyType}` };
+  if (kind === undefined)
+    return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator type received: ${keyType}` };
   const owner = ctx.services.cluster.coordinatorOwner(kind, coordinatorPartitionOf(key));
   const broker = owner === null ? undefined : ctx.services.cluster.broker(owner.nodeId);
   // Kafka always sends the error's message here, "NONE" included (Errors.message()).
-  if (!broker) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: defaultMessage('COORDINATOR_NOT_AVAILABLE') };
+  if (!broker)
+    return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: defaultMessage('COORDINATOR_NOT_AVAILABLE') };
   return { key, nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: ErrorCode.NONE, errorMessage: 'NONE' };
 }
 
@@ -32,7 +38,10 @@ export const findCoordinatorHandler: Handler = {
     const r = lookup(ctx, v >= 1 ? req.keyType : 0, req.key);
     return {
       ...(v >= 1 ? { throttleTimeMs: 0, errorMessage: r.errorMessage } : {}),
-      errorCode: r.errorCode, nodeId: r.nodeId, host: r.host, port: r.port,
+      errorCode: r.errorCode,
+      nodeId: r.nodeId,
+      host: r.host,
+      port: r.port,
     };
   },
 };

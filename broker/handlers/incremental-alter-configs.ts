@@ -10,7 +10,8 @@ export const incrementalAlterConfigsHandler: Handler = {
   maxVersion: 1,
   async handle(ctx: RequestContext, req: IncrementalAlterConfigsRequest): Promise<IncrementalAlterConfigsResponseInput> {
     const resources = req.resources.map((r) => ({
-      resourceType: r.resourceType, resourceName: r.resourceName,
+      resourceType: r.resourceType,
+      resourceName: r.resourceName,
       configs: r.configs.map((c) => ({ name: c.name, value: c.value, op: c.configOperation })),
     }));
     const results = await alterConfigResources(ctx.services, resources, true, req.validateOnly);

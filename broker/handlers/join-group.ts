@@ -16,7 +16,11 @@ function response(v: number, r: JoinResult): JoinGroupResponseInput {
     leader: r.leaderId,
     ...(v >= 9 ? { skipAssignment: r.skipAssignment } : {}),
     memberId: r.memberId,
-    members: r.members.map((m) => ({ memberId: m.memberId, ...(v >= 5 ? { groupInstanceId: m.groupInstanceId } : {}), metadata: m.metadata })),
+    members: r.members.map((m) => ({
+      memberId: m.memberId,
+      ...(v >= 5 ? { groupInstanceId: m.groupInstanceId } : {}),
+      metadata: m.metadata,
+    })),
   };
 }
 
@@ -26,20 +30,23 @@ export const joinGroupHandler: Handler = {
   maxVersion: 9,
   async handle(ctx: RequestContext, req: JoinGroupRequest): Promise<JoinGroupResponseInput> {
     const v = ctx.apiVersion;
-    const r = await ctx.services.groups.joinGroup({
-      groupId: req.groupId,
-      memberId: req.memberId,
-      groupInstanceId: v >= 5 ? req.groupInstanceId : null,
-      requireKnownMemberId: v >= 4,
-      supportSkipAssignment: v >= 9,
-      clientId: clientId(ctx),
-      clientHost: clientHost(ctx),
-      // v0 has no rebalance timeout: the session timeout stands for it.
-      rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
-      sessionTimeoutMs: req.sessionTimeoutMs,
-      protocolType: req.protocolType,
-      protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
-    }, ctx.signal);
+    const r = await ctx.services.groups.joinGroup(
+      {
+        groupId: req.groupId,
+        memberId: req.memberId,
+        groupInstanceId: v >= 5 ? req.groupInstanceId : null,
+        requireKnownMemberId: v >= 4,
+        supportSkipAssignment: v >= 9,
+        clientId: clientId(ctx),
+        clientHost: clientHost(ctx),
+        // v0 has no rebalance timeout: the session timeout stands for it.
+        rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        protocolType: req.protocolType,
+        protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+      },
+      ctx.signal,
+    );
     return response(v, r);
   },
 };

@@ -10,13 +10,15 @@ export const leaveGroupHandler: Handler = {
   maxVersion: 5,
   handle(ctx: RequestContext, req: LeaveGroupRequest): LeaveGroupResponseInput {
     const v = ctx.apiVersion;
-    const leaving = v >= 3
-      ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
-      : [{ memberId: req.memberId, groupInstanceId: null }];
+    const leaving =
+      v >= 3
+        ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
+        : [{ memberId: req.memberId, groupInstanceId: null }];
     const r = ctx.services.groups.leaveGroup(req.groupId, leaving);
     if (v >= 3) {
       return {
-        throttleTimeMs: 0, errorCode: r.errorCode,
+        throttleTimeMs: 0,
+        errorCode: r.errorCode,
         members: r.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: m.errorCode })),
       };
     }

@@ -14,7 +14,8 @@ export const listGroupsHandler: Handler = {
       throttleTimeMs: 0,
       errorCode: r.errorCode,
       groups: r.groups.map((g) => ({
-        groupId: g.groupId, protocolType: g.protocolType,
+        groupId: g.groupId,
+        protocolType: g.protocolType,
         ...(v >= 4 ? { groupState: g.state } : {}),
         ...(v >= 5 ? { groupType: g.type } : {}),
       })),

@@ -1,6 +1,10 @@
 // ListOffsets: earliest, latest, max timestamp, and the first offset at or after a timestamp.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { ListOffsetsRequest, ListOffsetsResponseInput, ListOffsetsResponseListOffsetsPartitionResponseInput } from '../protocol/generated/index.ts';
+import type {
+  ListOffsetsRequest,
+  ListOffsetsResponseInput,
+  ListOffsetsResponseListOffsetsPartitionResponseInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { RecordCursor, openBatchRecords } from '../protocol/records/index.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
@@ -23,7 +27,8 @@ async function lookup(s: BrokerServices, log: PartitionLog, timestampMs: number)
   if (!found) return null;
   const cursor = openBatchRecords(found.batch, 0, new RecordCursor(), { maxDecompressedBytes: maxDecompressedLookupBytes });
   while (cursor.next()) {
-    if (cursor.offset >= log.logStartOffset && cursor.timestampMs >= timestampMs) return { offset: cursor.offset, timestamp: cursor.timestampMs };
+    if (cursor.offset >= log.logStartOffset && cursor.timestampMs >= timestampMs)
+      return { offset: cursor.offset, timestamp: cursor.timestampMs };
   }
   return null;
 }
@@ -39,8 +44,10 @@ async function listOffset(s: BrokerServices, log: PartitionLog, timestamp: numbe
       return { offset: producers.lastStableOffset(log.highWatermark), timestamp: -1, errorCode: ErrorCode.NONE };
     }
     case EARLIEST_TIMESTAMP:
-    case EARLIEST_LOCAL_TIMESTAMP: return { offset: log.logStartOffset, timestamp: -1, errorCode: ErrorCode.NONE };
-    case EARLIEST_PENDING_UPLOAD_TIMESTAMP: return none; // no tiered storage: nothing pending upload
+    case EARLIEST_LOCAL_TIMESTAMP:
+      return { offset: log.logStartOffset, timestamp: -1, errorCode: ErrorCode.NONE };
+    case EARLIEST_PENDING_UPLOAD_TIMESTAMP:
+      return none; // no tiered storage: nothing pending upload
     case MAX_TIMESTAMP: {
       if (version < 7) return { ...none, errorCode: ErrorCode.UNSUPPORTED_VERSION };
       if (log.maxTimestamp < 0 || log.highWatermark === log.logStartOffset) return none;
@@ -71,7 +78,13 @@ export const listOffsetsHandler: Handler = {
         const base = { partitionIndex: p.partitionIndex, leaderEpoch: v >= 4 && log ? log.leaderEpoch : -1 };
         if (!log) {
           const led = topic && p.partitionIndex >= 0 && p.partitionIndex < topic.partitions;
-          partitions.push({ ...base, errorCode: led ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1, oldStyleOffsets: [] });
+          partitions.push({
+            ...base,
+            errorCode: led ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            timestamp: -1,
+            offset: -1,
+            oldStyleOffsets: [],
+          });
           continue;
         }
         if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {
@@ -87,7 +100,10 @@ export const listOffsetsHandler: Handler = {
           r = { offset: -1, timestamp: -1, errorCode: e.code };
         }
         partitions.push({
-          ...base, errorCode: r.errorCode, timestamp: v >= 1 ? r.timestamp : -1, offset: v >= 1 ? r.offset : -1,
+          ...base,
+          errorCode: r.errorCode,
+          timestamp: v >= 1 ? r.timestamp : -1,
+          offset: v >= 1 ? r.offset : -1,
           oldStyleOffsets: v === 0 && r.errorCode === ErrorCode.NONE && r.offset >= 0 ? [r.offset] : [],
         });
       }

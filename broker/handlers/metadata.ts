@@ -15,12 +15,34 @@ function describeTopic(s: BrokerServices, t: TopicRecord, includeOps: boolean): 
   for (let p = 0; p < t.partitions; p++) {
     const owner = s.cluster.ownerOf(t.id, p);
     // No live owner yet (just created, or its broker died and the lease has not run out): clients retry.
-    partitions.push(owner
-      ? { errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: owner.nodeId, leaderEpoch: owner.leaderEpoch, replicaNodes: [owner.nodeId], isrNodes: [owner.nodeId], offlineReplicas: [] }
-      : { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: -1, leaderEpoch: -1, replicaNodes: [], isrNodes: [], offlineReplicas: [] });
+    partitions.push(
+      owner
+        ? {
+            errorCode: ErrorCode.NONE,
+            partitionIndex: p,
+            leaderId: owner.nodeId,
+            leaderEpoch: owner.leaderEpoch,
+            replicaNodes: [owner.nodeId],
+            isrNodes: [owner.nodeId],
+            offlineReplicas: [],
+          }
+        : {
+            errorCode: ErrorCode.LEADER_NOT_AVAILABLE,
+            partitionIndex: p,
+            leaderId: -1,
+            leaderEpoch: -1,
+            replicaNodes: [],
+            isrNodes: [],
+            offlineReplicas: [],
+          },
+    );
   }
   return {
-    errorCode: ErrorCode.NONE, name: t.name, topicId: t.id, isInternal: false, partitions,
+    errorCode: ErrorCode.NONE,
+    name: t.name,
+    topicId: t.id,
+    isInternal: false,
+    partitions,
     topicAuthorizedOperations: includeOps ? topicAuthorizedOperations : unsetOperations,
   };
 }
@@ -51,7 +73,8 @@ export const metadataHandler: Handler = {
           t = created.topic ?? s.topics.byName(rt.name);
         }
         if (t) topics.push(describeTopic(s, t, includeOps));
-        else if (rt.name === null) topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: rt.topicId, isInternal: false, partitions: [] });
+        else if (rt.name === null)
+          topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: rt.topicId, isInternal: false, partitions: [] });
         else topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name: rt.name, isInternal: false, partitions: [] });
       }
     }

@@ -22,18 +22,22 @@ export const offsetCommitHandler: Handler = {
     const slots: [number, number][] = [];
     req.topics.forEach((t, ti) => {
       const topic = s.topics.byName(t.name);
-      codes.push(t.partitions.map((p, pi) => {
-        if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        entries.push({
-          topic: t.name, partition: p.partitionIndex, offset: p.committedOffset,
-          leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
-          metadata: p.committedMetadata,
-          commitTimestampMs: v === 1 && p.commitTimestamp !== -1 ? p.commitTimestamp : nowMs,
-          expireTimestampMs,
-        });
-        slots.push([ti, pi]);
-        return ErrorCode.NONE;
-      }));
+      codes.push(
+        t.partitions.map((p, pi) => {
+          if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          entries.push({
+            topic: t.name,
+            partition: p.partitionIndex,
+            offset: p.committedOffset,
+            leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
+            metadata: p.committedMetadata,
+            commitTimestampMs: v === 1 && p.commitTimestamp !== -1 ? p.commitTimestamp : nowMs,
+            expireTimestampMs,
+          });
+          slots.push([ti, pi]);
+          return ErrorCode.NONE;
+        }),
+      );
     });
     // KIP-848: members of a consumer group commit with v9+ (Kafka answers UNSUPPORTED_VERSION).
     if (v >= 1 && v < 9 && entries.length > 0 && s.consumerGroups.isMember(req.groupId, req.memberId)) {

@@ -15,12 +15,14 @@ export const offsetDeleteHandler: Handler = {
     const slots: [number, number][] = [];
     req.topics.forEach((t, ti) => {
       const topic = s.topics.byName(t.name);
-      codes.push(t.partitions.map((p, pi) => {
-        if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        known.push({ topic: t.name, partition: p.partitionIndex });
-        slots.push([ti, pi]);
-        return ErrorCode.NONE;
-      }));
+      codes.push(
+        t.partitions.map((p, pi) => {
+          if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          known.push({ topic: t.name, partition: p.partitionIndex });
+          slots.push([ti, pi]);
+          return ErrorCode.NONE;
+        }),
+      );
     });
     const r = await s.groups.deleteOffsets(req.groupId, known);
     if (r.errorCode !== ErrorCode.NONE) return { errorCode: r.errorCode, throttleTimeMs: 0, topics: [] };
@@ -29,8 +31,12 @@ export const offsetDeleteHandler: Handler = {
       codes[ti]![pi] = code;
     });
     return {
-      errorCode: ErrorCode.NONE, throttleTimeMs: 0,
-      topics: req.topics.map((t, ti) => ({ name: t.name, partitions: t.partitions.map((p, pi) => ({ partitionIndex: p.partitionIndex, errorCode: codes[ti]![pi]! })) })),
+      errorCode: ErrorCode.NONE,
+      throttleTimeMs: 0,
+      topics: req.topics.map((t, ti) => ({
+        name: t.name,
+        partitions: t.partitions.map((p, pi) => ({ partitionIndex: p.partitionIndex, errorCode: codes[ti]![pi]! })),
+      })),
     };
   },
 };

@@ -9,9 +9,11 @@ import type { Handler, RequestContext } from './context.ts';
 
 function partition(v: number, p: FetchedOffset): OffsetFetchResponsePartitionInput {
   return {
-    partitionIndex: p.partition, committedOffset: p.offset,
+    partitionIndex: p.partition,
+    committedOffset: p.offset,
     ...(v >= 5 ? { committedLeaderEpoch: p.leaderEpoch } : {}),
-    metadata: p.metadata, errorCode: p.errorCode,
+    metadata: p.metadata,
+    errorCode: p.errorCode,
   };
 }
 
@@ -30,7 +32,8 @@ export const offsetFetchHandler: Handler = {
     const requireStable = v >= 7 && req.requireStable;
     const settle = (groupId: string, topic: string, p: FetchedOffset) =>
       requireStable && p.errorCode === ErrorCode.NONE && txnOffsets.hasPending(groupId, topic, p.partition) ? unstable(p) : p;
-    const asked = (topics: { name: string; partitionIndexes: number[] }[] | null) => topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
+    const asked = (topics: { name: string; partitionIndexes: number[] }[] | null) =>
+      topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
     if (v >= 8) {
       return {
         throttleTimeMs: 0,
@@ -39,7 +42,14 @@ export const offsetFetchHandler: Handler = {
           const member = v >= 9 ? ctx.services.consumerGroups.validateOffsetFetch(g.groupId, g.memberId, g.memberEpoch) : null;
           if (member !== null && member !== ErrorCode.NONE) return { groupId: g.groupId, errorCode: member, topics: [] };
           const r = groups.fetchOffsets(g.groupId, asked(g.topics));
-          return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, settle(g.groupId, t.name, p))) })) };
+          return {
+            groupId: g.groupId,
+            errorCode: r.errorCode,
+            topics: r.topics.map((t) => ({
+              name: t.name,
+              partitions: t.partitions.map((p) => partition(v, settle(g.groupId, t.name, p))),
+            })),
+          };
         }),
       };
     }
@@ -49,7 +59,9 @@ export const offsetFetchHandler: Handler = {
       return {
         topics: (req.topics ?? []).map((t) => ({
           name: t.name,
-          partitions: t.partitionIndexes.map((p) => partition(v, { partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: r.errorCode })),
+          partitions: t.partitionIndexes.map((p) =>
+            partition(v, { partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: r.errorCode }),
+          ),
         })),
       };
     }

@@ -17,7 +17,8 @@ const noLeaderEpoch = -1;
 function endOffset(s: BrokerServices, topicName: string, p: Partition): EpochEndOffset {
   // Errors leave leader_epoch and end_offset at their defaults, -1.
   const topic = s.topics.byName(topicName);
-  if (!topic || p.partition < 0 || p.partition >= topic.partitions) return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+  if (!topic || p.partition < 0 || p.partition >= topic.partitions)
+    return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
   const log = s.logs.partition(topic.id, p.partition);
   if (!log) return { partition: p.partition, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
   if (p.currentLeaderEpoch !== noLeaderEpoch) {

@@ -2,9 +2,22 @@
 // batch is durable in the object store with its metadata committed (acks=1 and acks=-1 alike; acks=0 gets
 // no response). Semantics: spec/guarantees.md.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { ProduceRequest, ProduceResponseInput, ProduceResponsePartitionProduceResponseInput, ProduceResponseTopicProduceResponseInput } from '../protocol/generated/index.ts';
+import type {
+  ProduceRequest,
+  ProduceResponseInput,
+  ProduceResponsePartitionProduceResponseInput,
+  ProduceResponseTopicProduceResponseInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
-import { CompressionCodec, RecordsSummary, assignOffsets, readBatchLength, setLogAppendTime, validateRecords, BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/index.ts';
+import {
+  CompressionCodec,
+  RecordsSummary,
+  assignOffsets,
+  readBatchLength,
+  setLogAppendTime,
+  validateRecords,
+  BATCH_LOG_OVERHEAD_BYTES,
+} from '../protocol/records/index.ts';
 import { readAttributes, readProducerEpoch, readProducerId } from '../protocol/records/batch-header.ts';
 import { ATTRIBUTE_TRANSACTIONAL, BATCH_HEADER_BYTES } from '../protocol/records/constants.ts';
 import { topicConfigValue, topicNumber } from '../log/topic-config.ts';
@@ -49,20 +62,32 @@ interface Pending {
 }
 
 function appendPartition(
-  s: BrokerServices, v: number, topic: TopicRecord, index: number, records: Buffer | null, summary: RecordsSummary, nowMs: number,
-  verifying: boolean, verified: Verified | undefined,
+  s: BrokerServices,
+  v: number,
+  topic: TopicRecord,
+  index: number,
+  records: Buffer | null,
+  summary: RecordsSummary,
+  nowMs: number,
+  verifying: boolean,
+  verified: Verified | undefined,
 ): PartitionResult | Pending {
   if (index < 0 || index >= topic.partitions) return error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const log = s.logs.partition(topic.id, index);
   // Another broker owns it (or it is being handed over): the client refreshes metadata and retries there.
   if (!log || log.released) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker does not lead this partition');
-  if (records === null || records.length === 0) return error(index, ErrorCode.INVALID_RECORD, 'Produce requests must carry exactly one record batch');
+  if (records === null || records.length === 0)
+    return error(index, ErrorCode.INVALID_RECORD, 'Produce requests must carry exactly one record batch');
   try {
-    validateRecords(records, {
-      maxBatchBytes: Math.max(topicNumber(topic, 'max.message.bytes', s.config), 61),
-      maxBatchCount: maxBatchesPerPartition,
-      maxRecordsPerBatch,
-    }, summary.reset());
+    validateRecords(
+      records,
+      {
+        maxBatchBytes: Math.max(topicNumber(topic, 'max.message.bytes', s.config), 61),
+        maxBatchCount: maxBatchesPerPartition,
+        maxRecordsPerBatch,
+      },
+      summary.reset(),
+    );
   } catch (e) {
     if (e instanceof KafkaError) return error(index, e.code, e.message);
     throw e;
@@ -79,7 +104,10 @@ function appendPartition(
       if (ts < 0) continue;
       if (nowMs - ts > beforeMaxMs || ts - nowMs > afterMaxMs) {
         const message = `Timestamp ${ts} of a record is out of range: it must be within [${nowMs} - ${beforeMaxMs}, ${nowMs} + ${afterMaxMs}]`;
-        return { ...error(index, ErrorCode.INVALID_TIMESTAMP, message), recordErrors: [{ batchIndex: 0, batchIndexErrorMessage: message }] };
+        return {
+          ...error(index, ErrorCode.INVALID_TIMESTAMP, message),
+          recordErrors: [{ batchIndex: 0, batchIndexErrorMessage: message }],
+        };
       }
     }
   }
@@ -88,33 +116,72 @@ function appendPartition(
   const producers = summary.producerId >= 0 ? log.producerState : null;
   if (summary.producerId >= 0 && producers === null) {
     // Dropped again (appends abandoned) since the caller rebuilt it: retriable, the retry rebuilds it.
-    return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'The partition\'s producer state is being rebuilt; retry');
+    return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, "The partition's producer state is being rebuilt; retry");
   }
-  if (verified !== undefined
-    ? producers !== verified.producers || producers.verificationGuard(verified.producerId) !== verified.guard
-    : verifying && summary.transactional && producers !== null && !producers.hasOngoingTxn(summary.producerId, summary.producerEpoch)) {
+  if (
+    verified !== undefined
+      ? producers !== verified.producers || producers.verificationGuard(verified.producerId) !== verified.guard
+      : verifying && summary.transactional && producers !== null && !producers.hasOngoingTxn(summary.producerId, summary.producerEpoch)
+  ) {
     // A marker of this producer came in while the coordinator was asked (the transaction it vouched for may be
     // over), or the open transaction that made verification unnecessary ended meanwhile. Retriable: the retry
     // is verified again.
-    return error(index, ErrorCode.NOT_ENOUGH_REPLICAS, 'The producer\'s transaction changed while the partition was being verified; retry');
+    return error(index, ErrorCode.NOT_ENOUGH_REPLICAS, "The producer's transaction changed while the partition was being verified; retry");
   }
   if (producers !== null) {
-    const check = producers.check(summary.producerId, summary.producerEpoch, summary.baseSequence, summary.lastSequence, summary.transactional);
+    const check = producers.check(
+      summary.producerId,
+      summary.producerEpoch,
+      summary.baseSequence,
+      summary.lastSequence,
+      summary.transactional,
+    );
     if (check.kind === 'error') return error(index, check.errorCode, check.message);
     if (check.kind === 'duplicate') {
       // A retry of one of the producer's last batches: its original offset, once that is durable.
       const b = check.batch;
-      const result: PartitionResult = { index, errorCode: ErrorCode.NONE, baseOffset: b.firstOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [], errorMessage: null };
+      const result: PartitionResult = {
+        index,
+        errorCode: ErrorCode.NONE,
+        baseOffset: b.firstOffset,
+        logAppendTimeMs: -1,
+        logStartOffset: log.logStartOffset,
+        recordErrors: [],
+        errorMessage: null,
+      };
       return b.lastOffset < log.highWatermark ? result : { result, log, durable: log.waitDurable(b.lastOffset) };
     }
   }
-  const { baseOffset, durable } = s.logs.append(log, records, summary.batchCount, logAppendTime ? nowMs : null, logAppendTime ? patchLogAppendTime : patchCreateTime);
+  const { baseOffset, durable } = s.logs.append(
+    log,
+    records,
+    summary.batchCount,
+    logAppendTime ? nowMs : null,
+    logAppendTime ? patchLogAppendTime : patchCreateTime,
+  );
   if (producers !== null) {
     producers.maybeExpire(nowMs, log.logStartOffset);
-    producers.update(summary.producerId, summary.producerEpoch, summary.baseSequence, summary.lastSequence, baseOffset, baseOffset + summary.recordCount - 1, logAppendTime ? nowMs : summary.maxTimestampMs, summary.transactional);
+    producers.update(
+      summary.producerId,
+      summary.producerEpoch,
+      summary.baseSequence,
+      summary.lastSequence,
+      baseOffset,
+      baseOffset + summary.recordCount - 1,
+      logAppendTime ? nowMs : summary.maxTimestampMs,
+      summary.transactional,
+    );
   }
   return {
-    result: { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime ? nowMs : -1, logStartOffset: log.logStartOffset, recordErrors: [], errorMessage: null },
+    result: {
+      index,
+      errorCode: ErrorCode.NONE,
+      baseOffset,
+      logAppendTimeMs: logAppendTime ? nowMs : -1,
+      logStartOffset: log.logStartOffset,
+      recordErrors: [],
+      errorMessage: null,
+    },
     log,
     durable,
   };
@@ -138,7 +205,7 @@ export const produceHandler: Handler = {
     const storage = s.storageHealth.state;
     if (storage === 'unavailable' && !badAcks) return storageUnavailable(req, s.storageHealth.stateReason);
     // Memory bound: wait (up to the request timeout) while too many appended bytes are not yet durable.
-    const room = badAcks || await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs));
+    const room = badAcks || (await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs)));
     // Transactional producers only (one null check otherwise): KIP-890 verification of a transaction's first batches.
     const verifying = room && !badAcks && req.transactionalId !== null && s.config.transactionPartitionVerificationEnable;
     const verification = verifying ? await verifyTransactional(s, req) : null;
@@ -147,7 +214,10 @@ export const produceHandler: Handler = {
       const partitionResponses: PartitionResult[] = [];
       for (const pd of td.partitionData) {
         if (badAcks) partitionResponses.push(error(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
-        else if (!room) partitionResponses.push(error(pd.index, ErrorCode.REQUEST_TIMED_OUT, 'The broker is waiting for the object store to absorb earlier writes'));
+        else if (!room)
+          partitionResponses.push(
+            error(pd.index, ErrorCode.REQUEST_TIMED_OUT, 'The broker is waiting for the object store to absorb earlier writes'),
+          );
         else if (!topic) partitionResponses.push(error(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         else {
           const verified = verification?.get(partitionKey(td.name, pd.index));
@@ -197,10 +267,16 @@ function partitionKey(topic: string, partition: number): string {
  * partition is verified with the transaction coordinator before it may open a transaction there. One request
  * per producer (epoch) for all of this request's partitions that need it. null when there is nothing to verify.
  */
-async function verifyTransactional(s: BrokerServices, req: ProduceRequest): Promise<Map<string, Verified | { errorCode: number; message: string | null }> | null> {
+async function verifyTransactional(
+  s: BrokerServices,
+  req: ProduceRequest,
+): Promise<Map<string, Verified | { errorCode: number; message: string | null }> | null> {
   const transactionalId = req.transactionalId;
   if (transactionalId === null || !s.config.transactionPartitionVerificationEnable) return null;
-  const byProducer = new Map<string, { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; guard: Verified }[] }>();
+  const byProducer = new Map<
+    string,
+    { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; guard: Verified }[] }
+  >();
   for (const td of req.topicData) {
     const topic = s.topics.byName(td.name);
     if (!topic) continue;
@@ -219,15 +295,28 @@ async function verifyTransactional(s: BrokerServices, req: ProduceRequest): Prom
       let g = byProducer.get(k);
       if (!g) byProducer.set(k, (g = { producerId, producerEpoch, parts: [] }));
       // The guard, taken now (before any await), is compared again at the append.
-      g.parts.push({ topic: td.name, partition: pd.index, guard: { producers, producerId, guard: producers.verificationGuard(producerId) } });
+      g.parts.push({
+        topic: td.name,
+        partition: pd.index,
+        guard: { producers, producerId, guard: producers.verificationGuard(producerId) },
+      });
     }
   }
   if (byProducer.size === 0) return null;
   const out = new Map<string, Verified | { errorCode: number; message: string | null }>();
-  await Promise.all([...byProducer.values()].map(async (g) => {
-    const codes = await s.txn.verify(transactionalId, g.producerId, g.producerEpoch, g.parts.map((p) => ({ topic: p.topic, partition: p.partition })));
-    g.parts.forEach((p, i) => out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? p.guard : produceErrorForVerification(codes[i]!)));
-  }));
+  await Promise.all(
+    [...byProducer.values()].map(async (g) => {
+      const codes = await s.txn.verify(
+        transactionalId,
+        g.producerId,
+        g.producerEpoch,
+        g.parts.map((p) => ({ topic: p.topic, partition: p.partition })),
+      );
+      g.parts.forEach((p, i) =>
+        out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? p.guard : produceErrorForVerification(codes[i]!)),
+      );
+    }),
+  );
   return out;
 }
 
@@ -251,7 +340,10 @@ function addLeaderHints(s: BrokerServices, response: ProduceResponseInput): void
 async function ensureProducerState(s: BrokerServices, topic: TopicRecord, index: number): Promise<void> {
   const log = index >= 0 && index < topic.partitions ? s.logs.partition(topic.id, index) : undefined;
   if (log === undefined || log.producerState !== null) return;
-  const settings: ProducerStateSettings = { expirationMs: s.config.producerIdExpirationMs, maxProducers: s.config.producerStateMaxProducers };
+  const settings: ProducerStateSettings = {
+    expirationMs: s.config.producerIdExpirationMs,
+    maxProducers: s.config.producerStateMaxProducers,
+  };
   try {
     await producerStateOf(log, (l, offset, maxBytes, minOne, end) => s.logs.read(l, offset, maxBytes, minOne, end), settings);
   } catch (err) {
@@ -293,15 +385,27 @@ async function waitAll(waits: Pending[], timeoutMs: number, signal: AbortSignal,
     });
   });
   try {
-    await Promise.all(waits.map(async (w) => {
-      try {
-        const outcome = await Promise.race([w.durable.then(() => 'ok' as const), timedOut, aborted, unavailable]);
-        if (outcome === 'timeout') Object.assign(w.result, { errorCode: ErrorCode.REQUEST_TIMED_OUT, baseOffset: -1, errorMessage: 'The batch was not durable within the request timeout' });
-        if (outcome === 'unavailable') Object.assign(w.result, { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, baseOffset: -1, errorMessage: `The object store became unavailable (${health.stateReason}); retry later` });
-      } catch (e) {
-        Object.assign(w.result, { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, baseOffset: -1, errorMessage: (e as Error).message });
-      }
-    }));
+    await Promise.all(
+      waits.map(async (w) => {
+        try {
+          const outcome = await Promise.race([w.durable.then(() => 'ok' as const), timedOut, aborted, unavailable]);
+          if (outcome === 'timeout')
+            Object.assign(w.result, {
+              errorCode: ErrorCode.REQUEST_TIMED_OUT,
+              baseOffset: -1,
+              errorMessage: 'The batch was not durable within the request timeout',
+            });
+          if (outcome === 'unavailable')
+            Object.assign(w.result, {
+              errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
+              baseOffset: -1,
+              errorMessage: `The object store became unavailable (${health.stateReason}); retry later`,
+            });
+        } catch (e) {
+          Object.assign(w.result, { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, baseOffset: -1, errorMessage: (e as Error).message });
+        }
+      }),
+    );
   } finally {
     clearTimeout(timer);
     stopWatching();

@@ -10,15 +10,18 @@ export const syncGroupHandler: Handler = {
   maxVersion: 5,
   async handle(ctx: RequestContext, req: SyncGroupRequest): Promise<SyncGroupResponseInput> {
     const v = ctx.apiVersion;
-    const r = await ctx.services.groups.syncGroup({
-      groupId: req.groupId,
-      generationId: req.generationId,
-      memberId: req.memberId,
-      groupInstanceId: v >= 3 ? req.groupInstanceId : null,
-      protocolType: v >= 5 ? req.protocolType : null,
-      protocolName: v >= 5 ? req.protocolName : null,
-      assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
-    }, ctx.signal);
+    const r = await ctx.services.groups.syncGroup(
+      {
+        groupId: req.groupId,
+        generationId: req.generationId,
+        memberId: req.memberId,
+        groupInstanceId: v >= 3 ? req.groupInstanceId : null,
+        protocolType: v >= 5 ? req.protocolType : null,
+        protocolName: v >= 5 ? req.protocolName : null,
+        assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+      },
+      ctx.signal,
+    );
     return {
       throttleTimeMs: 0,
       errorCode: r.errorCode,

@@ -24,14 +24,23 @@ export async function createTopic(
   if (partitions === -1) partitions = s.config.numPartitions;
   if (replicationFactor === -1) replicationFactor = s.config.defaultReplicationFactor;
   if (partitions <= 0 || partitions > maxPartitionsPerTopic) {
-    return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions must be between 1 and ${maxPartitionsPerTopic}, got ${partitions}.`, topic: null };
+    return {
+      errorCode: ErrorCode.INVALID_PARTITIONS,
+      errorMessage: `Number of partitions must be between 1 and ${maxPartitionsPerTopic}, got ${partitions}.`,
+      topic: null,
+    };
   }
   if (replicationFactor <= 0) {
-    return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: 'Replication factor must be larger than 0, or -1 to use the default value.', topic: null };
+    return {
+      errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+      errorMessage: 'Replication factor must be larger than 0, or -1 to use the default value.',
+      topic: null,
+    };
   }
   const configProblem = topicConfigProblem(configs);
   if (configProblem) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: configProblem, topic: null };
-  if (s.topics.byName(name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${name}' already exists.`, topic: null };
+  if (s.topics.byName(name))
+    return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${name}' already exists.`, topic: null };
   if (validateOnly) return { errorCode: ErrorCode.NONE, errorMessage: null, topic: null };
   try {
     const topic = await s.adminLock(() => s.topics.create(name, partitions, configs as Record<string, string>));

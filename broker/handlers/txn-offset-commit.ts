@@ -24,8 +24,13 @@ export const txnOffsetCommitHandler: Handler = {
           continue;
         }
         offsets.push({
-          topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch,
-          metadata: p.committedMetadata, commitTimestampMs: now, expireTimestampMs: null,
+          topic: t.name,
+          partition: p.partitionIndex,
+          offset: p.committedOffset,
+          leaderEpoch: p.committedLeaderEpoch,
+          metadata: p.committedMetadata,
+          commitTimestampMs: now,
+          expireTimestampMs: null,
         });
       }
     }
@@ -33,8 +38,13 @@ export const txnOffsetCommitHandler: Handler = {
     if (req.groupId === '') code = ErrorCode.INVALID_GROUP_ID;
     else if (offsets.length > 0) {
       code = await s.txn.offsets.commit({
-        groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch,
-        generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId, offsets,
+        groupId: req.groupId,
+        producerId: req.producerId,
+        producerEpoch: req.producerEpoch,
+        generationId: req.generationId,
+        memberId: req.memberId,
+        groupInstanceId: req.groupInstanceId,
+        offsets,
       });
     }
     return {

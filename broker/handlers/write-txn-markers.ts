@@ -16,15 +16,25 @@ export const writeTxnMarkersHandler: Handler = {
     const s = ctx.services;
     const markers = [];
     for (const m of req.markers) {
-      const topics = await Promise.all(m.topics.map(async (t) => ({
-        name: t.name,
-        partitions: await Promise.all(t.partitionIndexes.map(async (partitionIndex) => ({
-          partitionIndex,
-          errorCode: t.name === groupOffsetsTopic
-            ? await s.txn.offsets.complete(partitionIndex, m.producerId, m.transactionResult)
-            : await writeMarker(s, t.name, partitionIndex, { producerId: m.producerId, producerEpoch: m.producerEpoch, commit: m.transactionResult, coordinatorEpoch: m.coordinatorEpoch }),
-        }))),
-      })));
+      const topics = await Promise.all(
+        m.topics.map(async (t) => ({
+          name: t.name,
+          partitions: await Promise.all(
+            t.partitionIndexes.map(async (partitionIndex) => ({
+              partitionIndex,
+              errorCode:
+                t.name === groupOffsetsTopic
+                  ? await s.txn.offsets.complete(partitionIndex, m.producerId, m.transactionResult)
+                  : await writeMarker(s, t.name, partitionIndex, {
+                      producerId: m.producerId,
+                      producerEpoch: m.producerEpoch,
+                      commit: m.transactionResult,
+                      coordinatorEpoch: m.coordinatorEpoch,
+                    }),
+            })),
+          ),
+        })),
+      );
       markers.push({ producerId: m.producerId, topics });
     }
     return { markers };

@@ -133,7 +133,14 @@ export class Compactor {
   private resumeAfter: string | null = null;
   private sequence = 0;
   readonly stats: CompactionStats = {
-    passes: 0, failedPasses: 0, segmentsWritten: 0, bytesCompacted: 0, extentsCompacted: 0, segmentsAbandoned: 0, getRequests: 0, bytesRead: 0,
+    passes: 0,
+    failedPasses: 0,
+    segmentsWritten: 0,
+    bytesCompacted: 0,
+    extentsCompacted: 0,
+    segmentsAbandoned: 0,
+    getRequests: 0,
+    bytesRead: 0,
   };
 
   constructor(host: CompactionHost, settings: Partial<CompactionSettings> = {}) {
@@ -167,10 +174,12 @@ export class Compactor {
   /** One pass now (a pass already under way is awaited instead). Tests call it directly. */
   runOnce(nowMs: number = Date.now()): Promise<void> {
     if (this.running !== null) return this.running;
-    const run = this.pass(nowMs).catch((err: unknown) => {
-      this.stats.failedPasses++;
-      this.host.logger.warn({ err }, 'compaction pass failed');
-    }).finally(() => (this.running = null));
+    const run = this.pass(nowMs)
+      .catch((err: unknown) => {
+        this.stats.failedPasses++;
+        this.host.logger.warn({ err }, 'compaction pass failed');
+      })
+      .finally(() => (this.running = null));
     this.running = run;
     return run;
   }
@@ -210,7 +219,10 @@ export class Compactor {
     this.stats.segmentsWritten += segments;
     this.stats.bytesCompacted += bytes;
     await this.discard(refused);
-    this.host.logger.debug({ partitions: built.length, segments, bytes, refused: refused.length, ms: Date.now() - started }, 'compaction pass');
+    this.host.logger.debug(
+      { partitions: built.length, segments, bytes, refused: refused.length, ms: Date.now() - started },
+      'compaction pass',
+    );
   }
 
   /** Deletes segment objects whose commit definitely did not and will not happen. */
@@ -260,7 +272,7 @@ export class Compactor {
     // Level 2: too many segments; merge adjacent ones while the merge stays within the target size.
     if (segments > s.maxSegmentsPerPartition) {
       let excess = segments - s.maxSegmentsPerPartition;
-      for (let i = 0; i < segments && excess > 0 && budget > 0;) {
+      for (let i = 0; i < segments && excess > 0 && budget > 0; ) {
         const run: Extent[] = [];
         let bytes = 0;
         while (i < segments && (run.length === 0 || (bytes + extents[i]!.lengthBytes <= s.targetBytes && fits(run, bytes, extents[i]!)))) {
@@ -276,7 +288,7 @@ export class Compactor {
     }
 
     // Level 1: the oldest WAL chunks, in runs of about the target size.
-    for (let i = segments; i < extents.length && budget > 0;) {
+    for (let i = segments; i < extents.length && budget > 0; ) {
       const run: Extent[] = [];
       let bytes = 0;
       let oldest = Infinity;
@@ -344,9 +356,15 @@ export class Compactor {
     await mapBounded(groups, this.settings.concurrency, async (g) => {
       if (this.stopping) return;
       try {
-        const data = await retryForever(`compaction read of ${g.objectKey}`, () => this.host.objectStore.get(g.objectKey, { start: g.start, end: g.end }), {
-          logger: this.host.logger, isClosed: () => this.stopping, isRetriable: (e) => (e as Error).name === 'ObjectStoreUnavailableError',
-        });
+        const data = await retryForever(
+          `compaction read of ${g.objectKey}`,
+          () => this.host.objectStore.get(g.objectKey, { start: g.start, end: g.end }),
+          {
+            logger: this.host.logger,
+            isClosed: () => this.stopping,
+            isRetriable: (e) => (e as Error).name === 'ObjectStoreUnavailableError',
+          },
+        );
         this.stats.getRequests++;
         this.stats.bytesRead += data.length;
         if (data.length !== g.end - g.start) throw new Error(`short read of ${g.objectKey}: ${data.length} of ${g.end - g.start} bytes`);
@@ -361,51 +379,89 @@ export class Compactor {
 
   /** Builds and PUTs the segments; per partition, only the prefix of runs that made it. */
   private async write(plans: PlannedPartition[], data: Map<Extent, Buffer>): Promise<CompactedPartition[]> {
-    const results = await mapBounded(plans, Math.max(1, Math.floor(this.settings.concurrency / 2)), async (p): Promise<CompactedPartition | null> => {
-      const segments: CompactedSegment[] = [];
-      const segmentData: Buffer[] = [];
-      for (const r of p.runs) {
-        if (this.stopping) break;
-        const chunks = r.run.map((e) => data.get(e));
-        if (chunks.some((c) => c === undefined)) break;
-        let built;
-        try {
-          built = buildSegmentObject({ topicId: p.log.topicId, partition: p.log.partition, chunks: chunks as Buffer[], indexIntervalBytes: this.settings.indexIntervalBytes });
-        } catch (err) {
-          this.host.logger.error({ err, topic: p.log.topicName, partition: p.log.partition, baseOffset: r.run[0]!.baseOffset }, 'cannot compact: the data does not check out');
-          break;
-        }
-        const f = built.index.footer;
-        if (f.baseOffset !== r.run[0]!.baseOffset || f.lastOffset !== r.run[r.run.length - 1]!.lastOffset) {
-          this.host.logger.error({ topic: p.log.topicName, partition: p.log.partition, baseOffset: f.baseOffset, lastOffset: f.lastOffset }, 'cannot compact: batches do not match their extents');
-          break;
-        }
-        const objectKey = segmentObjectKey(p.log.topicId, p.log.partition, f.baseOffset, this.host.nodeId, this.host.incarnation, this.sequence++);
-        try {
-          await retryForever(`put segment ${objectKey}`, () => this.host.objectStore.put(objectKey, built.body, { ifNoneMatch: true }), {
-            logger: this.host.logger, isClosed: () => this.stopping, isRetriable: (e) => (e as Error).name === 'ObjectStoreUnavailableError',
+    const results = await mapBounded(
+      plans,
+      Math.max(1, Math.floor(this.settings.concurrency / 2)),
+      async (p): Promise<CompactedPartition | null> => {
+        const segments: CompactedSegment[] = [];
+        const segmentData: Buffer[] = [];
+        for (const r of p.runs) {
+          if (this.stopping) break;
+          const chunks = r.run.map((e) => data.get(e));
+          if (chunks.some((c) => c === undefined)) break;
+          let built;
+          try {
+            built = buildSegmentObject({
+              topicId: p.log.topicId,
+              partition: p.log.partition,
+              chunks: chunks as Buffer[],
+              indexIntervalBytes: this.settings.indexIntervalBytes,
+            });
+          } catch (err) {
+            this.host.logger.error(
+              { err, topic: p.log.topicName, partition: p.log.partition, baseOffset: r.run[0]!.baseOffset },
+              'cannot compact: the data does not check out',
+            );
+            break;
+          }
+          const f = built.index.footer;
+          if (f.baseOffset !== r.run[0]!.baseOffset || f.lastOffset !== r.run[r.run.length - 1]!.lastOffset) {
+            this.host.logger.error(
+              { topic: p.log.topicName, partition: p.log.partition, baseOffset: f.baseOffset, lastOffset: f.lastOffset },
+              'cannot compact: batches do not match their extents',
+            );
+            break;
+          }
+          const objectKey = segmentObjectKey(
+            p.log.topicId,
+            p.log.partition,
+            f.baseOffset,
+            this.host.nodeId,
+            this.host.incarnation,
+            this.sequence++,
+          );
+          try {
+            await retryForever(`put segment ${objectKey}`, () => this.host.objectStore.put(objectKey, built.body, { ifNoneMatch: true }), {
+              logger: this.host.logger,
+              isClosed: () => this.stopping,
+              isRetriable: (e) => (e as Error).name === 'ObjectStoreUnavailableError',
+            });
+          } catch (err) {
+            if (!this.stopping) this.host.logger.warn({ err, objectKey }, 'segment PUT failed; the run stays in the WAL');
+            // The PUT may have happened: delete it (it is not committed, and never will be).
+            await this.host.objectStore.delete([objectKey]).catch(() => {});
+            break;
+          }
+          segmentData.push(...(chunks as Buffer[]));
+          segments.push({
+            run: r.run,
+            index: built.index,
+            extent: {
+              baseOffset: f.baseOffset,
+              lastOffset: f.lastOffset,
+              maxTimestamp: f.maxTimestamp,
+              objectKey,
+              position: 0,
+              lengthBytes: f.dataLengthBytes,
+              segment: true,
+              objectSizeBytes: built.sizeBytes,
+            },
           });
-        } catch (err) {
-          if (!this.stopping) this.host.logger.warn({ err, objectKey }, 'segment PUT failed; the run stays in the WAL');
-          // The PUT may have happened: delete it (it is not committed, and never will be).
-          await this.host.objectStore.delete([objectKey]).catch(() => {});
-          break;
         }
-        segmentData.push(...chunks as Buffer[]);
-        segments.push({
-          run: r.run, index: built.index,
-          extent: {
-            baseOffset: f.baseOffset, lastOffset: f.lastOffset, maxTimestamp: f.maxTimestamp, objectKey, position: 0,
-            lengthBytes: f.dataLengthBytes, segment: true, objectSizeBytes: built.sizeBytes,
-          },
-        });
-      }
-      if (segments.length === 0) return null;
-      // Producer state as of the end of the new segments: the previous snapshot plus their batch headers.
-      const end = segments[segments.length - 1]!.extent.lastOffset + 1;
-      const producerSnapshot = advanceSnapshot(p.log.producerSnapshot, segmentData, end, p.log.logStartOffset, Date.now(), this.settings.producerState);
-      return { log: p.log, segments, producerSnapshot };
-    });
+        if (segments.length === 0) return null;
+        // Producer state as of the end of the new segments: the previous snapshot plus their batch headers.
+        const end = segments[segments.length - 1]!.extent.lastOffset + 1;
+        const producerSnapshot = advanceSnapshot(
+          p.log.producerSnapshot,
+          segmentData,
+          end,
+          p.log.logStartOffset,
+          Date.now(),
+          this.settings.producerState,
+        );
+        return { log: p.log, segments, producerSnapshot };
+      },
+    );
     return results.filter((r): r is CompactedPartition => r !== null);
   }
 }

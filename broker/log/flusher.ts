@@ -153,7 +153,9 @@ export class Flusher {
     this.lastCommit = new Promise((resolve) => (commitDone = resolve));
     try {
       await retryForever('put WAL object', () => this.o.objectStore.put(objectKey, body, { ifNoneMatch: true }), {
-        logger: this.o.logger, isClosed: () => this.aborted, onRetry: () => this.stats.putRetries++,
+        logger: this.o.logger,
+        isClosed: () => this.aborted,
+        onRetry: () => this.stats.putRetries++,
       });
       this.stats.flushes++;
       this.stats.objectBytes += sizeBytes;
@@ -163,19 +165,26 @@ export class Flusher {
       const key = (this.o.walKeyOf ?? walKey)(sequence);
       const value = JSON.stringify(record);
       let attempts = 0;
-      const result = await retryForever('commit WAL object', () => {
-        attempts++;
-        return this.o.metadata.txn(
-          [...this.o.fence(), { key, target: 'createRevision', op: '=', value: 0 }],
-          [{ type: 'put', key, value }],
-        );
-      }, {
-        logger: this.o.logger, isClosed: () => this.aborted, onRetry: () => this.stats.commitRetries++,
-        isRetriable: (e) => e instanceof MetadataUnavailableError,
-      });
+      const result = await retryForever(
+        'commit WAL object',
+        () => {
+          attempts++;
+          return this.o.metadata.txn(
+            [...this.o.fence(), { key, target: 'createRevision', op: '=', value: 0 }],
+            [{ type: 'put', key, value }],
+          );
+        },
+        {
+          logger: this.o.logger,
+          isClosed: () => this.aborted,
+          onRetry: () => this.stats.commitRetries++,
+          isRetriable: (e) => e instanceof MetadataUnavailableError,
+        },
+      );
       // A retry after a lost answer finds its own earlier commit: that is success, not fencing.
       const alreadyCommitted = !result.succeeded && attempts > 1 && (await this.o.metadata.get(key))?.value === value;
-      if (!result.succeeded && !alreadyCommitted) throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
+      if (!result.succeeded && !alreadyCommitted)
+        throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
       this.stats.commits++;
       this.o.onCommitted(objectKey, key, record, entries);
       for (let i = 0; i < taken.length; i++) {
@@ -183,8 +192,14 @@ export class Flusher {
         const e = entries[i]!;
         this.o.cache.insert(objectKey, e.position, chunk.data);
         log.commitFlushed(chunk, {
-          baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp,
-          objectKey, position: e.position, lengthBytes: e.lengthBytes, segment: false, objectSizeBytes: sizeBytes,
+          baseOffset: e.baseOffset,
+          lastOffset: e.lastOffset,
+          maxTimestamp: e.maxTimestamp,
+          objectKey,
+          position: e.position,
+          lengthBytes: e.lengthBytes,
+          segment: false,
+          objectSizeBytes: sizeBytes,
         });
       }
     } catch (error) {

@@ -11,7 +11,11 @@ export const UNDEFINED_EPOCH_OFFSET = -1;
  * every known one, the requested epoch and the first known epoch's start offset; otherwise undefined (-1, -1).
  * `epochs` is sorted by epoch, ascending.
  */
-export function endOffsetForEpoch(epochs: readonly EpochStart[], requestedEpoch: number, logEndOffset: number): { epoch: number; endOffset: number } {
+export function endOffsetForEpoch(
+  epochs: readonly EpochStart[],
+  requestedEpoch: number,
+  logEndOffset: number,
+): { epoch: number; endOffset: number } {
   const undefinedResult = { epoch: UNDEFINED_EPOCH, endOffset: UNDEFINED_EPOCH_OFFSET };
   if (requestedEpoch === UNDEFINED_EPOCH || epochs.length === 0) return undefinedResult;
   const latest = epochs[epochs.length - 1]!;

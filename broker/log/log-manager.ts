@@ -13,10 +13,30 @@ import type { Logger } from 'pino';
 import { readBaseOffset, readBatchLength, readLastOffsetDelta, readMaxTimestampMs } from '../protocol/records/batch-header.ts';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
 import {
-  brokerKey, deletedTopicPrefix, logStartKey, logStartPrefix, nodeWalKey, nodeWalPrefix, parsePartitionManifestKey, parseSegmentObjectKey,
-  partitionManifestKey, partitionManifestPrefix, segmentObjectPrefix, topicPrefix, walPrefix, walSequenceOf,
+  brokerKey,
+  deletedTopicPrefix,
+  logStartKey,
+  logStartPrefix,
+  nodeWalKey,
+  nodeWalPrefix,
+  parsePartitionManifestKey,
+  parseSegmentObjectKey,
+  partitionManifestKey,
+  partitionManifestPrefix,
+  segmentObjectPrefix,
+  topicPrefix,
+  walPrefix,
+  walSequenceOf,
 } from '../metadata/layout.ts';
-import type { BrokerRecord, LogStartRecord, PartitionManifest, ProducerSnapshotRecord, SegmentRecord, TopicRecord, WalRecord } from '../metadata/layout.ts';
+import type {
+  BrokerRecord,
+  LogStartRecord,
+  PartitionManifest,
+  ProducerSnapshotRecord,
+  SegmentRecord,
+  TopicRecord,
+  WalRecord,
+} from '../metadata/layout.ts';
 import { InvalidMetadataRequestError } from '../metadata/errors.ts';
 import type { Compare, KeyValue, MetadataStore, Op } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
@@ -169,14 +189,23 @@ export class LogManager {
   async start(): Promise<void> {
     const { metadata, logger } = this.o;
     // Take the fencing token first: from here on, commits of any older incarnation of this node fail.
-    const record: BrokerRecord = { nodeId: this.o.nodeId, incarnation: this.incarnation, host: this.o.host, port: this.o.port, startedAtMs: Date.now() };
+    const record: BrokerRecord = {
+      nodeId: this.o.nodeId,
+      incarnation: this.incarnation,
+      host: this.o.host,
+      port: this.o.port,
+      startedAtMs: Date.now(),
+    };
     this.brokerRecordText = JSON.stringify(record);
     await metadata.txn([], [{ type: 'put', key: brokerKey(this.o.nodeId), value: this.brokerRecordText }]);
 
     const started = Date.now();
     const getsBefore = this.indexCache.stats.gets;
     const [manifestKvs, legacyKvs, deletedKvs, walKvs] = await Promise.all([
-      metadata.getPrefix(partitionManifestPrefix), metadata.getPrefix(logStartPrefix), metadata.getPrefix(deletedTopicPrefix), metadata.getPrefix(walPrefix),
+      metadata.getPrefix(partitionManifestPrefix),
+      metadata.getPrefix(logStartPrefix),
+      metadata.getPrefix(deletedTopicPrefix),
+      metadata.getPrefix(walPrefix),
     ]);
 
     // 1. Manifests: segments and log start offsets.
@@ -208,10 +237,18 @@ export class LogManager {
       this.manifests.set(k, { revision: kv.modRevision, legacyLogStart: false });
       logStarts.set(k, manifest.logStartOffset);
       if (manifest.producerState) producerSnapshots.set(k, manifest.producerState);
-      const segments = manifest.segments.map((s): Extent => ({
-        baseOffset: s.baseOffset, lastOffset: s.lastOffset, maxTimestamp: s.maxTimestamp, objectKey: s.objectKey, position: 0,
-        lengthBytes: s.dataBytes, segment: true, objectSizeBytes: s.sizeBytes,
-      }));
+      const segments = manifest.segments.map(
+        (s): Extent => ({
+          baseOffset: s.baseOffset,
+          lastOffset: s.lastOffset,
+          maxTimestamp: s.maxTimestamp,
+          objectKey: s.objectKey,
+          position: 0,
+          lengthBytes: s.dataBytes,
+          segment: true,
+          objectSizeBytes: s.sizeBytes,
+        }),
+      );
       for (let i = 1; i < segments.length; i++) {
         assert.equal(segments[i]!.baseOffset, segments[i - 1]!.lastOffset + 1, `${kv.key}: segments are contiguous`);
       }
@@ -264,22 +301,36 @@ export class LogManager {
         let list = walExtents.get(k);
         if (!list) walExtents.set(k, (list = []));
         list.push({
-          baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp, objectKey: wal.objectKey, position: e.position,
-          lengthBytes: e.lengthBytes, segment: false, objectSizeBytes: wal.sizeBytes,
+          baseOffset: e.baseOffset,
+          lastOffset: e.lastOffset,
+          maxTimestamp: e.maxTimestamp,
+          objectKey: wal.objectKey,
+          position: e.position,
+          lengthBytes: e.lengthBytes,
+          segment: false,
+          objectSizeBytes: wal.sizeBytes,
         });
       }
     }
     for (const topic of this.o.topics.all()) {
       for (let p = 0; p < topic.partitions; p++) {
         const k = LogManager.key(topic.id, p);
-        const log = this.createLog(topic, p, [...segmentsByPartition.get(k) ?? [], ...walExtents.get(k) ?? []], logStarts.get(k) ?? 0);
+        const log = this.createLog(topic, p, [...(segmentsByPartition.get(k) ?? []), ...(walExtents.get(k) ?? [])], logStarts.get(k) ?? 0);
         log.producerSnapshot = producerSnapshots.get(k) ?? null;
       }
     }
     this.flusherInstance = new Flusher({
-      objectStore: this.o.objectStore, metadata, cache: this.cache, nodeId: this.o.nodeId, incarnation: this.incarnation,
-      fence: () => this.fence(), flushSizeBytes: this.o.flushSizeBytes, flushLingerMs: this.o.flushLingerMs,
-      maxConcurrentFlushes: this.o.maxConcurrentFlushes, firstSequence: maxSequence + 1, logger,
+      objectStore: this.o.objectStore,
+      metadata,
+      cache: this.cache,
+      nodeId: this.o.nodeId,
+      incarnation: this.incarnation,
+      fence: () => this.fence(),
+      flushSizeBytes: this.o.flushSizeBytes,
+      flushLingerMs: this.o.flushLingerMs,
+      maxConcurrentFlushes: this.o.maxConcurrentFlushes,
+      firstSequence: maxSequence + 1,
+      logger,
       onFenced: (e) => (this.fencedError = e),
       onCommitted: (objectKey, walKey, wal) => this.registerObject(objectKey, walKey, wal.createdAtMs),
     });
@@ -288,22 +339,41 @@ export class LogManager {
     await this.releaseDeletedTopics(deletedTopics, deletedTopicSegments);
     await this.collectGarbage();
     const orphans = await this.deleteOrphanObjects(referenced);
-    logger.info({
-      segments: segmentCount, walObjects, walChunksInSegments, recoveryGets, orphansDeleted: orphans, partitions: this.logs.size, ms: recoveredMs,
-    }, 'log recovered');
+    logger.info(
+      {
+        segments: segmentCount,
+        walObjects,
+        walChunksInSegments,
+        recoveryGets,
+        orphansDeleted: orphans,
+        partitions: this.logs.size,
+        ms: recoveredMs,
+      },
+      'log recovered',
+    );
   }
 
   /**
    * Cluster mode: no partition is loaded until this broker is given it. Every WAL key is registered (so orphans
    * of this node's earlier incarnations are told apart); the flusher continues this node's own sequence.
    */
-  private async startClustered(walKvs: KeyValue[], referenced: Set<string>, deletedTopics: Set<string>, deletedTopicSegments: Map<string, string[]>, started: number): Promise<void> {
+  private async startClustered(
+    walKvs: KeyValue[],
+    referenced: Set<string>,
+    deletedTopics: Set<string>,
+    deletedTopicSegments: Map<string, string[]>,
+    started: number,
+  ): Promise<void> {
     const ownPrefix = nodeWalPrefix(this.o.nodeId);
     // Follow other brokers' WAL objects from here on (the watch starts at the next revision; a key committed
     // between the read at start and this revision is read at failover instead, as before warming).
     this.walIndexWarmer = new WalIndexWarmer({
-      metadata: this.o.metadata, indexCache: this.indexCache, nodeId: this.o.nodeId, logger: this.o.logger,
-      maxQueued: walIndexWarmMaxQueued, concurrency: walIndexWarmConcurrency,
+      metadata: this.o.metadata,
+      indexCache: this.indexCache,
+      nodeId: this.o.nodeId,
+      logger: this.o.logger,
+      maxQueued: walIndexWarmMaxQueued,
+      concurrency: walIndexWarmConcurrency,
     });
     this.walIndexWarmer.start(walKvs, (await this.o.metadata.revision()) + 1);
     let maxSequence = 0;
@@ -313,9 +383,17 @@ export class LogManager {
       if (kv.key.startsWith(ownPrefix)) maxSequence = Math.max(maxSequence, Number(kv.key.slice(ownPrefix.length)));
     }
     this.flusherInstance = new Flusher({
-      objectStore: this.o.objectStore, metadata: this.o.metadata, cache: this.cache, nodeId: this.o.nodeId, incarnation: this.incarnation,
-      fence: () => this.fence(), flushSizeBytes: this.o.flushSizeBytes, flushLingerMs: this.o.flushLingerMs,
-      maxConcurrentFlushes: this.o.maxConcurrentFlushes, firstSequence: maxSequence + 1, logger: this.o.logger,
+      objectStore: this.o.objectStore,
+      metadata: this.o.metadata,
+      cache: this.cache,
+      nodeId: this.o.nodeId,
+      incarnation: this.incarnation,
+      fence: () => this.fence(),
+      flushSizeBytes: this.o.flushSizeBytes,
+      flushLingerMs: this.o.flushLingerMs,
+      maxConcurrentFlushes: this.o.maxConcurrentFlushes,
+      firstSequence: maxSequence + 1,
+      logger: this.o.logger,
       walKeyOf: (sequence) => nodeWalKey(this.o.nodeId, sequence),
       onFenced: (e) => (this.fencedError = e),
       onCommitted: (objectKey, walKey, wal, entries) => {
@@ -326,7 +404,10 @@ export class LogManager {
     });
     await this.releaseDeletedTopics(deletedTopics, deletedTopicSegments);
     const orphans = await this.deleteOrphanObjects(referenced);
-    this.o.logger.info({ walObjects: walKvs.length, orphansDeleted: orphans, ms: Date.now() - started }, 'log started in cluster mode: partitions load as they are assigned');
+    this.o.logger.info(
+      { walObjects: walKvs.length, orphansDeleted: orphans, ms: Date.now() - started },
+      'log started in cluster mode: partitions load as they are assigned',
+    );
   }
 
   /**
@@ -340,7 +421,8 @@ export class LogManager {
     const wanted = new Map<string, { topic: TopicRecord; partition: number; epoch: number }>();
     for (const p of parts) {
       const topic = this.o.topics.byId(p.topicId);
-      if (topic && p.partition < topic.partitions) wanted.set(LogManager.key(p.topicId, p.partition), { topic, partition: p.partition, epoch: p.epoch });
+      if (topic && p.partition < topic.partitions)
+        wanted.set(LogManager.key(p.topicId, p.partition), { topic, partition: p.partition, epoch: p.epoch });
     }
     if (wanted.size === 0) return;
     const started = Date.now();
@@ -353,12 +435,23 @@ export class LogManager {
     const segmentsOf = new Map<string, Extent[]>();
     const parsed = new Map<string, PartitionManifest | null>();
     for (const [k, { kv }] of manifests) {
-      const manifest = kv ? JSON.parse(kv.value) as PartitionManifest : null;
+      const manifest = kv ? (JSON.parse(kv.value) as PartitionManifest) : null;
       parsed.set(k, manifest);
-      segmentsOf.set(k, (manifest?.segments ?? []).map((s): Extent => ({
-        baseOffset: s.baseOffset, lastOffset: s.lastOffset, maxTimestamp: s.maxTimestamp, objectKey: s.objectKey, position: 0,
-        lengthBytes: s.dataBytes, segment: true, objectSizeBytes: s.sizeBytes,
-      })));
+      segmentsOf.set(
+        k,
+        (manifest?.segments ?? []).map(
+          (s): Extent => ({
+            baseOffset: s.baseOffset,
+            lastOffset: s.lastOffset,
+            maxTimestamp: s.maxTimestamp,
+            objectKey: s.objectKey,
+            position: 0,
+            lengthBytes: s.dataBytes,
+            segment: true,
+            objectSizeBytes: s.sizeBytes,
+          }),
+        ),
+      );
     }
     const walExtents = new Map<string, Extent[]>();
     const manifestsMs = Date.now() - started;
@@ -380,8 +473,14 @@ export class LogManager {
         let list = walExtents.get(k);
         if (!list) walExtents.set(k, (list = []));
         list.push({
-          baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp, objectKey: wal.objectKey, position: e.position,
-          lengthBytes: e.lengthBytes, segment: false, objectSizeBytes: wal.sizeBytes,
+          baseOffset: e.baseOffset,
+          lastOffset: e.lastOffset,
+          maxTimestamp: e.maxTimestamp,
+          objectKey: wal.objectKey,
+          position: e.position,
+          lengthBytes: e.lengthBytes,
+          segment: false,
+          objectSizeBytes: wal.sizeBytes,
         });
       }
     }
@@ -393,25 +492,48 @@ export class LogManager {
       const state = this.manifests.get(k) ?? { revision: 0, legacyLogStart: false };
       state.revision = manifests.get(k)!.kv?.modRevision ?? 0;
       this.manifests.set(k, state);
-      const log = this.buildLog(w.topic, w.partition, [...segmentsOf.get(k)!, ...walExtents.get(k) ?? []], manifest?.logStartOffset ?? 0, w.epoch, manifest?.epochs);
+      const log = this.buildLog(
+        w.topic,
+        w.partition,
+        [...segmentsOf.get(k)!, ...(walExtents.get(k) ?? [])],
+        manifest?.logStartOffset ?? 0,
+        w.epoch,
+        manifest?.epochs,
+      );
       log.producerSnapshot = manifest?.producerState ?? null; // producer-state.ts: kept by every manifest write
       loaded.push(log);
     }
     // The new epochs' starts, durably, before any append at them.
-    const outcomes = await this.serialiseLogStart(() => this.commitManifests(loaded.map((log) => this.manifestUpdate(log, log.extents, log.logStartOffset))));
+    const outcomes = await this.serialiseLogStart(() =>
+      this.commitManifests(loaded.map((log) => this.manifestUpdate(log, log.extents, log.logStartOffset))),
+    );
     for (let i = 0; i < loaded.length; i++) {
       const log = loaded[i]!;
       if (outcomes[i] !== 'committed') {
-        this.o.logger.warn({ topic: log.topicName, partition: log.partition }, 'partition not served: its manifest could not be written (fenced or changed)');
+        this.o.logger.warn(
+          { topic: log.topicName, partition: log.partition },
+          'partition not served: its manifest could not be written (fenced or changed)',
+        );
         continue;
       }
       this.installLog(log);
     }
     // Per partition (first few): where its log starts and ends, so an operator can follow a failover.
-    const detail = loaded.slice(0, 16).map((l) => `${l.topicName}-${l.partition}@${l.leaderEpoch}:${l.logStartOffset}..${l.nextOffset}(${l.extents.length})`);
-    this.o.logger.info({
-      partitions: loaded.length, walObjects: walKvs.length, walIndexReads, manifestsMs, indexesMs, ms: Date.now() - started, detail,
-    }, 'partitions loaded');
+    const detail = loaded
+      .slice(0, 16)
+      .map((l) => `${l.topicName}-${l.partition}@${l.leaderEpoch}:${l.logStartOffset}..${l.nextOffset}(${l.extents.length})`);
+    this.o.logger.info(
+      {
+        partitions: loaded.length,
+        walObjects: walKvs.length,
+        walIndexReads,
+        manifestsMs,
+        indexesMs,
+        ms: Date.now() - started,
+        detail,
+      },
+      'partitions loaded',
+    );
   }
 
   /**
@@ -472,7 +594,9 @@ export class LogManager {
     // Topics are read last: a WAL chunk or manifest read earlier belongs to a topic created before, so a topic
     // missing from this later read was deleted, not created meanwhile.
     const [walKvs, manifestKvs, deletedKvs] = await Promise.all([
-      metadata.getPrefix(walPrefix), metadata.getPrefix(partitionManifestPrefix), metadata.getPrefix(deletedTopicPrefix),
+      metadata.getPrefix(walPrefix),
+      metadata.getPrefix(partitionManifestPrefix),
+      metadata.getPrefix(deletedTopicPrefix),
     ]);
     const topicKvs = await metadata.getPrefix(topicPrefix);
     const liveTopics = new Set(topicKvs.map((kv) => (JSON.parse(kv.value) as TopicRecord).id));
@@ -489,7 +613,11 @@ export class LogManager {
         deletedTopicSegments.set(id.topicId, list);
       }
     }
-    const deletedTopics = new Set([...deletedKvs.map((kv) => kv.key.slice(deletedTopicPrefix.length)), ...deletedTopicSegments.keys()].filter((id) => !liveTopics.has(id)));
+    const deletedTopics = new Set(
+      [...deletedKvs.map((kv) => kv.key.slice(deletedTopicPrefix.length)), ...deletedTopicSegments.keys()].filter(
+        (id) => !liveTopics.has(id),
+      ),
+    );
     await this.releaseDeletedTopics(deletedTopics, deletedTopicSegments);
     const now = Date.now();
     const dead: { key: string; objectKey: string }[] = [];
@@ -515,7 +643,10 @@ export class LogManager {
     let deleted = 0;
     for (let i = 0; i < dead.length; i += maxOpsPerTxn) {
       const chunk = dead.slice(i, i + maxOpsPerTxn);
-      const result = await metadata.txn(this.fence(), chunk.map((d): Op => ({ type: 'delete', key: d.key })));
+      const result = await metadata.txn(
+        this.fence(),
+        chunk.map((d): Op => ({ type: 'delete', key: d.key })),
+      );
       if (!result.succeeded) return deleted;
       const keys = chunk.map((d) => d.objectKey);
       for (const k of keys) {
@@ -526,7 +657,7 @@ export class LogManager {
       try {
         await this.o.objectStore.delete(keys);
       } catch (err) {
-        this.o.logger.warn({ err, objects: keys.length }, 'deleting WAL objects failed; their writer\'s next start deletes them');
+        this.o.logger.warn({ err, objects: keys.length }, "deleting WAL objects failed; their writer's next start deletes them");
       }
       deleted += keys.length;
       this.stats.walObjectsDeleted += keys.length;
@@ -556,8 +687,10 @@ export class LogManager {
     const s = found >= 0 ? segments[found] : undefined;
     if (s && e.lastOffset <= s.lastOffset) return true;
     const next = segments[found + 1];
-    assert.ok(!(s && e.baseOffset <= s.lastOffset) && !(next && e.lastOffset >= next.baseOffset),
-      `${walKey}: chunk ${e.baseOffset}..${e.lastOffset} of ${e.topicId}-${e.partition} overlaps a segment partially`);
+    assert.ok(
+      !(s && e.baseOffset <= s.lastOffset) && !(next && e.lastOffset >= next.baseOffset),
+      `${walKey}: chunk ${e.baseOffset}..${e.lastOffset} of ${e.topicId}-${e.partition} overlaps a segment partially`,
+    );
     return false;
   }
 
@@ -568,11 +701,14 @@ export class LogManager {
       const keys = segments.get(topicId) ?? [];
       for (let i = 0; i < keys.length; i += 1000) await this.o.objectStore.delete(keys.slice(i, i + 1000));
       this.stats.segmentsDeleted += keys.length;
-      await this.o.metadata.txn([], [
-        { type: 'deletePrefix', prefix: `${partitionManifestPrefix}${topicId}/` },
-        { type: 'deletePrefix', prefix: `${logStartPrefix}${topicId}/` },
-        { type: 'delete', key: `${deletedTopicPrefix}${topicId}` },
-      ]);
+      await this.o.metadata.txn(
+        [],
+        [
+          { type: 'deletePrefix', prefix: `${partitionManifestPrefix}${topicId}/` },
+          { type: 'deletePrefix', prefix: `${logStartPrefix}${topicId}/` },
+          { type: 'delete', key: `${deletedTopicPrefix}${topicId}` },
+        ],
+      );
     }
   }
 
@@ -629,9 +765,21 @@ export class LogManager {
     this.logs.set(LogManager.key(log.topicId, log.partition), log);
   }
 
-  private buildLog(topic: TopicRecord, partition: number, extents: Extent[], logStartOffset: number, leaderEpoch: number, epochHistory: readonly EpochStart[] | undefined): PartitionLog {
+  private buildLog(
+    topic: TopicRecord,
+    partition: number,
+    extents: Extent[],
+    logStartOffset: number,
+    leaderEpoch: number,
+    epochHistory: readonly EpochStart[] | undefined,
+  ): PartitionLog {
     return new PartitionLog({
-      topicId: topic.id, topicName: topic.name, partition, leaderEpoch, logStartOffset, epochHistory,
+      topicId: topic.id,
+      topicName: topic.name,
+      partition,
+      leaderEpoch,
+      logStartOffset,
+      epochHistory,
       // Extents wholly below the log start are dead: never part of the log, never referenced.
       extents: extents.filter((e) => e.lastOffset >= logStartOffset),
       onHighWatermark: (l) => {
@@ -712,7 +860,13 @@ export class LogManager {
    * Whole batches from `fetchOffset` on, below `maxOffsetExclusive`, up to `maxBytes` — exceeded only by the
    * first batch when `minOneBatch` (Kafka's rule that a fetch always makes progress). null when none.
    */
-  async read(log: PartitionLog, fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffsetExclusive: number): Promise<Buffer | null> {
+  async read(
+    log: PartitionLog,
+    fetchOffset: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    maxOffsetExclusive: number,
+  ): Promise<Buffer | null> {
     const parts = await this.readParts(log, fetchOffset, maxBytes, minOneBatch, maxOffsetExclusive);
     if (parts === null) return null;
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
@@ -722,7 +876,13 @@ export class LogManager {
    * As read, as the slices of the chunks and windows that hold the batches, in order, not joined: Fetch
    * writes them to the socket one after another (the records field of its response takes several buffers).
    */
-  async readParts(log: PartitionLog, fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffsetExclusive: number): Promise<Buffer[] | null> {
+  async readParts(
+    log: PartitionLog,
+    fetchOffset: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    maxOffsetExclusive: number,
+  ): Promise<Buffer[] | null> {
     const parts: Buffer[] = [];
     let total = 0;
     let full = false;
@@ -799,7 +959,13 @@ export class LogManager {
   }
 
   /** The ranges reads of `log` from `offset` on will need (up to `bytes`, below `endOffset`), by object. */
-  private collectRanges(log: PartitionLog, offset: number, bytes: number, endOffset: number, byObject: Map<string, { position: number; lengthBytes: number }[]>): void {
+  private collectRanges(
+    log: PartitionLog,
+    offset: number,
+    bytes: number,
+    endOffset: number,
+    byObject: Map<string, { position: number; lengthBytes: number }[]>,
+  ): void {
     let budget = bytes;
     while (budget > 0 && offset < endOffset) {
       const i = log.findExtent(offset);
@@ -814,7 +980,10 @@ export class LogManager {
           // Its index first (one GET), then on from there on its own.
           const from = offset;
           const left = budget;
-          this.indexCache.segment(e.objectKey, e.objectSizeBytes).then(() => this.prefetch(log, from, left, endOffset), () => {});
+          this.indexCache.segment(e.objectKey, e.objectSizeBytes).then(
+            () => this.prefetch(log, from, left, endOffset),
+            () => {},
+          );
           return;
         }
         const w = index.windowFor(offset - e.baseOffset, this.windowBytes);
@@ -857,10 +1026,11 @@ export class LogManager {
       const data = await this.chunkAt(log, offset);
       if (data === null) return null;
       let next = offset;
-      for (let pos = 0; pos < data.length;) {
+      for (let pos = 0; pos < data.length; ) {
         const size = BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, pos);
         const last = readBaseOffset(data, pos) + readLastOffsetDelta(data, pos);
-        if (last >= offset && last >= log.logStartOffset && readMaxTimestampMs(data, pos) >= timestampMs) return { batch: data.subarray(pos, pos + size) };
+        if (last >= offset && last >= log.logStartOffset && readMaxTimestampMs(data, pos) >= timestampMs)
+          return { batch: data.subarray(pos, pos + size) };
         next = Math.max(next, last + 1);
         pos += size;
       }
@@ -881,13 +1051,24 @@ export class LogManager {
   }
 
   private static segmentRecords(extents: readonly Extent[], logStartOffset: number): SegmentRecord[] {
-    return extents.filter((e) => e.segment && e.lastOffset >= logStartOffset).map((e) => ({
-      objectKey: e.objectKey, baseOffset: e.baseOffset, lastOffset: e.lastOffset, maxTimestamp: e.maxTimestamp,
-      sizeBytes: e.objectSizeBytes, dataBytes: e.lengthBytes,
-    }));
+    return extents
+      .filter((e) => e.segment && e.lastOffset >= logStartOffset)
+      .map((e) => ({
+        objectKey: e.objectKey,
+        baseOffset: e.baseOffset,
+        lastOffset: e.lastOffset,
+        maxTimestamp: e.maxTimestamp,
+        sizeBytes: e.objectSizeBytes,
+        dataBytes: e.lengthBytes,
+      }));
   }
 
-  private manifestUpdate(log: PartitionLog, extents: readonly Extent[], logStartOffset: number, producerSnapshot = log.producerSnapshot): ManifestUpdate {
+  private manifestUpdate(
+    log: PartitionLog,
+    extents: readonly Extent[],
+    logStartOffset: number,
+    producerSnapshot = log.producerSnapshot,
+  ): ManifestUpdate {
     const k = LogManager.key(log.topicId, log.partition);
     let state = this.manifests.get(k);
     if (!state) this.manifests.set(k, (state = { revision: 0, legacyLogStart: false }));
@@ -905,7 +1086,7 @@ export class LogManager {
    */
   private async commitManifests(updates: ManifestUpdate[]): Promise<CommitOutcome[]> {
     const outcomes: CommitOutcome[] = updates.map(() => 'refused');
-    for (let i = 0; i < updates.length;) {
+    for (let i = 0; i < updates.length; ) {
       const chunk: ManifestUpdate[] = [];
       const first = i;
       let ops = 0;
@@ -920,7 +1101,10 @@ export class LogManager {
         bytes += b;
         i++;
       }
-      const compares: Compare[] = [...this.fence(), ...chunk.map((u): Compare => ({ key: u.key, target: 'modRevision', op: '=', value: u.state.revision }))];
+      const compares: Compare[] = [
+        ...this.fence(),
+        ...chunk.map((u): Compare => ({ key: u.key, target: 'modRevision', op: '=', value: u.state.revision })),
+      ];
       const txnOps: Op[] = chunk.flatMap((u): Op[] => [
         { type: 'put', key: u.key, value: u.value },
         ...(u.state.legacyLogStart ? [{ type: 'delete', key: logStartKey(u.log.topicId, u.log.partition) } as Op] : []),
@@ -930,14 +1114,19 @@ export class LogManager {
       let revision = 0;
       try {
         const result = await retryForever('commit partition manifests', () => this.o.metadata.txn(compares, txnOps), {
-          logger: this.o.logger, isClosed: () => this.aborted, isRetriable: metadataRetriable, onRetry: () => (retried = true),
+          logger: this.o.logger,
+          isClosed: () => this.aborted,
+          isRetriable: metadataRetriable,
+          onRetry: () => (retried = true),
         });
         revision = result.revision;
         outcome = result.succeeded ? 'committed' : 'refused';
         if (!result.succeeded && retried) {
           // An attempt that failed in transit may have committed: then the key holds exactly this value.
           const kv = await retryForever('read partition manifest', () => this.o.metadata.get(chunk[0]!.key), {
-            logger: this.o.logger, isClosed: () => this.aborted, isRetriable: metadataRetriable,
+            logger: this.o.logger,
+            isClosed: () => this.aborted,
+            isRetriable: metadataRetriable,
           });
           if (kv?.value === chunk[0]!.value) {
             outcome = 'committed';
@@ -959,7 +1148,10 @@ export class LogManager {
         }
       } else {
         this.stats.manifestsRefused += chunk.length;
-        this.o.logger.warn({ outcome, manifests: chunk.length }, 'manifest commit not applied: fenced, or a manifest changed under this broker');
+        this.o.logger.warn(
+          { outcome, manifests: chunk.length },
+          'manifest commit not applied: fenced, or a manifest changed under this broker',
+        );
         return outcomes; // the rest was never sent: refused
       }
     }
@@ -1052,11 +1244,14 @@ export class LogManager {
         this.release(log.extents);
         this.manifests.delete(LogManager.key(log.topicId, log.partition));
       }
-      await this.o.metadata.txn([], [
-        { type: 'deletePrefix', prefix: `${partitionManifestPrefix}${topic.id}/` },
-        { type: 'deletePrefix', prefix: `${logStartPrefix}${topic.id}/` },
-        { type: 'deletePrefix', prefix: `${deletedTopicPrefix}${topic.id}` },
-      ]);
+      await this.o.metadata.txn(
+        [],
+        [
+          { type: 'deletePrefix', prefix: `${partitionManifestPrefix}${topic.id}/` },
+          { type: 'deletePrefix', prefix: `${logStartPrefix}${topic.id}/` },
+          { type: 'deletePrefix', prefix: `${deletedTopicPrefix}${topic.id}` },
+        ],
+      );
       await this.collectGarbageLogged();
     });
   }
@@ -1125,7 +1320,10 @@ export class LogManager {
     const dead = this.o.cluster ? [] : [...this.objects.entries()].filter(([, ref]) => ref.liveExtents <= 0);
     for (let i = 0; i < dead.length; i += maxOpsPerTxn) {
       const chunk = dead.slice(i, i + maxOpsPerTxn);
-      const result = await this.o.metadata.txn(this.fence(), chunk.map(([, ref]): Op => ({ type: 'delete', key: ref.walKey })));
+      const result = await this.o.metadata.txn(
+        this.fence(),
+        chunk.map(([, ref]): Op => ({ type: 'delete', key: ref.walKey })),
+      );
       if (!result.succeeded) return; // fenced: the token holder collects
       const keys = chunk.map(([k]) => k);
       for (const k of keys) this.objects.delete(k);

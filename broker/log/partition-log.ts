@@ -105,8 +105,13 @@ export class PartitionLog {
   released = false;
 
   constructor(args: {
-    topicId: string; topicName: string; partition: number; leaderEpoch: number;
-    logStartOffset: number; extents: Extent[]; onHighWatermark: HighWatermarkListener;
+    topicId: string;
+    topicName: string;
+    partition: number;
+    leaderEpoch: number;
+    logStartOffset: number;
+    extents: Extent[];
+    onHighWatermark: HighWatermarkListener;
     /** Earlier leader epochs (cluster mode, from the manifest); `leaderEpoch` is appended when newer. */
     epochHistory?: readonly EpochStart[];
   }) {
@@ -119,7 +124,10 @@ export class PartitionLog {
     for (const e of sorted) this.addExtent(e);
     const history = (args.epochHistory ?? []).filter((e) => e.epoch < args.leaderEpoch);
     const logEnd = this.extents.length === 0 ? 0 : this.extents[this.extents.length - 1]!.lastOffset + 1;
-    this.epochStarts = [...history, { epoch: args.leaderEpoch, startOffset: history.length === 0 ? 0 : Math.max(logEnd, args.logStartOffset) }];
+    this.epochStarts = [
+      ...history,
+      { epoch: args.leaderEpoch, startOffset: history.length === 0 ? 0 : Math.max(logEnd, args.logStartOffset) },
+    ];
     // When retention or DeleteRecords dropped every extent, the persisted log start is where the log ends:
     // offsets never go back (Kafka keeps the log end offset when it deletes all segments, by rolling first).
     const end = Math.max(this.extents.length === 0 ? 0 : this.extents[this.extents.length - 1]!.lastOffset + 1, args.logStartOffset);
@@ -150,7 +158,12 @@ export class PartitionLog {
    * Assigns offsets to validated batches (patching them in place) and queues them for the next flush.
    * Returns the base offset of the first batch.
    */
-  append(records: Buffer, batchCount: number, logAppendTimeMs: number | null, patch: (records: Buffer, baseOffset: number, leaderEpoch: number, logAppendTimeMs: number | null) => void): { baseOffset: number; lastOffset: number } {
+  append(
+    records: Buffer,
+    batchCount: number,
+    logAppendTimeMs: number | null,
+    patch: (records: Buffer, baseOffset: number, leaderEpoch: number, logAppendTimeMs: number | null) => void,
+  ): { baseOffset: number; lastOffset: number } {
     if (this.released) throw new NotLeaderError(this.topicName, this.partition);
     const baseOffset = this.nextOffset;
     patch(records, baseOffset, this.leaderEpoch, logAppendTimeMs);
@@ -179,7 +192,13 @@ export class PartitionLog {
       lastOffset: p[p.length - 1]!.lastOffset,
       maxTimestamp: p.reduce((m, a) => Math.max(m, a.maxTimestamp), -1),
       batchCount: p.reduce((n, a) => n + a.batchCount, 0),
-      data: p.length === 1 ? p[0]!.records : Buffer.concat(p.map((a) => a.records), this.pendingBytesCount),
+      data:
+        p.length === 1
+          ? p[0]!.records
+          : Buffer.concat(
+              p.map((a) => a.records),
+              this.pendingBytesCount,
+            ),
     };
     this.pending = [];
     this.pendingBytesCount = 0;

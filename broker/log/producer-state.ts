@@ -10,10 +10,24 @@
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../protocol/errors.ts';
 import {
-  readAttributes, readBaseOffset, readBaseSequence, readBatchLength, readLastOffsetDelta, readMaxTimestampMs, readProducerEpoch, readProducerId,
+  readAttributes,
+  readBaseOffset,
+  readBaseSequence,
+  readBatchLength,
+  readLastOffsetDelta,
+  readMaxTimestampMs,
+  readProducerEpoch,
+  readProducerId,
   lastSequenceOf,
 } from '../protocol/records/batch-header.ts';
-import { ATTRIBUTE_CONTROL, ATTRIBUTE_TRANSACTIONAL, BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES, BATCH_RECORDS_OFFSET, ControlRecordType } from '../protocol/records/constants.ts';
+import {
+  ATTRIBUTE_CONTROL,
+  ATTRIBUTE_TRANSACTIONAL,
+  BATCH_HEADER_BYTES,
+  BATCH_LOG_OVERHEAD_BYTES,
+  BATCH_RECORDS_OFFSET,
+  ControlRecordType,
+} from '../protocol/records/constants.ts';
 import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
 import type { PartitionLog } from './partition-log.ts';
 
@@ -28,7 +42,10 @@ export interface ProducerStateSettings {
   maxProducers: number;
 }
 
-export const defaultProducerStateSettings: Readonly<ProducerStateSettings> = Object.freeze({ expirationMs: 86_400_000, maxProducers: 1000 });
+export const defaultProducerStateSettings: Readonly<ProducerStateSettings> = Object.freeze({
+  expirationMs: 86_400_000,
+  maxProducers: 1000,
+});
 
 /** One batch of a producer: its sequence range, its offsets, its max timestamp. */
 export interface BatchMetadata {
@@ -92,7 +109,16 @@ export interface ProducerStateStats {
   batchesScanned: number;
   ms: number;
 }
-export const producerStateStats: ProducerStateStats = { duplicates: 0, outOfOrder: 0, invalidEpoch: 0, evicted: 0, loads: 0, bytesScanned: 0, batchesScanned: 0, ms: 0 };
+export const producerStateStats: ProducerStateStats = {
+  duplicates: 0,
+  outOfOrder: 0,
+  invalidEpoch: 0,
+  evicted: 0,
+  loads: 0,
+  bytesScanned: 0,
+  batchesScanned: 0,
+  ms: 0,
+};
 
 /** Kafka's inSequence: the next sequence after `last`, wrapping from INT32_MAX to 0. */
 export function inSequence(lastSeq: number, nextSeq: number): boolean {
@@ -153,7 +179,8 @@ export class ProducerStateManager {
       producerStateStats.invalidEpoch++;
       // Kafka 2.7+ answers Produce with INVALID_PRODUCER_EPOCH (not the fatal PRODUCER_FENCED).
       return {
-        kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH,
+        kind: 'error',
+        errorCode: ErrorCode.INVALID_PRODUCER_EPOCH,
         message: `Epoch of producer ${producerId} is ${epoch}, which is smaller than the last seen epoch ${entry.epoch}`,
       };
     }
@@ -161,7 +188,8 @@ export class ProducerStateManager {
       if (firstSeq !== 0) {
         producerStateStats.outOfOrder++;
         return {
-          kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+          kind: 'error',
+          errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
           message: `Invalid sequence number for new epoch of producer ${producerId}: ${epoch} (request epoch), ${firstSeq} (seq. number), ${entry.epoch} (current producer epoch)`,
         };
       }
@@ -171,27 +199,45 @@ export class ProducerStateManager {
     if (!inSequence(last, firstSeq)) {
       producerStateStats.outOfOrder++;
       return {
-        kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        kind: 'error',
+        errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
         message: `Out of order sequence number for producer ${producerId}: ${firstSeq} (incoming seq. number), ${last} (current end sequence number)`,
       };
     }
     if (!transactional && entry.currentTxnFirstOffset >= 0) {
       // Kafka's ProducerAppendInfo: a non-transactional write of a producer with an open transaction.
-      return { kind: 'error', errorCode: ErrorCode.INVALID_TXN_STATE, message: `Expected transactional write from producer ${producerId} at offset ${entry.currentTxnFirstOffset}` };
+      return {
+        kind: 'error',
+        errorCode: ErrorCode.INVALID_TXN_STATE,
+        message: `Expected transactional write from producer ${producerId} at offset ${entry.currentTxnFirstOffset}`,
+      };
     }
     return appendOk;
   }
 
   /** Records an appended batch of the producer (after check() said append, or when replaying the log). */
-  update(producerId: number, epoch: number, firstSeq: number, lastSeq: number, firstOffset: number, lastOffset: number, timestamp: number, transactional = false): void {
+  update(
+    producerId: number,
+    epoch: number,
+    firstSeq: number,
+    lastSeq: number,
+    firstOffset: number,
+    lastOffset: number,
+    timestamp: number,
+    transactional = false,
+  ): void {
     const entry = this.touch(producerId, epoch, timestamp);
     const batches = entry.batches;
     const previous = batches[batches.length - 1];
-    assert.ok(previous === undefined || firstOffset > previous.lastOffset, 'a producer\'s batches are appended in offset order');
+    assert.ok(previous === undefined || firstOffset > previous.lastOffset, "a producer's batches are appended in offset order");
     if (batches.length >= batchesToRetain) {
       // Reuse the oldest batch object: no allocation in the steady state.
       const b = batches.shift()!;
-      b.firstSeq = firstSeq; b.lastSeq = lastSeq; b.firstOffset = firstOffset; b.lastOffset = lastOffset; b.timestamp = timestamp;
+      b.firstSeq = firstSeq;
+      b.lastSeq = lastSeq;
+      b.firstOffset = firstOffset;
+      b.lastOffset = lastOffset;
+      b.timestamp = timestamp;
       batches.push(b);
     } else {
       batches.push({ firstSeq, lastSeq, firstOffset, lastOffset, timestamp });
@@ -209,7 +255,15 @@ export class ProducerStateManager {
     let entry = this.producers.get(producerId);
     if (entry === undefined) {
       if (this.producers.size >= this.settings.maxProducers) this.evictOldest();
-      entry = { producerId, epoch, batches: [], lastTimestamp: timestamp, currentTxnFirstOffset: -1, coordinatorEpoch: -1, markersApplied: 0 };
+      entry = {
+        producerId,
+        epoch,
+        batches: [],
+        lastTimestamp: timestamp,
+        currentTxnFirstOffset: -1,
+        coordinatorEpoch: -1,
+        markersApplied: 0,
+      };
     } else {
       // Map order is least recently written first: re-insert to move it to the end.
       this.producers.delete(producerId);
@@ -230,10 +284,16 @@ export class ProducerStateManager {
     const entry = this.producers.get(producerId);
     if (entry === undefined) return null;
     if (epoch < entry.epoch) {
-      return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `Marker epoch ${epoch} of producer ${producerId} is older than its epoch ${entry.epoch}` };
+      return {
+        errorCode: ErrorCode.INVALID_PRODUCER_EPOCH,
+        message: `Marker epoch ${epoch} of producer ${producerId} is older than its epoch ${entry.epoch}`,
+      };
     }
     if (coordinatorEpoch < entry.coordinatorEpoch) {
-      return { errorCode: ErrorCode.TRANSACTION_COORDINATOR_FENCED, message: `Coordinator epoch ${coordinatorEpoch} is older than ${entry.coordinatorEpoch} for producer ${producerId}` };
+      return {
+        errorCode: ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+        message: `Coordinator epoch ${coordinatorEpoch} is older than ${entry.coordinatorEpoch} for producer ${producerId}`,
+      };
     }
     return null;
   }
@@ -327,13 +387,29 @@ export class ProducerStateManager {
       if ((attributes & ATTRIBUTE_CONTROL) !== 0) {
         const type = controlTypeOf(data, pos);
         if (type === ControlRecordType.COMMIT || type === ControlRecordType.ABORT) {
-          this.completeTxn(producerId, readProducerEpoch(data, pos), type === ControlRecordType.COMMIT, markerCoordinatorEpochOf(data, pos), baseOffset, readMaxTimestampMs(data, pos));
+          this.completeTxn(
+            producerId,
+            readProducerEpoch(data, pos),
+            type === ControlRecordType.COMMIT,
+            markerCoordinatorEpochOf(data, pos),
+            baseOffset,
+            readMaxTimestampMs(data, pos),
+          );
         }
         continue;
       }
       const delta = readLastOffsetDelta(data, pos);
       const firstSeq = readBaseSequence(data, pos);
-      this.update(producerId, readProducerEpoch(data, pos), firstSeq, lastSequenceOf(firstSeq, delta), baseOffset, baseOffset + delta, readMaxTimestampMs(data, pos), (attributes & ATTRIBUTE_TRANSACTIONAL) !== 0);
+      this.update(
+        producerId,
+        readProducerEpoch(data, pos),
+        firstSeq,
+        lastSequenceOf(firstSeq, delta),
+        baseOffset,
+        baseOffset + delta,
+        readMaxTimestampMs(data, pos),
+        (attributes & ATTRIBUTE_TRANSACTIONAL) !== 0,
+      );
     }
   }
 
@@ -374,7 +450,8 @@ export class ProducerStateManager {
       const last = e.batches[e.batches.length - 1];
       if (last === undefined || last.lastOffset < logStartOffset) this.producers.delete(id);
     }
-    if (this.aborted.length > 0 && this.aborted[0]!.lastOffset < logStartOffset) this.aborted = this.aborted.filter((a) => a.lastOffset >= logStartOffset);
+    if (this.aborted.length > 0 && this.aborted[0]!.lastOffset < logStartOffset)
+      this.aborted = this.aborted.filter((a) => a.lastOffset >= logStartOffset);
   }
 
   toSnapshot(offset: number): ProducerSnapshot {
@@ -389,7 +466,8 @@ export class ProducerStateManager {
     // Transactions (spec/transactions.md): open transactions and coordinator epochs, and the aborted index.
     const txns: number[] = [];
     for (const e of this.producers.values()) {
-      if (e.batches.length > 0 && (e.currentTxnFirstOffset >= 0 || e.coordinatorEpoch >= 0)) txns.push(e.producerId, e.currentTxnFirstOffset, e.coordinatorEpoch);
+      if (e.batches.length > 0 && (e.currentTxnFirstOffset >= 0 || e.coordinatorEpoch >= 0))
+        txns.push(e.producerId, e.currentTxnFirstOffset, e.coordinatorEpoch);
     }
     if (txns.length > 0) snapshot.txns = txns;
     if (this.aborted.length > 0) {
@@ -421,7 +499,8 @@ export class ProducerStateManager {
     open.sort((a, b) => a[1] - b[1]);
     for (const [id, first] of open) m.ongoing.set(id, first);
     const aborted = snapshot.aborted ?? [];
-    for (let i = 0; i + 2 < aborted.length; i += 3) m.aborted.push({ producerId: aborted[i]!, firstOffset: aborted[i + 1]!, lastOffset: aborted[i + 2]! });
+    for (let i = 0; i + 2 < aborted.length; i += 3)
+      m.aborted.push({ producerId: aborted[i]!, firstOffset: aborted[i + 1]!, lastOffset: aborted[i + 2]! });
     return m;
   }
 }
@@ -481,7 +560,14 @@ function markerCoordinatorEpochOf(data: Buffer, pos: number): number {
  * the base's offset are already in it. A partition without a snapshot (its manifest predates producer state)
  * starts empty: producers of its older segments are forgotten, as if expired.
  */
-export function advanceSnapshot(base: ProducerSnapshot | null, chunks: readonly Buffer[], endOffset: number, logStartOffset: number, nowMs: number, settings: ProducerStateSettings): ProducerSnapshot {
+export function advanceSnapshot(
+  base: ProducerSnapshot | null,
+  chunks: readonly Buffer[],
+  endOffset: number,
+  logStartOffset: number,
+  nowMs: number,
+  settings: ProducerStateSettings,
+): ProducerSnapshot {
   const from = base?.offset ?? 0;
   if (endOffset <= from) return base!;
   const m = ProducerStateManager.fromSnapshot(base, settings);
@@ -497,7 +583,6 @@ export type LogReader = (log: PartitionLog, offset: number, maxBytes: number, mi
 /** Bytes asked for per read while rebuilding (whole chunks or read windows are returned anyway). */
 const loadReadBytes = 8 * 1024 * 1024;
 const loads = new WeakMap<PartitionLog, Promise<void>>();
-
 
 /**
  * The partition's producer state, rebuilt first if needed: from its snapshot (as of the end of its segments)

@@ -24,7 +24,7 @@ export async function retryForever<T>(
       if (options.isRetriable && !options.isRetriable(error)) throw error;
       if (options.isClosed()) throw new RetryAbortedError(what, error);
       options.onRetry?.();
-      const delayMs = Math.round(backoffMs / 2 + Math.random() * backoffMs / 2);
+      const delayMs = Math.round(backoffMs / 2 + (Math.random() * backoffMs) / 2);
       if (n === 1 || n % 10 === 0) options.logger.warn({ err: error, attempt: n, delayMs }, `${what} failed; retrying`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       backoffMs = Math.min(backoffMs * 2, retryMaxBackoffMs);

@@ -56,14 +56,19 @@ export class WalIndexWarmer {
 
   private follow(fromRevision: number): void {
     if (this.stopped) return;
-    this.watch = this.o.metadata.watchPrefix(walPrefix, fromRevision, (events) => {
-      for (const ev of events) if (ev.type === 'put') this.offer(ev.kv.value);
-    }, (err) => {
-      // Only warmth is lost (a failover reads the missed indexes itself): follow again from now on.
-      this.o.logger.warn({ err }, 'WAL index warming: watch ended; following again from the current revision');
-      this.watch = null;
-      setTimeout(() => this.follow(0), rewatchDelayMs).unref();
-    });
+    this.watch = this.o.metadata.watchPrefix(
+      walPrefix,
+      fromRevision,
+      (events) => {
+        for (const ev of events) if (ev.type === 'put') this.offer(ev.kv.value);
+      },
+      (err) => {
+        // Only warmth is lost (a failover reads the missed indexes itself): follow again from now on.
+        this.o.logger.warn({ err }, 'WAL index warming: watch ended; following again from the current revision');
+        this.watch = null;
+        setTimeout(() => this.follow(0), rewatchDelayMs).unref();
+      },
+    );
   }
 
   private offer(value: string): void {
@@ -86,13 +91,16 @@ export class WalIndexWarmer {
         this.head = 0;
       }
       this.running++;
-      this.o.indexCache.wal(next.objectKey, next.sizeBytes).then(
-        () => this.stats.warmed++,
-        () => this.stats.failed++,
-      ).finally(() => {
-        this.running--;
-        this.pump();
-      });
+      this.o.indexCache
+        .wal(next.objectKey, next.sizeBytes)
+        .then(
+          () => this.stats.warmed++,
+          () => this.stats.failed++,
+        )
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
     }
   }
 

@@ -101,7 +101,14 @@ interface HistoryRow {
 
 /** Frozen, as the in-memory store's: callers see the same behaviour from both. */
 function toKeyValue(row: KvRow): KeyValue {
-  return Object.freeze({ key: row.key, value: row.value, createRevision: row.create_rev, modRevision: row.mod_rev, version: row.version, lease: row.lease });
+  return Object.freeze({
+    key: row.key,
+    value: row.value,
+    createRevision: row.create_rev,
+    modRevision: row.mod_rev,
+    version: row.version,
+    lease: row.lease,
+  });
 }
 
 function toLease(row: LeaseRow): StoredLease {
@@ -198,12 +205,19 @@ class SqliteBackend implements MetadataBackend {
 
   history(fromRevision: number, prefix: string): WatchEvent[] {
     const end = prefixEnd(prefix);
-    const rows = (
-      end === null ? this.#s.historyFrom!.all(fromRevision, prefix) : this.#s.historyBetween!.all(fromRevision, prefix, end)
-    ) as unknown as HistoryRow[];
+    const rows = (end === null
+      ? this.#s.historyFrom!.all(fromRevision, prefix)
+      : this.#s.historyBetween!.all(fromRevision, prefix, end)) as unknown as HistoryRow[];
     return rows.map((r): WatchEvent => {
       if (r.type === 'delete') return Object.freeze({ type: 'delete', key: r.key, modRevision: r.rev });
-      const kv = Object.freeze({ key: r.key, value: r.value!, createRevision: r.create_rev, modRevision: r.rev, version: r.version, lease: r.lease });
+      const kv = Object.freeze({
+        key: r.key,
+        value: r.value!,
+        createRevision: r.create_rev,
+        modRevision: r.rev,
+        version: r.version,
+        lease: r.lease,
+      });
       return Object.freeze({ type: 'put', kv });
     });
   }

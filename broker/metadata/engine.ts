@@ -401,7 +401,10 @@ export class MetadataEngine implements MetadataStore {
       if (lease === null) throw new LeaseLostError(id);
       const renewed = { ...lease, expiresAtMs: this.#clock() + lease.ttlMs };
       const before = this.#header;
-      return { value: renewed.expiresAtMs, commit: { before, after: before, events: [], eventBytes: [], leaseUpserts: [renewed], leaseDeletes: [] } };
+      return {
+        value: renewed.expiresAtMs,
+        commit: { before, after: before, events: [], eventBytes: [], leaseUpserts: [renewed], leaseDeletes: [] },
+      };
     });
     this.#armTimer(expiresAtMs);
   }
@@ -543,7 +546,8 @@ export class MetadataEngine implements MetadataStore {
     assert.equal(this.#historySizes.length - this.#historyHead, after.revision - after.compactedRevision, 'history size bookkeeping');
     for (const watch of this.#watches) {
       if (after.revision < watch.fromRevision) continue;
-      const matching = watch.prefix === '' ? events.slice() : events.filter((e) => (e.type === 'put' ? e.kv.key : e.key).startsWith(watch.prefix));
+      const matching =
+        watch.prefix === '' ? events.slice() : events.filter((e) => (e.type === 'put' ? e.kv.key : e.key).startsWith(watch.prefix));
       if (matching.length > 0) watch.push(matching);
     }
   }
@@ -574,7 +578,6 @@ export class MetadataEngine implements MetadataStore {
     }
     this.#expireDue();
   }
-
 }
 
 function checkLimits(limits: MetadataLimits): MetadataLimits {

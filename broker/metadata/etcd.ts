@@ -125,7 +125,12 @@ function prefixRangeEnd(start: Buffer): Buffer {
 }
 
 const compareTargets = { modRevision: CompareTarget.Mod, createRevision: CompareTarget.Create, version: CompareTarget.Version } as const;
-const compareResults = { '=': CompareResult.Equal, '!=': CompareResult.NotEqual, '<': CompareResult.Less, '>': CompareResult.Greater } as const;
+const compareResults = {
+  '=': CompareResult.Equal,
+  '!=': CompareResult.NotEqual,
+  '<': CompareResult.Less,
+  '>': CompareResult.Greater,
+} as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors.
@@ -297,11 +302,15 @@ export class EtcdMetadataStore implements MetadataStore {
     if (endpoints.length === 0) throw new RangeError('etcd store: no endpoints');
     this.endpoints = Object.freeze(endpoints);
     this.prefix = options.prefix ?? etcdStoreDefaults.prefix;
-    if (typeof this.prefix !== 'string' || !this.prefix.isWellFormed()) throw new RangeError('etcd store: prefix must be a well-formed string');
+    if (typeof this.prefix !== 'string' || !this.prefix.isWellFormed())
+      throw new RangeError('etcd store: prefix must be a well-formed string');
     this.dialTimeoutMs = positive('dialTimeoutMs', options.dialTimeoutMs ?? etcdStoreDefaults.dialTimeoutMs);
     this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? etcdStoreDefaults.requestTimeoutMs);
     this.minLeaseTtlMs = positive('minLeaseTtlMs', options.minLeaseTtlMs ?? etcdStoreDefaults.minLeaseTtlMs);
-    const { maxKeyBytes, maxValueBytes, maxTxnOps, maxTxnBytes, minLeaseTtlMs, maxLeaseTtlMs } = { ...defaultMetadataLimits, ...options.limits };
+    const { maxKeyBytes, maxValueBytes, maxTxnOps, maxTxnBytes, minLeaseTtlMs, maxLeaseTtlMs } = {
+      ...defaultMetadataLimits,
+      ...options.limits,
+    };
     this.limits = Object.freeze({ maxKeyBytes, maxValueBytes, maxTxnOps, maxTxnBytes, minLeaseTtlMs, maxLeaseTtlMs });
     for (const [name, value] of Object.entries(this.limits)) positive(`limits.${name}`, value);
     this.#ns = Buffer.from(this.prefix, 'utf8');
@@ -310,10 +319,22 @@ export class EtcdMetadataStore implements MetadataStore {
       hosts: endpoints,
       ...(auth === undefined
         ? {}
-        : { auth: { username: auth.username, password: auth.password, callOptions: () => ({ deadline: Date.now() + this.requestTimeoutMs }) } }),
+        : {
+            auth: {
+              username: auth.username,
+              password: auth.password,
+              callOptions: () => ({ deadline: Date.now() + this.requestTimeoutMs }),
+            },
+          }),
       ...(tls === undefined
         ? {}
-        : { credentials: { rootCertificate: (tls.ca ?? null) as Buffer, ...(tls.key === undefined ? {} : { privateKey: tls.key }), ...(tls.cert === undefined ? {} : { certChain: tls.cert }) } }),
+        : {
+            credentials: {
+              rootCertificate: (tls.ca ?? null) as Buffer,
+              ...(tls.key === undefined ? {} : { privateKey: tls.key }),
+              ...(tls.cert === undefined ? {} : { certChain: tls.cert }),
+            },
+          }),
       faultHandling: { host: () => passThrough, global: passThrough },
       grpcOptions: {
         // Reconnect promptly once etcd is back (gRPC's default backoff grows to 2 minutes).
@@ -337,7 +358,10 @@ export class EtcdMetadataStore implements MetadataStore {
       await store.#call('connect', 'always', (deadline) => store.#revisionAt(deadline), store.dialTimeoutMs);
     } catch (err) {
       await store.close();
-      throw new MetadataUnavailableError(`cannot reach etcd at ${store.endpoints.join(',')} within ${store.dialTimeoutMs} ms: ${describe(err)}`, { cause: err });
+      throw new MetadataUnavailableError(
+        `cannot reach etcd at ${store.endpoints.join(',')} within ${store.dialTimeoutMs} ms: ${describe(err)}`,
+        { cause: err },
+      );
     }
     return store;
   }
@@ -363,7 +387,11 @@ export class EtcdMetadataStore implements MetadataStore {
   async txn(compares: Compare[], success: Op[], failure: Op[] = []): Promise<TxnResult> {
     this.#enter();
     checkTxn(this.limits, compares, success, failure);
-    const request = { compare: compares.map((c) => this.#compare(c)), success: success.map((op) => this.#op(op)), failure: failure.map((op) => this.#op(op)) };
+    const request = {
+      compare: compares.map((c) => this.#compare(c)),
+      success: success.map((op) => this.#op(op)),
+      failure: failure.map((op) => this.#op(op)),
+    };
     let res;
     try {
       res = await this.#call('txn', 'unsent', (deadline) => this.#client.kv.txn(request, { deadline }));
@@ -446,7 +474,12 @@ export class EtcdMetadataStore implements MetadataStore {
    * Runs one etcd request with a deadline, retrying (on the next endpoint) while it may: 'unsent' retries only
    * failures that certainly did not reach etcd (writes), 'always' any transient failure (reads, idempotent ops).
    */
-  async #call<T>(what: string, retry: 'always' | 'unsent', attempt: (deadline: number) => Promise<T>, timeoutMs = this.requestTimeoutMs): Promise<T> {
+  async #call<T>(
+    what: string,
+    retry: 'always' | 'unsent',
+    attempt: (deadline: number) => Promise<T>,
+    timeoutMs = this.requestTimeoutMs,
+  ): Promise<T> {
     const started = Date.now();
     const deadline = started + timeoutMs;
     let backoff = retryBackoffMinMs;
@@ -472,7 +505,10 @@ export class EtcdMetadataStore implements MetadataStore {
           continue;
         }
         const timedOut = now >= deadline - backoff ? ` (request timeout ${timeoutMs} ms)` : '';
-        throw new MetadataUnavailableError(`etcd ${what} failed after ${now - started} ms${timedOut} at ${this.endpoints.join(',')}: ${describe(err)}`, { cause: err });
+        throw new MetadataUnavailableError(
+          `etcd ${what} failed after ${now - started} ms${timedOut} at ${this.endpoints.join(',')}: ${describe(err)}`,
+          { cause: err },
+        );
       }
     }
   }
@@ -619,7 +655,9 @@ export class EtcdMetadataStore implements MetadataStore {
   #watchError(watch: EtcdWatch, res: IWatchResponse): Error {
     const compacted = Number(res.compact_revision);
     if (compacted > 0) return new CompactedRevisionError(watch.next, compacted - 1); // etcd keeps revision `compacted`
-    return new MetadataUnavailableError(`etcd cancelled the watch of ${JSON.stringify(watch.prefix)}: ${res.cancel_reason || 'no reason given'}`);
+    return new MetadataUnavailableError(
+      `etcd cancelled the watch of ${JSON.stringify(watch.prefix)}: ${res.cancel_reason || 'no reason given'}`,
+    );
   }
 
   #endWatch(watch: EtcdWatch, err: Error): void {
@@ -632,7 +670,8 @@ export class EtcdMetadataStore implements MetadataStore {
   #onStreamFailure(generation: number, err: unknown): void {
     if (generation !== this.#generation || this.#closed) return;
     // The stream is re-opened; operations report outages themselves. An expired auth token is renewed first.
-    if (err instanceof Error && castGrpcError(err) instanceof EtcdInvalidAuthTokenError) void this.#renewToken(Date.now() + this.requestTimeoutMs);
+    if (err instanceof Error && castGrpcError(err) instanceof EtcdInvalidAuthTokenError)
+      void this.#renewToken(Date.now() + this.requestTimeoutMs);
     this.#dropStream();
     if (this.#watches.size === 0) return;
     const delay = this.#watchBackoffMs;

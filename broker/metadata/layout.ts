@@ -113,13 +113,22 @@ const offsetDigits = 20;
  * incarnation (its orphans are recognisable at its next start) and a counter unique within the incarnation (a
  * merge of segments may start at the same offset as one of them).
  */
-export function segmentObjectKey(topicId: string, partition: number, baseOffset: number, nodeId: number, incarnation: string, n: number): string {
+export function segmentObjectKey(
+  topicId: string,
+  partition: number,
+  baseOffset: number,
+  nodeId: number,
+  incarnation: string,
+  n: number,
+): string {
   return `seg/${topicId}/${partition}/${String(baseOffset).padStart(offsetDigits, '0')}-${nodeId}-${incarnation}-${n}.seg`;
 }
 
 export const segmentObjectPrefix = 'seg/';
 
-export function parseSegmentObjectKey(key: string): { topicId: string; partition: number; baseOffset: number; nodeId: number; incarnation: string } | null {
+export function parseSegmentObjectKey(
+  key: string,
+): { topicId: string; partition: number; baseOffset: number; nodeId: number; incarnation: string } | null {
   const m = /^seg\/([A-Za-z0-9_-]+)\/(\d+)\/(\d{20})-(\d+)-([0-9a-f]+)-\d+\.seg$/.exec(key);
   return m ? { topicId: m[1]!, partition: Number(m[2]), baseOffset: Number(m[3]), nodeId: Number(m[4]), incarnation: m[5]! } : null;
 }
@@ -197,7 +206,14 @@ export function offsetKey(coordinatorPartition: number, groupId: string, topic: 
 }
 export function parseOffsetKey(key: string): { coordinatorPartition: number; groupId: string; topic: string; partition: number } | null {
   const m = /^\/offsets\/(\d+)\/([A-Za-z0-9_-]*)\/([^/]+)\/(\d+)$/.exec(key);
-  return m ? { coordinatorPartition: Number(m[1]), groupId: Buffer.from(m[2]!, 'base64url').toString('utf8'), topic: m[3]!, partition: Number(m[4]) } : null;
+  return m
+    ? {
+        coordinatorPartition: Number(m[1]),
+        groupId: Buffer.from(m[2]!, 'base64url').toString('utf8'),
+        topic: m[3]!,
+        partition: Number(m[4]),
+      }
+    : null;
 }
 export function parseGroupKey(key: string): { coordinatorPartition: number; groupId: string } | null {
   const m = /^\/groups\/(\d+)\/([A-Za-z0-9_-]*)$/.exec(key);

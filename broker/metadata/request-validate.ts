@@ -8,7 +8,10 @@ import { InvalidMetadataRequestError } from './errors.ts';
 import type { MetadataLimits } from './engine.ts';
 import type { Compare, Op, WatchEvent } from './store.ts';
 
-export type RequestLimits = Pick<MetadataLimits, 'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'maxTxnBytes' | 'minLeaseTtlMs' | 'maxLeaseTtlMs'>;
+export type RequestLimits = Pick<
+  MetadataLimits,
+  'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'maxTxnBytes' | 'minLeaseTtlMs' | 'maxLeaseTtlMs'
+>;
 
 function invalid(message: string): InvalidMetadataRequestError {
   return new InvalidMetadataRequestError(message);
@@ -51,7 +54,11 @@ export function checkWatch(limits: RequestLimits, prefix: unknown, fromRevision:
 /** The engine's transaction rules: sizes, operand types, and no key both put and deleted (or put twice) per branch. */
 export function checkTxn(limits: RequestLimits, compares: Compare[], success: Op[], failure: Op[]): void {
   const { maxTxnOps, maxTxnBytes, maxValueBytes } = limits;
-  for (const [what, list] of [['compares', compares], ['success', success], ['failure', failure]] as const) {
+  for (const [what, list] of [
+    ['compares', compares],
+    ['success', success],
+    ['failure', failure],
+  ] as const) {
     if (!Array.isArray(list)) throw invalid(`${what} must be an array`);
     if (list.length > maxTxnOps) throw invalid(`${what} has ${list.length} entries, over the limit of ${maxTxnOps}`);
   }

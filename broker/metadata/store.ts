@@ -31,9 +31,7 @@ export interface TxnResult {
   revision: number;
 }
 
-export type WatchEvent =
-  | { type: 'put'; kv: KeyValue }
-  | { type: 'delete'; key: string; modRevision: number };
+export type WatchEvent = { type: 'put'; kv: KeyValue } | { type: 'delete'; key: string; modRevision: number };
 
 export interface Watch {
   close(): void;

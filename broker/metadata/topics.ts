@@ -11,10 +11,12 @@ const legalTopicName = /^[a-zA-Z0-9._-]+$/;
 
 /** Kafka's topic name rules (Topic.validate); returns the problem, or null when the name is legal. */
 export function topicNameProblem(name: string): string | null {
-  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
+  if (name.length === 0) return "Topic name is illegal, it can't be empty";
   if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
-  if (name.length > maxTopicNameLength) return `Topic name is illegal, it can't be longer than ${maxTopicNameLength} characters, topic name: ${name}`;
-  if (!legalTopicName.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  if (name.length > maxTopicNameLength)
+    return `Topic name is illegal, it can't be longer than ${maxTopicNameLength} characters, topic name: ${name}`;
+  if (!legalTopicName.test(name))
+    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
   return null;
 }
 
@@ -78,7 +80,10 @@ export class TopicRegistry {
   async create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
     const record: TopicRecord = { name, id: newTopicId(), partitions, configs, createdAtMs: Date.now() };
     const key = topicKey(name);
-    const result = await this.store.txn([{ key, target: 'createRevision', op: '=', value: 0 }], [{ type: 'put', key, value: JSON.stringify(record) }]);
+    const result = await this.store.txn(
+      [{ key, target: 'createRevision', op: '=', value: 0 }],
+      [{ type: 'put', key, value: JSON.stringify(record) }],
+    );
     if (!result.succeeded) {
       await this.refresh(name);
       throw new TopicExistsError(name);
@@ -92,7 +97,10 @@ export class TopicRegistry {
     if (!current) throw new TopicChangedError(name);
     const next = change(current.record);
     const key = topicKey(name);
-    const result = await this.store.txn([{ key, target: 'modRevision', op: '=', value: current.modRevision }], [{ type: 'put', key, value: JSON.stringify(next) }]);
+    const result = await this.store.txn(
+      [{ key, target: 'modRevision', op: '=', value: current.modRevision }],
+      [{ type: 'put', key, value: JSON.stringify(next) }],
+    );
     if (!result.succeeded) {
       await this.refresh(name);
       throw new TopicChangedError(name);
@@ -118,7 +126,11 @@ export class TopicRegistry {
       [{ key: topicKey(name), target: 'modRevision', op: '=', value: current.modRevision }],
       [
         { type: 'delete', key: topicKey(name) },
-        { type: 'put', key: deletedTopicKey(record.id), value: JSON.stringify({ id: record.id, name, partitions: record.partitions, deletedAtMs: Date.now() }) },
+        {
+          type: 'put',
+          key: deletedTopicKey(record.id),
+          value: JSON.stringify({ id: record.id, name, partitions: record.partitions, deletedAtMs: Date.now() }),
+        },
       ],
     );
     if (!result.succeeded) {

@@ -100,7 +100,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(new Error(`ops HTTP endpoint cannot listen on ${formatHostPort(listener)} (skafos.http.listener): ${err.code ?? err.message}`, { cause: err }));
+      reject(
+        new Error(`ops HTTP endpoint cannot listen on ${formatHostPort(listener)} (skafos.http.listener): ${err.code ?? err.message}`, {
+          cause: err,
+        }),
+      );
     };
     server.once('error', onError);
     server.listen(listener.port, listener.host, () => {

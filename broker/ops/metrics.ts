@@ -21,9 +21,7 @@ export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
 ];
 
 /** Size buckets from 1 KiB to 64 MiB, by powers of 4. */
-export const SIZE_BUCKETS_BYTES: readonly number[] = [
-  1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
-];
+export const SIZE_BUCKETS_BYTES: readonly number[] = [1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
 interface MetricOptions<L extends string> {
   /** Without the prefix (`produce_bytes_total`) or with it (`skafos_produce_bytes_total`). */
@@ -59,32 +57,47 @@ export class Metrics {
     this.registry = new Registry();
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     if (options.version !== undefined) {
-      this.gauge({ name: 'build_info', help: 'Skafos version and Node.js version; always 1.', labelNames: ['version', 'node_version'] })
-        .set({ version: options.version, node_version: process.version }, 1);
+      this.gauge({
+        name: 'build_info',
+        help: 'Skafos version and Node.js version; always 1.',
+        labelNames: ['version', 'node_version'],
+      }).set({ version: options.version, node_version: process.version }, 1);
     }
   }
 
   counter<L extends string = string>(options: CounterOptions<L>): Counter<L> {
     const name = metricName(options.name);
     if (!name.endsWith('_total')) throw new Error(`counter ${name}: counter names end in _total`);
-    return this.getOrCreate(name, 'counter', options.labelNames, () => new Counter<L>({
+    return this.getOrCreate(
       name,
-      help: options.help,
-      labelNames: options.labelNames ?? [],
-      registers: [this.registry],
-      ...(options.collect ? { collect: options.collect } : {}),
-    }));
+      'counter',
+      options.labelNames,
+      () =>
+        new Counter<L>({
+          name,
+          help: options.help,
+          labelNames: options.labelNames ?? [],
+          registers: [this.registry],
+          ...(options.collect ? { collect: options.collect } : {}),
+        }),
+    );
   }
 
   gauge<L extends string = string>(options: GaugeOptions<L>): Gauge<L> {
     const name = metricName(options.name);
-    return this.getOrCreate(name, 'gauge', options.labelNames, () => new Gauge<L>({
+    return this.getOrCreate(
       name,
-      help: options.help,
-      labelNames: options.labelNames ?? [],
-      registers: [this.registry],
-      ...(options.collect ? { collect: options.collect } : {}),
-    }));
+      'gauge',
+      options.labelNames,
+      () =>
+        new Gauge<L>({
+          name,
+          help: options.help,
+          labelNames: options.labelNames ?? [],
+          registers: [this.registry],
+          ...(options.collect ? { collect: options.collect } : {}),
+        }),
+    );
   }
 
   histogram<L extends string = string>(options: HistogramOptions<L>): Histogram<L> {

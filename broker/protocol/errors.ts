@@ -145,28 +145,24 @@ export const ErrorCode = {
   STREAMS_INVALID_TOPOLOGY_EPOCH: 131,
   STREAMS_TOPOLOGY_FENCED: 132,
   SHARE_SESSION_LIMIT_REACHED: 133,
-} as const
+} as const;
 
-export type ErrorName = keyof typeof ErrorCode
-export type ErrorCodeValue = (typeof ErrorCode)[ErrorName]
+export type ErrorName = keyof typeof ErrorCode;
+export type ErrorCodeValue = (typeof ErrorCode)[ErrorName];
 
 export interface KafkaErrorInfo {
-  readonly name: ErrorName
-  readonly code: ErrorCodeValue
-  readonly retriable: boolean
-  readonly message: string
+  readonly name: ErrorName;
+  readonly code: ErrorCodeValue;
+  readonly retriable: boolean;
+  readonly message: string;
 }
 
 function info(name: ErrorName, retriable: boolean, message: string): KafkaErrorInfo {
-  return Object.freeze({ name, code: ErrorCode[name], retriable, message })
+  return Object.freeze({ name, code: ErrorCode[name], retriable, message });
 }
 
 export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.freeze({
-  UNKNOWN_SERVER_ERROR: info(
-    'UNKNOWN_SERVER_ERROR',
-    false,
-    'The server experienced an unexpected error when processing the request.',
-  ),
+  UNKNOWN_SERVER_ERROR: info('UNKNOWN_SERVER_ERROR', false, 'The server experienced an unexpected error when processing the request.'),
   NONE: info('NONE', false, ''),
   OFFSET_OUT_OF_RANGE: info(
     'OFFSET_OUT_OF_RANGE',
@@ -178,11 +174,7 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     true,
     'This message has failed its CRC checksum, exceeds the valid size, has a null key for a compacted topic, or is otherwise corrupt.',
   ),
-  UNKNOWN_TOPIC_OR_PARTITION: info(
-    'UNKNOWN_TOPIC_OR_PARTITION',
-    true,
-    'This server does not host this topic-partition.',
-  ),
+  UNKNOWN_TOPIC_OR_PARTITION: info('UNKNOWN_TOPIC_OR_PARTITION', true, 'This server does not host this topic-partition.'),
   INVALID_FETCH_SIZE: info('INVALID_FETCH_SIZE', false, 'The requested fetch size is invalid.'),
   LEADER_NOT_AVAILABLE: info(
     'LEADER_NOT_AVAILABLE',
@@ -207,49 +199,29 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     'The request included a message larger than the max message size the server will accept.',
   ),
   STALE_CONTROLLER_EPOCH: info('STALE_CONTROLLER_EPOCH', false, 'The controller moved to another broker.'),
-  OFFSET_METADATA_TOO_LARGE: info(
-    'OFFSET_METADATA_TOO_LARGE',
-    false,
-    'The metadata field of the offset request was too large.',
-  ),
+  OFFSET_METADATA_TOO_LARGE: info('OFFSET_METADATA_TOO_LARGE', false, 'The metadata field of the offset request was too large.'),
   NETWORK_EXCEPTION: info('NETWORK_EXCEPTION', true, 'The server disconnected before a response was received.'),
-  COORDINATOR_LOAD_IN_PROGRESS: info(
-    'COORDINATOR_LOAD_IN_PROGRESS',
-    true,
-    'The coordinator is loading and hence can\'t process requests.',
-  ),
+  COORDINATOR_LOAD_IN_PROGRESS: info('COORDINATOR_LOAD_IN_PROGRESS', true, "The coordinator is loading and hence can't process requests."),
   COORDINATOR_NOT_AVAILABLE: info('COORDINATOR_NOT_AVAILABLE', true, 'The coordinator is not available.'),
   NOT_COORDINATOR: info('NOT_COORDINATOR', true, 'This is not the correct coordinator.'),
-  INVALID_TOPIC_EXCEPTION: info(
-    'INVALID_TOPIC_EXCEPTION',
-    false,
-    'The request attempted to perform an operation on an invalid topic.',
-  ),
+  INVALID_TOPIC_EXCEPTION: info('INVALID_TOPIC_EXCEPTION', false, 'The request attempted to perform an operation on an invalid topic.'),
   RECORD_LIST_TOO_LARGE: info(
     'RECORD_LIST_TOO_LARGE',
     false,
     'The request included message batch larger than the configured segment size on the server.',
   ),
-  NOT_ENOUGH_REPLICAS: info(
-    'NOT_ENOUGH_REPLICAS',
-    true,
-    'Messages are rejected since there are fewer in-sync replicas than required.',
-  ),
+  NOT_ENOUGH_REPLICAS: info('NOT_ENOUGH_REPLICAS', true, 'Messages are rejected since there are fewer in-sync replicas than required.'),
   NOT_ENOUGH_REPLICAS_AFTER_APPEND: info(
     'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
     true,
     'Messages are written to the log, but to fewer in-sync replicas than required.',
   ),
-  INVALID_REQUIRED_ACKS: info(
-    'INVALID_REQUIRED_ACKS',
-    false,
-    'Produce request specified an invalid value for required acks.',
-  ),
+  INVALID_REQUIRED_ACKS: info('INVALID_REQUIRED_ACKS', false, 'Produce request specified an invalid value for required acks.'),
   ILLEGAL_GENERATION: info('ILLEGAL_GENERATION', false, 'Specified group generation id is not valid.'),
   INCONSISTENT_GROUP_PROTOCOL: info(
     'INCONSISTENT_GROUP_PROTOCOL',
     false,
-    'The group member\'s supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.',
+    "The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.",
   ),
   INVALID_GROUP_ID: info('INVALID_GROUP_ID', false, 'The configured groupId is invalid.'),
   UNKNOWN_MEMBER_ID: info('UNKNOWN_MEMBER_ID', false, 'The coordinator is not aware of this member.'),
@@ -259,20 +231,12 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     'The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms).',
   ),
   REBALANCE_IN_PROGRESS: info('REBALANCE_IN_PROGRESS', false, 'The group is rebalancing, so a rejoin is needed.'),
-  INVALID_COMMIT_OFFSET_SIZE: info(
-    'INVALID_COMMIT_OFFSET_SIZE',
-    false,
-    'The committing offset data size is not valid.',
-  ),
+  INVALID_COMMIT_OFFSET_SIZE: info('INVALID_COMMIT_OFFSET_SIZE', false, 'The committing offset data size is not valid.'),
   TOPIC_AUTHORIZATION_FAILED: info('TOPIC_AUTHORIZATION_FAILED', false, 'Topic authorization failed.'),
   GROUP_AUTHORIZATION_FAILED: info('GROUP_AUTHORIZATION_FAILED', false, 'Group authorization failed.'),
   CLUSTER_AUTHORIZATION_FAILED: info('CLUSTER_AUTHORIZATION_FAILED', false, 'Cluster authorization failed.'),
   INVALID_TIMESTAMP: info('INVALID_TIMESTAMP', false, 'The timestamp of the message is out of acceptable range.'),
-  UNSUPPORTED_SASL_MECHANISM: info(
-    'UNSUPPORTED_SASL_MECHANISM',
-    false,
-    'The broker does not support the requested SASL mechanism.',
-  ),
+  UNSUPPORTED_SASL_MECHANISM: info('UNSUPPORTED_SASL_MECHANISM', false, 'The broker does not support the requested SASL mechanism.'),
   ILLEGAL_SASL_STATE: info('ILLEGAL_SASL_STATE', false, 'Request is not valid given the current SASL state.'),
   UNSUPPORTED_VERSION: info('UNSUPPORTED_VERSION', false, 'The version of API is not supported.'),
   TOPIC_ALREADY_EXISTS: info('TOPIC_ALREADY_EXISTS', false, 'Topic with this name already exists.'),
@@ -296,22 +260,10 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     'The message format version on the broker does not support the request.',
   ),
   POLICY_VIOLATION: info('POLICY_VIOLATION', false, 'Request parameters do not satisfy the configured policy.'),
-  OUT_OF_ORDER_SEQUENCE_NUMBER: info(
-    'OUT_OF_ORDER_SEQUENCE_NUMBER',
-    false,
-    'The broker received an out of order sequence number.',
-  ),
-  DUPLICATE_SEQUENCE_NUMBER: info(
-    'DUPLICATE_SEQUENCE_NUMBER',
-    false,
-    'The broker received a duplicate sequence number.',
-  ),
+  OUT_OF_ORDER_SEQUENCE_NUMBER: info('OUT_OF_ORDER_SEQUENCE_NUMBER', false, 'The broker received an out of order sequence number.'),
+  DUPLICATE_SEQUENCE_NUMBER: info('DUPLICATE_SEQUENCE_NUMBER', false, 'The broker received a duplicate sequence number.'),
   INVALID_PRODUCER_EPOCH: info('INVALID_PRODUCER_EPOCH', false, 'Producer attempted to produce with an old epoch.'),
-  INVALID_TXN_STATE: info(
-    'INVALID_TXN_STATE',
-    false,
-    'The producer attempted a transactional operation in an invalid state.',
-  ),
+  INVALID_TXN_STATE: info('INVALID_TXN_STATE', false, 'The producer attempted a transactional operation in an invalid state.'),
   INVALID_PRODUCER_ID_MAPPING: info(
     'INVALID_PRODUCER_ID_MAPPING',
     false,
@@ -332,11 +284,7 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     false,
     'Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.',
   ),
-  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: info(
-    'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-    false,
-    'Transactional Id authorization failed.',
-  ),
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: info('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', false, 'Transactional Id authorization failed.'),
   SECURITY_DISABLED: info('SECURITY_DISABLED', false, 'Security features are disabled.'),
   OPERATION_NOT_ATTEMPTED: info(
     'OPERATION_NOT_ATTEMPTED',
@@ -344,39 +292,23 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     'The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.',
   ),
   KAFKA_STORAGE_ERROR: info('KAFKA_STORAGE_ERROR', true, 'Disk error when trying to access log file on the disk.'),
-  LOG_DIR_NOT_FOUND: info(
-    'LOG_DIR_NOT_FOUND',
-    false,
-    'The user-specified log directory is not found in the broker config.',
-  ),
+  LOG_DIR_NOT_FOUND: info('LOG_DIR_NOT_FOUND', false, 'The user-specified log directory is not found in the broker config.'),
   SASL_AUTHENTICATION_FAILED: info('SASL_AUTHENTICATION_FAILED', false, 'SASL Authentication failed.'),
   UNKNOWN_PRODUCER_ID: info(
     'UNKNOWN_PRODUCER_ID',
     false,
-    'This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer\'s records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer\'s metadata is removed from the broker, and future appends by the producer will return this exception.',
+    "This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer's records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer's metadata is removed from the broker, and future appends by the producer will return this exception.",
   ),
   REASSIGNMENT_IN_PROGRESS: info('REASSIGNMENT_IN_PROGRESS', false, 'A partition reassignment is in progress.'),
-  DELEGATION_TOKEN_AUTH_DISABLED: info(
-    'DELEGATION_TOKEN_AUTH_DISABLED',
-    false,
-    'Delegation Token feature is not enabled.',
-  ),
+  DELEGATION_TOKEN_AUTH_DISABLED: info('DELEGATION_TOKEN_AUTH_DISABLED', false, 'Delegation Token feature is not enabled.'),
   DELEGATION_TOKEN_NOT_FOUND: info('DELEGATION_TOKEN_NOT_FOUND', false, 'Delegation Token is not found on server.'),
-  DELEGATION_TOKEN_OWNER_MISMATCH: info(
-    'DELEGATION_TOKEN_OWNER_MISMATCH',
-    false,
-    'Specified Principal is not valid Owner/Renewer.',
-  ),
+  DELEGATION_TOKEN_OWNER_MISMATCH: info('DELEGATION_TOKEN_OWNER_MISMATCH', false, 'Specified Principal is not valid Owner/Renewer.'),
   DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: info(
     'DELEGATION_TOKEN_REQUEST_NOT_ALLOWED',
     false,
     'Delegation Token requests are not allowed on PLAINTEXT/1-way SSL channels and on delegation token authenticated channels.',
   ),
-  DELEGATION_TOKEN_AUTHORIZATION_FAILED: info(
-    'DELEGATION_TOKEN_AUTHORIZATION_FAILED',
-    false,
-    'Delegation Token authorization failed.',
-  ),
+  DELEGATION_TOKEN_AUTHORIZATION_FAILED: info('DELEGATION_TOKEN_AUTHORIZATION_FAILED', false, 'Delegation Token authorization failed.'),
   DELEGATION_TOKEN_EXPIRED: info('DELEGATION_TOKEN_EXPIRED', false, 'Delegation Token is expired.'),
   INVALID_PRINCIPAL_TYPE: info('INVALID_PRINCIPAL_TYPE', false, 'Supplied principalType is not supported.'),
   NON_EMPTY_GROUP: info('NON_EMPTY_GROUP', false, 'The group is not empty.'),
@@ -389,16 +321,8 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     'There is no listener on the leader broker that matches the listener on which metadata request was processed.',
   ),
   TOPIC_DELETION_DISABLED: info('TOPIC_DELETION_DISABLED', false, 'Topic deletion is disabled.'),
-  FENCED_LEADER_EPOCH: info(
-    'FENCED_LEADER_EPOCH',
-    true,
-    'The leader epoch in the request is older than the epoch on the broker.',
-  ),
-  UNKNOWN_LEADER_EPOCH: info(
-    'UNKNOWN_LEADER_EPOCH',
-    true,
-    'The leader epoch in the request is newer than the epoch on the broker.',
-  ),
+  FENCED_LEADER_EPOCH: info('FENCED_LEADER_EPOCH', true, 'The leader epoch in the request is older than the epoch on the broker.'),
+  UNKNOWN_LEADER_EPOCH: info('UNKNOWN_LEADER_EPOCH', true, 'The leader epoch in the request is newer than the epoch on the broker.'),
   UNSUPPORTED_COMPRESSION_TYPE: info(
     'UNSUPPORTED_COMPRESSION_TYPE',
     false,
@@ -415,22 +339,14 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     false,
     'The group member needs to have a valid member id before actually entering a consumer group.',
   ),
-  PREFERRED_LEADER_NOT_AVAILABLE: info(
-    'PREFERRED_LEADER_NOT_AVAILABLE',
-    true,
-    'The preferred leader was not available.',
-  ),
+  PREFERRED_LEADER_NOT_AVAILABLE: info('PREFERRED_LEADER_NOT_AVAILABLE', true, 'The preferred leader was not available.'),
   GROUP_MAX_SIZE_REACHED: info('GROUP_MAX_SIZE_REACHED', false, 'The consumer group has reached its max size.'),
   FENCED_INSTANCE_ID: info(
     'FENCED_INSTANCE_ID',
     false,
     'The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id.',
   ),
-  ELIGIBLE_LEADERS_NOT_AVAILABLE: info(
-    'ELIGIBLE_LEADERS_NOT_AVAILABLE',
-    true,
-    'Eligible topic partition leaders are not available.',
-  ),
+  ELIGIBLE_LEADERS_NOT_AVAILABLE: info('ELIGIBLE_LEADERS_NOT_AVAILABLE', true, 'Eligible topic partition leaders are not available.'),
   ELECTION_NOT_NEEDED: info('ELECTION_NOT_NEEDED', true, 'Leader election not needed for topic partition.'),
   NO_REASSIGNMENT_IN_PROGRESS: info('NO_REASSIGNMENT_IN_PROGRESS', false, 'No partition reassignment is in progress.'),
   GROUP_SUBSCRIBED_TO_TOPIC: info(
@@ -438,40 +354,20 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     false,
     'Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.',
   ),
-  INVALID_RECORD: info(
-    'INVALID_RECORD',
-    false,
-    'This record has failed the validation on broker and hence will be rejected.',
-  ),
+  INVALID_RECORD: info('INVALID_RECORD', false, 'This record has failed the validation on broker and hence will be rejected.'),
   UNSTABLE_OFFSET_COMMIT: info('UNSTABLE_OFFSET_COMMIT', true, 'There are unstable offsets that need to be cleared.'),
   THROTTLING_QUOTA_EXCEEDED: info('THROTTLING_QUOTA_EXCEEDED', true, 'The throttling quota has been exceeded.'),
-  PRODUCER_FENCED: info(
-    'PRODUCER_FENCED',
-    false,
-    'There is a newer producer with the same transactionalId which fences the current one.',
-  ),
-  RESOURCE_NOT_FOUND: info(
-    'RESOURCE_NOT_FOUND',
-    false,
-    'A request illegally referred to a resource that does not exist.',
-  ),
+  PRODUCER_FENCED: info('PRODUCER_FENCED', false, 'There is a newer producer with the same transactionalId which fences the current one.'),
+  RESOURCE_NOT_FOUND: info('RESOURCE_NOT_FOUND', false, 'A request illegally referred to a resource that does not exist.'),
   DUPLICATE_RESOURCE: info('DUPLICATE_RESOURCE', false, 'A request illegally referred to the same resource twice.'),
-  UNACCEPTABLE_CREDENTIAL: info(
-    'UNACCEPTABLE_CREDENTIAL',
-    false,
-    'Requested credential would not meet criteria for acceptability.',
-  ),
+  UNACCEPTABLE_CREDENTIAL: info('UNACCEPTABLE_CREDENTIAL', false, 'Requested credential would not meet criteria for acceptability.'),
   INCONSISTENT_VOTER_SET: info(
     'INCONSISTENT_VOTER_SET',
     false,
     'Indicates that the either the sender or recipient of a voter-only request is not one of the expected voters.',
   ),
   INVALID_UPDATE_VERSION: info('INVALID_UPDATE_VERSION', false, 'The given update version was invalid.'),
-  FEATURE_UPDATE_FAILED: info(
-    'FEATURE_UPDATE_FAILED',
-    false,
-    'Unable to update finalized features due to an unexpected server error.',
-  ),
+  FEATURE_UPDATE_FAILED: info('FEATURE_UPDATE_FAILED', false, 'Unable to update finalized features due to an unexpected server error.'),
   PRINCIPAL_DESERIALIZATION_FAILURE: info(
     'PRINCIPAL_DESERIALIZATION_FAILURE',
     false,
@@ -486,33 +382,17 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
   UNKNOWN_TOPIC_ID: info('UNKNOWN_TOPIC_ID', true, 'This server does not host this topic ID.'),
   DUPLICATE_BROKER_REGISTRATION: info('DUPLICATE_BROKER_REGISTRATION', false, 'This broker ID is already in use.'),
   BROKER_ID_NOT_REGISTERED: info('BROKER_ID_NOT_REGISTERED', false, 'The given broker ID was not registered.'),
-  INCONSISTENT_TOPIC_ID: info(
-    'INCONSISTENT_TOPIC_ID',
-    true,
-    'The log\'s topic ID did not match the topic ID in the request.',
-  ),
-  INCONSISTENT_CLUSTER_ID: info(
-    'INCONSISTENT_CLUSTER_ID',
-    false,
-    'The clusterId in the request does not match that found on the server.',
-  ),
+  INCONSISTENT_TOPIC_ID: info('INCONSISTENT_TOPIC_ID', true, "The log's topic ID did not match the topic ID in the request."),
+  INCONSISTENT_CLUSTER_ID: info('INCONSISTENT_CLUSTER_ID', false, 'The clusterId in the request does not match that found on the server.'),
   TRANSACTIONAL_ID_NOT_FOUND: info('TRANSACTIONAL_ID_NOT_FOUND', false, 'The transactionalId could not be found.'),
-  FETCH_SESSION_TOPIC_ID_ERROR: info(
-    'FETCH_SESSION_TOPIC_ID_ERROR',
-    true,
-    'The fetch session encountered inconsistent topic ID usage.',
-  ),
+  FETCH_SESSION_TOPIC_ID_ERROR: info('FETCH_SESSION_TOPIC_ID_ERROR', true, 'The fetch session encountered inconsistent topic ID usage.'),
   INELIGIBLE_REPLICA: info('INELIGIBLE_REPLICA', false, 'The new ISR contains at least one ineligible replica.'),
   NEW_LEADER_ELECTED: info(
     'NEW_LEADER_ELECTED',
     false,
     'The AlterPartition request successfully updated the partition state but the leader has changed.',
   ),
-  OFFSET_MOVED_TO_TIERED_STORAGE: info(
-    'OFFSET_MOVED_TO_TIERED_STORAGE',
-    false,
-    'The requested offset is moved to tiered storage.',
-  ),
+  OFFSET_MOVED_TO_TIERED_STORAGE: info('OFFSET_MOVED_TO_TIERED_STORAGE', false, 'The requested offset is moved to tiered storage.'),
   FENCED_MEMBER_EPOCH: info(
     'FENCED_MEMBER_EPOCH',
     false,
@@ -523,21 +403,13 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     false,
     'The instance ID is still used by another member in the consumer group. That member must leave first.',
   ),
-  UNSUPPORTED_ASSIGNOR: info(
-    'UNSUPPORTED_ASSIGNOR',
-    false,
-    'The assignor or its version range is not supported by the consumer group.',
-  ),
+  UNSUPPORTED_ASSIGNOR: info('UNSUPPORTED_ASSIGNOR', false, 'The assignor or its version range is not supported by the consumer group.'),
   STALE_MEMBER_EPOCH: info(
     'STALE_MEMBER_EPOCH',
     false,
     'The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.',
   ),
-  MISMATCHED_ENDPOINT_TYPE: info(
-    'MISMATCHED_ENDPOINT_TYPE',
-    false,
-    'The request was sent to an endpoint of the wrong type.',
-  ),
+  MISMATCHED_ENDPOINT_TYPE: info('MISMATCHED_ENDPOINT_TYPE', false, 'The request was sent to an endpoint of the wrong type.'),
   UNSUPPORTED_ENDPOINT_TYPE: info('UNSUPPORTED_ENDPOINT_TYPE', false, 'This endpoint type is not supported yet.'),
   UNKNOWN_CONTROLLER_ID: info('UNKNOWN_CONTROLLER_ID', false, 'This controller ID is not known.'),
   UNKNOWN_SUBSCRIPTION_ID: info(
@@ -550,11 +422,7 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     false,
     'Client sent a push telemetry request larger than the maximum size the broker will accept.',
   ),
-  INVALID_REGISTRATION: info(
-    'INVALID_REGISTRATION',
-    false,
-    'The controller has considered the broker registration to be invalid.',
-  ),
+  INVALID_REGISTRATION: info('INVALID_REGISTRATION', false, 'The controller has considered the broker registration to be invalid.'),
   TRANSACTION_ABORTABLE: info(
     'TRANSACTION_ABORTABLE',
     false,
@@ -572,7 +440,7 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     false,
     'The share coordinator rejected the request because the share-group state epoch did not match.',
   ),
-  INVALID_VOTER_KEY: info('INVALID_VOTER_KEY', false, 'The voter key doesn\'t match the receiving replica\'s key.'),
+  INVALID_VOTER_KEY: info('INVALID_VOTER_KEY', false, "The voter key doesn't match the receiving replica's key."),
   DUPLICATE_VOTER: info('DUPLICATE_VOTER', false, 'The voter is already part of the set of voters.'),
   VOTER_NOT_FOUND: info('VOTER_NOT_FOUND', false, 'The voter is not part of the set of voters.'),
   INVALID_REGULAR_EXPRESSION: info('INVALID_REGULAR_EXPRESSION', false, 'The regular expression is not valid.'),
@@ -582,45 +450,37 @@ export const KAFKA_ERRORS: Readonly<Record<ErrorName, KafkaErrorInfo>> = Object.
     'Client metadata is stale. The client should rebootstrap to obtain new metadata.',
   ),
   STREAMS_INVALID_TOPOLOGY: info('STREAMS_INVALID_TOPOLOGY', false, 'The supplied topology is invalid.'),
-  STREAMS_INVALID_TOPOLOGY_EPOCH: info(
-    'STREAMS_INVALID_TOPOLOGY_EPOCH',
-    false,
-    'The supplied topology epoch is invalid.',
-  ),
+  STREAMS_INVALID_TOPOLOGY_EPOCH: info('STREAMS_INVALID_TOPOLOGY_EPOCH', false, 'The supplied topology epoch is invalid.'),
   STREAMS_TOPOLOGY_FENCED: info('STREAMS_TOPOLOGY_FENCED', false, 'The supplied topology epoch is outdated.'),
-  SHARE_SESSION_LIMIT_REACHED: info(
-    'SHARE_SESSION_LIMIT_REACHED',
-    true,
-    'The limit of share sessions has been reached.',
-  ),
-})
+  SHARE_SESSION_LIMIT_REACHED: info('SHARE_SESSION_LIMIT_REACHED', true, 'The limit of share sessions has been reached.'),
+});
 
 /** Smallest and largest error code Kafka defines (inclusive). */
-export const ERROR_CODE_MIN = -1
-export const ERROR_CODE_MAX = 133
+export const ERROR_CODE_MIN = -1;
+export const ERROR_CODE_MAX = 133;
 
 // Dense lookup: index = code - ERROR_CODE_MIN. Built once at module load.
 const errorInfoByCode: ReadonlyArray<KafkaErrorInfo | undefined> = (() => {
-  const table: Array<KafkaErrorInfo | undefined> = new Array(ERROR_CODE_MAX - ERROR_CODE_MIN + 1).fill(undefined)
+  const table: Array<KafkaErrorInfo | undefined> = new Array(ERROR_CODE_MAX - ERROR_CODE_MIN + 1).fill(undefined);
   for (const name of Object.keys(KAFKA_ERRORS) as ErrorName[]) {
-    const entry = KAFKA_ERRORS[name]
-    const index = entry.code - ERROR_CODE_MIN
-    if (index < 0 || index >= table.length) throw new Error(`error code ${entry.code} of ${name} out of range`)
-    if (table[index] !== undefined) throw new Error(`error code ${entry.code} used twice`)
-    table[index] = entry
+    const entry = KAFKA_ERRORS[name];
+    const index = entry.code - ERROR_CODE_MIN;
+    if (index < 0 || index >= table.length) throw new Error(`error code ${entry.code} of ${name} out of range`);
+    if (table[index] !== undefined) throw new Error(`error code ${entry.code} used twice`);
+    table[index] = entry;
   }
-  return Object.freeze(table)
-})()
+  return Object.freeze(table);
+})();
 
 /** Metadata for a wire error code, or undefined when Kafka defines no such code. */
 export function errorInfoForCode(code: number): KafkaErrorInfo | undefined {
-  if (!Number.isInteger(code) || code < ERROR_CODE_MIN || code > ERROR_CODE_MAX) return undefined
-  return errorInfoByCode[code - ERROR_CODE_MIN]
+  if (!Number.isInteger(code) || code < ERROR_CODE_MIN || code > ERROR_CODE_MAX) return undefined;
+  return errorInfoByCode[code - ERROR_CODE_MIN];
 }
 
 /** True when `code` is a Kafka error code (including NONE). */
 export function isKnownErrorCode(code: number): code is ErrorCodeValue {
-  return errorInfoForCode(code) !== undefined
+  return errorInfoForCode(code) !== undefined;
 }
 
 /**
@@ -629,18 +489,18 @@ export function isKnownErrorCode(code: number): code is ErrorCodeValue {
  * response's error message field.
  */
 export class KafkaError extends Error {
-  readonly code: ErrorCodeValue
-  readonly retriable: boolean
-  readonly errorName: ErrorName
+  readonly code: ErrorCodeValue;
+  readonly retriable: boolean;
+  readonly errorName: ErrorName;
 
   constructor(code: ErrorCodeValue, message?: string, options?: ErrorOptions) {
-    const entry = errorInfoForCode(code)
-    if (entry === undefined) throw new TypeError(`not a Kafka error code: ${code}`)
-    if (entry.code === ErrorCode.NONE) throw new TypeError('KafkaError cannot carry error code NONE')
-    super(message ?? entry.message, options)
-    this.name = 'KafkaError'
-    this.code = entry.code
-    this.retriable = entry.retriable
-    this.errorName = entry.name
+    const entry = errorInfoForCode(code);
+    if (entry === undefined) throw new TypeError(`not a Kafka error code: ${code}`);
+    if (entry.code === ErrorCode.NONE) throw new TypeError('KafkaError cannot carry error code NONE');
+    super(message ?? entry.message, options);
+    this.name = 'KafkaError';
+    this.code = entry.code;
+    this.retriable = entry.retriable;
+    this.errorName = entry.name;
   }
 }

@@ -1,5 +1,12 @@
 // Size-prefixed framing and request/response headers around the generated message codecs.
-import { apiCodecs, ApiKey, decodeRequestHeader, decodeResponseHeader, encodeRequestHeader, encodeResponseHeader } from './generated/index.ts';
+import {
+  apiCodecs,
+  ApiKey,
+  decodeRequestHeader,
+  decodeResponseHeader,
+  encodeRequestHeader,
+  encodeResponseHeader,
+} from './generated/index.ts';
 import type { ApiCodec, RequestHeader } from './generated/index.ts';
 import { ProtocolDecodeError } from './wire/errors.ts';
 import { Reader } from './wire/reader.ts';
@@ -67,7 +74,10 @@ export class FrameSplitter {
       const size = buf.readInt32BE(pos);
       if (size < 0) throw new ProtocolDecodeError('BAD_LENGTH', `negative frame size ${size}`);
       if (size > this.maxFrameBytes) {
-        throw new ProtocolDecodeError('FRAME_TOO_LARGE', `frame of ${size} bytes is larger than the maximum of ${this.maxFrameBytes} (socket.request.max.bytes)`);
+        throw new ProtocolDecodeError(
+          'FRAME_TOO_LARGE',
+          `frame of ${size} bytes is larger than the maximum of ${this.maxFrameBytes} (socket.request.max.bytes)`,
+        );
       }
       if (buf.length - pos - frameSizePrefixBytes < size) {
         this.need = frameSizePrefixBytes + size;
@@ -119,14 +129,25 @@ export function encodeRequest(apiKey: number, apiVersion: number, correlationId:
   if (codec === undefined) throw new RangeError(`unknown API key ${apiKey}`);
   const w = new Writer(1024);
   w.int32(0);
-  encodeRequestHeader(w, requestHeaderVersion(codec, apiVersion), { requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId });
+  encodeRequestHeader(w, requestHeaderVersion(codec, apiVersion), {
+    requestApiKey: apiKey,
+    requestApiVersion: apiVersion,
+    correlationId,
+    clientId,
+  });
   codec.encodeRequest(w, apiVersion, body);
   w.patchInt32AtStart(0, w.length - frameSizePrefixBytes);
   return w.finish();
 }
 
 /** Encodes a response frame, size prefix included, as chunks for a vectored write (record batches are not copied). */
-export function encodeResponse(apiKey: number, apiVersion: number, correlationId: number, body: unknown, initialCapacityBytes = 1024): Buffer[] {
+export function encodeResponse(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  body: unknown,
+  initialCapacityBytes = 1024,
+): Buffer[] {
   const codec = apiCodecs[apiKey];
   if (codec === undefined) throw new RangeError(`unknown API key ${apiKey}`);
   const w = new Writer(initialCapacityBytes);

@@ -50,7 +50,10 @@ export class Connection {
   private closedResolve!: () => void;
   readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
 
-  constructor(socket: Socket, args: { limits: ConnectionLimits; handlers: readonly (Handler | undefined)[]; services: BrokerServices; logger: Logger }) {
+  constructor(
+    socket: Socket,
+    args: { limits: ConnectionLimits; handlers: readonly (Handler | undefined)[]; services: BrokerServices; logger: Logger },
+  ) {
     this.socket = socket;
     this.limits = args.limits;
     this.handlers = args.handlers;
@@ -120,7 +123,10 @@ export class Connection {
       return;
     }
     const ctx: RequestContext = {
-      services: this.services, header: decoded.header, apiVersion, clientAddress: this.clientAddress,
+      services: this.services,
+      header: decoded.header,
+      apiVersion,
+      clientAddress: this.clientAddress,
       signal: longPolling.has(apiKey) ? this.drain.signal : this.abort.signal,
     };
     let result: unknown;
@@ -131,7 +137,10 @@ export class Connection {
       return;
     }
     if (result instanceof Promise) {
-      result.then((body) => this.complete(slot, apiKey, apiVersion, correlationId, body), (err) => this.fail(slot, apiKey, apiVersion, err));
+      result.then(
+        (body) => this.complete(slot, apiKey, apiVersion, correlationId, body),
+        (err) => this.fail(slot, apiKey, apiVersion, err),
+      );
     } else {
       this.complete(slot, apiKey, apiVersion, correlationId, result);
     }
@@ -182,7 +191,8 @@ export class Connection {
 
   private updateFlow(): void {
     if (this.closing) return; // reading on, discarding: see closeAfterResponses
-    const over = this.queue.length >= this.limits.maxInFlightRequests || this.inFlightBytes >= this.limits.maxInFlightBytes || this.waitingDrain;
+    const over =
+      this.queue.length >= this.limits.maxInFlightRequests || this.inFlightBytes >= this.limits.maxInFlightBytes || this.waitingDrain;
     if (over && !this.paused) {
       this.paused = true;
       this.socket.pause();

@@ -14,8 +14,13 @@ export interface KafkaServer {
 }
 
 export async function startKafkaServer(args: {
-  host: string; port: number; limits: ConnectionLimits; handlers: readonly (Handler | undefined)[];
-  services: BrokerServices; logger: Logger; idleTimeoutMs: number;
+  host: string;
+  port: number;
+  limits: ConnectionLimits;
+  handlers: readonly (Handler | undefined)[];
+  services: BrokerServices;
+  logger: Logger;
+  idleTimeoutMs: number;
 }): Promise<KafkaServer> {
   const connections = new Set<Connection>();
   const server: Server = createServer((socket: Socket) => {

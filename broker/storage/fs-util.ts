@@ -112,7 +112,8 @@ export class Limiter {
       return await fn();
     } finally {
       const next = this.#waiting.shift();
-      if (next) next(); // hand the slot over: inFlight stays the same
+      if (next)
+        next(); // hand the slot over: inFlight stays the same
       else this.#inFlight--;
     }
   }

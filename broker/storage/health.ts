@@ -190,7 +190,8 @@ export class ObjectStoreHealth {
     // Worse states take effect at once; better ones only after the hold time without worse signals.
     let next: HealthState = signal;
     if (signal !== 'unavailable' && now - this.lastUnavailableSignalMs < t.recoveryHoldMs) next = 'unavailable';
-    else if (signal === 'healthy' && now - this.lastBadSignalMs < t.recoveryHoldMs) next = this.current === 'healthy' ? 'healthy' : 'degraded';
+    else if (signal === 'healthy' && now - this.lastBadSignalMs < t.recoveryHoldMs)
+      next = this.current === 'healthy' ? 'healthy' : 'degraded';
     if (next !== this.current) {
       const transition: HealthTransition = { atMs: now, from: this.current, to: next, reason: why };
       this.transitions.push(transition);

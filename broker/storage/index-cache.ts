@@ -21,9 +21,7 @@ export interface IndexCacheStats {
   bytesLoaded: number;
 }
 
-type Entry =
-  | { kind: 'segment'; index: SegmentIndex; sizeBytes: number }
-  | { kind: 'wal'; entries: WalIndexEntry[]; sizeBytes: number };
+type Entry = { kind: 'segment'; index: SegmentIndex; sizeBytes: number } | { kind: 'wal'; entries: WalIndexEntry[]; sizeBytes: number };
 
 /** What a parsed WAL index holds in memory, roughly (for the cache's byte bound). */
 function walEntrySizeBytes(entries: number): number {

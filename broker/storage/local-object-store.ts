@@ -207,7 +207,10 @@ export class LocalObjectStore implements ObjectStore {
             } catch (err) {
               if (isErrno(err, 'EEXIST')) throw new PreconditionFailedError(key);
               if (isErrno(err, 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS')) {
-                throw new Error(`put ${JSON.stringify(key)} with ifNoneMatch needs hard links, which the file system under ${this.root} does not support`, { cause: err });
+                throw new Error(
+                  `put ${JSON.stringify(key)} with ifNoneMatch needs hard links, which the file system under ${this.root} does not support`,
+                  { cause: err },
+                );
               }
               throw err;
             }
@@ -509,7 +512,10 @@ export function keyToNames(key: string): string[] {
     if (problem !== null) throw new InvalidObjectKeyError(key, problem);
     const name = escapeSegment(segment);
     if (name.length > MAX_SEGMENT_NAME_BYTES) {
-      throw new InvalidObjectKeyError(key, `segment ${i + 1} escapes to a ${name.length}-byte file name, the local store's limit is ${MAX_SEGMENT_NAME_BYTES}`);
+      throw new InvalidObjectKeyError(
+        key,
+        `segment ${i + 1} escapes to a ${name.length}-byte file name, the local store's limit is ${MAX_SEGMENT_NAME_BYTES}`,
+      );
     }
     return i === segments.length - 1 ? name : `${name}%`;
   });
@@ -521,7 +527,12 @@ export function keyToNames(key: string): string[] {
  * before `startAfter`. A directory's entries sort by key contribution: a directory `x` as `x/`, so `x-1`
  * comes before the keys under `x/` and `x0` after them.
  */
-async function* walkKeys(dir: string, base: string, namePrefix: string, startAfter: string | undefined): AsyncGenerator<{ key: string; path: string }> {
+async function* walkKeys(
+  dir: string,
+  base: string,
+  namePrefix: string,
+  startAfter: string | undefined,
+): AsyncGenerator<{ key: string; path: string }> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });

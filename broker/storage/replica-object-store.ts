@@ -40,7 +40,15 @@ export class ReplicaReadObjectStore implements ObjectStore {
     this.primary = primary;
     this.replicas = replicas;
     this.clock = clock;
-    this.stats = replicas.map((r) => ({ name: r.name, hits: 0, missFallbacks: 0, errorFallbacks: 0, skippedUntilMs: 0, maxObservedLagMs: 0, lastObservedLagMs: 0 }));
+    this.stats = replicas.map((r) => ({
+      name: r.name,
+      hits: 0,
+      missFallbacks: 0,
+      errorFallbacks: 0,
+      skippedUntilMs: 0,
+      maxObservedLagMs: 0,
+      lastObservedLagMs: 0,
+    }));
   }
 
   async put(key: string, body: Buffer | Buffer[], options?: PutOptions): Promise<ObjectInfo> {

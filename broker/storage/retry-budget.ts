@@ -41,7 +41,11 @@ export class RetryBudget {
   #exhausted = 0;
 
   constructor(capacity: number, retryCost = DEFAULT_RETRY_COST, successRefill = DEFAULT_SUCCESS_REFILL) {
-    for (const [name, v] of [['capacity', capacity], ['retryCost', retryCost], ['successRefill', successRefill]] as const) {
+    for (const [name, v] of [
+      ['capacity', capacity],
+      ['retryCost', retryCost],
+      ['successRefill', successRefill],
+    ] as const) {
       if (!Number.isFinite(v) || v < 0) throw new RangeError(`retry budget ${name} must be a non-negative number, got ${v}`);
     }
     this.capacity = capacity;

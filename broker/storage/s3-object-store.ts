@@ -150,14 +150,31 @@ export interface S3ObjectStoreStats extends ObjectStoreStats {
 }
 
 const OPERATIONS: readonly S3Operation[] = [
-  'PutObject', 'GetObject', 'HeadObject', 'DeleteObjects', 'ListObjectsV2',
-  'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload',
+  'PutObject',
+  'GetObject',
+  'HeadObject',
+  'DeleteObjects',
+  'ListObjectsV2',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
 ];
 
 const THROTTLE_CODES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException',
-  'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded', 'ProvisionedThroughputExceededException',
-  'BandwidthLimitExceeded', 'EC2ThrottledException', 'PriorRequestNotComplete',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ProvisionedThroughputExceededException',
+  'BandwidthLimitExceeded',
+  'EC2ThrottledException',
+  'PriorRequestNotComplete',
 ]);
 /** Per-key DeleteObjects errors worth retrying. */
 const RETRYABLE_DELETE_CODES = new Set(['InternalError', 'SlowDown', 'ServiceUnavailable', 'OperationAborted', 'RequestTimeout']);
@@ -239,7 +256,10 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = options.bucket;
     this.keyPrefix = options.keyPrefix ?? '';
     this.maxConcurrentRequests = positiveInt('maxConcurrentRequests', options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS);
-    this.multipartThresholdBytes = positiveInt('multipartThresholdBytes', options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES);
+    this.multipartThresholdBytes = positiveInt(
+      'multipartThresholdBytes',
+      options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES,
+    );
     this.multipartPartBytes = positiveInt('multipartPartBytes', options.multipartPartBytes ?? DEFAULT_MULTIPART_PART_BYTES);
     this.sseKmsKeyId = options.sseKmsKeyId ?? null;
     this.retryPolicy = { ...defaultRetryPolicy, ...options.retry };
@@ -250,9 +270,18 @@ export class S3ObjectStore implements ObjectStore {
     this.#random = options.random ?? Math.random;
 
     const endpoint = options.endpoint ?? null;
-    const agentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: this.maxConcurrentRequests, maxFreeSockets: this.maxConcurrentRequests, scheduling: 'lifo' as const };
+    const agentOptions = {
+      keepAlive: true,
+      keepAliveMsecs: 10_000,
+      maxSockets: this.maxConcurrentRequests,
+      maxFreeSockets: this.maxConcurrentRequests,
+      scheduling: 'lifo' as const,
+    };
     const onSocket = () => void this.#connectionsOpened++;
-    this.#agent = endpoint !== null && endpoint.startsWith('http:') ? new CountingHttpAgent(agentOptions, onSocket) : new CountingHttpsAgent(agentOptions, onSocket);
+    this.#agent =
+      endpoint !== null && endpoint.startsWith('http:')
+        ? new CountingHttpAgent(agentOptions, onSocket)
+        : new CountingHttpsAgent(agentOptions, onSocket);
     this.#client = new S3Client({
       region: options.region ?? 'us-east-1',
       ...(endpoint === null ? {} : { endpoint }),
@@ -324,14 +353,17 @@ export class S3ObjectStore implements ObjectStore {
     const ctx: CallContext = { ambiguous: false };
     try {
       const out = await this.#request('PutObject', ctx, () =>
-        this.#client.send(new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: s3Key,
-          Body: payload,
-          ContentLength: size,
-          ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-          ...this.#sse(),
-        })));
+        this.#client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: s3Key,
+            Body: payload,
+            ContentLength: size,
+            ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+            ...this.#sse(),
+          }),
+        ),
+      );
       return { key, sizeBytes: size, etag: out.ETag ? unquote(out.ETag) : await this.#etagOf(key, s3Key) };
     } catch (err) {
       if (ifNoneMatch && statusOf(err) === 412) {
@@ -358,7 +390,8 @@ export class S3ObjectStore implements ObjectStore {
     const partBytes = Math.max(this.multipartPartBytes, Math.ceil(size / MAX_PARTS));
     const partCount = Math.ceil(size / partBytes);
     const created = await this.#request('CreateMultipartUpload', { ambiguous: false }, () =>
-      this.#client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, ...this.#sse() }))).catch((err) => {
+      this.#client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, ...this.#sse() })),
+    ).catch((err) => {
       throw this.#mapError(err, key);
     });
     const uploadId = created.UploadId;
@@ -372,10 +405,16 @@ export class S3ObjectStore implements ObjectStore {
           const end = Math.min(size, start + partBytes);
           const out = await this.#request('UploadPart', { ambiguous: false }, () => {
             if (failed) throw new SkippedRequest('another part failed'); // the upload is being abandoned
-            return this.#client.send(new UploadPartCommand({
-              Bucket: this.bucket, Key: s3Key, UploadId: uploadId, PartNumber: i + 1,
-              Body: slice(parts, start, end), ContentLength: end - start,
-            }));
+            return this.#client.send(
+              new UploadPartCommand({
+                Bucket: this.bucket,
+                Key: s3Key,
+                UploadId: uploadId,
+                PartNumber: i + 1,
+                Body: slice(parts, start, end),
+                ContentLength: end - start,
+              }),
+            );
           }).catch((err) => {
             failed = true;
             throw err;
@@ -394,11 +433,16 @@ export class S3ObjectStore implements ObjectStore {
       const ctx: CallContext = { ambiguous: false };
       try {
         const done = await this.#request('CompleteMultipartUpload', ctx, () =>
-          this.#client.send(new CompleteMultipartUploadCommand({
-            Bucket: this.bucket, Key: s3Key, UploadId: uploadId,
-            MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-            ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-          })));
+          this.#client.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: s3Key,
+              UploadId: uploadId,
+              MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+              ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+            }),
+          ),
+        );
         return { key, sizeBytes: size, etag: done.ETag ? unquote(done.ETag) : await this.#etagOf(key, s3Key) };
       } catch (err) {
         // A retry after an attempt that completed the upload finds it gone (404 NoSuchUpload) or, if
@@ -420,8 +464,12 @@ export class S3ObjectStore implements ObjectStore {
   async #abort(s3Key: string, uploadId: string): Promise<void> {
     this.#multipartAborts++;
     try {
-      await this.#request('AbortMultipartUpload', { ambiguous: false }, () =>
-        this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, UploadId: uploadId })), 2);
+      await this.#request(
+        'AbortMultipartUpload',
+        { ambiguous: false },
+        () => this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: s3Key, UploadId: uploadId })),
+        2,
+      );
     } catch {
       // Best effort: a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes what is left.
     }
@@ -447,11 +495,13 @@ export class S3ObjectStore implements ObjectStore {
     const what = range === undefined ? '' : ` [${range.start}, ${range.end})`;
     try {
       return await this.#request('GetObject', { ambiguous: false }, async () => {
-        const out = await this.#client.send(new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: s3Key,
-          ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
-        }));
+        const out = await this.#client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: s3Key,
+            ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
+          }),
+        );
         const length = out.ContentLength;
         // A 206 says which bytes it holds and the object's size; a 200 (range ignored or none asked) is all of it.
         let first = 0;
@@ -463,7 +513,10 @@ export class S3ObjectStore implements ObjectStore {
             total = m[3] === '*' ? undefined : Number(m[3]);
           }
         }
-        const outside = () => new RangeError(`get ${JSON.stringify(key)}: range [${range!.start}, ${range!.end}) is outside the object's ${total ?? 'unknown number of'} bytes`);
+        const outside = () =>
+          new RangeError(
+            `get ${JSON.stringify(key)}: range [${range!.start}, ${range!.end}) is outside the object's ${total ?? 'unknown number of'} bytes`,
+          );
         if (range !== undefined && total !== undefined && range.end > total) {
           destroyBody(out.Body);
           throw outside();
@@ -492,7 +545,8 @@ export class S3ObjectStore implements ObjectStore {
   async #headKey(key: string, s3Key: string): Promise<ObjectInfo | null> {
     try {
       const out = await this.#request('HeadObject', { ambiguous: false }, () =>
-        this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: s3Key })));
+        this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: s3Key })),
+      );
       return { key, sizeBytes: out.ContentLength ?? 0, etag: unquote(out.ETag ?? '') };
     } catch (err) {
       if (statusOf(err) === 404) return null;
@@ -502,7 +556,8 @@ export class S3ObjectStore implements ObjectStore {
 
   async #etagOf(key: string, s3Key: string): Promise<string> {
     const info = await this.#headKey(key, s3Key);
-    if (info === null) throw new ObjectStoreUnavailableError(`S3 put ${JSON.stringify(key)}: the response had no ETag and the object is not visible`);
+    if (info === null)
+      throw new ObjectStoreUnavailableError(`S3 put ${JSON.stringify(key)}: the response had no ETag and the object is not visible`);
     return info.etag;
   }
 
@@ -523,10 +578,12 @@ export class S3ObjectStore implements ObjectStore {
     let remaining = batch;
     try {
       await this.#request('DeleteObjects', { ambiguous: false }, async () => {
-        const out = await this.#client.send(new DeleteObjectsCommand({
-          Bucket: this.bucket,
-          Delete: { Objects: remaining.map((Key) => ({ Key })), Quiet: true },
-        }));
+        const out = await this.#client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: remaining.map((Key) => ({ Key })), Quiet: true },
+          }),
+        );
         const retry: string[] = [];
         let retryCode = '';
         for (const e of out.Errors ?? []) {
@@ -535,7 +592,9 @@ export class S3ObjectStore implements ObjectStore {
             retry.push(e.Key);
             retryCode = e.Code;
           } else {
-            throw new Error(`S3 delete ${JSON.stringify(this.#userKey(e.Key))} in bucket ${this.bucket} failed: ${e.Code ?? 'error'}: ${e.Message ?? ''}`);
+            throw new Error(
+              `S3 delete ${JSON.stringify(this.#userKey(e.Key))} in bucket ${this.bucket} failed: ${e.Code ?? 'error'}: ${e.Message ?? ''}`,
+            );
           }
         }
         if (retry.length > 0) {
@@ -561,14 +620,20 @@ export class S3ObjectStore implements ObjectStore {
       let token: string | undefined;
       do {
         const page = await this.#request('ListObjectsV2', { ambiguous: false }, () =>
-          this.#client.send(new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.keyPrefix + prefix,
-            MaxKeys: Math.min(1000, limit - out.length),
-            EncodingType: 'url',
-            ...(token !== undefined ? { ContinuationToken: token }
-              : startAfter !== undefined && startAfter !== '' ? { StartAfter: this.keyPrefix + startAfter.toWellFormed() } : {}),
-          }))).catch((err) => {
+          this.#client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: this.keyPrefix + prefix,
+              MaxKeys: Math.min(1000, limit - out.length),
+              EncodingType: 'url',
+              ...(token !== undefined
+                ? { ContinuationToken: token }
+                : startAfter !== undefined && startAfter !== ''
+                  ? { StartAfter: this.keyPrefix + startAfter.toWellFormed() }
+                  : {}),
+            }),
+          ),
+        ).catch((err) => {
           throw this.#mapError(err, undefined);
         });
         const encoded = page.EncodingType === 'url';
@@ -655,17 +720,27 @@ export class S3ObjectStore implements ObjectStore {
         const f = classify(err);
         if (f.outcome === 'ok') this.#budget.onSuccess(); // 404, 412, 416: the store answered
         if (started !== 0) {
-          this.#observe(op, started, f.outcome, { attempt, ...(f.status === undefined ? {} : { status: f.status }), ...(f.code === undefined ? {} : { code: f.code }) });
+          this.#observe(op, started, f.outcome, {
+            attempt,
+            ...(f.status === undefined ? {} : { status: f.status }),
+            ...(f.code === undefined ? {} : { code: f.code }),
+          });
         }
         if (!f.retryable) throw err;
         if (f.ambiguous) ctx.ambiguous = true;
         if (f.outcome === 'throttled') this.#throttles++;
         const last = `${f.outcome === 'throttled' ? 'throttled: ' : ''}${describeFailure(f, err)}`;
         if (attempt >= maxAttempts) {
-          throw new ObjectStoreUnavailableError(`S3 ${op} on bucket ${this.bucket} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}; last: ${last}`, { cause: err });
+          throw new ObjectStoreUnavailableError(
+            `S3 ${op} on bucket ${this.bucket} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}; last: ${last}`,
+            { cause: err },
+          );
         }
         if (!this.#budget.tryAcquire()) {
-          throw new ObjectStoreUnavailableError(`S3 ${op} on bucket ${this.bucket} failed (${last}) and the retry budget is exhausted: not retried`, { cause: err });
+          throw new ObjectStoreUnavailableError(
+            `S3 ${op} on bucket ${this.bucket} failed (${last}) and the retry budget is exhausted: not retried`,
+            { cause: err },
+          );
         }
         this.#retries++;
         const delay = backoffMs(attempt, this.retryPolicy.baseBackoffMs, this.retryPolicy.maxBackoffMs, this.#random);
@@ -685,7 +760,8 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Errors as the contract wants them; already-mapped ones pass through. */
   #mapError(err: unknown, key: string | undefined): unknown {
-    if (err instanceof ObjectStoreUnavailableError || err instanceof ObjectNotFoundError || err instanceof PreconditionFailedError) return err;
+    if (err instanceof ObjectStoreUnavailableError || err instanceof ObjectNotFoundError || err instanceof PreconditionFailedError)
+      return err;
     if (err instanceof RangeError || err instanceof TypeError || err instanceof InvalidObjectKeyError) return err;
     const status = statusOf(err);
     if (status === undefined) return err;
@@ -699,7 +775,10 @@ export class S3ObjectStore implements ObjectStore {
     if (problem !== null) throw new InvalidObjectKeyError(key, problem);
     const full = this.keyPrefix + key;
     if (this.keyPrefix !== '' && Buffer.byteLength(full) > MAX_OBJECT_KEY_BYTES) {
-      throw new InvalidObjectKeyError(key, `longer than ${MAX_OBJECT_KEY_BYTES} bytes with the key prefix ${JSON.stringify(this.keyPrefix)}`);
+      throw new InvalidObjectKeyError(
+        key,
+        `longer than ${MAX_OBJECT_KEY_BYTES} bytes with the key prefix ${JSON.stringify(this.keyPrefix)}`,
+      );
     }
     return full;
   }

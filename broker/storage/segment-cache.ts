@@ -90,7 +90,7 @@ export class SegmentCache {
       return Promise.resolve(hit);
     }
     const inFlight = this.loading.get(key);
-    if (inFlight) return inFlight.then((data) => data.length === lengthBytes ? data : this.load(objectKey, position, lengthBytes, keep));
+    if (inFlight) return inFlight.then((data) => (data.length === lengthBytes ? data : this.load(objectKey, position, lengthBytes, keep)));
     this.stats.misses++;
     const load = this.store.get(objectKey, { start: position, end: position + lengthBytes }).then(
       (data) => {
@@ -125,10 +125,12 @@ export class SegmentCache {
     }
     this.stats.prefetches++;
     this.prefetchInflightBytes += lengthBytes;
-    this.get(objectKey, position, lengthBytes).catch(() => {}).finally(() => {
-      this.prefetchInflightBytes -= lengthBytes;
-      assert.ok(this.prefetchInflightBytes >= 0, 'prefetch in-flight bytes never go negative');
-    });
+    this.get(objectKey, position, lengthBytes)
+      .catch(() => {})
+      .finally(() => {
+        this.prefetchInflightBytes -= lengthBytes;
+        assert.ok(this.prefetchInflightBytes >= 0, 'prefetch in-flight bytes never go negative');
+      });
     return true;
   }
 
@@ -161,7 +163,8 @@ export class SegmentCache {
     const start = ranges[0]!.position;
     const last = ranges[ranges.length - 1]!;
     const end = last.position + last.lengthBytes;
-    for (let k = 1; k < ranges.length; k++) assert.equal(ranges[k]!.position, ranges[k - 1]!.position + ranges[k - 1]!.lengthBytes, 'a run of adjacent ranges');
+    for (let k = 1; k < ranges.length; k++)
+      assert.equal(ranges[k]!.position, ranges[k - 1]!.position + ranges[k - 1]!.lengthBytes, 'a run of adjacent ranges');
     const spanBytes = end - start;
     if (this.prefetchInflightBytes + spanBytes > this.maxPrefetchInflightBytes) {
       this.stats.prefetchesRefused++;
@@ -171,12 +174,17 @@ export class SegmentCache {
     this.stats.misses++;
     this.prefetchInflightBytes += spanBytes;
     const span = this.store.get(objectKey, { start, end });
-    void span.then((data) => {
-      this.stats.bytesLoaded += data.length;
-    }, () => {}).finally(() => {
-      this.prefetchInflightBytes -= spanBytes;
-      assert.ok(this.prefetchInflightBytes >= 0, 'prefetch in-flight bytes never go negative');
-    });
+    void span
+      .then(
+        (data) => {
+          this.stats.bytesLoaded += data.length;
+        },
+        () => {},
+      )
+      .finally(() => {
+        this.prefetchInflightBytes -= spanBytes;
+        assert.ok(this.prefetchInflightBytes >= 0, 'prefetch in-flight bytes never go negative');
+      });
     for (const r of ranges) {
       const key = `${objectKey}@${r.position}`;
       const load = span.then(

@@ -124,7 +124,11 @@ export class SegmentIndex {
       const next = starts[lo + 1]!;
       return { position, lengthBytes: this.positions[next]! - position, nextRelOffset: this.relOffsets[next]! };
     }
-    return { position, lengthBytes: this.footer.dataLengthBytes - position, nextRelOffset: this.footer.lastOffset - this.footer.baseOffset + 1 };
+    return {
+      position,
+      lengthBytes: this.footer.dataLengthBytes - position,
+      nextRelOffset: this.footer.lastOffset - this.footer.baseOffset + 1,
+    };
   }
 
   private windowStarts(windowBytes: number): Int32Array {
@@ -174,17 +178,19 @@ export function buildSegmentObject(args: {
   let position = 0;
   let sinceEntry = 0;
   for (const chunk of args.chunks) {
-    for (let pos = 0; pos < chunk.length;) {
+    for (let pos = 0; pos < chunk.length; ) {
       if (chunk.length - pos < BATCH_HEADER_BYTES) throw new SegmentFormatError(`truncated batch header at ${position}`);
       const size = BATCH_LOG_OVERHEAD_BYTES + readBatchLength(chunk, pos);
-      if (size < BATCH_HEADER_BYTES || pos + size > chunk.length) throw new SegmentFormatError(`batch of ${size} bytes at ${position} overruns its chunk`);
+      if (size < BATCH_HEADER_BYTES || pos + size > chunk.length)
+        throw new SegmentFormatError(`batch of ${size} bytes at ${position} overruns its chunk`);
       if (readMagic(chunk, pos) !== 2) throw new SegmentFormatError(`batch at ${position} is not magic 2`);
       if (verifyCrc && !isBatchCrcValid(chunk, pos, pos + size)) throw new SegmentFormatError(`batch at ${position} fails its CRC-32C`);
       const base = readBaseOffset(chunk, pos);
       const last = base + readLastOffsetDelta(chunk, pos);
       if (baseOffset < 0) baseOffset = base;
       else if (base !== nextOffset) throw new SegmentFormatError(`batch at ${position} has base offset ${base}, expected ${nextOffset}`);
-      if (last < base || last - baseOffset > maxSegmentOffsetSpan) throw new SegmentFormatError(`batch at ${position} has last offset ${last}`);
+      if (last < base || last - baseOffset > maxSegmentOffsetSpan)
+        throw new SegmentFormatError(`batch at ${position} has last offset ${last}`);
       const ts = readMaxTimestampMs(chunk, pos);
       if (ts > maxTimestamp) maxTimestamp = ts;
       if (batchCount === 0 || sinceEntry >= interval) {
@@ -231,11 +237,29 @@ export function buildSegmentObject(args: {
   footer.writeUInt32BE(crc, 60);
   segmentMagic.copy(footer, 64);
   const parsedFooter: SegmentFooter = {
-    topicId: args.topicId, partition: args.partition, batchCount, baseOffset, lastOffset: nextOffset - 1, maxTimestamp,
-    dataLengthBytes: position, offsetEntries: relOffsets.length, timeEntries: timestamps.length, crc,
+    topicId: args.topicId,
+    partition: args.partition,
+    batchCount,
+    baseOffset,
+    lastOffset: nextOffset - 1,
+    maxTimestamp,
+    dataLengthBytes: position,
+    offsetEntries: relOffsets.length,
+    timeEntries: timestamps.length,
+    crc,
   };
-  const index = new SegmentIndex(parsedFooter, Int32Array.from(relOffsets), Int32Array.from(positions), Float64Array.from(timestamps), Int32Array.from(timeRelOffsets));
-  return { body: [...args.chunks.filter((c) => c.length > 0), indexes, footer], sizeBytes: position + indexes.length + footer.length, index };
+  const index = new SegmentIndex(
+    parsedFooter,
+    Int32Array.from(relOffsets),
+    Int32Array.from(positions),
+    Float64Array.from(timestamps),
+    Int32Array.from(timeRelOffsets),
+  );
+  return {
+    body: [...args.chunks.filter((c) => c.length > 0), indexes, footer],
+    sizeBytes: position + indexes.length + footer.length,
+    index,
+  };
 }
 
 /** CRC-32C over the two indexes and the footer's first 60 bytes. */
@@ -245,7 +269,8 @@ function checksum(indexes: Buffer, footer: Buffer): number {
 
 /** Parses the footer (the last segmentFooterBytes of the object) and checks it against the object size. */
 export function parseSegmentFooter(footer: Buffer, objectSizeBytes: number): SegmentFooter {
-  if (footer.length !== segmentFooterBytes) throw new SegmentFormatError(`segment footer must be ${segmentFooterBytes} bytes, got ${footer.length}`);
+  if (footer.length !== segmentFooterBytes)
+    throw new SegmentFormatError(`segment footer must be ${segmentFooterBytes} bytes, got ${footer.length}`);
   if (!footer.subarray(64, 72).equals(segmentMagic)) throw new SegmentFormatError('not a Skafos segment object (bad magic)');
   const f: SegmentFooter = {
     topicId: footer.toString('base64url', 0, 16),
@@ -259,8 +284,13 @@ export function parseSegmentFooter(footer: Buffer, objectSizeBytes: number): Seg
     timeEntries: footer.readInt32BE(56),
     crc: footer.readUInt32BE(60),
   };
-  if (f.dataLengthBytes < 0 || f.offsetEntries < 1 || f.timeEntries < 0 || f.lastOffset < f.baseOffset
-    || f.dataLengthBytes + segmentIndexesBytes(f) + segmentFooterBytes !== objectSizeBytes) {
+  if (
+    f.dataLengthBytes < 0 ||
+    f.offsetEntries < 1 ||
+    f.timeEntries < 0 ||
+    f.lastOffset < f.baseOffset ||
+    f.dataLengthBytes + segmentIndexesBytes(f) + segmentFooterBytes !== objectSizeBytes
+  ) {
     throw new SegmentFormatError(`segment footer does not describe an object of ${objectSizeBytes} bytes`);
   }
   return f;
@@ -273,7 +303,8 @@ export function segmentIndexesBytes(f: SegmentFooter): number {
 
 /** Parses both indexes (the bytes between the data and the footer) after checking the CRC-32C. */
 export function parseSegmentIndexes(indexes: Buffer, footerBytes: Buffer, footer: SegmentFooter): SegmentIndex {
-  if (indexes.length !== segmentIndexesBytes(footer)) throw new SegmentFormatError(`segment indexes must be ${segmentIndexesBytes(footer)} bytes, got ${indexes.length}`);
+  if (indexes.length !== segmentIndexesBytes(footer))
+    throw new SegmentFormatError(`segment indexes must be ${segmentIndexesBytes(footer)} bytes, got ${indexes.length}`);
   if (checksum(indexes, footerBytes) !== footer.crc) throw new SegmentFormatError('segment index checksum mismatch');
   const relOffsets = new Int32Array(footer.offsetEntries);
   const positions = new Int32Array(footer.offsetEntries);
@@ -287,7 +318,8 @@ export function parseSegmentIndexes(indexes: Buffer, footerBytes: Buffer, footer
       throw new SegmentFormatError(`segment offset index entry ${i} is out of order`);
     }
   }
-  if (positions[footer.offsetEntries - 1]! >= footer.dataLengthBytes) throw new SegmentFormatError('segment offset index points past the data');
+  if (positions[footer.offsetEntries - 1]! >= footer.dataLengthBytes)
+    throw new SegmentFormatError('segment offset index points past the data');
   for (let i = 0; i < footer.timeEntries; i++, p += segmentTimeEntryBytes) {
     timestamps[i] = Number(indexes.readBigInt64BE(p));
     timeRelOffsets[i] = indexes.readInt32BE(p + 8);

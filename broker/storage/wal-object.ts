@@ -49,8 +49,14 @@ export function buildWalObject(chunks: readonly WalChunk[]): { body: Buffer[]; s
   for (const c of chunks) {
     assert.ok(c.data.length > 0 && c.lastOffset >= c.baseOffset, 'a WAL chunk holds at least one batch');
     entries.push({
-      topicId: c.topicId, partition: c.partition, baseOffset: c.baseOffset, lastOffset: c.lastOffset,
-      maxTimestamp: c.maxTimestamp, position, lengthBytes: c.data.length, batchCount: c.batchCount,
+      topicId: c.topicId,
+      partition: c.partition,
+      baseOffset: c.baseOffset,
+      lastOffset: c.lastOffset,
+      maxTimestamp: c.maxTimestamp,
+      position,
+      lengthBytes: c.data.length,
+      batchCount: c.batchCount,
     });
     body.push(c.data);
     position += c.data.length;
@@ -83,13 +89,18 @@ export function buildWalObject(chunks: readonly WalChunk[]): { body: Buffer[]; s
 }
 
 /** Parses the footer (the last walFooterBytes of the object); returns where the index is. */
-export function parseWalFooter(footer: Buffer, objectSizeBytes: number): { indexPosition: number; indexLengthBytes: number; indexCrc: number } {
+export function parseWalFooter(
+  footer: Buffer,
+  objectSizeBytes: number,
+): { indexPosition: number; indexLengthBytes: number; indexCrc: number } {
   if (footer.length !== walFooterBytes) throw new WalFormatError(`WAL footer must be ${walFooterBytes} bytes, got ${footer.length}`);
   if (!footer.subarray(16, 24).equals(walMagic)) throw new WalFormatError('not a Skafos WAL object (bad magic)');
   const indexPosition = Number(footer.readBigInt64BE(0));
   const indexLengthBytes = footer.readInt32BE(8);
   if (indexPosition < 0 || indexLengthBytes < 4 || indexPosition + indexLengthBytes + walFooterBytes !== objectSizeBytes) {
-    throw new WalFormatError(`WAL footer describes an index at ${indexPosition}+${indexLengthBytes} in an object of ${objectSizeBytes} bytes`);
+    throw new WalFormatError(
+      `WAL footer describes an index at ${indexPosition}+${indexLengthBytes} in an object of ${objectSizeBytes} bytes`,
+    );
   }
   return { indexPosition, indexLengthBytes, indexCrc: footer.readUInt32BE(12) };
 }
@@ -97,7 +108,8 @@ export function parseWalFooter(footer: Buffer, objectSizeBytes: number): { index
 export function parseWalIndex(index: Buffer, expectedCrc: number): WalIndexEntry[] {
   if (crc32c(index) !== expectedCrc) throw new WalFormatError('WAL index checksum mismatch');
   const n = index.readInt32BE(0);
-  if (n < 0 || 4 + n * walIndexEntryBytes !== index.length) throw new WalFormatError(`WAL index of ${index.length} bytes cannot hold ${n} entries`);
+  if (n < 0 || 4 + n * walIndexEntryBytes !== index.length)
+    throw new WalFormatError(`WAL index of ${index.length} bytes cannot hold ${n} entries`);
   const entries: WalIndexEntry[] = [];
   let p = 4;
   for (let i = 0; i < n; i++) {

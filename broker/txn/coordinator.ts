@@ -17,8 +17,25 @@ import type { MetadataStore } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 
-export type TxnState = 'Empty' | 'Ongoing' | 'PrepareCommit' | 'PrepareAbort' | 'CompleteCommit' | 'CompleteAbort' | 'Dead' | 'PrepareEpochFence';
-export const txnStates: readonly TxnState[] = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort', 'Dead', 'PrepareEpochFence'];
+export type TxnState =
+  | 'Empty'
+  | 'Ongoing'
+  | 'PrepareCommit'
+  | 'PrepareAbort'
+  | 'CompleteCommit'
+  | 'CompleteAbort'
+  | 'Dead'
+  | 'PrepareEpochFence';
+export const txnStates: readonly TxnState[] = [
+  'Empty',
+  'Ongoing',
+  'PrepareCommit',
+  'PrepareAbort',
+  'CompleteCommit',
+  'CompleteAbort',
+  'Dead',
+  'PrepareEpochFence',
+];
 
 /** The internal topic name Kafka gives the partitions of group coordinators inside a transaction (AddOffsetsToTxn). */
 export const groupOffsetsTopic = '__consumer_offsets';
@@ -173,8 +190,13 @@ export class TransactionCoordinator {
   private closed = false;
 
   constructor(args: {
-    metadata: MetadataStore; cluster: Cluster; logger: Logger; options: TxnCoordinatorOptions;
-    allocateProducerId: () => Promise<number>; markers: MarkerSender; now?: () => number;
+    metadata: MetadataStore;
+    cluster: Cluster;
+    logger: Logger;
+    options: TxnCoordinatorOptions;
+    allocateProducerId: () => Promise<number>;
+    markers: MarkerSender;
+    now?: () => number;
   }) {
     this.metadata = args.metadata;
     this.cluster = args.cluster;
@@ -184,7 +206,11 @@ export class TransactionCoordinator {
     this.markers = args.markers;
     this.now = args.now ?? Date.now;
     this.partitions = new CoordinatorPartitions({
-      cluster: this.cluster, kind: 'transaction', logger: this.logger, what: 'transaction coordinator partition', retryMs: loadRetryMs,
+      cluster: this.cluster,
+      kind: 'transaction',
+      logger: this.logger,
+      what: 'transaction coordinator partition',
+      retryMs: loadRetryMs,
       load: (partition, epoch, isCurrent) => this.loadPartition(partition, epoch, isCurrent),
       unload: (partition) => this.unloadPartition(partition),
       loaded: (partition) => this.resumeCompletions(partition),
@@ -255,7 +281,8 @@ export class TransactionCoordinator {
   /** Transactions the previous owner decided but did not complete: their markers are sent again. */
   private resumeCompletions(partition: number): void {
     for (const md of [...this.txns.values()]) {
-      if (md.coordinatorPartition === partition && (md.state === 'PrepareCommit' || md.state === 'PrepareAbort')) this.completeTransaction(md);
+      if (md.coordinatorPartition === partition && (md.state === 'PrepareCommit' || md.state === 'PrepareAbort'))
+        this.completeTransaction(md);
     }
   }
 
@@ -268,7 +295,9 @@ export class TransactionCoordinator {
     md.pending = next.state;
     try {
       if (!this.owns(p) || epoch === undefined) throw new FencedError();
-      const r = await this.metadata.txn(this.cluster.coordinatorFence('transaction', p), [{ type: 'put', key: txnKey(p, md.transactionalId), value: JSON.stringify(next) }]);
+      const r = await this.metadata.txn(this.cluster.coordinatorFence('transaction', p), [
+        { type: 'put', key: txnKey(p, md.transactionalId), value: JSON.stringify(next) },
+      ]);
       if (!r.succeeded) throw new FencedError();
     } catch (err) {
       md.pending = null;
@@ -307,16 +336,30 @@ export class TransactionCoordinator {
       if (md === undefined) {
         const now = this.now();
         md = new TxnMetadata(coordinatorPartitionOf(transactionalId), {
-          transactionalId, producerId, lastProducerId: noProducerId, producerEpoch: noProducerEpoch, lastProducerEpoch: noProducerEpoch,
-          timeoutMs, state: 'Empty', partitions: [], txnStartTimestamp: -1, lastUpdateTimestamp: now,
+          transactionalId,
+          producerId,
+          lastProducerId: noProducerId,
+          producerEpoch: noProducerEpoch,
+          lastProducerEpoch: noProducerEpoch,
+          timeoutMs,
+          state: 'Empty',
+          partitions: [],
+          txnStartTimestamp: -1,
+          lastUpdateTimestamp: now,
         });
         this.txns.set(transactionalId, md);
       }
     }
     const expected = expectedProducerId >= 0 ? { producerId: expectedProducerId, epoch: expectedEpoch } : null;
     if (md.pending !== null) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
-    if (expected !== null && !(md.producerEpoch === noProducerEpoch || expected.producerId === md.producerId ||
-      (expected.producerId === md.lastProducerId && epochExhausted(expected.epoch)))) {
+    if (
+      expected !== null &&
+      !(
+        md.producerEpoch === noProducerEpoch ||
+        expected.producerId === md.producerId ||
+        (expected.producerId === md.lastProducerId && epochExhausted(expected.epoch))
+      )
+    ) {
       return fail(ErrorCode.PRODUCER_FENCED);
     }
     const now = this.now();
@@ -342,9 +385,16 @@ export class TransactionCoordinator {
           }
           if (md.pending !== null || this.txns.get(transactionalId) !== md) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
           next = {
-            ...md.record(), producerId, producerEpoch: 0,
-            lastProducerId: expected !== null ? md.producerId : noProducerId, lastProducerEpoch: expected !== null ? md.producerEpoch : noProducerEpoch,
-            timeoutMs, state: 'Empty', partitions: [], txnStartTimestamp: -1, lastUpdateTimestamp: now,
+            ...md.record(),
+            producerId,
+            producerEpoch: 0,
+            lastProducerId: expected !== null ? md.producerId : noProducerId,
+            lastProducerEpoch: expected !== null ? md.producerEpoch : noProducerEpoch,
+            timeoutMs,
+            state: 'Empty',
+            partitions: [],
+            txnStartTimestamp: -1,
+            lastUpdateTimestamp: now,
           };
         } else {
           let epoch: number;
@@ -362,7 +412,16 @@ export class TransactionCoordinator {
           } else {
             return fail(ErrorCode.PRODUCER_FENCED);
           }
-          next = { ...md.record(), producerEpoch: epoch, lastProducerEpoch: lastEpoch, timeoutMs, state: 'Empty', partitions: [], txnStartTimestamp: -1, lastUpdateTimestamp: now };
+          next = {
+            ...md.record(),
+            producerEpoch: epoch,
+            lastProducerEpoch: lastEpoch,
+            timeoutMs,
+            state: 'Empty',
+            partitions: [],
+            txnStartTimestamp: -1,
+            lastUpdateTimestamp: now,
+          };
         }
         const code = await this.transit(md, next);
         if (code !== ErrorCode.NONE) {
@@ -399,14 +458,19 @@ export class TransactionCoordinator {
     if (md.pending !== null) return ErrorCode.CONCURRENT_TRANSACTIONS;
     if (md.state === 'PrepareCommit' || md.state === 'PrepareAbort') return ErrorCode.CONCURRENT_TRANSACTIONS;
     if (md.state === 'Dead' || md.state === 'PrepareEpochFence') return ErrorCode.INVALID_TXN_STATE;
-    const added = partitions.filter((tp, i) => !md.hasPartition(tp.topic, tp.partition) && partitions.findIndex((o) => o.topic === tp.topic && o.partition === tp.partition) === i);
+    const added = partitions.filter(
+      (tp, i) =>
+        !md.hasPartition(tp.topic, tp.partition) && partitions.findIndex((o) => o.topic === tp.topic && o.partition === tp.partition) === i,
+    );
     if (md.state === 'Ongoing' && added.length === 0) return ErrorCode.NONE;
     if (md.partitions.length + added.length > this.o.maxPartitions) return ErrorCode.INVALID_REQUEST;
     const now = this.now();
     const next: TxnRecord = {
-      ...md.record(), state: 'Ongoing',
+      ...md.record(),
+      state: 'Ongoing',
       partitions: [...(md.state === 'Ongoing' ? md.partitions : []), ...added.map((tp): [string, number] => [tp.topic, tp.partition])],
-      txnStartTimestamp: md.state === 'Ongoing' ? md.txnStartTimestamp : now, lastUpdateTimestamp: now,
+      txnStartTimestamp: md.state === 'Ongoing' ? md.txnStartTimestamp : now,
+      lastUpdateTimestamp: now,
     };
     return this.transit(md, next);
   }
@@ -420,7 +484,9 @@ export class TransactionCoordinator {
     if (md === undefined || md.producerId !== producerId) return all(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     if (md.producerEpoch !== producerEpoch) return all(ErrorCode.PRODUCER_FENCED);
     if (md.state === 'PrepareCommit' || md.state === 'PrepareAbort') return all(ErrorCode.CONCURRENT_TRANSACTIONS);
-    return partitions.map((tp) => md.state === 'Ongoing' && md.hasPartition(tp.topic, tp.partition) ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE);
+    return partitions.map((tp) =>
+      md.state === 'Ongoing' && md.hasPartition(tp.topic, tp.partition) ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE,
+    );
   }
 
   // ---- EndTxn ----
@@ -434,14 +500,25 @@ export class TransactionCoordinator {
     return this.endTransactionInternal(md, producerId, producerEpoch, commit, true);
   }
 
-  private async endTransactionInternal(md: TxnMetadata, producerId: number, producerEpoch: number, commit: boolean, fromClient: boolean): Promise<number> {
+  private async endTransactionInternal(
+    md: TxnMetadata,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+    fromClient: boolean,
+  ): Promise<number> {
     if (md.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if ((fromClient && producerEpoch !== md.producerEpoch) || producerEpoch < md.producerEpoch) return ErrorCode.PRODUCER_FENCED;
     if (md.pending !== null) return ErrorCode.CONCURRENT_TRANSACTIONS;
     switch (md.state) {
       case 'Ongoing': {
         const now = this.now();
-        const code = await this.transit(md, { ...md.record(), producerEpoch: md.producerEpoch, state: commit ? 'PrepareCommit' : 'PrepareAbort', lastUpdateTimestamp: now });
+        const code = await this.transit(md, {
+          ...md.record(),
+          producerEpoch: md.producerEpoch,
+          state: commit ? 'PrepareCommit' : 'PrepareAbort',
+          lastUpdateTimestamp: now,
+        });
         if (code === ErrorCode.NONE) this.completeTransaction(md);
         return code;
       }
@@ -470,26 +547,32 @@ export class TransactionCoordinator {
     if (epoch === undefined) return;
     const current = () => this.txns.get(md.transactionalId) === md && this.loaded.get(p) === epoch && this.owns(p);
     const job: MarkerJob = {
-      transactionalId: md.transactionalId, producerId: md.producerId, producerEpoch: md.producerEpoch, commit, coordinatorEpoch: epoch,
+      transactionalId: md.transactionalId,
+      producerId: md.producerId,
+      producerEpoch: md.producerEpoch,
+      commit,
+      coordinatorEpoch: epoch,
       partitions: md.partitions.map(([topic, partition]) => ({ topic, partition })),
     };
     const target: TxnState = commit ? 'CompleteCommit' : 'CompleteAbort';
     md.pending = target;
-    this.track((async () => {
-      let done = false;
-      try {
-        done = job.partitions.length === 0 || await this.markers.send(job, current);
-      } catch (err) {
-        this.logger.error({ err, transactionalId: md.transactionalId }, 'sending transaction markers failed');
-      }
-      md.pending = null;
-      if (!done || !current()) return;
-      for (let attempt = 0; current(); attempt++) {
-        const code = await this.transit(md, { ...md.record(), state: target, partitions: [], lastUpdateTimestamp: this.now() });
-        if (code === ErrorCode.NONE || code === ErrorCode.NOT_COORDINATOR) return;
-        await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** attempt, 2000)).unref());
-      }
-    })());
+    this.track(
+      (async () => {
+        let done = false;
+        try {
+          done = job.partitions.length === 0 || (await this.markers.send(job, current));
+        } catch (err) {
+          this.logger.error({ err, transactionalId: md.transactionalId }, 'sending transaction markers failed');
+        }
+        md.pending = null;
+        if (!done || !current()) return;
+        for (let attempt = 0; current(); attempt++) {
+          const code = await this.transit(md, { ...md.record(), state: target, partitions: [], lastUpdateTimestamp: this.now() });
+          if (code === ErrorCode.NONE || code === ErrorCode.NOT_COORDINATOR) return;
+          await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** attempt, 2000)).unref());
+        }
+      })(),
+    );
   }
 
   // ---- timeouts and expiry ----
@@ -500,7 +583,10 @@ export class TransactionCoordinator {
     const now = this.now();
     for (const md of this.txns.values()) {
       if (md.state !== 'Ongoing' || md.pending !== null || md.txnStartTimestamp + md.timeoutMs >= now) continue;
-      this.logger.info({ transactionalId: md.transactionalId, producerId: md.producerId, epoch: md.producerEpoch }, 'aborting a timed-out transaction');
+      this.logger.info(
+        { transactionalId: md.transactionalId, producerId: md.producerId, epoch: md.producerEpoch },
+        'aborting a timed-out transaction',
+      );
       this.track(this.fenceAndAbort(md));
     }
   }
@@ -514,27 +600,40 @@ export class TransactionCoordinator {
       if (md.lastUpdateTimestamp + this.o.idExpirationMs > now) continue;
       const p = md.coordinatorPartition;
       md.pending = 'Dead';
-      this.track((async () => {
-        try {
-          if (!this.owns(p)) return;
-          const r = await this.metadata.txn(this.cluster.coordinatorFence('transaction', p), [{ type: 'delete', key: txnKey(p, md.transactionalId) }]);
-          if (r.succeeded && this.txns.get(md.transactionalId) === md) {
-            this.txns.delete(md.transactionalId);
-            md.state = 'Dead';
+      this.track(
+        (async () => {
+          try {
+            if (!this.owns(p)) return;
+            const r = await this.metadata.txn(this.cluster.coordinatorFence('transaction', p), [
+              { type: 'delete', key: txnKey(p, md.transactionalId) },
+            ]);
+            if (r.succeeded && this.txns.get(md.transactionalId) === md) {
+              this.txns.delete(md.transactionalId);
+              md.state = 'Dead';
+            }
+          } catch (err) {
+            this.logger.warn({ err, transactionalId: md.transactionalId }, 'removing an expired transactional id failed');
+          } finally {
+            md.pending = null;
           }
-        } catch (err) {
-          this.logger.warn({ err, transactionalId: md.transactionalId }, 'removing an expired transactional id failed');
-        } finally {
-          md.pending = null;
-        }
-      })());
+        })(),
+      );
     }
   }
 
   // ---- DescribeTransactions / ListTransactions ----
 
   describe(transactionalId: string): TxnDescription {
-    const base: TxnDescription = { errorCode: ErrorCode.NONE, transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1, topics: [] };
+    const base: TxnDescription = {
+      errorCode: ErrorCode.NONE,
+      transactionalId,
+      transactionState: '',
+      transactionTimeoutMs: 0,
+      transactionStartTimeMs: -1,
+      producerId: -1,
+      producerEpoch: -1,
+      topics: [],
+    };
     const status = this.status(transactionalId);
     if (status !== ErrorCode.NONE) return { ...base, errorCode: status };
     const md = this.txns.get(transactionalId);
@@ -546,13 +645,22 @@ export class TransactionCoordinator {
       list.push(p);
     }
     return {
-      ...base, transactionState: md.state, transactionTimeoutMs: md.timeoutMs, transactionStartTimeMs: md.txnStartTimestamp,
-      producerId: md.producerId, producerEpoch: md.producerEpoch, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+      ...base,
+      transactionState: md.state,
+      transactionTimeoutMs: md.timeoutMs,
+      transactionStartTimeMs: md.txnStartTimestamp,
+      producerId: md.producerId,
+      producerEpoch: md.producerEpoch,
+      topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
     };
   }
 
   /** ListTransactions: the transactional ids of the partitions this broker serves, filtered. */
-  list(stateFilters: string[], producerIdFilters: number[], durationFilterMs: number): { unknownStateFilters: string[]; transactionStates: { transactionalId: string; producerId: number; transactionState: string }[] } {
+  list(
+    stateFilters: string[],
+    producerIdFilters: number[],
+    durationFilterMs: number,
+  ): { unknownStateFilters: string[]; transactionStates: { transactionalId: string; producerId: number; transactionState: string }[] } {
     const unknownStateFilters = stateFilters.filter((s) => !txnStates.includes(s as TxnState));
     const states = new Set(stateFilters);
     const pids = new Set(producerIdFilters);

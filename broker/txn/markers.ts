@@ -23,9 +23,13 @@ const maxBackoffMs = 1000;
 
 /** Codes after which a partition needs no further marker. */
 function settled(code: number): boolean {
-  return code === ErrorCode.NONE || code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+  return (
+    code === ErrorCode.NONE ||
+    code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ||
     // A newer marker or producer epoch is there already: this one is obsolete (logged by the writer).
-    || code === ErrorCode.INVALID_PRODUCER_EPOCH || code === ErrorCode.TRANSACTION_COORDINATOR_FENCED;
+    code === ErrorCode.INVALID_PRODUCER_EPOCH ||
+    code === ErrorCode.TRANSACTION_COORDINATOR_FENCED
+  );
 }
 
 export const markerStats = { local: 0, remote: 0, retries: 0 };
@@ -68,14 +72,17 @@ export class MarkerChannel implements MarkerSender {
         if (!list) byNode.set(owner.nodeId, (list = []));
         list.push(tp);
       }
-      await Promise.all([...byNode].map(async ([nodeId, tps]) => {
-        const codes = nodeId === s.nodeId
-          ? await Promise.all(tps.map((tp) => this.writeLocal(s, job, tp)))
-          : await this.writeRemote(s, nodeId, job, tps);
-        tps.forEach((tp, i) => {
-          if (!settled(codes[i]!)) retry.push(tp);
-        });
-      }));
+      await Promise.all(
+        [...byNode].map(async ([nodeId, tps]) => {
+          const codes =
+            nodeId === s.nodeId
+              ? await Promise.all(tps.map((tp) => this.writeLocal(s, job, tp)))
+              : await this.writeRemote(s, nodeId, job, tps);
+          tps.forEach((tp, i) => {
+            if (!settled(codes[i]!)) retry.push(tp);
+          });
+        }),
+      );
       remaining = retry;
       if (remaining.length > 0) {
         markerStats.retries++;
@@ -90,7 +97,12 @@ export class MarkerChannel implements MarkerSender {
   private writeLocal(s: BrokerServices, job: MarkerJob, tp: TopicPartition): Promise<number> {
     markerStats.local++;
     if (tp.topic === groupOffsetsTopic) return this.offsets.complete(tp.partition, job.producerId, job.commit);
-    return writeMarker(s, tp.topic, tp.partition, { producerId: job.producerId, producerEpoch: job.producerEpoch, commit: job.commit, coordinatorEpoch: job.coordinatorEpoch });
+    return writeMarker(s, tp.topic, tp.partition, {
+      producerId: job.producerId,
+      producerEpoch: job.producerEpoch,
+      commit: job.commit,
+      coordinatorEpoch: job.coordinatorEpoch,
+    });
   }
 
   private async writeRemote(s: BrokerServices, nodeId: number, job: MarkerJob, tps: TopicPartition[]): Promise<number[]> {
@@ -99,14 +111,27 @@ export class MarkerChannel implements MarkerSender {
     const endpoint = s.cluster.broker(nodeId);
     if (!endpoint) return failed();
     try {
-      const r = await this.client.request(endpoint.host, endpoint.port, ApiKey.WriteTxnMarkers, writeTxnMarkersVersion, {
-        markers: [{
-          producerId: job.producerId, producerEpoch: job.producerEpoch, transactionResult: job.commit, coordinatorEpoch: job.coordinatorEpoch,
-          topics: partitionsByTopic(tps).map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
-        }],
-      }, requestTimeoutMs) as WriteTxnMarkersResponse;
+      const r = (await this.client.request(
+        endpoint.host,
+        endpoint.port,
+        ApiKey.WriteTxnMarkers,
+        writeTxnMarkersVersion,
+        {
+          markers: [
+            {
+              producerId: job.producerId,
+              producerEpoch: job.producerEpoch,
+              transactionResult: job.commit,
+              coordinatorEpoch: job.coordinatorEpoch,
+              topics: partitionsByTopic(tps).map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+            },
+          ],
+        },
+        requestTimeoutMs,
+      )) as WriteTxnMarkersResponse;
       const codes = new Map<string, number>();
-      for (const m of r.markers) for (const t of m.topics) for (const p of t.partitions) codes.set(`${t.name}\0${p.partitionIndex}`, p.errorCode);
+      for (const m of r.markers)
+        for (const t of m.topics) for (const p of t.partitions) codes.set(`${t.name}\0${p.partitionIndex}`, p.errorCode);
       return tps.map((tp) => codes.get(`${tp.topic}\0${tp.partition}`) ?? ErrorCode.NOT_LEADER_OR_FOLLOWER);
     } catch (err) {
       this.logger.debug({ err, nodeId }, 'WriteTxnMarkers to another broker failed');

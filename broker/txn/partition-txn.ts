@@ -16,7 +16,10 @@ import type { BrokerServices } from '../handlers/context.ts';
 /** The partition's producer state, rebuilt first if needed; null when the log cannot be read now (retriable). */
 export async function loadProducerState(s: BrokerServices, log: PartitionLog): Promise<ProducerStateManager | null> {
   if (log.producerState !== null) return log.producerState;
-  const settings: ProducerStateSettings = { expirationMs: s.config.producerIdExpirationMs, maxProducers: s.config.producerStateMaxProducers };
+  const settings: ProducerStateSettings = {
+    expirationMs: s.config.producerIdExpirationMs,
+    maxProducers: s.config.producerStateMaxProducers,
+  };
   try {
     return await producerStateOf(log, (l, offset, maxBytes, minOne, end) => s.logs.read(l, offset, maxBytes, minOne, end), settings);
   } catch (err) {
@@ -58,8 +61,11 @@ export async function writeMarker(s: BrokerServices, topicName: string, partitio
   }
   const nowMs = Date.now();
   const batch = buildEndTxnMarkerBatch({
-    type: m.commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch: m.coordinatorEpoch,
-    producerId: m.producerId, producerEpoch: m.producerEpoch, timestampMs: nowMs,
+    type: m.commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT,
+    coordinatorEpoch: m.coordinatorEpoch,
+    producerId: m.producerId,
+    producerEpoch: m.producerEpoch,
+    timestampMs: nowMs,
   });
   let durable: Promise<void>;
   try {
@@ -88,7 +94,11 @@ export function endOffsetOf(records: Buffer | null, fallback: number): number {
 }
 
 /** Fetch's abortedTransactions for read_committed: aborted transactions overlapping the returned batches. */
-export function abortedForFetch(producers: ProducerStateManager | null, fetchOffset: number, records: Buffer | null): { producerId: number; firstOffset: number }[] {
+export function abortedForFetch(
+  producers: ProducerStateManager | null,
+  fetchOffset: number,
+  records: Buffer | null,
+): { producerId: number; firstOffset: number }[] {
   if (producers === null || records === null || records.length === 0) return [];
   const overlapping: readonly AbortedTxn[] = producers.abortedTxns(fetchOffset, Number.MAX_SAFE_INTEGER);
   if (overlapping.length === 0) return [];

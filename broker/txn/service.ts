@@ -33,22 +33,35 @@ export class TxnService {
         if (this.services === null) throw new Error('transaction service not started');
         return this.services;
       },
-      offsets: this.offsets, client: this.client, logger: args.logger,
+      offsets: this.offsets,
+      client: this.client,
+      logger: args.logger,
     });
     this.coordinator = new TransactionCoordinator({
-      metadata: args.metadata, cluster: args.cluster, logger: args.logger, markers,
+      metadata: args.metadata,
+      cluster: args.cluster,
+      logger: args.logger,
+      markers,
       allocateProducerId: () => producerIdAllocator(args.metadata).allocate(),
       options: {
-        maxTimeoutMs: c.transactionMaxTimeoutMs, idExpirationMs: c.transactionalIdExpirationMs,
+        maxTimeoutMs: c.transactionMaxTimeoutMs,
+        idExpirationMs: c.transactionalIdExpirationMs,
         abortTimedOutIntervalMs: c.transactionAbortTimedOutTransactionCleanupIntervalMs,
-        removeExpiredIntervalMs: c.transactionRemoveExpiredTransactionCleanupIntervalMs, maxPartitions: c.transactionMaxPartitions,
+        removeExpiredIntervalMs: c.transactionRemoveExpiredTransactionCleanupIntervalMs,
+        maxPartitions: c.transactionMaxPartitions,
       },
     });
   }
 
   /** KIP-890: whether each partition is in the producer's ongoing transaction, asked of its coordinator (verification.ts). */
   verify(transactionalId: string, producerId: number, producerEpoch: number, partitions: TopicPartition[]): Promise<number[]> {
-    return verifyTransaction({ cluster: this.cluster, coordinator: this.coordinator, client: this.client, logger: this.logger }, transactionalId, producerId, producerEpoch, partitions);
+    return verifyTransaction(
+      { cluster: this.cluster, coordinator: this.coordinator, client: this.client, logger: this.logger },
+      transactionalId,
+      producerId,
+      producerEpoch,
+      partitions,
+    );
   }
 
   async start(services: BrokerServices): Promise<void> {

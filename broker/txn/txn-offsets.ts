@@ -136,7 +136,15 @@ export class TxnOffsetStore {
   }
 
   /** TxnOffsetCommit: the group-level error code (NONE when the offsets are pending in the transaction). */
-  async commit(req: { groupId: string; producerId: number; producerEpoch: number; generationId: number; memberId: string; groupInstanceId: string | null; offsets: OffsetCommitEntry[] }): Promise<number> {
+  async commit(req: {
+    groupId: string;
+    producerId: number;
+    producerEpoch: number;
+    generationId: number;
+    memberId: string;
+    groupInstanceId: string | null;
+    offsets: OffsetCommitEntry[];
+  }): Promise<number> {
     const partition = coordinatorPartitionOf(req.groupId);
     const status = this.status(partition);
     if (status !== ErrorCode.NONE) return status;
@@ -149,11 +157,19 @@ export class TxnOffsetStore {
       const existing = byProducer.get(req.producerId)?.get(req.groupId);
       // Later commits of the same partitions in the same transaction replace earlier ones.
       const merged = new Map<string, OffsetCommitEntry>();
-      if (existing && existing.producerEpoch === req.producerEpoch) for (const o of existing.offsets) merged.set(`${o.topic}\0${o.partition}`, o);
+      if (existing && existing.producerEpoch === req.producerEpoch)
+        for (const o of existing.offsets) merged.set(`${o.topic}\0${o.partition}`, o);
       for (const o of req.offsets) merged.set(`${o.topic}\0${o.partition}`, o);
-      const record: PendingTxnOffsets = { groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, offsets: [...merged.values()] };
+      const record: PendingTxnOffsets = {
+        groupId: req.groupId,
+        producerId: req.producerId,
+        producerEpoch: req.producerEpoch,
+        offsets: [...merged.values()],
+      };
       try {
-        const r = await this.metadata.txn(this.cluster.coordinatorFence('group', partition), [{ type: 'put', key: txnOffsetsKey(partition, req.groupId, req.producerId), value: JSON.stringify(record) }]);
+        const r = await this.metadata.txn(this.cluster.coordinatorFence('group', partition), [
+          { type: 'put', key: txnOffsetsKey(partition, req.groupId, req.producerId), value: JSON.stringify(record) },
+        ]);
         if (!r.succeeded) return ErrorCode.NOT_COORDINATOR;
       } catch (err) {
         this.logger.warn({ err, group: req.groupId }, 'storing transactional offsets failed');
@@ -185,7 +201,9 @@ export class TxnOffsetStore {
           if (code !== ErrorCode.NONE) return ErrorCode.NOT_COORDINATOR;
         }
         try {
-          const res = await this.metadata.txn(this.cluster.coordinatorFence('group', partition), [{ type: 'delete', key: txnOffsetsKey(partition, r.groupId, producerId) }]);
+          const res = await this.metadata.txn(this.cluster.coordinatorFence('group', partition), [
+            { type: 'delete', key: txnOffsetsKey(partition, r.groupId, producerId) },
+          ]);
           if (!res.succeeded) return ErrorCode.NOT_COORDINATOR;
         } catch (err) {
           this.logger.warn({ err, group: r.groupId }, 'removing applied transactional offsets failed');

@@ -28,7 +28,10 @@ export const verificationStats = { local: 0, remote: 0, failed: 0 };
  */
 export async function verifyTransaction(
   args: { cluster: Cluster; coordinator: TransactionCoordinator; client: BrokerClient; logger: Logger },
-  transactionalId: string, producerId: number, producerEpoch: number, partitions: TopicPartition[],
+  transactionalId: string,
+  producerId: number,
+  producerEpoch: number,
+  partitions: TopicPartition[],
 ): Promise<number[]> {
   const all = (code: number) => partitions.map(() => code);
   const owner = args.cluster.coordinatorOwner('transaction', coordinatorPartitionOf(transactionalId));
@@ -41,13 +44,29 @@ export async function verifyTransaction(
   if (!endpoint) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   verificationStats.remote++;
   try {
-    const r = await args.client.request(endpoint.host, endpoint.port, ApiKey.AddPartitionsToTxn, verifyVersion, {
-      transactions: [{ transactionalId, producerId, producerEpoch, verifyOnly: true, topics: partitionsByTopic(partitions).map(([name, ps]) => ({ name, partitions: ps })) }],
-    }, verifyTimeoutMs) as AddPartitionsToTxnResponse;
+    const r = (await args.client.request(
+      endpoint.host,
+      endpoint.port,
+      ApiKey.AddPartitionsToTxn,
+      verifyVersion,
+      {
+        transactions: [
+          {
+            transactionalId,
+            producerId,
+            producerEpoch,
+            verifyOnly: true,
+            topics: partitionsByTopic(partitions).map(([name, ps]) => ({ name, partitions: ps })),
+          },
+        ],
+      },
+      verifyTimeoutMs,
+    )) as AddPartitionsToTxnResponse;
     if (r.errorCode !== ErrorCode.NONE) return all(r.errorCode);
     const codes = new Map<string, number>();
     for (const t of r.resultsByTransaction) {
-      for (const tr of t.topicResults) for (const p of tr.resultsByPartition) codes.set(`${tr.name}\0${p.partitionIndex}`, p.partitionErrorCode);
+      for (const tr of t.topicResults)
+        for (const p of tr.resultsByPartition) codes.set(`${tr.name}\0${p.partitionIndex}`, p.partitionErrorCode);
     }
     return partitions.map((tp) => codes.get(`${tp.topic}\0${tp.partition}`) ?? ErrorCode.INVALID_TXN_STATE);
   } catch (err) {
@@ -73,7 +92,10 @@ export function produceErrorForVerification(code: number): { errorCode: number; 
     case ErrorCode.COORDINATOR_NOT_AVAILABLE:
     case ErrorCode.NOT_COORDINATOR:
     case ErrorCode.CONCURRENT_TRANSACTIONS:
-      return { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, message: `Unable to verify the partition has been added to the transaction. Underlying error: ${errorInfoForCode(code)?.name ?? code}` };
+      return {
+        errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
+        message: `Unable to verify the partition has been added to the transaction. Underlying error: ${errorInfoForCode(code)?.name ?? code}`,
+      };
     default:
       return { errorCode: code, message: null };
   }

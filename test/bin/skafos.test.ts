@@ -48,15 +48,19 @@ function run(args: string[], options: { env?: Record<string, string>; fake?: boo
     stdout: () => out,
     stderr: () => err,
     exit,
-    waitFor: (msg) => new Promise((resolve) => {
-      waiters.push({ msg, resolve });
-      check();
-    }),
+    waitFor: (msg) =>
+      new Promise((resolve) => {
+        waiters.push({ msg, resolve });
+        check();
+      }),
   };
 }
 
 function logLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 t.test('an unknown key exits 2 with one line naming it', async (t) => {
@@ -69,10 +73,18 @@ t.test('an unknown key exits 2 with one line naming it', async (t) => {
 t.test('config errors from every source are one line on stderr, exit 2', async (t) => {
   const dir = t.testdir({ 'bad.properties': 'node.id=1\nlisteners=SSL://localhost:9093\n' });
   const cases: [string[], Record<string, string>, RegExp][] = [
-    [['broker', '--set', 'num.partitions=0'], {}, /^skafos: invalid num.partitions "0" \(--set\): expected an integer in \[1, 2147483647\]\n$/],
+    [
+      ['broker', '--set', 'num.partitions=0'],
+      {},
+      /^skafos: invalid num.partitions "0" \(--set\): expected an integer in \[1, 2147483647\]\n$/,
+    ],
     [['broker', '--set=num.partiton=3'], {}, /did you mean num.partitions\?/],
     [['broker', '-s', 'log.retention.hour=3'], {}, /did you mean log.retention.hours\?/],
-    [['broker', '--config', join(dir, 'bad.properties')], {}, /^skafos: invalid listeners "SSL:\/\/localhost:9093" \(config file .*bad.properties:2\): .*SSL is not supported yet/],
+    [
+      ['broker', '--config', join(dir, 'bad.properties')],
+      {},
+      /^skafos: invalid listeners "SSL:\/\/localhost:9093" \(config file .*bad.properties:2\): .*SSL is not supported yet/,
+    ],
     [['broker', '-c', join(dir, 'missing.properties')], {}, /^skafos: cannot read config file .*missing.properties: no such file\n$/],
     [['broker'], { SKAFOS_NODE_ID: 'x' }, /^skafos: invalid node.id "x" \(environment SKAFOS_NODE_ID\)/],
     [['broker', '--set', 'skafos.object.store=s3'], {}, /^skafos: skafos.s3.bucket is required when skafos.object.store=s3/],
@@ -140,8 +152,14 @@ t.test('runs the broker and shuts down gracefully on SIGTERM', async (t) => {
   r.child.kill('SIGTERM');
   t.equal(await r.exit, 0);
   const msgs = logLines(r.stdout()).map((l) => l.msg);
-  t.same(msgs, ['starting skafos broker', 'fake: starting', 'fake: started',
-    'shutting down (send the signal again to exit immediately)', 'fake: close', 'shut down cleanly']);
+  t.same(msgs, [
+    'starting skafos broker',
+    'fake: starting',
+    'fake: started',
+    'shutting down (send the signal again to exit immediately)',
+    'fake: close',
+    'shut down cleanly',
+  ]);
 });
 
 t.test('SIGINT works too, and close is called once', async (t) => {
@@ -171,7 +189,11 @@ t.test('a signal while the broker module loads exits without starting it', async
   r.child.kill('SIGTERM');
   t.equal(await r.exit, 0);
   const msgs = logLines(r.stdout()).map((l) => l.msg);
-  t.same(msgs, ['starting skafos broker', 'shutting down (send the signal again to exit immediately)', 'shut down before the broker started']);
+  t.same(msgs, [
+    'starting skafos broker',
+    'shutting down (send the signal again to exit immediately)',
+    'shut down before the broker started',
+  ]);
 });
 
 t.test('startup and shutdown failures exit 1', async (t) => {
@@ -185,5 +207,8 @@ t.test('startup and shutdown failures exit 1', async (t) => {
   await failClose.waitFor('fake: started');
   failClose.child.kill('SIGTERM');
   t.equal(await failClose.exit, 1);
-  t.match(logLines(failClose.stdout()).find((l) => l.level === 'fatal'), { msg: 'shutdown failed', err: { message: 'close failed' } });
+  t.match(
+    logLines(failClose.stdout()).find((l) => l.level === 'fatal'),
+    { msg: 'shutdown failed', err: { message: 'close failed' } },
+  );
 });

@@ -154,9 +154,14 @@ t.test('describeConfig covers every field once', async (t) => {
   const rows = describeConfig();
   const fields = rows.map((r) => r.field).filter((f) => f !== null);
   t.equal(new Set(fields).size, fields.length, 'no field twice');
-  const expectedFields = Object.keys(loadConfig()).filter((f) => f !== 'logRetentionMs').sort();
+  const expectedFields = Object.keys(loadConfig())
+    .filter((f) => f !== 'logRetentionMs')
+    .sort();
   t.same([...fields].sort(), expectedFields);
-  t.same(rows.filter((r) => r.field === null).map((r) => r.key), ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours']);
+  t.same(
+    rows.filter((r) => r.field === null).map((r) => r.key),
+    ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
+  );
   for (const row of rows) {
     t.ok(row.doc.length > 10, `${row.key} documented`);
     t.ok(row.type.length > 0, `${row.key} typed`);
@@ -195,25 +200,22 @@ t.test('properties format', async (t) => {
     'last=\\',
   ].join('\r\n');
   const entries = parseProperties(text, 'x.properties');
-  t.same(
-    Object.fromEntries(entries.map((e) => [e.key, e.value])),
-    {
-      a: '1',
-      b: '2',
-      c: '3',
-      d: '4',
-      e: 'five and more words',
-      f: '',
-      g: '',
-      h: 'x=y:z',
-      tabs: 'a\tb\ncA\\d',
-      'key with spaces=and:colon': 'v',
-      trailing: 'keep ',
-      cont: 'one, two, three',
-      hash: '#not a comment',
-      last: '',
-    },
-  );
+  t.same(Object.fromEntries(entries.map((e) => [e.key, e.value])), {
+    a: '1',
+    b: '2',
+    c: '3',
+    d: '4',
+    e: 'five and more words',
+    f: '',
+    g: '',
+    h: 'x=y:z',
+    tabs: 'a\tb\ncA\\d',
+    'key with spaces=and:colon': 'v',
+    trailing: 'keep ',
+    cont: 'one, two, three',
+    hash: '#not a comment',
+    last: '',
+  });
   t.equal(entries.find((e) => e.key === 'cont')!.line, 16, 'line numbers are physical, 1-based');
   t.equal(entries.find((e) => e.key === 'hash')!.line, 19, 'continuations advance the line count');
 
@@ -223,7 +225,14 @@ t.test('properties format', async (t) => {
     message: /a is set twice in f.properties \(lines 1 and 4\)/,
   });
   t.throws(() => parseProperties('a=\\u12G4', 'f.properties'), { name: 'ConfigError', message: /\\uXXXX.*f.properties:1/ });
-  t.same(parseProperties('a=1\nb=2', 'x'), [{ key: 'a', value: '1', line: 1 }, { key: 'b', value: '2', line: 2 }], 'LF endings');
+  t.same(
+    parseProperties('a=1\nb=2', 'x'),
+    [
+      { key: 'a', value: '1', line: 1 },
+      { key: 'b', value: '2', line: 2 },
+    ],
+    'LF endings',
+  );
 });
 
 t.test('config file', async (t) => {
@@ -290,8 +299,11 @@ t.test('precedence: defaults < env < file < --set', async (t) => {
 
   t.equal(loadConfig({ sets: ['node.id=1', 'node.id=2', 'node.id = 3 '] }).nodeId, 3, 'last --set wins, trimmed');
   t.equal(loadConfig({ sets: { 'node.id': '5' } }).nodeId, 5, 'sets as a record');
-  t.equal(loadConfig({ sets: ['skafos.etcd.endpoints=http://a:1,http://b:2', 'skafos.metadata.store=etcd'] }).etcdEndpoints.length, 2,
-    'a value may contain = and ,');
+  t.equal(
+    loadConfig({ sets: ['skafos.etcd.endpoints=http://a:1,http://b:2', 'skafos.metadata.store=etcd'] }).etcdEndpoints.length,
+    2,
+    'a value may contain = and ,',
+  );
 
   t.equal(loadConfig({ env: { SKAFOS_FLUSH_LINGER_MS: '7' } }).flushLingerMs, 7, 'skafos. prefix dropped in env names');
   t.equal(loadConfig({ env: { SKAFOS_SKAFOS_FLUSH_LINGER_MS: '8' } }).flushLingerMs, 8, 'literal env name accepted');
@@ -325,16 +337,18 @@ t.test('retention: ms > minutes > hours, highest layer first', async (t) => {
   t.equal(ret({ sets: ['log.retention.ms=0'] }), 0);
 
   const dir = t.testdir({ 'r.properties': 'log.retention.ms=1000\n' });
-  t.equal(ret({ file: join(dir, 'r.properties'), sets: ['log.retention.hours=2'] }), 7_200_000,
-    '--set hours beats a file ms');
+  t.equal(ret({ file: join(dir, 'r.properties'), sets: ['log.retention.hours=2'] }), 7_200_000, '--set hours beats a file ms');
   t.equal(ret({ file: join(dir, 'r.properties'), env: { SKAFOS_LOG_RETENTION_HOURS: '2' } }), 1000, 'file ms beats env hours');
   t.equal(ret({ env: { SKAFOS_LOG_RETENTION_MINUTES: '3' } }), 180_000, 'env minutes beat the default hours');
 
   t.equal(configError(t, { sets: ['log.retention.hours=-2'] }).key, 'log.retention.hours');
   t.equal(configError(t, { sets: ['log.retention.minutes=x'] }).key, 'log.retention.minutes');
   t.equal(configError(t, { sets: ['log.retention.ms=1.5'] }).key, 'log.retention.ms');
-  t.equal(configError(t, { sets: ['log.retention.ms=1', 'log.retention.hours=bad'] }).key, 'log.retention.hours',
-    'an input that loses on precedence is still validated');
+  t.equal(
+    configError(t, { sets: ['log.retention.ms=1', 'log.retention.hours=bad'] }).key,
+    'log.retention.hours',
+    'an input that loses on precedence is still validated',
+  );
 });
 
 t.test('integers', async (t) => {
@@ -351,10 +365,16 @@ t.test('integers', async (t) => {
   t.equal(before('9007199254740992'), Number.MAX_SAFE_INTEGER, 'anything above 2^53-1 saturates');
   t.equal(before('9007199254740991'), Number.MAX_SAFE_INTEGER);
   t.equal(before('86400000'), 86_400_000);
-  t.equal(configError(t, { sets: ['log.message.timestamp.before.max.ms=9223372036854775808'] }).key,
-    'log.message.timestamp.before.max.ms', 'beyond Long.MAX_VALUE is an error');
-  t.equal(configError(t, { sets: ['log.retention.check.interval.ms=2147483648'] }).key, 'log.retention.check.interval.ms',
-    'timer periods are capped at 2^31-1 ms');
+  t.equal(
+    configError(t, { sets: ['log.message.timestamp.before.max.ms=9223372036854775808'] }).key,
+    'log.message.timestamp.before.max.ms',
+    'beyond Long.MAX_VALUE is an error',
+  );
+  t.equal(
+    configError(t, { sets: ['log.retention.check.interval.ms=2147483648'] }).key,
+    'log.retention.check.interval.ms',
+    'timer periods are capped at 2^31-1 ms',
+  );
   t.equal(loadConfig({ sets: ['skafos.flush.linger.ms=0'] }).flushLingerMs, 0);
   t.equal(loadConfig({ sets: ['skafos.cache.segment.bytes=0'] }).cacheSegmentBytes, 0, 'caches can be disabled');
   t.equal(loadConfig({ sets: ['log.retention.bytes=9223372036854775807'] }).logRetentionBytes, Number.MAX_SAFE_INTEGER);
@@ -448,7 +468,13 @@ t.test('stores', async (t) => {
   t.match(stray.message, /set, but skafos.object.store is local; set skafos.object.store=s3 or remove it/);
   t.equal(configError(t, { env: { SKAFOS_S3_REGION: 'us-east-1' } }).key, 'skafos.s3.region', 'even when equal to the default');
 
-  const etcd = loadConfig({ sets: ['skafos.metadata.store=etcd', 'skafos.etcd.endpoints=http://10.0.0.1:2379, https://etcd.example.com', 'skafos.etcd.prefix=/clusters/prod'] });
+  const etcd = loadConfig({
+    sets: [
+      'skafos.metadata.store=etcd',
+      'skafos.etcd.endpoints=http://10.0.0.1:2379, https://etcd.example.com',
+      'skafos.etcd.prefix=/clusters/prod',
+    ],
+  });
   t.same(etcd.etcdEndpoints, ['http://10.0.0.1:2379', 'https://etcd.example.com']);
   t.equal(etcd.etcdPrefix, '/clusters/prod');
   t.equal(configError(t, { sets: ['skafos.metadata.store=etcd'] }).key, 'skafos.etcd.endpoints');
@@ -488,9 +514,17 @@ t.test('stores', async (t) => {
 t.test('limits that must nest', async (t) => {
   const cases: [string[], string, RegExp][] = [
     [['message.max.bytes=104857601'], 'message.max.bytes', /must not exceed socket.request.max.bytes \(104857600\)/],
-    [['message.max.bytes=2000', 'skafos.flush.max.pending.bytes=1000', 'skafos.flush.size.bytes=1000'], 'message.max.bytes', /must not exceed skafos.flush.max.pending.bytes \(1000\)/],
+    [
+      ['message.max.bytes=2000', 'skafos.flush.max.pending.bytes=1000', 'skafos.flush.size.bytes=1000'],
+      'message.max.bytes',
+      /must not exceed skafos.flush.max.pending.bytes \(1000\)/,
+    ],
     [['skafos.flush.size.bytes=67108865'], 'skafos.flush.size.bytes', /must not exceed skafos.flush.max.pending.bytes \(67108864\)/],
-    [['skafos.connection.max.inflight.bytes=1000'], 'socket.request.max.bytes', /must not exceed skafos.connection.max.inflight.bytes \(1000\)/],
+    [
+      ['skafos.connection.max.inflight.bytes=1000'],
+      'socket.request.max.bytes',
+      /must not exceed skafos.connection.max.inflight.bytes \(1000\)/,
+    ],
     [['skafos.compaction.min.age.ms=700000'], 'skafos.compaction.min.age.ms', /must not exceed skafos.compaction.max.age.ms \(600000\)/],
   ];
   for (const [sets, key, message] of cases) {
@@ -498,7 +532,9 @@ t.test('limits that must nest', async (t) => {
     t.equal(err.key, key, sets.join(' '));
     t.match(err.message, message);
   }
-  const ok = loadConfig({ sets: ['skafos.flush.size.bytes=1048576', 'skafos.flush.max.pending.bytes=1048588', 'message.max.bytes=1048588'] });
+  const ok = loadConfig({
+    sets: ['skafos.flush.size.bytes=1048576', 'skafos.flush.max.pending.bytes=1048588', 'message.max.bytes=1048588'],
+  });
   t.equal(ok.flushMaxPendingBytes, 1_048_588, 'equal limits are fine');
 });
 

@@ -43,7 +43,12 @@ class HealthyClient {
       while (!this.stopped) {
         const started = Date.now();
         try {
-          const md = await c.request(ApiKey.Metadata, 12, { topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], allowAutoTopicCreation: false }, { timeoutMs: 5000 });
+          const md = await c.request(
+            ApiKey.Metadata,
+            12,
+            { topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], allowAutoTopicCreation: false },
+            { timeoutMs: 5000 },
+          );
           if (md.topics[0].errorCode !== 0) this.errors.push(`metadata error ${md.topics[0].errorCode}`);
           this.answered++;
         } catch (e) {
@@ -71,7 +76,14 @@ let stopProducing = false;
 t.before(async () => {
   b = await startBroker(t, { sets: { 'socket.request.max.bytes': maxFrame } });
   const c = await RawConnection.connect(b.port);
-  const r = await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }, { name: 'bad-input-healthy', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  const r = await c.request(ApiKey.CreateTopics, 7, {
+    topics: [
+      { name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
+      { name: 'bad-input-healthy', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
+    ],
+    timeoutMs: 5000,
+    validateOnly: false,
+  });
   c.close();
   if (r.topics.some((x: any) => x.errorCode !== 0)) throw new Error(`create topics: ${JSON.stringify(r.topics)}`);
   healthy = new HealthyClient(b.port);
@@ -133,7 +145,8 @@ async function connect(t: Test): Promise<RawConnection> {
   return c;
 }
 
-const apiVersionsV3 = (correlationId: number) => encodeRequest(ApiKey.ApiVersions, 3, correlationId, 'ok', { clientSoftwareName: 'skafos-it', clientSoftwareVersion: '1.0' });
+const apiVersionsV3 = (correlationId: number) =>
+  encodeRequest(ApiKey.ApiVersions, 3, correlationId, 'ok', { clientSoftwareName: 'skafos-it', clientSoftwareVersion: '1.0' });
 
 t.test('frame sizes', async (t) => {
   const cases: [string, Buffer][] = [
@@ -141,7 +154,14 @@ t.test('frame sizes', async (t) => {
     ['size -2147483648', Buffer.from([0x80, 0, 0, 0])],
     ['size 0', Buffer.from([0, 0, 0, 0])],
     ['frame too short for a header (4 bytes)', sizePrefixed(Buffer.from([0, 18, 0, 3]))],
-    ['frame above socket.request.max.bytes (body never sent)', (() => { const h = Buffer.alloc(4); h.writeInt32BE(maxFrame + 1); return h; })()],
+    [
+      'frame above socket.request.max.bytes (body never sent)',
+      (() => {
+        const h = Buffer.alloc(4);
+        h.writeInt32BE(maxFrame + 1);
+        return h;
+      })(),
+    ],
     ['frame of 2^31-1 bytes announced', Buffer.from([0x7f, 0xff, 0xff, 0xff])],
   ];
   for (const [what, bytes] of cases) {
@@ -185,12 +205,20 @@ t.test('ApiVersions: too new a version gets a v0 UNSUPPORTED_VERSION answer with
     t.equal(decoded.body.errorCode, 35, `v${v}: UNSUPPORTED_VERSION`);
     const av = decoded.body.apiKeys.find((k: any) => k.apiKey === ApiKey.ApiVersions);
     t.same([av?.minVersion, av?.maxVersion], [0, 4], `v${v}: lists ApiVersions 0-4`);
-    t.ok(decoded.body.apiKeys.some((k: any) => k.apiKey === ApiKey.Produce) && decoded.body.apiKeys.some((k: any) => k.apiKey === ApiKey.Fetch), 'and the other APIs');
+    t.ok(
+      decoded.body.apiKeys.some((k: any) => k.apiKey === ApiKey.Produce) &&
+        decoded.body.apiKeys.some((k: any) => k.apiKey === ApiKey.Fetch),
+      'and the other APIs',
+    );
   }
   const ok = await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'skafos-it', clientSoftwareVersion: '1.0' });
   t.equal(ok.errorCode, 0, 'the connection stays open: a supported version is answered next');
   const invalid = await c.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'bad name!', clientSoftwareVersion: '1.0' });
-  t.same([invalid.errorCode, invalid.apiKeys.length], [42, 0], 'v3 with an invalid client software name: INVALID_REQUEST (42), no API list');
+  t.same(
+    [invalid.errorCode, invalid.apiKeys.length],
+    [42, 0],
+    'v3 with an invalid client software name: INVALID_REQUEST (42), no API list',
+  );
   const invalid2 = await c.request(ApiKey.ApiVersions, 4, { clientSoftwareName: 'ok', clientSoftwareVersion: '-1' });
   t.equal(invalid2.errorCode, 42, 'v4 with an invalid client software version: INVALID_REQUEST');
   const old = await c.request(ApiKey.ApiVersions, 2, {});
@@ -202,10 +230,17 @@ t.test('malformed bodies and headers close the connection', async (t) => {
   const metadataV9Absurd = (() => {
     // Flexible header v2: api key, version, correlation id, client id (int16 string), tagged fields; then a
     // compact array whose varint length is 2^31-1.
-    const body = Buffer.from([0x00, 0x03, 0x00, 0x09, 0, 0, 0, 1, 0x00, 0x01, 0x62, 0x00, 0xff, 0xff, 0xff, 0xff, 0x07, 0x01, 0x00, 0x00, 0x00]);
+    const body = Buffer.from([
+      0x00, 0x03, 0x00, 0x09, 0, 0, 0, 1, 0x00, 0x01, 0x62, 0x00, 0xff, 0xff, 0xff, 0xff, 0x07, 0x01, 0x00, 0x00, 0x00,
+    ]);
     return sizePrefixed(body);
   })();
-  const produceAbsurdTopics = rawRequest(ApiKey.Produce, 3, 1, Buffer.concat([Buffer.from([0xff, 0xff, 0x00, 0x01, 0, 0, 0x13, 0x88]), Buffer.from([0x7f, 0xff, 0xff, 0xff])]));
+  const produceAbsurdTopics = rawRequest(
+    ApiKey.Produce,
+    3,
+    1,
+    Buffer.concat([Buffer.from([0xff, 0xff, 0x00, 0x01, 0, 0, 0x13, 0x88]), Buffer.from([0x7f, 0xff, 0xff, 0xff])]),
+  );
   const clientIdTooLong = (() => {
     const h = Buffer.alloc(10);
     h.writeInt16BE(ApiKey.Metadata, 0);
@@ -258,7 +293,10 @@ t.test('a good request then a bad one in the same write: the first is answered, 
   const c = await connect(t);
   c.write(Buffer.concat([apiVersionsV3(1), rawRequest(9999, 0, 2, Buffer.alloc(8))]));
   const first = await c.next(5000);
-  t.ok('frame' in first && decodeResponse((first as { frame: Buffer }).frame, ApiKey.ApiVersions, 3).correlationId === 1, 'the good request is answered');
+  t.ok(
+    'frame' in first && decodeResponse((first as { frame: Buffer }).frame, ApiKey.ApiVersions, 3).correlationId === 1,
+    'the good request is answered',
+  );
   await expectClose(t, c, 'then the bad one');
 });
 
@@ -277,7 +315,10 @@ t.test('split and dribbled requests are answered once whole; a truncated frame j
     if (i % 16 === 0) await sleep(1);
   }
   const r = await c.next(5000);
-  t.ok('frame' in r && decodeResponse((r as { frame: Buffer }).frame, ApiKey.Metadata, 12).correlationId === 8, 'a request written one byte at a time is answered');
+  t.ok(
+    'frame' in r && decodeResponse((r as { frame: Buffer }).frame, ApiKey.Metadata, 12).correlationId === 8,
+    'a request written one byte at a time is answered',
+  );
   // 200 requests in one write are all answered, in order.
   const many = Buffer.concat(Array.from({ length: 200 }, (_, i) => apiVersionsV3(1000 + i)));
   c.write(many);
@@ -287,7 +328,11 @@ t.test('split and dribbled requests are answered once whole; a truncated frame j
     if (!('frame' in f)) break;
     ids.push(decodeResponse(f.frame, ApiKey.ApiVersions, 3).correlationId);
   }
-  t.same(ids, Array.from({ length: 200 }, (_, i) => 1000 + i), '200 pipelined requests answered in order');
+  t.same(
+    ids,
+    Array.from({ length: 200 }, (_, i) => 1000 + i),
+    '200 pipelined requests answered in order',
+  );
   // A truncated frame whose client goes away.
   const gone = await RawConnection.connect(b.port);
   gone.write(md.subarray(0, 20));
@@ -324,18 +369,31 @@ t.test('a client that pipelines thousands of requests and does not read is throt
 t.test('Produce with corrupt batches: an error per partition, the connection stays open, nothing appended', async (t) => {
   const c = await connect(t);
   const latest = async () => {
-    const r = await c.request(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }] });
+    const r = await c.request(ApiKey.ListOffsets, 7, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }],
+    });
     return Number(r.topics[0].partitions[0].offset);
   };
-  const batch = () => buildRecordBatch([
-    { key: Buffer.from('k1'), value: Buffer.from('v1'), timestampMs: Date.now() },
-    { key: Buffer.from('k2'), value: Buffer.from('v2'), headers: [{ key: 'h', value: Buffer.from('x') }], timestampMs: Date.now() },
-  ]);
-  const produce = (records: Buffer, acks = -1) => c.request(ApiKey.Produce, 9, {
-    transactionalId: null, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
-  });
+  const batch = () =>
+    buildRecordBatch([
+      { key: Buffer.from('k1'), value: Buffer.from('v1'), timestampMs: Date.now() },
+      { key: Buffer.from('k2'), value: Buffer.from('v2'), headers: [{ key: 'h', value: Buffer.from('x') }], timestampMs: Date.now() },
+    ]);
+  const produce = (records: Buffer, acks = -1) =>
+    c.request(ApiKey.Produce, 9, {
+      transactionalId: null,
+      acks,
+      timeoutMs: 5000,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+    });
   const good = await produce(batch());
-  t.same([good.responses[0].partitionResponses[0].errorCode, Number(good.responses[0].partitionResponses[0].baseOffset)], [0, 0], 'a good batch is appended at 0');
+  t.same(
+    [good.responses[0].partitionResponses[0].errorCode, Number(good.responses[0].partitionResponses[0].baseOffset)],
+    [0, 0],
+    'a good batch is appended at 0',
+  );
   const before = await latest();
 
   const badCrc = batch();
@@ -347,7 +405,10 @@ t.test('Produce with corrupt batches: an error per partition, the connection sta
   absurdCount.writeInt32BE(0x7fffffff, 57); // record count
   writeBatchCrc(absurdCount, 0, absurdCount.length);
   const r2 = await produce(absurdCount);
-  t.ok([2, 87].includes(r2.responses[0].partitionResponses[0].errorCode), `record count 2^31-1: CORRUPT_MESSAGE or INVALID_RECORD (${r2.responses[0].partitionResponses[0].errorCode})`);
+  t.ok(
+    [2, 87].includes(r2.responses[0].partitionResponses[0].errorCode),
+    `record count 2^31-1: CORRUPT_MESSAGE or INVALID_RECORD (${r2.responses[0].partitionResponses[0].errorCode})`,
+  );
 
   const absurdLength = batch();
   absurdLength.writeInt32BE(0x7fffff00, 8); // batch length far beyond the data
@@ -362,12 +423,33 @@ t.test('Produce with corrupt batches: an error per partition, the connection sta
   t.not(r5.responses[0].partitionResponses[0].errorCode, 0, '100 random bytes: an error');
   const r6 = await produce(batch(), 5);
   t.equal(r6.responses[0].partitionResponses[0].errorCode, 21, 'acks=5: INVALID_REQUIRED_ACKS (21)');
-  const r7 = await c.request(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 7, records: batch() }, { index: -1, records: batch() }] }] });
-  t.same(r7.responses[0].partitionResponses.map((p: any) => p.errorCode), [3, 3], 'partitions that do not exist: UNKNOWN_TOPIC_OR_PARTITION');
+  const r7 = await c.request(ApiKey.Produce, 9, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [
+      {
+        name: topic,
+        partitionData: [
+          { index: 7, records: batch() },
+          { index: -1, records: batch() },
+        ],
+      },
+    ],
+  });
+  t.same(
+    r7.responses[0].partitionResponses.map((p: any) => p.errorCode),
+    [3, 3],
+    'partitions that do not exist: UNKNOWN_TOPIC_OR_PARTITION',
+  );
 
   t.equal(await latest(), before, 'nothing was appended by the bad requests');
   const after = await produce(batch());
-  t.same([after.responses[0].partitionResponses[0].errorCode, Number(after.responses[0].partitionResponses[0].baseOffset)], [0, before], 'the same connection still appends, right after the good batch');
+  t.same(
+    [after.responses[0].partitionResponses[0].errorCode, Number(after.responses[0].partitionResponses[0].baseOffset)],
+    [0, before],
+    'the same connection still appends, right after the good batch',
+  );
 });
 
 t.test('the broker kept serving everyone and logged no errors', async (t) => {

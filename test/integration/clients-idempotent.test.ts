@@ -20,7 +20,14 @@ t.setTimeout(300_000);
 const partitions = 2;
 
 function kafka(bootstrap: string) {
-  return new Kafka({ clientId: 'skafos-idem', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 2000 }, connectionTimeout: 3000, requestTimeout: 5000 });
+  return new Kafka({
+    clientId: 'skafos-idem',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 2000 },
+    connectionTimeout: 3000,
+    requestTimeout: 5000,
+  });
 }
 
 /** Retried batches the brokers of this file answered as duplicates (from their /metrics). */
@@ -31,8 +38,15 @@ async function setup(t: Test): Promise<{ b: BrokerProcess; proxy: TcpDropProxy; 
   const proxy = await TcpDropProxy.start(() => b!.port, { dropRate: 0.15 });
   t.teardown(() => proxy.close());
   const httpPort = await freePort();
-  b = await startBroker(t, { sets: { 'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxy.port}`, 'skafos.flush.linger.ms': 5, 'skafos.http.listener': `127.0.0.1:${httpPort}` } });
-  const duplicates = async () => (await scrape(`http://127.0.0.1:${httpPort}/metrics`)).byLabel('skafos_idempotent_producers', 'figure').duplicates ?? 0;
+  b = await startBroker(t, {
+    sets: {
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxy.port}`,
+      'skafos.flush.linger.ms': 5,
+      'skafos.http.listener': `127.0.0.1:${httpPort}`,
+    },
+  });
+  const duplicates = async () =>
+    (await scrape(`http://127.0.0.1:${httpPort}/metrics`)).byLabel('skafos_idempotent_producers', 'figure').duplicates ?? 0;
   return { b, proxy, duplicates };
 }
 
@@ -89,7 +103,11 @@ t.test('kafkajs idempotent producer: dropped responses and a kill -9', async (t)
       await b.kill9();
       await b.restart();
     }
-    await producer.send({ topic, acks: -1, messages: Array.from({ length: perSend }, (_, j) => ({ value: `kafkajs-${s + j}`, partition: (s + j) % partitions })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: perSend }, (_, j) => ({ value: `kafkajs-${s + j}`, partition: (s + j) % partitions })),
+    });
   }
   await producer.disconnect();
   dups += await duplicates();
@@ -103,15 +121,25 @@ t.test('@platformatic/kafka idempotent producer: dropped responses', async (t) =
   const topic = 'idem-platformatic';
   await createTopic(`127.0.0.1:${proxy.port}`, topic);
   const producer = new PlatformaticProducer({
-    clientId: 'skafos-idem-platformatic', bootstrapBrokers: [`127.0.0.1:${proxy.port}`], idempotent: true, retryDelay: 100,
-    autocreateTopics: false, timeout: 5000,
+    clientId: 'skafos-idem-platformatic',
+    bootstrapBrokers: [`127.0.0.1:${proxy.port}`],
+    idempotent: true,
+    retryDelay: 100,
+    autocreateTopics: false,
+    timeout: 5000,
   });
   proxy.dropping = true;
   const count = 400;
   const perSend = 10;
   try {
     for (let s = 0; s < count; s += perSend) {
-      await producer.send({ messages: Array.from({ length: perSend }, (_, j) => ({ topic, partition: (s + j) % partitions, value: Buffer.from(`platformatic-${s + j}`) })) });
+      await producer.send({
+        messages: Array.from({ length: perSend }, (_, j) => ({
+          topic,
+          partition: (s + j) % partitions,
+          value: Buffer.from(`platformatic-${s + j}`),
+        })),
+      });
     }
   } finally {
     await producer.close();
@@ -128,7 +156,11 @@ t.test('confluent-kafka-python idempotent producer (5 in flight): dropped respon
   await createTopic(`127.0.0.1:${proxy.port}`, topic);
   proxy.dropping = true;
   const count = 2000;
-  const run = await pythonClient('idempotent_producer.py', { bootstrap: `127.0.0.1:${proxy.port}`, topic, partitions, name: 'confluent', count }, { timeoutMs: 150_000 });
+  const run = await pythonClient(
+    'idempotent_producer.py',
+    { bootstrap: `127.0.0.1:${proxy.port}`, topic, partitions, name: 'confluent', count },
+    { timeoutMs: 150_000 },
+  );
   t.equal(run.code, 0, `the producer exited cleanly: ${run.stderr.slice(-2000)}`);
   const done = jsonLines(run.stdout).find((l) => l.done);
   t.same(done, { done: true, acked: count, failed: 0, unflushed: 0 }, 'every record acknowledged');

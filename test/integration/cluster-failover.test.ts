@@ -20,7 +20,10 @@ import { sleep } from '../support/run.ts';
 t.setTimeout(420_000);
 const sessionTimeoutMs = 3000;
 
-interface Leaders { byPartition: Map<number, number>; brokers: number[] }
+interface Leaders {
+  byPartition: Map<number, number>;
+  brokers: number[];
+}
 
 async function leaders(bootstrap: string, topic: string): Promise<Leaders> {
   const kafka = kafkajsClient(bootstrap);
@@ -43,15 +46,31 @@ async function leaders(bootstrap: string, topic: string): Promise<Leaders> {
 async function firstAck(bootstrap: string, topic: string, partition: number, startedAt: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    const kafka = new kafkajs.Kafka({ clientId: 'probe', brokers: bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000, requestTimeout: 3000 });
+    const kafka = new kafkajs.Kafka({
+      clientId: 'probe',
+      brokers: bootstrap.split(','),
+      logLevel: kafkajs.logLevel.NOTHING,
+      retry: { retries: 0 },
+      connectionTimeout: 1000,
+      requestTimeout: 3000,
+    });
     const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
     try {
       await producer.connect();
-      await producer.send({ topic, acks: -1, timeout: 3000, messages: [{
-        // Shaped like the load's records, so the final check reads it as one more intact write.
-        key: `probe-${partition}-${attempt}`, partition, headers: { producer: 'probe' },
-        value: JSON.stringify({ producer: 'probe', seq: partition, attempt }),
-      }] });
+      await producer.send({
+        topic,
+        acks: -1,
+        timeout: 3000,
+        messages: [
+          {
+            // Shaped like the load's records, so the final check reads it as one more intact write.
+            key: `probe-${partition}-${attempt}`,
+            partition,
+            headers: { producer: 'probe' },
+            value: JSON.stringify({ producer: 'probe', seq: partition, attempt }),
+          },
+        ],
+      });
       return Date.now() - startedAt;
     } catch {
       if (Date.now() > deadline) throw new Error(`no produce to partition ${partition} acknowledged within ${timeoutMs} ms`);
@@ -75,18 +94,25 @@ async function startGroup(t: Test, bootstrap: string, topic: string, n: number):
   const run: GroupRun = { consumers: [], reads: [], commits: [] };
   for (let i = 0; i < n; i++) {
     const consumer = kafkajsClient(bootstrap, `chaos-${i}`).consumer({
-      groupId: 'chaos-group', sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 200,
+      groupId: 'chaos-group',
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 500,
+      maxWaitTimeInMs: 200,
       retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 },
     });
     consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
-      for (const tp of e.payload.topics) for (const p of tp.partitions) run.commits.push({ p: p.partition, o: Number(p.offset), at: Date.now() });
+      for (const tp of e.payload.topics)
+        for (const p of tp.partitions) run.commits.push({ p: p.partition, o: Number(p.offset), at: Date.now() });
     });
     t.teardown(() => consumer.disconnect().catch(() => {}));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommitInterval: 500,
-      eachMessage: async ({ partition, message }) => { run.reads.push({ p: partition, o: Number(message.offset), k: message.key?.toString() ?? '', at: Date.now() }); },
+      eachMessage: async ({ partition, message }) => {
+        run.reads.push({ p: partition, o: Number(message.offset), k: message.key?.toString() ?? '', at: Date.now() });
+      },
     });
     run.consumers.push(consumer);
   }
@@ -100,7 +126,12 @@ async function startGroup(t: Test, bootstrap: string, topic: string, n: number):
  */
 async function checkGroup(t: Test, run: GroupRun, acks: { key: string }[], bootstrap: string, topic: string): Promise<void> {
   const keys = () => new Set(run.reads.map((r) => r.k));
-  await waitUntil('the group to consume every acknowledged record', () => (acks.every((a) => keys().has(a.key)) ? true : undefined), 120_000, 200);
+  await waitUntil(
+    'the group to consume every acknowledged record',
+    () => (acks.every((a) => keys().has(a.key)) ? true : undefined),
+    120_000,
+    200,
+  );
   t.pass(`the consumer group read all ${acks.length} acknowledged records`);
   const seen = new Map<string, number>();
   let twice = 0;
@@ -136,7 +167,7 @@ t.test('three brokers: ownership, kill -9, pause past the lease, rolling restart
   const etcd = await EtcdMember.create();
   t.teardown(() => etcd.destroy());
   const cluster = await startCluster(t, { size: 3, etcdEndpoint: etcd.endpoint, sessionTimeoutMs, label: 'failover' });
-  const [b1, b2, b3] = cluster.brokers as [typeof cluster.brokers[0], typeof cluster.brokers[0], typeof cluster.brokers[0]];
+  const [b1, b2, b3] = cluster.brokers as [(typeof cluster.brokers)[0], (typeof cluster.brokers)[0], (typeof cluster.brokers)[0]];
   const topic = 'cluster-orders';
   const partitions = 6;
   const kafka = kafkajsClient(cluster.bootstrap());
@@ -155,7 +186,10 @@ t.test('three brokers: ownership, kill -9, pause past the lease, rolling restart
   t.same([...perBroker.values()].sort(), [2, 2, 2], 'partitions are spread evenly');
 
   const group = await startGroup(t, cluster.bootstrap(), topic, 3);
-  const loads = [new KafkajsLoad('a', cluster.bootstrap(), topic, partitions), new KafkajsLoad('b', cluster.bootstrap(), topic, partitions)];
+  const loads = [
+    new KafkajsLoad('a', cluster.bootstrap(), topic, partitions),
+    new KafkajsLoad('b', cluster.bootstrap(), topic, partitions),
+  ];
   const acked = () => loads.reduce((n, l) => n + l.acks.length, 0);
   t.ok(await waitForAcks(acked, 300, 60_000), 'load is acknowledged');
 
@@ -164,7 +198,9 @@ t.test('three brokers: ownership, kill -9, pause past the lease, rolling restart
   const killedAt = Date.now();
   await b2.kill9();
   const failoverMs = await firstAck(`127.0.0.1:${b1.port}`, topic, moved[0]!, killedAt, 30_000);
-  t.comment(`failover: kill -9 to the first acknowledged produce on moved partition ${moved[0]}: ${failoverMs} ms (lease ${sessionTimeoutMs} ms)`);
+  t.comment(
+    `failover: kill -9 to the first acknowledged produce on moved partition ${moved[0]}: ${failoverMs} ms (lease ${sessionTimeoutMs} ms)`,
+  );
   t.ok(failoverMs < sessionTimeoutMs + 10_000, 'the moved partition takes writes within the lease plus a few seconds');
   const after = await leaders(`127.0.0.1:${b1.port}`, topic);
   for (const p of moved) t.not(after.byPartition.get(p), 2, `partition ${p} has a new owner`);
@@ -193,19 +229,32 @@ t.test('three brokers: ownership, kill -9, pause past the lease, rolling restart
   for (const l of loads) await l.stop();
   const acks = loads.flatMap((l) => l.acks);
   t.comment(`${acks.length} records acknowledged; ${loads.reduce((n, l) => n + l.failures, 0)} batches failed and were re-sent`);
-  await waitUntil('the cluster to settle after the rolling restart', async () => {
-    const k = kafkajsClient(cluster.bootstrap()).admin();
-    await k.connect();
-    try {
-      await k.fetchTopicOffsets(topic);
-      return true;
-    } finally {
-      await k.disconnect();
-    }
-  }, 60_000, 500);
+  await waitUntil(
+    'the cluster to settle after the rolling restart',
+    async () => {
+      const k = kafkajsClient(cluster.bootstrap()).admin();
+      await k.connect();
+      try {
+        await k.fetchTopicOffsets(topic);
+        return true;
+      } finally {
+        await k.disconnect();
+      }
+    },
+    60_000,
+    500,
+  );
   await verifyLoad(t, cluster.bootstrap(), topic, partitions, acks);
   await checkGroup(t, group, acks, cluster.bootstrap(), topic);
   // Expected errors: the paused broker, once resumed, finds its lease gone and its in-flight commit refused.
   const expected = /membership lost|can no longer serve|lease|FencedError/;
-  for (const b of cluster.brokers) t.same(b.errorLines().filter((l) => !expected.test(l)).slice(0, 5), [], 'no unexpected errors logged');
+  for (const b of cluster.brokers)
+    t.same(
+      b
+        .errorLines()
+        .filter((l) => !expected.test(l))
+        .slice(0, 5),
+      [],
+      'no unexpected errors logged',
+    );
 });

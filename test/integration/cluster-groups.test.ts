@@ -44,7 +44,10 @@ t.test('ten consumers on three brokers; the coordinator dies', { skip }, async (
   const etcd = await EtcdMember.create();
   t.teardown(() => etcd.destroy());
   const cluster = await startCluster(t, {
-    size: 3, etcdEndpoint: etcd.endpoint, sessionTimeoutMs, label: 'groups',
+    size: 3,
+    etcdEndpoint: etcd.endpoint,
+    sessionTimeoutMs,
+    label: 'groups',
     sets: { 'group.initial.rebalance.delay.ms': 0, 'group.min.session.timeout.ms': 1000 },
   });
   const topic = 'cluster-group-topic';
@@ -55,27 +58,42 @@ t.test('ten consumers on three brokers; the coordinator dies', { skip }, async (
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
   await admin.disconnect();
   const first = makeRecords('g1', 1200, partitions);
-  await waitUntil('the first records to be acknowledged', async () => {
-    const d = await kafkajsProduce(kafkajsClient(cluster.bootstrap()), topic, first);
-    return d.every((x) => x.err === undefined) ? true : undefined;
-  }, 60_000, 500);
+  await waitUntil(
+    'the first records to be acknowledged',
+    async () => {
+      const d = await kafkajsProduce(kafkajsClient(cluster.bootstrap()), topic, first);
+      return d.every((x) => x.err === undefined) ? true : undefined;
+    },
+    60_000,
+    500,
+  );
 
   const started = Date.now();
   const ms: Member[] = [];
   for (let i = 0; i < members; i++) {
     const consumer = kafkajsClient(cluster.bootstrap(), `m${i}`).consumer({
-      groupId: group, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 100,
+      groupId: group,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 300,
+      maxWaitTimeInMs: 100,
       retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 1000 },
     });
     const m: Member = { consumer, generation: -1, assigned: [], records: [] };
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      m.generation = e.payload.groupId === group ? (e.payload as unknown as { generationId?: number }).generationId ?? m.generation : m.generation;
+      m.generation =
+        e.payload.groupId === group ? ((e.payload as unknown as { generationId?: number }).generationId ?? m.generation) : m.generation;
       m.assigned = (e.payload.memberAssignment[topic] ?? []).slice().sort((a, b) => a - b);
     });
     t.teardown(() => consumer.disconnect().catch(() => {}));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ autoCommitInterval: 200, eachMessage: async ({ partition, message }) => { m.records.push({ p: partition, o: Number(message.offset), at: Date.now() }); } });
+    await consumer.run({
+      autoCommitInterval: 200,
+      eachMessage: async ({ partition, message }) => {
+        m.records.push({ p: partition, o: Number(message.offset), at: Date.now() });
+      },
+    });
     ms.push(m);
   }
   const settled = () => {
@@ -83,9 +101,16 @@ t.test('ten consumers on three brokers; the coordinator dies', { skip }, async (
     return all.length === partitions && new Set(all).size === partitions && ms.filter((m) => m.assigned.length > 0).length === members;
   };
   await waitUntil('ten members to share every partition', () => (settled() ? true : undefined), 60_000, 50);
-  t.comment(`rebalance: ten members joining a new group, from the first run() to every partition assigned once: ${Date.now() - started} ms`);
+  t.comment(
+    `rebalance: ten members joining a new group, from the first run() to every partition assigned once: ${Date.now() - started} ms`,
+  );
   t.pass('every partition is assigned to exactly one member');
-  await waitUntil('the first records to be consumed', () => (new Set(ms.flatMap((m) => m.records.map((r) => `${r.p}:${r.o}`))).size >= first.length ? true : undefined), 60_000, 100);
+  await waitUntil(
+    'the first records to be consumed',
+    () => (new Set(ms.flatMap((m) => m.records.map((r) => `${r.p}:${r.o}`))).size >= first.length ? true : undefined),
+    60_000,
+    100,
+  );
 
   // Kill the coordinator's broker; the group moves to another broker and settles again.
   const coordinator = await coordinatorOf(cluster.brokers[0]!.port, group);
@@ -93,20 +118,30 @@ t.test('ten consumers on three brokers; the coordinator dies', { skip }, async (
   const killedAt = Date.now();
   await victim.kill9();
   const survivorPort = cluster.brokers.find((b) => b.alive)!.port;
-  const newCoordinator = await waitUntil('a new coordinator', async () => {
-    const id = await coordinatorOf(survivorPort, group);
-    return id !== coordinator ? id : undefined;
-  }, 60_000, 200);
+  const newCoordinator = await waitUntil(
+    'a new coordinator',
+    async () => {
+      const id = await coordinatorOf(survivorPort, group);
+      return id !== coordinator ? id : undefined;
+    },
+    60_000,
+    200,
+  );
   t.not(newCoordinator, coordinator, `coordinator moved from broker ${coordinator} to ${newCoordinator}`);
   t.comment(`coordinator failover: FindCoordinator names broker ${newCoordinator} ${Date.now() - killedAt} ms after the kill`);
   // The new coordinator loads the group (generation, members, assignment) from etcd: members that heartbeat in
   // time carry on without a rebalance; those that were stuck on the dead broker's partitions may be rebalanced.
 
   const second = makeRecords('g2', 600, partitions);
-  await waitUntil('more records to be acknowledged', async () => {
-    const d = await kafkajsProduce(kafkajsClient(cluster.bootstrap()), topic, second);
-    return d.every((x) => x.err === undefined) ? true : undefined;
-  }, 60_000, 500);
+  await waitUntil(
+    'more records to be acknowledged',
+    async () => {
+      const d = await kafkajsProduce(kafkajsClient(cluster.bootstrap()), topic, second);
+      return d.every((x) => x.err === undefined) ? true : undefined;
+    },
+    60_000,
+    500,
+  );
   const total = first.length + second.length;
   // A produce attempt that failed part-way is sent again whole, so the log may hold more than `total` records:
   // wait for what the log holds, not for what was meant to be sent.
@@ -121,8 +156,15 @@ t.test('ten consumers on three brokers; the coordinator dies', { skip }, async (
   })();
   const inLog = ends.reduce((n, e) => n + Number(e.high), 0);
   t.ok(inLog >= total, `${inLog} records in the log (${total} sent; a re-sent batch may add some)`);
-  await waitUntil('every record in the log to be consumed', () => (new Set(ms.flatMap((m) => m.records.map((r) => `${r.p}:${r.o}`))).size >= inLog ? true : undefined), 90_000, 100);
-  t.comment(`kill -9 of the coordinator's broker (lease ${sessionTimeoutMs} ms) to every record produced after it consumed: ${Date.now() - killedAt} ms`);
+  await waitUntil(
+    'every record in the log to be consumed',
+    () => (new Set(ms.flatMap((m) => m.records.map((r) => `${r.p}:${r.o}`))).size >= inLog ? true : undefined),
+    90_000,
+    100,
+  );
+  t.comment(
+    `kill -9 of the coordinator's broker (lease ${sessionTimeoutMs} ms) to every record produced after it consumed: ${Date.now() - killedAt} ms`,
+  );
   await waitUntil('the group to be settled', () => (settled() ? true : undefined), 60_000, 50);
   t.pass('after the coordinator moved, every partition is still assigned to exactly one member');
   const firstAfterKill = ms.map((m) => {
@@ -131,7 +173,10 @@ t.test('ten consumers on three brokers; the coordinator dies', { skip }, async (
   });
   t.comment(`each member's first record after the kill, ms after it: ${firstAfterKill.join(', ')}`);
   const seen = new Set(ms.flatMap((m) => m.records.map((r) => `${r.p}:${r.o}`)));
-  const outside = [...seen].filter((k) => { const [p, o] = k.split(':').map(Number); return o! >= Number(ends.find((e) => e.partition === p)!.high); });
+  const outside = [...seen].filter((k) => {
+    const [p, o] = k.split(':').map(Number);
+    return o! >= Number(ends.find((e) => e.partition === p)!.high);
+  });
   t.same(outside, [], 'no record was consumed beyond the high watermark');
   t.equal(seen.size, inLog, 'every record in the log was consumed');
   for (const m of ms) {

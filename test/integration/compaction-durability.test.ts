@@ -17,15 +17,22 @@ const partitions = 4;
 t.test('kill -9 while compacting: every acknowledged record survives exactly once', async (t) => {
   const b = await startBroker(t, {
     sets: {
-      'skafos.flush.linger.ms': 5, 'skafos.compaction.interval.ms': 100, 'skafos.compaction.min.age.ms': 0,
-      'skafos.compaction.max.age.ms': 100, 'skafos.segment.target.bytes': 65536, 'skafos.log.level': 'debug',
+      'skafos.flush.linger.ms': 5,
+      'skafos.compaction.interval.ms': 100,
+      'skafos.compaction.min.age.ms': 0,
+      'skafos.compaction.max.age.ms': 100,
+      'skafos.segment.target.bytes': 65536,
+      'skafos.log.level': 'debug',
     },
   });
   const admin = kafkajsClient(b.bootstrap).admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
   await admin.disconnect();
-  const loads = [new KafkajsLoad('kafkajs-a', b.bootstrap, topic, partitions), new KafkajsLoad('kafkajs-b', b.bootstrap, topic, partitions)];
+  const loads = [
+    new KafkajsLoad('kafkajs-a', b.bootstrap, topic, partitions),
+    new KafkajsLoad('kafkajs-b', b.bootstrap, topic, partitions),
+  ];
   const acked = () => loads.reduce((n, l) => n + l.acks.length, 0);
   try {
     t.ok(await waitForAcks(acked, 500, 30_000), 'producing before the first kill');
@@ -40,18 +47,33 @@ t.test('kill -9 while compacting: every acknowledged record survives exactly onc
   } finally {
     await Promise.all(loads.map((l) => l.stop()));
   }
-  const lines = b.logLines.map((l) => {
-    try {
-      return JSON.parse(l) as Record<string, unknown>;
-    } catch {
-      return null;
-    }
-  }).filter((l) => l !== null);
+  const lines = b.logLines
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return null;
+      }
+    })
+    .filter((l) => l !== null);
   const passes = lines.filter((l) => l.msg === 'compaction pass');
   const segments = passes.reduce((n, l) => n + (l.segments as number), 0);
   t.ok(segments > 0, `${passes.length} compaction passes committed ${segments} segments`);
   const recoveries = lines.filter((l) => l.msg === 'log recovered');
-  t.ok(recoveries.slice(1).some((r) => (r.segments as number) > 0), 'restarts recovered segments from manifests');
-  t.same(lines.filter((l) => (l.level as number) >= 50).map((l) => l.msg), [], 'no errors logged');
-  await verifyLoad(t, b.bootstrap, topic, partitions, loads.flatMap((l) => l.acks));
+  t.ok(
+    recoveries.slice(1).some((r) => (r.segments as number) > 0),
+    'restarts recovered segments from manifests',
+  );
+  t.same(
+    lines.filter((l) => (l.level as number) >= 50).map((l) => l.msg),
+    [],
+    'no errors logged',
+  );
+  await verifyLoad(
+    t,
+    b.bootstrap,
+    topic,
+    partitions,
+    loads.flatMap((l) => l.acks),
+  );
 });

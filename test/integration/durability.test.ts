@@ -30,10 +30,22 @@ t.test('kill -9 twice under load: every acknowledged record survives exactly onc
   await admin.disconnect();
 
   const stopFile = join(b.dir, 'stop-producers');
-  const confluentRun: Promise<RunResult> = pythonClient('durability_producer.py', {
-    bootstrap: b.bootstrap, topic, partitions, name: 'confluent', stop_file: stopFile, max_seconds: 120,
-  }, { timeoutMs: 180_000 });
-  const loads = [new KafkajsLoad('kafkajs-a', b.bootstrap, topic, partitions), new KafkajsLoad('kafkajs-b', b.bootstrap, topic, partitions)];
+  const confluentRun: Promise<RunResult> = pythonClient(
+    'durability_producer.py',
+    {
+      bootstrap: b.bootstrap,
+      topic,
+      partitions,
+      name: 'confluent',
+      stop_file: stopFile,
+      max_seconds: 120,
+    },
+    { timeoutMs: 180_000 },
+  );
+  const loads = [
+    new KafkajsLoad('kafkajs-a', b.bootstrap, topic, partitions),
+    new KafkajsLoad('kafkajs-b', b.bootstrap, topic, partitions),
+  ];
   const acked = () => loads.reduce((n, l) => n + l.acks.length, 0);
 
   try {
@@ -56,11 +68,15 @@ t.test('kill -9 twice under load: every acknowledged record survives exactly onc
   t.equal(run.code, 0, `confluent producer exited cleanly: ${run.stderr.slice(-2000)}`);
   t.ok(existsSync(stopFile));
   const lines = jsonLines(run.stdout);
-  const confluentAcks: Ack[] = lines.filter((l) => l.o !== undefined).map((l) => ({ key: `confluent-${l.seq}-0`, producer: 'confluent', seq: l.seq, p: l.p, o: l.o }));
+  const confluentAcks: Ack[] = lines
+    .filter((l) => l.o !== undefined)
+    .map((l) => ({ key: `confluent-${l.seq}-0`, producer: 'confluent', seq: l.seq, p: l.p, o: l.o }));
   const summary = lines.find((l) => l.done);
   t.ok(confluentAcks.length > 200, `confluent: ${JSON.stringify(summary)}`);
   const allAcks = [...loads.flatMap((l) => l.acks), ...confluentAcks];
-  t.comment(`acknowledged: ${allAcks.length} (kafkajs failures ${loads.map((l) => l.failures).join('/')}, confluent ${JSON.stringify(summary)})`);
+  t.comment(
+    `acknowledged: ${allAcks.length} (kafkajs failures ${loads.map((l) => l.failures).join('/')}, confluent ${JSON.stringify(summary)})`,
+  );
 
   await verifyLoad(t, b.bootstrap, topic, partitions, allAcks);
   t.same(b.errorLines(), [], 'no error log lines');

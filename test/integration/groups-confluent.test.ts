@@ -9,16 +9,43 @@ import { checkAllConsumed, checkExclusiveCover, committedOffsets, describeGroup,
 const partitions = 4;
 const perPartition = 20;
 
-async function runMembers(bootstrap: string, topic: string, group: string, assignor: string, n: number, runS: number, instanceIds: (string | null)[] = []) {
+async function runMembers(
+  bootstrap: string,
+  topic: string,
+  group: string,
+  assignor: string,
+  n: number,
+  runS: number,
+  instanceIds: (string | null)[] = [],
+) {
   // Every member reports its assignment at the same moment, while all of them are still in the group.
   const reportAt = Date.now() / 1000 + runS;
-  const runs = await Promise.all(Array.from({ length: n }, (_, i) => pythonClient('group_consumer.py', {
-    client: 'confluent', bootstrap, topic, group, assignor, report_at: reportAt, close_at: reportAt + 1, instance_id: instanceIds[i] ?? null,
-  }, { timeoutMs: (runS + 30) * 1000 })));
+  const runs = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      pythonClient(
+        'group_consumer.py',
+        {
+          client: 'confluent',
+          bootstrap,
+          topic,
+          group,
+          assignor,
+          report_at: reportAt,
+          close_at: reportAt + 1,
+          instance_id: instanceIds[i] ?? null,
+        },
+        { timeoutMs: (runS + 30) * 1000 },
+      ),
+    ),
+  );
   return runs.map((r) => {
     if (r.code !== 0) throw new Error(describeRun(r));
     const lines = jsonLines(r.stdout);
-    return { records: lines.filter((l) => 'p' in l) as { p: number; o: number }[], assigned: (lines.find((l) => 'assigned' in l)?.assigned ?? []) as number[], detail: describeRun(r) };
+    return {
+      records: lines.filter((l) => 'p' in l) as { p: number; o: number }[],
+      assigned: (lines.find((l) => 'assigned' in l)?.assigned ?? []) as number[],
+      detail: describeRun(r),
+    };
   });
 }
 
@@ -31,9 +58,23 @@ t.test('confluent-kafka-python consumer groups', async (t) => {
       const group = `ck-${assignor}`;
       await fillTopic(broker.port, topic, partitions, perPartition);
       const members = await runMembers(broker.bootstrap, topic, group, assignor, 2, 7);
-      checkExclusiveCover(t, members.map((m) => m.assigned), partitions, assignor);
-      t.ok(members.every((m) => m.assigned.length === partitions / 2), `balanced: ${JSON.stringify(members.map((m) => m.assigned))}`);
-      checkAllConsumed(t, members.flatMap((m) => m.records), partitions, perPartition, assignor);
+      checkExclusiveCover(
+        t,
+        members.map((m) => m.assigned),
+        partitions,
+        assignor,
+      );
+      t.ok(
+        members.every((m) => m.assigned.length === partitions / 2),
+        `balanced: ${JSON.stringify(members.map((m) => m.assigned))}`,
+      );
+      checkAllConsumed(
+        t,
+        members.flatMap((m) => m.records),
+        partitions,
+        perPartition,
+        assignor,
+      );
       t.same(await committedOffsets(broker.port, group, topic, partitions), Array(partitions).fill(perPartition), 'every offset committed');
     });
   }
@@ -42,7 +83,8 @@ t.test('confluent-kafka-python consumer groups', async (t) => {
     const topic = 'ck-static';
     const group = 'ck-static';
     await fillTopic(broker.port, topic, 2, 5);
-    const rebalances = () => broker.logLines.filter((l) => l.includes('preparing to rebalance group') && l.includes(`"group":"${group}"`)).length;
+    const rebalances = () =>
+      broker.logLines.filter((l) => l.includes('preparing to rebalance group') && l.includes(`"group":"${group}"`)).length;
     const [first] = await runMembers(broker.bootstrap, topic, group, 'range', 1, 4, ['static-1']);
     t.same(first!.assigned, [0, 1], first!.detail);
     const before = rebalances();

@@ -8,7 +8,16 @@
 import t from 'tap';
 import { Consumer } from '@platformatic/kafka';
 import { startBroker } from '../support/broker.ts';
-import { checkAllConsumed, checkExclusiveCover, committedOffsets, fillTopic, groupBrokerSets, produceMore, sleep, waitFor } from '../support/groups.ts';
+import {
+  checkAllConsumed,
+  checkExclusiveCover,
+  committedOffsets,
+  fillTopic,
+  groupBrokerSets,
+  produceMore,
+  sleep,
+  waitFor,
+} from '../support/groups.ts';
 import { TestClient } from '../broker/handlers/support/client.ts';
 import { ApiKey } from '../../broker/protocol/generated/index.ts';
 import { ErrorCode } from '../../broker/protocol/errors.ts';
@@ -21,14 +30,35 @@ const sets = { ...groupBrokerSets, 'group.consumer.heartbeat.interval.ms': 300, 
 
 async function member(bootstrap: string, group: string, topic: string, name: string) {
   const consumer = new Consumer({
-    clientId: name, groupId: group, bootstrapBrokers: [bootstrap], maxWaitTime: 100, retries: 5, retryDelay: 200,
-    groupProtocol: 'consumer', sessionTimeout: 6000, heartbeatInterval: 300, rebalanceTimeout: 6000,
+    clientId: name,
+    groupId: group,
+    bootstrapBrokers: [bootstrap],
+    maxWaitTime: 100,
+    retries: 5,
+    retryDelay: 200,
+    groupProtocol: 'consumer',
+    sessionTimeout: 6000,
+    heartbeatInterval: 300,
+    rebalanceTimeout: 6000,
   } as any);
   const records: { p: number; o: number }[] = [];
   const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 } as any);
   stream.on('data', (m: any) => records.push({ p: m.partition, o: Number(m.offset) }));
-  const assigned = () => ((consumer.assignments ?? []) as { topic: string; partitions: number[] }[]).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
-  return { consumer, stream, records, assigned, close: async () => { await stream.close(); await consumer.close(); } };
+  const assigned = () =>
+    ((consumer.assignments ?? []) as { topic: string; partitions: number[] }[])
+      .filter((a) => a.topic === topic)
+      .flatMap((a) => a.partitions)
+      .sort((a, b) => a - b);
+  return {
+    consumer,
+    stream,
+    records,
+    assigned,
+    close: async () => {
+      await stream.close();
+      await consumer.close();
+    },
+  };
 }
 
 t.test('@platformatic/kafka consumer group with group.protocol=consumer (KIP-848)', async (t) => {
@@ -43,7 +73,11 @@ t.test('@platformatic/kafka consumer group with group.protocol=consumer (KIP-848
   t.teardown(() => b.close().catch(() => {}));
   await waitFor(() => a.assigned().length === 2 && b.assigned().length === 2, 20_000, 'the partitions shared by both members');
   checkExclusiveCover(t, [a.assigned(), b.assigned()], partitions, 'two members');
-  await waitFor(async () => (await committedOffsets(broker.port, group, topic, partitions)).every((o) => o === perPartition), 20_000, 'every offset committed');
+  await waitFor(
+    async () => (await committedOffsets(broker.port, group, topic, partitions)).every((o) => o === perPartition),
+    20_000,
+    'every offset committed',
+  );
   checkAllConsumed(t, [...a.records, ...b.records], partitions, perPartition, 'two members');
 
   const client = await TestClient.connect(broker.port);
@@ -52,15 +86,22 @@ t.test('@platformatic/kafka consumer group with group.protocol=consumer (KIP-848
   t.equal(d.groups[0].groupState, 'Stable');
   t.equal(d.groups[0].members.length, 2);
   const l = await client.request(ApiKey.ListGroups, 5, { statesFilter: [], typesFilter: ['consumer'] });
-  t.ok(l.groups.some((g: any) => g.groupId === group), 'listed as a consumer group');
+  t.ok(
+    l.groups.some((g: any) => g.groupId === group),
+    'listed as a consumer group',
+  );
 
   await a.close();
   await waitFor(() => b.assigned().length === partitions, 20_000, 'the remaining member taking every partition');
   await b.close();
-  await waitFor(async () => {
-    const e = await client.request(ApiKey.ConsumerGroupDescribe, 0, { groupIds: [group], includeAuthorizedOperations: false });
-    return e.groups[0].groupState === 'Empty';
-  }, 10_000, 'the group empty after both left');
+  await waitFor(
+    async () => {
+      const e = await client.request(ApiKey.ConsumerGroupDescribe, 0, { groupIds: [group], includeAuthorizedOperations: false });
+      return e.groups[0].groupState === 'Empty';
+    },
+    10_000,
+    'the group empty after both left',
+  );
 
   await produceMore(broker.port, topic, 2, 3);
   const c = await member(broker.bootstrap, group, topic, 'cp-c');
@@ -75,8 +116,16 @@ async function heartbeat(port: number, body: Record<string, unknown>): Promise<a
   const c = await TestClient.connect(port);
   try {
     return await c.request(ApiKey.ConsumerGroupHeartbeat, 1, {
-      memberId: '', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: -1, subscribedTopicNames: null,
-      subscribedTopicRegex: null, serverAssignor: null, topicPartitions: null, ...body,
+      memberId: '',
+      memberEpoch: 0,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: -1,
+      subscribedTopicNames: null,
+      subscribedTopicRegex: null,
+      serverAssignor: null,
+      topicPartitions: null,
+      ...body,
     });
   } finally {
     c.close();
@@ -98,13 +147,18 @@ t.test('two brokers: the consumer group coordinator dies, members carry on', { s
   const etcd = await EtcdMember.create();
   t.teardown(() => etcd.destroy());
   const cluster = await startCluster(t, {
-    size: 2, etcdEndpoint: etcd.endpoint, sessionTimeoutMs: 3000, label: 'kip848',
+    size: 2,
+    etcdEndpoint: etcd.endpoint,
+    sessionTimeoutMs: 3000,
+    label: 'kip848',
     sets: { 'group.consumer.session.timeout.ms': 30000, 'group.consumer.heartbeat.interval.ms': 1000 },
   });
   const group = 'kip848-failover';
   const admin = await TestClient.connect(cluster.brokers[0]!.port);
   const created = await admin.request(ApiKey.CreateTopics, 7, {
-    topics: [{ name: 'kf', numPartitions: 4, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 10000, validateOnly: false,
+    topics: [{ name: 'kf', numPartitions: 4, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 10000,
+    validateOnly: false,
   });
   admin.close();
   t.equal(created.topics[0].errorCode, 0);
@@ -121,12 +175,27 @@ t.test('two brokers: the consumer group coordinator dies, members carry on', { s
   const killedAt = Date.now();
   await victim.kill9();
   const survivor = cluster.brokers.find((x) => x.alive)!;
-  await waitUntil('the surviving broker to coordinate the group', async () => (await coordinatorOf(survivor.port, group)) === Number(survivor.sets['node.id']) ? true : undefined, 30_000, 200);
+  await waitUntil(
+    'the surviving broker to coordinate the group',
+    async () => ((await coordinatorOf(survivor.port, group)) === Number(survivor.sets['node.id']) ? true : undefined),
+    30_000,
+    200,
+  );
   // The new coordinator loads the group: a acknowledges its revocation with its old epoch, b gets the rest.
-  const a3 = await waitUntil('a heartbeat answered by the new coordinator', async () => {
-    const r = await heartbeat(survivor.port, { groupId: group, memberId: a.memberId, memberEpoch: 1, topicPartitions: a2.assignment.topicPartitions });
-    return r.errorCode === ErrorCode.NONE ? r : undefined;
-  }, 30_000, 200);
+  const a3 = await waitUntil(
+    'a heartbeat answered by the new coordinator',
+    async () => {
+      const r = await heartbeat(survivor.port, {
+        groupId: group,
+        memberId: a.memberId,
+        memberEpoch: 1,
+        topicPartitions: a2.assignment.topicPartitions,
+      });
+      return r.errorCode === ErrorCode.NONE ? r : undefined;
+    },
+    30_000,
+    200,
+  );
   t.comment(`consumer group coordinator failover: first successful heartbeat ${Date.now() - killedAt} ms after kill -9`);
   t.equal(a3.memberEpoch, 2);
   const b2 = await heartbeat(survivor.port, { groupId: group, memberId: b.memberId, memberEpoch: 2 });

@@ -17,16 +17,44 @@ t.test('kafka-python consumer groups', async (t) => {
       const topic = `kp-${assignor}`;
       await fillTopic(broker.port, topic, partitions, perPartition);
       const reportAt = Date.now() / 1000 + 8;
-      const runs = await Promise.all([0, 1].map(() => pythonClient('group_consumer.py', {
-        client: 'kafka-python', bootstrap: broker.bootstrap, topic, group: topic, assignor, report_at: reportAt, close_at: reportAt + 1,
-      }, { timeoutMs: 40_000 })));
+      const runs = await Promise.all(
+        [0, 1].map(() =>
+          pythonClient(
+            'group_consumer.py',
+            {
+              client: 'kafka-python',
+              bootstrap: broker.bootstrap,
+              topic,
+              group: topic,
+              assignor,
+              report_at: reportAt,
+              close_at: reportAt + 1,
+            },
+            { timeoutMs: 40_000 },
+          ),
+        ),
+      );
       const members = runs.map((r) => {
         if (r.code !== 0) throw new Error(describeRun(r));
         const lines = jsonLines(r.stdout);
-        return { records: lines.filter((l) => 'p' in l) as { p: number; o: number }[], assigned: (lines.find((l) => 'assigned' in l)?.assigned ?? []) as number[] };
+        return {
+          records: lines.filter((l) => 'p' in l) as { p: number; o: number }[],
+          assigned: (lines.find((l) => 'assigned' in l)?.assigned ?? []) as number[],
+        };
       });
-      checkExclusiveCover(t, members.map((m) => m.assigned), partitions, assignor);
-      checkAllConsumed(t, members.flatMap((m) => m.records), partitions, perPartition, assignor);
+      checkExclusiveCover(
+        t,
+        members.map((m) => m.assigned),
+        partitions,
+        assignor,
+      );
+      checkAllConsumed(
+        t,
+        members.flatMap((m) => m.records),
+        partitions,
+        perPartition,
+        assignor,
+      );
       t.same(await committedOffsets(broker.port, topic, topic, partitions), Array(partitions).fill(perPartition), 'every offset committed');
     });
   }

@@ -9,16 +9,40 @@ const partitions = 4;
 const perPartition = 20;
 
 function groupRun(bootstrap: string, group: string, topic: string) {
-  return kcat(['-b', bootstrap, '-G', group, topic, '-f', '%p:%o\\n', '-e', '-q',
-    '-X', 'auto.offset.reset=earliest', '-X', 'session.timeout.ms=6000', '-X', 'heartbeat.interval.ms=300', '-X', 'auto.commit.interval.ms=100',
-    '-X', 'enable.partition.eof=true'], { timeoutMs: 40_000 });
+  return kcat(
+    [
+      '-b',
+      bootstrap,
+      '-G',
+      group,
+      topic,
+      '-f',
+      '%p:%o\\n',
+      '-e',
+      '-q',
+      '-X',
+      'auto.offset.reset=earliest',
+      '-X',
+      'session.timeout.ms=6000',
+      '-X',
+      'heartbeat.interval.ms=300',
+      '-X',
+      'auto.commit.interval.ms=100',
+      '-X',
+      'enable.partition.eof=true',
+    ],
+    { timeoutMs: 40_000 },
+  );
 }
 
 function parse(stdout: string): { p: number; o: number }[] {
-  return stdout.split('\n').filter((l) => /^\d+:\d+$/.test(l)).map((l) => {
-    const [p, o] = l.split(':').map(Number);
-    return { p: p!, o: o! };
-  });
+  return stdout
+    .split('\n')
+    .filter((l) => /^\d+:\d+$/.test(l))
+    .map((l) => {
+      const [p, o] = l.split(':').map(Number);
+      return { p: p!, o: o! };
+    });
 }
 
 t.test('kcat -G balanced consumer', async (t) => {
@@ -30,7 +54,10 @@ t.test('kcat -G balanced consumer', async (t) => {
   for (const r of runs) t.equal(r.code, 0, describeRun(r));
   const records = runs.map((r) => parse(r.stdout));
   checkAllConsumed(t, records.flat(), partitions, perPartition, 'two kcat members');
-  t.ok(records.every((rs) => rs.length > 0), `both members consumed: ${records.map((rs) => rs.length)}`);
+  t.ok(
+    records.every((rs) => rs.length > 0),
+    `both members consumed: ${records.map((rs) => rs.length)}`,
+  );
   const dupes = records.flat().length - new Set(records.flat().map((r) => `${r.p}:${r.o}`)).size;
   t.equal(dupes, 0, 'no record consumed by both members');
   t.same(await committedOffsets(broker.port, group, topic, partitions), Array(partitions).fill(perPartition), 'offsets committed');

@@ -4,18 +4,50 @@
 import t from 'tap';
 import { Consumer } from '@platformatic/kafka';
 import { startBroker } from '../support/broker.ts';
-import { checkAllConsumed, checkExclusiveCover, committedOffsets, fillTopic, groupBrokerSets, produceMore, sleep, waitFor } from '../support/groups.ts';
+import {
+  checkAllConsumed,
+  checkExclusiveCover,
+  committedOffsets,
+  fillTopic,
+  groupBrokerSets,
+  produceMore,
+  sleep,
+  waitFor,
+} from '../support/groups.ts';
 
 const partitions = 4;
 const perPartition = 20;
 
 async function member(bootstrap: string, group: string, topic: string, name: string) {
-  const consumer = new Consumer({ clientId: name, groupId: group, bootstrapBrokers: [bootstrap], maxWaitTime: 100, retries: 5, retryDelay: 200, sessionTimeout: 6000, heartbeatInterval: 300, rebalanceTimeout: 6000 } as any);
+  const consumer = new Consumer({
+    clientId: name,
+    groupId: group,
+    bootstrapBrokers: [bootstrap],
+    maxWaitTime: 100,
+    retries: 5,
+    retryDelay: 200,
+    sessionTimeout: 6000,
+    heartbeatInterval: 300,
+    rebalanceTimeout: 6000,
+  } as any);
   const records: { p: number; o: number }[] = [];
   const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 } as any);
   stream.on('data', (m: any) => records.push({ p: m.partition, o: Number(m.offset) }));
-  const assigned = () => ((consumer.assignments ?? []) as { topic: string; partitions: number[] }[]).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
-  return { consumer, stream, records, assigned, close: async () => { await stream.close(); await consumer.close(); } };
+  const assigned = () =>
+    ((consumer.assignments ?? []) as { topic: string; partitions: number[] }[])
+      .filter((a) => a.topic === topic)
+      .flatMap((a) => a.partitions)
+      .sort((a, b) => a - b);
+  return {
+    consumer,
+    stream,
+    records,
+    assigned,
+    close: async () => {
+      await stream.close();
+      await consumer.close();
+    },
+  };
 }
 
 t.test('@platformatic/kafka consumer group', async (t) => {
@@ -27,9 +59,17 @@ t.test('@platformatic/kafka consumer group', async (t) => {
   t.teardown(() => a.close().catch(() => {}));
   const b = await member(broker.bootstrap, group, topic, 'plat-b');
   t.teardown(() => b.close().catch(() => {}));
-  await waitFor(() => a.assigned().length > 0 && b.assigned().length > 0 && a.assigned().length + b.assigned().length === partitions, 20_000, 'the partitions shared by both members');
+  await waitFor(
+    () => a.assigned().length > 0 && b.assigned().length > 0 && a.assigned().length + b.assigned().length === partitions,
+    20_000,
+    'the partitions shared by both members',
+  );
   checkExclusiveCover(t, [a.assigned(), b.assigned()], partitions, 'two members');
-  await waitFor(async () => (await committedOffsets(broker.port, group, topic, partitions)).every((o) => o === perPartition), 20_000, 'every offset committed');
+  await waitFor(
+    async () => (await committedOffsets(broker.port, group, topic, partitions)).every((o) => o === perPartition),
+    20_000,
+    'every offset committed',
+  );
   checkAllConsumed(t, [...a.records, ...b.records], partitions, perPartition, 'two members');
   await a.close();
   await b.close();

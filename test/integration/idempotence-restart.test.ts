@@ -13,17 +13,24 @@ t.setTimeout(180_000);
 
 function idempotentBatch(producerId: number, baseSequence: number, count: number): Buffer {
   const now = Date.now();
-  return buildRecordBatch(Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${baseSequence + i}`), timestampMs: now })), { producerId, producerEpoch: 0, baseSequence });
+  return buildRecordBatch(
+    Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${baseSequence + i}`), timestampMs: now })),
+    { producerId, producerEpoch: 0, baseSequence },
+  );
 }
 
 function send(client: TestClient, records: Buffer, timeoutMs = 10000): Promise<{ errorCode: number; baseOffset: number }> {
-  return client.request(ApiKey.Produce, 9, {
-    transactionalId: null, acks: -1, timeoutMs,
-    topicData: [{ name: 'idem', partitionData: [{ index: 0, records: Buffer.from(records) }] }],
-  }).then((r) => {
-    const p = r.responses[0].partitionResponses[0];
-    return { errorCode: p.errorCode, baseOffset: Number(p.baseOffset) };
-  });
+  return client
+    .request(ApiKey.Produce, 9, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs,
+      topicData: [{ name: 'idem', partitionData: [{ index: 0, records: Buffer.from(records) }] }],
+    })
+    .then((r) => {
+      const p = r.responses[0].partitionResponses[0];
+      return { errorCode: p.errorCode, baseOffset: Number(p.baseOffset) };
+    });
 }
 
 t.test('kill -9 and restart: retries of acknowledged batches are duplicates, unacknowledged ones are appended', async (t) => {

@@ -64,10 +64,23 @@ t.test('CreateTime timestamps are kept exactly as produced', async (t) => {
   t.equal(run.code, 0, describeRun(run));
   const want = new Map([...p0, ...p1].map((r) => [r.k, r.ts]));
   t.equal(records.length, 2 * count);
-  t.same(records.filter((r) => r.ts !== want.get(r.k)).map((r) => `${r.k}: ${r.ts}`), [], 'kcat sees every CreateTime');
-  t.ok(records.every((r) => r.tst === 0), 'kcat: timestamp type CreateTime');
-  const viaConfluent = (await confluent('consume', { topic, partitions: { 0: [0, null], 1: [0, null] } })).filter((l) => l.o !== undefined) as ConsumedRecord[];
-  t.same(viaConfluent.filter((r) => r.ts !== want.get(r.k) || r.tst !== 1).map((r) => r.k), [], 'confluent sees every CreateTime (type 1)');
+  t.same(
+    records.filter((r) => r.ts !== want.get(r.k)).map((r) => `${r.k}: ${r.ts}`),
+    [],
+    'kcat sees every CreateTime',
+  );
+  t.ok(
+    records.every((r) => r.tst === 0),
+    'kcat: timestamp type CreateTime',
+  );
+  const viaConfluent = (await confluent('consume', { topic, partitions: { 0: [0, null], 1: [0, null] } })).filter(
+    (l) => l.o !== undefined,
+  ) as ConsumedRecord[];
+  t.same(
+    viaConfluent.filter((r) => r.ts !== want.get(r.k) || r.tst !== 1).map((r) => r.k),
+    [],
+    'confluent sees every CreateTime (type 1)',
+  );
 });
 
 t.test('earliest and latest', async (t) => {
@@ -75,11 +88,32 @@ t.test('earliest and latest', async (t) => {
   await admin.connect();
   const offs = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
-  t.same(offs.map((o) => [o.partition, o.low, o.high]).sort(), [[0, '0', String(count)], [1, '0', String(count)]], 'kafkajs fetchTopicOffsets');
+  t.same(
+    offs.map((o) => [o.partition, o.low, o.high]).sort(),
+    [
+      [0, '0', String(count)],
+      [1, '0', String(count)],
+    ],
+    'kafkajs fetchTopicOffsets',
+  );
   const wm = await confluent('watermarks', { topic, partitions: [0, 1] });
-  t.same(wm, [{ p: 0, low: 0, high: count }, { p: 1, low: 0, high: count }], 'confluent get_watermark_offsets');
+  t.same(
+    wm,
+    [
+      { p: 0, low: 0, high: count },
+      { p: 1, low: 0, high: count },
+    ],
+    'confluent get_watermark_offsets',
+  );
   const kp = await kafkaPython('watermarks', { topic, partitions: [0, 1] });
-  t.same(kp, [{ p: 0, low: 0, high: count }, { p: 1, low: 0, high: count }], 'kafka-python beginning_offsets / end_offsets');
+  t.same(
+    kp,
+    [
+      { p: 0, low: 0, high: count },
+      { p: 1, low: 0, high: count },
+    ],
+    'kafka-python beginning_offsets / end_offsets',
+  );
 });
 
 t.test('by timestamp: the first offset whose timestamp is >= the target', async (t) => {
@@ -101,34 +135,72 @@ t.test('by timestamp: the first offset whose timestamp is >= the target', async 
       const r = await admin.fetchTopicOffsetsByTimestamp(topic, c.target);
       // kafkajs answers "no such record" (-1) with the high watermark.
       const want = c.want.map((o) => (o === -1 ? count : o));
-      t.same(r.map((x) => [x.partition, Number(x.offset)]).sort(), [[0, want[0]], [1, want[1]]], `kafkajs fetchTopicOffsetsByTimestamp(base + ${c.target - base})`);
+      t.same(
+        r.map((x) => [x.partition, Number(x.offset)]).sort(),
+        [
+          [0, want[0]],
+          [1, want[1]],
+        ],
+        `kafkajs fetchTopicOffsetsByTimestamp(base + ${c.target - base})`,
+      );
     }
   } finally {
     await admin.disconnect();
   }
   for (const c of cases) {
     const r = await confluent('offsets_for_times', { topic, partitions: { 0: c.target, 1: c.target } });
-    t.same(r.map((x) => [x.p, x.o, x.err]), [[0, c.want[0], null], [1, c.want[1], null]], `confluent offsets_for_times(base + ${c.target - base})`);
+    t.same(
+      r.map((x) => [x.p, x.o, x.err]),
+      [
+        [0, c.want[0], null],
+        [1, c.want[1], null],
+      ],
+      `confluent offsets_for_times(base + ${c.target - base})`,
+    );
   }
   for (const c of cases.slice(2, 5).concat(cases.slice(-1))) {
     const r = await kafkaPython('offsets_for_times', { topic, partitions: { 0: c.target, 1: c.target } });
     const want = c.want.map((o, p) => (o === -1 ? null : o));
-    t.same(r.map((x) => [x.p, x.o]).sort(), [[0, want[0]], [1, want[1]]], `kafka-python offsets_for_times(base + ${c.target - base})`);
+    t.same(
+      r.map((x) => [x.p, x.o]).sort(),
+      [
+        [0, want[0]],
+        [1, want[1]],
+      ],
+      `kafka-python offsets_for_times(base + ${c.target - base})`,
+    );
     const withTs = r.filter((x) => x.o !== null);
     const tsOf = (p: number, o: number) => (p === 0 ? tsP0(o) : tsP1(o));
-    t.ok(withTs.every((x) => x.ts === tsOf(x.p, x.o)), 'with the timestamp of that record');
+    t.ok(
+      withTs.every((x) => x.ts === tsOf(x.p, x.o)),
+      'with the timestamp of that record',
+    );
   }
   const { run, records } = await kcatConsume(b.bootstrap, topic, [0], { offset: `s@${base + 5500}` });
   t.equal(run.code, 0, describeRun(run));
-  t.same(records.map((r) => r.o), Array.from({ length: count - 6 }, (_, i) => 6 + i), 'kcat -o s@TS starts at the first record at or after TS');
+  t.same(
+    records.map((r) => r.o),
+    Array.from({ length: count - 6 }, (_, i) => 6 + i),
+    'kcat -o s@TS starts at the first record at or after TS',
+  );
 });
 
 t.test('max timestamp, earliest and latest through @platformatic/kafka', async (t) => {
-  const consumer = new PlatformaticConsumer({ clientId: 'skafos-it', groupId: 'skafos-it-unused', bootstrapBrokers: [b.bootstrap], retries: 2, retryDelay: 100 });
+  const consumer = new PlatformaticConsumer({
+    clientId: 'skafos-it',
+    groupId: 'skafos-it-unused',
+    bootstrapBrokers: [b.bootstrap],
+    retries: 2,
+    retryDelay: 100,
+  });
   try {
     const max = await consumer.listOffsetsWithTimestamps({ topics: [topic], timestamp: -3n });
     const m = max.get(topic)!;
-    t.same([Number(m.get(0)!.offset), Number(m.get(0)!.timestamp)], [maxIndex, base + 500_000], 'p0: MAX_TIMESTAMP is the record carrying the largest timestamp');
+    t.same(
+      [Number(m.get(0)!.offset), Number(m.get(0)!.timestamp)],
+      [maxIndex, base + 500_000],
+      'p0: MAX_TIMESTAMP is the record carrying the largest timestamp',
+    );
     t.same([Number(m.get(1)!.offset), Number(m.get(1)!.timestamp)], [count - 1, tsP1(count - 1)], 'p1: the last record');
     const earliest = await consumer.listOffsets({ topics: [topic], timestamp: -2n });
     t.same(earliest.get(topic)!.map(Number), [0, 0], 'EARLIEST');
@@ -143,8 +215,17 @@ t.test('raw ListOffsets, every version', async (t) => {
   const c = await RawConnection.connect(b.port);
   t.teardown(() => c.close());
   for (let v = 0; v <= 10; v++) {
-    for (const [ts, want] of [[-2, 0], [-1, count], [base + 5500, 6]] as const) {
-      const body = { replicaId: -1, isolationLevel: 0, timeoutMs: 1000, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: ts, maxNumOffsets: 1 }] }] };
+    for (const [ts, want] of [
+      [-2, 0],
+      [-1, count],
+      [base + 5500, 6],
+    ] as const) {
+      const body = {
+        replicaId: -1,
+        isolationLevel: 0,
+        timeoutMs: 1000,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: ts, maxNumOffsets: 1 }] }],
+      };
       const r = await c.request(ApiKey.ListOffsets, v, body);
       const p = r.topics[0].partitions[0];
       t.equal(p.errorCode, 0, `v${v} ts ${ts}: no error`);
@@ -156,12 +237,21 @@ t.test('raw ListOffsets, every version', async (t) => {
       }
     }
     if (v >= 7) {
-      const r = await c.request(ApiKey.ListOffsets, v, { replicaId: -1, isolationLevel: 0, timeoutMs: 1000, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -3 }] }] });
+      const r = await c.request(ApiKey.ListOffsets, v, {
+        replicaId: -1,
+        isolationLevel: 0,
+        timeoutMs: 1000,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -3 }] }],
+      });
       const p = r.topics[0].partitions[0];
       t.same([p.errorCode, Number(p.offset), Number(p.timestamp)], [0, maxIndex, base + 500_000], `v${v}: MAX_TIMESTAMP`);
     }
   }
-  const unknown = await c.request(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 7, currentLeaderEpoch: -1, timestamp: -1 }] }] });
+  const unknown = await c.request(ApiKey.ListOffsets, 5, {
+    replicaId: -1,
+    isolationLevel: 0,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 7, currentLeaderEpoch: -1, timestamp: -1 }] }],
+  });
   t.equal(unknown.topics[0].partitions[0].errorCode, 3, 'a partition that does not exist: UNKNOWN_TOPIC_OR_PARTITION');
 });
 
@@ -175,19 +265,36 @@ t.test('a LogAppendTime topic stamps records with the broker time', async (t) =>
   const deliveries = produced.filter((l) => l.i !== undefined);
   t.equal(deliveries.length, 10);
   // librdkafka reports the produce response's log_append_time as the message timestamp, type LogAppendTime (2).
-  t.ok(deliveries.every((d) => d.tst === 2 && d.ts >= before - 5 && d.ts <= after + 5), `delivery reports carry the broker time: ${JSON.stringify(deliveries[0])}`);
+  t.ok(
+    deliveries.every((d) => d.tst === 2 && d.ts >= before - 5 && d.ts <= after + 5),
+    `delivery reports carry the broker time: ${JSON.stringify(deliveries[0])}`,
+  );
   const kd = await kafkajsProduce(kafkajsClient(b.bootstrap), lt, [{ k: 'la-kjs', v: 'x', p: 0, ts: old }], {});
   t.notOk(kd[0]!.err, 'kafkajs produce');
 
-  const viaConfluent = (await confluent('consume', { topic: lt, partitions: { 0: [0, null] } })).filter((l) => l.o !== undefined) as ConsumedRecord[];
+  const viaConfluent = (await confluent('consume', { topic: lt, partitions: { 0: [0, null] } })).filter(
+    (l) => l.o !== undefined,
+  ) as ConsumedRecord[];
   t.equal(viaConfluent.length, 11);
-  t.ok(viaConfluent.every((r) => r.tst === 2 && r.ts >= before - 5 && r.ts <= Date.now()), `confluent: LogAppendTime (2) and the broker time: ${JSON.stringify(viaConfluent[0])}`);
-  const viaKp = (await kafkaPython('consume', { topic: lt, partitions: { 0: [0, null] } })).filter((l) => l.o !== undefined) as ConsumedRecord[];
-  t.ok(viaKp.length === 11 && viaKp.every((r) => r.tst === 1 && r.ts === viaConfluent.find((c) => c.o === r.o)!.ts), 'kafka-python: timestamp_type 1, same times');
+  t.ok(
+    viaConfluent.every((r) => r.tst === 2 && r.ts >= before - 5 && r.ts <= Date.now()),
+    `confluent: LogAppendTime (2) and the broker time: ${JSON.stringify(viaConfluent[0])}`,
+  );
+  const viaKp = (await kafkaPython('consume', { topic: lt, partitions: { 0: [0, null] } })).filter(
+    (l) => l.o !== undefined,
+  ) as ConsumedRecord[];
+  t.ok(
+    viaKp.length === 11 && viaKp.every((r) => r.tst === 1 && r.ts === viaConfluent.find((c) => c.o === r.o)!.ts),
+    'kafka-python: timestamp_type 1, same times',
+  );
   const { records } = await kcatConsume(b.bootstrap, lt, [0]);
   t.ok(records.length === 11 && records.every((r) => r.tst === 1), 'kcat: tstype logappend');
   const byTs = await confluent('offsets_for_times', { topic: lt, partitions: { 0: old + 5 } });
-  t.same(byTs.map((x) => x.o), [0], 'a lookup by the producer timestamp finds the first record (its time is the broker time)');
+  t.same(
+    byTs.map((x) => x.o),
+    [0],
+    'a lookup by the producer timestamp finds the first record (its time is the broker time)',
+  );
   const last = viaConfluent[10]!;
   const byTs2 = await confluent('offsets_for_times', { topic: lt, partitions: { 0: last.ts } });
   t.ok(byTs2[0].o <= 10 && byTs2[0].o >= 0, 'lookup by the broker time');

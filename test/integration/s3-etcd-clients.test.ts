@@ -14,17 +14,35 @@ import type { Metrics } from '../support/s3-etcd.ts';
 
 t.setTimeout(180_000);
 
-interface Figures { put: number; get: number; head: number; delete: number; list: number; flushes: number; walBytes: number }
+interface Figures {
+  put: number;
+  get: number;
+  head: number;
+  delete: number;
+  list: number;
+  flushes: number;
+  walBytes: number;
+}
 function figures(m: Metrics): Figures {
   const r = m.byLabel('skafos_object_store_requests', 'op');
   return {
-    put: r.put ?? 0, get: r.get ?? 0, head: r.head ?? 0, delete: r.delete ?? 0, list: r.list ?? 0,
-    flushes: m.sum('skafos_flushes'), walBytes: m.sum('skafos_flush_object_bytes'),
+    put: r.put ?? 0,
+    get: r.get ?? 0,
+    head: r.head ?? 0,
+    delete: r.delete ?? 0,
+    list: r.list ?? 0,
+    flushes: m.sum('skafos_flushes'),
+    walBytes: m.sum('skafos_flush_object_bytes'),
   };
 }
 const add = (a: Figures, b: Figures): Figures => ({
-  put: a.put + b.put, get: a.get + b.get, head: a.head + b.head, delete: a.delete + b.delete, list: a.list + b.list,
-  flushes: a.flushes + b.flushes, walBytes: a.walBytes + b.walBytes,
+  put: a.put + b.put,
+  get: a.get + b.get,
+  head: a.head + b.head,
+  delete: a.delete + b.delete,
+  list: a.list + b.list,
+  flushes: a.flushes + b.flushes,
+  walBytes: a.walBytes + b.walBytes,
 });
 
 const skip = etcdMemberSkip();
@@ -35,7 +53,8 @@ t.test('kcat and kafkajs on S3 + etcd; kill -9 under load', { skip }, async (t) 
   const b = h.broker;
   const m0 = await h.metrics();
   t.ok(m0.samples.size > 0, 'the broker serves /metrics');
-  if (m0.sum('skafos_flushes') === 0 && !m0.samples.has('skafos_flushes')) t.comment(`metric names: ${[...m0.samples.keys()].slice(0, 40).join(' ')}`);
+  if (m0.sum('skafos_flushes') === 0 && !m0.samples.has('skafos_flushes'))
+    t.comment(`metric names: ${[...m0.samples.keys()].slice(0, 40).join(' ')}`);
   t.equal(await h.readyz(), 200, '/readyz is 200 on a healthy store');
   const etcd0 = await etcdOps(etcd.endpoint);
 
@@ -43,12 +62,26 @@ t.test('kcat and kafkajs on S3 + etcd; kill -9 under load', { skip }, async (t) 
   const admin = kafka.admin();
   await admin.connect();
   t.teardown(() => admin.disconnect());
-  await admin.createTopics({ topics: [{ topic: 'kc', numPartitions: 1 }, { topic: 'kj', numPartitions: 3 }, { topic: 'durable', numPartitions: 4 }] });
+  await admin.createTopics({
+    topics: [
+      { topic: 'kc', numPartitions: 1 },
+      { topic: 'kj', numPartitions: 3 },
+      { topic: 'durable', numPartitions: 4 },
+    ],
+  });
 
   // kcat: 2000 keyed records, lz4, fixed headers, to partition 0; consumed back with kcat.
   const kcRecords = makeRecords('kc', 2000);
-  const kcHeaders: [string, string][] = [['via', 'kcat'], ['codec', 'lz4']];
-  const produced = await kcatProduce(b.bootstrap, 'kc', kcRecords, { codec: 'lz4', headers: kcHeaders, partition: 0, props: { 'acks': 'all' } });
+  const kcHeaders: [string, string][] = [
+    ['via', 'kcat'],
+    ['codec', 'lz4'],
+  ];
+  const produced = await kcatProduce(b.bootstrap, 'kc', kcRecords, {
+    codec: 'lz4',
+    headers: kcHeaders,
+    partition: 0,
+    props: { acks: 'all' },
+  });
   t.equal(produced.code, 0, `kcat produced: ${produced.code === 0 ? '' : describeRun(produced)}`);
   const kc = await kcatConsume(b.bootstrap, 'kc', [0]);
   t.equal(kc.run.code, 0, 'kcat consumed');
@@ -65,9 +98,21 @@ t.test('kcat and kafkajs on S3 + etcd; kill -9 under load', { skip }, async (t) 
 
   // ListOffsets (earliest and latest), then delete a topic.
   const ends = await admin.fetchTopicOffsets('kj');
-  t.same(ends.map((e) => [e.partition, e.low, e.high]).sort(), [[0, '0', '1000'], [1, '0', '1000'], [2, '0', '1000']], 'ListOffsets: earliest 0, latest 1000');
+  t.same(
+    ends.map((e) => [e.partition, e.low, e.high]).sort(),
+    [
+      [0, '0', '1000'],
+      [1, '0', '1000'],
+      [2, '0', '1000'],
+    ],
+    'ListOffsets: earliest 0, latest 1000',
+  );
   const kcEnds = await admin.fetchTopicOffsets('kc');
-  t.same(kcEnds.map((e) => e.high), ['2000'], 'ListOffsets on the kcat topic');
+  t.same(
+    kcEnds.map((e) => e.high),
+    ['2000'],
+    'ListOffsets on the kcat topic',
+  );
   await admin.deleteTopics({ topics: ['kc'] });
   t.notOk((await admin.listTopics()).includes('kc'), 'deleted topic is gone');
   t.ok((await admin.listTopics()).includes('kj'), 'other topics remain');
@@ -88,17 +133,34 @@ t.test('kcat and kafkajs on S3 + etcd; kill -9 under load', { skip }, async (t) 
     await Promise.all(loads.map((l) => l.stop()));
   }
   t.comment(`acknowledged ${acked()} (failures ${loads.map((l) => l.failures).join('/')})`);
-  await verifyLoad(t, b.bootstrap, 'durable', 4, loads.flatMap((l) => l.acks));
+  await verifyLoad(
+    t,
+    b.bootstrap,
+    'durable',
+    4,
+    loads.flatMap((l) => l.acks),
+  );
 
   const total = add(first, figures(await h.metrics()));
   const etcd1 = await etcdOps(etcd.endpoint);
   const gib = total.walBytes / GiB;
   const per = (n: number) => (gib > 0 ? Math.round(n / gib) : NaN);
   t.ok(total.walBytes > 0 && total.flushes > 0, 'WAL objects were written');
-  t.comment(`object store: ${JSON.stringify(total)}; ${(total.walBytes / 1024 / 1024).toFixed(1)} MiB of WAL objects in ${total.flushes} /wal/ commits`);
-  t.comment(`per GiB written: PUT ${per(total.put)}, GET ${per(total.get)}, HEAD ${per(total.head)}, DELETE ${per(total.delete)}, LIST ${per(total.list)}; /wal/ commits ${per(total.flushes)}`);
-  const ops = { put: etcd1.put - etcd0.put, txn: etcd1.txn - etcd0.txn, range: etcd1.range - etcd0.range, delete: etcd1.delete - etcd0.delete };
-  t.comment(`etcd (its own /metrics): ${JSON.stringify(ops)}; per GiB written: txn ${per(ops.txn)}, put ${per(ops.put)}, range ${per(ops.range)}; flushes per GiB ${per(total.flushes)}`);
+  t.comment(
+    `object store: ${JSON.stringify(total)}; ${(total.walBytes / 1024 / 1024).toFixed(1)} MiB of WAL objects in ${total.flushes} /wal/ commits`,
+  );
+  t.comment(
+    `per GiB written: PUT ${per(total.put)}, GET ${per(total.get)}, HEAD ${per(total.head)}, DELETE ${per(total.delete)}, LIST ${per(total.list)}; /wal/ commits ${per(total.flushes)}`,
+  );
+  const ops = {
+    put: etcd1.put - etcd0.put,
+    txn: etcd1.txn - etcd0.txn,
+    range: etcd1.range - etcd0.range,
+    delete: etcd1.delete - etcd0.delete,
+  };
+  t.comment(
+    `etcd (its own /metrics): ${JSON.stringify(ops)}; per GiB written: txn ${per(ops.txn)}, put ${per(ops.put)}, range ${per(ops.range)}; flushes per GiB ${per(total.flushes)}`,
+  );
   t.ok(ops.txn > 0, 'etcd saw transactions');
   t.same(b.errorLines(), [], 'no error log lines');
 });

@@ -19,10 +19,20 @@ t.setTimeout(170_000);
 const topic = 'faulty';
 const partitions = 4;
 
-interface PhaseStats { acks: number; errors: Record<string, number>; maxAckMs: number; throttled: number; maxThrottleMs: number }
+interface PhaseStats {
+  acks: number;
+  errors: Record<string, number>;
+  maxAckMs: number;
+  throttled: number;
+  maxThrottleMs: number;
+}
 const newPhase = (): PhaseStats => ({ acks: 0, errors: {}, maxAckMs: 0, throttled: 0, maxThrottleMs: 0 });
 
-interface Ack { key: string; p: number; o: number }
+interface Ack {
+  key: string;
+  p: number;
+  o: number;
+}
 
 /** A kafkajs producer loop: batches of 20, acks=all, a failed batch is retried with the same keys until acknowledged. */
 class RetryingLoad {
@@ -50,8 +60,13 @@ class RetryingLoad {
       }
     };
     const kafka = new kafkajs.Kafka({
-      clientId: this.name, brokers: [this.bootstrap], logLevel: kafkajs.logLevel.DEBUG, logCreator,
-      retry: { retries: 0 }, connectionTimeout: 2000, requestTimeout: 15000,
+      clientId: this.name,
+      brokers: [this.bootstrap],
+      logLevel: kafkajs.logLevel.DEBUG,
+      logCreator,
+      retry: { retries: 0 },
+      connectionTimeout: 2000,
+      requestTimeout: 15000,
     });
     const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 1, retry: { retries: 0 } });
     await producer.connect();
@@ -63,7 +78,9 @@ class RetryingLoad {
     let seq = 0;
     while (!this.stopped) {
       const messages = Array.from({ length: 20 }, (_, j) => ({
-        key: `${this.name}-${seq + j}`, partition: (seq + j) % partitions, value: `${this.name}:${seq + j}:${'z'.repeat((seq + j) % 200)}`,
+        key: `${this.name}-${seq + j}`,
+        partition: (seq + j) % partitions,
+        value: `${this.name}:${seq + j}:${'z'.repeat((seq + j) % 200)}`,
       }));
       const started = Date.now();
       try {
@@ -82,7 +99,8 @@ class RetryingLoad {
         const err = e as Error & { type?: string; retriable?: boolean };
         const code = `${err.type ?? err.name}${err.retriable === false ? '(non-retriable)' : ''}`;
         this.phase.errors[code] = (this.phase.errors[code] ?? 0) + 1;
-        if (err.type === undefined) { // connection-level: start over with a new producer
+        if (err.type === undefined) {
+          // connection-level: start over with a new producer
           const old = producer;
           producer = null;
           await old?.disconnect().catch(() => {});
@@ -108,7 +126,9 @@ t.test('S3 and etcd faults under acks=all load', { skip }, async (t) => {
   t.teardown(() => proxy.close());
   const config = { pending: 32 * MiB, segCache: 32 * MiB, idxCache: 16 * MiB };
   const h = await startS3EtcdBroker(t, {
-    etcdEndpoint: etcd.endpoint, s3Endpoint: () => proxy.endpoint, label: 'faults',
+    etcdEndpoint: etcd.endpoint,
+    s3Endpoint: () => proxy.endpoint,
+    label: 'faults',
     sets: {
       'skafos.flush.linger.ms': 20,
       'skafos.flush.max.pending.bytes': config.pending,
@@ -168,11 +188,19 @@ t.test('S3 and etcd faults under acks=all load', { skip }, async (t) => {
       const errors: Record<string, number> = {};
       for (const p of ps) for (const [k, v] of Object.entries(p.errors)) errors[k] = (errors[k] ?? 0) + v;
       const sum = (f: (p: PhaseStats) => number) => ps.reduce((n, p) => n + f(p), 0);
-      return { acks: sum((p) => p.acks), errors, maxAckMs: Math.max(...ps.map((p) => p.maxAckMs)), throttled: sum((p) => p.throttled), maxThrottleMs: Math.max(...ps.map((p) => p.maxThrottleMs)) };
+      return {
+        acks: sum((p) => p.acks),
+        errors,
+        maxAckMs: Math.max(...ps.map((p) => p.maxAckMs)),
+        throttled: sum((p) => p.throttled),
+        maxThrottleMs: Math.max(...ps.map((p) => p.maxThrottleMs)),
+      };
     };
     const d = describe(during);
     const errors = { ...d.errors, ...describe(after).errors };
-    t.comment(`${name}: during the fault ${JSON.stringify(d)}; until 300 more acks (${Date.now() - recoveryStart} ms) ${JSON.stringify(describe(after))}; health state max ${healthMax} (0 healthy, 1 degraded, 2 unavailable), /readyz ${[...readyz].join(',')}; proxy ${JSON.stringify(proxy.stats())}`);
+    t.comment(
+      `${name}: during the fault ${JSON.stringify(d)}; until 300 more acks (${Date.now() - recoveryStart} ms) ${JSON.stringify(describe(after))}; health state max ${healthMax} (0 healthy, 1 degraded, 2 unavailable), /readyz ${[...readyz].join(',')}; proxy ${JSON.stringify(proxy.stats())}`,
+    );
     const nonRetriable = Object.keys(errors).filter((k) => k.includes('non-retriable'));
     t.same(nonRetriable, [], `${name}: producers saw only retriable errors`);
     t.ok(recovered, `${name}: producers recovered on their own (${acked()} acks so far)`);
@@ -218,11 +246,22 @@ t.test('S3 and etcd faults under acks=all load', { skip }, async (t) => {
   await a2.connect();
   const ends = await a2.fetchTopicOffsets(topic);
   await a2.disconnect();
-  const records = await kafkajsFetch(kafka, topic, new Map(ends.map((e) => [e.partition, [0, Number(e.high)] as [number, number]])), 60_000);
+  const records = await kafkajsFetch(
+    kafka,
+    topic,
+    new Map(ends.map((e) => [e.partition, [0, Number(e.high)] as [number, number]])),
+    60_000,
+  );
   const at = new Map(records.map((r) => [`${r.p}@${r.o}`, r]));
   for (const e of ends) {
-    const offs = records.filter((r) => r.p === e.partition).map((r) => r.o).sort((x, y) => x - y);
-    t.ok(offs.length === Number(e.high) && offs.every((o, i) => o === i), `partition ${e.partition}: offsets 0..${Number(e.high) - 1} contiguous`);
+    const offs = records
+      .filter((r) => r.p === e.partition)
+      .map((r) => r.o)
+      .sort((x, y) => x - y);
+    t.ok(
+      offs.length === Number(e.high) && offs.every((o, i) => o === i),
+      `partition ${e.partition}: offsets 0..${Number(e.high) - 1} contiguous`,
+    );
   }
   const acks = loads.flatMap((l) => l.acks);
   const missing = acks.filter((a) => at.get(`${a.p}@${a.o}`)?.k !== a.key);
@@ -233,8 +272,12 @@ t.test('S3 and etcd faults under acks=all load', { skip }, async (t) => {
   const ackedKeys = new Set(acks.map((a) => a.key));
   const dupAcked = [...copies].filter(([k, n]) => n > 1 && ackedKeys.has(k)).length;
   const unacked = records.filter((r) => !ackedAt.has(`${r.p}@${r.o}`)).length;
-  t.comment(`${records.length} records in the log, ${acks.length} acknowledged; ${unacked} records are unacknowledged attempts (failed sends that reached the log), ${dupAcked} acknowledged keys also appear at another offset (client retries)`);
-  const bad = records.filter((r) => !/^(a|b)-\d+$/.test(r.k ?? '') || !r.v!.startsWith(`${r.k!.split('-')[0]}:${r.k!.split('-')[1]}:`)).length;
+  t.comment(
+    `${records.length} records in the log, ${acks.length} acknowledged; ${unacked} records are unacknowledged attempts (failed sends that reached the log), ${dupAcked} acknowledged keys also appear at another offset (client retries)`,
+  );
+  const bad = records.filter(
+    (r) => !/^(a|b)-\d+$/.test(r.k ?? '') || !r.v!.startsWith(`${r.k!.split('-')[0]}:${r.k!.split('-')[1]}:`),
+  ).length;
   t.equal(bad, 0, 'every record is intact');
   const errs = b.errorLines();
   t.comment(`broker error log lines: ${errs.length}${errs.length ? `, first: ${errs[0]!.slice(0, 300)}` : ''}`);

@@ -23,8 +23,17 @@ const partitions = 2;
 const NOT_ENOUGH_REPLICAS = 19;
 const faultMs = 8000;
 
-interface Answer { sentAt: number; ms: number; errorCode: number | null; error?: string }
-interface Ack { key: string; p: number; o: number }
+interface Answer {
+  sentAt: number;
+  ms: number;
+  errorCode: number | null;
+  error?: string;
+}
+interface Ack {
+  key: string;
+  p: number;
+  o: number;
+}
 
 /** `workers` connections, each with one Produce v9 (acks=-1) of 10 keyed records at a time; a request unanswered in 15 s counts as a hang. */
 class RawLoad {
@@ -74,10 +83,14 @@ class RawLoad {
         let timer: NodeJS.Timeout | undefined;
         const r = await Promise.race([
           client.request(ApiKey.Produce, 9, {
-            transactionalId: null, acks: -1, timeoutMs: 10000,
+            transactionalId: null,
+            acks: -1,
+            timeoutMs: 10000,
             topicData: [{ name: topic, partitionData: [{ index: p, records: buildRecordBatch(records) }] }],
           }),
-          new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('no answer in 15 s')), 15_000); }),
+          new Promise<never>((_, rej) => {
+            timer = setTimeout(() => rej(new Error('no answer in 15 s')), 15_000);
+          }),
         ]).finally(() => clearTimeout(timer));
         const pr = r.responses[0].partitionResponses[0];
         this.answers.push({ sentAt, ms: Date.now() - sentAt, errorCode: pr.errorCode });
@@ -107,7 +120,9 @@ t.test('object store unavailable: fast NOT_ENOUGH_REPLICAS, /readyz 503, automat
   t.teardown(() => proxy.close());
   const config = { pending: 32 * MiB, segCache: 32 * MiB, idxCache: 16 * MiB };
   const h = await startS3EtcdBroker(t, {
-    etcdEndpoint: etcd.endpoint, s3Endpoint: () => proxy.endpoint, label: 'unavail',
+    etcdEndpoint: etcd.endpoint,
+    s3Endpoint: () => proxy.endpoint,
+    label: 'unavail',
     sets: {
       'skafos.flush.linger.ms': 20,
       'skafos.flush.max.pending.bytes': config.pending,
@@ -130,7 +145,13 @@ t.test('object store unavailable: fast NOT_ENOUGH_REPLICAS, /readyz 503, automat
   setup.close();
 
   // Samples /readyz (status and body), the health state and RSS every 200 ms, timestamped.
-  interface Sample { at: number; readyz: number | null; reason: string; health: number | null; rss: number }
+  interface Sample {
+    at: number;
+    readyz: number | null;
+    reason: string;
+    health: number | null;
+    rss: number;
+  }
   const samples: Sample[] = [];
   let sampling = true;
   const sampler = (async () => {
@@ -140,7 +161,7 @@ t.test('object store unavailable: fast NOT_ENOUGH_REPLICAS, /readyz 503, automat
       try {
         const res = await fetch(`http://127.0.0.1:${h.httpPort}/readyz`, { signal: AbortSignal.timeout(2000) });
         s.readyz = res.status;
-        s.reason = res.status === 200 ? '' : ((await res.json()) as { reason?: string }).reason ?? '';
+        s.reason = res.status === 200 ? '' : (((await res.json()) as { reason?: string }).reason ?? '');
         s.health = (await h.metrics()).sum('skafos_object_store_health_state');
       } catch {
         // the ops endpoint is busy: keep what we have
@@ -187,28 +208,63 @@ t.test('object store unavailable: fast NOT_ENOUGH_REPLICAS, /readyz 503, automat
     const firstUnavailable = faultSamples.find((s) => s.health === 2);
     const maxRss = Math.max(...samples.map((s) => s.rss));
     // Produce requests in flight when the fault began (sent before it, answered after it).
-    const straddling = load.answers.filter((a) => a.sentAt < faultStart && a.sentAt + a.ms > faultStart).map((a) => ({ sentMs: a.sentAt - faultStart, ms: a.ms, code: a.errorCode ?? a.error }));
-    const slowDuring = during.filter((a) => a.ms > 1000).map((a) => ({ sentMs: a.sentAt - faultStart, ms: a.ms, code: a.errorCode ?? a.error }));
-    t.comment(`in flight at injection: ${JSON.stringify(straddling)}; sent during the fault and answered after > 1 s: ${JSON.stringify(slowDuring)}`);
+    const straddling = load.answers
+      .filter((a) => a.sentAt < faultStart && a.sentAt + a.ms > faultStart)
+      .map((a) => ({ sentMs: a.sentAt - faultStart, ms: a.ms, code: a.errorCode ?? a.error }));
+    const slowDuring = during
+      .filter((a) => a.ms > 1000)
+      .map((a) => ({ sentMs: a.sentAt - faultStart, ms: a.ms, code: a.errorCode ?? a.error }));
+    t.comment(
+      `in flight at injection: ${JSON.stringify(straddling)}; sent during the fault and answered after > 1 s: ${JSON.stringify(slowDuring)}`,
+    );
 
-    t.comment(`timeline (ms from fault injection): first NOT_ENOUGH_REPLICAS answered at ${nerAt === null ? 'never' : nerAt - faultStart}; ` +
-      `health_state 2 first seen at ${firstUnavailable ? firstUnavailable.at - faultStart : 'never'}; /readyz 503 first seen at ${notReady ? notReady.at - faultStart : 'never'} (reason ${JSON.stringify(notReady?.reason)}); ` +
-      `fault cleared at ${faultEnd - faultStart}; first successful Produce answered ${recoveredAt === null ? 'never' : `${recoveredAt - faultEnd} ms after clearing`}; ` +
-      `/readyz 200 again ${readyAt === null ? 'never' : `${readyAt - faultEnd} ms after clearing`}`);
-    t.comment(`during the fault: ${during.length} Produce answers by error code ${JSON.stringify(codes)}; after the first NOT_ENOUGH_REPLICAS ${afterNer.length} answers, max ${maxMsAfterNer} ms, ${slowAfterNer.length} over 1 s; ` +
-      `max RSS ${(maxRss / MiB).toFixed(0)} MiB; proxy ${JSON.stringify(proxy.stats())}`);
+    t.comment(
+      `timeline (ms from fault injection): first NOT_ENOUGH_REPLICAS answered at ${nerAt === null ? 'never' : nerAt - faultStart}; ` +
+        `health_state 2 first seen at ${firstUnavailable ? firstUnavailable.at - faultStart : 'never'}; /readyz 503 first seen at ${notReady ? notReady.at - faultStart : 'never'} (reason ${JSON.stringify(notReady?.reason)}); ` +
+        `fault cleared at ${faultEnd - faultStart}; first successful Produce answered ${recoveredAt === null ? 'never' : `${recoveredAt - faultEnd} ms after clearing`}; ` +
+        `/readyz 200 again ${readyAt === null ? 'never' : `${readyAt - faultEnd} ms after clearing`}`,
+    );
+    t.comment(
+      `during the fault: ${during.length} Produce answers by error code ${JSON.stringify(codes)}; after the first NOT_ENOUGH_REPLICAS ${afterNer.length} answers, max ${maxMsAfterNer} ms, ${slowAfterNer.length} over 1 s; ` +
+        `max RSS ${(maxRss / MiB).toFixed(0)} MiB; proxy ${JSON.stringify(proxy.stats())}`,
+    );
 
-    t.ok(firstNer && nerAt! - faultStart < 5000, `Produce fails with NOT_ENOUGH_REPLICAS within 5 s of the fault (${nerAt === null ? 'never' : nerAt - faultStart} ms)`);
-    t.ok(afterNer.length >= 5, `Produce keeps being answered during the fault (${afterNer.length} answers after the first NOT_ENOUGH_REPLICAS)`);
-    t.same(afterNer.filter((a) => a.errorCode !== NOT_ENOUGH_REPLICAS).map((a) => a.errorCode), [], 'once unavailable, every Produce gets NOT_ENOUGH_REPLICAS until the fault clears');
-    t.same(slowAfterNer.map((a) => a.ms), [], 'once unavailable, every Produce is answered within 1 s');
-    t.same(hangs.map((a) => a.error), [], 'no Produce hung or lost its connection');
+    t.ok(
+      firstNer && nerAt! - faultStart < 5000,
+      `Produce fails with NOT_ENOUGH_REPLICAS within 5 s of the fault (${nerAt === null ? 'never' : nerAt - faultStart} ms)`,
+    );
+    t.ok(
+      afterNer.length >= 5,
+      `Produce keeps being answered during the fault (${afterNer.length} answers after the first NOT_ENOUGH_REPLICAS)`,
+    );
+    t.same(
+      afterNer.filter((a) => a.errorCode !== NOT_ENOUGH_REPLICAS).map((a) => a.errorCode),
+      [],
+      'once unavailable, every Produce gets NOT_ENOUGH_REPLICAS until the fault clears',
+    );
+    t.same(
+      slowAfterNer.map((a) => a.ms),
+      [],
+      'once unavailable, every Produce is answered within 1 s',
+    );
+    t.same(
+      hangs.map((a) => a.error),
+      [],
+      'no Produce hung or lost its connection',
+    );
     t.same(slowDuring, [], 'every Produce sent during the fault is answered within 1 s');
     t.ok(notReady, '/readyz answered 503 during the fault');
-    t.match(notReady?.reason ?? '', /object.?store|s3|storage/i, `/readyz reason names the object store: ${JSON.stringify(notReady?.reason)}`);
+    t.match(
+      notReady?.reason ?? '',
+      /object.?store|s3|storage/i,
+      `/readyz reason names the object store: ${JSON.stringify(notReady?.reason)}`,
+    );
     t.ok(firstUnavailable, '/metrics showed skafos_object_store_health_state 2');
     t.ok(maxRss > 0 && maxRss < rssBound, `RSS stayed under ${rssBound / MiB} MiB (max ${(maxRss / MiB).toFixed(0)} MiB)`);
-    t.ok(recovered && recoveredAt! - faultEnd < 8000, `Produce succeeded again on its own within 8 s of clearing (${recoveredAt === null ? 'never' : recoveredAt - faultEnd} ms)`);
+    t.ok(
+      recovered && recoveredAt! - faultEnd < 8000,
+      `Produce succeeded again on its own within 8 s of clearing (${recoveredAt === null ? 'never' : recoveredAt - faultEnd} ms)`,
+    );
     t.ok(ready, '/readyz answered 200 again');
   } finally {
     await load.stop();
@@ -223,7 +279,12 @@ t.test('object store unavailable: fast NOT_ENOUGH_REPLICAS, /readyz 503, automat
   await a2.connect();
   const ends = await a2.fetchTopicOffsets(topic);
   await a2.disconnect();
-  const records = await kafkajsFetch(kafka, topic, new Map(ends.map((e) => [e.partition, [0, Number(e.high)] as [number, number]])), 20_000);
+  const records = await kafkajsFetch(
+    kafka,
+    topic,
+    new Map(ends.map((e) => [e.partition, [0, Number(e.high)] as [number, number]])),
+    20_000,
+  );
   const at = new Map(records.map((r) => [`${r.p}@${r.o}`, r]));
   const copies = new Map<string, number>();
   for (const r of records) copies.set(r.k!, (copies.get(r.k!) ?? 0) + 1);
@@ -232,7 +293,9 @@ t.test('object store unavailable: fast NOT_ENOUGH_REPLICAS, /readyz 503, automat
   t.same(misplaced.slice(0, 10), [], `all ${load.acks.length} acknowledged records are at their acknowledged offsets`);
   t.same(duplicated.slice(0, 10), [], 'each acknowledged record is present exactly once');
   const ackedKeys = new Set(load.acks.map((a) => a.key));
-  t.comment(`${records.length} records in the log, ${load.acks.length} acknowledged, ${records.filter((r) => !ackedKeys.has(r.k!)).length} unacknowledged (failed Produce that reached the log)`);
+  t.comment(
+    `${records.length} records in the log, ${load.acks.length} acknowledged, ${records.filter((r) => !ackedKeys.has(r.k!)).length} unacknowledged (failed Produce that reached the log)`,
+  );
   const errs = b.errorLines();
   t.comment(`broker error log lines: ${errs.length}${errs.length ? `, first: ${errs[0]!.slice(0, 300)}` : ''}`);
 });

@@ -19,7 +19,12 @@ t.test('SIGTERM under load: exit 0, acknowledged records durable after restart',
   const b = await startBroker(t, { sets: { 'skafos.flush.linger.ms': 300 } });
   const admin = kafkajsClient(b.bootstrap).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }, { topic: 'graceful-idle', numPartitions: 1 }] });
+  await admin.createTopics({
+    topics: [
+      { topic, numPartitions: partitions },
+      { topic: 'graceful-idle', numPartitions: 1 },
+    ],
+  });
   const idleTopic = (await admin.fetchTopicMetadata({ topics: ['graceful-idle'] })).topics[0]!.name;
   await admin.disconnect();
 
@@ -31,13 +36,32 @@ t.test('SIGTERM under load: exit 0, acknowledged records durable after restart',
     idle.close();
   });
   await idle.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'skafos-it', clientSoftwareVersion: '1' });
-  poller.write((await import('../../broker/protocol/frame.ts')).encodeRequest(ApiKey.Fetch, 12, poller.nextCorrelationId(), 'poller', {
-    replicaId: -1, maxWaitMs: 25_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-    topics: [{ topic: idleTopic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
-    forgottenTopicsData: [], rackId: '',
-  }));
+  poller.write(
+    (await import('../../broker/protocol/frame.ts')).encodeRequest(ApiKey.Fetch, 12, poller.nextCorrelationId(), 'poller', {
+      replicaId: -1,
+      maxWaitMs: 25_000,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [
+        {
+          topic: idleTopic,
+          partitions: [
+            { partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20 },
+          ],
+        },
+      ],
+      forgottenTopicsData: [],
+      rackId: '',
+    }),
+  );
 
-  const loads = [new KafkajsLoad('sigterm-a', b.bootstrap, topic, partitions), new KafkajsLoad('sigterm-b', b.bootstrap, topic, partitions)];
+  const loads = [
+    new KafkajsLoad('sigterm-a', b.bootstrap, topic, partitions),
+    new KafkajsLoad('sigterm-b', b.bootstrap, topic, partitions),
+  ];
   const acked = () => loads.reduce((n, l) => n + l.acks.length, 0);
   let exit;
   let ms = 0;
@@ -51,7 +75,10 @@ t.test('SIGTERM under load: exit 0, acknowledged records durable after restart',
     await Promise.all(loads.map((l) => l.stop()));
   }
   t.same(exit, { code: 0, signal: null }, 'exit code 0 after SIGTERM');
-  t.ok(b.logLines.some((l) => l.includes('shut down cleanly')), `logged a clean shutdown: ${b.tail(8)}`);
+  t.ok(
+    b.logLines.some((l) => l.includes('shut down cleanly')),
+    `logged a clean shutdown: ${b.tail(8)}`,
+  );
   t.ok(ms < 10_000, `shutdown took ${ms} ms: a long-polling fetch (25 s) and idle connections do not hold it up`);
   t.comment(`${acked()} records acknowledged`);
   const fetchAnswer = await poller.next(1000);

@@ -26,7 +26,14 @@ const topic = 'txn-cluster';
 const txid = 'cluster-txn';
 
 function kafka(bootstrap: string) {
-  return new Kafka({ clientId: 'skafos-txn-cluster', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 }, connectionTimeout: 2000, requestTimeout: 10000 });
+  return new Kafka({
+    clientId: 'skafos-txn-cluster',
+    brokers: bootstrap.split(','),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
+    connectionTimeout: 2000,
+    requestTimeout: 10000,
+  });
 }
 
 async function coordinatorOf(port: number, id = txid): Promise<number> {
@@ -46,7 +53,12 @@ async function consumeAll(bootstrap: string, readUncommitted: boolean, expected:
   await consumer.subscribe({ topic, fromBeginning: true });
   const got: { p: number; v: string }[] = [];
   let lastAt = Date.now();
-  await consumer.run({ eachMessage: async ({ partition, message }) => { got.push({ p: partition, v: message.value!.toString() }); lastAt = Date.now(); } });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      got.push({ p: partition, v: message.value!.toString() });
+      lastAt = Date.now();
+    },
+  });
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline && (got.length < expected || Date.now() - lastAt < 3000)) await new Promise((r) => setTimeout(r, 200));
   await consumer.disconnect();
@@ -58,7 +70,9 @@ t.test('three brokers: remote markers, and the coordinator killed mid-transactio
   const etcd = await EtcdMember.create();
   t.teardown(() => etcd.destroy());
   const cluster = await startCluster(t, {
-    size: 3, etcdEndpoint: etcd.endpoint, label: 'txn',
+    size: 3,
+    etcdEndpoint: etcd.endpoint,
+    label: 'txn',
     sets: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 500, 'group.initial.rebalance.delay.ms': 0 },
   });
   const admin = kafka(cluster.bootstrap()).admin();
@@ -70,7 +84,12 @@ t.test('three brokers: remote markers, and the coordinator killed mid-transactio
 
   const committed: string[] = [];
   const all: string[] = [];
-  let producer = kafka(cluster.bootstrap()).producer({ transactionalId: txid, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 8000 });
+  let producer = kafka(cluster.bootstrap()).producer({
+    transactionalId: txid,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: 8000,
+  });
   await producer.connect();
   const runTxn = async (name: string, commit: boolean) => {
     const txn = await producer.transaction();
@@ -100,23 +119,62 @@ t.test('three brokers: remote markers, and the coordinator killed mid-transactio
     const cc = await TestClient.connect(cluster.brokers[coord - 1]!.port);
     const oc = await TestClient.connect(cluster.brokers[remote.leader - 1]!.port);
     try {
-      const init = await cc.request(ApiKey.InitProducerId, 4, { transactionalId: vid, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+      const init = await cc.request(ApiKey.InitProducerId, 4, {
+        transactionalId: vid,
+        transactionTimeoutMs: 60000,
+        producerId: -1,
+        producerEpoch: -1,
+      });
       t.equal(init.errorCode, 0);
       const send = async (seq: number) => {
-        const records = buildRecordBatch([{ key: null, value: Buffer.from(`v${seq}`), timestampMs: Date.now() }], { producerId: Number(init.producerId), producerEpoch: init.producerEpoch, baseSequence: seq, transactional: true });
-        const r = await oc.request(ApiKey.Produce, 9, { transactionalId: vid, acks: -1, timeoutMs: 10000, topicData: [{ name: vtopic, partitionData: [{ index: remote.partitionId, records }] }] });
+        const records = buildRecordBatch([{ key: null, value: Buffer.from(`v${seq}`), timestampMs: Date.now() }], {
+          producerId: Number(init.producerId),
+          producerEpoch: init.producerEpoch,
+          baseSequence: seq,
+          transactional: true,
+        });
+        const r = await oc.request(ApiKey.Produce, 9, {
+          transactionalId: vid,
+          acks: -1,
+          timeoutMs: 10000,
+          topicData: [{ name: vtopic, partitionData: [{ index: remote.partitionId, records }] }],
+        });
         return r.responses[0].partitionResponses[0].errorCode as number;
       };
       // Until the new partition's owner has loaded it, it answers NOT_LEADER_OR_FOLLOWER (retriable).
-      const first = await waitUntil('the new partition to be served', async () => {
-        const code = await send(0);
-        return code === ErrorCode.NOT_LEADER_OR_FOLLOWER ? undefined : code;
-      }, 30_000, 100);
-      t.equal(first, ErrorCode.INVALID_TXN_STATE, `broker ${remote.leader} refuses a partition never added to the transaction (coordinator: broker ${coord})`);
-      const add = await cc.request(ApiKey.AddPartitionsToTxn, 3, { v3AndBelowTransactionalId: vid, v3AndBelowProducerId: Number(init.producerId), v3AndBelowProducerEpoch: init.producerEpoch, v3AndBelowTopics: [{ name: vtopic, partitions: [remote.partitionId] }] });
+      const first = await waitUntil(
+        'the new partition to be served',
+        async () => {
+          const code = await send(0);
+          return code === ErrorCode.NOT_LEADER_OR_FOLLOWER ? undefined : code;
+        },
+        30_000,
+        100,
+      );
+      t.equal(
+        first,
+        ErrorCode.INVALID_TXN_STATE,
+        `broker ${remote.leader} refuses a partition never added to the transaction (coordinator: broker ${coord})`,
+      );
+      const add = await cc.request(ApiKey.AddPartitionsToTxn, 3, {
+        v3AndBelowTransactionalId: vid,
+        v3AndBelowProducerId: Number(init.producerId),
+        v3AndBelowProducerEpoch: init.producerEpoch,
+        v3AndBelowTopics: [{ name: vtopic, partitions: [remote.partitionId] }],
+      });
       t.equal(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, 0);
       t.equal(await send(0), ErrorCode.NONE, 'once added, the remote owner takes it');
-      t.equal((await cc.request(ApiKey.EndTxn, 3, { transactionalId: vid, producerId: Number(init.producerId), producerEpoch: init.producerEpoch, committed: false })).errorCode, 0);
+      t.equal(
+        (
+          await cc.request(ApiKey.EndTxn, 3, {
+            transactionalId: vid,
+            producerId: Number(init.producerId),
+            producerEpoch: init.producerEpoch,
+            committed: false,
+          })
+        ).errorCode,
+        0,
+      );
     } finally {
       cc.close();
       oc.close();
@@ -135,8 +193,18 @@ t.test('three brokers: remote markers, and the coordinator killed mid-transactio
   await producer.disconnect().catch(() => {});
   // A new coordinator takes the partition; the open transaction is aborted (timeout, or fenced by the next init).
   const survivor = cluster.brokers.find((b) => b.alive)!;
-  await waitUntil('a new transaction coordinator', async () => ((await coordinatorOf(survivor.port).catch(() => coordinator)) !== coordinator ? true : undefined), 60_000, 500);
-  producer = kafka(cluster.bootstrap()).producer({ transactionalId: txid, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 8000 });
+  await waitUntil(
+    'a new transaction coordinator',
+    async () => ((await coordinatorOf(survivor.port).catch(() => coordinator)) !== coordinator ? true : undefined),
+    60_000,
+    500,
+  );
+  producer = kafka(cluster.bootstrap()).producer({
+    transactionalId: txid,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: 8000,
+  });
   await producer.connect();
   for (let i = 0; i < 3; i++) await runTxn(`b${i}`, true);
   await producer.disconnect();
@@ -155,17 +223,25 @@ t.test('three brokers: remote markers, and the coordinator killed mid-transactio
   t.same(ru.map((x) => x.v).sort(), [...all].sort(), 'read_uncommitted: every record, aborted ones included');
 });
 
-t.test('three brokers: a consume-transform-produce loop while its coordinator\'s broker is killed', { skip }, async (t) => {
+t.test("three brokers: a consume-transform-produce loop while its coordinator's broker is killed", { skip }, async (t) => {
   const etcd = await EtcdMember.create();
   t.teardown(() => etcd.destroy());
   const cluster = await startCluster(t, {
-    size: 3, etcdEndpoint: etcd.endpoint, label: 'txn-loop',
+    size: 3,
+    etcdEndpoint: etcd.endpoint,
+    label: 'txn-loop',
     sets: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 500, 'group.initial.rebalance.delay.ms': 0 },
   });
   const k = kafka(cluster.bootstrap());
   const admin = k.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'loop-in', numPartitions: partitions }, { topic: 'loop-out', numPartitions: partitions }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [
+      { topic: 'loop-in', numPartitions: partitions },
+      { topic: 'loop-out', numPartitions: partitions },
+    ],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   const inputs = Array.from({ length: 600 }, (_, i) => `in-${i}`);
   const p = k.producer();
@@ -173,9 +249,23 @@ t.test('three brokers: a consume-transform-produce loop while its coordinator\'s
   await p.send({ topic: 'loop-in', messages: inputs.map((v, i) => ({ value: v, partition: i % partitions })) });
   await p.disconnect();
   const loopTxid = 'loop-cluster';
-  const request = { bootstrap: cluster.bootstrap(), input: 'loop-in', output: 'loop-out', group: 'loop', txid: loopTxid, batch: 10, idle_s: 30, stop_at: inputs.length };
-  const child = spawn(python, ['-u', join(clientScripts, 'txn_loop.py')], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const request = {
+    bootstrap: cluster.bootstrap(),
+    input: 'loop-in',
+    output: 'loop-out',
+    group: 'loop',
+    txid: loopTxid,
+    batch: 10,
+    idle_s: 30,
+    stop_at: inputs.length,
+  };
+  const child = spawn(python, ['-u', join(clientScripts, 'txn_loop.py')], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -198,7 +288,12 @@ t.test('three brokers: a consume-transform-produce loop while its coordinator\'s
   await consumer.subscribe({ topic: 'loop-out', fromBeginning: true });
   const keys: string[] = [];
   let lastAt = Date.now();
-  await consumer.run({ eachMessage: async ({ message }) => { keys.push(message.key!.toString()); lastAt = Date.now(); } });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      keys.push(message.key!.toString());
+      lastAt = Date.now();
+    },
+  });
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline && (keys.length < inputs.length || Date.now() - lastAt < 3000)) await new Promise((r) => setTimeout(r, 200));
   await consumer.disconnect();

@@ -20,8 +20,18 @@ async function createTopics(bootstrap: string, topics: string[]): Promise<void> 
   await admin.disconnect();
 }
 
-async function read(t: Test, bootstrap: string, topic: string, isolation: string, expected: number): Promise<{ p: number; o: number; k: string | null; v: string }[]> {
-  const r = await pythonClient('txn_read.py', { bootstrap, topic, group: `read-${topic}-${isolation}`, isolation, expected, idle_s: 2, timeout_s: 60 }, { timeoutMs: 90_000 });
+async function read(
+  t: Test,
+  bootstrap: string,
+  topic: string,
+  isolation: string,
+  expected: number,
+): Promise<{ p: number; o: number; k: string | null; v: string }[]> {
+  const r = await pythonClient(
+    'txn_read.py',
+    { bootstrap, topic, group: `read-${topic}-${isolation}`, isolation, expected, idle_s: 2, timeout_s: 60 },
+    { timeoutMs: 90_000 },
+  );
   t.equal(r.code, 0, `txn_read.py ${isolation}: ${r.code === 0 ? '' : describeRun(r)}`);
   return jsonLines(r.stdout);
 }
@@ -31,14 +41,21 @@ t.test('confluent-kafka-python: committed and aborted transactions', async (t) =
   const bootstrap = `127.0.0.1:${b.port}`;
   const topic = 'txn-confluent';
   await createTopics(bootstrap, [topic]);
-  const r = await pythonClient('txn_producer.py', { bootstrap, topic, partitions, txid: 'confluent-txn', name: 'ck', transactions: 10, per_txn: 7, abort_every: 3, abort_rest: 1 }, { timeoutMs: 120_000 });
+  const r = await pythonClient(
+    'txn_producer.py',
+    { bootstrap, topic, partitions, txid: 'confluent-txn', name: 'ck', transactions: 10, per_txn: 7, abort_every: 3, abort_rest: 1 },
+    { timeoutMs: 120_000 },
+  );
   t.equal(r.code, 0, describeRun(r));
   const { committed, aborted } = jsonLines<{ committed: string[]; aborted: string[] }>(r.stdout).at(-1)!;
   t.ok(committed.length > 0 && aborted.length > 0);
   const rc = await read(t, bootstrap, topic, 'read_committed', committed.length);
   t.same(rc.map((x) => x.v).sort(), [...committed].sort(), 'read_committed: exactly the committed records');
   const order = new Map(committed.map((v, i) => [v, i]));
-  t.ok(rc.every((x, i) => rc.slice(0, i).every((y) => y.p !== x.p || order.get(y.v)! < order.get(x.v)!)), 'read_committed: in order per partition');
+  t.ok(
+    rc.every((x, i) => rc.slice(0, i).every((y) => y.p !== x.p || order.get(y.v)! < order.get(x.v)!)),
+    'read_committed: in order per partition',
+  );
   const ru = await read(t, bootstrap, topic, 'read_uncommitted', committed.length + aborted.length);
   t.same(ru.map((x) => x.v).sort(), [...committed, ...aborted].sort(), 'read_uncommitted: every record');
 });
@@ -65,5 +82,8 @@ t.test('confluent-kafka-python: consume-transform-produce killed mid-transaction
   t.equal(inputs.filter((v) => counts.get(v) !== 1).length, 0, 'every input exactly once in the committed output');
   t.equal(out.length, inputs.length, 'nothing else');
   const all = await read(t, bootstrap, 'ctp-output', 'read_uncommitted', inputs.length);
-  t.ok(all.length > inputs.length, `read_uncommitted also sees the aborted outputs of the crashed transaction (${all.length - inputs.length})`);
+  t.ok(
+    all.length > inputs.length,
+    `read_uncommitted also sees the aborted outputs of the crashed transaction (${all.length - inputs.length})`,
+  );
 });

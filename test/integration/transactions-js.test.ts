@@ -19,7 +19,12 @@ const perTxn = 6;
 const aborted = (i: number) => i % 3 === 1;
 
 function kafka(bootstrap: string) {
-  return new Kafka({ clientId: 'skafos-txn', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+  return new Kafka({
+    clientId: 'skafos-txn',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
 }
 
 async function createTopics(bootstrap: string, topics: string[]): Promise<void> {
@@ -30,7 +35,12 @@ async function createTopics(bootstrap: string, topics: string[]): Promise<void> 
 }
 
 /** Consumes `topic` from the beginning with kafkajs until `expected` records arrived and no more come for a while. */
-async function consumeAll(bootstrap: string, topic: string, readUncommitted: boolean, expected: number): Promise<{ p: number; v: string }[]> {
+async function consumeAll(
+  bootstrap: string,
+  topic: string,
+  readUncommitted: boolean,
+  expected: number,
+): Promise<{ p: number; v: string }[]> {
   const consumer = kafka(bootstrap).consumer({ groupId: `reader-${topic}-${readUncommitted}`, readUncommitted, maxWaitTimeInMs: 200 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -105,7 +115,10 @@ t.test('kafkajs: offsets sent in a transaction are visible only once it commits'
   const step = async (offset: number, commit: boolean) => {
     const txn = await producer.transaction();
     await txn.send({ topic: 'ctp-out', messages: [{ value: `out-${offset}`, partition: 0 }] });
-    await txn.sendOffsets({ consumerGroupId: 'ctp-group', topics: [{ topic: 'ctp-in', partitions: [{ partition: 0, offset: String(offset) }] }] });
+    await txn.sendOffsets({
+      consumerGroupId: 'ctp-group',
+      topics: [{ topic: 'ctp-in', partitions: [{ partition: 0, offset: String(offset) }] }],
+    });
     t.equal(await offsetOf(), offset === 5 ? '-1' : '5', 'not visible while the transaction is open');
     if (commit) await txn.commit();
     else await txn.abort();
@@ -122,8 +135,14 @@ t.test('@platformatic/kafka: committed and aborted transactions', async (t) => {
   const topic = 'txn-platformatic';
   await createTopics(bootstrap, [topic]);
   const producer = new PlatformaticProducer({
-    clientId: 'skafos-txn-platformatic', bootstrapBrokers: [bootstrap], idempotent: true, transactionalId: 'platformatic-txn',
-    retries: 10, retryDelay: 100, autocreateTopics: false, timeout: 30000,
+    clientId: 'skafos-txn-platformatic',
+    bootstrapBrokers: [bootstrap],
+    idempotent: true,
+    transactionalId: 'platformatic-txn',
+    retries: 10,
+    retryDelay: 100,
+    autocreateTopics: false,
+    timeout: 30000,
   } as any);
   t.teardown(() => producer.close());
   const all: string[] = [];

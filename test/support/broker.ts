@@ -68,14 +68,17 @@ export class BrokerProcess {
     this.child = child;
     this.exited = null;
     // 'close' rather than 'exit': by then every log line the process wrote has been read.
-    this.exitInfo = new Promise((res) => child.once('close', (code, signal) => {
-      this.exited = { code, signal };
-      res(this.exited);
-    }));
+    this.exitInfo = new Promise((res) =>
+      child.once('close', (code, signal) => {
+        this.exited = { code, signal };
+        res(this.exited);
+      }),
+    );
     const port = await new Promise<number>((res, rej) => {
       let buf = '';
       const timer = setTimeout(() => done(new Error(`broker did not start within ${startTimeoutMs} ms:\n${this.tail()}`)), startTimeoutMs);
-      const onExit = (code: number | null, signal: string | null) => done(new Error(`broker exited during startup (code ${code}, signal ${signal}):\n${this.tail()}`));
+      const onExit = (code: number | null, signal: string | null) =>
+        done(new Error(`broker exited during startup (code ${code}, signal ${signal}):\n${this.tail()}`));
       const done = (err: Error | null, p?: number) => {
         clearTimeout(timer);
         child.off('exit', onExit);

@@ -58,14 +58,25 @@ export async function startCluster(t: Test, opts: ClusterOptions): Promise<TestC
   // Sequentially: each start parses the generated codec, which is CPU-heavy on two cores.
   for (let i = 0; i < opts.size; i++) await addBroker(i + 1);
   return {
-    brokers, prefix, bucket,
-    bootstrap: () => brokers.filter((b) => b.alive).map((b) => `127.0.0.1:${b.port}`).join(','),
+    brokers,
+    prefix,
+    bucket,
+    bootstrap: () =>
+      brokers
+        .filter((b) => b.alive)
+        .map((b) => `127.0.0.1:${b.port}`)
+        .join(','),
     addBroker,
   };
 }
 
 /** Polls `check` every `intervalMs` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {

@@ -48,11 +48,15 @@ const allCodecs = ['gzip', 'snappy', 'lz4', 'zstd'];
 export const kcatDriver: ClientDriver = {
   name: 'kcat',
   codecs: allCodecs,
-  fixedHeaders: [['client', 'kcat'], ['tag', 'é']],
+  fixedHeaders: [
+    ['client', 'kcat'],
+    ['tag', 'é'],
+  ],
   async produce(bootstrap, topic, records, opts = {}) {
     const p = records[0]?.p;
     const partition = p !== undefined && records.every((r) => r.p === p) ? p : undefined;
-    if (partition === undefined && records.some((r) => r.p !== undefined)) throw new Error('kcat sends all records of a run to one partition or lets the partitioner choose');
+    if (partition === undefined && records.some((r) => r.p !== undefined))
+      throw new Error('kcat sends all records of a run to one partition or lets the partitioner choose');
     const r = await kcatProduce(bootstrap, topic, records, { codec: opts.codec, headers: this.fixedHeaders, props: opts.props, partition });
     const errors = r.code === 0 ? [] : [...r.stderr.matchAll(/Delivery failed for message: (.*)/g)].map((m) => m[1]!);
     if (r.code !== 0 && errors.length === 0) errors.push(`kcat exit ${r.code}`);
@@ -72,7 +76,11 @@ export const kcatDriver: ClientDriver = {
   tinyProps: { 'linger.ms': 2000, 'batch.num.messages': 10000, 'batch.size': 1_000_000 },
 };
 
-function pythonDriver(name: string, script: string, consumerProps: Record<string, unknown>): Omit<ClientDriver, 'tooLarge' | 'largeProps' | 'tinyProps' | 'codecs'> {
+function pythonDriver(
+  name: string,
+  script: string,
+  consumerProps: Record<string, unknown>,
+): Omit<ClientDriver, 'tooLarge' | 'largeProps' | 'tinyProps' | 'codecs'> {
   return {
     name,
     async produce(bootstrap, topic, records, opts = {}) {
@@ -89,7 +97,11 @@ function pythonDriver(name: string, script: string, consumerProps: Record<string
     async consume(bootstrap, topic, starts) {
       const partitions: Record<string, [number, null]> = {};
       for (const [p, from] of starts) partitions[String(p)] = [from, null];
-      const r = await pythonClient(script, { op: 'consume', bootstrap, topic, partitions, timeout: 45, config: consumerProps }, { timeoutMs: 90_000 });
+      const r = await pythonClient(
+        script,
+        { op: 'consume', bootstrap, topic, partitions, timeout: 45, config: consumerProps },
+        { timeoutMs: 90_000 },
+      );
       if (r.code !== 0) throw new Error(`${script} consume failed: ${describeRun(r)}`);
       const lines = jsonLines(r.stdout);
       const done = lines.find((l) => l.done);
@@ -122,7 +134,10 @@ export const kafkajsDriver: ClientDriver = {
   explicitPartitions: true,
   async produce(bootstrap, topic, records, opts = {}) {
     const kafka = kafkajsClient(bootstrap);
-    const deliveries = await kafkajsProduce(kafka, topic, records, { codec: opts.codec, chunk: opts.kind === 'tiny' ? records.length : 500 });
+    const deliveries = await kafkajsProduce(kafka, topic, records, {
+      codec: opts.codec,
+      chunk: opts.kind === 'tiny' ? records.length : 500,
+    });
     const errors = deliveries.filter((d) => d.err).map((d) => `${d.err}: ${d.msg}`);
     return { deliveries, errors, detail: JSON.stringify(errors.slice(0, 3)) };
   },
@@ -147,7 +162,13 @@ export const kafkajsDriver: ClientDriver = {
 
 /** High watermarks through @platformatic/kafka's ListOffsets. */
 async function platformaticEnds(bootstrap: string, topic: string, partitions: number[]): Promise<Map<number, number>> {
-  const consumer = new PlatformaticConsumer({ clientId: 'skafos-it-platformatic', groupId: 'skafos-it-unused', bootstrapBrokers: [bootstrap], retries: 3, retryDelay: 100 });
+  const consumer = new PlatformaticConsumer({
+    clientId: 'skafos-it-platformatic',
+    groupId: 'skafos-it-unused',
+    bootstrapBrokers: [bootstrap],
+    retries: 3,
+    retryDelay: 100,
+  });
   try {
     const offsets = await consumer.listOffsets({ topics: [topic] });
     const list = offsets.get(topic)!;
@@ -162,7 +183,10 @@ export const platformaticDriver: ClientDriver = {
   codecs: allCodecs,
   explicitPartitions: true,
   async produce(bootstrap, topic, records, opts = {}) {
-    const deliveries = await platformaticProduce(bootstrap, topic, records, { codec: opts.codec, chunk: opts.kind === 'tiny' ? records.length : 500 });
+    const deliveries = await platformaticProduce(bootstrap, topic, records, {
+      codec: opts.codec,
+      chunk: opts.kind === 'tiny' ? records.length : 500,
+    });
     const errors = deliveries.filter((d) => d.err).map((d) => `${d.err}: ${d.msg}`);
     return { deliveries, errors, detail: JSON.stringify(errors.slice(0, 3)) };
   },

@@ -18,7 +18,19 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +58,10 @@ let binaryChecked: string | null | undefined;
 export function etcdBinaryMissing(): string | null {
   if (binaryChecked === undefined) {
     const r = spawnSync(etcdBin, ['--version'], { encoding: 'utf8' });
-    binaryChecked = r.status === 0 ? null : `${etcdBin} not found (apt-get install etcd-server, or set SKAFOS_TEST_ETCD_BIN / SKAFOS_TEST_ETCD_ENDPOINTS)`;
+    binaryChecked =
+      r.status === 0
+        ? null
+        : `${etcdBin} not found (apt-get install etcd-server, or set SKAFOS_TEST_ETCD_BIN / SKAFOS_TEST_ETCD_ENDPOINTS)`;
   }
   return binaryChecked;
 }
@@ -92,20 +107,33 @@ function etcdArgs(name: string, dataDir: string, clientPort: number, peerPort: n
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   return [
-    '--name', name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', client,
-    '--advertise-client-urls', client,
-    '--listen-peer-urls', peer,
-    '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `${name}=${peer}`,
-    '--initial-cluster-state', 'new',
-    '--initial-cluster-token', `${name}-${randomName()}`,
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    client,
+    '--advertise-client-urls',
+    client,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `${name}=${peer}`,
+    '--initial-cluster-state',
+    'new',
+    '--initial-cluster-token',
+    `${name}-${randomName()}`,
     // A single node elects itself within ~100 ms.
-    '--heartbeat-interval', '10',
-    '--election-timeout', '100',
-    '--logger', 'zap',
-    '--log-level', 'warn',
+    '--heartbeat-interval',
+    '10',
+    '--election-timeout',
+    '100',
+    '--logger',
+    'zap',
+    '--log-level',
+    'warn',
   ];
 }
 
@@ -184,15 +212,19 @@ export class EtcdMember {
   async start(): Promise<void> {
     if (this.#proc !== null) throw new Error('etcd member already running');
     const log = openSync(this.logFile, 'a');
-    const proc = spawn(etcdBin, [...etcdArgs(this.name, this.dataDir, this.clientPort, this.peerPort), ...this.extraArgs], { stdio: ['ignore', log, log] });
+    const proc = spawn(etcdBin, [...etcdArgs(this.name, this.dataDir, this.clientPort, this.peerPort), ...this.extraArgs], {
+      stdio: ['ignore', log, log],
+    });
     closeSync(log);
     this.#proc = proc;
     let exited = false;
-    this.#exited = new Promise((resolve) => proc.once('exit', () => {
-      exited = true;
-      if (this.#proc === proc) this.#proc = null;
-      resolve();
-    }));
+    this.#exited = new Promise((resolve) =>
+      proc.once('exit', () => {
+        exited = true;
+        if (this.#proc === proc) this.#proc = null;
+        resolve();
+      }),
+    );
     writeFileSync(join(this.dir, 'etcd.pid'), String(proc.pid));
     const deadline = Date.now() + startTimeoutMs;
     while (!(await etcdHealthy(this.endpoint, 500))) {
@@ -382,7 +414,13 @@ async function startSupervisor(): Promise<string> {
 /** The supervisor: runs etcd, publishes state.json, and stops etcd once no user is alive for idleGraceMs. */
 async function supervise(): Promise<void> {
   const member = await EtcdMember.create();
-  const state: SharedState = { endpoint: member.endpoint, etcdPid: member.pid!, supervisorPid: process.pid, dataDir: member.dataDir, startedAtMs: Date.now() };
+  const state: SharedState = {
+    endpoint: member.endpoint,
+    etcdPid: member.pid!,
+    supervisorPid: process.pid,
+    dataDir: member.dataDir,
+    startedAtMs: Date.now(),
+  };
   writeFileSync(`${statePath()}.tmp`, JSON.stringify(state));
   renameSync(`${statePath()}.tmp`, statePath());
   console.log(`etcd ${member.endpoint} pid ${member.pid}, data ${member.dataDir}`);
@@ -393,11 +431,13 @@ async function supervise(): Promise<void> {
       console.log('etcd exited');
       break;
     }
-    const users = readdirSync(usersDir()).map(Number).filter((pid) => {
-      if (alive(pid)) return true;
-      rmSync(join(usersDir(), String(pid)), { force: true });
-      return false;
-    });
+    const users = readdirSync(usersDir())
+      .map(Number)
+      .filter((pid) => {
+        if (alive(pid)) return true;
+        rmSync(join(usersDir(), String(pid)), { force: true });
+        return false;
+      });
     if (users.length > 0) idleSince = Date.now();
     if (Date.now() - idleSince < idleGraceMs || !tryLock()) continue;
     try {

@@ -18,22 +18,34 @@ export class FakeCoordinatorCluster implements Cluster {
     this.kind = kind;
   }
 
-  liveBrokers(): BrokerEndpoint[] { return []; }
-  broker(): BrokerEndpoint | undefined { return undefined; }
-  controllerId(): number { return this.nodeId; }
-  ownerOf(): PartitionOwner | null { return null; }
+  liveBrokers(): BrokerEndpoint[] {
+    return [];
+  }
+  broker(): BrokerEndpoint | undefined {
+    return undefined;
+  }
+  controllerId(): number {
+    return this.nodeId;
+  }
+  ownerOf(): PartitionOwner | null {
+    return null;
+  }
   coordinatorOwner(_kind: CoordinatorKind, partition: number): PartitionOwner | null {
     return { nodeId: this.owned.has(partition) ? this.nodeId : this.nodeId + 1, leaderEpoch: this.epoch };
   }
   fence(): Compare[] {
     return this.fenceOk ? [] : [{ key: '/never', target: 'version', op: '>', value: 0 }];
   }
-  coordinatorFence(): Compare[] { return this.fence(); }
+  coordinatorFence(): Compare[] {
+    return this.fence();
+  }
   onCoordinatorChange(l: (c: CoordinatorChange[]) => void): () => void {
     this.listeners.push(l);
     return () => (this.listeners = this.listeners.filter((x) => x !== l));
   }
-  ownedCoordinatorPartitions(): number[] { return [...this.owned]; }
+  ownedCoordinatorPartitions(): number[] {
+    return [...this.owned];
+  }
   move(partition: number, owned: boolean): void {
     if (owned) this.owned.add(partition);
     else this.owned.delete(partition);

@@ -32,7 +32,11 @@ export async function produceMore(port: number, topic: string, partition: number
 export async function committedOffsets(port: number, group: string, topic: string, partitions: number): Promise<number[]> {
   const c = await TestClient.connect(port);
   try {
-    const r = await c.request(ApiKey.OffsetFetch, 7, { groupId: group, topics: [{ name: topic, partitionIndexes: Array.from({ length: partitions }, (_, i) => i) }], requireStable: false });
+    const r = await c.request(ApiKey.OffsetFetch, 7, {
+      groupId: group,
+      topics: [{ name: topic, partitionIndexes: Array.from({ length: partitions }, (_, i) => i) }],
+      requireStable: false,
+    });
     if (r.errorCode !== 0) throw new Error(`OffsetFetch ${group}: error ${r.errorCode}`);
     return r.topics[0].partitions.map((p: any) => Number(p.committedOffset));
   } finally {
@@ -53,11 +57,21 @@ export async function describeGroup(port: number, group: string): Promise<any> {
 /** Each partition in exactly one of the members' assignments. */
 export function checkExclusiveCover(t: Test, assignments: number[][], partitions: number, what: string): void {
   const all = assignments.flat().sort((a, b) => a - b);
-  t.same(all, Array.from({ length: partitions }, (_, i) => i), `${what}: every partition assigned to exactly one member (${JSON.stringify(assignments)})`);
+  t.same(
+    all,
+    Array.from({ length: partitions }, (_, i) => i),
+    `${what}: every partition assigned to exactly one member (${JSON.stringify(assignments)})`,
+  );
 }
 
 /** Every offset in [0, perPartition) of every partition consumed (duplicates allowed across a rebalance). */
-export function checkAllConsumed(t: Test, records: { p: number; o: number }[], partitions: number, perPartition: number, what: string): void {
+export function checkAllConsumed(
+  t: Test,
+  records: { p: number; o: number }[],
+  partitions: number,
+  perPartition: number,
+  what: string,
+): void {
   const seen = new Set(records.map((r) => `${r.p}:${r.o}`));
   const missing: string[] = [];
   for (let p = 0; p < partitions; p++) for (let o = 0; o < perPartition; o++) if (!seen.has(`${p}:${o}`)) missing.push(`${p}:${o}`);

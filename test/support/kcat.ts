@@ -21,7 +21,8 @@ export function kcatProduce(bootstrap: string, topic: string, records: TestRecor
   if (opts.partition !== undefined) args.push('-p', String(opts.partition));
   for (const [k, v] of opts.headers ?? []) args.push('-H', `${k}=${v}`);
   for (const [k, v] of Object.entries(opts.props ?? {})) args.push('-X', `${k}=${v}`);
-  if (records.some((r) => r.p !== undefined && r.p !== opts.partition)) throw new Error('kcat sends a run to one partition: give it as opts.partition');
+  if (records.some((r) => r.p !== undefined && r.p !== opts.partition))
+    throw new Error('kcat sends a run to one partition: give it as opts.partition');
   const lines: Buffer[] = [];
   for (const r of records) {
     const v = valueBytes(r);
@@ -42,11 +43,30 @@ interface KcatJson {
 }
 
 /** Consumes partitions of `topic` from `offset` (a kcat -o value) to their end (-e). */
-export async function kcatConsume(bootstrap: string, topic: string, partitions: number[], opts: { offset?: string; timeoutMs?: number; count?: number } = {}): Promise<{ run: RunResult; records: ConsumedRecord[] }> {
+export async function kcatConsume(
+  bootstrap: string,
+  topic: string,
+  partitions: number[],
+  opts: { offset?: string; timeoutMs?: number; count?: number } = {},
+): Promise<{ run: RunResult; records: ConsumedRecord[] }> {
   const records: ConsumedRecord[] = [];
   let last: RunResult | undefined;
   for (const p of partitions) {
-    const args = ['-b', bootstrap, '-C', '-t', topic, '-p', String(p), '-o', opts.offset ?? 'beginning', '-e', '-J', '-X', 'fetch.message.max.bytes=2000000'];
+    const args = [
+      '-b',
+      bootstrap,
+      '-C',
+      '-t',
+      topic,
+      '-p',
+      String(p),
+      '-o',
+      opts.offset ?? 'beginning',
+      '-e',
+      '-J',
+      '-X',
+      'fetch.message.max.bytes=2000000',
+    ];
     if (opts.count !== undefined) args.push('-c', String(opts.count));
     const r = await kcat(args, { timeoutMs: opts.timeoutMs ?? 60_000 });
     last = r;
@@ -56,7 +76,14 @@ export async function kcatConsume(bootstrap: string, topic: string, partitions: 
       const j = JSON.parse(line) as KcatJson;
       const h: [string, string][] = [];
       for (let i = 0; i + 1 < (j.headers?.length ?? 0); i += 2) h.push([j.headers![i]!, j.headers![i + 1]!]);
-      const c: ConsumedRecord = { p: j.partition, o: j.offset, k: j.key, h, ts: j.ts, tst: j.tstype === 'create' ? 0 : j.tstype === 'logappend' ? 1 : -1 };
+      const c: ConsumedRecord = {
+        p: j.partition,
+        o: j.offset,
+        k: j.key,
+        h,
+        ts: j.ts,
+        tst: j.tstype === 'create' ? 0 : j.tstype === 'logappend' ? 1 : -1,
+      };
       if (j.payload !== null && Buffer.byteLength(j.payload) > bigThreshold) {
         const b = Buffer.from(j.payload);
         c.vlen = b.length;

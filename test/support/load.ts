@@ -39,8 +39,12 @@ export class KafkajsLoad {
 
   private async connect(): Promise<Producer> {
     const kafka = new kafkajs.Kafka({
-      clientId: this.name, brokers: this.bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING,
-      retry: { retries: 0 }, connectionTimeout: 1000, requestTimeout: 5000,
+      clientId: this.name,
+      brokers: this.bootstrap.split(','),
+      logLevel: kafkajs.logLevel.NOTHING,
+      retry: { retries: 0 },
+      connectionTimeout: 1000,
+      requestTimeout: 5000,
     });
     const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 1, retry: { retries: 0 } });
     await producer.connect();
@@ -56,8 +60,10 @@ export class KafkajsLoad {
         producer ??= await this.connect();
         const batch = Array.from({ length: 25 }, (_, j) => seq + j);
         const messages = batch.map((s) => ({
-          key: `${this.name}-${s}-${attempt}`, partition: s % this.partitions,
-          value: JSON.stringify({ producer: this.name, seq: s, attempt, pad: 'y'.repeat(s % 50) }), headers: { producer: this.name },
+          key: `${this.name}-${s}-${attempt}`,
+          partition: s % this.partitions,
+          value: JSON.stringify({ producer: this.name, seq: s, attempt, pad: 'y'.repeat(s % 50) }),
+          headers: { producer: this.name },
         }));
         const meta = await producer.send({ topic: this.topic, acks: -1, timeout: 5000, messages });
         const next = new Map(meta.map((m) => [m.partition, Number(m.baseOffset)]));
@@ -122,14 +128,21 @@ export async function verifyLoad(t: Test, bootstrap: string, topic: string, part
     byKey.set(r.k!, l);
   }
   for (let p = 0; p < partitions; p++) {
-    const offs = records.filter((r) => r.p === p).map((r) => r.o).sort((x, y) => x - y);
+    const offs = records
+      .filter((r) => r.p === p)
+      .map((r) => r.o)
+      .sort((x, y) => x - y);
     const contiguous = offs.every((o, i) => o === i) && offs.length === ranges.get(p)![1];
     t.ok(contiguous, `partition ${p}: offsets 0..${ranges.get(p)![1] - 1} with no gap or overlap (${offs.length} records)`);
   }
   const dupes = [...byKey].filter(([, l]) => l.length > 1).map(([k, l]) => `${k} at ${l.map((r) => `${r.p}@${r.o}`).join(',')}`);
   t.same(dupes.slice(0, 10), [], 'no write is present twice');
   const missing = acks.filter((a) => at.get(`${a.p}@${a.o}`)?.k !== a.key);
-  t.same(missing.slice(0, 10).map((a) => ({ ...a, found: at.get(`${a.p}@${a.o}`)?.k ?? null })), [], `all ${acks.length} acknowledged records are where they were acknowledged`);
+  t.same(
+    missing.slice(0, 10).map((a) => ({ ...a, found: at.get(`${a.p}@${a.o}`)?.k ?? null })),
+    [],
+    `all ${acks.length} acknowledged records are where they were acknowledged`,
+  );
   let badValues = 0;
   for (const r of records) {
     const v = JSON.parse(r.v!) as { producer: string; seq: number; attempt: number };
@@ -140,7 +153,9 @@ export async function verifyLoad(t: Test, bootstrap: string, topic: string, part
   for (const name of new Set(acks.map((a) => a.producer))) {
     for (let p = 0; p < partitions; p++) {
       const mine = acks.filter((a) => a.producer === name && a.p === p).sort((x, y) => x.o - y.o);
-      for (let i = 1; i < mine.length; i++) if (mine[i]!.seq <= mine[i - 1]!.seq) disorder.push(`${name} p${p}: seq ${mine[i]!.seq} at ${mine[i]!.o} after ${mine[i - 1]!.seq}`);
+      for (let i = 1; i < mine.length; i++)
+        if (mine[i]!.seq <= mine[i - 1]!.seq)
+          disorder.push(`${name} p${p}: seq ${mine[i]!.seq} at ${mine[i]!.o} after ${mine[i - 1]!.seq}`);
     }
   }
   t.same(disorder.slice(0, 10), [], 'acknowledged records are in order within each partition');

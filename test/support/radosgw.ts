@@ -97,16 +97,24 @@ export function s3TestEndpoint(): Promise<S3TestEndpoint> {
 }
 
 /** A new empty bucket; `cleanup` deletes its objects, aborts its uploads and deletes it. */
-export async function createTestBucket(s3: S3TestEndpoint, label = ''): Promise<{ bucket: string; client: S3Client; cleanup: () => Promise<void> }> {
+export async function createTestBucket(
+  s3: S3TestEndpoint,
+  label = '',
+): Promise<{ bucket: string; client: S3Client; cleanup: () => Promise<void> }> {
   const { CreateBucketCommand, DeleteBucketCommand } = await sdk();
   const client = await adminClient(s3);
-  const suffix = `${label.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20)}${label ? '-' : ''}${randomBytes(6).toString('hex')}`;
+  const suffix = `${label
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '')
+    .slice(0, 20)}${label ? '-' : ''}${randomBytes(6).toString('hex')}`;
   const bucket = `${s3.bucketPrefix}${suffix}`.slice(0, 63);
   // Outside us-east-1, AWS wants the region restated.
-  await client.send(new CreateBucketCommand({
-    Bucket: bucket,
-    ...(s3.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: s3.region as BucketLocationConstraint } }),
-  }));
+  await client.send(
+    new CreateBucketCommand({
+      Bucket: bucket,
+      ...(s3.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: s3.region as BucketLocationConstraint } }),
+    }),
+  );
   const cleanup = async () => {
     try {
       await emptyBucket(client, bucket);
@@ -268,7 +276,9 @@ async function healthy(state: State): Promise<boolean> {
 async function startCluster(): Promise<State> {
   const missing = BINARIES.filter((b) => !onPath(b));
   if (missing.length > 0) {
-    throw new Error(`radosgw test harness: ${missing.join(', ')} not found on PATH; install the Debian packages radosgw ceph-mon ceph-osd (tools/test-deps.sh does), or point SKAFOS_TEST_S3_ENDPOINT at an S3 store`);
+    throw new Error(
+      `radosgw test harness: ${missing.join(', ')} not found on PATH; install the Debian packages radosgw ceph-mon ceph-osd (tools/test-deps.sh does), or point SKAFOS_TEST_S3_ENDPOINT at an S3 store`,
+    );
   }
   const started = Date.now();
   await mkdir(STATE_DIR, { recursive: true });
@@ -315,7 +325,23 @@ async function startCluster(): Promise<State> {
       if (Date.now() > deadline) throw new Error(`radosgw did not answer on ${endpoint} within ${START_TIMEOUT_MS / 1000} s`);
       await sleep(100);
     }
-    await exec('radosgw-admin', [...c, 'user', 'create', '--uid', 'skafos-test', '--display-name', 'skafos tests', '--access-key', state.accessKeyId, '--secret-key', state.secretAccessKey], dir);
+    await exec(
+      'radosgw-admin',
+      [
+        ...c,
+        'user',
+        'create',
+        '--uid',
+        'skafos-test',
+        '--display-name',
+        'skafos tests',
+        '--access-key',
+        state.accessKeyId,
+        '--secret-key',
+        state.secretAccessKey,
+      ],
+      dir,
+    );
     state.endpoint = endpoint;
     state.reaper = spawnReaper(state);
     state.startMs = Date.now() - started;
@@ -524,10 +550,17 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
     if (pid !== undefined && /^\d+$/.test(pid) && !isAlive({ pid: Number(pid), start: start ?? '' })) {
       // The owner died holding it: move it aside (only one breaker wins the rename) and try again.
       const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
-      if (await rename(path, aside).then(() => true, () => false)) await rm(aside, { force: true });
+      if (
+        await rename(path, aside).then(
+          () => true,
+          () => false,
+        )
+      )
+        await rm(aside, { force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`radosgw test harness: ${path} held by pid ${pid} for more than ${LOCK_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`radosgw test harness: ${path} held by pid ${pid} for more than ${LOCK_TIMEOUT_MS / 1000} s`);
     await sleep(100);
   }
   try {
@@ -610,11 +643,15 @@ function httpStatus(endpoint: string, timeoutMs: number): Promise<number | null>
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -652,7 +689,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       case 'status': {
         const state = await readState();
         if (state === null) process.stdout.write('not running\n');
-        else process.stdout.write(`${(await healthy(state)) ? 'healthy' : 'unhealthy'}: ${JSON.stringify({ ...state, leases: await liveLeases() }, null, 2)}\n`);
+        else
+          process.stdout.write(
+            `${(await healthy(state)) ? 'healthy' : 'unhealthy'}: ${JSON.stringify({ ...state, leases: await liveLeases() }, null, 2)}\n`,
+          );
         break;
       }
       case 'stop':

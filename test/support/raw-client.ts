@@ -83,7 +83,12 @@ export class RawConnection {
   }
 
   /** Sends a request through our codec and decodes its response; throws if the connection closes or times out. */
-  async request<T = any>(apiKey: number, apiVersion: number, body: unknown, opts: { clientId?: string | null; timeoutMs?: number } = {}): Promise<T> {
+  async request<T = any>(
+    apiKey: number,
+    apiVersion: number,
+    body: unknown,
+    opts: { clientId?: string | null; timeoutMs?: number } = {},
+  ): Promise<T> {
     const correlationId = this.nextCorrelationId();
     this.write(encodeRequest(apiKey, apiVersion, correlationId, opts.clientId === undefined ? 'skafos-raw' : opts.clientId, body));
     const r = await this.next(opts.timeoutMs ?? 10_000);

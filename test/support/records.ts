@@ -56,7 +56,14 @@ export function makeRecords(tag: string, count: number, partitions?: number): Te
   for (let i = 0; i < count; i++) {
     const noise = createHash('sha1').update(`${tag}/${i}`).digest('hex');
     const v = `${tag}:${i}:${noise}:${'v'.repeat(i % 97)}:${noise.slice(0, i % 40)}`;
-    const r: TestRecord = { k: `${tag}-key-${i}`, v, h: [['seq', String(i)], ['tag', `${tag}/é/${i % 7}`]] };
+    const r: TestRecord = {
+      k: `${tag}-key-${i}`,
+      v,
+      h: [
+        ['seq', String(i)],
+        ['tag', `${tag}/é/${i % 7}`],
+      ],
+    };
     if (partitions !== undefined) r.p = i % partitions;
     out.push(r);
   }
@@ -109,11 +116,12 @@ export function verifyConsumed(t: Test, produced: TestRecord[], consumed: Consum
     const r = produced[i]!;
     const v = valueBytes(r);
     if (v !== null && v.length > bigThreshold) {
-      if (c.vlen !== v.length || c.vsha256 !== createHash('sha256').update(v).digest('hex')) fail(`large value of ${c.k} differs (len ${c.vlen} vs ${v.length})`);
+      if (c.vlen !== v.length || c.vsha256 !== createHash('sha256').update(v).digest('hex'))
+        fail(`large value of ${c.k} differs (len ${c.vlen} vs ${v.length})`);
     } else if ((c.v ?? null) !== (v === null ? null : v.toString('utf8'))) {
       fail(`value of ${c.k} differs`, { got: c.v, want: v?.toString() });
     }
-    const wantH = opts.headers ? opts.headers(r) : r.h ?? [];
+    const wantH = opts.headers ? opts.headers(r) : (r.h ?? []);
     if (JSON.stringify(c.h ?? []) !== JSON.stringify(wantH)) fail(`headers of ${c.k} differ`, { got: c.h, want: wantH });
     if (r.p !== undefined && c.p !== r.p) fail(`record ${c.k} is in partition ${c.p}, sent to ${r.p}`);
     const d = opts.deliveries?.[i];

@@ -54,8 +54,12 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       clearTimeout(timer);
       live.delete(child);
       resolve({
-        code, signal, timedOut, ms: Date.now() - started,
-        stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'),
+        code,
+        signal,
+        timedOut,
+        ms: Date.now() - started,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
       });
     });
     child.stdin.on('error', () => {}); // the program may exit without reading all of its input
@@ -75,19 +79,29 @@ export function kcat(args: string[], opts: RunOptions = {}): Promise<RunResult> 
 
 /** Runs test/integration/clients/<script> with Debian's python3; `request` goes to its stdin as JSON. */
 export function pythonClient(script: string, request: unknown, opts: RunOptions = {}): Promise<RunResult> {
-  return run(python, ['-u', join(clientScripts, script)], { ...opts, input: JSON.stringify(request), env: { PYTHONDONTWRITEBYTECODE: '1', ...opts.env } });
+  return run(python, ['-u', join(clientScripts, script)], {
+    ...opts,
+    input: JSON.stringify(request),
+    env: { PYTHONDONTWRITEBYTECODE: '1', ...opts.env },
+  });
 }
 
 /** Parses a client script's JSON-lines stdout. */
 export function jsonLines<T = any>(stdout: string): T[] {
-  return stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
 }
 
 /** Runs a promise with a time limit. */
 export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

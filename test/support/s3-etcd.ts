@@ -35,7 +35,15 @@ export interface S3EtcdBroker {
  * Starts a broker on a fresh bucket of the shared radosgw (reached through `s3Endpoint` when given, e.g. a fault
  * proxy) and a fresh prefix of `etcdEndpoint`. The bucket is emptied and deleted when `t` ends.
  */
-export async function startS3EtcdBroker(t: Test, opts: { etcdEndpoint: string; s3Endpoint?: (s3: S3TestEndpoint) => string; sets?: Record<string, string | number | boolean>; label?: string }): Promise<S3EtcdBroker> {
+export async function startS3EtcdBroker(
+  t: Test,
+  opts: {
+    etcdEndpoint: string;
+    s3Endpoint?: (s3: S3TestEndpoint) => string;
+    sets?: Record<string, string | number | boolean>;
+    label?: string;
+  },
+): Promise<S3EtcdBroker> {
   const s3 = await s3TestEndpoint();
   const { bucket, cleanup } = await createTestBucket(s3, opts.label ?? 's3etcd');
   t.teardown(() => cleanup().catch(() => {}));
@@ -58,7 +66,11 @@ export async function startS3EtcdBroker(t: Test, opts: { etcdEndpoint: string; s
     },
   });
   return {
-    broker, s3, bucket, prefix, httpPort,
+    broker,
+    s3,
+    bucket,
+    prefix,
+    httpPort,
     metrics: () => scrape(`http://127.0.0.1:${httpPort}/metrics`),
     readyz: async () => (await getWhenListening(`http://127.0.0.1:${httpPort}/readyz`)).status,
   };
@@ -119,8 +131,10 @@ export async function scrape(url: string): Promise<Metrics> {
 export async function etcdOps(endpoint: string): Promise<{ put: number; txn: number; range: number; delete: number }> {
   const m = await scrape(`${endpoint}/metrics`);
   return {
-    put: m.sum('etcd_mvcc_put_total'), txn: m.sum('etcd_mvcc_txn_total'),
-    range: m.sum('etcd_mvcc_range_total'), delete: m.sum('etcd_mvcc_delete_total'),
+    put: m.sum('etcd_mvcc_put_total'),
+    txn: m.sum('etcd_mvcc_txn_total'),
+    range: m.sum('etcd_mvcc_range_total'),
+    delete: m.sum('etcd_mvcc_delete_total'),
   };
 }
 

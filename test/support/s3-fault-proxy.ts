@@ -34,9 +34,19 @@ export type Fault =
 export const faults = {
   slowDown: (): Fault => ({ kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' }),
   tooManyRequests: (): Fault => ({ kind: 'error', status: 429, code: 'TooManyRequests', message: 'Too many requests.' }),
-  internalError: (): Fault => ({ kind: 'error', status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' }),
+  internalError: (): Fault => ({
+    kind: 'error',
+    status: 500,
+    code: 'InternalError',
+    message: 'We encountered an internal error. Please try again.',
+  }),
   notFound: (): Fault => ({ kind: 'error', status: 404, code: 'NoSuchKey', message: 'The specified key does not exist.' }),
-  conditionalConflict: (): Fault => ({ kind: 'error', status: 409, code: 'ConditionalRequestConflict', message: 'A conflicting conditional operation is in progress.' }),
+  conditionalConflict: (): Fault => ({
+    kind: 'error',
+    status: 409,
+    code: 'ConditionalRequestConflict',
+    message: 'A conflicting conditional operation is in progress.',
+  }),
   accessDenied: (): Fault => ({ kind: 'error', status: 403, code: 'AccessDenied', message: 'Access Denied' }),
   error: (status: number, code: string, message = code): Fault => ({ kind: 'error', status, code, message }),
   delay: (ms: number): Fault => ({ kind: 'delay', ms }),
@@ -58,9 +68,7 @@ export interface ProxiedRequest {
 }
 
 /** Which requests a rule applies to: all of the given conditions, or a function. */
-export type Match =
-  | { method?: string; key?: RegExp; query?: RegExp; header?: string }
-  | ((r: ProxiedRequest) => boolean);
+export type Match = { method?: string; key?: RegExp; query?: RegExp; header?: string } | ((r: ProxiedRequest) => boolean);
 
 export interface FaultRule {
   readonly fault: Fault;
@@ -149,14 +157,17 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   });
 
   const forward = (req: IncomingMessage, onResponse: (up: IncomingMessage) => void, onError: (err: Error) => void) => {
-    const up = httpRequest({
-      host: upstream.hostname,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers: req.headers,
-      agent,
-    }, onResponse);
+    const up = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent,
+      },
+      onResponse,
+    );
     up.on('error', onError);
     req.pipe(up);
   };
@@ -188,35 +199,39 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       default:
         break;
     }
-    forward(req, (up) => {
-      if (fault?.kind === 'reset-after-forward') {
-        up.resume();
-        up.on('end', () => req.socket.resetAndDestroy());
-        return;
-      }
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      if (fault?.kind === 'truncate') {
-        let sent = 0;
-        up.on('data', (chunk: Buffer) => {
-          if (sent >= fault.afterBytes) return;
-          const part = chunk.subarray(0, fault.afterBytes - sent);
-          sent += part.length;
-          res.write(part, () => {
-            if (sent >= fault.afterBytes) req.socket.destroy();
+    forward(
+      req,
+      (up) => {
+        if (fault?.kind === 'reset-after-forward') {
+          up.resume();
+          up.on('end', () => req.socket.resetAndDestroy());
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        if (fault?.kind === 'truncate') {
+          let sent = 0;
+          up.on('data', (chunk: Buffer) => {
+            if (sent >= fault.afterBytes) return;
+            const part = chunk.subarray(0, fault.afterBytes - sent);
+            sent += part.length;
+            res.write(part, () => {
+              if (sent >= fault.afterBytes) req.socket.destroy();
+            });
           });
-        });
-        up.on('end', () => req.socket.destroy());
-        return;
-      }
-      up.pipe(res);
-    }, () => {
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end('fault proxy: upstream failed');
-      } else {
-        req.socket.destroy();
-      }
-    });
+          up.on('end', () => req.socket.destroy());
+          return;
+        }
+        up.pipe(res);
+      },
+      () => {
+        if (!res.headersSent) {
+          res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end('fault proxy: upstream failed');
+        } else {
+          req.socket.destroy();
+        }
+      },
+    );
   }
 
   await new Promise<void>((resolve, reject) => {

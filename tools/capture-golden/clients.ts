@@ -77,8 +77,18 @@ export const clients: ClientSpec[] = [
     steps(port) {
       const common = ['-b', `127.0.0.1:${port}`, '-X', `client.id=${this.clientId}`, '-X', 'fetch.wait.max.ms=100'];
       return [
-        { label: 'kcat -P', command: kcatBin, args: [...common.slice(0, 4), '-P', '-t', 'golden', '-p', '0', '-k', 'golden-key', '-X', `acks=${this.acks}`], stdin: 'hello from kcat\n' },
-        { label: 'kcat -C', command: kcatBin, args: [...common, '-C', '-t', 'golden', '-p', '0', '-o', 'beginning', '-c', '1', '-e'], expectOutput: 'golden-value' },
+        {
+          label: 'kcat -P',
+          command: kcatBin,
+          args: [...common.slice(0, 4), '-P', '-t', 'golden', '-p', '0', '-k', 'golden-key', '-X', `acks=${this.acks}`],
+          stdin: 'hello from kcat\n',
+        },
+        {
+          label: 'kcat -C',
+          command: kcatBin,
+          args: [...common, '-C', '-t', 'golden', '-p', '0', '-o', 'beginning', '-c', '1', '-e'],
+          expectOutput: 'golden-value',
+        },
         {
           label: 'kcat -G',
           command: kcatBin,
@@ -171,7 +181,14 @@ export function runStep(step: Step): Promise<StepResult> {
       clearTimeout(timer);
       const ok = code === 0 && (step.expectOutput === undefined || output.includes(step.expectOutput));
       if (code === 0 && !ok) output += `\n[capture] exited 0 but its output lacks ${JSON.stringify(step.expectOutput)}`;
-      if (process.env.GOLDEN_VERBOSE) console.log(output.trim().split('\n').map((l) => `      | ${l}`).join('\n'));
+      if (process.env.GOLDEN_VERBOSE)
+        console.log(
+          output
+            .trim()
+            .split('\n')
+            .map((l) => `      | ${l}`)
+            .join('\n'),
+        );
       resolve({ label: step.label, ok, code, output, ms: Date.now() - started });
     });
     child.stdin.end(step.stdin ?? '');

@@ -147,20 +147,22 @@ export class FakeBroker {
         splitter.push(chunk, (frame) => {
           const exchange = this.record(connection, frame);
           const pending = this.handle(exchange, frame);
-          chain = chain.then(async () => {
-            const reply = await pending;
-            if (reply === 'close') {
+          chain = chain
+            .then(async () => {
+              const reply = await pending;
+              if (reply === 'close') {
+                socket.destroy();
+                return;
+              }
+              if (reply === null) return;
+              const bytes = Buffer.concat(encodeResponse(exchange.apiKey, reply.version, exchange.correlationId, reply.body));
+              exchange.response = { bytes, version: reply.version };
+              if (!socket.destroyed) socket.write(bytes);
+            })
+            .catch((err: unknown) => {
+              exchange.decodeError ??= `response failed: ${(err as Error).stack ?? String(err)}`;
               socket.destroy();
-              return;
-            }
-            if (reply === null) return;
-            const bytes = Buffer.concat(encodeResponse(exchange.apiKey, reply.version, exchange.correlationId, reply.body));
-            exchange.response = { bytes, version: reply.version };
-            if (!socket.destroyed) socket.write(bytes);
-          }).catch((err: unknown) => {
-            exchange.decodeError ??= `response failed: ${(err as Error).stack ?? String(err)}`;
-            socket.destroy();
-          });
+            });
         });
       } catch (err) {
         console.error(`[${this.session}] framing error: ${(err as Error).message}`);
@@ -214,7 +216,10 @@ export class FakeBroker {
         } catch (err) {
           exchange.decodeError = (err as Error).message;
         }
-        const reply: ApiVersionsResponseInput = { errorCode: errors.unsupportedVersion, apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: max }] };
+        const reply: ApiVersionsResponseInput = {
+          errorCode: errors.unsupportedVersion,
+          apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: max }],
+        };
         return { body: reply, version: 0 };
       }
     }
@@ -301,15 +306,17 @@ export class FakeBroker {
         errorCode: known ? errors.none : errors.unknownTopicOrPartition,
         name: known ? goldenTopic : t.name,
         partitions: known
-          ? [{
-            errorCode: errors.none,
-            partitionIndex: 0,
-            leaderId: nodeId,
-            ...(v >= 7 ? { leaderEpoch: 0 } : {}),
-            replicaNodes: [nodeId],
-            isrNodes: [nodeId],
-            ...(v >= 5 ? { offlineReplicas: [] } : {}),
-          }]
+          ? [
+              {
+                errorCode: errors.none,
+                partitionIndex: 0,
+                leaderId: nodeId,
+                ...(v >= 7 ? { leaderEpoch: 0 } : {}),
+                replicaNodes: [nodeId],
+                isrNodes: [nodeId],
+                ...(v >= 5 ? { offlineReplicas: [] } : {}),
+              },
+            ]
           : [],
       };
       if (v >= 10 && known) topic.topicId = goldenTopicId;
@@ -391,7 +398,12 @@ export class FakeBroker {
         partitions: t.partitions.map((p): ListOffsetsPartitionOut => {
           const known = t.name === goldenTopic && p.partitionIndex === 0;
           const offset = p.timestamp === -1 ? highWatermark : 0;
-          if (!known) return { partitionIndex: p.partitionIndex, errorCode: errors.unknownTopicOrPartition, ...(v === 0 ? { oldStyleOffsets: [] } : {}) };
+          if (!known)
+            return {
+              partitionIndex: p.partitionIndex,
+              errorCode: errors.unknownTopicOrPartition,
+              ...(v === 0 ? { oldStyleOffsets: [] } : {}),
+            };
           if (v === 0) return { partitionIndex: p.partitionIndex, errorCode: errors.none, oldStyleOffsets: [offset] };
           return { partitionIndex: p.partitionIndex, errorCode: errors.none, timestamp: -1, offset, ...(v >= 4 ? { leaderEpoch: 0 } : {}) };
         }),
@@ -402,7 +414,14 @@ export class FakeBroker {
   private findCoordinator(req: FindCoordinatorRequest, v: number): FindCoordinatorResponseInput {
     if (v >= 4) {
       return {
-        coordinators: req.coordinatorKeys.map((key) => ({ key, nodeId, host: '127.0.0.1', port: this.port, errorCode: errors.none, errorMessage: null })),
+        coordinators: req.coordinatorKeys.map((key) => ({
+          key,
+          nodeId,
+          host: '127.0.0.1',
+          port: this.port,
+          errorCode: errors.none,
+          errorMessage: null,
+        })),
       };
     }
     return { errorCode: errors.none, ...(v >= 1 ? { errorMessage: null } : {}), nodeId, host: '127.0.0.1', port: this.port };
@@ -411,7 +430,14 @@ export class FakeBroker {
   private group(groupId: string): GroupState {
     let g = this.groups.get(groupId);
     if (g === undefined) {
-      g = { generationId: 0, memberId: null, protocolName: null, memberMetadata: Buffer.alloc(0), assignment: Buffer.alloc(0), committed: new Map() };
+      g = {
+        generationId: 0,
+        memberId: null,
+        protocolName: null,
+        memberMetadata: Buffer.alloc(0),
+        assignment: Buffer.alloc(0),
+        committed: new Map(),
+      };
       this.groups.set(groupId, g);
     }
     return g;
@@ -420,7 +446,8 @@ export class FakeBroker {
   private joinGroup(req: JoinGroupRequest, header: RequestHeader, v: number): JoinGroupResponseInput {
     const g = this.group(req.groupId);
     // ProtocolType and a null ProtocolName exist from v7; before, an error response carries an empty name.
-    const protocolFields = (name: string | null) => (v >= 7 ? { protocolType: name === null ? null : req.protocolType, protocolName: name } : { protocolName: name ?? '' });
+    const protocolFields = (name: string | null) =>
+      v >= 7 ? { protocolType: name === null ? null : req.protocolType, protocolName: name } : { protocolName: name ?? '' };
     if (req.memberId === '' && v >= 4) {
       // KIP-394: a new member first gets its id, then joins again with it.
       const memberId = `${header.clientId ?? 'client'}-member-${++this.memberCounter}`;
@@ -458,7 +485,10 @@ export class FakeBroker {
     const g = this.group(req.groupId);
     g.memberId = null;
     if (v >= 3) {
-      return { errorCode: errors.none, members: req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: errors.none })) };
+      return {
+        errorCode: errors.none,
+        members: req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: errors.none })),
+      };
     }
     return { errorCode: errors.none };
   }
@@ -478,27 +508,35 @@ export class FakeBroker {
 
   private committedPartitions(groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null, v: number) {
     const g = this.group(groupId);
-    const list = topics ?? [...g.committed.keys()].reduce<{ name: string; partitionIndexes: number[] }[]>((acc, key) => {
-      const [name, p] = key.split(':') as [string, string];
-      acc.push({ name, partitionIndexes: [Number(p)] });
-      return acc;
-    }, []);
+    const list =
+      topics ??
+      [...g.committed.keys()].reduce<{ name: string; partitionIndexes: number[] }[]>((acc, key) => {
+        const [name, p] = key.split(':') as [string, string];
+        acc.push({ name, partitionIndexes: [Number(p)] });
+        return acc;
+      }, []);
     return list.map((t) => ({
       name: t.name,
-      partitions: t.partitionIndexes.map((partitionIndex): OffsetFetchPartitionOut => ({
-        partitionIndex,
-        committedOffset: g.committed.get(`${t.name}:${partitionIndex}`) ?? -1,
-        ...(v >= 5 ? { committedLeaderEpoch: -1 } : {}),
-        metadata: '',
-        errorCode: errors.none,
-      })),
+      partitions: t.partitionIndexes.map(
+        (partitionIndex): OffsetFetchPartitionOut => ({
+          partitionIndex,
+          committedOffset: g.committed.get(`${t.name}:${partitionIndex}`) ?? -1,
+          ...(v >= 5 ? { committedLeaderEpoch: -1 } : {}),
+          metadata: '',
+          errorCode: errors.none,
+        }),
+      ),
     }));
   }
 
   private offsetFetch(req: OffsetFetchRequest, v: number): OffsetFetchResponseInput {
     if (v >= 8) {
       return {
-        groups: req.groups.map((grp) => ({ groupId: grp.groupId, topics: this.committedPartitions(grp.groupId, grp.topics, v), errorCode: errors.none })),
+        groups: req.groups.map((grp) => ({
+          groupId: grp.groupId,
+          topics: this.committedPartitions(grp.groupId, grp.topics, v),
+          errorCode: errors.none,
+        })),
       };
     }
     return { topics: this.committedPartitions(req.groupId, req.topics, v), ...(v >= 2 ? { errorCode: errors.none } : {}) };

@@ -101,7 +101,15 @@ async function captureSession(client: ClientSpec, profileName: string): Promise<
       steps.push(r);
       const status = r.ok ? 'ok' : `FAILED (exit ${r.code})`;
       console.log(`  ${client.name} [${profileName}] ${step.label}: ${status} in ${r.ms} ms`);
-      if (!r.ok) console.log(r.output.trim().split('\n').slice(-15).map((l) => `      ${l}`).join('\n'));
+      if (!r.ok)
+        console.log(
+          r.output
+            .trim()
+            .split('\n')
+            .slice(-15)
+            .map((l) => `      ${l}`)
+            .join('\n'),
+        );
     }
     // Let the last responses reach the socket before the broker goes away.
     await new Promise((r) => setTimeout(r, 200));
@@ -175,7 +183,9 @@ async function main(): Promise<void> {
       groupId: client.groupId,
       acks: client.acks,
       profiles: client.profiles,
-      sessions: Object.fromEntries(sessions.map((s) => [s.profile, { ok: s.ok, steps: s.steps.map((st) => `${st.label}: ${st.ok ? 'ok' : `exit ${st.code}`}`) }])),
+      sessions: Object.fromEntries(
+        sessions.map((s) => [s.profile, { ok: s.ok, steps: s.steps.map((st) => `${st.label}: ${st.ok ? 'ok' : `exit ${st.code}`}`) }]),
+      ),
     };
 
     const clientDir = path.join(outDir, client.name);
@@ -209,7 +219,18 @@ async function main(): Promise<void> {
           if (n !== null) {
             const file = `${client.name}/${apiFile}-v${e.apiVersion}-${n}.hex`;
             write(
-              { file, kind: 'request', client: client.name, profile: s.profile, apiKey: e.apiKey, api, version: e.apiVersion, flexible: isFlexible(e.apiKey, e.apiVersion), correlationId: e.correlationId, bytes: e.request.length },
+              {
+                file,
+                kind: 'request',
+                client: client.name,
+                profile: s.profile,
+                apiKey: e.apiKey,
+                api,
+                version: e.apiVersion,
+                flexible: isFlexible(e.apiKey, e.apiVersion),
+                correlationId: e.correlationId,
+                bytes: e.request.length,
+              },
               e.request,
               `${software}, profile ${s.profile}: ${api} v${e.apiVersion} request, correlation id ${e.correlationId}`,
             );
@@ -266,7 +287,9 @@ function coverageTable(m: Manifest, kind: 'request' | 'response'): string {
   const lines = [`| API (key) | ${names.join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`];
   for (const [api, key] of rows) {
     const cells = names.map((c) => {
-      const versions = [...new Set(m.frames.filter((f) => f.kind === kind && f.client === c && f.apiKey === key).map((f) => f.version))].sort((a, b) => a - b);
+      const versions = [
+        ...new Set(m.frames.filter((f) => f.kind === kind && f.client === c && f.apiKey === key).map((f) => f.version)),
+      ].sort((a, b) => a - b);
       return versions.map((v) => (isFlexible(key, v) ? `**v${v}**` : `v${v}`)).join(' ') || '–';
     });
     if (cells.every((c) => c === '–')) continue;
@@ -278,12 +301,20 @@ function coverageTable(m: Manifest, kind: 'request' | 'response'): string {
 function readme(m: Manifest): string {
   const clientRows = Object.entries(m.clients)
     .map(([name, c]) => {
-      const sessions = Object.entries(c.sessions).map(([p, s]) => `${p}${s.ok ? '' : ' (failed)'}`).join(', ');
+      const sessions = Object.entries(c.sessions)
+        .map(([p, s]) => `${p}${s.ok ? '' : ' (failed)'}`)
+        .join(', ');
       return `| \`${name}/\` | ${c.software} | \`${c.clientId}\` | \`${c.groupId}\` | ${c.acks} | ${sessions} |`;
     })
     .join('\n');
   const profileRows = Object.values(profiles)
-    .map((p) => `| \`${p.name}\` | ${p.description} | ${[...p.versions].sort((a, b) => a[0] - b[0]).map(([k, [, max]]) => `${apiCodecs[k]!.name} ${max}`).join(', ')} |`)
+    .map(
+      (p) =>
+        `| \`${p.name}\` | ${p.description} | ${[...p.versions]
+          .sort((a, b) => a[0] - b[0])
+          .map(([k, [, max]]) => `${apiCodecs[k]!.name} ${max}`)
+          .join(', ')} |`,
+    )
     .join('\n');
   return `# Golden protocol frames from real Kafka clients
 

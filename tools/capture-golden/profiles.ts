@@ -46,7 +46,7 @@ function maxima(entries: Record<number, number>): VersionRanges {
 export const profiles: Record<string, Profile> = {
   latest: {
     name: 'latest',
-    description: "every version of our codec (the newest flexible versions)",
+    description: 'every version of our codec (the newest flexible versions)',
     versions: latest(),
   },
   'kafka-3.0': {

@@ -5,19 +5,35 @@ import type { FieldSpec, FieldType, MessageSpec, StructSpec } from './spec.ts';
 import { inRange, isEmptyRange } from './spec.ts';
 
 const fixedSize: Record<string, number> = {
-  bool: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, float64: 8, uuid: 16,
+  bool: 1,
+  int8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  int64: 8,
+  float64: 8,
+  uuid: 16,
 };
 
 function tsBase(t: FieldType, input: boolean): string {
   switch (t.kind) {
-    case 'bool': return 'boolean';
-    case 'string': case 'uuid': return 'string';
-    case 'bytes': return 'Buffer';
+    case 'bool':
+      return 'boolean';
+    case 'string':
+    case 'uuid':
+      return 'string';
+    case 'bytes':
+      return 'Buffer';
     // Record batches to encode may come as several buffers (a fetch's chunks), written without joining them.
-    case 'records': return input ? 'Buffer | readonly Buffer[]' : 'Buffer';
-    case 'struct': return t.struct!.typeName + (input ? 'Input' : '');
-    case 'array': return `${tsBase(t.element!, input)}[]`;
-    default: return 'number';
+    case 'records':
+      return input ? 'Buffer | readonly Buffer[]' : 'Buffer';
+    case 'struct':
+      return t.struct!.typeName + (input ? 'Input' : '');
+    case 'array':
+      return `${tsBase(t.element!, input)}[]`;
+    default:
+      return 'number';
   }
 }
 
@@ -37,13 +53,20 @@ function defaultExpr(f: FieldSpec): string {
     return 'null';
   }
   switch (k) {
-    case 'bool': return d === 'true' ? 'true' : 'false';
-    case 'string': return JSON.stringify(d ?? '');
-    case 'uuid': return 'ZERO_UUID';
-    case 'bytes': return 'EMPTY_BYTES';
-    case 'records': return everNullable(f) ? 'null' : 'EMPTY_BYTES';
-    case 'array': return '[]';
-    case 'struct': return `default${f.type.struct!.typeName}()`;
+    case 'bool':
+      return d === 'true' ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(d ?? '');
+    case 'uuid':
+      return 'ZERO_UUID';
+    case 'bytes':
+      return 'EMPTY_BYTES';
+    case 'records':
+      return everNullable(f) ? 'null' : 'EMPTY_BYTES';
+    case 'array':
+      return '[]';
+    case 'struct':
+      return `default${f.type.struct!.typeName}()`;
     default: {
       if (d === undefined || d === '') return '0';
       const n = Number(d);
@@ -61,12 +84,16 @@ function notDefaultExpr(f: FieldSpec, x: string, needIsDefault: (s: StructSpec) 
   const nullable = everNullable(f);
   const orNull = (e: string) => (nullable ? `(${x} === null || ${e})` : e);
   switch (k) {
-    case 'bytes': case 'records': case 'array': return orNull(`${x}.length !== 0`);
+    case 'bytes':
+    case 'records':
+    case 'array':
+      return orNull(`${x}.length !== 0`);
     case 'struct': {
       needIsDefault(f.type.struct!);
       return orNull(`!isDefault${f.type.struct!.typeName}(${x})`);
     }
-    default: return `${x} !== ${d}`;
+    default:
+      return `${x} !== ${d}`;
   }
 }
 
@@ -113,9 +140,13 @@ export class MessageEmitter {
   private minBytes(t: FieldType, f: FieldSpec | undefined, c: VersionCtx): number {
     const compact = f ? compactFor(f, c) : c.flexible;
     switch (t.kind) {
-      case 'string': return compact ? 1 : 2;
-      case 'bytes': case 'records': return compact ? 1 : 4;
-      case 'array': return compact ? 1 : 4;
+      case 'string':
+        return compact ? 1 : 2;
+      case 'bytes':
+      case 'records':
+        return compact ? 1 : 4;
+      case 'array':
+        return compact ? 1 : 4;
       case 'struct': {
         let n = c.flexible ? 1 : 0;
         for (const g of t.struct!.fields) {
@@ -124,16 +155,18 @@ export class MessageEmitter {
         }
         return n;
       }
-      default: return fixedSize[t.kind]!;
+      default:
+        return fixedSize[t.kind]!;
     }
   }
 
   private readPrimitive(kind: string, compact: boolean, nullable: boolean): string {
     switch (kind) {
       case 'string':
-        return compact ? (nullable ? 'r.compactNullableString()' : 'r.compactString()') : (nullable ? 'r.nullableString()' : 'r.string()');
-      case 'bytes': case 'records':
-        return compact ? (nullable ? 'r.compactNullableBytes()' : 'r.compactBytes()') : (nullable ? 'r.nullableBytes()' : 'r.bytes()');
+        return compact ? (nullable ? 'r.compactNullableString()' : 'r.compactString()') : nullable ? 'r.nullableString()' : 'r.string()';
+      case 'bytes':
+      case 'records':
+        return compact ? (nullable ? 'r.compactNullableBytes()' : 'r.compactBytes()') : nullable ? 'r.nullableBytes()' : 'r.bytes()';
       default:
         return `r.${kind}()`;
     }
@@ -224,11 +257,29 @@ export class MessageEmitter {
   private writePrimitive(kind: string, compact: boolean, nullable: boolean, x: string): string {
     switch (kind) {
       case 'string':
-        return compact ? (nullable ? `w.compactNullableString(${x})` : `w.compactString(${x})`) : (nullable ? `w.nullableString(${x})` : `w.string(${x})`);
+        return compact
+          ? nullable
+            ? `w.compactNullableString(${x})`
+            : `w.compactString(${x})`
+          : nullable
+            ? `w.nullableString(${x})`
+            : `w.string(${x})`;
       case 'bytes':
-        return compact ? (nullable ? `w.compactNullableBytes(${x})` : `w.compactBytes(${x})`) : (nullable ? `w.nullableBytes(${x})` : `w.bytes(${x})`);
+        return compact
+          ? nullable
+            ? `w.compactNullableBytes(${x})`
+            : `w.compactBytes(${x})`
+          : nullable
+            ? `w.nullableBytes(${x})`
+            : `w.bytes(${x})`;
       case 'records':
-        return compact ? (nullable ? `w.compactNullableRecords(${x})` : `w.compactRecords(${x})`) : (nullable ? `w.nullableRecords(${x})` : `w.records(${x})`);
+        return compact
+          ? nullable
+            ? `w.compactNullableRecords(${x})`
+            : `w.compactRecords(${x})`
+          : nullable
+            ? `w.nullableRecords(${x})`
+            : `w.records(${x})`;
       default:
         return `w.${kind}(${x})`;
     }
@@ -247,16 +298,19 @@ export class MessageEmitter {
       const lines: string[] = [];
       let arr = x;
       if (maybeNull) {
-        lines.push(`if (${x} === null) ${nullable ? (compact ? 'w.uvarint(0);' : 'w.int32(-1);') : `throw notNull(null, ${what}, ${c.v});`}`);
+        lines.push(
+          `if (${x} === null) ${nullable ? (compact ? 'w.uvarint(0);' : 'w.int32(-1);') : `throw notNull(null, ${what}, ${c.v});`}`,
+        );
         lines.push('else {');
       } else {
         lines.push('{');
       }
       arr = x;
       lines.push(`  ${compact ? `w.uvarint(${arr}.length + 1);` : `w.int32(${arr}.length);`}`);
-      const elWrite = el.kind === 'struct'
-        ? `${this.encodeStruct(el.struct!, c.v)}(w, ${arr}[i]!);`
-        : `${this.writePrimitive(el.kind, c.flexible, false, `${arr}[i]!`)};`;
+      const elWrite =
+        el.kind === 'struct'
+          ? `${this.encodeStruct(el.struct!, c.v)}(w, ${arr}[i]!);`
+          : `${this.writePrimitive(el.kind, c.flexible, false, `${arr}[i]!`)};`;
       lines.push(`  for (let i = 0; i < ${arr}.length; i++) ${elWrite}`);
       lines.push('}');
       return lines;
@@ -303,7 +357,9 @@ export class MessageEmitter {
         lines.push('w.uvarint(taggedCount);');
         lines.push('let u = 0;');
         for (const f of sorted) {
-          lines.push(`if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < ${f.tag}) w.rawTaggedField(unknownTagged[u++]!);`);
+          lines.push(
+            `if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < ${f.tag}) w.rawTaggedField(unknownTagged[u++]!);`,
+          );
           lines.push(`if (has_${f.prop}) {`);
           lines.push(`  w.uvarint(${f.tag});`);
           lines.push('  const mark = w.beginSized();');
@@ -411,7 +467,7 @@ export class MessageEmitter {
 }
 
 export const fileHeader = [
-  '// Generated by `npm run generate:protocol` from Apache Kafka\'s message definitions. Do not edit.',
+  "// Generated by `npm run generate:protocol` from Apache Kafka's message definitions. Do not edit.",
   '/* eslint-disable */',
   "import type { Reader, RawTaggedField } from '../wire/reader.ts';",
   "import type { Writer } from '../wire/writer.ts';",

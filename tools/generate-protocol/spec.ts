@@ -11,8 +11,18 @@ export interface VersionRange {
 export const noVersions: VersionRange = { lo: 1, hi: 0 };
 
 export type PrimitiveKind =
-  | 'bool' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'float64'
-  | 'uuid' | 'string' | 'bytes' | 'records';
+  | 'bool'
+  | 'int8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'float64'
+  | 'uuid'
+  | 'string'
+  | 'bytes'
+  | 'records';
 
 export interface FieldType {
   kind: PrimitiveKind | 'struct' | 'array';
@@ -109,7 +119,18 @@ function camel(name: string): string {
 }
 
 const primitives = new Set<string>([
-  'bool', 'int8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'float64', 'uuid', 'string', 'bytes', 'records',
+  'bool',
+  'int8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'float64',
+  'uuid',
+  'string',
+  'bytes',
+  'records',
 ]);
 
 interface RawField {
@@ -186,10 +207,12 @@ export function parseMessage(raw: RawMessage, file: string): MessageSpec {
       prop: camel(f.name),
       type: parseType(f.type.trim(), f.fields, where),
       versions,
-      nullableVersions: f.nullableVersions === undefined ? noVersions : parseVersionRange(f.nullableVersions, `${file}: ${where}.nullableVersions`),
+      nullableVersions:
+        f.nullableVersions === undefined ? noVersions : parseVersionRange(f.nullableVersions, `${file}: ${where}.nullableVersions`),
       taggedVersions: tagged,
       tag: f.tag,
-      flexibleVersions: f.flexibleVersions === undefined ? undefined : parseVersionRange(f.flexibleVersions, `${file}: ${where}.flexibleVersions`),
+      flexibleVersions:
+        f.flexibleVersions === undefined ? undefined : parseVersionRange(f.flexibleVersions, `${file}: ${where}.flexibleVersions`),
       ignorable: f.ignorable === true,
       defaultText: f.default === undefined ? undefined : String(f.default),
       about: f.about,
@@ -205,7 +228,8 @@ export function parseMessage(raw: RawMessage, file: string): MessageSpec {
     type: raw.type,
     apiKey: raw.apiKey,
     validVersions: parseVersionRange(raw.validVersions, `${file}: validVersions`),
-    flexibleVersions: raw.flexibleVersions === undefined ? noVersions : parseVersionRange(raw.flexibleVersions, `${file}: flexibleVersions`),
+    flexibleVersions:
+      raw.flexibleVersions === undefined ? noVersions : parseVersionRange(raw.flexibleVersions, `${file}: flexibleVersions`),
     latestVersionUnstable: raw.latestVersionUnstable === true,
     root,
     structs,
@@ -213,7 +237,9 @@ export function parseMessage(raw: RawMessage, file: string): MessageSpec {
 }
 
 export function loadMessages(dir: string): MessageSpec[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (files.length === 0) throw new Error(`no message definitions (*.json) in ${dir}`);
   return files.map((f) => {
     const text = readFileSync(join(dir, f), 'utf8');

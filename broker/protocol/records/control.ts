@@ -13,50 +13,56 @@ import {
   INT32_MIN,
   NO_PARTITION_LEADER_EPOCH,
   NO_SEQUENCE,
-} from './constants.ts'
-import { buildRecordBatch } from './build.ts'
-import { malformedRecord } from './records-error.ts'
+} from './constants.ts';
+import { buildRecordBatch } from './build.ts';
+import { malformedRecord } from './records-error.ts';
 
-export type EndTxnMarkerType = typeof ControlRecordType.ABORT | typeof ControlRecordType.COMMIT
+export type EndTxnMarkerType = typeof ControlRecordType.ABORT | typeof ControlRecordType.COMMIT;
 
 export interface EndTxnMarkerBatchOptions {
-  readonly type: EndTxnMarkerType
-  readonly coordinatorEpoch: number
-  readonly producerId: number
-  readonly producerEpoch: number
-  readonly timestampMs: number
+  readonly type: EndTxnMarkerType;
+  readonly coordinatorEpoch: number;
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly timestampMs: number;
   /** Default 0; the leader assigns the real offset when appending. */
-  readonly baseOffset?: number
-  readonly partitionLeaderEpoch?: number
+  readonly baseOffset?: number;
+  readonly partitionLeaderEpoch?: number;
 }
 
 export function encodeControlRecordKey(type: number): Buffer {
-  const key = Buffer.allocUnsafe(CONTROL_RECORD_KEY_BYTES)
-  key.writeInt16BE(CONTROL_RECORD_KEY_VERSION, 0)
-  key.writeInt16BE(type, 2)
-  return key
+  const key = Buffer.allocUnsafe(CONTROL_RECORD_KEY_BYTES);
+  key.writeInt16BE(CONTROL_RECORD_KEY_VERSION, 0);
+  key.writeInt16BE(type, 2);
+  return key;
 }
 
 export function encodeEndTxnMarkerValue(coordinatorEpoch: number): Buffer {
-  const value = Buffer.allocUnsafe(END_TXN_MARKER_VALUE_BYTES)
-  value.writeInt16BE(END_TXN_MARKER_VALUE_VERSION, 0)
-  value.writeInt32BE(coordinatorEpoch, 2)
-  return value
+  const value = Buffer.allocUnsafe(END_TXN_MARKER_VALUE_BYTES);
+  value.writeInt16BE(END_TXN_MARKER_VALUE_VERSION, 0);
+  value.writeInt32BE(coordinatorEpoch, 2);
+  return value;
 }
 
 /** A complete control batch holding one COMMIT or ABORT marker. */
 export function buildEndTxnMarkerBatch(options: EndTxnMarkerBatchOptions): Buffer {
   if (options.type !== ControlRecordType.ABORT && options.type !== ControlRecordType.COMMIT) {
-    throw new RangeError(`end transaction marker type must be ABORT or COMMIT, got ${options.type as number}`)
+    throw new RangeError(`end transaction marker type must be ABORT or COMMIT, got ${options.type as number}`);
   }
   if (!(Number.isInteger(options.coordinatorEpoch) && options.coordinatorEpoch >= INT32_MIN && options.coordinatorEpoch <= INT32_MAX)) {
-    throw new RangeError(`invalid coordinatorEpoch ${options.coordinatorEpoch}`)
+    throw new RangeError(`invalid coordinatorEpoch ${options.coordinatorEpoch}`);
   }
   if (!(Number.isSafeInteger(options.producerId) && options.producerId >= 0)) {
-    throw new RangeError(`a transaction marker needs a producerId, got ${options.producerId}`)
+    throw new RangeError(`a transaction marker needs a producerId, got ${options.producerId}`);
   }
   return buildRecordBatch(
-    [{ key: encodeControlRecordKey(options.type), value: encodeEndTxnMarkerValue(options.coordinatorEpoch), timestampMs: options.timestampMs }],
+    [
+      {
+        key: encodeControlRecordKey(options.type),
+        value: encodeEndTxnMarkerValue(options.coordinatorEpoch),
+        timestampMs: options.timestampMs,
+      },
+    ],
     {
       baseOffset: options.baseOffset ?? 0,
       partitionLeaderEpoch: options.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH,
@@ -66,7 +72,7 @@ export function buildEndTxnMarkerBatch(options: EndTxnMarkerBatchOptions): Buffe
       transactional: true,
       control: true,
     },
-  )
+  );
 }
 
 /**
@@ -75,19 +81,19 @@ export function buildEndTxnMarkerBatch(options: EndTxnMarkerBatchOptions): Buffe
  */
 export function readControlRecordType(key: Uint8Array | null): number {
   if (key === null || key.length < CONTROL_RECORD_KEY_BYTES) {
-    throw malformedRecord(0, `control record key must have at least ${CONTROL_RECORD_KEY_BYTES} bytes`)
+    throw malformedRecord(0, `control record key must have at least ${CONTROL_RECORD_KEY_BYTES} bytes`);
   }
-  const view = Buffer.from(key.buffer, key.byteOffset, key.length)
-  if (view.readInt16BE(0) < 0) throw malformedRecord(0, 'negative control record key version')
-  return view.readInt16BE(2)
+  const view = Buffer.from(key.buffer, key.byteOffset, key.length);
+  if (view.readInt16BE(0) < 0) throw malformedRecord(0, 'negative control record key version');
+  return view.readInt16BE(2);
 }
 
 /** coordinatorEpoch of an end-transaction marker's value (Kafka's EndTransactionMarker.deserializeValue). */
 export function readEndTxnMarkerCoordinatorEpoch(value: Uint8Array | null): number {
   if (value === null || value.length < END_TXN_MARKER_VALUE_BYTES) {
-    throw malformedRecord(0, `end transaction marker value must have at least ${END_TXN_MARKER_VALUE_BYTES} bytes`)
+    throw malformedRecord(0, `end transaction marker value must have at least ${END_TXN_MARKER_VALUE_BYTES} bytes`);
   }
-  const view = Buffer.from(value.buffer, value.byteOffset, value.length)
-  if (view.readInt16BE(0) < 0) throw malformedRecord(0, 'negative end transaction marker version')
-  return view.readInt32BE(2)
+  const view = Buffer.from(value.buffer, value.byteOffset, value.length);
+  if (view.readInt16BE(0) < 0) throw malformedRecord(0, 'negative end transaction marker version');
+  return view.readInt32BE(2);
 }

@@ -1,19 +1,19 @@
 // Decompress-then-iterate, for features that must read record contents (compaction, transaction
 // index, tooling). The produce and fetch paths never call this: they pass batches through.
-import { ErrorCode } from '../errors.ts'
-import { CompressionCodec } from './constants.ts'
-import type { CompressionCodecId } from './constants.ts'
-import { BatchHeaderView } from './batch-header.ts'
-import { computeBatchCrc } from './crc.ts'
-import { decompressRecords } from './compression.ts'
-import { RecordCursor } from './iterate.ts'
-import { corruptMessage, RecordsError, RecordsErrorReason } from './records-error.ts'
+import { ErrorCode } from '../errors.ts';
+import { CompressionCodec } from './constants.ts';
+import type { CompressionCodecId } from './constants.ts';
+import { BatchHeaderView } from './batch-header.ts';
+import { computeBatchCrc } from './crc.ts';
+import { decompressRecords } from './compression.ts';
+import { RecordCursor } from './iterate.ts';
+import { corruptMessage, RecordsError, RecordsErrorReason } from './records-error.ts';
 
 export interface OpenBatchOptions {
   /** Largest decompressed records section accepted; above it MESSAGE_TOO_LARGE is thrown. */
-  readonly maxDecompressedBytes: number
+  readonly maxDecompressedBytes: number;
   /** Verify the batch CRC first (default true). */
-  readonly verifyCrc?: boolean
+  readonly verifyCrc?: boolean;
 }
 
 /**
@@ -28,21 +28,34 @@ export function openBatchRecords(
   options: OpenBatchOptions,
   header: BatchHeaderView = new BatchHeaderView(),
 ): RecordCursor {
-  header.reset(buffer, batchPosition)
-  const end = header.end
+  header.reset(buffer, batchPosition);
+  const end = header.end;
   if (options.verifyCrc !== false) {
-    const computedCrc = computeBatchCrc(buffer, batchPosition, end)
+    const computedCrc = computeBatchCrc(buffer, batchPosition, end);
     if (computedCrc !== header.crc) {
-      throw corruptMessage(RecordsErrorReason.CRC_MISMATCH, batchPosition, `record batch is corrupt (stored crc = ${header.crc}, computed crc = ${computedCrc})`)
+      throw corruptMessage(
+        RecordsErrorReason.CRC_MISMATCH,
+        batchPosition,
+        `record batch is corrupt (stored crc = ${header.crc}, computed crc = ${computedCrc})`,
+      );
     }
   }
-  const compression = header.compression
+  const compression = header.compression;
   if (compression > CompressionCodec.ZSTD) {
-    throw new RecordsError(ErrorCode.CORRUPT_MESSAGE, RecordsErrorReason.UNKNOWN_COMPRESSION, batchPosition, `unknown compression type id ${compression}`)
+    throw new RecordsError(
+      ErrorCode.CORRUPT_MESSAGE,
+      RecordsErrorReason.UNKNOWN_COMPRESSION,
+      batchPosition,
+      `unknown compression type id ${compression}`,
+    );
   }
   if (compression === CompressionCodec.NONE) {
-    return cursor.reset(buffer, header.recordsPosition, end, header)
+    return cursor.reset(buffer, header.recordsPosition, end, header);
   }
-  const records = decompressRecords(compression as CompressionCodecId, buffer.subarray(header.recordsPosition, end), options.maxDecompressedBytes)
-  return cursor.reset(records, 0, records.length, header)
+  const records = decompressRecords(
+    compression as CompressionCodecId,
+    buffer.subarray(header.recordsPosition, end),
+    options.maxDecompressedBytes,
+  );
+  return cursor.reset(records, 0, records.length, header);
 }

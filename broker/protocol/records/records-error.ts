@@ -1,5 +1,5 @@
-import { ErrorCode, KafkaError } from '../errors.ts'
-import type { ErrorCodeValue } from '../errors.ts'
+import { ErrorCode, KafkaError } from '../errors.ts';
+import type { ErrorCodeValue } from '../errors.ts';
 
 // Every way record data can be rejected, with the Kafka error code Apache Kafka answers for it.
 // Sources (Apache Kafka, 3.9/4.x):
@@ -46,33 +46,33 @@ export const RecordsErrorReason = {
   DECOMPRESSION_FAILED: 'decompression_failed',
   /** Not Kafka: decompressed output would exceed maxDecompressedBytes. */
   DECOMPRESSED_TOO_LARGE: 'decompressed_too_large',
-} as const
-export type RecordsErrorReasonId = (typeof RecordsErrorReason)[keyof typeof RecordsErrorReason]
+} as const;
+export type RecordsErrorReasonId = (typeof RecordsErrorReason)[keyof typeof RecordsErrorReason];
 
 /**
  * A typed rejection of record data. `code` is the Kafka error code to answer with; `reason` says which
  * check failed; `position` is the byte offset (in the buffer being read) where the problem was found.
  */
 export class RecordsError extends KafkaError {
-  readonly reason: RecordsErrorReasonId
-  readonly position: number
+  readonly reason: RecordsErrorReasonId;
+  readonly position: number;
 
   constructor(code: ErrorCodeValue, reason: RecordsErrorReasonId, position: number, message: string, options?: ErrorOptions) {
-    super(code, message, options)
-    this.name = 'RecordsError'
-    this.reason = reason
-    this.position = position
+    super(code, message, options);
+    this.name = 'RecordsError';
+    this.reason = reason;
+    this.position = position;
   }
 }
 
 export function corruptMessage(reason: RecordsErrorReasonId, position: number, message: string): RecordsError {
-  return new RecordsError(ErrorCode.CORRUPT_MESSAGE, reason, position, message)
+  return new RecordsError(ErrorCode.CORRUPT_MESSAGE, reason, position, message);
 }
 
 export function invalidRecord(reason: RecordsErrorReasonId, position: number, message: string): RecordsError {
-  return new RecordsError(ErrorCode.INVALID_RECORD, reason, position, message)
+  return new RecordsError(ErrorCode.INVALID_RECORD, reason, position, message);
 }
 
 export function malformedRecord(position: number, message: string): RecordsError {
-  return new RecordsError(ErrorCode.INVALID_RECORD, RecordsErrorReason.MALFORMED_RECORD, position, message)
+  return new RecordsError(ErrorCode.INVALID_RECORD, RecordsErrorReason.MALFORMED_RECORD, position, message);
 }

@@ -29,10 +29,7 @@ export class Reader {
   }
 
   truncated(need: number): ProtocolDecodeError {
-    return new ProtocolDecodeError(
-      'TRUNCATED',
-      `need ${need} more byte(s) at position ${this.pos}, ${this.end - this.pos} remain`,
-    );
+    return new ProtocolDecodeError('TRUNCATED', `need ${need} more byte(s) at position ${this.pos}, ${this.end - this.pos} remain`);
   }
 
   int8(): number {
@@ -135,7 +132,7 @@ export class Reader {
   /** Zig-zag signed varint (32 bits). */
   varint(): number {
     const u = this.uvarint();
-    return (u % 2 === 1 ? -(u + 1) / 2 : u / 2);
+    return u % 2 === 1 ? -(u + 1) / 2 : u / 2;
   }
 
   /** Zig-zag signed varlong (64 bits), as a JS number; values beyond ±2^52 are rejected, not rounded. */

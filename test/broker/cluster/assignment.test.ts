@@ -21,7 +21,9 @@ function settle(tables: TableSlots[], members: Member[]): TableSlots[] {
   const byId = new Map(members.map((m) => [m.nodeId, m]));
   return tables.map((tb) => ({
     ...tb,
-    slots: tb.slots.map((s) => (s && s.target >= 0 ? { owner: s.target, ownerRev: byId.get(s.target)!.rev, epoch: s.epoch + 1, target: -1 } : s)),
+    slots: tb.slots.map((s) =>
+      s && s.target >= 0 ? { owner: s.target, ownerRev: byId.get(s.target)!.rev, epoch: s.epoch + 1, target: -1 } : s,
+    ),
   }));
 }
 
@@ -31,10 +33,18 @@ function loads(tables: TableSlots[]): Map<number, number> {
   return m;
 }
 
-const member = (nodeId: number, rev = nodeId * 10, rack: string | null = null, draining = false): Member => ({ nodeId, rev, rack, draining });
+const member = (nodeId: number, rev = nodeId * 10, rack: string | null = null, draining = false): Member => ({
+  nodeId,
+  rev,
+  rack,
+  draining,
+});
 
 t.test('fresh assignment is balanced and deterministic', async (t) => {
-  const tables: TableSlots[] = [{ table: 'a', slots: [], partitions: 10 }, { table: 'b', slots: [], partitions: 7 }];
+  const tables: TableSlots[] = [
+    { table: 'a', slots: [], partitions: 10 },
+    { table: 'b', slots: [], partitions: 7 },
+  ];
   const ms = [member(1), member(2), member(3)];
   const r1 = apply(tables, ms);
   const r2 = apply(tables, [...ms].reverse());
@@ -52,7 +62,7 @@ t.test('a dead broker: only its partitions move, epochs bump, the result stays b
   const survivors = [member(1), member(3)];
   const r = apply(first, survivors);
   t.equal(r.handovers, 0);
-  t.equal(r.moved, 10, 'exactly the dead broker\'s ten partitions move');
+  t.equal(r.moved, 10, "exactly the dead broker's ten partitions move");
   for (let p = 0; p < 30; p++) {
     const before = first[0]!.slots[p]!;
     const after = r.tables[0]!.slots[p]!;
@@ -85,7 +95,13 @@ t.test('a joining broker takes its share through handovers, moving as few as pos
 });
 
 t.test('a draining broker hands everything over and gets nothing new', async (t) => {
-  const first = apply([{ table: 'a', slots: [], partitions: 9 }, { table: 'g', slots: [], partitions: 5 }], [member(1), member(2), member(3)]).tables;
+  const first = apply(
+    [
+      { table: 'a', slots: [], partitions: 9 },
+      { table: 'g', slots: [], partitions: 5 },
+    ],
+    [member(1), member(2), member(3)],
+  ).tables;
   const ms = [member(1), member(2), member(3, 30, null, true)];
   const r = apply(first, ms);
   for (const tb of r.tables) for (const s of tb.slots) if (s!.owner === 3) t.ok(s!.target === 1 || s!.target === 2);
@@ -111,7 +127,10 @@ t.test('large: 10,000 partitions over 5 brokers, one leaves', async (t) => {
   const ms = [1, 2, 3, 4, 5].map((n) => member(n));
   const first = apply([{ table: 'a', slots: [], partitions: 10000 }], ms).tables;
   t.same([...loads(first).values()], [2000, 2000, 2000, 2000, 2000]);
-  const r = apply(first, ms.filter((m) => m.nodeId !== 4));
+  const r = apply(
+    first,
+    ms.filter((m) => m.nodeId !== 4),
+  );
   t.equal(r.moved, 2000);
   t.same([...loads(r.tables).values()].sort(), [2500, 2500, 2500, 2500]);
 });

@@ -27,7 +27,10 @@ async function node(store: MemoryMetadataStore, nodeId: number, sessionTimeoutMs
   await topics.load();
   const n: Node = { cluster: null as unknown as EtcdCluster, topics, held: new Map(), events: [], lost: [], coordinators: new Set() };
   n.cluster = new EtcdCluster({
-    store, topics, sessionTimeoutMs, logger,
+    store,
+    topics,
+    sessionTimeoutMs,
+    logger,
     self: { nodeId, host: '127.0.0.1', port: 9000 + nodeId, rack: null, incarnation: `i${nodeId}-${Math.random()}` },
     onMembershipLost: (e) => n.lost.push(e),
   });
@@ -74,10 +77,20 @@ t.test('two brokers divide partitions; a draining one hands over; an expired one
   t.teardown(() => Promise.all([a.cluster.close(), b.cluster.close()]));
   const total = () => a.held.size + b.held.size;
   await until('six partitions held, split evenly', () => total() === 6 && a.held.size === 3 && b.held.size === 3);
-  await until('coordinator partitions split', () => a.coordinators.size + b.coordinators.size === coordinatorPartitionCount && a.coordinators.size === 25);
-  t.same([...a.coordinators].filter((p) => b.coordinators.has(p)), [], 'no coordinator partition is served twice');
+  await until(
+    'coordinator partitions split',
+    () => a.coordinators.size + b.coordinators.size === coordinatorPartitionCount && a.coordinators.size === 25,
+  );
+  t.same(
+    [...a.coordinators].filter((p) => b.coordinators.has(p)),
+    [],
+    'no coordinator partition is served twice',
+  );
   t.equal(a.cluster.controllerId(), 1);
-  t.same(a.cluster.liveBrokers().map((x) => x.nodeId), [1, 2]);
+  t.same(
+    a.cluster.liveBrokers().map((x) => x.nodeId),
+    [1, 2],
+  );
   for (let p = 0; p < 6; p++) {
     const o = a.cluster.ownerOf(topic.id, p)!;
     t.ok((o.nodeId === 1 ? a : b).held.has(`${topic.id}/${p}`), `partition ${p} is held by the owner Metadata names`);
@@ -109,7 +122,7 @@ t.test('two brokers divide partitions; a draining one hands over; an expired one
   await until('broker 2 holds everything again', () => b.held.size === 6, 5000);
   t.equal(c.held.size, 0, 'the expired broker dropped everything');
   const r = await store.txn(fenceBefore, []);
-  t.notOk(r.succeeded, 'the expired broker\'s fence no longer holds');
+  t.notOk(r.succeeded, "the expired broker's fence no longer holds");
   await c.cluster.close();
 });
 
@@ -125,6 +138,6 @@ t.test('a restarted incarnation of a node id fences the previous one', async (t)
   await until('the new incarnation holds the partitions', () => second.held.size === 2);
   await until('the old incarnation knows it was replaced', () => first.lost.length > 0);
   t.notOk((await store.txn(oldFence, [])).succeeded, 'the old incarnation is fenced');
-  t.ok((await store.txn(second.cluster.fence(), [])).succeeded, 'the new incarnation\'s fence holds');
+  t.ok((await store.txn(second.cluster.fence(), [])).succeeded, "the new incarnation's fence holds");
   t.equal(first.held.size, 0);
 });

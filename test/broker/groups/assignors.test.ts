@@ -5,9 +5,17 @@ import type { Test } from 'tap';
 import { rangeAssignor, uniformAssignor } from '../../../broker/groups/assignors.ts';
 import type { AssignorMember, TopicAssignment } from '../../../broker/groups/assignors.ts';
 
-function member(memberId: string, topics: string[], current: Record<string, number[]> = {}, instanceId: string | null = null): AssignorMember {
+function member(
+  memberId: string,
+  topics: string[],
+  current: Record<string, number[]> = {},
+  instanceId: string | null = null,
+): AssignorMember {
   return {
-    memberId, instanceId, rackId: null, subscribedTopicIds: new Set(topics),
+    memberId,
+    instanceId,
+    rackId: null,
+    subscribedTopicIds: new Set(topics),
     current: new Map(Object.entries(current).map(([k, v]) => [k, new Set(v)])),
   };
 }
@@ -40,7 +48,10 @@ function checkComplete(t: Test, members: AssignorMember[], topics: Map<string, n
 }
 
 t.test('uniform: balanced with equal subscriptions', async (t) => {
-  const topics = new Map([['A', 7], ['B', 5]]);
+  const topics = new Map([
+    ['A', 7],
+    ['B', 5],
+  ]);
   const members = ['m1', 'm2', 'm3', 'm4', 'm5'].map((id) => member(id, ['A', 'B']));
   const r = uniformAssignor.assign({ members, topics });
   checkComplete(t, members, topics, r);
@@ -67,18 +78,23 @@ t.test('uniform: sticky when a member joins and when one leaves', async (t) => {
     t.equal(kept.length, 2, `${id} keeps two of its partitions`);
   }
   // m2 leaves: m1 and m3 keep theirs and share m2's.
-  const rest = [
-    member('m1', ['A'], { A: [...r2.get('m1')!.get('A')!] }),
-    member('m3', ['A'], { A: [...r2.get('m3')!.get('A')!] }),
-  ];
+  const rest = [member('m1', ['A'], { A: [...r2.get('m1')!.get('A')!] }), member('m3', ['A'], { A: [...r2.get('m3')!.get('A')!] })];
   const r3 = uniformAssignor.assign({ members: rest, topics });
   checkComplete(t, rest, topics, r3);
   t.same([...r3.values()].map(count), [3, 3]);
-  for (const id of ['m1', 'm3']) t.ok(flat(r2.get(id)!).every((p) => flat(r3.get(id)!).includes(p)), `${id} kept everything`);
+  for (const id of ['m1', 'm3'])
+    t.ok(
+      flat(r2.get(id)!).every((p) => flat(r3.get(id)!).includes(p)),
+      `${id} kept everything`,
+    );
 });
 
 t.test('uniform: different subscriptions', async (t) => {
-  const topics = new Map([['A', 3], ['B', 3], ['C', 2]]);
+  const topics = new Map([
+    ['A', 3],
+    ['B', 3],
+    ['C', 2],
+  ]);
   const members = [member('m1', ['A']), member('m2', ['A', 'B']), member('m3', ['B', 'C']), member('m4', ['X'])];
   const r = uniformAssignor.assign({ members, topics });
   checkComplete(t, members, topics, r);
@@ -98,7 +114,10 @@ t.test('uniform: invalid current partitions are dropped, no members, no topics',
 });
 
 t.test('uniform: larger group stays balanced and mostly sticky', async (t) => {
-  const topics = new Map([['A', 50], ['B', 37]]);
+  const topics = new Map([
+    ['A', 50],
+    ['B', 37],
+  ]);
   let members = Array.from({ length: 9 }, (_, i) => member(`m${i}`, ['A', 'B']));
   let r = uniformAssignor.assign({ members, topics });
   checkComplete(t, members, topics, r);
@@ -109,7 +128,8 @@ t.test('uniform: larger group stays balanced and mostly sticky', async (t) => {
   const counts = [...r.values()].map(count);
   t.ok(Math.max(...counts) - Math.min(...counts) <= 1);
   let moved = 0;
-  for (const m of members) if (before.has(m.memberId)) moved += flat(before.get(m.memberId)!).filter((p) => !flat(r.get(m.memberId)!).includes(p)).length;
+  for (const m of members)
+    if (before.has(m.memberId)) moved += flat(before.get(m.memberId)!).filter((p) => !flat(r.get(m.memberId)!).includes(p)).length;
   t.ok(moved <= 2, `kept members gave up ${moved} partitions`);
 });
 
@@ -124,12 +144,20 @@ t.test('range: contiguous ranges, extra partitions to the first members', async 
 });
 
 t.test('range: co-partitioning of topics with the same partition count', async (t) => {
-  const topics = new Map([['orders', 6], ['payments', 6], ['other', 2]]);
+  const topics = new Map([
+    ['orders', 6],
+    ['payments', 6],
+    ['other', 2],
+  ]);
   const members = [member('a', ['orders', 'payments']), member('b', ['orders', 'payments', 'other']), member('c', ['orders', 'payments'])];
   const r = rangeAssignor.assign({ members, topics });
   checkComplete(t, members, topics, r);
-  for (const id of ['a', 'b', 'c']) t.same([...r.get(id)!.get('orders')!].sort(), [...r.get(id)!.get('payments')!].sort(), `${id} has the same partitions of both`);
-  t.same(flat(r.get('b')!).filter((p) => p.startsWith('other')), ['other-0', 'other-1']);
+  for (const id of ['a', 'b', 'c'])
+    t.same([...r.get(id)!.get('orders')!].sort(), [...r.get(id)!.get('payments')!].sort(), `${id} has the same partitions of both`);
+  t.same(
+    flat(r.get('b')!).filter((p) => p.startsWith('other')),
+    ['other-0', 'other-1'],
+  );
   t.equal(count(r.get('a')!), 4);
 });
 

@@ -6,7 +6,12 @@ import type { Test } from 'tap';
 import { coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
 import { FakeCoordinatorCluster } from '../../support/fake-cluster.ts';
 import { ConsumerGroupCoordinator } from '../../../broker/groups/consumer-coordinator.ts';
-import type { ConsumerGroupOptions, HeartbeatParams, HeartbeatResult, TopicPartitions } from '../../../broker/groups/consumer-coordinator.ts';
+import type {
+  ConsumerGroupOptions,
+  HeartbeatParams,
+  HeartbeatResult,
+  TopicPartitions,
+} from '../../../broker/groups/consumer-coordinator.ts';
 import type { TopicRecord } from '../../../broker/metadata/layout.ts';
 import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
 import { silentLogger } from '../../../broker/ops/logger.ts';
@@ -19,18 +24,41 @@ class FakeTopics {
     this.records.set(name, r);
     return r;
   }
-  byName(name: string): TopicRecord | undefined { return this.records.get(name); }
-  byId(id: string): TopicRecord | undefined { return [...this.records.values()].find((r) => r.id === id); }
-  all(): TopicRecord[] { return [...this.records.values()]; }
+  byName(name: string): TopicRecord | undefined {
+    return this.records.get(name);
+  }
+  byId(id: string): TopicRecord | undefined {
+    return [...this.records.values()].find((r) => r.id === id);
+  }
+  all(): TopicRecord[] {
+    return [...this.records.values()];
+  }
 }
 
 const baseOptions: ConsumerGroupOptions = {
-  heartbeatIntervalMs: 5000, sessionTimeoutMs: 45_000, maxSize: 3, assignors: ['uniform', 'range'], maxSubscribedTopics: 10,
-  maxRecordBytes: 100_000, maxGroups: 100,
+  heartbeatIntervalMs: 5000,
+  sessionTimeoutMs: 45_000,
+  maxSize: 3,
+  assignors: ['uniform', 'range'],
+  maxSubscribedTopics: 10,
+  maxRecordBytes: 100_000,
+  maxGroups: 100,
 };
 
-async function setup(t: Test, options: Partial<ConsumerGroupOptions> = {}, store = new MemoryMetadataStore(), cluster = new FakeCoordinatorCluster('group'), topics = new FakeTopics()) {
-  const c = new ConsumerGroupCoordinator({ metadata: store, cluster: cluster as any, topics, logger: silentLogger(), options: { ...baseOptions, ...options } });
+async function setup(
+  t: Test,
+  options: Partial<ConsumerGroupOptions> = {},
+  store = new MemoryMetadataStore(),
+  cluster = new FakeCoordinatorCluster('group'),
+  topics = new FakeTopics(),
+) {
+  const c = new ConsumerGroupCoordinator({
+    metadata: store,
+    cluster: cluster as any,
+    topics,
+    logger: silentLogger(),
+    options: { ...baseOptions, ...options },
+  });
   let classicState: string | undefined;
   c.setClassicGroups({ groupState: () => classicState });
   await c.start();
@@ -40,8 +68,19 @@ async function setup(t: Test, options: Partial<ConsumerGroupOptions> = {}, store
 
 function hb(groupId: string, p: Partial<HeartbeatParams>): HeartbeatParams {
   return {
-    groupId, memberId: '', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: -1, subscribedTopicNames: null,
-    subscribedTopicRegex: null, serverAssignor: null, topicPartitions: null, clientId: 'c', clientHost: '/127.0.0.1', ...p,
+    groupId,
+    memberId: '',
+    memberEpoch: 0,
+    instanceId: null,
+    rackId: null,
+    rebalanceTimeoutMs: -1,
+    subscribedTopicNames: null,
+    subscribedTopicRegex: null,
+    serverAssignor: null,
+    topicPartitions: null,
+    clientId: 'c',
+    clientHost: '/127.0.0.1',
+    ...p,
   };
 }
 
@@ -136,7 +175,16 @@ t.test('request checks', async (t) => {
   t.equal(await code(hb('g', { memberId: 'm', memberEpoch: -3 })), ErrorCode.INVALID_REQUEST);
   t.equal(await code(join('g', ['a'], { serverAssignor: 'sticky' })), ErrorCode.UNSUPPORTED_ASSIGNOR);
   t.equal(await code(join('g', ['a'], { subscribedTopicNames: null, subscribedTopicRegex: '(' })), ErrorCode.INVALID_REGULAR_EXPRESSION);
-  t.equal(await code(join('g', Array.from({ length: 11 }, (_, i) => `t${i}`))), ErrorCode.INVALID_REQUEST, 'too many topics');
+  t.equal(
+    await code(
+      join(
+        'g',
+        Array.from({ length: 11 }, (_, i) => `t${i}`),
+      ),
+    ),
+    ErrorCode.INVALID_REQUEST,
+    'too many topics',
+  );
   t.equal(c.group('g'), undefined, 'refused joins create no group');
   // A classic group with members holds the id.
   setClassic('Stable');
@@ -158,7 +206,9 @@ t.test('client-chosen member id, range assignor, regex subscription', async (t) 
   topics.add('orders', 2);
   topics.add('payments', 2);
   topics.add('other', 1);
-  const a = await c.heartbeat(join('g', [], { memberId: 'A', subscribedTopicNames: null, subscribedTopicRegex: '(orders|payments).*', serverAssignor: 'range' }));
+  const a = await c.heartbeat(
+    join('g', [], { memberId: 'A', subscribedTopicNames: null, subscribedTopicRegex: '(orders|payments).*', serverAssignor: 'range' }),
+  );
   t.equal(a.memberId, 'A');
   t.same(parts(a), ['id-orders:0', 'id-orders:1', 'id-payments:0', 'id-payments:1']);
   const b = await c.heartbeat(join('g', ['orders', 'payments'], { memberId: 'B', serverAssignor: 'range' }));
@@ -200,7 +250,10 @@ t.test('static members: temporary leave, rejoin with a new member id, unreleased
   t.equal(back.memberEpoch, 2, 'the old epoch');
   t.same(parts(back), parts(s2b), 'the old assignment');
   t.equal(c.describe('g').groupEpoch, epochBefore, 'no rebalance');
-  t.equal((await c.heartbeat(hb('g', { memberId: s2.memberId!, memberEpoch: 2, instanceId: 'i2' }))).errorCode, ErrorCode.FENCED_INSTANCE_ID);
+  t.equal(
+    (await c.heartbeat(hb('g', { memberId: s2.memberId!, memberEpoch: 2, instanceId: 'i2' }))).errorCode,
+    ErrorCode.FENCED_INSTANCE_ID,
+  );
   // A static member leaving for good (-1) is removed.
   const out = await c.heartbeat(hb('g', { memberId: back.memberId!, memberEpoch: -1, instanceId: 'i2' }));
   t.equal(out.memberEpoch, -1);
@@ -267,7 +320,10 @@ t.test('offset commit checks, listing, deleting', async (t) => {
   t.equal(c.validateOffsetCommit('g', m.memberId!, null, 0), ErrorCode.STALE_MEMBER_EPOCH);
   t.equal(c.validateOffsetCommit('g', 'x', null, 1), ErrorCode.UNKNOWN_MEMBER_ID);
   t.equal(c.validateOffsetCommit('g', '', null, -1), ErrorCode.UNKNOWN_MEMBER_ID);
-  t.same(c.listGroups([], ['consumer']).map((g) => [g.groupId, g.state]), [['g', 'Stable']]);
+  t.same(
+    c.listGroups([], ['consumer']).map((g) => [g.groupId, g.state]),
+    [['g', 'Stable']],
+  );
   t.same(c.listGroups([], ['classic']), []);
   t.same(c.listGroups(['empty'], []), []);
   t.equal(await c.deleteGroup('g'), ErrorCode.NON_EMPTY_GROUP);

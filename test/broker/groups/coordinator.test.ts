@@ -14,13 +14,31 @@ import { silentLogger } from '../../../broker/ops/logger.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
 
 const baseOptions: CoordinatorOptions = {
-  minSessionTimeoutMs: 10, maxSessionTimeoutMs: 60_000, initialRebalanceDelayMs: 0, maxGroupSize: 10, maxGroups: 100,
-  maxRecordBytes: 100_000, offsetsRetentionMs: 60_000, retentionCheckIntervalMs: 3_600_000, offsetMetadataMaxBytes: 100,
+  minSessionTimeoutMs: 10,
+  maxSessionTimeoutMs: 60_000,
+  initialRebalanceDelayMs: 0,
+  maxGroupSize: 10,
+  maxGroups: 100,
+  maxRecordBytes: 100_000,
+  offsetsRetentionMs: 60_000,
+  retentionCheckIntervalMs: 3_600_000,
+  offsetMetadataMaxBytes: 100,
 };
 
-async function setup(t: Test, options: Partial<CoordinatorOptions> = {}, store: MetadataStore = new MemoryMetadataStore(), cluster = new FakeCoordinatorCluster('group')) {
+async function setup(
+  t: Test,
+  options: Partial<CoordinatorOptions> = {},
+  store: MetadataStore = new MemoryMetadataStore(),
+  cluster = new FakeCoordinatorCluster('group'),
+) {
   let nowMs = 1_000_000;
-  const c = new GroupCoordinator({ metadata: store, cluster: cluster as any, logger: silentLogger(), options: { ...baseOptions, ...options }, now: () => nowMs });
+  const c = new GroupCoordinator({
+    metadata: store,
+    cluster: cluster as any,
+    logger: silentLogger(),
+    options: { ...baseOptions, ...options },
+    now: () => nowMs,
+  });
   await c.start();
   t.teardown(() => c.close());
   return { c, store, cluster, advance: (ms: number) => (nowMs += ms) };
@@ -31,22 +49,54 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function params(groupId: string, extra: Partial<JoinParams> = {}): JoinParams {
   return {
-    groupId, memberId: '', groupInstanceId: null, requireKnownMemberId: false, supportSkipAssignment: false, clientId: 'c', clientHost: '/127.0.0.1',
-    rebalanceTimeoutMs: 300, sessionTimeoutMs: 200, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('m') }], ...extra,
+    groupId,
+    memberId: '',
+    groupInstanceId: null,
+    requireKnownMemberId: false,
+    supportSkipAssignment: false,
+    clientId: 'c',
+    clientHost: '/127.0.0.1',
+    rebalanceTimeoutMs: 300,
+    sessionTimeoutMs: 200,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
+    ...extra,
   };
 }
 
 async function joinAndSync(c: GroupCoordinator, groupId: string, extra: Partial<JoinParams> = {}) {
   const j = await c.joinGroup(params(groupId, extra), never);
-  const s = await c.syncGroup({ groupId, generationId: j.generationId, memberId: j.memberId, groupInstanceId: extra.groupInstanceId ?? null, protocolType: null, protocolName: null, assignments: [{ memberId: j.memberId, assignment: Buffer.from('a') }] }, never);
+  const s = await c.syncGroup(
+    {
+      groupId,
+      generationId: j.generationId,
+      memberId: j.memberId,
+      groupInstanceId: extra.groupInstanceId ?? null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [{ memberId: j.memberId, assignment: Buffer.from('a') }],
+    },
+    never,
+  );
   return { j, s };
 }
 
 t.test('protocol selection: votes among the protocols every member supports', async (t) => {
   const g = new ClassicGroup('g', 0, 0);
   const m = (id: string, names: string[]) => ({
-    memberId: id, groupInstanceId: null, clientId: '', clientHost: '', rebalanceTimeoutMs: 1, sessionTimeoutMs: 1, protocolType: 'consumer',
-    protocols: names.map((name) => ({ name, metadata: Buffer.alloc(0) })), assignment: Buffer.alloc(0), joinWaiter: null, syncWaiter: null, isNew: false, sessionTimer: null,
+    memberId: id,
+    groupInstanceId: null,
+    clientId: '',
+    clientHost: '',
+    rebalanceTimeoutMs: 1,
+    sessionTimeoutMs: 1,
+    protocolType: 'consumer',
+    protocols: names.map((name) => ({ name, metadata: Buffer.alloc(0) })),
+    assignment: Buffer.alloc(0),
+    joinWaiter: null,
+    syncWaiter: null,
+    isNew: false,
+    sessionTimer: null,
   });
   g.add(m('a', ['sticky', 'range', 'roundrobin']));
   g.add(m('b', ['range', 'roundrobin']));
@@ -97,10 +147,24 @@ t.test('initial delay waits for more members of a new group', async (t) => {
 
 t.test('members that never sync are removed after the rebalance timeout', async (t) => {
   const { c } = await setup(t, { initialRebalanceDelayMs: 30 });
-  const [a, b] = await Promise.all([c.joinGroup(params('ps', { sessionTimeoutMs: 5000 }), never), c.joinGroup(params('ps', { sessionTimeoutMs: 5000 }), never)]);
+  const [a, b] = await Promise.all([
+    c.joinGroup(params('ps', { sessionTimeoutMs: 5000 }), never),
+    c.joinGroup(params('ps', { sessionTimeoutMs: 5000 }), never),
+  ]);
   const leader = a.leaderId === a.memberId ? a : b;
   const follower = leader === a ? b : a;
-  const sync = await c.syncGroup({ groupId: 'ps', generationId: leader.generationId, memberId: leader.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] }, never);
+  const sync = await c.syncGroup(
+    {
+      groupId: 'ps',
+      generationId: leader.generationId,
+      memberId: leader.memberId,
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [],
+    },
+    never,
+  );
   t.equal(sync.errorCode, 0);
   await sleep(400);
   t.equal(c.groupState('ps'), 'PreparingRebalance', 'the follower was removed and a rebalance started');
@@ -114,7 +178,13 @@ t.test('coordinator moves: NOT_COORDINATOR when lost, the group reloads when reg
   const { c } = await setup(t, {}, store, cluster);
   const p = coordinatorPartitionOf('moving');
   const { j } = await joinAndSync(c, 'moving', { sessionTimeoutMs: 5000 });
-  await c.commitOffsets({ groupId: 'moving', memberId: j.memberId, groupInstanceId: null, generationId: j.generationId, entries: [{ topic: 't', partition: 0, offset: 5, leaderEpoch: 1, metadata: 'x', commitTimestampMs: 1, expireTimestampMs: null }] });
+  await c.commitOffsets({
+    groupId: 'moving',
+    memberId: j.memberId,
+    groupInstanceId: null,
+    generationId: j.generationId,
+    entries: [{ topic: 't', partition: 0, offset: 5, leaderEpoch: 1, metadata: 'x', commitTimestampMs: 1, expireTimestampMs: null }],
+  });
   cluster.move(p, false);
   t.equal(c.heartbeat('moving', j.memberId, null, j.generationId), ErrorCode.NOT_COORDINATOR);
   t.same(c.fetchOffsets('moving', null).errorCode, ErrorCode.NOT_COORDINATOR);
@@ -129,23 +199,59 @@ t.test('coordinator moves: NOT_COORDINATOR when lost, the group reloads when reg
   t.equal(other.c.heartbeat('moving', j.memberId, null, j.generationId), ErrorCode.NONE);
   const f = other.c.fetchOffsets('moving', [{ name: 't', partitions: [0] }]);
   t.same(f.topics[0]!.partitions[0], { partition: 0, offset: 5, leaderEpoch: 1, metadata: 'x', errorCode: 0 });
-  const s = await other.c.syncGroup({ groupId: 'moving', generationId: j.generationId, memberId: j.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] }, never);
+  const s = await other.c.syncGroup(
+    {
+      groupId: 'moving',
+      generationId: j.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+      protocolType: 'consumer',
+      protocolName: 'range',
+      assignments: [],
+    },
+    never,
+  );
   t.same([s.errorCode, s.assignment.toString()], [0, 'a']);
 });
 
 t.test('a fenced write answers NOT_COORDINATOR', async (t) => {
   const { c, cluster } = await setup(t);
   cluster.fenceOk = false;
-  const codes = await c.commitOffsets({ groupId: 'fenced', memberId: '', groupInstanceId: null, generationId: -1, entries: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1, expireTimestampMs: null }] });
+  const codes = await c.commitOffsets({
+    groupId: 'fenced',
+    memberId: '',
+    groupInstanceId: null,
+    generationId: -1,
+    entries: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1, expireTimestampMs: null }],
+  });
   t.same(codes, [ErrorCode.NOT_COORDINATOR]);
   const j = await c.joinGroup(params('fenced-sync'), never);
-  const s = await c.syncGroup({ groupId: 'fenced-sync', generationId: j.generationId, memberId: j.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] }, never);
+  const s = await c.syncGroup(
+    {
+      groupId: 'fenced-sync',
+      generationId: j.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [],
+    },
+    never,
+  );
   t.equal(s.errorCode, ErrorCode.NOT_COORDINATOR);
 });
 
 t.test('large commits are split across transactions', async (t) => {
   const { c, store } = await setup(t);
-  const entries = Array.from({ length: 250 }, (_, i) => ({ topic: 'big', partition: i, offset: i, leaderEpoch: -1, metadata: 'm'.repeat(50), commitTimestampMs: 1, expireTimestampMs: null }));
+  const entries = Array.from({ length: 250 }, (_, i) => ({
+    topic: 'big',
+    partition: i,
+    offset: i,
+    leaderEpoch: -1,
+    metadata: 'm'.repeat(50),
+    commitTimestampMs: 1,
+    expireTimestampMs: null,
+  }));
   const codes = await c.commitOffsets({ groupId: 'bulk', memberId: '', groupInstanceId: null, generationId: -1, entries });
   t.ok(codes.every((x) => x === 0));
   const all = c.fetchOffsets('bulk', null);
@@ -155,13 +261,23 @@ t.test('large commits are split across transactions', async (t) => {
 
 t.test('offset expiry: explicit expire time, empty groups, subscribed topics kept', async (t) => {
   const { c, advance } = await setup(t);
-  await c.commitOffsets({ groupId: 'simple-x', memberId: '', groupInstanceId: null, generationId: -1, entries: [
-    { topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1_000_000, expireTimestampMs: 1_000_500 },
-    { topic: 't', partition: 1, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1_000_000, expireTimestampMs: null },
-  ] });
+  await c.commitOffsets({
+    groupId: 'simple-x',
+    memberId: '',
+    groupInstanceId: null,
+    generationId: -1,
+    entries: [
+      { topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1_000_000, expireTimestampMs: 1_000_500 },
+      { topic: 't', partition: 1, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1_000_000, expireTimestampMs: null },
+    ],
+  });
   advance(1000);
   await c.expireOffsets();
-  t.same(c.fetchOffsets('simple-x', null).topics[0]!.partitions.map((p) => p.partition), [1], 'the explicitly expiring offset went');
+  t.same(
+    c.fetchOffsets('simple-x', null).topics[0]!.partitions.map((p) => p.partition),
+    [1],
+    'the explicitly expiring offset went',
+  );
   advance(60_000);
   await c.expireOffsets();
   t.equal(c.groupState('simple-x'), undefined, 'all offsets expired: the group is gone');
@@ -191,7 +307,18 @@ t.test('static members: fencing of a waiting old incarnation, skipAssignment for
   const first = await c.joinGroup(params('st9', { groupInstanceId: 'i1', sessionTimeoutMs: 5000 }), never);
   t.equal(first.errorCode, 0);
   // The old incarnation waits for its assignment; the leader (itself) has not synced yet... it syncs now.
-  const s = await c.syncGroup({ groupId: 'st9', generationId: first.generationId, memberId: first.memberId, groupInstanceId: 'i1', protocolType: null, protocolName: null, assignments: [{ memberId: first.memberId, assignment: Buffer.from('x') }] }, never);
+  const s = await c.syncGroup(
+    {
+      groupId: 'st9',
+      generationId: first.generationId,
+      memberId: first.memberId,
+      groupInstanceId: 'i1',
+      protocolType: null,
+      protocolName: null,
+      assignments: [{ memberId: first.memberId, assignment: Buffer.from('x') }],
+    },
+    never,
+  );
   t.equal(s.errorCode, 0);
   const again = await c.joinGroup(params('st9', { groupInstanceId: 'i1', sessionTimeoutMs: 5000, supportSkipAssignment: true }), never);
   t.equal(again.errorCode, 0);
@@ -201,19 +328,46 @@ t.test('static members: fencing of a waiting old incarnation, skipAssignment for
   t.equal(again.members.length, 1);
   t.equal(c.heartbeat('st9', first.memberId, 'i1', first.generationId), ErrorCode.FENCED_INSTANCE_ID);
   // A rejoin with other protocols while stable changes the selected protocol: a rebalance.
-  const changed = await c.joinGroup(params('st9', { groupInstanceId: 'i1', sessionTimeoutMs: 5000, protocols: [{ name: 'roundrobin', metadata: Buffer.alloc(0) }, { name: 'range', metadata: Buffer.alloc(0) }] }), never);
+  const changed = await c.joinGroup(
+    params('st9', {
+      groupInstanceId: 'i1',
+      sessionTimeoutMs: 5000,
+      protocols: [
+        { name: 'roundrobin', metadata: Buffer.alloc(0) },
+        { name: 'range', metadata: Buffer.alloc(0) },
+      ],
+    }),
+    never,
+  );
   t.equal(changed.generationId, first.generationId + 1);
   t.equal(changed.protocolName, 'roundrobin');
 });
 
 t.test('a member leaving while others wait for their assignment restarts the rebalance', async (t) => {
   const { c } = await setup(t, { initialRebalanceDelayMs: 30 });
-  const [a, b] = await Promise.all([c.joinGroup(params('lv', { sessionTimeoutMs: 5000 }), never), c.joinGroup(params('lv', { sessionTimeoutMs: 5000 }), never)]);
+  const [a, b] = await Promise.all([
+    c.joinGroup(params('lv', { sessionTimeoutMs: 5000 }), never),
+    c.joinGroup(params('lv', { sessionTimeoutMs: 5000 }), never),
+  ]);
   const follower = a.leaderId === a.memberId ? b : a;
   const leader = follower === a ? b : a;
-  const waiting = c.syncGroup({ groupId: 'lv', generationId: follower.generationId, memberId: follower.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] }, never);
+  const waiting = c.syncGroup(
+    {
+      groupId: 'lv',
+      generationId: follower.generationId,
+      memberId: follower.memberId,
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [],
+    },
+    never,
+  );
   const left = c.leaveGroup('lv', [{ memberId: leader.memberId, groupInstanceId: null }]);
-  t.same(left.members.map((m) => m.errorCode), [0]);
+  t.same(
+    left.members.map((m) => m.errorCode),
+    [0],
+  );
   t.equal((await waiting).errorCode, ErrorCode.REBALANCE_IN_PROGRESS);
   t.equal(c.groupState('lv'), 'PreparingRebalance');
 });
@@ -221,24 +375,46 @@ t.test('a member leaving while others wait for their assignment restarts the reb
 t.test('an assignment too large to store fails the sync with UNKNOWN_SERVER_ERROR', async (t) => {
   const { c } = await setup(t, { maxRecordBytes: 2000 });
   const j = await c.joinGroup(params('huge', { sessionTimeoutMs: 5000 }), never);
-  const s = await c.syncGroup({ groupId: 'huge', generationId: j.generationId, memberId: j.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [{ memberId: j.memberId, assignment: Buffer.alloc(5000) }] }, never);
+  const s = await c.syncGroup(
+    {
+      groupId: 'huge',
+      generationId: j.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      assignments: [{ memberId: j.memberId, assignment: Buffer.alloc(5000) }],
+    },
+    never,
+  );
   t.equal(s.errorCode, ErrorCode.UNKNOWN_SERVER_ERROR);
   t.equal(c.groupState('huge'), 'PreparingRebalance');
 });
 
 t.test('DeleteGroups and topic deletion remove keys from the store', async (t) => {
   const { c, store } = await setup(t);
-  const entry = (topic: string) => ({ topic, partition: 0, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1, expireTimestampMs: null });
+  const entry = (topic: string) => ({
+    topic,
+    partition: 0,
+    offset: 1,
+    leaderEpoch: -1,
+    metadata: null,
+    commitTimestampMs: 1,
+    expireTimestampMs: null,
+  });
   await c.commitOffsets({ groupId: 'del/ü', memberId: '', groupInstanceId: null, generationId: -1, entries: [entry('a'), entry('b')] });
   await c.onTopicDeleted('a');
-  t.same(c.fetchOffsets('del/ü', null).topics.map((x) => x.name), ['b']);
+  t.same(
+    c.fetchOffsets('del/ü', null).topics.map((x) => x.name),
+    ['b'],
+  );
   t.equal((await store.getPrefix('/offsets/')).length, 1);
   t.same(await c.deleteGroups(['del/ü', 'del/ü']), [0, ErrorCode.GROUP_ID_NOT_FOUND]);
   t.equal((await store.getPrefix('/offsets/')).length, 0);
   t.equal((await store.getPrefix('/groups/')).length, 0);
 });
 
-t.test('members\' protocol metadata is bounded per group', async (t) => {
+t.test("members' protocol metadata is bounded per group", async (t) => {
   const { c } = await setup(t, { maxRecordBytes: 1000 });
   const big = params('fat', { protocols: [{ name: 'range', metadata: Buffer.alloc(4100) }] });
   t.equal((await c.joinGroup(big, never)).errorCode, ErrorCode.GROUP_MAX_SIZE_REACHED);

@@ -4,7 +4,8 @@ import { ErrorCode } from '../../../broker/protocol/errors.ts';
 import { createTopic, startTestBroker, TestClient } from './support/client.ts';
 
 const NO_AUTHORIZER = 'No Authorizer is configured.';
-const NO_REPLICAS = 'Skafos partitions have no replicas to reassign: each partition has a single owner, which the cluster chooses from the live brokers.';
+const NO_REPLICAS =
+  'Skafos partitions have no replicas to reassign: each partition has a single owner, which the cluster chooses from the live brokers.';
 
 // Kafka's enum ids: resource type TOPIC 2 / GROUP 3 / USER 7, pattern type ANY 1 / LITERAL 3, operation
 // ANY 1 / READ 3 / WRITE 4, permission ANY 1 / ALLOW 3.
@@ -12,11 +13,22 @@ const NO_REPLICAS = 'Skafos partitions have no replicas to reassign: each partit
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 
 const aclFilter = (v: number) => ({
-  resourceTypeFilter: v >= 3 ? 7 : 2, resourceNameFilter: null, patternTypeFilter: 1,
-  principalFilter: 'User:alice', hostFilter: null, operation: 1, permissionType: 1,
+  resourceTypeFilter: v >= 3 ? 7 : 2,
+  resourceNameFilter: null,
+  patternTypeFilter: 1,
+  principalFilter: 'User:alice',
+  hostFilter: null,
+  operation: 1,
+  permissionType: 1,
 });
 const aclCreation = (name: string, operation: number) => ({
-  resourceType: 2, resourceName: name, resourcePatternType: 3, principal: 'User:alice', host: '*', operation, permissionType: 3,
+  resourceType: 2,
+  resourceName: name,
+  resourcePatternType: 3,
+  principal: 'User:alice',
+  host: '*',
+  operation,
+  permissionType: 3,
 });
 
 t.test('ACL and reassignment APIs', async (t) => {
@@ -47,7 +59,9 @@ t.test('ACL and reassignment APIs', async (t) => {
     });
 
     t.test(`CreateAcls v${v}: one SECURITY_DISABLED result per creation, in order`, async (t) => {
-      const r = await client.request(ApiKey.CreateAcls, v, { creations: [aclCreation('moved', 3), aclCreation('other', 4), aclCreation('*', 3)] });
+      const r = await client.request(ApiKey.CreateAcls, v, {
+        creations: [aclCreation('moved', 3), aclCreation('other', 4), aclCreation('*', 3)],
+      });
       t.strictSame(plain(r.results), [
         { errorCode: 54, errorMessage: NO_AUTHORIZER },
         { errorCode: 54, errorMessage: NO_AUTHORIZER },
@@ -58,7 +72,9 @@ t.test('ACL and reassignment APIs', async (t) => {
     });
 
     t.test(`DeleteAcls v${v}: one SECURITY_DISABLED result per filter, no matching ACLs`, async (t) => {
-      const r = await client.request(ApiKey.DeleteAcls, v, { filters: [aclFilter(v), { ...aclFilter(v), resourceNameFilter: 'moved', principalFilter: null }] });
+      const r = await client.request(ApiKey.DeleteAcls, v, {
+        filters: [aclFilter(v), { ...aclFilter(v), resourceNameFilter: 'moved', principalFilter: null }],
+      });
       t.strictSame(plain(r.filterResults), [
         { errorCode: 54, errorMessage: NO_AUTHORIZER, matchingAcls: [] },
         { errorCode: 54, errorMessage: NO_AUTHORIZER, matchingAcls: [] },
@@ -78,7 +94,11 @@ t.test('ACL and reassignment APIs', async (t) => {
     const all = await client.request(ApiKey.ListPartitionReassignments, 0, { timeoutMs: 1000, topics: null });
     t.strictSame([all.errorCode, all.errorMessage, all.topics], [ErrorCode.NONE, null, []], 'all topics');
     const named = await client.request(ApiKey.ListPartitionReassignments, 0, {
-      timeoutMs: 1000, topics: [{ name: 'moved', partitionIndexes: [0, 1, 7] }, { name: 'gone', partitionIndexes: [0] }],
+      timeoutMs: 1000,
+      topics: [
+        { name: 'moved', partitionIndexes: [0, 1, 7] },
+        { name: 'gone', partitionIndexes: [0] },
+      ],
     });
     t.strictSame([named.errorCode, named.errorMessage, named.topics], [ErrorCode.NONE, null, []], 'named, known and unknown topics alike');
   });
@@ -87,30 +107,45 @@ t.test('ACL and reassignment APIs', async (t) => {
     const r = await client.request(ApiKey.AlterPartitionReassignments, 0, {
       timeoutMs: 1000,
       topics: [
-        { name: 'moved', partitions: [
-          { partitionIndex: 0, replicas: [1, 2] },
-          { partitionIndex: 1, replicas: null },
-          { partitionIndex: 1, replicas: [] },
-          { partitionIndex: 2, replicas: [1] },
-          { partitionIndex: -1, replicas: null },
-        ] },
-        { name: 'gone', partitions: [{ partitionIndex: 0, replicas: [1] }, { partitionIndex: 3, replicas: null }] },
+        {
+          name: 'moved',
+          partitions: [
+            { partitionIndex: 0, replicas: [1, 2] },
+            { partitionIndex: 1, replicas: null },
+            { partitionIndex: 1, replicas: [] },
+            { partitionIndex: 2, replicas: [1] },
+            { partitionIndex: -1, replicas: null },
+          ],
+        },
+        {
+          name: 'gone',
+          partitions: [
+            { partitionIndex: 0, replicas: [1] },
+            { partitionIndex: 3, replicas: null },
+          ],
+        },
       ],
     });
     t.equal(r.errorCode, ErrorCode.NONE);
     t.equal(r.errorMessage, null);
     t.strictSame(plain(r.responses), [
-      { name: 'moved', partitions: [
-        { partitionIndex: 0, errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: NO_REPLICAS },
-        { partitionIndex: 1, errorCode: ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, errorMessage: null },
-        { partitionIndex: 1, errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: NO_REPLICAS },
-        { partitionIndex: 2, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find partition moved:2.' },
-        { partitionIndex: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find partition moved:-1.' },
-      ] },
-      { name: 'gone', partitions: [
-        { partitionIndex: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find a topic named gone.' },
-        { partitionIndex: 3, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find a topic named gone.' },
-      ] },
+      {
+        name: 'moved',
+        partitions: [
+          { partitionIndex: 0, errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: NO_REPLICAS },
+          { partitionIndex: 1, errorCode: ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, errorMessage: null },
+          { partitionIndex: 1, errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: NO_REPLICAS },
+          { partitionIndex: 2, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find partition moved:2.' },
+          { partitionIndex: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find partition moved:-1.' },
+        ],
+      },
+      {
+        name: 'gone',
+        partitions: [
+          { partitionIndex: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find a topic named gone.' },
+          { partitionIndex: 3, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'Unable to find a topic named gone.' },
+        ],
+      },
     ]);
     t.equal(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 39);
     t.equal(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, 85);

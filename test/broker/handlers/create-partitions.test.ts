@@ -12,14 +12,22 @@ interface Grow {
 
 function grow(client: TestClient, version: number, topics: Grow[], validateOnly = false) {
   return client.request(ApiKey.CreatePartitions, version, {
-    topics: topics.map((g) => ({ name: g.name, count: g.count, assignments: g.assignments === undefined || g.assignments === null ? null : g.assignments.map((brokerIds) => ({ brokerIds })) })),
+    topics: topics.map((g) => ({
+      name: g.name,
+      count: g.count,
+      assignments: g.assignments === undefined || g.assignments === null ? null : g.assignments.map((brokerIds) => ({ brokerIds })),
+    })),
     timeoutMs: 10000,
     validateOnly,
   });
 }
 
 async function partitionCount(client: TestClient, topic: string): Promise<number> {
-  const r = await client.request(ApiKey.Metadata, 12, { topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+  const r = await client.request(ApiKey.Metadata, 12, {
+    topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+    allowAutoTopicCreation: false,
+    includeTopicAuthorizedOperations: false,
+  });
   return r.topics[0].partitions.length;
 }
 
@@ -53,7 +61,11 @@ t.test('CreatePartitions', async (t) => {
     ]);
     t.same(r.results, [
       { name: 'grow', errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' },
-      { name: 'manual', errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'The topic manual currently has 3 partition(s); 2 would not be an increase.' },
+      {
+        name: 'manual',
+        errorCode: ErrorCode.INVALID_PARTITIONS,
+        errorMessage: 'The topic manual currently has 3 partition(s); 2 would not be an increase.',
+      },
       { name: 'missing', errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null },
     ]);
     const same = await grow(client, 1, [{ name: 'grow', count: 3 }]);

@@ -9,14 +9,19 @@ import type { TestClient } from './support/client.ts';
 
 function deleteRecords(client: TestClient, version: number, topics: Record<string, [partition: number, offset: number][]>) {
   return client.request(ApiKey.DeleteRecords, version, {
-    topics: Object.entries(topics).map(([name, parts]) => ({ name, partitions: parts.map(([partitionIndex, offset]) => ({ partitionIndex, offset })) })),
+    topics: Object.entries(topics).map(([name, parts]) => ({
+      name,
+      partitions: parts.map(([partitionIndex, offset]) => ({ partitionIndex, offset })),
+    })),
     timeoutMs: 10000,
   });
 }
 
 async function earliest(client: TestClient, topic: string, partition = 0): Promise<number> {
   const r = await client.request(ApiKey.ListOffsets, 7, {
-    replicaId: -1, isolationLevel: 0, timeoutMs: 10000,
+    replicaId: -1,
+    isolationLevel: 0,
+    timeoutMs: 10000,
     topics: [{ name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -2 }] }],
   });
   return Number(r.topics[0].partitions[0].offset);
@@ -36,11 +41,20 @@ t.test('DeleteRecords', async (t) => {
     t.same(r.topics, [{ name: 'trim', partitions: [{ partitionIndex: 0, lowWatermark: 4, errorCode: ErrorCode.NONE }] }]);
     t.equal(await earliest(client, 'trim'), 4);
     const lower = await deleteRecords(client, 0, { trim: [[0, 2]] });
-    t.same(lower.topics[0].partitions[0], { partitionIndex: 0, lowWatermark: 4, errorCode: ErrorCode.NONE }, 'an offset below the low watermark leaves it');
+    t.same(
+      lower.topics[0].partitions[0],
+      { partitionIndex: 0, lowWatermark: 4, errorCode: ErrorCode.NONE },
+      'an offset below the low watermark leaves it',
+    );
   });
 
   t.test('v2: -1 means the high watermark', async (t) => {
-    const r = await deleteRecords(client, 2, { trim: [[0, -1], [1, 3]] });
+    const r = await deleteRecords(client, 2, {
+      trim: [
+        [0, -1],
+        [1, 3],
+      ],
+    });
     t.same(r.topics[0].partitions, [
       { partitionIndex: 0, lowWatermark: 15, errorCode: ErrorCode.NONE },
       { partitionIndex: 1, lowWatermark: 3, errorCode: ErrorCode.NONE },
@@ -50,13 +64,24 @@ t.test('DeleteRecords', async (t) => {
   });
 
   t.test('errors', async (t) => {
-    const r = await deleteRecords(client, 2, { trim: [[0, 17], [1, -2], [7, 0]], missing: [[0, 0]], kept: [[0, 1]] });
+    const r = await deleteRecords(client, 2, {
+      trim: [
+        [0, 17],
+        [1, -2],
+        [7, 0],
+      ],
+      missing: [[0, 0]],
+      kept: [[0, 1]],
+    });
     t.same(r.topics, [
-      { name: 'trim', partitions: [
-        { partitionIndex: 0, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE },
-        { partitionIndex: 1, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE },
-        { partitionIndex: 7, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
-      ] },
+      {
+        name: 'trim',
+        partitions: [
+          { partitionIndex: 0, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE },
+          { partitionIndex: 1, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE },
+          { partitionIndex: 7, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION },
+        ],
+      },
       { name: 'missing', partitions: [{ partitionIndex: 0, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }] },
       { name: 'kept', partitions: [{ partitionIndex: 0, lowWatermark: -1, errorCode: ErrorCode.POLICY_VIOLATION }] },
     ]);

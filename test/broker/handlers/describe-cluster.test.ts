@@ -11,14 +11,25 @@ t.test('DescribeCluster', async (t) => {
   t.test('v0', async (t) => {
     const r = await client.request(ApiKey.DescribeCluster, 0, { includeClusterAuthorizedOperations: false });
     t.match(r, {
-      errorCode: ErrorCode.NONE, errorMessage: null, clusterId, controllerId: 1,
-      brokers: [{ brokerId: 1, host: '127.0.0.1', port, rack: null }], clusterAuthorizedOperations: -2147483648,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      clusterId,
+      controllerId: 1,
+      brokers: [{ brokerId: 1, host: '127.0.0.1', port, rack: null }],
+      clusterAuthorizedOperations: -2147483648,
     });
   });
 
   t.test('v1: brokers endpoint, authorized operations', async (t) => {
     const r = await client.request(ApiKey.DescribeCluster, 1, { includeClusterAuthorizedOperations: true, endpointType: 1 });
-    t.match(r, { errorCode: ErrorCode.NONE, endpointType: 1, clusterId, controllerId: 1, brokers: [{ brokerId: 1, port }], clusterAuthorizedOperations });
+    t.match(r, {
+      errorCode: ErrorCode.NONE,
+      endpointType: 1,
+      clusterId,
+      controllerId: 1,
+      brokers: [{ brokerId: 1, port }],
+      clusterAuthorizedOperations,
+    });
   });
 
   t.test('v1: controllers and unknown endpoint types', async (t) => {
@@ -26,7 +37,8 @@ t.test('DescribeCluster', async (t) => {
     t.match(controllers, {
       errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE,
       errorMessage: 'The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER',
-      brokers: [], controllerId: -1,
+      brokers: [],
+      controllerId: -1,
     });
     const unknown = await client.request(ApiKey.DescribeCluster, 1, { includeClusterAuthorizedOperations: false, endpointType: 7 });
     t.match(unknown, { errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: 'Unsupported endpoint type 7', brokers: [] });

@@ -24,7 +24,15 @@ t.test('DescribeLogDirs', async (t) => {
   });
 
   t.test('v0: named partitions only', async (t) => {
-    const r = await client.request(ApiKey.DescribeLogDirs, 0, { topics: [{ topic: 'sized', partitions: [1, 5] }, { topic: 'missing', partitions: [0] }] });
-    t.same(r.results[0].topics.map((x: any) => [x.name, x.partitions.map((p: any) => p.partitionIndex)]), [['sized', [1]]]);
+    const r = await client.request(ApiKey.DescribeLogDirs, 0, {
+      topics: [
+        { topic: 'sized', partitions: [1, 5] },
+        { topic: 'missing', partitions: [0] },
+      ],
+    });
+    t.same(
+      r.results[0].topics.map((x: any) => [x.name, x.partitions.map((p: any) => p.partitionIndex)]),
+      [['sized', [1]]],
+    );
   });
 });

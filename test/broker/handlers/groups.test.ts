@@ -18,8 +18,14 @@ function subscription(topics: string[]): Buffer {
 
 function join(client: TestClient, v: number, body: Record<string, unknown>): Promise<any> {
   return client.request(ApiKey.JoinGroup, v, {
-    sessionTimeoutMs: 10000, rebalanceTimeoutMs: 5000, memberId: '', groupInstanceId: null, protocolType: 'consumer',
-    protocols: [{ name: 'range', metadata: subscription(['gt']) }], reason: null, ...body,
+    sessionTimeoutMs: 10000,
+    rebalanceTimeoutMs: 5000,
+    memberId: '',
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: subscription(['gt']) }],
+    reason: null,
+    ...body,
   });
 }
 
@@ -66,35 +72,75 @@ t.test('consumer group APIs', async (t) => {
     t.equal(j.protocolName, 'range');
     t.equal(j.members.length, 1);
     const assignment = Buffer.from('any bytes at all \u0000\u00ff');
-    const s = await client.request(ApiKey.SyncGroup, 0, { groupId: 'solo', generationId: 1, memberId: j.memberId, assignments: [{ memberId: j.memberId, assignment }] });
+    const s = await client.request(ApiKey.SyncGroup, 0, {
+      groupId: 'solo',
+      generationId: 1,
+      memberId: j.memberId,
+      assignments: [{ memberId: j.memberId, assignment }],
+    });
     t.equal(s.errorCode, 0);
     t.same(Buffer.from(s.assignment), assignment, 'assignment delivered byte for byte');
     t.equal((await client.request(ApiKey.Heartbeat, 0, { groupId: 'solo', generationId: 1, memberId: j.memberId })).errorCode, 0);
-    t.equal((await client.request(ApiKey.Heartbeat, 0, { groupId: 'solo', generationId: 2, memberId: j.memberId })).errorCode, ErrorCode.ILLEGAL_GENERATION);
-    t.equal((await client.request(ApiKey.Heartbeat, 0, { groupId: 'solo', generationId: 1, memberId: 'x' })).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+    t.equal(
+      (await client.request(ApiKey.Heartbeat, 0, { groupId: 'solo', generationId: 2, memberId: j.memberId })).errorCode,
+      ErrorCode.ILLEGAL_GENERATION,
+    );
+    t.equal(
+      (await client.request(ApiKey.Heartbeat, 0, { groupId: 'solo', generationId: 1, memberId: 'x' })).errorCode,
+      ErrorCode.UNKNOWN_MEMBER_ID,
+    );
 
     const c = await client.request(ApiKey.OffsetCommit, 2, {
-      groupId: 'solo', generationIdOrMemberEpoch: 1, memberId: j.memberId, retentionTimeMs: -1,
-      topics: [{ name: 'gt', partitions: [{ partitionIndex: 0, committedOffset: 42, committedMetadata: 'meta' }, { partitionIndex: 9, committedOffset: 1, committedMetadata: null }] },
-        { name: 'nope', partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: null }] }],
+      groupId: 'solo',
+      generationIdOrMemberEpoch: 1,
+      memberId: j.memberId,
+      retentionTimeMs: -1,
+      topics: [
+        {
+          name: 'gt',
+          partitions: [
+            { partitionIndex: 0, committedOffset: 42, committedMetadata: 'meta' },
+            { partitionIndex: 9, committedOffset: 1, committedMetadata: null },
+          ],
+        },
+        { name: 'nope', partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: null }] },
+      ],
     });
-    t.same(c.topics.map((x: any) => x.partitions.map((p: any) => p.errorCode)), [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
+    t.same(
+      c.topics.map((x: any) => x.partitions.map((p: any) => p.errorCode)),
+      [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]],
+    );
     const stale = await client.request(ApiKey.OffsetCommit, 2, {
-      groupId: 'solo', generationIdOrMemberEpoch: 7, memberId: j.memberId, retentionTimeMs: -1,
+      groupId: 'solo',
+      generationIdOrMemberEpoch: 7,
+      memberId: j.memberId,
+      retentionTimeMs: -1,
       topics: [{ name: 'gt', partitions: [{ partitionIndex: 0, committedOffset: 43, committedMetadata: null }] }],
     });
     t.equal(stale.topics[0].partitions[0].errorCode, ErrorCode.ILLEGAL_GENERATION);
     const admin = await client.request(ApiKey.OffsetCommit, 8, {
-      groupId: 'solo', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+      groupId: 'solo',
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
       topics: [{ name: 'gt', partitions: [{ partitionIndex: 1, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null }] }],
     });
     t.equal(admin.topics[0].partitions[0].errorCode, ErrorCode.UNKNOWN_MEMBER_ID, 'no admin commits while the group has members');
 
     const f1 = await client.request(ApiKey.OffsetFetch, 1, { groupId: 'solo', topics: [{ name: 'gt', partitionIndexes: [0, 1] }] });
-    t.same(f1.topics[0].partitions.map((p: any) => [p.partitionIndex, Number(p.committedOffset), p.metadata, p.errorCode]), [[0, 42, 'meta', 0], [1, -1, '', 0]]);
+    t.same(
+      f1.topics[0].partitions.map((p: any) => [p.partitionIndex, Number(p.committedOffset), p.metadata, p.errorCode]),
+      [
+        [0, 42, 'meta', 0],
+        [1, -1, '', 0],
+      ],
+    );
     const all = await client.request(ApiKey.OffsetFetch, 5, { groupId: 'solo', topics: null });
     t.equal(all.errorCode, 0);
-    t.same(all.topics.map((x: any) => [x.name, x.partitions.map((p: any) => Number(p.committedOffset))]), [['gt', [42]]]);
+    t.same(
+      all.topics.map((x: any) => [x.name, x.partitions.map((p: any) => Number(p.committedOffset))]),
+      [['gt', [42]]],
+    );
 
     const d = await client.request(ApiKey.DescribeGroups, 5, { groups: ['solo', 'ghost'], includeAuthorizedOperations: true });
     t.match(d.groups[0], { errorCode: 0, groupState: 'Stable', protocolType: 'consumer', protocolData: 'range' });
@@ -104,13 +150,20 @@ t.test('consumer group APIs', async (t) => {
 
     const l = await client.request(ApiKey.LeaveGroup, 0, { groupId: 'solo', memberId: j.memberId });
     t.equal(l.errorCode, 0);
-    const again = await client.request(ApiKey.LeaveGroup, 3, { groupId: 'solo', members: [{ memberId: j.memberId, groupInstanceId: null }] });
-    t.same(again.members.map((m: any) => m.errorCode), [ErrorCode.UNKNOWN_MEMBER_ID]);
+    const again = await client.request(ApiKey.LeaveGroup, 3, {
+      groupId: 'solo',
+      members: [{ memberId: j.memberId, groupInstanceId: null }],
+    });
+    t.same(
+      again.members.map((m: any) => m.errorCode),
+      [ErrorCode.UNKNOWN_MEMBER_ID],
+    );
     // The group empties once the rebalance the leave started completes (no member left to wait for).
     const d2 = await client.request(ApiKey.DescribeGroups, 0, { groups: ['solo'] });
     t.equal(d2.groups[0].groupState, 'Empty');
     const adminOk = await client.request(ApiKey.OffsetCommit, 0, {
-      groupId: 'solo', topics: [{ name: 'gt', partitions: [{ partitionIndex: 1, committedOffset: 5, committedMetadata: 'v0' }] }],
+      groupId: 'solo',
+      topics: [{ name: 'gt', partitions: [{ partitionIndex: 1, committedOffset: 5, committedMetadata: 'v0' }] }],
     });
     t.equal(adminOk.topics[0].partitions[0].errorCode, 0, 'admin commit to an empty group');
   });
@@ -121,15 +174,33 @@ t.test('consumer group APIs', async (t) => {
     const a = await joinV5(client, 'duo');
     t.equal(a.errorCode, 0);
     t.equal(a.generationId, 1);
-    const sa = await client.request(ApiKey.SyncGroup, 5, { groupId: 'duo', generationId: 1, memberId: a.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId: a.memberId, assignment: Buffer.from('A1') }] });
+    const sa = await client.request(ApiKey.SyncGroup, 5, {
+      groupId: 'duo',
+      generationId: 1,
+      memberId: a.memberId,
+      groupInstanceId: null,
+      protocolType: 'consumer',
+      protocolName: 'range',
+      assignments: [{ memberId: a.memberId, assignment: Buffer.from('A1') }],
+    });
     t.match(sa, { errorCode: 0, protocolType: 'consumer', protocolName: 'range' });
     // A second member joins: the first learns of the rebalance from its heartbeat and rejoins.
     const bFirst = await join(c2, 5, { groupId: 'duo' });
     t.equal(bFirst.errorCode, ErrorCode.MEMBER_ID_REQUIRED);
     const bJoin = join(c2, 5, { groupId: 'duo', memberId: bFirst.memberId });
     await new Promise((r) => setTimeout(r, 50));
-    t.equal((await client.request(ApiKey.Heartbeat, 4, { groupId: 'duo', generationId: 1, memberId: a.memberId, groupInstanceId: null })).errorCode, ErrorCode.REBALANCE_IN_PROGRESS);
-    const syncDuring = await client.request(ApiKey.SyncGroup, 3, { groupId: 'duo', generationId: 1, memberId: a.memberId, groupInstanceId: null, assignments: [] });
+    t.equal(
+      (await client.request(ApiKey.Heartbeat, 4, { groupId: 'duo', generationId: 1, memberId: a.memberId, groupInstanceId: null }))
+        .errorCode,
+      ErrorCode.REBALANCE_IN_PROGRESS,
+    );
+    const syncDuring = await client.request(ApiKey.SyncGroup, 3, {
+      groupId: 'duo',
+      generationId: 1,
+      memberId: a.memberId,
+      groupInstanceId: null,
+      assignments: [],
+    });
     t.equal(syncDuring.errorCode, ErrorCode.REBALANCE_IN_PROGRESS);
     const [a2, b] = await Promise.all([join(client, 5, { groupId: 'duo', memberId: a.memberId }), bJoin]);
     t.equal(a2.generationId, 2);
@@ -138,56 +209,132 @@ t.test('consumer group APIs', async (t) => {
     const follower = leader.j === a2 ? { c: c2, j: b } : { c: client, j: a2 };
     t.equal(leader.j.members.length, 2);
     t.equal(follower.j.members.length, 0);
-    const followerSync = follower.c.request(ApiKey.SyncGroup, 4, { groupId: 'duo', generationId: 2, memberId: follower.j.memberId, groupInstanceId: null, assignments: [] });
+    const followerSync = follower.c.request(ApiKey.SyncGroup, 4, {
+      groupId: 'duo',
+      generationId: 2,
+      memberId: follower.j.memberId,
+      groupInstanceId: null,
+      assignments: [],
+    });
     const leaderSync = await leader.c.request(ApiKey.SyncGroup, 4, {
-      groupId: 'duo', generationId: 2, memberId: leader.j.memberId, groupInstanceId: null,
-      assignments: [{ memberId: leader.j.memberId, assignment: Buffer.from('L') }, { memberId: follower.j.memberId, assignment: Buffer.from('F') }],
+      groupId: 'duo',
+      generationId: 2,
+      memberId: leader.j.memberId,
+      groupInstanceId: null,
+      assignments: [
+        { memberId: leader.j.memberId, assignment: Buffer.from('L') },
+        { memberId: follower.j.memberId, assignment: Buffer.from('F') },
+      ],
     });
     t.equal(Buffer.from(leaderSync.assignment).toString(), 'L');
     t.equal(Buffer.from((await followerSync).assignment).toString(), 'F');
-    const wrongProto = await client.request(ApiKey.SyncGroup, 5, { groupId: 'duo', generationId: 2, memberId: a2.memberId, groupInstanceId: null, protocolType: 'connect', protocolName: 'range', assignments: [] });
+    const wrongProto = await client.request(ApiKey.SyncGroup, 5, {
+      groupId: 'duo',
+      generationId: 2,
+      memberId: a2.memberId,
+      groupInstanceId: null,
+      protocolType: 'connect',
+      protocolName: 'range',
+      assignments: [],
+    });
     t.equal(wrongProto.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const inconsistent = await join(c2, 5, { groupId: 'duo', protocolType: 'connect' });
     t.equal(inconsistent.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
 
     const del = await client.request(ApiKey.DeleteGroups, 1, { groupsNames: ['duo', 'never'] });
-    t.same(del.results.map((r: any) => r.errorCode), [ErrorCode.NON_EMPTY_GROUP, ErrorCode.GROUP_ID_NOT_FOUND]);
-    const od = await client.request(ApiKey.OffsetDelete, 0, { groupId: 'duo', topics: [{ name: 'gt', partitions: [{ partitionIndex: 0 }] }, { name: 'other', partitions: [{ partitionIndex: 0 }] }] });
+    t.same(
+      del.results.map((r: any) => r.errorCode),
+      [ErrorCode.NON_EMPTY_GROUP, ErrorCode.GROUP_ID_NOT_FOUND],
+    );
+    const od = await client.request(ApiKey.OffsetDelete, 0, {
+      groupId: 'duo',
+      topics: [
+        { name: 'gt', partitions: [{ partitionIndex: 0 }] },
+        { name: 'other', partitions: [{ partitionIndex: 0 }] },
+      ],
+    });
     t.equal(od.errorCode, 0);
-    t.same(od.topics.map((x: any) => x.partitions[0].errorCode), [ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
+    t.same(
+      od.topics.map((x: any) => x.partitions[0].errorCode),
+      [ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+    );
 
     const lg = await client.request(ApiKey.ListGroups, 5, { statesFilter: ['stable'], typesFilter: ['classic'] });
-    t.same(lg.groups.map((g: any) => [g.groupId, g.groupState, g.groupType]), [['duo', 'Stable', 'classic']]);
+    t.same(
+      lg.groups.map((g: any) => [g.groupId, g.groupState, g.groupType]),
+      [['duo', 'Stable', 'classic']],
+    );
     const lg0 = await client.request(ApiKey.ListGroups, 0, {});
     t.ok(lg0.groups.some((g: any) => g.groupId === 'solo' && g.protocolType === 'consumer'));
 
-    const batch = await client.request(ApiKey.LeaveGroup, 5, { groupId: 'duo', members: [{ memberId: a2.memberId, groupInstanceId: null, reason: null }, { memberId: b.memberId, groupInstanceId: null, reason: 'bye' }, { memberId: 'zz', groupInstanceId: null, reason: null }] });
-    t.same(batch.members.map((m: any) => m.errorCode), [0, 0, ErrorCode.UNKNOWN_MEMBER_ID]);
+    const batch = await client.request(ApiKey.LeaveGroup, 5, {
+      groupId: 'duo',
+      members: [
+        { memberId: a2.memberId, groupInstanceId: null, reason: null },
+        { memberId: b.memberId, groupInstanceId: null, reason: 'bye' },
+        { memberId: 'zz', groupInstanceId: null, reason: null },
+      ],
+    });
+    t.same(
+      batch.members.map((m: any) => m.errorCode),
+      [0, 0, ErrorCode.UNKNOWN_MEMBER_ID],
+    );
     const del2 = await client.request(ApiKey.DeleteGroups, 2, { groupsNames: ['duo'] });
-    t.same(del2.results.map((r: any) => r.errorCode), [0]);
+    t.same(
+      del2.results.map((r: any) => r.errorCode),
+      [0],
+    );
   });
 
   t.test('group.max.size', async (t) => {
     const clients = await Promise.all([0, 1, 2, 3].map(() => TestClient.connect(port)));
     t.teardown(() => clients.forEach((c) => c.close()));
     const firsts = await Promise.all(clients.map((c) => join(c, 4, { groupId: 'full' })));
-    t.same(firsts.map((f) => f.errorCode), [ErrorCode.MEMBER_ID_REQUIRED, ErrorCode.MEMBER_ID_REQUIRED, ErrorCode.MEMBER_ID_REQUIRED, ErrorCode.GROUP_MAX_SIZE_REACHED]);
+    t.same(
+      firsts.map((f) => f.errorCode),
+      [ErrorCode.MEMBER_ID_REQUIRED, ErrorCode.MEMBER_ID_REQUIRED, ErrorCode.MEMBER_ID_REQUIRED, ErrorCode.GROUP_MAX_SIZE_REACHED],
+    );
   });
 
   t.test('static membership: rejoin without rebalance, fencing', async (t) => {
     const a = await join(client, 5, { groupId: 'static', groupInstanceId: 'i-1' });
     t.equal(a.errorCode, 0, 'static members join without MEMBER_ID_REQUIRED');
-    await client.request(ApiKey.SyncGroup, 3, { groupId: 'static', generationId: a.generationId, memberId: a.memberId, groupInstanceId: 'i-1', assignments: [{ memberId: a.memberId, assignment: Buffer.from('S') }] });
+    await client.request(ApiKey.SyncGroup, 3, {
+      groupId: 'static',
+      generationId: a.generationId,
+      memberId: a.memberId,
+      groupInstanceId: 'i-1',
+      assignments: [{ memberId: a.memberId, assignment: Buffer.from('S') }],
+    });
     // The same instance restarts (unknown member id): new member id, same generation, no rebalance.
     const a2 = await join(client, 5, { groupId: 'static', groupInstanceId: 'i-1' });
     t.equal(a2.errorCode, 0);
     t.equal(a2.generationId, a.generationId);
     t.not(a2.memberId, a.memberId);
-    const s2 = await client.request(ApiKey.SyncGroup, 3, { groupId: 'static', generationId: a2.generationId, memberId: a2.memberId, groupInstanceId: 'i-1', assignments: [] });
+    const s2 = await client.request(ApiKey.SyncGroup, 3, {
+      groupId: 'static',
+      generationId: a2.generationId,
+      memberId: a2.memberId,
+      groupInstanceId: 'i-1',
+      assignments: [],
+    });
     t.equal(Buffer.from(s2.assignment).toString(), 'S', 'the assignment survives the restart');
-    t.equal((await client.request(ApiKey.Heartbeat, 3, { groupId: 'static', generationId: a.generationId, memberId: a.memberId, groupInstanceId: 'i-1' })).errorCode, ErrorCode.FENCED_INSTANCE_ID);
+    t.equal(
+      (
+        await client.request(ApiKey.Heartbeat, 3, {
+          groupId: 'static',
+          generationId: a.generationId,
+          memberId: a.memberId,
+          groupInstanceId: 'i-1',
+        })
+      ).errorCode,
+      ErrorCode.FENCED_INSTANCE_ID,
+    );
     const oc = await client.request(ApiKey.OffsetCommit, 7, {
-      groupId: 'static', generationIdOrMemberEpoch: a.generationId, memberId: a.memberId, groupInstanceId: 'i-1',
+      groupId: 'static',
+      generationIdOrMemberEpoch: a.generationId,
+      memberId: a.memberId,
+      groupInstanceId: 'i-1',
       topics: [{ name: 'gt', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: 3, committedMetadata: null }] }],
     });
     t.equal(oc.topics[0].partitions[0].errorCode, ErrorCode.FENCED_INSTANCE_ID);
@@ -195,22 +342,52 @@ t.test('consumer group APIs', async (t) => {
     t.equal(d.groups[0].members[0].groupInstanceId, 'i-1');
     // Removal by instance id (admin leave).
     const l = await client.request(ApiKey.LeaveGroup, 4, { groupId: 'static', members: [{ memberId: '', groupInstanceId: 'i-1' }] });
-    t.same(l.members.map((m: any) => m.errorCode), [0]);
+    t.same(
+      l.members.map((m: any) => m.errorCode),
+      [0],
+    );
   });
 
   t.test('OffsetCommit metadata limit, leader epoch and OffsetFetch v8 groups', async (t) => {
     const big = 'x'.repeat(4097);
     const r = await client.request(ApiKey.OffsetCommit, 9, {
-      groupId: 'simple', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
-      topics: [{ name: 'gt', partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: 2, committedMetadata: 'ok' }, { partitionIndex: 1, committedOffset: 8, committedLeaderEpoch: -1, committedMetadata: big }] }],
+      groupId: 'simple',
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      topics: [
+        {
+          name: 'gt',
+          partitions: [
+            { partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: 2, committedMetadata: 'ok' },
+            { partitionIndex: 1, committedOffset: 8, committedLeaderEpoch: -1, committedMetadata: big },
+          ],
+        },
+      ],
     });
-    t.same(r.topics[0].partitions.map((p: any) => p.errorCode), [0, ErrorCode.OFFSET_METADATA_TOO_LARGE]);
+    t.same(
+      r.topics[0].partitions.map((p: any) => p.errorCode),
+      [0, ErrorCode.OFFSET_METADATA_TOO_LARGE],
+    );
     const f = await client.request(ApiKey.OffsetFetch, 8, {
-      groups: [{ groupId: 'simple', topics: [{ name: 'gt', partitionIndexes: [0, 1] }] }, { groupId: 'unknown', topics: null }], requireStable: true,
+      groups: [
+        { groupId: 'simple', topics: [{ name: 'gt', partitionIndexes: [0, 1] }] },
+        { groupId: 'unknown', topics: null },
+      ],
+      requireStable: true,
     });
-    t.same(f.groups[0].topics[0].partitions.map((p: any) => [Number(p.committedOffset), p.committedLeaderEpoch, p.metadata]), [[7, 2, 'ok'], [-1, -1, '']]);
+    t.same(
+      f.groups[0].topics[0].partitions.map((p: any) => [Number(p.committedOffset), p.committedLeaderEpoch, p.metadata]),
+      [
+        [7, 2, 'ok'],
+        [-1, -1, ''],
+      ],
+    );
     t.same(f.groups[1], { groupId: 'unknown', topics: [], errorCode: 0, _tagged: f.groups[1]._tagged });
-    const od = await client.request(ApiKey.OffsetDelete, 0, { groupId: 'simple', topics: [{ name: 'gt', partitions: [{ partitionIndex: 0 }] }] });
+    const od = await client.request(ApiKey.OffsetDelete, 0, {
+      groupId: 'simple',
+      topics: [{ name: 'gt', partitions: [{ partitionIndex: 0 }] }],
+    });
     t.equal(od.topics[0].partitions[0].errorCode, 0);
     const gone = await client.request(ApiKey.DeleteGroups, 0, { groupsNames: ['simple'] });
     t.equal(gone.results[0].errorCode, ErrorCode.GROUP_ID_NOT_FOUND, 'an empty group without offsets is dead');
@@ -221,17 +398,33 @@ t.test('consumer group APIs', async (t) => {
 
 t.test('groups and offsets survive a restart; a deleted topic takes its offsets', async (t) => {
   const dir = (await import('node:fs')).mkdtempSync((await import('node:path')).join((await import('node:os')).tmpdir(), 'skafos-groups-'));
-  t.teardown(() => { void import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true })); });
+  t.teardown(() => {
+    void import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true }));
+  });
   let b = await startBrokerIn(dir, sets);
   await createTopic(b.client, 'keep', 2);
   await createTopic(b.client, 'drop', 1);
   const j = await join(b.client, 3, { groupId: 'durable', protocols: [{ name: 'range', metadata: subscription(['keep']) }] });
-  await b.client.request(ApiKey.SyncGroup, 3, { groupId: 'durable', generationId: j.generationId, memberId: j.memberId, groupInstanceId: null, assignments: [{ memberId: j.memberId, assignment: Buffer.from('kept') }] });
-  const c = await b.client.request(ApiKey.OffsetCommit, 6, {
-    groupId: 'durable', generationIdOrMemberEpoch: j.generationId, memberId: j.memberId,
-    topics: [{ name: 'keep', partitions: [{ partitionIndex: 1, committedOffset: 99, committedLeaderEpoch: 0, committedMetadata: 'm' }] }, { name: 'drop', partitions: [{ partitionIndex: 0, committedOffset: 3, committedLeaderEpoch: 0, committedMetadata: null }] }],
+  await b.client.request(ApiKey.SyncGroup, 3, {
+    groupId: 'durable',
+    generationId: j.generationId,
+    memberId: j.memberId,
+    groupInstanceId: null,
+    assignments: [{ memberId: j.memberId, assignment: Buffer.from('kept') }],
   });
-  t.same(c.topics.map((x: any) => x.partitions[0].errorCode), [0, 0]);
+  const c = await b.client.request(ApiKey.OffsetCommit, 6, {
+    groupId: 'durable',
+    generationIdOrMemberEpoch: j.generationId,
+    memberId: j.memberId,
+    topics: [
+      { name: 'keep', partitions: [{ partitionIndex: 1, committedOffset: 99, committedLeaderEpoch: 0, committedMetadata: 'm' }] },
+      { name: 'drop', partitions: [{ partitionIndex: 0, committedOffset: 3, committedLeaderEpoch: 0, committedMetadata: null }] },
+    ],
+  });
+  t.same(
+    c.topics.map((x: any) => x.partitions[0].errorCode),
+    [0, 0],
+  );
   const del = await b.client.request(ApiKey.DeleteTopics, 4, { topicNames: ['drop'], timeoutMs: 5000 });
   t.equal(del.responses[0].errorCode, 0);
   await b.close();
@@ -241,30 +434,63 @@ t.test('groups and offsets survive a restart; a deleted topic takes its offsets'
   t.match(d.groups[0], { groupState: 'Stable', protocolData: 'range' });
   t.equal(d.groups[0].members[0].memberId, j.memberId);
   // The member carries on where it was: heartbeat and sync work in the stored generation.
-  t.equal((await b.client.request(ApiKey.Heartbeat, 1, { groupId: 'durable', generationId: j.generationId, memberId: j.memberId })).errorCode, 0);
-  const s = await b.client.request(ApiKey.SyncGroup, 1, { groupId: 'durable', generationId: j.generationId, memberId: j.memberId, assignments: [] });
+  t.equal(
+    (await b.client.request(ApiKey.Heartbeat, 1, { groupId: 'durable', generationId: j.generationId, memberId: j.memberId })).errorCode,
+    0,
+  );
+  const s = await b.client.request(ApiKey.SyncGroup, 1, {
+    groupId: 'durable',
+    generationId: j.generationId,
+    memberId: j.memberId,
+    assignments: [],
+  });
   t.equal(Buffer.from(s.assignment).toString(), 'kept');
   const f = await b.client.request(ApiKey.OffsetFetch, 7, { groupId: 'durable', topics: null, requireStable: false });
-  t.same(f.topics.map((x: any) => [x.name, x.partitions.map((p: any) => [p.partitionIndex, Number(p.committedOffset), p.metadata])]), [['keep', [[1, 99, 'm']]]]);
+  t.same(
+    f.topics.map((x: any) => [x.name, x.partitions.map((p: any) => [p.partitionIndex, Number(p.committedOffset), p.metadata])]),
+    [['keep', [[1, 99, 'm']]]],
+  );
 });
 
 t.test('every version of every group API answers', async (t) => {
   const { client } = await startTestBroker(t, sets);
   await createTopic(client, 'vv', 1);
   const part = (v: number) => ({
-    partitionIndex: 0, committedOffset: 3, committedMetadata: 'x', ...(v === 1 ? { commitTimestamp: -1 } : {}), ...(v >= 6 ? { committedLeaderEpoch: -1 } : {}),
+    partitionIndex: 0,
+    committedOffset: 3,
+    committedMetadata: 'x',
+    ...(v === 1 ? { commitTimestamp: -1 } : {}),
+    ...(v >= 6 ? { committedLeaderEpoch: -1 } : {}),
   });
   const ranges: [number, number, number, (v: number) => Record<string, unknown>][] = [
-    [ApiKey.FindCoordinator, 0, 6, (v) => (v >= 4 ? { keyType: 0, coordinatorKeys: ['vg'] } : { key: 'vg', ...(v >= 1 ? { keyType: 0 } : {}) })],
+    [
+      ApiKey.FindCoordinator,
+      0,
+      6,
+      (v) => (v >= 4 ? { keyType: 0, coordinatorKeys: ['vg'] } : { key: 'vg', ...(v >= 1 ? { keyType: 0 } : {}) }),
+    ],
     [ApiKey.Heartbeat, 0, 4, () => ({ groupId: 'vg', generationId: 1, memberId: 'm' })],
     [ApiKey.LeaveGroup, 0, 5, (v) => (v >= 3 ? { groupId: 'vg', members: [{ memberId: 'm' }] } : { groupId: 'vg', memberId: 'm' })],
     [ApiKey.SyncGroup, 0, 5, () => ({ groupId: 'vg', generationId: 1, memberId: 'm', assignments: [] })],
-    [ApiKey.OffsetCommit, 0, 9, (v) => ({
-      groupId: 'vg', ...(v >= 1 ? { generationIdOrMemberEpoch: -1, memberId: '' } : {}), topics: [{ name: 'vv', partitions: [part(v)] }],
-    })],
-    [ApiKey.OffsetFetch, 0, 9, (v) => (v >= 8
-      ? { groups: [{ groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] }] }
-      : { groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] })],
+    [
+      ApiKey.OffsetCommit,
+      0,
+      9,
+      (v) => ({
+        groupId: 'vg',
+        ...(v >= 1 ? { generationIdOrMemberEpoch: -1, memberId: '' } : {}),
+        topics: [{ name: 'vv', partitions: [part(v)] }],
+      }),
+    ],
+    [
+      ApiKey.OffsetFetch,
+      0,
+      9,
+      (v) =>
+        v >= 8
+          ? { groups: [{ groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] }] }
+          : { groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] },
+    ],
     [ApiKey.DescribeGroups, 0, 5, () => ({ groups: ['vg'] })],
     [ApiKey.ListGroups, 0, 5, () => ({})],
     [ApiKey.OffsetDelete, 0, 0, () => ({ groupId: 'nothing', topics: [] })],

@@ -24,7 +24,12 @@ t.test('every version allocates a new id with epoch 0', async (t) => {
   // KIP-360 (v3+) without a transactional id: Kafka hands out a fresh id rather than bumping the epoch.
   const first = [...seen][0]!;
   for (let v = 3; v <= 5; v++) {
-    const r = await client.request(ApiKey.InitProducerId, v, { transactionalId: null, transactionTimeoutMs: 60000, producerId: first, producerEpoch: 0 });
+    const r = await client.request(ApiKey.InitProducerId, v, {
+      transactionalId: null,
+      transactionTimeoutMs: 60000,
+      producerId: first,
+      producerEpoch: 0,
+    });
     t.equal(r.errorCode, 0);
     t.equal(r.producerEpoch, 0);
     t.notOk(seen.has(Number(r.producerId)), `v${v}: a new id`);
@@ -34,7 +39,12 @@ t.test('every version allocates a new id with epoch 0', async (t) => {
 
 t.test('malformed and transactional requests', async (t) => {
   const { client } = await startTestBroker(t);
-  const bad = await client.request(ApiKey.InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: 5, producerEpoch: -1 });
+  const bad = await client.request(ApiKey.InitProducerId, 4, {
+    transactionalId: null,
+    transactionTimeoutMs: 60000,
+    producerId: 5,
+    producerEpoch: -1,
+  });
   t.equal(bad.errorCode, ErrorCode.INVALID_REQUEST, 'an id without an epoch');
   t.equal(Number(bad.producerId), -1);
   // A transactional id is served by the transaction coordinator: same id, epoch bumped by each call.

@@ -16,12 +16,17 @@ import type { TestClient } from './support/client.ts';
 
 function idempotentBatch(producerId: number, producerEpoch: number, baseSequence: number, count: number): Buffer {
   const now = Date.now();
-  return buildRecordBatch(Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${baseSequence + i}`), timestampMs: now })), { producerId, producerEpoch, baseSequence });
+  return buildRecordBatch(
+    Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${baseSequence + i}`), timestampMs: now })),
+    { producerId, producerEpoch, baseSequence },
+  );
 }
 
 async function send(client: TestClient, topic: string, records: Buffer, version = 9): Promise<{ errorCode: number; baseOffset: number }> {
   const r = await client.request(ApiKey.Produce, version, {
-    transactionalId: null, acks: -1, timeoutMs: 10000,
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 10000,
     // A copy: the broker patches offsets into the buffer it receives, so every send carries the client's bytes.
     topicData: [{ name: topic, partitionData: [{ index: 0, records: Buffer.from(records) }] }],
   });
@@ -105,7 +110,8 @@ t.test('producer state survives a restart: rebuilt from the WAL, or from the man
     await produce(b.client, 'survive', 0, 1); // a non-idempotent batch in between
     if (compaction) {
       const deadline = Date.now() + 10000;
-      while (b.broker.services.logs.compactor.stats.segmentsWritten === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (b.broker.services.logs.compactor.stats.segmentsWritten === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       t.ok(b.broker.services.logs.compactor.stats.segmentsWritten > 0, 'compacted into a segment');
       const topic = b.broker.services.topics.byName('survive')!;
       const kv = await b.broker.services.metadata.get(partitionManifestKey(topic.id, 0));
@@ -117,7 +123,11 @@ t.test('producer state survives a restart: rebuilt from the WAL, or from the man
     t.teardown(() => b.close());
     const retry = await send(b.client, 'survive', batches[1]!);
     t.same(retry, { errorCode: 0, baseOffset: offsets[1] }, `${compaction ? 'snapshot' : 'WAL'}: a retry after restart is a duplicate`);
-    t.equal((await send(b.client, 'survive', idempotentBatch(pid, 0, 7, 1))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, 'gaps still detected');
+    t.equal(
+      (await send(b.client, 'survive', idempotentBatch(pid, 0, 7, 1))).errorCode,
+      ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      'gaps still detected',
+    );
     t.equal((await send(b.client, 'survive', idempotentBatch(pid, 0, 6, 1))).baseOffset, 7, 'the next sequence is appended');
     await b.close();
   }
@@ -132,12 +142,23 @@ t.test('a producer whose batches were all deleted (DeleteRecords) is forgotten o
   const kept = await initProducerId(b.client);
   t.equal((await send(b.client, 'trimmed', idempotentBatch(gone, 0, 0, 5))).baseOffset, 0);
   t.equal((await send(b.client, 'trimmed', idempotentBatch(kept, 0, 0, 5))).baseOffset, 5);
-  const del = await b.client.request(ApiKey.DeleteRecords, 2, { topics: [{ name: 'trimmed', partitions: [{ partitionIndex: 0, offset: 7 }] }], timeoutMs: 10000 });
+  const del = await b.client.request(ApiKey.DeleteRecords, 2, {
+    topics: [{ name: 'trimmed', partitions: [{ partitionIndex: 0, offset: 7 }] }],
+    timeoutMs: 10000,
+  });
   t.equal(del.topics[0].partitions[0].errorCode, 0);
   await b.close();
   b = await startBrokerIn(dir, { 'skafos.compaction.enable': 'false' });
   t.teardown(() => b.close());
-  t.equal((await send(b.client, 'trimmed', idempotentBatch(gone, 0, 9, 1))).errorCode, 0, 'deleted producer: any sequence (as Kafka after truncateHead)');
-  t.same(await send(b.client, 'trimmed', idempotentBatch(kept, 0, 0, 5)), { errorCode: 0, baseOffset: 5 }, 'a producer whose last batch straddles the log start is kept');
+  t.equal(
+    (await send(b.client, 'trimmed', idempotentBatch(gone, 0, 9, 1))).errorCode,
+    0,
+    'deleted producer: any sequence (as Kafka after truncateHead)',
+  );
+  t.same(
+    await send(b.client, 'trimmed', idempotentBatch(kept, 0, 0, 5)),
+    { errorCode: 0, baseOffset: 5 },
+    'a producer whose last batch straddles the log start is kept',
+  );
   t.equal((await send(b.client, 'trimmed', idempotentBatch(kept, 0, 9, 1))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
 });

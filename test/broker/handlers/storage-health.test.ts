@@ -11,10 +11,18 @@ t.test('produce under each health state', async (t) => {
   const { client, broker } = await startTestBroker(t);
   await createTopic(client, 'h', 1);
   const health = broker.services.storageHealth;
-  const send = () => client.request(ApiKey.Produce, 9, {
-    transactionalId: null, acks: -1, timeoutMs: 5000,
-    topicData: [{ name: 'h', partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: Buffer.from('x'), timestampMs: Date.now() }]) }] }],
-  });
+  const send = () =>
+    client.request(ApiKey.Produce, 9, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [
+        {
+          name: 'h',
+          partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: Buffer.from('x'), timestampMs: Date.now() }]) }],
+        },
+      ],
+    });
 
   const ok = await send();
   t.equal(ok.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);

@@ -32,7 +32,7 @@ function batch(values: string[], timestampMs = Date.now()): Buffer {
 function records(data: Buffer | null): { offset: number; value: string; ts: number }[] {
   const out: { offset: number; value: string; ts: number }[] = [];
   if (!data) return out;
-  for (let pos = 0; pos < data.length;) {
+  for (let pos = 0; pos < data.length; ) {
     const c = openBatchRecords(data, pos, new RecordCursor(), { maxDecompressedBytes: 1 << 24 });
     while (c.next()) out.push({ offset: c.offset, value: c.value()!.toString(), ts: c.timestampMs });
     pos += 12 + data.readInt32BE(pos + 8);
@@ -48,18 +48,30 @@ class FaultyMetadata implements MetadataStore {
   constructor(inner: MemoryMetadataStore) {
     this.inner = inner;
   }
-  get(key: string): Promise<KeyValue | null> { return this.inner.get(key); }
-  getPrefix(prefix: string, limit?: number): Promise<KeyValue[]> { return this.inner.getPrefix(prefix, limit); }
+  get(key: string): Promise<KeyValue | null> {
+    return this.inner.get(key);
+  }
+  getPrefix(prefix: string, limit?: number): Promise<KeyValue[]> {
+    return this.inner.getPrefix(prefix, limit);
+  }
   async txn(compares: Compare[], success: Op[], failure?: Op[]): Promise<TxnResult> {
     const what = this.hook?.(compares, success);
     const result = await this.inner.txn(compares, success, failure);
     if (what === 'throw-after') throw new MetadataUnavailableError('injected: the answer was lost');
     return result;
   }
-  revision(): Promise<number> { return this.inner.revision(); }
-  grantLease(ttlMs: number): Promise<Lease> { return this.inner.grantLease(ttlMs); }
-  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void, onError?: (err: Error) => void): Watch { return this.inner.watchPrefix(prefix, fromRevision, onEvents, onError); }
-  close(): Promise<void> { return Promise.resolve(); }
+  revision(): Promise<number> {
+    return this.inner.revision();
+  }
+  grantLease(ttlMs: number): Promise<Lease> {
+    return this.inner.grantLease(ttlMs);
+  }
+  watchPrefix(prefix: string, fromRevision: number, onEvents: (events: WatchEvent[]) => void, onError?: (err: Error) => void): Watch {
+    return this.inner.watchPrefix(prefix, fromRevision, onEvents, onError);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 /** An object store wrapper counting and failing requests on demand. */
@@ -80,13 +92,19 @@ class FaultyObjects implements ObjectStore {
     await this.onGet?.(key);
     return this.inner.get(key, range);
   }
-  head(key: string): Promise<ObjectInfo | null> { return this.inner.head(key); }
+  head(key: string): Promise<ObjectInfo | null> {
+    return this.inner.head(key);
+  }
   async delete(keys: string[]): Promise<void> {
     this.onDelete?.(keys);
     return this.inner.delete(keys);
   }
-  list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<ObjectInfo[]> { return this.inner.list(prefix, options); }
-  close(): Promise<void> { return Promise.resolve(); }
+  list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<ObjectInfo[]> {
+    return this.inner.list(prefix, options);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 async function setup(t: Test, overrides: Partial<LogManagerOptions> = {}) {
@@ -100,9 +118,19 @@ async function setup(t: Test, overrides: Partial<LogManagerOptions> = {}) {
   const make = async (more: Partial<LogManagerOptions> = {}) => {
     await topics.load();
     const logs = new LogManager({
-      metadata, objectStore, topics, nodeId: 1, host: '127.0.0.1', port: 9092,
-      flushSizeBytes: 1 << 20, flushLingerMs: 0, maxConcurrentFlushes: 1, cacheSegmentBytes: 1 << 20,
-      readaheadBytes: 1 << 16, recoveryConcurrency: 4, logger: silentLogger(),
+      metadata,
+      objectStore,
+      topics,
+      nodeId: 1,
+      host: '127.0.0.1',
+      port: 9092,
+      flushSizeBytes: 1 << 20,
+      flushLingerMs: 0,
+      maxConcurrentFlushes: 1,
+      cacheSegmentBytes: 1 << 20,
+      readaheadBytes: 1 << 16,
+      recoveryConcurrency: 4,
+      logger: silentLogger(),
       retentionOf: () => ({ retentionMs: -1, retentionBytes: -1, deleteEnabled: true }),
       compaction: { minAgeMs: 0, maxAgeMs: 60_000, targetBytes: 1 << 20, indexIntervalBytes: 1024 },
       ...overrides,
@@ -145,7 +173,7 @@ async function snapshot(logs: LogManager, log: PartitionLog): Promise<string[]> 
 
 async function manifest(metadata: MetadataStore, log: PartitionLog): Promise<PartitionManifest | null> {
   const kv = await metadata.get(partitionManifestKey(log.topicId, log.partition));
-  return kv ? JSON.parse(kv.value) as PartitionManifest : null;
+  return kv ? (JSON.parse(kv.value) as PartitionManifest) : null;
 }
 
 const later = () => Date.now() + 3_600_000; // every WAL chunk is then past the max age
@@ -186,12 +214,21 @@ t.test('compaction merges WAL chunks into one segment; reads are the same at eve
   // New data after the segment: appends go on, reads cross from the segment into the WAL.
   await fill(logs, p0, 3, 'n');
   t.equal(p0.extents.length, 4);
-  t.same(records(await logs.read(p0, 38, 1 << 20, true, p0.highWatermark)).map((r) => r.value), ['a19', 'b19', 'n0', 'n1', 'n2']);
+  t.same(
+    records(await logs.read(p0, 38, 1 << 20, true, p0.highWatermark)).map((r) => r.value),
+    ['a19', 'b19', 'n0', 'n1', 'n2'],
+  );
   await logs.compactor.runOnce(Date.now()); // below the target size and younger than the max age: nothing
   t.equal(p0.extents.length, 4, 'young small runs wait');
   await logs.compactor.runOnce(later());
   t.equal(p0.extents.length, 2, 'a second segment follows the first');
-  t.same((await manifest(metadata, p0))!.segments.map((s) => [s.baseOffset, s.lastOffset]), [[0, 39], [40, 42]]);
+  t.same(
+    (await manifest(metadata, p0))!.segments.map((s) => [s.baseOffset, s.lastOffset]),
+    [
+      [0, 39],
+      [40, 42],
+    ],
+  );
 });
 
 t.test('runs are cut at the target size; only data older than the min age is taken', async (t) => {
@@ -208,7 +245,10 @@ t.test('runs are cut at the target size; only data older than the min age is tak
   await logs.compactor.runOnce(Date.now() + 20_000);
   const sizes = p.extents.map((e) => (e.segment ? `S${e.lengthBytes >= 2000 ? '+' : '-'}` : 'W'));
   t.ok(sizes.filter((s) => s === 'S+').length >= 2, `segments of at least the target: ${sizes.join(' ')}`);
-  t.ok(p.extents.every((e, i) => !e.segment || p.extents.slice(0, i).every((x) => x.segment)), 'segments form a prefix');
+  t.ok(
+    p.extents.every((e, i) => !e.segment || p.extents.slice(0, i).every((x) => x.segment)),
+    'segments form a prefix',
+  );
   t.same(await snapshot(logs, p), before);
 });
 
@@ -230,12 +270,18 @@ t.test('recovery after compaction reads manifests and the recent WAL only', asyn
   logs = await make();
   const recoveryGetsBefore = local.stats().requests.get - gets;
   const recoveryMsBefore = performance.now() - t0;
-  t.equal(recoveryGetsBefore, flushes, `before compaction: one GET per WAL object (${recoveryGetsBefore} in ${recoveryMsBefore.toFixed(1)} ms)`);
+  t.equal(
+    recoveryGetsBefore,
+    flushes,
+    `before compaction: one GET per WAL object (${recoveryGetsBefore} in ${recoveryMsBefore.toFixed(1)} ms)`,
+  );
   await logs.compactor.runOnce(later());
   // A few recent flushes stay in the WAL.
   const recent = 5;
   for (let i = flushes; i < flushes + recent; i++) {
-    await Promise.all([0, 1, 2, 3].map((k) => logs.append(logs.partition(topic.id, k)!, batch([`${k}-${i}`], 1000 + i), 1, null, patch).durable));
+    await Promise.all(
+      [0, 1, 2, 3].map((k) => logs.append(logs.partition(topic.id, k)!, batch([`${k}-${i}`], 1000 + i), 1, null, patch).durable),
+    );
   }
   await crash(logs);
 
@@ -244,8 +290,14 @@ t.test('recovery after compaction reads manifests and the recent WAL only', asyn
   logs = await make();
   const recoveryGetsAfter = local.stats().requests.get - gets;
   const recoveryMsAfter = performance.now() - t0;
-  t.equal(recoveryGetsAfter, recent, `after compaction: only the recent WAL objects (${recoveryGetsAfter} GETs in ${recoveryMsAfter.toFixed(1)} ms)`);
-  t.comment(`recovery of ${flushes} flushes × 4 partitions: ${recoveryGetsBefore} GETs / ${recoveryMsBefore.toFixed(1)} ms before compaction, ${recoveryGetsAfter} GETs / ${recoveryMsAfter.toFixed(1)} ms after (${recent} recent flushes)`);
+  t.equal(
+    recoveryGetsAfter,
+    recent,
+    `after compaction: only the recent WAL objects (${recoveryGetsAfter} GETs in ${recoveryMsAfter.toFixed(1)} ms)`,
+  );
+  t.comment(
+    `recovery of ${flushes} flushes × 4 partitions: ${recoveryGetsBefore} GETs / ${recoveryMsBefore.toFixed(1)} ms before compaction, ${recoveryGetsAfter} GETs / ${recoveryMsAfter.toFixed(1)} ms after (${recent} recent flushes)`,
+  );
   for (let k = 0; k < 4; k++) {
     const p = logs.partition(topic.id, k)!;
     t.equal(p.highWatermark, flushes + recent);
@@ -283,12 +335,15 @@ t.test('segment reads GET one read-ahead window through the offset index, not th
   t.ok(local.stats().requests.get - gets <= 3, 'index (one GET) and one window (plus read-ahead)');
   // Sequential reading across windows returns everything, in order.
   const seen: number[] = [];
-  for (let o = 0; o < p.highWatermark;) {
+  for (let o = 0; o < p.highWatermark; ) {
     const got = records(await logs.read(p, o, 3000, true, p.highWatermark));
     for (const x of got) seen.push(x.offset);
     o = got.at(-1)!.offset + 1;
   }
-  t.same(seen, Array.from({ length: 200 }, (_, i) => i));
+  t.same(
+    seen,
+    Array.from({ length: 200 }, (_, i) => i),
+  );
   t.ok(logs.indexCache.stats.hits > 0);
 });
 
@@ -303,10 +358,13 @@ t.test('timestamp lookups use the time index', async (t) => {
   const ts = (i: number) => 100_000 + i * 10 + (i % 10 === 5 ? 1000 : 0);
   for (let i = 0; i < 150; i++) await logs.append(p, batch([`${i}:${value}`], ts(i)), 1, null, patch).durable;
   const targets = [0, 100_000, 100_001, 100_500, 101_000, 101_055, 101_200, 101_495, 101_500, 102_000, 102_200, 102_490, 103_000];
-  const lookup = async () => Promise.all(targets.map(async (target) => {
-    const found = await logs.findBatchByTimestamp(p, target);
-    return found ? records(found.batch)[0]!.offset : null;
-  }));
+  const lookup = async () =>
+    Promise.all(
+      targets.map(async (target) => {
+        const found = await logs.findBatchByTimestamp(p, target);
+        return found ? records(found.batch)[0]!.offset : null;
+      }),
+    );
   const before = await lookup();
   const expected = targets.map((target) => {
     const i = Array.from({ length: 150 }, (_, k) => k).find((k) => ts(k) >= target);
@@ -359,11 +417,17 @@ t.test('retention and DeleteRecords work on segments: whole segments below the l
   await logs.enforceRetention(now);
   const kept = p.extents;
   t.ok(kept.length < segments.length - 1, 'old segments dropped');
-  t.ok(kept.every((e) => e.maxTimestamp >= now - 330_000), 'what is left is young enough');
+  t.ok(
+    kept.every((e) => e.maxTimestamp >= now - 330_000),
+    'what is left is young enough',
+  );
   for (const s of segments) if (!kept.includes(s)) t.notOk(await local.head(s.objectKey), `${s.objectKey} deleted`);
   const m = (await manifest(metadata, p))!;
   t.equal(m.logStartOffset, kept[0]!.baseOffset);
-  t.same(m.segments.map((s) => s.objectKey), kept.map((e) => e.objectKey));
+  t.same(
+    m.segments.map((s) => s.objectKey),
+    kept.map((e) => e.objectKey),
+  );
   const before = await snapshot(logs, p);
   await crash(logs);
   logs = await make();
@@ -546,8 +610,11 @@ t.test('compaction does not race with DeleteRecords or topic deletion', async (t
   t.ok(p.extents.every((e) => !e.segment));
   t.equal(q.extents.length, 1, 'q: compacted');
   const segs = (await local.list('seg/')).map((o) => o.key);
-  t.same(segs, [q.extents[0]!.objectKey], 'p\'s uncommitted segment was deleted');
-  t.same(records(await logs.read(p, 3, 1 << 20, true, p.highWatermark)).map((r) => r.value), ['p3', 'p4', 'p5']);
+  t.same(segs, [q.extents[0]!.objectKey], "p's uncommitted segment was deleted");
+  t.same(
+    records(await logs.read(p, 3, 1 << 20, true, p.highWatermark)).map((r) => r.value),
+    ['p3', 'p4', 'p5'],
+  );
 
   // Topic deletion while a compaction is in flight: nothing of the topic survives.
   await fill(logs, p, 3, 'more');
@@ -559,8 +626,16 @@ t.test('compaction does not race with DeleteRecords or topic deletion', async (t
   objectStore.onPut = null;
   await dropped;
   t.equal(logs.partition(topic.id, 0), undefined);
-  t.same((await local.list('seg/')).map((o) => o.key), [], 'no segment of the deleted topic is left');
-  t.same((await local.list('wal/')).map((o) => o.key), [], 'nor WAL object');
+  t.same(
+    (await local.list('seg/')).map((o) => o.key),
+    [],
+    'no segment of the deleted topic is left',
+  );
+  t.same(
+    (await local.list('wal/')).map((o) => o.key),
+    [],
+    'nor WAL object',
+  );
 });
 
 t.test('a read that waited while its WAL object was compacted away looks the offset up again', async (t) => {
@@ -585,12 +660,18 @@ t.test('a read that waited while its WAL object was compacted away looks the off
   await logs.compactor.runOnce(later());
   t.ok(p.extents[0]!.segment, 'compacted, WAL objects deleted');
   release();
-  t.same(records(await reading).map((r) => r.value), ['i1', 'i2', 'i3'], 'the read found the records in the segment');
+  t.same(
+    records(await reading).map((r) => r.value),
+    ['i1', 'i2', 'i3'],
+    'the read found the records in the segment',
+  );
 });
 
 t.test('too many segments: adjacent small ones are merged, the old ones deleted', async (t) => {
   const { metadata, local, topics, make } = await setup(t);
-  const logs = await make({ compaction: { minAgeMs: 0, maxAgeMs: 1000, targetBytes: 4096, indexIntervalBytes: 256, maxSegmentsPerPartition: 3 } });
+  const logs = await make({
+    compaction: { minAgeMs: 0, maxAgeMs: 1000, targetBytes: 4096, indexIntervalBytes: 256, maxSegmentsPerPartition: 3 },
+  });
   const topic = await topics.create('merge', 1, {});
   logs.ensurePartitions(topic);
   const p = logs.partition(topic.id, 0)!;
@@ -631,10 +712,13 @@ t.test('legacy /log-start/ keys are read at recovery and replaced by the manifes
   logs = await make();
   p = logs.partition(topic.id, 0)!;
   t.equal(p.logStartOffset, 2);
-  t.same(records(await logs.read(p, 2, 1 << 20, true, p.highWatermark)).map((r) => r.value), ['L2', 'L3', 'L4', 'L5']);
+  t.same(
+    records(await logs.read(p, 2, 1 << 20, true, p.highWatermark)).map((r) => r.value),
+    ['L2', 'L3', 'L4', 'L5'],
+  );
 });
 
-t.test('a deleted topic\'s segments and manifests are released at start when its deletion was interrupted', async (t) => {
+t.test("a deleted topic's segments and manifests are released at start when its deletion was interrupted", async (t) => {
   const { metadata, local, topics, make, crash } = await setup(t);
   let logs = await make();
   const topic = await topics.create('gone', 1, {});
@@ -687,17 +771,23 @@ t.test('a WAL object shared with a partition not yet compacted stays until its l
   const beforeSmall = await snapshot(logs, small);
   await logs.compactor.runOnce(Date.now());
   t.ok(big.extents[0]!.segment, 'the big partition reached the target');
-  t.ok(small.extents.every((e) => !e.segment), 'the small one is below it and young');
+  t.ok(
+    small.extents.every((e) => !e.segment),
+    'the small one is below it and young',
+  );
   const walLeft = (await local.list('wal/')).length;
   t.ok(walLeft >= small.extents.length, `${walLeft} WAL objects still hold the small partition's chunks`);
   await crash(logs);
   logs = await make({ compaction: { minAgeMs: 0, maxAgeMs: 3_600_000, targetBytes: 2048, indexIntervalBytes: 256 } });
   big = logs.partition(topic.id, 0)!;
   small = logs.partition(topic.id, 1)!;
-  t.same(await snapshot(logs, big), beforeBig, 'recovery skips the big partition\'s chunks in those objects');
-  t.same(await snapshot(logs, small), beforeSmall, 'and keeps the small one\'s');
+  t.same(await snapshot(logs, big), beforeBig, "recovery skips the big partition's chunks in those objects");
+  t.same(await snapshot(logs, small), beforeSmall, "and keeps the small one's");
   await logs.compactor.runOnce(later());
-  t.ok(small.extents.every((e) => e.segment), 'old enough now');
+  t.ok(
+    small.extents.every((e) => e.segment),
+    'old enough now',
+  );
   t.equal((await local.list('wal/')).length, 0, 'the last live chunks went: every WAL object deleted');
   t.equal((await metadata.getPrefix(walPrefix)).length, 0);
   t.same(await snapshot(logs, small), beforeSmall);

@@ -26,7 +26,7 @@ function batch(values: string[], timestampMs = Date.now()): Buffer {
 function valuesOf(data: Buffer | null): { offset: number; value: string }[] {
   const out: { offset: number; value: string }[] = [];
   if (!data) return out;
-  for (let pos = 0; pos < data.length;) {
+  for (let pos = 0; pos < data.length; ) {
     const c = openBatchRecords(data, pos, new RecordCursor(), { maxDecompressedBytes: 1 << 24 });
     while (c.next()) out.push({ offset: c.offset, value: c.value()!.toString() });
     pos += 12 + data.readInt32BE(pos + 8);
@@ -42,9 +42,19 @@ async function setup(t: Test, overrides: Partial<LogManagerOptions> = {}) {
   const make = async (more: Partial<LogManagerOptions> = {}) => {
     await topics.load();
     const logs = new LogManager({
-      metadata, objectStore, topics, nodeId: 1, host: '127.0.0.1', port: 9092,
-      flushSizeBytes: 1 << 20, flushLingerMs: 5, maxConcurrentFlushes: 2, cacheSegmentBytes: 1 << 20,
-      readaheadBytes: 1 << 16, recoveryConcurrency: 4, logger: silentLogger(),
+      metadata,
+      objectStore,
+      topics,
+      nodeId: 1,
+      host: '127.0.0.1',
+      port: 9092,
+      flushSizeBytes: 1 << 20,
+      flushLingerMs: 5,
+      maxConcurrentFlushes: 2,
+      cacheSegmentBytes: 1 << 20,
+      readaheadBytes: 1 << 16,
+      recoveryConcurrency: 4,
+      logger: silentLogger(),
       retentionOf: () => ({ retentionMs: -1, retentionBytes: -1, deleteEnabled: true }),
       ...overrides,
       ...more,
@@ -59,7 +69,6 @@ async function setup(t: Test, overrides: Partial<LogManagerOptions> = {}) {
   });
   return { metadata, objectStore, topics, make };
 }
-
 
 t.test('appends are durable, readable, and survive a restart', async (t) => {
   const { topics, objectStore, make } = await setup(t);
@@ -78,15 +87,25 @@ t.test('appends are durable, readable, and survive a restart', async (t) => {
   t.equal(p0.highWatermark, 3);
   t.equal(p2.highWatermark, 1);
   t.equal(objectStore.stats().requests.put, 1, 'one object for both partitions');
-  t.same(valuesOf(await logs.read(p0, 0, 1 << 20, true, p0.highWatermark)).map((r) => r.value), ['a', 'b', 'c']);
-  t.same(valuesOf(await logs.read(p0, 2, 1 << 20, true, p0.highWatermark)), [{ offset: 2, value: 'c' }], 'reads start at the batch holding the offset');
+  t.same(
+    valuesOf(await logs.read(p0, 0, 1 << 20, true, p0.highWatermark)).map((r) => r.value),
+    ['a', 'b', 'c'],
+  );
+  t.same(
+    valuesOf(await logs.read(p0, 2, 1 << 20, true, p0.highWatermark)),
+    [{ offset: 2, value: 'c' }],
+    'reads start at the batch holding the offset',
+  );
   t.equal(await logs.read(p0, 3, 1 << 20, true, p0.highWatermark), null, 'nothing at the high watermark');
   await logs.close(1000);
 
   logs = await make();
   const r0 = logs.partition(topic.id, 0)!;
   t.equal(r0.highWatermark, 3, 'recovered');
-  t.same(valuesOf(await logs.read(r0, 0, 1 << 20, true, r0.highWatermark)).map((r) => r.value), ['a', 'b', 'c']);
+  t.same(
+    valuesOf(await logs.read(r0, 0, 1 << 20, true, r0.highWatermark)).map((r) => r.value),
+    ['a', 'b', 'c'],
+  );
   const w4 = logs.append(r0, batch(['d']), 1, null, patch);
   t.equal(w4.baseOffset, 3, 'offsets continue');
   await w4.durable;
@@ -124,8 +143,16 @@ t.test('prefetch starts the GETs a read will need at once, within the in-flight 
   const before = objectStore.stats().requests.get;
   logs.prefetch(p, 1, 3500);
   t.equal(objectStore.stats().requests.get - before, 4, 'offsets 1..4: four chunks of about 1 KiB requested together, before any read');
-  t.same(valuesOf(await logs.read(p, 1, 3500, true, p.highWatermark)).map((r) => r.offset), [1, 2, 3], 'the read takes what fits');
-  t.equal(objectStore.stats().requests.get - before, 5, 'the read needed no GET of its own; read-ahead (64 KiB) asked for the one chunk not yet loading (offset 5)');
+  t.same(
+    valuesOf(await logs.read(p, 1, 3500, true, p.highWatermark)).map((r) => r.offset),
+    [1, 2, 3],
+    'the read takes what fits',
+  );
+  t.equal(
+    objectStore.stats().requests.get - before,
+    5,
+    'the read needed no GET of its own; read-ahead (64 KiB) asked for the one chunk not yet loading (offset 5)',
+  );
   logs.prefetch(p, 0, 1 << 20, 2);
   t.equal(objectStore.stats().requests.get - before, 6, 'up to the end offset only: offset 0, as 1 is cached');
   logs.prefetch(p, 6, 1 << 20);
@@ -137,7 +164,11 @@ t.test('prefetch starts the GETs a read will need at once, within the in-flight 
   const before2 = objectStore.stats().requests.get;
   logs.prefetch(p, 0, 1 << 20);
   t.equal(objectStore.stats().requests.get - before2, 2, 'two chunks of about 1 KiB fit 2,500 in-flight bytes; the rest waits for reads');
-  t.same(valuesOf(await logs.read(p, 0, 1 << 20, true, p.highWatermark)).map((r) => r.offset), [0, 1, 2, 3, 4, 5], 'reads load the rest on demand');
+  t.same(
+    valuesOf(await logs.read(p, 0, 1 << 20, true, p.highWatermark)).map((r) => r.offset),
+    [0, 1, 2, 3, 4, 5],
+    'reads load the rest on demand',
+  );
   await logs.close(1000);
 
   logs = await make({ prefetchMaxInflightBytes: 0, readaheadBytes: 0 });
@@ -163,10 +194,13 @@ t.test('prefetchMany reads the chunks of several partitions in one WAL object wi
 
   logs = await make({ readaheadBytes: 0 }); // caches cold
   const ps = [0, 1, 2].map((p) => logs.partition(topic.id, p)!);
-  t.ok(ps.every((p) => p.extents.length === 4), 'four WAL objects, each with a chunk of every partition');
+  t.ok(
+    ps.every((p) => p.extents.length === 4),
+    'four WAL objects, each with a chunk of every partition',
+  );
   const before = objectStore.stats().requests.get;
   logs.prefetchMany(ps.map((log) => ({ log, offset: 0, bytes: 1 << 20, endOffset: log.highWatermark })));
-  t.equal(objectStore.stats().requests.get - before, 4, 'one GET per object for the three partitions\' chunks, not twelve');
+  t.equal(objectStore.stats().requests.get - before, 4, "one GET per object for the three partitions' chunks, not twelve");
   for (const log of ps) t.equal(valuesOf(await logs.read(log, 0, 1 << 20, true, log.highWatermark)).length, 4);
   t.equal(objectStore.stats().requests.get - before, 4, 'the reads needed no GET of their own');
   t.equal(logs.cache.stats.prefetches, 4);
@@ -184,7 +218,10 @@ t.test('DeleteRecords and retention release objects', async (t) => {
   t.equal(await logs.deleteRecordsBefore(p, 2), 2);
   t.equal(p.logStartOffset, 2);
   t.equal((await objectStore.list('wal/')).length, 1, 'objects wholly below the log start are deleted');
-  t.same(valuesOf(await logs.read(p, 2, 1 << 20, true, p.highWatermark)).map((r) => r.value), ['r2']);
+  t.same(
+    valuesOf(await logs.read(p, 2, 1 << 20, true, p.highWatermark)).map((r) => r.value),
+    ['r2'],
+  );
   await logs.close(1000);
 });
 
@@ -209,6 +246,10 @@ t.test('objects of an earlier incarnation that never committed are deleted at st
   await objectStore.put('wal/0000000000000042-1-deadbeef0000.wal', Buffer.from('orphan'));
   await objectStore.put('wal/0000000000000043-2-deadbeef0000.wal', Buffer.from('another node'));
   const logs = await make();
-  t.same((await objectStore.list('wal/')).map((o) => o.key), ['wal/0000000000000043-2-deadbeef0000.wal'], 'only this node\'s orphan goes');
+  t.same(
+    (await objectStore.list('wal/')).map((o) => o.key),
+    ['wal/0000000000000043-2-deadbeef0000.wal'],
+    "only this node's orphan goes",
+  );
   await logs.close(1000);
 });

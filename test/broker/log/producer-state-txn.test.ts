@@ -10,10 +10,20 @@ import { ControlRecordType } from '../../../broker/protocol/records/constants.ts
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
 
 function data(baseOffset: number, producerId: number, epoch: number, baseSequence: number, count: number, transactional = true): Buffer {
-  return buildRecordBatch(Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestampMs: 1000 })), { baseOffset, producerId, producerEpoch: epoch, baseSequence, transactional });
+  return buildRecordBatch(
+    Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestampMs: 1000 })),
+    { baseOffset, producerId, producerEpoch: epoch, baseSequence, transactional },
+  );
 }
 function marker(baseOffset: number, producerId: number, epoch: number, commit: boolean, coordinatorEpoch = 0): Buffer {
-  return buildEndTxnMarkerBatch({ type: commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch, producerId, producerEpoch: epoch, timestampMs: 2000, baseOffset });
+  return buildEndTxnMarkerBatch({
+    type: commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT,
+    coordinatorEpoch,
+    producerId,
+    producerEpoch: epoch,
+    timestampMs: 2000,
+    baseOffset,
+  });
 }
 
 t.test('control type and LSO through a log of two interleaved transactions', async (t) => {
@@ -22,8 +32,12 @@ t.test('control type and LSO through a log of two interleaved transactions', asy
   const m = new ProducerStateManager(defaultProducerStateSettings);
   // offsets: 0-1 p1 txn, 2-3 p2 txn, 4 plain (non-transactional, pid -1), 5 p1 commit marker, 6-7 p2, 8 p2 abort marker
   const log = Buffer.concat([
-    data(0, 1, 0, 0, 2), data(2, 2, 0, 0, 2), buildRecordBatch([{ key: null, value: Buffer.from('x'), timestampMs: 1 }], { baseOffset: 4 }),
-    marker(5, 1, 0, true, 3), data(6, 2, 0, 2, 2), marker(8, 2, 0, false, 3),
+    data(0, 1, 0, 0, 2),
+    data(2, 2, 0, 0, 2),
+    buildRecordBatch([{ key: null, value: Buffer.from('x'), timestampMs: 1 }], { baseOffset: 4 }),
+    marker(5, 1, 0, true, 3),
+    data(6, 2, 0, 2, 2),
+    marker(8, 2, 0, false, 3),
   ]);
   m.applyBatches(log.subarray(0, log.indexOf(marker(5, 1, 0, true, 3))), 0);
   t.equal(m.ongoingCount, 2);

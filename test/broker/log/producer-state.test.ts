@@ -9,8 +9,18 @@ import { assignOffsets, buildRecordBatch } from '../../../broker/protocol/record
 const settings = { expirationMs: 1000, maxProducers: 3 };
 const INT32_MAX = 0x7fffffff;
 
-function batch(producerId: number, producerEpoch: number, baseSequence: number, count: number, baseOffset: number, timestampMs = 100): Buffer {
-  const b = buildRecordBatch(Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestampMs })), { producerId, producerEpoch, baseSequence });
+function batch(
+  producerId: number,
+  producerEpoch: number,
+  baseSequence: number,
+  count: number,
+  baseOffset: number,
+  timestampMs = 100,
+): Buffer {
+  const b = buildRecordBatch(
+    Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestampMs })),
+    { producerId, producerEpoch, baseSequence },
+  );
   assignOffsets(b, baseOffset, 0);
   return b;
 }
@@ -45,7 +55,11 @@ t.test('duplicates of the last five batches; older ones are out of order', async
   const old = m.check(1, 0, 10, 19);
   t.equal(old.kind === 'error' && old.errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, 'a batch older than the last five');
   const partial = m.check(1, 0, 60, 65);
-  t.equal(partial.kind === 'error' && partial.errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, 'same first sequence, other last: not a duplicate');
+  t.equal(
+    partial.kind === 'error' && partial.errorCode,
+    ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    'same first sequence, other last: not a duplicate',
+  );
   const gap = m.check(1, 0, 71, 75);
   t.equal(gap.kind === 'error' && gap.errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, 'a gap');
   t.equal(m.check(1, 0, 70, 75).kind, 'append', 'the next sequence');
@@ -57,7 +71,11 @@ t.test('epochs: older is fenced, newer must start at 0 and resets the batches', 
   const older = m.check(1, 1, 5, 9);
   t.equal(older.kind === 'error' && older.errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
   const olderDup = m.check(1, 1, 0, 4);
-  t.equal(olderDup.kind === 'error' && olderDup.errorCode, ErrorCode.INVALID_PRODUCER_EPOCH, 'a batch of another epoch is never a duplicate');
+  t.equal(
+    olderDup.kind === 'error' && olderDup.errorCode,
+    ErrorCode.INVALID_PRODUCER_EPOCH,
+    'a batch of another epoch is never a duplicate',
+  );
   const newerNotZero = m.check(1, 3, 5, 9);
   t.equal(newerNotZero.kind === 'error' && newerNotZero.errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
   t.equal(m.check(1, 3, 0, 9).kind, 'append');
@@ -98,12 +116,22 @@ t.test('expiry by the last batch timestamp; bound on producers (least recently w
 t.test('snapshots round-trip; applyBatches and advanceSnapshot read only batch headers', async (t) => {
   const m = new ProducerStateManager({ expirationMs: 1e12, maxProducers: 100 });
   const data = Buffer.concat([
-    batch(9, 0, 0, 3, 0), batch(-1, -1, -1, 2, 3), batch(9, 0, 3, 2, 5), batch(11, 4, 100, 1, 7), batch(9, 1, 0, 1, 8),
+    batch(9, 0, 0, 3, 0),
+    batch(-1, -1, -1, 2, 3),
+    batch(9, 0, 3, 2, 5),
+    batch(11, 4, 100, 1, 7),
+    batch(9, 1, 0, 1, 8),
   ]);
   m.applyBatches(data, 0);
   t.equal(m.entry(9)!.epoch, 1);
-  t.same(m.entry(9)!.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset]), [[0, 0, 8, 8]]);
-  t.same(m.entry(11)!.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset]), [[100, 100, 7, 7]]);
+  t.same(
+    m.entry(9)!.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset]),
+    [[0, 0, 8, 8]],
+  );
+  t.same(
+    m.entry(11)!.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset]),
+    [[100, 100, 7, 7]],
+  );
   const snap = m.toSnapshot(9);
   const back = ProducerStateManager.fromSnapshot(JSON.parse(JSON.stringify(snap)), settings);
   t.same(back.toSnapshot(9), snap);
@@ -115,7 +143,11 @@ t.test('snapshots round-trip; applyBatches and advanceSnapshot read only batch h
   const s2 = advanceSnapshot(s1, [data, more], 11, 0, 200, { expirationMs: 1e12, maxProducers: 100 });
   t.equal(s2.offset, 11);
   const m2 = ProducerStateManager.fromSnapshot(s2, settings);
-  t.same(m2.entry(11)!.batches.map((b) => b.firstOffset), [7, 9], 'batches below the base snapshot are not applied twice');
+  t.same(
+    m2.entry(11)!.batches.map((b) => b.firstOffset),
+    [7, 9],
+    'batches below the base snapshot are not applied twice',
+  );
   t.equal(advanceSnapshot(s2, [data], 9, 0, 200, settings), s2, 'a merge of older segments keeps the snapshot');
   const expired = advanceSnapshot(s2, [more], 12, 0, 1e13, { expirationMs: 1000, maxProducers: 100 });
   t.same(expired.producers, [], 'expired producers are not snapshotted');
@@ -147,8 +179,24 @@ t.test('rebuild from a snapshot plus the tail: correct, bounded to the tail, and
   const snapshot = advanceSnapshot(null, [half], (total / 2) * 10, 0, Date.now(), { expirationMs: 1e12, maxProducers: 1000 });
   t.equal(snapshot.producers.length, producers);
   const log = new PartitionLog({
-    topicId: 'x', topicName: 'x', partition: 0, leaderEpoch: 0, logStartOffset: 0, onHighWatermark: () => {},
-    extents: [{ baseOffset: 0, lastOffset: total * 10 - 1, maxTimestamp: 0, objectKey: 'k', position: 0, lengthBytes: all.length, segment: false, objectSizeBytes: all.length }],
+    topicId: 'x',
+    topicName: 'x',
+    partition: 0,
+    leaderEpoch: 0,
+    logStartOffset: 0,
+    onHighWatermark: () => {},
+    extents: [
+      {
+        baseOffset: 0,
+        lastOffset: total * 10 - 1,
+        maxTimestamp: 0,
+        objectKey: 'k',
+        position: 0,
+        lengthBytes: all.length,
+        segment: false,
+        objectSizeBytes: all.length,
+      },
+    ],
   });
   log.producerSnapshot = snapshot;
   // The reader serves whole batches from `offset` (as LogManager.read does), in 1 MiB pieces.
@@ -182,7 +230,9 @@ t.test('rebuild from a snapshot plus the tail: correct, bounded to the tail, and
     if (p === 0) t.same([last.firstSeq, last.lastSeq], [(total / producers - 1) * 10, (total / producers - 1) * 10 + 9]);
     if (m1.check(1000 + p, 0, last.firstSeq, last.lastSeq).kind !== 'duplicate') t.fail(`producer ${p}: last batch not a duplicate`);
   }
-  t.comment(`rebuild of ${total / 2} batches (${(all.length / 2 / 1048576).toFixed(1)} MiB of tail) in memory: ${ms.toFixed(1)} ms, ${(ms * 1000 / (total / 2)).toFixed(2)} µs per batch`);
+  t.comment(
+    `rebuild of ${total / 2} batches (${(all.length / 2 / 1048576).toFixed(1)} MiB of tail) in memory: ${ms.toFixed(1)} ms, ${((ms * 1000) / (total / 2)).toFixed(2)} µs per batch`,
+  );
   t.ok(ms < 5000);
   log.abandonUnflushed(new Error('abandoned'));
   t.equal(log.producerState, null, 'abandoned appends drop the state: rebuilt before the next idempotent batch');

@@ -33,9 +33,17 @@ async function setup(t: Test) {
     seq++;
     const objectKey = `wal/${seq}-${nodeId}.wal`;
     const data = buildRecordBatch([{ key: null, value: Buffer.from('v'), timestampMs: 1 }]);
-    const { body, sizeBytes } = buildWalObject(Array.from({ length: partitions }, (_, p) => ({
-      topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partition: p, baseOffset: 0, lastOffset: 0, maxTimestamp: 1, batchCount: 1, data,
-    })));
+    const { body, sizeBytes } = buildWalObject(
+      Array.from({ length: partitions }, (_, p) => ({
+        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        partition: p,
+        baseOffset: 0,
+        lastOffset: 0,
+        maxTimestamp: 1,
+        batchCount: 1,
+        data,
+      })),
+    );
     if (withObject) await store.put(objectKey, body);
     const record: WalRecord = { objectKey, sizeBytes, nodeId, createdAtMs: Date.now() };
     await metadata.txn([], [{ type: 'put', key: nodeWalKey(nodeId, seq), value: JSON.stringify(record) }]);
@@ -52,7 +60,7 @@ async function until(check: () => boolean): Promise<void> {
   }
 }
 
-t.test('other brokers\' WAL indexes are read as their keys appear; this broker\'s own are not', async (t) => {
+t.test("other brokers' WAL indexes are read as their keys appear; this broker's own are not", async (t) => {
   const { store, metadata, commit } = await setup(t);
   const before = await commit(2, 3); // present at start
   const cache = new IndexCache(store, 1 << 20);
@@ -68,7 +76,7 @@ t.test('other brokers\' WAL indexes are read as their keys appear; this broker\'
   t.equal((await cache.wal(later, (await store.head(later))!.sizeBytes)).length, 5, 'a new one is cached');
   t.equal(cache.stats.misses, misses, 'no read was needed for either');
   await new Promise((r) => setTimeout(r, 50));
-  t.equal(warmer.stats.warmed, 2, 'the broker\'s own object was not read');
+  t.equal(warmer.stats.warmed, 2, "the broker's own object was not read");
 });
 
 t.test('the queue is bounded; a collected object is a failure, not a crash; stop ends the watch', async (t) => {
@@ -104,7 +112,14 @@ t.test('a watch that ends with an error is followed again from the current revis
     },
   });
   const cache = new IndexCache(store, 1 << 20);
-  const warmer = new WalIndexWarmer({ metadata: flaky, indexCache: cache, nodeId: 1, logger: silentLogger(), maxQueued: 100, concurrency: 2 });
+  const warmer = new WalIndexWarmer({
+    metadata: flaky,
+    indexCache: cache,
+    nodeId: 1,
+    logger: silentLogger(),
+    maxQueued: 100,
+    concurrency: 2,
+  });
   warmer.start([], (await metadata.revision()) + 1);
   t.teardown(() => warmer.stop());
   await until(() => watches === 2);

@@ -67,7 +67,13 @@ t.test('data, revision, lease counter and watch history survive close and reopen
   t.equal(s1.dataDir, dir);
   const lease1 = await s1.grantLease(60_000);
   const lease2 = await s1.grantLease(60_000);
-  await s1.txn([], [{ type: 'put', key: '/a', value: '1' }, { type: 'put', key: '/b', value: '\u{1f600}' }]);
+  await s1.txn(
+    [],
+    [
+      { type: 'put', key: '/a', value: '1' },
+      { type: 'put', key: '/b', value: '\u{1f600}' },
+    ],
+  );
   await s1.txn([], [{ type: 'put', key: '/a', value: '2', lease: lease2.id }]);
   await s1.txn([], [{ type: 'delete', key: '/b' }]);
   await s1.close();
@@ -95,16 +101,23 @@ t.test('a lease that expired while the store was closed is expired on open', asy
   const s1 = await EmbeddedMetadataStore.open(dir);
   const short = await s1.grantLease(100);
   const long = await s1.grantLease(60_000);
-  await s1.txn([], [
-    { type: 'put', key: '/short/1', value: 'x', lease: short.id },
-    { type: 'put', key: '/short/2', value: 'x', lease: short.id },
-    { type: 'put', key: '/long', value: 'y', lease: long.id },
-  ]);
+  await s1.txn(
+    [],
+    [
+      { type: 'put', key: '/short/1', value: 'x', lease: short.id },
+      { type: 'put', key: '/short/2', value: 'x', lease: short.id },
+      { type: 'put', key: '/long', value: 'y', lease: long.id },
+    ],
+  );
   await s1.close(); // as a crash would: the leases stay behind
   await sleep(200);
 
   const s2 = await open(t, dir);
-  t.same((await s2.getPrefix('/')).map((kv) => kv.key), ['/long'], 'expired on open, before any timer');
+  t.same(
+    (await s2.getPrefix('/')).map((kv) => kv.key),
+    ['/long'],
+    'expired on open, before any timer',
+  );
   t.equal(await s2.revision(), 2, 'one revision for the expiry');
   const w = record(s2, '/short/', 2);
   await w.waitEvents(2);
@@ -141,7 +154,11 @@ t.test('only one store per data directory', async (t) => {
   t.notOk(existsSync(join(dir, lockFileName)), 'close removes the lock file');
   const s2 = await open(t, dir);
   t.equal((await s2.get('/still'))?.value, 'works');
-  t.same(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left behind');
+  t.same(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary files left behind',
+  );
 });
 
 t.test('a stale lock file is taken over', async (t) => {
@@ -189,9 +206,14 @@ t.test('file format', async (t) => {
   t.teardown(() => db.close());
   t.same({ ...(db.prepare('PRAGMA journal_mode').get() as object) }, { journal_mode: 'wal' });
   t.same({ ...(db.prepare('PRAGMA user_version').get() as object) }, { user_version: formatVersion });
-  const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map(
+    (r) => r.name,
+  );
   t.same(tables, ['history', 'kv', 'leases', 'meta']);
-  t.same({ ...(db.prepare('SELECT * FROM kv').get() as object) }, { key: '/a', value: '1', create_rev: 1, mod_rev: 1, version: 1, lease: 0 });
+  t.same(
+    { ...(db.prepare('SELECT * FROM kv').get() as object) },
+    { key: '/a', value: '1', create_rev: 1, mod_rev: 1, version: 1, lease: 0 },
+  );
   t.same({ ...(db.prepare('SELECT * FROM meta').get() as object) }, { id: 1, revision: 1, compacted_revision: 0, last_lease_id: 0 });
 });
 
@@ -215,7 +237,11 @@ t.test('committed transactions survive kill -9', async (t) => {
   t.equal(code, null, 'killed, not exited');
   const printed = child.lines.map((l) => l.split(' ').map(Number) as [number, number]);
   t.ok(printed.length >= 300, `${printed.length} commits printed before the kill`);
-  t.same(printed.map(([i]) => i), printed.map((_, n) => n + 1), 'printed in order');
+  t.same(
+    printed.map(([i]) => i),
+    printed.map((_, n) => n + 1),
+    'printed in order',
+  );
   const [lastI, lastRevision] = printed.at(-1)!;
 
   const s = await open(t, dir); // also takes over the dead child's lock

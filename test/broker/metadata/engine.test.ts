@@ -6,8 +6,27 @@ import { MemoryBackend, MemoryMetadataStore } from '../../../broker/metadata/mem
 const utf8Order = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
 t.test('compareKeys is UTF-8 byte order', async (t) => {
-  const samples = ['', 'a', 'ab', 'b', '\u0000', '\u007f', '\u0080', '\ud7ff', '\ue000', '\uffff', '\u{10000}', '\u{1f600}', '\u{10ffff}', 'a\u{10000}', 'a\uffff', '\u{10000}a', '\u{10001}'];
-  for (const a of samples) for (const b of samples) t.equal(Math.sign(compareKeys(a, b)), utf8Order(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  const samples = [
+    '',
+    'a',
+    'ab',
+    'b',
+    '\u0000',
+    '\u007f',
+    '\u0080',
+    '\ud7ff',
+    '\ue000',
+    '\uffff',
+    '\u{10000}',
+    '\u{1f600}',
+    '\u{10ffff}',
+    'a\u{10000}',
+    'a\uffff',
+    '\u{10000}a',
+    '\u{10001}',
+  ];
+  for (const a of samples)
+    for (const b of samples) t.equal(Math.sign(compareKeys(a, b)), utf8Order(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
   t.ok('\u{10000}' < '\uffff' && compareKeys('\u{10000}', '\uffff') > 0, 'differs from UTF-16 order where it must');
 });
 

@@ -34,8 +34,19 @@ async function openStore(t: Test, m: EtcdMember, prefix = `/outage-${randomBytes
   return store;
 }
 
-async function openAuthStore(t: Test, m: EtcdMember, prefix: string, auth?: { username: string; password: string }): Promise<EtcdMetadataStore> {
-  const store = await EtcdMetadataStore.open({ endpoints: m.endpoints, prefix, requestTimeoutMs, dialTimeoutMs: requestTimeoutMs, ...(auth ? { auth } : {}) });
+async function openAuthStore(
+  t: Test,
+  m: EtcdMember,
+  prefix: string,
+  auth?: { username: string; password: string },
+): Promise<EtcdMetadataStore> {
+  const store = await EtcdMetadataStore.open({
+    endpoints: m.endpoints,
+    prefix,
+    requestTimeoutMs,
+    dialTimeoutMs: requestTimeoutMs,
+    ...(auth ? { auth } : {}),
+  });
   t.teardown(() => store.close());
   return store;
 }
@@ -107,7 +118,7 @@ t.test('etcd stopped and restarted: typed errors in time, then automatic recover
   t.same(w.lines(), written, 'the watch has every event, in order, once');
   await during.waitEvents(6);
   t.same(during.lines(), written.slice(3), 'the watch created during the outage has every event after it');
-  t.equal((await s.get('/k/lost')), null, 'the failed txn did not apply');
+  t.equal(await s.get('/k/lost'), null, 'the failed txn did not apply');
   await t.resolves(lease.keepAlive(), 'the lease survived the restart');
   await lease.revoke();
 });
@@ -120,10 +131,7 @@ t.test('a hung etcd (SIGSTOP): operations time out, then resume after SIGCONT', 
   await w.waitEvents(1);
   m.pause();
   try {
-    const ms = await Promise.all([
-      failsInTime(t, 'get', () => s.get('/h/before')),
-      failsInTime(t, 'txn', () => put(s, '/h/during', '2')),
-    ]);
+    const ms = await Promise.all([failsInTime(t, 'get', () => s.get('/h/before')), failsInTime(t, 'txn', () => put(s, '/h/during', '2'))]);
     t.comment(`hung etcd: operations rejected after ${Math.min(...ms)}..${Math.max(...ms)} ms`);
   } finally {
     m.resume();
@@ -135,7 +143,10 @@ t.test('a hung etcd (SIGSTOP): operations time out, then resume after SIGCONT', 
   t.same(lines[0], `put /h/before=1@${revision}`);
   t.same(lines.at(-1)?.replace(/@\d+$/, ''), 'put /h/after=3');
   // A txn that timed out may still have been applied once etcd woke up: the watch shows exactly what happened.
-  t.same(lines.slice(1, -1).map((l) => l.replace(/@\d+$/, '')), (await s.get('/h/during')) === null ? [] : ['put /h/during=2']);
+  t.same(
+    lines.slice(1, -1).map((l) => l.replace(/@\d+$/, '')),
+    (await s.get('/h/during')) === null ? [] : ['put /h/during=2'],
+  );
 });
 
 t.test('durability: committed transactions survive a crash (SIGKILL) and restart', { skip }, async (t) => {
@@ -155,7 +166,10 @@ t.test('durability: committed transactions survive a crash (SIGKILL) and restart
   const kvs = await s.getPrefix('/d/'); // the same store reconnects by itself
   t.equal(kvs.length, 50, 'every committed txn is there');
   const byKey = new Map(kvs.map((kv) => [kv.key, kv]));
-  t.ok(committed.every(([i, revision]) => byKey.get(`/d/${i}`)?.value === `value ${i}` && byKey.get(`/d/${i}`)?.modRevision === revision), 'values and revisions');
+  t.ok(
+    committed.every(([i, revision]) => byKey.get(`/d/${i}`)?.value === `value ${i}` && byKey.get(`/d/${i}`)?.modRevision === revision),
+    'values and revisions',
+  );
   t.ok((await s.revision()) >= committed.at(-1)![1]);
 });
 
@@ -195,7 +209,11 @@ t.test('password authentication, across token expiry and an etcd restart', { ski
 
   const started = Date.now();
   await t.rejects(openAuthStore(t, member, '/auth'), named('MetadataUnavailableError'), 'no credentials');
-  await t.rejects(openAuthStore(t, member, '/auth', { username: 'broker', password: 'wrong' }), named('MetadataUnavailableError'), 'wrong password');
+  await t.rejects(
+    openAuthStore(t, member, '/auth', { username: 'broker', password: 'wrong' }),
+    named('MetadataUnavailableError'),
+    'wrong password',
+  );
   const outside = await openAuthStore(t, member, '/elsewhere', { username: 'broker', password: 'broker-pw' }).catch((err: Error) => err);
   t.match(outside, named('MetadataUnavailableError', { message: /permission denied/ }), 'a prefix the user may not read');
   t.ok(Date.now() - started < 2500, 'refusals are not retried until the deadline');

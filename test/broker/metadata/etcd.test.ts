@@ -45,7 +45,13 @@ t.test('contract', async (t) => {
   // 1 s minimum leases so the lease-expiry test runs with 1 s and 2 s TTLs (leaseTimeScale 5).
   metadataStoreContract(
     t,
-    (options) => EtcdMetadataStore.open({ endpoints, prefix: testPrefix(), minLeaseTtlMs: 1000, ...(options?.limits ? { limits: options.limits } : {}) }),
+    (options) =>
+      EtcdMetadataStore.open({
+        endpoints,
+        prefix: testPrefix(),
+        minLeaseTtlMs: 1000,
+        ...(options?.limits ? { limits: options.limits } : {}),
+      }),
     { leaseTimeScale: 5, historyLimits: false },
   );
 });
@@ -62,14 +68,23 @@ t.test('compaction: a watch needing compacted revisions ends with CompactedRevis
 
   const errors: Error[] = [];
   const events: number[] = [];
-  s.watchPrefix('/c/', base + 1, (batch) => events.push(...batch.map((e) => (e.type === 'put' ? e.kv.modRevision : e.modRevision))), (err) => errors.push(err));
+  s.watchPrefix(
+    '/c/',
+    base + 1,
+    (batch) => events.push(...batch.map((e) => (e.type === 'put' ? e.kv.modRevision : e.modRevision))),
+    (err) => errors.push(err),
+  );
   await until(() => errors.length > 0, 3000, 'the compaction error');
   t.match(errors[0], named('CompactedRevisionError', { requestedRevision: base + 1, compactedRevision: head - 3 }));
   t.same(events, [], 'no events before the error');
 
   const kept = record(s, '/c/', head - 2);
   await kept.waitEvents(3);
-  t.same(kept.events().map((e) => (e.type === 'put' ? e.kv.key : e.key)), ['/c/4', '/c/5', '/c/6'], 'a watch from the compaction revision on works');
+  t.same(
+    kept.events().map((e) => (e.type === 'put' ? e.kv.key : e.key)),
+    ['/c/4', '/c/5', '/c/6'],
+    'a watch from the compaction revision on works',
+  );
   t.equal((await s.getPrefix('/c/')).length, 6, 'compaction drops history, not keys');
 
   // Without onError the error is thrown where nobody can ignore it: as an uncaught exception.
@@ -95,13 +110,30 @@ t.test('prefix isolation: stores with different prefixes never see each other', 
   t.not(a.prefix, b.prefix);
   const wa = record(a, '', 0);
   const wb = record(b, '', 0);
-  await a.txn([], [{ type: 'put', key: '/k', value: 'a' }, { type: 'put', key: '/topics/x', value: 'a' }]);
+  await a.txn(
+    [],
+    [
+      { type: 'put', key: '/k', value: 'a' },
+      { type: 'put', key: '/topics/x', value: 'a' },
+    ],
+  );
   await b.txn([], [{ type: 'put', key: '/k', value: 'b' }]);
   t.equal((await a.get('/k'))?.value, 'a');
   t.equal((await b.get('/k'))?.value, 'b');
-  t.same((await a.getPrefix('')).map((kv) => kv.key), ['/k', '/topics/x'], 'callers never see the prefix');
-  t.same((await b.getPrefix('')).map((kv) => kv.key), ['/k']);
-  t.equal((await b.txn([{ key: '/topics/x', target: 'createRevision', op: '=', value: 0 }], [])).succeeded, true, 'compares see only their own keys');
+  t.same(
+    (await a.getPrefix('')).map((kv) => kv.key),
+    ['/k', '/topics/x'],
+    'callers never see the prefix',
+  );
+  t.same(
+    (await b.getPrefix('')).map((kv) => kv.key),
+    ['/k'],
+  );
+  t.equal(
+    (await b.txn([{ key: '/topics/x', target: 'createRevision', op: '=', value: 0 }], [])).succeeded,
+    true,
+    'compares see only their own keys',
+  );
 
   // The etcd keys are prefix + key.
   const raw = rawClient(t, endpoints);
@@ -114,8 +146,15 @@ t.test('prefix isolation: stores with different prefixes never see each other', 
   await wa.waitEvents(4);
   await wb.waitEvents(1);
   await sleep(50);
-  t.same(wa.lines().map((l) => l.replace(/@\d+$/, '')), ['put /k=a', 'put /topics/x=a', 'del /k', 'del /topics/x']);
-  t.same(wb.lines().map((l) => l.replace(/@\d+$/, '')), ['put /k=b'], 'watches see only their prefix');
+  t.same(
+    wa.lines().map((l) => l.replace(/@\d+$/, '')),
+    ['put /k=a', 'put /topics/x=a', 'del /k', 'del /topics/x'],
+  );
+  t.same(
+    wb.lines().map((l) => l.replace(/@\d+$/, '')),
+    ['put /k=b'],
+    'watches see only their prefix',
+  );
   await b.txn([], [{ type: 'deletePrefix', prefix: '' }]);
 });
 
@@ -124,7 +163,13 @@ t.test('lease TTLs are rounded up to whole seconds, at least minLeaseTtlMs', asy
   const s = await openStore(t, endpoints);
   t.equal(s.minLeaseTtlMs, 2000, 'default minimum 2 s');
   const raw = rawClient(t, endpoints);
-  for (const [requested, granted] of [[10, 2000], [1999, 2000], [2000, 2000], [2001, 3000], [59_500, 60_000]] as const) {
+  for (const [requested, granted] of [
+    [10, 2000],
+    [1999, 2000],
+    [2000, 2000],
+    [2001, 3000],
+    [59_500, 60_000],
+  ] as const) {
     const lease = await s.grantLease(requested);
     t.equal(lease.ttlMs, granted, `${requested} ms → ${granted} ms`);
     const info = await raw.leaseClient.leaseTimeToLive({ ID: lease.id });
@@ -139,21 +184,24 @@ t.test('lease TTLs are rounded up to whole seconds, at least minLeaseTtlMs', asy
   await t.rejects(s.grantLease(0), named('InvalidMetadataRequestError'));
 });
 
-t.test('limits: etcd\'s 128 operations per transaction; etcd\'s refusals are typed errors', async (t) => {
+t.test("limits: etcd's 128 operations per transaction; etcd's refusals are typed errors", async (t) => {
   const { endpoints } = await sharedEtcd();
   const s = await openStore(t, endpoints);
   const puts = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'put', key: `/ops/${i}`, value: 'v' }) as const);
   t.equal((await s.txn([], puts(128))).succeeded, true, '128 operations');
   await t.rejects(s.txn([], puts(129)), named('InvalidMetadataRequestError'), '129 refused before sending');
   const lax = await openStore(t, endpoints, { limits: { maxTxnOps: 1000 } });
-  await t.rejects(lax.txn([], puts(129)), named('InvalidMetadataRequestError', { message: /too many operations/ }), 'etcd\'s own refusal');
+  await t.rejects(lax.txn([], puts(129)), named('InvalidMetadataRequestError', { message: /too many operations/ }), "etcd's own refusal");
   await t.rejects(s.txn([], [{ type: 'put', key: '/l', value: 'v', lease: 12345 }]), named('LeaseLostError'), 'unknown lease');
   await s.txn([], [{ type: 'deletePrefix', prefix: '' }]);
 });
 
 t.test('an unreachable etcd fails open() within the dial timeout', async (t) => {
   const started = Date.now();
-  await t.rejects(EtcdMetadataStore.open({ endpoints: ['http://127.0.0.1:1'], dialTimeoutMs: 300 }), named('MetadataUnavailableError', { message: /cannot reach etcd/ }));
+  await t.rejects(
+    EtcdMetadataStore.open({ endpoints: ['http://127.0.0.1:1'], dialTimeoutMs: 300 }),
+    named('MetadataUnavailableError', { message: /cannot reach etcd/ }),
+  );
   t.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
 });
 
@@ -177,10 +225,20 @@ t.test('store options from the broker configuration', async (t) => {
   t.equal(options.prefix, '/clusters/prod');
   t.equal(options.requestTimeoutMs, 2500);
   t.equal(options.dialTimeoutMs, 5000);
-  t.same(options.auth, { username: 'broker', password: 'secret pw' }, 'the password file\'s first line');
+  t.same(options.auth, { username: 'broker', password: 'secret pw' }, "the password file's first line");
   t.same([options.tls?.ca?.toString(), options.tls?.cert?.toString(), options.tls?.key?.toString()], ['CA', 'CERT', 'KEY']);
-  t.throws(() => loadConfig({ sets: ['skafos.metadata.store=etcd', 'skafos.etcd.endpoints=http://e1:2379', 'skafos.etcd.username=broker'] }), named('ConfigError', { key: 'skafos.etcd.username' }));
-  t.throws(() => loadConfig({ sets: ['skafos.metadata.store=etcd', 'skafos.etcd.endpoints=http://e1:2379', `skafos.etcd.tls.ca.file=${join(dir, 'ca.pem')}`] }), named('ConfigError', { key: 'skafos.etcd.tls.ca.file' }), 'TLS needs https');
+  t.throws(
+    () => loadConfig({ sets: ['skafos.metadata.store=etcd', 'skafos.etcd.endpoints=http://e1:2379', 'skafos.etcd.username=broker'] }),
+    named('ConfigError', { key: 'skafos.etcd.username' }),
+  );
+  t.throws(
+    () =>
+      loadConfig({
+        sets: ['skafos.metadata.store=etcd', 'skafos.etcd.endpoints=http://e1:2379', `skafos.etcd.tls.ca.file=${join(dir, 'ca.pem')}`],
+      }),
+    named('ConfigError', { key: 'skafos.etcd.tls.ca.file' }),
+    'TLS needs https',
+  );
   const plain = etcdStoreOptions(loadConfig({ sets: ['skafos.metadata.store=etcd', 'skafos.etcd.endpoints=http://e1:2379'] }));
   t.same(plain, { endpoints: ['http://e1:2379'], prefix: '/skafos', dialTimeoutMs: 5000, requestTimeoutMs: 5000 });
 });

@@ -122,7 +122,13 @@ t.test('404 and 405', async (t) => {
 
 t.test('a failing scrape is a 500, and the server keeps serving', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  metrics.gauge({ name: 'broken', help: 'Throws at scrape.', collect() { throw new Error('collector broke'); } });
+  metrics.gauge({
+    name: 'broken',
+    help: 'Throws at scrape.',
+    collect() {
+      throw new Error('collector broke');
+    },
+  });
   const server = await start(t, { registry: metrics.registry });
   const res = await get(server.address.port, '/metrics');
   t.equal(res.status, 500);

@@ -10,7 +10,15 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[] }
       done();
     },
   });
-  return { stream, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+  };
 }
 
 t.test('JSON lines with level names, ISO time, pid and node', async (t) => {
@@ -48,7 +56,10 @@ t.test('levels', async (t) => {
   const logger = createLogger({ level: 'warn', destination: out.stream });
   logger.info('no');
   logger.warn('yes');
-  t.same(out.lines().map((l) => l.msg), ['yes']);
+  t.same(
+    out.lines().map((l) => l.msg),
+    ['yes'],
+  );
   const none = capture();
   createLogger({ level: 'silent', destination: none.stream }).fatal('nothing');
   t.same(none.lines(), []);

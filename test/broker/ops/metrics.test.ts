@@ -17,7 +17,13 @@ t.test('counters, gauges and histograms land in the broker registry', async (t) 
   const produced = metrics.counter({ name: 'produce_bytes_total', help: 'Bytes appended.', labelNames: ['topic'] });
   produced.inc({ topic: 'orders' }, 100);
   let pending = 7;
-  metrics.gauge({ name: 'flush_pending_bytes', help: 'Bytes waiting.', collect() { this.set(pending); } });
+  metrics.gauge({
+    name: 'flush_pending_bytes',
+    help: 'Bytes waiting.',
+    collect() {
+      this.set(pending);
+    },
+  });
   const flush = metrics.histogram({ name: 'flush_duration_seconds', help: 'Flush time.', buckets: LATENCY_BUCKETS_SECONDS });
   flush.observe(0.02);
   pending = 9;

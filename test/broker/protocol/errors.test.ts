@@ -1,4 +1,4 @@
-import t from 'tap'
+import t from 'tap';
 import {
   ERROR_CODE_MAX,
   ERROR_CODE_MIN,
@@ -7,8 +7,8 @@ import {
   isKnownErrorCode,
   KAFKA_ERRORS,
   KafkaError,
-} from '../../../broker/protocol/errors.ts'
-import type { ErrorName } from '../../../broker/protocol/errors.ts'
+} from '../../../broker/protocol/errors.ts';
+import type { ErrorName } from '../../../broker/protocol/errors.ts';
 
 t.test('well-known codes match Apache Kafka', async (t) => {
   const expected: Array<[ErrorName, number, boolean]> = [
@@ -64,60 +64,63 @@ t.test('well-known codes match Apache Kafka', async (t) => {
     ['INVALID_REGULAR_EXPRESSION', 128, false],
     ['REBOOTSTRAP_REQUIRED', 129, false],
     ['SHARE_SESSION_LIMIT_REACHED', 133, true],
-  ]
+  ];
   for (const [name, code, retriable] of expected) {
-    t.equal(ErrorCode[name], code, `${name} code`)
-    t.equal(KAFKA_ERRORS[name].code, code, `${name} table code`)
-    t.equal(KAFKA_ERRORS[name].retriable, retriable, `${name} retriable`)
-    t.equal(KAFKA_ERRORS[name].name, name, `${name} name`)
+    t.equal(ErrorCode[name], code, `${name} code`);
+    t.equal(KAFKA_ERRORS[name].code, code, `${name} table code`);
+    t.equal(KAFKA_ERRORS[name].retriable, retriable, `${name} retriable`);
+    t.equal(KAFKA_ERRORS[name].name, name, `${name} name`);
   }
-})
+});
 
 t.test('codes are unique, contiguous from -1 to 133, and the table matches ErrorCode', async (t) => {
-  const names = Object.keys(ErrorCode) as ErrorName[]
-  const codes = names.map((name) => ErrorCode[name])
-  t.equal(new Set(codes).size, codes.length, 'no code used twice')
-  t.equal(names.length, 135)
-  t.same([...codes].sort((a, b) => a - b), Array.from({ length: 135 }, (_, index) => index - 1))
-  t.equal(ERROR_CODE_MIN, -1)
-  t.equal(ERROR_CODE_MAX, 133)
-  t.same(Object.keys(KAFKA_ERRORS).sort(), [...names].sort())
+  const names = Object.keys(ErrorCode) as ErrorName[];
+  const codes = names.map((name) => ErrorCode[name]);
+  t.equal(new Set(codes).size, codes.length, 'no code used twice');
+  t.equal(names.length, 135);
+  t.same(
+    [...codes].sort((a, b) => a - b),
+    Array.from({ length: 135 }, (_, index) => index - 1),
+  );
+  t.equal(ERROR_CODE_MIN, -1);
+  t.equal(ERROR_CODE_MAX, 133);
+  t.same(Object.keys(KAFKA_ERRORS).sort(), [...names].sort());
   for (const name of names) {
-    const info = errorInfoForCode(ErrorCode[name])
-    t.equal(info?.name, name)
-    t.equal(typeof info?.message, 'string')
-    if (name !== 'NONE') t.ok(info!.message.length > 0, `${name} has a message`)
+    const info = errorInfoForCode(ErrorCode[name]);
+    t.equal(info?.name, name);
+    t.equal(typeof info?.message, 'string');
+    if (name !== 'NONE') t.ok(info!.message.length > 0, `${name} has a message`);
   }
-})
+});
 
 t.test('table is frozen', async (t) => {
-  t.ok(Object.isFrozen(KAFKA_ERRORS))
-  t.ok(Object.isFrozen(KAFKA_ERRORS.CORRUPT_MESSAGE))
+  t.ok(Object.isFrozen(KAFKA_ERRORS));
+  t.ok(Object.isFrozen(KAFKA_ERRORS.CORRUPT_MESSAGE));
   t.throws(() => {
-    ;(KAFKA_ERRORS.CORRUPT_MESSAGE as { retriable: boolean }).retriable = false
-  })
-})
+    (KAFKA_ERRORS.CORRUPT_MESSAGE as { retriable: boolean }).retriable = false;
+  });
+});
 
 t.test('lookups of unknown codes', async (t) => {
-  t.equal(errorInfoForCode(-2), undefined)
-  t.equal(errorInfoForCode(134), undefined)
-  t.equal(errorInfoForCode(1.5), undefined)
-  t.equal(isKnownErrorCode(87), true)
-  t.equal(isKnownErrorCode(9999), false)
-})
+  t.equal(errorInfoForCode(-2), undefined);
+  t.equal(errorInfoForCode(134), undefined);
+  t.equal(errorInfoForCode(1.5), undefined);
+  t.equal(isKnownErrorCode(87), true);
+  t.equal(isKnownErrorCode(9999), false);
+});
 
 t.test('KafkaError carries code, retriability and Kafka message', async (t) => {
-  const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
-  t.ok(error instanceof Error)
-  t.equal(error.code, 6)
-  t.equal(error.retriable, true)
-  t.equal(error.errorName, 'NOT_LEADER_OR_FOLLOWER')
-  t.equal(error.message, KAFKA_ERRORS.NOT_LEADER_OR_FOLLOWER.message)
-  t.equal(error.name, 'KafkaError')
-  const custom = new KafkaError(ErrorCode.INVALID_RECORD, 'batch 2 is bad', { cause: new Error('inner') })
-  t.equal(custom.message, 'batch 2 is bad')
-  t.equal(custom.retriable, false)
-  t.ok(custom.cause instanceof Error)
-  t.throws(() => new KafkaError(ErrorCode.NONE), TypeError)
-  t.throws(() => new KafkaError(1234 as typeof ErrorCode.NONE), TypeError)
-})
+  const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  t.ok(error instanceof Error);
+  t.equal(error.code, 6);
+  t.equal(error.retriable, true);
+  t.equal(error.errorName, 'NOT_LEADER_OR_FOLLOWER');
+  t.equal(error.message, KAFKA_ERRORS.NOT_LEADER_OR_FOLLOWER.message);
+  t.equal(error.name, 'KafkaError');
+  const custom = new KafkaError(ErrorCode.INVALID_RECORD, 'batch 2 is bad', { cause: new Error('inner') });
+  t.equal(custom.message, 'batch 2 is bad');
+  t.equal(custom.retriable, false);
+  t.ok(custom.cause instanceof Error);
+  t.throws(() => new KafkaError(ErrorCode.NONE), TypeError);
+  t.throws(() => new KafkaError(1234 as typeof ErrorCode.NONE), TypeError);
+});

@@ -1,12 +1,20 @@
 import t from 'tap';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, FrameSplitter, requestHeaderVersion, responseHeaderVersion } from '../../../broker/protocol/frame.ts';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  FrameSplitter,
+  requestHeaderVersion,
+  responseHeaderVersion,
+} from '../../../broker/protocol/frame.ts';
 import { apiCodecs, ApiKey } from '../../../broker/protocol/generated/index.ts';
 import { ProtocolDecodeError } from '../../../broker/protocol/wire/errors.ts';
 
 /** Matches a ProtocolDecodeError of one kind (tap's typings want an Error for an object pattern). */
 const kind = (k: string) => ({ name: 'ProtocolDecodeError', kind: k }) as unknown as Error;
 
-t.test('header versions follow Kafka\'s rules', async (t) => {
+t.test("header versions follow Kafka's rules", async (t) => {
   t.equal(requestHeaderVersion(apiCodecs[ApiKey.ControlledShutdown]!, 0), 0);
   t.equal(requestHeaderVersion(apiCodecs[ApiKey.Metadata]!, 8), 1);
   t.equal(requestHeaderVersion(apiCodecs[ApiKey.Metadata]!, 9), 2);
@@ -16,7 +24,10 @@ t.test('header versions follow Kafka\'s rules', async (t) => {
 });
 
 t.test('request and response frames round trip', async (t) => {
-  const frame = encodeRequest(ApiKey.Metadata, 12, 42, 'client-1', { topics: [{ name: 'a', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], allowAutoTopicCreation: true });
+  const frame = encodeRequest(ApiKey.Metadata, 12, 42, 'client-1', {
+    topics: [{ name: 'a', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+    allowAutoTopicCreation: true,
+  });
   t.equal(frame.readInt32BE(0), frame.length - 4);
   const req = decodeRequest(frame.subarray(4));
   t.equal(req.apiKey, ApiKey.Metadata);
@@ -26,7 +37,9 @@ t.test('request and response frames round trip', async (t) => {
   t.match(req.body, { topics: [{ name: 'a' }], allowAutoTopicCreation: true });
 
   const records = Buffer.alloc(10000, 1);
-  const chunks = encodeResponse(ApiKey.Fetch, 16, 7, { responses: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partitionIndex: 0, records }] }] });
+  const chunks = encodeResponse(ApiKey.Fetch, 16, 7, {
+    responses: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partitionIndex: 0, records }] }],
+  });
   t.ok(chunks.includes(records), 'records are referenced, not copied');
   const whole = Buffer.concat(chunks);
   t.equal(whole.readInt32BE(0), whole.length - 4);
@@ -65,5 +78,9 @@ t.test('frame splitter: byte-at-a-time, several per chunk, limits', async (t) =>
   t.throws(() => new FrameSplitter(1024).push(neg, () => {}), kind('BAD_LENGTH'));
   const huge = Buffer.alloc(4);
   huge.writeInt32BE(2000, 0);
-  t.throws(() => new FrameSplitter(1024).push(huge, () => {}), kind('FRAME_TOO_LARGE'), 'rejected from the size prefix alone, before buffering');
+  t.throws(
+    () => new FrameSplitter(1024).push(huge, () => {}),
+    kind('FRAME_TOO_LARGE'),
+    'rejected from the size prefix alone, before buffering',
+  );
 });

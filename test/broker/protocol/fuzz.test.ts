@@ -11,7 +11,12 @@ import { messages, randomMessage, Rng } from './support/random-messages.ts';
 const totalCases = Number(process.env.SKAFOS_FUZZ_CASES ?? 100000);
 const rng = new Rng(0xf022);
 
-interface Seed { kind: 'request' | 'response'; apiKey: number; version: number; bytes: Buffer }
+interface Seed {
+  kind: 'request' | 'response';
+  apiKey: number;
+  version: number;
+  bytes: Buffer;
+}
 const seeds: Seed[] = [];
 for (const m of messages()) {
   if (m.type !== 'request' && m.type !== 'response') continue;
@@ -19,7 +24,12 @@ for (const m of messages()) {
   for (let v = m.validVersions.lo; v <= m.validVersions.hi; v++) {
     const value = randomMessage(m, v, rng, rng.chance(0.5) ? 'random' : 'edge');
     if (m.type === 'request') {
-      seeds.push({ kind: 'request', apiKey: m.apiKey!, version: v, bytes: encodeRequest(m.apiKey!, v, rng.int(0, 1e6), 'fuzz', value).subarray(4) });
+      seeds.push({
+        kind: 'request',
+        apiKey: m.apiKey!,
+        version: v,
+        bytes: encodeRequest(m.apiKey!, v, rng.int(0, 1e6), 'fuzz', value).subarray(4),
+      });
     } else {
       const w = new Writer(64);
       codec.encodeResponse(w, v, value);
@@ -37,12 +47,24 @@ function mutate(src: Buffer): Buffer {
     if (b.length === 0) break;
     const at = rng.int(0, b.length - 1);
     switch (op) {
-      case 0: b[at] = rng.int(0, 255); break;
-      case 1: b[at] = rng.pick(interesting); break;
-      case 2: b = b.subarray(0, at); break;
-      case 3: if (at + 4 <= b.length) b.writeInt32BE(rng.pick([0x7fffffff, -2, 0x10000000, -1]), at); break;
-      case 4: b = Buffer.concat([b.subarray(0, at), b.subarray(at + rng.int(1, 8))]); break;
-      case 5: if (at + 2 <= b.length) b.writeInt16BE(rng.pick([0x7fff, -2, -1]), at); break;
+      case 0:
+        b[at] = rng.int(0, 255);
+        break;
+      case 1:
+        b[at] = rng.pick(interesting);
+        break;
+      case 2:
+        b = b.subarray(0, at);
+        break;
+      case 3:
+        if (at + 4 <= b.length) b.writeInt32BE(rng.pick([0x7fffffff, -2, 0x10000000, -1]), at);
+        break;
+      case 4:
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at + rng.int(1, 8))]);
+        break;
+      case 5:
+        if (at + 2 <= b.length) b.writeInt16BE(rng.pick([0x7fff, -2, -1]), at);
+        break;
     }
   }
   return b;
@@ -63,7 +85,8 @@ t.test(`${totalCases} mutated frames decode to a value or a typed error`, async 
       values++;
     } catch (e) {
       if (e instanceof ProtocolDecodeError) typedErrors++;
-      else if (otherErrors.length < 10) otherErrors.push(`${seed.kind} ${seed.apiKey} v${seed.version} ${frame.toString('hex').slice(0, 200)}: ${(e as Error).stack}`);
+      else if (otherErrors.length < 10)
+        otherErrors.push(`${seed.kind} ${seed.apiKey} v${seed.version} ${frame.toString('hex').slice(0, 200)}: ${(e as Error).stack}`);
     }
     if ((i & 4095) === 0) heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
   }

@@ -162,15 +162,22 @@ t.test('manifest and files agree', async (tt) => {
   const clients = Object.keys(manifest.clients);
   tt.ok(clients.length >= 4, `frames from ${clients.length} clients: ${clients.join(', ')}`);
   for (const f of manifest.frames) {
-    const expectedName = f.kind === 'request' ? `${f.client}/${kebab(f.api)}-v${f.version}-` : `${f.client}/responses/${kebab(f.api)}-v${f.version}-`;
+    const expectedName =
+      f.kind === 'request' ? `${f.client}/${kebab(f.api)}-v${f.version}-` : `${f.client}/responses/${kebab(f.api)}-v${f.version}-`;
     if (!f.file.startsWith(expectedName)) tt.fail(`${f.file} is not named after its API and version (${expectedName}…)`);
     if (apiCodecs[f.apiKey]?.name !== f.api) tt.fail(`${f.file}: API key ${f.apiKey} is not ${f.api}`);
   }
   // The point of the data: each of these APIs in at least one old and one flexible version.
   for (const key of [ApiKey.ApiVersions, ApiKey.Metadata, ApiKey.Produce, ApiKey.Fetch, ApiKey.JoinGroup, ApiKey.OffsetCommit]) {
     const requests = manifest.frames.filter((f) => f.kind === 'request' && f.apiKey === key);
-    tt.ok(requests.some((f) => !f.flexible), `${apiCodecs[key]!.name}: a non-flexible request version is captured`);
-    tt.ok(requests.some((f) => f.flexible), `${apiCodecs[key]!.name}: a flexible request version is captured`);
+    tt.ok(
+      requests.some((f) => !f.flexible),
+      `${apiCodecs[key]!.name}: a non-flexible request version is captured`,
+    );
+    tt.ok(
+      requests.some((f) => f.flexible),
+      `${apiCodecs[key]!.name}: a flexible request version is captured`,
+    );
   }
 });
 
@@ -277,7 +284,11 @@ const requestChecks: Record<number, (tt: Test, body: any, version: number, clien
     const groupId = version >= 8 ? body.groups[0]!.groupId : body.groupId;
     const topics = version >= 8 ? body.groups[0]!.topics : body.topics;
     tt.equal(groupId, client.groupId, `group ${client.groupId}`);
-    if (topics !== null) tt.ok(topics.some((topic) => topic.name === 'golden' && topic.partitionIndexes.includes(0)), 'asks for golden/0');
+    if (topics !== null)
+      tt.ok(
+        topics.some((topic) => topic.name === 'golden' && topic.partitionIndexes.includes(0)),
+        'asks for golden/0',
+      );
   },
   [ApiKey.InitProducerId](tt, body: InitProducerIdRequest) {
     tt.equal(body.transactionalId, null, 'an idempotent, not transactional, producer');
@@ -317,7 +328,12 @@ for (const f of manifest.frames.filter((frame) => frame.kind === 'request')) {
     } else {
       sameBytes(tt, reencoded, bytes, 'header + body re-encoded');
       if (decoded.header._tagged === undefined) {
-        sameBytes(tt, encodeRequest(f.apiKey, f.version, decoded.header.correlationId, decoded.header.clientId, decoded.body), bytes, 'encodeRequest');
+        sameBytes(
+          tt,
+          encodeRequest(f.apiKey, f.version, decoded.header.correlationId, decoded.header.clientId, decoded.body),
+          bytes,
+          'encodeRequest',
+        );
       }
     }
 
@@ -330,16 +346,27 @@ const responseChecks: Record<number, (tt: Test, body: any, f: ManifestFrame) => 
   [ApiKey.ApiVersions](tt, body: ApiVersionsResponse, f) {
     if (f.requestVersion! > f.version) {
       tt.equal(body.errorCode, 35, 'UNSUPPORTED_VERSION: the client retried with an older version');
-      tt.same(body.apiKeys.map((k) => k.apiKey), [ApiKey.ApiVersions], 'only the ApiVersions range is given');
+      tt.same(
+        body.apiKeys.map((k) => k.apiKey),
+        [ApiKey.ApiVersions],
+        'only the ApiVersions range is given',
+      );
     } else {
       tt.equal(body.errorCode, 0, 'no error');
-      tt.ok(body.apiKeys.some((k) => k.apiKey === ApiKey.Produce), 'advertises Produce');
+      tt.ok(
+        body.apiKeys.some((k) => k.apiKey === ApiKey.Produce),
+        'advertises Produce',
+      );
     }
   },
   [ApiKey.Metadata](tt, body: MetadataResponse) {
     tt.equal(body.brokers.length, 1, 'one broker');
     if (body.topics.length === 0) tt.pass('brokers only, as asked');
-    else tt.ok(body.topics.some((topic) => topic.name === 'golden' && topic.partitions.length === 1), 'topic golden with one partition');
+    else
+      tt.ok(
+        body.topics.some((topic) => topic.name === 'golden' && topic.partitions.length === 1),
+        'topic golden with one partition',
+      );
   },
   [ApiKey.Fetch](tt, body: FetchResponse, f) {
     const p = body.responses[0]!.partitions[0]!;

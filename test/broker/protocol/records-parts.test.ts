@@ -6,13 +6,34 @@ import { ApiKey } from '../../../broker/protocol/generated/index.ts';
 import { decodeResponse, encodeRequest, encodeResponse } from '../../../broker/protocol/frame.ts';
 import { buildRecordBatch } from '../../../broker/protocol/records/index.ts';
 
-const batches = [1, 2, 3].map((n) => buildRecordBatch(Array.from({ length: n * 40 }, (_, i) => ({ key: null, value: Buffer.alloc(100 + i, n), timestampMs: 1 }))));
+const batches = [1, 2, 3].map((n) =>
+  buildRecordBatch(Array.from({ length: n * 40 }, (_, i) => ({ key: null, value: Buffer.alloc(100 + i, n), timestampMs: 1 }))),
+);
 const joined = Buffer.concat(batches);
 
 function fetchBody(records: Buffer | readonly Buffer[]) {
   return {
-    throttleTimeMs: 0, errorCode: 0, sessionId: 0,
-    responses: [{ topic: 't', topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partitionIndex: 0, errorCode: 0, highWatermark: 6, lastStableOffset: 6, logStartOffset: 0, abortedTransactions: null, preferredReadReplica: -1, records }] }],
+    throttleTimeMs: 0,
+    errorCode: 0,
+    sessionId: 0,
+    responses: [
+      {
+        topic: 't',
+        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        partitions: [
+          {
+            partitionIndex: 0,
+            errorCode: 0,
+            highWatermark: 6,
+            lastStableOffset: 6,
+            logStartOffset: 0,
+            abortedTransactions: null,
+            preferredReadReplica: -1,
+            records,
+          },
+        ],
+      },
+    ],
   };
 }
 
@@ -25,13 +46,29 @@ t.test('Fetch responses: parts encode as the joined buffer, every version', asyn
     t.ok(decoded.responses[0]!.partitions[0]!.records.equals(joined), `v${v}: decodes to the batches`);
   }
   const chunks = encodeResponse(ApiKey.Fetch, 16, 7, fetchBody(batches));
-  t.ok(batches.every((part) => chunks.includes(part)), 'parts above the zero-copy threshold are written by reference');
+  t.ok(
+    batches.every((part) => chunks.includes(part)),
+    'parts above the zero-copy threshold are written by reference',
+  );
 });
 
 t.test('Produce requests accept parts too (records, nullable, compact in v9+)', async (t) => {
   for (const v of [3, 8, 9, 11]) {
-    const body = (records: Buffer | readonly Buffer[]) => ({ transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] });
-    t.ok(encodeRequest(ApiKey.Produce, v, 1, 'c', body(batches)).equals(encodeRequest(ApiKey.Produce, v, 1, 'c', body(joined))), `v${v}: same bytes`);
+    const body = (records: Buffer | readonly Buffer[]) => ({
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 1000,
+      topicData: [{ name: 't', partitionData: [{ index: 0, records }] }],
+    });
+    t.ok(
+      encodeRequest(ApiKey.Produce, v, 1, 'c', body(batches)).equals(encodeRequest(ApiKey.Produce, v, 1, 'c', body(joined))),
+      `v${v}: same bytes`,
+    );
   }
-  t.ok(Buffer.concat(encodeResponse(ApiKey.Fetch, 12, 7, fetchBody([]))).equals(Buffer.concat(encodeResponse(ApiKey.Fetch, 12, 7, fetchBody(Buffer.alloc(0))))), 'no parts: empty records');
+  t.ok(
+    Buffer.concat(encodeResponse(ApiKey.Fetch, 12, 7, fetchBody([]))).equals(
+      Buffer.concat(encodeResponse(ApiKey.Fetch, 12, 7, fetchBody(Buffer.alloc(0)))),
+    ),
+    'no parts: empty records',
+  );
 });

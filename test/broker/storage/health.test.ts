@@ -36,7 +36,10 @@ t.test('error rate degrades, then makes unavailable; recovery waits for the hold
   c.advance(31000); // the window forgets, and the bad signals are older than the hold time
   call('ok');
   t.equal(h.state, 'healthy');
-  t.same(h.transitions.map((x) => x.to), ['degraded', 'unavailable', 'healthy']);
+  t.same(
+    h.transitions.map((x) => x.to),
+    ['degraded', 'unavailable', 'healthy'],
+  );
 });
 
 t.test('recovery waits for the hold time without bad signals', async (t) => {

@@ -84,7 +84,15 @@ t.test('bounded in bytes; 0 keeps nothing', async (t) => {
 
 t.test('WAL indexes', async (t) => {
   const s = await store(t);
-  const chunks = [0, 1, 2].map((p) => ({ topicId, partition: p, baseOffset: 10 * p, lastOffset: 10 * p + 4, maxTimestamp: p, batchCount: 1, data: Buffer.alloc(100, p) }));
+  const chunks = [0, 1, 2].map((p) => ({
+    topicId,
+    partition: p,
+    baseOffset: 10 * p,
+    lastOffset: 10 * p + 4,
+    maxTimestamp: p,
+    batchCount: 1,
+    data: Buffer.alloc(100, p),
+  }));
   const wal = buildWalObject(chunks);
   await s.put('wal/x', wal.body);
   const cache = new IndexCache(s, 1 << 20);

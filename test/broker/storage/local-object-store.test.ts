@@ -128,7 +128,32 @@ t.test('file layout: segments escaped, directories marked with %', async (t) => 
 });
 
 t.test('segment escaping round trips and is canonical', async (t) => {
-  const alphabet = ['a', 'z', 'A', 'Z', '0', '9', '.', '%', '-', '_', '~', ' ', '/', '\\', ':', '*', 'é', 'e\u0301', 'ß', '\u{1F600}', '\uFFFD', '\t', '%2', '%41'];
+  const alphabet = [
+    'a',
+    'z',
+    'A',
+    'Z',
+    '0',
+    '9',
+    '.',
+    '%',
+    '-',
+    '_',
+    '~',
+    ' ',
+    '/',
+    '\\',
+    ':',
+    '*',
+    'é',
+    'e\u0301',
+    'ß',
+    '\u{1F600}',
+    '\uFFFD',
+    '\t',
+    '%2',
+    '%41',
+  ];
   let seed = 12345;
   const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
   let checked = 0;
@@ -150,7 +175,24 @@ t.test('segment escaping round trips and is canonical', async (t) => {
 });
 
 t.test('compareUtf8 agrees with UTF-8 byte order', async (t) => {
-  const alphabet = ['a', 'b', '-', '/', '0', '\u007f', '\u0080', '\u07ff', '\u0800', '\uD7FF', '\uE000', '\uFFFD', '\uFFFF', '\u{10000}', '\u{1F600}', '\u{10FFFF}'];
+  const alphabet = [
+    'a',
+    'b',
+    '-',
+    '/',
+    '0',
+    '\u007f',
+    '\u0080',
+    '\u07ff',
+    '\u0800',
+    '\uD7FF',
+    '\uE000',
+    '\uFFFD',
+    '\uFFFF',
+    '\u{10000}',
+    '\u{1F600}',
+    '\u{10FFFF}',
+  ];
   let seed = 99;
   const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
   const word = () => Array.from({ length: rand(5) }, () => alphabet[rand(alphabet.length)]).join('');
@@ -177,7 +219,10 @@ t.test('list ignores foreign files and directories', async (t) => {
   await mkdir(join(root, 'dir-named-like-a-file'));
   await writeFile(join(root, 'file-named-like-a-dir%'), 'x');
   await symlink(join(root, 'top'), join(root, 'link'));
-  t.same((await store.list('')).map((o) => o.key), ['d/obj', 'top']);
+  t.same(
+    (await store.list('')).map((o) => o.key),
+    ['d/obj', 'top'],
+  );
   await t.rejects(store.get('dir-named-like-a-file'), ObjectNotFoundError);
   t.equal(await store.head('dir-named-like-a-file'), null);
 });
@@ -232,7 +277,11 @@ t.test('opening a store removes abandoned temporary files and empty directories'
   const store = await LocalObjectStore.open(root);
   t.teardown(() => store.close());
   t.equal(store.stats().tempFilesRemoved, 4);
-  t.same(await tree(root), ['c%/', 'c%/obj', 'live%/', 'live%/.tmp-1-00000000-3'], 'only the live writer\'s fresh temp file and the object remain');
+  t.same(
+    await tree(root),
+    ['c%/', 'c%/obj', 'live%/', 'live%/.tmp-1-00000000-3'],
+    "only the live writer's fresh temp file and the object remain",
+  );
   t.equal((await store.get('c/obj')).toString(), 'kept');
 });
 
@@ -312,12 +361,24 @@ t.test('at most maxConcurrentOps operations run (and hold descriptors) at once',
   const ops: Array<Promise<unknown>> = [];
   for (let i = 0; i < 60; i++) {
     switch (i % 6) {
-      case 0: ops.push(store.put(`c/${i}`, [pattern(`c/${i}`, 200_000), Buffer.from('end')])); break;
-      case 1: ops.push(store.get(`pre/${i % 10}`)); break;
-      case 2: ops.push(store.get(`pre/${i % 10}`, { start: 10, end: 90_000 })); break;
-      case 3: ops.push(store.head(`pre/${i % 10}`)); break;
-      case 4: ops.push(store.list('pre/')); break;
-      case 5: ops.push(store.put(`c/${i}`, pattern(`c/${i}`, 1000), { ifNoneMatch: true })); break;
+      case 0:
+        ops.push(store.put(`c/${i}`, [pattern(`c/${i}`, 200_000), Buffer.from('end')]));
+        break;
+      case 1:
+        ops.push(store.get(`pre/${i % 10}`));
+        break;
+      case 2:
+        ops.push(store.get(`pre/${i % 10}`, { start: 10, end: 90_000 }));
+        break;
+      case 3:
+        ops.push(store.head(`pre/${i % 10}`));
+        break;
+      case 4:
+        ops.push(store.list('pre/'));
+        break;
+      case 5:
+        ops.push(store.put(`c/${i}`, pattern(`c/${i}`, 1000), { ifNoneMatch: true }));
+        break;
     }
   }
   ops.push(store.delete(Array.from({ length: 10 }, (_, i) => `nothing/${i}`)));
@@ -392,7 +453,11 @@ t.test('objects acknowledged before a kill -9 are intact after reopening', async
   };
 
   const acknowledged: number[] = [];
-  for (const [round, killAfter] of [[0, 15], [1, 40], [2, 70]] as const) {
+  for (const [round, killAfter] of [
+    [0, 15],
+    [1, 40],
+    [2, 70],
+  ] as const) {
     const proc = spawn(process.execPath, ['--input-type=module', '-e', child], {
       env: { ...process.env, ROOT: root, FIRST: String(round * 10_000) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -471,7 +536,7 @@ t.test('ifNoneMatch puts of the same keys from several processes: exactly one wi
   t.same(await tempFiles(root), []);
 });
 
-t.test('a second store on the same root does not remove the first one\'s temporary files', async (t) => {
+t.test("a second store on the same root does not remove the first one's temporary files", async (t) => {
   const { root, store } = await fresh(t);
   const puts = Array.from({ length: 8 }, (_, i) => store.put(`two/${i}`, pattern(`two/${i}`, 1_000_000)));
   // Open the second store while the first has temporary files.
@@ -479,7 +544,7 @@ t.test('a second store on the same root does not remove the first one\'s tempora
   for (let tries = 0; inFlight === 0 && tries < 1000; tries++) inFlight = (await tempFiles(root)).length;
   t.ok(inFlight > 0, `${inFlight} temporary files present when the second store opens`);
   const second = await LocalObjectStore.open(root);
-  await t.resolves(Promise.all(puts), 'the first store\'s puts all succeed');
+  await t.resolves(Promise.all(puts), "the first store's puts all succeed");
   t.equal(second.stats().tempFilesRemoved, 0);
   t.equal((await second.list('two/')).length, 8);
   await second.close();

@@ -78,7 +78,7 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
     t.ok((await store.get('big')).equals(big), '5 MiB object');
   });
 
-  test('the stored object does not alias the caller\'s buffers', async (t, store) => {
+  test("the stored object does not alias the caller's buffers", async (t, store) => {
     const body = Buffer.from('original');
     await store.put('k', body);
     body.fill(0);
@@ -108,7 +108,17 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
   test('ranged gets return [start, end)', async (t, store) => {
     const body = pattern('range', 10_000);
     await store.put('r', body);
-    for (const [start, end] of [[0, 10_000], [0, 1], [1, 2], [9_999, 10_000], [1234, 5678], [4096, 8192], [0, 0], [5000, 5000], [10_000, 10_000]] as const) {
+    for (const [start, end] of [
+      [0, 10_000],
+      [0, 1],
+      [1, 2],
+      [9_999, 10_000],
+      [1234, 5678],
+      [4096, 8192],
+      [0, 0],
+      [5000, 5000],
+      [10_000, 10_000],
+    ] as const) {
       const got = await store.get('r', { start, end });
       t.ok(got.equals(body.subarray(start, end)), `[${start}, ${end})`);
     }
@@ -169,11 +179,17 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
     t.equal((await store.get('p')).toString(), 'parent');
     t.equal((await store.get('p/q')).toString(), 'child');
     t.equal((await store.get('p/q/r')).toString(), 'grandchild');
-    t.same((await store.list('p')).map((o) => o.key), ['p', 'p/q', 'p/q/r']);
+    t.same(
+      (await store.list('p')).map((o) => o.key),
+      ['p', 'p/q', 'p/q/r'],
+    );
     await store.delete(['p/q']);
     t.equal((await store.get('p')).toString(), 'parent');
     t.equal((await store.get('p/q/r')).toString(), 'grandchild');
-    t.same((await store.list('')).map((o) => o.key), ['p', 'p/q/r']);
+    t.same(
+      (await store.list('')).map((o) => o.key),
+      ['p', 'p/q/r'],
+    );
   });
 
   test('unusual but valid keys round trip through put, get, head and list', async (t, store) => {
@@ -183,7 +199,7 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
       'üñí/ça/é', // NFC
       'üñí/ça/e\u0301', // NFD: a different key
       '.hidden/.x',
-      'odd/%25/%/+=,@~_-!$&\'()*;:?#[]',
+      "odd/%25/%/+=,@~_-!$&'()*;:?#[]",
       'emoji/\u{1F600}',
       'trailing-dot./x.',
       'a.b/c..d/...',
@@ -194,8 +210,14 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
       t.equal((await store.get(key)).toString(), `body of ${key}`, `get ${key}`);
       t.equal((await store.head(key))?.sizeBytes, Buffer.byteLength(`body of ${key}`), `head ${key}`);
     }
-    t.same((await store.list('')).map((o) => o.key), [...keys].sort(byUtf8));
-    t.same((await store.list('üñí/ça/')).map((o) => o.key), ['üñí/ça/e\u0301', 'üñí/ça/é']);
+    t.same(
+      (await store.list('')).map((o) => o.key),
+      [...keys].sort(byUtf8),
+    );
+    t.same(
+      (await store.list('üñí/ça/')).map((o) => o.key),
+      ['üñí/ça/e\u0301', 'üñí/ça/é'],
+    );
   });
 
   test('list returns keys in UTF-8 byte order, honouring prefix, startAfter and limit', async (t, store) => {
@@ -205,12 +227,20 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
     for (const key of keys) await store.put(key, Buffer.from(key));
     const sorted = [...keys].sort(byUtf8);
     const all = await store.list('');
-    t.same(all.map((o) => o.key), sorted, 'whole listing');
+    t.same(
+      all.map((o) => o.key),
+      sorted,
+      'whole listing',
+    );
     for (const o of all) t.equal(o.sizeBytes, Buffer.byteLength(o.key), `size of ${o.key}`);
 
     const under = (prefix: string) => sorted.filter((k) => k.startsWith(prefix));
     for (const prefix of ['a', 'a/', 'a/b', 'a/b/', 'b', 'b/x/', 'b/x/y', 'A', 'a\uFFFD', 'z', 'a/b/c/d', 'c/']) {
-      t.same((await store.list(prefix)).map((o) => o.key), under(prefix), `prefix ${JSON.stringify(prefix)}`);
+      t.same(
+        (await store.list(prefix)).map((o) => o.key),
+        under(prefix),
+        `prefix ${JSON.stringify(prefix)}`,
+      );
     }
 
     for (const startAfter of ['', 'a', 'a/', 'a/b', 'a/b/c', 'a/a', 'a0', 'a00', 'A', 'b', 'b/x/y', '\u{10FFFF}', 'a\uFFFD']) {
@@ -220,12 +250,25 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
         `startAfter ${JSON.stringify(startAfter)}`,
       );
     }
-    t.same((await store.list('a/', { startAfter: 'a' })).map((o) => o.key), under('a/'), 'startAfter before the prefix');
+    t.same(
+      (await store.list('a/', { startAfter: 'a' })).map((o) => o.key),
+      under('a/'),
+      'startAfter before the prefix',
+    );
     t.same(await store.list('a/', { startAfter: 'b' }), [], 'startAfter past the prefix');
 
-    t.same((await store.list('', { limit: 3 })).map((o) => o.key), sorted.slice(0, 3), 'limit');
+    t.same(
+      (await store.list('', { limit: 3 })).map((o) => o.key),
+      sorted.slice(0, 3),
+      'limit',
+    );
     t.same(await store.list('', { limit: 0 }), [], 'limit 0');
-    t.same((await store.list('a/', { limit: 2, startAfter: 'a/b' })).map((o) => o.key), under('a/').filter((k) => byUtf8(k, 'a/b') > 0).slice(0, 2));
+    t.same(
+      (await store.list('a/', { limit: 2, startAfter: 'a/b' })).map((o) => o.key),
+      under('a/')
+        .filter((k) => byUtf8(k, 'a/b') > 0)
+        .slice(0, 2),
+    );
 
     for (const pageSize of [1, 2, 5]) {
       const paged: string[] = [];
@@ -245,8 +288,14 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
     for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, Buffer.from(k))));
     const first = await store.list('many/');
     t.equal(first.length, 1000);
-    t.same(first.map((o) => o.key), keys.slice(0, 1000));
-    t.same((await store.list('many/', { startAfter: first.at(-1)!.key })).map((o) => o.key), keys.slice(1000));
+    t.same(
+      first.map((o) => o.key),
+      keys.slice(0, 1000),
+    );
+    t.same(
+      (await store.list('many/', { startAfter: first.at(-1)!.key })).map((o) => o.key),
+      keys.slice(1000),
+    );
     t.same((await store.list('many/', { limit: 1003 })).length, 1003, 'a larger limit');
   });
 
@@ -258,10 +307,16 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
     await store.delete(['d/2', 'never/was', 'd/2']);
     await rejectsWith(t, store.get('d/2'), ObjectNotFoundError, 'deleted object');
     t.equal(await store.head('d/2'), null);
-    t.same((await store.list('')).map((o) => o.key), ['d', 'd/1', 'd/20']);
+    t.same(
+      (await store.list('')).map((o) => o.key),
+      ['d', 'd/1', 'd/20'],
+    );
     await store.delete([]);
     await store.delete(['d/1', 'd/20']);
-    t.same((await store.list('')).map((o) => o.key), ['d']);
+    t.same(
+      (await store.list('')).map((o) => o.key),
+      ['d'],
+    );
     await store.put('d/1', Buffer.from('again'));
     t.equal((await store.get('d/1')).toString(), 'again', 'a key can be written again after delete');
     await store.delete(['d', 'd/1']);
@@ -289,8 +344,10 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
       const results = await Promise.allSettled(bodies.map((b) => store.put(key, b, { ifNoneMatch: true })));
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
       t.equal(won.length, 1, `round ${round}: one winner`);
-      for (const r of results) if (r.status === 'rejected') t.ok(r.reason instanceof PreconditionFailedError, 'losers get PreconditionFailedError', { got: r.reason });
-      t.ok((await store.get(key)).equals(bodies[won[0]!]!), 'the stored object is the winner\'s');
+      for (const r of results)
+        if (r.status === 'rejected')
+          t.ok(r.reason instanceof PreconditionFailedError, 'losers get PreconditionFailedError', { got: r.reason });
+      t.ok((await store.get(key)).equals(bodies[won[0]!]!), "the stored object is the winner's");
     }
   });
 
@@ -300,6 +357,9 @@ export function objectStoreContract(t: Test, name: string, makeStore: () => Prom
     const gots = await Promise.all(keys.map((k) => store.get(k)));
     gots.forEach((got, i) => t.ok(got.equals(pattern(keys[i]!, 100 + i * 331)), keys[i]!));
     await Promise.all([store.delete(keys.slice(0, 50)), ...keys.slice(50).map((k) => store.head(k))]);
-    t.same((await store.list('c/')).map((o) => o.key), keys.slice(50).sort(byUtf8));
+    t.same(
+      (await store.list('c/')).map((o) => o.key),
+      keys.slice(50).sort(byUtf8),
+    );
   });
 }

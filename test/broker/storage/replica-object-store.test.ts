@@ -22,7 +22,14 @@ async function stores(t: { teardown: (fn: () => Promise<void>) => void }) {
 t.test('replicas first, in order; missing objects fall back; writes go to the primary', async (t) => {
   const { primary, near, far } = await stores(t);
   let now = 0;
-  const s = new ReplicaReadObjectStore(primary, [{ name: 'near', store: near }, { name: 'far', store: far }], () => now);
+  const s = new ReplicaReadObjectStore(
+    primary,
+    [
+      { name: 'near', store: near },
+      { name: 'far', store: far },
+    ],
+    () => now,
+  );
   await s.put('a', Buffer.from('primary-a'));
   await near.put('a', Buffer.from('near-a'));
   await far.put('b', Buffer.from('far-b'));

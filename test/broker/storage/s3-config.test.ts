@@ -31,12 +31,21 @@ t.test('S3 settings: defaults, values and environment variables', async (t) => {
   t.equal(c.s3RetryBudgetTokens, 500);
 
   const set = loadConfig({
-    sets: [...s3,
-      'skafos.s3.access.key.id=AKIAEXAMPLE', 'skafos.s3.secret.access.key=s3cr3t/+x',
+    sets: [
+      ...s3,
+      'skafos.s3.access.key.id=AKIAEXAMPLE',
+      'skafos.s3.secret.access.key=s3cr3t/+x',
       'skafos.s3.sse.kms.key.id=arn:aws:kms:eu-west-1:123456789012:key/abcd',
-      'skafos.s3.max.concurrent.requests=8', 'skafos.s3.multipart.threshold.bytes=16777216', 'skafos.s3.multipart.part.bytes=5242880',
-      'skafos.s3.connect.timeout.ms=1000', 'skafos.s3.request.timeout.ms=2000',
-      'skafos.s3.retry.max.attempts=3', 'skafos.s3.retry.backoff.base.ms=10', 'skafos.s3.retry.backoff.max.ms=10', 'skafos.s3.retry.budget.tokens=0'],
+      'skafos.s3.max.concurrent.requests=8',
+      'skafos.s3.multipart.threshold.bytes=16777216',
+      'skafos.s3.multipart.part.bytes=5242880',
+      'skafos.s3.connect.timeout.ms=1000',
+      'skafos.s3.request.timeout.ms=2000',
+      'skafos.s3.retry.max.attempts=3',
+      'skafos.s3.retry.backoff.base.ms=10',
+      'skafos.s3.retry.backoff.max.ms=10',
+      'skafos.s3.retry.budget.tokens=0',
+    ],
   });
   t.equal(set.s3AccessKeyId, 'AKIAEXAMPLE');
   t.equal(set.s3SecretAccessKey, 's3cr3t/+x');
@@ -51,7 +60,14 @@ t.test('S3 settings: defaults, values and environment variables', async (t) => {
   t.equal(set.s3RetryBackoffMaxMs, 10);
   t.equal(set.s3RetryBudgetTokens, 0);
 
-  const env = loadConfig({ env: { SKAFOS_OBJECT_STORE: 's3', SKAFOS_S3_BUCKET: 'b-1', SKAFOS_S3_MAX_CONCURRENT_REQUESTS: '5', SKAFOS_S3_SSE_KMS_KEY_ID: 'alias/x' } });
+  const env = loadConfig({
+    env: {
+      SKAFOS_OBJECT_STORE: 's3',
+      SKAFOS_S3_BUCKET: 'b-1',
+      SKAFOS_S3_MAX_CONCURRENT_REQUESTS: '5',
+      SKAFOS_S3_SSE_KMS_KEY_ID: 'alias/x',
+    },
+  });
   t.equal(env.s3MaxConcurrentRequests, 5);
   t.equal(env.s3SseKmsKeyId, 'alias/x');
 });
@@ -95,10 +111,19 @@ t.test('the secret access key is not reported by DescribeConfigs', async (t) => 
 });
 
 t.test('S3ObjectStore.fromConfig', async (t) => {
-  const store = S3ObjectStore.fromConfig(loadConfig({
-    sets: [...s3, 'skafos.s3.endpoint=http://127.0.0.1:1', 'skafos.s3.path.style=true', 'skafos.s3.max.concurrent.requests=7',
-      'skafos.s3.sse.kms.key.id=k1', 'skafos.s3.retry.max.attempts=2', 'skafos.s3.multipart.part.bytes=6291456'],
-  }));
+  const store = S3ObjectStore.fromConfig(
+    loadConfig({
+      sets: [
+        ...s3,
+        'skafos.s3.endpoint=http://127.0.0.1:1',
+        'skafos.s3.path.style=true',
+        'skafos.s3.max.concurrent.requests=7',
+        'skafos.s3.sse.kms.key.id=k1',
+        'skafos.s3.retry.max.attempts=2',
+        'skafos.s3.multipart.part.bytes=6291456',
+      ],
+    }),
+  );
   t.equal(store.bucket, 'my-bucket');
   t.equal(store.maxConcurrentRequests, 7);
   t.equal(store.stats().maxConcurrentOps, 7);
@@ -129,10 +154,30 @@ t.test('RetryBudget: retries spend tokens, successes earn them back', async (t) 
 });
 
 t.test('backoff: full jitter under an exponential cap', async (t) => {
-  t.equal(backoffMs(1, 100, 5000, () => 0.999), 99);
-  t.equal(backoffMs(2, 100, 5000, () => 0.999), 199);
-  t.equal(backoffMs(4, 100, 5000, () => 0.5), 400);
-  t.equal(backoffMs(10, 100, 5000, () => 0.999), 4995, 'capped');
-  t.equal(backoffMs(1000, 100, 5000, () => 0.5), 2500, 'no overflow');
-  t.equal(backoffMs(3, 100, 5000, () => 0), 0);
+  t.equal(
+    backoffMs(1, 100, 5000, () => 0.999),
+    99,
+  );
+  t.equal(
+    backoffMs(2, 100, 5000, () => 0.999),
+    199,
+  );
+  t.equal(
+    backoffMs(4, 100, 5000, () => 0.5),
+    400,
+  );
+  t.equal(
+    backoffMs(10, 100, 5000, () => 0.999),
+    4995,
+    'capped',
+  );
+  t.equal(
+    backoffMs(1000, 100, 5000, () => 0.5),
+    2500,
+    'no overflow',
+  );
+  t.equal(
+    backoffMs(3, 100, 5000, () => 0),
+    0,
+  );
 });

@@ -8,7 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { LocalObjectStore } from '../../../broker/storage/local-object-store.ts';
-import { InvalidObjectKeyError, ObjectNotFoundError, ObjectStoreUnavailableError, PreconditionFailedError } from '../../../broker/storage/object-store.ts';
+import {
+  InvalidObjectKeyError,
+  ObjectNotFoundError,
+  ObjectStoreUnavailableError,
+  PreconditionFailedError,
+} from '../../../broker/storage/object-store.ts';
 import { S3ObjectStore } from '../../../broker/storage/s3-object-store.ts';
 import type { S3ObjectStoreOptions, S3Operation, S3RequestOutcome } from '../../../broker/storage/s3-object-store.ts';
 import { createTestBucket, s3TestEndpoint } from '../../support/radosgw.ts';
@@ -73,7 +78,7 @@ objectStoreContract(t, 's3', async () => {
   };
 });
 
-t.test('stats have the local store\'s shape, plus the S3 client\'s counters', async (t) => {
+t.test("stats have the local store's shape, plus the S3 client's counters", async (t) => {
   const store = fresh(t);
   await store.put('a', Buffer.from('abc'));
   await store.get('a');
@@ -139,10 +144,16 @@ t.test('multipart upload above the threshold: parts in parallel, readable as one
   t.equal(st.httpRequests.PutObject, 0);
   t.equal(st.peakInFlight, 3, 'the three parts were in flight together');
   // radosgw 16 answers CompleteMultipartUpload with an empty ETag, which a HeadObject then fetches.
-  t.same(observed.map(([op]) => op).filter((op) => op !== 'HeadObject'), ['CreateMultipartUpload', 'UploadPart', 'UploadPart', 'UploadPart', 'CompleteMultipartUpload']);
+  t.same(
+    observed.map(([op]) => op).filter((op) => op !== 'HeadObject'),
+    ['CreateMultipartUpload', 'UploadPart', 'UploadPart', 'UploadPart', 'CompleteMultipartUpload'],
+  );
   t.ok(observed.every(([, outcome]) => outcome === 'ok'));
   t.ok((await store.get('big/object')).equals(body), 'round trip');
-  t.ok((await store.get('big/object', { start: 5 * MiB - 10, end: 5 * MiB + 10 })).equals(body.subarray(5 * MiB - 10, 5 * MiB + 10)), 'range across a part boundary');
+  t.ok(
+    (await store.get('big/object', { start: 5 * MiB - 10, end: 5 * MiB + 10 })).equals(body.subarray(5 * MiB - 10, 5 * MiB + 10)),
+    'range across a part boundary',
+  );
   t.same(await store.head('big/object'), info);
   t.same(await store.list('big/'), [info]);
 
@@ -164,7 +175,9 @@ t.test('a conditional put above the threshold uses one PUT (If-None-Match is not
 t.test('a failed multipart upload is aborted', async (t) => {
   const proxy = await withProxy(t);
   const store = fresh(t, {
-    endpoint: proxy.endpoint, multipartThresholdBytes: 5 * MiB, multipartPartBytes: 5 * MiB,
+    endpoint: proxy.endpoint,
+    multipartThresholdBytes: 5 * MiB,
+    multipartPartBytes: 5 * MiB,
     retry: { ...quickRetry, maxAttempts: 3 },
   });
   const rule = proxy.inject(faults.internalError(), { method: 'PUT', query: /partNumber=2(&|$)/ });
@@ -194,7 +207,10 @@ t.test('at most maxConcurrentRequests requests in flight; the rest queue', async
   slow.remove();
   proxy.inject(faults.delay(20));
   const gets = await Promise.all(keys.map((k) => store.get(k)));
-  t.same(gets.map((b) => b.toString()), keys);
+  t.same(
+    gets.map((b) => b.toString()),
+    keys,
+  );
   t.equal(proxy.stats().peakInFlight, 3);
   t.equal(store.stats().queued, 0);
 });
@@ -216,14 +232,20 @@ t.test('throttling (503 SlowDown, 429) is retried with backoff', async (t) => {
   const proxy = await withProxy(t);
   const seen: Array<[S3Operation, S3RequestOutcome, number | undefined]> = [];
   const store = fresh(t, {
-    endpoint: proxy.endpoint, retry: quickRetry,
+    endpoint: proxy.endpoint,
+    retry: quickRetry,
     onRequest: (op, _ms, outcome, info) => seen.push([op, outcome, info.status]),
   });
   const slow = proxy.inject(faults.slowDown(), { method: 'PUT', key: /throttled$/ }, { times: 3 });
   const info = await store.put('throttled', Buffer.from('through'));
   t.equal(slow.hits, 3);
   t.equal(info.sizeBytes, 7);
-  t.same(seen, [['PutObject', 'throttled', 503], ['PutObject', 'throttled', 503], ['PutObject', 'throttled', 503], ['PutObject', 'ok', undefined]]);
+  t.same(seen, [
+    ['PutObject', 'throttled', 503],
+    ['PutObject', 'throttled', 503],
+    ['PutObject', 'throttled', 503],
+    ['PutObject', 'ok', undefined],
+  ]);
   proxy.inject(faults.tooManyRequests(), { method: 'GET' }, { times: 2 });
   t.equal((await store.get('throttled')).toString(), 'through');
   const st = store.stats();
@@ -305,7 +327,10 @@ t.test('a conditional put whose answer was lost is recognised as done on retry',
 t.test('the retry budget: a store failing everything is not retried forever', async (t) => {
   const proxy = await withProxy(t);
   // 20 tokens, 5 per retry: four retries, then none until successes refill it.
-  const store = fresh(t, { endpoint: proxy.endpoint, retry: { ...quickRetry, maxAttempts: 10, budgetTokens: 20, retryCost: 5, successRefill: 1 } });
+  const store = fresh(t, {
+    endpoint: proxy.endpoint,
+    retry: { ...quickRetry, maxAttempts: 10, budgetTokens: 20, retryCost: 5, successRefill: 1 },
+  });
   await store.put('b/k', Buffer.from('v'));
   const down = proxy.inject(faults.slowDown());
   const first = await rejects(store.get('b/k'));
@@ -354,7 +379,11 @@ t.test('when the store is down, calls fail fast with ObjectStoreUnavailableError
 
   // A store that accepts connections and never answers: bounded by the request timeout.
   proxy.inject(faults.stall());
-  const stalled = fresh(t, { endpoint: proxy.endpoint, requestTimeoutMs: 200, retry: { maxAttempts: 3, baseBackoffMs: 10, maxBackoffMs: 20 } });
+  const stalled = fresh(t, {
+    endpoint: proxy.endpoint,
+    requestTimeoutMs: 200,
+    retry: { maxAttempts: 3, baseBackoffMs: 10, maxBackoffMs: 20 },
+  });
   started = Date.now();
   const err2 = await rejects(stalled.get('k'));
   const ms = Date.now() - started;
@@ -362,13 +391,17 @@ t.test('when the store is down, calls fail fast with ObjectStoreUnavailableError
   t.ok(ms < 2000, `3 stalled attempts in ${ms} ms`);
 });
 
-t.test('SSE-KMS: objects are written encrypted under the key', { skip: s3.kmsKeyId === null ? 'no test KMS key for this endpoint' : false }, async (t) => {
-  const store = fresh(t, { sseKmsKeyId: s3.kmsKeyId! });
-  const body = pattern('kms', 50_000);
-  await store.put('enc/one', body);
-  t.ok((await store.get('enc/one')).equals(body));
-  t.ok((await store.get('enc/one', { start: 100, end: 200 })).equals(body.subarray(100, 200)));
-  const head = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: `${store.keyPrefix}enc/one` }));
-  t.equal(head.ServerSideEncryption, 'aws:kms');
-  t.equal(head.SSEKMSKeyId, s3.kmsKeyId);
-});
+t.test(
+  'SSE-KMS: objects are written encrypted under the key',
+  { skip: s3.kmsKeyId === null ? 'no test KMS key for this endpoint' : false },
+  async (t) => {
+    const store = fresh(t, { sseKmsKeyId: s3.kmsKeyId! });
+    const body = pattern('kms', 50_000);
+    await store.put('enc/one', body);
+    t.ok((await store.get('enc/one')).equals(body));
+    t.ok((await store.get('enc/one', { start: 100, end: 200 })).equals(body.subarray(100, 200)));
+    const head = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: `${store.keyPrefix}enc/one` }));
+    t.equal(head.ServerSideEncryption, 'aws:kms');
+    t.equal(head.SSEKMSKeyId, s3.kmsKeyId);
+  },
+);

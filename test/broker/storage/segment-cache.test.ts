@@ -134,7 +134,12 @@ t.test('adjacent ranges of one object are prefetched with one GET per run and ke
   await tick();
   t.equal(cache.prefetchInflight, 0);
   store.hold = false;
-  for (const [pos, ch] of [[0, 'a'], [20, 'c'], [30, 'd']] as const) t.equal((await cache.get('o', pos, 10)).toString(), ch.repeat(10));
+  for (const [pos, ch] of [
+    [0, 'a'],
+    [20, 'c'],
+    [30, 'd'],
+  ] as const)
+    t.equal((await cache.get('o', pos, 10)).toString(), ch.repeat(10));
   t.equal(store.gets, 1, 'every range is cached on its own');
   t.equal(cache.sizeBytes, 40, 'each entry counts its own bytes (copies, not slices of the span)');
 });
@@ -164,7 +169,10 @@ t.test('a failed span fails the gets that joined it, and a later get loads again
   const store = new HeldStore();
   await store.put('o', Buffer.alloc(20, 2));
   const cache = new SegmentCache(store, 1024, 1024);
-  cache.prefetchRun('o', [{ position: 0, lengthBytes: 10 }, { position: 10, lengthBytes: 10 }]);
+  cache.prefetchRun('o', [
+    { position: 0, lengthBytes: 10 },
+    { position: 10, lengthBytes: 10 },
+  ]);
   const joined = cache.get('o', 10, 10);
   store.release(true);
   await t.rejects(joined, /GET failed/);

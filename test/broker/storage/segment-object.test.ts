@@ -2,7 +2,12 @@
 // and bad input are refused.
 import t from 'tap';
 import {
-  buildSegmentObject, parseSegmentFooter, parseSegmentIndexes, segmentFooterBytes, segmentIndexesBytes, SegmentFormatError,
+  buildSegmentObject,
+  parseSegmentFooter,
+  parseSegmentIndexes,
+  segmentFooterBytes,
+  segmentIndexesBytes,
+  SegmentFormatError,
 } from '../../../broker/storage/segment-object.ts';
 import { assignOffsets, buildRecordBatch } from '../../../broker/protocol/records/index.ts';
 
@@ -13,7 +18,9 @@ function batches(base: number, n: number, records: number, ts: (i: number) => nu
   const out: Buffer[] = [];
   let offset = base;
   for (let i = 0; i < n; i++) {
-    const b = buildRecordBatch(Array.from({ length: records }, (_, r) => ({ key: null, value: Buffer.alloc(valueBytes, 65 + ((i + r) % 26)), timestampMs: ts(i) })));
+    const b = buildRecordBatch(
+      Array.from({ length: records }, (_, r) => ({ key: null, value: Buffer.alloc(valueBytes, 65 + ((i + r) % 26)), timestampMs: ts(i) })),
+    );
     assignOffsets(b, offset, 0);
     offset += records;
     out.push(b);
@@ -43,7 +50,15 @@ t.test('layout: batches, indexes and footer round-trip', async (t) => {
   t.same([...index.positions], [...built.index.positions]);
   t.same([...index.timestamps], [...built.index.timestamps]);
   const f = index.footer;
-  t.match(f, { topicId, partition: 7, batchCount: 200, baseOffset: 1000, lastOffset: 1599, maxTimestamp: 10_000 + 199 * 10, dataLengthBytes: dataBytes });
+  t.match(f, {
+    topicId,
+    partition: 7,
+    batchCount: 200,
+    baseOffset: 1000,
+    lastOffset: 1599,
+    maxTimestamp: 10_000 + 199 * 10,
+    dataLengthBytes: dataBytes,
+  });
   t.equal(index.relOffsets[0], 0);
   t.equal(index.positions[0], 0);
   t.ok(index.relOffsets.length > 5 && index.relOffsets.length < 200, `sparse offset index (${index.relOffsets.length} entries)`);
@@ -70,7 +85,8 @@ t.test('offset lookups and read windows', async (t) => {
     t.ok(w.lengthBytes >= 1 && w.position + w.lengthBytes <= index.footer.dataLengthBytes);
     const first = Number(object.readBigInt64BE(w.position));
     t.ok(first <= rel && rel < w.nextRelOffset, `window of ${rel}: [${first}, ${w.nextRelOffset})`);
-    if (w.position + w.lengthBytes < index.footer.dataLengthBytes) t.equal(Number(object.readBigInt64BE(w.position + w.lengthBytes)), w.nextRelOffset);
+    if (w.position + w.lengthBytes < index.footer.dataLengthBytes)
+      t.equal(Number(object.readBigInt64BE(w.position + w.lengthBytes)), w.nextRelOffset);
     seen.add(w.position);
   }
   t.ok(seen.size >= 5 && seen.size <= 12, `about 10 KB windows over 100 KB (${seen.size})`);
@@ -110,13 +126,20 @@ t.test('damage and bad input are refused', async (t) => {
   t.throws(() => parseSegmentIndexes(indexes, footer, f), SegmentFormatError, 'index checksum');
   const badFooter = Buffer.from(footer);
   badFooter[28] ^= 1; // base offset: covered by the CRC too
-  t.throws(() => parseSegmentIndexes(object.subarray(f.dataLengthBytes, f.dataLengthBytes + segmentIndexesBytes(f)), badFooter, f), SegmentFormatError);
+  t.throws(
+    () => parseSegmentIndexes(object.subarray(f.dataLengthBytes, f.dataLengthBytes + segmentIndexesBytes(f)), badFooter, f),
+    SegmentFormatError,
+  );
 
   const gap = [...batches(0, 2, 1, () => 1), ...batches(5, 1, 1, () => 1)];
   t.throws(() => buildSegmentObject({ topicId, partition: 0, chunks: gap }), { message: /expected 2/ }, 'offsets must be contiguous');
   const corrupt = Buffer.concat(batches(0, 3, 1, () => 1));
   corrupt[corrupt.length - 1] ^= 0xff;
   t.throws(() => buildSegmentObject({ topicId, partition: 0, chunks: [corrupt] }), { message: /CRC/ }, 'batch CRCs are checked');
-  t.throws(() => buildSegmentObject({ topicId, partition: 0, chunks: [corrupt.subarray(0, corrupt.length - 3)] }), SegmentFormatError, 'truncated');
+  t.throws(
+    () => buildSegmentObject({ topicId, partition: 0, chunks: [corrupt.subarray(0, corrupt.length - 3)] }),
+    SegmentFormatError,
+    'truncated',
+  );
   t.throws(() => buildSegmentObject({ topicId, partition: 0, chunks: [] }), SegmentFormatError, 'empty');
 });

@@ -20,7 +20,9 @@ t.test('index and footer describe every chunk', async (t) => {
 });
 
 t.test('damage is detected', async (t) => {
-  const { body, sizeBytes } = buildWalObject([{ topicId, partition: 0, baseOffset: 0, lastOffset: 0, maxTimestamp: 1, batchCount: 1, data: Buffer.alloc(80) }]);
+  const { body, sizeBytes } = buildWalObject([
+    { topicId, partition: 0, baseOffset: 0, lastOffset: 0, maxTimestamp: 1, batchCount: 1, data: Buffer.alloc(80) },
+  ]);
   const object = Buffer.concat(body);
   const footer = object.subarray(sizeBytes - walFooterBytes);
   t.throws(() => parseWalFooter(footer, sizeBytes + 1), WalFormatError, 'size mismatch');

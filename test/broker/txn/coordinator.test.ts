@@ -26,13 +26,27 @@ class RecordingMarkers {
   }
 }
 
-const options: TxnCoordinatorOptions = { maxTimeoutMs: 900_000, idExpirationMs: 3_600_000, abortTimedOutIntervalMs: 3_600_000, removeExpiredIntervalMs: 3_600_000, maxPartitions: 5 };
+const options: TxnCoordinatorOptions = {
+  maxTimeoutMs: 900_000,
+  idExpirationMs: 3_600_000,
+  abortTimedOutIntervalMs: 3_600_000,
+  removeExpiredIntervalMs: 3_600_000,
+  maxPartitions: 5,
+};
 
 async function setup(t: Test, store: MetadataStore = new MemoryMetadataStore(), cluster = new FakeCoordinatorCluster('transaction')) {
   let nextPid = 1000;
   let now = 1_000_000;
   const markers = new RecordingMarkers();
-  const c = new TransactionCoordinator({ metadata: store, cluster: cluster as any, logger: silentLogger(), options, allocateProducerId: async () => nextPid++, markers, now: () => now });
+  const c = new TransactionCoordinator({
+    metadata: store,
+    cluster: cluster as any,
+    logger: silentLogger(),
+    options,
+    allocateProducerId: async () => nextPid++,
+    markers,
+    now: () => now,
+  });
   await c.start();
   t.teardown(() => c.close());
   return { c, store, cluster, markers, advance: (ms: number) => (now += ms), nowMs: () => now };
@@ -70,7 +84,10 @@ t.test('a transaction: add partitions, commit, markers, complete; old epochs are
   t.same(c.verifyPartitions('t', pid, e, [tp('x', 0), tp('q', 0)]), [ErrorCode.NONE, ErrorCode.INVALID_TXN_STATE]);
   const d = c.describe('t');
   t.equal(d.transactionState, 'Ongoing');
-  t.same(d.topics, [{ topic: 'x', partitions: [0, 1] }, { topic: 'y', partitions: [0] }]);
+  t.same(d.topics, [
+    { topic: 'x', partitions: [0, 1] },
+    { topic: 'y', partitions: [0] },
+  ]);
   t.equal(await c.endTransaction('t', pid, e - 1, true), ErrorCode.PRODUCER_FENCED);
   t.equal(await c.endTransaction('t', pid, e, true), ErrorCode.NONE);
   await c.settled();
@@ -101,7 +118,10 @@ t.test('while markers are written: CONCURRENT_TRANSACTIONS; Prepare states answe
   t.equal(await c.addPartitions('t', pid, e, [tp('x', 1)]), ErrorCode.CONCURRENT_TRANSACTIONS);
   t.equal(await c.endTransaction('t', pid, e, true), ErrorCode.CONCURRENT_TRANSACTIONS);
   t.equal((await c.initProducerId('t', 60_000, -1, -1)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
-  t.same(c.list(['PrepareCommit'], [], -1).transactionStates.map((x) => x.transactionalId), ['t']);
+  t.same(
+    c.list(['PrepareCommit'], [], -1).transactionStates.map((x) => x.transactionalId),
+    ['t'],
+  );
   open();
   await c.settled();
   t.equal(c.describe('t').transactionState, 'CompleteCommit');
@@ -163,12 +183,28 @@ t.test('expired transactional ids are removed; ListTransactions filters', async 
   const a = await c.initProducerId('a', 60_000, -1, -1);
   await c.initProducerId('b', 60_000, -1, -1);
   await c.addPartitions('a', a.producerId, a.producerEpoch, [tp('x', 0)]);
-  t.same(c.list([], [], -1).transactionStates.map((x) => x.transactionalId).sort(), ['a', 'b']);
-  t.same(c.list(['Ongoing'], [], -1).transactionStates.map((x) => x.transactionalId), ['a']);
-  t.same(c.list([], [a.producerId], -1).transactionStates.map((x) => x.transactionalId), ['a']);
+  t.same(
+    c
+      .list([], [], -1)
+      .transactionStates.map((x) => x.transactionalId)
+      .sort(),
+    ['a', 'b'],
+  );
+  t.same(
+    c.list(['Ongoing'], [], -1).transactionStates.map((x) => x.transactionalId),
+    ['a'],
+  );
+  t.same(
+    c.list([], [a.producerId], -1).transactionStates.map((x) => x.transactionalId),
+    ['a'],
+  );
   t.same(c.list(['Bogus'], [], -1).unknownStateFilters, ['Bogus']);
   advance(10_000);
-  t.same(c.list([], [], 5_000).transactionStates.map((x) => x.transactionalId), ['a'], 'running longer than 5 s');
+  t.same(
+    c.list([], [], 5_000).transactionStates.map((x) => x.transactionalId),
+    ['a'],
+    'running longer than 5 s',
+  );
   advance(3_600_000);
   c.removeExpired();
   await c.settled();
@@ -180,7 +216,18 @@ t.test('expired transactional ids are removed; ListTransactions filters', async 
 t.test('epoch exhaustion rotates the producer id', async (t) => {
   const store = new MemoryMetadataStore();
   const p = coordinatorPartitionOf('t');
-  const record: TxnRecord = { transactionalId: 't', producerId: 5, lastProducerId: -1, producerEpoch: 32766, lastProducerEpoch: -1, timeoutMs: 1000, state: 'CompleteCommit', partitions: [], txnStartTimestamp: 1, lastUpdateTimestamp: 1 };
+  const record: TxnRecord = {
+    transactionalId: 't',
+    producerId: 5,
+    lastProducerId: -1,
+    producerEpoch: 32766,
+    lastProducerEpoch: -1,
+    timeoutMs: 1000,
+    state: 'CompleteCommit',
+    partitions: [],
+    txnStartTimestamp: 1,
+    lastUpdateTimestamp: 1,
+  };
   await store.txn([], [{ type: 'put', key: txnKey(p, 't'), value: JSON.stringify(record) }]);
   const { c } = await setup(t, store);
   t.same(await c.initProducerId('t', 1000, 5, 32766), { errorCode: ErrorCode.NONE, producerId: 1000, producerEpoch: 0 });

@@ -9,7 +9,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const producer = new Producer({ clientId, bootstrapBrokers, serializers: stringSerializers, idempotent: true, retries: 2 });
 await producer.send({
   acks: Number(acks),
-  messages: [{ topic: 'golden', partition: 0, key: 'golden-key', value: 'hello from platformatic-kafka', headers: { source: 'platformatic-kafka' } }],
+  messages: [
+    { topic: 'golden', partition: 0, key: 'golden-key', value: 'hello from platformatic-kafka', headers: { source: 'platformatic-kafka' } },
+  ],
 });
 await producer.close();
 

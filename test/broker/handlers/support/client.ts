@@ -87,7 +87,10 @@ export interface TestBroker {
 }
 
 /** Starts a broker on `dir` (port 0, no ops endpoint, short flush linger) with a connected client. */
-export async function startBrokerIn(dir: string, sets: Record<string, string> = {}): Promise<{ broker: RunningBroker; client: TestClient; close: () => Promise<void> }> {
+export async function startBrokerIn(
+  dir: string,
+  sets: Record<string, string> = {},
+): Promise<{ broker: RunningBroker; client: TestClient; close: () => Promise<void> }> {
   const config = loadConfig({
     sets: { 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0', 'skafos.http.listener': '', 'skafos.flush.linger.ms': '5', ...sets },
   });
@@ -117,8 +120,17 @@ export async function startTestBroker(t: Test, sets: Record<string, string> = {}
 /** Creates a topic through CreateTopics v7 and checks that it worked. */
 export async function createTopic(client: TestClient, name: string, partitions = 1, configs: Record<string, string> = {}): Promise<void> {
   const r = await client.request(ApiKey.CreateTopics, 7, {
-    topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })) }],
-    timeoutMs: 10000, validateOnly: false,
+    topics: [
+      {
+        name,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        assignments: [],
+        configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
+      },
+    ],
+    timeoutMs: 10000,
+    validateOnly: false,
   });
   const result = r.topics[0];
   if (result.errorCode !== 0) throw new Error(`creating ${name}: error ${result.errorCode} ${result.errorMessage}`);
@@ -129,7 +141,9 @@ export async function produce(client: TestClient, topic: string, partition: numb
   const now = Date.now();
   const records = Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`value-${i}`), timestampMs: now }));
   const r = await client.request(ApiKey.Produce, 9, {
-    transactionalId: null, acks: -1, timeoutMs: 10000,
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 10000,
     topicData: [{ name: topic, partitionData: [{ index: partition, records: buildRecordBatch(records) }] }],
   });
   const p = r.responses[0].partitionResponses[0];

@@ -41,7 +41,8 @@ export function record(store: MetadataStore, prefix: string, fromRevision: numbe
     watch,
     events: () => batches.flat(),
     /** Compact form: "put key=value@rev" / "del key@rev". */
-    lines: () => batches.flat().map((e) => (e.type === 'put' ? `put ${e.kv.key}=${e.kv.value}@${e.kv.modRevision}` : `del ${e.key}@${e.modRevision}`)),
+    lines: () =>
+      batches.flat().map((e) => (e.type === 'put' ? `put ${e.kv.key}=${e.kv.value}@${e.kv.modRevision}` : `del ${e.key}@${e.modRevision}`)),
     waitEvents: (n: number) => until(() => batches.flat().length >= n, 3000, `${n} watch events`),
   };
 }
@@ -98,7 +99,11 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     t.equal(await s.get('/a'), null);
 
     const again = await put(s, '/a', 'three');
-    t.same(await s.get('/a'), { key: '/a', value: 'three', createRevision: again.revision, modRevision: again.revision, version: 1, lease: 0 }, 'recreated: new createRevision, version 1');
+    t.same(
+      await s.get('/a'),
+      { key: '/a', value: 'three', createRevision: again.revision, modRevision: again.revision, version: 1, lease: 0 },
+      'recreated: new createRevision, version 1',
+    );
     t.same((await s.get('/b'))?.version, 1, 'other keys untouched');
 
     const same = await put(s, '/a', 'three');
@@ -109,18 +114,41 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     const s = await fresh(t);
     await put(s, '/x/0', 'v');
     const r = await s.revision();
-    const res = await s.txn([], [
-      { type: 'put', key: '/x/1', value: 'a' },
-      { type: 'put', key: '/x/2', value: 'b' },
-      { type: 'delete', key: '/x/0' },
-    ]);
+    const res = await s.txn(
+      [],
+      [
+        { type: 'put', key: '/x/1', value: 'a' },
+        { type: 'put', key: '/x/2', value: 'b' },
+        { type: 'delete', key: '/x/0' },
+      ],
+    );
     t.same(res, { succeeded: true, revision: r + 1 });
     const kvs = await s.getPrefix('/x/');
-    t.same(kvs.map((kv) => [kv.key, kv.modRevision, kv.createRevision]), [['/x/1', r + 1, r + 1], ['/x/2', r + 1, r + 1]]);
+    t.same(
+      kvs.map((kv) => [kv.key, kv.modRevision, kv.createRevision]),
+      [
+        ['/x/1', r + 1, r + 1],
+        ['/x/2', r + 1, r + 1],
+      ],
+    );
 
-    t.same(await s.txn([], [{ type: 'delete', key: '/nope' }, { type: 'deletePrefix', prefix: '/none/' }]), { succeeded: true, revision: r + 1 }, 'deleting nothing is no write');
+    t.same(
+      await s.txn(
+        [],
+        [
+          { type: 'delete', key: '/nope' },
+          { type: 'deletePrefix', prefix: '/none/' },
+        ],
+      ),
+      { succeeded: true, revision: r + 1 },
+      'deleting nothing is no write',
+    );
     t.same(await s.txn([], []), { succeeded: true, revision: r + 1 }, 'empty transaction');
-    t.same(await s.txn([{ key: '/x/1', target: 'version', op: '=', value: 9 }], [{ type: 'put', key: '/y', value: '1' }]), { succeeded: false, revision: r + 1 }, 'failed compare, no failure ops');
+    t.same(
+      await s.txn([{ key: '/x/1', target: 'version', op: '=', value: 9 }], [{ type: 'put', key: '/y', value: '1' }]),
+      { succeeded: false, revision: r + 1 },
+      'failed compare, no failure ops',
+    );
     t.equal(await s.get('/y'), null);
     t.equal(await s.revision(), r + 1);
   });
@@ -129,27 +157,79 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     const s = await fresh(t);
     const b = await s.revision();
     const keys = [
-      'p', 'p\u0000', 'p\u0000z', 'p/', 'p/a', 'pa', 'p\u007f', 'p\u0080', 'p\u07ff', 'p\u0800', 'p\ud7ff', 'p\ue000', 'p\uffef', 'p\uffff', 'p\uffffz',
-      'p\u{10000}', 'p\u{1f600}', 'p\u{10ffff}', 'p\u{10ffff}\u{10ffff}', 'p\u{10ffff}a', 'o\u{10ffff}', 'q', 'q\u0000', '\u{10ffff}', '\u{10ffff}\u{10ffff}x',
+      'p',
+      'p\u0000',
+      'p\u0000z',
+      'p/',
+      'p/a',
+      'pa',
+      'p\u007f',
+      'p\u0080',
+      'p\u07ff',
+      'p\u0800',
+      'p\ud7ff',
+      'p\ue000',
+      'p\uffef',
+      'p\uffff',
+      'p\uffffz',
+      'p\u{10000}',
+      'p\u{1f600}',
+      'p\u{10ffff}',
+      'p\u{10ffff}\u{10ffff}',
+      'p\u{10ffff}a',
+      'o\u{10ffff}',
+      'q',
+      'q\u0000',
+      '\u{10ffff}',
+      '\u{10ffff}\u{10ffff}x',
     ];
-    await s.txn([], keys.slice(0, 12).map((key) => ({ type: 'put', key, value: key })));
-    await s.txn([], keys.slice(12).map((key) => ({ type: 'put', key, value: key })));
+    await s.txn(
+      [],
+      keys.slice(0, 12).map((key) => ({ type: 'put', key, value: key })),
+    );
+    await s.txn(
+      [],
+      keys.slice(12).map((key) => ({ type: 'put', key, value: key })),
+    );
 
     const scan = async (prefix: string, limit?: number) => (await s.getPrefix(prefix, limit)).map((kv) => kv.key);
     const expect = (prefix: string) => byteOrder(keys.filter((k) => k.startsWith(prefix)));
 
     t.same(await scan(''), byteOrder(keys), 'everything, in UTF-8 byte (code point) order');
-    for (const prefix of ['p', 'p\u0000', 'p/', 'p\u007f', 'p\ud7ff', 'p\uffff', 'p\u{10000}', 'p\u{10ffff}', 'p\u{10ffff}\u{10ffff}', 'o', 'q', '\u{10ffff}', 'r', 'pb']) {
+    for (const prefix of [
+      'p',
+      'p\u0000',
+      'p/',
+      'p\u007f',
+      'p\ud7ff',
+      'p\uffff',
+      'p\u{10000}',
+      'p\u{10ffff}',
+      'p\u{10ffff}\u{10ffff}',
+      'o',
+      'q',
+      '\u{10ffff}',
+      'r',
+      'pb',
+    ]) {
       t.same(await scan(prefix), expect(prefix), `prefix ${JSON.stringify(prefix)}`);
     }
     t.same(await scan('p', 3), expect('p').slice(0, 3), 'limit');
     t.same(await scan('p', 0), expect('p'), 'limit 0 is all');
     t.same(await scan('p', 1000), expect('p'), 'limit above the count');
     const kv = (await s.getPrefix('p\u{1f600}'))[0]!;
-    t.same(kv, { key: 'p\u{1f600}', value: 'p\u{1f600}', createRevision: b + 2, modRevision: b + 2, version: 1, lease: 0 }, 'values of high code points round trip');
+    t.same(
+      kv,
+      { key: 'p\u{1f600}', value: 'p\u{1f600}', createRevision: b + 2, modRevision: b + 2, version: 1, lease: 0 },
+      'values of high code points round trip',
+    );
 
     await s.txn([], [{ type: 'deletePrefix', prefix: 'p\u{10ffff}' }]);
-    t.same(await scan('p'), expect('p').filter((k) => !k.startsWith('p\u{10ffff}')), 'deletePrefix with an unbounded-looking prefix');
+    t.same(
+      await scan('p'),
+      expect('p').filter((k) => !k.startsWith('p\u{10ffff}')),
+      'deletePrefix with an unbounded-looking prefix',
+    );
     await s.txn([], [{ type: 'deletePrefix', prefix: '\u{10ffff}' }]);
     t.same(await scan('\u{10ffff}'), []);
     t.same(await scan('q'), ['q', 'q\u0000'], 'neighbours untouched');
@@ -165,7 +245,8 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     t.same([kv.createRevision, kv.modRevision, kv.version], [b + 1, b + 3, 2]);
 
     const ops = ['=', '!=', '<', '>'] as const;
-    const holds = (actual: number, op: (typeof ops)[number], v: number) => ({ '=': actual === v, '!=': actual !== v, '<': actual < v, '>': actual > v })[op];
+    const holds = (actual: number, op: (typeof ops)[number], v: number) =>
+      ({ '=': actual === v, '!=': actual !== v, '<': actual < v, '>': actual > v })[op];
     for (const key of ['/k', '/missing']) {
       const current = key === '/k' ? kv : null;
       for (const target of ['modRevision', 'createRevision', 'version'] as const) {
@@ -182,16 +263,28 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     t.equal((await s.txn([{ key: '/k', target: 'value', op: '=', value: 'v1' }], [])).succeeded, false);
     t.equal((await s.txn([{ key: '/k', target: 'value', op: '!=', value: 'v1' }], [])).succeeded, true);
     t.equal((await s.txn([{ key: '/k', target: 'value', op: '!=', value: 'v2' }], [])).succeeded, false);
-    t.equal((await s.txn([{ key: '/missing', target: 'value', op: '=', value: '' }], [])).succeeded, false, 'value compare on a missing key fails (etcd)');
+    t.equal(
+      (await s.txn([{ key: '/missing', target: 'value', op: '=', value: '' }], [])).succeeded,
+      false,
+      'value compare on a missing key fails (etcd)',
+    );
     t.equal((await s.txn([{ key: '/missing', target: 'value', op: '!=', value: 'x' }], [])).succeeded, false, 'even !=');
-    t.equal((await s.txn([{ key: '/missing', target: 'createRevision', op: '=', value: 0 }], [])).succeeded, true, 'create-if-absent guard');
+    t.equal(
+      (await s.txn([{ key: '/missing', target: 'createRevision', op: '=', value: 0 }], [])).succeeded,
+      true,
+      'create-if-absent guard',
+    );
 
     const both = [
       { key: '/k', target: 'version', op: '=', value: 2 },
       { key: '/other', target: 'value', op: '=', value: 'x' },
     ] as const;
     t.equal((await s.txn([...both], [])).succeeded, true, 'all compares hold');
-    t.equal((await s.txn([both[0], { key: '/other', target: 'value', op: '=', value: 'y' }], [])).succeeded, false, 'one fails: the transaction fails');
+    t.equal(
+      (await s.txn([both[0], { key: '/other', target: 'value', op: '=', value: 'y' }], [])).succeeded,
+      false,
+      'one fails: the transaction fails',
+    );
     t.equal(await s.revision(), b + 3, 'compares alone write nothing');
   });
 
@@ -203,7 +296,10 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     const res = await s.txn(
       [{ key: '/leader', target: 'createRevision', op: '=', value: 0 }],
       [{ type: 'put', key: '/leader', value: 'b2' }],
-      [{ type: 'put', key: '/lost', value: 'b2' }, { type: 'delete', key: '/nothing' }],
+      [
+        { type: 'put', key: '/lost', value: 'b2' },
+        { type: 'delete', key: '/nothing' },
+      ],
     );
     t.same(res, { succeeded: false, revision: b + 2 });
     t.equal((await s.get('/leader'))?.value, 'b1');
@@ -222,11 +318,23 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
   t.test('deletePrefix deletes exactly the keys under the prefix, at one revision', async (t) => {
     const s = await fresh(t);
     const b = await s.revision();
-    await s.txn([], ['/t/a', '/t/b', '/t/b/c', '/t', '/tt', '/u'].map((key) => ({ type: 'put', key, value: '1' })));
+    await s.txn(
+      [],
+      ['/t/a', '/t/b', '/t/b/c', '/t', '/tt', '/u'].map((key) => ({ type: 'put', key, value: '1' })),
+    );
     const w = record(s, '', 0);
-    const res = await s.txn([], [{ type: 'deletePrefix', prefix: '/t/' }, { type: 'delete', key: '/t/a' }]);
+    const res = await s.txn(
+      [],
+      [
+        { type: 'deletePrefix', prefix: '/t/' },
+        { type: 'delete', key: '/t/a' },
+      ],
+    );
     t.same(res, { succeeded: true, revision: b + 2 });
-    t.same((await s.getPrefix('')).map((kv) => kv.key), ['/t', '/tt', '/u']);
+    t.same(
+      (await s.getPrefix('')).map((kv) => kv.key),
+      ['/t', '/tt', '/u'],
+    );
     await w.waitEvents(3);
     t.same(w.batches.length, 1, 'one revision, one batch');
     t.same(w.lines(), [`del /t/a@${b + 2}`, `del /t/b@${b + 2}`, `del /t/b/c@${b + 2}`], 'overlapping deletes delete a key once');
@@ -244,11 +352,22 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     await t.rejects(s.txn([], [{ type: 'deletePrefix', prefix: '/' }, p('/a')]), invalid, 'put under a deleted prefix');
     await t.rejects(s.txn([], [], [p('/a'), p('/a')]), invalid, 'the failure branch is checked too');
     await t.rejects(s.txn([], [p('/1'), p('/2'), p('/3'), p('/4'), p('/5')]), invalid, 'too many operations');
-    await t.rejects(s.txn(Array.from({ length: 5 }, () => ({ key: '/a', target: 'version', op: '=', value: 0 }) as const), []), invalid, 'too many compares');
+    await t.rejects(
+      s.txn(
+        Array.from({ length: 5 }, () => ({ key: '/a', target: 'version', op: '=', value: 0 }) as const),
+        [],
+      ),
+      invalid,
+      'too many compares',
+    );
     await t.rejects(s.txn([], [p('/a', 'x'.repeat(65))]), invalid, 'value too large');
     await t.rejects(s.txn([], [p('/a', '\u00e9'.repeat(33))]), invalid, 'the limit is in UTF-8 bytes');
     await t.rejects(s.txn([], [p('/' + 'k'.repeat(32))]), invalid, 'key too large');
-    await t.rejects(s.txn([], [p('/a', 'x'.repeat(60)), p('/b', 'x'.repeat(60)), p('/c', 'x'.repeat(60)), p('/d', 'x'.repeat(60))]), invalid, 'transaction too large');
+    await t.rejects(
+      s.txn([], [p('/a', 'x'.repeat(60)), p('/b', 'x'.repeat(60)), p('/c', 'x'.repeat(60)), p('/d', 'x'.repeat(60))]),
+      invalid,
+      'transaction too large',
+    );
     await t.rejects(s.txn([], [p('')]), invalid, 'empty key');
     await t.rejects(s.txn([], [p('/\ud800')]), invalid, 'lone surrogate in a key');
     await t.rejects(s.txn([], [p('/a', 'x\udc00')]), invalid, 'lone surrogate in a value');
@@ -261,10 +380,18 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     await t.rejects(s.grantLease(0), invalid, 'lease TTL too short');
     t.throws(() => s.watchPrefix('/', 1.5, () => {}), invalid);
     await t.rejects(s.txn([], [{ type: 'put', key: '/a', value: 'v', lease: 424242 }]), named('LeaseLostError'), 'unknown lease');
-    await t.rejects(s.txn([], [p('/ok'), { type: 'put', key: '/b', value: 'v', lease: 424242 }]), named('LeaseLostError'), 'nothing of it applies');
+    await t.rejects(
+      s.txn([], [p('/ok'), { type: 'put', key: '/b', value: 'v', lease: 424242 }]),
+      named('LeaseLostError'),
+      'nothing of it applies',
+    );
     t.equal(await s.revision(), b);
     t.same(await s.getPrefix(''), []);
-    t.same(await s.txn([], [p('/1'), p('/2'), p('/3'), p('/4', 'x'.repeat(64))]), { succeeded: true, revision: b + 1 }, 'at the limits is fine');
+    t.same(
+      await s.txn([], [p('/1'), p('/2'), p('/3'), p('/4', 'x'.repeat(64))]),
+      { succeeded: true, revision: b + 1 },
+      'at the limits is fine',
+    );
   });
 
   t.test('leases: grant, attach, keepAlive extends, expiry deletes keys at one revision', async (t) => {
@@ -273,12 +400,15 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     const b = await s.grantLease(400 * scale);
     t.ok(a.id > 0 && b.id > a.id, 'ids are positive and increasing');
     t.equal(a.ttlMs, 200 * scale);
-    await s.txn([], [
-      { type: 'put', key: '/brokers/1', value: 'a', lease: a.id },
-      { type: 'put', key: '/brokers/2', value: 'a', lease: a.id },
-      { type: 'put', key: '/brokers/3', value: 'b', lease: b.id },
-      { type: 'put', key: '/config', value: 'c' },
-    ]);
+    await s.txn(
+      [],
+      [
+        { type: 'put', key: '/brokers/1', value: 'a', lease: a.id },
+        { type: 'put', key: '/brokers/2', value: 'a', lease: a.id },
+        { type: 'put', key: '/brokers/3', value: 'b', lease: b.id },
+        { type: 'put', key: '/config', value: 'c' },
+      ],
+    );
     t.equal((await s.get('/brokers/1'))?.lease, a.id);
     const from = (await s.revision()) + 1;
     const w = record(s, '/brokers/', 0);
@@ -297,7 +427,11 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     t.same(w.lines(), [`del /brokers/1@${from}`, `del /brokers/2@${from}`], 'delete events, one revision');
     t.equal(w.batches.length, 1);
     await t.rejects(a.keepAlive(), named('LeaseLostError'), 'keepAlive after expiry');
-    await t.rejects(s.txn([], [{ type: 'put', key: '/brokers/1', value: 'again', lease: a.id }]), named('LeaseLostError'), 'attach to an expired lease');
+    await t.rejects(
+      s.txn([], [{ type: 'put', key: '/brokers/1', value: 'again', lease: a.id }]),
+      named('LeaseLostError'),
+      'attach to an expired lease',
+    );
 
     // Now let b lapse: the timer expires it without any access.
     await until(() => w.events().length >= 3, 2000 * scale, 'b to expire');
@@ -308,11 +442,14 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
   t.test('leases: revoke, re-attaching a key, idempotent revoke', async (t) => {
     const s = await fresh(t);
     const lease = await s.grantLease(60_000);
-    await s.txn([], [
-      { type: 'put', key: '/l/1', value: '1', lease: lease.id },
-      { type: 'put', key: '/l/2', value: '2', lease: lease.id },
-      { type: 'put', key: '/l/3', value: '3', lease: lease.id },
-    ]);
+    await s.txn(
+      [],
+      [
+        { type: 'put', key: '/l/1', value: '1', lease: lease.id },
+        { type: 'put', key: '/l/2', value: '2', lease: lease.id },
+        { type: 'put', key: '/l/3', value: '3', lease: lease.id },
+      ],
+    );
     await put(s, '/l/3', 'detached'); // a put without a lease detaches the key
     t.equal((await s.get('/l/3'))?.lease, 0);
     const r = await s.revision();
@@ -321,7 +458,10 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     t.equal(await s.revision(), r, 'keepAlive is no write of keys');
     await lease.revoke();
     t.equal(await s.revision(), r + 1, 'revoke deletes the keys at one revision');
-    t.same((await s.getPrefix('/l/')).map((kv) => kv.key), ['/l/3']);
+    t.same(
+      (await s.getPrefix('/l/')).map((kv) => kv.key),
+      ['/l/3'],
+    );
     await w.waitEvents(2);
     t.same(w.lines(), [`del /l/1@${r + 1}`, `del /l/2@${r + 1}`]);
     await t.rejects(lease.keepAlive(), named('LeaseLostError'), 'keepAlive after revoke');
@@ -341,7 +481,14 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     await put(s, '/w/a', '1'); // 1
     await put(s, '/other', 'x'); // 2
     await put(s, '/w/b', '2'); // 3
-    await s.txn([], [{ type: 'put', key: '/w/a', value: '3' }, { type: 'delete', key: '/w/b' }, { type: 'put', key: '/other', value: 'y' }]); // 4
+    await s.txn(
+      [],
+      [
+        { type: 'put', key: '/w/a', value: '3' },
+        { type: 'delete', key: '/w/b' },
+        { type: 'put', key: '/other', value: 'y' },
+      ],
+    ); // 4
 
     const calls: string[] = [];
     const all = record(s, '/w/', b + 1);
@@ -360,7 +507,11 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     const at = (lines: string[]) => lines.map((l) => l.replace(/@(\d+)$/, (_, n: string) => `@${b + Number(n)}`));
     await all.waitEvents(7);
     t.same(all.lines(), at(['put /w/a=1@1', 'put /w/b=2@3', 'put /w/a=3@4', 'del /w/b@4', 'put /w/c=5@5', 'del /w/a@6', 'del /w/c@6']));
-    t.same(all.batches.map((batch) => batch.map((e) => eventRev(e) - b)), [[1], [3], [4, 4], [5], [6, 6]], 'one batch per revision');
+    t.same(
+      all.batches.map((batch) => batch.map((e) => eventRev(e) - b)),
+      [[1], [3], [4, 4], [5], [6, 6]],
+      'one batch per revision',
+    );
     await fromThree.waitEvents(6);
     t.same(fromThree.lines(), at(['put /w/b=2@3', 'put /w/a=3@4', 'del /w/b@4', 'put /w/c=5@5', 'del /w/a@6', 'del /w/c@6']));
     await live.waitEvents(3);
@@ -368,7 +519,11 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     await future.waitEvents(2);
     t.same(future.lines(), at(['del /w/a@6', 'del /w/c@6']), 'a future revision: events from it on');
     const kv = (all.events()[2] as { kv: KeyValue }).kv;
-    t.same(kv, { key: '/w/a', value: '3', createRevision: b + 1, modRevision: b + 4, version: 2, lease: 0 }, 'history carries the whole key-value');
+    t.same(
+      kv,
+      { key: '/w/a', value: '3', createRevision: b + 1, modRevision: b + 4, version: 2, lease: 0 },
+      'history carries the whole key-value',
+    );
     await until(() => calls.length > 0, 3000, 'the last watch'); // watches need not be served in creation order
     w.close();
   });
@@ -435,28 +590,36 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     t.match(errors, [{ message: 'consumer bug' }], 'the error surfaces as uncaught');
   });
 
-  t.test('watch history is bounded: compacted revisions are a typed error', { skip: options.historyLimits === false && 'the store compacts on its own terms' }, async (t) => {
-    const s = await fresh(t, { limits: { watchHistoryRevisions: 5 } });
-    for (let i = 1; i <= 12; i++) await put(s, `/h/${i}`, String(i));
-    t.throws(() => s.watchPrefix('/h/', 1, () => {}), named('CompactedRevisionError', { requestedRevision: 1, compactedRevision: 7 }));
-    t.throws(() => s.watchPrefix('/h/', 7, () => {}), named('CompactedRevisionError'));
-    const w = record(s, '/h/', 8);
-    await w.waitEvents(5);
-    t.same(w.events().map(eventRev), [8, 9, 10, 11, 12], 'the last watchHistoryRevisions revisions are kept');
-    t.same((await s.getPrefix('/h/')).length, 12, 'compaction drops history, not keys');
+  t.test(
+    'watch history is bounded: compacted revisions are a typed error',
+    { skip: options.historyLimits === false && 'the store compacts on its own terms' },
+    async (t) => {
+      const s = await fresh(t, { limits: { watchHistoryRevisions: 5 } });
+      for (let i = 1; i <= 12; i++) await put(s, `/h/${i}`, String(i));
+      t.throws(() => s.watchPrefix('/h/', 1, () => {}), named('CompactedRevisionError', { requestedRevision: 1, compactedRevision: 7 }));
+      t.throws(() => s.watchPrefix('/h/', 7, () => {}), named('CompactedRevisionError'));
+      const w = record(s, '/h/', 8);
+      await w.waitEvents(5);
+      t.same(w.events().map(eventRev), [8, 9, 10, 11, 12], 'the last watchHistoryRevisions revisions are kept');
+      t.same((await s.getPrefix('/h/')).length, 12, 'compaction drops history, not keys');
 
-    const small = await fresh(t, { limits: { watchHistoryBytes: 1000 } });
-    for (let i = 1; i <= 10; i++) await put(small, `/b/${i}`, 'x'.repeat(300)); // ~370 accounted bytes each
-    t.throws(() => small.watchPrefix('/b/', 8, () => {}), named('CompactedRevisionError', { compactedRevision: 8 }), 'bounded by bytes too');
-    const last = record(small, '/b/', 9);
-    await last.waitEvents(2);
-    t.same(last.events().map(eventRev), [9, 10]);
-    await put(small, '/b/big', 'y'.repeat(2000));
-    t.throws(() => small.watchPrefix('/b/', 10, () => {}), named('CompactedRevisionError'));
-    const big = record(small, '/b/', 11);
-    await big.waitEvents(1);
-    t.same(big.events().map(eventRev), [11], 'the newest revision is always kept, even over the byte bound');
-  });
+      const small = await fresh(t, { limits: { watchHistoryBytes: 1000 } });
+      for (let i = 1; i <= 10; i++) await put(small, `/b/${i}`, 'x'.repeat(300)); // ~370 accounted bytes each
+      t.throws(
+        () => small.watchPrefix('/b/', 8, () => {}),
+        named('CompactedRevisionError', { compactedRevision: 8 }),
+        'bounded by bytes too',
+      );
+      const last = record(small, '/b/', 9);
+      await last.waitEvents(2);
+      t.same(last.events().map(eventRev), [9, 10]);
+      await put(small, '/b/big', 'y'.repeat(2000));
+      t.throws(() => small.watchPrefix('/b/', 10, () => {}), named('CompactedRevisionError'));
+      const big = record(small, '/b/', 11);
+      await big.waitEvents(1);
+      t.same(big.events().map(eventRev), [11], 'the newest revision is always kept, even over the byte bound');
+    },
+  );
 
   t.test('results are not shared mutable state', async (t) => {
     const s = await fresh(t);

@@ -50,14 +50,22 @@ export function defaultValue(f: FieldSpec): unknown {
   const d = f.defaultText;
   if (d === 'null') return null;
   switch (f.type.kind) {
-    case 'bool': return d === 'true';
-    case 'string': return d ?? '';
-    case 'uuid': return ZERO_UUID;
-    case 'bytes': return Buffer.alloc(0);
-    case 'records': return everNullable(f) ? null : Buffer.alloc(0);
-    case 'array': return [];
-    case 'struct': return defaultStruct(f.type.struct!);
-    default: return d === undefined || d === '' ? 0 : Number(d);
+    case 'bool':
+      return d === 'true';
+    case 'string':
+      return d ?? '';
+    case 'uuid':
+      return ZERO_UUID;
+    case 'bytes':
+      return Buffer.alloc(0);
+    case 'records':
+      return everNullable(f) ? null : Buffer.alloc(0);
+    case 'array':
+      return [];
+    case 'struct':
+      return defaultStruct(f.type.struct!);
+    default:
+      return d === undefined || d === '' ? 0 : Number(d);
   }
 }
 
@@ -80,27 +88,38 @@ export class ValueBuilder {
     const r = this.rng;
     const edge = this.flavour === 'edge';
     switch (kind) {
-      case 'bool': return r.chance(0.5);
-      case 'int8': return edge ? r.pick([-128, 127, -1, 0]) : r.int(-128, 127);
-      case 'int16': return edge ? r.pick([-32768, 32767, -1]) : r.int(-32768, 32767);
-      case 'uint16': return edge ? r.pick([0, 65535]) : r.int(0, 65535);
-      case 'int32': return edge ? r.pick([-2147483648, 2147483647, -1, 0]) : r.int(-2147483648, 2147483647);
-      case 'uint32': return edge ? r.pick([0, 4294967295]) : r.int(0, 4294967295);
-      case 'int64': return edge ? r.pick([Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, -1, 0, 4294967296]) : r.int(-1099511627776, 1099511627776);
-      case 'float64': return edge ? r.pick([0, -0.5, 1e300, Number.MIN_VALUE]) : (r.next() - 0.5) * 1e6;
+      case 'bool':
+        return r.chance(0.5);
+      case 'int8':
+        return edge ? r.pick([-128, 127, -1, 0]) : r.int(-128, 127);
+      case 'int16':
+        return edge ? r.pick([-32768, 32767, -1]) : r.int(-32768, 32767);
+      case 'uint16':
+        return edge ? r.pick([0, 65535]) : r.int(0, 65535);
+      case 'int32':
+        return edge ? r.pick([-2147483648, 2147483647, -1, 0]) : r.int(-2147483648, 2147483647);
+      case 'uint32':
+        return edge ? r.pick([0, 4294967295]) : r.int(0, 4294967295);
+      case 'int64':
+        return edge ? r.pick([Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, -1, 0, 4294967296]) : r.int(-1099511627776, 1099511627776);
+      case 'float64':
+        return edge ? r.pick([0, -0.5, 1e300, Number.MIN_VALUE]) : (r.next() - 0.5) * 1e6;
       case 'uuid': {
         const b = Buffer.alloc(16);
         for (let i = 0; i < 16; i++) b[i] = r.int(0, 255);
         return b.toString('base64url');
       }
-      case 'string': return edge ? r.pick(unicodeSamples) : `s-${r.int(0, 1e6)}-${r.pick(unicodeSamples.slice(0, 5))}`;
-      case 'bytes': case 'records': {
+      case 'string':
+        return edge ? r.pick(unicodeSamples) : `s-${r.int(0, 1e6)}-${r.pick(unicodeSamples.slice(0, 5))}`;
+      case 'bytes':
+      case 'records': {
         const n = edge ? r.pick([0, 1, 5000]) : r.int(0, 40);
         const b = Buffer.alloc(n);
         for (let i = 0; i < n; i++) b[i] = r.int(0, 255);
         return b;
       }
-      default: throw new Error(`unknown primitive ${kind}`);
+      default:
+        throw new Error(`unknown primitive ${kind}`);
     }
   }
 

@@ -4,7 +4,18 @@ import { Writer, zeroCopyThresholdBytes } from '../../../../broker/protocol/wire
 import { ProtocolDecodeError, ProtocolEncodeError } from '../../../../broker/protocol/wire/errors.ts';
 
 t.test('unsigned varints: every length from 1 to 5 bytes', async (t) => {
-  const cases: [number, number][] = [[0, 1], [127, 1], [128, 2], [16383, 2], [16384, 3], [2097151, 3], [2097152, 4], [268435455, 4], [268435456, 5], [4294967295, 5]];
+  const cases: [number, number][] = [
+    [0, 1],
+    [127, 1],
+    [128, 2],
+    [16383, 2],
+    [16384, 3],
+    [2097151, 3],
+    [2097152, 4],
+    [268435455, 4],
+    [268435456, 5],
+    [4294967295, 5],
+  ];
   for (const [v, len] of cases) {
     const w = new Writer(1);
     w.uvarint(v);
@@ -29,7 +40,7 @@ t.test('zig-zag varints and varlongs', async (t) => {
   t.throws(() => new Reader(Buffer.from('fcffffffffffff1f', 'hex')).varlong(), ProtocolDecodeError);
 });
 
-t.test('int64 as numbers, big-endian two\'s complement', async (t) => {
+t.test("int64 as numbers, big-endian two's complement", async (t) => {
   for (const v of [0, -1, 1, 4294967295, 4294967296, -4294967296, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
     const w = new Writer(1);
     w.int64(v);
@@ -39,7 +50,7 @@ t.test('int64 as numbers, big-endian two\'s complement', async (t) => {
   }
 });
 
-t.test('UUIDs use Kafka\'s base64url text form', async (t) => {
+t.test("UUIDs use Kafka's base64url text form", async (t) => {
   const w = new Writer(1);
   w.uuid('AAAAAAAAAAAAAAAAAAAAAQ');
   const b = w.finish();
