@@ -9,7 +9,7 @@ import { BenchBackend } from './lib/backend.ts';
 import type { BenchBroker } from './lib/backend.ts';
 import { runFetch } from './lib/broker-load.ts';
 import type { FetchResult } from './lib/broker-load.ts';
-import { createTopic, GiB, MiB, target, waitTopicReady } from './lib/common.ts';
+import { createTopic, MiB, target, waitTopicReady } from './lib/common.ts';
 import { limitFigures, limits } from './lib/limits.ts';
 import { EndOffsets, Producer } from './lib/load.ts';
 import { costFigures, measure } from './lib/measure.ts';

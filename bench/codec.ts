@@ -343,7 +343,7 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
     ]);
   }
   console.log(
-    '\n' + table(['operation', 'bytes/op', 'ours ops/s', 'theirs ops/s', 'ours MB/s', 'theirs MB/s', 'ours/theirs', 'paired'], rows),
+    `\n${table(['operation', 'bytes/op', 'ours ops/s', 'theirs ops/s', 'ours MB/s', 'theirs MB/s', 'ours/theirs', 'paired'], rows)}`,
   );
   console.log(`\ntarget: ours ≥ ${targetRatio}× theirs on every operation (wall-clock ratio); MB = 10^6 bytes`);
   if (minShare < 0.9) {

@@ -87,7 +87,7 @@ class RoutedLoad {
             includeTopicAuthorizedOperations: false,
           });
           const t = r.topics[0];
-          if (!t || t.errorCode !== 0) continue;
+          if (t?.errorCode !== 0) continue;
           const routes: Route[] = new Array(this.partitions).fill(null).map(() => ({ nodeId: -1, epoch: -1 }));
           for (const p of t.partitions) routes[p.partitionIndex] = { nodeId: p.errorCode === 0 ? p.leaderId : -1, epoch: p.leaderEpoch };
           this.routes = routes;

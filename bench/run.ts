@@ -96,7 +96,7 @@ try {
       loadAverage: { start: loadAtStart, end: os.loadavg(), unit: 'runnable threads (1, 5, 15 min averages)' },
       ...report,
     };
-    writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
     console.log(`\nresults written to ${file}`);
   }
 } finally {
@@ -115,7 +115,7 @@ if (targetResults.length > 0) {
   const file = join(outDir, `summary-${suiteStarted.toISOString().replace(/:/g, '-')}.json`);
   writeFileSync(
     file,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         startedAt: suiteStarted.toISOString(),
         duration: { value: Math.round((Date.now() - suiteStarted.getTime()) / 100) / 10, unit: 's' },
@@ -129,7 +129,7 @@ if (targetResults.length > 0) {
       },
       null,
       2,
-    ) + '\n',
+    )}\n`,
   );
   console.log(`\nsummary written to ${file}`);
 }

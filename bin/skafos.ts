@@ -58,7 +58,7 @@ function brokerUsage(): string {
     for (const line of wrap(`${d.doc} Accepts ${d.type}.`, 94)) lines.push(`      ${line}`);
   }
   lines.push('', 'docs/configuration.md has the same reference.');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function wrap(text: string, width: number): string[] {
@@ -102,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     case undefined:
       process.stderr.write(USAGE);
-      process.exit(EXIT_USAGE);
+      return process.exit(EXIT_USAGE);
     default:
       usageError(`unknown command ${JSON.stringify(command)}`, 'Run `skafos --help` for the commands.');
   }

@@ -444,7 +444,7 @@ function httpUrl(raw: string): string | null {
 }
 
 /** Paths of the etcd credential files (no spaces or shell-special characters, so that a typo is caught). */
-const FILE_PATH = /^[A-Za-z0-9\/._~+@:,=-]+$/;
+const FILE_PATH = /^[A-Za-z0-9/._~+@:,=-]+$/;
 const FILE_PATH_DESCRIBE = 'a file path: letters, digits and / . _ ~ + @ : , = -';
 
 /** KIP-848 server-side assignor names (Kafka's class names are accepted for the two Skafos has). */
@@ -1098,21 +1098,21 @@ const PARAMS: readonly Param[] = [
   p(
     'skafos.s3.access.key.id',
     's3AccessKeyId',
-    optional(text(/^[A-Za-z0-9\/+=._~-]{1,256}$/, 'an access key id: letters, digits and / + = . _ ~ -')),
+    optional(text(/^[A-Za-z0-9/+=._~-]{1,256}$/, 'an access key id: letters, digits and / + = . _ ~ -')),
     null,
     'Static credentials, with skafos.s3.secret.access.key (both or neither). Default: the standard AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, web identity, ECS/EKS container and EC2 instance roles), which is preferable to a secret in a config file.',
   ),
   p(
     'skafos.s3.secret.access.key',
     's3SecretAccessKey',
-    optional(text(/^[A-Za-z0-9\/+=._~-]{1,512}$/, 'a secret access key: letters, digits and / + = . _ ~ -')),
+    optional(text(/^[A-Za-z0-9/+=._~-]{1,512}$/, 'a secret access key: letters, digits and / + = . _ ~ -')),
     null,
     'Secret of skafos.s3.access.key.id. Never reported by DescribeConfigs.',
   ),
   p(
     'skafos.s3.sse.kms.key.id',
     's3SseKmsKeyId',
-    optional(text(/^[A-Za-z0-9:\/_.+=@-]{1,2048}$/, 'a KMS key id, key ARN, alias name (alias/...) or alias ARN')),
+    optional(text(/^[A-Za-z0-9:/_.+=@-]{1,2048}$/, 'a KMS key id, key ARN, alias name (alias/...) or alias ARN')),
     null,
     "Encrypt every object written with SSE-KMS under this key. Default: no encryption header (the bucket's default encryption applies).",
   ),
@@ -1834,7 +1834,7 @@ export function formatConfig(config: BrokerConfig): string {
     if (param.key === 'log.retention.minutes' || param.key === 'log.retention.hours') continue;
     lines.push(`${unused.has(param.key) ? '#' : ''}${param.key}=${escapeValue(rawOf(config, param.key))}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function escapeValue(v: string): string {

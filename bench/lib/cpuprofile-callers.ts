@@ -30,7 +30,7 @@ function where(f: CallFrame): string {
   const url = f.url
     .replace(/^file:\/\//, '')
     .replace(/^.*\/node_modules\//, '')
-    .replace(process.cwd() + '/', '');
+    .replace(`${process.cwd()}/`, '');
   return `${f.functionName || '(anonymous)'}  ${url === '' ? '' : `${url}:${f.lineNumber + 1}`}`;
 }
 

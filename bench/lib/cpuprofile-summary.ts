@@ -43,7 +43,7 @@ for (const node of profile.nodes) {
       : `${url
           .replace(/^file:\/\//, '')
           .replace(/^.*\/node_modules\//, '')
-          .replace(process.cwd() + '/', '')}:${lineNumber + 1}`;
+          .replace(`${process.cwd()}/`, '')}:${lineNumber + 1}`;
   const key = `${functionName || '(anonymous)'}  ${where}`;
   byFunction.set(key, (byFunction.get(key) ?? 0) + t);
 }

@@ -81,7 +81,7 @@ export function cdfPoints(values: number[], maxPoints = 400): [number, number][]
   const out: [number, number][] = [];
   // Denser towards the tail: fractions 1 - 10^(-k*t).
   for (let i = 0; i < maxPoints; i++) {
-    const f = 1 - Math.pow(10, -4 * (i / (maxPoints - 1)));
+    const f = 1 - 10 ** (-4 * (i / (maxPoints - 1)));
     const idx = Math.min(s.length - 1, Math.floor(f * s.length));
     out.push([s[idx]!, (idx + 1) / s.length]);
   }

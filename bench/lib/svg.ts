@@ -28,7 +28,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function niceTicks(min: number, max: number, count = 6): number[] {
   if (!(max > min)) return [min];
   const raw = (max - min) / count;
-  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
   const out: number[] = [];
   for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
@@ -58,7 +58,7 @@ export function lineChart(spec: ChartSpec): string {
   let [x0, x1] = [Math.min(...pts.map((p) => tx(p[0]))), Math.max(...pts.map((p) => tx(p[0])))];
   let [y0, y1] = [Math.min(0, ...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
   if (pts.length === 0) [x0, x1, y0, y1] = [0, 1, 0, 1];
-  if (spec.ninesX) [x0, x1] = [nines(0.5) > x0 ? x0 : nines(0.5), Math.max(x1, nines(0.99))];
+  if (spec.ninesX) [x0, x1] = [Math.min(x0, nines(0.5)), Math.max(x1, nines(0.99))];
   if (x1 <= x0) x1 = x0 + 1;
   let ly0 = 0;
   let ly1 = 0;
@@ -79,7 +79,7 @@ export function lineChart(spec: ChartSpec): string {
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(spec.title)}</text>`);
   // Grid and ticks.
-  const yTicks = spec.logY ? Array.from({ length: ly1 - ly0 + 1 }, (_, i) => Math.pow(10, ly0 + i)) : niceTicks(y0, y1);
+  const yTicks = spec.logY ? Array.from({ length: ly1 - ly0 + 1 }, (_, i) => 10 ** (ly0 + i)) : niceTicks(y0, y1);
   for (const t of yTicks) {
     const y = sy(t);
     out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`);
@@ -111,5 +111,5 @@ export function lineChart(spec: ChartSpec): string {
     out.push(`<text x="${lx + 22}" y="${ly}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -102,16 +102,15 @@ export class EtcdCluster implements Cluster {
    * whose writes are fenced from then on).
    */
   async join(): Promise<void> {
-    const c = this;
     const o = this.o;
     const lease = await o.store.grantLease(o.sessionTimeoutMs);
-    c.lease = lease;
-    const key = memberKey(c.nodeId);
+    this.lease = lease;
+    const key = memberKey(this.nodeId);
     const existing = await o.store.get(key);
     if (existing) {
       const prior = JSON.parse(existing.value) as MemberRecord;
       o.logger.warn(
-        { nodeId: c.nodeId, priorIncarnation: prior.incarnation },
+        { nodeId: this.nodeId, priorIncarnation: prior.incarnation },
         'node id registered by an earlier incarnation (or another broker): taking it over; its writes are fenced from now on',
       );
     }
@@ -119,11 +118,11 @@ export class EtcdCluster implements Cluster {
     if (existing) await o.store.txn([{ key, target: 'modRevision', op: '=', value: existing.modRevision }], [{ type: 'delete', key }]);
     const r = await o.store.txn(
       [{ key, target: 'createRevision', op: '=', value: 0 }],
-      [{ type: 'put', key, value: JSON.stringify(c.record), lease: lease.id }],
+      [{ type: 'put', key, value: JSON.stringify(this.record), lease: lease.id }],
     );
-    if (!r.succeeded) throw new Error(`node id ${c.nodeId} was registered concurrently by another broker`);
-    c.memberRev = r.revision;
-    c.startKeepAlive();
+    if (!r.succeeded) throw new Error(`node id ${this.nodeId} was registered concurrently by another broker`);
+    this.memberRev = r.revision;
+    this.startKeepAlive();
   }
 
   /** The advertised port may only be known once the listener is bound (port 0); set it before join(). */

@@ -976,9 +976,7 @@ export class ConsumerGroupCoordinator {
    * DescribeGroups (the classic API) on a consumer group, as Kafka 4 answers it: protocol type `consumer`, the
    * assignor as protocol, each member's subscription and assignment in the consumer protocol's encoding.
    */
-  describeAsClassic(
-    groupId: string,
-  ): {
+  describeAsClassic(groupId: string): {
     errorCode: number;
     groupId: string;
     state: string;

@@ -52,5 +52,6 @@ export interface Handler {
   minVersion: number;
   maxVersion: number;
   /** Resolves to the response body, or null when Kafka sends no response (Produce with acks=0). */
+  // biome-ignore lint/suspicious/noExplicitAny: each handler declares its own generated request type
   handle(ctx: RequestContext, request: any): Promise<unknown> | unknown;
 }

@@ -54,9 +54,7 @@ export class NotLeaderError extends Error {
   }
 }
 
-export interface HighWatermarkListener {
-  (log: PartitionLog): void;
-}
+export type HighWatermarkListener = (log: PartitionLog) => void;
 
 export class PartitionLog {
   readonly topicId: string;

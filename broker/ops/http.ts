@@ -132,7 +132,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 }
 
 function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
-  const text = JSON.stringify(body) + '\n';
+  const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),

@@ -278,10 +278,9 @@ export class S3ObjectStore implements ObjectStore {
       scheduling: 'lifo' as const,
     };
     const onSocket = () => void this.#connectionsOpened++;
-    this.#agent =
-      endpoint !== null && endpoint.startsWith('http:')
-        ? new CountingHttpAgent(agentOptions, onSocket)
-        : new CountingHttpsAgent(agentOptions, onSocket);
+    this.#agent = endpoint?.startsWith('http:')
+      ? new CountingHttpAgent(agentOptions, onSocket)
+      : new CountingHttpsAgent(agentOptions, onSocket);
     this.#client = new S3Client({
       region: options.region ?? 'us-east-1',
       ...(endpoint === null ? {} : { endpoint }),

@@ -85,6 +85,7 @@ export interface TxnRecord {
  * A transactional id's record as loaded here (its fields, merged in from TxnRecord and copied in by the
  * constructor), plus what only this coordinator tracks.
  */
+// biome-ignore lint/correctness/noUnusedVariables: declaration merging gives the class TxnRecord's fields
 interface TxnMetadata extends TxnRecord {}
 class TxnMetadata {
   readonly coordinatorPartition: number;

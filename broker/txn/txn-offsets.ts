@@ -222,7 +222,7 @@ export class TxnOffsetStore {
     if (!byProducer) return false;
     for (const groups of byProducer.values()) {
       const r = groups.get(groupId);
-      if (r && r.offsets.some((o) => o.topic === topic && o.partition === partition)) return true;
+      if (r?.offsets.some((o) => o.topic === topic && o.partition === partition)) return true;
     }
     return false;
   }

@@ -160,7 +160,7 @@ t.test('by timestamp: the first offset whose timestamp is >= the target', async 
   }
   for (const c of cases.slice(2, 5).concat(cases.slice(-1))) {
     const r = await kafkaPython('offsets_for_times', { topic, partitions: { 0: c.target, 1: c.target } });
-    const want = c.want.map((o, p) => (o === -1 ? null : o));
+    const want = c.want.map((o, _p) => (o === -1 ? null : o));
     t.same(
       r.map((x) => [x.p, x.o]).sort(),
       [

@@ -6,7 +6,7 @@ import type { CompressionCodecId } from './constants.ts';
 import { BatchHeaderView } from './batch-header.ts';
 import { computeBatchCrc } from './crc.ts';
 import { decompressRecords } from './compression.ts';
-import { RecordCursor } from './iterate.ts';
+import type { RecordCursor } from './iterate.ts';
 import { corruptMessage, RecordsError, RecordsErrorReason } from './records-error.ts';
 
 export interface OpenBatchOptions {

@@ -241,7 +241,10 @@ export class Writer {
 
   /** A records field: one buffer, or several written one after another under one size (no join). */
   records(v: Buffer | readonly Buffer[]): void {
-    if (Buffer.isBuffer(v)) return this.bytes(v);
+    if (Buffer.isBuffer(v)) {
+      this.bytes(v);
+      return;
+    }
     this.int32(totalLength(v));
     for (const part of v) this.raw(part);
   }
@@ -252,7 +255,10 @@ export class Writer {
   }
 
   compactRecords(v: Buffer | readonly Buffer[]): void {
-    if (Buffer.isBuffer(v)) return this.compactBytes(v);
+    if (Buffer.isBuffer(v)) {
+      this.compactBytes(v);
+      return;
+    }
     this.uvarint(totalLength(v) + 1);
     for (const part of v) this.raw(part);
   }

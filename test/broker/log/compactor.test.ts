@@ -44,6 +44,7 @@ function records(data: Buffer | null): { offset: number; value: string; ts: numb
 class FaultyMetadata implements MetadataStore {
   readonly inner: MemoryMetadataStore;
   /** Called before each txn; may throw (the txn is not applied), or return 'after' to apply it then throw. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: hooks that apply the txn return nothing
   hook: ((compares: Compare[], ops: Op[]) => void | 'throw-after') | null = null;
   constructor(inner: MemoryMetadataStore) {
     this.inner = inner;

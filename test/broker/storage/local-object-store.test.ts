@@ -155,7 +155,10 @@ t.test('segment escaping round trips and is canonical', async (t) => {
     '%41',
   ];
   let seed = 12345;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
   let checked = 0;
   for (let i = 0; i < 5000; i++) {
     let s = '';
@@ -194,7 +197,10 @@ t.test('compareUtf8 agrees with UTF-8 byte order', async (t) => {
     '\u{10FFFF}',
   ];
   let seed = 99;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
   const word = () => Array.from({ length: rand(5) }, () => alphabet[rand(alphabet.length)]).join('');
   let mismatches = 0;
   for (let i = 0; i < 20000; i++) {

@@ -362,7 +362,7 @@ export function metadataStoreContract(t: Test, open: StoreFactory, options: Cont
     );
     await t.rejects(s.txn([], [p('/a', 'x'.repeat(65))]), invalid, 'value too large');
     await t.rejects(s.txn([], [p('/a', '\u00e9'.repeat(33))]), invalid, 'the limit is in UTF-8 bytes');
-    await t.rejects(s.txn([], [p('/' + 'k'.repeat(32))]), invalid, 'key too large');
+    await t.rejects(s.txn([], [p(`/${'k'.repeat(32)}`)]), invalid, 'key too large');
     await t.rejects(
       s.txn([], [p('/a', 'x'.repeat(60)), p('/b', 'x'.repeat(60)), p('/c', 'x'.repeat(60)), p('/d', 'x'.repeat(60))]),
       invalid,
