@@ -44,6 +44,12 @@ export interface RequestContext {
   clientAddress: string;
   /** Aborted when the connection closes or the broker shuts down. */
   signal: AbortSignal;
+  /**
+   * For an `ordered` handler: says its effects are applied, so the connection's next ordered request may start
+   * (Produce calls it once its batches are appended, before waiting for them to be durable). Called anyway when
+   * the handler finishes; calling it again does nothing. A no-op for other handlers.
+   */
+  applied: () => void;
 }
 
 export interface Handler {
@@ -51,6 +57,13 @@ export interface Handler {
   /** Versions this broker serves (ApiVersions advertises exactly these). */
   minVersion: number;
   maxVersion: number;
+  /**
+   * Its effects depend on the order of a connection's requests (appends, offset commits, admin changes). The
+   * connection starts such a request only after the previous ordered one on the same connection has applied its
+   * effects, as Kafka, which handles one request of a connection at a time, does; other requests stay concurrent.
+   * spec/guarantees.md lists which APIs are ordered and why.
+   */
+  ordered?: boolean;
   /** Resolves to the response body, or null when Kafka sends no response (Produce with acks=0). */
   // biome-ignore lint/suspicious/noExplicitAny: each handler declares its own generated request type
   handle(ctx: RequestContext, request: any): Promise<unknown> | unknown;

@@ -192,6 +192,9 @@ export const produceHandler: Handler = {
   // v0-v2 stay advertised for old clients (as Apache Kafka 4 does); they must carry magic-2 batches too.
   minVersion: 0,
   maxVersion: 11,
+  // A connection's batches are appended in the order they were sent, whatever each request waits for first
+  // (buffer room, a producer-state rebuild, KIP-890 verification): pipelined idempotent batches stay in sequence.
+  ordered: true,
   async handle(ctx: RequestContext, req: ProduceRequest): Promise<ProduceResponseInput | null> {
     const s = ctx.services;
     const v = ctx.apiVersion;
@@ -239,6 +242,8 @@ export const produceHandler: Handler = {
       }
       responses.push({ name: td.name, partitionResponses });
     }
+    // Appended: the connection's next Produce may append behind these batches while they become durable.
+    ctx.applied();
     if (acks === 0) {
       for (const w of waits) w.durable.catch(() => {});
       return null;

@@ -1,5 +1,7 @@
 // One client connection: frames in, requests handled concurrently (pipelining), responses written strictly in
-// request order. In-flight requests and bytes are bounded per connection: past either bound, or while the
+// request order. Requests of `ordered` APIs (appends, commits, admin changes) apply their effects in arrival order:
+// each starts once the previous ordered one has applied its own, as in Kafka, which handles a connection's
+// requests one at a time. In-flight requests and bytes are bounded per connection: past either bound, or while the
 // socket's send buffer is full (a slow reader), the connection stops reading, so nothing buffers without limit.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -8,6 +10,8 @@ import { apiCodecs, ApiKey } from '../protocol/generated/index.ts';
 import { ProtocolDecodeError } from '../protocol/wire/errors.ts';
 import type { BrokerServices, Handler, RequestContext } from '../handlers/context.ts';
 import { apiVersionsUnsupportedResponse } from '../handlers/api-versions.ts';
+
+const noop = (): void => {};
 
 /** APIs whose handlers may wait for data up to a client-chosen time; they answer early when draining. */
 const longPolling = new Set<number>([ApiKey.Fetch]);
@@ -33,6 +37,12 @@ export class Connection {
   private readonly services: BrokerServices;
   private readonly logger: Logger;
   private readonly queue: Slot[] = [];
+  /**
+   * An `ordered` request (handlers/context.ts) has started and not yet applied its effects; the ordered requests
+   * behind it wait here in arrival order. At most maxInFlightRequests, as every waiting request holds a slot.
+   */
+  private orderedBusy = false;
+  private readonly orderedWaiting: (() => void)[] = [];
   private inFlightBytes = 0;
   private paused = false;
   private waitingDrain = false;
@@ -128,22 +138,60 @@ export class Connection {
       apiVersion,
       clientAddress: this.clientAddress,
       signal: longPolling.has(apiKey) ? this.drain.signal : this.abort.signal,
+      applied: noop,
     };
+    const body = decoded.body;
+    if (!handler.ordered) {
+      this.dispatch(slot, handler, ctx, body, correlationId);
+      return;
+    }
+    let applied = false;
+    ctx.applied = () => {
+      if (applied) return;
+      applied = true;
+      this.orderedApplied();
+    };
+    if (this.orderedBusy) {
+      this.orderedWaiting.push(() => this.dispatch(slot, handler, ctx, body, correlationId));
+    } else {
+      this.orderedBusy = true;
+      this.dispatch(slot, handler, ctx, body, correlationId);
+    }
+  }
+
+  private dispatch(slot: Slot, handler: Handler, ctx: RequestContext, body: unknown, correlationId: number): void {
+    const apiKey = handler.apiKey;
+    const apiVersion = ctx.apiVersion;
     let result: unknown;
     try {
-      result = handler.handle(ctx, decoded.body);
+      result = handler.handle(ctx, body);
     } catch (err) {
+      ctx.applied();
       this.fail(slot, apiKey, apiVersion, err);
       return;
     }
     if (result instanceof Promise) {
       result.then(
-        (body) => this.complete(slot, apiKey, apiVersion, correlationId, body),
-        (err) => this.fail(slot, apiKey, apiVersion, err),
+        (response) => {
+          ctx.applied();
+          this.complete(slot, apiKey, apiVersion, correlationId, response);
+        },
+        (err) => {
+          ctx.applied();
+          this.fail(slot, apiKey, apiVersion, err);
+        },
       );
     } else {
+      ctx.applied();
       this.complete(slot, apiKey, apiVersion, correlationId, result);
     }
+  }
+
+  /** The ordered request in progress has applied its effects: the next waiting one starts (in a microtask, not inside its caller). */
+  private orderedApplied(): void {
+    const next = this.orderedWaiting.shift();
+    if (next === undefined) this.orderedBusy = false;
+    else queueMicrotask(next);
   }
 
   private complete(slot: Slot, apiKey: number, apiVersion: number, correlationId: number, body: unknown): void {
