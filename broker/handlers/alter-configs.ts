@@ -8,6 +8,8 @@ export const alterConfigsHandler: Handler = {
   apiKey: ApiKey.AlterConfigs,
   minVersion: 0,
   maxVersion: 2,
+  // Admin changes of one connection apply one after another in the order sent, as Kafka applies them.
+  ordered: true,
   async handle(ctx: RequestContext, req: AlterConfigsRequest): Promise<AlterConfigsResponseInput> {
     const resources = req.resources.map((r) => ({
       resourceType: r.resourceType,

@@ -77,6 +77,8 @@ export const createPartitionsHandler: Handler = {
   apiKey: ApiKey.CreatePartitions,
   minVersion: 0,
   maxVersion: 3,
+  // Admin changes of one connection apply one after another in the order sent, as Kafka applies them.
+  ordered: true,
   async handle(ctx: RequestContext, req: CreatePartitionsRequest): Promise<CreatePartitionsResponseInput> {
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);

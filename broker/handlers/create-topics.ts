@@ -15,6 +15,8 @@ export const createTopicsHandler: Handler = {
   apiKey: ApiKey.CreateTopics,
   minVersion: 2,
   maxVersion: 7,
+  // Admin changes of one connection apply one after another in the order sent, as Kafka applies them.
+  ordered: true,
   async handle(ctx: RequestContext, req: CreateTopicsRequest): Promise<CreateTopicsResponseInput> {
     const s = ctx.services;
     const seen = new Map<string, number>();

@@ -42,6 +42,8 @@ export const deleteRecordsHandler: Handler = {
   apiKey: ApiKey.DeleteRecords,
   minVersion: 0,
   maxVersion: 2,
+  // Admin changes of one connection apply one after another in the order sent, as Kafka applies them.
+  ordered: true,
   async handle(ctx: RequestContext, req: DeleteRecordsRequest): Promise<DeleteRecordsResponseInput> {
     // Kafka keys the request by topic-partition: a partition named twice is deleted up to its last offset.
     const wanted = new Map<string, Map<number, number>>();

@@ -15,6 +15,8 @@ export const deleteTopicsHandler: Handler = {
   apiKey: ApiKey.DeleteTopics,
   minVersion: 1,
   maxVersion: 6,
+  // Admin changes of one connection apply one after another in the order sent, as Kafka applies them.
+  ordered: true,
   async handle(ctx: RequestContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponseInput> {
     const s = ctx.services;
     const wanted: { name: string | null; topicId: string }[] =

@@ -8,6 +8,8 @@ export const incrementalAlterConfigsHandler: Handler = {
   apiKey: ApiKey.IncrementalAlterConfigs,
   minVersion: 0,
   maxVersion: 1,
+  // Admin changes of one connection apply one after another in the order sent, as Kafka applies them.
+  ordered: true,
   async handle(ctx: RequestContext, req: IncrementalAlterConfigsRequest): Promise<IncrementalAlterConfigsResponseInput> {
     const resources = req.resources.map((r) => ({
       resourceType: r.resourceType,

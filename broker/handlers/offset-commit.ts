@@ -11,6 +11,8 @@ export const offsetCommitHandler: Handler = {
   apiKey: ApiKey.OffsetCommit,
   minVersion: 0,
   maxVersion: 9,
+  // commits of one connection apply in the order sent (a later commit of a partition wins).
+  ordered: true,
   async handle(ctx: RequestContext, req: OffsetCommitRequest): Promise<OffsetCommitResponseInput> {
     const s = ctx.services;
     const v = ctx.apiVersion;
@@ -43,13 +45,16 @@ export const offsetCommitHandler: Handler = {
     if (v >= 1 && v < 9 && entries.length > 0 && s.consumerGroups.isMember(req.groupId, req.memberId)) {
       for (const [ti, pi] of slots) codes[ti]![pi] = ErrorCode.UNSUPPORTED_VERSION;
     } else if (entries.length > 0) {
-      const results = await s.groups.commitOffsets({
+      const pending = s.groups.commitOffsets({
         groupId: req.groupId,
         memberId: v >= 1 ? req.memberId : '',
         groupInstanceId: v >= 7 ? req.groupInstanceId : null,
         generationId: v >= 1 ? req.generationIdOrMemberEpoch : -1,
         entries,
       });
+      // Queued in the group's write chain, behind this connection's earlier commits: the next may start.
+      ctx.applied();
+      const results = await pending;
       results.forEach((code, i) => {
         const [ti, pi] = slots[i]!;
         codes[ti]![pi] = code;

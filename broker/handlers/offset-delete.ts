@@ -8,6 +8,8 @@ export const offsetDeleteHandler: Handler = {
   apiKey: ApiKey.OffsetDelete,
   minVersion: 0,
   maxVersion: 0,
+  // Admin changes of one connection apply one after another in the order sent, as Kafka applies them.
+  ordered: true,
   async handle(ctx: RequestContext, req: OffsetDeleteRequest): Promise<OffsetDeleteResponseInput> {
     const s = ctx.services;
     const codes: number[][] = [];

@@ -11,6 +11,8 @@ export const txnOffsetCommitHandler: Handler = {
   apiKey: ApiKey.TxnOffsetCommit,
   minVersion: 0,
   maxVersion: 4,
+  // commits of one connection apply in the order sent (a later commit of a partition wins).
+  ordered: true,
   async handle(ctx: RequestContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResponseInput> {
     const s = ctx.services;
     const now = Date.now();
@@ -37,7 +39,7 @@ export const txnOffsetCommitHandler: Handler = {
     let code: number = ErrorCode.NONE;
     if (req.groupId === '') code = ErrorCode.INVALID_GROUP_ID;
     else if (offsets.length > 0) {
-      code = await s.txn.offsets.commit({
+      const pending = s.txn.offsets.commit({
         groupId: req.groupId,
         producerId: req.producerId,
         producerEpoch: req.producerEpoch,
@@ -46,6 +48,9 @@ export const txnOffsetCommitHandler: Handler = {
         groupInstanceId: req.groupInstanceId,
         offsets,
       });
+      // Queued behind this connection's earlier commits of the producer: the next may start.
+      ctx.applied();
+      code = await pending;
     }
     return {
       throttleTimeMs: 0,
