@@ -29,7 +29,6 @@ import {
   ControlRecordType,
 } from '../protocol/records/constants.ts';
 import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
-import type { PartitionLog } from './partition-log.ts';
 
 /** Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN: duplicates are detected among this many last batches. */
 export const batchesToRetain = 5;
@@ -577,12 +576,32 @@ export function advanceSnapshot(
   return m.toSnapshot(endOffset);
 }
 
+/**
+ * What loading producer state uses of a partition's log: a PartitionLog (partition-log.ts, which holds the
+ * loaded state) is one. Declared here so that this module does not depend on the log's.
+ */
+export interface ProducerStateLog {
+  producerState: ProducerStateManager | null;
+  /** Bumped each time producerState is dropped, so a rebuild under way knows it is stale. */
+  readonly producerStateResets: number;
+  readonly producerSnapshot: ProducerSnapshotRecord | null;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly extents: readonly { baseOffset: number; segment: boolean }[];
+}
+
 /** Reads whole batches of a log from `offset` on, below `end` (LogManager.read). */
-export type LogReader = (log: PartitionLog, offset: number, maxBytes: number, minOneBatch: boolean, end: number) => Promise<Buffer | null>;
+export type LogReader<L extends ProducerStateLog = ProducerStateLog> = (
+  log: L,
+  offset: number,
+  maxBytes: number,
+  minOneBatch: boolean,
+  end: number,
+) => Promise<Buffer | null>;
 
 /** Bytes asked for per read while rebuilding (whole chunks or read windows are returned anyway). */
 const loadReadBytes = 8 * 1024 * 1024;
-const loads = new WeakMap<PartitionLog, Promise<void>>();
+const loads = new WeakMap<ProducerStateLog, Promise<void>>();
 
 /**
  * The partition's producer state, rebuilt first if needed: from its snapshot (as of the end of its segments)
@@ -590,7 +609,11 @@ const loads = new WeakMap<PartitionLog, Promise<void>>();
  * start or after unflushed appends were abandoned, so starting a broker reads nothing more. Meanwhile no
  * idempotent batch is appended to the partition (they all wait here), so the durable log is all there is.
  */
-export async function producerStateOf(log: PartitionLog, read: LogReader, settings: ProducerStateSettings): Promise<ProducerStateManager> {
+export async function producerStateOf<L extends ProducerStateLog>(
+  log: L,
+  read: LogReader<L>,
+  settings: ProducerStateSettings,
+): Promise<ProducerStateManager> {
   for (;;) {
     if (log.producerState !== null) return log.producerState;
     let p = loads.get(log);
@@ -602,7 +625,7 @@ export async function producerStateOf(log: PartitionLog, read: LogReader, settin
   }
 }
 
-async function rebuild(log: PartitionLog, read: LogReader, settings: ProducerStateSettings): Promise<void> {
+async function rebuild<L extends ProducerStateLog>(log: L, read: LogReader<L>, settings: ProducerStateSettings): Promise<void> {
   const started = Date.now();
   const resets = log.producerStateResets;
   const snapshot = log.producerSnapshot;
@@ -633,7 +656,7 @@ async function rebuild(log: PartitionLog, read: LogReader, settings: ProducerSta
   producerStateStats.ms += Date.now() - started;
 }
 
-function firstWalOffset(log: PartitionLog): number {
+function firstWalOffset(log: ProducerStateLog): number {
   for (const e of log.extents) if (!e.segment) return e.baseOffset;
   return log.highWatermark;
 }

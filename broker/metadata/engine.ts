@@ -12,37 +12,8 @@ import assert from 'node:assert/strict';
 import { CompactedRevisionError, InvalidMetadataRequestError, MetadataStoreClosedError } from './errors.ts';
 import { LeaseLostError, MetadataUnavailableError } from './store.ts';
 import type { Compare, KeyValue, Lease, MetadataStore, Op, TxnResult, Watch, WatchEvent } from './store.ts';
-
-export interface MetadataLimits {
-  /** Largest key or prefix, in UTF-8 bytes. */
-  maxKeyBytes: number;
-  /** Largest value, in UTF-8 bytes. */
-  maxValueBytes: number;
-  /** Most compares, and most operations in each branch, of one transaction (etcd's --max-txn-ops default). */
-  maxTxnOps: number;
-  /** Largest transaction: UTF-8 bytes of all its keys, prefixes and values (etcd's --max-request-bytes default). */
-  maxTxnBytes: number;
-  minLeaseTtlMs: number;
-  maxLeaseTtlMs: number;
-  /** Revisions of change history kept for watches; a watch from an older revision gets CompactedRevisionError. */
-  watchHistoryRevisions: number;
-  /**
-   * Bytes of change history kept for watches (keys, values, historyEventOverheadBytes per event); older revisions
-   * are dropped beyond it, but the newest revision is always kept.
-   */
-  watchHistoryBytes: number;
-}
-
-export const defaultMetadataLimits: Readonly<MetadataLimits> = Object.freeze({
-  maxKeyBytes: 4 * 1024,
-  maxValueBytes: 1024 * 1024,
-  maxTxnOps: 128,
-  maxTxnBytes: 1.5 * 1024 * 1024,
-  minLeaseTtlMs: 10,
-  maxLeaseTtlMs: 30 * 24 * 60 * 60 * 1000,
-  watchHistoryRevisions: 10_000,
-  watchHistoryBytes: 256 * 1024 * 1024,
-});
+import { defaultMetadataLimits } from './limits.ts';
+import type { MetadataLimits } from './limits.ts';
 
 /** Accounted size of one history event besides its key and value (revision numbers, row overhead). */
 export const historyEventOverheadBytes = 64;

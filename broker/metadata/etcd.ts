@@ -55,8 +55,8 @@ import {
 } from 'etcd3';
 import type { ICompare, IDuplexStream, IKeyValue, IOptions, IRequestOp, IResponseHeader, IWatchRequest, IWatchResponse } from 'etcd3';
 import type { BrokerConfig } from '../config.ts';
-import { defaultMetadataLimits } from './engine.ts';
-import type { MetadataLimits } from './engine.ts';
+import { defaultMetadataLimits } from './limits.ts';
+import type { MetadataLimits } from './limits.ts';
 import { CompactedRevisionError, InvalidMetadataRequestError, MetadataStoreClosedError } from './errors.ts';
 import { checkKey, checkLeaseTtl, checkLimit, checkPrefix, checkTxn, checkWatch } from './request-validate.ts';
 import type { RequestLimits } from './request-validate.ts';

@@ -5,7 +5,7 @@
 // enforces its limits (--max-txn-ops, --max-request-bytes); its refusals map to the same error (etcd.ts).
 
 import { InvalidMetadataRequestError } from './errors.ts';
-import type { MetadataLimits } from './engine.ts';
+import type { MetadataLimits } from './limits.ts';
 import type { Compare, Op, WatchEvent } from './store.ts';
 
 export type RequestLimits = Pick<

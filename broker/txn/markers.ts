@@ -9,12 +9,12 @@ import type { Logger } from 'pino';
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { WriteTxnMarkersResponse } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { PartitionOwner } from '../cluster/cluster.ts';
-import type { BrokerServices } from '../handlers/context.ts';
+import type { Cluster, PartitionOwner } from '../cluster/cluster.ts';
 import type { BrokerClient } from './broker-client.ts';
 import { groupOffsetsTopic, partitionsByTopic } from './coordinator.ts';
 import type { MarkerJob, MarkerSender, TopicPartition } from './coordinator.ts';
 import { writeMarker } from './partition-txn.ts';
+import type { PartitionTxnServices } from './partition-txn.ts';
 import type { TxnOffsetStore } from './txn-offsets.ts';
 
 const writeTxnMarkersVersion = 1;
@@ -32,15 +32,21 @@ function settled(code: number): boolean {
   );
 }
 
+/** What marker delivery uses of the broker; the handlers' BrokerServices (broker/handlers/context.ts) satisfies it. */
+export interface MarkerServices extends PartitionTxnServices {
+  nodeId: number;
+  cluster: Pick<Cluster, 'broker' | 'ownerOf' | 'coordinatorOwner'>;
+}
+
 export const markerStats = { local: 0, remote: 0, retries: 0 };
 
 export class MarkerChannel implements MarkerSender {
-  private readonly services: () => BrokerServices;
+  private readonly services: () => MarkerServices;
   private readonly offsets: TxnOffsetStore;
   private readonly client: BrokerClient;
   private readonly logger: Logger;
 
-  constructor(args: { services: () => BrokerServices; offsets: TxnOffsetStore; client: BrokerClient; logger: Logger }) {
+  constructor(args: { services: () => MarkerServices; offsets: TxnOffsetStore; client: BrokerClient; logger: Logger }) {
     this.services = args.services;
     this.offsets = args.offsets;
     this.client = args.client;
@@ -94,7 +100,7 @@ export class MarkerChannel implements MarkerSender {
     return true;
   }
 
-  private writeLocal(s: BrokerServices, job: MarkerJob, tp: TopicPartition): Promise<number> {
+  private writeLocal(s: MarkerServices, job: MarkerJob, tp: TopicPartition): Promise<number> {
     markerStats.local++;
     if (tp.topic === groupOffsetsTopic) return this.offsets.complete(tp.partition, job.producerId, job.commit);
     return writeMarker(s, tp.topic, tp.partition, {
@@ -105,7 +111,7 @@ export class MarkerChannel implements MarkerSender {
     });
   }
 
-  private async writeRemote(s: BrokerServices, nodeId: number, job: MarkerJob, tps: TopicPartition[]): Promise<number[]> {
+  private async writeRemote(s: MarkerServices, nodeId: number, job: MarkerJob, tps: TopicPartition[]): Promise<number[]> {
     markerStats.remote++;
     const failed = () => tps.map(() => ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const endpoint = s.cluster.broker(nodeId);

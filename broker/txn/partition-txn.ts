@@ -11,10 +11,24 @@ import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import { producerStateOf } from '../log/producer-state.ts';
 import type { AbortedTxn, ProducerStateManager, ProducerStateSettings } from '../log/producer-state.ts';
-import type { BrokerServices } from '../handlers/context.ts';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config.ts';
+import type { LogManager } from '../log/log-manager.ts';
+import type { TopicRegistry } from '../metadata/topics.ts';
+
+/**
+ * What the partition side of transactions uses of the broker: the handlers' BrokerServices
+ * (broker/handlers/context.ts) satisfies it, as any narrower object built for a test may.
+ */
+export interface PartitionTxnServices {
+  config: Pick<BrokerConfig, 'producerIdExpirationMs' | 'producerStateMaxProducers'>;
+  logs: Pick<LogManager, 'read' | 'partition' | 'fenced' | 'append'>;
+  topics: Pick<TopicRegistry, 'byName'>;
+  logger: Logger;
+}
 
 /** The partition's producer state, rebuilt first if needed; null when the log cannot be read now (retriable). */
-export async function loadProducerState(s: BrokerServices, log: PartitionLog): Promise<ProducerStateManager | null> {
+export async function loadProducerState(s: PartitionTxnServices, log: PartitionLog): Promise<ProducerStateManager | null> {
   if (log.producerState !== null) return log.producerState;
   const settings: ProducerStateSettings = {
     expirationMs: s.config.producerIdExpirationMs,
@@ -45,7 +59,7 @@ function patchMarker(records: Buffer, baseOffset: number, leaderEpoch: number): 
  * NOT_LEADER_OR_FOLLOWER (retriable: another broker leads it, or the write was abandoned),
  * INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED (a newer marker was written already).
  */
-export async function writeMarker(s: BrokerServices, topicName: string, partition: number, m: MarkerWrite): Promise<number> {
+export async function writeMarker(s: PartitionTxnServices, topicName: string, partition: number, m: MarkerWrite): Promise<number> {
   const topic = s.topics.byName(topicName);
   if (!topic || partition < 0 || partition >= topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   const log = s.logs.partition(topic.id, partition);

@@ -6,10 +6,10 @@ import type { BrokerConfig } from '../config.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import { producerIdAllocator } from '../log/producer-ids.ts';
-import type { BrokerServices } from '../handlers/context.ts';
 import { BrokerClient } from './broker-client.ts';
 import { TransactionCoordinator } from './coordinator.ts';
 import { MarkerChannel } from './markers.ts';
+import type { MarkerServices } from './markers.ts';
 import { TxnOffsetStore } from './txn-offsets.ts';
 import type { TopicPartition } from './coordinator.ts';
 import { verifyTransaction } from './verification.ts';
@@ -19,7 +19,7 @@ export class TxnService {
   readonly coordinator: TransactionCoordinator;
   readonly offsets: TxnOffsetStore;
   private readonly client = new BrokerClient();
-  private services: BrokerServices | null = null;
+  private services: MarkerServices | null = null;
   private readonly cluster: Cluster;
   private readonly logger: Logger;
 
@@ -64,7 +64,7 @@ export class TxnService {
     );
   }
 
-  async start(services: BrokerServices): Promise<void> {
+  async start(services: MarkerServices): Promise<void> {
     this.services = services;
     await this.offsets.start();
     await this.coordinator.start();

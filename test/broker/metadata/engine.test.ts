@@ -1,6 +1,7 @@
 // The shared engine: key order and prefix ranges (etcd byte order), compares, limits, fail-stop on storage errors.
 import t from 'tap';
-import { compareHolds, compareKeys, defaultMetadataLimits, MetadataEngine, prefixEnd } from '../../../broker/metadata/engine.ts';
+import { compareHolds, compareKeys, MetadataEngine, prefixEnd } from '../../../broker/metadata/engine.ts';
+import { defaultMetadataLimits } from '../../../broker/metadata/limits.ts';
 import { MemoryBackend, MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
 
 const utf8Order = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)));
