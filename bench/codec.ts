@@ -20,9 +20,7 @@
 // Both sides of a decode get the response body (what follows the response header), which is what
 // @platformatic/kafka's Connection hands its parsers.
 import { fetchV16, metadataV12, offsetCommitV9, Reader as PltReader } from '@platformatic/kafka';
-import { decodeFetchResponse } from '../broker/protocol/generated/fetch.ts';
-import { decodeMetadataResponse } from '../broker/protocol/generated/metadata.ts';
-import { encodeOffsetCommitRequest } from '../broker/protocol/generated/offset-commit.ts';
+import { decodeFetchResponse, decodeMetadataResponse, encodeOffsetCommitRequest } from '../broker/protocol/generated/index.ts';
 import {
   BATCH_LENGTH_OFFSET,
   BATCH_LOG_OVERHEAD_BYTES,

@@ -2,11 +2,13 @@
 // magic-2 batch writer: no compression, no producer id). Everything is deterministic (seeded PRNG), so two
 // runs decode exactly the same bytes.
 import { crc32c } from '@node-rs/crc32';
-import { encodeFetchResponse } from '../../broker/protocol/generated/fetch.ts';
-import type { FetchResponseInput, FetchResponsePartitionDataInput } from '../../broker/protocol/generated/fetch.ts';
-import { encodeMetadataResponse } from '../../broker/protocol/generated/metadata.ts';
-import type { MetadataResponseInput } from '../../broker/protocol/generated/metadata.ts';
-import type { OffsetCommitRequestInput } from '../../broker/protocol/generated/offset-commit.ts';
+import { encodeFetchResponse, encodeMetadataResponse } from '../../broker/protocol/generated/index.ts';
+import type {
+  FetchResponseInput,
+  FetchResponsePartitionDataInput,
+  MetadataResponseInput,
+  OffsetCommitRequestInput,
+} from '../../broker/protocol/generated/index.ts';
 import { Writer } from '../../broker/protocol/wire/writer.ts';
 
 /** xorshift32: small, fast, deterministic; only used to fill fixtures. */

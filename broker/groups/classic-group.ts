@@ -5,7 +5,7 @@
 // A group has a type so that KIP-848 'consumer' groups can sit beside classic ones later; only 'classic'
 // exists now.
 import assert from 'node:assert/strict';
-import { decodeConsumerProtocolSubscription } from '../protocol/generated/consumer-protocol-subscription.ts';
+import { decodeConsumerProtocolSubscription } from '../protocol/generated/index.ts';
 import { Reader } from '../protocol/wire/reader.ts';
 
 export type GroupType = 'classic' | 'consumer';

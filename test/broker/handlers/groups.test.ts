@@ -1,8 +1,7 @@
 // The consumer group APIs over the wire: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 // OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete, across versions.
 import t from 'tap';
-import { ApiKey } from '../../../broker/protocol/generated/index.ts';
-import { encodeConsumerProtocolSubscription } from '../../../broker/protocol/generated/consumer-protocol-subscription.ts';
+import { ApiKey, encodeConsumerProtocolSubscription } from '../../../broker/protocol/generated/index.ts';
 import { Writer } from '../../../broker/protocol/wire/writer.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
 import { createTopic, startBrokerIn, startTestBroker, TestClient } from './support/client.ts';
