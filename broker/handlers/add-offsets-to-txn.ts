@@ -6,9 +6,9 @@ import type { AddOffsetsToTxnRequest, AddOffsetsToTxnResponseInput } from '../pr
 import { ErrorCode } from '../protocol/errors.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
 import { groupOffsetsTopic } from '../txn/coordinator.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const addOffsetsToTxnHandler: Handler = {
+export const addOffsetsToTxnHandler: ApiHandler<typeof ApiKey.AddOffsetsToTxn> = {
   apiKey: ApiKey.AddOffsetsToTxn,
   minVersion: 0,
   maxVersion: 4,

@@ -9,7 +9,7 @@ import type {
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicPartition } from '../txn/coordinator.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 type TopicResult = { name: string; resultsByPartition: { partitionIndex: number; partitionErrorCode: number }[] };
 
@@ -46,7 +46,7 @@ async function addOne(
   return partitions.map(() => code);
 }
 
-export const addPartitionsToTxnHandler: Handler = {
+export const addPartitionsToTxnHandler: ApiHandler<typeof ApiKey.AddPartitionsToTxn> = {
   apiKey: ApiKey.AddPartitionsToTxn,
   minVersion: 0,
   maxVersion: 5,

@@ -2,9 +2,9 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { AlterConfigsRequest, AlterConfigsResponseInput } from '../protocol/generated/index.ts';
 import { alterConfigResources, OpType } from './config-alter.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const alterConfigsHandler: Handler = {
+export const alterConfigsHandler: ApiHandler<typeof ApiKey.AlterConfigs> = {
   apiKey: ApiKey.AlterConfigs,
   minVersion: 0,
   maxVersion: 2,

@@ -8,13 +8,13 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { apiError } from './api-error.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 export const NO_REPLICAS_MESSAGE =
   'Skafos partitions have no replicas to reassign: ' +
   'each partition has a single owner, which the cluster chooses from the live brokers.';
 
-export const alterPartitionReassignmentsHandler: Handler = {
+export const alterPartitionReassignmentsHandler: ApiHandler<typeof ApiKey.AlterPartitionReassignments> = {
   apiKey: ApiKey.AlterPartitionReassignments,
   minVersion: 0,
   maxVersion: 0,

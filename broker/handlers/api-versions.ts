@@ -2,7 +2,7 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { ApiVersionsRequest, ApiVersionsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, Handler, RequestContext } from './context.ts';
 
 /** Kafka's ApiVersionsRequest.isValid (v3+): client software name and version must match this. */
 const softwareNameOrVersion = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
@@ -18,7 +18,7 @@ export function apiVersionsUnsupportedResponse(handlers: readonly (Handler | und
   return { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: supported(handlers) };
 }
 
-export function apiVersionsHandler(handlers: () => readonly (Handler | undefined)[]): Handler {
+export function apiVersionsHandler(handlers: () => readonly (Handler | undefined)[]): ApiHandler<typeof ApiKey.ApiVersions> {
   return {
     apiKey: ApiKey.ApiVersions,
     minVersion: 0,

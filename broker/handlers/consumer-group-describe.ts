@@ -2,13 +2,13 @@
 // `consumer` groups. Unknown ids and classic groups are GROUP_ID_NOT_FOUND.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 /** Kafka's AclOperation ids a group has (READ, DELETE, DESCRIBE); every one is allowed (no authorizer). */
 const groupOperations = (1 << 3) | (1 << 6) | (1 << 8);
 const unsetOperations = -2147483648;
 
-export const consumerGroupDescribeHandler: Handler = {
+export const consumerGroupDescribeHandler: ApiHandler<typeof ApiKey.ConsumerGroupDescribe> = {
   apiKey: ApiKey.ConsumerGroupDescribe,
   minVersion: 0,
   maxVersion: 0,

@@ -3,10 +3,10 @@
 // and answers with the member's epoch and, when it changed, its assignment.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 import { clientHost, clientId } from './group-util.ts';
 
-export const consumerGroupHeartbeatHandler: Handler = {
+export const consumerGroupHeartbeatHandler: ApiHandler<typeof ApiKey.ConsumerGroupHeartbeat> = {
   apiKey: ApiKey.ConsumerGroupHeartbeat,
   minVersion: 0,
   maxVersion: 1,

@@ -6,7 +6,7 @@ import type { Cluster } from '../cluster/cluster.ts';
 import type { GroupCoordinator } from '../groups/coordinator.ts';
 import type { TxnService } from '../txn/service.ts';
 import type { ConsumerGroupCoordinator } from '../groups/consumer-coordinator.ts';
-import type { RequestHeader } from '../protocol/generated/index.ts';
+import type { ApiMessages, RequestHeader } from '../protocol/generated/index.ts';
 import type { LogManager } from '../log/log-manager.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
@@ -52,7 +52,11 @@ export interface RequestContext {
   applied: () => void;
 }
 
-export interface Handler {
+/**
+ * A handler of requests of type `Req`, answering with `Res`. The handler table holds them erased, as `Handler`
+ * (request `unknown`): the connection passes each the body that the codec of the same API key decoded.
+ */
+export interface Handler<Req = unknown, Res = unknown> {
   apiKey: number;
   /** Versions this broker serves (ApiVersions advertises exactly these). */
   minVersion: number;
@@ -65,6 +69,19 @@ export interface Handler {
    */
   ordered?: boolean;
   /** Resolves to the response body, or null when Kafka sends no response (Produce with acks=0). */
-  // biome-ignore lint/suspicious/noExplicitAny: each handler declares its own generated request type
-  handle(ctx: RequestContext, request: any): Promise<unknown> | unknown;
+  handle(ctx: RequestContext, request: Req): Promise<Res | null> | Res | null;
+}
+
+/**
+ * The handler of API `K`: its request and response types are those of the API key (the generated `ApiMessages`).
+ * `handle` is a property here, not a method, so a handler's declared request type is checked strictly against
+ * its API's. Declare handle's return type in each handler: only a declared return type gets TypeScript's
+ * excess-property check, which rejects a field the response does not have.
+ */
+export interface ApiHandler<K extends keyof ApiMessages> extends Handler<ApiMessages[K]['request'], ApiMessages[K]['response']> {
+  apiKey: K;
+  handle: (
+    ctx: RequestContext,
+    request: ApiMessages[K]['request'],
+  ) => Promise<ApiMessages[K]['response'] | null> | ApiMessages[K]['response'] | null;
 }

@@ -7,7 +7,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { maxPartitionsPerTopic, TopicChangedError } from '../metadata/topics.ts';
 import { apiError, toApiError } from './api-error.ts';
 import type { ApiError } from './api-error.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 type Topic = CreatePartitionsRequest['topics'][number];
 type Result = NonNullable<CreatePartitionsResponseInput['results']>[number];
@@ -73,7 +73,7 @@ async function createPartitions(s: BrokerServices, t: Topic, validateOnly: boole
   }
 }
 
-export const createPartitionsHandler: Handler = {
+export const createPartitionsHandler: ApiHandler<typeof ApiKey.CreatePartitions> = {
   apiKey: ApiKey.CreatePartitions,
   minVersion: 0,
   maxVersion: 3,

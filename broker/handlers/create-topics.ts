@@ -8,10 +8,10 @@ import type {
 import { ErrorCode } from '../protocol/errors.ts';
 import { topicConfigDefs } from '../log/topic-config.ts';
 import { topicConfigEntry } from './config-entries.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 import { createTopic } from './topic-ops.ts';
 
-export const createTopicsHandler: Handler = {
+export const createTopicsHandler: ApiHandler<typeof ApiKey.CreateTopics> = {
   apiKey: ApiKey.CreateTopics,
   minVersion: 2,
   maxVersion: 7,

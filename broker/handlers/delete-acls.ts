@@ -4,10 +4,10 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { DeleteAclsRequest, DeleteAclsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 import { NO_AUTHORIZER_MESSAGE } from './describe-acls.ts';
 
-export const deleteAclsHandler: Handler = {
+export const deleteAclsHandler: ApiHandler<typeof ApiKey.DeleteAcls> = {
   apiKey: ApiKey.DeleteAcls,
   minVersion: 1,
   maxVersion: 3,

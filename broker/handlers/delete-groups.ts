@@ -1,9 +1,9 @@
 // DeleteGroups: removes empty groups and their committed offsets.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { DeleteGroupsRequest, DeleteGroupsResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const deleteGroupsHandler: Handler = {
+export const deleteGroupsHandler: ApiHandler<typeof ApiKey.DeleteGroups> = {
   apiKey: ApiKey.DeleteGroups,
   minVersion: 0,
   maxVersion: 2,

@@ -5,7 +5,7 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { DeleteRecordsRequest, DeleteRecordsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { listElements, topicConfigValue } from '../log/topic-config.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 /** DeleteRecordsRequest.HIGH_WATERMARK */
 export const HIGH_WATERMARK = -1;
@@ -38,7 +38,7 @@ function deletePartition(s: BrokerServices, topicName: string, partition: number
   });
 }
 
-export const deleteRecordsHandler: Handler = {
+export const deleteRecordsHandler: ApiHandler<typeof ApiKey.DeleteRecords> = {
   apiKey: ApiKey.DeleteRecords,
   minVersion: 0,
   maxVersion: 2,

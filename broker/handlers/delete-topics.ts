@@ -7,11 +7,11 @@ import type {
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { TopicChangedError } from '../metadata/topics.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 const zeroUuid = 'AAAAAAAAAAAAAAAAAAAAAA';
 
-export const deleteTopicsHandler: Handler = {
+export const deleteTopicsHandler: ApiHandler<typeof ApiKey.DeleteTopics> = {
   apiKey: ApiKey.DeleteTopics,
   minVersion: 1,
   maxVersion: 6,

@@ -4,12 +4,12 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { DescribeAclsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler } from './context.ts';
+import type { ApiHandler } from './context.ts';
 
 /** Kafka's message for every ACL request when no authorizer is configured. */
 export const NO_AUTHORIZER_MESSAGE = 'No Authorizer is configured.';
 
-export const describeAclsHandler: Handler = {
+export const describeAclsHandler: ApiHandler<typeof ApiKey.DescribeAcls> = {
   apiKey: ApiKey.DescribeAcls,
   minVersion: 1,
   maxVersion: 3,

@@ -7,7 +7,7 @@ import { topicNameProblem } from '../metadata/topics.ts';
 import { defaultMessage, toApiError } from './api-error.ts';
 import { brokerConfigEntries, ConfigSource, parseBrokerId, ResourceType, resourceTypeName, topicConfigEntries } from './config-entries.ts';
 import type { ConfigEntry } from './config-entries.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 type Resource = DescribeConfigsRequest['resources'][number];
 type Result = NonNullable<DescribeConfigsResponseInput['results']>[number];
@@ -83,7 +83,7 @@ function toResultConfig(e: ConfigEntry, version: number, includeSynonyms: boolea
   return c;
 }
 
-export const describeConfigsHandler: Handler = {
+export const describeConfigsHandler: ApiHandler<typeof ApiKey.DescribeConfigs> = {
   apiKey: ApiKey.DescribeConfigs,
   minVersion: 0,
   maxVersion: 4,

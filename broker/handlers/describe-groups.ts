@@ -2,13 +2,13 @@
 // to v5).
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { DescribeGroupsRequest, DescribeGroupsResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 /** Kafka's AclOperation ids a group has (READ, DELETE, DESCRIBE); every one is allowed (no authorizer). */
 const groupOperations = (1 << 3) | (1 << 6) | (1 << 8);
 const unsetOperations = -2147483648;
 
-export const describeGroupsHandler: Handler = {
+export const describeGroupsHandler: ApiHandler<typeof ApiKey.DescribeGroups> = {
   apiKey: ApiKey.DescribeGroups,
   minVersion: 0,
   maxVersion: 5,

@@ -6,7 +6,7 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { DescribeLogDirsRequest, DescribeLogDirsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 /** DescribeLogDirsResponse.UNKNOWN_VOLUME_BYTES */
 const unknownVolumeBytes = -1;
@@ -17,7 +17,7 @@ function partitionSize(log: PartitionLog): number {
   return size;
 }
 
-export const describeLogDirsHandler: Handler = {
+export const describeLogDirsHandler: ApiHandler<typeof ApiKey.DescribeLogDirs> = {
   apiKey: ApiKey.DescribeLogDirs,
   minVersion: 0,
   maxVersion: 4,

@@ -5,9 +5,9 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { DescribeProducersRequest, DescribeProducersResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { loadProducerState } from '../txn/partition-txn.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const describeProducersHandler: Handler = {
+export const describeProducersHandler: ApiHandler<typeof ApiKey.DescribeProducers> = {
   apiKey: ApiKey.DescribeProducers,
   minVersion: 0,
   maxVersion: 0,

@@ -8,7 +8,7 @@ import { ErrorCode } from '../protocol/errors.ts';
 import { topicNameProblem } from '../metadata/topics.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import { topicAuthorizedOperations } from './acl-ops.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 type ResponseTopic = NonNullable<DescribeTopicPartitionsResponseInput['topics']>[number];
 
@@ -35,7 +35,7 @@ function partitions(s: BrokerServices, t: TopicRecord, start: number, end: numbe
   return out;
 }
 
-export const describeTopicPartitionsHandler: Handler = {
+export const describeTopicPartitionsHandler: ApiHandler<typeof ApiKey.DescribeTopicPartitions> = {
   apiKey: ApiKey.DescribeTopicPartitions,
   minVersion: 0,
   maxVersion: 0,

@@ -2,9 +2,9 @@
 // coordinates (others get NOT_COORDINATOR; the admin client asks each id's coordinator).
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { DescribeTransactionsRequest, DescribeTransactionsResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const describeTransactionsHandler: Handler = {
+export const describeTransactionsHandler: ApiHandler<typeof ApiKey.DescribeTransactions> = {
   apiKey: ApiKey.DescribeTransactions,
   minVersion: 0,
   maxVersion: 0,

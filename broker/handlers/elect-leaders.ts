@@ -5,12 +5,12 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { ElectLeadersRequest, ElectLeadersResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { defaultMessage } from './api-error.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 /** Kafka's ElectionType ids. */
 const ElectionType = { PREFERRED: 0, UNCLEAN: 1 } as const;
 
-export const electLeadersHandler: Handler = {
+export const electLeadersHandler: ApiHandler<typeof ApiKey.ElectLeaders> = {
   apiKey: ApiKey.ElectLeaders,
   minVersion: 0,
   maxVersion: 2,

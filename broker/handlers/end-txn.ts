@@ -3,9 +3,9 @@
 // v5 (KIP-890 transaction version 2, epoch bump on every EndTxn) is not served.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { EndTxnRequest, EndTxnResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const endTxnHandler: Handler = {
+export const endTxnHandler: ApiHandler<typeof ApiKey.EndTxn> = {
   apiKey: ApiKey.EndTxn,
   minVersion: 0,
   maxVersion: 4,

@@ -6,7 +6,7 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { FetchRequest, FetchResponseInput, FetchResponsePartitionDataInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { LeaderHints } from './leader-hints.ts';
 import { abortedForFetch, loadProducerState } from '../txn/partition-txn.ts';
 
@@ -193,7 +193,7 @@ function waitForData(s: BrokerServices, logs: Set<PartitionLog>, ms: number, sig
   });
 }
 
-export const fetchHandler: Handler = {
+export const fetchHandler: ApiHandler<typeof ApiKey.Fetch> = {
   apiKey: ApiKey.Fetch,
   minVersion: 4,
   maxVersion: 17,

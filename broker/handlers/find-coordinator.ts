@@ -11,7 +11,7 @@ import { ErrorCode } from '../protocol/errors.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
 import type { CoordinatorKind } from '../cluster/cluster.ts';
 import { defaultMessage } from './api-error.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 const keyTypes: Record<number, CoordinatorKind> = { 0: 'group', 1: 'transaction' };
 
@@ -28,7 +28,7 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
   return { key, nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: ErrorCode.NONE, errorMessage: 'NONE' };
 }
 
-export const findCoordinatorHandler: Handler = {
+export const findCoordinatorHandler: ApiHandler<typeof ApiKey.FindCoordinator> = {
   apiKey: ApiKey.FindCoordinator,
   minVersion: 0,
   maxVersion: 6,

@@ -1,9 +1,9 @@
 // Heartbeat: a member says it is alive; the answer tells it whether a rebalance is under way.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { HeartbeatRequest, HeartbeatResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const heartbeatHandler: Handler = {
+export const heartbeatHandler: ApiHandler<typeof ApiKey.Heartbeat> = {
   apiKey: ApiKey.Heartbeat,
   minVersion: 0,
   maxVersion: 4,

@@ -2,9 +2,9 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput } from '../protocol/generated/index.ts';
 import { alterConfigResources } from './config-alter.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const incrementalAlterConfigsHandler: Handler = {
+export const incrementalAlterConfigsHandler: ApiHandler<typeof ApiKey.IncrementalAlterConfigs> = {
   apiKey: ApiKey.IncrementalAlterConfigs,
   minVersion: 0,
   maxVersion: 1,

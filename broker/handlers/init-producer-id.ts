@@ -6,13 +6,13 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { producerIdAllocator } from '../log/producer-ids.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 function failure(errorCode: number): InitProducerIdResponseInput {
   return { throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 };
 }
 
-export const initProducerIdHandler: Handler = {
+export const initProducerIdHandler: ApiHandler<typeof ApiKey.InitProducerId> = {
   apiKey: ApiKey.InitProducerId,
   minVersion: 0,
   maxVersion: 5,

@@ -3,7 +3,7 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { JoinGroupRequest, JoinGroupResponseInput } from '../protocol/generated/index.ts';
 import type { JoinResult } from '../groups/classic-group.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 import { clientHost, clientId } from './group-util.ts';
 
 function response(v: number, r: JoinResult): JoinGroupResponseInput {
@@ -24,7 +24,7 @@ function response(v: number, r: JoinResult): JoinGroupResponseInput {
   };
 }
 
-export const joinGroupHandler: Handler = {
+export const joinGroupHandler: ApiHandler<typeof ApiKey.JoinGroup> = {
   apiKey: ApiKey.JoinGroup,
   minVersion: 0,
   maxVersion: 9,

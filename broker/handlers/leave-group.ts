@@ -2,9 +2,9 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { LeaveGroupRequest, LeaveGroupResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const leaveGroupHandler: Handler = {
+export const leaveGroupHandler: ApiHandler<typeof ApiKey.LeaveGroup> = {
   apiKey: ApiKey.LeaveGroup,
   minVersion: 0,
   maxVersion: 5,

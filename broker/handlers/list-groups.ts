@@ -1,9 +1,9 @@
 // ListGroups: the groups this broker coordinates, optionally filtered by state (v4+) and type (v5+).
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { ListGroupsRequest, ListGroupsResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const listGroupsHandler: Handler = {
+export const listGroupsHandler: ApiHandler<typeof ApiKey.ListGroups> = {
   apiKey: ApiKey.ListGroups,
   minVersion: 0,
   maxVersion: 5,

@@ -9,7 +9,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { RecordCursor, openBatchRecords } from '../protocol/records/index.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import { loadProducerState } from '../txn/partition-txn.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
@@ -62,7 +62,7 @@ async function listOffset(s: BrokerServices, log: PartitionLog, timestamp: numbe
   }
 }
 
-export const listOffsetsHandler: Handler = {
+export const listOffsetsHandler: ApiHandler<typeof ApiKey.ListOffsets> = {
   apiKey: ApiKey.ListOffsets,
   minVersion: 0,
   maxVersion: 10,

@@ -5,9 +5,9 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { ListPartitionReassignmentsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler } from './context.ts';
+import type { ApiHandler } from './context.ts';
 
-export const listPartitionReassignmentsHandler: Handler = {
+export const listPartitionReassignmentsHandler: ApiHandler<typeof ApiKey.ListPartitionReassignments> = {
   apiKey: ApiKey.ListPartitionReassignments,
   minVersion: 0,
   maxVersion: 0,

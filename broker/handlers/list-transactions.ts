@@ -3,9 +3,9 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { ListTransactionsRequest, ListTransactionsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const listTransactionsHandler: Handler = {
+export const listTransactionsHandler: ApiHandler<typeof ApiKey.ListTransactions> = {
   apiKey: ApiKey.ListTransactions,
   minVersion: 0,
   maxVersion: 1,

@@ -4,7 +4,7 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { MetadataRequest, MetadataResponseInput, MetadataResponseTopicInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { createTopic } from './topic-ops.ts';
 import { topicAuthorizedOperations } from './acl-ops.ts';
 
@@ -47,7 +47,7 @@ function describeTopic(s: BrokerServices, t: TopicRecord, includeOps: boolean): 
   };
 }
 
-export const metadataHandler: Handler = {
+export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
   apiKey: ApiKey.Metadata,
   minVersion: 0,
   maxVersion: 12,

@@ -5,9 +5,9 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { OffsetCommitRequest, OffsetCommitResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { OffsetCommitEntry } from '../groups/coordinator.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const offsetCommitHandler: Handler = {
+export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
   apiKey: ApiKey.OffsetCommit,
   minVersion: 0,
   maxVersion: 9,

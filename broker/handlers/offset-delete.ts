@@ -2,9 +2,9 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { OffsetDeleteRequest, OffsetDeleteResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const offsetDeleteHandler: Handler = {
+export const offsetDeleteHandler: ApiHandler<typeof ApiKey.OffsetDelete> = {
   apiKey: ApiKey.OffsetDelete,
   minVersion: 0,
   maxVersion: 0,

@@ -5,7 +5,7 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { OffsetFetchRequest, OffsetFetchResponseInput, OffsetFetchResponsePartitionInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { FetchedOffset } from '../groups/coordinator.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
 function partition(v: number, p: FetchedOffset): OffsetFetchResponsePartitionInput {
   return {
@@ -21,7 +21,7 @@ function unstable(p: FetchedOffset): FetchedOffset {
   return { partition: p.partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
 }
 
-export const offsetFetchHandler: Handler = {
+export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
   apiKey: ApiKey.OffsetFetch,
   minVersion: 0,
   maxVersion: 9,

@@ -6,7 +6,7 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { endOffsetForEpoch } from '../log/leader-epochs.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 type Partition = OffsetForLeaderEpochRequest['topics'][number]['partitions'][number];
 type EpochEndOffset = NonNullable<NonNullable<OffsetForLeaderEpochResponseInput['topics']>[number]['partitions']>[number];
@@ -29,7 +29,7 @@ function endOffset(s: BrokerServices, topicName: string, p: Partition): EpochEnd
   return { partition: p.partition, errorCode: ErrorCode.NONE, leaderEpoch: r.epoch, endOffset: r.endOffset };
 }
 
-export const offsetForLeaderEpochHandler: Handler = {
+export const offsetForLeaderEpochHandler: ApiHandler<typeof ApiKey.OffsetForLeaderEpoch> = {
   apiKey: ApiKey.OffsetForLeaderEpoch,
   minVersion: 0,
   maxVersion: 4,

@@ -26,7 +26,7 @@ import { peekProducerId, producerStateOf } from '../log/producer-state.ts';
 import type { ProducerStateManager, ProducerStateSettings } from '../log/producer-state.ts';
 import { produceErrorForVerification } from '../txn/verification.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
-import type { BrokerServices, Handler, RequestContext } from './context.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { LeaderHints } from './leader-hints.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
 
@@ -187,7 +187,7 @@ function appendPartition(
   };
 }
 
-export const produceHandler: Handler = {
+export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
   apiKey: ApiKey.Produce,
   // v0-v2 stay advertised for old clients (as Apache Kafka 4 does); they must carry magic-2 batches too.
   minVersion: 0,

@@ -2,9 +2,9 @@
 // delivered byte for byte as it sent it.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { SyncGroupRequest, SyncGroupResponseInput } from '../protocol/generated/index.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const syncGroupHandler: Handler = {
+export const syncGroupHandler: ApiHandler<typeof ApiKey.SyncGroup> = {
   apiKey: ApiKey.SyncGroup,
   minVersion: 0,
   maxVersion: 5,

@@ -5,9 +5,9 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { TxnOffsetCommitRequest, TxnOffsetCommitResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { OffsetCommitEntry } from '../groups/coordinator.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const txnOffsetCommitHandler: Handler = {
+export const txnOffsetCommitHandler: ApiHandler<typeof ApiKey.TxnOffsetCommit> = {
   apiKey: ApiKey.TxnOffsetCommit,
   minVersion: 0,
   maxVersion: 4,

@@ -6,9 +6,9 @@ import { ApiKey } from '../protocol/generated/index.ts';
 import type { WriteTxnMarkersRequest, WriteTxnMarkersResponseInput } from '../protocol/generated/index.ts';
 import { groupOffsetsTopic } from '../txn/coordinator.ts';
 import { writeMarker } from '../txn/partition-txn.ts';
-import type { Handler, RequestContext } from './context.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
 
-export const writeTxnMarkersHandler: Handler = {
+export const writeTxnMarkersHandler: ApiHandler<typeof ApiKey.WriteTxnMarkers> = {
   apiKey: ApiKey.WriteTxnMarkers,
   minVersion: 0,
   maxVersion: 1,

@@ -15,6 +15,11 @@ interface Api {
   response: MessageSpec;
 }
 
+/** The name the generated index imports an API's module as. */
+function moduleName(api: Api): string {
+  return api.name[0]!.toLowerCase() + api.name.slice(1);
+}
+
 /** Returns file name → contents. Deterministic: the same definitions always give the same bytes. */
 export function generate(specDir: string): Map<string, string> {
   const messages = loadMessages(specDir);
@@ -54,7 +59,7 @@ export function generate(specDir: string): Map<string, string> {
     "import type { Writer } from '../wire/writer.ts';",
   ];
   for (const api of complete) {
-    index.push(`import * as ${api.name[0]!.toLowerCase() + api.name.slice(1)} from './${api.file}.ts';`);
+    index.push(`import * as ${moduleName(api)} from './${api.file}.ts';`);
   }
   index.push('');
   for (const file of [...files.keys()].sort()) index.push(`export * from './${file}';`);
@@ -80,12 +85,19 @@ export function generate(specDir: string): Map<string, string> {
     ...complete.map((a) => `  ${a.name}: ${a.apiKey},`),
     '} as const;',
     '',
+    "/** Each API's decoded request type and the response type its encoder takes, by API key. */",
+    'export interface ApiMessages {',
+    ...complete.map(
+      (a) => `  [ApiKey.${a.name}]: { request: ${moduleName(a)}.${a.request.name}; response: ${moduleName(a)}.${a.response.name}Input };`,
+    ),
+    '}',
+    '',
     '/** Indexed by API key. */',
     'export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {',
     '  const list: (ApiCodec | undefined)[] = [];',
   );
   for (const api of complete) {
-    const mod = api.name[0]!.toLowerCase() + api.name.slice(1);
+    const mod = moduleName(api);
     const rq = api.request;
     const flexLo = rq.flexibleVersions.lo > rq.flexibleVersions.hi ? -1 : rq.flexibleVersions.lo;
     index.push(

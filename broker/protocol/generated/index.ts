@@ -296,6 +296,98 @@ export const ApiKey = {
   ReadShareGroupStateSummary: 87,
 } as const;
 
+/** Each API's decoded request type and the response type its encoder takes, by API key. */
+export interface ApiMessages {
+  [ApiKey.Produce]: { request: produce.ProduceRequest; response: produce.ProduceResponseInput };
+  [ApiKey.Fetch]: { request: fetch.FetchRequest; response: fetch.FetchResponseInput };
+  [ApiKey.ListOffsets]: { request: listOffsets.ListOffsetsRequest; response: listOffsets.ListOffsetsResponseInput };
+  [ApiKey.Metadata]: { request: metadata.MetadataRequest; response: metadata.MetadataResponseInput };
+  [ApiKey.LeaderAndIsr]: { request: leaderAndIsr.LeaderAndIsrRequest; response: leaderAndIsr.LeaderAndIsrResponseInput };
+  [ApiKey.StopReplica]: { request: stopReplica.StopReplicaRequest; response: stopReplica.StopReplicaResponseInput };
+  [ApiKey.UpdateMetadata]: { request: updateMetadata.UpdateMetadataRequest; response: updateMetadata.UpdateMetadataResponseInput };
+  [ApiKey.ControlledShutdown]: { request: controlledShutdown.ControlledShutdownRequest; response: controlledShutdown.ControlledShutdownResponseInput };
+  [ApiKey.OffsetCommit]: { request: offsetCommit.OffsetCommitRequest; response: offsetCommit.OffsetCommitResponseInput };
+  [ApiKey.OffsetFetch]: { request: offsetFetch.OffsetFetchRequest; response: offsetFetch.OffsetFetchResponseInput };
+  [ApiKey.FindCoordinator]: { request: findCoordinator.FindCoordinatorRequest; response: findCoordinator.FindCoordinatorResponseInput };
+  [ApiKey.JoinGroup]: { request: joinGroup.JoinGroupRequest; response: joinGroup.JoinGroupResponseInput };
+  [ApiKey.Heartbeat]: { request: heartbeat.HeartbeatRequest; response: heartbeat.HeartbeatResponseInput };
+  [ApiKey.LeaveGroup]: { request: leaveGroup.LeaveGroupRequest; response: leaveGroup.LeaveGroupResponseInput };
+  [ApiKey.SyncGroup]: { request: syncGroup.SyncGroupRequest; response: syncGroup.SyncGroupResponseInput };
+  [ApiKey.DescribeGroups]: { request: describeGroups.DescribeGroupsRequest; response: describeGroups.DescribeGroupsResponseInput };
+  [ApiKey.ListGroups]: { request: listGroups.ListGroupsRequest; response: listGroups.ListGroupsResponseInput };
+  [ApiKey.SaslHandshake]: { request: saslHandshake.SaslHandshakeRequest; response: saslHandshake.SaslHandshakeResponseInput };
+  [ApiKey.ApiVersions]: { request: apiVersions.ApiVersionsRequest; response: apiVersions.ApiVersionsResponseInput };
+  [ApiKey.CreateTopics]: { request: createTopics.CreateTopicsRequest; response: createTopics.CreateTopicsResponseInput };
+  [ApiKey.DeleteTopics]: { request: deleteTopics.DeleteTopicsRequest; response: deleteTopics.DeleteTopicsResponseInput };
+  [ApiKey.DeleteRecords]: { request: deleteRecords.DeleteRecordsRequest; response: deleteRecords.DeleteRecordsResponseInput };
+  [ApiKey.InitProducerId]: { request: initProducerId.InitProducerIdRequest; response: initProducerId.InitProducerIdResponseInput };
+  [ApiKey.OffsetForLeaderEpoch]: { request: offsetForLeaderEpoch.OffsetForLeaderEpochRequest; response: offsetForLeaderEpoch.OffsetForLeaderEpochResponseInput };
+  [ApiKey.AddPartitionsToTxn]: { request: addPartitionsToTxn.AddPartitionsToTxnRequest; response: addPartitionsToTxn.AddPartitionsToTxnResponseInput };
+  [ApiKey.AddOffsetsToTxn]: { request: addOffsetsToTxn.AddOffsetsToTxnRequest; response: addOffsetsToTxn.AddOffsetsToTxnResponseInput };
+  [ApiKey.EndTxn]: { request: endTxn.EndTxnRequest; response: endTxn.EndTxnResponseInput };
+  [ApiKey.WriteTxnMarkers]: { request: writeTxnMarkers.WriteTxnMarkersRequest; response: writeTxnMarkers.WriteTxnMarkersResponseInput };
+  [ApiKey.TxnOffsetCommit]: { request: txnOffsetCommit.TxnOffsetCommitRequest; response: txnOffsetCommit.TxnOffsetCommitResponseInput };
+  [ApiKey.DescribeAcls]: { request: describeAcls.DescribeAclsRequest; response: describeAcls.DescribeAclsResponseInput };
+  [ApiKey.CreateAcls]: { request: createAcls.CreateAclsRequest; response: createAcls.CreateAclsResponseInput };
+  [ApiKey.DeleteAcls]: { request: deleteAcls.DeleteAclsRequest; response: deleteAcls.DeleteAclsResponseInput };
+  [ApiKey.DescribeConfigs]: { request: describeConfigs.DescribeConfigsRequest; response: describeConfigs.DescribeConfigsResponseInput };
+  [ApiKey.AlterConfigs]: { request: alterConfigs.AlterConfigsRequest; response: alterConfigs.AlterConfigsResponseInput };
+  [ApiKey.AlterReplicaLogDirs]: { request: alterReplicaLogDirs.AlterReplicaLogDirsRequest; response: alterReplicaLogDirs.AlterReplicaLogDirsResponseInput };
+  [ApiKey.DescribeLogDirs]: { request: describeLogDirs.DescribeLogDirsRequest; response: describeLogDirs.DescribeLogDirsResponseInput };
+  [ApiKey.SaslAuthenticate]: { request: saslAuthenticate.SaslAuthenticateRequest; response: saslAuthenticate.SaslAuthenticateResponseInput };
+  [ApiKey.CreatePartitions]: { request: createPartitions.CreatePartitionsRequest; response: createPartitions.CreatePartitionsResponseInput };
+  [ApiKey.CreateDelegationToken]: { request: createDelegationToken.CreateDelegationTokenRequest; response: createDelegationToken.CreateDelegationTokenResponseInput };
+  [ApiKey.RenewDelegationToken]: { request: renewDelegationToken.RenewDelegationTokenRequest; response: renewDelegationToken.RenewDelegationTokenResponseInput };
+  [ApiKey.ExpireDelegationToken]: { request: expireDelegationToken.ExpireDelegationTokenRequest; response: expireDelegationToken.ExpireDelegationTokenResponseInput };
+  [ApiKey.DescribeDelegationToken]: { request: describeDelegationToken.DescribeDelegationTokenRequest; response: describeDelegationToken.DescribeDelegationTokenResponseInput };
+  [ApiKey.DeleteGroups]: { request: deleteGroups.DeleteGroupsRequest; response: deleteGroups.DeleteGroupsResponseInput };
+  [ApiKey.ElectLeaders]: { request: electLeaders.ElectLeadersRequest; response: electLeaders.ElectLeadersResponseInput };
+  [ApiKey.IncrementalAlterConfigs]: { request: incrementalAlterConfigs.IncrementalAlterConfigsRequest; response: incrementalAlterConfigs.IncrementalAlterConfigsResponseInput };
+  [ApiKey.AlterPartitionReassignments]: { request: alterPartitionReassignments.AlterPartitionReassignmentsRequest; response: alterPartitionReassignments.AlterPartitionReassignmentsResponseInput };
+  [ApiKey.ListPartitionReassignments]: { request: listPartitionReassignments.ListPartitionReassignmentsRequest; response: listPartitionReassignments.ListPartitionReassignmentsResponseInput };
+  [ApiKey.OffsetDelete]: { request: offsetDelete.OffsetDeleteRequest; response: offsetDelete.OffsetDeleteResponseInput };
+  [ApiKey.DescribeClientQuotas]: { request: describeClientQuotas.DescribeClientQuotasRequest; response: describeClientQuotas.DescribeClientQuotasResponseInput };
+  [ApiKey.AlterClientQuotas]: { request: alterClientQuotas.AlterClientQuotasRequest; response: alterClientQuotas.AlterClientQuotasResponseInput };
+  [ApiKey.DescribeUserScramCredentials]: { request: describeUserScramCredentials.DescribeUserScramCredentialsRequest; response: describeUserScramCredentials.DescribeUserScramCredentialsResponseInput };
+  [ApiKey.AlterUserScramCredentials]: { request: alterUserScramCredentials.AlterUserScramCredentialsRequest; response: alterUserScramCredentials.AlterUserScramCredentialsResponseInput };
+  [ApiKey.Vote]: { request: vote.VoteRequest; response: vote.VoteResponseInput };
+  [ApiKey.BeginQuorumEpoch]: { request: beginQuorumEpoch.BeginQuorumEpochRequest; response: beginQuorumEpoch.BeginQuorumEpochResponseInput };
+  [ApiKey.EndQuorumEpoch]: { request: endQuorumEpoch.EndQuorumEpochRequest; response: endQuorumEpoch.EndQuorumEpochResponseInput };
+  [ApiKey.DescribeQuorum]: { request: describeQuorum.DescribeQuorumRequest; response: describeQuorum.DescribeQuorumResponseInput };
+  [ApiKey.AlterPartition]: { request: alterPartition.AlterPartitionRequest; response: alterPartition.AlterPartitionResponseInput };
+  [ApiKey.UpdateFeatures]: { request: updateFeatures.UpdateFeaturesRequest; response: updateFeatures.UpdateFeaturesResponseInput };
+  [ApiKey.Envelope]: { request: envelope.EnvelopeRequest; response: envelope.EnvelopeResponseInput };
+  [ApiKey.FetchSnapshot]: { request: fetchSnapshot.FetchSnapshotRequest; response: fetchSnapshot.FetchSnapshotResponseInput };
+  [ApiKey.DescribeCluster]: { request: describeCluster.DescribeClusterRequest; response: describeCluster.DescribeClusterResponseInput };
+  [ApiKey.DescribeProducers]: { request: describeProducers.DescribeProducersRequest; response: describeProducers.DescribeProducersResponseInput };
+  [ApiKey.BrokerRegistration]: { request: brokerRegistration.BrokerRegistrationRequest; response: brokerRegistration.BrokerRegistrationResponseInput };
+  [ApiKey.BrokerHeartbeat]: { request: brokerHeartbeat.BrokerHeartbeatRequest; response: brokerHeartbeat.BrokerHeartbeatResponseInput };
+  [ApiKey.UnregisterBroker]: { request: unregisterBroker.UnregisterBrokerRequest; response: unregisterBroker.UnregisterBrokerResponseInput };
+  [ApiKey.DescribeTransactions]: { request: describeTransactions.DescribeTransactionsRequest; response: describeTransactions.DescribeTransactionsResponseInput };
+  [ApiKey.ListTransactions]: { request: listTransactions.ListTransactionsRequest; response: listTransactions.ListTransactionsResponseInput };
+  [ApiKey.AllocateProducerIds]: { request: allocateProducerIds.AllocateProducerIdsRequest; response: allocateProducerIds.AllocateProducerIdsResponseInput };
+  [ApiKey.ConsumerGroupHeartbeat]: { request: consumerGroupHeartbeat.ConsumerGroupHeartbeatRequest; response: consumerGroupHeartbeat.ConsumerGroupHeartbeatResponseInput };
+  [ApiKey.ConsumerGroupDescribe]: { request: consumerGroupDescribe.ConsumerGroupDescribeRequest; response: consumerGroupDescribe.ConsumerGroupDescribeResponseInput };
+  [ApiKey.ControllerRegistration]: { request: controllerRegistration.ControllerRegistrationRequest; response: controllerRegistration.ControllerRegistrationResponseInput };
+  [ApiKey.GetTelemetrySubscriptions]: { request: getTelemetrySubscriptions.GetTelemetrySubscriptionsRequest; response: getTelemetrySubscriptions.GetTelemetrySubscriptionsResponseInput };
+  [ApiKey.PushTelemetry]: { request: pushTelemetry.PushTelemetryRequest; response: pushTelemetry.PushTelemetryResponseInput };
+  [ApiKey.AssignReplicasToDirs]: { request: assignReplicasToDirs.AssignReplicasToDirsRequest; response: assignReplicasToDirs.AssignReplicasToDirsResponseInput };
+  [ApiKey.ListClientMetricsResources]: { request: listClientMetricsResources.ListClientMetricsResourcesRequest; response: listClientMetricsResources.ListClientMetricsResourcesResponseInput };
+  [ApiKey.DescribeTopicPartitions]: { request: describeTopicPartitions.DescribeTopicPartitionsRequest; response: describeTopicPartitions.DescribeTopicPartitionsResponseInput };
+  [ApiKey.ShareGroupHeartbeat]: { request: shareGroupHeartbeat.ShareGroupHeartbeatRequest; response: shareGroupHeartbeat.ShareGroupHeartbeatResponseInput };
+  [ApiKey.ShareGroupDescribe]: { request: shareGroupDescribe.ShareGroupDescribeRequest; response: shareGroupDescribe.ShareGroupDescribeResponseInput };
+  [ApiKey.ShareFetch]: { request: shareFetch.ShareFetchRequest; response: shareFetch.ShareFetchResponseInput };
+  [ApiKey.ShareAcknowledge]: { request: shareAcknowledge.ShareAcknowledgeRequest; response: shareAcknowledge.ShareAcknowledgeResponseInput };
+  [ApiKey.AddRaftVoter]: { request: addRaftVoter.AddRaftVoterRequest; response: addRaftVoter.AddRaftVoterResponseInput };
+  [ApiKey.RemoveRaftVoter]: { request: removeRaftVoter.RemoveRaftVoterRequest; response: removeRaftVoter.RemoveRaftVoterResponseInput };
+  [ApiKey.UpdateRaftVoter]: { request: updateRaftVoter.UpdateRaftVoterRequest; response: updateRaftVoter.UpdateRaftVoterResponseInput };
+  [ApiKey.InitializeShareGroupState]: { request: initializeShareGroupState.InitializeShareGroupStateRequest; response: initializeShareGroupState.InitializeShareGroupStateResponseInput };
+  [ApiKey.ReadShareGroupState]: { request: readShareGroupState.ReadShareGroupStateRequest; response: readShareGroupState.ReadShareGroupStateResponseInput };
+  [ApiKey.WriteShareGroupState]: { request: writeShareGroupState.WriteShareGroupStateRequest; response: writeShareGroupState.WriteShareGroupStateResponseInput };
+  [ApiKey.DeleteShareGroupState]: { request: deleteShareGroupState.DeleteShareGroupStateRequest; response: deleteShareGroupState.DeleteShareGroupStateResponseInput };
+  [ApiKey.ReadShareGroupStateSummary]: { request: readShareGroupStateSummary.ReadShareGroupStateSummaryRequest; response: readShareGroupStateSummary.ReadShareGroupStateSummaryResponseInput };
+}
+
 /** Indexed by API key. */
 export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   const list: (ApiCodec | undefined)[] = [];
