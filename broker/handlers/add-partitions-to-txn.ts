@@ -6,12 +6,17 @@ import type {
   AddPartitionsToTxnRequest,
   AddPartitionsToTxnRequestAddPartitionsToTxnTopic,
   AddPartitionsToTxnResponseInput,
+  AddPartitionsToTxnResponseAddPartitionsToTxnResultInput,
+  AddPartitionsToTxnResponseAddPartitionsToTxnTopicResultInput,
+  AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResultInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicPartition } from '../txn/coordinator.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
-type TopicResult = { name: string; resultsByPartition: { partitionIndex: number; partitionErrorCode: number }[] };
+type TopicResult = AddPartitionsToTxnResponseAddPartitionsToTxnTopicResultInput & {
+  resultsByPartition: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResultInput[];
+};
 
 function flatten(topics: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[]): TopicPartition[] {
   return topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
@@ -65,7 +70,7 @@ export const addPartitionsToTxnHandler: ApiHandler<typeof ApiKey.AddPartitionsTo
       return { throttleTimeMs: 0, resultsByTopicV3AndBelow: results(partitions, codes) };
     }
     const resultsByTransaction = await Promise.all(
-      req.transactions.map(async (t) => {
+      req.transactions.map(async (t): Promise<AddPartitionsToTxnResponseAddPartitionsToTxnResultInput> => {
         const partitions = flatten(t.topics);
         const codes = await addOne(s, t.transactionalId, t.producerId, t.producerEpoch, t.verifyOnly, partitions);
         return { transactionalId: t.transactionalId, topicResults: results(partitions, codes) };

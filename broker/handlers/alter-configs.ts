@@ -1,6 +1,10 @@
 // AlterConfigs (legacy): replaces a topic's whole set of overrides; keys left out go back to their defaults.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { AlterConfigsRequest, AlterConfigsResponseInput } from '../protocol/generated/index.ts';
+import type {
+  AlterConfigsRequest,
+  AlterConfigsResponseInput,
+  AlterConfigsResponseAlterConfigsResourceResponseInput,
+} from '../protocol/generated/index.ts';
 import { alterConfigResources, OpType } from './config-alter.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
@@ -19,7 +23,13 @@ export const alterConfigsHandler: ApiHandler<typeof ApiKey.AlterConfigs> = {
     const results = await alterConfigResources(ctx.services, resources, false, req.validateOnly);
     return {
       throttleTimeMs: 0,
-      responses: req.resources.map((r, i) => ({ ...results[i]!, resourceType: r.resourceType, resourceName: r.resourceName })),
+      responses: req.resources.map(
+        (r, i): AlterConfigsResponseAlterConfigsResourceResponseInput => ({
+          ...results[i]!,
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        }),
+      ),
     };
   },
 };

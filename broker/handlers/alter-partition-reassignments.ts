@@ -5,7 +5,12 @@
 // INVALID_REPLICA_ASSIGNMENT. The request itself succeeds (NONE); there is nothing to wait for, so timeoutMs
 // is not used.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponseInput } from '../protocol/generated/index.ts';
+import type {
+  AlterPartitionReassignmentsRequest,
+  AlterPartitionReassignmentsResponseInput,
+  AlterPartitionReassignmentsResponseReassignableTopicResponseInput,
+  AlterPartitionReassignmentsResponseReassignablePartitionResponseInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { apiError } from './api-error.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -19,11 +24,11 @@ export const alterPartitionReassignmentsHandler: ApiHandler<typeof ApiKey.AlterP
   minVersion: 0,
   maxVersion: 0,
   handle(ctx: RequestContext, req: AlterPartitionReassignmentsRequest): AlterPartitionReassignmentsResponseInput {
-    const responses = req.topics.map((t) => {
+    const responses = req.topics.map((t): AlterPartitionReassignmentsResponseReassignableTopicResponseInput => {
       const topic = ctx.services.topics.byName(t.name);
       return {
         name: t.name,
-        partitions: t.partitions.map((p) => {
+        partitions: t.partitions.map((p): AlterPartitionReassignmentsResponseReassignablePartitionResponseInput => {
           const partitionIndex = p.partitionIndex;
           if (!topic)
             return { partitionIndex, ...apiError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find a topic named ${t.name}.`) };

@@ -1,14 +1,14 @@
 // ApiVersions: advertises exactly the APIs and versions this broker has handlers for.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { ApiVersionsRequest, ApiVersionsResponseInput } from '../protocol/generated/index.ts';
+import type { ApiVersionsRequest, ApiVersionsResponseInput, ApiVersionsResponseApiVersionInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { ApiHandler, Handler, RequestContext } from './context.ts';
 
 /** Kafka's ApiVersionsRequest.isValid (v3+): client software name and version must match this. */
 const softwareNameOrVersion = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 
-function supported(handlers: readonly (Handler | undefined)[]) {
-  const apiKeys = [];
+function supported(handlers: readonly (Handler | undefined)[]): ApiVersionsResponseApiVersionInput[] {
+  const apiKeys: ApiVersionsResponseApiVersionInput[] = [];
   for (const h of handlers) if (h) apiKeys.push({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion });
   return apiKeys;
 }

@@ -1,7 +1,12 @@
 // ConsumerGroupDescribe (KIP-848): epochs, assignor and members (with current and target assignments) of
 // `consumer` groups. Unknown ids and classic groups are GROUP_ID_NOT_FOUND.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponseInput } from '../protocol/generated/index.ts';
+import type {
+  ConsumerGroupDescribeRequest,
+  ConsumerGroupDescribeResponseInput,
+  ConsumerGroupDescribeResponseDescribedGroupInput,
+  ConsumerGroupDescribeResponseMemberInput,
+} from '../protocol/generated/index.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 /** Kafka's AclOperation ids a group has (READ, DELETE, DESCRIBE); every one is allowed (no authorizer). */
@@ -15,7 +20,7 @@ export const consumerGroupDescribeHandler: ApiHandler<typeof ApiKey.ConsumerGrou
   handle(ctx: RequestContext, req: ConsumerGroupDescribeRequest): ConsumerGroupDescribeResponseInput {
     return {
       throttleTimeMs: 0,
-      groups: req.groupIds.map((groupId) => {
+      groups: req.groupIds.map((groupId): ConsumerGroupDescribeResponseDescribedGroupInput => {
         const d = ctx.services.consumerGroups.describe(groupId);
         return {
           errorCode: d.errorCode,
@@ -25,18 +30,20 @@ export const consumerGroupDescribeHandler: ApiHandler<typeof ApiKey.ConsumerGrou
           groupEpoch: d.groupEpoch,
           assignmentEpoch: d.assignmentEpoch,
           assignorName: d.assignorName,
-          members: d.members.map((m) => ({
-            memberId: m.memberId,
-            instanceId: m.instanceId,
-            rackId: m.rackId,
-            memberEpoch: m.memberEpoch,
-            clientId: m.clientId,
-            clientHost: m.clientHost,
-            subscribedTopicNames: m.subscribedTopicNames,
-            subscribedTopicRegex: m.subscribedTopicRegex,
-            assignment: { topicPartitions: m.assignment },
-            targetAssignment: { topicPartitions: m.targetAssignment },
-          })),
+          members: d.members.map(
+            (m): ConsumerGroupDescribeResponseMemberInput => ({
+              memberId: m.memberId,
+              instanceId: m.instanceId,
+              rackId: m.rackId,
+              memberEpoch: m.memberEpoch,
+              clientId: m.clientId,
+              clientHost: m.clientHost,
+              subscribedTopicNames: m.subscribedTopicNames,
+              subscribedTopicRegex: m.subscribedTopicRegex,
+              assignment: { topicPartitions: m.assignment },
+              targetAssignment: { topicPartitions: m.targetAssignment },
+            }),
+          ),
           authorizedOperations: req.includeAuthorizedOperations && d.errorCode === 0 ? groupOperations : unsetOperations,
         };
       }),

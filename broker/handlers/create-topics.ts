@@ -4,6 +4,7 @@ import type {
   CreateTopicsRequest,
   CreateTopicsResponseInput,
   CreateTopicsResponseCreatableTopicResultInput,
+  CreateTopicsResponseCreatableTopicConfigsInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { topicConfigDefs } from '../log/topic-config.ts';
@@ -66,7 +67,7 @@ export const createTopicsHandler: ApiHandler<typeof ApiKey.CreateTopics> = {
         configs:
           ctx.apiVersion < 5
             ? null
-            : topicConfigDefs.map((d) => {
+            : topicConfigDefs.map((d): CreateTopicsResponseCreatableTopicConfigsInput => {
                 const e = topicConfigEntry(d, record, s.config);
                 return { name: e.name, value: e.value, readOnly: e.readOnly, configSource: e.configSource, isSensitive: e.isSensitive };
               }),

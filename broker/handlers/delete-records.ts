@@ -2,7 +2,12 @@
 // high watermark; beyond it, or negative, is OFFSET_OUT_OF_RANGE; a topic without the delete cleanup policy
 // refuses (POLICY_VIOLATION), as Kafka's Partition.deleteRecordsOnLeader does.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { DeleteRecordsRequest, DeleteRecordsResponseInput } from '../protocol/generated/index.ts';
+import type {
+  DeleteRecordsRequest,
+  DeleteRecordsResponseInput,
+  DeleteRecordsResponseDeleteRecordsTopicResultInput,
+  DeleteRecordsResponseDeleteRecordsPartitionResultInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { listElements, topicConfigValue } from '../log/topic-config.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
@@ -52,9 +57,9 @@ export const deleteRecordsHandler: ApiHandler<typeof ApiKey.DeleteRecords> = {
       if (!partitions) wanted.set(t.name, (partitions = new Map()));
       for (const p of t.partitions) partitions.set(p.partitionIndex, p.offset);
     }
-    const topics = [];
+    const topics: DeleteRecordsResponseDeleteRecordsTopicResultInput[] = [];
     for (const [name, partitions] of wanted) {
-      const results = [];
+      const results: DeleteRecordsResponseDeleteRecordsPartitionResultInput[] = [];
       for (const [partitionIndex, offset] of partitions)
         results.push({ partitionIndex, ...(await deletePartition(ctx.services, name, partitionIndex, offset)) });
       topics.push({ name, partitions: results });

@@ -1,7 +1,11 @@
 // DescribeCluster: the cluster id, the controller and the brokers (this one). v1 names the endpoint type asked
 // for; a broker answers for brokers only (Kafka's AuthHelper.computeDescribeClusterResponse).
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { DescribeClusterRequest, DescribeClusterResponseInput } from '../protocol/generated/index.ts';
+import type {
+  DescribeClusterRequest,
+  DescribeClusterResponseInput,
+  DescribeClusterResponseDescribeClusterBrokerInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { clusterAuthorizedOperations } from './acl-ops.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -37,7 +41,9 @@ export const describeClusterHandler: ApiHandler<typeof ApiKey.DescribeCluster> =
       clusterId: s.clusterId,
       // KRaft brokers name a live broker as the controller, since clients cannot reach the real one.
       controllerId: s.cluster.controllerId(),
-      brokers: s.cluster.liveBrokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: s.cluster
+        .liveBrokers()
+        .map((b): DescribeClusterResponseDescribeClusterBrokerInput => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? clusterAuthorizedOperations : unsetOperations,
     };
     if (v >= 1) response.endpointType = EndpointType.BROKER;

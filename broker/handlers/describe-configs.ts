@@ -89,20 +89,22 @@ export const describeConfigsHandler: ApiHandler<typeof ApiKey.DescribeConfigs> =
   maxVersion: 4,
   handle(ctx: RequestContext, req: DescribeConfigsRequest): DescribeConfigsResponseInput {
     const s = ctx.services;
-    const base = (r: Resource) => ({ resourceType: r.resourceType, resourceName: r.resourceName, configs: [] });
+    const base = (r: Resource): Result => ({ resourceType: r.resourceType, resourceName: r.resourceName, configs: [] });
     // A resource type Kafka does not know fails the whole request: every resource gets INVALID_REQUEST with
     // the generic message (Kafka throws while authorizing, before describing anything).
     if (req.resources.some((r) => r.resourceType === ResourceType.UNKNOWN || resourceTypeName(r.resourceType) === undefined)) {
       return {
         throttleTimeMs: 0,
-        results: req.resources.map((r) => ({
-          ...base(r),
-          errorCode: ErrorCode.INVALID_REQUEST,
-          errorMessage: defaultMessage('INVALID_REQUEST'),
-        })),
+        results: req.resources.map(
+          (r): Result => ({
+            ...base(r),
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage: defaultMessage('INVALID_REQUEST'),
+          }),
+        ),
       };
     }
-    const results: Result[] = req.resources.map((r) => {
+    const results: Result[] = req.resources.map((r): Result => {
       let all: ConfigEntry[];
       try {
         all = entries(s, r);

@@ -3,7 +3,12 @@
 // a future replica; v4 adds the volume's total and usable bytes.
 import { statfs } from 'node:fs/promises';
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { DescribeLogDirsRequest, DescribeLogDirsResponseInput } from '../protocol/generated/index.ts';
+import type {
+  DescribeLogDirsRequest,
+  DescribeLogDirsResponseInput,
+  DescribeLogDirsResponseDescribeLogDirsTopicInput,
+  DescribeLogDirsResponseDescribeLogDirsPartitionInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -29,11 +34,11 @@ export const describeLogDirsHandler: ApiHandler<typeof ApiKey.DescribeLogDirs> =
       for (const t of req.topics)
         for (const p of t.partitions) (wanted.get(t.topic) ?? wanted.set(t.topic, new Set()).get(t.topic)!).add(p);
     }
-    const topics = [];
+    const topics: DescribeLogDirsResponseDescribeLogDirsTopicInput[] = [];
     for (const t of s.topics.all()) {
       const only = wanted?.get(t.name);
       if (wanted && !only) continue;
-      const partitions = [];
+      const partitions: DescribeLogDirsResponseDescribeLogDirsPartitionInput[] = [];
       for (let p = 0; p < t.partitions; p++) {
         const log = s.logs.partition(t.id, p);
         if (!log || (only && !only.has(p))) continue;

@@ -2,7 +2,13 @@
 // timestamp, coordinator epoch, and the first offset of an open transaction — from the partition's producer
 // state (rebuilt first if needed).
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { DescribeProducersRequest, DescribeProducersResponseInput } from '../protocol/generated/index.ts';
+import type {
+  DescribeProducersRequest,
+  DescribeProducersResponseInput,
+  DescribeProducersResponseTopicResponseInput,
+  DescribeProducersResponsePartitionResponseInput,
+  DescribeProducersResponseProducerStateInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { loadProducerState } from '../txn/partition-txn.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -13,12 +19,17 @@ export const describeProducersHandler: ApiHandler<typeof ApiKey.DescribeProducer
   maxVersion: 0,
   async handle(ctx: RequestContext, req: DescribeProducersRequest): Promise<DescribeProducersResponseInput> {
     const s = ctx.services;
-    const topics = [];
+    const topics: DescribeProducersResponseTopicResponseInput[] = [];
     for (const t of req.topics) {
       const topic = s.topics.byName(t.name);
-      const partitions = [];
+      const partitions: DescribeProducersResponsePartitionResponseInput[] = [];
       for (const index of t.partitionIndexes) {
-        const fail = (errorCode: number) => ({ partitionIndex: index, errorCode, errorMessage: null, activeProducers: [] });
+        const fail = (errorCode: number): DescribeProducersResponsePartitionResponseInput => ({
+          partitionIndex: index,
+          errorCode,
+          errorMessage: null,
+          activeProducers: [],
+        });
         if (!topic || index < 0 || index >= topic.partitions) {
           partitions.push(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
@@ -33,7 +44,7 @@ export const describeProducersHandler: ApiHandler<typeof ApiKey.DescribeProducer
           partitions.push(fail(ErrorCode.KAFKA_STORAGE_ERROR));
           continue;
         }
-        const activeProducers = [];
+        const activeProducers: DescribeProducersResponseProducerStateInput[] = [];
         for (const e of producers.entries()) {
           const last = e.batches[e.batches.length - 1];
           activeProducers.push({

@@ -3,7 +3,11 @@
 // next_cursor says where the next request resumes. No topics listed means all topics. Semantics follow Kafka's
 // DescribeTopicPartitionsRequestHandler and KRaftMetadataCache.getTopicMetadataForDescribeTopicResponse.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponseInput } from '../protocol/generated/index.ts';
+import type {
+  DescribeTopicPartitionsRequest,
+  DescribeTopicPartitionsResponseInput,
+  DescribeTopicPartitionsResponsePartitionInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { topicNameProblem } from '../metadata/topics.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
@@ -16,8 +20,8 @@ type ResponseTopic = NonNullable<DescribeTopicPartitionsResponseInput['topics']>
 export const maxRequestPartitionSizeLimit = 2000;
 const zeroUuid = 'AAAAAAAAAAAAAAAAAAAAAA';
 
-function partitions(s: BrokerServices, t: TopicRecord, start: number, end: number) {
-  const out = [];
+function partitions(s: BrokerServices, t: TopicRecord, start: number, end: number): DescribeTopicPartitionsResponsePartitionInput[] {
+  const out: DescribeTopicPartitionsResponsePartitionInput[] = [];
   for (let p = start; p < end; p++) {
     const owner = s.cluster.ownerOf(t.id, p);
     out.push({
@@ -50,7 +54,9 @@ export const describeTopicPartitionsHandler: ApiHandler<typeof ApiKey.DescribeTo
     if ((cursor && !all && !names.has(cursor.topicName)) || (cursor && cursor.partitionIndex < 0)) {
       return {
         throttleTimeMs: 0,
-        topics: req.topics.map((t) => ({ errorCode: ErrorCode.INVALID_REQUEST, name: t.name, isInternal: false, partitions: [] })),
+        topics: req.topics.map(
+          (t): ResponseTopic => ({ errorCode: ErrorCode.INVALID_REQUEST, name: t.name, isInternal: false, partitions: [] }),
+        ),
         nextCursor: null,
       };
     }

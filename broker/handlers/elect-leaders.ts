@@ -2,7 +2,12 @@
 // election is ever needed. Results as Kafka's controller gives them (ReplicationControlManager.electLeaders):
 // ELECTION_NOT_NEEDED per named partition; for all partitions (null), partitions not needing one are omitted.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { ElectLeadersRequest, ElectLeadersResponseInput } from '../protocol/generated/index.ts';
+import type {
+  ElectLeadersRequest,
+  ElectLeadersResponseInput,
+  ElectLeadersResponseReplicaElectionResultInput,
+  ElectLeadersResponsePartitionResultInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { defaultMessage } from './api-error.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -24,20 +29,28 @@ export const electLeadersHandler: ApiHandler<typeof ApiKey.ElectLeaders> = {
       return {
         throttleTimeMs: 0,
         ...(v >= 1 ? { errorCode: ErrorCode.INVALID_REQUEST } : {}),
-        replicaElectionResults: (req.topicPartitions ?? []).map((t) => ({
-          topic: t.topic,
-          partitionResult: t.partitions.map((partitionId) => ({ partitionId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage })),
-        })),
+        replicaElectionResults: (req.topicPartitions ?? []).map(
+          (t): ElectLeadersResponseReplicaElectionResultInput => ({
+            topic: t.topic,
+            partitionResult: t.partitions.map(
+              (partitionId): ElectLeadersResponsePartitionResultInput => ({
+                partitionId,
+                errorCode: ErrorCode.INVALID_REQUEST,
+                errorMessage,
+              }),
+            ),
+          }),
+        ),
       };
     }
-    const replicaElectionResults =
+    const replicaElectionResults: ElectLeadersResponseReplicaElectionResultInput[] =
       req.topicPartitions === null
-        ? s.topics.all().map((t) => ({ topic: t.name, partitionResult: [] }))
-        : req.topicPartitions.map((t) => {
+        ? s.topics.all().map((t): ElectLeadersResponseReplicaElectionResultInput => ({ topic: t.name, partitionResult: [] }))
+        : req.topicPartitions.map((t): ElectLeadersResponseReplicaElectionResultInput => {
             const topic = s.topics.byName(t.topic);
             return {
               topic: t.topic,
-              partitionResult: t.partitions.map((partitionId) => {
+              partitionResult: t.partitions.map((partitionId): ElectLeadersResponsePartitionResultInput => {
                 if (!topic)
                   return { partitionId, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such topic as ${t.topic}` };
                 if (partitionId < 0 || partitionId >= topic.partitions) {

@@ -3,7 +3,12 @@
 // make progress. Below min_bytes, it long-polls until data arrives or max_wait_ms passes. Fetch sessions
 // (KIP-227) are declined: every response has session id 0, so clients send full fetches.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { FetchRequest, FetchResponseInput, FetchResponsePartitionDataInput } from '../protocol/generated/index.ts';
+import type {
+  FetchRequest,
+  FetchResponseInput,
+  FetchResponsePartitionDataInput,
+  FetchResponseFetchableTopicResponseInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
@@ -53,7 +58,7 @@ async function build(
 ): Promise<{ body: FetchResponseInput; bytes: number; errors: boolean }> {
   let total = 0;
   let errors = false;
-  const responses = [];
+  const responses: FetchResponseFetchableTopicResponseInput[] = [];
   for (const t of plan) {
     const partitions: FetchResponsePartitionDataInput[] = [];
     for (const p of t.partitions) {

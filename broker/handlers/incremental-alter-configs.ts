@@ -1,6 +1,10 @@
 // IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT (list configs) on a topic's overrides.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput } from '../protocol/generated/index.ts';
+import type {
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsResponseInput,
+  IncrementalAlterConfigsResponseAlterConfigsResourceResponseInput,
+} from '../protocol/generated/index.ts';
 import { alterConfigResources } from './config-alter.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
@@ -19,7 +23,13 @@ export const incrementalAlterConfigsHandler: ApiHandler<typeof ApiKey.Incrementa
     const results = await alterConfigResources(ctx.services, resources, true, req.validateOnly);
     return {
       throttleTimeMs: 0,
-      responses: req.resources.map((r, i) => ({ ...results[i]!, resourceType: r.resourceType, resourceName: r.resourceName })),
+      responses: req.resources.map(
+        (r, i): IncrementalAlterConfigsResponseAlterConfigsResourceResponseInput => ({
+          ...results[i]!,
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        }),
+      ),
     };
   },
 };

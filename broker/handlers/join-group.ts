@@ -1,7 +1,7 @@
 // JoinGroup: a member joins (or rejoins) a classic group and waits for the rebalance; the coordinator
 // (broker/groups/coordinator.ts) holds the response until the join phase completes.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { JoinGroupRequest, JoinGroupResponseInput } from '../protocol/generated/index.ts';
+import type { JoinGroupRequest, JoinGroupResponseInput, JoinGroupResponseMemberInput } from '../protocol/generated/index.ts';
 import type { JoinResult } from '../groups/classic-group.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 import { clientHost, clientId } from './group-util.ts';
@@ -16,11 +16,13 @@ function response(v: number, r: JoinResult): JoinGroupResponseInput {
     leader: r.leaderId,
     ...(v >= 9 ? { skipAssignment: r.skipAssignment } : {}),
     memberId: r.memberId,
-    members: r.members.map((m) => ({
-      memberId: m.memberId,
-      ...(v >= 5 ? { groupInstanceId: m.groupInstanceId } : {}),
-      metadata: m.metadata,
-    })),
+    members: r.members.map(
+      (m): JoinGroupResponseMemberInput => ({
+        memberId: m.memberId,
+        ...(v >= 5 ? { groupInstanceId: m.groupInstanceId } : {}),
+        metadata: m.metadata,
+      }),
+    ),
   };
 }
 

@@ -1,6 +1,6 @@
 // LeaveGroup: one member (v0-v2) or a batch of members, by member id or group.instance.id (v3+), leaves.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { LeaveGroupRequest, LeaveGroupResponseInput } from '../protocol/generated/index.ts';
+import type { LeaveGroupRequest, LeaveGroupResponseInput, LeaveGroupResponseMemberResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
@@ -19,7 +19,13 @@ export const leaveGroupHandler: ApiHandler<typeof ApiKey.LeaveGroup> = {
       return {
         throttleTimeMs: 0,
         errorCode: r.errorCode,
-        members: r.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: m.errorCode })),
+        members: r.members.map(
+          (m): LeaveGroupResponseMemberResponseInput => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            errorCode: m.errorCode,
+          }),
+        ),
       };
     }
     // Before batches, the member's own error is the response's (Kafka's LeaveGroupResponse.getError).

@@ -1,6 +1,6 @@
 // ListGroups: the groups this broker coordinates, optionally filtered by state (v4+) and type (v5+).
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { ListGroupsRequest, ListGroupsResponseInput } from '../protocol/generated/index.ts';
+import type { ListGroupsRequest, ListGroupsResponseInput, ListGroupsResponseListedGroupInput } from '../protocol/generated/index.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 export const listGroupsHandler: ApiHandler<typeof ApiKey.ListGroups> = {
@@ -13,12 +13,14 @@ export const listGroupsHandler: ApiHandler<typeof ApiKey.ListGroups> = {
     return {
       throttleTimeMs: 0,
       errorCode: r.errorCode,
-      groups: r.groups.map((g) => ({
-        groupId: g.groupId,
-        protocolType: g.protocolType,
-        ...(v >= 4 ? { groupState: g.state } : {}),
-        ...(v >= 5 ? { groupType: g.type } : {}),
-      })),
+      groups: r.groups.map(
+        (g): ListGroupsResponseListedGroupInput => ({
+          groupId: g.groupId,
+          protocolType: g.protocolType,
+          ...(v >= 4 ? { groupState: g.state } : {}),
+          ...(v >= 5 ? { groupType: g.type } : {}),
+        }),
+      ),
     };
   },
 };

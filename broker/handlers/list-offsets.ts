@@ -4,6 +4,7 @@ import type {
   ListOffsetsRequest,
   ListOffsetsResponseInput,
   ListOffsetsResponseListOffsetsPartitionResponseInput,
+  ListOffsetsResponseListOffsetsTopicResponseInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { RecordCursor, openBatchRecords } from '../protocol/records/index.ts';
@@ -69,7 +70,7 @@ export const listOffsetsHandler: ApiHandler<typeof ApiKey.ListOffsets> = {
   async handle(ctx: RequestContext, req: ListOffsetsRequest): Promise<ListOffsetsResponseInput> {
     const s = ctx.services;
     const v = ctx.apiVersion;
-    const topics = [];
+    const topics: ListOffsetsResponseListOffsetsTopicResponseInput[] = [];
     for (const t of req.topics) {
       const topic = s.topics.byName(t.name);
       const partitions: ListOffsetsResponseListOffsetsPartitionResponseInput[] = [];

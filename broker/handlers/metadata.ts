@@ -1,7 +1,13 @@
 // Metadata: brokers, cluster id, and every requested topic's partitions (this broker leads them all on the
 // embedded default). Unknown topics are created when both the broker and the request allow it.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { MetadataRequest, MetadataResponseInput, MetadataResponseTopicInput } from '../protocol/generated/index.ts';
+import type {
+  MetadataRequest,
+  MetadataResponseInput,
+  MetadataResponseTopicInput,
+  MetadataResponsePartitionInput,
+  MetadataResponseBrokerInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
@@ -11,7 +17,7 @@ import { topicAuthorizedOperations } from './acl-ops.ts';
 const unsetOperations = -2147483648;
 
 function describeTopic(s: BrokerServices, t: TopicRecord, includeOps: boolean): MetadataResponseTopicInput {
-  const partitions = [];
+  const partitions: MetadataResponsePartitionInput[] = [];
   for (let p = 0; p < t.partitions; p++) {
     const owner = s.cluster.ownerOf(t.id, p);
     // No live owner yet (just created, or its broker died and the lease has not run out): clients retry.
@@ -80,7 +86,9 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
     }
     return {
       throttleTimeMs: 0,
-      brokers: s.cluster.liveBrokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: v >= 1 ? b.rack : null })),
+      brokers: s.cluster
+        .liveBrokers()
+        .map((b): MetadataResponseBrokerInput => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: v >= 1 ? b.rack : null })),
       clusterId: s.clusterId,
       controllerId: s.cluster.controllerId(),
       topics,

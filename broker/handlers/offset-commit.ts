@@ -2,7 +2,12 @@
 // commit with generation -1 and no member for a group without members). Unknown partitions get
 // UNKNOWN_TOPIC_OR_PARTITION; the rest go to the coordinator.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { OffsetCommitRequest, OffsetCommitResponseInput } from '../protocol/generated/index.ts';
+import type {
+  OffsetCommitRequest,
+  OffsetCommitResponseInput,
+  OffsetCommitResponseTopicInput,
+  OffsetCommitResponsePartitionInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { OffsetCommitEntry } from '../groups/coordinator.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -62,10 +67,14 @@ export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
     }
     return {
       throttleTimeMs: 0,
-      topics: req.topics.map((t, ti) => ({
-        name: t.name,
-        partitions: t.partitions.map((p, pi) => ({ partitionIndex: p.partitionIndex, errorCode: codes[ti]![pi]! })),
-      })),
+      topics: req.topics.map(
+        (t, ti): OffsetCommitResponseTopicInput => ({
+          name: t.name,
+          partitions: t.partitions.map(
+            (p, pi): OffsetCommitResponsePartitionInput => ({ partitionIndex: p.partitionIndex, errorCode: codes[ti]![pi]! }),
+          ),
+        }),
+      ),
     };
   },
 };

@@ -1,6 +1,11 @@
 // OffsetDelete: removes committed offsets of a group, except those of topics its consumers subscribe to.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { OffsetDeleteRequest, OffsetDeleteResponseInput } from '../protocol/generated/index.ts';
+import type {
+  OffsetDeleteRequest,
+  OffsetDeleteResponseInput,
+  OffsetDeleteResponseTopicInput,
+  OffsetDeleteResponsePartitionInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
@@ -35,10 +40,14 @@ export const offsetDeleteHandler: ApiHandler<typeof ApiKey.OffsetDelete> = {
     return {
       errorCode: ErrorCode.NONE,
       throttleTimeMs: 0,
-      topics: req.topics.map((t, ti) => ({
-        name: t.name,
-        partitions: t.partitions.map((p, pi) => ({ partitionIndex: p.partitionIndex, errorCode: codes[ti]![pi]! })),
-      })),
+      topics: req.topics.map(
+        (t, ti): OffsetDeleteResponseTopicInput => ({
+          name: t.name,
+          partitions: t.partitions.map(
+            (p, pi): OffsetDeleteResponsePartitionInput => ({ partitionIndex: p.partitionIndex, errorCode: codes[ti]![pi]! }),
+          ),
+        }),
+      ),
     };
   },
 };

@@ -2,7 +2,14 @@
 // them; v8+ asks for several groups at once. requireStable (v7+, KIP-447): a partition with a transactional
 // offset commit still pending gets UNSTABLE_OFFSET_COMMIT (and -1), as Kafka answers; the client retries.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { OffsetFetchRequest, OffsetFetchResponseInput, OffsetFetchResponsePartitionInput } from '../protocol/generated/index.ts';
+import type {
+  OffsetFetchRequest,
+  OffsetFetchResponseInput,
+  OffsetFetchResponsePartitionInput,
+  OffsetFetchResponseGroupInput,
+  OffsetFetchResponseTopicsInput,
+  OffsetFetchResponseTopicInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { FetchedOffset } from '../groups/coordinator.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -37,7 +44,7 @@ export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
     if (v >= 8) {
       return {
         throttleTimeMs: 0,
-        groups: req.groups.map((g) => {
+        groups: req.groups.map((g): OffsetFetchResponseGroupInput => {
           // v9: a consumer group's member must send its current epoch (KIP-848).
           const member = v >= 9 ? ctx.services.consumerGroups.validateOffsetFetch(g.groupId, g.memberId, g.memberEpoch) : null;
           if (member !== null && member !== ErrorCode.NONE) return { groupId: g.groupId, errorCode: member, topics: [] };
@@ -45,10 +52,12 @@ export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
           return {
             groupId: g.groupId,
             errorCode: r.errorCode,
-            topics: r.topics.map((t) => ({
-              name: t.name,
-              partitions: t.partitions.map((p) => partition(v, settle(g.groupId, t.name, p))),
-            })),
+            topics: r.topics.map(
+              (t): OffsetFetchResponseTopicsInput => ({
+                name: t.name,
+                partitions: t.partitions.map((p) => partition(v, settle(g.groupId, t.name, p))),
+              }),
+            ),
           };
         }),
       };
@@ -57,17 +66,24 @@ export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
     if (v < 2 && r.errorCode !== ErrorCode.NONE) {
       // No top-level error before v2: every asked partition carries it.
       return {
-        topics: (req.topics ?? []).map((t) => ({
-          name: t.name,
-          partitions: t.partitionIndexes.map((p) =>
-            partition(v, { partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: r.errorCode }),
-          ),
-        })),
+        topics: (req.topics ?? []).map(
+          (t): OffsetFetchResponseTopicInput => ({
+            name: t.name,
+            partitions: t.partitionIndexes.map((p) =>
+              partition(v, { partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: r.errorCode }),
+            ),
+          }),
+        ),
       };
     }
     return {
       throttleTimeMs: 0,
-      topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => partition(v, settle(req.groupId, t.name, p))) })),
+      topics: r.topics.map(
+        (t): OffsetFetchResponseTopicInput => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => partition(v, settle(req.groupId, t.name, p))),
+        }),
+      ),
       ...(v >= 2 ? { errorCode: r.errorCode } : {}),
     };
   },

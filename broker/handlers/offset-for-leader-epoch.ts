@@ -3,7 +3,11 @@
 // with stale metadata: older → FENCED_LEADER_EPOCH, newer → UNKNOWN_LEADER_EPOCH (Partition.getLocalLog).
 // The lookup is Kafka's leader-epoch cache's (leader-epochs.ts): the current epoch ends at the log end offset.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput } from '../protocol/generated/index.ts';
+import type {
+  OffsetForLeaderEpochRequest,
+  OffsetForLeaderEpochResponseInput,
+  OffsetForLeaderEpochResponseOffsetForLeaderTopicResultInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { endOffsetForEpoch } from '../log/leader-epochs.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
@@ -37,7 +41,12 @@ export const offsetForLeaderEpochHandler: ApiHandler<typeof ApiKey.OffsetForLead
     // The replica id is not checked: followers and consumers get the same answer from the leader.
     return {
       throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => endOffset(ctx.services, t.topic, p)) })),
+      topics: req.topics.map(
+        (t): OffsetForLeaderEpochResponseOffsetForLeaderTopicResultInput => ({
+          topic: t.topic,
+          partitions: t.partitions.map((p) => endOffset(ctx.services, t.topic, p)),
+        }),
+      ),
     };
   },
 };

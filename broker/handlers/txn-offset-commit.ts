@@ -2,7 +2,12 @@
 // coordinator. They stay pending (broker/txn/txn-offsets.ts) and become the group's committed offsets only when
 // the transaction commits; an abort drops them.
 import { ApiKey } from '../protocol/generated/index.ts';
-import type { TxnOffsetCommitRequest, TxnOffsetCommitResponseInput } from '../protocol/generated/index.ts';
+import type {
+  TxnOffsetCommitRequest,
+  TxnOffsetCommitResponseInput,
+  TxnOffsetCommitResponseTopicInput,
+  TxnOffsetCommitResponsePartitionInput,
+} from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { OffsetCommitEntry } from '../groups/coordinator.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -54,13 +59,17 @@ export const txnOffsetCommitHandler: ApiHandler<typeof ApiKey.TxnOffsetCommit> =
     }
     return {
       throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({
-          partitionIndex: p.partitionIndex,
-          errorCode: tooLarge.has(`${t.name}\0${p.partitionIndex}`) ? ErrorCode.OFFSET_METADATA_TOO_LARGE : code,
-        })),
-      })),
+      topics: req.topics.map(
+        (t): TxnOffsetCommitResponseTopicInput => ({
+          name: t.name,
+          partitions: t.partitions.map(
+            (p): TxnOffsetCommitResponsePartitionInput => ({
+              partitionIndex: p.partitionIndex,
+              errorCode: tooLarge.has(`${t.name}\0${p.partitionIndex}`) ? ErrorCode.OFFSET_METADATA_TOO_LARGE : code,
+            }),
+          ),
+        }),
+      ),
     };
   },
 };
