@@ -1,7 +1,8 @@
-// The partitions this broker leads: recovery from partition manifests (segments) and the WAL objects named in
-// metadata (recovery.ts), appends through the flusher, reads through the L1 segment cache (and, for segments,
-// the L2 index cache) with read-ahead (reads.ts), segment compaction, retention, DeleteRecords and topic
-// deletion.
+// The partitions this broker leads, as one surface over the modules that do the work: recovery from partition
+// manifests (segments) and the WAL objects named in metadata (recovery.ts; in cluster mode per partition as it
+// is assigned, assignments.ts), appends through the flusher, reads through the L1 segment cache (and, for
+// segments, the L2 index cache) with read-ahead (reads.ts), segment compaction (compactor.ts), retention,
+// DeleteRecords and topic deletion (log-start.ts).
 //
 // WAL objects are shared by many partitions, so each is reference-counted by live extents and deleted (its
 // /wal/ key, then the object) when none is left (wal-gc.ts). A segment object belongs to one partition and is
@@ -12,33 +13,26 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { brokerKey, deletedTopicPrefix, logStartPrefix, nodeWalKey, partitionManifestPrefix, walPrefix } from '../metadata/layout.ts';
-import type { BrokerRecord, TopicRecord, WalRecord } from '../metadata/layout.ts';
+import { brokerKey, nodeWalKey } from '../metadata/layout.ts';
+import type { BrokerRecord, TopicRecord } from '../metadata/layout.ts';
 import type { Compare, KeyValue, MetadataStore } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import { IndexCache } from '../storage/index-cache.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { SegmentCache } from '../storage/segment-cache.ts';
-import { Compactor, defaultCompactionSettings, mapBounded } from './compactor.ts';
-import type { CommitOutcome, CompactedPartition, CompactionHost, CompactionSettings } from './compactor.ts';
+import { Compactor, defaultCompactionSettings } from './compactor.ts';
+import type { CompactionHost, CompactionSettings } from './compactor.ts';
 import { Flusher } from './flusher.ts';
 import type { FlusherOptions } from './flusher.ts';
 import { ManifestWriter, partitionKey } from './manifests.ts';
-import type { ManifestUpdate } from './manifests.ts';
-import { PartitionLog } from './partition-log.ts';
-import type { EpochStart, Extent } from './partition-log.ts';
+import type { PartitionLog } from './partition-log.ts';
+import type { Extent } from './partition-log.ts';
 import { LogReads } from './reads.ts';
-import {
-  readAssignedManifests,
-  readRecoveryKeys,
-  readWalIndex,
-  recoverManifests,
-  recoverWal,
-  trackClusterWal,
-  walExtentsOf,
-} from './recovery.ts';
-import type { AssignedManifest, RecoveredManifests } from './recovery.ts';
-import { retainedLogStart } from './retention.ts';
+import { readRecoveryKeys, recoverManifests, recoverWal, trackClusterWal } from './recovery.ts';
+import type { RecoveredManifests } from './recovery.ts';
+import { LogStarts } from './log-start.ts';
+import { Assignments } from './assignments.ts';
+import { PartitionLogs } from './partition-logs.ts';
 import { LogGarbage } from './wal-gc.ts';
 import { WalIndexWarmer } from './wal-index-warmer.ts';
 
@@ -88,19 +82,14 @@ const walIndexWarmMaxQueued = 10_000;
 /** Those index reads in flight, at most. */
 const walIndexWarmConcurrency = 4;
 
-/** A partition given to this broker (acquire). */
-interface Assignment {
-  topic: TopicRecord;
-  partition: number;
-  epoch: number;
-}
-
 export class LogManager {
   private readonly o: LogManagerOptions;
-  private readonly logs = new Map<string, PartitionLog>();
+  private readonly logs: PartitionLogs;
+  private readonly assignments: Assignments;
   private readonly manifests: ManifestWriter;
   private readonly garbage: LogGarbage;
   private readonly reads: LogReads;
+  private readonly logStarts: LogStarts;
   readonly cache: SegmentCache;
   readonly indexCache: IndexCache;
   readonly compactor: Compactor;
@@ -108,7 +97,6 @@ export class LogManager {
   readonly stats: LogManagerStats = { walObjectsDeleted: 0, segmentsDeleted: 0, manifestCommits: 0, manifestsRefused: 0 };
   private brokerRecordText = '';
   private flusherInstance: Flusher | null = null;
-  private readonly hwListeners = new Set<(log: PartitionLog) => void>();
   private fencedError: Error | null = null;
   /** Cluster mode: other brokers' WAL indexes read as their objects are committed (wal-index-warmer.ts). */
   walIndexWarmer: WalIndexWarmer | null = null;
@@ -142,21 +130,43 @@ export class LogManager {
       fence: () => this.fence(),
       stats: this.stats,
     });
-    const host: CompactionHost = {
-      objectStore: options.objectStore,
-      cache: this.cache,
-      nodeId: options.nodeId,
-      incarnation: this.incarnation,
-      logger: options.logger,
-      partitions: () => [...this.logs.values()],
-      walCreatedAtMs: (objectKey) => this.garbage.walCreatedAtMs(objectKey),
-      fenced: () => this.fencedError,
-      commitCompaction: (parts) => this.commitCompaction(parts),
-    };
-    this.compactor = new Compactor(host, options.compaction);
+    this.logs = new PartitionLogs(this.garbage);
+    this.logStarts = new LogStarts({
+      logs: this.logs,
+      manifests: this.manifests,
+      garbage: this.garbage,
+      indexCache: this.indexCache,
+      metadata: options.metadata,
+      topics: options.topics,
+      retentionOf: options.retentionOf,
+    });
+    this.assignments = new Assignments({
+      ...options,
+      logs: this.logs,
+      manifests: this.manifests,
+      garbage: this.garbage,
+      indexCache: this.indexCache,
+      flusher: () => this.flusher,
+    });
+    this.compactor = new Compactor(this.compactionHost(), options.compaction);
     // A segment read window (one L1 cache entry): the read-ahead size, at least one index interval.
     const windowBytes = Math.max(options.readaheadBytes, this.compactor.settings.indexIntervalBytes);
     this.reads = new LogReads(this.cache, this.indexCache, windowBytes, options.readaheadBytes);
+  }
+
+  /** What the compactor needs from the log manager. */
+  private compactionHost(): CompactionHost {
+    return {
+      objectStore: this.o.objectStore,
+      cache: this.cache,
+      nodeId: this.o.nodeId,
+      incarnation: this.incarnation,
+      logger: this.o.logger,
+      partitions: () => [...this.logs.values()],
+      walCreatedAtMs: (objectKey) => this.garbage.walCreatedAtMs(objectKey),
+      fenced: () => this.fencedError,
+      commitCompaction: (parts) => this.logStarts.commitCompaction(parts),
+    };
   }
 
   get flusher(): Flusher {
@@ -226,7 +236,7 @@ export class LogManager {
       for (let p = 0; p < topic.partitions; p++) {
         const k = partitionKey(topic.id, p);
         const extents = [...(recovered.segmentsByPartition.get(k) ?? []), ...(walExtents.get(k) ?? [])];
-        const log = this.createLog(topic, p, extents, recovered.logStarts.get(k) ?? 0);
+        const log = this.logs.create(topic, p, extents, recovered.logStarts.get(k) ?? 0);
         log.producerSnapshot = recovered.producerSnapshots.get(k) ?? null;
       }
     }
@@ -289,122 +299,26 @@ export class LogManager {
     );
   }
 
-  /**
-   * Cluster mode: loads partitions this broker has just been given, at their new leader epochs: the manifest
-   * (segments, log start, epoch history), then every WAL chunk of theirs not in a segment (from any broker's
-   * WAL objects). The new epoch's start is written to the manifest before the partition is served, guarded by
-   * the fence: a broker that lost its place cannot serve.
-   */
-  async acquire(parts: { topicId: string; partition: number; epoch: number }[]): Promise<void> {
-    const wanted = new Map<string, Assignment>();
-    for (const p of parts) {
-      const topic = this.o.topics.byId(p.topicId);
-      if (topic && p.partition < topic.partitions)
-        wanted.set(partitionKey(p.topicId, p.partition), { topic, partition: p.partition, epoch: p.epoch });
-    }
-    if (wanted.size === 0) return;
-    const started = Date.now();
-    const indexMissesBefore = this.indexCache.stats.misses;
-    const manifests = await readAssignedManifests(this.o.metadata, wanted, this.o.recoveryConcurrency);
-    const walKvs = await this.o.metadata.getPrefix(walPrefix);
-    const manifestsMs = Date.now() - started;
-    const indexes = await mapBounded(walKvs, this.o.recoveryConcurrency, async (kv) => {
-      const wal = JSON.parse(kv.value) as WalRecord;
-      this.garbage.register(wal.objectKey, kv.key, wal.createdAtMs);
-      return readWalIndex(this.indexCache, kv, wal); // entries null: collected meanwhile, every chunk in it was dead
-    });
-    const { extents: walExtents } = walExtentsOf(
-      indexes,
-      (k) => manifests.get(k)?.segments,
-      (_topicId, k) => wanted.has(k),
-    );
-    const indexesMs = Date.now() - started - manifestsMs;
-    const walIndexReads = this.indexCache.stats.misses - indexMissesBefore;
-    const loaded = this.buildAssigned(wanted, manifests, walExtents);
-    // The new epochs' starts, durably, before any append at them.
-    const outcomes = await this.manifests.serialise(() =>
-      this.manifests.commit(loaded.map((log) => this.manifests.update(log, log.extents, log.logStartOffset))),
-    );
-    this.installAssigned(loaded, outcomes);
-    // Per partition (first few): where its log starts and ends, so an operator can follow a failover.
-    const detail = loaded
-      .slice(0, 16)
-      .map((l) => `${l.topicName}-${l.partition}@${l.leaderEpoch}:${l.logStartOffset}..${l.nextOffset}(${l.extents.length})`);
-    this.o.logger.info(
-      { partitions: loaded.length, walObjects: walKvs.length, walIndexReads, manifestsMs, indexesMs, ms: Date.now() - started, detail },
-      'partitions loaded',
-    );
+  // ---- cluster mode (assignments.ts) ----
+
+  /** Loads partitions this broker has just been given, at their new leader epochs (Assignments.acquire). */
+  acquire(parts: { topicId: string; partition: number; epoch: number }[]): Promise<void> {
+    return this.assignments.acquire(parts);
   }
 
-  /** The logs of partitions given to this broker, at their new epochs (not installed yet). */
-  private buildAssigned(
-    wanted: Map<string, Assignment>,
-    manifests: Map<string, AssignedManifest>,
-    walExtents: Map<string, Extent[]>,
-  ): PartitionLog[] {
-    const loaded: PartitionLog[] = [];
-    for (const [k, w] of wanted) {
-      const { kv, manifest, segments } = manifests.get(k)!;
-      this.manifests.stateOf(k).revision = kv?.modRevision ?? 0;
-      const extents = [...segments, ...(walExtents.get(k) ?? [])];
-      const log = this.buildLog(w.topic, w.partition, extents, manifest?.logStartOffset ?? 0, w.epoch, manifest?.epochs);
-      log.producerSnapshot = manifest?.producerState ?? null; // producer-state.ts: kept by every manifest write
-      loaded.push(log);
-    }
-    return loaded;
+  /** Hands a partition over once everything appended to it is durable (Assignments.releasePartition). */
+  releasePartition(topicId: string, partition: number): Promise<void> {
+    return this.assignments.releasePartition(topicId, partition);
   }
 
-  /** The loaded partitions whose manifest was written are served. */
-  private installAssigned(loaded: PartitionLog[], outcomes: CommitOutcome[]): void {
-    for (let i = 0; i < loaded.length; i++) {
-      const log = loaded[i]!;
-      if (outcomes[i] !== 'committed') {
-        this.o.logger.warn(
-          { topic: log.topicName, partition: log.partition },
-          'partition not served: its manifest could not be written (fenced or changed)',
-        );
-        continue;
-      }
-      this.installLog(log);
-    }
-  }
-
-  /**
-   * Cluster mode: stops appends to a partition handed to another broker, waits until everything appended is
-   * durable and every manifest write under way has finished, then drops it.
-   */
-  async releasePartition(topicId: string, partition: number): Promise<void> {
-    const k = partitionKey(topicId, partition);
-    const log = this.logs.get(k);
-    if (!log) return;
-    log.released = true;
-    if (log.nextOffset > log.highWatermark) {
-      this.flusher.flushNow();
-      await log.waitDurable(log.nextOffset - 1).catch(() => {});
-    }
-    await this.manifests.serialise(async () => {
-      if (this.logs.get(k) !== log) return;
-      this.logs.delete(k);
-      this.manifests.forget(k);
-      this.garbage.releaseLocal(log);
-    });
-  }
-
-  /** Cluster mode: the partition was taken away (this broker was presumed dead): unflushed appends fail. */
+  /** The partition was taken away (this broker was presumed dead): unflushed appends fail. */
   drop(topicId: string, partition: number): void {
-    const k = partitionKey(topicId, partition);
-    const log = this.logs.get(k);
-    if (!log) return;
-    log.released = true;
-    this.logs.delete(k);
-    this.manifests.forget(k);
-    log.abandonUnflushed(new Error(`partition ${log.topicName}-${partition} is no longer led by this broker`));
-    this.garbage.releaseLocal(log);
+    this.assignments.drop(topicId, partition);
   }
 
   /** Partitions loaded here. */
   held(): { topicId: string; partition: number }[] {
-    return [...this.logs.values()].map((l) => ({ topicId: l.topicId, partition: l.partition }));
+    return this.assignments.held();
   }
 
   /**
@@ -426,47 +340,11 @@ export class LogManager {
     this.compactor.start();
   }
 
-  private createLog(topic: TopicRecord, partition: number, extents: Extent[], logStartOffset: number): PartitionLog {
-    const log = this.buildLog(topic, partition, extents, logStartOffset, 0, undefined);
-    this.installLog(log);
-    return log;
-  }
-
-  private installLog(log: PartitionLog): void {
-    for (const e of log.extents) if (!e.segment) this.garbage.ref(e.objectKey);
-    this.logs.set(partitionKey(log.topicId, log.partition), log);
-  }
-
-  private buildLog(
-    topic: TopicRecord,
-    partition: number,
-    extents: Extent[],
-    logStartOffset: number,
-    leaderEpoch: number,
-    epochHistory: readonly EpochStart[] | undefined,
-  ): PartitionLog {
-    return new PartitionLog({
-      topicId: topic.id,
-      topicName: topic.name,
-      partition,
-      leaderEpoch,
-      logStartOffset,
-      epochHistory,
-      // Extents wholly below the log start are dead: never part of the log, never referenced.
-      extents: extents.filter((e) => e.lastOffset >= logStartOffset),
-      onHighWatermark: (l) => {
-        const last = l.extents[l.extents.length - 1];
-        if (last) this.garbage.ref(last.objectKey);
-        for (const listener of this.hwListeners) listener(l);
-      },
-    });
-  }
-
   /** Existing partition logs for a topic's current partition count (new partitions get empty logs). */
   ensurePartitions(topic: TopicRecord): void {
     if (this.o.cluster) return; // partitions load when assigned
     for (let p = 0; p < topic.partitions; p++) {
-      if (!this.logs.has(partitionKey(topic.id, p))) this.createLog(topic, p, [], 0);
+      if (!this.logs.has(partitionKey(topic.id, p))) this.logs.create(topic, p, [], 0);
     }
   }
 
@@ -475,8 +353,7 @@ export class LogManager {
   }
 
   onHighWatermark(listener: (log: PartitionLog) => void): () => void {
-    this.hwListeners.add(listener);
-    return () => this.hwListeners.delete(listener);
+    return this.logs.onHighWatermark(listener);
   }
 
   /**
@@ -537,122 +414,21 @@ export class LogManager {
     return this.reads.batchAt(log, offset);
   }
 
-  // ---- manifest writes (manifests.ts): compaction, DeleteRecords, topic deletion, retention ----
-
-  /** Compaction's commit: the partitions' new manifests, then their runs replaced by the new segments. */
-  private commitCompaction(parts: CompactedPartition[]): Promise<CommitOutcome[]> {
-    return this.manifests.serialise(async () => {
-      const outcomes: CommitOutcome[] = parts.map(() => 'refused');
-      const updates: ManifestUpdate[] = [];
-      const updateOf: number[] = [];
-      for (let i = 0; i < parts.length; i++) {
-        const after = this.afterCompaction(parts[i]!);
-        if (after === null) continue;
-        updates.push(this.manifests.update(parts[i]!.log, after, parts[i]!.log.logStartOffset, parts[i]!.producerSnapshot));
-        updateOf.push(i);
-      }
-      const results = await this.manifests.commit(updates);
-      for (let u = 0; u < updates.length; u++) {
-        const i = updateOf[u]!;
-        outcomes[i] = results[u]!;
-        if (results[u] !== 'committed') continue;
-        const { log, segments } = parts[i]!;
-        if (parts[i]!.producerSnapshot) log.producerSnapshot = parts[i]!.producerSnapshot;
-        for (const s of segments) {
-          log.replaceRun(s.run, s.extent);
-          this.indexCache.insertSegment(s.extent.objectKey, s.index);
-          this.garbage.release(s.run);
-        }
-      }
-      await this.garbage.collectLogged();
-      return outcomes;
-    });
-  }
-
-  /** The partition's extents with its compacted runs replaced by their segments; null when its work is void. */
-  private afterCompaction({ log, segments }: CompactedPartition): Extent[] | null {
-    // Topic deleted, or retention dropped part of a run since it was planned: this partition's work is void.
-    if (this.logs.get(partitionKey(log.topicId, log.partition)) !== log) return null;
-    const after = [...log.extents];
-    for (const s of segments) {
-      const at = after.indexOf(s.run[0]!);
-      if (at < 0 || s.run.some((e, k) => after[at + k] !== e)) return null;
-      after.splice(at, s.run.length, s.extent);
-    }
-    return after;
-  }
+  // ---- segments and log starts through manifest writes (log-start.ts) ----
 
   /** DeleteRecords: moves the log start offset durably, then drops what lies wholly below it. */
   deleteRecordsBefore(log: PartitionLog, offset: number): Promise<number> {
-    return this.manifests.serialise(() => this.deleteRecordsBeforeNow(log, offset));
-  }
-
-  private async deleteRecordsBeforeNow(log: PartitionLog, offset: number): Promise<number> {
-    assert.ok(offset <= log.highWatermark && offset >= 0);
-    if (offset <= log.logStartOffset) return log.logStartOffset;
-    const [outcome] = await this.manifests.commit([this.manifests.update(log, log.extents, offset)]);
-    if (outcome !== 'committed') throw new Error('this broker no longer holds its fencing token');
-    this.garbage.release(log.advanceLogStart(offset));
-    await this.garbage.collectLogged();
-    return log.logStartOffset;
+    return this.logStarts.deleteRecordsBefore(log, offset);
   }
 
   /** A deleted topic's logs go; its share of WAL objects is released, its segments and manifests deleted. */
-  async dropTopic(topic: TopicRecord): Promise<void> {
-    const dropped: PartitionLog[] = [];
-    for (let p = 0; p < topic.partitions; p++) {
-      const k = partitionKey(topic.id, p);
-      const log = this.logs.get(k);
-      if (!log) continue;
-      this.logs.delete(k);
-      log.abandonUnflushed(new Error(`topic ${topic.name} was deleted`));
-      dropped.push(log);
-    }
-    // After any compaction commit or log start move of these partitions under way (they may still change them).
-    await this.manifests.serialise(async () => {
-      for (const log of dropped) {
-        this.garbage.release(log.extents);
-        this.manifests.forget(partitionKey(log.topicId, log.partition));
-      }
-      await this.o.metadata.txn(
-        [],
-        [
-          { type: 'deletePrefix', prefix: `${partitionManifestPrefix}${topic.id}/` },
-          { type: 'deletePrefix', prefix: `${logStartPrefix}${topic.id}/` },
-          { type: 'deletePrefix', prefix: `${deletedTopicPrefix}${topic.id}` },
-        ],
-      );
-      await this.garbage.collectLogged();
-    });
+  dropTopic(topic: TopicRecord): Promise<void> {
+    return this.logStarts.dropTopic(topic);
   }
 
   /** Time and size retention over every partition; the log start offset moves to the first kept extent. */
   enforceRetention(nowMs: number): Promise<void> {
-    return this.manifests.serialise(() => this.enforceRetentionNow(nowMs));
-  }
-
-  private async enforceRetentionNow(nowMs: number): Promise<void> {
-    const updates: ManifestUpdate[] = [];
-    const moved: { log: PartitionLog; offset: number }[] = [];
-    for (const log of this.logs.values()) {
-      const topic = this.o.topics.byId(log.topicId);
-      if (!topic) continue;
-      const { retentionMs, retentionBytes, deleteEnabled } = this.o.retentionOf(topic);
-      if (!deleteEnabled) continue;
-      const newStart = retainedLogStart(log, retentionMs, retentionBytes, nowMs);
-      if (newStart > log.logStartOffset) {
-        moved.push({ log, offset: newStart });
-        updates.push(this.manifests.update(log, log.extents, newStart));
-      }
-    }
-    if (updates.length === 0) return;
-    const outcomes = await this.manifests.commit(updates);
-    for (let i = 0; i < moved.length; i++) {
-      if (outcomes[i] !== 'committed') continue;
-      const { log, offset } = moved[i]!;
-      this.garbage.release(log.advanceLogStart(offset));
-    }
-    await this.garbage.collectLogged();
+    return this.logStarts.enforceRetention(nowMs);
   }
 
   /** Deletes what nothing live refers to, one collection at a time (LogGarbage.collect). */
