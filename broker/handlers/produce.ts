@@ -22,7 +22,8 @@ import { readAttributes, readProducerEpoch, readProducerId } from '../protocol/r
 import { ATTRIBUTE_TRANSACTIONAL, BATCH_HEADER_BYTES } from '../protocol/records/constants.ts';
 import { topicConfigValue, topicNumber } from '../log/topic-config.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
-import { peekProducerId, producerStateOf } from '../log/producer-state.ts';
+import { peekProducerId } from '../log/producer-state.ts';
+import { producerStateOf } from '../log/producer-state-load.ts';
 import type { ProducerStateManager, ProducerStateSettings } from '../log/producer-state.ts';
 import { produceErrorForVerification } from '../txn/verification.ts';
 import type { TopicRecord } from '../metadata/layout.ts';

@@ -20,7 +20,8 @@
 // ever committed, so a partition's segments always precede its WAL chunks.
 import type { Logger } from 'pino';
 import { segmentObjectKey } from '../metadata/layout.ts';
-import { advanceSnapshot, defaultProducerStateSettings } from './producer-state.ts';
+import { defaultProducerStateSettings } from './producer-state.ts';
+import { advanceSnapshot } from './producer-state-load.ts';
 import type { ProducerSnapshot, ProducerStateSettings } from './producer-state.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { SegmentCache } from '../storage/segment-cache.ts';

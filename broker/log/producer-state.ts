@@ -5,8 +5,8 @@
 // know is accepted with any sequence; a known one must continue its sequence, or start a new epoch at 0.
 //
 // The state is derived from the log: it is rebuilt from a snapshot (written into the partition manifest by
-// compaction, as of the end of its segments) plus the batch headers of the uncompacted tail. Only 61-byte
-// batch headers are read, never records.
+// compaction, as of the end of its segments) plus the batch headers of the uncompacted tail
+// (producer-state-load.ts). Only 61-byte batch headers are read, never records.
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../protocol/errors.ts';
 import {
@@ -25,9 +25,9 @@ import {
   ATTRIBUTE_TRANSACTIONAL,
   BATCH_HEADER_BYTES,
   BATCH_LOG_OVERHEAD_BYTES,
-  BATCH_RECORDS_OFFSET,
   ControlRecordType,
 } from '../protocol/records/constants.ts';
+import { controlTypeOf, markerCoordinatorEpochOf } from '../protocol/records/control.ts';
 import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
 
 /** Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN: duplicates are detected among this many last batches. */
@@ -505,161 +505,6 @@ export class ProducerStateManager {
 }
 
 const expiryCheckIntervalMs = 60_000;
-
-/** Reads a zigzag varint at `pos`; returns [value, next position]. */
-function varintAt(data: Buffer, pos: number): [number, number] {
-  let raw = 0;
-  let shift = 0;
-  for (;;) {
-    const b = data[pos++]!;
-    raw |= (b & 0x7f) << shift;
-    if ((b & 0x80) === 0 || shift > 28) break;
-    shift += 7;
-  }
-  return [(raw >>> 1) ^ -(raw & 1), pos];
-}
-
-/** Skips a zigzag varlong at `pos` (timestamp delta); returns the next position. */
-function skipVarint(data: Buffer, pos: number): number {
-  while (pos < data.length && (data[pos]! & 0x80) !== 0) pos++;
-  return pos + 1;
-}
-
-/** Position of the first record's key in the control batch at `pos`, and the key's length (control batches are never compressed). */
-function firstRecordKey(data: Buffer, pos: number): { key: number; keyLength: number; end: number } | null {
-  const end = pos + BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, pos);
-  let p = pos + BATCH_RECORDS_OFFSET;
-  if (p >= end) return null;
-  p = varintAt(data, p)[1]; // record length
-  p += 1; // attributes
-  p = skipVarint(data, p); // timestamp delta
-  p = skipVarint(data, p); // offset delta
-  const [keyLength, keyPos] = varintAt(data, p);
-  if (keyLength < 4 || keyPos + keyLength > end) return null;
-  return { key: keyPos, keyLength, end };
-}
-
-/** The control record type of the control batch at `pos` (COMMIT, ABORT, ...), or -1 if unreadable. */
-export function controlTypeOf(data: Buffer, pos: number): number {
-  const k = firstRecordKey(data, pos);
-  return k === null ? -1 : data.readInt16BE(k.key + 2);
-}
-
-/** The coordinator epoch in the end-transaction marker at `pos`, or -1 if unreadable. */
-function markerCoordinatorEpochOf(data: Buffer, pos: number): number {
-  const k = firstRecordKey(data, pos);
-  if (k === null) return -1;
-  const [valueLength, valuePos] = varintAt(data, k.key + k.keyLength);
-  return valueLength >= 6 && valuePos + 6 <= k.end ? data.readInt32BE(valuePos + 2) : -1;
-}
-
-/**
- * The snapshot after the batches of `chunks` (whole batches, by offset, each array of consecutive chunks) on
- * top of `base`: what compaction writes into the manifest when new segments end at `endOffset`. Batches below
- * the base's offset are already in it. A partition without a snapshot (its manifest predates producer state)
- * starts empty: producers of its older segments are forgotten, as if expired.
- */
-export function advanceSnapshot(
-  base: ProducerSnapshot | null,
-  chunks: readonly Buffer[],
-  endOffset: number,
-  logStartOffset: number,
-  nowMs: number,
-  settings: ProducerStateSettings,
-): ProducerSnapshot {
-  const from = base?.offset ?? 0;
-  if (endOffset <= from) return base!;
-  const m = ProducerStateManager.fromSnapshot(base, settings);
-  for (const c of chunks) m.applyBatches(c, from);
-  m.truncateHead(logStartOffset);
-  m.expire(nowMs);
-  return m.toSnapshot(endOffset);
-}
-
-/**
- * What loading producer state uses of a partition's log: a PartitionLog (partition-log.ts, which holds the
- * loaded state) is one. Declared here so that this module does not depend on the log's.
- */
-export interface ProducerStateLog {
-  producerState: ProducerStateManager | null;
-  /** Bumped each time producerState is dropped, so a rebuild under way knows it is stale. */
-  readonly producerStateResets: number;
-  readonly producerSnapshot: ProducerSnapshotRecord | null;
-  readonly highWatermark: number;
-  readonly logStartOffset: number;
-  readonly extents: readonly { baseOffset: number; segment: boolean }[];
-}
-
-/** Reads whole batches of a log from `offset` on, below `end` (LogManager.read). */
-export type LogReader<L extends ProducerStateLog = ProducerStateLog> = (
-  log: L,
-  offset: number,
-  maxBytes: number,
-  minOneBatch: boolean,
-  end: number,
-) => Promise<Buffer | null>;
-
-/** Bytes asked for per read while rebuilding (whole chunks or read windows are returned anyway). */
-const loadReadBytes = 8 * 1024 * 1024;
-const loads = new WeakMap<ProducerStateLog, Promise<void>>();
-
-/**
- * The partition's producer state, rebuilt first if needed: from its snapshot (as of the end of its segments)
- * plus the batch headers of the durable log after it. Rebuilt lazily, by the first idempotent Produce after
- * start or after unflushed appends were abandoned, so starting a broker reads nothing more. Meanwhile no
- * idempotent batch is appended to the partition (they all wait here), so the durable log is all there is.
- */
-export async function producerStateOf<L extends ProducerStateLog>(
-  log: L,
-  read: LogReader<L>,
-  settings: ProducerStateSettings,
-): Promise<ProducerStateManager> {
-  for (;;) {
-    if (log.producerState !== null) return log.producerState;
-    let p = loads.get(log);
-    if (p === undefined) {
-      p = rebuild(log, read, settings).finally(() => loads.delete(log));
-      loads.set(log, p);
-    }
-    await p;
-  }
-}
-
-async function rebuild<L extends ProducerStateLog>(log: L, read: LogReader<L>, settings: ProducerStateSettings): Promise<void> {
-  const started = Date.now();
-  const resets = log.producerStateResets;
-  const snapshot = log.producerSnapshot;
-  const end = log.highWatermark;
-  // Without a snapshot (a manifest older than producer state, or none yet) the scan starts after the segments.
-  // Reads start at the log start when it is later; the batch holding it (the log start may fall inside a batch,
-  // after DeleteRecords) is applied, as Kafka keeps a producer whose last batch ends at or after the log start.
-  let offset = snapshot?.offset ?? firstWalOffset(log);
-  const m = ProducerStateManager.fromSnapshot(snapshot, settings);
-  while (offset < end) {
-    const data = await read(log, Math.max(offset, log.logStartOffset), loadReadBytes, true, end);
-    if (data === null) break;
-    let next = offset;
-    for (let pos = 0; pos + BATCH_LOG_OVERHEAD_BYTES <= data.length; pos += BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, pos)) {
-      next = Math.max(next, readBaseOffset(data, pos) + readLastOffsetDelta(data, pos) + 1);
-      producerStateStats.batchesScanned++;
-    }
-    m.applyBatches(data, offset);
-    producerStateStats.bytesScanned += data.length;
-    if (next <= offset) break;
-    offset = next;
-  }
-  if (log.producerStateResets !== resets) return; // appends abandoned meanwhile: the caller rebuilds again
-  m.truncateHead(log.logStartOffset);
-  m.expire(Date.now());
-  log.producerState = m;
-  producerStateStats.loads++;
-  producerStateStats.ms += Date.now() - started;
-}
-
-function firstWalOffset(log: ProducerStateLog): number {
-  for (const e of log.extents) if (!e.segment) return e.baseOffset;
-  return log.highWatermark;
-}
 
 /** The producer id of the first batch of Produce data, without validating it (-1 when too short). */
 export function peekProducerId(records: Buffer | null): number {

@@ -9,7 +9,7 @@ import { ControlRecordType } from '../protocol/records/constants.ts';
 import { readBaseOffset, readBatchLength, readLastOffsetDelta } from '../protocol/records/batch-header.ts';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
-import { producerStateOf } from '../log/producer-state.ts';
+import { producerStateOf } from '../log/producer-state-load.ts';
 import type { AbortedTxn, ProducerStateManager, ProducerStateSettings } from '../log/producer-state.ts';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.ts';

@@ -3,7 +3,10 @@
 //   key   = version int16 (0) + type int16
 //   value = version int16 (0) + coordinatorEpoch int32        (for COMMIT and ABORT)
 // A marker batch holds exactly one record and has the transactional and control bits set.
+import { readBatchLength } from './batch-header.ts';
 import {
+  BATCH_LOG_OVERHEAD_BYTES,
+  BATCH_RECORDS_OFFSET,
   CONTROL_RECORD_KEY_BYTES,
   CONTROL_RECORD_KEY_VERSION,
   ControlRecordType,
@@ -96,4 +99,53 @@ export function readEndTxnMarkerCoordinatorEpoch(value: Uint8Array | null): numb
   const view = Buffer.from(value.buffer, value.byteOffset, value.length);
   if (view.readInt16BE(0) < 0) throw malformedRecord(0, 'negative end transaction marker version');
   return view.readInt32BE(2);
+}
+
+// ---- reading a marker in place from a log's raw batches (no allocation: producer state replays the log) ----
+
+/** Reads a zigzag varint at `pos`; returns [value, next position]. */
+function varintAt(data: Buffer, pos: number): [number, number] {
+  let raw = 0;
+  let shift = 0;
+  for (;;) {
+    const b = data[pos++]!;
+    raw |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0 || shift > 28) break;
+    shift += 7;
+  }
+  return [(raw >>> 1) ^ -(raw & 1), pos];
+}
+
+/** Skips a zigzag varlong at `pos` (timestamp delta); returns the next position. */
+function skipVarint(data: Buffer, pos: number): number {
+  while (pos < data.length && (data[pos]! & 0x80) !== 0) pos++;
+  return pos + 1;
+}
+
+/** Position of the first record's key in the control batch at `pos`, and the key's length (control batches are never compressed). */
+function firstRecordKey(data: Buffer, pos: number): { key: number; keyLength: number; end: number } | null {
+  const end = pos + BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, pos);
+  let p = pos + BATCH_RECORDS_OFFSET;
+  if (p >= end) return null;
+  p = varintAt(data, p)[1]; // record length
+  p += 1; // attributes
+  p = skipVarint(data, p); // timestamp delta
+  p = skipVarint(data, p); // offset delta
+  const [keyLength, keyPos] = varintAt(data, p);
+  if (keyLength < 4 || keyPos + keyLength > end) return null;
+  return { key: keyPos, keyLength, end };
+}
+
+/** The control record type of the control batch at `pos` (COMMIT, ABORT, ...), or -1 if unreadable. */
+export function controlTypeOf(data: Buffer, pos: number): number {
+  const k = firstRecordKey(data, pos);
+  return k === null ? -1 : data.readInt16BE(k.key + 2);
+}
+
+/** The coordinator epoch in the end-transaction marker at `pos`, or -1 if unreadable. */
+export function markerCoordinatorEpochOf(data: Buffer, pos: number): number {
+  const k = firstRecordKey(data, pos);
+  if (k === null) return -1;
+  const [valueLength, valuePos] = varintAt(data, k.key + k.keyLength);
+  return valueLength >= 6 && valuePos + 6 <= k.end ? data.readInt32BE(valuePos + 2) : -1;
 }

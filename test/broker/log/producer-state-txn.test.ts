@@ -3,7 +3,8 @@
 // checks on transactional writes and markers, and the snapshot round trip (open transactions, coordinator
 // epochs and aborted transactions survive a rebuild).
 import t from 'tap';
-import { ProducerStateManager, controlTypeOf, defaultProducerStateSettings } from '../../../broker/log/producer-state.ts';
+import { ProducerStateManager, defaultProducerStateSettings } from '../../../broker/log/producer-state.ts';
+import { controlTypeOf } from '../../../broker/protocol/records/control.ts';
 import { buildRecordBatch } from '../../../broker/protocol/records/build.ts';
 import { buildEndTxnMarkerBatch } from '../../../broker/protocol/records/control.ts';
 import { ControlRecordType } from '../../../broker/protocol/records/constants.ts';

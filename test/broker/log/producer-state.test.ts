@@ -2,7 +2,8 @@
 // ProducerAppendInfo after KIP-360), sequence wrap-around, expiry, the per-partition bound, snapshots and
 // rebuilding from batch headers.
 import t from 'tap';
-import { ProducerStateManager, advanceSnapshot, batchesToRetain, inSequence, peekProducerId } from '../../../broker/log/producer-state.ts';
+import { ProducerStateManager, batchesToRetain, inSequence, peekProducerId } from '../../../broker/log/producer-state.ts';
+import { advanceSnapshot } from '../../../broker/log/producer-state-load.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
 import { assignOffsets, buildRecordBatch } from '../../../broker/protocol/records/index.ts';
 
@@ -162,7 +163,8 @@ t.test('peekProducerId', async (t) => {
 
 t.test('rebuild from a snapshot plus the tail: correct, bounded to the tail, and its cost', async (t) => {
   const { PartitionLog } = await import('../../../broker/log/partition-log.ts');
-  const { producerStateOf, producerStateStats } = await import('../../../broker/log/producer-state.ts');
+  const { producerStateStats } = await import('../../../broker/log/producer-state.ts');
+  const { producerStateOf } = await import('../../../broker/log/producer-state-load.ts');
   // 16,384 batches of 10 records from 64 producers, then a snapshot at offset 81,920 (half-way).
   const producers = 64;
   const total = 16_384;
