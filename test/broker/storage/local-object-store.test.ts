@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compareUtf8 } from '../../../broker/storage/fs-util.ts';
-import { escapeSegment, InvalidObjectKeyError, LocalObjectStore, unescapeSegment } from '../../../broker/storage/local-object-store.ts';
+import { InvalidObjectKeyError, LocalObjectStore } from '../../../broker/storage/local-object-store.ts';
+import { escapeSegment, unescapeSegment } from '../../../broker/storage/local-keys.ts';
 import { ObjectNotFoundError } from '../../../broker/storage/object-store.ts';
 import { objectStoreContract, pattern } from './object-store-contract.ts';
 
