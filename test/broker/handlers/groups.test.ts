@@ -158,8 +158,13 @@ t.test('consumer group APIs', async (t) => {
       [ErrorCode.UNKNOWN_MEMBER_ID],
     );
     // The group empties once the rebalance the leave started completes (no member left to wait for).
-    const d2 = await client.request(ApiKey.DescribeGroups, 0, { groups: ['solo'] });
-    t.equal(d2.groups[0].groupState, 'Empty');
+    const deadline = Date.now() + 10_000;
+    let state = '';
+    while ((state = (await client.request(ApiKey.DescribeGroups, 0, { groups: ['solo'] })).groups[0].groupState) !== 'Empty') {
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    t.equal(state, 'Empty');
     const adminOk = await client.request(ApiKey.OffsetCommit, 0, {
       groupId: 'solo',
       topics: [{ name: 'gt', partitions: [{ partitionIndex: 1, committedOffset: 5, committedMetadata: 'v0' }] }],
