@@ -1,6 +1,7 @@
 // One classic consumer group as the coordinator holds it in memory: its state, generation, members, the
 // selected protocol and its committed offsets. Pure data and the rules that only look at the group (protocol
-// support and selection, leader election, subscribed topics); timers and persistence live in coordinator.ts.
+// support and selection, leader election, subscribed topics); timers live in rebalance.ts, persistence in
+// group-table.ts and group-store.ts.
 //
 // A group has a type so that KIP-848 'consumer' groups can sit beside classic ones later; only 'classic'
 // exists now.

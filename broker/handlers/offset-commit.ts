@@ -9,7 +9,7 @@ import type {
   OffsetCommitResponsePartitionInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { OffsetCommitEntry } from '../groups/coordinator.ts';
+import type { OffsetCommitEntry } from '../groups/offsets.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {

@@ -11,7 +11,7 @@ import type {
   OffsetFetchResponseTopicInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import type { FetchedOffset } from '../groups/coordinator.ts';
+import type { FetchedOffset } from '../groups/offsets.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 function partition(v: number, p: FetchedOffset): OffsetFetchResponsePartitionInput {

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Cluster, CoordinatorChange } from '../cluster/cluster.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
-import type { OffsetCommitEntry } from '../groups/coordinator.ts';
+import type { OffsetCommitEntry } from '../groups/offsets.ts';
 import { txnOffsetsKey, txnOffsetsPartitionPrefix } from '../metadata/layout.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
