@@ -2,7 +2,7 @@
 // epoch, the target assignment and its epoch, the members with their epochs and current assignments, and the
 // per-member reconciliation (Kafka's CurrentAssignmentBuilder): a member first gives up what it no longer has
 // in the target, then moves to the target epoch and receives the target's partitions that no other member
-// still holds. Pure data and rules; timers, the store and the request checks are in consumer-coordinator.ts.
+// still holds. Pure data and rules; timers and the request checks are in consumer-membership.ts, the store in consumer-store.ts.
 import type { TopicAssignment } from './assignors.ts';
 
 export type ConsumerGroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable' | 'Dead';

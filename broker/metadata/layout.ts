@@ -249,7 +249,7 @@ export interface ProducerSnapshotRecord {
 }
 
 /**
- * KIP-848 consumer groups (broker/groups/consumer-coordinator.ts): one key per group with its whole state
+ * KIP-848 consumer groups (broker/groups/consumer-store.ts): one key per group with its whole state
  * (group epoch, target assignment and its epoch, members with their subscriptions, epochs and assignments),
  * under the group's coordinator partition like the classic `/groups/` keys. Committed offsets of consumer
  * groups are the same `/offsets/` keys as classic groups'.

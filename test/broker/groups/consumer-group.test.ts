@@ -6,12 +6,9 @@ import type { Test } from 'tap';
 import { coordinatorPartitionOf } from '../../../broker/cluster/cluster.ts';
 import { FakeCoordinatorCluster } from '../../support/fake-cluster.ts';
 import { ConsumerGroupCoordinator } from '../../../broker/groups/consumer-coordinator.ts';
-import type {
-  ConsumerGroupOptions,
-  HeartbeatParams,
-  HeartbeatResult,
-  TopicPartitions,
-} from '../../../broker/groups/consumer-coordinator.ts';
+import type { ConsumerGroupOptions } from '../../../broker/groups/consumer-coordinator.ts';
+import type { TopicPartitions } from '../../../broker/groups/consumer-assignment.ts';
+import type { HeartbeatParams, HeartbeatResult } from '../../../broker/groups/consumer-membership.ts';
 import type { TopicRecord } from '../../../broker/metadata/layout.ts';
 import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
 import { silentLogger } from '../../../broker/ops/logger.ts';
