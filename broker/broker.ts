@@ -11,12 +11,12 @@ import { TxnService } from './txn/service.ts';
 import { ConsumerGroupCoordinator } from './groups/consumer-coordinator.ts';
 import { SingleBrokerCluster } from './cluster/cluster.ts';
 import type { Cluster } from './cluster/cluster.ts';
+import type { KafkaServer } from './server/server.ts';
 import { EtcdCluster } from './cluster/etcd-cluster.ts';
 import { clusterEnabled } from './config.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { firstGeneratedNodeId, nodeIdCounterKey } from './metadata/layout.ts';
 import { LogManager } from './log/log-manager.ts';
-import { producerStateStats } from './log/producer-state.ts';
 import { topicConfigValue, topicNumber } from './log/topic-config.ts';
 import { EmbeddedMetadataStore } from './metadata/embedded.ts';
 import { clusterKey } from './metadata/layout.ts';
@@ -25,9 +25,9 @@ import { TopicRegistry } from './metadata/topics.ts';
 import { startOpsServer } from './ops/http.ts';
 import type { OpsServer } from './ops/http.ts';
 import { Metrics } from './ops/metrics.ts';
+import { registerMetrics } from './broker-metrics.ts';
 import { startKafkaServer } from './server/server.ts';
 import { ObjectStoreHealth } from './storage/health.ts';
-import type { HealthState } from './storage/health.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
 import { ObservedObjectStore } from './storage/observed-object-store.ts';
 import { ReplicaReadObjectStore } from './storage/replica-object-store.ts';
@@ -115,6 +115,88 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const listener = config.listeners[0]!;
   const advertised = config.advertisedListeners[0] ?? listener;
   await mkdir(config.dataDir, { recursive: true });
+  const stores = await openStores(config, logger);
+  const { metadata, storageHealth } = stores;
+  const clusterId = await loadClusterId(metadata, config.clusterId);
+  const topics = new TopicRegistry(metadata);
+  await topics.load();
+  const clustered = clusterEnabled(config);
+  const nodeId = await resolveNodeId(metadata, config.nodeId, config.dataDir);
+  let reportFailure!: (e: Error) => void;
+  const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
+  const etcdCluster = clustered ? newEtcdCluster(config, logger, metadata, topics, nodeId, advertised, reportFailure) : null;
+  const logs = await startLogs(config, logger, metadata, stores.objectStore, topics, nodeId, advertised, etcdCluster);
+  const single = etcdCluster
+    ? null
+    : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
+  const cluster: Cluster = etcdCluster ?? single!;
+  const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics);
+  const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
+  const services: BrokerServices = {
+    config,
+    nodeId,
+    clusterId,
+    advertisedHost: advertised.host,
+    advertisedPort: advertised.port,
+    logs,
+    cluster,
+    topics,
+    metadata,
+    logger,
+    storageHealth,
+    adminLock: mutex(),
+    groups,
+    consumerGroups,
+    txn,
+  };
+  await txn.start(services);
+  const server = await listen(config, listener, services, logger);
+  // With port 0 the advertised port follows the bound one.
+  if (advertised.port === 0) {
+    services.advertisedPort = server.port;
+    (etcdCluster ?? single!).setAdvertisedPort(server.port);
+  }
+  const walTimer = etcdCluster ? await joinCluster(etcdCluster, logs, groups, nodeId, logger) : null;
+  const metrics = new Metrics({ version: '0.1.0' });
+  registerMetrics(metrics, services, stores.rawObjectStore, stores.replicaReads, () => server.connectionCount);
+  const ops = config.httpListener ? await startOps(config.httpListener, metrics, logs, storageHealth, logger) : null;
+  const retentionTimer = startRetention(config, logs, logger);
+  logger.info({ clusterId, nodeId, clustered, dataDir: config.dataDir, port: server.port }, 'broker started');
+  let closing: Promise<void> | null = null;
+  return {
+    port: server.port,
+    opsPort: ops?.address.port ?? null,
+    services,
+    metrics,
+    failed,
+    close() {
+      closing ??= shutdown(logger, {
+        etcdCluster,
+        timers: [retentionTimer, stores.healthTimer, walTimer],
+        server,
+        logs,
+        coordinators: [groups, consumerGroups, txn],
+        ops,
+        stores,
+      });
+      return closing;
+    },
+  };
+}
+
+interface Stores {
+  metadata: MetadataStore;
+  /** The object store as configured (its request counts are a metric). */
+  rawObjectStore: LocalObjectStore | S3ObjectStore;
+  replicaReads: ReplicaReadObjectStore | null;
+  storageHealth: ObjectStoreHealth;
+  /** What the broker uses: read replicas if any, observed by the health tracker. */
+  objectStore: ObservedObjectStore;
+  healthTimer: NodeJS.Timeout;
+}
+
+/** The metadata store and the object store (with its read replicas and health tracking). */
+async function openStores(config: BrokerConfig, logger: Logger): Promise<Stores> {
   const metadata: MetadataStore =
     config.metadataStore === 'etcd'
       ? await EtcdMetadataStore.open(etcdStoreOptions(config))
@@ -158,29 +240,46 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       .finally(() => (probing = false));
   }, healthEvaluateIntervalMs);
   healthTimer.unref();
-  const clusterId = await loadClusterId(metadata, config.clusterId);
-  const topics = new TopicRegistry(metadata);
-  await topics.load();
-  const clustered = clusterEnabled(config);
-  const nodeId = await resolveNodeId(metadata, config.nodeId, config.dataDir);
-  let reportFailure!: (e: Error) => void;
-  const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
-  const etcdCluster = clustered
-    ? new EtcdCluster({
-        store: metadata,
-        topics,
-        sessionTimeoutMs: config.brokerSessionTimeoutMs,
-        logger: logger.child({ component: 'cluster' }),
-        self: {
-          nodeId,
-          host: advertised.host,
-          port: advertised.port,
-          rack: config.brokerRack,
-          incarnation: randomBytes(6).toString('hex'),
-        },
-        onMembershipLost: (e) => reportFailure(e),
-      })
-    : null;
+  return { metadata, rawObjectStore, replicaReads, storageHealth, objectStore, healthTimer };
+}
+
+/** Cluster mode: this broker's membership of the cluster (joined once the listener is up). */
+function newEtcdCluster(
+  config: BrokerConfig,
+  logger: Logger,
+  metadata: MetadataStore,
+  topics: TopicRegistry,
+  nodeId: number,
+  advertised: { host: string; port: number },
+  reportFailure: (e: Error) => void,
+): EtcdCluster {
+  return new EtcdCluster({
+    store: metadata,
+    topics,
+    sessionTimeoutMs: config.brokerSessionTimeoutMs,
+    logger: logger.child({ component: 'cluster' }),
+    self: {
+      nodeId,
+      host: advertised.host,
+      port: advertised.port,
+      rack: config.brokerRack,
+      incarnation: randomBytes(6).toString('hex'),
+    },
+    onMembershipLost: (e) => reportFailure(e),
+  });
+}
+
+/** The partition logs, recovered, with compaction started if enabled. */
+async function startLogs(
+  config: BrokerConfig,
+  logger: Logger,
+  metadata: MetadataStore,
+  objectStore: ObservedObjectStore,
+  topics: TopicRegistry,
+  nodeId: number,
+  advertised: { host: string; port: number },
+  etcdCluster: EtcdCluster | null,
+): Promise<LogManager> {
   const logs = new LogManager({
     metadata,
     objectStore,
@@ -217,11 +316,17 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   });
   await logs.start();
   if (config.compactionEnable) logs.startCompaction();
+  return logs;
+}
 
-  const single = etcdCluster
-    ? null
-    : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
-  const cluster: Cluster = etcdCluster ?? single!;
+/** The classic and KIP-848 group coordinators, each told of the other, with their owned partitions loaded. */
+async function startGroupCoordinators(
+  config: BrokerConfig,
+  logger: Logger,
+  metadata: MetadataStore,
+  cluster: Cluster,
+  topics: TopicRegistry,
+): Promise<{ groups: GroupCoordinator; consumerGroups: ConsumerGroupCoordinator }> {
   const groups = new GroupCoordinator({
     metadata,
     cluster,
@@ -257,26 +362,17 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   consumerGroups.setClassicGroups(groups);
   groups.attachConsumerGroups(consumerGroups);
   await Promise.all([groups.start(), consumerGroups.start()]);
-  const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
-  const services: BrokerServices = {
-    config,
-    nodeId,
-    clusterId,
-    advertisedHost: advertised.host,
-    advertisedPort: advertised.port,
-    logs,
-    cluster,
-    topics,
-    metadata,
-    logger,
-    storageHealth,
-    adminLock: mutex(),
-    groups,
-    consumerGroups,
-    txn,
-  };
-  await txn.start(services);
-  const server = await startKafkaServer({
+  return { groups, consumerGroups };
+}
+
+/** The Kafka listener. */
+function listen(
+  config: BrokerConfig,
+  listener: { host: string; port: number },
+  services: BrokerServices,
+  logger: Logger,
+): Promise<KafkaServer> {
+  return startKafkaServer({
     host: listener.host,
     port: listener.port,
     handlers: buildHandlerTable(),
@@ -289,55 +385,64 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       maxInFlightBytes: config.connectionMaxInflightBytes,
     },
   });
-  // With port 0 the advertised port follows the bound one.
-  if (advertised.port === 0) {
-    services.advertisedPort = server.port;
-    (etcdCluster ?? single!).setAdvertisedPort(server.port);
-  }
-  let walTimer: NodeJS.Timeout | null = null;
-  if (etcdCluster) {
-    await etcdCluster.join();
-    await etcdCluster.start({
-      acquire: (parts) => logs.acquire(parts),
-      release: (topicId, partition) => logs.releasePartition(topicId, partition),
-      drop: (topicId, partition) => logs.drop(topicId, partition),
-      holds: (topicId, partition) => logs.partition(topicId, partition) !== undefined,
-      held: () => logs.held(),
-    });
-    // A topic deleted through another broker: this broker's groups forget its committed offsets too.
-    etcdCluster.onTopicDeleted((name) => {
-      groups.onTopicDeleted(name).catch((err) => logger.warn({ err, topic: name }, 'removing offsets of a deleted topic failed'));
-    });
-    let collecting = false;
-    walTimer = setInterval(() => {
-      if (collecting || etcdCluster.controllerId() !== nodeId) return;
-      collecting = true;
-      logs
-        .collectWalGlobally(walCollectionMinAgeMs)
-        .catch((err) => logger.warn({ err }, 'WAL collection failed'))
-        .finally(() => (collecting = false));
-    }, walCollectionIntervalMs);
-    walTimer.unref();
-  }
+}
 
-  const metrics = new Metrics({ version: '0.1.0' });
-  registerMetrics(metrics, services, rawObjectStore, replicaReads, () => server.connectionCount);
-  let ops: OpsServer | null = null;
-  if (config.httpListener) {
-    ops = await startOpsServer({
-      listener: config.httpListener,
-      registry: metrics.registry,
-      logger: logger.child({ component: 'ops' }),
-      isLive: () => true,
-      isReady: () => {
-        if (logs.fenced) return { ready: false, reason: `fenced: ${logs.fenced.message}` };
-        if (storageHealth.state === 'unavailable')
-          return { ready: false, reason: `object store unavailable: ${storageHealth.stateReason}` };
-        return { ready: true };
-      },
-    });
-  }
+/** Cluster mode: joins the cluster, takes partitions, follows topic deletions; the controller's WAL collection timer. */
+async function joinCluster(
+  etcdCluster: EtcdCluster,
+  logs: LogManager,
+  groups: GroupCoordinator,
+  nodeId: number,
+  logger: Logger,
+): Promise<NodeJS.Timeout> {
+  await etcdCluster.join();
+  await etcdCluster.start({
+    acquire: (parts) => logs.acquire(parts),
+    release: (topicId, partition) => logs.releasePartition(topicId, partition),
+    drop: (topicId, partition) => logs.drop(topicId, partition),
+    holds: (topicId, partition) => logs.partition(topicId, partition) !== undefined,
+    held: () => logs.held(),
+  });
+  // A topic deleted through another broker: this broker's groups forget its committed offsets too.
+  etcdCluster.onTopicDeleted((name) => {
+    groups.onTopicDeleted(name).catch((err) => logger.warn({ err, topic: name }, 'removing offsets of a deleted topic failed'));
+  });
+  let collecting = false;
+  const walTimer = setInterval(() => {
+    if (collecting || etcdCluster.controllerId() !== nodeId) return;
+    collecting = true;
+    logs
+      .collectWalGlobally(walCollectionMinAgeMs)
+      .catch((err) => logger.warn({ err }, 'WAL collection failed'))
+      .finally(() => (collecting = false));
+  }, walCollectionIntervalMs);
+  walTimer.unref();
+  return walTimer;
+}
 
+/** The ops endpoint: metrics, liveness and readiness (not ready while fenced or the object store is unavailable). */
+function startOps(
+  httpListener: NonNullable<BrokerConfig['httpListener']>,
+  metrics: Metrics,
+  logs: LogManager,
+  storageHealth: ObjectStoreHealth,
+  logger: Logger,
+): Promise<OpsServer> {
+  return startOpsServer({
+    listener: httpListener,
+    registry: metrics.registry,
+    logger: logger.child({ component: 'ops' }),
+    isLive: () => true,
+    isReady: () => {
+      if (logs.fenced) return { ready: false, reason: `fenced: ${logs.fenced.message}` };
+      if (storageHealth.state === 'unavailable') return { ready: false, reason: `object store unavailable: ${storageHealth.stateReason}` };
+      return { ready: true };
+    },
+  });
+}
+
+/** The periodic retention pass (log.retention.check.interval.ms). */
+function startRetention(config: BrokerConfig, logs: LogManager, logger: Logger): NodeJS.Timeout {
   let retentionRunning = false;
   const retentionTimer = setInterval(() => {
     if (retentionRunning) return;
@@ -348,268 +453,44 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       .finally(() => (retentionRunning = false));
   }, config.logRetentionCheckIntervalMs);
   retentionTimer.unref();
-
-  logger.info({ clusterId, nodeId, clustered, dataDir: config.dataDir, port: server.port }, 'broker started');
-  let closing: Promise<void> | null = null;
-  return {
-    port: server.port,
-    opsPort: ops?.address.port ?? null,
-    services,
-    metrics,
-    failed,
-    close() {
-      closing ??= (async () => {
-        if (etcdCluster) {
-          logger.info('shutting down: handing partitions over to other brokers');
-          const handedOver = await etcdCluster.drain(shutdownGraceMs / 2);
-          logger.info({ handedOver }, handedOver ? 'every partition handed over' : 'no handover (no other broker, or it timed out)');
-        }
-        logger.info('shutting down: answering in-flight requests and flushing');
-        clearInterval(retentionTimer);
-        clearInterval(healthTimer);
-        if (walTimer) clearInterval(walTimer);
-        const serverClosed = server.close(shutdownGraceMs);
-        // Delayed JoinGroup/SyncGroup responses are answered (NOT_COORDINATOR) rather than held to the grace period.
-        const groupsClosed = Promise.all([groups.close(), consumerGroups.close(), txn.close()]);
-        logs.flusher.flushNow();
-        await serverClosed;
-        await groupsClosed;
-        await logs.close(shutdownGraceMs);
-        await etcdCluster?.close();
-        await ops?.close();
-        await objectStore.close();
-        await metadata.close();
-        logger.info('broker stopped');
-      })();
-      return closing;
-    },
-  };
+  return retentionTimer;
 }
 
-const healthStateValue: Record<HealthState, number> = { healthy: 0, degraded: 1, unavailable: 2 };
-
-function registerMetrics(
-  metrics: Metrics,
-  s: BrokerServices,
-  store: { stats(): { requests: Record<string, number> } },
-  replicas: ReplicaReadObjectStore | null,
-  connections: () => number,
-): void {
-  if (replicas) {
-    metrics.gauge({
-      name: 'read_replica',
-      help: 'Read replicas: hits, fallbacks on missing objects and on errors, and replication lag seen (ms).',
-      labelNames: ['replica', 'figure'],
-      collect() {
-        for (const r of replicas.stats) {
-          this.set({ replica: r.name, figure: 'hits' }, r.hits);
-          this.set({ replica: r.name, figure: 'miss_fallbacks' }, r.missFallbacks);
-          this.set({ replica: r.name, figure: 'error_fallbacks' }, r.errorFallbacks);
-          this.set({ replica: r.name, figure: 'max_observed_lag_ms' }, r.maxObservedLagMs);
-          this.set({ replica: r.name, figure: 'last_observed_lag_ms' }, r.lastObservedLagMs);
-        }
-      },
-    });
+/**
+ * Graceful shutdown: partitions handed over (cluster mode), requests answered, waiting group members told,
+ * the last flush, then everything closed in reverse order of opening.
+ */
+async function shutdown(
+  logger: Logger,
+  b: {
+    etcdCluster: EtcdCluster | null;
+    timers: (NodeJS.Timeout | null)[];
+    server: KafkaServer;
+    logs: LogManager;
+    /** The group and transaction coordinators. */
+    coordinators: { close(): Promise<void> }[];
+    ops: OpsServer | null;
+    stores: Stores;
+  },
+): Promise<void> {
+  const { etcdCluster, server, logs, ops } = b;
+  if (etcdCluster) {
+    logger.info('shutting down: handing partitions over to other brokers');
+    const handedOver = await etcdCluster.drain(shutdownGraceMs / 2);
+    logger.info({ handedOver }, handedOver ? 'every partition handed over' : 'no handover (no other broker, or it timed out)');
   }
-  const h = s.storageHealth;
-  metrics.gauge({
-    name: 'object_store_health_state',
-    help: 'Object store health: 0 healthy, 1 degraded, 2 unavailable.',
-    collect() {
-      this.set(healthStateValue[h.evaluate()]);
-    },
-  });
-  metrics.gauge({
-    name: 'object_store_health_transitions',
-    help: 'Health state changes since start.',
-    collect() {
-      this.set(h.transitions.length);
-    },
-  });
-  metrics.gauge({
-    name: 'object_store_window',
-    help: 'Object store calls in the health window: calls, failures, error rate, p99 latency (ms).',
-    labelNames: ['figure'],
-    collect() {
-      const w = h.window();
-      this.set({ figure: 'calls' }, w.calls);
-      this.set({ figure: 'failures' }, w.failures);
-      this.set({ figure: 'error_rate' }, w.errorRate);
-      this.set({ figure: 'p99_ms' }, w.p99Ms);
-    },
-  });
-  metrics.gauge({
-    name: 'object_store_health_threshold',
-    help: 'Configured health thresholds.',
-    labelNames: ['threshold'],
-    collect() {
-      for (const [k, v] of Object.entries(h.thresholds)) this.set({ threshold: k }, v);
-    },
-  });
-  const flush = () => s.logs.flusher.stats;
-  metrics.gauge({
-    name: 'connections',
-    help: 'Open Kafka client connections.',
-    collect() {
-      this.set(connections());
-    },
-  });
-  metrics.gauge({
-    name: 'topics',
-    help: 'Topics.',
-    collect() {
-      this.set(s.topics.all().length);
-    },
-  });
-  metrics.gauge({
-    name: 'consumer_groups',
-    help: 'Consumer groups this broker coordinates (in memory).',
-    collect() {
-      this.set(s.groups.groupCount);
-    },
-  });
-  metrics.gauge({
-    name: 'unflushed_bytes',
-    help: 'Bytes appended and not yet durable.',
-    collect() {
-      this.set(s.logs.flusher.unflushedBytes);
-    },
-  });
-  metrics.gauge({
-    name: 'flushes',
-    help: 'WAL objects written since start.',
-    collect() {
-      this.set(flush().flushes);
-    },
-  });
-  metrics.gauge({
-    name: 'flush_object_bytes',
-    help: 'Bytes of WAL objects written since start.',
-    collect() {
-      this.set(flush().objectBytes);
-    },
-  });
-  metrics.gauge({
-    name: 'segment_cache_bytes',
-    help: 'Bytes held by the L1 segment cache.',
-    collect() {
-      this.set(s.logs.cache.sizeBytes);
-    },
-  });
-  metrics.gauge({
-    name: 'segment_cache_hits',
-    help: 'L1 segment cache hits since start.',
-    collect() {
-      this.set(s.logs.cache.stats.hits);
-    },
-  });
-  metrics.gauge({
-    name: 'segment_cache_misses',
-    help: 'L1 segment cache misses since start.',
-    collect() {
-      this.set(s.logs.cache.stats.misses);
-    },
-  });
-  const compaction = () => s.logs.compactor.stats;
-  metrics.gauge({
-    name: 'compaction_segments_written',
-    help: 'Segment objects written by compaction and committed, since start.',
-    collect() {
-      this.set(compaction().segmentsWritten);
-    },
-  });
-  metrics.gauge({
-    name: 'compaction_bytes',
-    help: 'Bytes of record batches moved into committed segments, since start.',
-    collect() {
-      this.set(compaction().bytesCompacted);
-    },
-  });
-  metrics.gauge({
-    name: 'idempotent_producers',
-    help: 'Idempotent producers since start: duplicates answered with their original offset, out_of_order and invalid_epoch refusals, producers evicted, producer-state rebuilds and the batches, bytes and ms they took.',
-    labelNames: ['figure'],
-    collect() {
-      for (const [figure, value] of Object.entries(producerStateStats)) this.set({ figure }, value);
-    },
-  });
-  metrics.gauge({
-    name: 'compaction_passes',
-    help: 'Compaction passes that found work, since start.',
-    collect() {
-      this.set(compaction().passes);
-    },
-  });
-  metrics.gauge({
-    name: 'compaction_failed_passes',
-    help: 'Compaction passes that failed (retried at the next interval), since start.',
-    collect() {
-      this.set(compaction().failedPasses);
-    },
-  });
-  metrics.gauge({
-    name: 'compaction_segments_abandoned',
-    help: 'Segment objects written whose commit was refused or abandoned, since start.',
-    collect() {
-      this.set(compaction().segmentsAbandoned);
-    },
-  });
-  metrics.gauge({
-    name: 'wal_objects_deleted',
-    help: 'WAL objects deleted (with their metadata keys) once nothing in them was live, since start.',
-    collect() {
-      this.set(s.logs.stats.walObjectsDeleted);
-    },
-  });
-  metrics.gauge({
-    name: 'segments_deleted',
-    help: 'Segment objects deleted (retention, DeleteRecords, topic deletion, merges), since start.',
-    collect() {
-      this.set(s.logs.stats.segmentsDeleted);
-    },
-  });
-  metrics.gauge({
-    name: 'wal_indexes_warmed',
-    help: "Cluster mode: other brokers' WAL object indexes read ahead of a failover, since start.",
-    collect() {
-      this.set(s.logs.walIndexWarmer?.stats.warmed ?? 0);
-    },
-  });
-  metrics.gauge({
-    name: 'wal_indexes_warm_dropped',
-    help: 'Cluster mode: WAL objects dropped from the full warming queue (a failover reads their index itself), since start.',
-    collect() {
-      this.set(s.logs.walIndexWarmer?.stats.dropped ?? 0);
-    },
-  });
-  metrics.gauge({
-    name: 'index_cache_bytes',
-    help: 'Bytes held by the L2 index cache.',
-    collect() {
-      this.set(s.logs.indexCache.sizeBytes);
-    },
-  });
-  metrics.gauge({
-    name: 'index_cache_hits',
-    help: 'L2 index cache hits since start.',
-    collect() {
-      this.set(s.logs.indexCache.stats.hits);
-    },
-  });
-  metrics.gauge({
-    name: 'index_cache_misses',
-    help: 'L2 index cache misses since start.',
-    collect() {
-      this.set(s.logs.indexCache.stats.misses);
-    },
-  });
-  metrics.gauge({
-    name: 'object_store_requests',
-    help: 'Object store requests since start, by operation.',
-    labelNames: ['op'],
-    collect() {
-      const st = store.stats();
-      for (const [op, n] of Object.entries(st.requests)) this.set({ op }, n);
-    },
-  });
+  logger.info('shutting down: answering in-flight requests and flushing');
+  for (const t of b.timers) if (t) clearInterval(t);
+  const serverClosed = server.close(shutdownGraceMs);
+  // Delayed JoinGroup/SyncGroup responses are answered (NOT_COORDINATOR) rather than held to the grace period.
+  const groupsClosed = Promise.all(b.coordinators.map((c) => c.close()));
+  logs.flusher.flushNow();
+  await serverClosed;
+  await groupsClosed;
+  await logs.close(shutdownGraceMs);
+  await etcdCluster?.close();
+  await ops?.close();
+  await b.stores.objectStore.close();
+  await b.stores.metadata.close();
+  logger.info('broker stopped');
 }
