@@ -8,6 +8,9 @@
 // (expired). After a Prepare state is durable the client is answered, and the COMMIT/ABORT markers are sent
 // to every partition of the transaction (MarkerSender); once all are written the Complete state is stored.
 // A broker taking over a partition completes its Prepare transactions by sending their markers again.
+//
+// The transactional ids' data and producer epoch rules are in txn-metadata.ts; DescribeTransactions and
+// ListTransactions in txn-describe.ts.
 import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/cluster.ts';
 import { coordinatorPartitionOf } from '../cluster/cluster.ts';
@@ -16,37 +19,13 @@ import { txnKey, txnPartitionPrefix } from '../metadata/layout.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-
-export type TxnState =
-  | 'Empty'
-  | 'Ongoing'
-  | 'PrepareCommit'
-  | 'PrepareAbort'
-  | 'CompleteCommit'
-  | 'CompleteAbort'
-  | 'Dead'
-  | 'PrepareEpochFence';
-export const txnStates: readonly TxnState[] = [
-  'Empty',
-  'Ongoing',
-  'PrepareCommit',
-  'PrepareAbort',
-  'CompleteCommit',
-  'CompleteAbort',
-  'Dead',
-  'PrepareEpochFence',
-];
+import { TxnMetadata, epochExhausted, maxEpoch, noProducerEpoch, noProducerId } from './txn-metadata.ts';
+import type { ExpectedProducer, TxnRecord, TxnState } from './txn-metadata.ts';
+import { describeTransaction, listTransactions } from './txn-describe.ts';
+import type { ListedTransaction, TxnDescription } from './txn-describe.ts';
 
 /** The internal topic name Kafka gives the partitions of group coordinators inside a transaction (AddOffsetsToTxn). */
 export const groupOffsetsTopic = '__consumer_offsets';
-
-const noProducerId = -1;
-const noProducerEpoch = -1;
-/** Kafka: an epoch at Short.MAX_VALUE - 1 is exhausted; the next bump takes a new producer id. */
-const maxEpoch = 32767;
-function epochExhausted(epoch: number): boolean {
-  return epoch >= maxEpoch - 1;
-}
 
 export interface TopicPartition {
   topic: string;
@@ -62,52 +41,6 @@ export function partitionsByTopic(tps: readonly TopicPartition[]): [topic: strin
     list.push(tp.partition);
   }
   return [...topics];
-}
-
-/** What the metadata store keeps per transactional id (Kafka's TransactionLogValue). */
-export interface TxnRecord {
-  transactionalId: string;
-  producerId: number;
-  /** Producer id before the last rotation (epoch exhausted), or -1. */
-  lastProducerId: number;
-  producerEpoch: number;
-  /** Epoch before the last bump by InitProducerId with an expected epoch (KIP-360 retries), or -1. */
-  lastProducerEpoch: number;
-  timeoutMs: number;
-  state: TxnState;
-  /** Partitions of the transaction as [topic, partition] pairs (__consumer_offsets ones for AddOffsetsToTxn). */
-  partitions: [string, number][];
-  txnStartTimestamp: number;
-  lastUpdateTimestamp: number;
-}
-
-/**
- * A transactional id's record as loaded here (its fields, merged in from TxnRecord and copied in by the
- * constructor), plus what only this coordinator tracks.
- */
-// biome-ignore lint/correctness/noUnusedVariables: declaration merging gives the class TxnRecord's fields
-interface TxnMetadata extends TxnRecord {}
-class TxnMetadata {
-  readonly coordinatorPartition: number;
-  /** The state a transition in flight leads to (Kafka's pendingState); other requests wait (CONCURRENT_TRANSACTIONS). */
-  pending: TxnState | null = null;
-  /** Stored at all (a new id is only stored by its first transition). */
-  stored = false;
-
-  constructor(coordinatorPartition: number, r: TxnRecord) {
-    this.coordinatorPartition = coordinatorPartition;
-    Object.assign(this, r);
-    this.partitions = r.partitions.map(([t, p]) => [t, p]);
-  }
-
-  record(): TxnRecord {
-    const { coordinatorPartition: _partition, pending: _pending, stored: _stored, ...r } = this;
-    return { ...r, partitions: this.partitions.map(([t, p]) => [t, p]) };
-  }
-
-  hasPartition(topic: string, partition: number): boolean {
-    return this.partitions.some(([t, p]) => t === topic && p === partition);
-  }
 }
 
 /** A marker to write to each partition of a transaction. */
@@ -147,17 +80,6 @@ export interface InitResult {
   producerEpoch: number;
 }
 
-export interface TxnDescription {
-  errorCode: number;
-  transactionalId: string;
-  transactionState: string;
-  transactionTimeoutMs: number;
-  transactionStartTimeMs: number;
-  producerId: number;
-  producerEpoch: number;
-  topics: { topic: string; partitions: number[] }[];
-}
-
 const loadRetryMs = 1000;
 const closeWaitMs = 5000;
 
@@ -172,6 +94,10 @@ function writeErrorCode(e: unknown): number {
   // Kafka answers a failed write of __transaction_state with NOT_COORDINATOR (retriable: the client looks it up again).
   if (e instanceof MetadataUnavailableError) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
   return ErrorCode.NOT_COORDINATOR;
+}
+
+function initFail(errorCode: number): InitResult {
+  return { errorCode, producerId: -1, producerEpoch: -1 };
 }
 
 export class TransactionCoordinator {
@@ -317,11 +243,45 @@ export class TransactionCoordinator {
   // ---- InitProducerId ----
 
   async initProducerId(transactionalId: string, timeoutMs: number, expectedProducerId: number, expectedEpoch: number): Promise<InitResult> {
-    const fail = (errorCode: number): InitResult => ({ errorCode, producerId: -1, producerEpoch: -1 });
-    if (transactionalId === '') return fail(ErrorCode.INVALID_REQUEST);
-    if (timeoutMs <= 0 || timeoutMs > this.o.maxTimeoutMs) return fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
+    if (transactionalId === '') return initFail(ErrorCode.INVALID_REQUEST);
+    if (timeoutMs <= 0 || timeoutMs > this.o.maxTimeoutMs) return initFail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
     const status = this.status(transactionalId);
-    if (status !== ErrorCode.NONE) return fail(status);
+    if (status !== ErrorCode.NONE) return initFail(status);
+    const md = await this.txnForInit(transactionalId, timeoutMs);
+    if (typeof md === 'number') return initFail(md);
+    const expected = expectedProducerId >= 0 ? { producerId: expectedProducerId, epoch: expectedEpoch } : null;
+    if (md.pending !== null) return initFail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    if (
+      expected !== null &&
+      !(
+        md.producerEpoch === noProducerEpoch ||
+        expected.producerId === md.producerId ||
+        (expected.producerId === md.lastProducerId && epochExhausted(expected.epoch))
+      )
+    ) {
+      return initFail(ErrorCode.PRODUCER_FENCED);
+    }
+    const now = this.now();
+    switch (md.state) {
+      case 'PrepareCommit':
+      case 'PrepareAbort':
+        return initFail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      case 'Ongoing': {
+        // Fence the producer (bump its epoch) and abort its transaction; the client retries until it is done.
+        const code = await this.fenceAndAbort(md);
+        return initFail(code === ErrorCode.NONE ? ErrorCode.CONCURRENT_TRANSACTIONS : code);
+      }
+      case 'Empty':
+      case 'CompleteCommit':
+      case 'CompleteAbort':
+        return this.bumpForInit(md, expected, timeoutMs, now);
+      default:
+        return initFail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    }
+  }
+
+  /** The id's metadata; a new id gets a producer id (stored by its first transition). Else an error code. */
+  private async txnForInit(transactionalId: string, timeoutMs: number): Promise<TxnMetadata | number> {
     let md = this.txns.get(transactionalId);
     if (md === undefined) {
       let producerId: number;
@@ -329,10 +289,10 @@ export class TransactionCoordinator {
         producerId = await this.allocateProducerId();
       } catch (err) {
         this.logger.warn({ err }, 'could not allocate a producer id');
-        return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+        return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
       }
       const again = this.status(transactionalId);
-      if (again !== ErrorCode.NONE) return fail(again);
+      if (again !== ErrorCode.NONE) return again;
       md = this.txns.get(transactionalId);
       if (md === undefined) {
         const now = this.now();
@@ -351,89 +311,33 @@ export class TransactionCoordinator {
         this.txns.set(transactionalId, md);
       }
     }
-    const expected = expectedProducerId >= 0 ? { producerId: expectedProducerId, epoch: expectedEpoch } : null;
-    if (md.pending !== null) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
-    if (
-      expected !== null &&
-      !(
-        md.producerEpoch === noProducerEpoch ||
-        expected.producerId === md.producerId ||
-        (expected.producerId === md.lastProducerId && epochExhausted(expected.epoch))
-      )
-    ) {
-      return fail(ErrorCode.PRODUCER_FENCED);
-    }
-    const now = this.now();
-    switch (md.state) {
-      case 'PrepareCommit':
-      case 'PrepareAbort':
-        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
-      case 'Ongoing': {
-        // Fence the producer (bump its epoch) and abort its transaction; the client retries until it is done.
-        const code = await this.fenceAndAbort(md);
-        return fail(code === ErrorCode.NONE ? ErrorCode.CONCURRENT_TRANSACTIONS : code);
+    return md;
+  }
+
+  /** InitProducerId of an Empty or Complete transaction: the producer's next epoch (or new producer id), stored. */
+  private async bumpForInit(md: TxnMetadata, expected: ExpectedProducer | null, timeoutMs: number, now: number): Promise<InitResult> {
+    const transactionalId = md.transactionalId;
+    let next: TxnRecord;
+    if (epochExhausted(md.producerEpoch) && (expected === null || expected.epoch === md.producerEpoch)) {
+      let producerId: number;
+      try {
+        producerId = await this.allocateProducerId();
+      } catch {
+        return initFail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
       }
-      case 'Empty':
-      case 'CompleteCommit':
-      case 'CompleteAbort': {
-        let next: TxnRecord;
-        if (epochExhausted(md.producerEpoch) && (expected === null || expected.epoch === md.producerEpoch)) {
-          let producerId: number;
-          try {
-            producerId = await this.allocateProducerId();
-          } catch {
-            return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
-          }
-          if (md.pending !== null || this.txns.get(transactionalId) !== md) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
-          next = {
-            ...md.record(),
-            producerId,
-            producerEpoch: 0,
-            lastProducerId: expected !== null ? md.producerId : noProducerId,
-            lastProducerEpoch: expected !== null ? md.producerEpoch : noProducerEpoch,
-            timeoutMs,
-            state: 'Empty',
-            partitions: [],
-            txnStartTimestamp: -1,
-            lastUpdateTimestamp: now,
-          };
-        } else {
-          let epoch: number;
-          let lastEpoch: number;
-          if (expected === null) {
-            epoch = md.producerEpoch + 1;
-            lastEpoch = noProducerEpoch;
-          } else if (md.producerEpoch === noProducerEpoch || expected.epoch === md.producerEpoch) {
-            epoch = md.producerEpoch + 1;
-            lastEpoch = md.producerEpoch;
-          } else if (expected.epoch === md.lastProducerEpoch) {
-            // A retry of a bump whose answer was lost: the current epoch again.
-            epoch = md.producerEpoch;
-            lastEpoch = md.lastProducerEpoch;
-          } else {
-            return fail(ErrorCode.PRODUCER_FENCED);
-          }
-          next = {
-            ...md.record(),
-            producerEpoch: epoch,
-            lastProducerEpoch: lastEpoch,
-            timeoutMs,
-            state: 'Empty',
-            partitions: [],
-            txnStartTimestamp: -1,
-            lastUpdateTimestamp: now,
-          };
-        }
-        const code = await this.transit(md, next);
-        if (code !== ErrorCode.NONE) {
-          if (!md.stored && this.txns.get(transactionalId) === md) this.txns.delete(transactionalId);
-          return fail(code);
-        }
-        return { errorCode: ErrorCode.NONE, producerId: md.producerId, producerEpoch: md.producerEpoch };
-      }
-      default:
-        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      if (md.pending !== null || this.txns.get(transactionalId) !== md) return initFail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      next = md.withNewProducerId(producerId, expected, timeoutMs, now);
+    } else {
+      const bumped = md.withNextEpoch(expected, timeoutMs, now);
+      if (bumped === null) return initFail(ErrorCode.PRODUCER_FENCED);
+      next = bumped;
     }
+    const code = await this.transit(md, next);
+    if (code !== ErrorCode.NONE) {
+      if (!md.stored && this.txns.get(transactionalId) === md) this.txns.delete(transactionalId);
+      return initFail(code);
+    }
+    return { errorCode: ErrorCode.NONE, producerId: md.producerId, producerEpoch: md.producerEpoch };
   }
 
   /** Bumps the epoch of an Ongoing transaction's producer and aborts it (re-initialisation, timeout). */
@@ -622,38 +526,10 @@ export class TransactionCoordinator {
     }
   }
 
-  // ---- DescribeTransactions / ListTransactions ----
+  // ---- DescribeTransactions / ListTransactions (txn-describe.ts) ----
 
   describe(transactionalId: string): TxnDescription {
-    const base: TxnDescription = {
-      errorCode: ErrorCode.NONE,
-      transactionalId,
-      transactionState: '',
-      transactionTimeoutMs: 0,
-      transactionStartTimeMs: -1,
-      producerId: -1,
-      producerEpoch: -1,
-      topics: [],
-    };
-    const status = this.status(transactionalId);
-    if (status !== ErrorCode.NONE) return { ...base, errorCode: status };
-    const md = this.txns.get(transactionalId);
-    if (md === undefined || md.state === 'Dead') return { ...base, errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND };
-    const topics = new Map<string, number[]>();
-    for (const [t, p] of md.partitions) {
-      let list = topics.get(t);
-      if (!list) topics.set(t, (list = []));
-      list.push(p);
-    }
-    return {
-      ...base,
-      transactionState: md.state,
-      transactionTimeoutMs: md.timeoutMs,
-      transactionStartTimeMs: md.txnStartTimestamp,
-      producerId: md.producerId,
-      producerEpoch: md.producerEpoch,
-      topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
-    };
+    return describeTransaction(transactionalId, this.status(transactionalId), this.txns.get(transactionalId));
   }
 
   /** ListTransactions: the transactional ids of the partitions this broker serves, filtered. */
@@ -661,21 +537,9 @@ export class TransactionCoordinator {
     stateFilters: string[],
     producerIdFilters: number[],
     durationFilterMs: number,
-  ): { unknownStateFilters: string[]; transactionStates: { transactionalId: string; producerId: number; transactionState: string }[] } {
-    const unknownStateFilters = stateFilters.filter((s) => !txnStates.includes(s as TxnState));
-    const states = new Set(stateFilters);
-    const pids = new Set(producerIdFilters);
-    const now = this.now();
-    const out: { transactionalId: string; producerId: number; transactionState: string }[] = [];
-    for (const md of this.txns.values()) {
-      if (!this.loaded.has(md.coordinatorPartition) || md.state === 'Dead') continue;
-      if (states.size > 0 && !states.has(md.state)) continue;
-      if (pids.size > 0 && !pids.has(md.producerId)) continue;
-      // v1 (KIP-994): only transactions running longer than the filter.
-      if (durationFilterMs >= 0 && !(md.state === 'Ongoing' && now - md.txnStartTimestamp > durationFilterMs)) continue;
-      out.push({ transactionalId: md.transactionalId, producerId: md.producerId, transactionState: md.state });
-    }
-    return { unknownStateFilters, transactionStates: out };
+  ): { unknownStateFilters: string[]; transactionStates: ListedTransaction[] } {
+    const loaded = [...this.txns.values()].filter((md) => this.loaded.has(md.coordinatorPartition));
+    return listTransactions(loaded, { stateFilters, producerIdFilters, durationFilterMs }, this.now());
   }
 
   /** Coordinator partitions loaded (tests, metrics). */
