@@ -23,8 +23,10 @@ import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import assert from 'node:assert/strict';
-import { MetadataEngine, prefixEnd } from './engine.ts';
-import type { Commit, MetadataBackend, MetadataStoreOptions, StoredLease, StoreHeader } from './engine.ts';
+import { prefixEnd } from './backend.ts';
+import type { Commit, MetadataBackend, StoredLease, StoreHeader } from './backend.ts';
+import { MetadataEngine } from './engine.ts';
+import type { MetadataStoreOptions } from './engine.ts';
 import { MetadataStoreLockedError } from './errors.ts';
 import type { KeyValue, WatchEvent } from './store.ts';
 

@@ -15,7 +15,7 @@ export interface MetadataLimits {
   /** Revisions of change history kept for watches; a watch from an older revision gets CompactedRevisionError. */
   watchHistoryRevisions: number;
   /**
-   * Bytes of change history kept for watches (keys, values, engine.ts's historyEventOverheadBytes per event); older revisions
+   * Bytes of change history kept for watches (keys, values, backend.ts's historyEventOverheadBytes per event); older revisions
    * are dropped beyond it, but the newest revision is always kept.
    */
   watchHistoryBytes: number;

@@ -2,8 +2,10 @@
 // semantics, limits and errors as the embedded store, with maps instead of SQLite and nothing persisted.
 
 import assert from 'node:assert/strict';
-import { compareKeys, eventRevision, MetadataEngine } from './engine.ts';
-import type { Commit, MetadataBackend, MetadataStoreOptions, StoredLease, StoreHeader } from './engine.ts';
+import { compareKeys, eventRevision } from './backend.ts';
+import type { Commit, MetadataBackend, StoredLease, StoreHeader } from './backend.ts';
+import { MetadataEngine } from './engine.ts';
+import type { MetadataStoreOptions } from './engine.ts';
 import type { KeyValue, WatchEvent } from './store.ts';
 
 interface HistoryRevision {

@@ -1,6 +1,7 @@
 // The shared engine: key order and prefix ranges (etcd byte order), compares, limits, fail-stop on storage errors.
 import t from 'tap';
-import { compareHolds, compareKeys, MetadataEngine, prefixEnd } from '../../../broker/metadata/engine.ts';
+import { compareHolds, compareKeys, prefixEnd } from '../../../broker/metadata/backend.ts';
+import { MetadataEngine } from '../../../broker/metadata/engine.ts';
 import { defaultMetadataLimits } from '../../../broker/metadata/limits.ts';
 import { MemoryBackend, MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
 
