@@ -1,4 +1,5 @@
-// Produce: validate each partition's batch without decompressing it, assign offsets, and answer once the
+// Produce: validate each partition's batch (its records' timestamps too, decompressing only for CreateTime
+// topics' compressed batches), assign offsets, and answer once the
 // batch is durable in the object store with its metadata committed (acks=1 and acks=-1 alike; acks=0 gets
 // no response). Semantics: spec/guarantees.md.
 import { ApiKey } from '../protocol/generated/index.ts';
@@ -16,6 +17,7 @@ import {
   readBatchLength,
   setLogAppendTime,
   validateRecords,
+  validateRecordTimestamps,
   BATCH_LOG_OVERHEAD_BYTES,
 } from '../protocol/records/index.ts';
 import { readAttributes, readProducerEpoch, readProducerId } from '../protocol/records/batch-header.ts';
@@ -55,6 +57,11 @@ function patchFor(logAppendTime: boolean) {
 }
 const patchCreateTime = patchFor(false);
 const patchLogAppendTime = patchFor(true);
+
+/** A compressed batch is decompressed to check its records' timestamps: at most this much (as ListOffsets). */
+const maxDecompressedProduceBytes = 64 * 1024 * 1024;
+/** Most record_errors in one partition's answer. */
+const maxRecordErrors = 1000;
 
 interface Pending {
   result: PartitionResult;
@@ -97,20 +104,30 @@ function appendPartition(
     return error(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'ZStandard compression needs Produce v7 or later');
   }
   const logAppendTime = topicConfigValue(topic, 'message.timestamp.type', s.config) === 'LogAppendTime';
-  if (!logAppendTime) {
-    // Batch-level check of CreateTime timestamps (first and max of the batch; records are not decompressed).
-    const beforeMaxMs = topicNumber(topic, 'message.timestamp.before.max.ms', s.config);
-    const afterMaxMs = topicNumber(topic, 'message.timestamp.after.max.ms', s.config);
-    for (const ts of [summary.firstTimestampMs, summary.maxTimestampMs]) {
-      if (ts < 0) continue;
-      if (nowMs - ts > beforeMaxMs || ts - nowMs > afterMaxMs) {
-        const message = `Timestamp ${ts} of a record is out of range: it must be within [${nowMs} - ${beforeMaxMs}, ${nowMs} + ${afterMaxMs}]`;
-        return {
-          ...error(index, ErrorCode.INVALID_TIMESTAMP, message),
-          recordErrors: [{ batchIndex: 0, batchIndexErrorMessage: message }],
-        };
-      }
+  // Every record's timestamp, as Kafka's LogValidator checks them; on CreateTime topics each batch's
+  // maxTimestamp is also set from its records (what the time index and retention then use).
+  try {
+    const invalid = validateRecordTimestamps(
+      records,
+      {
+        nowMs,
+        logAppendTime,
+        beforeMaxMs: topicNumber(topic, 'message.timestamp.before.max.ms', s.config),
+        afterMaxMs: topicNumber(topic, 'message.timestamp.after.max.ms', s.config),
+        maxDecompressedBytes: maxDecompressedProduceBytes,
+        maxRecordErrors,
+      },
+      summary,
+    );
+    if (invalid !== null) {
+      return {
+        ...error(index, ErrorCode.INVALID_TIMESTAMP, invalid.message),
+        recordErrors: invalid.errors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })),
+      };
     }
+  } catch (e) {
+    if (e instanceof KafkaError) return error(index, e.code, e.message);
+    throw e;
   }
   if (s.logs.fenced) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker can no longer write this partition');
   // Idempotent producer: check its epoch and sequence, synchronously with the append (spec/producer-state.md).

@@ -63,6 +63,11 @@ export interface BuildBatchOptions {
   readonly control?: boolean;
   /** When set, the batch is LogAppendTime and maxTimestamp is this value. Otherwise CreateTime. */
   readonly logAppendTimeMs?: number;
+  /**
+   * Writes this maxTimestamp into the header instead of the one computed from the records: NO_TIMESTAMP (-1)
+   * as Sarama 1.22 sends it, or a wrong value (tests of the broker's correction). Record timestamps are kept.
+   */
+  readonly maxTimestampMs?: number;
 }
 
 function assertIntegerIn(name: string, value: number, min: number, max: number): void {
@@ -176,6 +181,10 @@ export function buildRecordBatch(records: readonly RecordInput[], options: Build
     if (!Number.isSafeInteger(options.logAppendTimeMs)) throw new RangeError(`invalid logAppendTimeMs ${options.logAppendTimeMs}`);
     attributes |= ATTRIBUTE_TIMESTAMP_TYPE_LOG_APPEND_TIME;
     maxTimestampMs = options.logAppendTimeMs;
+  }
+  if (options.maxTimestampMs !== undefined) {
+    if (!Number.isSafeInteger(options.maxTimestampMs)) throw new RangeError(`invalid maxTimestampMs ${options.maxTimestampMs}`);
+    maxTimestampMs = options.maxTimestampMs;
   }
 
   let batch: Buffer;

@@ -1,7 +1,7 @@
 // Record-batch compression codecs: gzip, snappy, lz4, zstd (attributes bits 0-2).
 //
-// Only features that must read record contents decompress; the produce and fetch paths pass
-// compressed batches through untouched. Every decompression takes `maxDecompressedBytes` and fails
+// Only features that must read record contents decompress (the produce path does, to check a CreateTime
+// topic's record timestamps, as Kafka does; the fetch path passes compressed batches through untouched). Every decompression takes `maxDecompressedBytes` and fails
 // with a typed RecordsError (MESSAGE_TOO_LARGE / decompressed_too_large) instead of allocating more:
 //   gzip, zstd  node:zlib's maxOutputLength stops the inflater at the limit.
 //   snappy      raw snappy declares its uncompressed length up front (a varint preamble); it is

@@ -23,6 +23,8 @@ export {
 } from './batch-header.ts';
 export { RecordsSummary, validateRecords } from './validate.ts';
 export type { ValidateLimits } from './validate.ts';
+export { validateRecordTimestamps } from './timestamps.ts';
+export type { RecordTimestampError, RecordTimestampErrors, TimestampLimits } from './timestamps.ts';
 export { assignOffsets, setBaseOffset, setLogAppendTime, setMaxTimestamp, setPartitionLeaderEpoch } from './patch.ts';
 export { RecordCursor, RecordHeaderCursor } from './iterate.ts';
 export type { RecordBatchContext } from './iterate.ts';

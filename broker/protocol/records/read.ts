@@ -1,5 +1,6 @@
 // Decompress-then-iterate, for features that must read record contents (compaction, transaction
-// index, tooling). The produce and fetch paths never call this: they pass batches through.
+// index, tooling). The fetch path never calls this: it passes batches through (so does the produce path,
+// which only reads the records of a CreateTime topic's batches to check their timestamps: timestamps.ts).
 import { ErrorCode } from '../errors.ts';
 import { CompressionCodec } from './constants.ts';
 import type { CompressionCodecId } from './constants.ts';

@@ -5,8 +5,8 @@
 //   ByteBufferLogInputStream.nextBatch      (clients/.../common/record/ByteBufferLogInputStream.java)
 //   UnifiedLog.analyzeAndValidateRecords    (core/.../kafka/log/UnifiedLog.scala)
 //   LogValidator.validateBatch              (storage/.../internals/log/LogValidator.java)
-// Record-level checks that need the records themselves (per-record timestamps, compacted-topic keys)
-// are not done here.
+// Record-level checks that need the records themselves are not done here: per-record timestamps are
+// validateRecordTimestamps' (timestamps.ts); compacted-topic keys are not checked.
 //
 // Message formats v0 and v1 (magic 0/1) are rejected with INVALID_RECORD (87). Kafka 4.0 removed
 // Produce v0-v2 (KIP-896; ProduceRequest.json "validVersions": "3-…", v0-v2 only still listed in
@@ -73,9 +73,12 @@ export class RecordsSummary {
   totalBytes = 0;
   /** baseTimestamp of the first batch: the first record's CreateTime for standard producers. */
   firstTimestampMs = NO_TIMESTAMP;
-  /** maxTimestamp of the last batch (the last record's timestamp is not known without decoding records). */
+  /**
+   * maxTimestamp of the last batch (the last record's timestamp is not known without decoding records). As
+   * the producer sent it; validateRecordTimestamps (timestamps.ts) replaces it with the one from the records.
+   */
   lastTimestampMs = NO_TIMESTAMP;
-  /** Largest maxTimestamp of all batches. */
+  /** Largest maxTimestamp of all batches (as sent; see lastTimestampMs). */
   maxTimestampMs = NO_TIMESTAMP;
   producerId = NO_PRODUCER_ID;
   producerEpoch = NO_PRODUCER_EPOCH;
