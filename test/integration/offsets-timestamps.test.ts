@@ -1,7 +1,8 @@
 // Offsets and timestamps through real clients: ListOffsets earliest / latest / by timestamp / max timestamp
 // (kafkajs admin, confluent offsets_for_times, kafka-python offsets_for_times, kcat -o s@TS, @platformatic/kafka
-// listOffsets, raw ListOffsets v0-v10), CreateTime timestamps kept as the producer set them, and a
-// LogAppendTime topic whose records carry the broker's time.
+// listOffsets, raw ListOffsets v0-v10), CreateTime timestamps kept as the producer set them, a LogAppendTime
+// topic whose records carry the broker's time, and batches sent with maxTimestamp -1 (as Sarama 1.22 sends
+// them) found by timestamp and expired by retention.ms.
 import t from 'tap';
 import { startBroker } from '../support/broker.ts';
 import type { BrokerProcess } from '../support/broker.ts';
@@ -12,6 +13,7 @@ import type { ConsumedRecord, TestRecord } from '../support/records.ts';
 import { Consumer as PlatformaticConsumer } from '@platformatic/kafka';
 import { RawConnection } from '../support/raw-client.ts';
 import { ApiKey } from '../../broker/protocol/generated/index.ts';
+import { buildRecordBatch, CompressionCodec, NO_TIMESTAMP } from '../../broker/protocol/records/index.ts';
 
 t.setTimeout(180_000);
 
@@ -40,7 +42,8 @@ async function kafkaPython(op: string, req: Record<string, unknown>) {
 }
 
 t.before(async () => {
-  b = await startBroker(t);
+  // Retention checks often, for the expiry test (everything else is far younger than the default retention.ms).
+  b = await startBroker(t, { sets: { 'log.retention.check.interval.ms': 300 } });
   const admin = kafkajsClient(b.bootstrap).admin();
   await admin.connect();
   await admin.createTopics({
@@ -298,6 +301,65 @@ t.test('a LogAppendTime topic stamps records with the broker time', async (t) =>
   const last = viaConfluent[10]!;
   const byTs2 = await confluent('offsets_for_times', { topic: lt, partitions: { 0: last.ts } });
   t.ok(byTs2[0].o <= 10 && byTs2[0].o >= 0, 'lookup by the broker time');
+});
+
+t.test('batches sent with maxTimestamp -1 are found by timestamp and expire by retention.ms', async (t) => {
+  const admin = kafkajsClient(b.bootstrap).admin();
+  await admin.connect();
+  t.teardown(() => admin.disconnect());
+  await admin.createTopics({
+    topics: [
+      { topic: 'ts-sarama', numPartitions: 1 },
+      { topic: 'ts-sarama-expiring', numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '60000' }] },
+    ],
+  });
+  const c = await RawConnection.connect(b.port);
+  t.teardown(() => c.close());
+  // Offsets 0-9 uncompressed, 10-19 snappy; every header says maxTimestamp -1.
+  for (const name of ['ts-sarama', 'ts-sarama-expiring']) {
+    for (const [first, compression] of [
+      [0, CompressionCodec.NONE],
+      [10, CompressionCodec.SNAPPY],
+    ] as const) {
+      const records = Array.from({ length: 10 }, (_, i) => ({
+        key: Buffer.from(`s-${first + i}`),
+        value: Buffer.from(`v${first + i}`),
+        timestampMs: base + (first + i) * 1000,
+      }));
+      const r = await c.request(ApiKey.Produce, 7, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 10000,
+        topicData: [
+          { name, partitionData: [{ index: 0, records: buildRecordBatch(records, { compression, maxTimestampMs: NO_TIMESTAMP }) }] },
+        ],
+      });
+      t.equal(r.responses[0].partitionResponses[0].errorCode, 0, `${name}: batch at ${first} accepted`);
+    }
+  }
+  for (const [target, want] of [
+    [base + 4500, 5],
+    [base + 15_000, 15],
+    [base + 19_000, 19],
+  ] as const) {
+    const r = await admin.fetchTopicOffsetsByTimestamp('ts-sarama', target);
+    t.equal(Number(r[0]!.offset), want, `kafkajs fetchTopicOffsetsByTimestamp(base + ${target - base})`);
+  }
+  const viaConfluent = await confluent('offsets_for_times', { topic: 'ts-sarama', partitions: { 0: base + 12_500 } });
+  t.same(
+    viaConfluent.map((x) => [x.o, x.err]),
+    [[13, null]],
+    'confluent offsets_for_times',
+  );
+  // An hour old with retention.ms = 1 minute: the log start moves past both batches at a retention check.
+  const deadline = Date.now() + 30_000;
+  let low = -1;
+  while (Date.now() < deadline) {
+    low = Number((await admin.fetchTopicOffsets('ts-sarama-expiring'))[0]!.low);
+    if (low === 20) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.equal(low, 20, 'retention.ms expired them');
 });
 
 t.test('the broker logged no errors', async (t) => {
