@@ -80,6 +80,58 @@ function fixture(recordCount: number, valueBytes: number, compression: Compressi
   };
 }
 
+const summary = new RecordsSummary();
+const cpuPerGiB = (opsPerCpuSec: number, bytes: number) => GiB / bytes / opsPerCpuSec;
+
+/** The three cases on one fixture: a table row and the result-file entry. */
+function measure(fx: Fixture, settings: HarnessSettings): { row: string[]; result: Record<string, unknown> } {
+  const batch = fx.batch;
+  const withTimestamps = (limits: TimestampLimits) => () => {
+    validateRecords(batch, validateLimits, summary);
+    if (validateRecordTimestamps(batch, limits, summary) !== null) throw new Error('fixture rejected');
+    return summary;
+  };
+  const cases = [
+    { name: 'header', fn: () => validateRecords(batch, validateLimits, summary) },
+    { name: 'default', fn: withTimestamps(defaultLimits) },
+    { name: 'read', fn: withTimestamps(boundedLimits) },
+  ];
+  for (const c of cases) c.fn();
+  const measured = compare(cases, settings);
+  const [a, b, c] = measured;
+  const extraNs = (r: typeof a) => ((1 / r!.medianOpsPerCpuSec - 1 / a!.medianOpsPerCpuSec) * 1e9) / fx.records;
+  process.stdout.write(` ${measured.map((r) => fmt(r.medianOpsPerSec)).join(' / ')} batches/s\n`);
+  const row = [
+    fx.id,
+    fmt(batch.length / 1024),
+    fmt(fx.records),
+    ...measured.map((r) => fmt(r.medianOpsPerSec)),
+    ...measured.map((r) => fmt(cpuPerGiB(r.medianOpsPerCpuSec, batch.length))),
+    fmt(extraNs(b)),
+    fmt(extraNs(c)),
+  ];
+  const result = {
+    fixture: fx.id,
+    batchBytes: figure(batch.length, 'B'),
+    recordBytes: figure(fx.recordBytes, 'B (records section, decompressed)'),
+    records: figure(fx.records, 'records'),
+    ...Object.fromEntries(
+      measured.map((r) => [
+        r.name,
+        {
+          batchesPerSec: figure(r.medianOpsPerSec, 'batches/s'),
+          cpuPerGiB: figure(cpuPerGiB(r.medianOpsPerCpuSec, batch.length), 'CPU s per GiB of batch bytes'),
+          cpuPerGiBRecords: figure(cpuPerGiB(r.medianOpsPerCpuSec, fx.recordBytes), 'CPU s per GiB of record bytes'),
+          cpuShare: figure(r.medianCpuShare, 'main-thread CPU time / wall time'),
+        },
+      ]),
+    ),
+    extraCpuPerRecordDefault: figure(extraNs(b), 'CPU ns per record over header'),
+    extraCpuPerRecordRead: figure(extraNs(c), 'CPU ns per record over header'),
+  };
+  return { row, result };
+}
+
 export async function run(options: ScenarioOptions): Promise<Record<string, unknown>> {
   const settings = options.quick ? quickSettings : fullSettings;
   const fixtures: Fixture[] = [
@@ -93,56 +145,13 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
     fixture(8000, 100, CompressionCodec.GZIP),
     fixture(1000, 1000, CompressionCodec.LZ4),
   ];
-  const summary = new RecordsSummary();
   const rows: string[][] = [];
   const results = [];
-  const cpuPerGiB = (opsPerCpuSec: number, bytes: number) => GiB / bytes / opsPerCpuSec;
   for (const fx of fixtures) {
     process.stdout.write(`  running ${fx.id} …`);
-    const batch = fx.batch;
-    const withTimestamps = (limits: TimestampLimits) => () => {
-      validateRecords(batch, validateLimits, summary);
-      if (validateRecordTimestamps(batch, limits, summary) !== null) throw new Error('fixture rejected');
-      return summary;
-    };
-    const cases = [
-      { name: 'header', fn: () => validateRecords(batch, validateLimits, summary) },
-      { name: 'default', fn: withTimestamps(defaultLimits) },
-      { name: 'read', fn: withTimestamps(boundedLimits) },
-    ];
-    for (const c of cases) c.fn();
-    const measured = compare(cases, settings);
-    const [a, b, c] = measured;
-    const extraNs = (r: typeof a) => ((1 / r!.medianOpsPerCpuSec - 1 / a!.medianOpsPerCpuSec) * 1e9) / fx.records;
-    process.stdout.write(` ${measured.map((r) => fmt(r.medianOpsPerSec)).join(' / ')} batches/s\n`);
-    rows.push([
-      fx.id,
-      fmt(batch.length / 1024),
-      fmt(fx.records),
-      ...measured.map((r) => fmt(r.medianOpsPerSec)),
-      ...measured.map((r) => fmt(cpuPerGiB(r.medianOpsPerCpuSec, batch.length))),
-      fmt(extraNs(b)),
-      fmt(extraNs(c)),
-    ]);
-    results.push({
-      fixture: fx.id,
-      batchBytes: figure(batch.length, 'B'),
-      recordBytes: figure(fx.recordBytes, 'B (records section, decompressed)'),
-      records: figure(fx.records, 'records'),
-      ...Object.fromEntries(
-        measured.map((r) => [
-          r.name,
-          {
-            batchesPerSec: figure(r.medianOpsPerSec, 'batches/s'),
-            cpuPerGiB: figure(cpuPerGiB(r.medianOpsPerCpuSec, batch.length), 'CPU s per GiB of batch bytes'),
-            cpuPerGiBRecords: figure(cpuPerGiB(r.medianOpsPerCpuSec, fx.recordBytes), 'CPU s per GiB of record bytes'),
-            cpuShare: figure(r.medianCpuShare, 'main-thread CPU time / wall time'),
-          },
-        ]),
-      ),
-      extraCpuPerRecordDefault: figure(extraNs(b), 'CPU ns per record over header'),
-      extraCpuPerRecordRead: figure(extraNs(c), 'CPU ns per record over header'),
-    });
+    const { row, result } = measure(fx, settings);
+    rows.push(row);
+    results.push(result);
   }
   console.log(
     `\n${table(

@@ -111,18 +111,7 @@ const logAppendTimeTypeMessage = (index: number) => () =>
  */
 export function validateRecordTimestamps(records: Buffer, limits: TimestampLimits, summary: RecordsSummary): RecordTimestampErrors | null {
   assertLimits(limits);
-  if (limits.logAppendTime) {
-    // The broker stamps its own time; Kafka only refuses batches that claim LogAppendTime themselves.
-    if (!summary.logAppendTime) return null;
-    for (let position = 0; position < records.length; position = header.end) {
-      header.reset(records, position);
-      if (header.timestampType !== TimestampType.LOG_APPEND_TIME) continue;
-      const list = new ErrorList(limits.maxRecordErrors);
-      for (let index = 0; index < header.recordCount; index++) list.add(index, logAppendTimeTypeMessage(index));
-      return list.result();
-    }
-    return null;
-  }
+  if (limits.logAppendTime) return checkLogAppendTimeTopic(records, limits, summary);
   const { nowMs, beforeMaxMs, afterMaxMs } = limits;
   // Kafka's default (Long.MAX_VALUE, kept as MAX_SAFE_INTEGER by the config) means no lower bound at all.
   const minMs = beforeMaxMs >= Number.MAX_SAFE_INTEGER ? Number.NEGATIVE_INFINITY : nowMs - beforeMaxMs;
@@ -133,44 +122,21 @@ export function validateRecordTimestamps(records: Buffer, limits: TimestampLimit
     header.reset(records, position);
     const end = header.end;
     const compression = header.compression;
+    let batchMaxMs: number;
     if (compression !== CompressionCodec.NONE && headerSettles(minMs, maxMs)) {
-      const batchMaxMs = header.maxTimestampMs;
-      setMaxTimestamp(records, position, TimestampType.CREATE_TIME, batchMaxMs); // clears a LogAppendTime flag
-      if (batchMaxMs > maxTimestampMs) maxTimestampMs = batchMaxMs;
-      lastTimestampMs = batchMaxMs;
-      position = end;
-      continue;
-    }
-    if (compression === CompressionCodec.NONE) cursor.reset(records, header.recordsPosition, end, header);
-    else {
-      const decompressed = decompress(compression as CompressionCodecId, records.subarray(header.recordsPosition, end), position, limits);
-      cursor.reset(decompressed, 0, decompressed.length, header);
-    }
-    const logAppendTimeBatch = header.timestampType === TimestampType.LOG_APPEND_TIME;
-    let batchMaxMs = NO_TIMESTAMP;
-    let list: ErrorList | null = null;
-    while (cursor.next()) {
-      const ts = cursor.timestampMs;
-      if (ts !== NO_TIMESTAMP) {
-        if (ts < minMs || ts > maxMs) {
-          const index = cursor.index;
-          const offsetDelta = cursor.offsetDelta;
-          list ??= new ErrorList(limits.maxRecordErrors);
-          list.add(
-            index,
-            () =>
-              `record ${index} (offset delta ${offsetDelta}): timestamp ${ts} is out of range; it must lie within [${minMs}, ${maxMs}] ` +
-              `(message.timestamp.before.max.ms=${beforeMaxMs}, message.timestamp.after.max.ms=${afterMaxMs})`,
-          );
-        } else if (ts > batchMaxMs) batchMaxMs = ts;
-      } else if (logAppendTimeBatch) {
-        list ??= new ErrorList(limits.maxRecordErrors);
-        list.add(cursor.index, logAppendTimeTypeMessage(cursor.index));
+      batchMaxMs = header.maxTimestampMs;
+    } else {
+      if (compression === CompressionCodec.NONE) cursor.reset(records, header.recordsPosition, end, header);
+      else {
+        const decompressed = decompress(compression as CompressionCodecId, records.subarray(header.recordsPosition, end), position, limits);
+        cursor.reset(decompressed, 0, decompressed.length, header);
       }
+      const list = walkRecords(limits, minMs, maxMs);
+      // Kafka answers after each batch that had failures; the bytes are then discarded, so nothing is patched.
+      if (list !== null) return list.result();
+      batchMaxMs = walkedMaxMs;
     }
-    // Kafka answers after each batch that had failures; the bytes are then discarded, so nothing is patched.
-    if (list !== null) return list.result();
-    setMaxTimestamp(records, position, TimestampType.CREATE_TIME, batchMaxMs);
+    setMaxTimestamp(records, position, TimestampType.CREATE_TIME, batchMaxMs); // also clears a LogAppendTime flag
     if (batchMaxMs > maxTimestampMs) maxTimestampMs = batchMaxMs;
     lastTimestampMs = batchMaxMs;
     position = end;
@@ -178,6 +144,50 @@ export function validateRecordTimestamps(records: Buffer, limits: TimestampLimit
   summary.maxTimestampMs = maxTimestampMs;
   summary.lastTimestampMs = lastTimestampMs;
   return null;
+}
+
+/** LogAppendTime topic: the broker stamps its own time; Kafka only refuses batches that claim LogAppendTime themselves. */
+function checkLogAppendTimeTopic(records: Buffer, limits: TimestampLimits, summary: RecordsSummary): RecordTimestampErrors | null {
+  if (!summary.logAppendTime) return null;
+  for (let position = 0; position < records.length; position = header.end) {
+    header.reset(records, position);
+    if (header.timestampType !== TimestampType.LOG_APPEND_TIME) continue;
+    const list = new ErrorList(limits.maxRecordErrors);
+    for (let index = 0; index < header.recordCount; index++) list.add(index, logAppendTimeTypeMessage(index));
+    return list.result();
+  }
+  return null;
+}
+
+// The largest record timestamp walkRecords saw (NO_TIMESTAMP if none): a scratch register, as iterate.ts's varintEnd.
+let walkedMaxMs = NO_TIMESTAMP;
+
+/** Walks the records `cursor` is on (the batch `header` describes); null when all pass, walkedMaxMs set. */
+function walkRecords(limits: TimestampLimits, minMs: number, maxMs: number): ErrorList | null {
+  const logAppendTimeBatch = header.timestampType === TimestampType.LOG_APPEND_TIME;
+  let batchMaxMs = NO_TIMESTAMP;
+  let list: ErrorList | null = null;
+  while (cursor.next()) {
+    const ts = cursor.timestampMs;
+    if (ts !== NO_TIMESTAMP) {
+      if (ts < minMs || ts > maxMs) {
+        const index = cursor.index;
+        const offsetDelta = cursor.offsetDelta;
+        list ??= new ErrorList(limits.maxRecordErrors);
+        list.add(
+          index,
+          () =>
+            `record ${index} (offset delta ${offsetDelta}): timestamp ${ts} is out of range; it must lie within [${minMs}, ${maxMs}] ` +
+            `(message.timestamp.before.max.ms=${limits.beforeMaxMs}, message.timestamp.after.max.ms=${limits.afterMaxMs})`,
+        );
+      } else if (ts > batchMaxMs) batchMaxMs = ts;
+    } else if (logAppendTimeBatch) {
+      list ??= new ErrorList(limits.maxRecordErrors);
+      list.add(cursor.index, logAppendTimeTypeMessage(cursor.index));
+    }
+  }
+  walkedMaxMs = batchMaxMs;
+  return list;
 }
 
 /**
