@@ -1,0 +1,254 @@
+package skafos.driver;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.CreateTopicsOptions;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.GroupListing;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.NewPartitions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.config.ConfigResource;
+
+/**
+ * Admin commands. Results with one outcome per item (topic, partition, resource) answer a map from the item to
+ * its result, or to {error, message} for the items that failed, so a test checks each one.
+ */
+final class AdminOps {
+  private AdminOps() {}
+
+  static Object run(String op, Admin admin, JsonNode cmd) throws Exception {
+    long timeoutMs = cmd.path("timeoutMs").asLong(30_000);
+    switch (op) {
+      case "createTopics": {
+        List<NewTopic> topics = new ArrayList<>();
+        for (JsonNode t : cmd.path("topics")) {
+          NewTopic nt = new NewTopic(
+              t.path("name").asText(),
+              t.has("partitions") ? Optional.of(t.path("partitions").asInt()) : Optional.empty(),
+              t.has("replicationFactor") ? Optional.of((short) t.path("replicationFactor").asInt()) : Optional.empty());
+          Map<String, String> configs = new HashMap<>();
+          t.path("configs").fields().forEachRemaining(e -> configs.put(e.getKey(), e.getValue().asText()));
+          topics.add(nt.configs(configs));
+        }
+        var result = admin.createTopics(topics, new CreateTopicsOptions().validateOnly(cmd.path("validateOnly").asBoolean(false)));
+        return each(result.values(), timeoutMs, v -> Map.of());
+      }
+      case "listTopics":
+        return new ArrayList<>(new java.util.TreeSet<>(admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS)));
+      case "describeTopics": {
+        var result = admin.describeTopics(Clients.strings(cmd.path("topics"))).topicNameValues();
+        return each(result, timeoutMs, AdminOps::topic);
+      }
+      case "deleteTopics":
+        return each(admin.deleteTopics(Clients.strings(cmd.path("topics"))).topicNameValues(), timeoutMs, v -> Map.of());
+      case "createPartitions": {
+        Map<String, NewPartitions> req = new HashMap<>();
+        cmd.path("topics").fields().forEachRemaining(e -> req.put(e.getKey(), NewPartitions.increaseTo(e.getValue().asInt())));
+        return each(admin.createPartitions(req).values(), timeoutMs, v -> Map.of());
+      }
+      case "describeConfigs": {
+        List<ConfigResource> resources = new ArrayList<>();
+        for (JsonNode r : cmd.path("resources")) resources.add(resource(r));
+        List<String> keys = Clients.strings(cmd.path("keys"));
+        Map<String, KafkaFuture<Config>> byName = new LinkedHashMap<>();
+        admin.describeConfigs(resources).values().forEach((r, f) -> byName.put(r.type() + ":" + r.name(), f));
+        return each(byName, timeoutMs, config -> {
+          Map<String, Object> entries = new TreeMap<>();
+          for (ConfigEntry e : config.entries()) {
+            if (!keys.isEmpty() && !keys.contains(e.name())) continue;
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("value", e.value());
+            m.put("source", e.source().name());
+            m.put("readOnly", e.isReadOnly());
+            m.put("sensitive", e.isSensitive());
+            entries.put(e.name(), m);
+          }
+          return entries;
+        });
+      }
+      case "incrementalAlterConfigs": {
+        Map<ConfigResource, Collection<AlterConfigOp>> req = new HashMap<>();
+        for (JsonNode r : cmd.path("resources")) {
+          List<AlterConfigOp> ops = new ArrayList<>();
+          for (JsonNode o : r.path("ops")) {
+            ops.add(new AlterConfigOp(
+                new ConfigEntry(o.path("key").asText(), o.path("value").isNull() ? null : o.path("value").asText()),
+                AlterConfigOp.OpType.valueOf(o.path("op").asText("SET"))));
+          }
+          req.put(resource(r), ops);
+        }
+        Map<String, KafkaFuture<Void>> byName = new LinkedHashMap<>();
+        admin.incrementalAlterConfigs(req, new org.apache.kafka.clients.admin.AlterConfigsOptions().validateOnly(cmd.path("validateOnly").asBoolean(false)))
+            .values().forEach((r, f) -> byName.put(r.type() + ":" + r.name(), f));
+        return each(byName, timeoutMs, v -> Map.of());
+      }
+      case "listOffsets": {
+        Map<TopicPartition, OffsetSpec> req = new HashMap<>();
+        for (JsonNode p : cmd.path("partitions")) req.put(Clients.tp(p), spec(p.path("spec")));
+        IsolationLevel iso = "read_committed".equals(cmd.path("isolation").asText()) ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED;
+        var result = admin.listOffsets(req, new ListOffsetsOptions(iso));
+        Map<String, KafkaFuture<ListOffsetsResult.ListOffsetsResultInfo>> byName = new LinkedHashMap<>();
+        for (TopicPartition tp : req.keySet()) byName.put(Clients.tpName(tp), result.partitionResult(tp));
+        return each(byName, timeoutMs, info -> {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("offset", info.offset());
+          m.put("timestamp", info.timestamp());
+          m.put("leaderEpoch", info.leaderEpoch().orElse(null));
+          return m;
+        });
+      }
+      case "deleteRecords": {
+        Map<TopicPartition, RecordsToDelete> req = new HashMap<>();
+        for (JsonNode p : cmd.path("partitions")) req.put(Clients.tp(p), RecordsToDelete.beforeOffset(p.path("offset").asLong()));
+        Map<String, KafkaFuture<org.apache.kafka.clients.admin.DeletedRecords>> byName = new LinkedHashMap<>();
+        admin.deleteRecords(req).lowWatermarks().forEach((tp, f) -> byName.put(Clients.tpName(tp), f));
+        return each(byName, timeoutMs, d -> Map.of("lowWatermark", d.lowWatermark()));
+      }
+      case "listGroups": {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (GroupListing g : admin.listGroups().all().get(timeoutMs, TimeUnit.MILLISECONDS)) {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("groupId", g.groupId());
+          m.put("type", g.type().map(Enum::name).orElse(null));
+          m.put("protocol", g.protocol());
+          m.put("state", g.groupState().map(Enum::name).orElse(null));
+          out.add(m);
+        }
+        out.sort((a, b) -> ((String) a.get("groupId")).compareTo((String) b.get("groupId")));
+        return out;
+      }
+      case "describeConsumerGroups": {
+        var result = admin.describeConsumerGroups(Clients.strings(cmd.path("groups"))).describedGroups();
+        return each(result, timeoutMs, AdminOps::group);
+      }
+      case "listConsumerGroupOffsets": {
+        Map<TopicPartition, OffsetAndMetadata> offsets =
+            admin.listConsumerGroupOffsets(cmd.path("group").asText()).partitionsToOffsetAndMetadata().get(timeoutMs, TimeUnit.MILLISECONDS);
+        Map<String, Object> out = new TreeMap<>();
+        offsets.forEach((tp, o) -> out.put(Clients.tpName(tp), o == null ? null : o.offset()));
+        return out;
+      }
+      case "deleteConsumerGroups":
+        return each(admin.deleteConsumerGroups(Clients.strings(cmd.path("groups"))).deletedGroups(), timeoutMs, v -> Map.of());
+      case "describeCluster": {
+        DescribeClusterResult r = admin.describeCluster();
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("clusterId", r.clusterId().get(timeoutMs, TimeUnit.MILLISECONDS));
+        Node controller = r.controller().get(timeoutMs, TimeUnit.MILLISECONDS);
+        out.put("controller", controller == null ? null : controller.id());
+        List<Map<String, Object>> nodes = new ArrayList<>();
+        for (Node n : r.nodes().get(timeoutMs, TimeUnit.MILLISECONDS)) nodes.add(node(n));
+        out.put("nodes", nodes);
+        return out;
+      }
+      default:
+        throw new IllegalArgumentException("unknown admin op " + op);
+    }
+  }
+
+  @FunctionalInterface
+  private interface Convert<T> {
+    Object apply(T value) throws Exception;
+  }
+
+  private static <K, T> Map<String, Object> each(Map<K, KafkaFuture<T>> futures, long timeoutMs, Convert<T> convert) {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    Map<String, Object> out = new TreeMap<>();
+    futures.forEach((k, f) -> {
+      try {
+        out.put(String.valueOf(k), convert.apply(f.get(Math.max(1, deadline - System.currentTimeMillis()), TimeUnit.MILLISECONDS)));
+      } catch (Exception e) {
+        out.put(String.valueOf(k), Clients.error(e));
+      }
+    });
+    return out;
+  }
+
+  private static ConfigResource resource(JsonNode r) {
+    return new ConfigResource(ConfigResource.Type.valueOf(r.path("type").asText("TOPIC")), r.path("name").asText());
+  }
+
+  private static OffsetSpec spec(JsonNode s) {
+    if (s.isNumber()) return OffsetSpec.forTimestamp(s.asLong());
+    switch (s.asText("latest")) {
+      case "earliest":
+        return OffsetSpec.earliest();
+      case "max-timestamp":
+        return OffsetSpec.maxTimestamp();
+      default:
+        return OffsetSpec.latest();
+    }
+  }
+
+  private static Map<String, Object> node(Node n) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", n.id());
+    m.put("host", n.host());
+    m.put("port", n.port());
+    return m;
+  }
+
+  private static Object topic(TopicDescription d) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", d.name());
+    m.put("internal", d.isInternal());
+    m.put("topicId", d.topicId() == null ? null : d.topicId().toString());
+    List<Map<String, Object>> parts = new ArrayList<>();
+    for (TopicPartitionInfo p : d.partitions()) {
+      Map<String, Object> pm = new LinkedHashMap<>();
+      pm.put("partition", p.partition());
+      pm.put("leader", p.leader() == null ? null : p.leader().id());
+      pm.put("replicas", p.replicas().stream().map(Node::id).toList());
+      pm.put("isr", p.isr().stream().map(Node::id).toList());
+      parts.add(pm);
+    }
+    m.put("partitions", parts);
+    return m;
+  }
+
+  private static Object group(ConsumerGroupDescription d) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("groupId", d.groupId());
+    m.put("state", d.groupState().name());
+    m.put("type", d.type().name());
+    m.put("partitionAssignor", d.partitionAssignor());
+    m.put("coordinator", d.coordinator() == null ? null : d.coordinator().id());
+    List<Map<String, Object>> members = new ArrayList<>();
+    for (MemberDescription md : d.members()) {
+      Map<String, Object> mm = new LinkedHashMap<>();
+      mm.put("memberId", md.consumerId());
+      mm.put("clientId", md.clientId());
+      mm.put("host", md.host());
+      mm.put("assignment", md.assignment().topicPartitions().stream().map(Clients::tpName).sorted().toList());
+      members.add(mm);
+    }
+    members.sort((a, b) -> ((String) a.get("clientId")).compareTo((String) b.get("clientId")));
+    m.put("members", members);
+    return m;
+  }
+}
