@@ -2,25 +2,27 @@
 // harness pins (test/java/pom.xml, built by tools/test-deps.sh), to run a test scenario against both it and
 // Skafos. Everything is on 127.0.0.1 on free ports, with its data, configuration and log (server.log) in a
 // temporary directory that is removed afterwards; the log never goes to the test output (its tail is in the
-// error when the start fails).
+// error when the start fails). The broker exits when this process does, however it ends (ParentWatch below);
+// a directory left by a killed test process is removed by the next start.
 //
 //   const kafka = await startApacheKafka(t);   // one per test file; stopped and removed when t ends
 //   kafka.bootstrap                            // '127.0.0.1:<port>'
 //
 // Start: the storage is formatted (kafka.tools.StorageTool format, static quorum of this one controller), then
-// kafka.Kafka runs with the generated server.properties; ready once the log says the server started and the
+// kafka.Kafka runs with the generated server.properties (under skafos.driver.ParentWatch, so that it exits when
+// this process dies, however it dies); ready once the log says the server started and the
 // port accepts connections (bounded by startTimeoutMs). Stop: SIGTERM, SIGKILL after stopTimeoutMs.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
-import { javaBin, kafkaClasspath } from './java-client.ts';
+import { javaBin, javaDir, kafkaClasspath } from './java-client.ts';
 
 /** A JVM start plus KRaft's first election and metadata load: ~5-15 s on this machine, more under load. */
 const startTimeoutMs = 120_000;
@@ -47,7 +49,9 @@ process.once('exit', () => {
  */
 export async function startApacheKafka(t: Test, overrides: Record<string, string | number> = {}): Promise<ApacheKafka> {
   const cp = kafkaClasspath();
-  const dir = mkdtempSync(join(tmpdir(), 'skafos-apache-kafka-'));
+  sweepOrphans();
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  writeFileSync(join(dir, 'owner'), String(process.pid));
   const [port, controllerPort] = await freePorts(2);
   const props: Record<string, string | number> = {
     'process.roles': 'broker,controller',
@@ -93,7 +97,8 @@ export async function startApacheKafka(t: Test, overrides: Record<string, string
       '',
     ].join('\n'),
   );
-  const jvm = ['-Xmx768m', '-XX:+UseSerialGC', `-Dlog4j2.configurationFile=${log4j}`, '-cp', cp];
+  // C1 only: less compilation work competing for a busy machine's cores during the start; a test broker needs no peak speed.
+  const jvm = ['-Xmx768m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${log4j}`, '-cp', cp];
 
   let child: ChildProcess | null = null;
   const logTail = async (lines = 40) =>
@@ -117,7 +122,10 @@ export async function startApacheKafka(t: Test, overrides: Record<string, string
   await execJava([...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], dir, formatTimeoutMs);
 
   const out = openSync(join(dir, 'stdout.log'), 'a');
-  child = spawn(javaBin, [...jvm, 'kafka.Kafka', propsFile], { cwd: dir, stdio: ['ignore', out, out] });
+  // Under ParentWatch, which exits the JVM when its stdin (a pipe from this process) closes: the broker does
+  // not outlive a test process that was killed.
+  const watched = [...jvm.slice(0, -1), `${join(javaDir, 'target/classes')}:${cp}`, 'skafos.driver.ParentWatch', 'kafka.Kafka', propsFile];
+  child = spawn(javaBin, watched, { cwd: dir, stdio: ['pipe', out, out] });
   closeSync(out);
   live.add(child);
   const deadline = Date.now() + startTimeoutMs;
@@ -131,6 +139,33 @@ export async function startApacheKafka(t: Test, overrides: Record<string, string
     await sleep(200);
   }
   return { bootstrap: `127.0.0.1:${port}`, port: port!, dir, logTail, stop };
+}
+
+const dirPrefix = 'skafos-apache-kafka-';
+
+/** Removes the directories of reference brokers whose test process died without cleaning up (killed). */
+function sweepOrphans(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(dirPrefix)) continue;
+    const dir = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner'), 'utf8'));
+    } catch {
+      continue; // being created, or not ours
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function execJava(args: string[], cwd: string, timeoutMs: number): Promise<string> {

@@ -350,8 +350,13 @@ async function transactions(t: Test, bootstrap: string): Promise<void> {
   await java.call('producer.beginTransaction', { name: 'tx' });
   await java.call('producer.send', { name: 'tx', topic: input, records: values('d', 10) });
   await java.call('producer.commitTransaction', { name: 'tx' });
-  // 10 + marker + 5 + marker + 10 + marker.
-  t.same(await endOffsets(java, input, 1), [28], 'end offset counts the control records');
+  // 10 + marker + 5 + marker + 10 + marker. The coordinator writes the markers after answering EndTxn, in Kafka
+  // too: the last one may come a moment after commitTransaction returns.
+  const end = await until('the last commit marker', 15_000, async () => {
+    const [o] = await endOffsets(java, input, 1);
+    return o! >= 28 ? o : undefined;
+  });
+  t.equal(end, 28, 'end offset counts the control records');
   t.same(await endOffsets(java, input, 1, 'read_committed'), [28], 'nothing open: the last stable offset is the end');
 
   await java.call('consumer.create', {
@@ -430,11 +435,12 @@ async function transactions(t: Test, bootstrap: string): Promise<void> {
     offsets: [{ topic: input, partition: 0, offset: next }],
   });
   await java.call('producer.commitTransaction', { name: 'ctp' });
-  t.same(
-    await java.call('admin.listConsumerGroupOffsets', { name: 'admin', group }),
-    { [`${input}-0`]: next },
-    'offsets committed with the transaction',
-  );
+  // Visible once the marker reaches the group's offsets partition (asynchronous, as above).
+  const afterCommit = await until('the transaction offsets committed', 15_000, async () => {
+    const o = await java.call<Record<string, number>>('admin.listConsumerGroupOffsets', { name: 'admin', group });
+    return Object.keys(o).length > 0 ? o : undefined;
+  });
+  t.same(afterCommit, { [`${input}-0`]: next }, 'offsets committed with the transaction');
   // An aborted transaction's offsets are not committed.
   await java.call('producer.beginTransaction', { name: 'ctp' });
   await java.call('producer.sendOffsetsToTransaction', {
