@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages the test suite talks to (real Kafka clients, S3, etcd), when they are missing.
+# Installs the system packages the test suite talks to (real Kafka clients, S3, etcd, Java) when they are missing,
+# and builds the Java test harness (test/java/build.sh: quick when up to date).
 # Runs as `npm test`'s pretest step, so the README's test command works on a fresh Debian machine.
 set -euo pipefail
 # radosgw, ceph-mon, ceph-osd: the throwaway one-node Ceph cluster whose radosgw is the tests' S3 (test/support/radosgw.ts;
