@@ -9,7 +9,8 @@ stamp=target/harness.stamp
 want="$( (cat pom.xml; find src -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f target/classpath.txt ]; then
   ok=1
-  IFS=: read -r -a jars < target/classpath.txt
+  IFS=: read -r -a jars <target/classpath.txt || true # no newline at its end: read says EOF
+  [ ${#jars[@]} -gt 0 ] || ok=0
   for j in "${jars[@]}"; do [ -f "$j" ] || { ok=0; break; }; done
   [ "$ok" = 1 ] && exit 0
 fi
