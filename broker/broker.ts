@@ -22,6 +22,8 @@ import { EmbeddedMetadataStore } from './metadata/embedded.ts';
 import { clusterKey } from './metadata/layout.ts';
 import type { MetadataStore } from './metadata/store.ts';
 import { TopicRegistry } from './metadata/topics.ts';
+import { ConfigDocuments } from './metadata/config-docs.ts';
+import { groupConfigKey, groupConfigPrefix, parseGroupConfigKey } from './metadata/layout.ts';
 import { startOpsServer } from './ops/http.ts';
 import type { OpsServer } from './ops/http.ts';
 import { Metrics } from './ops/metrics.ts';
@@ -130,7 +132,16 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     ? null
     : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
   const cluster: Cluster = etcdCluster ?? single!;
-  const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics);
+  // GROUP config resources, cluster-wide: followed so that a change made through any broker applies here.
+  const groupConfigs = new ConfigDocuments({
+    store: metadata,
+    prefix: groupConfigPrefix,
+    keyOf: groupConfigKey,
+    nameOf: parseGroupConfigKey,
+    maxDocuments: config.groupMaxGroups,
+  });
+  await groupConfigs.start();
+  const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics, groupConfigs);
   const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
   const services: BrokerServices = {
     config,
@@ -148,6 +159,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     groups,
     consumerGroups,
     txn,
+    groupConfigs,
   };
   await txn.start(services);
   const server = await listen(config, listener, services, logger);
@@ -175,7 +187,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
         timers: [retentionTimer, stores.healthTimer, walTimer],
         server,
         logs,
-        coordinators: [groups, consumerGroups, txn],
+        coordinators: [groups, consumerGroups, txn, { close: async () => groupConfigs.close() }],
         ops,
         stores,
       });
@@ -326,6 +338,7 @@ async function startGroupCoordinators(
   metadata: MetadataStore,
   cluster: Cluster,
   topics: TopicRegistry,
+  groupConfigs: ConfigDocuments,
 ): Promise<{ groups: GroupCoordinator; consumerGroups: ConsumerGroupCoordinator }> {
   const groups = new GroupCoordinator({
     metadata,
@@ -357,6 +370,7 @@ async function startGroupCoordinators(
       maxRecordBytes: config.groupMaxRecordBytes,
       maxGroups: config.groupMaxGroups,
       cleanupIntervalMs: config.offsetsRetentionCheckIntervalMs,
+      groupConfigs,
     },
   });
   consumerGroups.setClassicGroups(groups);

@@ -79,6 +79,11 @@ export interface BrokerConfig {
   readonly groupMaxRecordBytes: number;
   readonly groupConsumerHeartbeatIntervalMs: number;
   readonly groupConsumerSessionTimeoutMs: number;
+  /** Bounds of a group's consumer.session.timeout.ms and consumer.heartbeat.interval.ms (GROUP configs). */
+  readonly groupConsumerMinSessionTimeoutMs: number;
+  readonly groupConsumerMaxSessionTimeoutMs: number;
+  readonly groupConsumerMinHeartbeatIntervalMs: number;
+  readonly groupConsumerMaxHeartbeatIntervalMs: number;
   readonly groupConsumerMaxSize: number;
   readonly groupConsumerAssignors: string[];
   readonly groupConsumerMaxSubscribedTopics: number;
@@ -804,6 +809,34 @@ const PARAMS: readonly Param[] = [
     int(1, TIMER_MAX_MS),
     '45000',
     'A member of a `consumer` (KIP-848) group that sends no ConsumerGroupHeartbeat for this long is removed from the group.',
+  ),
+  p(
+    'group.consumer.min.session.timeout.ms',
+    'groupConsumerMinSessionTimeoutMs',
+    int(1, TIMER_MAX_MS),
+    '45000',
+    'Smallest consumer.session.timeout.ms a `consumer` (KIP-848) group may be configured with (IncrementalAlterConfigs on a GROUP resource).',
+  ),
+  p(
+    'group.consumer.max.session.timeout.ms',
+    'groupConsumerMaxSessionTimeoutMs',
+    int(1, TIMER_MAX_MS),
+    '60000',
+    'Largest consumer.session.timeout.ms a `consumer` (KIP-848) group may be configured with.',
+  ),
+  p(
+    'group.consumer.min.heartbeat.interval.ms',
+    'groupConsumerMinHeartbeatIntervalMs',
+    int(1, TIMER_MAX_MS),
+    '5000',
+    'Smallest consumer.heartbeat.interval.ms a `consumer` (KIP-848) group may be configured with.',
+  ),
+  p(
+    'group.consumer.max.heartbeat.interval.ms',
+    'groupConsumerMaxHeartbeatIntervalMs',
+    int(1, TIMER_MAX_MS),
+    '15000',
+    'Largest consumer.heartbeat.interval.ms a `consumer` (KIP-848) group may be configured with.',
   ),
   p(
     'group.consumer.max.size',

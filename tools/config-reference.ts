@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeConfig } from '../broker/config.ts';
+import { groupConfigDefs } from '../broker/groups/group-config.ts';
 
 export const referencePath = resolve(dirname(fileURLToPath(import.meta.url)), '../docs/configuration.md');
 
@@ -72,6 +73,21 @@ export function renderConfigReference(): string {
     '## Skafos settings',
     '',
     ...table(skafos),
+    '',
+    '## Group configs',
+    '',
+    'As in Kafka 4.0, a consumer group may override some settings (GROUP config resources: `kafka-configs.sh',
+    "--entity-type groups`, Admin's IncrementalAlterConfigs, AlterConfigs and DescribeConfigs on resource type 32).",
+    'The overrides are kept in the metadata store, cluster-wide, and apply on every broker within a second; a group',
+    'need not exist to have them, and DescribeConfigs of a group without overrides lists every key with the value',
+    "the broker runs groups with. Values are validated as Kafka does, against the broker's bounds",
+    "(`group.consumer.min.session.timeout.ms` and the like); a problem fails with INVALID_CONFIG and Kafka's message.",
+    '',
+    '| Key | Type | Broker setting it overrides | Description |',
+    '| --- | --- | --- | --- |',
+    ...groupConfigDefs.map(
+      (d) => `| ${code(d.name)} | ${d.type} | ${d.brokerSynonym ? code(d.brokerSynonym) : '(none)'} | ${cell(d.doc)} |`,
+    ),
     '',
   ].join('\n');
 }

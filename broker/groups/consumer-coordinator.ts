@@ -14,6 +14,7 @@ import { coordinatorPartitionOf } from '../cluster/cluster.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { assignorNamed } from './assignors.ts';
+import type { GroupConfigLookup } from './group-config.ts';
 import { ConsumerAssignment } from './consumer-assignment.ts';
 import type { TopicLookup } from './consumer-assignment.ts';
 import { classicDescriptionOf, describeConsumerGroup } from './consumer-describe.ts';
@@ -39,6 +40,8 @@ export interface ConsumerGroupOptions {
   maxRecordBytes: number;
   /** Consumer groups this broker holds. */
   maxGroups: number;
+  /** Per-group consumer.session.timeout.ms and consumer.heartbeat.interval.ms (GROUP configs). */
+  groupConfigs?: GroupConfigLookup;
   /** How often empty groups without offsets are looked for (offsets.retention.check.interval.ms); none: never. */
   cleanupIntervalMs?: number;
 }

@@ -19,6 +19,8 @@ import {
 } from './consumer-group.ts';
 import type { ConsumerMember } from './consumer-group.ts';
 import type { ConsumerGroupStore } from './consumer-store.ts';
+import { groupConfigNumber } from './group-config.ts';
+import type { GroupConfigLookup } from './group-config.ts';
 
 /** What it needs of the classic coordinator: whether a classic group of that id exists and has members. */
 export interface ClassicGroupLookup {
@@ -59,6 +61,8 @@ export interface ConsumerMembershipOptions {
   assignors: string[];
   maxSubscribedTopics: number;
   maxGroups: number;
+  /** Per-group consumer.session.timeout.ms and consumer.heartbeat.interval.ms (GROUP configs) over the above. */
+  groupConfigs?: GroupConfigLookup;
 }
 
 function fail(errorCode: number, errorMessage: string | null = null): HeartbeatResult {
@@ -172,7 +176,8 @@ export class ConsumerMembership {
   scheduleSession(g: ConsumerGroup, m: ConsumerMember): void {
     if (m.sessionTimer) clearTimeout(m.sessionTimer);
     const memberId = m.memberId;
-    m.sessionTimer = setTimeout(() => this.expire(g, memberId, 'session timeout'), this.o.sessionTimeoutMs);
+    const timeoutMs = groupConfigNumber(this.o.groupConfigs?.get(g.groupId), 'consumer.session.timeout.ms') ?? this.o.sessionTimeoutMs;
+    m.sessionTimer = setTimeout(() => this.expire(g, memberId, 'session timeout'), timeoutMs);
     m.sessionTimer.unref();
   }
 
@@ -277,7 +282,8 @@ export class ConsumerMembership {
       errorMessage: null,
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: this.o.heartbeatIntervalMs,
+      heartbeatIntervalMs:
+        groupConfigNumber(this.o.groupConfigs?.get(group.groupId), 'consumer.heartbeat.interval.ms') ?? this.o.heartbeatIntervalMs,
       assignment: sendAssignment ? toTopicPartitions(member.assigned) : null,
     };
   }

@@ -5,6 +5,8 @@
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { TopicChangedError, topicNameProblem } from '../metadata/topics.ts';
 import { topicConfigDef, topicConfigProblem } from '../log/topic-config.ts';
+import { groupConfigProblem } from '../groups/group-config.ts';
+import { ConfigDocumentsFullError } from '../metadata/config-docs.ts';
 import { apiError, noError, toApiError } from './api-error.ts';
 import type { ApiError } from './api-error.ts';
 import { brokerConfigType, parseBrokerId, ResourceType, resourceTypeName } from './config-entries.ts';
@@ -73,8 +75,16 @@ function validateBrokerChange(s: BrokerServices, r: AlterResource, incremental: 
     throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: Set(${[...props].join(', ')})`);
 }
 
-/** The topic's overrides after the changes (Kafka's controller applies incremental ops to the current overrides). */
-function newTopicConfigs(current: Record<string, string>, r: AlterResource, incremental: boolean): Record<string, string | null> {
+/**
+ * A resource's overrides after the changes (Kafka's controller applies incremental ops to the current
+ * overrides). `listDefault` gives the static default of a LIST key, undefined for a key of another type.
+ */
+function newConfigs(
+  current: Readonly<Record<string, string>>,
+  r: AlterResource,
+  incremental: boolean,
+  listDefault: (name: string) => string | undefined,
+): Record<string, string | null> {
   if (!incremental) return Object.fromEntries(r.configs.map((c) => [c.name, c.value]));
   for (const c of r.configs)
     if (opNames[c.op] === undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
@@ -88,11 +98,11 @@ function newTopicConfigs(current: Record<string, string>, r: AlterResource, incr
         delete next[c.name];
         break;
       default: {
-        const def = topicConfigDef(c.name);
-        if (def?.type !== 'list')
+        const dflt = listDefault(c.name);
+        if (dflt === undefined)
           throw new KafkaError(ErrorCode.INVALID_CONFIG, `Can't ${opNames[c.op]} to key ${c.name} because its type is not LIST.`);
         // An unset list starts from the static default (Kafka's configSchema.getDefault), not the broker's.
-        const parts = javaSplit(next[c.name] ?? def.defaultValue ?? '').filter((p) => p !== '');
+        const parts = javaSplit(next[c.name] ?? dflt).filter((p) => p !== '');
         for (const v of javaSplit(c.value!)) {
           if (c.op === OpType.APPEND) {
             if (!parts.includes(v)) parts.push(v);
@@ -108,6 +118,36 @@ function newTopicConfigs(current: Record<string, string>, r: AlterResource, incr
   return next;
 }
 
+function topicListDefault(name: string): string | undefined {
+  const def = topicConfigDef(name);
+  return def?.type === 'list' ? (def.defaultValue ?? '') : undefined;
+}
+
+/** A GROUP resource (Kafka's controller: ControllerConfigurationValidator and GroupConfig.validate). */
+async function alterGroup(s: BrokerServices, r: AlterResource, incremental: boolean, validateOnly: boolean): Promise<void> {
+  if (r.resourceName === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Default group resources are not allowed.');
+  const change = (current: Readonly<Record<string, string>>): Record<string, string> => {
+    // No GROUP config is a list.
+    const next = newConfigs(current, r, incremental, () => undefined);
+    const problem = groupConfigProblem(next, s.config);
+    if (problem) throw new KafkaError(ErrorCode.INVALID_CONFIG, problem);
+    return next as Record<string, string>;
+  };
+  if (validateOnly) {
+    change(s.groupConfigs.get(r.resourceName));
+    return;
+  }
+  await s.adminLock(async () => {
+    try {
+      const configs = await s.groupConfigs.update(r.resourceName, change);
+      s.logger.info({ group: r.resourceName, configs }, 'group configs changed');
+    } catch (e) {
+      if (e instanceof ConfigDocumentsFullError) throw new KafkaError(ErrorCode.POLICY_VIOLATION, e.message);
+      throw e;
+    }
+  });
+}
+
 async function alterTopic(s: BrokerServices, r: AlterResource, incremental: boolean, validateOnly: boolean): Promise<void> {
   const name = r.resourceName;
   if (name === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Default topic resources are not allowed.');
@@ -116,7 +156,7 @@ async function alterTopic(s: BrokerServices, r: AlterResource, incremental: bool
   await s.adminLock(async () => {
     for (let attempt = 1; ; attempt++) {
       const topic = s.topics.byName(name);
-      const next = newTopicConfigs(topic?.configs ?? {}, r, incremental);
+      const next = newConfigs(topic?.configs ?? {}, r, incremental, topicListDefault);
       const problem = topicConfigProblem(next);
       if (problem) throw new KafkaError(ErrorCode.INVALID_CONFIG, problem);
       if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
@@ -154,8 +194,10 @@ async function alterResource(s: BrokerServices, r: AlterResource, incremental: b
         // Legacy AlterConfigs never supported logger resources; log levels here are static (skafos.log.level).
         if (!incremental) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${r.resourceType}`);
         throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Log levels cannot be changed at runtime; set skafos.log.level');
-      case ResourceType.CLIENT_METRICS:
       case ResourceType.GROUP:
+        await alterGroup(s, r, incremental, validateOnly);
+        break;
+      case ResourceType.CLIENT_METRICS:
         throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type: ${resourceTypeName(r.resourceType)}`);
       default:
         throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${r.resourceType}`);

@@ -6,6 +6,7 @@ import type { BrokerConfig } from '../config.ts';
 import { topicConfigDefs, topicConfigValue } from '../log/topic-config.ts';
 import type { ConfigType, TopicConfigDef } from '../log/topic-config.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
+import { groupConfigDefs, groupConfigValue } from '../groups/group-config.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 
 /** Kafka's ConfigResource.Type ids. */
@@ -99,6 +100,12 @@ const brokerConfigTypes: Record<string, ConfigType> = {
   'group.min.session.timeout.ms': 'int',
   'group.max.session.timeout.ms': 'int',
   'group.max.size': 'int',
+  'group.consumer.heartbeat.interval.ms': 'int',
+  'group.consumer.session.timeout.ms': 'int',
+  'group.consumer.min.session.timeout.ms': 'int',
+  'group.consumer.max.session.timeout.ms': 'int',
+  'group.consumer.min.heartbeat.interval.ms': 'int',
+  'group.consumer.max.heartbeat.interval.ms': 'int',
   'skafos.group.max.groups': 'int',
   'skafos.group.max.record.bytes': 'int',
   'connections.max.idle.ms': 'long',
@@ -248,4 +255,33 @@ export function topicConfigEntry(def: TopicConfigDef, topic: TopicRecord, config
 
 export function topicConfigEntries(topic: TopicRecord, config: BrokerConfig): ConfigEntry[] {
   return topicConfigDefs.map((def) => topicConfigEntry(def, topic, config));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Group configs
+
+/**
+ * A group's configs (Kafka's createGroupConfigEntry): every GROUP config key, the group's override first
+ * (GROUP_CONFIG), then the synonyms of the broker config `group.<key>`, or, for a key without one, a
+ * DEFAULT_CONFIG synonym under its own name.
+ */
+export function groupConfigEntries(overrides: Readonly<Record<string, string>>, config: BrokerConfig): ConfigEntry[] {
+  return groupConfigDefs.map((def) => {
+    const value = groupConfigValue(overrides, def, config);
+    const synonyms: ConfigSynonym[] = [];
+    if (overrides[def.name] !== undefined) synonyms.push({ name: def.name, value, source: ConfigSource.GROUP_CONFIG });
+    const broker = def.brokerSynonym === null ? undefined : brokerConfigValues(config).find((v) => v.name === def.brokerSynonym);
+    if (broker) synonyms.push(...brokerSynonyms(broker));
+    else synonyms.push({ name: def.brokerSynonym ?? def.name, value: def.kafkaDefault, source: ConfigSource.DEFAULT_CONFIG });
+    return {
+      name: def.name,
+      value,
+      readOnly: false,
+      isSensitive: false,
+      configSource: synonyms[0]!.source,
+      synonyms,
+      configType: configTypeIds[def.type],
+      documentation: def.doc,
+    };
+  });
 }

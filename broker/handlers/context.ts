@@ -9,6 +9,7 @@ import type { ConsumerGroupCoordinator } from '../groups/consumer-coordinator.ts
 import type { ApiMessages, RequestHeader } from '../protocol/generated/index.ts';
 import type { LogManager } from '../log/log-manager.ts';
 import type { MetadataStore } from '../metadata/store.ts';
+import type { ConfigDocuments } from '../metadata/config-docs.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
 
@@ -35,6 +36,8 @@ export interface BrokerServices {
   txn: TxnService;
   /** KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe); offsets stay with `groups`. */
   consumerGroups: ConsumerGroupCoordinator;
+  /** GROUP config resources: each group's overrides (broker/groups/group-config.ts), cluster-wide. */
+  groupConfigs: ConfigDocuments;
 }
 
 export interface RequestContext {

@@ -5,7 +5,15 @@ import type { DescribeConfigsRequest, DescribeConfigsResponseInput } from '../pr
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { topicNameProblem } from '../metadata/topics.ts';
 import { defaultMessage, toApiError } from './api-error.ts';
-import { brokerConfigEntries, ConfigSource, parseBrokerId, ResourceType, resourceTypeName, topicConfigEntries } from './config-entries.ts';
+import {
+  brokerConfigEntries,
+  ConfigSource,
+  groupConfigEntries,
+  parseBrokerId,
+  ResourceType,
+  resourceTypeName,
+  topicConfigEntries,
+} from './config-entries.ts';
 import type { ConfigEntry } from './config-entries.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
@@ -62,6 +70,10 @@ function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
           documentation: '',
         },
       ];
+    case ResourceType.GROUP:
+      // A group need not exist: Kafka describes the configs it would run with.
+      if (r.resourceName === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Group name must not be empty');
+      return groupConfigEntries(s.groupConfigs.get(r.resourceName), s.config);
     default:
       throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type: ${resourceTypeName(r.resourceType)}`);
   }

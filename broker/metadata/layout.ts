@@ -289,3 +289,21 @@ export function txnOffsetsPartitionPrefix(coordinatorPartition: number): string 
 export function txnOffsetsKey(coordinatorPartition: number, groupId: string, producerId: number): string {
   return `${txnOffsetsPartitionPrefix(coordinatorPartition)}${Buffer.from(groupId, 'utf8').toString('base64url')}/${producerId}`;
 }
+
+/**
+ * Dynamic configs of one consumer group (Kafka's GROUP config resources, KIP-848): `{ configs }`, the group's
+ * overrides by Kafka name. Cluster-wide, not under a coordinator partition (Kafka keeps them in the cluster's
+ * metadata, and a group need not exist to have configs); group ids appear base64url-encoded.
+ */
+export const groupConfigPrefix = '/group-configs/';
+export function groupConfigKey(groupId: string): string {
+  return groupConfigPrefix + groupIdSegment(groupId);
+}
+export function parseGroupConfigKey(key: string): string | null {
+  const m = /^\/group-configs\/([A-Za-z0-9_-]*)$/.exec(key);
+  return m ? Buffer.from(m[1]!, 'base64url').toString('utf8') : null;
+}
+
+export interface GroupConfigRecord {
+  configs: Record<string, string>;
+}

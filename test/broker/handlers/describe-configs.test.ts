@@ -6,7 +6,7 @@ import { createTopic, startTestBroker } from './support/client.ts';
 const TOPIC = 2;
 const BROKER = 4;
 const BROKER_LOGGER = 8;
-const GROUP = 32;
+const CLIENT_METRICS = 16;
 // ConfigSource
 const TOPIC_CONFIG = 1;
 const STATIC_BROKER_CONFIG = 4;
@@ -189,7 +189,7 @@ t.test('DescribeConfigs', async (t) => {
       describe([
         { resourceType: TOPIC, resourceName: 'missing' },
         { resourceType: TOPIC, resourceName: 'bad name' },
-        { resourceType: GROUP, resourceName: 'g' },
+        { resourceType: CLIENT_METRICS, resourceName: 'g' },
         { resourceType: TOPIC, resourceName: 'orders', configurationKeys: ['retention.ms'] },
       ]),
     );
@@ -201,7 +201,7 @@ t.test('DescribeConfigs', async (t) => {
       configs: [],
     });
     t.match(r.results[1], { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: /illegal/ });
-    t.match(r.results[2], { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Unsupported resource type: GROUP' });
+    t.match(r.results[2], { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Unsupported resource type: CLIENT_METRICS' });
     t.match(r.results[3], { errorCode: ErrorCode.NONE, configs: [{ name: 'retention.ms' }] }, 'other resources are unaffected');
   });
 
