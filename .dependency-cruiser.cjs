@@ -4,7 +4,7 @@
 
 // Layers, bottom to top. A module may import modules of its own layer and of the layers below, never above.
 const layers = [
-  { name: 'protocol-config', paths: ['^broker/protocol/', '^broker/config\\.ts$'] },
+  { name: 'protocol-config', paths: ['^broker/protocol/', '^broker/config\\.ts$', '^broker/config/'] },
   { name: 'storage-metadata-ops', paths: ['^broker/storage/', '^broker/metadata/', '^broker/ops/'] },
   { name: 'log-cluster', paths: ['^broker/log/', '^broker/cluster/'] },
   { name: 'groups', paths: ['^broker/groups/'] },

@@ -23,6 +23,7 @@ import { clusterKey } from './metadata/layout.ts';
 import type { MetadataStore } from './metadata/store.ts';
 import { TopicRegistry } from './metadata/topics.ts';
 import { ConfigDocuments } from './metadata/config-docs.ts';
+import { DynamicBrokerConfig } from './metadata/dynamic-broker-config.ts';
 import { groupConfigKey, groupConfigPrefix, parseGroupConfigKey } from './metadata/layout.ts';
 import { startOpsServer } from './ops/http.ts';
 import type { OpsServer } from './ops/http.ts';
@@ -127,7 +128,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   let reportFailure!: (e: Error) => void;
   const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
   const etcdCluster = clustered ? newEtcdCluster(config, logger, metadata, topics, nodeId, advertised, reportFailure) : null;
-  const logs = await startLogs(config, logger, metadata, stores.objectStore, topics, nodeId, advertised, etcdCluster);
+  // Dynamic broker configs (this broker's and the cluster-wide defaults), followed through the metadata store.
+  const dynamicConfig = new DynamicBrokerConfig({ store: metadata, config, nodeId });
+  await dynamicConfig.start();
+  const logs = await startLogs(config, logger, metadata, stores.objectStore, topics, nodeId, advertised, etcdCluster, dynamicConfig);
   const single = etcdCluster
     ? null
     : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
@@ -144,7 +148,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics, groupConfigs);
   const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
   const services: BrokerServices = {
-    config,
+    config: dynamicConfig.current,
+    dynamicConfig,
     nodeId,
     clusterId,
     advertisedHost: advertised.host,
@@ -161,6 +166,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     txn,
     groupConfigs,
   };
+  dynamicConfig.onChange((c) => {
+    services.config = c;
+    logger.info({ perBroker: dynamicConfig.perBroker(), defaults: dynamicConfig.defaults() }, 'dynamic broker configs applied');
+  });
   await txn.start(services);
   const server = await listen(config, listener, services, logger);
   // With port 0 the advertised port follows the bound one.
@@ -187,7 +196,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
         timers: [retentionTimer, stores.healthTimer, walTimer],
         server,
         logs,
-        coordinators: [groups, consumerGroups, txn, { close: async () => groupConfigs.close() }],
+        coordinators: [
+          groups,
+          consumerGroups,
+          txn,
+          { close: async () => groupConfigs.close() },
+          { close: async () => dynamicConfig.close() },
+        ],
         ops,
         stores,
       });
@@ -291,6 +306,7 @@ async function startLogs(
   nodeId: number,
   advertised: { host: string; port: number },
   etcdCluster: EtcdCluster | null,
+  dynamicConfig: DynamicBrokerConfig,
 ): Promise<LogManager> {
   const logs = new LogManager({
     metadata,
@@ -318,9 +334,9 @@ async function startLogs(
     },
     logger: logger.child({ component: 'log' }),
     retentionOf: (topic) => ({
-      retentionMs: topicNumber(topic, 'retention.ms', config),
-      retentionBytes: topicNumber(topic, 'retention.bytes', config),
-      deleteEnabled: topicConfigValue(topic, 'cleanup.policy', config)
+      retentionMs: topicNumber(topic, 'retention.ms', dynamicConfig.current),
+      retentionBytes: topicNumber(topic, 'retention.bytes', dynamicConfig.current),
+      deleteEnabled: topicConfigValue(topic, 'cleanup.policy', dynamicConfig.current)
         .split(',')
         .map((p) => p.trim())
         .includes('delete'),

@@ -7,6 +7,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeConfig } from '../broker/config.ts';
 import { groupConfigDefs } from '../broker/groups/group-config.ts';
+import { appliedDynamicKeys, dynamicBrokerKeys } from '../broker/config/dynamic-broker-keys.ts';
+import { topicConfigDefs } from '../broker/log/topic-config.ts';
 
 export const referencePath = resolve(dirname(fileURLToPath(import.meta.url)), '../docs/configuration.md');
 
@@ -73,6 +75,41 @@ export function renderConfigReference(): string {
     '## Skafos settings',
     '',
     ...table(skafos),
+    '',
+    '## Dynamic broker configs',
+    '',
+    "As in Kafka, Admin's IncrementalAlterConfigs and AlterConfigs on a BROKER resource (`kafka-configs.sh",
+    "--entity-type brokers`) change Kafka's dynamic broker configs at runtime: for one broker (resource name = its",
+    'node id; only the broker that receives the request accepts its own id) or as the cluster-wide default (name',
+    "''). They are kept in the metadata store (`/broker-configs/`), shared by the cluster: every broker applies",
+    'the default and its own within a second, and after a restart. A broker value beats the default, which beats',
+    'the static configuration above. DescribeConfigs reports them with the sources DYNAMIC_BROKER_CONFIG and',
+    'DYNAMIC_DEFAULT_BROKER_CONFIG in their synonyms; the cluster-wide default resource lists the defaults set.',
+    '',
+    "Refused as Kafka refuses them, with INVALID_REQUEST and Kafka's message: keys that cannot change at runtime",
+    '(`Cannot update these configs dynamically: Set(...)`: every other key of the tables above), SSL keystore and',
+    'truststore keys without a `listener.name.<listener>.` prefix, values of the wrong type or range, and',
+    'per-broker keys (listener, SSL and SASL ones) set as the cluster-wide default. A `message.max.bytes` above',
+    '`socket.request.max.bytes` or `skafos.flush.max.pending.bytes` is refused too.',
+    '',
+    'Applied (topics without an override follow them at once): ' +
+      Object.keys(appliedDynamicKeys).map(code).join(', ') +
+      ', and the Kafka settings topic configs fall back to: ' +
+      [...new Set(topicConfigDefs.flatMap((d) => (d.kafkaSynonym !== undefined && !d.synonym ? [d.kafkaSynonym] : [])))]
+        .filter((k) => dynamicBrokerKeys.includes(k))
+        .sort()
+        .map(code)
+        .join(', ') +
+      ' (`log.cleanup.policy` governs retention and DeleteRecords; the others are described, as their topic configs' +
+      ' are accepted for compatibility). `producer.id.expiration.ms` applies to producer state read by Produce; the' +
+      ' compactor keeps the value it started with.',
+    '',
+    'Accepted, stored and described, no effect (Skafos has no such mechanism): ' +
+      dynamicBrokerKeys
+        .filter((k) => !(k in appliedDynamicKeys) && !topicConfigDefs.some((d) => d.kafkaSynonym === k && !d.synonym))
+        .map(code)
+        .join(', ') +
+      ', and any `listener.name.<listener>.<key>` form of the listener keys.',
     '',
     '## Group configs',
     '',

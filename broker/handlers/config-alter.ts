@@ -1,10 +1,13 @@
 // What AlterConfigs and IncrementalAlterConfigs share: Kafka's broker-side preprocessing (ConfigAdminManager:
 // duplicate resources and keys, null values, broker resources) and the controller's topic changes
 // (ConfigurationControlManager + ControllerConfigurationValidator), with Kafka's error codes and messages.
-// Broker configs are all static here, so any change to one fails as Kafka fails a non-dynamic config.
+// Broker resources take Kafka's dynamic broker configs (broker/config/dynamic-broker-keys.ts); GROUP resources
+// take Kafka's group configs (broker/groups/group-config.ts).
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
+import { describeConfig } from '../config.ts';
 import { TopicChangedError, topicNameProblem } from '../metadata/topics.ts';
-import { topicConfigDef, topicConfigProblem } from '../log/topic-config.ts';
+import { topicConfigDef, topicConfigDefs, topicConfigProblem } from '../log/topic-config.ts';
+import { dynamicKeyType, isNonDynamic, isPerBrokerOnly, listenerBase, needsListenerPrefix } from '../config/dynamic-broker-keys.ts';
 import { groupConfigProblem } from '../groups/group-config.ts';
 import { ConfigDocumentsFullError } from '../metadata/config-docs.ts';
 import { apiError, noError, toApiError } from './api-error.ts';
@@ -36,43 +39,130 @@ function javaSplit(v: string): string[] {
   return parts;
 }
 
-/** Dynamic broker configs: none. Kafka's message for a config that cannot change at runtime (a Scala Set). */
-function validateBrokerChange(s: BrokerServices, r: AlterResource, incremental: boolean): void {
-  if (r.resourceName !== '') {
+/** Kafka's LIST defaults of the dynamic list keys, where APPEND/SUBTRACT on an unset key starts. */
+const dynamicListDefaults: Record<string, string> = {
+  'log.cleanup.policy': 'delete',
+  'sasl.enabled.mechanisms': 'GSSAPI',
+  'sasl.kerberos.principal.to.local.rules': 'DEFAULT',
+  'ssl.enabled.protocols': 'TLSv1.2,TLSv1.3',
+};
+
+/** Every key of the broker's configuration (all static unless Kafka's dynamic keys). */
+let staticKeys: ReadonlySet<string> | null = null;
+
+/** A Scala Set as Kafka's messages print it. */
+function scalaSet(names: string[]): string {
+  return `Set(${names.join(', ')})`;
+}
+
+/** Kafka's ConfigDef parsing of one value of a dynamic key (its validators too, for the keys topic configs share). */
+function dynamicValueProblem(name: string, value: string): string | null {
+  const base = listenerBase(name) ?? name;
+  const def = topicConfigDefs.find((d) => d.synonym?.name === base || (d.synonym === undefined && d.kafkaSynonym === base));
+  if (def?.validate) {
+    const problem = def.validate(value);
+    if (problem === null || problem === undefined) return null;
+    const [shown, text] = typeof problem === 'string' ? [value, problem] : [problem.value, problem.problem];
+    return `Invalid value ${shown} for configuration ${name}: ${text}`;
+  }
+  const type = dynamicKeyType(name) ?? brokerConfigType(name);
+  const v = value.trim();
+  const bits = { short: 16n, int: 32n, long: 64n } as const;
+  if (type === 'short' || type === 'int' || type === 'long') {
+    const limit = 2n ** (bits[type] - 1n);
+    if (!/^[+-]?\d+$/.test(v) || BigInt(v) < -limit || BigInt(v) >= limit)
+      return `Invalid value ${value} for configuration ${name}: Not a number of type ${type.toUpperCase()}`;
+  } else if (type === 'double') {
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v))
+      return `Invalid value ${value} for configuration ${name}: Not a number of type DOUBLE`;
+  } else if (type === 'boolean') {
+    if (v.toLowerCase() !== 'true' && v.toLowerCase() !== 'false')
+      return `Invalid value ${value} for configuration ${name}: Expected value to be either true or false`;
+  }
+  return null;
+}
+
+/**
+ * Kafka's checks of a broker resource's dynamic configs after the change (DynamicBrokerConfig.validateConfigs):
+ * keys that cannot change at runtime, SSL keys without a listener prefix, values, and per-broker keys set as a
+ * cluster-wide default; then Skafos's own rules between sizes. Kafka answers INVALID_REQUEST for all of them.
+ */
+function brokerConfigsProblem(props: Record<string, string>, changed: string[], perBroker: boolean, s: BrokerServices): string | null {
+  const names = Object.keys(props);
+  staticKeys ??= new Set(describeConfig().map((d) => d.key));
+  const known = staticKeys;
+  const nonDynamic = names.filter((n) => isNonDynamic(n, (k) => known.has(k) || brokerConfigType(k) !== undefined));
+  if (nonDynamic.length > 0) return `Cannot update these configs dynamically: ${scalaSet(nonDynamic)}`;
+  const unprefixed = names.filter(needsListenerPrefix);
+  if (unprefixed.length > 0)
+    return `These security configs can be dynamically updated only per-listener using the listener prefix: ${scalaSet(unprefixed)}`;
+  for (const n of names) {
+    const problem = dynamicValueProblem(n, props[n]!);
+    if (problem) return problem;
+  }
+  if (!perBroker) {
+    const perBrokerOnly = names.filter(isPerBrokerOnly);
+    if (perBrokerOnly.length > 0)
+      return `Cannot update these configs at default cluster level, broker id must be specified: ${scalaSet(perBrokerOnly)}`;
+  }
+  if (changed.includes('message.max.bytes') && props['message.max.bytes'] !== undefined) {
+    const max = Number(props['message.max.bytes'].trim());
+    const c = s.dynamicConfig.static;
+    if (max > c.socketRequestMaxBytes) return `message.max.bytes must not exceed socket.request.max.bytes (${c.socketRequestMaxBytes})`;
+    if (max > c.flushMaxPendingBytes) return `message.max.bytes must not exceed skafos.flush.max.pending.bytes (${c.flushMaxPendingBytes})`;
+  }
+  return null;
+}
+
+/**
+ * A BROKER resource: this broker's dynamic configs (its node id) or the cluster-wide defaults (''). Kafka's
+ * broker-side preprocessing (ConfigAdminManager: the broker id, APPEND/SUBTRACT on lists only) and validation,
+ * then the change is stored in the metadata store, where every broker of the cluster picks it up.
+ */
+async function alterBroker(s: BrokerServices, r: AlterResource, incremental: boolean, validateOnly: boolean): Promise<void> {
+  const perBroker = r.resourceName !== '';
+  if (perBroker) {
     const id = parseBrokerId(r.resourceName, 'Node id');
     if (id !== s.nodeId)
       throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${s.nodeId}, but received ${r.resourceName}`);
   }
-  // The dynamic configs this broker would hold afterwards: it holds none now.
-  const props = new Set<string>();
   for (const c of r.configs) {
-    if (!incremental) {
-      props.add(c.name);
-      continue;
-    }
-    switch (c.op) {
-      case OpType.SET:
-        props.add(c.name);
-        break;
-      case OpType.DELETE:
-        props.delete(c.name);
-        break;
-      case OpType.APPEND:
-      case OpType.SUBTRACT:
-        if (brokerConfigType(c.name) !== 'list') {
-          throw new KafkaError(
-            ErrorCode.INVALID_CONFIG,
-            `Config value ${c.op === OpType.APPEND ? 'append' : 'subtract'} is not allowed for config key: ${c.name}`,
-          );
-        }
-        props.add(c.name);
-        break;
-      default:
-        throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
+    if (!incremental) continue;
+    if (c.op === OpType.APPEND || c.op === OpType.SUBTRACT) {
+      if ((dynamicKeyType(c.name) ?? brokerConfigType(c.name)) !== 'list')
+        throw new KafkaError(
+          ErrorCode.INVALID_CONFIG,
+          `Config value ${c.op === OpType.APPEND ? 'append' : 'subtract'} is not allowed for config key: ${c.name}`,
+        );
+    } else if (c.op !== OpType.SET && c.op !== OpType.DELETE) {
+      throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${c.op}`);
     }
   }
-  if (props.size > 0)
-    throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: Set(${[...props].join(', ')})`);
+  const change = (current: Readonly<Record<string, string>>): Record<string, string> => {
+    const next = newConfigs(current, r, incremental, (name) =>
+      (dynamicKeyType(name) ?? brokerConfigType(name)) === 'list' ? (current[name] ?? dynamicListDefaults[name] ?? '') : undefined,
+    ) as Record<string, string>;
+    const problem = brokerConfigsProblem(
+      next,
+      r.configs.map((c) => c.name),
+      perBroker,
+      s,
+    );
+    if (problem) throw new KafkaError(ErrorCode.INVALID_REQUEST, problem);
+    return next;
+  };
+  const current = perBroker ? s.dynamicConfig.perBroker() : s.dynamicConfig.defaults();
+  if (validateOnly) {
+    change(current);
+    return;
+  }
+  await s.adminLock(async () => {
+    const configs = await s.dynamicConfig.update(r.resourceName, change);
+    s.logger.info(
+      { resource: r.resourceName === '' ? 'cluster default' : `broker ${r.resourceName}`, configs },
+      'dynamic broker configs changed',
+    );
+  });
 }
 
 /**
@@ -185,7 +275,7 @@ async function alterResource(s: BrokerServices, r: AlterResource, incremental: b
     if (nulls.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${nulls.join(', ')}`);
     switch (r.resourceType) {
       case ResourceType.BROKER:
-        validateBrokerChange(s, r, incremental);
+        await alterBroker(s, r, incremental, validateOnly);
         break;
       case ResourceType.TOPIC:
         await alterTopic(s, r, incremental, validateOnly);

@@ -1,12 +1,14 @@
 // Config resources as DescribeConfigs reports them (Kafka's ConfigHelper): each entry's value, source, synonyms
-// in Kafka's order, type and documentation, for topics (overrides over broker settings over defaults) and for
-// this broker (its static configuration; nothing is dynamic, so every broker config is read-only).
+// in Kafka's order, type and documentation, for topics (overrides over broker settings over defaults), for this
+// broker (dynamic configs over its static configuration; only Kafka's dynamic keys are writable), for the
+// cluster-wide default broker resource, and for groups.
 import { describeConfig, formatConfig, loadConfig, SENSITIVE_CONFIG_KEYS } from '../config.ts';
 import type { BrokerConfig } from '../config.ts';
 import { topicConfigDefs, topicConfigValue } from '../log/topic-config.ts';
 import type { ConfigType, TopicConfigDef } from '../log/topic-config.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import { groupConfigDefs, groupConfigValue } from '../groups/group-config.ts';
+import { dynamicKeyType, isDynamicBrokerKey, listenerBase } from '../config/dynamic-broker-keys.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 
 /** Kafka's ConfigResource.Type ids. */
@@ -201,44 +203,109 @@ export function brokerConfigValues(config: BrokerConfig): BrokerConfigValue[] {
   return values;
 }
 
-/** Kafka's configSynonyms for a broker key with no dynamic configs: the static value, then the default. */
-function brokerSynonyms(v: BrokerConfigValue): ConfigSynonym[] {
+/** The dynamic broker configs in force (DynamicBrokerConfig satisfies it), and the static configuration under them. */
+export interface DynamicLayers {
+  readonly static: BrokerConfig;
+  /** The cluster-wide dynamic defaults (resource name ''). */
+  defaults(): Readonly<Record<string, string>>;
+  /** This broker's own dynamic configs. */
+  perBroker(): Readonly<Record<string, string>>;
+}
+
+const noLayers = (config: BrokerConfig): DynamicLayers => ({ static: config, defaults: () => ({}), perBroker: () => ({}) });
+
+/**
+ * Kafka's configSynonyms for one broker key: its dynamic per-broker value, its dynamic default, its static
+ * value, then its default.
+ */
+function brokerSynonyms(v: BrokerConfigValue | undefined, name: string, dyn?: DynamicLayers): ConfigSynonym[] {
   const out: ConfigSynonym[] = [];
-  if (v.configured) out.push({ name: v.name, value: v.value, source: ConfigSource.STATIC_BROKER_CONFIG });
-  if (v.defaultValue !== null) out.push({ name: v.name, value: v.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
+  const own = dyn?.perBroker()[name];
+  if (own !== undefined) out.push({ name, value: own, source: ConfigSource.DYNAMIC_BROKER_CONFIG });
+  const dflt = dyn?.defaults()[name];
+  if (dflt !== undefined) out.push({ name, value: dflt, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG });
+  if (v?.configured) out.push({ name, value: v.value, source: ConfigSource.STATIC_BROKER_CONFIG });
+  if (v && v.defaultValue !== null) out.push({ name, value: v.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
   return out;
 }
 
-/** This broker's configs (Kafka's createBrokerConfigEntry with perBrokerConfig). */
-export function brokerConfigEntries(config: BrokerConfig): ConfigEntry[] {
-  return brokerConfigValues(config).map((v) => {
-    const sensitive = SENSITIVE_CONFIG_KEYS.has(v.name);
-    const synonyms = sensitive ? brokerSynonyms(v).map((syn) => ({ ...syn, value: null })) : brokerSynonyms(v);
-    return {
-      name: v.name,
-      value: sensitive ? null : v.value,
-      readOnly: true,
-      isSensitive: sensitive,
-      configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
-      synonyms,
-      configType: configTypeIds[v.type],
-      documentation: v.doc,
-    };
+/** A dynamic key's type: Kafka's for it, else the one Skafos knows. */
+function keyType(name: string): ConfigType {
+  return (dynamicKeyType(name) as ConfigType | undefined) ?? brokerConfigTypes[name] ?? 'string';
+}
+
+function isSensitiveKey(name: string): boolean {
+  return SENSITIVE_CONFIG_KEYS.has(name) || dynamicKeyType(name) === 'password';
+}
+
+function brokerEntry(name: string, value: string | null, synonyms: ConfigSynonym[], type: ConfigType, doc: string): ConfigEntry {
+  const sensitive = isSensitiveKey(name);
+  return {
+    name,
+    value: sensitive ? null : value,
+    readOnly: !isDynamicBrokerKey(name) && listenerBase(name) === null,
+    isSensitive: sensitive,
+    configSource: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+    synonyms: sensitive ? synonyms.map((syn) => ({ ...syn, value: null })) : synonyms,
+    configType: configTypeIds[type],
+    documentation: doc,
+  };
+}
+
+/**
+ * This broker's configs (Kafka's createBrokerConfigEntry with perBrokerConfig): every key of its configuration,
+ * then any other key holding a dynamic config; values are the ones in force (dynamic over static).
+ */
+export function brokerConfigEntries(config: BrokerConfig, dyn: DynamicLayers = noLayers(config)): ConfigEntry[] {
+  const own = dyn.perBroker();
+  const dflts = dyn.defaults();
+  const out = brokerConfigValues(dyn.static).map((v) => {
+    const value = own[v.name] ?? dflts[v.name] ?? v.value;
+    return brokerEntry(v.name, value, brokerSynonyms(v, v.name, dyn), v.type, v.doc);
   });
+  const listed = new Set(out.map((e) => e.name));
+  const extra = [...new Set([...Object.keys(own), ...Object.keys(dflts)])].filter((n) => !listed.has(n)).sort();
+  for (const name of extra) out.push(brokerEntry(name, own[name] ?? dflts[name]!, brokerSynonyms(undefined, name, dyn), keyType(name), ''));
+  return out;
+}
+
+/** The cluster-wide default resource (Kafka's createBrokerConfigEntry without perBrokerConfig): its dynamic defaults only. */
+export function brokerDefaultEntries(dyn: DynamicLayers): ConfigEntry[] {
+  const docs = new Map(brokerConfigValues(dyn.static).map((v) => [v.name, v]));
+  return Object.entries(dyn.defaults())
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) =>
+      brokerEntry(
+        name,
+        value,
+        [{ name, value, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG }],
+        docs.get(name)?.type ?? keyType(name),
+        docs.get(name)?.doc ?? '',
+      ),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Topic configs
 
-/** One topic config (Kafka's createTopicConfigEntry): the override, then the broker synonym's static and default values. */
-export function topicConfigEntry(def: TopicConfigDef, topic: TopicRecord, config: BrokerConfig): ConfigEntry {
+/**
+ * One topic config (Kafka's createTopicConfigEntry): the override, then the broker synonym's dynamic, static and
+ * default values. `config` is the configuration in force (dynamic configs included), `dyn` the layers under it.
+ */
+export function topicConfigEntry(
+  def: TopicConfigDef,
+  topic: TopicRecord,
+  config: BrokerConfig,
+  dyn: DynamicLayers = noLayers(config),
+): ConfigEntry {
   const value = topicConfigValue(topic, def.name, config);
   const synonyms: ConfigSynonym[] = [];
   if (topic.configs[def.name] !== undefined) synonyms.push({ name: def.name, value, source: ConfigSource.TOPIC_CONFIG });
   if (def.synonym) {
-    const broker = brokerConfigValues(config).find((v) => v.name === def.synonym!.name);
-    if (broker) synonyms.push(...brokerSynonyms(broker));
+    const broker = brokerConfigValues(dyn.static).find((v) => v.name === def.synonym!.name);
+    if (broker) synonyms.push(...brokerSynonyms(broker, broker.name, dyn));
   } else if (def.kafkaSynonym !== undefined && def.defaultValue !== undefined) {
+    synonyms.push(...brokerSynonyms(undefined, def.kafkaSynonym, dyn));
     synonyms.push({ name: def.kafkaSynonym, value: def.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
   }
   return {
@@ -253,8 +320,8 @@ export function topicConfigEntry(def: TopicConfigDef, topic: TopicRecord, config
   };
 }
 
-export function topicConfigEntries(topic: TopicRecord, config: BrokerConfig): ConfigEntry[] {
-  return topicConfigDefs.map((def) => topicConfigEntry(def, topic, config));
+export function topicConfigEntries(topic: TopicRecord, config: BrokerConfig, dyn?: DynamicLayers): ConfigEntry[] {
+  return topicConfigDefs.map((def) => topicConfigEntry(def, topic, config, dyn));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -271,7 +338,7 @@ export function groupConfigEntries(overrides: Readonly<Record<string, string>>, 
     const synonyms: ConfigSynonym[] = [];
     if (overrides[def.name] !== undefined) synonyms.push({ name: def.name, value, source: ConfigSource.GROUP_CONFIG });
     const broker = def.brokerSynonym === null ? undefined : brokerConfigValues(config).find((v) => v.name === def.brokerSynonym);
-    if (broker) synonyms.push(...brokerSynonyms(broker));
+    if (broker) synonyms.push(...brokerSynonyms(broker, broker.name));
     else synonyms.push({ name: def.brokerSynonym ?? def.name, value: def.kafkaDefault, source: ConfigSource.DEFAULT_CONFIG });
     return {
       name: def.name,

@@ -10,11 +10,19 @@ import type { ApiMessages, RequestHeader } from '../protocol/generated/index.ts'
 import type { LogManager } from '../log/log-manager.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import type { ConfigDocuments } from '../metadata/config-docs.ts';
+import type { DynamicBrokerConfig } from '../metadata/dynamic-broker-config.ts';
+import type { DynamicallyConfigured } from '../config/dynamic-broker-keys.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
 
 export interface BrokerServices {
-  config: BrokerConfig;
+  /**
+   * The configuration in force: the static one with the dynamic broker configs Skafos applies laid over it.
+   * Replaced (never changed in place) when a dynamic config changes; read it at use, do not keep it.
+   */
+  config: BrokerConfig & DynamicallyConfigured;
+  /** Dynamic broker configs: this broker's and the cluster-wide defaults, and the static configuration. */
+  dynamicConfig: DynamicBrokerConfig;
   nodeId: number;
   clusterId: string;
   /** The advertised endpoint clients are told to use. */

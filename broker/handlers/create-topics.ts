@@ -68,7 +68,7 @@ export const createTopicsHandler: ApiHandler<typeof ApiKey.CreateTopics> = {
           ctx.apiVersion < 5
             ? null
             : topicConfigDefs.map((d): CreateTopicsResponseCreatableTopicConfigsInput => {
-                const e = topicConfigEntry(d, record, s.config);
+                const e = topicConfigEntry(d, record, s.config, s.dynamicConfig);
                 return { name: e.name, value: e.value, readOnly: e.readOnly, configSource: e.configSource, isSensitive: e.isSensitive };
               }),
       });

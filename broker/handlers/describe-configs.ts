@@ -7,6 +7,7 @@ import { topicNameProblem } from '../metadata/topics.ts';
 import { defaultMessage, toApiError } from './api-error.ts';
 import {
   brokerConfigEntries,
+  brokerDefaultEntries,
   ConfigSource,
   groupConfigEntries,
   parseBrokerId,
@@ -40,18 +41,18 @@ function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
       const topic = s.topics.byName(r.resourceName);
       // Kafka sets no message here, so the field keeps its default: empty, not null.
       if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, '');
-      return topicConfigEntries(topic, s.config);
+      return topicConfigEntries(topic, s.config, s.dynamicConfig);
     }
     case ResourceType.BROKER:
-      // The cluster-wide default resource holds dynamic defaults only, and there are none.
-      if (r.resourceName === '') return [];
+      // The cluster-wide default resource: the dynamic defaults only.
+      if (r.resourceName === '') return brokerDefaultEntries(s.dynamicConfig);
       if (parseBrokerId(r.resourceName, 'Broker id') !== s.nodeId) {
         throw new KafkaError(
           ErrorCode.INVALID_REQUEST,
           `Unexpected broker id, expected ${s.nodeId} or empty string, but received ${r.resourceName}`,
         );
       }
-      return brokerConfigEntries(s.config);
+      return brokerConfigEntries(s.dynamicConfig.static, s.dynamicConfig);
     case ResourceType.BROKER_LOGGER:
       if (r.resourceName === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Broker id must not be empty');
       if (parseBrokerId(r.resourceName, 'Broker id') !== s.nodeId) {
@@ -73,7 +74,7 @@ function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
     case ResourceType.GROUP:
       // A group need not exist: Kafka describes the configs it would run with.
       if (r.resourceName === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Group name must not be empty');
-      return groupConfigEntries(s.groupConfigs.get(r.resourceName), s.config);
+      return groupConfigEntries(s.groupConfigs.get(r.resourceName), s.dynamicConfig.static);
     default:
       throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type: ${resourceTypeName(r.resourceType)}`);
   }

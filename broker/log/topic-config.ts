@@ -1,6 +1,7 @@
 // Topic-level configs: Kafka's names, the broker setting each falls back to (its synonym), and validation with
 // Kafka's ConfigDef rules and messages (values are trimmed before parsing; numbers must fit the Java type).
 import type { BrokerConfig } from '../config.ts';
+import type { DynamicallyConfigured } from '../config/dynamic-broker-keys.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 
 export type ConfigType = 'long' | 'int' | 'boolean' | 'string' | 'list' | 'double' | 'class' | 'password' | 'short';
@@ -255,13 +256,17 @@ export function topicConfigProblem(configs: Record<string, string | null>): stri
   return null;
 }
 
-/** The effective value of a topic config: the override, else the broker synonym, else the static default. */
-export function topicConfigValue(topic: TopicRecord, name: string, broker: BrokerConfig): string {
+/**
+ * The effective value of a topic config: the override, else the broker synonym (`broker` is the configuration
+ * in force, dynamic broker configs included), else a dynamic value of Kafka's synonym, else the static default.
+ */
+export function topicConfigValue(topic: TopicRecord, name: string, broker: BrokerConfig & DynamicallyConfigured): string {
   const override = topic.configs[name];
   if (override !== undefined) return override;
   const def = byName.get(name);
   if (!def) throw new Error(`unknown topic config ${name}`);
-  return def.synonym ? def.synonym.value(broker) : def.defaultValue!;
+  if (def.synonym) return def.synonym.value(broker);
+  return (def.kafkaSynonym !== undefined ? broker.dynamicKafkaDefaults?.[def.kafkaSynonym] : undefined) ?? def.defaultValue!;
 }
 
 export function topicNumber(topic: TopicRecord, name: string, broker: BrokerConfig): number {

@@ -307,3 +307,17 @@ export function parseGroupConfigKey(key: string): string | null {
 export interface GroupConfigRecord {
   configs: Record<string, string>;
 }
+
+/**
+ * Dynamic broker configs (AlterConfigs/IncrementalAlterConfigs on BROKER resources): `{ configs }` by Kafka name,
+ * `/broker-configs/default` for the cluster-wide default (resource name '') and `/broker-configs/<nodeId>` for
+ * one broker's own. Every broker follows the prefix and applies its own and the default.
+ */
+export const brokerConfigPrefix = '/broker-configs/';
+export function brokerConfigKey(resourceName: string): string {
+  return brokerConfigPrefix + (resourceName === '' ? 'default' : resourceName);
+}
+export function parseBrokerConfigKey(key: string): string | null {
+  const m = /^\/broker-configs\/(default|\d+)$/.exec(key);
+  return m ? (m[1] === 'default' ? '' : m[1]!) : null;
+}

@@ -82,12 +82,12 @@ t.test('AlterConfigs', async (t) => {
 
   t.test('broker resources', async (t) => {
     const r = await alter(client, 1, [
-      [BROKER, '1', { 'log.retention.ms': '1000' }],
+      [BROKER, '1', { 'log.retention.hours': '1' }],
       [BROKER, '', {}],
     ]);
     t.match(r.responses[0], {
       errorCode: ErrorCode.INVALID_REQUEST,
-      errorMessage: 'Cannot update these configs dynamically: Set(log.retention.ms)',
+      errorMessage: 'Cannot update these configs dynamically: Set(log.retention.hours)',
       resourceType: BROKER,
       resourceName: '1',
     });

@@ -162,7 +162,7 @@ t.test('IncrementalAlterConfigs', async (t) => {
         BROKER,
         '1',
         [
-          ['log.retention.ms', SET, '1000'],
+          ['log.retention.hours', SET, '1'],
           ['num.partitions', SET, '3'],
         ],
       ],
@@ -174,7 +174,7 @@ t.test('IncrementalAlterConfigs', async (t) => {
     ]);
     t.match(r.responses[0], {
       errorCode: ErrorCode.INVALID_REQUEST,
-      errorMessage: 'Cannot update these configs dynamically: Set(log.retention.ms, num.partitions)',
+      errorMessage: 'Cannot update these configs dynamically: Set(log.retention.hours, num.partitions)',
     });
     t.match(r.responses[1], { errorCode: ErrorCode.NONE }, 'deleting a dynamic config that does not exist is fine');
     t.match(r.responses[2], { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Unexpected broker id, expected 1, but received 2' });
