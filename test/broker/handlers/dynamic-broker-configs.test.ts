@@ -179,6 +179,37 @@ t.test('dynamic broker configs', async (t) => {
   });
 });
 
+t.test('retention follows a new cluster-wide log.retention.ms', async (t) => {
+  const { broker, client } = await startTestBroker(t, { 'skafos.compaction.min.age.ms': '0', 'skafos.compaction.interval.ms': '100' });
+  await createTopic(client, 'aging');
+  await createTopic(client, 'pinned', 1, { 'retention.ms': '-1' });
+  for (let i = 0; i < 3; i++) {
+    await produce(client, 'aging', 0, 5);
+    await produce(client, 'pinned', 0, 5);
+  }
+  const earliest = async (topic: string): Promise<number> => {
+    const r = await client.request(ApiKey.ListOffsets, 7, {
+      replicaId: -1,
+      isolationLevel: 0,
+      timeoutMs: 10000,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2 }] }],
+    });
+    return Number(r.topics[0].partitions[0].offset);
+  };
+  await broker.services.logs.enforceRetention(Date.now());
+  t.equal(await earliest('aging'), 0, 'the static retention (7 days) keeps everything');
+  t.same(await alter(client, '', [['log.retention.ms', SET, '1']]), OK);
+  // Once the compactor has moved the records into segments, retention drops them under the new default.
+  const deadline = Date.now() + 20_000;
+  while ((await earliest('aging')) === 0) {
+    if (Date.now() > deadline) throw new Error('retention did not apply the new default');
+    await broker.services.logs.enforceRetention(Date.now());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok((await earliest('aging')) > 0, 'records older than the new default are gone');
+  t.equal(await earliest('pinned'), 0, 'a topic with its own retention.ms keeps its data');
+});
+
 t.test('dynamic broker configs survive a restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'skafos-dynamic-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
