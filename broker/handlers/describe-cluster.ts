@@ -7,13 +7,12 @@ import type {
   DescribeClusterResponseDescribeClusterBrokerInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import { clusterAuthorizedOperations } from './acl-ops.ts';
+import { clusterAuthorizedOperations, unsetAuthorizedOperations as unsetOperations } from './acl-ops.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 /** Kafka's EndpointType ids. */
 const EndpointType = { UNKNOWN: 0, BROKER: 1, CONTROLLER: 2 } as const;
 const endpointTypeNames = ['UNKNOWN', 'BROKER', 'CONTROLLER'];
-const unsetOperations = -2147483648;
 
 export const describeClusterHandler: ApiHandler<typeof ApiKey.DescribeCluster> = {
   apiKey: ApiKey.DescribeCluster,

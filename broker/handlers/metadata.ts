@@ -12,9 +12,7 @@ import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { createTopic } from './topic-ops.ts';
-import { topicAuthorizedOperations } from './acl-ops.ts';
-
-const unsetOperations = -2147483648;
+import { clusterAuthorizedOperations, topicAuthorizedOperations, unsetAuthorizedOperations as unsetOperations } from './acl-ops.ts';
 
 function describeTopic(s: BrokerServices, t: TopicRecord, includeOps: boolean): MetadataResponseTopicInput {
   const partitions: MetadataResponsePartitionInput[] = [];
@@ -61,6 +59,9 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
     const s = ctx.services;
     const v = ctx.apiVersion;
     const includeOps = req.includeTopicAuthorizedOperations;
+    // Kafka sets the topic operations on every topic answered by name, unknown or invalid ones included; topics
+    // asked for by an unknown id keep the default.
+    const topicOps = includeOps ? topicAuthorizedOperations : unsetOperations;
     const topics: MetadataResponseTopicInput[] = [];
     // v0: an empty list means all topics; v1+: null means all topics.
     const all = req.topics === null || (v === 0 && req.topics.length === 0);
@@ -73,7 +74,13 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
         if (!t && rt.name !== null && autoCreate) {
           const created = await createTopic(s, rt.name, -1, -1, {}, false);
           if (created.errorCode === ErrorCode.INVALID_TOPIC_EXCEPTION) {
-            topics.push({ errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name: rt.name, isInternal: false, partitions: [] });
+            topics.push({
+              errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+              name: rt.name,
+              isInternal: false,
+              partitions: [],
+              topicAuthorizedOperations: topicOps,
+            });
             continue;
           }
           t = created.topic ?? s.topics.byName(rt.name);
@@ -81,7 +88,14 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
         if (t) topics.push(describeTopic(s, t, includeOps));
         else if (rt.name === null)
           topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: rt.topicId, isInternal: false, partitions: [] });
-        else topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name: rt.name, isInternal: false, partitions: [] });
+        else
+          topics.push({
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            name: rt.name,
+            isInternal: false,
+            partitions: [],
+            topicAuthorizedOperations: topicOps,
+          });
       }
     }
     return {
@@ -92,6 +106,9 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
       clusterId: s.clusterId,
       controllerId: s.cluster.controllerId(),
       topics,
+      // v8-v10 only: v11 moved it to DescribeCluster (KIP-700).
+      clusterAuthorizedOperations:
+        v >= 8 && v <= 10 && req.includeClusterAuthorizedOperations ? clusterAuthorizedOperations : unsetOperations,
     };
   },
 };
