@@ -171,6 +171,7 @@ export class GroupOffsets {
     const g = this.groups.get(groupId);
     if (!g) return generationId >= 0 ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.NONE;
     if (g.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (generationId < 0 && g.is('Empty')) return ErrorCode.NONE; // as for OffsetCommit (validateCommit)
     if (generationId >= 0 || memberId !== '' || groupInstanceId !== null) {
       if (g.isStaticMemberFenced(memberId, groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
       if (!g.has(memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
@@ -205,6 +206,10 @@ export class GroupOffsets {
 
   private validateCommit(g: ClassicGroup, generationId: number, memberId: string, groupInstanceId: string | null): number {
     if (g.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    // Kafka 4's ClassicGroup.validateOffsetCommit: a negative generation commits to an Empty group whatever member
+    // or instance id it names (admin clients, and consumers without group management such as librdkafka's
+    // manual assign() in KIP-848 mode, which sends its member id with generation -1).
+    if (generationId < 0 && g.is('Empty')) return ErrorCode.NONE;
     if (generationId >= 0 || memberId !== '' || groupInstanceId !== null) {
       if (g.isStaticMemberFenced(memberId, groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
       if (!g.has(memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;

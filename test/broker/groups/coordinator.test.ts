@@ -438,3 +438,17 @@ t.test("members' protocol metadata is bounded per group", async (t) => {
   t.equal((await c.joinGroup(big, never)).errorCode, ErrorCode.GROUP_MAX_SIZE_REACHED);
   t.equal(c.groupState('fat'), undefined, 'no group left behind');
 });
+
+t.test('TxnOffsetCommit with generation -1 and a member id is accepted while the group is Empty (Kafka 4)', async (t) => {
+  const { c } = await setup(t);
+  const entry = { topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null, commitTimestampMs: 1, expireTimestampMs: null };
+  t.same(await c.commitOffsets({ groupId: 'txn-empty', memberId: '', groupInstanceId: null, generationId: -1, entries: [entry] }), [0]);
+  t.equal(c.groupState('txn-empty'), 'Empty');
+  t.equal(c.validateTxnOffsetCommit('txn-empty', -1, 'm-1', null), ErrorCode.NONE);
+  t.equal(c.validateTxnOffsetCommit('txn-empty', -1, 'm-2', 'instance'), ErrorCode.NONE);
+  t.equal(c.validateTxnOffsetCommit('txn-empty', 1, 'm-1', null), ErrorCode.UNKNOWN_MEMBER_ID, 'a generation >= 0 needs a member');
+  const { j } = await joinAndSync(c, 'txn-empty');
+  t.equal(c.validateTxnOffsetCommit('txn-empty', -1, 'm-1', null), ErrorCode.UNKNOWN_MEMBER_ID, 'with members, the member is checked');
+  t.equal(c.validateTxnOffsetCommit('txn-empty', -1, j.memberId, null), ErrorCode.ILLEGAL_GENERATION);
+  t.equal(c.validateTxnOffsetCommit('txn-empty', -1, '', null), ErrorCode.NONE, 'a transactional commit need not name a member');
+});

@@ -172,6 +172,53 @@ t.test('consumer group APIs', async (t) => {
     t.equal(adminOk.topics[0].partitions[0].errorCode, 0, 'admin commit to an empty group');
   });
 
+  t.test('OffsetCommit with generation -1 and a member id: accepted while the group is Empty (Kafka 4)', async (t) => {
+    const commit = async (groupId: string, generation: number, memberId: string, groupInstanceId: string | null = null) =>
+      (
+        await client.request(ApiKey.OffsetCommit, 8, {
+          groupId,
+          generationIdOrMemberEpoch: generation,
+          memberId,
+          groupInstanceId,
+          topics: [
+            { name: 'gt', partitions: [{ partitionIndex: 2, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: null }] },
+          ],
+        })
+      ).topics[0].partitions[0].errorCode;
+    // A consumer that assigns partitions itself (librdkafka's assign() in KIP-848 mode) names its member id.
+    t.equal(await commit('manual', -1, 'rdkafka-member-1'), 0, 'a new group is created and takes the commit');
+    t.equal(await commit('manual', -1, 'rdkafka-member-2', 'static-1'), 0, 'any member or instance id while Empty');
+    const f = await client.request(ApiKey.OffsetFetch, 1, { groupId: 'manual', topics: [{ name: 'gt', partitionIndexes: [2] }] });
+    t.equal(Number(f.topics[0].partitions[0].committedOffset), 7);
+    t.equal(await commit('manual', 0, 'rdkafka-member-1'), ErrorCode.UNKNOWN_MEMBER_ID, 'a generation >= 0 still needs a member');
+
+    // With members, a negative generation is checked as before: an unknown member, or a member's wrong generation.
+    const j = await joinV5(client, 'manual-members');
+    t.equal(j.errorCode, 0);
+    const s = await client.request(ApiKey.SyncGroup, 5, {
+      groupId: 'manual-members',
+      generationId: j.generationId,
+      memberId: j.memberId,
+      groupInstanceId: null,
+      protocolType: 'consumer',
+      protocolName: 'range',
+      assignments: [{ memberId: j.memberId, assignment: Buffer.alloc(0) }],
+    });
+    t.equal(s.errorCode, 0);
+    t.equal(await commit('manual-members', -1, 'someone-else'), ErrorCode.UNKNOWN_MEMBER_ID);
+    t.equal(await commit('manual-members', -1, j.memberId), ErrorCode.ILLEGAL_GENERATION);
+    t.equal((await client.request(ApiKey.LeaveGroup, 0, { groupId: 'manual-members', memberId: j.memberId })).errorCode, 0);
+    // Empty once the rebalance the leave started completes.
+    const deadline = Date.now() + 10_000;
+    let state = '';
+    while ((state = (await client.request(ApiKey.DescribeGroups, 0, { groups: ['manual-members'] })).groups[0].groupState) !== 'Empty') {
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    t.equal(state, 'Empty');
+    t.equal(await commit('manual-members', -1, j.memberId), 0, 'once the group is Empty again');
+  });
+
   t.test('two members: rebalance, REBALANCE_IN_PROGRESS, leader assignment per member', async (t) => {
     const c2 = await TestClient.connect(port);
     t.teardown(() => c2.close());
