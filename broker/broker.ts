@@ -30,7 +30,7 @@ import type { OpsServer } from './ops/http.ts';
 import { Metrics } from './ops/metrics.ts';
 import { registerMetrics } from './broker-metrics.ts';
 import { startKafkaServer } from './server/server.ts';
-import { ObjectStoreHealth } from './storage/health.ts';
+import { defaultHealthThresholds, EventLoopStallMeter, localStoreHealthThresholds, ObjectStoreHealth } from './storage/health.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
 import { ObservedObjectStore } from './storage/observed-object-store.ts';
 import { ReplicaReadObjectStore } from './storage/replica-object-store.ts';
@@ -220,6 +220,8 @@ interface Stores {
   /** What the broker uses: read replicas if any, observed by the health tracker. */
   objectStore: ObservedObjectStore;
   healthTimer: NodeJS.Timeout;
+  /** Event-loop stalls, left out of the store's call latencies. */
+  loopStalls: EventLoopStallMeter;
 }
 
 /** The metadata store and the object store (with its read replicas and health tracking). */
@@ -240,16 +242,24 @@ async function openStores(config: BrokerConfig, logger: Logger): Promise<Stores>
           })),
         )
       : null;
-  const storageHealth = new ObjectStoreHealth({
-    windowMs: config.storageHealthWindowMs,
-    minCallsForRates: config.storageHealthMinCalls,
-    degradedErrorRate: config.storageHealthDegradedErrorRate,
-    degradedP99Ms: config.storageHealthDegradedP99Ms,
-    unavailableErrorRate: config.storageHealthUnavailableErrorRate,
-    unavailableConsecutiveFailures: config.storageHealthUnavailableConsecutiveFailures,
-    unavailableStallMs: config.storageHealthUnavailableStallMs,
-    recoveryHoldMs: config.storageHealthRecoveryHoldMs,
-  });
+  // Call latencies leave out event-loop stalls (CPU starvation, long synchronous work): they are not the store's.
+  const loopStalls = new EventLoopStallMeter().start();
+  const storeDefaults =
+    config.objectStore === 's3' ? defaultHealthThresholds : { ...defaultHealthThresholds, ...localStoreHealthThresholds };
+  const storageHealth = new ObjectStoreHealth(
+    {
+      windowMs: config.storageHealthWindowMs,
+      minCallsForRates: config.storageHealthMinCalls,
+      degradedErrorRate: config.storageHealthDegradedErrorRate,
+      degradedP99Ms: config.storageHealthDegradedP99Ms ?? storeDefaults.degradedP99Ms,
+      unavailableErrorRate: config.storageHealthUnavailableErrorRate,
+      unavailableConsecutiveFailures: config.storageHealthUnavailableConsecutiveFailures,
+      unavailableStallMs: config.storageHealthUnavailableStallMs,
+      recoveryHoldMs: config.storageHealthRecoveryHoldMs,
+    },
+    Date.now,
+    loopStalls,
+  );
   const objectStore = new ObservedObjectStore(replicaReads ?? rawObjectStore, storageHealth);
   storageHealth.onTransition((tr) =>
     logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'),
@@ -267,7 +277,7 @@ async function openStores(config: BrokerConfig, logger: Logger): Promise<Stores>
       .finally(() => (probing = false));
   }, healthEvaluateIntervalMs);
   healthTimer.unref();
-  return { metadata, rawObjectStore, replicaReads, storageHealth, objectStore, healthTimer };
+  return { metadata, rawObjectStore, replicaReads, storageHealth, objectStore, healthTimer, loopStalls };
 }
 
 /** Cluster mode: this broker's membership of the cluster (joined once the listener is up). */
@@ -511,6 +521,7 @@ async function shutdown(
   }
   logger.info('shutting down: answering in-flight requests and flushing');
   for (const t of b.timers) if (t) clearInterval(t);
+  b.stores.loopStalls.stop();
   const serverClosed = server.close(shutdownGraceMs);
   // Delayed JoinGroup/SyncGroup responses are answered (NOT_COORDINATOR) rather than held to the grace period.
   const groupsClosed = Promise.all(b.coordinators.map((c) => c.close()));

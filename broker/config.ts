@@ -109,7 +109,8 @@ export interface BrokerConfig {
   readonly storageHealthWindowMs: number;
   readonly storageHealthMinCalls: number;
   readonly storageHealthDegradedErrorRate: number;
-  readonly storageHealthDegradedP99Ms: number;
+  /** null: the store's default (broker/storage/health.ts: 2000 for S3, 1000 for the local store). */
+  readonly storageHealthDegradedP99Ms: number | null;
   readonly storageHealthUnavailableErrorRate: number;
   readonly storageHealthUnavailableConsecutiveFailures: number;
   readonly storageHealthUnavailableStallMs: number;
@@ -912,9 +913,9 @@ const PARAMS: readonly Param[] = [
   p(
     'skafos.storage.health.degraded.p99.ms',
     'storageHealthDegradedP99Ms',
-    int(1, TIMER_MAX_MS),
-    '2000',
-    'p99 object-store call latency at which the store is degraded.',
+    optional(int(1, TIMER_MAX_MS)),
+    null,
+    "p99 object-store call latency at which the store is degraded; empty for the store's default: 2000 with skafos.object.store=s3, 1000 with local (a disk answers in milliseconds). Event-loop stalls are not counted as store latency.",
   ),
   p(
     'skafos.storage.health.unavailable.error.rate',

@@ -1,7 +1,16 @@
 // Object-store health: latency and error rate of every object-store call over a sliding window, turned into
 // one of three states with hysteresis. The broker slows producers when the store is degraded and fails fast
 // when it is unavailable (spec/guarantees.md).
+//
+// A call's latency is measured on the store, not on the event loop: the wall time from begin to end, less the
+// time the event loop was stalled meanwhile (EventLoopStallMeter). A stall (a long synchronous task, or the
+// process starved of CPU by others) delays the moment the broker notices an answer, never the store's work,
+// which goes on in the kernel, the libuv pool or on the network. When the answer arrived during the stall the
+// figure is a lower bound of the store's latency, when after it the exact one; the loop's ordinary turns (a
+// few ms each, however busy) are below the meter's slack and never subtracted, so a genuinely slow store still
+// shows while the broker is busy.
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 
 export type HealthState = 'healthy' | 'degraded' | 'unavailable';
 export type CallOutcome = 'ok' | 'error' | 'throttled';
@@ -36,6 +45,63 @@ export const defaultHealthThresholds: HealthThresholds = {
   recoveryHoldMs: 5000,
 };
 
+/**
+ * Thresholds for the local (disk) store: a disk answers a write and fsync in milliseconds where S3 takes tens
+ * to hundreds, so a p99 of 1000 ms (the p99 is the upper bound of its histogram bucket: calls slower than
+ * 500 ms) is a disk in trouble, while the rare large compaction write on a slow disk stays below it. Errors,
+ * stalls and recovery are judged as for S3.
+ */
+export const localStoreHealthThresholds: Partial<HealthThresholds> = { degradedP99Ms: 1000 };
+
+/** Cumulative milliseconds the event loop has been stalled, for subtracting from call latencies. */
+export interface LoopStallClock {
+  stalledMs(): number;
+}
+
+/**
+ * Measures event-loop stalls with a timer every `intervalMs`: a tick later than its interval plus `intervalMs`
+ * of slack (timer jitter) means the loop could not run for that long. The stall still going on (no tick yet)
+ * is counted up to now, so a call that ends right after a stall has it subtracted.
+ */
+export class EventLoopStallMeter implements LoopStallClock {
+  readonly intervalMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private lastTickMs = performance.now();
+  private accumulatedMs = 0;
+
+  constructor(intervalMs = 20) {
+    assert.ok(intervalMs >= 1);
+    this.intervalMs = intervalMs;
+  }
+
+  start(): this {
+    if (this.timer) return this;
+    this.lastTickMs = performance.now();
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      this.accumulatedMs += this.lateMs(now);
+      this.lastTickMs = now;
+    }, this.intervalMs);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private lateMs(now: number): number {
+    return this.timer === null ? 0 : Math.max(0, now - this.lastTickMs - 2 * this.intervalMs);
+  }
+
+  stalledMs(): number {
+    return this.accumulatedMs + this.lateMs(performance.now());
+  }
+}
+
+const noStalls: LoopStallClock = { stalledMs: () => 0 };
+
 const bucketMs = 1000;
 /** Consecutive successful calls after which failures in the window are forgotten. */
 export const recoverySuccesses = 5;
@@ -64,7 +130,8 @@ export class ObjectStoreHealth {
   private readonly buckets: Bucket[] = [];
   private consecutiveFailures = 0;
   private consecutiveSuccesses = 0;
-  private readonly inFlight = new Map<number, number>();
+  /** Call id → [start time, loop stall clock at the start]. */
+  private readonly inFlight = new Map<number, [number, number]>();
   private nextCallId = 1;
   private current: HealthState = 'healthy';
   private reason = 'no calls yet';
@@ -73,18 +140,27 @@ export class ObjectStoreHealth {
   readonly transitions: HealthTransition[] = [];
   private readonly listeners = new Set<(t: HealthTransition) => void>();
 
-  constructor(thresholds: Partial<HealthThresholds> = {}, clock: () => number = Date.now) {
+  private readonly stalls: LoopStallClock;
+
+  /** `stalls`: event-loop stall time to leave out of call latencies (none by default, as with a fake clock). */
+  constructor(thresholds: Partial<HealthThresholds> = {}, clock: () => number = Date.now, stalls: LoopStallClock = noStalls) {
     this.thresholds = { ...defaultHealthThresholds, ...thresholds };
     const t = this.thresholds;
     assert.ok(t.windowMs >= bucketMs && t.degradedErrorRate <= t.unavailableErrorRate && t.recoveryHoldMs >= 0);
     this.clock = clock;
+    this.stalls = stalls;
   }
 
   /** Marks the start of a call; pass the id to `end`. */
   begin(): number {
     const id = this.nextCallId++;
-    this.inFlight.set(id, this.clock());
+    this.inFlight.set(id, [this.clock(), this.stalls.stalledMs()]);
     return id;
+  }
+
+  /** How long a call started at `started` has taken the store: wall time less event-loop stalls since. */
+  private storeMs(now: number, started: [number, number], stalledNowMs: number): number {
+    return Math.max(0, now - started[0] - (stalledNowMs - started[1]));
   }
 
   end(id: number, outcome: CallOutcome): void {
@@ -94,7 +170,7 @@ export class ObjectStoreHealth {
     const now = this.clock();
     const b = this.bucket(now);
     b.calls++;
-    const durationMs = now - started;
+    const durationMs = this.storeMs(now, started, this.stalls.stalledMs());
     let i = 0;
     while (durationMs > latencyBoundsMs[i]!) i++;
     b.latency[i]!++;
@@ -156,7 +232,8 @@ export class ObjectStoreHealth {
 
   private oldestInFlightMs(now: number): number {
     let oldest = 0;
-    for (const started of this.inFlight.values()) oldest = Math.max(oldest, now - started);
+    const stalledNowMs = this.stalls.stalledMs();
+    for (const started of this.inFlight.values()) oldest = Math.max(oldest, this.storeMs(now, started, stalledNowMs));
     return oldest;
   }
 

@@ -114,7 +114,7 @@ t.test('defaults', async (t) => {
     storageHealthWindowMs: 30000,
     storageHealthMinCalls: 20,
     storageHealthDegradedErrorRate: 0.05,
-    storageHealthDegradedP99Ms: 2000,
+    storageHealthDegradedP99Ms: null,
     storageHealthUnavailableErrorRate: 0.5,
     storageHealthUnavailableConsecutiveFailures: 10,
     storageHealthUnavailableStallMs: 15000,

@@ -1,5 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import t from 'tap';
-import { ObjectStoreHealth } from '../../../broker/storage/health.ts';
+import { EventLoopStallMeter, ObjectStoreHealth } from '../../../broker/storage/health.ts';
+import { LocalObjectStore } from '../../../broker/storage/local-object-store.ts';
+import type { ObjectStore } from '../../../broker/storage/object-store.ts';
+import { ObservedObjectStore } from '../../../broker/storage/observed-object-store.ts';
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -89,4 +96,64 @@ t.test('a run of successes forgets earlier failures, so a quiet store recovers w
   c.advance(1000);
   h.end(h.begin(), 'ok');
   t.equal(h.state, 'healthy', 'well before the 30 s window would have forgotten them');
+});
+
+// Real clock and real event loop: a call's latency is the store's, not the loop's.
+function busyLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // a synchronous task (or a CPU-starved process) keeps the loop from noticing answers
+  }
+}
+
+/** A store whose get answers after `delayMs` of real time, the loop being free meanwhile. */
+function slowStore(delayMs: number): ObjectStore {
+  return {
+    put: () => Promise.reject(new Error('not used')),
+    get: () => new Promise((resolve) => setTimeout(() => resolve(Buffer.from('x')), delayMs)),
+    head: () => Promise.resolve(null),
+    delete: () => Promise.resolve(),
+    list: () => Promise.resolve([]),
+    close: () => Promise.resolve(),
+  };
+}
+
+t.test('an event-loop stall does not count as store latency; a slow store still does', async (t) => {
+  const meter = new EventLoopStallMeter(10).start();
+  t.teardown(() => meter.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-health-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const local = await LocalObjectStore.open(dir);
+  t.teardown(() => local.close());
+  const thresholds = { degradedP99Ms: 250, recoveryHoldMs: 0 };
+
+  // Disk calls started, then the loop blocked for 600 ms before it could see their answers.
+  const h = new ObjectStoreHealth(thresholds, Date.now, meter);
+  const store = new ObservedObjectStore(local, h);
+  const calls = [store.put('a/1', Buffer.from('one')), store.put('a/2', Buffer.from('two')), store.list('a/')];
+  busyLoop(600);
+  await Promise.all(calls);
+  t.ok(h.window().p99Ms < 250, `p99 ${h.window().p99Ms} ms: the stall is not the store's`);
+  t.equal(h.state, 'healthy');
+  // A stall while a call is in flight does not make the call look stalled either.
+  const stallWatch = new ObjectStoreHealth({ ...thresholds, unavailableStallMs: 300 }, Date.now, meter);
+  const inFlight = new ObservedObjectStore(local, stallWatch).get('a/1');
+  busyLoop(400);
+  t.equal(stallWatch.evaluate(), 'healthy', 'evaluated before the answer is seen');
+  await inFlight;
+  t.equal(stallWatch.state, 'healthy');
+
+  // The same stall without the meter is counted (what the broker did before).
+  const unmetered = new ObjectStoreHealth(thresholds);
+  const plain = new ObservedObjectStore(local, unmetered);
+  const call = plain.get('a/2');
+  busyLoop(600);
+  await call;
+  t.equal(unmetered.state, 'degraded', 'a wall-clock measure blames the store');
+
+  // A store that is slow while the loop is free is degraded.
+  const slow = new ObservedObjectStore(slowStore(600), h);
+  await Promise.all([slow.get('k'), slow.get('k')]);
+  t.ok(h.window().p99Ms >= 250, `p99 ${h.window().p99Ms} ms`);
+  t.equal(h.state, 'degraded');
 });
