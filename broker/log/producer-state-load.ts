@@ -4,6 +4,7 @@
 import { readBaseOffset, readBatchLength, readLastOffsetDelta } from '../protocol/records/batch-header.ts';
 import { BATCH_LOG_OVERHEAD_BYTES } from '../protocol/records/constants.ts';
 import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
+import { ObjectNotFoundError } from '../storage/object-store.ts';
 import { ProducerStateManager, producerStateStats } from './producer-state.ts';
 import type { ProducerSnapshot, ProducerStateSettings } from './producer-state.ts';
 
@@ -53,6 +54,10 @@ export type LogReader<L extends ProducerStateLog = ProducerStateLog> = (
   end: number,
 ) => Promise<Buffer | null>;
 
+/** Reads of a rebuild that found their object collected, tried again against the current log (with backoff). */
+const maxRebuildLookAgain = 5;
+const rebuildLookAgainBackoffMs = 20;
+
 /** Bytes asked for per read while rebuilding (whole chunks or read windows are returned anyway). */
 const loadReadBytes = 8 * 1024 * 1024;
 const loads = new WeakMap<ProducerStateLog, Promise<void>>();
@@ -89,9 +94,26 @@ async function rebuild<L extends ProducerStateLog>(log: L, read: LogReader<L>, s
   // after DeleteRecords) is applied, as Kafka keeps a producer whose last batch ends at or after the log start.
   let offset = snapshot?.offset ?? firstWalOffset(log);
   const m = ProducerStateManager.fromSnapshot(snapshot, settings);
+  let lookAgain = 0;
   while (offset < end) {
-    const data = await read(log, Math.max(offset, log.logStartOffset), loadReadBytes, true, end);
-    if (data === null) break;
+    // Compaction, retention and DeleteRecords go on meanwhile, and collection deletes the objects they release,
+    // possibly one this read is using. The reader looks an offset up again when its extent was replaced (by a
+    // segment); when the log start moved past it, the scan goes on from the new log start (what lies below is
+    // truncated away at the end anyway), and a read that still found its object gone is tried again against
+    // the log as it is then.
+    const from = Math.max(offset, log.logStartOffset);
+    let data: Buffer | null;
+    try {
+      data = await read(log, from, loadReadBytes, true, end);
+    } catch (error) {
+      if (!(error instanceof ObjectNotFoundError) || ++lookAgain > maxRebuildLookAgain) throw error;
+      await new Promise((resolve) => setTimeout(resolve, lookAgain * rebuildLookAgainBackoffMs));
+      continue;
+    }
+    if (data === null) {
+      if (from < log.logStartOffset) continue; // the log start passed `from` while it was read
+      break;
+    }
     let next = offset;
     for (let pos = 0; pos + BATCH_LOG_OVERHEAD_BYTES <= data.length; pos += BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, pos)) {
       next = Math.max(next, readBaseOffset(data, pos) + readLastOffsetDelta(data, pos) + 1);

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { LogManager } from '../../../broker/log/log-manager.ts';
 import type { LogManagerOptions } from '../../../broker/log/log-manager.ts';
 import type { PartitionLog } from '../../../broker/log/partition-log.ts';
+import { producerStateOf } from '../../../broker/log/producer-state-load.ts';
+import type { LogReader } from '../../../broker/log/producer-state-load.ts';
 import { brokerKey, deletedTopicKey, logStartKey, partitionManifestKey, walPrefix } from '../../../broker/metadata/layout.ts';
 import type { PartitionManifest } from '../../../broker/metadata/layout.ts';
 import { MemoryMetadataStore } from '../../../broker/metadata/memory.ts';
@@ -792,4 +794,76 @@ t.test('a WAL object shared with a partition not yet compacted stays until its l
   t.equal((await local.list('wal/')).length, 0, 'the last live chunks went: every WAL object deleted');
   t.equal((await metadata.getPrefix(walPrefix)).length, 0);
   t.same(await snapshot(logs, small), beforeSmall);
+});
+
+t.test('a producer-state rebuild survives collection of the WAL object it is reading', async (t) => {
+  const { objectStore, topics, make } = await setup(t);
+  const logs = await make({ cacheSegmentBytes: 0 });
+  const topic = await topics.create('rebuild-gc', 1, {});
+  logs.ensurePartitions(topic);
+  const p = logs.partition(topic.id, 0)!;
+  // Producers 10..15, one idempotent batch each, one WAL object each.
+  for (let i = 0; i < 6; i++) {
+    const b = buildRecordBatch([{ key: null, value: Buffer.from(`r${i}`), timestampMs: Date.now() }], {
+      producerId: 10 + i,
+      producerEpoch: 0,
+      baseSequence: 0,
+    });
+    await logs.append(p, b, 1, null, patch).durable;
+  }
+  const read: LogReader<PartitionLog> = (l, offset, maxBytes, minOne, end) => logs.read(l, offset, maxBytes, minOne, end);
+  const settings = { expirationMs: 1e12, maxProducers: 100 };
+  const deleted: string[] = [];
+  objectStore.onDelete = (keys) => deleted.push(...keys);
+  /** Holds the next GET of a WAL object until released; resolves with its key. */
+  const holdNextWalGet = () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held: string | null = null;
+    objectStore.onGet = (key) => {
+      if (!key.startsWith('wal/') || held !== null) return;
+      held = key;
+      return gate;
+    };
+    return { release, held: () => held };
+  };
+  const waitFor = async (what: string, cond: () => boolean) => {
+    const deadline = Date.now() + 5000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+
+  // DeleteRecords moves the log start past the chunk the rebuild is reading, and collection deletes its object.
+  let hold = holdNextWalGet();
+  let rebuilding = producerStateOf(p, read, settings);
+  await waitFor('the rebuild to read its first WAL chunk', () => hold.held() !== null);
+  t.equal(await logs.deleteRecordsBefore(p, 2), 2);
+  t.ok(deleted.includes(hold.held()!), 'the object being read was collected');
+  hold.release();
+  let m = await rebuilding;
+  t.same(
+    [10, 11, 12, 13, 14, 15].map((pid) => m.entry(pid) !== undefined),
+    [false, false, true, true, true, true],
+    'every producer after the new log start is known',
+  );
+
+  // Compaction replaces the chunks being read by a segment, and collection deletes the WAL objects.
+  p.abandonUnflushed(new Error('rebuild again'));
+  deleted.length = 0;
+  hold = holdNextWalGet();
+  rebuilding = producerStateOf(p, read, settings);
+  await waitFor('the rebuild to read its first WAL chunk', () => hold.held() !== null);
+  await logs.compactor.runOnce(later());
+  t.ok(p.extents[0]!.segment, 'compacted');
+  t.ok(deleted.includes(hold.held()!), 'the object being read was collected');
+  hold.release();
+  m = await rebuilding;
+  t.same(
+    [12, 13, 14, 15].map((pid) => m.entry(pid)?.batches.length),
+    [1, 1, 1, 1],
+  );
+  objectStore.onGet = null;
+  objectStore.onDelete = null;
 });

@@ -243,3 +243,44 @@ t.test('rebuild from a snapshot plus the tail: correct, bounded to the tail, and
 function settingsBig() {
   return { expirationMs: 1e12, maxProducers: 1000 };
 }
+
+t.test('a rebuild whose read finds its object collected reads the log again', async (t) => {
+  const { PartitionLog } = await import('../../../broker/log/partition-log.ts');
+  const { producerStateOf } = await import('../../../broker/log/producer-state-load.ts');
+  const { ObjectNotFoundError } = await import('../../../broker/storage/object-store.ts');
+  const data = Buffer.concat([batch(1, 0, 0, 2, 0, Date.now()), batch(2, 0, 0, 2, 2, Date.now())]);
+  const extent = { baseOffset: 0, lastOffset: 3, maxTimestamp: 0, objectKey: 'k', position: 0, lengthBytes: data.length, segment: false };
+  const log = new PartitionLog({
+    topicId: 'x',
+    topicName: 'x',
+    partition: 0,
+    leaderEpoch: 0,
+    logStartOffset: 0,
+    onHighWatermark: () => {},
+    extents: [{ ...extent, objectSizeBytes: data.length }],
+  });
+  let reads = 0;
+  // The first read races with collection: its object is gone (the extent now names a segment holding the same batches).
+  const reader = async () => {
+    if (++reads === 1) throw new ObjectNotFoundError('wal/1');
+    return data;
+  };
+  const m = await producerStateOf(log, reader, settingsBig());
+  t.equal(reads, 2);
+  t.same([m.entry(1)?.batches.length, m.entry(2)?.batches.length], [1, 1]);
+  // An object that stays gone is an error after a few tries, not a loop.
+  log.abandonUnflushed(new Error('again'));
+  let failing = 0;
+  await t.rejects(
+    producerStateOf(
+      log,
+      async () => {
+        failing++;
+        throw new ObjectNotFoundError('wal/1');
+      },
+      settingsBig(),
+    ),
+    ObjectNotFoundError,
+  );
+  t.ok(failing > 1 && failing < 10, `${failing} reads`);
+});
