@@ -26,6 +26,12 @@ const tableKinds = new Map<string, CoordinatorKind>([
 ]);
 /** Ownership writes per transaction (the store allows 128 operations, compares included). */
 const maxChangesPerTxn = 50;
+/**
+ * Ownership transactions the controller has in flight at once. They touch disjoint keys, each guarded by its own
+ * compares, so they may commit in any order; one after another, the 13 transactions of 10 new topics of 64
+ * partitions took about 500 ms on a loaded machine, together about one etcd round trip.
+ */
+const maxControllerTxnsInFlight = 16;
 const reconcileDebounceMs = 20;
 const controllerIntervalMs = 2000;
 
@@ -229,21 +235,30 @@ export class EtcdCluster implements Cluster {
   }
 
   private applyOwner(e: WatchEvent): void {
-    const key = e.type === 'put' ? e.kv.key : e.key;
-    const id = parseOwnerKey(key);
-    if (!id) return;
-    let table = this.slots.get(id.table);
     if (e.type === 'put') {
-      const known = table?.get(id.partition);
-      if (known && known.modRevision >= e.kv.modRevision) return;
-      if (!table) this.slots.set(id.table, (table = new Map()));
-      table.set(id.partition, { slot: JSON.parse(e.kv.value) as OwnerSlot, value: e.kv.value, modRevision: e.kv.modRevision });
-    } else if (table) {
+      this.putOwner(e.kv.key, e.kv.value, e.kv.modRevision);
+      return;
+    }
+    const id = parseOwnerKey(e.key);
+    if (!id) return;
+    const table = this.slots.get(id.table);
+    if (table) {
       const known = table.get(id.partition);
       if (!known || known.modRevision > e.modRevision) return;
       table.delete(id.partition);
       if (table.size === 0) this.slots.delete(id.table);
     }
+  }
+
+  /** An owner slot as of `modRevision` (older news than what is known is ignored). */
+  private putOwner(key: string, value: string, modRevision: number): void {
+    const id = parseOwnerKey(key);
+    if (!id) return;
+    let table = this.slots.get(id.table);
+    const known = table?.get(id.partition);
+    if (known && known.modRevision >= modRevision) return;
+    if (!table) this.slots.set(id.table, (table = new Map()));
+    table.set(id.partition, { slot: JSON.parse(value) as OwnerSlot, value, modRevision });
   }
 
   private dropTopic(topicId: string): void {
@@ -306,19 +321,34 @@ export class EtcdCluster implements Cluster {
       if (!tableKinds.has(table) && !this.o.topics.byId(table))
         for (const p of this.slots.get(table)!.keys()) deletes.push(ownerKey(table, p));
     }
+    const txns: { compares: Compare[]; ops: { type: 'put'; key: string; value: string }[] }[] = [];
     for (let i = 0; i < changes.length; i += maxChangesPerTxn) {
-      const chunk = changes.slice(i, i + maxChangesPerTxn);
       const compares: Compare[] = [...this.fence()];
-      const ops: Op[] = [];
-      for (const c of chunk) {
+      const ops: { type: 'put'; key: string; value: string }[] = [];
+      for (const c of changes.slice(i, i + maxChangesPerTxn)) {
         const key = ownerKey(c.table, c.partition);
         compares.push({ key, target: 'modRevision', op: '=', value: this.slots.get(c.table)?.get(c.partition)?.modRevision ?? 0 });
         ops.push({ type: 'put', key, value: JSON.stringify(c.next) });
       }
-      const r = await this.o.store.txn(compares, ops);
-      if (r.succeeded) this.stats.controllerWrites += chunk.length;
-      else this.stats.controllerConflicts++; // changed meanwhile: the watch brings the news and another pass follows
+      txns.push({ compares, ops });
     }
+    let next = 0;
+    const writer = async () => {
+      while (next < txns.length) {
+        const { compares, ops } = txns[next++]!;
+        const r = await this.o.store.txn(compares, ops);
+        if (!r.succeeded) {
+          this.stats.controllerConflicts++; // changed meanwhile: the watch brings the news and another pass follows
+          continue;
+        }
+        this.stats.controllerWrites += ops.length;
+        // Known at once, not when the watch echoes it (applyOwner skips the echo): a pass that follows at once
+        // (topics created one after another) builds on these slots instead of assigning them again, which
+        // would fail its compares and leave the new partitions without an owner until yet another pass.
+        for (const op of ops) this.putOwner(op.key, op.value, r.revision);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(maxControllerTxnsInFlight, txns.length) }, writer));
     for (let i = 0; i < deletes.length; i += maxChangesPerTxn) {
       await this.o.store.txn(
         this.fence(),

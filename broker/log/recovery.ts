@@ -177,14 +177,39 @@ export interface AssignedManifest {
   segments: Extent[];
 }
 
-/** The manifests of the partitions given to this broker, by partition key. */
+/**
+ * The manifests of the partitions given to this broker, by partition key. A topic of which at least half the
+ * partitions are wanted (new topics, a failover) is read with one range read, not one read per partition: 200
+ * reads of a new topic's absent manifests took most of a second on a loaded machine.
+ */
 export async function readAssignedManifests(
   metadata: MetadataStore,
   wanted: Map<string, { topic: TopicRecord; partition: number }>,
   concurrency: number,
 ): Promise<Map<string, AssignedManifest>> {
   const kvs = new Map<string, { kv: KeyValue | null }>();
-  await mapBounded([...wanted.entries()], concurrency, async ([k, w]) => {
+  const byTopic = new Map<string, { topic: TopicRecord; keys: string[] }>();
+  for (const [k, w] of wanted) {
+    let t = byTopic.get(w.topic.id);
+    if (!t) byTopic.set(w.topic.id, (t = { topic: w.topic, keys: [] }));
+    t.keys.push(k);
+  }
+  const singles: [string, { topic: TopicRecord; partition: number }][] = [];
+  const ranged: string[] = [];
+  for (const [topicId, t] of byTopic) {
+    if (t.keys.length * 2 >= t.topic.partitions) ranged.push(topicId);
+    else for (const k of t.keys) singles.push([k, wanted.get(k)!]);
+  }
+  await mapBounded(ranged, concurrency, async (topicId) => {
+    for (const k of byTopic.get(topicId)!.keys) kvs.set(k, { kv: null });
+    for (const kv of await metadata.getPrefix(`${partitionManifestPrefix}${topicId}/`)) {
+      const id = parsePartitionManifestKey(kv.key);
+      if (!id || id.topicId !== topicId) continue;
+      const k = partitionKey(id.topicId, id.partition);
+      if (wanted.has(k)) kvs.set(k, { kv });
+    }
+  });
+  await mapBounded(singles, concurrency, async ([k, w]) => {
     kvs.set(k, { kv: await metadata.get(partitionManifestKey(w.topic.id, w.partition)) });
   });
   const out = new Map<string, AssignedManifest>();
