@@ -109,39 +109,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function broker(args: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        set: { type: 'string', short: 's', multiple: true },
-        check: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    usageError((err as Error).message, 'Run `skafos broker --help` for the options.');
-  }
-  const { values } = parsed;
+  const values = parseBrokerArgs(args);
   if (values.help) {
     process.stdout.write(brokerUsage());
     return;
   }
-
-  let resolved;
-  try {
-    resolved = resolveConfig({ file: values.config, sets: values.set ?? [], env: process.env });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`skafos: ${oneLine(err.message)}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    throw err;
-  }
-  const { config, sources } = resolved;
+  const { config, sources } = resolveOrExit(values);
   if (values.check) {
     process.stdout.write(formatConfig(config));
     return;
@@ -154,31 +127,7 @@ async function broker(args: string[]): Promise<void> {
   };
   process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));
   process.on('unhandledRejection', (err) => fatal(err, 'unhandled promise rejection'));
-
-  // Graceful shutdown: the first signal closes the broker (once startup has finished); a second exits now.
-  let announceRunning!: (broker: { close(): Promise<void> }) => void;
-  const running = new Promise<{ close(): Promise<void> }>((resolve) => (announceRunning = resolve));
-  let shuttingDown = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (shuttingDown) {
-      logger.warn({ signal }, 'second signal: exiting without waiting for shutdown');
-      process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
-    }
-    shuttingDown = true;
-    logger.info({ signal }, 'shutting down (send the signal again to exit immediately)');
-    // Before the broker runs, the startup path below sees shuttingDown; a failed startup exits there.
-    void running.then((broker) =>
-      broker.close().then(
-        () => {
-          logger.info('shut down cleanly');
-          process.exit(EXIT_OK);
-        },
-        (err: unknown) => fatal(err, 'shutdown failed'),
-      ),
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const shutdown = handleShutdownSignals(logger, fatal);
 
   const overrides: Record<string, string> = {};
   for (const [key, source] of sources) overrides[key] = source;
@@ -191,19 +140,92 @@ async function broker(args: string[]): Promise<void> {
   } catch (err) {
     fatal(err, 'cannot load the broker');
   }
-  if (shuttingDown) {
+  if (shutdown.shuttingDown()) {
     logger.info('shut down before the broker started');
     process.exit(EXIT_OK);
   }
   try {
     const broker = await startBroker!(config, logger); // the broker logs its own start
-    announceRunning(broker);
+    shutdown.announceRunning(broker);
     // Cluster membership lost (lease expired while paused, or the node id taken over): nothing this process
     // still holds may be acknowledged; it exits so its supervisor starts a fresh incarnation.
     void broker.failed?.then((err) => fatal(err, 'broker can no longer serve; exiting to be restarted'));
   } catch (err) {
     fatal(err, 'broker failed to start');
   }
+}
+
+interface BrokerArgs {
+  config?: string;
+  set?: string[];
+  check?: boolean;
+  help?: boolean;
+}
+
+/** The options of `skafos broker`; a usage error exits with EXIT_USAGE. */
+function parseBrokerArgs(args: string[]): BrokerArgs {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string', short: 'c' },
+        set: { type: 'string', short: 's', multiple: true },
+        check: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    usageError((err as Error).message, 'Run `skafos broker --help` for the options.');
+  }
+}
+
+/** The effective configuration; a configuration error exits with EXIT_USAGE. */
+function resolveOrExit(values: BrokerArgs): ReturnType<typeof resolveConfig> {
+  try {
+    return resolveConfig({ file: values.config, sets: values.set ?? [], env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`skafos: ${oneLine(err.message)}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Graceful shutdown: the first SIGINT/SIGTERM closes the broker (once startup has announced it running); a
+ * second exits now. shuttingDown() tells the startup path a signal came before the broker ran.
+ */
+function handleShutdownSignals(
+  logger: Logger,
+  fatal: (err: unknown, message: string) => never,
+): { announceRunning(broker: { close(): Promise<void> }): void; shuttingDown(): boolean } {
+  let announceRunning!: (broker: { close(): Promise<void> }) => void;
+  const running = new Promise<{ close(): Promise<void> }>((resolve) => (announceRunning = resolve));
+  let shuttingDown = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for shutdown');
+      process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
+    }
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down (send the signal again to exit immediately)');
+    // Before the broker runs, the startup path sees shuttingDown(); a failed startup exits there.
+    void running.then((broker) =>
+      broker.close().then(
+        () => {
+          logger.info('shut down cleanly');
+          process.exit(EXIT_OK);
+        },
+        (err: unknown) => fatal(err, 'shutdown failed'),
+      ),
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { announceRunning: (broker) => announceRunning(broker), shuttingDown: () => shuttingDown };
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

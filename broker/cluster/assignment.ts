@@ -61,28 +61,67 @@ export function computeAssignment(tables: readonly TableSlots[], memberList: rea
   const members = new Map(memberList.map((m) => [m.nodeId, m]));
   const eligible = memberList.filter((m) => !m.draining).sort((a, b) => a.nodeId - b.nodeId);
   if (eligible.length === 0) return [];
-  const eligibleIds = new Set(eligible.map((m) => m.nodeId));
-  const load = new Map<number, number>(eligible.map((m) => [m.nodeId, 0]));
-  /** Partitions of each table per node and per rack, for tie-breaking. */
-  const perTableNode = new Map<string, number>();
-  const perTableRack = new Map<string, number>();
-  const rackOf = (nodeId: number) => members.get(nodeId)?.rack ?? `node:${nodeId}`;
-  const count = (table: string, nodeId: number, delta: number) => {
-    load.set(nodeId, (load.get(nodeId) ?? 0) + delta);
+  const loads = new Loads(members, eligible);
+  const { work, needsOwner } = keepLiveOwners(tables, members, loads);
+  assignOwners(needsOwner, members, loads);
+  balance(work, loads);
+  const changes: SlotChange[] = [];
+  for (const w of work) {
+    const p = w.previous;
+    if (p && p.owner === w.next.owner && p.ownerRev === w.next.ownerRev && p.epoch === w.next.epoch && p.target === w.next.target) continue;
+    changes.push({ table: w.table, partition: w.partition, previous: p, next: w.next });
+  }
+  return changes;
+}
+
+/** One partition being placed; final is the owner it will end with (after a pending handover). */
+interface Work {
+  table: string;
+  partition: number;
+  previous: OwnerSlot | undefined;
+  next: OwnerSlot;
+  final: number;
+  direct: boolean;
+}
+
+/** Partitions per eligible broker, and per table on each node and each rack (for tie-breaking). */
+class Loads {
+  readonly eligible: readonly Member[];
+  readonly eligibleIds: Set<number>;
+  readonly load: Map<number, number>;
+  readonly perTableNode = new Map<string, number>();
+  private readonly perTableRack = new Map<string, number>();
+  private readonly members: Map<number, Member>;
+
+  constructor(members: Map<number, Member>, eligible: readonly Member[]) {
+    this.members = members;
+    this.eligible = eligible;
+    this.eligibleIds = new Set(eligible.map((m) => m.nodeId));
+    this.load = new Map<number, number>(eligible.map((m) => [m.nodeId, 0]));
+  }
+
+  private rackOf(nodeId: number): string {
+    return this.members.get(nodeId)?.rack ?? `node:${nodeId}`;
+  }
+
+  count(table: string, nodeId: number, delta: number): void {
+    this.load.set(nodeId, (this.load.get(nodeId) ?? 0) + delta);
     const kn = `${table}\u0000${nodeId}`;
-    perTableNode.set(kn, (perTableNode.get(kn) ?? 0) + delta);
-    const kr = `${table}\u0000${rackOf(nodeId)}`;
-    perTableRack.set(kr, (perTableRack.get(kr) ?? 0) + delta);
-  };
-  const pick = (table: string, exclude: number): Member => {
+    this.perTableNode.set(kn, (this.perTableNode.get(kn) ?? 0) + delta);
+    const kr = `${table}\u0000${this.rackOf(nodeId)}`;
+    this.perTableRack.set(kr, (this.perTableRack.get(kr) ?? 0) + delta);
+  }
+
+  /** The eligible broker (other than exclude) with the least load, then fewest of table on its rack, on it, then lowest id. */
+  pick(table: string, exclude: number): Member {
     let best: Member | null = null;
     let bestKey: [number, number, number, number] | null = null;
-    for (const m of eligible) {
+    for (const m of this.eligible) {
       if (m.nodeId === exclude) continue;
       const key: [number, number, number, number] = [
-        load.get(m.nodeId)!,
-        perTableRack.get(`${table}\u0000${rackOf(m.nodeId)}`) ?? 0,
-        perTableNode.get(`${table}\u0000${m.nodeId}`) ?? 0,
+        this.load.get(m.nodeId)!,
+        this.perTableRack.get(`${table}\u0000${this.rackOf(m.nodeId)}`) ?? 0,
+        this.perTableNode.get(`${table}\u0000${m.nodeId}`) ?? 0,
         m.nodeId,
       ];
       if (
@@ -97,18 +136,14 @@ export function computeAssignment(tables: readonly TableSlots[], memberList: rea
     }
     assert.ok(best, 'an eligible broker exists');
     return best;
-  };
-
-  const changes: SlotChange[] = [];
-  /** The owner each partition will end with (after a pending handover). */
-  interface Work {
-    table: string;
-    partition: number;
-    previous: OwnerSlot | undefined;
-    next: OwnerSlot;
-    final: number;
-    direct: boolean;
   }
+}
+
+/**
+ * Every partition as work; a live owner keeps it (or its eligible handover target gets it). Those with no
+ * live owner, or a draining one, come back in needsOwner.
+ */
+function keepLiveOwners(tables: readonly TableSlots[], members: Map<number, Member>, loads: Loads): { work: Work[]; needsOwner: Work[] } {
   const work: Work[] = [];
   const needsOwner: Work[] = [];
   for (const t of tables) {
@@ -122,17 +157,22 @@ export function computeAssignment(tables: readonly TableSlots[], memberList: rea
         continue;
       }
       // A live owner: its handover target stands if eligible; else it stays with the owner if eligible.
-      if (next.target >= 0 && (!eligibleIds.has(next.target) || next.target === next.owner)) next.target = -1;
+      if (next.target >= 0 && (!loads.eligibleIds.has(next.target) || next.target === next.owner)) next.target = -1;
       if (next.target >= 0) w.final = next.target;
-      else if (eligibleIds.has(next.owner)) w.final = next.owner;
-      else needsOwner.push(w); // a draining owner: a target is chosen below
-      if (w.final >= 0) count(t.table, w.final, 1);
+      else if (loads.eligibleIds.has(next.owner)) w.final = next.owner;
+      else needsOwner.push(w); // a draining owner: a target is chosen in assignOwners
+      if (w.final >= 0) loads.count(t.table, w.final, 1);
     }
   }
+  return { work, needsOwner };
+}
+
+/** A new owner (epoch bumped) where the owner is gone; a handover target where it is draining. */
+function assignOwners(needsOwner: readonly Work[], members: Map<number, Member>, loads: Loads): void {
   for (const w of needsOwner) {
-    const m = pick(w.table, -1);
+    const m = loads.pick(w.table, -1);
     w.final = m.nodeId;
-    count(w.table, m.nodeId, 1);
+    loads.count(w.table, m.nodeId, 1);
     if (isLive(w.previous, members)) {
       w.next.target = m.nodeId; // draining owner hands over
     } else {
@@ -140,7 +180,11 @@ export function computeAssignment(tables: readonly TableSlots[], memberList: rea
       w.direct = true;
     }
   }
-  // Balance: move partitions from brokers above the ceiling (or more than one above the lightest) to the lightest.
+}
+
+/** Moves partitions from brokers above the ceiling (or more than one above the lightest) to the lightest. */
+function balance(work: readonly Work[], loads: Loads): void {
+  const { eligible, load } = loads;
   const total = work.length;
   const ceil = Math.ceil(total / eligible.length);
   for (let guard = 0; guard < total; guard++) {
@@ -152,31 +196,30 @@ export function computeAssignment(tables: readonly TableSlots[], memberList: rea
     }
     const hl = load.get(heavy.nodeId)!;
     if (hl <= ceil && hl - load.get(light.nodeId)! <= 1) break;
-    // The partition of the heavy broker whose table it holds most of; moves of settled partitions only.
-    let candidate: Work | null = null;
-    let candidateScore = -1;
-    for (const w of work) {
-      if (w.final !== heavy.nodeId) continue;
-      // Newly assigned partitions move freely; settled ones only when no handover is pending.
-      if (!w.direct && !(w.next.owner === heavy.nodeId && w.next.target < 0)) continue;
-      const score = perTableNode.get(`${w.table}\u0000${heavy.nodeId}`) ?? 0;
-      if (score > candidateScore) {
-        candidate = w;
-        candidateScore = score;
-      }
-    }
+    const candidate = movableFrom(work, loads, heavy.nodeId);
     if (!candidate) break;
-    count(candidate.table, heavy.nodeId, -1);
-    const to = pick(candidate.table, heavy.nodeId);
-    count(candidate.table, to.nodeId, 1);
+    loads.count(candidate.table, heavy.nodeId, -1);
+    const to = loads.pick(candidate.table, heavy.nodeId);
+    loads.count(candidate.table, to.nodeId, 1);
     candidate.final = to.nodeId;
     if (candidate.direct) candidate.next = { ...candidate.next, owner: to.nodeId, ownerRev: to.rev };
     else candidate.next.target = to.nodeId;
   }
+}
+
+/** The partition of the heavy broker whose table it holds most of; moves of settled partitions only. */
+function movableFrom(work: readonly Work[], loads: Loads, heavyNodeId: number): Work | null {
+  let candidate: Work | null = null;
+  let candidateScore = -1;
   for (const w of work) {
-    const p = w.previous;
-    if (p && p.owner === w.next.owner && p.ownerRev === w.next.ownerRev && p.epoch === w.next.epoch && p.target === w.next.target) continue;
-    changes.push({ table: w.table, partition: w.partition, previous: p, next: w.next });
+    if (w.final !== heavyNodeId) continue;
+    // Newly assigned partitions move freely; settled ones only when no handover is pending.
+    if (!w.direct && !(w.next.owner === heavyNodeId && w.next.target < 0)) continue;
+    const score = loads.perTableNode.get(`${w.table}\u0000${heavyNodeId}`) ?? 0;
+    if (score > candidateScore) {
+      candidate = w;
+      candidateScore = score;
+    }
   }
-  return changes;
+  return candidate;
 }

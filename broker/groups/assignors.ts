@@ -59,8 +59,6 @@ function byName(a: string, b: string): number {
 export const uniformAssignor: ServerAssignor = {
   name: 'uniform',
   assign(input: AssignorInput): Map<string, TopicAssignment> {
-    const result = emptyResult(input.members);
-    const count = new Map<string, number>(input.members.map((m) => [m.memberId, 0]));
     const subscribers = new Map<string, AssignorMember[]>();
     for (const topicId of [...input.topics.keys()].sort(byName)) {
       subscribers.set(
@@ -68,69 +66,109 @@ export const uniformAssignor: ServerAssignor = {
         input.members.filter((m) => m.subscribedTopicIds.has(topicId)),
       );
     }
+    const u: UniformState = {
+      input,
+      result: emptyResult(input.members),
+      count: new Map<string, number>(input.members.map((m) => [m.memberId, 0])),
+      subscribers,
+      owner: new Map<string, string>(),
+    };
     let total = 0;
     for (const [topicId, subs] of subscribers) if (subs.length > 0) total += input.topics.get(topicId)!;
     const eligibleMembers = input.members.filter((m) => [...m.subscribedTopicIds].some((t) => input.topics.has(t)));
     const fairShare = eligibleMembers.length === 0 ? 0 : Math.ceil(total / eligibleMembers.length);
-    const owner = new Map<string, string>();
-    const key = (t: string, p: number) => `${t}\u0000${p}`;
-    // 1. Stickiness: keep what each member has and may still have, up to the fair share.
-    for (const m of input.members) {
-      const mine = result.get(m.memberId)!;
-      for (const topicId of [...m.current.keys()].sort(byName)) {
-        const partitions = input.topics.get(topicId);
-        if (partitions === undefined || !m.subscribedTopicIds.has(topicId)) continue;
-        for (const p of [...m.current.get(topicId)!].sort((a, b) => a - b)) {
-          if (p >= partitions || owner.has(key(topicId, p)) || count.get(m.memberId)! >= fairShare) continue;
-          owner.set(key(topicId, p), m.memberId);
-          add(mine, topicId, p);
-          count.set(m.memberId, count.get(m.memberId)! + 1);
-        }
-      }
-    }
-    const leastLoaded = (subs: AssignorMember[]): AssignorMember => {
-      let best = subs[0]!;
-      for (const s of subs) if (count.get(s.memberId)! < count.get(best.memberId)!) best = s;
-      return best;
-    };
-    // 2. Unowned partitions, topics with the fewest subscribers first (they have the fewest choices).
-    const topicsByChoice = [...subscribers.entries()]
-      .filter(([, s]) => s.length > 0)
-      .sort((a, b) => a[1].length - b[1].length || byName(a[0], b[0]));
-    for (const [topicId, subs] of topicsByChoice) {
-      const partitions = input.topics.get(topicId)!;
-      for (let p = 0; p < partitions; p++) {
-        if (owner.has(key(topicId, p))) continue;
-        const m = leastLoaded(subs);
-        owner.set(key(topicId, p), m.memberId);
-        add(result.get(m.memberId)!, topicId, p);
+    keepCurrentPartitions(u, fairShare);
+    assignUnownedPartitions(u);
+    balanceCounts(u);
+    return u.result;
+  },
+};
+
+/** The uniform assignor's working state. */
+interface UniformState {
+  input: AssignorInput;
+  result: Map<string, TopicAssignment>;
+  /** Partitions per member so far. */
+  count: Map<string, number>;
+  /** Per topic (sorted by id), its subscribers in member order. */
+  subscribers: Map<string, AssignorMember[]>;
+  /** ownerKey(topic, partition) to member id. */
+  owner: Map<string, string>;
+}
+
+function ownerKey(topicId: string, partition: number): string {
+  return `${topicId}\u0000${partition}`;
+}
+
+/** The first of subs with the fewest partitions so far. */
+function leastLoaded(count: Map<string, number>, subs: AssignorMember[]): AssignorMember {
+  let best = subs[0]!;
+  for (const s of subs) if (count.get(s.memberId)! < count.get(best.memberId)!) best = s;
+  return best;
+}
+
+/** 1. Stickiness: keep what each member has and may still have, up to the fair share. */
+function keepCurrentPartitions(u: UniformState, fairShare: number): void {
+  const { input, result, count, owner } = u;
+  for (const m of input.members) {
+    const mine = result.get(m.memberId)!;
+    for (const topicId of [...m.current.keys()].sort(byName)) {
+      const partitions = input.topics.get(topicId);
+      if (partitions === undefined || !m.subscribedTopicIds.has(topicId)) continue;
+      for (const p of [...m.current.get(topicId)!].sort((a, b) => a - b)) {
+        if (p >= partitions || owner.has(ownerKey(topicId, p)) || count.get(m.memberId)! >= fairShare) continue;
+        owner.set(ownerKey(topicId, p), m.memberId);
+        add(mine, topicId, p);
         count.set(m.memberId, count.get(m.memberId)! + 1);
       }
     }
-    // 3. Balance: move a partition to an eligible member holding at least two fewer. Each move lowers the sum
-    // of squared counts, so this ends.
-    for (let moved = true; moved; ) {
-      moved = false;
-      const heaviest = [...input.members].sort((a, b) => count.get(b.memberId)! - count.get(a.memberId)! || byName(a.memberId, b.memberId));
-      for (const from of heaviest) {
-        const mine = result.get(from.memberId)!;
-        for (const topicId of [...mine.keys()].sort(byName)) {
-          for (const p of [...(mine.get(topicId) ?? [])].sort((a, b) => b - a)) {
-            const to = leastLoaded(subscribers.get(topicId)!);
-            if (count.get(to.memberId)! + 1 >= count.get(from.memberId)!) continue;
-            remove(mine, topicId, p);
-            add(result.get(to.memberId)!, topicId, p);
-            owner.set(key(topicId, p), to.memberId);
-            count.set(from.memberId, count.get(from.memberId)! - 1);
-            count.set(to.memberId, count.get(to.memberId)! + 1);
-            moved = true;
-          }
+  }
+}
+
+/** 2. Unowned partitions, topics with the fewest subscribers first (they have the fewest choices). */
+function assignUnownedPartitions(u: UniformState): void {
+  const { input, result, count, owner, subscribers } = u;
+  const topicsByChoice = [...subscribers.entries()]
+    .filter(([, s]) => s.length > 0)
+    .sort((a, b) => a[1].length - b[1].length || byName(a[0], b[0]));
+  for (const [topicId, subs] of topicsByChoice) {
+    const partitions = input.topics.get(topicId)!;
+    for (let p = 0; p < partitions; p++) {
+      if (owner.has(ownerKey(topicId, p))) continue;
+      const m = leastLoaded(count, subs);
+      owner.set(ownerKey(topicId, p), m.memberId);
+      add(result.get(m.memberId)!, topicId, p);
+      count.set(m.memberId, count.get(m.memberId)! + 1);
+    }
+  }
+}
+
+/**
+ * 3. Balance: move a partition to an eligible member holding at least two fewer. Each move lowers the sum of
+ * squared counts, so this ends.
+ */
+function balanceCounts(u: UniformState): void {
+  const { input, result, count, owner, subscribers } = u;
+  for (let moved = true; moved; ) {
+    moved = false;
+    const heaviest = [...input.members].sort((a, b) => count.get(b.memberId)! - count.get(a.memberId)! || byName(a.memberId, b.memberId));
+    for (const from of heaviest) {
+      const mine = result.get(from.memberId)!;
+      for (const topicId of [...mine.keys()].sort(byName)) {
+        for (const p of [...(mine.get(topicId) ?? [])].sort((a, b) => b - a)) {
+          const to = leastLoaded(count, subscribers.get(topicId)!);
+          if (count.get(to.memberId)! + 1 >= count.get(from.memberId)!) continue;
+          remove(mine, topicId, p);
+          add(result.get(to.memberId)!, topicId, p);
+          owner.set(ownerKey(topicId, p), to.memberId);
+          count.set(from.memberId, count.get(from.memberId)! - 1);
+          count.set(to.memberId, count.get(to.memberId)! + 1);
+          moved = true;
         }
       }
     }
-    return result;
-  },
-};
+  }
+}
 
 /**
  * Range: for each topic, its subscribers sorted by instance id (static members) then member id, and the

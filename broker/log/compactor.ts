@@ -380,90 +380,89 @@ export class Compactor {
 
   /** Builds and PUTs the segments; per partition, only the prefix of runs that made it. */
   private async write(plans: PlannedPartition[], data: Map<Extent, Buffer>): Promise<CompactedPartition[]> {
-    const results = await mapBounded(
-      plans,
-      Math.max(1, Math.floor(this.settings.concurrency / 2)),
-      async (p): Promise<CompactedPartition | null> => {
-        const segments: CompactedSegment[] = [];
-        const segmentData: Buffer[] = [];
-        for (const r of p.runs) {
-          if (this.stopping) break;
-          const chunks = r.run.map((e) => data.get(e));
-          if (chunks.some((c) => c === undefined)) break;
-          let built;
-          try {
-            built = buildSegmentObject({
-              topicId: p.log.topicId,
-              partition: p.log.partition,
-              chunks: chunks as Buffer[],
-              indexIntervalBytes: this.settings.indexIntervalBytes,
-            });
-          } catch (err) {
-            this.host.logger.error(
-              { err, topic: p.log.topicName, partition: p.log.partition, baseOffset: r.run[0]!.baseOffset },
-              'cannot compact: the data does not check out',
-            );
-            break;
-          }
-          const f = built.index.footer;
-          if (f.baseOffset !== r.run[0]!.baseOffset || f.lastOffset !== r.run[r.run.length - 1]!.lastOffset) {
-            this.host.logger.error(
-              { topic: p.log.topicName, partition: p.log.partition, baseOffset: f.baseOffset, lastOffset: f.lastOffset },
-              'cannot compact: batches do not match their extents',
-            );
-            break;
-          }
-          const objectKey = segmentObjectKey(
-            p.log.topicId,
-            p.log.partition,
-            f.baseOffset,
-            this.host.nodeId,
-            this.host.incarnation,
-            this.sequence++,
-          );
-          try {
-            await retryForever(`put segment ${objectKey}`, () => this.host.objectStore.put(objectKey, built.body, { ifNoneMatch: true }), {
-              logger: this.host.logger,
-              isClosed: () => this.stopping,
-              isRetriable: (e) => (e as Error).name === 'ObjectStoreUnavailableError',
-            });
-          } catch (err) {
-            if (!this.stopping) this.host.logger.warn({ err, objectKey }, 'segment PUT failed; the run stays in the WAL');
-            // The PUT may have happened: delete it (it is not committed, and never will be).
-            await this.host.objectStore.delete([objectKey]).catch(() => {});
-            break;
-          }
-          segmentData.push(...(chunks as Buffer[]));
-          segments.push({
-            run: r.run,
-            index: built.index,
-            extent: {
-              baseOffset: f.baseOffset,
-              lastOffset: f.lastOffset,
-              maxTimestamp: f.maxTimestamp,
-              objectKey,
-              position: 0,
-              lengthBytes: f.dataLengthBytes,
-              segment: true,
-              objectSizeBytes: built.sizeBytes,
-            },
-          });
-        }
-        if (segments.length === 0) return null;
-        // Producer state as of the end of the new segments: the previous snapshot plus their batch headers.
-        const end = segments[segments.length - 1]!.extent.lastOffset + 1;
-        const producerSnapshot = advanceSnapshot(
-          p.log.producerSnapshot,
-          segmentData,
-          end,
-          p.log.logStartOffset,
-          Date.now(),
-          this.settings.producerState,
-        );
-        return { log: p.log, segments, producerSnapshot };
-      },
-    );
+    const results = await mapBounded(plans, Math.max(1, Math.floor(this.settings.concurrency / 2)), (p) => this.writePartition(p, data));
     return results.filter((r): r is CompactedPartition => r !== null);
+  }
+
+  /** One partition's runs in order, stopping at the first that cannot be read, built or PUT; null if none made it. */
+  private async writePartition(p: PlannedPartition, data: Map<Extent, Buffer>): Promise<CompactedPartition | null> {
+    const segments: CompactedSegment[] = [];
+    const segmentData: Buffer[] = [];
+    for (const r of p.runs) {
+      if (this.stopping) break;
+      const chunks = r.run.map((e) => data.get(e));
+      if (chunks.some((c) => c === undefined)) break;
+      const segment = await this.writeRun(p.log, r, chunks as Buffer[]);
+      if (segment === null) break;
+      segmentData.push(...(chunks as Buffer[]));
+      segments.push(segment);
+    }
+    if (segments.length === 0) return null;
+    // Producer state as of the end of the new segments: the previous snapshot plus their batch headers.
+    const end = segments[segments.length - 1]!.extent.lastOffset + 1;
+    const producerSnapshot = advanceSnapshot(
+      p.log.producerSnapshot,
+      segmentData,
+      end,
+      p.log.logStartOffset,
+      Date.now(),
+      this.settings.producerState,
+    );
+    return { log: p.log, segments, producerSnapshot };
+  }
+
+  /** Builds one run's segment, checks it against its extents and PUTs it; null (logged) if any step fails. */
+  private async writeRun(log: PartitionLog, r: PlannedRun, chunks: Buffer[]): Promise<CompactedSegment | null> {
+    let built;
+    try {
+      built = buildSegmentObject({
+        topicId: log.topicId,
+        partition: log.partition,
+        chunks,
+        indexIntervalBytes: this.settings.indexIntervalBytes,
+      });
+    } catch (err) {
+      this.host.logger.error(
+        { err, topic: log.topicName, partition: log.partition, baseOffset: r.run[0]!.baseOffset },
+        'cannot compact: the data does not check out',
+      );
+      return null;
+    }
+    const f = built.index.footer;
+    if (f.baseOffset !== r.run[0]!.baseOffset || f.lastOffset !== r.run[r.run.length - 1]!.lastOffset) {
+      this.host.logger.error(
+        { topic: log.topicName, partition: log.partition, baseOffset: f.baseOffset, lastOffset: f.lastOffset },
+        'cannot compact: batches do not match their extents',
+      );
+      return null;
+    }
+    const objectKey = segmentObjectKey(log.topicId, log.partition, f.baseOffset, this.host.nodeId, this.host.incarnation, this.sequence++);
+    try {
+      await retryForever(`put segment ${objectKey}`, () => this.host.objectStore.put(objectKey, built.body, { ifNoneMatch: true }), {
+        logger: this.host.logger,
+        isClosed: () => this.stopping,
+        isRetriable: (e) => (e as Error).name === 'ObjectStoreUnavailableError',
+      });
+    } catch (err) {
+      if (!this.stopping) this.host.logger.warn({ err, objectKey }, 'segment PUT failed; the run stays in the WAL');
+      // The PUT may have happened: delete it (it is not committed, and never will be).
+      await this.host.objectStore.delete([objectKey]).catch(() => {});
+      return null;
+    }
+    return {
+      run: r.run,
+      index: built.index,
+      extent: {
+        baseOffset: f.baseOffset,
+        lastOffset: f.lastOffset,
+        maxTimestamp: f.maxTimestamp,
+        objectKey,
+        position: 0,
+        lengthBytes: f.dataLengthBytes,
+        segment: true,
+        objectSizeBytes: built.sizeBytes,
+      },
+    };
   }
 }
 

@@ -161,61 +161,81 @@ export class Flusher {
       this.stats.objectBytes += sizeBytes;
       await previousCommit;
       if (this.fenced) throw this.fenced;
-      const record: WalRecord = { objectKey, sizeBytes, nodeId: this.o.nodeId, createdAtMs: Date.now() };
-      const key = (this.o.walKeyOf ?? walKey)(sequence);
-      const value = JSON.stringify(record);
-      let attempts = 0;
-      const result = await retryForever(
-        'commit WAL object',
-        () => {
-          attempts++;
-          return this.o.metadata.txn(
-            [...this.o.fence(), { key, target: 'createRevision', op: '=', value: 0 }],
-            [{ type: 'put', key, value }],
-          );
-        },
-        {
-          logger: this.o.logger,
-          isClosed: () => this.aborted,
-          onRetry: () => this.stats.commitRetries++,
-          isRetriable: (e) => e instanceof MetadataUnavailableError,
-        },
-      );
-      // A retry after a lost answer finds its own earlier commit: that is success, not fencing.
-      const alreadyCommitted = !result.succeeded && attempts > 1 && (await this.o.metadata.get(key))?.value === value;
-      if (!result.succeeded && !alreadyCommitted)
-        throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
+      const { key, record } = await this.commitWalObject(sequence, objectKey, sizeBytes);
       this.stats.commits++;
       this.o.onCommitted(objectKey, key, record, entries);
-      for (let i = 0; i < taken.length; i++) {
-        const { log, chunk } = taken[i]!;
-        const e = entries[i]!;
-        this.o.cache.insert(objectKey, e.position, chunk.data);
-        log.commitFlushed(chunk, {
-          baseOffset: e.baseOffset,
-          lastOffset: e.lastOffset,
-          maxTimestamp: e.maxTimestamp,
-          objectKey,
-          position: e.position,
-          lengthBytes: e.lengthBytes,
-          segment: false,
-          objectSizeBytes: sizeBytes,
-        });
-      }
+      this.publishFlushed(objectKey, sizeBytes, taken, entries);
     } catch (error) {
-      const err = error as Error;
-      if (!this.fenced) {
-        this.fenced = err instanceof FencedError ? err : new FencedError(`flush ${sequence} failed for good: ${err.message}`);
-        this.o.logger.error({ err }, 'flush failed; this broker stops acknowledging writes');
-        this.o.onFenced(this.fenced);
-      }
-      for (const { log } of taken) log.abandonUnflushed(this.fenced);
-      for (const log of this.dirty) log.abandonUnflushed(this.fenced);
-      this.dirty.clear();
-      this.pendingBytesCount = 0;
+      this.failFlush(sequence, error as Error, taken);
     } finally {
       commitDone();
     }
+  }
+
+  /** Commits the WAL record of a PUT object under the fence; a refused commit throws FencedError. */
+  private async commitWalObject(sequence: number, objectKey: string, sizeBytes: number): Promise<{ key: string; record: WalRecord }> {
+    const record: WalRecord = { objectKey, sizeBytes, nodeId: this.o.nodeId, createdAtMs: Date.now() };
+    const key = (this.o.walKeyOf ?? walKey)(sequence);
+    const value = JSON.stringify(record);
+    let attempts = 0;
+    const result = await retryForever(
+      'commit WAL object',
+      () => {
+        attempts++;
+        return this.o.metadata.txn(
+          [...this.o.fence(), { key, target: 'createRevision', op: '=', value: 0 }],
+          [{ type: 'put', key, value }],
+        );
+      },
+      {
+        logger: this.o.logger,
+        isClosed: () => this.aborted,
+        onRetry: () => this.stats.commitRetries++,
+        isRetriable: (e) => e instanceof MetadataUnavailableError,
+      },
+    );
+    // A retry after a lost answer finds its own earlier commit: that is success, not fencing.
+    const alreadyCommitted = !result.succeeded && attempts > 1 && (await this.o.metadata.get(key))?.value === value;
+    if (!result.succeeded && !alreadyCommitted)
+      throw new FencedError(`commit of ${key} refused: this broker no longer holds its fencing token`);
+    return { key, record };
+  }
+
+  /** After the commit: caches each chunk and tells its partition where its batches now live. */
+  private publishFlushed(
+    objectKey: string,
+    sizeBytes: number,
+    taken: { log: PartitionLog; chunk: TakenChunk }[],
+    entries: readonly WalIndexEntry[],
+  ): void {
+    for (let i = 0; i < taken.length; i++) {
+      const { log, chunk } = taken[i]!;
+      const e = entries[i]!;
+      this.o.cache.insert(objectKey, e.position, chunk.data);
+      log.commitFlushed(chunk, {
+        baseOffset: e.baseOffset,
+        lastOffset: e.lastOffset,
+        maxTimestamp: e.maxTimestamp,
+        objectKey,
+        position: e.position,
+        lengthBytes: e.lengthBytes,
+        segment: false,
+        objectSizeBytes: sizeBytes,
+      });
+    }
+  }
+
+  /** A flush failed for good: the broker is fenced and everything not yet durable is abandoned. */
+  private failFlush(sequence: number, err: Error, taken: { log: PartitionLog; chunk: TakenChunk }[]): void {
+    if (!this.fenced) {
+      this.fenced = err instanceof FencedError ? err : new FencedError(`flush ${sequence} failed for good: ${err.message}`);
+      this.o.logger.error({ err }, 'flush failed; this broker stops acknowledging writes');
+      this.o.onFenced(this.fenced);
+    }
+    for (const { log } of taken) log.abandonUnflushed(this.fenced);
+    for (const log of this.dirty) log.abandonUnflushed(this.fenced);
+    this.dirty.clear();
+    this.pendingBytesCount = 0;
   }
 
   /**

@@ -37,10 +37,10 @@ export interface OpsServer {
 const REQUEST_TIMEOUT_MS = 10_000;
 
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const { listener, registry, isLive, isReady, logger } = options;
-
+  const { listener, logger } = options;
+  const routes = opsRoutes(options);
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    routeRequest(routes, req, res).catch((err: unknown) => {
       logger.error({ err, path: req.url }, 'ops request failed');
       if (!res.headersSent) sendJson(res, 500, { status: 'error', reason: errorMessage(err) });
       else res.destroy();
@@ -49,23 +49,49 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    const route = ROUTES[path as keyof typeof ROUTES] as Route | undefined;
-    if (route === undefined) {
-      sendJson(res, 404, { status: 'not found', reason: `no route ${path}; try /metrics, /healthz or /readyz` });
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      sendJson(res, 405, { status: 'method not allowed' });
-      return;
-    }
-    await route(req, res);
-  }
+  await listen(server, listener);
+  server.on('error', (err) => logger.error({ err }, 'ops HTTP server error'));
 
-  type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-  const ROUTES = {
+  const bound = server.address() as AddressInfo;
+  const address: HostPort = { host: bound.address, port: bound.port };
+  logger.info({ address: formatHostPort(address) }, 'ops HTTP endpoint listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+type Routes = ReturnType<typeof opsRoutes>;
+
+/** Sends a request to its route: 404 for an unknown path, 405 for a method other than GET/HEAD. */
+async function routeRequest(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const route = routes[path as keyof Routes] as Route | undefined;
+  if (route === undefined) {
+    sendJson(res, 404, { status: 'not found', reason: `no route ${path}; try /metrics, /healthz or /readyz` });
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    sendJson(res, 405, { status: 'method not allowed' });
+    return;
+  }
+  await route(req, res);
+}
+
+/** The three routes: metrics, liveness and readiness. */
+function opsRoutes(options: OpsServerOptions) {
+  const { registry, isLive, isReady, logger } = options;
+  return {
     '/metrics': async (_req: IncomingMessage, res: ServerResponse) => {
       const body = await registry.metrics();
       res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
@@ -97,8 +123,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       else sendJson(res, 503, { status: 'not ready', reason: readiness.reason });
     },
   } satisfies Record<string, Route>;
+}
 
-  await new Promise<void>((resolve, reject) => {
+/** Binds the server; a bind failure rejects with the listener and the cause. */
+function listen(server: Server, listener: HostPort): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       reject(
         new Error(`ops HTTP endpoint cannot listen on ${formatHostPort(listener)} (skafos.http.listener): ${err.code ?? err.message}`, {
@@ -112,23 +141,6 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       resolve();
     });
   });
-  server.on('error', (err) => logger.error({ err }, 'ops HTTP server error'));
-
-  const bound = server.address() as AddressInfo;
-  const address: HostPort = { host: bound.address, port: bound.port };
-  logger.info({ address: formatHostPort(address) }, 'ops HTTP endpoint listening');
-
-  let closing: Promise<void> | undefined;
-  return {
-    address,
-    close() {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {

@@ -165,52 +165,114 @@ export function buildSegmentObject(args: {
   indexIntervalBytes?: number;
   verifyCrc?: boolean;
 }): BuiltSegment {
-  const interval = args.indexIntervalBytes ?? defaultIndexIntervalBytes;
-  const verifyCrc = args.verifyCrc ?? true;
-  const relOffsets: number[] = [];
-  const positions: number[] = [];
-  const timestamps: number[] = [];
-  const timeRelOffsets: number[] = [];
-  let baseOffset = -1;
-  let nextOffset = -1;
-  let maxTimestamp = -1;
-  let batchCount = 0;
-  let position = 0;
+  const scan = scanSegmentBatches(args.chunks, args.indexIntervalBytes ?? defaultIndexIntervalBytes, args.verifyCrc ?? true);
+  const indexes = encodeSegmentIndexes(scan);
+  const parsedFooter: SegmentFooter = {
+    topicId: args.topicId,
+    partition: args.partition,
+    batchCount: scan.batchCount,
+    baseOffset: scan.baseOffset,
+    lastOffset: scan.nextOffset - 1,
+    maxTimestamp: scan.maxTimestamp,
+    dataLengthBytes: scan.dataLengthBytes,
+    offsetEntries: scan.relOffsets.length,
+    timeEntries: scan.timestamps.length,
+    crc: 0,
+  };
+  const footer = encodeSegmentFooter(parsedFooter, indexes);
+  const index = new SegmentIndex(
+    parsedFooter,
+    Int32Array.from(scan.relOffsets),
+    Int32Array.from(scan.positions),
+    Float64Array.from(scan.timestamps),
+    Int32Array.from(scan.timeRelOffsets),
+  );
+  return {
+    body: [...args.chunks.filter((c) => c.length > 0), indexes, footer],
+    sizeBytes: scan.dataLengthBytes + indexes.length + footer.length,
+    index,
+  };
+}
+
+/** What a walk over a segment's batches finds: the index entries and the footer's figures. */
+interface SegmentScan {
+  relOffsets: number[];
+  positions: number[];
+  timestamps: number[];
+  timeRelOffsets: number[];
+  baseOffset: number;
+  nextOffset: number;
+  maxTimestamp: number;
+  batchCount: number;
+  dataLengthBytes: number;
+}
+
+/**
+ * Walks the chunks batch by batch, checking framing, magic, CRC-32C (when asked) and offset continuity, and
+ * collects an offset index entry at most every intervalBytes and a time index entry wherever the max timestamp
+ * so far grows at such an entry.
+ */
+function scanSegmentBatches(chunks: readonly Buffer[], intervalBytes: number, verifyCrc: boolean): SegmentScan {
+  const scan: SegmentScan = {
+    relOffsets: [],
+    positions: [],
+    timestamps: [],
+    timeRelOffsets: [],
+    baseOffset: -1,
+    nextOffset: -1,
+    maxTimestamp: -1,
+    batchCount: 0,
+    dataLengthBytes: 0,
+  };
   let sinceEntry = 0;
-  for (const chunk of args.chunks) {
+  for (const chunk of chunks) {
     for (let pos = 0; pos < chunk.length; ) {
-      if (chunk.length - pos < BATCH_HEADER_BYTES) throw new SegmentFormatError(`truncated batch header at ${position}`);
-      const size = BATCH_LOG_OVERHEAD_BYTES + readBatchLength(chunk, pos);
-      if (size < BATCH_HEADER_BYTES || pos + size > chunk.length)
-        throw new SegmentFormatError(`batch of ${size} bytes at ${position} overruns its chunk`);
-      if (readMagic(chunk, pos) !== 2) throw new SegmentFormatError(`batch at ${position} is not magic 2`);
-      if (verifyCrc && !isBatchCrcValid(chunk, pos, pos + size)) throw new SegmentFormatError(`batch at ${position} fails its CRC-32C`);
+      const position = scan.dataLengthBytes;
+      const size = checkedBatchSize(chunk, pos, position, verifyCrc);
       const base = readBaseOffset(chunk, pos);
       const last = base + readLastOffsetDelta(chunk, pos);
-      if (baseOffset < 0) baseOffset = base;
-      else if (base !== nextOffset) throw new SegmentFormatError(`batch at ${position} has base offset ${base}, expected ${nextOffset}`);
-      if (last < base || last - baseOffset > maxSegmentOffsetSpan)
+      if (scan.baseOffset < 0) scan.baseOffset = base;
+      else if (base !== scan.nextOffset)
+        throw new SegmentFormatError(`batch at ${position} has base offset ${base}, expected ${scan.nextOffset}`);
+      if (last < base || last - scan.baseOffset > maxSegmentOffsetSpan)
         throw new SegmentFormatError(`batch at ${position} has last offset ${last}`);
       const ts = readMaxTimestampMs(chunk, pos);
-      if (ts > maxTimestamp) maxTimestamp = ts;
-      if (batchCount === 0 || sinceEntry >= interval) {
-        relOffsets.push(base - baseOffset);
-        positions.push(position);
-        if (timestamps.length === 0 || maxTimestamp > timestamps[timestamps.length - 1]!) {
-          timestamps.push(maxTimestamp);
-          timeRelOffsets.push(base - baseOffset);
+      if (ts > scan.maxTimestamp) scan.maxTimestamp = ts;
+      if (scan.batchCount === 0 || sinceEntry >= intervalBytes) {
+        scan.relOffsets.push(base - scan.baseOffset);
+        scan.positions.push(position);
+        if (scan.timestamps.length === 0 || scan.maxTimestamp > scan.timestamps[scan.timestamps.length - 1]!) {
+          scan.timestamps.push(scan.maxTimestamp);
+          scan.timeRelOffsets.push(base - scan.baseOffset);
         }
         sinceEntry = 0;
       }
       sinceEntry += size;
-      position += size;
-      if (position > maxSegmentDataBytes) throw new SegmentFormatError(`segment data exceeds ${maxSegmentDataBytes} bytes`);
-      nextOffset = last + 1;
-      batchCount++;
+      scan.dataLengthBytes += size;
+      if (scan.dataLengthBytes > maxSegmentDataBytes) throw new SegmentFormatError(`segment data exceeds ${maxSegmentDataBytes} bytes`);
+      scan.nextOffset = last + 1;
+      scan.batchCount++;
       pos += size;
     }
   }
-  if (batchCount === 0) throw new SegmentFormatError('a segment holds at least one batch');
+  if (scan.batchCount === 0) throw new SegmentFormatError('a segment holds at least one batch');
+  return scan;
+}
+
+/** The size of the batch at pos in chunk, after checking its framing, its magic and (when asked) its CRC-32C. */
+function checkedBatchSize(chunk: Buffer, pos: number, position: number, verifyCrc: boolean): number {
+  if (chunk.length - pos < BATCH_HEADER_BYTES) throw new SegmentFormatError(`truncated batch header at ${position}`);
+  const size = BATCH_LOG_OVERHEAD_BYTES + readBatchLength(chunk, pos);
+  if (size < BATCH_HEADER_BYTES || pos + size > chunk.length)
+    throw new SegmentFormatError(`batch of ${size} bytes at ${position} overruns its chunk`);
+  if (readMagic(chunk, pos) !== 2) throw new SegmentFormatError(`batch at ${position} is not magic 2`);
+  if (verifyCrc && !isBatchCrcValid(chunk, pos, pos + size)) throw new SegmentFormatError(`batch at ${position} fails its CRC-32C`);
+  return size;
+}
+
+/** The offset index followed by the time index, as stored. */
+function encodeSegmentIndexes(scan: SegmentScan): Buffer {
+  const { relOffsets, positions, timestamps, timeRelOffsets } = scan;
   const indexes = Buffer.alloc(relOffsets.length * segmentOffsetEntryBytes + timestamps.length * segmentTimeEntryBytes);
   let p = 0;
   for (let i = 0; i < relOffsets.length; i++, p += segmentOffsetEntryBytes) {
@@ -221,45 +283,27 @@ export function buildSegmentObject(args: {
     indexes.writeBigInt64BE(BigInt(timestamps[i]!), p);
     indexes.writeInt32BE(timeRelOffsets[i]!, p + 8);
   }
+  return indexes;
+}
+
+/** Encodes the footer of f over the given indexes; sets f.crc to the checksum it writes. */
+function encodeSegmentFooter(f: SegmentFooter, indexes: Buffer): Buffer {
   const footer = Buffer.alloc(segmentFooterBytes);
-  const id = Buffer.from(args.topicId, 'base64url');
+  const id = Buffer.from(f.topicId, 'base64url');
   assert.equal(id.length, uuidBytes, 'topic id is a 16-byte UUID');
   id.copy(footer, 0);
-  footer.writeInt32BE(args.partition, 16);
-  footer.writeInt32BE(batchCount, 20);
-  footer.writeBigInt64BE(BigInt(baseOffset), 24);
-  footer.writeBigInt64BE(BigInt(nextOffset - 1), 32);
-  footer.writeBigInt64BE(BigInt(maxTimestamp), 40);
-  footer.writeInt32BE(position, 48);
-  footer.writeInt32BE(relOffsets.length, 52);
-  footer.writeInt32BE(timestamps.length, 56);
-  const crc = checksum(indexes, footer);
-  footer.writeUInt32BE(crc, 60);
+  footer.writeInt32BE(f.partition, 16);
+  footer.writeInt32BE(f.batchCount, 20);
+  footer.writeBigInt64BE(BigInt(f.baseOffset), 24);
+  footer.writeBigInt64BE(BigInt(f.lastOffset), 32);
+  footer.writeBigInt64BE(BigInt(f.maxTimestamp), 40);
+  footer.writeInt32BE(f.dataLengthBytes, 48);
+  footer.writeInt32BE(f.offsetEntries, 52);
+  footer.writeInt32BE(f.timeEntries, 56);
+  f.crc = checksum(indexes, footer);
+  footer.writeUInt32BE(f.crc, 60);
   segmentMagic.copy(footer, 64);
-  const parsedFooter: SegmentFooter = {
-    topicId: args.topicId,
-    partition: args.partition,
-    batchCount,
-    baseOffset,
-    lastOffset: nextOffset - 1,
-    maxTimestamp,
-    dataLengthBytes: position,
-    offsetEntries: relOffsets.length,
-    timeEntries: timestamps.length,
-    crc,
-  };
-  const index = new SegmentIndex(
-    parsedFooter,
-    Int32Array.from(relOffsets),
-    Int32Array.from(positions),
-    Float64Array.from(timestamps),
-    Int32Array.from(timeRelOffsets),
-  );
-  return {
-    body: [...args.chunks.filter((c) => c.length > 0), indexes, footer],
-    sizeBytes: position + indexes.length + footer.length,
-    index,
-  };
+  return footer;
 }
 
 /** CRC-32C over the two indexes and the footer's first 60 bytes. */
