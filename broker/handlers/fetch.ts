@@ -62,41 +62,20 @@ async function build(
   for (const t of plan) {
     const partitions: FetchResponsePartitionDataInput[] = [];
     for (const p of t.partitions) {
-      const log = p.log;
-      if (!log || p.errorCode !== ErrorCode.NONE) {
+      const refused = refusal(p);
+      if (refused !== null) {
         errors = true;
-        partitions.push(partitionError(p.index, p.errorCode));
+        partitions.push(refused);
         continue;
       }
-      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {
-        errors = true;
-        partitions.push(
-          partitionError(p.index, p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH),
-        );
-        continue;
-      }
-      if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) {
-        errors = true;
-        partitions.push({
-          ...partitionError(p.index, ErrorCode.OFFSET_OUT_OF_RANGE),
-          highWatermark: log.highWatermark,
-          lastStableOffset: log.highWatermark,
-          logStartOffset: log.logStartOffset,
-        });
-        continue;
-      }
+      const log = p.log!;
       const highWatermark = log.highWatermark;
       // Transactions (spec/transactions.md): read_committed reads up to the last stable offset.
       let producers = log.producerState;
       if (producers === null && isolation === readCommitted) producers = await loadProducerState(s, log);
       if (producers === null && isolation === readCommitted) {
         errors = true;
-        partitions.push({
-          ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR),
-          highWatermark,
-          lastStableOffset: highWatermark,
-          logStartOffset: log.logStartOffset,
-        });
+        partitions.push(storageError(p.index, log, highWatermark));
         continue;
       }
       const lastStableOffset = producers === null ? highWatermark : producers.lastStableOffset(highWatermark);
@@ -110,34 +89,72 @@ async function build(
           // Data not in memory and the object store failing: a retriable error for this partition only.
           s.logger.warn({ err, topic: log.topicName, partition: p.index }, 'fetch read failed');
           errors = true;
-          partitions.push({
-            ...partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR),
-            highWatermark,
-            lastStableOffset: highWatermark,
-            logStartOffset: log.logStartOffset,
-          });
+          partitions.push(storageError(p.index, log, highWatermark));
           continue;
         }
       }
       if (records) for (const part of records) total += part.length;
-      partitions.push({
-        partitionIndex: p.index,
-        errorCode: ErrorCode.NONE,
-        highWatermark,
-        lastStableOffset,
-        logStartOffset: log.logStartOffset,
-        // The last part ends where the records end.
-        abortedTransactions:
-          isolation === readCommitted
-            ? abortedForFetch(producers, p.fetchOffset, records === null ? null : records[records.length - 1]!)
-            : null,
-        preferredReadReplica: -1,
-        records: records === null ? emptyRecords : records.length === 1 ? records[0]! : records,
-      });
+      // The last part ends where the records end.
+      const aborted =
+        isolation === readCommitted
+          ? abortedForFetch(producers, p.fetchOffset, records === null ? null : records[records.length - 1]!)
+          : null;
+      partitions.push(partitionData(p.index, log, highWatermark, lastStableOffset, aborted, records));
     }
     responses.push({ topic: t.topic, topicId: t.topicId, partitions });
   }
   return { body: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }, bytes: total, errors };
+}
+
+/**
+ * The error entry of a partition that cannot be read at all (no log here or a planning error, a leader epoch
+ * other than the current one, a fetch offset outside the log), or null when it can. Allocates only on error.
+ */
+function refusal(p: PartitionPlan): FetchResponsePartitionDataInput | null {
+  const log = p.log;
+  if (!log || p.errorCode !== ErrorCode.NONE) return partitionError(p.index, p.errorCode);
+  if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch)
+    return partitionError(p.index, p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH);
+  if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) {
+    return {
+      ...partitionError(p.index, ErrorCode.OFFSET_OUT_OF_RANGE),
+      highWatermark: log.highWatermark,
+      lastStableOffset: log.highWatermark,
+      logStartOffset: log.logStartOffset,
+    };
+  }
+  return null;
+}
+
+/** KAFKA_STORAGE_ERROR (retriable) for one partition whose data or producer state cannot be read now. */
+function storageError(index: number, log: PartitionLog, highWatermark: number): FetchResponsePartitionDataInput {
+  return {
+    ...partitionError(index, ErrorCode.KAFKA_STORAGE_ERROR),
+    highWatermark,
+    lastStableOffset: highWatermark,
+    logStartOffset: log.logStartOffset,
+  };
+}
+
+/** A partition's successful entry; records null means none (an empty record set). */
+function partitionData(
+  index: number,
+  log: PartitionLog,
+  highWatermark: number,
+  lastStableOffset: number,
+  abortedTransactions: FetchResponsePartitionDataInput['abortedTransactions'],
+  records: Buffer[] | null,
+): FetchResponsePartitionDataInput {
+  return {
+    partitionIndex: index,
+    errorCode: ErrorCode.NONE,
+    highWatermark,
+    lastStableOffset,
+    logStartOffset: log.logStartOffset,
+    abortedTransactions,
+    preferredReadReplica: -1,
+    records: records === null ? emptyRecords : records.length === 1 ? records[0]! : records,
+  };
 }
 
 /** Fetch v16 carries KIP-951's current_leader and node_endpoints. */
