@@ -200,17 +200,7 @@ export class RecordCursor {
     const buffer = this.buffer;
     const end = this.end;
     let position = this.position;
-    if (this.index + 1 >= this.recordCount) {
-      if (position !== end) {
-        throw invalidRecord(
-          RecordsErrorReason.RECORD_COUNT_MISMATCH,
-          position,
-          `${end - position} bytes remain after the declared ${this.recordCount} records`,
-        );
-      }
-      this.index = this.recordCount;
-      return false;
-    }
+    if (this.index + 1 >= this.recordCount) return this.finish();
     if (position >= end) {
       throw invalidRecord(
         RecordsErrorReason.RECORD_COUNT_MISMATCH,
@@ -258,12 +248,7 @@ export class RecordCursor {
       }
       if (headerValueLength > 0) position += headerValueLength;
     }
-    if (position !== recordEnd) {
-      throw malformedRecord(
-        recordPosition,
-        `record declares ${bodyBytes} body bytes but its fields take ${position - (recordEnd - bodyBytes)}`,
-      );
-    }
+    if (position !== recordEnd) throw bodySizeMismatch(recordPosition, bodyBytes, position - (recordEnd - bodyBytes));
     this.headerCount = headerCount;
     this.recordPosition = recordPosition;
     this.recordEnd = recordEnd;
@@ -275,6 +260,19 @@ export class RecordCursor {
     this.position = recordEnd;
     this.index++;
     return true;
+  }
+
+  /** After the last declared record (once per batch): the records must end exactly there. */
+  private finish(): false {
+    if (this.position !== this.end) {
+      throw invalidRecord(
+        RecordsErrorReason.RECORD_COUNT_MISMATCH,
+        this.position,
+        `${this.end - this.position} bytes remain after the declared ${this.recordCount} records`,
+      );
+    }
+    this.index = this.recordCount;
+    return false;
   }
 
   key(): Buffer | null {
@@ -291,4 +289,9 @@ export class RecordCursor {
   headers(): RecordHeaderCursor {
     return this.headerCursor.reset(this.buffer, this.headersPosition, this.recordEnd, this.headerCount);
   }
+}
+
+/** A record whose fields do not take exactly the body size it declares. */
+function bodySizeMismatch(recordPosition: number, bodyBytes: number, fieldBytes: number): Error {
+  return malformedRecord(recordPosition, `record declares ${bodyBytes} body bytes but its fields take ${fieldBytes}`);
 }
