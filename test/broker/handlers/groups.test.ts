@@ -503,7 +503,7 @@ t.test('groups and offsets survive a restart; a deleted topic takes its offsets'
   );
 });
 
-t.test('every version of every group API answers', async (t) => {
+t.test('every version of every group API answers with the error codes Apache Kafka gives', async (t) => {
   const { client } = await startTestBroker(t, sets);
   await createTopic(client, 'vv', 1);
   const part = (v: number) => ({
@@ -513,16 +513,39 @@ t.test('every version of every group API answers', async (t) => {
     ...(v === 1 ? { commitTimestamp: -1 } : {}),
     ...(v >= 6 ? { committedLeaderEpoch: -1 } : {}),
   });
-  const ranges: [number, number, number, (v: number) => Record<string, unknown>][] = [
+  const { NONE, UNKNOWN_MEMBER_ID, GROUP_ID_NOT_FOUND } = ErrorCode;
+  // Each row: api, versions, request body, the error codes (and a few identifying fields) read from the
+  // response, and what Kafka answers. The calls run in order: 'vg' does not exist until the OffsetCommit
+  // rows create it as an Empty group (a commit with generation -1 and no member is a "simple" commit).
+  // Heartbeat, SyncGroup and LeaveGroup to an unknown group answer as Kafka's classic coordinator
+  // (GroupCoordinator.handleHeartbeat/handleSyncGroup/handleLeaveGroup): UNKNOWN_MEMBER_ID; LeaveGroup v3+
+  // puts it on the member with NONE at the top, and before v3 the member's error is the response's.
+  const rows: [number, number, number, (v: number) => Record<string, unknown>, (r: any, v: number) => unknown, (v: number) => unknown][] = [
     [
       ApiKey.FindCoordinator,
       0,
       6,
       (v) => (v >= 4 ? { keyType: 0, coordinatorKeys: ['vg'] } : { key: 'vg', ...(v >= 1 ? { keyType: 0 } : {}) }),
+      (r, v) => (v >= 4 ? r.coordinators.map((c: any) => [c.key, c.errorCode]) : r.errorCode),
+      (v) => (v >= 4 ? [['vg', NONE]] : NONE),
     ],
-    [ApiKey.Heartbeat, 0, 4, () => ({ groupId: 'vg', generationId: 1, memberId: 'm' })],
-    [ApiKey.LeaveGroup, 0, 5, (v) => (v >= 3 ? { groupId: 'vg', members: [{ memberId: 'm' }] } : { groupId: 'vg', memberId: 'm' })],
-    [ApiKey.SyncGroup, 0, 5, () => ({ groupId: 'vg', generationId: 1, memberId: 'm', assignments: [] })],
+    [ApiKey.Heartbeat, 0, 4, () => ({ groupId: 'vg', generationId: 1, memberId: 'm' }), (r) => r.errorCode, () => UNKNOWN_MEMBER_ID],
+    [
+      ApiKey.LeaveGroup,
+      0,
+      5,
+      (v) => (v >= 3 ? { groupId: 'vg', members: [{ memberId: 'm' }] } : { groupId: 'vg', memberId: 'm' }),
+      (r, v) => (v >= 3 ? [r.errorCode, r.members.map((m: any) => [m.memberId, m.errorCode])] : r.errorCode),
+      (v) => (v >= 3 ? [NONE, [['m', UNKNOWN_MEMBER_ID]]] : UNKNOWN_MEMBER_ID),
+    ],
+    [
+      ApiKey.SyncGroup,
+      0,
+      5,
+      () => ({ groupId: 'vg', generationId: 1, memberId: 'm', assignments: [] }),
+      (r) => r.errorCode,
+      () => UNKNOWN_MEMBER_ID,
+    ],
     [
       ApiKey.OffsetCommit,
       0,
@@ -532,6 +555,8 @@ t.test('every version of every group API answers', async (t) => {
         ...(v >= 1 ? { generationIdOrMemberEpoch: -1, memberId: '' } : {}),
         topics: [{ name: 'vv', partitions: [part(v)] }],
       }),
+      (r) => r.topics.map((x: any) => [x.name, x.partitions.map((p: any) => [p.partitionIndex, p.errorCode])]),
+      () => [['vv', [[0, NONE]]]],
     ],
     [
       ApiKey.OffsetFetch,
@@ -541,16 +566,41 @@ t.test('every version of every group API answers', async (t) => {
         v >= 8
           ? { groups: [{ groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] }] }
           : { groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] },
+      (r, v) => {
+        const fetched = (topics: any[]) =>
+          topics.map((x: any) => [x.name, x.partitions.map((p: any) => [p.partitionIndex, p.errorCode, Number(p.committedOffset)])]);
+        if (v >= 8) return r.groups.map((g: any) => [g.groupId, g.errorCode, fetched(g.topics)]);
+        return v >= 2 ? [r.errorCode, fetched(r.topics)] : fetched(r.topics);
+      },
+      (v) => {
+        const fetched = [['vv', [[0, NONE, 3]]]];
+        if (v >= 8) return [['vg', NONE, fetched]];
+        return v >= 2 ? [NONE, fetched] : fetched;
+      },
     ],
-    [ApiKey.DescribeGroups, 0, 5, () => ({ groups: ['vg'] })],
-    [ApiKey.ListGroups, 0, 5, () => ({})],
-    [ApiKey.OffsetDelete, 0, 0, () => ({ groupId: 'nothing', topics: [] })],
-    [ApiKey.DeleteGroups, 0, 2, () => ({ groupsNames: ['nothing'] })],
+    [
+      ApiKey.DescribeGroups,
+      0,
+      5,
+      () => ({ groups: ['vg'] }),
+      (r) => r.groups.map((g: any) => [g.groupId, g.errorCode, g.groupState, g.members.length]),
+      () => [['vg', NONE, 'Empty', 0]],
+    ],
+    [ApiKey.ListGroups, 0, 5, () => ({}), (r) => [r.errorCode, r.groups.filter((g: any) => g.groupId === 'vg').length], () => [NONE, 1]],
+    [ApiKey.OffsetDelete, 0, 0, () => ({ groupId: 'nothing', topics: [] }), (r) => r.errorCode, () => GROUP_ID_NOT_FOUND],
+    [
+      ApiKey.DeleteGroups,
+      0,
+      2,
+      () => ({ groupsNames: ['nothing'] }),
+      (r) => r.results.map((x: any) => [x.groupId, x.errorCode]),
+      () => [['nothing', GROUP_ID_NOT_FOUND]],
+    ],
   ];
-  for (const [apiKey, min, max, body] of ranges) {
+  for (const [apiKey, min, max, body, read, expected] of rows) {
     for (let v = min; v <= max; v++) {
       const r = await client.request(apiKey, v, body(v));
-      t.ok(r, `api ${apiKey} v${v}`);
+      t.same(read(r, v), expected(v), `api ${apiKey} v${v}`);
     }
   }
   for (let v = 0; v <= 9; v++) {
