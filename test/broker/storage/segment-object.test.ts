@@ -61,7 +61,38 @@ t.test('layout: batches, indexes and footer round-trip', async (t) => {
   });
   t.equal(index.relOffsets[0], 0);
   t.equal(index.positions[0], 0);
-  t.ok(index.relOffsets.length > 5 && index.relOffsets.length < 200, `sparse offset index (${index.relOffsets.length} entries)`);
+  // All batches have the same size, so the sparse index is exact: an entry at the first batch, then at the first
+  // batch starting at least indexIntervalBytes after the previous entry, i.e. every `stride` batches.
+  const batchBytes = input[0]!.length;
+  t.same(
+    input.filter((b) => b.length !== batchBytes),
+    [],
+    'equal-sized batches',
+  );
+  const stride = Math.ceil(4096 / batchBytes);
+  const entryBatches = Array.from({ length: Math.ceil(200 / stride) }, (_, e) => e * stride);
+  t.ok(entryBatches.length > 5 && entryBatches.length < 200, `a sparse index (${entryBatches.length} entries of 200 batches)`);
+  t.same(
+    [...index.relOffsets],
+    entryBatches.map((i) => 3 * i),
+    'offset index: relative offsets',
+  );
+  t.same(
+    [...index.positions],
+    entryBatches.map((i) => i * batchBytes),
+    'offset index: positions',
+  );
+  // Timestamps only grow here, so every offset entry is also a time entry, with its batch's max timestamp.
+  t.same(
+    [...index.timestamps],
+    entryBatches.map((i) => 10_000 + i * 10),
+    'time index: timestamps',
+  );
+  t.same(
+    [...index.timeRelOffsets],
+    entryBatches.map((i) => 3 * i),
+    'time index: relative offsets',
+  );
   // Every entry points at the start of the batch with that offset.
   for (let i = 0; i < index.relOffsets.length; i++) {
     t.equal(Number(object.readBigInt64BE(index.positions[i]!)), 1000 + index.relOffsets[i]!, `entry ${i}`);
@@ -74,10 +105,22 @@ t.test('offset lookups and read windows', async (t) => {
   const built = buildSegmentObject({ topicId, partition: 0, chunks: input, indexIntervalBytes: 3000 });
   const index = built.index;
   const object = Buffer.concat(built.body);
+  // Equal-sized one-record batches: an index entry every `stride` batches, so offsets are exact arithmetic.
+  const batchBytes = input[0]!.length;
+  t.same(
+    input.filter((b) => b.length !== batchBytes),
+    [],
+    'equal-sized batches',
+  );
+  const stride = Math.ceil(3000 / batchBytes);
   for (const rel of [0, 1, 37, 99]) {
     const e = index.entryFor(rel);
     t.ok(index.relOffsets[e]! <= rel && (e + 1 === index.relOffsets.length || index.relOffsets[e + 1]! > rel), `entry for ${rel}`);
+    t.equal(e, Math.floor(rel / stride), `entry for ${rel} is the last at or before it`);
   }
+  // A window is the fewest whole index intervals reaching 10 KB, laid out from the first batch.
+  const windowBatches = Math.ceil(10_000 / (stride * batchBytes)) * stride;
+  t.ok(windowBatches * batchBytes >= 10_000 && (windowBatches - stride) * batchBytes < 10_000, `${windowBatches} batches per window`);
   // Windows tile the data, on batch boundaries, and hold the offset asked for.
   const seen = new Set<number>();
   for (let rel = 0; rel < 100; rel++) {
@@ -88,8 +131,11 @@ t.test('offset lookups and read windows', async (t) => {
     if (w.position + w.lengthBytes < index.footer.dataLengthBytes)
       t.equal(Number(object.readBigInt64BE(w.position + w.lengthBytes)), w.nextRelOffset);
     seen.add(w.position);
+    const start = Math.floor(rel / windowBatches) * windowBatches;
+    const next = Math.min(start + windowBatches, 100);
+    t.same(w, { position: start * batchBytes, lengthBytes: (next - start) * batchBytes, nextRelOffset: next }, `window of ${rel}`);
   }
-  t.ok(seen.size >= 5 && seen.size <= 12, `about 10 KB windows over 100 KB (${seen.size})`);
+  t.equal(seen.size, Math.ceil(100 / windowBatches), `about 10 KB windows over 100 KB (${seen.size})`);
   t.equal(index.windowFor(50, 1 << 30).lengthBytes, index.footer.dataLengthBytes, 'one window when the read-ahead exceeds the segment');
 });
 
@@ -98,11 +144,23 @@ t.test('timestamp lookups start at or before the first batch that qualifies', as
   const ts = (i: number) => 1000 + i * 10 + (i % 7 === 3 ? 500 : 0);
   const input = batches(0, 300, 1, ts, 500);
   const index = buildSegmentObject({ topicId, partition: 0, chunks: input, indexIntervalBytes: 2000 }).index;
-  for (const target of [0, 1000, 1005, 1500, 2000, 2030, 3990, 4000, 10_000]) {
+  // The exact starts: the batches are 570 bytes, so offset entries fall on every 4th batch; a time entry is kept
+  // where the running maximum grows, and the running maximum at batch i is 1500 + 10 j for the last bumped batch
+  // j <= i (j % 7 === 3). E.g. for 2000: the last entry below it is batch 48 (max 1950, from j = 45); batch 52
+  // has 2020. For 10 000 every entry is below: the last time entry is batch 292 (max 2 400 from j = 290; batch
+  // 296 adds nothing).
+  t.equal(input[0]!.length, 570);
+  const targets = [0, 1000, 1005, 1500, 2000, 2030, 3990, 4000, 10_000];
+  t.same(
+    targets.map((target) => index.scanStartForTimestamp(target)),
+    [0, 0, 0, 0, 48, 52, 248, 248, 292],
+    'scan starts',
+  );
+  for (const target of targets) {
     const start = index.scanStartForTimestamp(target);
     const firstQualifying = input.findIndex((_, i) => ts(i) >= target);
     if (firstQualifying < 0) {
-      t.ok(start >= 0, `nothing qualifies for ${target}`);
+      t.equal(start, index.timeRelOffsets[index.timeRelOffsets.length - 1], `nothing qualifies for ${target}: the last time entry`);
       continue;
     }
     t.ok(start <= firstQualifying, `scan for ${target} starts at ${start}, at or before ${firstQualifying}`);
