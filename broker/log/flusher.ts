@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Compare, MetadataStore } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { PreconditionFailedError } from '../storage/object-store.ts';
 import type { SegmentCache } from '../storage/segment-cache.ts';
 import { buildWalObject } from '../storage/wal-object.ts';
 import type { WalChunk, WalIndexEntry } from '../storage/wal-object.ts';
@@ -152,11 +153,7 @@ export class Flusher {
     let commitDone!: () => void;
     this.lastCommit = new Promise((resolve) => (commitDone = resolve));
     try {
-      await retryForever('put WAL object', () => this.o.objectStore.put(objectKey, body, { ifNoneMatch: true }), {
-        logger: this.o.logger,
-        isClosed: () => this.aborted,
-        onRetry: () => this.stats.putRetries++,
-      });
+      await this.putWalObject(objectKey, body, sizeBytes);
       this.stats.flushes++;
       this.stats.objectBytes += sizeBytes;
       await previousCommit;
@@ -170,6 +167,34 @@ export class Flusher {
     } finally {
       commitDone();
     }
+  }
+
+  /**
+   * PUTs the WAL object, retrying transient failures. The key is this incarnation's own, so a retry refused
+   * because the key exists finds the object an earlier attempt wrote when its answer was lost: that is success
+   * once the stored size matches. A first attempt refused that way is another writer's object: not retried.
+   */
+  private async putWalObject(objectKey: string, body: Buffer[], sizeBytes: number): Promise<void> {
+    let attempts = 0;
+    await retryForever(
+      'put WAL object',
+      async () => {
+        attempts++;
+        try {
+          await this.o.objectStore.put(objectKey, body, { ifNoneMatch: true });
+        } catch (error) {
+          if (!(error instanceof PreconditionFailedError) || attempts === 1) throw error;
+          const info = await this.o.objectStore.head(objectKey);
+          if (info?.sizeBytes !== sizeBytes) throw error;
+        }
+      },
+      {
+        logger: this.o.logger,
+        isClosed: () => this.aborted,
+        onRetry: () => this.stats.putRetries++,
+        isRetriable: (error) => !(error instanceof PreconditionFailedError),
+      },
+    );
   }
 
   /** Commits the WAL record of a PUT object under the fence; a refused commit throws FencedError. */

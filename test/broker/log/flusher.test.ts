@@ -379,6 +379,31 @@ t.test('transient PUT and commit failures are retried; a lost commit answer is n
   t.same(JSON.parse((await s.metadata.get(walKey(2)))!.value).objectKey, objectKey(2));
 });
 
+t.test('a PUT that landed but whose answer was lost: the retry finds the object and the flush commits', async (t) => {
+  const s = setup(t);
+  const p0 = s.log(topicA, 0);
+  s.objectStore.loseNextPutAnswers = 1;
+  s.append(p0, ['a']);
+  s.flusher.flushNow();
+  await until(() => p0.highWatermark === 1, 'the flush whose PUT answer was lost');
+  t.same(s.objectStore.putKeys, [objectKey(1), objectKey(1)], 'retried once, refused as existing');
+  t.same(s.fenced, [], 'not fenced');
+  t.match(s.flusher.stats, { flushes: 1, commits: 1, putRetries: 1 });
+  t.equal(JSON.parse((await s.metadata.get(walKey(1)))!.value).objectKey, objectKey(1));
+});
+
+t.test('a WAL object key taken before the first attempt is not retried: the flush fails', async (t) => {
+  const s = setup(t);
+  const p0 = s.log(topicA, 0);
+  await s.objectStore.put(objectKey(1), Buffer.from('someone else'));
+  const appended = s.append(p0, ['a']);
+  const durable = p0.waitDurable(appended.baseOffset);
+  s.flusher.flushNow();
+  await t.rejects(durable, 'the append is not acknowledged');
+  t.same(s.objectStore.putKeys, [objectKey(1), objectKey(1)], 'the seeding put and one attempt, no retry');
+  t.equal(await s.metadata.get(walKey(1)), null, 'nothing committed');
+});
+
 t.test('a refused commit fences: appends are abandoned, waiters rejected, later appends refused', async (t) => {
   const s = setup(t, { maxConcurrentFlushes: 2 });
   const p0 = s.log(topicA, 0);
