@@ -4,7 +4,7 @@
 
 // Layers, bottom to top. A module may import modules of its own layer and of the layers below, never above.
 const layers = [
-  { name: 'protocol-config', paths: ['^broker/protocol/', '^broker/config\\.ts$', '^broker/config/'] },
+  { name: 'protocol-config', paths: ['^broker/protocol/', '^broker/config\\.ts$', '^broker/config/', '^broker/limits\\.ts$'] },
   { name: 'storage-metadata-ops', paths: ['^broker/storage/', '^broker/metadata/', '^broker/ops/'] },
   { name: 'log-cluster', paths: ['^broker/log/', '^broker/cluster/'] },
   { name: 'groups', paths: ['^broker/groups/'] },
@@ -41,6 +41,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^broker/', pathNot: layered },
       to: {},
+    },
+    {
+      name: 'limits-import-only-protocol',
+      comment: 'broker/limits.ts (the internal limits) imports nothing but broker/protocol.',
+      severity: 'error',
+      from: { path: '^broker/limits\\.ts$' },
+      to: { pathNot: '^broker/protocol/' },
     },
     {
       name: 'no-cycles',
