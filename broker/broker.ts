@@ -36,23 +36,17 @@ import { ObservedObjectStore } from './storage/observed-object-store.ts';
 import { ReplicaReadObjectStore } from './storage/replica-object-store.ts';
 import { S3ObjectStore } from './storage/s3-object-store.ts';
 import { EtcdMetadataStore, etcdStoreOptions } from './metadata/etcd.ts';
+import {
+  flushMaxInflightCount,
+  healthEvaluateIntervalMs,
+  recoveryMaxInflightCount,
+  shutdownGraceMs,
+  walCollectionIntervalMs,
+  walCollectionMinAgeMs,
+} from './limits.ts';
+import { compactionPassBytes } from './log/compactor.ts';
 
-/** How long a graceful shutdown waits for in-flight requests and the last flush. */
-export const shutdownGraceMs = 30000;
-const maxConcurrentFlushes = 4;
-const recoveryConcurrency = 16;
-const healthEvaluateIntervalMs = 1000;
 const healthProbeKey = 'health/probe';
-
-/** Bytes one compaction pass reads and builds in memory: four segments, at most 256 MiB (or one segment if larger). */
-function compactionPassBytes(segmentTargetBytes: number): number {
-  return Math.max(segmentTargetBytes, Math.min(4 * segmentTargetBytes, 256 * 1024 * 1024));
-}
-
-/** How often the controller looks for WAL objects nothing needs any more (cluster mode). */
-const walCollectionIntervalMs = 30_000;
-/** A WAL object younger than this is never collected by the global pass. */
-const walCollectionMinAgeMs = 60_000;
 
 /**
  * node.id=-1 in cluster mode: the id kept in log.dirs from an earlier start, else the next one of the cluster's
@@ -328,12 +322,12 @@ async function startLogs(
     port: advertised.port,
     flushSizeBytes: config.flushSizeBytes,
     flushLingerMs: config.flushLingerMs,
-    maxConcurrentFlushes,
+    maxConcurrentFlushes: flushMaxInflightCount,
     cacheSegmentBytes: config.cacheSegmentBytes,
     cacheIndexBytes: config.cacheIndexBytes,
     readaheadBytes: config.readaheadBytes,
     prefetchMaxInflightBytes: config.prefetchMaxInflightBytes,
-    recoveryConcurrency,
+    recoveryConcurrency: recoveryMaxInflightCount,
     compaction: {
       intervalMs: config.compactionIntervalMs,
       targetBytes: config.segmentTargetBytes,

@@ -46,6 +46,12 @@ export const etcdMinLeaseTtlMs = 2000;
 export const etcdWatchBackoffMinMs = 50;
 /** Longest wait between attempts to re-open a watch stream: recovery within a second of etcd coming back. */
 export const etcdWatchBackoffMaxMs = 1000;
+/** First wait of gRPC before reconnecting to etcd (gRPC's own backoff grows to 2 minutes). */
+export const etcdReconnectBackoffMinMs = 100;
+/** Longest wait of gRPC between reconnects to etcd: reconnect promptly once etcd is back. */
+export const etcdReconnectBackoffMaxMs = 1000;
+/** Keepalive ping period of an etcd connection: notices a dead connection under a long watch (etcd refuses < 5 s). */
+export const etcdKeepaliveMs = 10_000;
 /** First wait before retrying a failed etcd request within its deadline. */
 export const etcdRetryBackoffMinMs = 20;
 /** Longest wait between retries of one etcd request: several attempts fit in a request deadline. */
@@ -76,10 +82,16 @@ export const groupSubscriptionRefreshMs = 1000;
 export const groupMaxMetadataRecordsCount = 4;
 /** Deadline of a KIP-890 verification request to the transaction coordinator. */
 export const txnVerifyTimeoutMs = 10_000;
+/** Deadline of a request to another broker when the caller gives none. */
+export const interBrokerRequestTimeoutMs = 30_000;
 /** Deadline of one WriteTxnMarkers request to a partition leader. */
 export const txnMarkerRequestTimeoutMs = 30_000;
 /** Longest backoff between attempts at writing transaction markers. */
 export const txnMarkerMaxBackoffMs = 1000;
+/** First backoff of a transaction coordinator retrying the completion of a transaction's state. */
+export const txnCompleteRetryBackoffMinMs = 100;
+/** Longest backoff of that retry. */
+export const txnCompleteRetryBackoffMaxMs = 2000;
 /** Wait after an ownership change before reconciling, so that a burst of changes is handled once. */
 export const clusterReconcileDebounceMs = 20;
 /** How often the cluster controller rebalances ownership. */
@@ -130,16 +142,18 @@ export const healthBucketMs = 1000;
 export const healthRecoverySuccessesCount = 5;
 /** Health transitions kept for /readyz and the logs. */
 export const healthMaxTransitionsCount = 100;
-/** Tokens one S3 retry spends from the retry budget (the budget refills one per success: 1 retry per 5 calls). */
-export const s3RetryCostTokens = 5;
-/** Tokens one successful S3 request earns back. */
-export const s3SuccessRefillTokens = 1;
+/** Tokens one retry of a remote store spends from its retry budget (refilled one per success: 1 retry per 5 calls). */
+export const retryCostTokens = 5;
+/** Tokens one successful request to a remote store earns back. */
+export const retrySuccessRefillTokens = 1;
 /** How long an erring read replica is skipped. */
 export const replicaSkipMs = 30_000;
 /** Objects this broker wrote are remembered this long, to measure replication lag on replica misses. */
 export const replicaRecentPutMemoryMs = 600_000;
 /** Those objects remembered at most. */
 export const replicaRecentPutsMaxCount = 100_000;
+/** Idle keep-alive probe period of the S3 client's sockets. */
+export const s3KeepAliveMs = 10_000;
 /** Local object store operations in flight at once (each may hold a file descriptor). */
 export const localStoreMaxInflightCount = 32;
 /** Temporary files of the local object store older than this are left-overs of a crash and are removed. */

@@ -17,6 +17,7 @@ import { computeAssignment } from './assignment.ts';
 import type { Member, OwnerSlot, TableSlots } from './assignment.ts';
 import { coordinatorPartitionCount } from './cluster.ts';
 import type { BrokerEndpoint, Cluster, CoordinatorChange, CoordinatorKind, PartitionOwner } from './cluster.ts';
+import { clusterControllerIntervalMs, clusterReconcileDebounceMs, ownershipTxnMaxChangesCount } from '../limits.ts';
 
 /** Coordinator tables in /owners/ (never a topic id: those are 22 characters). */
 const coordinatorTables: Record<CoordinatorKind, string> = { group: '__group', transaction: '__transaction' };
@@ -24,16 +25,12 @@ const tableKinds = new Map<string, CoordinatorKind>([
   ['__group', 'group'],
   ['__transaction', 'transaction'],
 ]);
-/** Ownership writes per transaction (the store allows 128 operations, compares included). */
-const maxChangesPerTxn = 50;
 /**
  * Ownership transactions the controller has in flight at once. They touch disjoint keys, each guarded by its own
  * compares, so they may commit in any order; one after another, the 13 transactions of 10 new topics of 64
  * partitions took about 500 ms on a loaded machine, together about one etcd round trip.
  */
 const maxControllerTxnsInFlight = 16;
-const reconcileDebounceMs = 20;
-const controllerIntervalMs = 2000;
 
 export interface PartitionHooks {
   /** Loads partitions this broker now owns; resolves when each is served (or has failed and been logged). */
@@ -209,7 +206,7 @@ export class EtcdCluster implements Cluster {
         this.scheduleReconcile();
       }),
     );
-    this.controllerTimer = setInterval(() => this.scheduleReconcile(), controllerIntervalMs);
+    this.controllerTimer = setInterval(() => this.scheduleReconcile(), clusterControllerIntervalMs);
     this.controllerTimer.unref();
     await this.reconcile();
   }
@@ -271,7 +268,7 @@ export class EtcdCluster implements Cluster {
     this.reconcileTimer = setTimeout(() => {
       this.reconcileTimer = null;
       this.reconcile().catch((err) => this.o.logger.warn({ err }, 'cluster reconcile failed; retried'));
-    }, reconcileDebounceMs);
+    }, clusterReconcileDebounceMs);
   }
 
   private async reconcile(): Promise<void> {
@@ -322,10 +319,10 @@ export class EtcdCluster implements Cluster {
         for (const p of this.slots.get(table)!.keys()) deletes.push(ownerKey(table, p));
     }
     const txns: { compares: Compare[]; ops: { type: 'put'; key: string; value: string }[] }[] = [];
-    for (let i = 0; i < changes.length; i += maxChangesPerTxn) {
+    for (let i = 0; i < changes.length; i += ownershipTxnMaxChangesCount) {
       const compares: Compare[] = [...this.fence()];
       const ops: { type: 'put'; key: string; value: string }[] = [];
-      for (const c of changes.slice(i, i + maxChangesPerTxn)) {
+      for (const c of changes.slice(i, i + ownershipTxnMaxChangesCount)) {
         const key = ownerKey(c.table, c.partition);
         compares.push({ key, target: 'modRevision', op: '=', value: this.slots.get(c.table)?.get(c.partition)?.modRevision ?? 0 });
         ops.push({ type: 'put', key, value: JSON.stringify(c.next) });
@@ -349,10 +346,10 @@ export class EtcdCluster implements Cluster {
       }
     };
     await Promise.all(Array.from({ length: Math.min(maxControllerTxnsInFlight, txns.length) }, writer));
-    for (let i = 0; i < deletes.length; i += maxChangesPerTxn) {
+    for (let i = 0; i < deletes.length; i += ownershipTxnMaxChangesCount) {
       await this.o.store.txn(
         this.fence(),
-        deletes.slice(i, i + maxChangesPerTxn).map((key): Op => ({ type: 'delete', key })),
+        deletes.slice(i, i + ownershipTxnMaxChangesCount).map((key): Op => ({ type: 'delete', key })),
       );
     }
   }

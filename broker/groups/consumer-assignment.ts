@@ -6,6 +6,7 @@ import type { TopicRecord } from '../metadata/layout.ts';
 import type { AssignorMember, TopicAssignment } from './assignors.ts';
 import { assignorNamed } from './assignors.ts';
 import type { ConsumerGroup, ConsumerMember } from './consumer-group.ts';
+import { groupSubscriptionRefreshMs } from '../limits.ts';
 
 /** What the coordinator needs of the topic registry. */
 export interface TopicLookup {
@@ -18,9 +19,6 @@ export interface TopicPartitions {
   topicId: string;
   partitions: number[];
 }
-
-/** How long a group's resolved subscription (topic ids and partition counts) is reused between heartbeats. */
-const subscriptionRefreshMs = 1000;
 
 /**
  * A subscription regex as a JavaScript RegExp matching whole topic names (Java's Matcher.matches()). Kafka
@@ -121,7 +119,7 @@ export class ConsumerAssignment {
   /** Bumps the group epoch if the subscribed topics changed (created, deleted, more partitions). */
   refreshSubscriptionMetadata(g: ConsumerGroup, force: boolean): boolean {
     const now = Date.now();
-    if (!force && now - (this.resolvedAt.get(g.groupId) ?? 0) < subscriptionRefreshMs) return false;
+    if (!force && now - (this.resolvedAt.get(g.groupId) ?? 0) < groupSubscriptionRefreshMs) return false;
     this.resolvedAt.set(g.groupId, now);
     const { fingerprint } = this.resolveSubscriptions(g);
     if (fingerprint === g.subscriptionFingerprint) return false;

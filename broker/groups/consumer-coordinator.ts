@@ -24,6 +24,7 @@ import { ConsumerMembership } from './consumer-membership.ts';
 import type { ClassicGroupLookup, HeartbeatParams, HeartbeatResult } from './consumer-membership.ts';
 import { ConsumerGroupStore, restoreGroup } from './consumer-store.ts';
 import type { StoredConsumerGroup } from './consumer-store.ts';
+import { coordinatorCloseWaitMs, coordinatorLoadRetryMs } from '../limits.ts';
 
 export interface ConsumerGroupOptions {
   /** group.consumer.heartbeat.interval.ms */
@@ -45,9 +46,6 @@ export interface ConsumerGroupOptions {
   /** How often empty groups without offsets are looked for (offsets.retention.check.interval.ms); none: never. */
   cleanupIntervalMs?: number;
 }
-
-const loadRetryMs = 1000;
-const closeWaitMs = 5000;
 
 export class ConsumerGroupCoordinator {
   private readonly cluster: Cluster;
@@ -77,7 +75,7 @@ export class ConsumerGroupCoordinator {
       kind: 'group',
       logger: this.logger,
       what: 'consumer groups',
-      retryMs: loadRetryMs,
+      retryMs: coordinatorLoadRetryMs,
       load: (partition, _epoch, isCurrent) => this.loadPartition(partition, isCurrent),
       unload: (partition) => this.unloadPartition(partition),
     });
@@ -128,7 +126,7 @@ export class ConsumerGroupCoordinator {
     this.partitions.close();
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     for (const g of [...this.groups.values()]) this.unloadGroup(g);
-    await this.partitions.settle(this.store.writes, closeWaitMs);
+    await this.partitions.settle(this.store.writes, coordinatorCloseWaitMs);
   }
 
   // ---- ownership and loading (CoordinatorPartitions) ----

@@ -26,6 +26,7 @@ import type { JoinParams, LeaveMember, SyncParams } from './membership.ts';
 import { GroupOffsets } from './offsets.ts';
 import type { FetchedOffset, OffsetCommitEntry } from './offsets.ts';
 import { Rebalancer, empty } from './rebalance.ts';
+import { coordinatorCloseWaitMs } from '../limits.ts';
 
 export interface CoordinatorOptions {
   minSessionTimeoutMs: number;
@@ -68,7 +69,6 @@ export interface ListedGroup {
 }
 
 const defaultNewMemberJoinTimeoutMs = 5 * 60 * 1000;
-const closeWaitMs = 5000;
 
 export class GroupCoordinator {
   private readonly cluster: Cluster;
@@ -131,7 +131,7 @@ export class GroupCoordinator {
     this.offsets.close();
     this.table.partitions.close();
     for (const g of [...this.groups.values()]) this.rebalance.unloadGroup(g);
-    await this.table.settle(closeWaitMs);
+    await this.table.settle(coordinatorCloseWaitMs);
   }
 
   // ---- loading ----

@@ -13,6 +13,7 @@ import {
   parseOffsetKey,
 } from '../metadata/layout.ts';
 import type { ClassicGroup, CommittedOffset, GroupType } from './classic-group.ts';
+import { groupStoreTxnMaxBytes, groupStoreTxnMaxOpsCount } from '../limits.ts';
 
 /** The stored form of a group: what survives a coordinator move (Kafka's GroupMetadataValue). */
 export interface GroupRecord {
@@ -60,11 +61,6 @@ export class FencedWriteError extends Error {
     this.name = 'FencedWriteError';
   }
 }
-
-/** Ops per transaction: below the store's limit (etcd's default --max-txn-ops is 128) with room for compares. */
-export const maxOpsPerTxn = 90;
-/** Bytes of values per transaction, below the store's 1 MiB request limit. */
-export const maxBytesPerTxn = 900 * 1024;
 
 export function groupRecordOf(group: ClassicGroup, assignments?: Map<string, Buffer>): GroupRecord {
   return {
@@ -163,7 +159,7 @@ export class GroupStore {
       const key = offsetKey(coordinatorPartition, groupId, c.topic, c.partition);
       const op: Op = c.record === null ? { type: 'delete', key } : { type: 'put', key, value: JSON.stringify(c.record) };
       const size = key.length + (op.type === 'put' ? op.value.length : 0);
-      if (ops.length > 0 && (ops.length >= maxOpsPerTxn || bytes + size > maxBytesPerTxn)) {
+      if (ops.length > 0 && (ops.length >= groupStoreTxnMaxOpsCount || bytes + size > groupStoreTxnMaxBytes)) {
         await this.write(coordinatorPartition, ops);
         onWritten?.(ops.length);
         ops = [];

@@ -12,8 +12,7 @@ import { ErrorCode } from '../protocol/errors.ts';
 import { ClassicGroup } from './classic-group.ts';
 import { FencedWriteError, GroupStore, groupRecordOf } from './group-store.ts';
 import type { ConsumerGroupCoordinator } from './consumer-coordinator.ts';
-
-const loadRetryMs = 1000;
+import { coordinatorLoadRetryMs } from '../limits.ts';
 
 /** A store failure as the error code Kafka gives for a failed write of the coordinator's log. */
 function storeErrorCode(e: unknown): number {
@@ -63,7 +62,7 @@ export class ClassicGroupTable {
       kind: 'group',
       logger: this.logger,
       what: 'group coordinator partition',
-      retryMs: loadRetryMs,
+      retryMs: coordinatorLoadRetryMs,
       load: (partition, _epoch, isCurrent) => args.load(partition, isCurrent),
       unload: args.unload,
     });

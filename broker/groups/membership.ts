@@ -9,6 +9,7 @@ import { GroupStore, groupRecordOf } from './group-store.ts';
 import type { ClassicGroupTable } from './group-table.ts';
 import { clearSession, empty, joinError, syncError } from './rebalance.ts';
 import type { Rebalancer } from './rebalance.ts';
+import { groupMaxMetadataRecordsCount } from '../limits.ts';
 
 export interface JoinParams {
   groupId: string;
@@ -49,9 +50,6 @@ export interface MembershipOptions {
   maxRecordBytes: number;
   newMemberJoinTimeoutMs: number;
 }
-
-/** The members' protocol metadata of a group may take this many times group.max.record.bytes (several protocols each). */
-const maxMetadataRecords = 4;
 
 function sameProtocols(a: MemberProtocol[], b: MemberProtocol[]): boolean {
   return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));
@@ -104,7 +102,7 @@ export class ClassicMembership {
     const bytesOf = (protocols: MemberProtocol[]) => protocols.reduce((n, p) => n + p.name.length + p.metadata.length, 0);
     let groupBytes = bytesOf(j.protocols);
     for (const m of g.members.values()) if (m.memberId !== j.memberId) groupBytes += bytesOf(m.protocols);
-    if (groupBytes > maxMetadataRecords * this.o.maxRecordBytes) {
+    if (groupBytes > groupMaxMetadataRecordsCount * this.o.maxRecordBytes) {
       this.table.maybeDropUnusedGroup(g);
       return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, j.memberId);
     }

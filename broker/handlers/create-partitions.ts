@@ -4,10 +4,11 @@
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { CreatePartitionsRequest, CreatePartitionsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
-import { maxPartitionsPerTopic, TopicChangedError } from '../metadata/topics.ts';
+import { TopicChangedError } from '../metadata/topics.ts';
 import { apiError, toApiError } from './api-error.ts';
 import type { ApiError } from './api-error.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
+import { topicMaxPartitionsCount } from '../limits.ts';
 
 type Topic = CreatePartitionsRequest['topics'][number];
 type Result = NonNullable<CreatePartitionsResponseInput['results']>[number];
@@ -45,10 +46,10 @@ async function createPartitions(s: BrokerServices, t: Topic, validateOnly: boole
           `The topic ${t.name} currently has ${current} partition(s); ${t.count} would not be an increase.`,
         );
       }
-      if (t.count > maxPartitionsPerTopic) {
+      if (t.count > topicMaxPartitionsCount) {
         throw new KafkaError(
           ErrorCode.INVALID_PARTITIONS,
-          `Number of partitions must be between 1 and ${maxPartitionsPerTopic}, got ${t.count}.`,
+          `Number of partitions must be between 1 and ${topicMaxPartitionsCount}, got ${t.count}.`,
         );
       }
       const additional = t.count - current;

@@ -13,11 +13,10 @@ import { topicNameProblem } from '../metadata/topics.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
 import { topicAuthorizedOperations } from './acl-ops.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
+import { describeTopicPartitionsMaxCount } from '../limits.ts';
 
 type ResponseTopic = NonNullable<DescribeTopicPartitionsResponseInput['topics']>[number];
 
-/** Kafka's max.request.partition.size.limit default. */
-export const maxRequestPartitionSizeLimit = 2000;
 const zeroUuid = 'AAAAAAAAAAAAAAAAAAAAAA';
 
 function partitions(s: BrokerServices, t: TopicRecord, start: number, end: number): DescribeTopicPartitionsResponsePartitionInput[] {
@@ -60,7 +59,7 @@ export const describeTopicPartitionsHandler: ApiHandler<typeof ApiKey.DescribeTo
         nextCursor: null,
       };
     }
-    let remaining = Math.max(Math.min(maxRequestPartitionSizeLimit, req.responsePartitionLimit), 1);
+    let remaining = Math.max(Math.min(describeTopicPartitionsMaxCount, req.responsePartitionLimit), 1);
     const topics: ResponseTopic[] = [];
     let nextCursor: DescribeTopicPartitionsResponseInput['nextCursor'] = null;
     for (const name of [...names].sort()) {

@@ -14,11 +14,10 @@ import type { PartitionLog } from '../log/partition-log.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { LeaderHints } from './leader-hints.ts';
 import { abortedForFetch, loadProducerState } from '../txn/partition-txn.ts';
+import { fetchResponseMaxBytes } from '../limits.ts';
 
 const readCommitted = 1;
 const emptyRecords = Buffer.alloc(0);
-/** Kafka's broker-side cap on one fetch response (fetch.max.bytes, default 55 MiB). */
-export const fetchResponseMaxBytes = 57671680;
 
 interface PartitionPlan {
   index: number;

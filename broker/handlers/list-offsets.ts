@@ -11,14 +11,13 @@ import { RecordCursor, openBatchRecords } from '../protocol/records/index.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import { loadProducerState } from '../txn/partition-txn.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
+import { listOffsetsMaxDecompressedBytes } from '../limits.ts';
 
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
 export const MAX_TIMESTAMP = -3;
 export const EARLIEST_LOCAL_TIMESTAMP = -4;
 export const EARLIEST_PENDING_UPLOAD_TIMESTAMP = -5;
-/** Decompressing one batch for a timestamp lookup may take at most this much memory. */
-const maxDecompressedLookupBytes = 64 * 1024 * 1024;
 
 type Result = { offset: number; timestamp: number; errorCode: number };
 
@@ -26,7 +25,7 @@ type Result = { offset: number; timestamp: number; errorCode: number };
 async function lookup(s: BrokerServices, log: PartitionLog, timestampMs: number): Promise<{ offset: number; timestamp: number } | null> {
   const found = await s.logs.findBatchByTimestamp(log, timestampMs);
   if (!found) return null;
-  const cursor = openBatchRecords(found.batch, 0, new RecordCursor(), { maxDecompressedBytes: maxDecompressedLookupBytes });
+  const cursor = openBatchRecords(found.batch, 0, new RecordCursor(), { maxDecompressedBytes: listOffsetsMaxDecompressedBytes });
   while (cursor.next()) {
     if (cursor.offset >= log.logStartOffset && cursor.timestampMs >= timestampMs)
       return { offset: cursor.offset, timestamp: cursor.timestampMs };

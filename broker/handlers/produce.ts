@@ -32,10 +32,10 @@ import type { TopicRecord } from '../metadata/layout.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { LeaderHints } from './leader-hints.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
+import { degradedThrottleMs, maxRecordsPerBatch } from '../limits.ts';
 
 /** Kafka's Produce v3+ carries exactly one batch per partition. */
 const maxBatchesPerPartition = 1;
-const maxRecordsPerBatch = 1 << 24;
 /** ZSTD needs Produce v7+ (KIP-110). */
 const firstZstdProduceVersion = 7;
 
@@ -374,9 +374,6 @@ async function ensureProducerState(s: BrokerServices, topic: TopicRecord, index:
     s.logger.warn({ err, topic: topic.name, partition: index }, 'rebuilding producer state failed');
   }
 }
-
-/** How long producers are asked to back off while the object store is degraded. */
-export const degradedThrottleMs = 500;
 
 function storageUnavailable(req: ProduceRequest, reason: string): ProduceResponseInput | null {
   if (req.acks === 0) return null;

@@ -1,9 +1,10 @@
 // Topic creation shared by CreateTopics and Metadata auto-creation.
 import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
-import { maxPartitionsPerTopic, TopicExistsError, topicNameProblem } from '../metadata/topics.ts';
+import { TopicExistsError, topicNameProblem } from '../metadata/topics.ts';
 import { topicConfigProblem } from '../log/topic-config.ts';
 import type { BrokerServices } from './context.ts';
+import { topicMaxPartitionsCount } from '../limits.ts';
 
 export interface TopicCreation {
   errorCode: number;
@@ -23,10 +24,10 @@ export async function createTopic(
   if (nameProblem) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameProblem, topic: null };
   if (partitions === -1) partitions = s.config.numPartitions;
   if (replicationFactor === -1) replicationFactor = s.config.defaultReplicationFactor;
-  if (partitions <= 0 || partitions > maxPartitionsPerTopic) {
+  if (partitions <= 0 || partitions > topicMaxPartitionsCount) {
     return {
       errorCode: ErrorCode.INVALID_PARTITIONS,
-      errorMessage: `Number of partitions must be between 1 and ${maxPartitionsPerTopic}, got ${partitions}.`,
+      errorMessage: `Number of partitions must be between 1 and ${topicMaxPartitionsCount}, got ${partitions}.`,
       topic: null,
     };
   }

@@ -25,10 +25,18 @@ import { advanceSnapshot } from './producer-state-load.ts';
 import type { ProducerSnapshot, ProducerStateSettings } from './producer-state.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { SegmentCache } from '../storage/segment-cache.ts';
-import { buildSegmentObject, maxSegmentDataBytes, maxSegmentOffsetSpan } from '../storage/segment-object.ts';
+import { buildSegmentObject, defaultIndexIntervalBytes, maxSegmentDataBytes, maxSegmentOffsetSpan } from '../storage/segment-object.ts';
 import type { SegmentIndex } from '../storage/segment-object.ts';
 import type { Extent, PartitionLog } from './partition-log.ts';
 import { retryForever } from './retry.ts';
+import { configDefaults } from '../config.ts';
+import {
+  compactionCoalesceGapBytes,
+  compactionMaxInflightCount,
+  compactionMaxSegmentsPerPartitionCount,
+  compactionPassMaxBytes,
+  compactionPassSegmentsCount,
+} from '../limits.ts';
 
 export interface CompactionSettings {
   /** How often a pass runs; also the most often a partition's manifest is written by compaction. */
@@ -51,20 +59,22 @@ export interface CompactionSettings {
   producerState: ProducerStateSettings;
 }
 
+/** Bytes one compaction pass reads and builds in memory: a few segments, bounded (or one segment if larger). */
+export function compactionPassBytes(segmentTargetBytes: number): number {
+  return Math.max(segmentTargetBytes, Math.min(compactionPassSegmentsCount * segmentTargetBytes, compactionPassMaxBytes));
+}
+
 export const defaultCompactionSettings: Readonly<CompactionSettings> = Object.freeze({
-  intervalMs: 15_000,
-  targetBytes: 16 * 1024 * 1024,
-  minAgeMs: 30_000,
-  maxAgeMs: 600_000,
-  maxPassBytes: 64 * 1024 * 1024,
-  maxSegmentsPerPartition: 1000,
-  indexIntervalBytes: 64 * 1024,
-  concurrency: 8,
+  intervalMs: configDefaults.compactionIntervalMs,
+  targetBytes: configDefaults.segmentTargetBytes,
+  minAgeMs: configDefaults.compactionMinAgeMs,
+  maxAgeMs: configDefaults.compactionMaxAgeMs,
+  maxPassBytes: compactionPassBytes(configDefaults.segmentTargetBytes),
+  maxSegmentsPerPartition: compactionMaxSegmentsPerPartitionCount,
+  indexIntervalBytes: defaultIndexIntervalBytes,
+  concurrency: compactionMaxInflightCount,
   producerState: defaultProducerStateSettings,
 });
-
-/** Ranges of one object closer than this are read with one GET (the bytes between count against the budget). */
-const coalesceGapBytes = 256 * 1024;
 
 /** One run of extents merged into one segment object, PUT and waiting for its commit. */
 export interface CompactedSegment {
@@ -344,7 +354,7 @@ export class Compactor {
       let g: (typeof groups)[number] | null = null;
       for (const e of list) {
         const gap = g === null ? Infinity : e.position - g.end;
-        if (g !== null && gap <= coalesceGapBytes && waste + gap <= this.settings.maxPassBytes) {
+        if (g !== null && gap <= compactionCoalesceGapBytes && waste + gap <= this.settings.maxPassBytes) {
           waste += gap;
           g.end = Math.max(g.end, e.position + e.lengthBytes);
           g.extents.push(e);

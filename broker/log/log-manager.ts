@@ -35,6 +35,8 @@ import { Assignments } from './assignments.ts';
 import { PartitionLogs } from './partition-logs.ts';
 import { LogGarbage } from './wal-gc.ts';
 import { WalIndexWarmer } from './wal-index-warmer.ts';
+import { walIndexWarmMaxInflightCount, walIndexWarmMaxQueuedCount } from '../limits.ts';
+import { configDefaults } from '../config.ts';
 
 export interface LogManagerOptions {
   metadata: MetadataStore;
@@ -77,11 +79,6 @@ export interface LogManagerStats {
   manifestsRefused: number;
 }
 
-/** WAL objects of other brokers waiting for their index to be read ahead of a failover, at most. */
-const walIndexWarmMaxQueued = 10_000;
-/** Those index reads in flight, at most. */
-const walIndexWarmConcurrency = 4;
-
 export class LogManager {
   private readonly o: LogManagerOptions;
   private readonly logs: PartitionLogs;
@@ -106,7 +103,7 @@ export class LogManager {
   constructor(options: LogManagerOptions) {
     this.o = options;
     this.cache = new SegmentCache(options.objectStore, options.cacheSegmentBytes, options.prefetchMaxInflightBytes);
-    this.indexCache = new IndexCache(options.objectStore, options.cacheIndexBytes ?? 64 * 1024 * 1024);
+    this.indexCache = new IndexCache(options.objectStore, options.cacheIndexBytes ?? configDefaults.cacheIndexBytes);
     const clustered = options.cluster !== undefined;
     this.manifests = new ManifestWriter({
       metadata: options.metadata,
@@ -277,8 +274,8 @@ export class LogManager {
       indexCache: this.indexCache,
       nodeId: this.o.nodeId,
       logger: this.o.logger,
-      maxQueued: walIndexWarmMaxQueued,
-      concurrency: walIndexWarmConcurrency,
+      maxQueued: walIndexWarmMaxQueuedCount,
+      concurrency: walIndexWarmMaxInflightCount,
     });
     this.walIndexWarmer.start(walKvs, (await this.o.metadata.revision()) + 1);
     const maxSequence = trackClusterWal(walKvs, this.o.nodeId, this.garbage);

@@ -10,6 +10,7 @@ import type { Compare, MetadataStore, Op } from '../metadata/store.ts';
 import type { CommitOutcome } from './compactor.ts';
 import type { Extent, PartitionLog } from './partition-log.ts';
 import { RetryAbortedError, retryForever } from './retry.ts';
+import { manifestTxnMaxBytes, manifestTxnMaxOpsCount } from '../limits.ts';
 
 /** What this broker knows of a partition's manifest key. */
 export interface ManifestState {
@@ -25,11 +26,6 @@ export interface ManifestUpdate {
   state: ManifestState;
   value: string;
 }
-
-/** Most operations in one metadata transaction (the store allows 128, compares included). */
-export const maxOpsPerTxn = 100;
-/** Bytes of keys and values in one manifest transaction at most (the store allows 1.5 MiB). */
-const maxTxnBytes = 1024 * 1024;
 
 export const metadataRetriable = (e: unknown) =>
   !(e instanceof InvalidMetadataRequestError) && (e as Error).name !== 'MetadataStoreClosedError';
@@ -128,7 +124,7 @@ export class ManifestWriter {
   }
 
   /**
-   * Writes manifests, several per transaction (at most maxOpsPerTxn operations and maxTxnBytes), each guarded
+   * Writes manifests, several per transaction (at most manifestTxnMaxOpsCount operations and manifestTxnMaxBytes), each guarded
    * by the fencing token and its modRevision; a legacy /log-start/ key goes in the same transaction. Per update:
    * committed; refused (it did not and never will commit); or unknown (shutdown while retrying, or an error
    * after an attempt that may have committed — then nothing built on it may be deleted).
@@ -212,7 +208,7 @@ function nextChunk(updates: ManifestUpdate[], first: number): ManifestUpdate[] {
     const u = updates[i]!;
     const n = u.state.legacyLogStart ? 2 : 1;
     const b = 2 * u.key.length + u.value.length;
-    if (chunk.length > 0 && (ops + n > maxOpsPerTxn || bytes + b > maxTxnBytes)) break;
+    if (chunk.length > 0 && (ops + n > manifestTxnMaxOpsCount || bytes + b > manifestTxnMaxBytes)) break;
     chunk.push(u);
     ops += n;
     bytes += b;

@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import { producerIdBlockKey } from '../metadata/layout.ts';
 import type { ProducerIdBlockRecord } from '../metadata/layout.ts';
 import type { MetadataStore } from '../metadata/store.ts';
+import { producerIdBlockMaxAttemptsCount } from '../limits.ts';
 
 /** Ids per block (Kafka's ProducerIdManager also takes blocks of 1000). */
 export const producerIdBlockSize = 1000;
-/** Attempts at taking a block when other brokers keep winning the race. */
-const maxAttempts = 20;
 
 export class ProducerIdAllocator {
   private readonly metadata: MetadataStore;
@@ -35,7 +34,7 @@ export class ProducerIdAllocator {
   }
 
   private async takeBlock(): Promise<void> {
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    for (let attempt = 0; attempt < producerIdBlockMaxAttemptsCount; attempt++) {
       const kv = await this.metadata.get(producerIdBlockKey);
       const start = kv === null ? 0 : (JSON.parse(kv.value) as ProducerIdBlockRecord).nextBlockStart;
       const end = start + this.blockSize;

@@ -7,6 +7,7 @@ import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
 import { ObjectNotFoundError } from '../storage/object-store.ts';
 import { ProducerStateManager, producerStateStats } from './producer-state.ts';
 import type { ProducerSnapshot, ProducerStateSettings } from './producer-state.ts';
+import { producerStateLoadReadBytes } from '../limits.ts';
 
 /**
  * The snapshot after the batches of `chunks` (whole batches, by offset, each array of consecutive chunks) on
@@ -58,8 +59,6 @@ export type LogReader<L extends ProducerStateLog = ProducerStateLog> = (
 const maxRebuildLookAgain = 5;
 const rebuildLookAgainBackoffMs = 20;
 
-/** Bytes asked for per read while rebuilding (whole chunks or read windows are returned anyway). */
-const loadReadBytes = 8 * 1024 * 1024;
 const loads = new WeakMap<ProducerStateLog, Promise<void>>();
 
 /**
@@ -104,7 +103,7 @@ async function rebuild<L extends ProducerStateLog>(log: L, read: LogReader<L>, s
     const from = Math.max(offset, log.logStartOffset);
     let data: Buffer | null;
     try {
-      data = await read(log, from, loadReadBytes, true, end);
+      data = await read(log, from, producerStateLoadReadBytes, true, end);
     } catch (error) {
       if (!(error instanceof ObjectNotFoundError) || ++lookAgain > maxRebuildLookAgain) throw error;
       await new Promise((resolve) => setTimeout(resolve, lookAgain * rebuildLookAgainBackoffMs));

@@ -29,6 +29,8 @@ import {
 } from '../protocol/records/constants.ts';
 import { controlTypeOf, markerCoordinatorEpochOf } from '../protocol/records/control.ts';
 import type { ProducerSnapshotRecord } from '../metadata/layout.ts';
+import { configDefaults } from '../config.ts';
+import { producerStateExpiryCheckIntervalMs, producerStateMaxAbortedTxnsCount } from '../limits.ts';
 
 /** Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN: duplicates are detected among this many last batches. */
 export const batchesToRetain = 5;
@@ -42,8 +44,8 @@ export interface ProducerStateSettings {
 }
 
 export const defaultProducerStateSettings: Readonly<ProducerStateSettings> = Object.freeze({
-  expirationMs: 86_400_000,
-  maxProducers: 1000,
+  expirationMs: configDefaults.producerIdExpirationMs,
+  maxProducers: configDefaults.producerStateMaxProducers,
 });
 
 /** One batch of a producer: its sequence range, its offsets, its max timestamp. */
@@ -79,12 +81,6 @@ export interface AbortedTxn {
   firstOffset: number;
   lastOffset: number;
 }
-
-/**
- * Aborted transactions remembered per partition at most (they live in the manifest's snapshot); beyond it the
- * oldest are forgotten (spec/transactions.md).
- */
-export const maxAbortedTxns = 10_000;
 
 export type ProducerCheck =
   | { kind: 'append' }
@@ -127,7 +123,7 @@ export function inSequence(lastSeq: number, nextSeq: number): boolean {
 export class ProducerStateManager {
   private readonly producers = new Map<number, ProducerEntry>();
   settings: ProducerStateSettings;
-  /** Last time expiry ran (expiry is amortised: at most once per expiryCheckIntervalMs). */
+  /** Last time expiry ran (expiry is amortised: at most once per producerStateExpiryCheckIntervalMs). */
   private lastExpiryMs = 0;
   /** Producers forgotten because the partition had too many (a metric of sorts; see spec). */
   evicted = 0;
@@ -313,7 +309,8 @@ export class ProducerStateManager {
     this.unreplicated.push({ firstOffset: first, lastOffset: markerOffset });
     if (!commit) {
       this.aborted.push({ producerId, firstOffset: first, lastOffset: markerOffset });
-      if (this.aborted.length > maxAbortedTxns) this.aborted.splice(0, this.aborted.length - maxAbortedTxns);
+      if (this.aborted.length > producerStateMaxAbortedTxnsCount)
+        this.aborted.splice(0, this.aborted.length - producerStateMaxAbortedTxnsCount);
     }
   }
 
@@ -437,7 +434,7 @@ export class ProducerStateManager {
 
   /** Expiry and log-start truncation, at most once a minute (amortised over appends). */
   maybeExpire(nowMs: number, logStartOffset: number): void {
-    if (nowMs - this.lastExpiryMs < expiryCheckIntervalMs) return;
+    if (nowMs - this.lastExpiryMs < producerStateExpiryCheckIntervalMs) return;
     this.expire(nowMs);
     this.truncateHead(logStartOffset);
   }
@@ -503,8 +500,6 @@ export class ProducerStateManager {
     return m;
   }
 }
-
-const expiryCheckIntervalMs = 60_000;
 
 /** The producer id of the first batch of Produce data, without validating it (-1 when too short). */
 export function peekProducerId(records: Buffer | null): number {

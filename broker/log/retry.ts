@@ -1,8 +1,6 @@
 // Retries a transient failure with capped, jittered exponential backoff until it succeeds or the caller gives up.
 import type { Logger } from 'pino';
-
-export const retryInitialBackoffMs = 50;
-export const retryMaxBackoffMs = 1000;
+import { retryInitialBackoffMs, retryMaxBackoffMs } from '../limits.ts';
 
 export class RetryAbortedError extends Error {
   constructor(what: string, cause: unknown) {

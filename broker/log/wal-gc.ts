@@ -18,13 +18,14 @@ import type { PartitionManifest, TopicRecord, WalRecord } from '../metadata/layo
 import type { Compare, KeyValue, MetadataStore, Op } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import type { IndexCache } from '../storage/index-cache.ts';
-import { ObjectNotFoundError } from '../storage/object-store.ts';
+import { MAX_KEYS_PER_REQUEST, ObjectNotFoundError } from '../storage/object-store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { SegmentCache } from '../storage/segment-cache.ts';
 import type { WalIndexEntry } from '../storage/wal-object.ts';
 import { mapBounded } from './compactor.ts';
-import { maxOpsPerTxn, partitionKey } from './manifests.ts';
+import { partitionKey } from './manifests.ts';
 import type { Extent, PartitionLog } from './partition-log.ts';
+import { manifestTxnMaxOpsCount } from '../limits.ts';
 
 interface ObjectRef {
   walKey: string;
@@ -131,8 +132,8 @@ export class LogGarbage {
   /** WAL objects without a live extent; false when fenced. */
   private async collectWal(): Promise<boolean> {
     const dead = this.o.clustered ? [] : [...this.objects.entries()].filter(([, ref]) => ref.liveExtents <= 0);
-    for (let i = 0; i < dead.length; i += maxOpsPerTxn) {
-      const chunk = dead.slice(i, i + maxOpsPerTxn);
+    for (let i = 0; i < dead.length; i += manifestTxnMaxOpsCount) {
+      const chunk = dead.slice(i, i + manifestTxnMaxOpsCount);
       const result = await this.o.metadata.txn(
         this.o.fence(),
         chunk.map(([, ref]): Op => ({ type: 'delete', key: ref.walKey })),
@@ -158,7 +159,8 @@ export class LogGarbage {
     const segments = [...this.deadSegments];
     if (segments.length === 0) return;
     try {
-      for (let i = 0; i < segments.length; i += 1000) await this.o.objectStore.delete(segments.slice(i, i + 1000));
+      for (let i = 0; i < segments.length; i += MAX_KEYS_PER_REQUEST)
+        await this.o.objectStore.delete(segments.slice(i, i + MAX_KEYS_PER_REQUEST));
     } catch (err) {
       this.o.logger.warn({ err, segments: segments.length }, 'deleting segments failed; retried at the next collection');
       return;
@@ -228,8 +230,8 @@ export class LogGarbage {
   /** Deletes WAL objects: their /wal/ keys (guarded by the fence), then the objects. How many went. */
   private async deleteWalObjects(dead: { key: string; objectKey: string }[]): Promise<number> {
     let deleted = 0;
-    for (let i = 0; i < dead.length; i += maxOpsPerTxn) {
-      const chunk = dead.slice(i, i + maxOpsPerTxn);
+    for (let i = 0; i < dead.length; i += manifestTxnMaxOpsCount) {
+      const chunk = dead.slice(i, i + manifestTxnMaxOpsCount);
       const result = await this.o.metadata.txn(
         this.o.fence(),
         chunk.map((d): Op => ({ type: 'delete', key: d.key })),
@@ -257,7 +259,7 @@ export class LogGarbage {
     for (const topicId of deletedTopics) {
       if (this.o.topics.byId(topicId)) continue;
       const keys = segments.get(topicId) ?? [];
-      for (let i = 0; i < keys.length; i += 1000) await this.o.objectStore.delete(keys.slice(i, i + 1000));
+      for (let i = 0; i < keys.length; i += MAX_KEYS_PER_REQUEST) await this.o.objectStore.delete(keys.slice(i, i + MAX_KEYS_PER_REQUEST));
       this.o.stats.segmentsDeleted += keys.length;
       await this.o.metadata.txn(
         [],
@@ -290,7 +292,7 @@ export class LogGarbage {
     let deleted = 0;
     let startAfter: string | undefined;
     for (;;) {
-      const page = await this.o.objectStore.list(prefix, { startAfter, limit: 1000 });
+      const page = await this.o.objectStore.list(prefix, { startAfter, limit: MAX_KEYS_PER_REQUEST });
       if (page.length === 0) return deleted;
       startAfter = page[page.length - 1]!.key;
       const orphans = page.map((o) => o.key).filter(isOrphan);

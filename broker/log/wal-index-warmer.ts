@@ -10,9 +10,7 @@ import type { MetadataStore, Watch } from '../metadata/store.ts';
 import { walPrefix } from '../metadata/layout.ts';
 import type { WalRecord } from '../metadata/layout.ts';
 import type { IndexCache } from '../storage/index-cache.ts';
-
-/** Wait before following again after the watch ended with an error. */
-const rewatchDelayMs = 1000;
+import { walIndexRewatchDelayMs } from '../limits.ts';
 
 export interface WalIndexWarmerStats {
   /** Indexes read ahead of need. */
@@ -66,7 +64,7 @@ export class WalIndexWarmer {
         // Only warmth is lost (a failover reads the missed indexes itself): follow again from now on.
         this.o.logger.warn({ err }, 'WAL index warming: watch ended; following again from the current revision');
         this.watch = null;
-        setTimeout(() => this.follow(0), rewatchDelayMs).unref();
+        setTimeout(() => this.follow(0), walIndexRewatchDelayMs).unref();
       },
     );
   }

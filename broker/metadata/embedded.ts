@@ -29,13 +29,12 @@ import { MetadataEngine } from './engine.ts';
 import type { MetadataStoreOptions } from './engine.ts';
 import { MetadataStoreLockedError } from './errors.ts';
 import type { KeyValue, WatchEvent } from './store.ts';
+import { embeddedOpenLockTimeoutMs } from '../limits.ts';
 
 export const metadataFileName = 'metadata.sqlite';
 export const lockFileName = 'metadata.lock';
 /** Version of the tables below; a file of another version is refused rather than misread. */
 export const formatVersion = 1;
-/** How long opening waits for SQLite's file lock before reporting the directory as locked. */
-const openLockTimeoutMs = 1000;
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
 
@@ -366,7 +365,7 @@ function processAlive(pid: number): boolean {
 }
 
 function openDatabase(file: string, dir: string, lock: DirectoryLock): DatabaseSync {
-  const db = new DatabaseSync(file, { timeout: openLockTimeoutMs });
+  const db = new DatabaseSync(file, { timeout: embeddedOpenLockTimeoutMs });
   try {
     // EXCLUSIVE before the first access: SQLite then keeps its file lock until close and uses no shared memory.
     db.exec('PRAGMA locking_mode = EXCLUSIVE');

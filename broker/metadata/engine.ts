@@ -17,9 +17,7 @@ import { defaultMetadataLimits } from './limits.ts';
 import type { MetadataLimits } from './limits.ts';
 import { compareHolds, eventRevision, historyEventBytes } from './backend.ts';
 import type { Commit, MetadataBackend, StoredLease, StoreHeader } from './backend.ts';
-
-/** Longest a timer can be set for (setTimeout's limit); later lease expiries are re-armed when it fires. */
-const maxTimerDelayMs = 2 ** 31 - 1;
+import { timerMaxMs } from '../limits.ts';
 
 export interface MetadataStoreOptions {
   /** Wall clock in milliseconds since the epoch, for lease expiry (persisted, so not monotonic). Default Date.now. */
@@ -266,7 +264,7 @@ export class MetadataEngine implements MetadataStore {
     if (atMs === null || this.#closed || this.#failure !== null) return;
     if (this.#timer !== null && this.#timerAtMs <= atMs) return; // fires earlier and re-arms for the rest
     if (this.#timer !== null) clearTimeout(this.#timer);
-    const delay = Math.min(Math.max(atMs - this.#clock(), 0), maxTimerDelayMs);
+    const delay = Math.min(Math.max(atMs - this.#clock(), 0), timerMaxMs); // later lease expiries are re-armed when it fires
     this.#timerAtMs = atMs;
     this.#timer = setTimeout(this.#onTimer, delay);
     this.#timer.unref();

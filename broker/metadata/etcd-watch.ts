@@ -7,12 +7,10 @@ import type { Etcd3, IDuplexStream, IKeyValue, IResponseHeader, IWatchRequest, I
 import { CompactedRevisionError } from './errors.ts';
 import { MetadataUnavailableError } from './store.ts';
 import type { KeyValue, Watch, WatchEvent } from './store.ts';
+import { etcdWatchBackoffMaxMs, etcdWatchBackoffMinMs } from '../limits.ts';
 
 /** Called with the error that ended a watch (CompactedRevisionError, or MetadataUnavailableError). */
 export type WatchErrorHandler = (err: Error) => void;
-
-const watchBackoffMinMs = 50;
-const watchBackoffMaxMs = 1000;
 
 /** Delivers a watch's batches asynchronously and in order; an error ends the watch after what came before it. */
 class Delivery {
@@ -124,7 +122,7 @@ export class EtcdWatchStream {
   #creating: EtcdWatch | null = null;
   readonly #byId = new Map<string, EtcdWatch>();
   #reconnectTimer: NodeJS.Timeout | null = null;
-  #watchBackoffMs = watchBackoffMinMs;
+  #watchBackoffMs = etcdWatchBackoffMinMs;
 
   constructor(client: Etcd3, hooks: WatchStreamHooks) {
     this.#client = client;
@@ -203,7 +201,7 @@ export class EtcdWatchStream {
     if (res.created) {
       const watch = this.#creating;
       this.#creating = null;
-      this.#watchBackoffMs = watchBackoffMinMs;
+      this.#watchBackoffMs = etcdWatchBackoffMinMs;
       if (watch !== null) {
         if (res.canceled) {
           this.#endWatch(watch, this.#watchError(watch, res));
@@ -268,7 +266,7 @@ export class EtcdWatchStream {
     this.#dropStream();
     if (this.#watches.size === 0) return;
     const delay = this.#watchBackoffMs;
-    this.#watchBackoffMs = Math.min(this.#watchBackoffMs * 2, watchBackoffMaxMs);
+    this.#watchBackoffMs = Math.min(this.#watchBackoffMs * 2, etcdWatchBackoffMaxMs);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = null;
       this.#connectWatchStream();

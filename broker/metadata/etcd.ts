@@ -57,6 +57,7 @@ import {
 } from 'etcd3';
 import type { ICompare, IKeyValue, IOptions, IRequestOp, IResponseHeader } from 'etcd3';
 import type { BrokerConfig } from '../config.ts';
+import { configDefaults } from '../config.ts';
 import { defaultMetadataLimits } from './limits.ts';
 import type { MetadataLimits } from './limits.ts';
 import { InvalidMetadataRequestError, MetadataStoreClosedError } from './errors.ts';
@@ -66,12 +67,20 @@ import { EtcdWatchStream } from './etcd-watch.ts';
 import type { WatchErrorHandler } from './etcd-watch.ts';
 import { LeaseLostError, MetadataUnavailableError } from './store.ts';
 import type { Compare, KeyValue, Lease, MetadataStore, Op, TxnResult, Watch, WatchEvent } from './store.ts';
+import {
+  etcdKeepaliveMs,
+  etcdMinLeaseTtlMs,
+  etcdReconnectBackoffMaxMs,
+  etcdReconnectBackoffMinMs,
+  etcdRetryBackoffMaxMs,
+  etcdRetryBackoffMinMs,
+} from '../limits.ts';
 
 export const etcdStoreDefaults = Object.freeze({
-  prefix: '/skafos',
-  dialTimeoutMs: 5000,
-  requestTimeoutMs: 5000,
-  minLeaseTtlMs: 2000,
+  prefix: configDefaults.etcdPrefix,
+  dialTimeoutMs: configDefaults.etcdDialTimeoutMs,
+  requestTimeoutMs: configDefaults.etcdRequestTimeoutMs,
+  minLeaseTtlMs: etcdMinLeaseTtlMs,
 });
 
 export interface EtcdMetadataStoreOptions {
@@ -175,9 +184,6 @@ const passThrough = {
   execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: new AbortController().signal }),
 } as unknown as Policy;
 
-const retryBackoffMinMs = 20;
-const retryBackoffMaxMs = 250;
-
 // ---------------------------------------------------------------------------------------------------------------
 // The store.
 
@@ -238,13 +244,13 @@ export class EtcdMetadataStore implements MetadataStore {
       faultHandling: { host: () => passThrough, global: passThrough },
       grpcOptions: {
         // Reconnect promptly once etcd is back (gRPC's default backoff grows to 2 minutes).
-        'grpc.initial_reconnect_backoff_ms': 100,
-        'grpc.max_reconnect_backoff_ms': 1000,
+        'grpc.initial_reconnect_backoff_ms': etcdReconnectBackoffMinMs,
+        'grpc.max_reconnect_backoff_ms': etcdReconnectBackoffMaxMs,
         // Each channel connects on its own, so a fresh client does not inherit a failed connection's backoff.
         'grpc.use_local_subchannel_pool': 1,
         // Notice a dead connection under a long-lived watch stream (etcd refuses pings more often than every 5 s).
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': Math.min(this.requestTimeoutMs, 10_000),
+        'grpc.keepalive_time_ms': etcdKeepaliveMs,
+        'grpc.keepalive_timeout_ms': Math.min(this.requestTimeoutMs, etcdKeepaliveMs),
         // Large prefix scans (the WAL index) may exceed gRPC's default 4 MiB.
         'grpc.max_receive_message_length': -1,
       },
@@ -377,7 +383,7 @@ export class EtcdMetadataStore implements MetadataStore {
   ): Promise<T> {
     const started = Date.now();
     const deadline = started + timeoutMs;
-    let backoff = retryBackoffMinMs;
+    let backoff = etcdRetryBackoffMinMs;
     for (;;) {
       try {
         return await attempt(deadline);
@@ -395,7 +401,7 @@ export class EtcdMetadataStore implements MetadataStore {
         const again = expired || (retry === 'always' ? transient(err) : unsent(err));
         if (again && now + backoff < deadline) {
           await sleep(backoff);
-          backoff = Math.min(backoff * 2, retryBackoffMaxMs);
+          backoff = Math.min(backoff * 2, etcdRetryBackoffMaxMs);
           if (this.#closed) throw new MetadataStoreClosedError();
           continue;
         }

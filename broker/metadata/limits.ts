@@ -1,5 +1,13 @@
 // The limits every metadata store enforces (the engine behind the embedded and in-memory stores, and the etcd
-// store's client-side validation), with their defaults.
+// store's client-side validation), with their defaults (from broker/limits.ts).
+import {
+  metadataMaxKeyBytes,
+  metadataMaxTxnBytes,
+  metadataMaxTxnOpsCount,
+  metadataMaxValueBytes,
+  metadataWatchHistoryBytes,
+  metadataWatchHistoryCount,
+} from '../limits.ts';
 
 export interface MetadataLimits {
   /** Largest key or prefix, in UTF-8 bytes. */
@@ -22,12 +30,12 @@ export interface MetadataLimits {
 }
 
 export const defaultMetadataLimits: Readonly<MetadataLimits> = Object.freeze({
-  maxKeyBytes: 4 * 1024,
-  maxValueBytes: 1024 * 1024,
-  maxTxnOps: 128,
-  maxTxnBytes: 1.5 * 1024 * 1024,
+  maxKeyBytes: metadataMaxKeyBytes,
+  maxValueBytes: metadataMaxValueBytes,
+  maxTxnOps: metadataMaxTxnOpsCount,
+  maxTxnBytes: metadataMaxTxnBytes,
   minLeaseTtlMs: 10,
   maxLeaseTtlMs: 30 * 24 * 60 * 60 * 1000,
-  watchHistoryRevisions: 10_000,
-  watchHistoryBytes: 256 * 1024 * 1024,
+  watchHistoryRevisions: metadataWatchHistoryCount,
+  watchHistoryBytes: metadataWatchHistoryBytes,
 });

@@ -6,7 +6,6 @@ import { deletedTopicKey, topicKey, topicPrefix } from './layout.ts';
 import type { TopicRecord } from './layout.ts';
 
 export const maxTopicNameLength = 249;
-export const maxPartitionsPerTopic = 100000;
 const legalTopicName = /^[a-zA-Z0-9._-]+$/;
 
 /** Kafka's topic name rules (Topic.validate); returns the problem, or null when the name is legal. */

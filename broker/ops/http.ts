@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { HostPort } from '../config.ts';
 import type { Logger } from './logger.ts';
+import { httpRequestTimeoutMs } from '../limits.ts';
 
 export type Readiness = { ready: true } | { ready: false; reason: string };
 
@@ -33,9 +34,6 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-/** Headers and whole requests must arrive within this; probes and scrapes are tiny. */
-const REQUEST_TIMEOUT_MS = 10_000;
-
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const { listener, logger } = options;
   const routes = opsRoutes(options);
@@ -46,8 +44,8 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       else res.destroy();
     });
   });
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.headersTimeout = REQUEST_TIMEOUT_MS;
+  server.requestTimeout = httpRequestTimeoutMs;
+  server.headersTimeout = httpRequestTimeoutMs;
 
   await listen(server, listener);
   server.on('error', (err) => logger.error({ err }, 'ops HTTP server error'));

@@ -11,6 +11,8 @@
 // shows while the broker is busy.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import { healthBucketMs, healthMaxTransitionsCount, healthRecoverySuccessesCount } from '../limits.ts';
+import { configDefaults } from '../config.ts';
 
 export type HealthState = 'healthy' | 'degraded' | 'unavailable';
 export type CallOutcome = 'ok' | 'error' | 'throttled';
@@ -35,14 +37,15 @@ export interface HealthThresholds {
 }
 
 export const defaultHealthThresholds: HealthThresholds = {
-  windowMs: 30000,
-  minCallsForRates: 20,
-  degradedErrorRate: 0.05,
+  windowMs: configDefaults.storageHealthWindowMs,
+  minCallsForRates: configDefaults.storageHealthMinCalls,
+  degradedErrorRate: configDefaults.storageHealthDegradedErrorRate,
+  // skafos.storage.health.degraded.p99.ms has no default of its own: each store's is here (S3's; the local store's below).
   degradedP99Ms: 2000,
-  unavailableErrorRate: 0.5,
-  unavailableConsecutiveFailures: 10,
-  unavailableStallMs: 15000,
-  recoveryHoldMs: 5000,
+  unavailableErrorRate: configDefaults.storageHealthUnavailableErrorRate,
+  unavailableConsecutiveFailures: configDefaults.storageHealthUnavailableConsecutiveFailures,
+  unavailableStallMs: configDefaults.storageHealthUnavailableStallMs,
+  recoveryHoldMs: configDefaults.storageHealthRecoveryHoldMs,
 };
 
 /**
@@ -102,9 +105,6 @@ export class EventLoopStallMeter implements LoopStallClock {
 
 const noStalls: LoopStallClock = { stalledMs: () => 0 };
 
-const bucketMs = 1000;
-/** Consecutive successful calls after which failures in the window are forgotten. */
-export const recoverySuccesses = 5;
 /** Latency histogram bucket upper bounds (ms) for the window's p99. */
 const latencyBoundsMs = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, Infinity];
 
@@ -121,8 +121,6 @@ export interface HealthTransition {
   to: HealthState;
   reason: string;
 }
-
-export const maxTransitionHistory = 100;
 
 export class ObjectStoreHealth {
   readonly thresholds: HealthThresholds;
@@ -146,7 +144,7 @@ export class ObjectStoreHealth {
   constructor(thresholds: Partial<HealthThresholds> = {}, clock: () => number = Date.now, stalls: LoopStallClock = noStalls) {
     this.thresholds = { ...defaultHealthThresholds, ...thresholds };
     const t = this.thresholds;
-    assert.ok(t.windowMs >= bucketMs && t.degradedErrorRate <= t.unavailableErrorRate && t.recoveryHoldMs >= 0);
+    assert.ok(t.windowMs >= healthBucketMs && t.degradedErrorRate <= t.unavailableErrorRate && t.recoveryHoldMs >= 0);
     this.clock = clock;
     this.stalls = stalls;
   }
@@ -179,7 +177,7 @@ export class ObjectStoreHealth {
       this.consecutiveSuccesses++;
       // The store has answered several calls in a row: the failures still in the window describe the past.
       // Forget them, or a quiet broker (producers failing fast) would wait for them to age out of the window.
-      if (this.consecutiveSuccesses === recoverySuccesses && this.current !== 'healthy') {
+      if (this.consecutiveSuccesses === healthRecoverySuccessesCount && this.current !== 'healthy') {
         for (const old of this.buckets) {
           old.calls -= old.failures;
           old.failures = 0;
@@ -194,7 +192,7 @@ export class ObjectStoreHealth {
   }
 
   private bucket(now: number): Bucket {
-    const start = now - (now % bucketMs);
+    const start = now - (now % healthBucketMs);
     let last = this.buckets[this.buckets.length - 1];
     if (!last || last.startMs !== start) {
       last = { startMs: start, calls: 0, failures: 0, latency: latencyBoundsMs.map(() => 0) };
@@ -272,7 +270,7 @@ export class ObjectStoreHealth {
     if (next !== this.current) {
       const transition: HealthTransition = { atMs: now, from: this.current, to: next, reason: why };
       this.transitions.push(transition);
-      if (this.transitions.length > maxTransitionHistory) this.transitions.shift();
+      if (this.transitions.length > healthMaxTransitionsCount) this.transitions.shift();
       this.current = next;
       this.reason = why;
       for (const l of this.listeners) l(transition);

@@ -9,9 +9,7 @@ import { parseSegmentFooter, parseSegmentIndexes, segmentFooterBytes, segmentInd
 import type { SegmentIndex } from './segment-object.ts';
 import { parseWalFooter, parseWalIndex, walFooterBytes, walIndexEntryBytes } from './wal-object.ts';
 import type { WalIndexEntry } from './wal-object.ts';
-
-/** Bytes read from an object's end on a miss: the footer and usually the whole index. */
-export const defaultIndexTailBytes = 16 * 1024;
+import { indexTailBytes } from '../limits.ts';
 
 export interface IndexCacheStats {
   hits: number;
@@ -38,7 +36,7 @@ export class IndexCache {
   /** `maxBytes` 0 disables caching (loads are still shared while in flight). */
   constructor(store: ObjectStore, maxBytes: number, options: { tailBytes?: number } = {}) {
     this.store = store;
-    this.tailBytes = Math.max(options.tailBytes ?? defaultIndexTailBytes, segmentFooterBytes, walFooterBytes);
+    this.tailBytes = Math.max(options.tailBytes ?? indexTailBytes, segmentFooterBytes, walFooterBytes);
     this.lru = maxBytes > 0 ? new LRUCache<string, Entry>({ maxSize: maxBytes, sizeCalculation: (e) => Math.max(1, e.sizeBytes) }) : null;
   }
 

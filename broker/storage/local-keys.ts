@@ -4,11 +4,9 @@
 // segment are foreign. And the walk that lists keys in UTF-8 order from the directories.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidObjectKeyError } from './object-store.ts';
+import { InvalidObjectKeyError, MAX_OBJECT_KEY_BYTES } from './object-store.ts';
 import { compareUtf8, isErrno } from './fs-util.ts';
 
-/** S3's limit on a key's UTF-8 length. */
-export const MAX_KEY_BYTES = 1024;
 /** Longest escaped segment: NAME_MAX (255) less the `%` a directory name adds. */
 export const MAX_SEGMENT_NAME_BYTES = 254;
 
@@ -74,7 +72,7 @@ export function keyToNames(key: string): string[] {
   if (!key.isWellFormed()) throw new InvalidObjectKeyError(key, 'not well-formed Unicode (lone surrogate)');
   if (key.includes('\0')) throw new InvalidObjectKeyError(key, 'contains NUL');
   const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > MAX_KEY_BYTES) throw new InvalidObjectKeyError(key, `${bytes} bytes long, the limit is ${MAX_KEY_BYTES}`);
+  if (bytes > MAX_OBJECT_KEY_BYTES) throw new InvalidObjectKeyError(key, `${bytes} bytes long, the limit is ${MAX_OBJECT_KEY_BYTES}`);
   if (key.startsWith('/')) throw new InvalidObjectKeyError(key, 'absolute (starts with "/")');
   const segments = key.split('/');
   return segments.map((segment, i) => {

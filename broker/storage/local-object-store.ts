@@ -26,19 +26,24 @@ import type { BigIntStats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
-import { InvalidObjectKeyError, ObjectNotFoundError, ObjectStoreUnavailableError, PreconditionFailedError } from './object-store.ts';
+import {
+  InvalidObjectKeyError,
+  MAX_KEYS_PER_REQUEST,
+  ObjectNotFoundError,
+  ObjectStoreUnavailableError,
+  PreconditionFailedError,
+} from './object-store.ts';
 import { errnoCode, fsyncDir, isErrno, Limiter, readExactly, writevAll } from './fs-util.ts';
 import { escapeSegment, keyToNames, MAX_SEGMENT_NAME_BYTES, segmentProblem, walkKeys } from './local-keys.ts';
+import {
+  localStoreDurableDirsMaxCount,
+  localStoreListStatMaxInflightCount,
+  localStoreMaxInflightCount,
+  localStoreStaleTempFileMs,
+} from '../limits.ts';
 
-export { MAX_KEY_BYTES, MAX_SEGMENT_NAME_BYTES } from './local-keys.ts';
+export { MAX_SEGMENT_NAME_BYTES } from './local-keys.ts';
 
-export const DEFAULT_MAX_CONCURRENT_OPS = 32;
-export const DEFAULT_STALE_TEMP_FILE_MS = 60 * 60 * 1000;
-const DEFAULT_LIST_LIMIT = 1000;
-/** How many stat calls one list runs at a time (inside its single operation slot; they hold no descriptor). */
-const LIST_STAT_PARALLELISM = 8;
-/** Bound on the cache of directories known to be durable. */
-const MAX_DURABLE_DIRS_CACHED = 10_000;
 const TEMP_PREFIX = '.tmp-';
 const TEMP_NAME = /^\.tmp-(\d+)-([0-9a-f]+)-\d+$/;
 
@@ -101,9 +106,9 @@ export class LocalObjectStore implements ObjectStore {
 
   private constructor(root: string, options: LocalObjectStoreOptions) {
     this.root = resolve(root);
-    this.maxConcurrentOps = options.maxConcurrentOps ?? DEFAULT_MAX_CONCURRENT_OPS;
+    this.maxConcurrentOps = options.maxConcurrentOps ?? localStoreMaxInflightCount;
     this.#limiter = new Limiter(this.maxConcurrentOps);
-    this.#staleTempFileMs = options.staleTempFileMs ?? DEFAULT_STALE_TEMP_FILE_MS;
+    this.#staleTempFileMs = options.staleTempFileMs ?? localStoreStaleTempFileMs;
   }
 
   /** Creates the root directory if needed, removes temporary files left by crashed writers, and opens the store. */
@@ -256,7 +261,7 @@ export class LocalObjectStore implements ObjectStore {
     }
     for (const [d, id] of unsynced.reverse()) {
       await fsyncDir(dirname(d));
-      if (this.#durableDirs.size >= MAX_DURABLE_DIRS_CACHED) this.#durableDirs.clear();
+      if (this.#durableDirs.size >= localStoreDurableDirsMaxCount) this.#durableDirs.clear();
       this.#durableDirs.set(d, id);
     }
   }
@@ -354,7 +359,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async list(prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ObjectInfo[]> {
     return this.#op('list', undefined, async () => {
-      const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+      const limit = options.limit ?? MAX_KEYS_PER_REQUEST;
       if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`list: limit must be a non-negative integer, got ${limit}`);
       if (typeof prefix !== 'string') throw new TypeError('list: prefix must be a string');
       const { startAfter } = options;
@@ -375,7 +380,7 @@ export class LocalObjectStore implements ObjectStore {
         try {
           while (out.length < limit) {
             const batch: Array<{ key: string; path: string }> = [];
-            while (batch.length < Math.min(LIST_STAT_PARALLELISM, limit - out.length)) {
+            while (batch.length < Math.min(localStoreListStatMaxInflightCount, limit - out.length)) {
               const next = await walk.next();
               if (next.done) break;
               batch.push(next.value);

@@ -51,6 +51,8 @@ export class InvalidObjectKeyError extends Error {
 
 /** S3's limit on a key's UTF-8 length. */
 export const MAX_OBJECT_KEY_BYTES = 1024;
+/** S3's limit on the keys of one request: a ListObjectsV2 page, a DeleteObjects call. */
+export const MAX_KEYS_PER_REQUEST = 1000;
 
 /**
  * Why `key` is not a valid key for any store, or null. Keys are what S3 accepts, less what the local store cannot

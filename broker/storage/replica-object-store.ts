@@ -2,6 +2,7 @@
 // primary when an object is missing there (replication lag) or the replica errs; a replica that errs is skipped
 // for a while. Writes, deletes, lists and heads go to the primary only.
 import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
+import { replicaRecentPutMemoryMs, replicaRecentPutsMaxCount, replicaSkipMs } from '../limits.ts';
 
 export interface ReadReplica {
   /** A name for metrics and logs, e.g. the region. */
@@ -22,12 +23,6 @@ export interface ReplicaStats {
   /** The same, for the most recent miss of an object this broker wrote. */
   lastObservedLagMs: number;
 }
-
-/** How long an erring replica is skipped. */
-export const replicaSkipMs = 30000;
-/** Objects this broker wrote are remembered this long, to measure replication lag on misses. */
-export const recentPutMemoryMs = 600000;
-export const maxRecentPuts = 100000;
 
 export class ReplicaReadObjectStore implements ObjectStore {
   private readonly primary: ObjectStore;
@@ -55,9 +50,9 @@ export class ReplicaReadObjectStore implements ObjectStore {
     const info = await this.primary.put(key, body, options);
     const now = this.clock();
     this.recentPuts.set(key, now);
-    if (this.recentPuts.size > maxRecentPuts) {
+    if (this.recentPuts.size > replicaRecentPutsMaxCount) {
       for (const [k, at] of this.recentPuts) {
-        if (this.recentPuts.size <= maxRecentPuts && now - at < recentPutMemoryMs) break;
+        if (this.recentPuts.size <= replicaRecentPutsMaxCount && now - at < replicaRecentPutMemoryMs) break;
         this.recentPuts.delete(k);
       }
     }

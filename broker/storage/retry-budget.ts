@@ -6,6 +6,8 @@
 // effect; when the store fails everything, the bucket drains after capacity / retryCost retries and from then
 // on every call makes one attempt and fails fast, until successes refill it. (The AWS SDKs' "retry quota"
 // works the same way.)
+import { configDefaults } from '../config.ts';
+import { retryCostTokens, retrySuccessRefillTokens } from '../limits.ts';
 
 export interface RetryPolicyOptions {
   /** Attempts per call, the first included. 1 disables retries. */
@@ -21,16 +23,13 @@ export interface RetryPolicyOptions {
   successRefill: number;
 }
 
-export const DEFAULT_RETRY_COST = 5;
-export const DEFAULT_SUCCESS_REFILL = 1;
-
 export const defaultRetryPolicy: RetryPolicyOptions = {
-  maxAttempts: 6,
-  baseBackoffMs: 100,
-  maxBackoffMs: 5000,
-  budgetTokens: 500,
-  retryCost: DEFAULT_RETRY_COST,
-  successRefill: DEFAULT_SUCCESS_REFILL,
+  maxAttempts: configDefaults.s3RetryMaxAttempts,
+  baseBackoffMs: configDefaults.s3RetryBackoffBaseMs,
+  maxBackoffMs: configDefaults.s3RetryBackoffMaxMs,
+  budgetTokens: configDefaults.s3RetryBudgetTokens,
+  retryCost: retryCostTokens,
+  successRefill: retrySuccessRefillTokens,
 };
 
 export class RetryBudget {
@@ -40,7 +39,7 @@ export class RetryBudget {
   #tokens: number;
   #exhausted = 0;
 
-  constructor(capacity: number, retryCost = DEFAULT_RETRY_COST, successRefill = DEFAULT_SUCCESS_REFILL) {
+  constructor(capacity: number, retryCost = retryCostTokens, successRefill = retrySuccessRefillTokens) {
     for (const [name, v] of [
       ['capacity', capacity],
       ['retryCost', retryCost],

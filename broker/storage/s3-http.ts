@@ -4,6 +4,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { TruncatedBodyError } from './s3-errors.ts';
+import { s3KeepAliveMs } from '../limits.ts';
 
 /**
  * A keep-alive agent for `endpoint` (HTTP when it starts with http:, else HTTPS) with at most `maxSockets`
@@ -12,7 +13,7 @@ import { TruncatedBodyError } from './s3-errors.ts';
 export function countingAgent(endpoint: string | null, maxSockets: number, onSocket: () => void): HttpAgent {
   const agentOptions = {
     keepAlive: true,
-    keepAliveMsecs: 10_000,
+    keepAliveMsecs: s3KeepAliveMs,
     maxSockets,
     maxFreeSockets: maxSockets,
     scheduling: 'lifo' as const,

@@ -34,10 +34,12 @@
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import type { BrokerConfig } from '../config.ts';
+import { configDefaults } from '../config.ts';
 import type { ObjectStoreStats } from './local-object-store.ts';
 import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
 import {
   InvalidObjectKeyError,
+  MAX_KEYS_PER_REQUEST,
   MAX_OBJECT_KEY_BYTES,
   ObjectNotFoundError,
   ObjectStoreUnavailableError,
@@ -56,15 +58,15 @@ export type { S3RequestOutcome } from './s3-errors.ts';
 export type { S3Operation, S3RequestInfo, S3RequestObserver } from './s3-requests.ts';
 export { MAX_PARTS } from './s3-multipart.ts';
 
-export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
-export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 32 * 1024 * 1024;
-export const DEFAULT_MULTIPART_PART_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = configDefaults.s3MaxConcurrentRequests;
+export const DEFAULT_MULTIPART_THRESHOLD_BYTES = configDefaults.s3MultipartThresholdBytes;
+export const DEFAULT_MULTIPART_PART_BYTES = configDefaults.s3MultipartPartBytes;
+export const DEFAULT_CONNECT_TIMEOUT_MS = configDefaults.s3ConnectTimeoutMs;
+export const DEFAULT_REQUEST_TIMEOUT_MS = configDefaults.s3RequestTimeoutMs;
 /** S3's limit on a PutObject (MAX_PARTS, s3-multipart.ts: a multipart upload's part count). */
 export const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
-const DEFAULT_LIST_LIMIT = 1000;
-const DELETE_BATCH = 1000;
+const DEFAULT_LIST_LIMIT = MAX_KEYS_PER_REQUEST;
+const DELETE_BATCH = MAX_KEYS_PER_REQUEST;
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -410,7 +412,7 @@ export class S3ObjectStore implements ObjectStore {
               new ListObjectsV2Command({
                 Bucket: this.bucket,
                 Prefix: this.keyPrefix + prefix,
-                MaxKeys: Math.min(1000, limit - out.length),
+                MaxKeys: Math.min(MAX_KEYS_PER_REQUEST, limit - out.length),
                 EncodingType: 'url',
                 ...(token !== undefined
                   ? { ContinuationToken: token }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { LRUCache } from 'lru-cache';
 import type { ObjectStore } from './object-store.ts';
+import { configDefaults } from '../config.ts';
 
 export interface SegmentCacheStats {
   hits: number;
@@ -31,7 +32,7 @@ export class SegmentCache {
    * `maxBytes`: cached bytes (0: nothing is kept, so nothing is prefetched). `maxPrefetchInflightBytes`: bytes
    * being loaded ahead of need at once.
    */
-  constructor(store: ObjectStore, maxBytes: number, maxPrefetchInflightBytes = 64 * 1024 * 1024) {
+  constructor(store: ObjectStore, maxBytes: number, maxPrefetchInflightBytes = configDefaults.prefetchMaxInflightBytes) {
     this.store = store;
     this.maxPrefetchInflightBytes = maxBytes > 0 ? maxPrefetchInflightBytes : 0;
     this.lru = new LRUCache<string, Buffer>({

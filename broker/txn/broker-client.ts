@@ -4,6 +4,7 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { decodeResponse, encodeRequest, FrameSplitter } from '../protocol/frame.ts';
+import { interBrokerRequestTimeoutMs } from '../limits.ts';
 
 interface Waiting {
   apiKey: number;
@@ -93,7 +94,14 @@ export class BrokerClient {
   private closed = false;
 
   /** Sends one request to host:port and resolves with the decoded response body. */
-  request(host: string, port: number, apiKey: number, version: number, body: unknown, timeoutMs = 30_000): Promise<unknown> {
+  request(
+    host: string,
+    port: number,
+    apiKey: number,
+    version: number,
+    body: unknown,
+    timeoutMs = interBrokerRequestTimeoutMs,
+  ): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('client closed'));
     const key = `${host}:${port}`;
     let c = this.connections.get(key);

@@ -23,6 +23,7 @@ import { TxnMetadata, epochExhausted, maxEpoch, noProducerEpoch, noProducerId } 
 import type { ExpectedProducer, TxnRecord, TxnState } from './txn-metadata.ts';
 import { describeTransaction, listTransactions } from './txn-describe.ts';
 import type { ListedTransaction, TxnDescription } from './txn-describe.ts';
+import { coordinatorCloseWaitMs, coordinatorLoadRetryMs, txnCompleteRetryBackoffMaxMs, txnCompleteRetryBackoffMinMs } from '../limits.ts';
 
 /** The internal topic name Kafka gives the partitions of group coordinators inside a transaction (AddOffsetsToTxn). */
 export const groupOffsetsTopic = '__consumer_offsets';
@@ -80,9 +81,6 @@ export interface InitResult {
   producerEpoch: number;
 }
 
-const loadRetryMs = 1000;
-const closeWaitMs = 5000;
-
 class FencedError extends Error {
   constructor() {
     super('the transaction coordinator partition is no longer owned by this broker');
@@ -137,7 +135,7 @@ export class TransactionCoordinator {
       kind: 'transaction',
       logger: this.logger,
       what: 'transaction coordinator partition',
-      retryMs: loadRetryMs,
+      retryMs: coordinatorLoadRetryMs,
       load: (partition, epoch, isCurrent) => this.loadPartition(partition, epoch, isCurrent),
       unload: (partition) => this.unloadPartition(partition),
       loaded: (partition) => this.resumeCompletions(partition),
@@ -167,7 +165,7 @@ export class TransactionCoordinator {
     for (const t of this.timers) clearInterval(t);
     this.txns.clear();
     this.loaded.clear();
-    await this.partitions.settle(this.inFlight, closeWaitMs);
+    await this.partitions.settle(this.inFlight, coordinatorCloseWaitMs);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -474,7 +472,9 @@ export class TransactionCoordinator {
         for (let attempt = 0; current(); attempt++) {
           const code = await this.transit(md, { ...md.record(), state: target, partitions: [], lastUpdateTimestamp: this.now() });
           if (code === ErrorCode.NONE || code === ErrorCode.NOT_COORDINATOR) return;
-          await new Promise((res) => setTimeout(res, Math.min(100 * 2 ** attempt, 2000)).unref());
+          await new Promise((res) =>
+            setTimeout(res, Math.min(txnCompleteRetryBackoffMinMs * 2 ** attempt, txnCompleteRetryBackoffMaxMs)).unref(),
+          );
         }
       })(),
     );

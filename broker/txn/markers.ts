@@ -16,10 +16,9 @@ import type { MarkerJob, MarkerSender, TopicPartition } from './coordinator.ts';
 import { writeMarker } from './partition-txn.ts';
 import type { PartitionTxnServices } from './partition-txn.ts';
 import type { TxnOffsetStore } from './txn-offsets.ts';
+import { txnMarkerMaxBackoffMs, txnMarkerRequestTimeoutMs } from '../limits.ts';
 
 const writeTxnMarkersVersion = 1;
-const requestTimeoutMs = 30_000;
-const maxBackoffMs = 1000;
 
 /** Codes after which a partition needs no further marker. */
 function settled(code: number): boolean {
@@ -94,7 +93,7 @@ export class MarkerChannel implements MarkerSender {
         markerStats.retries++;
         this.logger.debug({ transactionalId: job.transactionalId, remaining: remaining.length }, 'transaction markers pending; retrying');
         await new Promise((res) => setTimeout(res, delayMs).unref());
-        delayMs = Math.min(delayMs * 2, maxBackoffMs);
+        delayMs = Math.min(delayMs * 2, txnMarkerMaxBackoffMs);
       }
     }
     return true;
@@ -133,7 +132,7 @@ export class MarkerChannel implements MarkerSender {
             },
           ],
         },
-        requestTimeoutMs,
+        txnMarkerRequestTimeoutMs,
       )) as WriteTxnMarkersResponse;
       const codes = new Map<string, number>();
       for (const m of r.markers)

@@ -10,6 +10,7 @@ import { txnOffsetsKey, txnOffsetsPartitionPrefix } from '../metadata/layout.ts'
 import type { MetadataStore } from '../metadata/store.ts';
 import { MetadataUnavailableError } from '../metadata/store.ts';
 import { ErrorCode } from '../protocol/errors.ts';
+import { coordinatorLoadRetryMs } from '../limits.ts';
 
 /** What the group coordinator offers transactions (broker/groups/coordinator.ts). */
 export interface TxnGroupAccess {
@@ -25,8 +26,6 @@ export interface PendingTxnOffsets {
   producerEpoch: number;
   offsets: OffsetCommitEntry[];
 }
-
-const loadRetryMs = 1000;
 
 export class TxnOffsetStore {
   private readonly metadata: MetadataStore;
@@ -110,7 +109,7 @@ export class TxnOffsetStore {
         return;
       } catch (err) {
         this.logger.warn({ err, partition }, 'loading pending transactional offsets failed; retrying');
-        await new Promise((res) => setTimeout(res, loadRetryMs).unref());
+        await new Promise((res) => setTimeout(res, coordinatorLoadRetryMs).unref());
       }
     }
   }

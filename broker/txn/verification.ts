@@ -13,10 +13,10 @@ import type { Logger } from 'pino';
 import type { BrokerClient } from './broker-client.ts';
 import { partitionsByTopic } from './coordinator.ts';
 import type { TopicPartition, TransactionCoordinator } from './coordinator.ts';
+import { txnVerifyTimeoutMs } from '../limits.ts';
 
 /** AddPartitionsToTxn v4 is the first with verifyOnly (and the batched, broker-only form). */
 const verifyVersion = 4;
-const verifyTimeoutMs = 10_000;
 
 export const verificationStats = { local: 0, remote: 0, failed: 0 };
 
@@ -60,7 +60,7 @@ export async function verifyTransaction(
           },
         ],
       },
-      verifyTimeoutMs,
+      txnVerifyTimeoutMs,
     )) as AddPartitionsToTxnResponse;
     if (r.errorCode !== ErrorCode.NONE) return all(r.errorCode);
     const codes = new Map<string, number>();

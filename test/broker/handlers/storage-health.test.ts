@@ -4,7 +4,7 @@ import t from 'tap';
 import { ApiKey } from '../../../broker/protocol/generated/index.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
 import { buildRecordBatch } from '../../../broker/protocol/records/index.ts';
-import { degradedThrottleMs } from '../../../broker/handlers/produce.ts';
+import { degradedThrottleMs } from '../../../broker/limits.ts';
 import { createTopic, startTestBroker } from './support/client.ts';
 
 t.test('produce under each health state', async (t) => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { LocalObjectStore } from '../../../broker/storage/local-object-store.ts';
 import { ObjectStoreUnavailableError } from '../../../broker/storage/object-store.ts';
 import type { ObjectStore } from '../../../broker/storage/object-store.ts';
-import { ReplicaReadObjectStore, replicaSkipMs } from '../../../broker/storage/replica-object-store.ts';
+import { replicaSkipMs } from '../../../broker/limits.ts';
+import { ReplicaReadObjectStore } from '../../../broker/storage/replica-object-store.ts';
 
 async function stores(t: { teardown: (fn: () => Promise<void>) => void }) {
   const dir = await mkdtemp(join(tmpdir(), 'skafos-replica-'));
