@@ -2,7 +2,7 @@
 // in Kafka's order, type and documentation, for topics (overrides over broker settings over defaults), for this
 // broker (dynamic configs over its static configuration; only Kafka's dynamic keys are writable), for the
 // cluster-wide default broker resource, and for groups.
-import { describeConfig, formatConfig, loadConfig, SENSITIVE_CONFIG_KEYS } from '../config.ts';
+import { brokerConfigKafkaType, describeConfig, formatConfig, loadConfig, SENSITIVE_CONFIG_KEYS } from '../config.ts';
 import type { BrokerConfig } from '../config.ts';
 import { topicConfigDefs, topicConfigValue } from '../log/topic-config.ts';
 import type { ConfigType, TopicConfigDef } from '../log/topic-config.ts';
@@ -73,72 +73,9 @@ export interface ConfigEntry {
 // ---------------------------------------------------------------------------------------------------------
 // Broker configs
 
-/** Kafka's types for the Kafka keys Skafos reads (KafkaConfig's ConfigDef), and the Skafos keys' own. */
-const brokerConfigTypes: Record<string, ConfigType> = {
-  listeners: 'string',
-  'advertised.listeners': 'string',
-  'node.id': 'int',
-  'log.dirs': 'string',
-  'num.partitions': 'int',
-  'default.replication.factor': 'int',
-  'auto.create.topics.enable': 'boolean',
-  'delete.topic.enable': 'boolean',
-  'log.retention.ms': 'long',
-  'log.retention.minutes': 'int',
-  'log.retention.hours': 'int',
-  'log.retention.bytes': 'long',
-  'log.retention.check.interval.ms': 'long',
-  'log.segment.bytes': 'int',
-  'message.max.bytes': 'int',
-  'socket.request.max.bytes': 'int',
-  'log.message.timestamp.type': 'string',
-  'log.message.timestamp.before.max.ms': 'long',
-  'log.message.timestamp.after.max.ms': 'long',
-  'compression.type': 'string',
-  'group.initial.rebalance.delay.ms': 'int',
-  'offsets.retention.minutes': 'int',
-  'offsets.retention.check.interval.ms': 'long',
-  'offset.metadata.max.bytes': 'int',
-  'group.min.session.timeout.ms': 'int',
-  'group.max.session.timeout.ms': 'int',
-  'group.max.size': 'int',
-  'group.consumer.heartbeat.interval.ms': 'int',
-  'group.consumer.session.timeout.ms': 'int',
-  'group.consumer.min.session.timeout.ms': 'int',
-  'group.consumer.max.session.timeout.ms': 'int',
-  'group.consumer.min.heartbeat.interval.ms': 'int',
-  'group.consumer.max.heartbeat.interval.ms': 'int',
-  'skafos.group.max.groups': 'int',
-  'skafos.group.max.record.bytes': 'int',
-  'connections.max.idle.ms': 'long',
-  'queued.max.requests': 'int',
-  'skafos.cluster.id': 'string',
-  'skafos.flush.size.bytes': 'int',
-  'skafos.flush.linger.ms': 'int',
-  'skafos.flush.max.pending.bytes': 'long',
-  'skafos.cache.segment.bytes': 'long',
-  'skafos.cache.index.bytes': 'long',
-  'skafos.readahead.bytes': 'long',
-  'skafos.connection.max.inflight.bytes': 'long',
-  'skafos.connection.max.inflight.requests': 'int',
-  'skafos.fetch.max.wait.cap.ms': 'int',
-  'skafos.metadata.store': 'string',
-  'skafos.etcd.endpoints': 'list',
-  'skafos.etcd.prefix': 'string',
-  'skafos.object.store': 'string',
-  'skafos.s3.bucket': 'string',
-  'skafos.s3.region': 'string',
-  'skafos.s3.endpoint': 'string',
-  'skafos.s3.path.style': 'boolean',
-  'skafos.http.listener': 'string',
-  'skafos.log.level': 'string',
-  'skafos.retention.checkpoint.interval.ms': 'int',
-  'skafos.partition.checkpoint.interval.ms': 'int',
-};
-
-/** The type of a broker config key Skafos knows, or undefined. */
+/** The type of a broker config key Skafos knows (from the configuration table), or undefined. */
 export function brokerConfigType(name: string): ConfigType | undefined {
-  return brokerConfigTypes[name];
+  return brokerConfigKafkaType(name);
 }
 
 /** describeConfig() marks keys without a default value this way (Kafka's default for them is null). */
@@ -191,9 +128,7 @@ export function brokerConfigValues(config: BrokerConfig): BrokerConfigValue[] {
     values.push({
       name,
       value: unset ? null : value,
-      type:
-        brokerConfigTypes[name] ??
-        (typeof field === 'boolean' ? 'boolean' : typeof field === 'number' ? 'long' : Array.isArray(field) ? 'list' : 'string'),
+      type: brokerConfigKafkaType(name) ?? 'string',
       doc: d?.doc ?? '',
       configured: !unset && (dflt === undefined || dflt.value !== value || dflt.commented !== commented),
       defaultValue: d === undefined || noDefaultMarkers.has(d.default) || dflt === undefined ? null : dflt.value,
@@ -231,7 +166,7 @@ function brokerSynonyms(v: BrokerConfigValue | undefined, name: string, dyn?: Dy
 
 /** A dynamic key's type: Kafka's for it, else the one Skafos knows. */
 function keyType(name: string): ConfigType {
-  return (dynamicKeyType(name) as ConfigType | undefined) ?? brokerConfigTypes[name] ?? 'string';
+  return (dynamicKeyType(name) as ConfigType | undefined) ?? brokerConfigKafkaType(name) ?? 'string';
 }
 
 function isSensitiveKey(name: string): boolean {

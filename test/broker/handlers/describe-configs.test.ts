@@ -143,6 +143,11 @@ t.test('DescribeConfigs', async (t) => {
       synonyms: [{ name: 'num.partitions', value: '1', source: DEFAULT_CONFIG }],
     });
     t.match(c.get('auto.create.topics.enable'), { value: 'true', configType: 1 });
+    // Types come from the configuration table: Kafka's INT for its int keys, DOUBLE for rates, LIST for lists.
+    t.match(c.get('transaction.max.timeout.ms'), { configType: 3 });
+    t.match(c.get('skafos.storage.health.degraded.error.rate'), { configType: 6 });
+    t.match(c.get('skafos.s3.read.replicas'), { configType: 7 });
+    t.match(c.get('log.message.timestamp.before.max.ms'), { configType: 5 });
     t.match(c.get('advertised.listeners'), { value: null, configSource: DEFAULT_CONFIG, synonyms: [] });
     t.match(c.get('listeners'), { configSource: STATIC_BROKER_CONFIG });
     t.type(c.get('message.max.bytes').documentation, 'string');
