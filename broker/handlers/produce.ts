@@ -86,6 +86,28 @@ function appendPartition(
   if (!log || log.released) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker does not lead this partition');
   if (records === null || records.length === 0)
     return error(index, ErrorCode.INVALID_RECORD, 'Produce requests must carry exactly one record batch');
+  const logAppendTime = topicConfigValue(topic, 'message.timestamp.type', s.config) === 'LogAppendTime';
+  const invalid = checkBatch(s, v, topic, index, records, summary, nowMs, logAppendTime);
+  if (invalid !== undefined) return invalid;
+  if (s.logs.fenced) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker can no longer write this partition');
+  // Idempotent producer: check its epoch and sequence, synchronously with the append (spec/producer-state.md).
+  const producers = summary.producerId >= 0 ? log.producerState : null;
+  const settled = checkProducer(index, log, producers, summary, verifying, verified);
+  if (settled !== undefined) return settled;
+  return appendChecked(s, index, log, records, summary, nowMs, logAppendTime, producers);
+}
+
+/** The batch's framing, size, codec and record timestamps; an error result, or undefined when it may be appended. */
+function checkBatch(
+  s: BrokerServices,
+  v: number,
+  topic: TopicRecord,
+  index: number,
+  records: Buffer,
+  summary: RecordsSummary,
+  nowMs: number,
+  logAppendTime: boolean,
+): PartitionResult | undefined {
   try {
     validateRecords(
       records,
@@ -96,17 +118,11 @@ function appendPartition(
       },
       summary.reset(),
     );
-  } catch (e) {
-    if (e instanceof KafkaError) return error(index, e.code, e.message);
-    throw e;
-  }
-  if (summary.compression === CompressionCodec.ZSTD && v < firstZstdProduceVersion) {
-    return error(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'ZStandard compression needs Produce v7 or later');
-  }
-  const logAppendTime = topicConfigValue(topic, 'message.timestamp.type', s.config) === 'LogAppendTime';
-  // Every record's timestamp, as Kafka's LogValidator checks them; on CreateTime topics each batch's
-  // maxTimestamp is also set from its records (what the time index and retention then use).
-  try {
+    if (summary.compression === CompressionCodec.ZSTD && v < firstZstdProduceVersion) {
+      return error(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'ZStandard compression needs Produce v7 or later');
+    }
+    // Every record's timestamp, as Kafka's LogValidator checks them; on CreateTime topics each batch's
+    // maxTimestamp is also set from its records (what the time index and retention then use).
     const invalid = validateRecordTimestamps(
       records,
       {
@@ -119,19 +135,29 @@ function appendPartition(
       },
       summary,
     );
-    if (invalid !== null) {
-      return {
-        ...error(index, ErrorCode.INVALID_TIMESTAMP, invalid.message),
-        recordErrors: invalid.errors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })),
-      };
-    }
+    if (invalid === null) return undefined;
+    return {
+      ...error(index, ErrorCode.INVALID_TIMESTAMP, invalid.message),
+      recordErrors: invalid.errors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })),
+    };
   } catch (e) {
     if (e instanceof KafkaError) return error(index, e.code, e.message);
     throw e;
   }
-  if (s.logs.fenced) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker can no longer write this partition');
-  // Idempotent producer: check its epoch and sequence, synchronously with the append (spec/producer-state.md).
-  const producers = summary.producerId >= 0 ? log.producerState : null;
+}
+
+/**
+ * An idempotent or transactional batch against its producer's state: an error, the answer of a duplicate (a
+ * retry of one of the producer's last batches), or undefined when it is new and in sequence.
+ */
+function checkProducer(
+  index: number,
+  log: PartitionLog,
+  producers: ProducerStateManager | null,
+  summary: RecordsSummary,
+  verifying: boolean,
+  verified: Verified | undefined,
+): PartitionResult | Pending | undefined {
   if (summary.producerId >= 0 && producers === null) {
     // Dropped again (appends abandoned) since the caller rebuilt it: retriable, the retry rebuilds it.
     return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, "The partition's producer state is being rebuilt; retry");
@@ -146,30 +172,41 @@ function appendPartition(
     // is verified again.
     return error(index, ErrorCode.NOT_ENOUGH_REPLICAS, "The producer's transaction changed while the partition was being verified; retry");
   }
-  if (producers !== null) {
-    const check = producers.check(
-      summary.producerId,
-      summary.producerEpoch,
-      summary.baseSequence,
-      summary.lastSequence,
-      summary.transactional,
-    );
-    if (check.kind === 'error') return error(index, check.errorCode, check.message);
-    if (check.kind === 'duplicate') {
-      // A retry of one of the producer's last batches: its original offset, once that is durable.
-      const b = check.batch;
-      const result: PartitionResult = {
-        index,
-        errorCode: ErrorCode.NONE,
-        baseOffset: b.firstOffset,
-        logAppendTimeMs: -1,
-        logStartOffset: log.logStartOffset,
-        recordErrors: [],
-        errorMessage: null,
-      };
-      return b.lastOffset < log.highWatermark ? result : { result, log, durable: log.waitDurable(b.lastOffset) };
-    }
-  }
+  if (producers === null) return undefined;
+  const check = producers.check(
+    summary.producerId,
+    summary.producerEpoch,
+    summary.baseSequence,
+    summary.lastSequence,
+    summary.transactional,
+  );
+  if (check.kind === 'error') return error(index, check.errorCode, check.message);
+  if (check.kind !== 'duplicate') return undefined;
+  // A retry of one of the producer's last batches: its original offset, once that is durable.
+  const b = check.batch;
+  const result: PartitionResult = {
+    index,
+    errorCode: ErrorCode.NONE,
+    baseOffset: b.firstOffset,
+    logAppendTimeMs: -1,
+    logStartOffset: log.logStartOffset,
+    recordErrors: [],
+    errorMessage: null,
+  };
+  return b.lastOffset < log.highWatermark ? result : { result, log, durable: log.waitDurable(b.lastOffset) };
+}
+
+/** Appends a checked batch, records it in its producer's state, and answers once it is durable. */
+function appendChecked(
+  s: BrokerServices,
+  index: number,
+  log: PartitionLog,
+  records: Buffer,
+  summary: RecordsSummary,
+  nowMs: number,
+  logAppendTime: boolean,
+  producers: ProducerStateManager | null,
+): Pending {
   const { baseOffset, durable } = s.logs.append(
     log,
     records,
