@@ -142,140 +142,164 @@ function incomplete(summary: RecordsSummary, position: number, detail: string): 
 export function validateRecords(records: Buffer, limits: ValidateLimits, summary: RecordsSummary = new RecordsSummary()): RecordsSummary {
   assertLimits(limits);
   summary.reset();
-  const recordsBytes = records.length;
   let position = 0;
-  while (position < recordsBytes) {
-    const remainingBytes = recordsBytes - position;
-    // -- framing (ByteBufferLogInputStream): size, magic, completeness
-    if (remainingBytes < BATCH_LOG_OVERHEAD_BYTES) throw incomplete(summary, position, `${remainingBytes} bytes remain`);
-    const batchLength = records.readInt32BE(position + BATCH_LENGTH_OFFSET);
-    if (batchLength < LEGACY_RECORD_OVERHEAD_V0_BYTES) {
-      throw corruptMessage(
-        RecordsErrorReason.BATCH_LENGTH_TOO_SMALL,
-        position,
-        `batchLength ${batchLength} is below the minimum ${LEGACY_RECORD_OVERHEAD_V0_BYTES}`,
-      );
-    }
-    if (remainingBytes < BATCH_HEADER_BYTES_UP_TO_MAGIC) throw incomplete(summary, position, `${remainingBytes} bytes remain`);
-    const magic = records.readInt8(position + BATCH_MAGIC_OFFSET);
-    if (magic < 0 || magic > MAGIC_V2) throw corruptMessage(RecordsErrorReason.INVALID_MAGIC, position, `invalid magic ${magic}`);
-    if (batchLength > remainingBytes - BATCH_LOG_OVERHEAD_BYTES) {
-      throw incomplete(summary, position, `batchLength ${batchLength} but ${remainingBytes - BATCH_LOG_OVERHEAD_BYTES} bytes remain`);
-    }
-    // -- ProduceRequest.validateRecords: magic 2 only, batch count
-    if (magic !== MAGIC_V2) {
-      throw invalidRecord(
-        RecordsErrorReason.UNSUPPORTED_MAGIC,
-        position,
-        `record batches must have magic 2; message format v${magic} is not supported`,
-      );
-    }
-    if (summary.batchCount >= limits.maxBatchCount) {
-      throw invalidRecord(
-        RecordsErrorReason.TOO_MANY_BATCHES,
-        position,
-        `more than ${limits.maxBatchCount} record batch(es) for one partition`,
-      );
-    }
-    const batchBytes = BATCH_LOG_OVERHEAD_BYTES + batchLength;
-    const batchEnd = position + batchBytes;
-    // -- UnifiedLog.analyzeAndValidateRecords: baseOffset 0, size limit, CRC, codec
-    if (records.readInt32BE(position) !== 0 || records.readInt32BE(position + 4) !== 0) {
-      throw invalidRecord(RecordsErrorReason.INVALID_BASE_OFFSET, position, `baseOffset must be 0, got ${readInt64(records, position)}`);
-    }
-    if (batchBytes > limits.maxBatchBytes) {
-      throw new RecordsError(
-        ErrorCode.MESSAGE_TOO_LARGE,
-        RecordsErrorReason.BATCH_TOO_LARGE,
-        position,
-        `record batch of ${batchBytes} bytes exceeds maxBatchBytes=${limits.maxBatchBytes}`,
-      );
-    }
-    if (batchBytes < BATCH_HEADER_BYTES) {
-      throw corruptMessage(
-        RecordsErrorReason.BATCH_TRUNCATED,
-        position,
-        `record batch of ${batchBytes} bytes is smaller than the ${BATCH_HEADER_BYTES}-byte header`,
-      );
-    }
-    const storedCrc = records.readUInt32BE(position + BATCH_CRC_OFFSET);
-    const computedCrc = computeBatchCrc(records, position, batchEnd);
-    if (storedCrc !== computedCrc) {
-      throw corruptMessage(
-        RecordsErrorReason.CRC_MISMATCH,
-        position,
-        `record batch is corrupt (stored crc = ${storedCrc}, computed crc = ${computedCrc})`,
-      );
-    }
-    const attributes = records.readInt16BE(position + BATCH_ATTRIBUTES_OFFSET);
-    const compression = attributes & ATTRIBUTE_COMPRESSION_MASK;
-    if (compression > CompressionCodec.ZSTD) {
-      // Kafka: CompressionType.forId throws IllegalArgumentException, answered as UNKNOWN_SERVER_ERROR.
-      throw new RecordsError(
-        ErrorCode.UNKNOWN_SERVER_ERROR,
-        RecordsErrorReason.UNKNOWN_COMPRESSION,
-        position,
-        `unknown compression type id ${compression}`,
-      );
-    }
-    // -- LogValidator.validateBatch (origin CLIENT)
-    const lastOffsetDelta = records.readInt32BE(position + BATCH_LAST_OFFSET_DELTA_OFFSET);
-    const recordCount = records.readInt32BE(position + BATCH_RECORD_COUNT_OFFSET);
-    if (lastOffsetDelta < 0 || recordCount <= 0 || recordCount !== lastOffsetDelta + 1) {
-      throw invalidRecord(
-        RecordsErrorReason.INVALID_RECORD_COUNT,
-        position,
-        `inconsistent lastOffsetDelta ${lastOffsetDelta} and record count ${recordCount}`,
-      );
-    }
-    if (recordCount > limits.maxRecordsPerBatch) {
-      throw invalidRecord(
-        RecordsErrorReason.INVALID_RECORD_COUNT,
-        position,
-        `record count ${recordCount} exceeds maxRecordsPerBatch=${limits.maxRecordsPerBatch}`,
-      );
-    }
-    if (compression === CompressionCodec.NONE && recordCount > (batchBytes - BATCH_HEADER_BYTES) / RECORD_MIN_BYTES) {
-      throw invalidRecord(
-        RecordsErrorReason.INVALID_RECORD_COUNT,
-        position,
-        `record count ${recordCount} cannot fit in ${batchBytes - BATCH_HEADER_BYTES} bytes of records`,
-      );
-    }
-    const control = (attributes & ATTRIBUTE_CONTROL) !== 0;
-    if (control && limits.allowControlBatches !== true) {
-      throw invalidRecord(RecordsErrorReason.CONTROL_BATCH_FROM_CLIENT, position, 'clients are not allowed to write control records');
-    }
-    const producerId = readInt64(records, position + BATCH_PRODUCER_ID_OFFSET);
-    const baseSequence = records.readInt32BE(position + BATCH_BASE_SEQUENCE_OFFSET);
-    // Control batches (markers, written by the coordinator path) carry no sequence.
-    if (producerId >= 0 && baseSequence < 0 && !control) {
-      throw invalidRecord(
-        RecordsErrorReason.INVALID_SEQUENCE,
-        position,
-        `invalid sequence number ${baseSequence} for producerId ${producerId}`,
-      );
-    }
-    // -- summary
-    const maxTimestampMs = readInt64(records, position + BATCH_MAX_TIMESTAMP_OFFSET);
-    if (summary.batchCount === 0) {
-      summary.firstTimestampMs = readInt64(records, position + BATCH_BASE_TIMESTAMP_OFFSET);
-      summary.producerId = producerId;
-      summary.producerEpoch = records.readInt16BE(position + BATCH_PRODUCER_EPOCH_OFFSET);
-      summary.baseSequence = baseSequence;
-      summary.transactional = (attributes & ATTRIBUTE_TRANSACTIONAL) !== 0;
-    }
-    summary.lastSequence = lastSequenceOf(baseSequence, lastOffsetDelta);
-    summary.lastTimestampMs = maxTimestampMs;
-    if (maxTimestampMs > summary.maxTimestampMs) summary.maxTimestampMs = maxTimestampMs;
-    if ((attributes & ATTRIBUTE_TIMESTAMP_TYPE_LOG_APPEND_TIME) !== 0) summary.logAppendTime = true;
-    if (control) summary.control = true;
-    if (compression !== CompressionCodec.NONE) summary.compression = compression;
-    summary.batchCount++;
-    summary.recordCount += recordCount;
-    summary.totalBytes += batchBytes;
+  while (position < records.length) {
+    const batchEnd = position + checkFraming(records, position, limits, summary);
+    checkBatch(records, position, batchEnd, limits);
+    summarizeBatch(records, position, batchEnd, summary);
     position = batchEnd;
   }
   if (summary.batchCount === 0) throw invalidRecord(RecordsErrorReason.NO_BATCH, 0, 'records hold no record batch');
   return summary;
+}
+
+/**
+ * The batch at `position`: size, magic and completeness (ByteBufferLogInputStream), then magic 2 and the batch
+ * count (ProduceRequest.validateRecords). Returns its size in bytes.
+ */
+function checkFraming(records: Buffer, position: number, limits: ValidateLimits, summary: RecordsSummary): number {
+  const recordsBytes = records.length;
+  const remainingBytes = recordsBytes - position;
+  // -- framing (ByteBufferLogInputStream): size, magic, completeness
+  if (remainingBytes < BATCH_LOG_OVERHEAD_BYTES) throw incomplete(summary, position, `${remainingBytes} bytes remain`);
+  const batchLength = records.readInt32BE(position + BATCH_LENGTH_OFFSET);
+  if (batchLength < LEGACY_RECORD_OVERHEAD_V0_BYTES) {
+    throw corruptMessage(
+      RecordsErrorReason.BATCH_LENGTH_TOO_SMALL,
+      position,
+      `batchLength ${batchLength} is below the minimum ${LEGACY_RECORD_OVERHEAD_V0_BYTES}`,
+    );
+  }
+  if (remainingBytes < BATCH_HEADER_BYTES_UP_TO_MAGIC) throw incomplete(summary, position, `${remainingBytes} bytes remain`);
+  const magic = records.readInt8(position + BATCH_MAGIC_OFFSET);
+  if (magic < 0 || magic > MAGIC_V2) throw corruptMessage(RecordsErrorReason.INVALID_MAGIC, position, `invalid magic ${magic}`);
+  if (batchLength > remainingBytes - BATCH_LOG_OVERHEAD_BYTES) {
+    throw incomplete(summary, position, `batchLength ${batchLength} but ${remainingBytes - BATCH_LOG_OVERHEAD_BYTES} bytes remain`);
+  }
+  // -- ProduceRequest.validateRecords: magic 2 only, batch count
+  if (magic !== MAGIC_V2) {
+    throw invalidRecord(
+      RecordsErrorReason.UNSUPPORTED_MAGIC,
+      position,
+      `record batches must have magic 2; message format v${magic} is not supported`,
+    );
+  }
+  if (summary.batchCount >= limits.maxBatchCount) {
+    throw invalidRecord(
+      RecordsErrorReason.TOO_MANY_BATCHES,
+      position,
+      `more than ${limits.maxBatchCount} record batch(es) for one partition`,
+    );
+  }
+  return BATCH_LOG_OVERHEAD_BYTES + batchLength;
+}
+
+/** The batch's header against UnifiedLog.analyzeAndValidateRecords and LogValidator.validateBatch (origin CLIENT). */
+function checkBatch(records: Buffer, position: number, batchEnd: number, limits: ValidateLimits): void {
+  const batchBytes = batchEnd - position;
+  // -- UnifiedLog.analyzeAndValidateRecords: baseOffset 0, size limit, CRC, codec
+  if (records.readInt32BE(position) !== 0 || records.readInt32BE(position + 4) !== 0) {
+    throw invalidRecord(RecordsErrorReason.INVALID_BASE_OFFSET, position, `baseOffset must be 0, got ${readInt64(records, position)}`);
+  }
+  if (batchBytes > limits.maxBatchBytes) {
+    throw new RecordsError(
+      ErrorCode.MESSAGE_TOO_LARGE,
+      RecordsErrorReason.BATCH_TOO_LARGE,
+      position,
+      `record batch of ${batchBytes} bytes exceeds maxBatchBytes=${limits.maxBatchBytes}`,
+    );
+  }
+  if (batchBytes < BATCH_HEADER_BYTES) {
+    throw corruptMessage(
+      RecordsErrorReason.BATCH_TRUNCATED,
+      position,
+      `record batch of ${batchBytes} bytes is smaller than the ${BATCH_HEADER_BYTES}-byte header`,
+    );
+  }
+  const storedCrc = records.readUInt32BE(position + BATCH_CRC_OFFSET);
+  const computedCrc = computeBatchCrc(records, position, batchEnd);
+  if (storedCrc !== computedCrc) {
+    throw corruptMessage(
+      RecordsErrorReason.CRC_MISMATCH,
+      position,
+      `record batch is corrupt (stored crc = ${storedCrc}, computed crc = ${computedCrc})`,
+    );
+  }
+  const attributes = records.readInt16BE(position + BATCH_ATTRIBUTES_OFFSET);
+  const compression = attributes & ATTRIBUTE_COMPRESSION_MASK;
+  if (compression > CompressionCodec.ZSTD) {
+    // Kafka: CompressionType.forId throws IllegalArgumentException, answered as UNKNOWN_SERVER_ERROR.
+    throw new RecordsError(
+      ErrorCode.UNKNOWN_SERVER_ERROR,
+      RecordsErrorReason.UNKNOWN_COMPRESSION,
+      position,
+      `unknown compression type id ${compression}`,
+    );
+  }
+  // -- LogValidator.validateBatch (origin CLIENT)
+  const lastOffsetDelta = records.readInt32BE(position + BATCH_LAST_OFFSET_DELTA_OFFSET);
+  const recordCount = records.readInt32BE(position + BATCH_RECORD_COUNT_OFFSET);
+  if (lastOffsetDelta < 0 || recordCount <= 0 || recordCount !== lastOffsetDelta + 1) {
+    throw invalidRecord(
+      RecordsErrorReason.INVALID_RECORD_COUNT,
+      position,
+      `inconsistent lastOffsetDelta ${lastOffsetDelta} and record count ${recordCount}`,
+    );
+  }
+  if (recordCount > limits.maxRecordsPerBatch) {
+    throw invalidRecord(
+      RecordsErrorReason.INVALID_RECORD_COUNT,
+      position,
+      `record count ${recordCount} exceeds maxRecordsPerBatch=${limits.maxRecordsPerBatch}`,
+    );
+  }
+  if (compression === CompressionCodec.NONE && recordCount > (batchBytes - BATCH_HEADER_BYTES) / RECORD_MIN_BYTES) {
+    throw invalidRecord(
+      RecordsErrorReason.INVALID_RECORD_COUNT,
+      position,
+      `record count ${recordCount} cannot fit in ${batchBytes - BATCH_HEADER_BYTES} bytes of records`,
+    );
+  }
+  const control = (attributes & ATTRIBUTE_CONTROL) !== 0;
+  if (control && limits.allowControlBatches !== true) {
+    throw invalidRecord(RecordsErrorReason.CONTROL_BATCH_FROM_CLIENT, position, 'clients are not allowed to write control records');
+  }
+  const producerId = readInt64(records, position + BATCH_PRODUCER_ID_OFFSET);
+  const baseSequence = records.readInt32BE(position + BATCH_BASE_SEQUENCE_OFFSET);
+  // Control batches (markers, written by the coordinator path) carry no sequence.
+  if (producerId >= 0 && baseSequence < 0 && !control) {
+    throw invalidRecord(
+      RecordsErrorReason.INVALID_SEQUENCE,
+      position,
+      `invalid sequence number ${baseSequence} for producerId ${producerId}`,
+    );
+  }
+}
+
+/** Adds the batch to `summary`. */
+function summarizeBatch(records: Buffer, position: number, batchEnd: number, summary: RecordsSummary): void {
+  const attributes = records.readInt16BE(position + BATCH_ATTRIBUTES_OFFSET);
+  const compression = attributes & ATTRIBUTE_COMPRESSION_MASK;
+  const control = (attributes & ATTRIBUTE_CONTROL) !== 0;
+  const lastOffsetDelta = records.readInt32BE(position + BATCH_LAST_OFFSET_DELTA_OFFSET);
+  const recordCount = records.readInt32BE(position + BATCH_RECORD_COUNT_OFFSET);
+  const producerId = readInt64(records, position + BATCH_PRODUCER_ID_OFFSET);
+  const baseSequence = records.readInt32BE(position + BATCH_BASE_SEQUENCE_OFFSET);
+  const maxTimestampMs = readInt64(records, position + BATCH_MAX_TIMESTAMP_OFFSET);
+  if (summary.batchCount === 0) {
+    summary.firstTimestampMs = readInt64(records, position + BATCH_BASE_TIMESTAMP_OFFSET);
+    summary.producerId = producerId;
+    summary.producerEpoch = records.readInt16BE(position + BATCH_PRODUCER_EPOCH_OFFSET);
+    summary.baseSequence = baseSequence;
+    summary.transactional = (attributes & ATTRIBUTE_TRANSACTIONAL) !== 0;
+  }
+  summary.lastSequence = lastSequenceOf(baseSequence, lastOffsetDelta);
+  summary.lastTimestampMs = maxTimestampMs;
+  if (maxTimestampMs > summary.maxTimestampMs) summary.maxTimestampMs = maxTimestampMs;
+  if ((attributes & ATTRIBUTE_TIMESTAMP_TYPE_LOG_APPEND_TIME) !== 0) summary.logAppendTime = true;
+  if (control) summary.control = true;
+  if (compression !== CompressionCodec.NONE) summary.compression = compression;
+  summary.batchCount++;
+  summary.recordCount += recordCount;
+  summary.totalBytes += batchEnd - position;
 }
