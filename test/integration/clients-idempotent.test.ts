@@ -12,7 +12,8 @@ import type { BrokerProcess } from '../support/broker.ts';
 import { kafkajsFetch } from '../support/js-clients.ts';
 import { jsonLines, pythonClient } from '../support/run.ts';
 import { TcpDropProxy } from '../support/tcp-drop-proxy.ts';
-import { freePort, scrape } from '../support/s3-etcd.ts';
+import { freePort } from '../support/ports.ts';
+import { scrape } from '../support/s3-etcd.ts';
 
 const { Kafka, logLevel } = kafkajs;
 t.setTimeout(300_000);

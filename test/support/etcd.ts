@@ -31,10 +31,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.ts';
 
 const stateDir = process.env.SKAFOS_TEST_ETCD_STATE_DIR ?? '/tmp/skafos-etcd';
 const etcdBin = process.env.SKAFOS_TEST_ETCD_BIN ?? 'etcd';
@@ -70,17 +70,6 @@ export function etcdBinaryMissing(): string | null {
 export function etcdMemberSkip(): string | false {
   if (externalEtcdEndpoints() !== null) return 'SKAFOS_TEST_ETCD_ENDPOINTS is set: no etcd member is started';
   return etcdBinaryMissing() ?? false;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Whether etcd at `endpoint` answers its health check. */

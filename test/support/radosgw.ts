@@ -35,12 +35,12 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { BucketLocationConstraint, S3Client } from '@aws-sdk/client-s3';
+import { freePorts } from './ports.ts';
 
 export interface S3TestEndpoint {
   endpoint: string;
@@ -639,23 +639,6 @@ function httpStatus(endpoint: string, timeoutMs: number): Promise<number | null>
     req.on('error', () => resolve(null));
     req.end();
   });
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 async function logTails(dir: string, lines = 25): Promise<string> {

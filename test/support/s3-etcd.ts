@@ -2,24 +2,13 @@
 // file, a fresh prefix), with its ops HTTP endpoint on a free port for /metrics and /readyz; Prometheus text
 // parsing; etcd's own request counters; the broker's resident memory.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { startBroker } from './broker.ts';
 import type { BrokerProcess } from './broker.ts';
 import { createTestBucket, s3TestEndpoint } from './radosgw.ts';
 import type { S3TestEndpoint } from './radosgw.ts';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './ports.ts';
 
 export interface S3EtcdBroker {
   broker: BrokerProcess;
