@@ -12,7 +12,7 @@ const layers = [
   { name: 'security', paths: ['^broker/security/'] },
   { name: 'handlers', paths: ['^broker/handlers/'] },
   { name: 'server', paths: ['^broker/server/'] },
-  { name: 'broker', paths: ['^broker/broker\\.ts$', '^broker/broker-metrics\\.ts$'] },
+  { name: 'broker', paths: ['^broker/broker\\.ts$', '^broker/broker-metrics\\.ts$', '^broker/broker-stores\\.ts$'] },
   { name: 'bin', paths: ['^bin/'] },
 ];
 const layered = layers.flatMap((l) => l.paths);

@@ -1,7 +1,4 @@
-// Assembles one broker: metadata store, object store, topics, logs, the Kafka listener and the ops endpoint.
-import { mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from './config.ts';
 import type { BrokerServices } from './handlers/context.ts';
@@ -14,14 +11,10 @@ import type { Cluster } from './cluster/cluster.ts';
 import type { KafkaServer } from './server/server.ts';
 import { EtcdCluster } from './cluster/etcd-cluster.ts';
 import { clusterEnabled } from './config.ts';
-import { readFile, writeFile } from 'node:fs/promises';
-import { firstGeneratedNodeId, nodeIdCounterKey } from './metadata/layout.ts';
 import { LogManager } from './log/log-manager.ts';
 import { topicConfigValue, topicNumber } from './log/topic-config.ts';
-import { EmbeddedMetadataStore } from './metadata/embedded.ts';
-import { clusterKey } from './metadata/layout.ts';
 import type { MetadataStore } from './metadata/store.ts';
-import { TopicRegistry } from './metadata/topics.ts';
+import type { TopicRegistry } from './metadata/topics.ts';
 import { ConfigDocuments } from './metadata/config-docs.ts';
 import { DynamicBrokerConfig } from './metadata/dynamic-broker-config.ts';
 import { groupConfigKey, groupConfigPrefix, parseGroupConfigKey } from './metadata/layout.ts';
@@ -30,48 +23,18 @@ import type { OpsServer } from './ops/http.ts';
 import { Metrics } from './ops/metrics.ts';
 import { registerMetrics } from './broker-metrics.ts';
 import { startKafkaServer } from './server/server.ts';
-import { defaultHealthThresholds, EventLoopStallMeter, localStoreHealthThresholds, ObjectStoreHealth } from './storage/health.ts';
-import { LocalObjectStore } from './storage/local-object-store.ts';
-import { ObservedObjectStore } from './storage/observed-object-store.ts';
-import { ReplicaReadObjectStore } from './storage/replica-object-store.ts';
-import { S3ObjectStore } from './storage/s3-object-store.ts';
-import { EtcdMetadataStore, etcdStoreOptions } from './metadata/etcd.ts';
+import type { ObjectStoreHealth } from './storage/health.ts';
+import type { ObservedObjectStore } from './storage/observed-object-store.ts';
 import {
   flushMaxInflightCount,
-  healthEvaluateIntervalMs,
   recoveryMaxInflightCount,
   shutdownGraceMs,
   walCollectionIntervalMs,
   walCollectionMinAgeMs,
 } from './limits.ts';
 import { compactionPassBytes } from './log/compactor.ts';
-
-const healthProbeKey = 'health/probe';
-
-/**
- * node.id=-1 in cluster mode: the id kept in log.dirs from an earlier start, else the next one of the cluster's
- * counter (from 1001, as Kafka's generated ids), written to log.dirs before it is used.
- */
-async function resolveNodeId(store: MetadataStore, configured: number, dataDir: string): Promise<number> {
-  if (configured >= 0) return configured;
-  const file = join(dataDir, 'node-id');
-  const kept = await readFile(file, 'utf8').then(
-    (t) => Number(t.trim()),
-    () => null,
-  );
-  if (kept !== null && Number.isInteger(kept) && kept >= 0) return kept;
-  for (;;) {
-    const kv = await store.get(nodeIdCounterKey);
-    const next = kv ? (JSON.parse(kv.value) as { next: number }).next : firstGeneratedNodeId;
-    const r = await store.txn(
-      [{ key: nodeIdCounterKey, target: 'modRevision', op: '=', value: kv?.modRevision ?? 0 }],
-      [{ type: 'put', key: nodeIdCounterKey, value: JSON.stringify({ next: next + 1 }) }],
-    );
-    if (!r.succeeded) continue;
-    await writeFile(file, `${next}\n`);
-    return next;
-  }
-}
+import { openBase } from './broker-stores.ts';
+import type { Stores } from './broker-stores.ts';
 
 export interface RunningBroker {
   /** The Kafka listener's bound port (useful with port 0). */
@@ -82,21 +45,6 @@ export interface RunningBroker {
   /** Resolves if the broker can no longer serve (cluster membership lost): the process should restart it. */
   readonly failed: Promise<Error>;
   close(): Promise<void>;
-}
-
-async function loadClusterId(store: MetadataStore, configured: string | null): Promise<string> {
-  const existing = await store.get(clusterKey);
-  if (existing) {
-    const { clusterId } = JSON.parse(existing.value) as { clusterId: string };
-    if (configured !== null && configured !== clusterId) {
-      throw new Error(`skafos.cluster.id is ${configured} but the metadata store belongs to cluster ${clusterId}`);
-    }
-    return clusterId;
-  }
-  const clusterId = configured ?? randomBytes(16).toString('base64url');
-  const value = JSON.stringify({ clusterId, createdAtMs: Date.now() });
-  const r = await store.txn([{ key: clusterKey, target: 'createRevision', op: '=', value: 0 }], [{ type: 'put', key: clusterKey, value }]);
-  return r.succeeded ? clusterId : loadClusterId(store, configured);
 }
 
 function mutex(): <T>(fn: () => Promise<T>) => Promise<T> {
@@ -111,14 +59,9 @@ function mutex(): <T>(fn: () => Promise<T>) => Promise<T> {
 export async function startBroker(config: BrokerConfig, logger: Logger): Promise<RunningBroker> {
   const listener = config.listeners[0]!;
   const advertised = config.advertisedListeners[0] ?? listener;
-  await mkdir(config.dataDir, { recursive: true });
-  const stores = await openStores(config, logger);
+  const { stores, clusterId, topics, nodeId } = await openBase(config, logger);
   const { metadata, storageHealth } = stores;
-  const clusterId = await loadClusterId(metadata, config.clusterId);
-  const topics = new TopicRegistry(metadata);
-  await topics.load();
   const clustered = clusterEnabled(config);
-  const nodeId = await resolveNodeId(metadata, config.nodeId, config.dataDir);
   let reportFailure!: (e: Error) => void;
   const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
   const etcdCluster = clustered ? newEtcdCluster(config, logger, metadata, topics, nodeId, advertised, reportFailure) : null;
@@ -130,15 +73,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     ? null
     : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
   const cluster: Cluster = etcdCluster ?? single!;
-  // GROUP config resources, cluster-wide: followed so that a change made through any broker applies here.
-  const groupConfigs = new ConfigDocuments({
-    store: metadata,
-    prefix: groupConfigPrefix,
-    keyOf: groupConfigKey,
-    nameOf: parseGroupConfigKey,
-    maxDocuments: config.groupMaxGroups,
-  });
-  await groupConfigs.start();
+  const groupConfigs = await startGroupConfigs(config, metadata);
   const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics, groupConfigs);
   const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
   const services: BrokerServices = {
@@ -160,10 +95,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     txn,
     groupConfigs,
   };
-  dynamicConfig.onChange((c) => {
-    services.config = c;
-    logger.info({ perBroker: dynamicConfig.perBroker(), defaults: dynamicConfig.defaults() }, 'dynamic broker configs applied');
-  });
+  followDynamicConfig(dynamicConfig, services, logger);
   await txn.start(services);
   const server = await listen(config, listener, services, logger);
   // With port 0 the advertised port follows the bound one.
@@ -177,101 +109,90 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const ops = config.httpListener ? await startOps(config.httpListener, metrics, logs, storageHealth, logger) : null;
   const retentionTimer = startRetention(config, logs, logger);
   logger.info({ clusterId, nodeId, clustered, dataDir: config.dataDir, port: server.port }, 'broker started');
-  let closing: Promise<void> | null = null;
-  return {
-    port: server.port,
-    opsPort: ops?.address.port ?? null,
+  return running({
+    server,
+    ops,
     services,
     metrics,
     failed,
+    logger,
+    etcdCluster,
+    logs,
+    stores,
+    groups,
+    consumerGroups,
+    txn,
+    groupConfigs,
+    dynamicConfig,
+    timers: [retentionTimer, stores.healthTimer, walTimer],
+  });
+}
+
+/** GROUP config resources, cluster-wide: followed so that a change made through any broker applies here. */
+async function startGroupConfigs(config: BrokerConfig, metadata: MetadataStore): Promise<ConfigDocuments> {
+  const groupConfigs = new ConfigDocuments({
+    store: metadata,
+    prefix: groupConfigPrefix,
+    keyOf: groupConfigKey,
+    nameOf: parseGroupConfigKey,
+    maxDocuments: config.groupMaxGroups,
+  });
+  await groupConfigs.start();
+  return groupConfigs;
+}
+
+/** Handlers see dynamic broker config changes through `services.config`, swapped whole on each change. */
+function followDynamicConfig(dynamicConfig: DynamicBrokerConfig, services: BrokerServices, logger: Logger): void {
+  dynamicConfig.onChange((c) => {
+    services.config = c;
+    logger.info({ perBroker: dynamicConfig.perBroker(), defaults: dynamicConfig.defaults() }, 'dynamic broker configs applied');
+  });
+}
+
+/** The running broker: its ports and services, and a close that shuts everything down once, in order. */
+function running(r: {
+  server: Awaited<ReturnType<typeof listen>>;
+  ops: Awaited<ReturnType<typeof startOps>> | null;
+  services: BrokerServices;
+  metrics: Metrics;
+  failed: Promise<Error>;
+  logger: Logger;
+  etcdCluster: EtcdCluster | null;
+  logs: LogManager;
+  stores: Stores;
+  groups: GroupCoordinator;
+  consumerGroups: ConsumerGroupCoordinator;
+  txn: TxnService;
+  groupConfigs: ConfigDocuments;
+  dynamicConfig: DynamicBrokerConfig;
+  timers: (NodeJS.Timeout | null)[];
+}): RunningBroker {
+  let closing: Promise<void> | null = null;
+  return {
+    port: r.server.port,
+    opsPort: r.ops?.address.port ?? null,
+    services: r.services,
+    metrics: r.metrics,
+    failed: r.failed,
     close() {
-      closing ??= shutdown(logger, {
-        etcdCluster,
-        timers: [retentionTimer, stores.healthTimer, walTimer],
-        server,
-        logs,
+      closing ??= shutdown(r.logger, {
+        etcdCluster: r.etcdCluster,
+        timers: r.timers,
+        server: r.server,
+        logs: r.logs,
         coordinators: [
-          groups,
-          consumerGroups,
-          txn,
-          { close: async () => groupConfigs.close() },
-          { close: async () => dynamicConfig.close() },
+          r.groups,
+          r.consumerGroups,
+          r.txn,
+          { close: async () => r.groupConfigs.close() },
+          { close: async () => r.dynamicConfig.close() },
         ],
-        ops,
-        stores,
+        ops: r.ops,
+        stores: r.stores,
       });
       return closing;
     },
   };
-}
-
-interface Stores {
-  metadata: MetadataStore;
-  /** The object store as configured (its request counts are a metric). */
-  rawObjectStore: LocalObjectStore | S3ObjectStore;
-  replicaReads: ReplicaReadObjectStore | null;
-  storageHealth: ObjectStoreHealth;
-  /** What the broker uses: read replicas if any, observed by the health tracker. */
-  objectStore: ObservedObjectStore;
-  healthTimer: NodeJS.Timeout;
-  /** Event-loop stalls, left out of the store's call latencies. */
-  loopStalls: EventLoopStallMeter;
-}
-
-/** The metadata store and the object store (with its read replicas and health tracking). */
-async function openStores(config: BrokerConfig, logger: Logger): Promise<Stores> {
-  const metadata: MetadataStore =
-    config.metadataStore === 'etcd'
-      ? await EtcdMetadataStore.open(etcdStoreOptions(config))
-      : await EmbeddedMetadataStore.open(config.dataDir);
-  const rawObjectStore =
-    config.objectStore === 's3' ? S3ObjectStore.fromConfig(config) : await LocalObjectStore.open(join(config.dataDir, 'objects'));
-  const replicaReads =
-    config.objectStore === 's3' && config.s3ReadReplicas.length > 0
-      ? new ReplicaReadObjectStore(
-          rawObjectStore,
-          config.s3ReadReplicas.map((r) => ({
-            name: r.name,
-            store: S3ObjectStore.fromConfig(config, { bucket: r.bucket, region: r.region, endpoint: r.endpoint ?? undefined }),
-          })),
-        )
-      : null;
-  // Call latencies leave out event-loop stalls (CPU starvation, long synchronous work): they are not the store's.
-  const loopStalls = new EventLoopStallMeter().start();
-  const storeDefaults =
-    config.objectStore === 's3' ? defaultHealthThresholds : { ...defaultHealthThresholds, ...localStoreHealthThresholds };
-  const storageHealth = new ObjectStoreHealth(
-    {
-      windowMs: config.storageHealthWindowMs,
-      minCallsForRates: config.storageHealthMinCalls,
-      degradedErrorRate: config.storageHealthDegradedErrorRate,
-      degradedP99Ms: config.storageHealthDegradedP99Ms ?? storeDefaults.degradedP99Ms,
-      unavailableErrorRate: config.storageHealthUnavailableErrorRate,
-      unavailableConsecutiveFailures: config.storageHealthUnavailableConsecutiveFailures,
-      unavailableStallMs: config.storageHealthUnavailableStallMs,
-      recoveryHoldMs: config.storageHealthRecoveryHoldMs,
-    },
-    Date.now,
-    loopStalls,
-  );
-  const objectStore = new ObservedObjectStore(replicaReads ?? rawObjectStore, storageHealth);
-  storageHealth.onTransition((tr) =>
-    logger[tr.to === 'healthy' ? 'info' : 'warn']({ from: tr.from, to: tr.to, reason: tr.reason }, 'object store health changed'),
-  );
-  // Re-evaluated periodically too, so a stalled call is noticed without further calls.
-  // While not healthy, a cheap probe (HEAD of a key that need not exist) gives the tracker fresh evidence even
-  // when no traffic reaches the store (producers fail fast while it is unavailable), so recovery is noticed.
-  let probing = false;
-  const healthTimer = setInterval(() => {
-    if (storageHealth.evaluate() === 'healthy' || probing) return;
-    probing = true;
-    objectStore
-      .head(healthProbeKey)
-      .catch(() => {})
-      .finally(() => (probing = false));
-  }, healthEvaluateIntervalMs);
-  healthTimer.unref();
-  return { metadata, rawObjectStore, replicaReads, storageHealth, objectStore, healthTimer, loopStalls };
 }
 
 /** Cluster mode: this broker's membership of the cluster (joined once the listener is up). */

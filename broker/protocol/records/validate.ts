@@ -237,6 +237,25 @@ function checkBatch(records: Buffer, position: number, batchEnd: number, limits:
     );
   }
   // -- LogValidator.validateBatch (origin CLIENT)
+  checkRecordCount(records, position, batchBytes, compression, limits);
+  const control = (attributes & ATTRIBUTE_CONTROL) !== 0;
+  if (control && limits.allowControlBatches !== true) {
+    throw invalidRecord(RecordsErrorReason.CONTROL_BATCH_FROM_CLIENT, position, 'clients are not allowed to write control records');
+  }
+  const producerId = readInt64(records, position + BATCH_PRODUCER_ID_OFFSET);
+  const baseSequence = records.readInt32BE(position + BATCH_BASE_SEQUENCE_OFFSET);
+  // Control batches (markers, written by the coordinator path) carry no sequence.
+  if (producerId >= 0 && baseSequence < 0 && !control) {
+    throw invalidRecord(
+      RecordsErrorReason.INVALID_SEQUENCE,
+      position,
+      `invalid sequence number ${baseSequence} for producerId ${producerId}`,
+    );
+  }
+}
+
+/** The batch's record count against its last offset delta, the limit and (uncompressed) its size. */
+function checkRecordCount(records: Buffer, position: number, batchBytes: number, compression: number, limits: ValidateLimits): void {
   const lastOffsetDelta = records.readInt32BE(position + BATCH_LAST_OFFSET_DELTA_OFFSET);
   const recordCount = records.readInt32BE(position + BATCH_RECORD_COUNT_OFFSET);
   if (lastOffsetDelta < 0 || recordCount <= 0 || recordCount !== lastOffsetDelta + 1) {
@@ -258,20 +277,6 @@ function checkBatch(records: Buffer, position: number, batchEnd: number, limits:
       RecordsErrorReason.INVALID_RECORD_COUNT,
       position,
       `record count ${recordCount} cannot fit in ${batchBytes - BATCH_HEADER_BYTES} bytes of records`,
-    );
-  }
-  const control = (attributes & ATTRIBUTE_CONTROL) !== 0;
-  if (control && limits.allowControlBatches !== true) {
-    throw invalidRecord(RecordsErrorReason.CONTROL_BATCH_FROM_CLIENT, position, 'clients are not allowed to write control records');
-  }
-  const producerId = readInt64(records, position + BATCH_PRODUCER_ID_OFFSET);
-  const baseSequence = records.readInt32BE(position + BATCH_BASE_SEQUENCE_OFFSET);
-  // Control batches (markers, written by the coordinator path) carry no sequence.
-  if (producerId >= 0 && baseSequence < 0 && !control) {
-    throw invalidRecord(
-      RecordsErrorReason.INVALID_SEQUENCE,
-      position,
-      `invalid sequence number ${baseSequence} for producerId ${producerId}`,
     );
   }
 }
