@@ -162,11 +162,9 @@ export function isNonDynamic(name: string, known: (name: string) => boolean): bo
   return !dynamicSet.has(name) && listenerBase(name) === null && known(name);
 }
 
-const longMax = 9223372036854775807n;
-
 function toLong(v: string): number {
   const n = BigInt(v.trim());
-  return n >= longMax ? Number.MAX_SAFE_INTEGER : Number(n);
+  return n >= BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
 /**

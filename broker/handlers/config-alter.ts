@@ -4,10 +4,17 @@
 // Broker resources take Kafka's dynamic broker configs (broker/config/dynamic-broker-keys.ts); GROUP resources
 // take Kafka's group configs (broker/groups/group-config.ts).
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
-import { describeConfig } from '../config.ts';
+import { ConfigError, describeConfig, loadConfig } from '../config.ts';
 import { TopicChangedError, topicNameProblem } from '../metadata/topics.ts';
 import { topicConfigDef, topicConfigDefs, topicConfigProblem } from '../log/topic-config.ts';
-import { dynamicKeyType, isNonDynamic, isPerBrokerOnly, listenerBase, needsListenerPrefix } from '../config/dynamic-broker-keys.ts';
+import {
+  appliedDynamicKeys,
+  dynamicKeyType,
+  isNonDynamic,
+  isPerBrokerOnly,
+  listenerBase,
+  needsListenerPrefix,
+} from '../config/dynamic-broker-keys.ts';
 import { groupConfigProblem } from '../groups/group-config.ts';
 import { ConfigDocumentsFullError } from '../metadata/config-docs.ts';
 import { apiError, noError, toApiError } from './api-error.ts';
@@ -78,6 +85,16 @@ function dynamicValueProblem(name: string, value: string): string | null {
   } else if (type === 'boolean') {
     if (v.toLowerCase() !== 'true' && v.toLowerCase() !== 'false')
       return `Invalid value ${value} for configuration ${name}: Expected value to be either true or false`;
+  }
+  // A key Skafos applies takes only what its static setting takes (bounds included, e.g. producer.id.expiration.ms
+  // at least 1), checked by the same parser against the defaults of every other key.
+  if (appliedDynamicKeys[name] !== undefined) {
+    try {
+      loadConfig({ sets: { [name]: v } });
+    } catch (err) {
+      if (err instanceof ConfigError) return `Invalid value ${value} for configuration ${name}: ${err.message}`;
+      throw err;
+    }
   }
   return null;
 }

@@ -115,7 +115,9 @@ export function validateRecordTimestamps(records: Buffer, limits: TimestampLimit
   const { nowMs, beforeMaxMs, afterMaxMs } = limits;
   // Kafka's default (Long.MAX_VALUE, kept as MAX_SAFE_INTEGER by the config) means no lower bound at all.
   const minMs = beforeMaxMs >= Number.MAX_SAFE_INTEGER ? Number.NEGATIVE_INFINITY : nowMs - beforeMaxMs;
-  const maxMs = nowMs + afterMaxMs;
+  // Timestamps past 2^53 ms cannot be handled exactly here: out of range, whatever the bound (Kafka's default is
+  // Long.MAX_VALUE, which would take them).
+  const maxMs = Math.min(nowMs + afterMaxMs, Number.MAX_SAFE_INTEGER);
   let maxTimestampMs = NO_TIMESTAMP;
   let lastTimestampMs = NO_TIMESTAMP;
   for (let position = 0; position < records.length; ) {

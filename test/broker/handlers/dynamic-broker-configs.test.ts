@@ -224,3 +224,15 @@ t.test('dynamic broker configs survive a restart', async (t) => {
   t.match(c.get('retention.bytes'), { value: '123456', configSource: DYNAMIC_DEFAULT_BROKER_CONFIG });
   t.match(c.get('retention.ms'), { value: '4321', configSource: DYNAMIC_BROKER_CONFIG });
 });
+
+t.test('applied keys take only what their static setting takes; huge timestamp bounds saturate', async (t) => {
+  const { client } = await startTestBroker(t);
+  const [code, message] = await alter(client, '', [['producer.id.expiration.ms', SET, '0']]);
+  t.equal(code, ErrorCode.INVALID_REQUEST, 'producer.id.expiration.ms=0 is refused (Kafka: at least 1)');
+  t.match(message, /producer\.id\.expiration\.ms/);
+  t.same(await alter(client, '', [['producer.id.expiration.ms', SET, '1']]), OK, '1 is taken');
+  // A bound past 2^53 that is not Long.MAX_VALUE itself: produce must still answer (it is no bound at all).
+  t.same(await alter(client, '', [['log.message.timestamp.after.max.ms', SET, '9999999999999999']]), OK);
+  await createTopic(client, 'far', 1, { 'message.timestamp.before.max.ms': '9223372036854775806' });
+  t.equal(await produce(client, 'far', 0, 3), 0, 'records are appended under both bounds');
+});
