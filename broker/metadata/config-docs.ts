@@ -96,7 +96,12 @@ export class ConfigDocuments {
     for (let attempt = 1; ; attempt++) {
       const kv = await this.o.store.get(key);
       const known = this.docs.get(name);
-      if (kv && (!known || known.modRevision < kv.modRevision)) this.remember(name, kv.value, kv.modRevision);
+      // A newer document than the watch has delivered yet (another broker's change): applied now, as the watch
+      // event for it will be skipped, whatever becomes of this update.
+      if (kv && (!known || known.modRevision < kv.modRevision)) {
+        this.remember(name, kv.value, kv.modRevision);
+        this.onChange?.(name);
+      }
       const next = change(kv ? (JSON.parse(kv.value) as { configs: Record<string, string> }).configs : empty);
       if (!kv && Object.keys(next).length > 0 && this.docs.size >= this.o.maxDocuments)
         throw new ConfigDocumentsFullError(this.o.maxDocuments);
@@ -108,8 +113,12 @@ export class ConfigDocuments {
         [deleting ? { type: 'delete', key } : { type: 'put', key, value: JSON.stringify({ configs: next }) }],
       );
       if (result.succeeded) {
-        this.docs.set(name, { configs: deleting ? empty : Object.freeze({ ...next }), modRevision: result.revision });
-        this.onChange?.(name);
+        // The watch may already have delivered a later change: the cache never goes back.
+        const latest = this.docs.get(name);
+        if (!latest || latest.modRevision < result.revision) {
+          this.docs.set(name, { configs: deleting ? empty : Object.freeze({ ...next }), modRevision: result.revision });
+          this.onChange?.(name);
+        }
         return next;
       }
       if (attempt >= 5) throw new Error(`the configs of ${name} keep changing concurrently`);

@@ -44,9 +44,13 @@ t.test('changes reach the other instance; deletes stay deleted', async (t) => {
   t.same(a.get('y'), {}, 'deleted here at once');
   await until('b to see y come and go', () => seen.filter((n) => n === 'y').length === 2);
   t.same(b.get('y'), {});
-  await new Promise((r) => setTimeout(r, 50));
+  // a's watch delivers events in revision order: once it shows b's later write, it has passed y's put.
+  await b.update('z', () => ({ k: '4' }));
+  await until('a to see z', () => a.get('z').k === '4');
   t.same(a.get('y'), {}, 'the late put event did not bring it back');
-  t.same(a.names(), ['x']);
+  t.same(a.names(), ['x', 'z']);
+  await b.update('z', () => ({}));
+  await until('a to see z go', () => a.get('z').k === undefined);
   // b updates from the current stored value, whatever its cache says.
   const written = await b.update('x', (cur) => ({ ...cur, j: '3' }));
   t.same(written, { k: '1', j: '3' });
