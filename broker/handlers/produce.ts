@@ -254,7 +254,6 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     const s = ctx.services;
     const v = ctx.apiVersion;
     const acks = req.acks;
-    const nowMs = Date.now();
     const summary = new RecordsSummary();
     const responses: ProduceResponseTopicProduceResponseInput[] = [];
     const waits: Pending[] = [];
@@ -267,6 +266,9 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     // Transactional producers only (one null check otherwise): KIP-890 verification of a transaction's first batches.
     const verifying = room && !badAcks && req.transactionalId !== null && s.config.transactionPartitionVerificationEnable;
     const verification = verifying ? await verifyTransactional(s, req) : null;
+    // The time of the append (timestamp checks, LogAppendTime), taken after the waits above, as Kafka's clock at
+    // its append; again after a producer-state rebuild.
+    let nowMs = Date.now();
     for (const td of req.topicData) {
       const topic = s.topics.byName(td.name);
       const partitionResponses: PartitionResult[] = [];
@@ -285,7 +287,11 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
           }
           // An idempotent batch for a partition whose producer state is not rebuilt yet (first one since start):
           // rebuild it first. Rare, so the common path stays synchronous.
-          if (peekProducerId(pd.records) >= 0) await ensureProducerState(s, topic, pd.index);
+          const rebuilding = peekProducerId(pd.records) >= 0 ? ensureProducerState(s, topic, pd.index) : null;
+          if (rebuilding !== null) {
+            await rebuilding;
+            nowMs = Date.now();
+          }
           const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs, verifying, verified);
           if ('durable' in r) {
             waits.push(r);
@@ -347,7 +353,8 @@ async function verifyTransactional(
       if (producerId < 0 || pd.index < 0 || pd.index >= topic.partitions) continue;
       const log = s.logs.partition(topic.id, pd.index);
       if (!log || log.released) continue; // appendPartition answers these
-      await ensureProducerState(s, topic, pd.index);
+      const rebuilding = ensureProducerState(s, topic, pd.index);
+      if (rebuilding !== null) await rebuilding;
       const producers = log.producerState;
       const producerEpoch = readProducerEpoch(records, 0);
       if (producers === null || producers.hasOngoingTxn(producerId, producerEpoch)) continue;
@@ -397,9 +404,14 @@ function addLeaderHints(s: BrokerServices, response: ProduceResponseInput): void
   if (hints) response.nodeEndpoints = hints.endpoints();
 }
 
-async function ensureProducerState(s: BrokerServices, topic: TopicRecord, index: number): Promise<void> {
+/** Rebuilds the partition's producer state when it has none yet; null (no promise, no await) when there is nothing to do. */
+function ensureProducerState(s: BrokerServices, topic: TopicRecord, index: number): Promise<void> | null {
   const log = index >= 0 && index < topic.partitions ? s.logs.partition(topic.id, index) : undefined;
-  if (log === undefined || log.producerState !== null) return;
+  if (log === undefined || log.producerState !== null) return null;
+  return rebuildProducerState(s, topic, index, log);
+}
+
+async function rebuildProducerState(s: BrokerServices, topic: TopicRecord, index: number, log: PartitionLog): Promise<void> {
   const settings: ProducerStateSettings = {
     expirationMs: s.config.producerIdExpirationMs,
     maxProducers: s.config.producerStateMaxProducers,

@@ -273,5 +273,5 @@ export function topicNumber(topic: TopicRecord, name: string, broker: BrokerConf
   // Longs past 2^53 (Long.MAX_VALUE and any other value the validators take up to it) saturate: a bound that large
   // is no bound, and an unsafe number would make exact arithmetic on it throw.
   const n = Number(topicConfigValue(topic, name, broker));
-  return n >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n;
+  return Math.min(n, Number.MAX_SAFE_INTEGER);
 }

@@ -43,6 +43,8 @@ export class Connection {
    */
   private orderedBusy = false;
   private readonly orderedWaiting: (() => void)[] = [];
+  /** A request failed (the connection closes after the responses before it) or the socket closed. */
+  private abandoned = false;
   private inFlightBytes = 0;
   private paused = false;
   private waitingDrain = false;
@@ -79,6 +81,7 @@ export class Connection {
     });
     socket.on('error', (err) => this.logger.debug({ err }, 'socket error'));
     socket.on('close', () => {
+      this.abandoned = true;
       this.abort.abort();
       this.drain.abort();
       this.closedResolve();
@@ -152,7 +155,12 @@ export class Connection {
       this.orderedApplied();
     };
     if (this.orderedBusy) {
-      this.orderedWaiting.push(() => this.dispatch(slot, handler, ctx, body, correlationId));
+      this.orderedWaiting.push(() => {
+        // The connection failed or closed meanwhile: Kafka, handling one request at a time, would never have
+        // handled this one; neither is it here (its effects, say an append, would follow a request that failed).
+        if (this.abandoned) ctx.applied();
+        else this.dispatch(slot, handler, ctx, body, correlationId);
+      });
     } else {
       this.orderedBusy = true;
       this.dispatch(slot, handler, ctx, body, correlationId);
@@ -206,6 +214,7 @@ export class Connection {
 
   private fail(slot: Slot, apiKey: number, apiVersion: number, err: unknown): void {
     this.logger.error({ err, apiKey, apiVersion }, 'request failed unexpectedly; closing connection');
+    this.abandoned = true;
     slot.response = null;
     slot.close = true;
     this.flushQueue();
