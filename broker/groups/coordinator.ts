@@ -21,6 +21,7 @@ import type { ClassicGroupState, CommittedOffset, JoinResult, SyncResult } from 
 import type { GroupRecord } from './group-store.ts';
 import { ClassicGroupTable } from './group-table.ts';
 import type { ConsumerGroupCoordinator } from './consumer-coordinator.ts';
+import type { ClassicDescription } from './consumer-describe.ts';
 import { ClassicMembership } from './membership.ts';
 import type { JoinParams, LeaveMember, SyncParams } from './membership.ts';
 import { GroupOffsets } from './offsets.ts';
@@ -45,21 +46,8 @@ export interface CoordinatorOptions {
   newMemberJoinTimeoutMs?: number;
 }
 
-export interface GroupDescription {
-  errorCode: number;
-  groupId: string;
-  state: string;
-  protocolType: string;
-  protocolData: string;
-  members: {
-    memberId: string;
-    groupInstanceId: string | null;
-    clientId: string;
-    clientHost: string;
-    metadata: Buffer;
-    assignment: Buffer;
-  }[];
-}
+/** DescribeGroups' view of a group: the same shape for classic groups and KIP-848 groups described as classic. */
+export type GroupDescription = ClassicDescription;
 
 export interface ListedGroup {
   groupId: string;
