@@ -14,6 +14,7 @@ import type { DynamicBrokerConfig } from '../metadata/dynamic-broker-config.ts';
 import type { DynamicallyConfigured } from '../config/dynamic-broker-keys.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
+import type { KafkaPrincipal } from '../security/principal.ts';
 
 export interface BrokerServices {
   /**
@@ -53,6 +54,8 @@ export interface RequestContext {
   header: RequestHeader;
   apiVersion: number;
   clientAddress: string;
+  /** Who sent the request: the connection's authenticated principal, or User:ANONYMOUS. */
+  principal: KafkaPrincipal;
   /** Aborted when the connection closes or the broker shuts down. */
   signal: AbortSignal;
   /**

@@ -9,6 +9,7 @@ import { encodeResponse, FrameSplitter, peekRequestHeader, decodeRequest } from 
 import { apiCodecs, ApiKey } from '../protocol/generated/index.ts';
 import { ProtocolDecodeError } from '../protocol/wire/errors.ts';
 import type { BrokerServices, Handler, RequestContext } from '../handlers/context.ts';
+import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.ts';
 import { apiVersionsUnsupportedResponse } from '../handlers/api-versions.ts';
 
 const noop = (): void => {};
@@ -59,6 +60,8 @@ export class Connection {
    */
   private readonly drain = new AbortController();
   private readonly clientAddress: string;
+  /** Set by authentication (the security issue); until then every connection is anonymous. */
+  private principal: KafkaPrincipal = ANONYMOUS;
   private closedResolve!: () => void;
   readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
 
@@ -140,6 +143,7 @@ export class Connection {
       header: decoded.header,
       apiVersion,
       clientAddress: this.clientAddress,
+      principal: this.principal,
       signal: longPolling.has(apiKey) ? this.drain.signal : this.abort.signal,
       applied: noop,
     };
