@@ -10,7 +10,7 @@ import type {
   DescribeProducersResponseProducerStateInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import { loadProducerState } from '../txn/partition-txn.ts';
+import { loadProducerState } from '../log/append.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 export const describeProducersHandler: ApiHandler<typeof ApiKey.DescribeProducers> = {

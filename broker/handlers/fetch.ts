@@ -13,7 +13,8 @@ import { ErrorCode } from '../protocol/errors.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { LeaderHints } from './leader-hints.ts';
-import { abortedForFetch, loadProducerState } from '../txn/partition-txn.ts';
+import { loadProducerState } from '../log/append.ts';
+import { abortedForFetch } from '../txn/partition-txn.ts';
 import { fetchResponseMaxBytes } from '../limits.ts';
 
 const readCommitted = 1;

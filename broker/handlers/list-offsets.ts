@@ -9,7 +9,7 @@ import type {
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
 import { RecordCursor, openBatchRecords } from '../protocol/records/index.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
-import { loadProducerState } from '../txn/partition-txn.ts';
+import { loadProducerState } from '../log/append.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { listOffsetsMaxDecompressedBytes } from '../limits.ts';
 

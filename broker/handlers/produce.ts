@@ -1,7 +1,8 @@
-// Produce: validate each partition's batch (its records' timestamps too, decompressing only for CreateTime
-// topics' compressed batches), assign offsets, and answer once the
-// batch is durable in the object store with its metadata committed (acks=1 and acks=-1 alike; acks=0 gets
-// no response). Semantics: spec/guarantees.md.
+// Produce: each partition's batch goes to the log layer's write path (broker/log/append.ts: validation,
+// idempotence and transaction checks, offsets), after KIP-890 verification of transactional batches
+// (verifyTransactional, the one call into the transaction coordinator), and is answered once it is durable in
+// the object store with its metadata committed (acks=1 and acks=-1 alike; acks=0 gets no response).
+// Semantics: spec/guarantees.md.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type {
   ProduceRequest,
@@ -9,33 +10,16 @@ import type {
   ProduceResponsePartitionProduceResponseInput,
   ProduceResponseTopicProduceResponseInput,
 } from '../protocol/generated/index.ts';
-import { ErrorCode, KafkaError } from '../protocol/errors.ts';
-import {
-  CompressionCodec,
-  RecordsSummary,
-  assignOffsets,
-  readBatchLength,
-  setLogAppendTime,
-  validateRecords,
-  validateRecordTimestamps,
-  BATCH_LOG_OVERHEAD_BYTES,
-} from '../protocol/records/index.ts';
-import { readAttributes, readProducerEpoch, readProducerId } from '../protocol/records/batch-header.ts';
-import { ATTRIBUTE_TRANSACTIONAL, BATCH_HEADER_BYTES } from '../protocol/records/constants.ts';
-import { topicConfigValue, topicNumber } from '../log/topic-config.ts';
-import type { PartitionLog } from '../log/partition-log.ts';
+import { ErrorCode } from '../protocol/errors.ts';
+import { appendRecords, producerStateRebuild, transactionGuard } from '../log/append.ts';
+import type { AppendOutcome, TxnGuard, TxnVerification } from '../log/append.ts';
 import { peekProducerId } from '../log/producer-state.ts';
-import { producerStateOf } from '../log/producer-state-load.ts';
-import type { ProducerStateManager, ProducerStateSettings } from '../log/producer-state.ts';
 import { produceErrorForVerification } from '../txn/verification.ts';
-import type { TopicRecord } from '../metadata/layout.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 import { LeaderHints } from './leader-hints.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
-import { degradedThrottleMs, maxRecordsPerBatch } from '../limits.ts';
+import { degradedThrottleMs } from '../limits.ts';
 
-/** Kafka's Produce v3+ carries exactly one batch per partition. */
-const maxBatchesPerPartition = 1;
 /** ZSTD needs Produce v7+ (KIP-110). */
 const firstZstdProduceVersion = 7;
 
@@ -45,200 +29,26 @@ function error(index: number, code: number, message: string | null = null): Part
   return { index, errorCode: code, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage: message };
 }
 
-function patchFor(logAppendTime: boolean) {
-  return (records: Buffer, baseOffset: number, leaderEpoch: number, logAppendTimeMs: number | null) => {
-    assignOffsets(records, baseOffset, leaderEpoch);
-    if (logAppendTime) {
-      for (let pos = 0; pos < records.length; pos += BATCH_LOG_OVERHEAD_BYTES + readBatchLength(records, pos)) {
-        setLogAppendTime(records, pos, logAppendTimeMs!);
-      }
-    }
-  };
-}
-const patchCreateTime = patchFor(false);
-const patchLogAppendTime = patchFor(true);
-
-/** A compressed batch is decompressed to check its records' timestamps: at most this much (as ListOffsets). */
-const maxDecompressedProduceBytes = 64 * 1024 * 1024;
-/** Most record_errors in one partition's answer. */
-const maxRecordErrors = 1000;
-
 interface Pending {
   result: PartitionResult;
-  log: PartitionLog;
   durable: Promise<void>;
 }
 
-function appendPartition(
-  s: BrokerServices,
-  v: number,
-  topic: TopicRecord,
-  index: number,
-  records: Buffer | null,
-  summary: RecordsSummary,
-  nowMs: number,
-  verifying: boolean,
-  verified: Verified | undefined,
-): PartitionResult | Pending {
-  if (index < 0 || index >= topic.partitions) return error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const log = s.logs.partition(topic.id, index);
-  // Another broker owns it (or it is being handed over): the client refreshes metadata and retries there.
-  if (!log || log.released) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker does not lead this partition');
-  if (records === null || records.length === 0)
-    return error(index, ErrorCode.INVALID_RECORD, 'Produce requests must carry exactly one record batch');
-  const logAppendTime = topicConfigValue(topic, 'message.timestamp.type', s.config) === 'LogAppendTime';
-  const invalid = checkBatch(s, v, topic, index, records, summary, nowMs, logAppendTime);
-  if (invalid !== undefined) return invalid;
-  if (s.logs.fenced) return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker can no longer write this partition');
-  // Idempotent producer: check its epoch and sequence, synchronously with the append (spec/producer-state.md).
-  const producers = summary.producerId >= 0 ? log.producerState : null;
-  const settled = checkProducer(index, log, producers, summary, verifying, verified);
-  if (settled !== undefined) return settled;
-  return appendChecked(s, index, log, records, summary, nowMs, logAppendTime, producers);
-}
-
-/** The batch's framing, size, codec and record timestamps; an error result, or undefined when it may be appended. */
-function checkBatch(
-  s: BrokerServices,
-  v: number,
-  topic: TopicRecord,
-  index: number,
-  records: Buffer,
-  summary: RecordsSummary,
-  nowMs: number,
-  logAppendTime: boolean,
-): PartitionResult | undefined {
-  try {
-    validateRecords(
-      records,
-      {
-        maxBatchBytes: Math.max(topicNumber(topic, 'max.message.bytes', s.config), 61),
-        maxBatchCount: maxBatchesPerPartition,
-        maxRecordsPerBatch,
-      },
-      summary.reset(),
-    );
-    if (summary.compression === CompressionCodec.ZSTD && v < firstZstdProduceVersion) {
-      return error(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'ZStandard compression needs Produce v7 or later');
-    }
-    // Every record's timestamp, as Kafka's LogValidator checks them; on CreateTime topics each batch's
-    // maxTimestamp is also set from its records (what the time index and retention then use).
-    const invalid = validateRecordTimestamps(
-      records,
-      {
-        nowMs,
-        logAppendTime,
-        beforeMaxMs: topicNumber(topic, 'message.timestamp.before.max.ms', s.config),
-        afterMaxMs: topicNumber(topic, 'message.timestamp.after.max.ms', s.config),
-        maxDecompressedBytes: maxDecompressedProduceBytes,
-        maxRecordErrors,
-      },
-      summary,
-    );
-    if (invalid === null) return undefined;
-    return {
-      ...error(index, ErrorCode.INVALID_TIMESTAMP, invalid.message),
-      recordErrors: invalid.errors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })),
-    };
-  } catch (e) {
-    if (e instanceof KafkaError) return error(index, e.code, e.message);
-    throw e;
-  }
-}
-
-/**
- * An idempotent or transactional batch against its producer's state: an error, the answer of a duplicate (a
- * retry of one of the producer's last batches), or undefined when it is new and in sequence.
- */
-function checkProducer(
-  index: number,
-  log: PartitionLog,
-  producers: ProducerStateManager | null,
-  summary: RecordsSummary,
-  verifying: boolean,
-  verified: Verified | undefined,
-): PartitionResult | Pending | undefined {
-  if (summary.producerId >= 0 && producers === null) {
-    // Dropped again (appends abandoned) since the caller rebuilt it: retriable, the retry rebuilds it.
-    return error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, "The partition's producer state is being rebuilt; retry");
-  }
-  if (
-    verified !== undefined
-      ? producers !== verified.producers || producers.verificationGuard(verified.producerId) !== verified.guard
-      : verifying && summary.transactional && producers !== null && !producers.hasOngoingTxn(summary.producerId, summary.producerEpoch)
-  ) {
-    // A marker of this producer came in while the coordinator was asked (the transaction it vouched for may be
-    // over), or the open transaction that made verification unnecessary ended meanwhile. Retriable: the retry
-    // is verified again.
-    return error(index, ErrorCode.NOT_ENOUGH_REPLICAS, "The producer's transaction changed while the partition was being verified; retry");
-  }
-  if (producers === null) return undefined;
-  const check = producers.check(
-    summary.producerId,
-    summary.producerEpoch,
-    summary.baseSequence,
-    summary.lastSequence,
-    summary.transactional,
-  );
-  if (check.kind === 'error') return error(index, check.errorCode, check.message);
-  if (check.kind !== 'duplicate') return undefined;
-  // A retry of one of the producer's last batches: its original offset, once that is durable.
-  const b = check.batch;
-  const result: PartitionResult = {
-    index,
-    errorCode: ErrorCode.NONE,
-    baseOffset: b.firstOffset,
-    logAppendTimeMs: -1,
-    logStartOffset: log.logStartOffset,
-    recordErrors: [],
-    errorMessage: null,
-  };
-  return b.lastOffset < log.highWatermark ? result : { result, log, durable: log.waitDurable(b.lastOffset) };
-}
-
-/** Appends a checked batch, records it in its producer's state, and answers once it is durable. */
-function appendChecked(
-  s: BrokerServices,
-  index: number,
-  log: PartitionLog,
-  records: Buffer,
-  summary: RecordsSummary,
-  nowMs: number,
-  logAppendTime: boolean,
-  producers: ProducerStateManager | null,
-): Pending {
-  const { baseOffset, durable } = s.logs.append(
-    log,
-    records,
-    summary.batchCount,
-    logAppendTime ? nowMs : null,
-    logAppendTime ? patchLogAppendTime : patchCreateTime,
-  );
-  if (producers !== null) {
-    producers.maybeExpire(nowMs, log.logStartOffset);
-    producers.update(
-      summary.producerId,
-      summary.producerEpoch,
-      summary.baseSequence,
-      summary.lastSequence,
-      baseOffset,
-      baseOffset + summary.recordCount - 1,
-      logAppendTime ? nowMs : summary.maxTimestampMs,
-      summary.transactional,
-    );
+/** The partition's answer for the log layer's outcome. */
+function resultOf(index: number, r: AppendOutcome): PartitionResult {
+  if (!('durable' in r)) {
+    const e = error(index, r.errorCode, r.message);
+    if (r.recordErrors !== undefined) e.recordErrors = r.recordErrors;
+    return e;
   }
   return {
-    result: {
-      index,
-      errorCode: ErrorCode.NONE,
-      baseOffset,
-      logAppendTimeMs: logAppendTime ? nowMs : -1,
-      logStartOffset: log.logStartOffset,
-      recordErrors: [],
-      errorMessage: null,
-    },
-    log,
-    durable,
+    index,
+    errorCode: ErrorCode.NONE,
+    baseOffset: r.baseOffset,
+    logAppendTimeMs: r.logAppendTimeMs,
+    logStartOffset: r.logStartOffset,
+    recordErrors: [],
+    errorMessage: null,
   };
 }
 
@@ -254,7 +64,6 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     const s = ctx.services;
     const v = ctx.apiVersion;
     const acks = req.acks;
-    const summary = new RecordsSummary();
     const responses: ProduceResponseTopicProduceResponseInput[] = [];
     const waits: Pending[] = [];
     const badAcks = acks !== 0 && acks !== 1 && acks !== -1;
@@ -287,18 +96,16 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
           }
           // An idempotent batch for a partition whose producer state is not rebuilt yet (first one since start):
           // rebuild it first. Rare, so the common path stays synchronous.
-          const rebuilding = peekProducerId(pd.records) >= 0 ? ensureProducerState(s, topic, pd.index) : null;
+          const rebuilding = peekProducerId(pd.records) >= 0 ? producerStateRebuild(s, topic, pd.index) : null;
           if (rebuilding !== null) {
             await rebuilding;
             nowMs = Date.now();
           }
-          const r = appendPartition(s, v, topic, pd.index, pd.records, summary, nowMs, verifying, verified);
-          if ('durable' in r) {
-            waits.push(r);
-            partitionResponses.push(r.result);
-          } else {
-            partitionResponses.push(r);
-          }
+          const txn: TxnVerification = verified ?? (verifying ? 'ongoing' : null);
+          const r = appendRecords(s, topic, pd.index, pd.records, { nowMs, allowZstd: v >= firstZstdProduceVersion, verification: txn });
+          const result = resultOf(pd.index, r);
+          partitionResponses.push(result);
+          if ('durable' in r && r.durable !== null) waits.push({ result, durable: r.durable });
         }
       }
       responses.push({ name: td.name, partitionResponses });
@@ -317,60 +124,40 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
   },
 };
 
-/** A transactional batch the coordinator said is in its producer's transaction, and the guard taken before asking. */
-interface Verified {
-  producers: ProducerStateManager;
-  producerId: number;
-  guard: number;
-}
-
 function partitionKey(topic: string, partition: number): string {
   return `${topic}\0${partition}`;
 }
 
 /**
  * KIP-890 part 1 (broker/txn/verification.ts): the first transactional batch of a producer's transaction in a
- * partition is verified with the transaction coordinator before it may open a transaction there. One request
- * per producer (epoch) for all of this request's partitions that need it. null when there is nothing to verify.
+ * partition is verified with the transaction coordinator (`s.txn.verify`) before it may open a transaction
+ * there. One request per producer (epoch) for all of this request's partitions that need it (the log layer's
+ * transactionGuard says which). null when there is nothing to verify.
  */
 async function verifyTransactional(
   s: BrokerServices,
   req: ProduceRequest,
-): Promise<Map<string, Verified | { errorCode: number; message: string | null }> | null> {
+): Promise<Map<string, TxnGuard | { errorCode: number; message: string | null }> | null> {
   const transactionalId = req.transactionalId;
   if (transactionalId === null || !s.config.transactionPartitionVerificationEnable) return null;
   const byProducer = new Map<
     string,
-    { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; guard: Verified }[] }
+    { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; guard: TxnGuard }[] }
   >();
   for (const td of req.topicData) {
     const topic = s.topics.byName(td.name);
     if (!topic) continue;
     for (const pd of td.partitionData) {
-      const records = pd.records;
-      if (records === null || records.length < BATCH_HEADER_BYTES || (readAttributes(records, 0) & ATTRIBUTE_TRANSACTIONAL) === 0) continue;
-      const producerId = readProducerId(records, 0);
-      if (producerId < 0 || pd.index < 0 || pd.index >= topic.partitions) continue;
-      const log = s.logs.partition(topic.id, pd.index);
-      if (!log || log.released) continue; // appendPartition answers these
-      const rebuilding = ensureProducerState(s, topic, pd.index);
-      if (rebuilding !== null) await rebuilding;
-      const producers = log.producerState;
-      const producerEpoch = readProducerEpoch(records, 0);
-      if (producers === null || producers.hasOngoingTxn(producerId, producerEpoch)) continue;
-      const k = `${producerId}:${producerEpoch}`;
+      const guard = await transactionGuard(s, topic, pd.index, pd.records);
+      if (guard === null) continue;
+      const k = `${guard.producerId}:${guard.producerEpoch}`;
       let g = byProducer.get(k);
-      if (!g) byProducer.set(k, (g = { producerId, producerEpoch, parts: [] }));
-      // The guard, taken now (before any await), is compared again at the append.
-      g.parts.push({
-        topic: td.name,
-        partition: pd.index,
-        guard: { producers, producerId, guard: producers.verificationGuard(producerId) },
-      });
+      if (!g) byProducer.set(k, (g = { producerId: guard.producerId, producerEpoch: guard.producerEpoch, parts: [] }));
+      g.parts.push({ topic: td.name, partition: pd.index, guard });
     }
   }
   if (byProducer.size === 0) return null;
-  const out = new Map<string, Verified | { errorCode: number; message: string | null }>();
+  const out = new Map<string, TxnGuard | { errorCode: number; message: string | null }>();
   await Promise.all(
     [...byProducer.values()].map(async (g) => {
       const codes = await s.txn.verify(
@@ -402,26 +189,6 @@ function addLeaderHints(s: BrokerServices, response: ProduceResponseInput): void
     }
   }
   if (hints) response.nodeEndpoints = hints.endpoints();
-}
-
-/** Rebuilds the partition's producer state when it has none yet; null (no promise, no await) when there is nothing to do. */
-function ensureProducerState(s: BrokerServices, topic: TopicRecord, index: number): Promise<void> | null {
-  const log = index >= 0 && index < topic.partitions ? s.logs.partition(topic.id, index) : undefined;
-  if (log === undefined || log.producerState !== null) return null;
-  return rebuildProducerState(s, topic, index, log);
-}
-
-async function rebuildProducerState(s: BrokerServices, topic: TopicRecord, index: number, log: PartitionLog): Promise<void> {
-  const settings: ProducerStateSettings = {
-    expirationMs: s.config.producerIdExpirationMs,
-    maxProducers: s.config.producerStateMaxProducers,
-  };
-  try {
-    await producerStateOf(log, (l, offset, maxBytes, minOne, end) => s.logs.read(l, offset, maxBytes, minOne, end), settings);
-  } catch (err) {
-    // The log could not be read (object store trouble): this batch gets a retriable error, the retry rebuilds.
-    s.logger.warn({ err, topic: topic.name, partition: index }, 'rebuilding producer state failed');
-  }
 }
 
 function storageUnavailable(req: ProduceRequest, reason: string): ProduceResponseInput | null {
