@@ -33,6 +33,8 @@ const stopTimeoutMs = 20_000;
 export interface ApacheKafka {
   bootstrap: string;
   port: number;
+  /** The broker's JVM (its CPU time and memory are read from /proc by the bench). */
+  pid: number;
   dir: string;
   /** The last lines of server.log. */
   logTail(lines?: number): Promise<string>;
@@ -48,7 +50,11 @@ process.once('exit', () => {
  * Starts a reference broker for test `t`; `overrides` are extra server.properties lines. Single node, so the
  * internal topics have one replica; the initial rebalance delay is 0 as in Kafka's own tests.
  */
-export async function startApacheKafka(t: Test, overrides: Record<string, string | number> = {}): Promise<ApacheKafka> {
+export async function startApacheKafka(
+  t: Pick<Test, 'teardown'>,
+  overrides: Record<string, string | number> = {},
+  options: { jvmOptions?: string[] } = {},
+): Promise<ApacheKafka> {
   const cp = kafkaClasspath();
   sweepOrphans();
   const dir = mkdtempSync(join(tmpdir(), dirPrefix));
@@ -99,7 +105,13 @@ export async function startApacheKafka(t: Test, overrides: Record<string, string
     ].join('\n'),
   );
   // C1 only: less compilation work competing for a busy machine's cores during the start; a test broker needs no peak speed.
-  const jvm = ['-Xmx768m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${log4j}`, '-cp', cp];
+  // options.jvmOptions replace these (the bench runs Kafka as its start script does).
+  const jvm = [
+    ...(options.jvmOptions ?? ['-Xmx768m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1']),
+    `-Dlog4j2.configurationFile=${log4j}`,
+    '-cp',
+    cp,
+  ];
 
   let child: ChildProcess | null = null;
   const logTail = async (lines = 40) =>
@@ -139,7 +151,7 @@ export async function startApacheKafka(t: Test, overrides: Record<string, string
     if (Date.now() > deadline) throw new Error(`Apache Kafka did not start within ${startTimeoutMs} ms:\n${await logTail()}`);
     await sleep(200);
   }
-  return { bootstrap: `127.0.0.1:${port}`, port: port!, dir, logTail, stop };
+  return { bootstrap: `127.0.0.1:${port}`, port: port!, pid: child.pid!, dir, logTail, stop };
 }
 
 const dirPrefix = 'skafos-apache-kafka-';

@@ -102,11 +102,14 @@ export class JavaDriver {
     });
   }
 
-  /** Starts a driver JVM for test `t` (killed when `t` ends) and waits for it to be ready. */
-  static async start(t: Test): Promise<JavaDriver> {
+  /**
+   * Starts a driver JVM for test `t` (killed when `t` ends) and waits for it to be ready. `mainClass` is the
+   * client driver, or skafos.tools.ToolRunner for Kafka's command-line tools (test/support/kafka-tools.ts).
+   */
+  static async start(t: Test, mainClass = 'skafos.driver.Main'): Promise<JavaDriver> {
     const cp = `${join(javaDir, 'target/classes')}:${kafkaClasspath()}`;
     // A short-lived client process: the client compiler only and the serial collector start fastest.
-    const args = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx512m', '-cp', cp, 'skafos.driver.Main'];
+    const args = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx512m', '-cp', cp, mainClass];
     const child = spawn(javaBin, args, { cwd: javaDir, stdio: ['pipe', 'pipe', 'pipe'] });
     const d = new JavaDriver(child);
     t.teardown(() => d.kill());
