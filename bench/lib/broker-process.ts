@@ -51,6 +51,28 @@ export function machineCpu(): { busy: number; steal: number } {
   return { busy: (user! + nice! + system! + irq! + softirq!) / clockTicks(), steal: (steal ?? 0) / clockTicks() };
 }
 
+/** CPU time of process `pid`: all its threads, and its main thread alone. */
+export function processCpu(pid: number): CpuSample {
+  return { process: statCpuSeconds(`/proc/${pid}/stat`), mainThread: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+/** Resident set size of process `pid` now and its peak (VmHWM) since start or the last resetPeakRss, in bytes. */
+export function processMemory(pid: number): { rssBytes: number; peakRssBytes: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+}
+
+/** Resets VmHWM of process `pid` to its current RSS (writes 5 to /proc/<pid>/clear_refs); false when refused. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface CpuSample {
   /** Every thread of the process (JavaScript, libuv pool, V8 GC and compiler threads), in seconds. */
   process: number;
@@ -187,24 +209,17 @@ export class BrokerChild {
   }
 
   cpu(): CpuSample {
-    return { process: statCpuSeconds(`/proc/${this.pid}/stat`), mainThread: statCpuSeconds(`/proc/${this.pid}/task/${this.pid}/stat`) };
+    return processCpu(this.pid);
   }
 
   /** Resident set size now and its peak (VmHWM) since start or the last resetPeakRss(), in bytes. */
   memory(): { rssBytes: number; peakRssBytes: number } {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-    return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+    return processMemory(this.pid);
   }
 
   /** Resets VmHWM to the current RSS (writes 5 to /proc/<pid>/clear_refs); false when the kernel refuses. */
   resetPeakRss(): boolean {
-    try {
-      writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
-      return true;
-    } catch {
-      return false;
-    }
+    return resetPeakRss(this.pid);
   }
 
   /** The ops endpoint's /metrics, as sample name (with labels, as printed) → value. */
