@@ -24,8 +24,11 @@ export const createTopicsHandler: ApiHandler<typeof ApiKey.CreateTopics> = {
     for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
     const topics: CreateTopicsResponseCreatableTopicResultInput[] = [];
     for (const t of req.topics) {
-      const base = { name: t.name, numPartitions: -1, replicationFactor: -1, configs: null };
+      // Kafka sends an empty config list (not null) with an error.
+      const base = { name: t.name, numPartitions: -1, replicationFactor: -1, configs: [] };
       if (seen.get(t.name)! > 1) {
+        // One answer per name, as Kafka's (a map by topic name) has.
+        if (topics.some((r) => r.name === t.name)) continue;
         topics.push({
           ...base,
           errorCode: ErrorCode.INVALID_REQUEST,

@@ -24,14 +24,15 @@ export const describeProducersHandler: ApiHandler<typeof ApiKey.DescribeProducer
       const topic = s.topics.byName(t.name);
       const partitions: DescribeProducersResponsePartitionResponseInput[] = [];
       for (const index of t.partitionIndexes) {
-        const fail = (errorCode: number): DescribeProducersResponsePartitionResponseInput => ({
+        const fail = (errorCode: number, errorMessage: string | null = null): DescribeProducersResponsePartitionResponseInput => ({
           partitionIndex: index,
           errorCode,
-          errorMessage: null,
+          errorMessage,
           activeProducers: [],
         });
         if (!topic || index < 0 || index >= topic.partitions) {
-          partitions.push(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+          // Kafka explains an unknown topic in the error message, not an unknown partition of a known topic.
+          partitions.push(fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, topic ? null : `The partition ${t.name}-${index} does not exist.`));
           continue;
         }
         const log = s.logs.partition(topic.id, index);

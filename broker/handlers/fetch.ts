@@ -112,17 +112,15 @@ async function build(
  */
 function refusal(p: PartitionPlan): FetchResponsePartitionDataInput | null {
   const log = p.log;
-  if (!log || p.errorCode !== ErrorCode.NONE) return partitionError(p.index, p.errorCode);
+  if (!log || p.errorCode !== ErrorCode.NONE) {
+    const unknown = p.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || p.errorCode === ErrorCode.UNKNOWN_TOPIC_ID;
+    // Kafka answers a partition it does not know with an empty (not null) aborted-transaction list.
+    return unknown ? { ...partitionError(p.index, p.errorCode), abortedTransactions: [] } : partitionError(p.index, p.errorCode);
+  }
   if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch)
     return partitionError(p.index, p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH);
-  if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) {
-    return {
-      ...partitionError(p.index, ErrorCode.OFFSET_OUT_OF_RANGE),
-      highWatermark: log.highWatermark,
-      lastStableOffset: log.highWatermark,
-      logStartOffset: log.logStartOffset,
-    };
-  }
+  // As Kafka: no watermarks with OFFSET_OUT_OF_RANGE (the consumer resets with ListOffsets).
+  if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) return partitionError(p.index, ErrorCode.OFFSET_OUT_OF_RANGE);
   return null;
 }
 

@@ -101,6 +101,8 @@ export const listOffsetsHandler: ApiHandler<typeof ApiKey.ListOffsets> = {
         }
         partitions.push({
           ...base,
+          // No record at or after the timestamp: Kafka names no leader epoch either.
+          leaderEpoch: r.offset === -1 ? -1 : base.leaderEpoch,
           errorCode: r.errorCode,
           timestamp: v >= 1 ? r.timestamp : -1,
           offset: v >= 1 ? r.offset : -1,
