@@ -153,7 +153,7 @@ export const PARAMS: readonly Param[] = [
     '300000',
     'How often segments are checked for deletion under the retention policy.',
   ),
-  p('log.segment.bytes', 'logSegmentBytes', int(14), String(GIB), "Size at which a partition's log rolls to a new segment."),
+  p('log.segment.bytes', 'logSegmentBytes', int(1048576), String(GIB), "Size at which a partition's log rolls to a new segment."),
   p(
     'message.max.bytes',
     'messageMaxBytes',

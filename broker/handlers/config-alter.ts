@@ -69,6 +69,7 @@ function dynamicValueProblem(name: string, value: string): string | null {
   if (def?.validate) {
     const problem = def.validate(value);
     if (problem === null || problem === undefined) return null;
+    if (typeof problem === 'object' && 'message' in problem) return problem.message;
     const [shown, text] = typeof problem === 'string' ? [value, problem] : [problem.value, problem.problem];
     return `Invalid value ${shown} for configuration ${name}: ${text}`;
   }

@@ -19,8 +19,11 @@ export interface TopicConfigDef {
    * as Kafka does. Absent where Kafka reports no synonym (its first broker synonym has no default).
    */
   kafkaSynonym?: string;
-  /** Returns null, or the problem (with the offending part of a list value, which Kafka's message names). */
-  validate?: (value: string) => string | { value: string; problem: string } | null;
+  /**
+   * Returns null, or the problem (with the offending part of a list value, which Kafka's message names), or a
+   * whole message when Kafka's is not an "Invalid value" one.
+   */
+  validate?: (value: string) => string | { value: string; problem: string } | { message: string } | null;
   doc: string;
 }
 
@@ -56,6 +59,34 @@ function listOf(...values: string[]): (v: string) => { value: string; problem: s
     return bad === undefined ? null : { value: bad, problem: `String must be one of: ${values.join(', ')}` };
   };
 }
+/** Kafka's Range.between for an INT. */
+function intBetween(min: number, max: number): (v: string) => string | null {
+  return (v) => {
+    const problem = int(min)(v);
+    if (problem !== null) return problem;
+    return Number(v.trim()) > max ? `Value must be no more than ${max}` : null;
+  };
+}
+/** Kafka's GZIP level: -1 (the codec's default) or 1..9. */
+function gzipLevel(v: string): string | null {
+  const notInt = integer('int', null)(v);
+  if (notInt !== null) return notInt;
+  const n = Number(v.trim());
+  return n === -1 || (n >= 1 && n <= 9) ? null : 'Value must be between 1 and 9 or equal to -1';
+}
+/** Kafka's ThrottledReplicaListValidator: '*', or [partitionId]:[brokerId] elements. */
+function throttledReplicas(name: string): (v: string) => { value: string; problem: string } | null {
+  return (v) => {
+    const elements = listElements(v);
+    const ok = (elements.length === 1 && elements[0] === '*') || elements.every((e) => /^\d+:\d+$/.test(e));
+    return ok
+      ? null
+      : {
+          value: `[${elements.join(', ')}]`,
+          problem: `${name} must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...`,
+        };
+  };
+}
 function ratio(v: string): string | null {
   const t = v.trim();
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return 'Not a number of type DOUBLE';
@@ -73,11 +104,35 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     validate: listOf('compact', 'delete'),
   },
   {
+    name: 'compression.gzip.level',
+    type: 'int',
+    defaultValue: '-1',
+    kafkaSynonym: 'compression.gzip.level',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (batches are stored as the producer compressed them).',
+    validate: gzipLevel,
+  },
+  {
+    name: 'compression.lz4.level',
+    type: 'int',
+    defaultValue: '9',
+    kafkaSynonym: 'compression.lz4.level',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (batches are stored as the producer compressed them).',
+    validate: intBetween(1, 17),
+  },
+  {
     name: 'compression.type',
     type: 'string',
     synonym: { name: 'compression.type', value: (c) => c.compressionType },
     doc: 'Compression of batches written to the log.',
     validate: oneOf('uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'),
+  },
+  {
+    name: 'compression.zstd.level',
+    type: 'int',
+    defaultValue: '3',
+    kafkaSynonym: 'compression.zstd.level',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (batches are stored as the producer compressed them).',
+    validate: intBetween(-131072, 22),
   },
   {
     name: 'delete.retention.ms',
@@ -86,6 +141,13 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     kafkaSynonym: 'log.cleaner.delete.retention.ms',
     doc: 'Retention of delete markers of compacted topics.',
     validate: long(0),
+  },
+  {
+    name: 'errors.deadletterqueue.group.enable',
+    type: 'boolean',
+    defaultValue: 'false',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (a dead-letter queue of share groups, which Skafos does not serve).',
+    validate: boolean,
   },
   {
     name: 'file.delete.delay.ms',
@@ -111,6 +173,13 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     validate: long(0),
   },
   {
+    name: 'follower.replication.throttled.replicas',
+    type: 'list',
+    defaultValue: '',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (a replication throttle; Skafos has no replicas).',
+    validate: throttledReplicas('follower.replication.throttled.replicas'),
+  },
+  {
     name: 'index.interval.bytes',
     type: 'int',
     defaultValue: '4096',
@@ -119,12 +188,43 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     validate: int(0),
   },
   {
+    name: 'leader.replication.throttled.replicas',
+    type: 'list',
+    defaultValue: '',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (a replication throttle; Skafos has no replicas).',
+    validate: throttledReplicas('leader.replication.throttled.replicas'),
+  },
+  {
+    name: 'local.retention.bytes',
+    type: 'long',
+    defaultValue: '-2',
+    kafkaSynonym: 'log.local.retention.bytes',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (tiered storage: all of a Skafos log is in the object store).',
+    validate: long(-2),
+  },
+  {
+    name: 'local.retention.ms',
+    type: 'long',
+    defaultValue: '-2',
+    kafkaSynonym: 'log.local.retention.ms',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (tiered storage: all of a Skafos log is in the object store).',
+    validate: long(-2),
+  },
+  {
     name: 'max.compaction.lag.ms',
     type: 'long',
     defaultValue: longMax,
     kafkaSynonym: 'log.cleaner.max.compaction.lag.ms',
     doc: 'Accepted for compatibility.',
     validate: long(1),
+  },
+  {
+    name: 'max.decompressed.message.bytes',
+    type: 'int',
+    defaultValue: '2147483639',
+    kafkaSynonym: 'max.decompressed.message.bytes',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (a bound on one record once decompressed).',
+    validate: int(1),
   },
   {
     name: 'max.message.bytes',
@@ -190,6 +290,47 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     validate: boolean,
   },
   {
+    name: 'remote.copy.lag.bytes',
+    type: 'long',
+    defaultValue: '-1',
+    kafkaSynonym: 'log.remote.copy.lag.bytes',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (tiered storage).',
+    validate: long(-1),
+  },
+  {
+    name: 'remote.copy.lag.ms',
+    type: 'long',
+    defaultValue: '0',
+    kafkaSynonym: 'log.remote.copy.lag.ms',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (tiered storage).',
+    validate: long(null),
+  },
+  {
+    name: 'remote.log.copy.disable',
+    type: 'boolean',
+    defaultValue: 'false',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (tiered storage).',
+    validate: boolean,
+  },
+  {
+    name: 'remote.log.delete.on.disable',
+    type: 'boolean',
+    defaultValue: 'false',
+    doc: 'Accepted and stored for compatibility with Kafka 4.4; no effect in Skafos (tiered storage).',
+    validate: boolean,
+  },
+  {
+    name: 'remote.storage.enable',
+    type: 'boolean',
+    defaultValue: 'false',
+    doc: 'Tiered storage, which Skafos does not need (every log is in the object store): true is refused as Kafka refuses it on a broker without tiered storage.',
+    validate: (v) =>
+      boolean(v) ??
+      (v.trim().toLowerCase() === 'true'
+        ? { message: 'Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.' }
+        : null),
+  },
+  {
     name: 'retention.bytes',
     type: 'long',
     synonym: { name: 'log.retention.bytes', value: (c) => String(c.logRetentionBytes) },
@@ -207,8 +348,8 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     name: 'segment.bytes',
     type: 'int',
     synonym: { name: 'log.segment.bytes', value: (c) => String(c.logSegmentBytes) },
-    doc: 'Accepted for compatibility.',
-    validate: int(14),
+    doc: 'Accepted for compatibility. At least 1 MiB, as in Kafka 4.',
+    validate: int(1048576),
   },
   {
     name: 'segment.index.bytes',
@@ -250,6 +391,7 @@ export function topicConfigProblem(configs: Record<string, string | null>): stri
     if (value === undefined || value === null) continue;
     const problem = def.validate?.(value);
     if (problem === null || problem === undefined) continue;
+    if (typeof problem === 'object' && 'message' in problem) return problem.message;
     const [shown, text] = typeof problem === 'string' ? [value, problem] : [problem.value, problem.problem];
     return `Invalid value ${shown} for configuration ${def.name}: ${text}`;
   }

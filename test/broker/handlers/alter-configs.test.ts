@@ -38,11 +38,11 @@ t.test('AlterConfigs', async (t) => {
   await createTopic(client, 'logs', 1, { 'retention.ms': '1000', 'cleanup.policy': 'compact' });
 
   t.test('v0: the new set replaces every override', async (t) => {
-    const r = await alter(client, 0, [[TOPIC, 'logs', { 'segment.bytes': '100000', 'retention.bytes': '5000' }]]);
+    const r = await alter(client, 0, [[TOPIC, 'logs', { 'segment.bytes': '2000000', 'retention.bytes': '5000' }]]);
     t.same(r.responses, [{ errorCode: ErrorCode.NONE, errorMessage: null, resourceType: TOPIC, resourceName: 'logs' }]);
     t.same(
       await overrides(client, 'logs'),
-      { 'segment.bytes': '100000', 'retention.bytes': '5000' },
+      { 'segment.bytes': '2000000', 'retention.bytes': '5000' },
       'keys left out are back to their defaults',
     );
   });
@@ -50,7 +50,7 @@ t.test('AlterConfigs', async (t) => {
   t.test('v2: validate_only, then an empty set clears everything', async (t) => {
     let r = await alter(client, 2, [[TOPIC, 'logs', {}]], true);
     t.equal(r.responses[0].errorCode, ErrorCode.NONE);
-    t.same(await overrides(client, 'logs'), { 'segment.bytes': '100000', 'retention.bytes': '5000' }, 'validate_only changes nothing');
+    t.same(await overrides(client, 'logs'), { 'segment.bytes': '2000000', 'retention.bytes': '5000' }, 'validate_only changes nothing');
     r = await alter(client, 2, [[TOPIC, 'logs', {}]]);
     t.equal(r.responses[0].errorCode, ErrorCode.NONE);
     t.same(await overrides(client, 'logs'), {});

@@ -75,13 +75,16 @@ t.test('IncrementalAlterConfigs', async (t) => {
 
   t.test('v0 and validate_only', async (t) => {
     const before = await overrides(client, 'events');
-    const r = await alter(client, 0, [[TOPIC, 'events', [['segment.bytes', SET, '100000']]]], true);
+    const r = await alter(client, 0, [[TOPIC, 'events', [['segment.bytes', SET, '2000000']]]], true);
     t.equal(r.responses[0].errorCode, ErrorCode.NONE);
     t.same(await overrides(client, 'events'), before, 'nothing changed');
     const bad = await alter(client, 0, [[TOPIC, 'events', [['segment.bytes', SET, '1']]]], true);
     t.match(
       bad.responses[0],
-      { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: 'Invalid value 1 for configuration segment.bytes: Value must be at least 14' },
+      {
+        errorCode: ErrorCode.INVALID_CONFIG,
+        errorMessage: 'Invalid value 1 for configuration segment.bytes: Value must be at least 1048576',
+      },
       'validate_only still validates',
     );
   });

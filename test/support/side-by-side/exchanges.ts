@@ -396,6 +396,40 @@ export function exchanges(): Exchange[] {
     versions: 1,
     request: () => incAlter([['retention.ms', 0, '-7']], topicB, true),
   });
+  // Validation of every topic config, with Kafka's exact messages.
+  const topicValues: [string, string][] = [
+    ['compression.gzip.level', '0'],
+    ['compression.gzip.level', '9'],
+    ['compression.gzip.level', 'x'],
+    ['compression.lz4.level', '18'],
+    ['compression.zstd.level', '-131073'],
+    ['errors.deadletterqueue.group.enable', 'maybe'],
+    ['follower.replication.throttled.replicas', 'x'],
+    ['follower.replication.throttled.replicas', '0:1,1:2'],
+    ['leader.replication.throttled.replicas', '*'],
+    ['local.retention.bytes', '-3'],
+    ['local.retention.ms', '100'],
+    ['max.decompressed.message.bytes', '0'],
+    ['remote.copy.lag.bytes', '-2'],
+    ['remote.copy.lag.ms', '-1'],
+    ['remote.log.copy.disable', 'true'],
+    ['remote.storage.enable', 'true'],
+    ['retention.ms', '-2'],
+    ['segment.bytes', '100'],
+    ['cleanup.policy', 'compact,delete'],
+    ['cleanup.policy', 'shred'],
+    ['message.timestamp.type', 'LogAppendTime'],
+    ['min.cleanable.dirty.ratio', '1.5'],
+    ['max.message.bytes', '-1'],
+  ];
+  for (const [name, value] of topicValues)
+    add({
+      id: `incremental-alter-configs.value-${name}=${value}`,
+      api: ApiKey.IncrementalAlterConfigs,
+      versions: 1,
+      keepMessages: true,
+      request: () => incAlter([[name, 0, value]], topicB, true),
+    });
   add({
     id: 'describe-configs.after-alter',
     api: ApiKey.DescribeConfigs,
