@@ -18,6 +18,8 @@ import type { Difference } from '../support/side-by-side/normalize.ts';
 import { diff, normalize, Placeholders } from '../support/side-by-side/normalize.ts';
 
 const requestTimeoutMs = 30_000;
+/** Bound on waiting for an exchange's `settled` state. */
+const settleTimeoutMs = 10_000;
 const apiNames = new Map(Object.entries(ApiKey).map(([name, key]) => [key as number, name]));
 
 interface Answer {
@@ -39,7 +41,11 @@ async function runAll(port: number, plan: Exchange[], common: Map<number, { min:
         const id = `${e.id}.v${version}`;
         let body: unknown;
         try {
-          const raw = await conn.request(e.api, version, e.request(s, version), { timeoutMs: e.timeoutMs ?? requestTimeoutMs });
+          let raw = await conn.request(e.api, version, e.request(s, version), { timeoutMs: e.timeoutMs ?? requestTimeoutMs });
+          for (const deadline = Date.now() + settleTimeoutMs; e.settled && !e.settled(raw) && Date.now() < deadline; ) {
+            await new Promise((res) => setTimeout(res, 100));
+            raw = await conn.request(e.api, version, e.request(s, version), { timeoutMs: e.timeoutMs ?? requestTimeoutMs });
+          }
           e.after?.(raw, s, version);
           ph.aliases.set('topic', new Map([...[...s.topicIds].map(([name, id]) => [id, name] as const), [unknownTopicId, 'unknown']]));
           body = normalize(raw, ph, { keepMessages: e.keepMessages });

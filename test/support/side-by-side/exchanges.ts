@@ -29,6 +29,11 @@ export interface Exchange {
   keepMessages?: boolean;
   /** Request timeout (long polls). */
   timeoutMs?: number;
+  /**
+   * For a state that settles asynchronously (Kafka's metadata cache catching up with its controller): the
+   * request is repeated, for a bounded time, until the answer satisfies this; the last answer is compared.
+   */
+  settled?: (response: any) => boolean;
 }
 
 export const P = 'sbs'; // topic-name prefix
@@ -992,7 +997,13 @@ export function exchanges(): Exchange[] {
   // ---------------------------------------------------------------- deletes, last
   add({ id: 'delete-topics.unknown', api: ApiKey.DeleteTopics, versions: common(), request: (_s, v) => deleteTopics([missing], v) });
   add({ id: 'delete-topics.delete', api: ApiKey.DeleteTopics, versions: 6, request: (_s, v) => deleteTopics([topicC], v) });
-  add({ id: 'metadata.after-delete', api: ApiKey.Metadata, versions: 12, request: (_s, v) => metadataOf([topicC], v) });
+  add({
+    id: 'metadata.after-delete',
+    api: ApiKey.Metadata,
+    versions: 12,
+    request: (_s, v) => metadataOf([topicC], v),
+    settled: (r) => r.topics[0]?.errorCode !== 0,
+  });
   return x;
 }
 
