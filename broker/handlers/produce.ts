@@ -54,8 +54,10 @@ function resultOf(index: number, r: AppendOutcome): PartitionResult {
 
 export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
   apiKey: ApiKey.Produce,
-  // v0-v2 stay advertised for old clients (as Apache Kafka 4 does); they must carry magic-2 batches too.
-  minVersion: 0,
+  // v0-v2 were removed in Kafka 4 (KIP-896) but stay advertised, as Apache Kafka 4 advertises them (KAFKA-18659);
+  // a request of those versions closes the connection, as in Kafka.
+  minVersion: 3,
+  advertisedMinVersion: 0,
   maxVersion: 11,
   // A connection's batches are appended in the order they were sent, whatever each request waits for first
   // (buffer room, a producer-state rebuild, KIP-890 verification): pipelined idempotent batches stay in sequence.

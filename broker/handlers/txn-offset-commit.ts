@@ -48,7 +48,7 @@ export const txnOffsetCommitHandler: ApiHandler<typeof ApiKey.TxnOffsetCommit> =
         groupId: req.groupId,
         producerId: req.producerId,
         producerEpoch: req.producerEpoch,
-        generationId: req.generationId,
+        generationId: req.generationIdOrMemberEpoch,
         memberId: req.memberId,
         groupInstanceId: req.groupInstanceId,
         offsets,

@@ -20,10 +20,9 @@ export function isFlexible(codec: ApiCodec, version: number): boolean {
   return codec.flexibleMinVersion >= 0 && version >= codec.flexibleMinVersion;
 }
 
-/** Request header version: 2 for flexible versions, 1 otherwise; ControlledShutdown v0 alone uses header v0. */
+/** Request header version: 2 for flexible versions, 1 otherwise (header v0 was ControlledShutdown v0's, removed in Kafka 4). */
 export function requestHeaderVersion(codec: ApiCodec, version: number): number {
   if (isFlexible(codec, version)) return 2;
-  if (codec.apiKey === ApiKey.ControlledShutdown && version === 0) return 0;
   return 1;
 }
 

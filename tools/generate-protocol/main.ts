@@ -1,6 +1,8 @@
 // npm run generate:protocol [-- SPEC_DIR] [--check]
-// Reads Kafka's JSON message definitions (default ../shared/kafka-message-spec, never committed here) and
-// writes broker/protocol/generated/. With --check it only reports whether the committed files are stale.
+// Reads Kafka's JSON message definitions (never committed here) and writes broker/protocol/generated/. By default
+// they are those of the pinned kafka-clients jar, extracted by tools/kafka-message-spec.sh into
+// test/java/target/kafka-message-spec/; without them, ../shared/kafka-message-spec. With --check it only reports
+// whether the committed files are stale.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +10,10 @@ import { parseArgs } from 'node:util';
 import { generate } from './generate.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const defaultSpecDir = resolve(repoRoot, '../shared/kafka-message-spec');
+/** Where the definitions of the pinned kafka-clients jar are extracted (tools/kafka-message-spec.sh). */
+export const jarSpecDir = join(repoRoot, 'test/java/target/kafka-message-spec');
+export const fallbackSpecDir = resolve(repoRoot, '../shared/kafka-message-spec');
+export const defaultSpecDir = existsSync(join(jarSpecDir, 'ApiVersionsRequest.json')) ? jarSpecDir : fallbackSpecDir;
 export const generatedDir = join(repoRoot, 'broker/protocol/generated');
 
 /** Names of generated files that differ from, are missing in, or are extra in `dir`. */

@@ -241,14 +241,22 @@ export function loadMessages(dir: string): MessageSpec[] {
     .filter((f) => f.endsWith('.json'))
     .sort();
   if (files.length === 0) throw new Error(`no message definitions (*.json) in ${dir}`);
-  return files.map((f) => {
-    const text = readFileSync(join(dir, f), 'utf8');
-    let raw: RawMessage;
-    try {
-      raw = JSON.parse(stripJsonComments(text)) as RawMessage;
-    } catch (e) {
-      throw new Error(`${f}: not valid JSON after removing comments: ${(e as Error).message}`);
-    }
-    return parseMessage(raw, f);
-  });
+  return (
+    files
+      .map((f) => {
+        const text = readFileSync(join(dir, f), 'utf8');
+        let raw: RawMessage;
+        try {
+          raw = JSON.parse(stripJsonComments(text)) as RawMessage;
+        } catch (e) {
+          throw new Error(`${f}: not valid JSON after removing comments: ${(e as Error).message}`);
+        }
+        return raw;
+      })
+      // APIs Kafka has removed keep a definition with `"validVersions": "none"` and no fields (ControlledShutdown,
+      // LeaderAndIsr, StopReplica, UpdateMetadata in Kafka 4): nothing to generate.
+      .flatMap((raw, i) =>
+        isEmptyRange(parseVersionRange(raw.validVersions, `${files[i]}: validVersions`)) ? [] : [parseMessage(raw, files[i]!)],
+      )
+  );
 }

@@ -70,7 +70,7 @@ export interface AddPartitionsToTxnRequestAddPartitionsToTxnTransactionInput {
 export interface AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
   /** The name of the topic. */
   name: string;
-  /** The partition indexes to add to the transaction */
+  /** The partition indexes to add to the transaction. */
   partitions: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -79,7 +79,7 @@ export interface AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
 export interface AddPartitionsToTxnRequestAddPartitionsToTxnTopicInput {
   /** The name of the topic. */
   name?: string;
-  /** The partition indexes to add to the transaction */
+  /** The partition indexes to add to the transaction. */
   partitions?: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -452,7 +452,7 @@ export interface AddPartitionsToTxnResponseAddPartitionsToTxnResultInput {
 export interface AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
   /** The topic name. */
   name: string;
-  /** The results for each partition */
+  /** The results for each partition. */
   resultsByPartition: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -461,7 +461,7 @@ export interface AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
 export interface AddPartitionsToTxnResponseAddPartitionsToTxnTopicResultInput {
   /** The topic name. */
   name?: string;
-  /** The results for each partition */
+  /** The results for each partition. */
   resultsByPartition?: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

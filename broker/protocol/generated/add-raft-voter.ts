@@ -8,48 +8,56 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- AddRaftVoterRequest
 
 export interface AddRaftVoterRequest {
+  /** The cluster id. */
   clusterId: string | null;
+  /** The maximum time to wait for the request to complete before returning. */
   timeoutMs: number;
-  /** The replica id of the voter getting added to the topic partition */
+  /** The replica id of the voter getting added to the topic partition. */
   voterId: number;
-  /** The directory id of the voter getting added to the topic partition */
+  /** The directory id of the voter getting added to the topic partition. */
   voterDirectoryId: string;
-  /** The endpoints that can be used to communicate with the voter */
+  /** The endpoints that can be used to communicate with the voter. */
   listeners: AddRaftVoterRequestListener[];
+  /** When true, return a response after the new voter set is committed. Otherwise, return after the leader writes the changes locally. */
+  ackWhenCommitted: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AddRaftVoterRequestInput {
+  /** The cluster id. */
   clusterId?: string | null;
+  /** The maximum time to wait for the request to complete before returning. */
   timeoutMs?: number;
-  /** The replica id of the voter getting added to the topic partition */
+  /** The replica id of the voter getting added to the topic partition. */
   voterId?: number;
-  /** The directory id of the voter getting added to the topic partition */
+  /** The directory id of the voter getting added to the topic partition. */
   voterDirectoryId?: string;
-  /** The endpoints that can be used to communicate with the voter */
+  /** The endpoints that can be used to communicate with the voter. */
   listeners?: AddRaftVoterRequestListenerInput[];
+  /** When true, return a response after the new voter set is committed. Otherwise, return after the leader writes the changes locally. */
+  ackWhenCommitted?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AddRaftVoterRequestListener {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name: string;
-  /** The hostname */
+  /** The hostname. */
   host: string;
-  /** The port */
+  /** The port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AddRaftVoterRequestListenerInput {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name?: string;
-  /** The hostname */
+  /** The hostname. */
   host?: string;
-  /** The port */
+  /** The port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -109,6 +117,7 @@ function decodeAddRaftVoterRequestV0(r: Reader): AddRaftVoterRequest {
     voterId: f_voterId,
     voterDirectoryId: f_voterDirectoryId,
     listeners: f_listeners,
+    ackWhenCommitted: true,
     _tagged,
   };
 }
@@ -137,12 +146,65 @@ function encodeAddRaftVoterRequestV0(w: Writer, m: AddRaftVoterRequestInput): vo
     w.uvarint(f_listeners.length + 1);
     for (let i = 0; i < f_listeners.length; i++) encodeAddRaftVoterRequestListenerV0(w, f_listeners[i]!);
   }
+  if (m.ackWhenCommitted !== undefined && m.ackWhenCommitted !== true) throw fieldVersionError("AddRaftVoterRequest.AckWhenCommitted", 0);
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AddRaftVoterRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+function decodeAddRaftVoterRequestV1(r: Reader): AddRaftVoterRequest {
+  const f_clusterId = r.compactNullableString();
+  const f_timeoutMs = r.int32();
+  const f_voterId = r.int32();
+  const f_voterDirectoryId = r.uuid();
+  let f_listeners: AddRaftVoterRequestListener[];
+  {
+    const n = r.compactArrayLength(5);
+    if (n < 0) throw unexpectedNull("AddRaftVoterRequest.Listeners");
+    else {
+      const a: AddRaftVoterRequestListener[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAddRaftVoterRequestListenerV0(r);
+      f_listeners = a;
+    }
+  }
+  const f_ackWhenCommitted = r.bool();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    clusterId: f_clusterId,
+    timeoutMs: f_timeoutMs,
+    voterId: f_voterId,
+    voterDirectoryId: f_voterDirectoryId,
+    listeners: f_listeners,
+    ackWhenCommitted: f_ackWhenCommitted,
+    _tagged,
+  };
+}
 
-const decodeAddRaftVoterRequestByVersion: (((r: Reader) => AddRaftVoterRequest) | undefined)[] = [decodeAddRaftVoterRequestV0];
+function encodeAddRaftVoterRequestV1(w: Writer, m: AddRaftVoterRequestInput): void {
+  const f_clusterId = m.clusterId === undefined ? "" : m.clusterId;
+  w.compactNullableString(f_clusterId);
+  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  const f_voterId = m.voterId === undefined ? 0 : m.voterId;
+  w.int32(f_voterId);
+  const f_voterDirectoryId = m.voterDirectoryId === undefined ? ZERO_UUID : m.voterDirectoryId;
+  w.uuid(f_voterDirectoryId);
+  const f_listeners = m.listeners === undefined ? [] : m.listeners;
+  {
+    w.uvarint(f_listeners.length + 1);
+    for (let i = 0; i < f_listeners.length; i++) encodeAddRaftVoterRequestListenerV0(w, f_listeners[i]!);
+  }
+  const f_ackWhenCommitted = m.ackWhenCommitted === undefined ? true : m.ackWhenCommitted;
+  w.bool(f_ackWhenCommitted);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const AddRaftVoterRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeAddRaftVoterRequestByVersion: (((r: Reader) => AddRaftVoterRequest) | undefined)[] = [decodeAddRaftVoterRequestV0, decodeAddRaftVoterRequestV1];
 
 export function decodeAddRaftVoterRequest(r: Reader, version: number): AddRaftVoterRequest {
   const f = decodeAddRaftVoterRequestByVersion[version];
@@ -150,7 +212,7 @@ export function decodeAddRaftVoterRequest(r: Reader, version: number): AddRaftVo
   return f(r);
 }
 
-const encodeAddRaftVoterRequestByVersion: (((w: Writer, m: AddRaftVoterRequestInput) => void) | undefined)[] = [encodeAddRaftVoterRequestV0];
+const encodeAddRaftVoterRequestByVersion: (((w: Writer, m: AddRaftVoterRequestInput) => void) | undefined)[] = [encodeAddRaftVoterRequestV0, encodeAddRaftVoterRequestV1];
 
 export function encodeAddRaftVoterRequest(w: Writer, version: number, m: AddRaftVoterRequestInput): void {
   const f = encodeAddRaftVoterRequestByVersion[version];
@@ -163,7 +225,7 @@ export function encodeAddRaftVoterRequest(w: Writer, version: number, m: AddRaft
 export interface AddRaftVoterResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
-  /** The error code, or 0 if there was no error */
+  /** The error code, or 0 if there was no error. */
   errorCode: number;
   /** The error message, or null if there was no error. */
   errorMessage: string | null;
@@ -174,7 +236,7 @@ export interface AddRaftVoterResponse {
 export interface AddRaftVoterResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
-  /** The error code, or 0 if there was no error */
+  /** The error code, or 0 if there was no error. */
   errorCode?: number;
   /** The error message, or null if there was no error. */
   errorMessage?: string | null;
@@ -210,9 +272,9 @@ function encodeAddRaftVoterResponseV0(w: Writer, m: AddRaftVoterResponseInput): 
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AddRaftVoterResponseVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+export const AddRaftVoterResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeAddRaftVoterResponseByVersion: (((r: Reader) => AddRaftVoterResponse) | undefined)[] = [decodeAddRaftVoterResponseV0];
+const decodeAddRaftVoterResponseByVersion: (((r: Reader) => AddRaftVoterResponse) | undefined)[] = [decodeAddRaftVoterResponseV0, decodeAddRaftVoterResponseV0];
 
 export function decodeAddRaftVoterResponse(r: Reader, version: number): AddRaftVoterResponse {
   const f = decodeAddRaftVoterResponseByVersion[version];
@@ -220,7 +282,7 @@ export function decodeAddRaftVoterResponse(r: Reader, version: number): AddRaftV
   return f(r);
 }
 
-const encodeAddRaftVoterResponseByVersion: (((w: Writer, m: AddRaftVoterResponseInput) => void) | undefined)[] = [encodeAddRaftVoterResponseV0];
+const encodeAddRaftVoterResponseByVersion: (((w: Writer, m: AddRaftVoterResponseInput) => void) | undefined)[] = [encodeAddRaftVoterResponseV0, encodeAddRaftVoterResponseV0];
 
 export function encodeAddRaftVoterResponse(w: Writer, version: number, m: AddRaftVoterResponseInput): void {
   const f = encodeAddRaftVoterResponseByVersion[version];

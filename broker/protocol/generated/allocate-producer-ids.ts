@@ -8,18 +8,18 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- AllocateProducerIdsRequest
 
 export interface AllocateProducerIdsRequest {
-  /** The ID of the requesting broker */
+  /** The ID of the requesting broker. */
   brokerId: number;
-  /** The epoch of the requesting broker */
+  /** The epoch of the requesting broker. */
   brokerEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AllocateProducerIdsRequestInput {
-  /** The ID of the requesting broker */
+  /** The ID of the requesting broker. */
   brokerId?: number;
-  /** The epoch of the requesting broker */
+  /** The epoch of the requesting broker. */
   brokerEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -72,11 +72,11 @@ export function encodeAllocateProducerIdsRequest(w: Writer, version: number, m: 
 export interface AllocateProducerIdsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
-  /** The top level response error code */
+  /** The top level response error code. */
   errorCode: number;
-  /** The first producer ID in this range, inclusive */
+  /** The first producer ID in this range, inclusive. */
   producerIdStart: number;
-  /** The number of producer IDs in this range */
+  /** The number of producer IDs in this range. */
   producerIdLen: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -85,11 +85,11 @@ export interface AllocateProducerIdsResponse {
 export interface AllocateProducerIdsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
-  /** The top level response error code */
+  /** The top level response error code. */
   errorCode?: number;
-  /** The first producer ID in this range, inclusive */
+  /** The first producer ID in this range, inclusive. */
   producerIdStart?: number;
-  /** The number of producer IDs in this range */
+  /** The number of producer IDs in this range. */
   producerIdLen?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

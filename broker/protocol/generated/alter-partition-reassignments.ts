@@ -10,6 +10,8 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 export interface AlterPartitionReassignmentsRequest {
   /** The time in ms to wait for the request to complete. */
   timeoutMs: number;
+  /** The option indicating whether changing the replication factor of any given partition as part of this request is a valid move. */
+  allowReplicationFactorChange: boolean;
   /** The topics to reassign. */
   topics: AlterPartitionReassignmentsRequestReassignableTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -19,6 +21,8 @@ export interface AlterPartitionReassignmentsRequest {
 export interface AlterPartitionReassignmentsRequestInput {
   /** The time in ms to wait for the request to complete. */
   timeoutMs?: number;
+  /** The option indicating whether changing the replication factor of any given partition as part of this request is a valid move. */
+  allowReplicationFactorChange?: boolean;
   /** The topics to reassign. */
   topics?: AlterPartitionReassignmentsRequestReassignableTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -147,6 +151,7 @@ function decodeAlterPartitionReassignmentsRequestV0(r: Reader): AlterPartitionRe
   }
   return {
     timeoutMs: f_timeoutMs,
+    allowReplicationFactorChange: true,
     topics: f_topics,
     _tagged,
   };
@@ -178,6 +183,7 @@ function encodeAlterPartitionReassignmentsRequestReassignableTopicV0(w: Writer, 
 function encodeAlterPartitionReassignmentsRequestV0(w: Writer, m: AlterPartitionReassignmentsRequestInput): void {
   const f_timeoutMs = m.timeoutMs === undefined ? 60000 : m.timeoutMs;
   w.int32(f_timeoutMs);
+  if (m.allowReplicationFactorChange !== undefined && m.allowReplicationFactorChange !== true) throw fieldVersionError("AlterPartitionReassignmentsRequest.AllowReplicationFactorChange", 0);
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
@@ -186,9 +192,49 @@ function encodeAlterPartitionReassignmentsRequestV0(w: Writer, m: AlterPartition
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AlterPartitionReassignmentsRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+function decodeAlterPartitionReassignmentsRequestV1(r: Reader): AlterPartitionReassignmentsRequest {
+  const f_timeoutMs = r.int32();
+  const f_allowReplicationFactorChange = r.bool();
+  let f_topics: AlterPartitionReassignmentsRequestReassignableTopic[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("AlterPartitionReassignmentsRequest.Topics");
+    else {
+      const a: AlterPartitionReassignmentsRequestReassignableTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionReassignmentsRequestReassignableTopicV0(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    timeoutMs: f_timeoutMs,
+    allowReplicationFactorChange: f_allowReplicationFactorChange,
+    topics: f_topics,
+    _tagged,
+  };
+}
 
-const decodeAlterPartitionReassignmentsRequestByVersion: (((r: Reader) => AlterPartitionReassignmentsRequest) | undefined)[] = [decodeAlterPartitionReassignmentsRequestV0];
+function encodeAlterPartitionReassignmentsRequestV1(w: Writer, m: AlterPartitionReassignmentsRequestInput): void {
+  const f_timeoutMs = m.timeoutMs === undefined ? 60000 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  const f_allowReplicationFactorChange = m.allowReplicationFactorChange === undefined ? true : m.allowReplicationFactorChange;
+  w.bool(f_allowReplicationFactorChange);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeAlterPartitionReassignmentsRequestReassignableTopicV0(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const AlterPartitionReassignmentsRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeAlterPartitionReassignmentsRequestByVersion: (((r: Reader) => AlterPartitionReassignmentsRequest) | undefined)[] = [decodeAlterPartitionReassignmentsRequestV0, decodeAlterPartitionReassignmentsRequestV1];
 
 export function decodeAlterPartitionReassignmentsRequest(r: Reader, version: number): AlterPartitionReassignmentsRequest {
   const f = decodeAlterPartitionReassignmentsRequestByVersion[version];
@@ -196,7 +242,7 @@ export function decodeAlterPartitionReassignmentsRequest(r: Reader, version: num
   return f(r);
 }
 
-const encodeAlterPartitionReassignmentsRequestByVersion: (((w: Writer, m: AlterPartitionReassignmentsRequestInput) => void) | undefined)[] = [encodeAlterPartitionReassignmentsRequestV0];
+const encodeAlterPartitionReassignmentsRequestByVersion: (((w: Writer, m: AlterPartitionReassignmentsRequestInput) => void) | undefined)[] = [encodeAlterPartitionReassignmentsRequestV0, encodeAlterPartitionReassignmentsRequestV1];
 
 export function encodeAlterPartitionReassignmentsRequest(w: Writer, version: number, m: AlterPartitionReassignmentsRequestInput): void {
   const f = encodeAlterPartitionReassignmentsRequestByVersion[version];
@@ -209,6 +255,8 @@ export function encodeAlterPartitionReassignmentsRequest(w: Writer, version: num
 export interface AlterPartitionReassignmentsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
+  /** The option indicating whether changing the replication factor of any given partition as part of the request was allowed. */
+  allowReplicationFactorChange: boolean;
   /** The top-level error code, or 0 if there was no error. */
   errorCode: number;
   /** The top-level error message, or null if there was no error. */
@@ -222,6 +270,8 @@ export interface AlterPartitionReassignmentsResponse {
 export interface AlterPartitionReassignmentsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
+  /** The option indicating whether changing the replication factor of any given partition as part of the request was allowed. */
+  allowReplicationFactorChange?: boolean;
   /** The top-level error code, or 0 if there was no error. */
   errorCode?: number;
   /** The top-level error message, or null if there was no error. */
@@ -233,18 +283,18 @@ export interface AlterPartitionReassignmentsResponseInput {
 }
 
 export interface AlterPartitionReassignmentsResponseReassignableTopicResponse {
-  /** The topic name */
+  /** The topic name. */
   name: string;
-  /** The responses to partitions to reassign */
+  /** The responses to partitions to reassign. */
   partitions: AlterPartitionReassignmentsResponseReassignablePartitionResponse[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AlterPartitionReassignmentsResponseReassignableTopicResponseInput {
-  /** The topic name */
+  /** The topic name. */
   name?: string;
-  /** The responses to partitions to reassign */
+  /** The responses to partitions to reassign. */
   partitions?: AlterPartitionReassignmentsResponseReassignablePartitionResponseInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -354,6 +404,7 @@ function decodeAlterPartitionReassignmentsResponseV0(r: Reader): AlterPartitionR
   }
   return {
     throttleTimeMs: f_throttleTimeMs,
+    allowReplicationFactorChange: true,
     errorCode: f_errorCode,
     errorMessage: f_errorMessage,
     responses: f_responses,
@@ -397,9 +448,57 @@ function encodeAlterPartitionReassignmentsResponseV0(w: Writer, m: AlterPartitio
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AlterPartitionReassignmentsResponseVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+function decodeAlterPartitionReassignmentsResponseV1(r: Reader): AlterPartitionReassignmentsResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_allowReplicationFactorChange = r.bool();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  let f_responses: AlterPartitionReassignmentsResponseReassignableTopicResponse[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("AlterPartitionReassignmentsResponse.Responses");
+    else {
+      const a: AlterPartitionReassignmentsResponseReassignableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionReassignmentsResponseReassignableTopicResponseV0(r);
+      f_responses = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    allowReplicationFactorChange: f_allowReplicationFactorChange,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    responses: f_responses,
+    _tagged,
+  };
+}
 
-const decodeAlterPartitionReassignmentsResponseByVersion: (((r: Reader) => AlterPartitionReassignmentsResponse) | undefined)[] = [decodeAlterPartitionReassignmentsResponseV0];
+function encodeAlterPartitionReassignmentsResponseV1(w: Writer, m: AlterPartitionReassignmentsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_allowReplicationFactorChange = m.allowReplicationFactorChange === undefined ? true : m.allowReplicationFactorChange;
+  w.bool(f_allowReplicationFactorChange);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.uvarint(f_responses.length + 1);
+    for (let i = 0; i < f_responses.length; i++) encodeAlterPartitionReassignmentsResponseReassignableTopicResponseV0(w, f_responses[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const AlterPartitionReassignmentsResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeAlterPartitionReassignmentsResponseByVersion: (((r: Reader) => AlterPartitionReassignmentsResponse) | undefined)[] = [decodeAlterPartitionReassignmentsResponseV0, decodeAlterPartitionReassignmentsResponseV1];
 
 export function decodeAlterPartitionReassignmentsResponse(r: Reader, version: number): AlterPartitionReassignmentsResponse {
   const f = decodeAlterPartitionReassignmentsResponseByVersion[version];
@@ -407,7 +506,7 @@ export function decodeAlterPartitionReassignmentsResponse(r: Reader, version: nu
   return f(r);
 }
 
-const encodeAlterPartitionReassignmentsResponseByVersion: (((w: Writer, m: AlterPartitionReassignmentsResponseInput) => void) | undefined)[] = [encodeAlterPartitionReassignmentsResponseV0];
+const encodeAlterPartitionReassignmentsResponseByVersion: (((w: Writer, m: AlterPartitionReassignmentsResponseInput) => void) | undefined)[] = [encodeAlterPartitionReassignmentsResponseV0, encodeAlterPartitionReassignmentsResponseV1];
 
 export function encodeAlterPartitionReassignmentsResponse(w: Writer, version: number, m: AlterPartitionReassignmentsResponseInput): void {
   const f = encodeAlterPartitionReassignmentsResponseByVersion[version];

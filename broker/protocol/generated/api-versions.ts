@@ -12,6 +12,10 @@ export interface ApiVersionsRequest {
   clientSoftwareName: string;
   /** The version of the client. */
   clientSoftwareVersion: string;
+  /** The cluster ID the client intends to connect to. Provide both ClusterId and NodeId, if known. */
+  clusterId: string | null;
+  /** The node ID the client intends to connect to. Provide both ClusterId and NodeId, if known. */
+  nodeId: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -21,6 +25,10 @@ export interface ApiVersionsRequestInput {
   clientSoftwareName?: string;
   /** The version of the client. */
   clientSoftwareVersion?: string;
+  /** The cluster ID the client intends to connect to. Provide both ClusterId and NodeId, if known. */
+  clusterId?: string | null;
+  /** The node ID the client intends to connect to. Provide both ClusterId and NodeId, if known. */
+  nodeId?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -29,6 +37,8 @@ function decodeApiVersionsRequestV0(r: Reader): ApiVersionsRequest {
   return {
     clientSoftwareName: "",
     clientSoftwareVersion: "",
+    clusterId: null,
+    nodeId: -1,
     _tagged: undefined,
   };
 }
@@ -48,6 +58,8 @@ function decodeApiVersionsRequestV3(r: Reader): ApiVersionsRequest {
   return {
     clientSoftwareName: f_clientSoftwareName,
     clientSoftwareVersion: f_clientSoftwareVersion,
+    clusterId: null,
+    nodeId: -1,
     _tagged,
   };
 }
@@ -60,9 +72,41 @@ function encodeApiVersionsRequestV3(w: Writer, m: ApiVersionsRequestInput): void
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ApiVersionsRequestVersions = { min: 0, max: 4, flexibleMin: 3, latestUnstable: false } as const;
+function decodeApiVersionsRequestV5(r: Reader): ApiVersionsRequest {
+  const f_clientSoftwareName = r.compactString();
+  const f_clientSoftwareVersion = r.compactString();
+  const f_clusterId = r.compactNullableString();
+  const f_nodeId = r.int32();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    clientSoftwareName: f_clientSoftwareName,
+    clientSoftwareVersion: f_clientSoftwareVersion,
+    clusterId: f_clusterId,
+    nodeId: f_nodeId,
+    _tagged,
+  };
+}
 
-const decodeApiVersionsRequestByVersion: (((r: Reader) => ApiVersionsRequest) | undefined)[] = [decodeApiVersionsRequestV0, decodeApiVersionsRequestV0, decodeApiVersionsRequestV0, decodeApiVersionsRequestV3, decodeApiVersionsRequestV3];
+function encodeApiVersionsRequestV5(w: Writer, m: ApiVersionsRequestInput): void {
+  const f_clientSoftwareName = m.clientSoftwareName === undefined ? "" : m.clientSoftwareName;
+  w.compactString(f_clientSoftwareName);
+  const f_clientSoftwareVersion = m.clientSoftwareVersion === undefined ? "" : m.clientSoftwareVersion;
+  w.compactString(f_clientSoftwareVersion);
+  const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
+  w.compactNullableString(f_clusterId);
+  const f_nodeId = m.nodeId === undefined ? -1 : m.nodeId;
+  w.int32(f_nodeId);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ApiVersionsRequestVersions = { min: 0, max: 5, flexibleMin: 3, latestUnstable: false } as const;
+
+const decodeApiVersionsRequestByVersion: (((r: Reader) => ApiVersionsRequest) | undefined)[] = [decodeApiVersionsRequestV0, decodeApiVersionsRequestV0, decodeApiVersionsRequestV0, decodeApiVersionsRequestV3, decodeApiVersionsRequestV3, decodeApiVersionsRequestV5];
 
 export function decodeApiVersionsRequest(r: Reader, version: number): ApiVersionsRequest {
   const f = decodeApiVersionsRequestByVersion[version];
@@ -70,7 +114,7 @@ export function decodeApiVersionsRequest(r: Reader, version: number): ApiVersion
   return f(r);
 }
 
-const encodeApiVersionsRequestByVersion: (((w: Writer, m: ApiVersionsRequestInput) => void) | undefined)[] = [encodeApiVersionsRequestV0, encodeApiVersionsRequestV0, encodeApiVersionsRequestV0, encodeApiVersionsRequestV3, encodeApiVersionsRequestV3];
+const encodeApiVersionsRequestByVersion: (((w: Writer, m: ApiVersionsRequestInput) => void) | undefined)[] = [encodeApiVersionsRequestV0, encodeApiVersionsRequestV0, encodeApiVersionsRequestV0, encodeApiVersionsRequestV3, encodeApiVersionsRequestV3, encodeApiVersionsRequestV5];
 
 export function encodeApiVersionsRequest(w: Writer, version: number, m: ApiVersionsRequestInput): void {
   const f = encodeApiVersionsRequestByVersion[version];
@@ -93,7 +137,7 @@ export interface ApiVersionsResponse {
   finalizedFeaturesEpoch: number;
   /** List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch >= 0. */
   finalizedFeatures: ApiVersionsResponseFinalizedFeatureKey[];
-  /** Set by a KRaft controller if the required configurations for ZK migration are present */
+  /** Set by a KRaft controller if the required configurations for ZK migration are present. */
   zkMigrationReady: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -112,7 +156,7 @@ export interface ApiVersionsResponseInput {
   finalizedFeaturesEpoch?: number;
   /** List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch >= 0. */
   finalizedFeatures?: ApiVersionsResponseFinalizedFeatureKeyInput[];
-  /** Set by a KRaft controller if the required configurations for ZK migration are present */
+  /** Set by a KRaft controller if the required configurations for ZK migration are present. */
   zkMigrationReady?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -524,9 +568,9 @@ function encodeApiVersionsResponseV3(w: Writer, m: ApiVersionsResponseInput): vo
   if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
 }
 
-export const ApiVersionsResponseVersions = { min: 0, max: 4, flexibleMin: 3, latestUnstable: false } as const;
+export const ApiVersionsResponseVersions = { min: 0, max: 5, flexibleMin: 3, latestUnstable: false } as const;
 
-const decodeApiVersionsResponseByVersion: (((r: Reader) => ApiVersionsResponse) | undefined)[] = [decodeApiVersionsResponseV0, decodeApiVersionsResponseV1, decodeApiVersionsResponseV1, decodeApiVersionsResponseV3, decodeApiVersionsResponseV3];
+const decodeApiVersionsResponseByVersion: (((r: Reader) => ApiVersionsResponse) | undefined)[] = [decodeApiVersionsResponseV0, decodeApiVersionsResponseV1, decodeApiVersionsResponseV1, decodeApiVersionsResponseV3, decodeApiVersionsResponseV3, decodeApiVersionsResponseV3];
 
 export function decodeApiVersionsResponse(r: Reader, version: number): ApiVersionsResponse {
   const f = decodeApiVersionsResponseByVersion[version];
@@ -534,7 +578,7 @@ export function decodeApiVersionsResponse(r: Reader, version: number): ApiVersio
   return f(r);
 }
 
-const encodeApiVersionsResponseByVersion: (((w: Writer, m: ApiVersionsResponseInput) => void) | undefined)[] = [encodeApiVersionsResponseV0, encodeApiVersionsResponseV1, encodeApiVersionsResponseV1, encodeApiVersionsResponseV3, encodeApiVersionsResponseV3];
+const encodeApiVersionsResponseByVersion: (((w: Writer, m: ApiVersionsResponseInput) => void) | undefined)[] = [encodeApiVersionsResponseV0, encodeApiVersionsResponseV1, encodeApiVersionsResponseV1, encodeApiVersionsResponseV3, encodeApiVersionsResponseV3, encodeApiVersionsResponseV3];
 
 export function encodeApiVersionsResponse(w: Writer, version: number, m: ApiVersionsResponseInput): void {
   const f = encodeApiVersionsResponseByVersion[version];

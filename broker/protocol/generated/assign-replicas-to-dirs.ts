@@ -8,66 +8,72 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- AssignReplicasToDirsRequest
 
 export interface AssignReplicasToDirsRequest {
-  /** The ID of the requesting broker */
+  /** The ID of the requesting broker. */
   brokerId: number;
-  /** The epoch of the requesting broker */
+  /** The epoch of the requesting broker. */
   brokerEpoch: number;
+  /** The directories to which replicas should be assigned. */
   directories: AssignReplicasToDirsRequestDirectoryData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsRequestInput {
-  /** The ID of the requesting broker */
+  /** The ID of the requesting broker. */
   brokerId?: number;
-  /** The epoch of the requesting broker */
+  /** The epoch of the requesting broker. */
   brokerEpoch?: number;
+  /** The directories to which replicas should be assigned. */
   directories?: AssignReplicasToDirsRequestDirectoryDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsRequestDirectoryData {
-  /** The ID of the directory */
+  /** The ID of the directory. */
   id: string;
+  /** The topics assigned to the directory. */
   topics: AssignReplicasToDirsRequestTopicData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsRequestDirectoryDataInput {
-  /** The ID of the directory */
+  /** The ID of the directory. */
   id?: string;
+  /** The topics assigned to the directory. */
   topics?: AssignReplicasToDirsRequestTopicDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsRequestTopicData {
-  /** The ID of the assigned topic */
+  /** The ID of the assigned topic. */
   topicId: string;
+  /** The partitions assigned to the directory. */
   partitions: AssignReplicasToDirsRequestPartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsRequestTopicDataInput {
-  /** The ID of the assigned topic */
+  /** The ID of the assigned topic. */
   topicId?: string;
+  /** The partitions assigned to the directory. */
   partitions?: AssignReplicasToDirsRequestPartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsRequestPartitionData {
-  /** The partition index */
+  /** The partition index. */
   partitionIndex: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsRequestPartitionDataInput {
-  /** The partition index */
+  /** The partition index. */
   partitionIndex?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -251,8 +257,9 @@ export function encodeAssignReplicasToDirsRequest(w: Writer, version: number, m:
 export interface AssignReplicasToDirsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
-  /** The top level response error code */
+  /** The top level response error code. */
   errorCode: number;
+  /** The list of directories and their assigned partitions. */
   directories: AssignReplicasToDirsResponseDirectoryData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -261,58 +268,63 @@ export interface AssignReplicasToDirsResponse {
 export interface AssignReplicasToDirsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
-  /** The top level response error code */
+  /** The top level response error code. */
   errorCode?: number;
+  /** The list of directories and their assigned partitions. */
   directories?: AssignReplicasToDirsResponseDirectoryDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsResponseDirectoryData {
-  /** The ID of the directory */
+  /** The ID of the directory. */
   id: string;
+  /** The list of topics and their assigned partitions. */
   topics: AssignReplicasToDirsResponseTopicData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsResponseDirectoryDataInput {
-  /** The ID of the directory */
+  /** The ID of the directory. */
   id?: string;
+  /** The list of topics and their assigned partitions. */
   topics?: AssignReplicasToDirsResponseTopicDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsResponseTopicData {
-  /** The ID of the assigned topic */
+  /** The ID of the assigned topic. */
   topicId: string;
+  /** The list of assigned partitions. */
   partitions: AssignReplicasToDirsResponsePartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsResponseTopicDataInput {
-  /** The ID of the assigned topic */
+  /** The ID of the assigned topic. */
   topicId?: string;
+  /** The list of assigned partitions. */
   partitions?: AssignReplicasToDirsResponsePartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsResponsePartitionData {
-  /** The partition index */
+  /** The partition index. */
   partitionIndex: number;
-  /** The partition level error code */
+  /** The partition level error code. */
   errorCode: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface AssignReplicasToDirsResponsePartitionDataInput {
-  /** The partition index */
+  /** The partition index. */
   partitionIndex?: number;
-  /** The partition level error code */
+  /** The partition level error code. */
   errorCode?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

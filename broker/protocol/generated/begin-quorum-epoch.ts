@@ -8,86 +8,92 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- BeginQuorumEpochRequest
 
 export interface BeginQuorumEpochRequest {
+  /** The cluster id. */
   clusterId: string | null;
-  /** The replica id of the voter receiving the request */
+  /** The replica id of the voter receiving the request. */
   voterId: number;
+  /** The topics. */
   topics: BeginQuorumEpochRequestTopicData[];
-  /** Endpoints for the leader */
+  /** Endpoints for the leader. */
   leaderEndpoints: BeginQuorumEpochRequestLeaderEndpoint[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochRequestInput {
+  /** The cluster id. */
   clusterId?: string | null;
-  /** The replica id of the voter receiving the request */
+  /** The replica id of the voter receiving the request. */
   voterId?: number;
+  /** The topics. */
   topics?: BeginQuorumEpochRequestTopicDataInput[];
-  /** Endpoints for the leader */
+  /** Endpoints for the leader. */
   leaderEndpoints?: BeginQuorumEpochRequestLeaderEndpointInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochRequestTopicData {
-  /** The topic name */
+  /** The topic name. */
   topicName: string;
+  /** The partitions. */
   partitions: BeginQuorumEpochRequestPartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochRequestTopicDataInput {
-  /** The topic name */
+  /** The topic name. */
   topicName?: string;
+  /** The partitions. */
   partitions?: BeginQuorumEpochRequestPartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochRequestPartitionData {
-  /** The partition index */
+  /** The partition index. */
   partitionIndex: number;
-  /** The directory id of the receiving replica */
+  /** The directory id of the receiving replica. */
   voterDirectoryId: string;
-  /** The ID of the newly elected leader */
+  /** The ID of the newly elected leader. */
   leaderId: number;
-  /** The epoch of the newly elected leader */
+  /** The epoch of the newly elected leader. */
   leaderEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochRequestPartitionDataInput {
-  /** The partition index */
+  /** The partition index. */
   partitionIndex?: number;
-  /** The directory id of the receiving replica */
+  /** The directory id of the receiving replica. */
   voterDirectoryId?: string;
-  /** The ID of the newly elected leader */
+  /** The ID of the newly elected leader. */
   leaderId?: number;
-  /** The epoch of the newly elected leader */
+  /** The epoch of the newly elected leader. */
   leaderEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochRequestLeaderEndpoint {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name: string;
-  /** The node's hostname */
+  /** The node's hostname. */
   host: string;
-  /** The node's port */
+  /** The node's port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochRequestLeaderEndpointInput {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name?: string;
-  /** The node's hostname */
+  /** The node's hostname. */
   host?: string;
-  /** The node's port */
+  /** The node's port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -377,8 +383,9 @@ export function encodeBeginQuorumEpochRequest(w: Writer, version: number, m: Beg
 export interface BeginQuorumEpochResponse {
   /** The top level error code. */
   errorCode: number;
+  /** The topic data. */
   topics: BeginQuorumEpochResponseTopicData[];
-  /** Endpoints for all leaders enumerated in PartitionData */
+  /** Endpoints for all leaders enumerated in PartitionData. */
   nodeEndpoints: BeginQuorumEpochResponseNodeEndpoint[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -387,8 +394,9 @@ export interface BeginQuorumEpochResponse {
 export interface BeginQuorumEpochResponseInput {
   /** The top level error code. */
   errorCode?: number;
+  /** The topic data. */
   topics?: BeginQuorumEpochResponseTopicDataInput[];
-  /** Endpoints for all leaders enumerated in PartitionData */
+  /** Endpoints for all leaders enumerated in PartitionData. */
   nodeEndpoints?: BeginQuorumEpochResponseNodeEndpointInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -397,6 +405,7 @@ export interface BeginQuorumEpochResponseInput {
 export interface BeginQuorumEpochResponseTopicData {
   /** The topic name. */
   topicName: string;
+  /** The partition data. */
   partitions: BeginQuorumEpochResponsePartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -405,6 +414,7 @@ export interface BeginQuorumEpochResponseTopicData {
 export interface BeginQuorumEpochResponseTopicDataInput {
   /** The topic name. */
   topicName?: string;
+  /** The partition data. */
   partitions?: BeginQuorumEpochResponsePartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -413,10 +423,11 @@ export interface BeginQuorumEpochResponseTopicDataInput {
 export interface BeginQuorumEpochResponsePartitionData {
   /** The partition index. */
   partitionIndex: number;
+  /** The error code for this partition. */
   errorCode: number;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -425,32 +436,33 @@ export interface BeginQuorumEpochResponsePartitionData {
 export interface BeginQuorumEpochResponsePartitionDataInput {
   /** The partition index. */
   partitionIndex?: number;
+  /** The error code for this partition. */
   errorCode?: number;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId?: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochResponseNodeEndpoint {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host: string;
-  /** The node's port */
+  /** The node's port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface BeginQuorumEpochResponseNodeEndpointInput {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId?: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host?: string;
-  /** The node's port */
+  /** The node's port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -20,6 +20,8 @@ export interface BrokerHeartbeatRequest {
   wantShutDown: boolean;
   /** Log directories that failed and went offline. */
   offlineLogDirs: string[];
+  /** List of log directories that are cordoned. This is null before the broker reaches the RECOVERY state. */
+  cordonedLogDirs: string[] | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -37,6 +39,8 @@ export interface BrokerHeartbeatRequestInput {
   wantShutDown?: boolean;
   /** Log directories that failed and went offline. */
   offlineLogDirs?: string[];
+  /** List of log directories that are cordoned. This is null before the broker reaches the RECOVERY state. */
+  cordonedLogDirs?: string[] | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -60,6 +64,7 @@ function decodeBrokerHeartbeatRequestV0(r: Reader): BrokerHeartbeatRequest {
     wantFence: f_wantFence,
     wantShutDown: f_wantShutDown,
     offlineLogDirs: [],
+    cordonedLogDirs: null,
     _tagged,
   };
 }
@@ -76,6 +81,7 @@ function encodeBrokerHeartbeatRequestV0(w: Writer, m: BrokerHeartbeatRequestInpu
   const f_wantShutDown = m.wantShutDown === undefined ? false : m.wantShutDown;
   w.bool(f_wantShutDown);
   if (m.offlineLogDirs !== undefined && m.offlineLogDirs.length !== 0) throw fieldVersionError("BrokerHeartbeatRequest.OfflineLogDirs", 0);
+  if (m.cordonedLogDirs !== undefined && m.cordonedLogDirs !== null) throw fieldVersionError("BrokerHeartbeatRequest.CordonedLogDirs", 0);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -115,6 +121,7 @@ function decodeBrokerHeartbeatRequestV1(r: Reader): BrokerHeartbeatRequest {
     wantFence: f_wantFence,
     wantShutDown: f_wantShutDown,
     offlineLogDirs: f_offlineLogDirs,
+    cordonedLogDirs: null,
     _tagged,
   };
 }
@@ -130,6 +137,7 @@ function encodeBrokerHeartbeatRequestV1(w: Writer, m: BrokerHeartbeatRequestInpu
   w.bool(f_wantFence);
   const f_wantShutDown = m.wantShutDown === undefined ? false : m.wantShutDown;
   w.bool(f_wantShutDown);
+  if (m.cordonedLogDirs !== undefined && m.cordonedLogDirs !== null) throw fieldVersionError("BrokerHeartbeatRequest.CordonedLogDirs", 1);
   const unknownTagged = m._tagged;
   let taggedCount = unknownTagged === undefined ? 0 : unknownTagged.length;
   const t_offlineLogDirs = m.offlineLogDirs;
@@ -150,9 +158,109 @@ function encodeBrokerHeartbeatRequestV1(w: Writer, m: BrokerHeartbeatRequestInpu
   if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
 }
 
-export const BrokerHeartbeatRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+function decodeBrokerHeartbeatRequestV2(r: Reader): BrokerHeartbeatRequest {
+  const f_brokerId = r.int32();
+  const f_brokerEpoch = r.int64();
+  const f_currentMetadataOffset = r.int64();
+  const f_wantFence = r.bool();
+  const f_wantShutDown = r.bool();
+  let f_offlineLogDirs: string[] = [];
+  let f_cordonedLogDirs: string[] | null = null;
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    switch (tag) {
+      case 0: {
+        {
+          const n = r.compactArrayLength(16);
+          if (n < 0) throw unexpectedNull("BrokerHeartbeatRequest.OfflineLogDirs");
+          else {
+            const a: string[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = r.uuid();
+            f_offlineLogDirs = a;
+          }
+        }
+        r.endTaggedField(end);
+        break;
+      }
+      case 1: {
+        {
+          const n = r.compactArrayLength(16);
+          if (n < 0) f_cordonedLogDirs = null;
+          else {
+            const a: string[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = r.uuid();
+            f_cordonedLogDirs = a;
+          }
+        }
+        r.endTaggedField(end);
+        break;
+      }
+      default:
+        _tagged = r.unknownTaggedField(tag, end, _tagged);
+    }
+  }
+  return {
+    brokerId: f_brokerId,
+    brokerEpoch: f_brokerEpoch,
+    currentMetadataOffset: f_currentMetadataOffset,
+    wantFence: f_wantFence,
+    wantShutDown: f_wantShutDown,
+    offlineLogDirs: f_offlineLogDirs,
+    cordonedLogDirs: f_cordonedLogDirs,
+    _tagged,
+  };
+}
 
-const decodeBrokerHeartbeatRequestByVersion: (((r: Reader) => BrokerHeartbeatRequest) | undefined)[] = [decodeBrokerHeartbeatRequestV0, decodeBrokerHeartbeatRequestV1];
+function encodeBrokerHeartbeatRequestV2(w: Writer, m: BrokerHeartbeatRequestInput): void {
+  const f_brokerId = m.brokerId === undefined ? 0 : m.brokerId;
+  w.int32(f_brokerId);
+  const f_brokerEpoch = m.brokerEpoch === undefined ? -1 : m.brokerEpoch;
+  w.int64(f_brokerEpoch);
+  const f_currentMetadataOffset = m.currentMetadataOffset === undefined ? 0 : m.currentMetadataOffset;
+  w.int64(f_currentMetadataOffset);
+  const f_wantFence = m.wantFence === undefined ? false : m.wantFence;
+  w.bool(f_wantFence);
+  const f_wantShutDown = m.wantShutDown === undefined ? false : m.wantShutDown;
+  w.bool(f_wantShutDown);
+  const unknownTagged = m._tagged;
+  let taggedCount = unknownTagged === undefined ? 0 : unknownTagged.length;
+  const t_offlineLogDirs = m.offlineLogDirs;
+  const has_offlineLogDirs = t_offlineLogDirs !== undefined && t_offlineLogDirs.length !== 0;
+  if (has_offlineLogDirs) taggedCount++;
+  const t_cordonedLogDirs = m.cordonedLogDirs;
+  const has_cordonedLogDirs = t_cordonedLogDirs !== undefined && t_cordonedLogDirs !== null;
+  if (has_cordonedLogDirs) taggedCount++;
+  w.uvarint(taggedCount);
+  let u = 0;
+  if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < 0) w.rawTaggedField(unknownTagged[u++]!);
+  if (has_offlineLogDirs) {
+    w.uvarint(0);
+    const mark = w.beginSized();
+    {
+      w.uvarint(t_offlineLogDirs!.length + 1);
+      for (let i = 0; i < t_offlineLogDirs!.length; i++) w.uuid(t_offlineLogDirs![i]!);
+    }
+    w.endSized(mark);
+  }
+  if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < 1) w.rawTaggedField(unknownTagged[u++]!);
+  if (has_cordonedLogDirs) {
+    w.uvarint(1);
+    const mark = w.beginSized();
+    if (t_cordonedLogDirs! === null) w.uvarint(0);
+    else {
+      w.uvarint(t_cordonedLogDirs!.length + 1);
+      for (let i = 0; i < t_cordonedLogDirs!.length; i++) w.uuid(t_cordonedLogDirs![i]!);
+    }
+    w.endSized(mark);
+  }
+  if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
+}
+
+export const BrokerHeartbeatRequestVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeBrokerHeartbeatRequestByVersion: (((r: Reader) => BrokerHeartbeatRequest) | undefined)[] = [decodeBrokerHeartbeatRequestV0, decodeBrokerHeartbeatRequestV1, decodeBrokerHeartbeatRequestV2];
 
 export function decodeBrokerHeartbeatRequest(r: Reader, version: number): BrokerHeartbeatRequest {
   const f = decodeBrokerHeartbeatRequestByVersion[version];
@@ -160,7 +268,7 @@ export function decodeBrokerHeartbeatRequest(r: Reader, version: number): Broker
   return f(r);
 }
 
-const encodeBrokerHeartbeatRequestByVersion: (((w: Writer, m: BrokerHeartbeatRequestInput) => void) | undefined)[] = [encodeBrokerHeartbeatRequestV0, encodeBrokerHeartbeatRequestV1];
+const encodeBrokerHeartbeatRequestByVersion: (((w: Writer, m: BrokerHeartbeatRequestInput) => void) | undefined)[] = [encodeBrokerHeartbeatRequestV0, encodeBrokerHeartbeatRequestV1, encodeBrokerHeartbeatRequestV2];
 
 export function encodeBrokerHeartbeatRequest(w: Writer, version: number, m: BrokerHeartbeatRequestInput): void {
   const f = encodeBrokerHeartbeatRequestByVersion[version];
@@ -236,9 +344,9 @@ function encodeBrokerHeartbeatResponseV0(w: Writer, m: BrokerHeartbeatResponseIn
   writeUnknownTagged(w, m._tagged);
 }
 
-export const BrokerHeartbeatResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+export const BrokerHeartbeatResponseVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeBrokerHeartbeatResponseByVersion: (((r: Reader) => BrokerHeartbeatResponse) | undefined)[] = [decodeBrokerHeartbeatResponseV0, decodeBrokerHeartbeatResponseV0];
+const decodeBrokerHeartbeatResponseByVersion: (((r: Reader) => BrokerHeartbeatResponse) | undefined)[] = [decodeBrokerHeartbeatResponseV0, decodeBrokerHeartbeatResponseV0, decodeBrokerHeartbeatResponseV0];
 
 export function decodeBrokerHeartbeatResponse(r: Reader, version: number): BrokerHeartbeatResponse {
   const f = decodeBrokerHeartbeatResponseByVersion[version];
@@ -246,7 +354,7 @@ export function decodeBrokerHeartbeatResponse(r: Reader, version: number): Broke
   return f(r);
 }
 
-const encodeBrokerHeartbeatResponseByVersion: (((w: Writer, m: BrokerHeartbeatResponseInput) => void) | undefined)[] = [encodeBrokerHeartbeatResponseV0, encodeBrokerHeartbeatResponseV0];
+const encodeBrokerHeartbeatResponseByVersion: (((w: Writer, m: BrokerHeartbeatResponseInput) => void) | undefined)[] = [encodeBrokerHeartbeatResponseV0, encodeBrokerHeartbeatResponseV0, encodeBrokerHeartbeatResponseV0];
 
 export function encodeBrokerHeartbeatResponse(w: Writer, version: number, m: BrokerHeartbeatResponseInput): void {
   const f = encodeBrokerHeartbeatResponseByVersion[version];

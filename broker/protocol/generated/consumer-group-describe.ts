@@ -8,7 +8,7 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- ConsumerGroupDescribeRequest
 
 export interface ConsumerGroupDescribeRequest {
-  /** The ids of the groups to describe */
+  /** The ids of the groups to describe. */
   groupIds: string[];
   /** Whether to include authorized operations. */
   includeAuthorizedOperations: boolean;
@@ -17,7 +17,7 @@ export interface ConsumerGroupDescribeRequest {
 }
 
 export interface ConsumerGroupDescribeRequestInput {
-  /** The ids of the groups to describe */
+  /** The ids of the groups to describe. */
   groupIds?: string[];
   /** Whether to include authorized operations. */
   includeAuthorizedOperations?: boolean;
@@ -61,9 +61,9 @@ function encodeConsumerGroupDescribeRequestV0(w: Writer, m: ConsumerGroupDescrib
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ConsumerGroupDescribeRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+export const ConsumerGroupDescribeRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeConsumerGroupDescribeRequestByVersion: (((r: Reader) => ConsumerGroupDescribeRequest) | undefined)[] = [decodeConsumerGroupDescribeRequestV0];
+const decodeConsumerGroupDescribeRequestByVersion: (((r: Reader) => ConsumerGroupDescribeRequest) | undefined)[] = [decodeConsumerGroupDescribeRequestV0, decodeConsumerGroupDescribeRequestV0];
 
 export function decodeConsumerGroupDescribeRequest(r: Reader, version: number): ConsumerGroupDescribeRequest {
   const f = decodeConsumerGroupDescribeRequestByVersion[version];
@@ -71,7 +71,7 @@ export function decodeConsumerGroupDescribeRequest(r: Reader, version: number): 
   return f(r);
 }
 
-const encodeConsumerGroupDescribeRequestByVersion: (((w: Writer, m: ConsumerGroupDescribeRequestInput) => void) | undefined)[] = [encodeConsumerGroupDescribeRequestV0];
+const encodeConsumerGroupDescribeRequestByVersion: (((w: Writer, m: ConsumerGroupDescribeRequestInput) => void) | undefined)[] = [encodeConsumerGroupDescribeRequestV0, encodeConsumerGroupDescribeRequestV0];
 
 export function encodeConsumerGroupDescribeRequest(w: Writer, version: number, m: ConsumerGroupDescribeRequestInput): void {
   const f = encodeConsumerGroupDescribeRequestByVersion[version];
@@ -166,6 +166,8 @@ export interface ConsumerGroupDescribeResponseMember {
   assignment: ConsumerGroupDescribeResponseAssignment;
   /** The target assignment. */
   targetAssignment: ConsumerGroupDescribeResponseAssignment;
+  /** -1 for unknown. 0 for classic member. +1 for consumer member. */
+  memberType: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -191,6 +193,8 @@ export interface ConsumerGroupDescribeResponseMemberInput {
   assignment?: ConsumerGroupDescribeResponseAssignmentInput;
   /** The target assignment. */
   targetAssignment?: ConsumerGroupDescribeResponseAssignmentInput;
+  /** -1 for unknown. 0 for classic member. +1 for consumer member. */
+  memberType?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -258,6 +262,7 @@ export function defaultConsumerGroupDescribeResponseMember(): ConsumerGroupDescr
     subscribedTopicRegex: null,
     assignment: defaultConsumerGroupDescribeResponseAssignment(),
     targetAssignment: defaultConsumerGroupDescribeResponseAssignment(),
+    memberType: -1,
     _tagged: undefined,
   };
 }
@@ -365,6 +370,7 @@ function decodeConsumerGroupDescribeResponseMemberV0(r: Reader): ConsumerGroupDe
     subscribedTopicRegex: f_subscribedTopicRegex,
     assignment: f_assignment,
     targetAssignment: f_targetAssignment,
+    memberType: -1,
     _tagged,
   };
 }
@@ -518,9 +524,181 @@ function encodeConsumerGroupDescribeResponseV0(w: Writer, m: ConsumerGroupDescri
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ConsumerGroupDescribeResponseVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+function decodeConsumerGroupDescribeResponseMemberV1(r: Reader): ConsumerGroupDescribeResponseMember {
+  const f_memberId = r.compactString();
+  const f_instanceId = r.compactNullableString();
+  const f_rackId = r.compactNullableString();
+  const f_memberEpoch = r.int32();
+  const f_clientId = r.compactString();
+  const f_clientHost = r.compactString();
+  let f_subscribedTopicNames: string[];
+  {
+    const n = r.compactArrayLength(1);
+    if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.SubscribedTopicNames");
+    else {
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
+      f_subscribedTopicNames = a;
+    }
+  }
+  const f_subscribedTopicRegex = r.compactNullableString();
+  const f_assignment = decodeConsumerGroupDescribeResponseAssignmentV0(r);
+  const f_targetAssignment = decodeConsumerGroupDescribeResponseAssignmentV0(r);
+  const f_memberType = r.int8();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    memberId: f_memberId,
+    instanceId: f_instanceId,
+    rackId: f_rackId,
+    memberEpoch: f_memberEpoch,
+    clientId: f_clientId,
+    clientHost: f_clientHost,
+    subscribedTopicNames: f_subscribedTopicNames,
+    subscribedTopicRegex: f_subscribedTopicRegex,
+    assignment: f_assignment,
+    targetAssignment: f_targetAssignment,
+    memberType: f_memberType,
+    _tagged,
+  };
+}
 
-const decodeConsumerGroupDescribeResponseByVersion: (((r: Reader) => ConsumerGroupDescribeResponse) | undefined)[] = [decodeConsumerGroupDescribeResponseV0];
+function decodeConsumerGroupDescribeResponseDescribedGroupV1(r: Reader): ConsumerGroupDescribeResponseDescribedGroup {
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  const f_groupId = r.compactString();
+  const f_groupState = r.compactString();
+  const f_groupEpoch = r.int32();
+  const f_assignmentEpoch = r.int32();
+  const f_assignorName = r.compactString();
+  let f_members: ConsumerGroupDescribeResponseMember[];
+  {
+    const n = r.compactArrayLength(17);
+    if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.Members");
+    else {
+      const a: ConsumerGroupDescribeResponseMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupDescribeResponseMemberV1(r);
+      f_members = a;
+    }
+  }
+  const f_authorizedOperations = r.int32();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    groupId: f_groupId,
+    groupState: f_groupState,
+    groupEpoch: f_groupEpoch,
+    assignmentEpoch: f_assignmentEpoch,
+    assignorName: f_assignorName,
+    members: f_members,
+    authorizedOperations: f_authorizedOperations,
+    _tagged,
+  };
+}
+
+function decodeConsumerGroupDescribeResponseV1(r: Reader): ConsumerGroupDescribeResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_groups: ConsumerGroupDescribeResponseDescribedGroup[];
+  {
+    const n = r.compactArrayLength(20);
+    if (n < 0) throw unexpectedNull("ConsumerGroupDescribeResponse.Groups");
+    else {
+      const a: ConsumerGroupDescribeResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeConsumerGroupDescribeResponseDescribedGroupV1(r);
+      f_groups = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    groups: f_groups,
+    _tagged,
+  };
+}
+
+function encodeConsumerGroupDescribeResponseMemberV1(w: Writer, m: ConsumerGroupDescribeResponseMemberInput): void {
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.compactString(f_memberId);
+  const f_instanceId = m.instanceId === undefined ? null : m.instanceId;
+  w.compactNullableString(f_instanceId);
+  const f_rackId = m.rackId === undefined ? null : m.rackId;
+  w.compactNullableString(f_rackId);
+  const f_memberEpoch = m.memberEpoch === undefined ? 0 : m.memberEpoch;
+  w.int32(f_memberEpoch);
+  const f_clientId = m.clientId === undefined ? "" : m.clientId;
+  w.compactString(f_clientId);
+  const f_clientHost = m.clientHost === undefined ? "" : m.clientHost;
+  w.compactString(f_clientHost);
+  const f_subscribedTopicNames = m.subscribedTopicNames === undefined ? [] : m.subscribedTopicNames;
+  {
+    w.uvarint(f_subscribedTopicNames.length + 1);
+    for (let i = 0; i < f_subscribedTopicNames.length; i++) w.compactString(f_subscribedTopicNames[i]!);
+  }
+  const f_subscribedTopicRegex = m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex;
+  w.compactNullableString(f_subscribedTopicRegex);
+  const f_assignment = m.assignment === undefined ? defaultConsumerGroupDescribeResponseAssignment() : m.assignment;
+  encodeConsumerGroupDescribeResponseAssignmentV0(w, f_assignment);
+  const f_targetAssignment = m.targetAssignment === undefined ? defaultConsumerGroupDescribeResponseAssignment() : m.targetAssignment;
+  encodeConsumerGroupDescribeResponseAssignmentV0(w, f_targetAssignment);
+  const f_memberType = m.memberType === undefined ? -1 : m.memberType;
+  w.int8(f_memberType);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeConsumerGroupDescribeResponseDescribedGroupV1(w: Writer, m: ConsumerGroupDescribeResponseDescribedGroupInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_groupState = m.groupState === undefined ? "" : m.groupState;
+  w.compactString(f_groupState);
+  const f_groupEpoch = m.groupEpoch === undefined ? 0 : m.groupEpoch;
+  w.int32(f_groupEpoch);
+  const f_assignmentEpoch = m.assignmentEpoch === undefined ? 0 : m.assignmentEpoch;
+  w.int32(f_assignmentEpoch);
+  const f_assignorName = m.assignorName === undefined ? "" : m.assignorName;
+  w.compactString(f_assignorName);
+  const f_members = m.members === undefined ? [] : m.members;
+  {
+    w.uvarint(f_members.length + 1);
+    for (let i = 0; i < f_members.length; i++) encodeConsumerGroupDescribeResponseMemberV1(w, f_members[i]!);
+  }
+  const f_authorizedOperations = m.authorizedOperations === undefined ? -2147483648 : m.authorizedOperations;
+  w.int32(f_authorizedOperations);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeConsumerGroupDescribeResponseV1(w: Writer, m: ConsumerGroupDescribeResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_groups = m.groups === undefined ? [] : m.groups;
+  {
+    w.uvarint(f_groups.length + 1);
+    for (let i = 0; i < f_groups.length; i++) encodeConsumerGroupDescribeResponseDescribedGroupV1(w, f_groups[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ConsumerGroupDescribeResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeConsumerGroupDescribeResponseByVersion: (((r: Reader) => ConsumerGroupDescribeResponse) | undefined)[] = [decodeConsumerGroupDescribeResponseV0, decodeConsumerGroupDescribeResponseV1];
 
 export function decodeConsumerGroupDescribeResponse(r: Reader, version: number): ConsumerGroupDescribeResponse {
   const f = decodeConsumerGroupDescribeResponseByVersion[version];
@@ -528,7 +706,7 @@ export function decodeConsumerGroupDescribeResponse(r: Reader, version: number):
   return f(r);
 }
 
-const encodeConsumerGroupDescribeResponseByVersion: (((w: Writer, m: ConsumerGroupDescribeResponseInput) => void) | undefined)[] = [encodeConsumerGroupDescribeResponseV0];
+const encodeConsumerGroupDescribeResponseByVersion: (((w: Writer, m: ConsumerGroupDescribeResponseInput) => void) | undefined)[] = [encodeConsumerGroupDescribeResponseV0, encodeConsumerGroupDescribeResponseV1];
 
 export function encodeConsumerGroupDescribeResponse(w: Writer, version: number, m: ConsumerGroupDescribeResponseInput): void {
   const f = encodeConsumerGroupDescribeResponseByVersion[version];

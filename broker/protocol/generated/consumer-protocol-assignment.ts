@@ -8,28 +8,36 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- ConsumerProtocolAssignment
 
 export interface ConsumerProtocolAssignment {
+  /** The list of topics and partitions assigned to this consumer. */
   assignedPartitions: ConsumerProtocolAssignmentTopicPartition[];
+  /** User data. */
   userData: Buffer | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ConsumerProtocolAssignmentInput {
+  /** The list of topics and partitions assigned to this consumer. */
   assignedPartitions?: ConsumerProtocolAssignmentTopicPartitionInput[];
+  /** User data. */
   userData?: Buffer | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ConsumerProtocolAssignmentTopicPartition {
+  /** The topic name. */
   topic: string;
+  /** The list of partitions assigned to this consumer. */
   partitions: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ConsumerProtocolAssignmentTopicPartitionInput {
+  /** The topic name. */
   topic?: string;
+  /** The list of partitions assigned to this consumer. */
   partitions?: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

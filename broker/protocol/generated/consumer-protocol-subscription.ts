@@ -8,34 +8,48 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- ConsumerProtocolSubscription
 
 export interface ConsumerProtocolSubscription {
+  /** The topics that the member wants to consume. */
   topics: string[];
+  /** User data that will be passed back to the consumer. */
   userData: Buffer | null;
+  /** The partitions that the member owns. */
   ownedPartitions: ConsumerProtocolSubscriptionTopicPartition[];
+  /** The generation id of the member. */
   generationId: number;
+  /** The rack id of the member. */
   rackId: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ConsumerProtocolSubscriptionInput {
+  /** The topics that the member wants to consume. */
   topics?: string[];
+  /** User data that will be passed back to the consumer. */
   userData?: Buffer | null;
+  /** The partitions that the member owns. */
   ownedPartitions?: ConsumerProtocolSubscriptionTopicPartitionInput[];
+  /** The generation id of the member. */
   generationId?: number;
+  /** The rack id of the member. */
   rackId?: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ConsumerProtocolSubscriptionTopicPartition {
+  /** The topic name. */
   topic: string;
+  /** The partition ids. */
   partitions: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ConsumerProtocolSubscriptionTopicPartitionInput {
+  /** The topic name. */
   topic?: string;
+  /** The partition ids. */
   partitions?: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

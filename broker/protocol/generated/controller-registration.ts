@@ -14,9 +14,9 @@ export interface ControllerRegistrationRequest {
   incarnationId: string;
   /** Set if the required configurations for ZK migration are present. */
   zkMigrationReady: boolean;
-  /** The listeners of this controller */
+  /** The listeners of this controller. */
   listeners: ControllerRegistrationRequestListener[];
-  /** The features on this controller */
+  /** The features on this controller. */
   features: ControllerRegistrationRequestFeature[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -29,9 +29,9 @@ export interface ControllerRegistrationRequestInput {
   incarnationId?: string;
   /** Set if the required configurations for ZK migration are present. */
   zkMigrationReady?: boolean;
-  /** The listeners of this controller */
+  /** The listeners of this controller. */
   listeners?: ControllerRegistrationRequestListenerInput[];
-  /** The features on this controller */
+  /** The features on this controller. */
   features?: ControllerRegistrationRequestFeatureInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

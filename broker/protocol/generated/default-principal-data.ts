@@ -8,9 +8,9 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- DefaultPrincipalData
 
 export interface DefaultPrincipalData {
-  /** The principal type */
+  /** The principal type. */
   type: string;
-  /** The principal name */
+  /** The principal name. */
   name: string;
   /** Whether the principal was authenticated by a delegation token on the forwarding broker. */
   tokenAuthenticated: boolean;
@@ -19,9 +19,9 @@ export interface DefaultPrincipalData {
 }
 
 export interface DefaultPrincipalDataInput {
-  /** The principal type */
+  /** The principal type. */
   type?: string;
-  /** The principal name */
+  /** The principal name. */
   name?: string;
   /** Whether the principal was authenticated by a delegation token on the forwarding broker. */
   tokenAuthenticated?: boolean;

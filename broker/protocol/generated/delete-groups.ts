@@ -78,9 +78,9 @@ function encodeDeleteGroupsRequestV2(w: Writer, m: DeleteGroupsRequestInput): vo
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DeleteGroupsRequestVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const DeleteGroupsRequestVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDeleteGroupsRequestByVersion: (((r: Reader) => DeleteGroupsRequest) | undefined)[] = [decodeDeleteGroupsRequestV0, decodeDeleteGroupsRequestV0, decodeDeleteGroupsRequestV2];
+const decodeDeleteGroupsRequestByVersion: (((r: Reader) => DeleteGroupsRequest) | undefined)[] = [decodeDeleteGroupsRequestV0, decodeDeleteGroupsRequestV0, decodeDeleteGroupsRequestV2, decodeDeleteGroupsRequestV2];
 
 export function decodeDeleteGroupsRequest(r: Reader, version: number): DeleteGroupsRequest {
   const f = decodeDeleteGroupsRequestByVersion[version];
@@ -88,7 +88,7 @@ export function decodeDeleteGroupsRequest(r: Reader, version: number): DeleteGro
   return f(r);
 }
 
-const encodeDeleteGroupsRequestByVersion: (((w: Writer, m: DeleteGroupsRequestInput) => void) | undefined)[] = [encodeDeleteGroupsRequestV0, encodeDeleteGroupsRequestV0, encodeDeleteGroupsRequestV2];
+const encodeDeleteGroupsRequestByVersion: (((w: Writer, m: DeleteGroupsRequestInput) => void) | undefined)[] = [encodeDeleteGroupsRequestV0, encodeDeleteGroupsRequestV0, encodeDeleteGroupsRequestV2, encodeDeleteGroupsRequestV2];
 
 export function encodeDeleteGroupsRequest(w: Writer, version: number, m: DeleteGroupsRequestInput): void {
   const f = encodeDeleteGroupsRequestByVersion[version];
@@ -101,7 +101,7 @@ export function encodeDeleteGroupsRequest(w: Writer, version: number, m: DeleteG
 export interface DeleteGroupsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
-  /** The deletion results */
+  /** The deletion results. */
   results: DeleteGroupsResponseDeletableGroupResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -110,26 +110,30 @@ export interface DeleteGroupsResponse {
 export interface DeleteGroupsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
-  /** The deletion results */
+  /** The deletion results. */
   results?: DeleteGroupsResponseDeletableGroupResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DeleteGroupsResponseDeletableGroupResult {
-  /** The group id */
+  /** The group id. */
   groupId: string;
   /** The deletion error, or 0 if the deletion succeeded. */
   errorCode: number;
+  /** The error message, or null if there was no error. */
+  errorMessage: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DeleteGroupsResponseDeletableGroupResultInput {
-  /** The group id */
+  /** The group id. */
   groupId?: string;
   /** The deletion error, or 0 if the deletion succeeded. */
   errorCode?: number;
+  /** The error message, or null if there was no error. */
+  errorMessage?: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -138,6 +142,7 @@ export function defaultDeleteGroupsResponseDeletableGroupResult(): DeleteGroupsR
   return {
     groupId: "",
     errorCode: 0,
+    errorMessage: null,
     _tagged: undefined,
   };
 }
@@ -148,6 +153,7 @@ function decodeDeleteGroupsResponseDeletableGroupResultV0(r: Reader): DeleteGrou
   return {
     groupId: f_groupId,
     errorCode: f_errorCode,
+    errorMessage: null,
     _tagged: undefined,
   };
 }
@@ -200,6 +206,7 @@ function decodeDeleteGroupsResponseDeletableGroupResultV2(r: Reader): DeleteGrou
   return {
     groupId: f_groupId,
     errorCode: f_errorCode,
+    errorMessage: null,
     _tagged,
   };
 }
@@ -248,9 +255,73 @@ function encodeDeleteGroupsResponseV2(w: Writer, m: DeleteGroupsResponseInput): 
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DeleteGroupsResponseVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+function decodeDeleteGroupsResponseDeletableGroupResultV3(r: Reader): DeleteGroupsResponseDeletableGroupResult {
+  const f_groupId = r.compactString();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: f_groupId,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    _tagged,
+  };
+}
 
-const decodeDeleteGroupsResponseByVersion: (((r: Reader) => DeleteGroupsResponse) | undefined)[] = [decodeDeleteGroupsResponseV0, decodeDeleteGroupsResponseV0, decodeDeleteGroupsResponseV2];
+function decodeDeleteGroupsResponseV3(r: Reader): DeleteGroupsResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_results: DeleteGroupsResponseDeletableGroupResult[];
+  {
+    const n = r.compactArrayLength(5);
+    if (n < 0) throw unexpectedNull("DeleteGroupsResponse.Results");
+    else {
+      const a: DeleteGroupsResponseDeletableGroupResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteGroupsResponseDeletableGroupResultV3(r);
+      f_results = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    results: f_results,
+    _tagged,
+  };
+}
+
+function encodeDeleteGroupsResponseDeletableGroupResultV3(w: Writer, m: DeleteGroupsResponseDeletableGroupResultInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeDeleteGroupsResponseV3(w: Writer, m: DeleteGroupsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_results = m.results === undefined ? [] : m.results;
+  {
+    w.uvarint(f_results.length + 1);
+    for (let i = 0; i < f_results.length; i++) encodeDeleteGroupsResponseDeletableGroupResultV3(w, f_results[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const DeleteGroupsResponseVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+
+const decodeDeleteGroupsResponseByVersion: (((r: Reader) => DeleteGroupsResponse) | undefined)[] = [decodeDeleteGroupsResponseV0, decodeDeleteGroupsResponseV0, decodeDeleteGroupsResponseV2, decodeDeleteGroupsResponseV3];
 
 export function decodeDeleteGroupsResponse(r: Reader, version: number): DeleteGroupsResponse {
   const f = decodeDeleteGroupsResponseByVersion[version];
@@ -258,7 +329,7 @@ export function decodeDeleteGroupsResponse(r: Reader, version: number): DeleteGr
   return f(r);
 }
 
-const encodeDeleteGroupsResponseByVersion: (((w: Writer, m: DeleteGroupsResponseInput) => void) | undefined)[] = [encodeDeleteGroupsResponseV0, encodeDeleteGroupsResponseV0, encodeDeleteGroupsResponseV2];
+const encodeDeleteGroupsResponseByVersion: (((w: Writer, m: DeleteGroupsResponseInput) => void) | undefined)[] = [encodeDeleteGroupsResponseV0, encodeDeleteGroupsResponseV0, encodeDeleteGroupsResponseV2, encodeDeleteGroupsResponseV3];
 
 export function encodeDeleteGroupsResponse(w: Writer, version: number, m: DeleteGroupsResponseInput): void {
   const f = encodeDeleteGroupsResponseByVersion[version];

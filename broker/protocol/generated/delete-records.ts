@@ -46,7 +46,7 @@ export interface DeleteRecordsRequestDeleteRecordsTopicInput {
 export interface DeleteRecordsRequestDeleteRecordsPartition {
   /** The partition index. */
   partitionIndex: number;
-  /** The deletion offset. */
+  /** The deletion offset. -1 means that records should be truncated to the high watermark. */
   offset: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -55,7 +55,7 @@ export interface DeleteRecordsRequestDeleteRecordsPartition {
 export interface DeleteRecordsRequestDeleteRecordsPartitionInput {
   /** The partition index. */
   partitionIndex?: number;
-  /** The deletion offset. */
+  /** The deletion offset. -1 means that records should be truncated to the high watermark. */
   offset?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -164,7 +164,7 @@ function encodeDeleteShareGroupStateRequestV0(w: Writer, m: DeleteShareGroupStat
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DeleteShareGroupStateRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: true } as const;
+export const DeleteShareGroupStateRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
 
 const decodeDeleteShareGroupStateRequestByVersion: (((r: Reader) => DeleteShareGroupStateRequest) | undefined)[] = [decodeDeleteShareGroupStateRequestV0];
 
@@ -185,21 +185,21 @@ export function encodeDeleteShareGroupStateRequest(w: Writer, version: number, m
 // ---------------------------------------------------------------- DeleteShareGroupStateResponse
 
 export interface DeleteShareGroupStateResponse {
-  /** The delete results */
+  /** The delete results. */
   results: DeleteShareGroupStateResponseDeleteStateResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DeleteShareGroupStateResponseInput {
-  /** The delete results */
+  /** The delete results. */
   results?: DeleteShareGroupStateResponseDeleteStateResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DeleteShareGroupStateResponseDeleteStateResult {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId: string;
   /** The results for the partitions. */
   partitions: DeleteShareGroupStateResponsePartitionResult[];
@@ -208,7 +208,7 @@ export interface DeleteShareGroupStateResponseDeleteStateResult {
 }
 
 export interface DeleteShareGroupStateResponseDeleteStateResultInput {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId?: string;
   /** The results for the partitions. */
   partitions?: DeleteShareGroupStateResponsePartitionResultInput[];

@@ -12,6 +12,8 @@ export interface DescribeClusterRequest {
   includeClusterAuthorizedOperations: boolean;
   /** The endpoint type to describe. 1=brokers, 2=controllers. */
   endpointType: number;
+  /** Whether to include fenced brokers when listing brokers. */
+  includeFencedBrokers: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -21,6 +23,8 @@ export interface DescribeClusterRequestInput {
   includeClusterAuthorizedOperations?: boolean;
   /** The endpoint type to describe. 1=brokers, 2=controllers. */
   endpointType?: number;
+  /** Whether to include fenced brokers when listing brokers. */
+  includeFencedBrokers?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -36,6 +40,7 @@ function decodeDescribeClusterRequestV0(r: Reader): DescribeClusterRequest {
   return {
     includeClusterAuthorizedOperations: f_includeClusterAuthorizedOperations,
     endpointType: 1,
+    includeFencedBrokers: false,
     _tagged,
   };
 }
@@ -44,6 +49,7 @@ function encodeDescribeClusterRequestV0(w: Writer, m: DescribeClusterRequestInpu
   const f_includeClusterAuthorizedOperations = m.includeClusterAuthorizedOperations === undefined ? false : m.includeClusterAuthorizedOperations;
   w.bool(f_includeClusterAuthorizedOperations);
   if (m.endpointType !== undefined && m.endpointType !== 1) throw fieldVersionError("DescribeClusterRequest.EndpointType", 0);
+  if (m.includeFencedBrokers !== undefined && m.includeFencedBrokers !== false) throw fieldVersionError("DescribeClusterRequest.IncludeFencedBrokers", 0);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -59,6 +65,7 @@ function decodeDescribeClusterRequestV1(r: Reader): DescribeClusterRequest {
   return {
     includeClusterAuthorizedOperations: f_includeClusterAuthorizedOperations,
     endpointType: f_endpointType,
+    includeFencedBrokers: false,
     _tagged,
   };
 }
@@ -68,12 +75,41 @@ function encodeDescribeClusterRequestV1(w: Writer, m: DescribeClusterRequestInpu
   w.bool(f_includeClusterAuthorizedOperations);
   const f_endpointType = m.endpointType === undefined ? 1 : m.endpointType;
   w.int8(f_endpointType);
+  if (m.includeFencedBrokers !== undefined && m.includeFencedBrokers !== false) throw fieldVersionError("DescribeClusterRequest.IncludeFencedBrokers", 1);
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeClusterRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+function decodeDescribeClusterRequestV2(r: Reader): DescribeClusterRequest {
+  const f_includeClusterAuthorizedOperations = r.bool();
+  const f_endpointType = r.int8();
+  const f_includeFencedBrokers = r.bool();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    includeClusterAuthorizedOperations: f_includeClusterAuthorizedOperations,
+    endpointType: f_endpointType,
+    includeFencedBrokers: f_includeFencedBrokers,
+    _tagged,
+  };
+}
 
-const decodeDescribeClusterRequestByVersion: (((r: Reader) => DescribeClusterRequest) | undefined)[] = [decodeDescribeClusterRequestV0, decodeDescribeClusterRequestV1];
+function encodeDescribeClusterRequestV2(w: Writer, m: DescribeClusterRequestInput): void {
+  const f_includeClusterAuthorizedOperations = m.includeClusterAuthorizedOperations === undefined ? false : m.includeClusterAuthorizedOperations;
+  w.bool(f_includeClusterAuthorizedOperations);
+  const f_endpointType = m.endpointType === undefined ? 1 : m.endpointType;
+  w.int8(f_endpointType);
+  const f_includeFencedBrokers = m.includeFencedBrokers === undefined ? false : m.includeFencedBrokers;
+  w.bool(f_includeFencedBrokers);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const DescribeClusterRequestVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeDescribeClusterRequestByVersion: (((r: Reader) => DescribeClusterRequest) | undefined)[] = [decodeDescribeClusterRequestV0, decodeDescribeClusterRequestV1, decodeDescribeClusterRequestV2];
 
 export function decodeDescribeClusterRequest(r: Reader, version: number): DescribeClusterRequest {
   const f = decodeDescribeClusterRequestByVersion[version];
@@ -81,7 +117,7 @@ export function decodeDescribeClusterRequest(r: Reader, version: number): Descri
   return f(r);
 }
 
-const encodeDescribeClusterRequestByVersion: (((w: Writer, m: DescribeClusterRequestInput) => void) | undefined)[] = [encodeDescribeClusterRequestV0, encodeDescribeClusterRequestV1];
+const encodeDescribeClusterRequestByVersion: (((w: Writer, m: DescribeClusterRequestInput) => void) | undefined)[] = [encodeDescribeClusterRequestV0, encodeDescribeClusterRequestV1, encodeDescribeClusterRequestV2];
 
 export function encodeDescribeClusterRequest(w: Writer, version: number, m: DescribeClusterRequestInput): void {
   const f = encodeDescribeClusterRequestByVersion[version];
@@ -94,7 +130,7 @@ export function encodeDescribeClusterRequest(w: Writer, version: number, m: Desc
 export interface DescribeClusterResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
-  /** The top-level error code, or 0 if there was no error */
+  /** The top-level error code, or 0 if there was no error. */
   errorCode: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage: string | null;
@@ -102,7 +138,7 @@ export interface DescribeClusterResponse {
   endpointType: number;
   /** The cluster ID that responding broker belongs to. */
   clusterId: string;
-  /** The ID of the controller broker. */
+  /** The ID of the controller. When handled by a controller, returns the current voter leader ID. When handled by a broker, returns a random alive broker ID as a fallback. */
   controllerId: number;
   /** Each broker in the response. */
   brokers: DescribeClusterResponseDescribeClusterBroker[];
@@ -115,7 +151,7 @@ export interface DescribeClusterResponse {
 export interface DescribeClusterResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
-  /** The top-level error code, or 0 if there was no error */
+  /** The top-level error code, or 0 if there was no error. */
   errorCode?: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage?: string | null;
@@ -123,7 +159,7 @@ export interface DescribeClusterResponseInput {
   endpointType?: number;
   /** The cluster ID that responding broker belongs to. */
   clusterId?: string;
-  /** The ID of the controller broker. */
+  /** The ID of the controller. When handled by a controller, returns the current voter leader ID. When handled by a broker, returns a random alive broker ID as a fallback. */
   controllerId?: number;
   /** Each broker in the response. */
   brokers?: DescribeClusterResponseDescribeClusterBrokerInput[];
@@ -142,6 +178,8 @@ export interface DescribeClusterResponseDescribeClusterBroker {
   port: number;
   /** The rack of the broker, or null if it has not been assigned to a rack. */
   rack: string | null;
+  /** Whether the broker is fenced */
+  isFenced: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -155,6 +193,8 @@ export interface DescribeClusterResponseDescribeClusterBrokerInput {
   port?: number;
   /** The rack of the broker, or null if it has not been assigned to a rack. */
   rack?: string | null;
+  /** Whether the broker is fenced */
+  isFenced?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -165,6 +205,7 @@ export function defaultDescribeClusterResponseDescribeClusterBroker(): DescribeC
     host: "",
     port: 0,
     rack: null,
+    isFenced: false,
     _tagged: undefined,
   };
 }
@@ -185,6 +226,7 @@ function decodeDescribeClusterResponseDescribeClusterBrokerV0(r: Reader): Descri
     host: f_host,
     port: f_port,
     rack: f_rack,
+    isFenced: false,
     _tagged,
   };
 }
@@ -234,6 +276,7 @@ function encodeDescribeClusterResponseDescribeClusterBrokerV0(w: Writer, m: Desc
   w.int32(f_port);
   const f_rack = m.rack === undefined ? null : m.rack;
   w.compactNullableString(f_rack);
+  if (m.isFenced !== undefined && m.isFenced !== false) throw fieldVersionError("DescribeClusterResponse.IsFenced", 0);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -296,6 +339,19 @@ function decodeDescribeClusterResponseV1(r: Reader): DescribeClusterResponse {
   };
 }
 
+function encodeDescribeClusterResponseDescribeClusterBrokerV1(w: Writer, m: DescribeClusterResponseDescribeClusterBrokerInput): void {
+  const f_brokerId = m.brokerId === undefined ? 0 : m.brokerId;
+  w.int32(f_brokerId);
+  const f_host = m.host === undefined ? "" : m.host;
+  w.compactString(f_host);
+  const f_port = m.port === undefined ? 0 : m.port;
+  w.int32(f_port);
+  const f_rack = m.rack === undefined ? null : m.rack;
+  w.compactNullableString(f_rack);
+  if (m.isFenced !== undefined && m.isFenced !== false) throw fieldVersionError("DescribeClusterResponse.IsFenced", 1);
+  writeUnknownTagged(w, m._tagged);
+}
+
 function encodeDescribeClusterResponseV1(w: Writer, m: DescribeClusterResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
@@ -312,16 +368,112 @@ function encodeDescribeClusterResponseV1(w: Writer, m: DescribeClusterResponseIn
   const f_brokers = m.brokers === undefined ? [] : m.brokers;
   {
     w.uvarint(f_brokers.length + 1);
-    for (let i = 0; i < f_brokers.length; i++) encodeDescribeClusterResponseDescribeClusterBrokerV0(w, f_brokers[i]!);
+    for (let i = 0; i < f_brokers.length; i++) encodeDescribeClusterResponseDescribeClusterBrokerV1(w, f_brokers[i]!);
   }
   const f_clusterAuthorizedOperations = m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations;
   w.int32(f_clusterAuthorizedOperations);
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeClusterResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+function decodeDescribeClusterResponseDescribeClusterBrokerV2(r: Reader): DescribeClusterResponseDescribeClusterBroker {
+  const f_brokerId = r.int32();
+  const f_host = r.compactString();
+  const f_port = r.int32();
+  const f_rack = r.compactNullableString();
+  const f_isFenced = r.bool();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    brokerId: f_brokerId,
+    host: f_host,
+    port: f_port,
+    rack: f_rack,
+    isFenced: f_isFenced,
+    _tagged,
+  };
+}
 
-const decodeDescribeClusterResponseByVersion: (((r: Reader) => DescribeClusterResponse) | undefined)[] = [decodeDescribeClusterResponseV0, decodeDescribeClusterResponseV1];
+function decodeDescribeClusterResponseV2(r: Reader): DescribeClusterResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  const f_endpointType = r.int8();
+  const f_clusterId = r.compactString();
+  const f_controllerId = r.int32();
+  let f_brokers: DescribeClusterResponseDescribeClusterBroker[];
+  {
+    const n = r.compactArrayLength(12);
+    if (n < 0) throw unexpectedNull("DescribeClusterResponse.Brokers");
+    else {
+      const a: DescribeClusterResponseDescribeClusterBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeClusterResponseDescribeClusterBrokerV2(r);
+      f_brokers = a;
+    }
+  }
+  const f_clusterAuthorizedOperations = r.int32();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    endpointType: f_endpointType,
+    clusterId: f_clusterId,
+    controllerId: f_controllerId,
+    brokers: f_brokers,
+    clusterAuthorizedOperations: f_clusterAuthorizedOperations,
+    _tagged,
+  };
+}
+
+function encodeDescribeClusterResponseDescribeClusterBrokerV2(w: Writer, m: DescribeClusterResponseDescribeClusterBrokerInput): void {
+  const f_brokerId = m.brokerId === undefined ? 0 : m.brokerId;
+  w.int32(f_brokerId);
+  const f_host = m.host === undefined ? "" : m.host;
+  w.compactString(f_host);
+  const f_port = m.port === undefined ? 0 : m.port;
+  w.int32(f_port);
+  const f_rack = m.rack === undefined ? null : m.rack;
+  w.compactNullableString(f_rack);
+  const f_isFenced = m.isFenced === undefined ? false : m.isFenced;
+  w.bool(f_isFenced);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeDescribeClusterResponseV2(w: Writer, m: DescribeClusterResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_endpointType = m.endpointType === undefined ? 1 : m.endpointType;
+  w.int8(f_endpointType);
+  const f_clusterId = m.clusterId === undefined ? "" : m.clusterId;
+  w.compactString(f_clusterId);
+  const f_controllerId = m.controllerId === undefined ? -1 : m.controllerId;
+  w.int32(f_controllerId);
+  const f_brokers = m.brokers === undefined ? [] : m.brokers;
+  {
+    w.uvarint(f_brokers.length + 1);
+    for (let i = 0; i < f_brokers.length; i++) encodeDescribeClusterResponseDescribeClusterBrokerV2(w, f_brokers[i]!);
+  }
+  const f_clusterAuthorizedOperations = m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations;
+  w.int32(f_clusterAuthorizedOperations);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const DescribeClusterResponseVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeDescribeClusterResponseByVersion: (((r: Reader) => DescribeClusterResponse) | undefined)[] = [decodeDescribeClusterResponseV0, decodeDescribeClusterResponseV1, decodeDescribeClusterResponseV2];
 
 export function decodeDescribeClusterResponse(r: Reader, version: number): DescribeClusterResponse {
   const f = decodeDescribeClusterResponseByVersion[version];
@@ -329,7 +481,7 @@ export function decodeDescribeClusterResponse(r: Reader, version: number): Descr
   return f(r);
 }
 
-const encodeDescribeClusterResponseByVersion: (((w: Writer, m: DescribeClusterResponseInput) => void) | undefined)[] = [encodeDescribeClusterResponseV0, encodeDescribeClusterResponseV1];
+const encodeDescribeClusterResponseByVersion: (((w: Writer, m: DescribeClusterResponseInput) => void) | undefined)[] = [encodeDescribeClusterResponseV0, encodeDescribeClusterResponseV1, encodeDescribeClusterResponseV2];
 
 export function encodeDescribeClusterResponse(w: Writer, version: number, m: DescribeClusterResponseInput): void {
   const f = encodeDescribeClusterResponseByVersion[version];

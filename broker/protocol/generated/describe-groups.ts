@@ -8,7 +8,7 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- DescribeGroupsRequest
 
 export interface DescribeGroupsRequest {
-  /** The names of the groups to describe */
+  /** The names of the groups to describe. */
   groups: string[];
   /** Whether to include authorized operations. */
   includeAuthorizedOperations: boolean;
@@ -17,7 +17,7 @@ export interface DescribeGroupsRequest {
 }
 
 export interface DescribeGroupsRequestInput {
-  /** The names of the groups to describe */
+  /** The names of the groups to describe. */
   groups?: string[];
   /** Whether to include authorized operations. */
   includeAuthorizedOperations?: boolean;
@@ -135,9 +135,9 @@ function encodeDescribeGroupsRequestV5(w: Writer, m: DescribeGroupsRequestInput)
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeGroupsRequestVersions = { min: 0, max: 5, flexibleMin: 5, latestUnstable: false } as const;
+export const DescribeGroupsRequestVersions = { min: 0, max: 6, flexibleMin: 5, latestUnstable: false } as const;
 
-const decodeDescribeGroupsRequestByVersion: (((r: Reader) => DescribeGroupsRequest) | undefined)[] = [decodeDescribeGroupsRequestV0, decodeDescribeGroupsRequestV0, decodeDescribeGroupsRequestV0, decodeDescribeGroupsRequestV3, decodeDescribeGroupsRequestV3, decodeDescribeGroupsRequestV5];
+const decodeDescribeGroupsRequestByVersion: (((r: Reader) => DescribeGroupsRequest) | undefined)[] = [decodeDescribeGroupsRequestV0, decodeDescribeGroupsRequestV0, decodeDescribeGroupsRequestV0, decodeDescribeGroupsRequestV3, decodeDescribeGroupsRequestV3, decodeDescribeGroupsRequestV5, decodeDescribeGroupsRequestV5];
 
 export function decodeDescribeGroupsRequest(r: Reader, version: number): DescribeGroupsRequest {
   const f = decodeDescribeGroupsRequestByVersion[version];
@@ -145,7 +145,7 @@ export function decodeDescribeGroupsRequest(r: Reader, version: number): Describ
   return f(r);
 }
 
-const encodeDescribeGroupsRequestByVersion: (((w: Writer, m: DescribeGroupsRequestInput) => void) | undefined)[] = [encodeDescribeGroupsRequestV0, encodeDescribeGroupsRequestV1, encodeDescribeGroupsRequestV2, encodeDescribeGroupsRequestV3, encodeDescribeGroupsRequestV3, encodeDescribeGroupsRequestV5];
+const encodeDescribeGroupsRequestByVersion: (((w: Writer, m: DescribeGroupsRequestInput) => void) | undefined)[] = [encodeDescribeGroupsRequestV0, encodeDescribeGroupsRequestV1, encodeDescribeGroupsRequestV2, encodeDescribeGroupsRequestV3, encodeDescribeGroupsRequestV3, encodeDescribeGroupsRequestV5, encodeDescribeGroupsRequestV5];
 
 export function encodeDescribeGroupsRequest(w: Writer, version: number, m: DescribeGroupsRequestInput): void {
   const f = encodeDescribeGroupsRequestByVersion[version];
@@ -176,6 +176,8 @@ export interface DescribeGroupsResponseInput {
 export interface DescribeGroupsResponseDescribedGroup {
   /** The describe error, or 0 if there was no error. */
   errorCode: number;
+  /** The describe error message, or null if there was no error. */
+  errorMessage: string | null;
   /** The group ID string. */
   groupId: string;
   /** The group state string, or the empty string. */
@@ -195,6 +197,8 @@ export interface DescribeGroupsResponseDescribedGroup {
 export interface DescribeGroupsResponseDescribedGroupInput {
   /** The describe error, or 0 if there was no error. */
   errorCode?: number;
+  /** The describe error message, or null if there was no error. */
+  errorMessage?: string | null;
   /** The group ID string. */
   groupId?: string;
   /** The group state string, or the empty string. */
@@ -212,7 +216,7 @@ export interface DescribeGroupsResponseDescribedGroupInput {
 }
 
 export interface DescribeGroupsResponseDescribedGroupMember {
-  /** The member ID assigned by the group coordinator. */
+  /** The member id. */
   memberId: string;
   /** The unique identifier of the consumer instance provided by end user. */
   groupInstanceId: string | null;
@@ -229,7 +233,7 @@ export interface DescribeGroupsResponseDescribedGroupMember {
 }
 
 export interface DescribeGroupsResponseDescribedGroupMemberInput {
-  /** The member ID assigned by the group coordinator. */
+  /** The member id. */
   memberId?: string;
   /** The unique identifier of the consumer instance provided by end user. */
   groupInstanceId?: string | null;
@@ -248,6 +252,7 @@ export interface DescribeGroupsResponseDescribedGroupMemberInput {
 export function defaultDescribeGroupsResponseDescribedGroup(): DescribeGroupsResponseDescribedGroup {
   return {
     errorCode: 0,
+    errorMessage: null,
     groupId: "",
     groupState: "",
     protocolType: "",
@@ -305,6 +310,7 @@ function decodeDescribeGroupsResponseDescribedGroupV0(r: Reader): DescribeGroups
   }
   return {
     errorCode: f_errorCode,
+    errorMessage: null,
     groupId: f_groupId,
     groupState: f_groupState,
     protocolType: f_protocolType,
@@ -349,6 +355,7 @@ function encodeDescribeGroupsResponseDescribedGroupMemberV0(w: Writer, m: Descri
 function encodeDescribeGroupsResponseDescribedGroupV0(w: Writer, m: DescribeGroupsResponseDescribedGroupInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.errorMessage !== undefined && m.errorMessage !== null) throw fieldVersionError("DescribeGroupsResponse.ErrorMessage", 0);
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
   const f_groupState = m.groupState === undefined ? "" : m.groupState;
@@ -395,6 +402,7 @@ function decodeDescribeGroupsResponseV1(r: Reader): DescribeGroupsResponse {
 function encodeDescribeGroupsResponseDescribedGroupV1(w: Writer, m: DescribeGroupsResponseDescribedGroupInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.errorMessage !== undefined && m.errorMessage !== null) throw fieldVersionError("DescribeGroupsResponse.ErrorMessage", 1);
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
   const f_groupState = m.groupState === undefined ? "" : m.groupState;
@@ -424,6 +432,7 @@ function encodeDescribeGroupsResponseV1(w: Writer, m: DescribeGroupsResponseInpu
 function encodeDescribeGroupsResponseDescribedGroupV2(w: Writer, m: DescribeGroupsResponseDescribedGroupInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.errorMessage !== undefined && m.errorMessage !== null) throw fieldVersionError("DescribeGroupsResponse.ErrorMessage", 2);
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
   const f_groupState = m.groupState === undefined ? "" : m.groupState;
@@ -469,6 +478,7 @@ function decodeDescribeGroupsResponseDescribedGroupV3(r: Reader): DescribeGroups
   const f_authorizedOperations = r.int32();
   return {
     errorCode: f_errorCode,
+    errorMessage: null,
     groupId: f_groupId,
     groupState: f_groupState,
     protocolType: f_protocolType,
@@ -501,6 +511,7 @@ function decodeDescribeGroupsResponseV3(r: Reader): DescribeGroupsResponse {
 function encodeDescribeGroupsResponseDescribedGroupV3(w: Writer, m: DescribeGroupsResponseDescribedGroupInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.errorMessage !== undefined && m.errorMessage !== null) throw fieldVersionError("DescribeGroupsResponse.ErrorMessage", 3);
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
   const f_groupState = m.groupState === undefined ? "" : m.groupState;
@@ -565,6 +576,7 @@ function decodeDescribeGroupsResponseDescribedGroupV4(r: Reader): DescribeGroups
   const f_authorizedOperations = r.int32();
   return {
     errorCode: f_errorCode,
+    errorMessage: null,
     groupId: f_groupId,
     groupState: f_groupState,
     protocolType: f_protocolType,
@@ -612,6 +624,7 @@ function encodeDescribeGroupsResponseDescribedGroupMemberV4(w: Writer, m: Descri
 function encodeDescribeGroupsResponseDescribedGroupV4(w: Writer, m: DescribeGroupsResponseDescribedGroupInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.errorMessage !== undefined && m.errorMessage !== null) throw fieldVersionError("DescribeGroupsResponse.ErrorMessage", 4);
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
   const f_groupState = m.groupState === undefined ? "" : m.groupState;
@@ -688,6 +701,7 @@ function decodeDescribeGroupsResponseDescribedGroupV5(r: Reader): DescribeGroups
   }
   return {
     errorCode: f_errorCode,
+    errorMessage: null,
     groupId: f_groupId,
     groupState: f_groupState,
     protocolType: f_protocolType,
@@ -742,6 +756,7 @@ function encodeDescribeGroupsResponseDescribedGroupMemberV5(w: Writer, m: Descri
 function encodeDescribeGroupsResponseDescribedGroupV5(w: Writer, m: DescribeGroupsResponseDescribedGroupInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.errorMessage !== undefined && m.errorMessage !== null) throw fieldVersionError("DescribeGroupsResponse.ErrorMessage", 5);
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.compactString(f_groupId);
   const f_groupState = m.groupState === undefined ? "" : m.groupState;
@@ -771,9 +786,105 @@ function encodeDescribeGroupsResponseV5(w: Writer, m: DescribeGroupsResponseInpu
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeGroupsResponseVersions = { min: 0, max: 5, flexibleMin: 5, latestUnstable: false } as const;
+function decodeDescribeGroupsResponseDescribedGroupV6(r: Reader): DescribeGroupsResponseDescribedGroup {
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  const f_groupId = r.compactString();
+  const f_groupState = r.compactString();
+  const f_protocolType = r.compactString();
+  const f_protocolData = r.compactString();
+  let f_members: DescribeGroupsResponseDescribedGroupMember[];
+  {
+    const n = r.compactArrayLength(7);
+    if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Members");
+    else {
+      const a: DescribeGroupsResponseDescribedGroupMember[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupMemberV5(r);
+      f_members = a;
+    }
+  }
+  const f_authorizedOperations = r.int32();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    groupId: f_groupId,
+    groupState: f_groupState,
+    protocolType: f_protocolType,
+    protocolData: f_protocolData,
+    members: f_members,
+    authorizedOperations: f_authorizedOperations,
+    _tagged,
+  };
+}
 
-const decodeDescribeGroupsResponseByVersion: (((r: Reader) => DescribeGroupsResponse) | undefined)[] = [decodeDescribeGroupsResponseV0, decodeDescribeGroupsResponseV1, decodeDescribeGroupsResponseV1, decodeDescribeGroupsResponseV3, decodeDescribeGroupsResponseV4, decodeDescribeGroupsResponseV5];
+function decodeDescribeGroupsResponseV6(r: Reader): DescribeGroupsResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_groups: DescribeGroupsResponseDescribedGroup[];
+  {
+    const n = r.compactArrayLength(13);
+    if (n < 0) throw unexpectedNull("DescribeGroupsResponse.Groups");
+    else {
+      const a: DescribeGroupsResponseDescribedGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeGroupsResponseDescribedGroupV6(r);
+      f_groups = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    groups: f_groups,
+    _tagged,
+  };
+}
+
+function encodeDescribeGroupsResponseDescribedGroupV6(w: Writer, m: DescribeGroupsResponseDescribedGroupInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_groupState = m.groupState === undefined ? "" : m.groupState;
+  w.compactString(f_groupState);
+  const f_protocolType = m.protocolType === undefined ? "" : m.protocolType;
+  w.compactString(f_protocolType);
+  const f_protocolData = m.protocolData === undefined ? "" : m.protocolData;
+  w.compactString(f_protocolData);
+  const f_members = m.members === undefined ? [] : m.members;
+  {
+    w.uvarint(f_members.length + 1);
+    for (let i = 0; i < f_members.length; i++) encodeDescribeGroupsResponseDescribedGroupMemberV5(w, f_members[i]!);
+  }
+  const f_authorizedOperations = m.authorizedOperations === undefined ? -2147483648 : m.authorizedOperations;
+  w.int32(f_authorizedOperations);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeDescribeGroupsResponseV6(w: Writer, m: DescribeGroupsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_groups = m.groups === undefined ? [] : m.groups;
+  {
+    w.uvarint(f_groups.length + 1);
+    for (let i = 0; i < f_groups.length; i++) encodeDescribeGroupsResponseDescribedGroupV6(w, f_groups[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const DescribeGroupsResponseVersions = { min: 0, max: 6, flexibleMin: 5, latestUnstable: false } as const;
+
+const decodeDescribeGroupsResponseByVersion: (((r: Reader) => DescribeGroupsResponse) | undefined)[] = [decodeDescribeGroupsResponseV0, decodeDescribeGroupsResponseV1, decodeDescribeGroupsResponseV1, decodeDescribeGroupsResponseV3, decodeDescribeGroupsResponseV4, decodeDescribeGroupsResponseV5, decodeDescribeGroupsResponseV6];
 
 export function decodeDescribeGroupsResponse(r: Reader, version: number): DescribeGroupsResponse {
   const f = decodeDescribeGroupsResponseByVersion[version];
@@ -781,7 +892,7 @@ export function decodeDescribeGroupsResponse(r: Reader, version: number): Descri
   return f(r);
 }
 
-const encodeDescribeGroupsResponseByVersion: (((w: Writer, m: DescribeGroupsResponseInput) => void) | undefined)[] = [encodeDescribeGroupsResponseV0, encodeDescribeGroupsResponseV1, encodeDescribeGroupsResponseV2, encodeDescribeGroupsResponseV3, encodeDescribeGroupsResponseV4, encodeDescribeGroupsResponseV5];
+const encodeDescribeGroupsResponseByVersion: (((w: Writer, m: DescribeGroupsResponseInput) => void) | undefined)[] = [encodeDescribeGroupsResponseV0, encodeDescribeGroupsResponseV1, encodeDescribeGroupsResponseV2, encodeDescribeGroupsResponseV3, encodeDescribeGroupsResponseV4, encodeDescribeGroupsResponseV5, encodeDescribeGroupsResponseV6];
 
 export function encodeDescribeGroupsResponse(w: Writer, version: number, m: DescribeGroupsResponseInput): void {
   const f = encodeDescribeGroupsResponseByVersion[version];

@@ -22,7 +22,7 @@ export interface DescribeLogDirsRequestInput {
 }
 
 export interface DescribeLogDirsRequestDescribableLogDirTopic {
-  /** The topic name */
+  /** The topic name. */
   topic: string;
   /** The partition indexes. */
   partitions: number[];
@@ -31,7 +31,7 @@ export interface DescribeLogDirsRequestDescribableLogDirTopic {
 }
 
 export interface DescribeLogDirsRequestDescribableLogDirTopicInput {
-  /** The topic name */
+  /** The topic name. */
   topic?: string;
   /** The partition indexes. */
   partitions?: number[];
@@ -47,7 +47,7 @@ export function defaultDescribeLogDirsRequestDescribableLogDirTopic(): DescribeL
   };
 }
 
-function decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r: Reader): DescribeLogDirsRequestDescribableLogDirTopic {
+function decodeDescribeLogDirsRequestDescribableLogDirTopicV1(r: Reader): DescribeLogDirsRequestDescribableLogDirTopic {
   const f_topic = r.string();
   let f_partitions: number[];
   {
@@ -66,14 +66,14 @@ function decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r: Reader): Descri
   };
 }
 
-function decodeDescribeLogDirsRequestV0(r: Reader): DescribeLogDirsRequest {
+function decodeDescribeLogDirsRequestV1(r: Reader): DescribeLogDirsRequest {
   let f_topics: DescribeLogDirsRequestDescribableLogDirTopic[] | null;
   {
     const n = r.arrayLength(6);
     if (n < 0) f_topics = null;
     else {
       const a: DescribeLogDirsRequestDescribableLogDirTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsRequestDescribableLogDirTopicV1(r);
       f_topics = a;
     }
   }
@@ -83,7 +83,7 @@ function decodeDescribeLogDirsRequestV0(r: Reader): DescribeLogDirsRequest {
   };
 }
 
-function encodeDescribeLogDirsRequestDescribableLogDirTopicV0(w: Writer, m: DescribeLogDirsRequestDescribableLogDirTopicInput): void {
+function encodeDescribeLogDirsRequestDescribableLogDirTopicV1(w: Writer, m: DescribeLogDirsRequestDescribableLogDirTopicInput): void {
   const f_topic = m.topic === undefined ? "" : m.topic;
   w.string(f_topic);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
@@ -93,12 +93,12 @@ function encodeDescribeLogDirsRequestDescribableLogDirTopicV0(w: Writer, m: Desc
   }
 }
 
-function encodeDescribeLogDirsRequestV0(w: Writer, m: DescribeLogDirsRequestInput): void {
+function encodeDescribeLogDirsRequestV1(w: Writer, m: DescribeLogDirsRequestInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsRequestDescribableLogDirTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsRequestDescribableLogDirTopicV1(w, f_topics[i]!);
   }
 }
 
@@ -171,9 +171,9 @@ function encodeDescribeLogDirsRequestV2(w: Writer, m: DescribeLogDirsRequestInpu
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeLogDirsRequestVersions = { min: 0, max: 4, flexibleMin: 2, latestUnstable: false } as const;
+export const DescribeLogDirsRequestVersions = { min: 1, max: 5, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDescribeLogDirsRequestByVersion: (((r: Reader) => DescribeLogDirsRequest) | undefined)[] = [decodeDescribeLogDirsRequestV0, decodeDescribeLogDirsRequestV0, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2];
+const decodeDescribeLogDirsRequestByVersion: (((r: Reader) => DescribeLogDirsRequest) | undefined)[] = [undefined, decodeDescribeLogDirsRequestV1, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2];
 
 export function decodeDescribeLogDirsRequest(r: Reader, version: number): DescribeLogDirsRequest {
   const f = decodeDescribeLogDirsRequestByVersion[version];
@@ -181,7 +181,7 @@ export function decodeDescribeLogDirsRequest(r: Reader, version: number): Descri
   return f(r);
 }
 
-const encodeDescribeLogDirsRequestByVersion: (((w: Writer, m: DescribeLogDirsRequestInput) => void) | undefined)[] = [encodeDescribeLogDirsRequestV0, encodeDescribeLogDirsRequestV0, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2];
+const encodeDescribeLogDirsRequestByVersion: (((w: Writer, m: DescribeLogDirsRequestInput) => void) | undefined)[] = [undefined, encodeDescribeLogDirsRequestV1, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2];
 
 export function encodeDescribeLogDirsRequest(w: Writer, version: number, m: DescribeLogDirsRequestInput): void {
   const f = encodeDescribeLogDirsRequestByVersion[version];
@@ -218,12 +218,14 @@ export interface DescribeLogDirsResponseDescribeLogDirsResult {
   errorCode: number;
   /** The absolute log directory path. */
   logDir: string;
-  /** Each topic. */
+  /** The topics. */
   topics: DescribeLogDirsResponseDescribeLogDirsTopic[];
-  /** The total size in bytes of the volume the log directory is in. */
+  /** The total size in bytes of the volume the log directory is in. This value does not include the size of data stored in remote storage. */
   totalBytes: number;
-  /** The usable size in bytes of the volume the log directory is in. */
+  /** The usable size in bytes of the volume the log directory is in. This value does not include the size of data stored in remote storage. */
   usableBytes: number;
+  /** True if this log directory is cordoned. */
+  isCordoned: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -233,12 +235,14 @@ export interface DescribeLogDirsResponseDescribeLogDirsResultInput {
   errorCode?: number;
   /** The absolute log directory path. */
   logDir?: string;
-  /** Each topic. */
+  /** The topics. */
   topics?: DescribeLogDirsResponseDescribeLogDirsTopicInput[];
-  /** The total size in bytes of the volume the log directory is in. */
+  /** The total size in bytes of the volume the log directory is in. This value does not include the size of data stored in remote storage. */
   totalBytes?: number;
-  /** The usable size in bytes of the volume the log directory is in. */
+  /** The usable size in bytes of the volume the log directory is in. This value does not include the size of data stored in remote storage. */
   usableBytes?: number;
+  /** True if this log directory is cordoned. */
+  isCordoned?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -246,6 +250,7 @@ export interface DescribeLogDirsResponseDescribeLogDirsResultInput {
 export interface DescribeLogDirsResponseDescribeLogDirsTopic {
   /** The topic name. */
   name: string;
+  /** The partitions. */
   partitions: DescribeLogDirsResponseDescribeLogDirsPartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -254,6 +259,7 @@ export interface DescribeLogDirsResponseDescribeLogDirsTopic {
 export interface DescribeLogDirsResponseDescribeLogDirsTopicInput {
   /** The topic name. */
   name?: string;
+  /** The partitions. */
   partitions?: DescribeLogDirsResponseDescribeLogDirsPartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -264,7 +270,7 @@ export interface DescribeLogDirsResponseDescribeLogDirsPartition {
   partitionIndex: number;
   /** The size of the log segments in this partition in bytes. */
   partitionSize: number;
-  /** The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition) */
+  /** The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition). */
   offsetLag: number;
   /** True if this log is created by AlterReplicaLogDirsRequest and will replace the current log of the replica in the future. */
   isFutureKey: boolean;
@@ -277,7 +283,7 @@ export interface DescribeLogDirsResponseDescribeLogDirsPartitionInput {
   partitionIndex?: number;
   /** The size of the log segments in this partition in bytes. */
   partitionSize?: number;
-  /** The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition) */
+  /** The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition). */
   offsetLag?: number;
   /** True if this log is created by AlterReplicaLogDirsRequest and will replace the current log of the replica in the future. */
   isFutureKey?: boolean;
@@ -292,6 +298,7 @@ export function defaultDescribeLogDirsResponseDescribeLogDirsResult(): DescribeL
     topics: [],
     totalBytes: -1,
     usableBytes: -1,
+    isCordoned: false,
     _tagged: undefined,
   };
 }
@@ -314,7 +321,7 @@ export function defaultDescribeLogDirsResponseDescribeLogDirsPartition(): Descri
   };
 }
 
-function decodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(r: Reader): DescribeLogDirsResponseDescribeLogDirsPartition {
+function decodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(r: Reader): DescribeLogDirsResponseDescribeLogDirsPartition {
   const f_partitionIndex = r.int32();
   const f_partitionSize = r.int64();
   const f_offsetLag = r.int64();
@@ -328,7 +335,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(r: Reader): Des
   };
 }
 
-function decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r: Reader): DescribeLogDirsResponseDescribeLogDirsTopic {
+function decodeDescribeLogDirsResponseDescribeLogDirsTopicV1(r: Reader): DescribeLogDirsResponseDescribeLogDirsTopic {
   const f_name = r.string();
   let f_partitions: DescribeLogDirsResponseDescribeLogDirsPartition[];
   {
@@ -336,7 +343,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r: Reader): Describ
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Partitions");
     else {
       const a: DescribeLogDirsResponseDescribeLogDirsPartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(r);
       f_partitions = a;
     }
   }
@@ -347,7 +354,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r: Reader): Describ
   };
 }
 
-function decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r: Reader): DescribeLogDirsResponseDescribeLogDirsResult {
+function decodeDescribeLogDirsResponseDescribeLogDirsResultV1(r: Reader): DescribeLogDirsResponseDescribeLogDirsResult {
   const f_errorCode = r.int16();
   const f_logDir = r.string();
   let f_topics: DescribeLogDirsResponseDescribeLogDirsTopic[];
@@ -356,7 +363,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r: Reader): Descri
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Topics");
     else {
       const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV1(r);
       f_topics = a;
     }
   }
@@ -366,11 +373,12 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r: Reader): Descri
     topics: f_topics,
     totalBytes: -1,
     usableBytes: -1,
+    isCordoned: false,
     _tagged: undefined,
   };
 }
 
-function decodeDescribeLogDirsResponseV0(r: Reader): DescribeLogDirsResponse {
+function decodeDescribeLogDirsResponseV1(r: Reader): DescribeLogDirsResponse {
   const f_throttleTimeMs = r.int32();
   let f_results: DescribeLogDirsResponseDescribeLogDirsResult[];
   {
@@ -378,7 +386,7 @@ function decodeDescribeLogDirsResponseV0(r: Reader): DescribeLogDirsResponse {
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Results");
     else {
       const a: DescribeLogDirsResponseDescribeLogDirsResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV1(r);
       f_results = a;
     }
   }
@@ -390,7 +398,7 @@ function decodeDescribeLogDirsResponseV0(r: Reader): DescribeLogDirsResponse {
   };
 }
 
-function encodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsPartitionInput): void {
+function encodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_partitionSize = m.partitionSize === undefined ? 0 : m.partitionSize;
@@ -401,17 +409,17 @@ function encodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(w: Writer, m: D
   w.bool(f_isFutureKey);
 }
 
-function encodeDescribeLogDirsResponseDescribeLogDirsTopicV0(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsTopicInput): void {
+function encodeDescribeLogDirsResponseDescribeLogDirsTopicV1(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(w, f_partitions[i]!);
   }
 }
 
-function encodeDescribeLogDirsResponseDescribeLogDirsResultV0(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsResultInput): void {
+function encodeDescribeLogDirsResponseDescribeLogDirsResultV1(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsResultInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_logDir = m.logDir === undefined ? "" : m.logDir;
@@ -419,17 +427,17 @@ function encodeDescribeLogDirsResponseDescribeLogDirsResultV0(w: Writer, m: Desc
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsTopicV1(w, f_topics[i]!);
   }
 }
 
-function encodeDescribeLogDirsResponseV0(w: Writer, m: DescribeLogDirsResponseInput): void {
+function encodeDescribeLogDirsResponseV1(w: Writer, m: DescribeLogDirsResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_results = m.results === undefined ? [] : m.results;
   {
     w.int32(f_results.length);
-    for (let i = 0; i < f_results.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsResultV0(w, f_results[i]!);
+    for (let i = 0; i < f_results.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsResultV1(w, f_results[i]!);
   }
 }
 
@@ -503,6 +511,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV2(r: Reader): Descri
     topics: f_topics,
     totalBytes: -1,
     usableBytes: -1,
+    isCordoned: false,
     _tagged,
   };
 }
@@ -647,6 +656,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV4(r: Reader): Descri
     topics: f_topics,
     totalBytes: f_totalBytes,
     usableBytes: f_usableBytes,
+    isCordoned: false,
     _tagged,
   };
 }
@@ -708,9 +718,101 @@ function encodeDescribeLogDirsResponseV4(w: Writer, m: DescribeLogDirsResponseIn
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeLogDirsResponseVersions = { min: 0, max: 4, flexibleMin: 2, latestUnstable: false } as const;
+function decodeDescribeLogDirsResponseDescribeLogDirsResultV5(r: Reader): DescribeLogDirsResponseDescribeLogDirsResult {
+  const f_errorCode = r.int16();
+  const f_logDir = r.compactString();
+  let f_topics: DescribeLogDirsResponseDescribeLogDirsTopic[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Topics");
+    else {
+      const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV2(r);
+      f_topics = a;
+    }
+  }
+  const f_totalBytes = r.int64();
+  const f_usableBytes = r.int64();
+  const f_isCordoned = r.bool();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    errorCode: f_errorCode,
+    logDir: f_logDir,
+    topics: f_topics,
+    totalBytes: f_totalBytes,
+    usableBytes: f_usableBytes,
+    isCordoned: f_isCordoned,
+    _tagged,
+  };
+}
 
-const decodeDescribeLogDirsResponseByVersion: (((r: Reader) => DescribeLogDirsResponse) | undefined)[] = [decodeDescribeLogDirsResponseV0, decodeDescribeLogDirsResponseV0, decodeDescribeLogDirsResponseV2, decodeDescribeLogDirsResponseV3, decodeDescribeLogDirsResponseV4];
+function decodeDescribeLogDirsResponseV5(r: Reader): DescribeLogDirsResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  let f_results: DescribeLogDirsResponseDescribeLogDirsResult[];
+  {
+    const n = r.compactArrayLength(22);
+    if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Results");
+    else {
+      const a: DescribeLogDirsResponseDescribeLogDirsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV5(r);
+      f_results = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    results: f_results,
+    _tagged,
+  };
+}
+
+function encodeDescribeLogDirsResponseDescribeLogDirsResultV5(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsResultInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_logDir = m.logDir === undefined ? "" : m.logDir;
+  w.compactString(f_logDir);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsTopicV2(w, f_topics[i]!);
+  }
+  const f_totalBytes = m.totalBytes === undefined ? -1 : m.totalBytes;
+  w.int64(f_totalBytes);
+  const f_usableBytes = m.usableBytes === undefined ? -1 : m.usableBytes;
+  w.int64(f_usableBytes);
+  const f_isCordoned = m.isCordoned === undefined ? false : m.isCordoned;
+  w.bool(f_isCordoned);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeDescribeLogDirsResponseV5(w: Writer, m: DescribeLogDirsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_results = m.results === undefined ? [] : m.results;
+  {
+    w.uvarint(f_results.length + 1);
+    for (let i = 0; i < f_results.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsResultV5(w, f_results[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const DescribeLogDirsResponseVersions = { min: 1, max: 5, flexibleMin: 2, latestUnstable: false } as const;
+
+const decodeDescribeLogDirsResponseByVersion: (((r: Reader) => DescribeLogDirsResponse) | undefined)[] = [undefined, decodeDescribeLogDirsResponseV1, decodeDescribeLogDirsResponseV2, decodeDescribeLogDirsResponseV3, decodeDescribeLogDirsResponseV4, decodeDescribeLogDirsResponseV5];
 
 export function decodeDescribeLogDirsResponse(r: Reader, version: number): DescribeLogDirsResponse {
   const f = decodeDescribeLogDirsResponseByVersion[version];
@@ -718,7 +820,7 @@ export function decodeDescribeLogDirsResponse(r: Reader, version: number): Descr
   return f(r);
 }
 
-const encodeDescribeLogDirsResponseByVersion: (((w: Writer, m: DescribeLogDirsResponseInput) => void) | undefined)[] = [encodeDescribeLogDirsResponseV0, encodeDescribeLogDirsResponseV0, encodeDescribeLogDirsResponseV2, encodeDescribeLogDirsResponseV3, encodeDescribeLogDirsResponseV4];
+const encodeDescribeLogDirsResponseByVersion: (((w: Writer, m: DescribeLogDirsResponseInput) => void) | undefined)[] = [undefined, encodeDescribeLogDirsResponseV1, encodeDescribeLogDirsResponseV2, encodeDescribeLogDirsResponseV3, encodeDescribeLogDirsResponseV4, encodeDescribeLogDirsResponseV5];
 
 export function encodeDescribeLogDirsResponse(w: Writer, version: number, m: DescribeLogDirsResponseInput): void {
   const f = encodeDescribeLogDirsResponseByVersion[version];

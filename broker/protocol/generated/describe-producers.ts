@@ -8,12 +8,14 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- DescribeProducersRequest
 
 export interface DescribeProducersRequest {
+  /** The topics to list producers for. */
   topics: DescribeProducersRequestTopicRequest[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeProducersRequestInput {
+  /** The topics to list producers for. */
   topics?: DescribeProducersRequestTopicRequestInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -152,7 +154,7 @@ export interface DescribeProducersResponseInput {
 }
 
 export interface DescribeProducersResponseTopicResponse {
-  /** The topic name */
+  /** The topic name. */
   name: string;
   /** Each partition in the response. */
   partitions: DescribeProducersResponsePartitionResponse[];
@@ -161,7 +163,7 @@ export interface DescribeProducersResponseTopicResponse {
 }
 
 export interface DescribeProducersResponseTopicResponseInput {
-  /** The topic name */
+  /** The topic name. */
   name?: string;
   /** Each partition in the response. */
   partitions?: DescribeProducersResponsePartitionResponseInput[];
@@ -174,8 +176,9 @@ export interface DescribeProducersResponsePartitionResponse {
   partitionIndex: number;
   /** The partition error code, or 0 if there was no error. */
   errorCode: number;
-  /** The partition error message, which may be null if no additional details are available */
+  /** The partition error message, which may be null if no additional details are available. */
   errorMessage: string | null;
+  /** The active producers for the partition. */
   activeProducers: DescribeProducersResponseProducerState[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -186,30 +189,43 @@ export interface DescribeProducersResponsePartitionResponseInput {
   partitionIndex?: number;
   /** The partition error code, or 0 if there was no error. */
   errorCode?: number;
-  /** The partition error message, which may be null if no additional details are available */
+  /** The partition error message, which may be null if no additional details are available. */
   errorMessage?: string | null;
+  /** The active producers for the partition. */
   activeProducers?: DescribeProducersResponseProducerStateInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeProducersResponseProducerState {
+  /** The producer id. */
   producerId: number;
+  /** The producer epoch. */
   producerEpoch: number;
+  /** The last sequence number sent by the producer. */
   lastSequence: number;
+  /** The last timestamp sent by the producer. */
   lastTimestamp: number;
+  /** The current epoch of the producer group. */
   coordinatorEpoch: number;
+  /** The current transaction start offset of the producer. */
   currentTxnStartOffset: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeProducersResponseProducerStateInput {
+  /** The producer id. */
   producerId?: number;
+  /** The producer epoch. */
   producerEpoch?: number;
+  /** The last sequence number sent by the producer. */
   lastSequence?: number;
+  /** The last timestamp sent by the producer. */
   lastTimestamp?: number;
+  /** The current epoch of the producer group. */
   coordinatorEpoch?: number;
+  /** The current transaction start offset of the producer. */
   currentTxnStartOffset?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -8,12 +8,14 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- DescribeQuorumRequest
 
 export interface DescribeQuorumRequest {
+  /** The topics to describe. */
   topics: DescribeQuorumRequestTopicData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeQuorumRequestInput {
+  /** The topics to describe. */
   topics?: DescribeQuorumRequestTopicDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -22,6 +24,7 @@ export interface DescribeQuorumRequestInput {
 export interface DescribeQuorumRequestTopicData {
   /** The topic name. */
   topicName: string;
+  /** The partitions to describe. */
   partitions: DescribeQuorumRequestPartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -30,6 +33,7 @@ export interface DescribeQuorumRequestTopicData {
 export interface DescribeQuorumRequestTopicDataInput {
   /** The topic name. */
   topicName?: string;
+  /** The partitions to describe. */
   partitions?: DescribeQuorumRequestPartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -177,7 +181,9 @@ export interface DescribeQuorumResponse {
   errorCode: number;
   /** The error message, or null if there was no error. */
   errorMessage: string | null;
+  /** The response from the describe quorum API. */
   topics: DescribeQuorumResponseTopicData[];
+  /** The nodes in the quorum. */
   nodes: DescribeQuorumResponseNode[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -188,7 +194,9 @@ export interface DescribeQuorumResponseInput {
   errorCode?: number;
   /** The error message, or null if there was no error. */
   errorMessage?: string | null;
+  /** The response from the describe quorum API. */
   topics?: DescribeQuorumResponseTopicDataInput[];
+  /** The nodes in the quorum. */
   nodes?: DescribeQuorumResponseNodeInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -197,6 +205,7 @@ export interface DescribeQuorumResponseInput {
 export interface DescribeQuorumResponseTopicData {
   /** The topic name. */
   topicName: string;
+  /** The partition data. */
   partitions: DescribeQuorumResponsePartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -205,6 +214,7 @@ export interface DescribeQuorumResponseTopicData {
 export interface DescribeQuorumResponseTopicDataInput {
   /** The topic name. */
   topicName?: string;
+  /** The partition data. */
   partitions?: DescribeQuorumResponsePartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -213,15 +223,19 @@ export interface DescribeQuorumResponseTopicDataInput {
 export interface DescribeQuorumResponsePartitionData {
   /** The partition index. */
   partitionIndex: number;
+  /** The partition error code. */
   errorCode: number;
   /** The error message, or null if there was no error. */
   errorMessage: string | null;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
+  /** The high water mark. */
   highWatermark: number;
+  /** The current voters of the partition. */
   currentVoters: DescribeQuorumResponseReplicaState[];
+  /** The observers of the partition. */
   observers: DescribeQuorumResponseReplicaState[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -230,81 +244,89 @@ export interface DescribeQuorumResponsePartitionData {
 export interface DescribeQuorumResponsePartitionDataInput {
   /** The partition index. */
   partitionIndex?: number;
+  /** The partition error code. */
   errorCode?: number;
   /** The error message, or null if there was no error. */
   errorMessage?: string | null;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId?: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch?: number;
+  /** The high water mark. */
   highWatermark?: number;
+  /** The current voters of the partition. */
   currentVoters?: DescribeQuorumResponseReplicaStateInput[];
+  /** The observers of the partition. */
   observers?: DescribeQuorumResponseReplicaStateInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeQuorumResponseReplicaState {
+  /** The ID of the replica. */
   replicaId: number;
+  /** The replica directory ID of the replica. */
   replicaDirectoryId: string;
-  /** The last known log end offset of the follower or -1 if it is unknown */
+  /** The last known log end offset of the follower or -1 if it is unknown. */
   logEndOffset: number;
-  /** The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter */
+  /** The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter. */
   lastFetchTimestamp: number;
-  /** The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter */
+  /** The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter. */
   lastCaughtUpTimestamp: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeQuorumResponseReplicaStateInput {
+  /** The ID of the replica. */
   replicaId?: number;
+  /** The replica directory ID of the replica. */
   replicaDirectoryId?: string;
-  /** The last known log end offset of the follower or -1 if it is unknown */
+  /** The last known log end offset of the follower or -1 if it is unknown. */
   logEndOffset?: number;
-  /** The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter */
+  /** The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter. */
   lastFetchTimestamp?: number;
-  /** The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter */
+  /** The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter. */
   lastCaughtUpTimestamp?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeQuorumResponseNode {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId: number;
-  /** The listeners of this controller */
+  /** The listeners of this controller. */
   listeners: DescribeQuorumResponseListener[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeQuorumResponseNodeInput {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId?: number;
-  /** The listeners of this controller */
+  /** The listeners of this controller. */
   listeners?: DescribeQuorumResponseListenerInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeQuorumResponseListener {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name: string;
-  /** The hostname */
+  /** The hostname. */
   host: string;
-  /** The port */
+  /** The port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeQuorumResponseListenerInput {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name?: string;
-  /** The hostname */
+  /** The hostname. */
   host?: string;
-  /** The port */
+  /** The port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

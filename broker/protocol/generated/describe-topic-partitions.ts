@@ -30,32 +30,32 @@ export interface DescribeTopicPartitionsRequestInput {
 }
 
 export interface DescribeTopicPartitionsRequestTopicRequest {
-  /** The topic name */
+  /** The topic name. */
   name: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeTopicPartitionsRequestTopicRequestInput {
-  /** The topic name */
+  /** The topic name. */
   name?: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeTopicPartitionsRequestCursor {
-  /** The name for the first topic to process */
+  /** The name for the first topic to process. */
   topicName: string;
-  /** The partition index to start with */
+  /** The partition index to start with. */
   partitionIndex: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeTopicPartitionsRequestCursorInput {
-  /** The name for the first topic to process */
+  /** The name for the first topic to process. */
   topicName?: string;
-  /** The partition index to start with */
+  /** The partition index to start with. */
   partitionIndex?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -287,18 +287,18 @@ export interface DescribeTopicPartitionsResponsePartitionInput {
 }
 
 export interface DescribeTopicPartitionsResponseCursor {
-  /** The name for the first topic to process */
+  /** The name for the first topic to process. */
   topicName: string;
-  /** The partition index to start with */
+  /** The partition index to start with. */
   partitionIndex: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface DescribeTopicPartitionsResponseCursorInput {
-  /** The name for the first topic to process */
+  /** The name for the first topic to process. */
   topicName?: string;
-  /** The partition index to start with */
+  /** The partition index to start with. */
   partitionIndex?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -270,25 +270,25 @@ export interface ElectLeadersResponseInput {
 }
 
 export interface ElectLeadersResponseReplicaElectionResult {
-  /** The topic name */
+  /** The topic name. */
   topic: string;
-  /** The results for each partition */
+  /** The results for each partition. */
   partitionResult: ElectLeadersResponsePartitionResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ElectLeadersResponseReplicaElectionResultInput {
-  /** The topic name */
+  /** The topic name. */
   topic?: string;
-  /** The results for each partition */
+  /** The results for each partition. */
   partitionResult?: ElectLeadersResponsePartitionResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ElectLeadersResponsePartitionResult {
-  /** The partition id */
+  /** The partition id. */
   partitionId: number;
   /** The result error, or zero if there was no error. */
   errorCode: number;
@@ -299,7 +299,7 @@ export interface ElectLeadersResponsePartitionResult {
 }
 
 export interface ElectLeadersResponsePartitionResultInput {
-  /** The partition id */
+  /** The partition id. */
   partitionId?: number;
   /** The result error, or zero if there was no error. */
   errorCode?: number;

@@ -8,18 +8,22 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- EndQuorumEpochRequest
 
 export interface EndQuorumEpochRequest {
+  /** The cluster id. */
   clusterId: string | null;
+  /** The topics. */
   topics: EndQuorumEpochRequestTopicData[];
-  /** Endpoints for the leader */
+  /** Endpoints for the leader. */
   leaderEndpoints: EndQuorumEpochRequestLeaderEndpoint[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface EndQuorumEpochRequestInput {
+  /** The cluster id. */
   clusterId?: string | null;
+  /** The topics. */
   topics?: EndQuorumEpochRequestTopicDataInput[];
-  /** Endpoints for the leader */
+  /** Endpoints for the leader. */
   leaderEndpoints?: EndQuorumEpochRequestLeaderEndpointInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -28,6 +32,7 @@ export interface EndQuorumEpochRequestInput {
 export interface EndQuorumEpochRequestTopicData {
   /** The topic name. */
   topicName: string;
+  /** The partitions. */
   partitions: EndQuorumEpochRequestPartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -36,6 +41,7 @@ export interface EndQuorumEpochRequestTopicData {
 export interface EndQuorumEpochRequestTopicDataInput {
   /** The topic name. */
   topicName?: string;
+  /** The partitions. */
   partitions?: EndQuorumEpochRequestPartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -44,13 +50,13 @@ export interface EndQuorumEpochRequestTopicDataInput {
 export interface EndQuorumEpochRequestPartitionData {
   /** The partition index. */
   partitionIndex: number;
-  /** The current leader ID that is resigning */
+  /** The current leader ID that is resigning. */
   leaderId: number;
-  /** The current epoch */
+  /** The current epoch. */
   leaderEpoch: number;
-  /** A sorted list of preferred successors to start the election */
+  /** A sorted list of preferred successors to start the election. */
   preferredSuccessors: number[];
-  /** A sorted list of preferred candidates to start the election */
+  /** A sorted list of preferred candidates to start the election. */
   preferredCandidates: EndQuorumEpochRequestReplicaInfo[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -59,49 +65,53 @@ export interface EndQuorumEpochRequestPartitionData {
 export interface EndQuorumEpochRequestPartitionDataInput {
   /** The partition index. */
   partitionIndex?: number;
-  /** The current leader ID that is resigning */
+  /** The current leader ID that is resigning. */
   leaderId?: number;
-  /** The current epoch */
+  /** The current epoch. */
   leaderEpoch?: number;
-  /** A sorted list of preferred successors to start the election */
+  /** A sorted list of preferred successors to start the election. */
   preferredSuccessors?: number[];
-  /** A sorted list of preferred candidates to start the election */
+  /** A sorted list of preferred candidates to start the election. */
   preferredCandidates?: EndQuorumEpochRequestReplicaInfoInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface EndQuorumEpochRequestReplicaInfo {
+  /** The ID of the candidate replica. */
   candidateId: number;
+  /** The directory ID of the candidate replica. */
   candidateDirectoryId: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface EndQuorumEpochRequestReplicaInfoInput {
+  /** The ID of the candidate replica. */
   candidateId?: number;
+  /** The directory ID of the candidate replica. */
   candidateDirectoryId?: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface EndQuorumEpochRequestLeaderEndpoint {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name: string;
-  /** The node's hostname */
+  /** The node's hostname. */
   host: string;
-  /** The node's port */
+  /** The node's port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface EndQuorumEpochRequestLeaderEndpointInput {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name?: string;
-  /** The node's hostname */
+  /** The node's hostname. */
   host?: string;
-  /** The node's port */
+  /** The node's port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -448,8 +458,9 @@ export function encodeEndQuorumEpochRequest(w: Writer, version: number, m: EndQu
 export interface EndQuorumEpochResponse {
   /** The top level error code. */
   errorCode: number;
+  /** The topic data. */
   topics: EndQuorumEpochResponseTopicData[];
-  /** Endpoints for all leaders enumerated in PartitionData */
+  /** Endpoints for all leaders enumerated in PartitionData. */
   nodeEndpoints: EndQuorumEpochResponseNodeEndpoint[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -458,8 +469,9 @@ export interface EndQuorumEpochResponse {
 export interface EndQuorumEpochResponseInput {
   /** The top level error code. */
   errorCode?: number;
+  /** The topic data. */
   topics?: EndQuorumEpochResponseTopicDataInput[];
-  /** Endpoints for all leaders enumerated in PartitionData */
+  /** Endpoints for all leaders enumerated in PartitionData. */
   nodeEndpoints?: EndQuorumEpochResponseNodeEndpointInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -468,6 +480,7 @@ export interface EndQuorumEpochResponseInput {
 export interface EndQuorumEpochResponseTopicData {
   /** The topic name. */
   topicName: string;
+  /** The partition data. */
   partitions: EndQuorumEpochResponsePartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -476,6 +489,7 @@ export interface EndQuorumEpochResponseTopicData {
 export interface EndQuorumEpochResponseTopicDataInput {
   /** The topic name. */
   topicName?: string;
+  /** The partition data. */
   partitions?: EndQuorumEpochResponsePartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -484,10 +498,11 @@ export interface EndQuorumEpochResponseTopicDataInput {
 export interface EndQuorumEpochResponsePartitionData {
   /** The partition index. */
   partitionIndex: number;
+  /** The partition level error code. */
   errorCode: number;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -496,32 +511,33 @@ export interface EndQuorumEpochResponsePartitionData {
 export interface EndQuorumEpochResponsePartitionDataInput {
   /** The partition index. */
   partitionIndex?: number;
+  /** The partition level error code. */
   errorCode?: number;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId?: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface EndQuorumEpochResponseNodeEndpoint {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host: string;
-  /** The node's port */
+  /** The node's port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface EndQuorumEpochResponseNodeEndpointInput {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId?: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host?: string;
-  /** The node's port */
+  /** The node's port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -90,7 +90,7 @@ function encodeEndTxnRequestV3(w: Writer, m: EndTxnRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const EndTxnRequestVersions = { min: 0, max: 5, flexibleMin: 3, latestUnstable: true } as const;
+export const EndTxnRequestVersions = { min: 0, max: 5, flexibleMin: 3, latestUnstable: false } as const;
 
 const decodeEndTxnRequestByVersion: (((r: Reader) => EndTxnRequest) | undefined)[] = [decodeEndTxnRequestV0, decodeEndTxnRequestV0, decodeEndTxnRequestV0, decodeEndTxnRequestV3, decodeEndTxnRequestV3, decodeEndTxnRequestV3];
 

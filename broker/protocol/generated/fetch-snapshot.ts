@@ -8,88 +8,92 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- FetchSnapshotRequest
 
 export interface FetchSnapshotRequest {
-  /** The clusterId if known, this is used to validate metadata fetches prior to broker registration */
+  /** The clusterId if known, this is used to validate metadata fetches prior to broker registration. */
   clusterId: string | null;
-  /** The broker ID of the follower */
+  /** The broker ID of the follower. */
   replicaId: number;
-  /** The maximum bytes to fetch from all of the snapshots */
+  /** The maximum bytes to fetch from all of the snapshots. */
   maxBytes: number;
-  /** The topics to fetch */
+  /** The topics to fetch. */
   topics: FetchSnapshotRequestTopicSnapshot[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotRequestInput {
-  /** The clusterId if known, this is used to validate metadata fetches prior to broker registration */
+  /** The clusterId if known, this is used to validate metadata fetches prior to broker registration. */
   clusterId?: string | null;
-  /** The broker ID of the follower */
+  /** The broker ID of the follower. */
   replicaId?: number;
-  /** The maximum bytes to fetch from all of the snapshots */
+  /** The maximum bytes to fetch from all of the snapshots. */
   maxBytes?: number;
-  /** The topics to fetch */
+  /** The topics to fetch. */
   topics?: FetchSnapshotRequestTopicSnapshotInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotRequestTopicSnapshot {
-  /** The name of the topic to fetch */
+  /** The name of the topic to fetch. */
   name: string;
-  /** The partitions to fetch */
+  /** The partitions to fetch. */
   partitions: FetchSnapshotRequestPartitionSnapshot[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotRequestTopicSnapshotInput {
-  /** The name of the topic to fetch */
+  /** The name of the topic to fetch. */
   name?: string;
-  /** The partitions to fetch */
+  /** The partitions to fetch. */
   partitions?: FetchSnapshotRequestPartitionSnapshotInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotRequestPartitionSnapshot {
-  /** The partition index */
+  /** The partition index. */
   partition: number;
-  /** The current leader epoch of the partition, -1 for unknown leader epoch */
+  /** The current leader epoch of the partition, -1 for unknown leader epoch. */
   currentLeaderEpoch: number;
-  /** The snapshot endOffset and epoch to fetch */
+  /** The snapshot endOffset and epoch to fetch. */
   snapshotId: FetchSnapshotRequestSnapshotId;
-  /** The byte position within the snapshot to start fetching from */
+  /** The byte position within the snapshot to start fetching from. */
   position: number;
-  /** The directory id of the follower fetching */
+  /** The directory id of the follower fetching. */
   replicaDirectoryId: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotRequestPartitionSnapshotInput {
-  /** The partition index */
+  /** The partition index. */
   partition?: number;
-  /** The current leader epoch of the partition, -1 for unknown leader epoch */
+  /** The current leader epoch of the partition, -1 for unknown leader epoch. */
   currentLeaderEpoch?: number;
-  /** The snapshot endOffset and epoch to fetch */
+  /** The snapshot endOffset and epoch to fetch. */
   snapshotId?: FetchSnapshotRequestSnapshotIdInput;
-  /** The byte position within the snapshot to start fetching from */
+  /** The byte position within the snapshot to start fetching from. */
   position?: number;
-  /** The directory id of the follower fetching */
+  /** The directory id of the follower fetching. */
   replicaDirectoryId?: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotRequestSnapshotId {
+  /** The end offset of the snapshot. */
   endOffset: number;
+  /** The epoch of the snapshot. */
   epoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotRequestSnapshotIdInput {
+  /** The end offset of the snapshot. */
   endOffset?: number;
+  /** The epoch of the snapshot. */
   epoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -462,7 +466,7 @@ export interface FetchSnapshotResponse {
   errorCode: number;
   /** The topics to fetch. */
   topics: FetchSnapshotResponseTopicSnapshot[];
-  /** Endpoints for all current-leaders enumerated in PartitionSnapshot */
+  /** Endpoints for all current-leaders enumerated in PartitionSnapshot. */
   nodeEndpoints: FetchSnapshotResponseNodeEndpoint[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -475,7 +479,7 @@ export interface FetchSnapshotResponseInput {
   errorCode?: number;
   /** The topics to fetch. */
   topics?: FetchSnapshotResponseTopicSnapshotInput[];
-  /** Endpoints for all current-leaders enumerated in PartitionSnapshot */
+  /** Endpoints for all current-leaders enumerated in PartitionSnapshot. */
   nodeEndpoints?: FetchSnapshotResponseNodeEndpointInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -504,14 +508,15 @@ export interface FetchSnapshotResponsePartitionSnapshot {
   index: number;
   /** The error code, or 0 if there was no fetch error. */
   errorCode: number;
-  /** The snapshot endOffset and epoch fetched */
+  /** The snapshot endOffset and epoch fetched. */
   snapshotId: FetchSnapshotResponseSnapshotId;
+  /** The leader of the partition at the time of the snapshot. */
   currentLeader: FetchSnapshotResponseLeaderIdAndEpoch;
   /** The total size of the snapshot. */
   size: number;
   /** The starting byte position within the snapshot included in the Bytes field. */
   position: number;
-  /** Snapshot data in records format which may not be aligned on an offset boundary */
+  /** Snapshot data in records format which may not be aligned on an offset boundary. */
   unalignedRecords: Buffer;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -522,28 +527,33 @@ export interface FetchSnapshotResponsePartitionSnapshotInput {
   index?: number;
   /** The error code, or 0 if there was no fetch error. */
   errorCode?: number;
-  /** The snapshot endOffset and epoch fetched */
+  /** The snapshot endOffset and epoch fetched. */
   snapshotId?: FetchSnapshotResponseSnapshotIdInput;
+  /** The leader of the partition at the time of the snapshot. */
   currentLeader?: FetchSnapshotResponseLeaderIdAndEpochInput;
   /** The total size of the snapshot. */
   size?: number;
   /** The starting byte position within the snapshot included in the Bytes field. */
   position?: number;
-  /** Snapshot data in records format which may not be aligned on an offset boundary */
+  /** Snapshot data in records format which may not be aligned on an offset boundary. */
   unalignedRecords?: Buffer | readonly Buffer[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotResponseSnapshotId {
+  /** The snapshot end offset. */
   endOffset: number;
+  /** The snapshot epoch. */
   epoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotResponseSnapshotIdInput {
+  /** The snapshot end offset. */
   endOffset?: number;
+  /** The snapshot epoch. */
   epoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -552,7 +562,7 @@ export interface FetchSnapshotResponseSnapshotIdInput {
 export interface FetchSnapshotResponseLeaderIdAndEpoch {
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -561,29 +571,29 @@ export interface FetchSnapshotResponseLeaderIdAndEpoch {
 export interface FetchSnapshotResponseLeaderIdAndEpochInput {
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId?: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotResponseNodeEndpoint {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host: string;
-  /** The node's port */
+  /** The node's port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchSnapshotResponseNodeEndpointInput {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId?: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host?: string;
-  /** The node's port */
+  /** The node's port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

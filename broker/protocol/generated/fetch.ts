@@ -12,6 +12,7 @@ export interface FetchRequest {
   clusterId: string | null;
   /** The broker ID of the follower, of -1 if this request is from a consumer. */
   replicaId: number;
+  /** The state of the replica in the follower. */
   replicaState: FetchRequestReplicaState;
   /** The maximum time in milliseconds to wait for the response. */
   maxWaitMs: number;
@@ -19,7 +20,7 @@ export interface FetchRequest {
   minBytes: number;
   /** The maximum bytes to fetch.  See KIP-74 for cases where this limit may not be honored. */
   maxBytes: number;
-  /** This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records */
+  /** This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records. */
   isolationLevel: number;
   /** The fetch session ID. */
   sessionId: number;
@@ -29,7 +30,7 @@ export interface FetchRequest {
   topics: FetchRequestFetchTopic[];
   /** In an incremental fetch request, the partitions to remove. */
   forgottenTopicsData: FetchRequestForgottenTopic[];
-  /** Rack ID of the consumer making this request */
+  /** Rack ID of the consumer making this request. */
   rackId: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -40,6 +41,7 @@ export interface FetchRequestInput {
   clusterId?: string | null;
   /** The broker ID of the follower, of -1 if this request is from a consumer. */
   replicaId?: number;
+  /** The state of the replica in the follower. */
   replicaState?: FetchRequestReplicaStateInput;
   /** The maximum time in milliseconds to wait for the response. */
   maxWaitMs?: number;
@@ -47,7 +49,7 @@ export interface FetchRequestInput {
   minBytes?: number;
   /** The maximum bytes to fetch.  See KIP-74 for cases where this limit may not be honored. */
   maxBytes?: number;
-  /** This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records */
+  /** This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records. */
   isolationLevel?: number;
   /** The fetch session ID. */
   sessionId?: number;
@@ -57,7 +59,7 @@ export interface FetchRequestInput {
   topics?: FetchRequestFetchTopicInput[];
   /** In an incremental fetch request, the partitions to remove. */
   forgottenTopicsData?: FetchRequestForgottenTopicInput[];
-  /** Rack ID of the consumer making this request */
+  /** Rack ID of the consumer making this request. */
   rackId?: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -84,7 +86,7 @@ export interface FetchRequestReplicaStateInput {
 export interface FetchRequestFetchTopic {
   /** The name of the topic to fetch. */
   topic: string;
-  /** The unique topic ID */
+  /** The unique topic ID. */
   topicId: string;
   /** The partitions to fetch. */
   partitions: FetchRequestFetchPartition[];
@@ -95,7 +97,7 @@ export interface FetchRequestFetchTopic {
 export interface FetchRequestFetchTopicInput {
   /** The name of the topic to fetch. */
   topic?: string;
-  /** The unique topic ID */
+  /** The unique topic ID. */
   topicId?: string;
   /** The partitions to fetch. */
   partitions?: FetchRequestFetchPartitionInput[];
@@ -110,14 +112,16 @@ export interface FetchRequestFetchPartition {
   currentLeaderEpoch: number;
   /** The message offset. */
   fetchOffset: number;
-  /** The epoch of the last fetched record or -1 if there is none */
+  /** The epoch of the last fetched record or -1 if there is none. */
   lastFetchedEpoch: number;
   /** The earliest available offset of the follower replica.  The field is only used when the request is sent by the follower. */
   logStartOffset: number;
   /** The maximum bytes to fetch from this partition.  See KIP-74 for cases where this limit may not be honored. */
   partitionMaxBytes: number;
-  /** The directory id of the follower fetching */
+  /** The directory id of the follower fetching. */
   replicaDirectoryId: string;
+  /** The high-watermark known by the replica. -1 if the high-watermark is not known and 9223372036854775807 if the feature is not supported. */
+  highWatermark: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -129,14 +133,16 @@ export interface FetchRequestFetchPartitionInput {
   currentLeaderEpoch?: number;
   /** The message offset. */
   fetchOffset?: number;
-  /** The epoch of the last fetched record or -1 if there is none */
+  /** The epoch of the last fetched record or -1 if there is none. */
   lastFetchedEpoch?: number;
   /** The earliest available offset of the follower replica.  The field is only used when the request is sent by the follower. */
   logStartOffset?: number;
   /** The maximum bytes to fetch from this partition.  See KIP-74 for cases where this limit may not be honored. */
   partitionMaxBytes?: number;
-  /** The directory id of the follower fetching */
+  /** The directory id of the follower fetching. */
   replicaDirectoryId?: string;
+  /** The high-watermark known by the replica. -1 if the high-watermark is not known and 9223372036854775807 if the feature is not supported. */
+  highWatermark?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -144,7 +150,7 @@ export interface FetchRequestFetchPartitionInput {
 export interface FetchRequestForgottenTopic {
   /** The topic name. */
   topic: string;
-  /** The unique topic ID */
+  /** The unique topic ID. */
   topicId: string;
   /** The partitions indexes to forget. */
   partitions: number[];
@@ -155,7 +161,7 @@ export interface FetchRequestForgottenTopic {
 export interface FetchRequestForgottenTopicInput {
   /** The topic name. */
   topic?: string;
-  /** The unique topic ID */
+  /** The unique topic ID. */
   topicId?: string;
   /** The partitions indexes to forget. */
   partitions?: number[];
@@ -189,6 +195,7 @@ export function defaultFetchRequestFetchPartition(): FetchRequestFetchPartition 
     logStartOffset: -1,
     partitionMaxBytes: 0,
     replicaDirectoryId: ZERO_UUID,
+    highWatermark: 9223372036854776000,
     _tagged: undefined,
   };
 }
@@ -202,7 +209,7 @@ export function defaultFetchRequestForgottenTopic(): FetchRequestForgottenTopic 
   };
 }
 
-function decodeFetchRequestFetchPartitionV0(r: Reader): FetchRequestFetchPartition {
+function decodeFetchRequestFetchPartitionV4(r: Reader): FetchRequestFetchPartition {
   const f_partition = r.int32();
   const f_fetchOffset = r.int64();
   const f_partitionMaxBytes = r.int32();
@@ -214,11 +221,12 @@ function decodeFetchRequestFetchPartitionV0(r: Reader): FetchRequestFetchPartiti
     logStartOffset: -1,
     partitionMaxBytes: f_partitionMaxBytes,
     replicaDirectoryId: ZERO_UUID,
+    highWatermark: 9223372036854776000,
     _tagged: undefined,
   };
 }
 
-function decodeFetchRequestFetchTopicV0(r: Reader): FetchRequestFetchTopic {
+function decodeFetchRequestFetchTopicV4(r: Reader): FetchRequestFetchTopic {
   const f_topic = r.string();
   let f_partitions: FetchRequestFetchPartition[];
   {
@@ -226,7 +234,7 @@ function decodeFetchRequestFetchTopicV0(r: Reader): FetchRequestFetchTopic {
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
       const a: FetchRequestFetchPartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV4(r);
       f_partitions = a;
     }
   }
@@ -236,215 +244,6 @@ function decodeFetchRequestFetchTopicV0(r: Reader): FetchRequestFetchTopic {
     partitions: f_partitions,
     _tagged: undefined,
   };
-}
-
-function decodeFetchRequestV0(r: Reader): FetchRequest {
-  const f_replicaId = r.int32();
-  const f_maxWaitMs = r.int32();
-  const f_minBytes = r.int32();
-  let f_topics: FetchRequestFetchTopic[];
-  {
-    const n = r.arrayLength(6);
-    if (n < 0) throw unexpectedNull("FetchRequest.Topics");
-    else {
-      const a: FetchRequestFetchTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
-      f_topics = a;
-    }
-  }
-  return {
-    clusterId: null,
-    replicaId: f_replicaId,
-    replicaState: defaultFetchRequestReplicaState(),
-    maxWaitMs: f_maxWaitMs,
-    minBytes: f_minBytes,
-    maxBytes: 2147483647,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: f_topics,
-    forgottenTopicsData: [],
-    rackId: "",
-    _tagged: undefined,
-  };
-}
-
-function encodeFetchRequestFetchPartitionV0(w: Writer, m: FetchRequestFetchPartitionInput): void {
-  const f_partition = m.partition === undefined ? 0 : m.partition;
-  w.int32(f_partition);
-  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
-  w.int64(f_fetchOffset);
-  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 0);
-  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
-  w.int32(f_partitionMaxBytes);
-}
-
-function encodeFetchRequestFetchTopicV0(w: Writer, m: FetchRequestFetchTopicInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV0(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchRequestV0(w: Writer, m: FetchRequestInput): void {
-  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
-  w.int32(f_replicaId);
-  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 0);
-  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
-  w.int32(f_maxWaitMs);
-  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
-  w.int32(f_minBytes);
-  const f_topics = m.topics === undefined ? [] : m.topics;
-  {
-    w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV0(w, f_topics[i]!);
-  }
-  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 0);
-}
-
-function encodeFetchRequestFetchPartitionV1(w: Writer, m: FetchRequestFetchPartitionInput): void {
-  const f_partition = m.partition === undefined ? 0 : m.partition;
-  w.int32(f_partition);
-  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
-  w.int64(f_fetchOffset);
-  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 1);
-  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
-  w.int32(f_partitionMaxBytes);
-}
-
-function encodeFetchRequestFetchTopicV1(w: Writer, m: FetchRequestFetchTopicInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV1(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchRequestV1(w: Writer, m: FetchRequestInput): void {
-  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
-  w.int32(f_replicaId);
-  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 1);
-  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
-  w.int32(f_maxWaitMs);
-  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
-  w.int32(f_minBytes);
-  const f_topics = m.topics === undefined ? [] : m.topics;
-  {
-    w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV1(w, f_topics[i]!);
-  }
-  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 1);
-}
-
-function encodeFetchRequestFetchPartitionV2(w: Writer, m: FetchRequestFetchPartitionInput): void {
-  const f_partition = m.partition === undefined ? 0 : m.partition;
-  w.int32(f_partition);
-  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
-  w.int64(f_fetchOffset);
-  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 2);
-  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
-  w.int32(f_partitionMaxBytes);
-}
-
-function encodeFetchRequestFetchTopicV2(w: Writer, m: FetchRequestFetchTopicInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV2(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchRequestV2(w: Writer, m: FetchRequestInput): void {
-  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
-  w.int32(f_replicaId);
-  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 2);
-  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
-  w.int32(f_maxWaitMs);
-  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
-  w.int32(f_minBytes);
-  const f_topics = m.topics === undefined ? [] : m.topics;
-  {
-    w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV2(w, f_topics[i]!);
-  }
-  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 2);
-}
-
-function decodeFetchRequestV3(r: Reader): FetchRequest {
-  const f_replicaId = r.int32();
-  const f_maxWaitMs = r.int32();
-  const f_minBytes = r.int32();
-  const f_maxBytes = r.int32();
-  let f_topics: FetchRequestFetchTopic[];
-  {
-    const n = r.arrayLength(6);
-    if (n < 0) throw unexpectedNull("FetchRequest.Topics");
-    else {
-      const a: FetchRequestFetchTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
-      f_topics = a;
-    }
-  }
-  return {
-    clusterId: null,
-    replicaId: f_replicaId,
-    replicaState: defaultFetchRequestReplicaState(),
-    maxWaitMs: f_maxWaitMs,
-    minBytes: f_minBytes,
-    maxBytes: f_maxBytes,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: f_topics,
-    forgottenTopicsData: [],
-    rackId: "",
-    _tagged: undefined,
-  };
-}
-
-function encodeFetchRequestFetchPartitionV3(w: Writer, m: FetchRequestFetchPartitionInput): void {
-  const f_partition = m.partition === undefined ? 0 : m.partition;
-  w.int32(f_partition);
-  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
-  w.int64(f_fetchOffset);
-  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 3);
-  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
-  w.int32(f_partitionMaxBytes);
-}
-
-function encodeFetchRequestFetchTopicV3(w: Writer, m: FetchRequestFetchTopicInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV3(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchRequestV3(w: Writer, m: FetchRequestInput): void {
-  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
-  w.int32(f_replicaId);
-  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 3);
-  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
-  w.int32(f_maxWaitMs);
-  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
-  w.int32(f_minBytes);
-  const f_maxBytes = m.maxBytes === undefined ? 2147483647 : m.maxBytes;
-  w.int32(f_maxBytes);
-  const f_topics = m.topics === undefined ? [] : m.topics;
-  {
-    w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV3(w, f_topics[i]!);
-  }
-  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 3);
 }
 
 function decodeFetchRequestV4(r: Reader): FetchRequest {
@@ -459,7 +258,7 @@ function decodeFetchRequestV4(r: Reader): FetchRequest {
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
       const a: FetchRequestFetchTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV4(r);
       f_topics = a;
     }
   }
@@ -533,6 +332,7 @@ function decodeFetchRequestFetchPartitionV5(r: Reader): FetchRequestFetchPartiti
     logStartOffset: f_logStartOffset,
     partitionMaxBytes: f_partitionMaxBytes,
     replicaDirectoryId: ZERO_UUID,
+    highWatermark: 9223372036854776000,
     _tagged: undefined,
   };
 }
@@ -863,6 +663,7 @@ function decodeFetchRequestFetchPartitionV9(r: Reader): FetchRequestFetchPartiti
     logStartOffset: f_logStartOffset,
     partitionMaxBytes: f_partitionMaxBytes,
     replicaDirectoryId: ZERO_UUID,
+    highWatermark: 9223372036854776000,
     _tagged: undefined,
   };
 }
@@ -1157,6 +958,7 @@ function decodeFetchRequestFetchPartitionV12(r: Reader): FetchRequestFetchPartit
     logStartOffset: f_logStartOffset,
     partitionMaxBytes: f_partitionMaxBytes,
     replicaDirectoryId: ZERO_UUID,
+    highWatermark: 9223372036854776000,
     _tagged,
   };
 }
@@ -1808,6 +1610,7 @@ function decodeFetchRequestFetchPartitionV17(r: Reader): FetchRequestFetchPartit
     logStartOffset: f_logStartOffset,
     partitionMaxBytes: f_partitionMaxBytes,
     replicaDirectoryId: f_replicaDirectoryId,
+    highWatermark: 9223372036854776000,
     _tagged,
   };
 }
@@ -1998,6 +1801,243 @@ function encodeFetchRequestV17(w: Writer, m: FetchRequestInput): void {
   if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
 }
 
+function decodeFetchRequestFetchPartitionV18(r: Reader): FetchRequestFetchPartition {
+  const f_partition = r.int32();
+  const f_currentLeaderEpoch = r.int32();
+  const f_fetchOffset = r.int64();
+  const f_lastFetchedEpoch = r.int32();
+  const f_logStartOffset = r.int64();
+  const f_partitionMaxBytes = r.int32();
+  let f_replicaDirectoryId: string = ZERO_UUID;
+  let f_highWatermark: number = 9223372036854776000;
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    switch (tag) {
+      case 0: {
+        f_replicaDirectoryId = r.uuid();
+        r.endTaggedField(end);
+        break;
+      }
+      case 1: {
+        f_highWatermark = r.int64();
+        r.endTaggedField(end);
+        break;
+      }
+      default:
+        _tagged = r.unknownTaggedField(tag, end, _tagged);
+    }
+  }
+  return {
+    partition: f_partition,
+    currentLeaderEpoch: f_currentLeaderEpoch,
+    fetchOffset: f_fetchOffset,
+    lastFetchedEpoch: f_lastFetchedEpoch,
+    logStartOffset: f_logStartOffset,
+    partitionMaxBytes: f_partitionMaxBytes,
+    replicaDirectoryId: f_replicaDirectoryId,
+    highWatermark: f_highWatermark,
+    _tagged,
+  };
+}
+
+function decodeFetchRequestFetchTopicV18(r: Reader): FetchRequestFetchTopic {
+  const f_topicId = r.uuid();
+  let f_partitions: FetchRequestFetchPartition[];
+  {
+    const n = r.compactArrayLength(33);
+    if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
+    else {
+      const a: FetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV18(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topic: "",
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeFetchRequestV18(r: Reader): FetchRequest {
+  let f_clusterId: string | null = null;
+  let f_replicaState: FetchRequestReplicaState = defaultFetchRequestReplicaState();
+  const f_maxWaitMs = r.int32();
+  const f_minBytes = r.int32();
+  const f_maxBytes = r.int32();
+  const f_isolationLevel = r.int8();
+  const f_sessionId = r.int32();
+  const f_sessionEpoch = r.int32();
+  let f_topics: FetchRequestFetchTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("FetchRequest.Topics");
+    else {
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV18(r);
+      f_topics = a;
+    }
+  }
+  let f_forgottenTopicsData: FetchRequestForgottenTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("FetchRequest.ForgottenTopicsData");
+    else {
+      const a: FetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestForgottenTopicV13(r);
+      f_forgottenTopicsData = a;
+    }
+  }
+  const f_rackId = r.compactString();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    switch (tag) {
+      case 0: {
+        f_clusterId = r.compactNullableString();
+        r.endTaggedField(end);
+        break;
+      }
+      case 1: {
+        f_replicaState = decodeFetchRequestReplicaStateV15(r);
+        r.endTaggedField(end);
+        break;
+      }
+      default:
+        _tagged = r.unknownTaggedField(tag, end, _tagged);
+    }
+  }
+  return {
+    clusterId: f_clusterId,
+    replicaId: -1,
+    replicaState: f_replicaState,
+    maxWaitMs: f_maxWaitMs,
+    minBytes: f_minBytes,
+    maxBytes: f_maxBytes,
+    isolationLevel: f_isolationLevel,
+    sessionId: f_sessionId,
+    sessionEpoch: f_sessionEpoch,
+    topics: f_topics,
+    forgottenTopicsData: f_forgottenTopicsData,
+    rackId: f_rackId,
+    _tagged,
+  };
+}
+
+function encodeFetchRequestFetchPartitionV18(w: Writer, m: FetchRequestFetchPartitionInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_currentLeaderEpoch = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+  w.int32(f_currentLeaderEpoch);
+  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
+  w.int64(f_fetchOffset);
+  const f_lastFetchedEpoch = m.lastFetchedEpoch === undefined ? -1 : m.lastFetchedEpoch;
+  w.int32(f_lastFetchedEpoch);
+  const f_logStartOffset = m.logStartOffset === undefined ? -1 : m.logStartOffset;
+  w.int64(f_logStartOffset);
+  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
+  w.int32(f_partitionMaxBytes);
+  const unknownTagged = m._tagged;
+  let taggedCount = unknownTagged === undefined ? 0 : unknownTagged.length;
+  const t_replicaDirectoryId = m.replicaDirectoryId;
+  const has_replicaDirectoryId = t_replicaDirectoryId !== undefined && t_replicaDirectoryId !== ZERO_UUID;
+  if (has_replicaDirectoryId) taggedCount++;
+  const t_highWatermark = m.highWatermark;
+  const has_highWatermark = t_highWatermark !== undefined && t_highWatermark !== 9223372036854776000;
+  if (has_highWatermark) taggedCount++;
+  w.uvarint(taggedCount);
+  let u = 0;
+  if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < 0) w.rawTaggedField(unknownTagged[u++]!);
+  if (has_replicaDirectoryId) {
+    w.uvarint(0);
+    const mark = w.beginSized();
+    w.uuid(t_replicaDirectoryId!);
+    w.endSized(mark);
+  }
+  if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < 1) w.rawTaggedField(unknownTagged[u++]!);
+  if (has_highWatermark) {
+    w.uvarint(1);
+    const mark = w.beginSized();
+    w.int64(t_highWatermark!);
+    w.endSized(mark);
+  }
+  if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
+}
+
+function encodeFetchRequestFetchTopicV18(w: Writer, m: FetchRequestFetchTopicInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV18(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeFetchRequestV18(w: Writer, m: FetchRequestInput): void {
+  if (m.replicaId !== undefined && m.replicaId !== -1) throw fieldVersionError("FetchRequest.ReplicaId", 18);
+  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
+  w.int32(f_maxWaitMs);
+  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
+  w.int32(f_minBytes);
+  const f_maxBytes = m.maxBytes === undefined ? 2147483647 : m.maxBytes;
+  w.int32(f_maxBytes);
+  const f_isolationLevel = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+  w.int8(f_isolationLevel);
+  const f_sessionId = m.sessionId === undefined ? 0 : m.sessionId;
+  w.int32(f_sessionId);
+  const f_sessionEpoch = m.sessionEpoch === undefined ? -1 : m.sessionEpoch;
+  w.int32(f_sessionEpoch);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV18(w, f_topics[i]!);
+  }
+  const f_forgottenTopicsData = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
+  {
+    w.uvarint(f_forgottenTopicsData.length + 1);
+    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeFetchRequestForgottenTopicV13(w, f_forgottenTopicsData[i]!);
+  }
+  const f_rackId = m.rackId === undefined ? "" : m.rackId;
+  w.compactString(f_rackId);
+  const unknownTagged = m._tagged;
+  let taggedCount = unknownTagged === undefined ? 0 : unknownTagged.length;
+  const t_clusterId = m.clusterId;
+  const has_clusterId = t_clusterId !== undefined && t_clusterId !== null;
+  if (has_clusterId) taggedCount++;
+  const t_replicaState = m.replicaState;
+  const has_replicaState = t_replicaState !== undefined && !isDefaultFetchRequestReplicaState(t_replicaState);
+  if (has_replicaState) taggedCount++;
+  w.uvarint(taggedCount);
+  let u = 0;
+  if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < 0) w.rawTaggedField(unknownTagged[u++]!);
+  if (has_clusterId) {
+    w.uvarint(0);
+    const mark = w.beginSized();
+    w.compactNullableString(t_clusterId!);
+    w.endSized(mark);
+  }
+  if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < 1) w.rawTaggedField(unknownTagged[u++]!);
+  if (has_replicaState) {
+    w.uvarint(1);
+    const mark = w.beginSized();
+    encodeFetchRequestReplicaStateV15(w, t_replicaState!);
+    w.endSized(mark);
+  }
+  if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
+}
+
 function isDefaultFetchRequestReplicaState(s: FetchRequestReplicaStateInput): boolean {
   return (
     (s.replicaId === undefined || !(s.replicaId !== -1)) &&
@@ -2006,9 +2046,9 @@ function isDefaultFetchRequestReplicaState(s: FetchRequestReplicaStateInput): bo
   );
 }
 
-export const FetchRequestVersions = { min: 0, max: 17, flexibleMin: 12, latestUnstable: false } as const;
+export const FetchRequestVersions = { min: 4, max: 18, flexibleMin: 12, latestUnstable: false } as const;
 
-const decodeFetchRequestByVersion: (((r: Reader) => FetchRequest) | undefined)[] = [decodeFetchRequestV0, decodeFetchRequestV0, decodeFetchRequestV0, decodeFetchRequestV3, decodeFetchRequestV4, decodeFetchRequestV5, decodeFetchRequestV5, decodeFetchRequestV7, decodeFetchRequestV7, decodeFetchRequestV9, decodeFetchRequestV9, decodeFetchRequestV11, decodeFetchRequestV12, decodeFetchRequestV13, decodeFetchRequestV13, decodeFetchRequestV15, decodeFetchRequestV15, decodeFetchRequestV17];
+const decodeFetchRequestByVersion: (((r: Reader) => FetchRequest) | undefined)[] = [undefined, undefined, undefined, undefined, decodeFetchRequestV4, decodeFetchRequestV5, decodeFetchRequestV5, decodeFetchRequestV7, decodeFetchRequestV7, decodeFetchRequestV9, decodeFetchRequestV9, decodeFetchRequestV11, decodeFetchRequestV12, decodeFetchRequestV13, decodeFetchRequestV13, decodeFetchRequestV15, decodeFetchRequestV15, decodeFetchRequestV17, decodeFetchRequestV18];
 
 export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
   const f = decodeFetchRequestByVersion[version];
@@ -2016,7 +2056,7 @@ export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
   return f(r);
 }
 
-const encodeFetchRequestByVersion: (((w: Writer, m: FetchRequestInput) => void) | undefined)[] = [encodeFetchRequestV0, encodeFetchRequestV1, encodeFetchRequestV2, encodeFetchRequestV3, encodeFetchRequestV4, encodeFetchRequestV5, encodeFetchRequestV6, encodeFetchRequestV7, encodeFetchRequestV8, encodeFetchRequestV9, encodeFetchRequestV10, encodeFetchRequestV11, encodeFetchRequestV12, encodeFetchRequestV13, encodeFetchRequestV14, encodeFetchRequestV15, encodeFetchRequestV16, encodeFetchRequestV17];
+const encodeFetchRequestByVersion: (((w: Writer, m: FetchRequestInput) => void) | undefined)[] = [undefined, undefined, undefined, undefined, encodeFetchRequestV4, encodeFetchRequestV5, encodeFetchRequestV6, encodeFetchRequestV7, encodeFetchRequestV8, encodeFetchRequestV9, encodeFetchRequestV10, encodeFetchRequestV11, encodeFetchRequestV12, encodeFetchRequestV13, encodeFetchRequestV14, encodeFetchRequestV15, encodeFetchRequestV16, encodeFetchRequestV17, encodeFetchRequestV18];
 
 export function encodeFetchRequest(w: Writer, version: number, m: FetchRequestInput): void {
   const f = encodeFetchRequestByVersion[version];
@@ -2059,7 +2099,7 @@ export interface FetchResponseInput {
 export interface FetchResponseFetchableTopicResponse {
   /** The topic name. */
   topic: string;
-  /** The unique topic ID */
+  /** The unique topic ID. */
   topicId: string;
   /** The topic partitions. */
   partitions: FetchResponsePartitionData[];
@@ -2070,7 +2110,7 @@ export interface FetchResponseFetchableTopicResponse {
 export interface FetchResponseFetchableTopicResponseInput {
   /** The topic name. */
   topic?: string;
-  /** The unique topic ID */
+  /** The unique topic ID. */
   topicId?: string;
   /** The topic partitions. */
   partitions?: FetchResponsePartitionDataInput[];
@@ -2085,18 +2125,19 @@ export interface FetchResponsePartitionData {
   errorCode: number;
   /** The current high water mark. */
   highWatermark: number;
-  /** The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED) */
+  /** The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED). */
   lastStableOffset: number;
   /** The current log start offset. */
   logStartOffset: number;
-  /** In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge */
+  /** In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge. */
   divergingEpoch: FetchResponseEpochEndOffset;
+  /** The current leader of the partition. */
   currentLeader: FetchResponseLeaderIdAndEpoch;
   /** In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request. */
   snapshotId: FetchResponseSnapshotId;
   /** The aborted transactions. */
   abortedTransactions: FetchResponseAbortedTransaction[] | null;
-  /** The preferred read replica for the consumer to use on its next fetch request */
+  /** The preferred read replica for the consumer to use on its next fetch request. */
   preferredReadReplica: number;
   /** The record data. */
   records: Buffer | null;
@@ -2111,18 +2152,19 @@ export interface FetchResponsePartitionDataInput {
   errorCode?: number;
   /** The current high water mark. */
   highWatermark?: number;
-  /** The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED) */
+  /** The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED). */
   lastStableOffset?: number;
   /** The current log start offset. */
   logStartOffset?: number;
-  /** In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge */
+  /** In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge. */
   divergingEpoch?: FetchResponseEpochEndOffsetInput;
+  /** The current leader of the partition. */
   currentLeader?: FetchResponseLeaderIdAndEpochInput;
   /** In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request. */
   snapshotId?: FetchResponseSnapshotIdInput;
   /** The aborted transactions. */
   abortedTransactions?: FetchResponseAbortedTransactionInput[] | null;
-  /** The preferred read replica for the consumer to use on its next fetch request */
+  /** The preferred read replica for the consumer to use on its next fetch request. */
   preferredReadReplica?: number;
   /** The record data. */
   records?: Buffer | readonly Buffer[] | null;
@@ -2131,14 +2173,18 @@ export interface FetchResponsePartitionDataInput {
 }
 
 export interface FetchResponseEpochEndOffset {
+  /** The largest epoch. */
   epoch: number;
+  /** The end offset of the epoch. */
   endOffset: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchResponseEpochEndOffsetInput {
+  /** The largest epoch. */
   epoch?: number;
+  /** The end offset of the epoch. */
   endOffset?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -2147,7 +2193,7 @@ export interface FetchResponseEpochEndOffsetInput {
 export interface FetchResponseLeaderIdAndEpoch {
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -2156,21 +2202,25 @@ export interface FetchResponseLeaderIdAndEpoch {
 export interface FetchResponseLeaderIdAndEpochInput {
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId?: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchResponseSnapshotId {
+  /** The end offset of the epoch. */
   endOffset: number;
+  /** The largest epoch. */
   epoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface FetchResponseSnapshotIdInput {
+  /** The end offset of the epoch. */
   endOffset?: number;
+  /** The largest epoch. */
   epoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -2286,236 +2336,6 @@ export function defaultFetchResponseNodeEndpoint(): FetchResponseNodeEndpoint {
     rack: null,
     _tagged: undefined,
   };
-}
-
-function decodeFetchResponsePartitionDataV0(r: Reader): FetchResponsePartitionData {
-  const f_partitionIndex = r.int32();
-  const f_errorCode = r.int16();
-  const f_highWatermark = r.int64();
-  const f_records = r.nullableBytes();
-  return {
-    partitionIndex: f_partitionIndex,
-    errorCode: f_errorCode,
-    highWatermark: f_highWatermark,
-    lastStableOffset: -1,
-    logStartOffset: -1,
-    divergingEpoch: defaultFetchResponseEpochEndOffset(),
-    currentLeader: defaultFetchResponseLeaderIdAndEpoch(),
-    snapshotId: defaultFetchResponseSnapshotId(),
-    abortedTransactions: [],
-    preferredReadReplica: -1,
-    records: f_records,
-    _tagged: undefined,
-  };
-}
-
-function decodeFetchResponseFetchableTopicResponseV0(r: Reader): FetchResponseFetchableTopicResponse {
-  const f_topic = r.string();
-  let f_partitions: FetchResponsePartitionData[];
-  {
-    const n = r.arrayLength(18);
-    if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
-    else {
-      const a: FetchResponsePartitionData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV0(r);
-      f_partitions = a;
-    }
-  }
-  return {
-    topic: f_topic,
-    topicId: ZERO_UUID,
-    partitions: f_partitions,
-    _tagged: undefined,
-  };
-}
-
-function decodeFetchResponseV0(r: Reader): FetchResponse {
-  let f_responses: FetchResponseFetchableTopicResponse[];
-  {
-    const n = r.arrayLength(6);
-    if (n < 0) throw unexpectedNull("FetchResponse.Responses");
-    else {
-      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV0(r);
-      f_responses = a;
-    }
-  }
-  return {
-    throttleTimeMs: 0,
-    errorCode: 0,
-    sessionId: 0,
-    responses: f_responses,
-    nodeEndpoints: [],
-    _tagged: undefined,
-  };
-}
-
-function encodeFetchResponsePartitionDataV0(w: Writer, m: FetchResponsePartitionDataInput): void {
-  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
-  w.int32(f_partitionIndex);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
-  w.int64(f_highWatermark);
-  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 0);
-  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 0);
-  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 0);
-  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 0);
-  const f_records = m.records === undefined ? null : m.records;
-  w.nullableRecords(f_records);
-}
-
-function encodeFetchResponseFetchableTopicResponseV0(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV0(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchResponseV0(w: Writer, m: FetchResponseInput): void {
-  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 0);
-  const f_responses = m.responses === undefined ? [] : m.responses;
-  {
-    w.int32(f_responses.length);
-    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV0(w, f_responses[i]!);
-  }
-  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 0);
-}
-
-function decodeFetchResponseV1(r: Reader): FetchResponse {
-  const f_throttleTimeMs = r.int32();
-  let f_responses: FetchResponseFetchableTopicResponse[];
-  {
-    const n = r.arrayLength(6);
-    if (n < 0) throw unexpectedNull("FetchResponse.Responses");
-    else {
-      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV0(r);
-      f_responses = a;
-    }
-  }
-  return {
-    throttleTimeMs: f_throttleTimeMs,
-    errorCode: 0,
-    sessionId: 0,
-    responses: f_responses,
-    nodeEndpoints: [],
-    _tagged: undefined,
-  };
-}
-
-function encodeFetchResponsePartitionDataV1(w: Writer, m: FetchResponsePartitionDataInput): void {
-  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
-  w.int32(f_partitionIndex);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
-  w.int64(f_highWatermark);
-  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 1);
-  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 1);
-  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 1);
-  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 1);
-  const f_records = m.records === undefined ? null : m.records;
-  w.nullableRecords(f_records);
-}
-
-function encodeFetchResponseFetchableTopicResponseV1(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV1(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchResponseV1(w: Writer, m: FetchResponseInput): void {
-  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
-  w.int32(f_throttleTimeMs);
-  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 1);
-  const f_responses = m.responses === undefined ? [] : m.responses;
-  {
-    w.int32(f_responses.length);
-    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV1(w, f_responses[i]!);
-  }
-  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 1);
-}
-
-function encodeFetchResponsePartitionDataV2(w: Writer, m: FetchResponsePartitionDataInput): void {
-  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
-  w.int32(f_partitionIndex);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
-  w.int64(f_highWatermark);
-  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 2);
-  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 2);
-  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 2);
-  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 2);
-  const f_records = m.records === undefined ? null : m.records;
-  w.nullableRecords(f_records);
-}
-
-function encodeFetchResponseFetchableTopicResponseV2(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV2(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchResponseV2(w: Writer, m: FetchResponseInput): void {
-  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
-  w.int32(f_throttleTimeMs);
-  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 2);
-  const f_responses = m.responses === undefined ? [] : m.responses;
-  {
-    w.int32(f_responses.length);
-    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV2(w, f_responses[i]!);
-  }
-  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 2);
-}
-
-function encodeFetchResponsePartitionDataV3(w: Writer, m: FetchResponsePartitionDataInput): void {
-  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
-  w.int32(f_partitionIndex);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
-  w.int64(f_highWatermark);
-  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 3);
-  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 3);
-  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 3);
-  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 3);
-  const f_records = m.records === undefined ? null : m.records;
-  w.nullableRecords(f_records);
-}
-
-function encodeFetchResponseFetchableTopicResponseV3(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
-  const f_topic = m.topic === undefined ? "" : m.topic;
-  w.string(f_topic);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV3(w, f_partitions[i]!);
-  }
-}
-
-function encodeFetchResponseV3(w: Writer, m: FetchResponseInput): void {
-  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
-  w.int32(f_throttleTimeMs);
-  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 3);
-  const f_responses = m.responses === undefined ? [] : m.responses;
-  {
-    w.int32(f_responses.length);
-    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV3(w, f_responses[i]!);
-  }
-  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 3);
 }
 
 function decodeFetchResponseAbortedTransactionV4(r: Reader): FetchResponseAbortedTransaction {
@@ -3724,9 +3544,9 @@ function isDefaultFetchResponseSnapshotId(s: FetchResponseSnapshotIdInput): bool
   );
 }
 
-export const FetchResponseVersions = { min: 0, max: 17, flexibleMin: 12, latestUnstable: false } as const;
+export const FetchResponseVersions = { min: 4, max: 18, flexibleMin: 12, latestUnstable: false } as const;
 
-const decodeFetchResponseByVersion: (((r: Reader) => FetchResponse) | undefined)[] = [decodeFetchResponseV0, decodeFetchResponseV1, decodeFetchResponseV1, decodeFetchResponseV1, decodeFetchResponseV4, decodeFetchResponseV5, decodeFetchResponseV5, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV11, decodeFetchResponseV12, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV16, decodeFetchResponseV16];
+const decodeFetchResponseByVersion: (((r: Reader) => FetchResponse) | undefined)[] = [undefined, undefined, undefined, undefined, decodeFetchResponseV4, decodeFetchResponseV5, decodeFetchResponseV5, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV11, decodeFetchResponseV12, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV16, decodeFetchResponseV16, decodeFetchResponseV16];
 
 export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
   const f = decodeFetchResponseByVersion[version];
@@ -3734,7 +3554,7 @@ export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
   return f(r);
 }
 
-const encodeFetchResponseByVersion: (((w: Writer, m: FetchResponseInput) => void) | undefined)[] = [encodeFetchResponseV0, encodeFetchResponseV1, encodeFetchResponseV2, encodeFetchResponseV3, encodeFetchResponseV4, encodeFetchResponseV5, encodeFetchResponseV6, encodeFetchResponseV7, encodeFetchResponseV8, encodeFetchResponseV9, encodeFetchResponseV10, encodeFetchResponseV11, encodeFetchResponseV12, encodeFetchResponseV13, encodeFetchResponseV14, encodeFetchResponseV15, encodeFetchResponseV16, encodeFetchResponseV16];
+const encodeFetchResponseByVersion: (((w: Writer, m: FetchResponseInput) => void) | undefined)[] = [undefined, undefined, undefined, undefined, encodeFetchResponseV4, encodeFetchResponseV5, encodeFetchResponseV6, encodeFetchResponseV7, encodeFetchResponseV8, encodeFetchResponseV9, encodeFetchResponseV10, encodeFetchResponseV11, encodeFetchResponseV12, encodeFetchResponseV13, encodeFetchResponseV14, encodeFetchResponseV15, encodeFetchResponseV16, encodeFetchResponseV16, encodeFetchResponseV16];
 
 export function encodeFetchResponse(w: Writer, version: number, m: FetchResponseInput): void {
   const f = encodeFetchResponseByVersion[version];

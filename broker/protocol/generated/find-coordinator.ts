@@ -10,7 +10,7 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 export interface FindCoordinatorRequest {
   /** The coordinator key. */
   key: string;
-  /** The coordinator key type. (Group, transaction, etc.) */
+  /** The coordinator key type. (group, transaction, share). */
   keyType: number;
   /** The coordinator keys. */
   coordinatorKeys: string[];
@@ -21,7 +21,7 @@ export interface FindCoordinatorRequest {
 export interface FindCoordinatorRequestInput {
   /** The coordinator key. */
   key?: string;
-  /** The coordinator key type. (Group, transaction, etc.) */
+  /** The coordinator key type. (group, transaction, share). */
   keyType?: number;
   /** The coordinator keys. */
   coordinatorKeys?: string[];
@@ -194,7 +194,7 @@ export interface FindCoordinatorResponse {
   host: string;
   /** The port. */
   port: number;
-  /** Each coordinator result in the response */
+  /** Each coordinator result in the response. */
   coordinators: FindCoordinatorResponseCoordinator[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -213,7 +213,7 @@ export interface FindCoordinatorResponseInput {
   host?: string;
   /** The port. */
   port?: number;
-  /** Each coordinator result in the response */
+  /** Each coordinator result in the response. */
   coordinators?: FindCoordinatorResponseCoordinatorInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -5,10 +5,6 @@ import * as produce from './produce.ts';
 import * as fetch from './fetch.ts';
 import * as listOffsets from './list-offsets.ts';
 import * as metadata from './metadata.ts';
-import * as leaderAndIsr from './leader-and-isr.ts';
-import * as stopReplica from './stop-replica.ts';
-import * as updateMetadata from './update-metadata.ts';
-import * as controlledShutdown from './controlled-shutdown.ts';
 import * as offsetCommit from './offset-commit.ts';
 import * as offsetFetch from './offset-fetch.ts';
 import * as findCoordinator from './find-coordinator.ts';
@@ -75,7 +71,7 @@ import * as controllerRegistration from './controller-registration.ts';
 import * as getTelemetrySubscriptions from './get-telemetry-subscriptions.ts';
 import * as pushTelemetry from './push-telemetry.ts';
 import * as assignReplicasToDirs from './assign-replicas-to-dirs.ts';
-import * as listClientMetricsResources from './list-client-metrics-resources.ts';
+import * as listConfigResources from './list-config-resources.ts';
 import * as describeTopicPartitions from './describe-topic-partitions.ts';
 import * as shareGroupHeartbeat from './share-group-heartbeat.ts';
 import * as shareGroupDescribe from './share-group-describe.ts';
@@ -89,7 +85,15 @@ import * as readShareGroupState from './read-share-group-state.ts';
 import * as writeShareGroupState from './write-share-group-state.ts';
 import * as deleteShareGroupState from './delete-share-group-state.ts';
 import * as readShareGroupStateSummary from './read-share-group-state-summary.ts';
+import * as streamsGroupHeartbeat from './streams-group-heartbeat.ts';
+import * as streamsGroupDescribe from './streams-group-describe.ts';
+import * as describeShareGroupOffsets from './describe-share-group-offsets.ts';
+import * as alterShareGroupOffsets from './alter-share-group-offsets.ts';
+import * as deleteShareGroupOffsets from './delete-share-group-offsets.ts';
+import * as streamsGroupTopologyDescriptionUpdate from './streams-group-topology-description-update.ts';
+import * as unregisterController from './unregister-controller.ts';
 
+export * from './aborted-txn.ts';
 export * from './add-offsets-to-txn.ts';
 export * from './add-partitions-to-txn.ts';
 export * from './add-raft-voter.ts';
@@ -99,6 +103,7 @@ export * from './alter-configs.ts';
 export * from './alter-partition-reassignments.ts';
 export * from './alter-partition.ts';
 export * from './alter-replica-log-dirs.ts';
+export * from './alter-share-group-offsets.ts';
 export * from './alter-user-scram-credentials.ts';
 export * from './api-versions.ts';
 export * from './assign-replicas-to-dirs.ts';
@@ -109,7 +114,7 @@ export * from './consumer-group-describe.ts';
 export * from './consumer-group-heartbeat.ts';
 export * from './consumer-protocol-assignment.ts';
 export * from './consumer-protocol-subscription.ts';
-export * from './controlled-shutdown.ts';
+export * from './control-record-type-schema.ts';
 export * from './controller-registration.ts';
 export * from './create-acls.ts';
 export * from './create-delegation-token.ts';
@@ -119,6 +124,7 @@ export * from './default-principal-data.ts';
 export * from './delete-acls.ts';
 export * from './delete-groups.ts';
 export * from './delete-records.ts';
+export * from './delete-share-group-offsets.ts';
 export * from './delete-share-group-state.ts';
 export * from './delete-topics.ts';
 export * from './describe-acls.ts';
@@ -130,11 +136,13 @@ export * from './describe-groups.ts';
 export * from './describe-log-dirs.ts';
 export * from './describe-producers.ts';
 export * from './describe-quorum.ts';
+export * from './describe-share-group-offsets.ts';
 export * from './describe-topic-partitions.ts';
 export * from './describe-transactions.ts';
 export * from './describe-user-scram-credentials.ts';
 export * from './elect-leaders.ts';
 export * from './end-quorum-epoch.ts';
+export * from './end-txn-marker.ts';
 export * from './end-txn.ts';
 export * from './envelope.ts';
 export * from './expire-delegation-token.ts';
@@ -148,10 +156,9 @@ export * from './init-producer-id.ts';
 export * from './initialize-share-group-state.ts';
 export * from './join-group.ts';
 export * from './kraft-version-record.ts';
-export * from './leader-and-isr.ts';
 export * from './leader-change-message.ts';
 export * from './leave-group.ts';
-export * from './list-client-metrics-resources.ts';
+export * from './list-config-resources.ts';
 export * from './list-groups.ts';
 export * from './list-offsets.ts';
 export * from './list-partition-reassignments.ts';
@@ -177,12 +184,14 @@ export * from './share-group-describe.ts';
 export * from './share-group-heartbeat.ts';
 export * from './snapshot-footer-record.ts';
 export * from './snapshot-header-record.ts';
-export * from './stop-replica.ts';
+export * from './streams-group-describe.ts';
+export * from './streams-group-heartbeat.ts';
+export * from './streams-group-topology-description-update.ts';
 export * from './sync-group.ts';
 export * from './txn-offset-commit.ts';
 export * from './unregister-broker.ts';
+export * from './unregister-controller.ts';
 export * from './update-features.ts';
-export * from './update-metadata.ts';
 export * from './update-raft-voter.ts';
 export * from './vote.ts';
 export * from './voters-record.ts';
@@ -210,10 +219,6 @@ export const ApiKey = {
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
-  LeaderAndIsr: 4,
-  StopReplica: 5,
-  UpdateMetadata: 6,
-  ControlledShutdown: 7,
   OffsetCommit: 8,
   OffsetFetch: 9,
   FindCoordinator: 10,
@@ -280,7 +285,7 @@ export const ApiKey = {
   GetTelemetrySubscriptions: 71,
   PushTelemetry: 72,
   AssignReplicasToDirs: 73,
-  ListClientMetricsResources: 74,
+  ListConfigResources: 74,
   DescribeTopicPartitions: 75,
   ShareGroupHeartbeat: 76,
   ShareGroupDescribe: 77,
@@ -294,6 +299,13 @@ export const ApiKey = {
   WriteShareGroupState: 85,
   DeleteShareGroupState: 86,
   ReadShareGroupStateSummary: 87,
+  StreamsGroupHeartbeat: 88,
+  StreamsGroupDescribe: 89,
+  DescribeShareGroupOffsets: 90,
+  AlterShareGroupOffsets: 91,
+  DeleteShareGroupOffsets: 92,
+  StreamsGroupTopologyDescriptionUpdate: 93,
+  UnregisterController: 94,
 } as const;
 
 /** Each API's decoded request type and the response type its encoder takes, by API key. */
@@ -302,10 +314,6 @@ export interface ApiMessages {
   [ApiKey.Fetch]: { request: fetch.FetchRequest; response: fetch.FetchResponseInput };
   [ApiKey.ListOffsets]: { request: listOffsets.ListOffsetsRequest; response: listOffsets.ListOffsetsResponseInput };
   [ApiKey.Metadata]: { request: metadata.MetadataRequest; response: metadata.MetadataResponseInput };
-  [ApiKey.LeaderAndIsr]: { request: leaderAndIsr.LeaderAndIsrRequest; response: leaderAndIsr.LeaderAndIsrResponseInput };
-  [ApiKey.StopReplica]: { request: stopReplica.StopReplicaRequest; response: stopReplica.StopReplicaResponseInput };
-  [ApiKey.UpdateMetadata]: { request: updateMetadata.UpdateMetadataRequest; response: updateMetadata.UpdateMetadataResponseInput };
-  [ApiKey.ControlledShutdown]: { request: controlledShutdown.ControlledShutdownRequest; response: controlledShutdown.ControlledShutdownResponseInput };
   [ApiKey.OffsetCommit]: { request: offsetCommit.OffsetCommitRequest; response: offsetCommit.OffsetCommitResponseInput };
   [ApiKey.OffsetFetch]: { request: offsetFetch.OffsetFetchRequest; response: offsetFetch.OffsetFetchResponseInput };
   [ApiKey.FindCoordinator]: { request: findCoordinator.FindCoordinatorRequest; response: findCoordinator.FindCoordinatorResponseInput };
@@ -372,7 +380,7 @@ export interface ApiMessages {
   [ApiKey.GetTelemetrySubscriptions]: { request: getTelemetrySubscriptions.GetTelemetrySubscriptionsRequest; response: getTelemetrySubscriptions.GetTelemetrySubscriptionsResponseInput };
   [ApiKey.PushTelemetry]: { request: pushTelemetry.PushTelemetryRequest; response: pushTelemetry.PushTelemetryResponseInput };
   [ApiKey.AssignReplicasToDirs]: { request: assignReplicasToDirs.AssignReplicasToDirsRequest; response: assignReplicasToDirs.AssignReplicasToDirsResponseInput };
-  [ApiKey.ListClientMetricsResources]: { request: listClientMetricsResources.ListClientMetricsResourcesRequest; response: listClientMetricsResources.ListClientMetricsResourcesResponseInput };
+  [ApiKey.ListConfigResources]: { request: listConfigResources.ListConfigResourcesRequest; response: listConfigResources.ListConfigResourcesResponseInput };
   [ApiKey.DescribeTopicPartitions]: { request: describeTopicPartitions.DescribeTopicPartitionsRequest; response: describeTopicPartitions.DescribeTopicPartitionsResponseInput };
   [ApiKey.ShareGroupHeartbeat]: { request: shareGroupHeartbeat.ShareGroupHeartbeatRequest; response: shareGroupHeartbeat.ShareGroupHeartbeatResponseInput };
   [ApiKey.ShareGroupDescribe]: { request: shareGroupDescribe.ShareGroupDescribeRequest; response: shareGroupDescribe.ShareGroupDescribeResponseInput };
@@ -386,6 +394,13 @@ export interface ApiMessages {
   [ApiKey.WriteShareGroupState]: { request: writeShareGroupState.WriteShareGroupStateRequest; response: writeShareGroupState.WriteShareGroupStateResponseInput };
   [ApiKey.DeleteShareGroupState]: { request: deleteShareGroupState.DeleteShareGroupStateRequest; response: deleteShareGroupState.DeleteShareGroupStateResponseInput };
   [ApiKey.ReadShareGroupStateSummary]: { request: readShareGroupStateSummary.ReadShareGroupStateSummaryRequest; response: readShareGroupStateSummary.ReadShareGroupStateSummaryResponseInput };
+  [ApiKey.StreamsGroupHeartbeat]: { request: streamsGroupHeartbeat.StreamsGroupHeartbeatRequest; response: streamsGroupHeartbeat.StreamsGroupHeartbeatResponseInput };
+  [ApiKey.StreamsGroupDescribe]: { request: streamsGroupDescribe.StreamsGroupDescribeRequest; response: streamsGroupDescribe.StreamsGroupDescribeResponseInput };
+  [ApiKey.DescribeShareGroupOffsets]: { request: describeShareGroupOffsets.DescribeShareGroupOffsetsRequest; response: describeShareGroupOffsets.DescribeShareGroupOffsetsResponseInput };
+  [ApiKey.AlterShareGroupOffsets]: { request: alterShareGroupOffsets.AlterShareGroupOffsetsRequest; response: alterShareGroupOffsets.AlterShareGroupOffsetsResponseInput };
+  [ApiKey.DeleteShareGroupOffsets]: { request: deleteShareGroupOffsets.DeleteShareGroupOffsetsRequest; response: deleteShareGroupOffsets.DeleteShareGroupOffsetsResponseInput };
+  [ApiKey.StreamsGroupTopologyDescriptionUpdate]: { request: streamsGroupTopologyDescriptionUpdate.StreamsGroupTopologyDescriptionUpdateRequest; response: streamsGroupTopologyDescriptionUpdate.StreamsGroupTopologyDescriptionUpdateResponseInput };
+  [ApiKey.UnregisterController]: { request: unregisterController.UnregisterControllerRequest; response: unregisterController.UnregisterControllerResponseInput };
 }
 
 /** Indexed by API key. */
@@ -394,8 +409,8 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[0] = {
     apiKey: 0,
     name: "Produce",
-    minVersion: 0,
-    maxVersion: 11,
+    minVersion: 3,
+    maxVersion: 13,
     flexibleMinVersion: 9,
     latestVersionUnstable: false,
     decodeRequest: produce.decodeProduceRequest,
@@ -406,8 +421,8 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[1] = {
     apiKey: 1,
     name: "Fetch",
-    minVersion: 0,
-    maxVersion: 17,
+    minVersion: 4,
+    maxVersion: 18,
     flexibleMinVersion: 12,
     latestVersionUnstable: false,
     decodeRequest: fetch.decodeFetchRequest,
@@ -418,8 +433,8 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[2] = {
     apiKey: 2,
     name: "ListOffsets",
-    minVersion: 0,
-    maxVersion: 10,
+    minVersion: 1,
+    maxVersion: 11,
     flexibleMinVersion: 6,
     latestVersionUnstable: false,
     decodeRequest: listOffsets.decodeListOffsetsRequest,
@@ -431,7 +446,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 3,
     name: "Metadata",
     minVersion: 0,
-    maxVersion: 12,
+    maxVersion: 13,
     flexibleMinVersion: 9,
     latestVersionUnstable: false,
     decodeRequest: metadata.decodeMetadataRequest,
@@ -439,59 +454,11 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     decodeResponse: metadata.decodeMetadataResponse,
     encodeResponse: metadata.encodeMetadataResponse,
   };
-  list[4] = {
-    apiKey: 4,
-    name: "LeaderAndIsr",
-    minVersion: 0,
-    maxVersion: 7,
-    flexibleMinVersion: 4,
-    latestVersionUnstable: false,
-    decodeRequest: leaderAndIsr.decodeLeaderAndIsrRequest,
-    encodeRequest: leaderAndIsr.encodeLeaderAndIsrRequest,
-    decodeResponse: leaderAndIsr.decodeLeaderAndIsrResponse,
-    encodeResponse: leaderAndIsr.encodeLeaderAndIsrResponse,
-  };
-  list[5] = {
-    apiKey: 5,
-    name: "StopReplica",
-    minVersion: 0,
-    maxVersion: 4,
-    flexibleMinVersion: 2,
-    latestVersionUnstable: false,
-    decodeRequest: stopReplica.decodeStopReplicaRequest,
-    encodeRequest: stopReplica.encodeStopReplicaRequest,
-    decodeResponse: stopReplica.decodeStopReplicaResponse,
-    encodeResponse: stopReplica.encodeStopReplicaResponse,
-  };
-  list[6] = {
-    apiKey: 6,
-    name: "UpdateMetadata",
-    minVersion: 0,
-    maxVersion: 8,
-    flexibleMinVersion: 6,
-    latestVersionUnstable: false,
-    decodeRequest: updateMetadata.decodeUpdateMetadataRequest,
-    encodeRequest: updateMetadata.encodeUpdateMetadataRequest,
-    decodeResponse: updateMetadata.decodeUpdateMetadataResponse,
-    encodeResponse: updateMetadata.encodeUpdateMetadataResponse,
-  };
-  list[7] = {
-    apiKey: 7,
-    name: "ControlledShutdown",
-    minVersion: 0,
-    maxVersion: 3,
-    flexibleMinVersion: 3,
-    latestVersionUnstable: false,
-    decodeRequest: controlledShutdown.decodeControlledShutdownRequest,
-    encodeRequest: controlledShutdown.encodeControlledShutdownRequest,
-    decodeResponse: controlledShutdown.decodeControlledShutdownResponse,
-    encodeResponse: controlledShutdown.encodeControlledShutdownResponse,
-  };
   list[8] = {
     apiKey: 8,
     name: "OffsetCommit",
-    minVersion: 0,
-    maxVersion: 9,
+    minVersion: 2,
+    maxVersion: 10,
     flexibleMinVersion: 8,
     latestVersionUnstable: false,
     decodeRequest: offsetCommit.decodeOffsetCommitRequest,
@@ -502,8 +469,8 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[9] = {
     apiKey: 9,
     name: "OffsetFetch",
-    minVersion: 0,
-    maxVersion: 9,
+    minVersion: 1,
+    maxVersion: 10,
     flexibleMinVersion: 6,
     latestVersionUnstable: false,
     decodeRequest: offsetFetch.decodeOffsetFetchRequest,
@@ -575,7 +542,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 15,
     name: "DescribeGroups",
     minVersion: 0,
-    maxVersion: 5,
+    maxVersion: 6,
     flexibleMinVersion: 5,
     latestVersionUnstable: false,
     decodeRequest: describeGroups.decodeDescribeGroupsRequest,
@@ -611,7 +578,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 18,
     name: "ApiVersions",
     minVersion: 0,
-    maxVersion: 4,
+    maxVersion: 5,
     flexibleMinVersion: 3,
     latestVersionUnstable: false,
     decodeRequest: apiVersions.decodeApiVersionsRequest,
@@ -622,7 +589,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[19] = {
     apiKey: 19,
     name: "CreateTopics",
-    minVersion: 0,
+    minVersion: 2,
     maxVersion: 7,
     flexibleMinVersion: 5,
     latestVersionUnstable: false,
@@ -634,7 +601,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[20] = {
     apiKey: 20,
     name: "DeleteTopics",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 6,
     flexibleMinVersion: 4,
     latestVersionUnstable: false,
@@ -659,9 +626,9 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 22,
     name: "InitProducerId",
     minVersion: 0,
-    maxVersion: 5,
+    maxVersion: 6,
     flexibleMinVersion: 2,
-    latestVersionUnstable: false,
+    latestVersionUnstable: true,
     decodeRequest: initProducerId.decodeInitProducerIdRequest,
     encodeRequest: initProducerId.encodeInitProducerIdRequest,
     decodeResponse: initProducerId.decodeInitProducerIdResponse,
@@ -670,7 +637,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[23] = {
     apiKey: 23,
     name: "OffsetForLeaderEpoch",
-    minVersion: 0,
+    minVersion: 2,
     maxVersion: 4,
     flexibleMinVersion: 4,
     latestVersionUnstable: false,
@@ -709,7 +676,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     minVersion: 0,
     maxVersion: 5,
     flexibleMinVersion: 3,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: endTxn.decodeEndTxnRequest,
     encodeRequest: endTxn.encodeEndTxnRequest,
     decodeResponse: endTxn.decodeEndTxnResponse,
@@ -718,8 +685,8 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[27] = {
     apiKey: 27,
     name: "WriteTxnMarkers",
-    minVersion: 0,
-    maxVersion: 1,
+    minVersion: 1,
+    maxVersion: 2,
     flexibleMinVersion: 1,
     latestVersionUnstable: false,
     decodeRequest: writeTxnMarkers.decodeWriteTxnMarkersRequest,
@@ -731,7 +698,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 28,
     name: "TxnOffsetCommit",
     minVersion: 0,
-    maxVersion: 4,
+    maxVersion: 6,
     flexibleMinVersion: 3,
     latestVersionUnstable: false,
     decodeRequest: txnOffsetCommit.decodeTxnOffsetCommitRequest,
@@ -742,7 +709,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[29] = {
     apiKey: 29,
     name: "DescribeAcls",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -754,7 +721,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[30] = {
     apiKey: 30,
     name: "CreateAcls",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -766,7 +733,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[31] = {
     apiKey: 31,
     name: "DeleteAcls",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -778,7 +745,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[32] = {
     apiKey: 32,
     name: "DescribeConfigs",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 4,
     flexibleMinVersion: 4,
     latestVersionUnstable: false,
@@ -802,7 +769,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[34] = {
     apiKey: 34,
     name: "AlterReplicaLogDirs",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 2,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -814,8 +781,8 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[35] = {
     apiKey: 35,
     name: "DescribeLogDirs",
-    minVersion: 0,
-    maxVersion: 4,
+    minVersion: 1,
+    maxVersion: 5,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
     decodeRequest: describeLogDirs.decodeDescribeLogDirsRequest,
@@ -850,7 +817,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[38] = {
     apiKey: 38,
     name: "CreateDelegationToken",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -862,7 +829,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[39] = {
     apiKey: 39,
     name: "RenewDelegationToken",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 2,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -874,7 +841,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[40] = {
     apiKey: 40,
     name: "ExpireDelegationToken",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 2,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -886,7 +853,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[41] = {
     apiKey: 41,
     name: "DescribeDelegationToken",
-    minVersion: 0,
+    minVersion: 1,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -899,7 +866,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 42,
     name: "DeleteGroups",
     minVersion: 0,
-    maxVersion: 2,
+    maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
     decodeRequest: deleteGroups.decodeDeleteGroupsRequest,
@@ -935,7 +902,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 45,
     name: "AlterPartitionReassignments",
     minVersion: 0,
-    maxVersion: 0,
+    maxVersion: 1,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
     decodeRequest: alterPartitionReassignments.decodeAlterPartitionReassignmentsRequest,
@@ -1019,7 +986,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 52,
     name: "Vote",
     minVersion: 0,
-    maxVersion: 1,
+    maxVersion: 2,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
     decodeRequest: vote.decodeVoteRequest,
@@ -1066,7 +1033,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[56] = {
     apiKey: 56,
     name: "AlterPartition",
-    minVersion: 0,
+    minVersion: 2,
     maxVersion: 3,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
@@ -1115,7 +1082,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 60,
     name: "DescribeCluster",
     minVersion: 0,
-    maxVersion: 1,
+    maxVersion: 2,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
     decodeRequest: describeCluster.decodeDescribeClusterRequest,
@@ -1151,7 +1118,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 63,
     name: "BrokerHeartbeat",
     minVersion: 0,
-    maxVersion: 1,
+    maxVersion: 2,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
     decodeRequest: brokerHeartbeat.decodeBrokerHeartbeatRequest,
@@ -1187,7 +1154,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 66,
     name: "ListTransactions",
     minVersion: 0,
-    maxVersion: 1,
+    maxVersion: 2,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
     decodeRequest: listTransactions.decodeListTransactionsRequest,
@@ -1213,7 +1180,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     minVersion: 0,
     maxVersion: 1,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: consumerGroupHeartbeat.decodeConsumerGroupHeartbeatRequest,
     encodeRequest: consumerGroupHeartbeat.encodeConsumerGroupHeartbeatRequest,
     decodeResponse: consumerGroupHeartbeat.decodeConsumerGroupHeartbeatResponse,
@@ -1223,7 +1190,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 69,
     name: "ConsumerGroupDescribe",
     minVersion: 0,
-    maxVersion: 0,
+    maxVersion: 1,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
     decodeRequest: consumerGroupDescribe.decodeConsumerGroupDescribeRequest,
@@ -1281,15 +1248,15 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   };
   list[74] = {
     apiKey: 74,
-    name: "ListClientMetricsResources",
+    name: "ListConfigResources",
     minVersion: 0,
-    maxVersion: 0,
+    maxVersion: 1,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
-    decodeRequest: listClientMetricsResources.decodeListClientMetricsResourcesRequest,
-    encodeRequest: listClientMetricsResources.encodeListClientMetricsResourcesRequest,
-    decodeResponse: listClientMetricsResources.decodeListClientMetricsResourcesResponse,
-    encodeResponse: listClientMetricsResources.encodeListClientMetricsResourcesResponse,
+    decodeRequest: listConfigResources.decodeListConfigResourcesRequest,
+    encodeRequest: listConfigResources.encodeListConfigResourcesRequest,
+    decodeResponse: listConfigResources.decodeListConfigResourcesResponse,
+    encodeResponse: listConfigResources.encodeListConfigResourcesResponse,
   };
   list[75] = {
     apiKey: 75,
@@ -1306,10 +1273,10 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[76] = {
     apiKey: 76,
     name: "ShareGroupHeartbeat",
-    minVersion: 0,
-    maxVersion: 0,
+    minVersion: 1,
+    maxVersion: 1,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: shareGroupHeartbeat.decodeShareGroupHeartbeatRequest,
     encodeRequest: shareGroupHeartbeat.encodeShareGroupHeartbeatRequest,
     decodeResponse: shareGroupHeartbeat.decodeShareGroupHeartbeatResponse,
@@ -1318,10 +1285,10 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[77] = {
     apiKey: 77,
     name: "ShareGroupDescribe",
-    minVersion: 0,
-    maxVersion: 0,
+    minVersion: 1,
+    maxVersion: 1,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: shareGroupDescribe.decodeShareGroupDescribeRequest,
     encodeRequest: shareGroupDescribe.encodeShareGroupDescribeRequest,
     decodeResponse: shareGroupDescribe.decodeShareGroupDescribeResponse,
@@ -1330,10 +1297,10 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[78] = {
     apiKey: 78,
     name: "ShareFetch",
-    minVersion: 0,
-    maxVersion: 0,
+    minVersion: 1,
+    maxVersion: 2,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: shareFetch.decodeShareFetchRequest,
     encodeRequest: shareFetch.encodeShareFetchRequest,
     decodeResponse: shareFetch.decodeShareFetchResponse,
@@ -1342,10 +1309,10 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[79] = {
     apiKey: 79,
     name: "ShareAcknowledge",
-    minVersion: 0,
-    maxVersion: 0,
+    minVersion: 1,
+    maxVersion: 2,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: shareAcknowledge.decodeShareAcknowledgeRequest,
     encodeRequest: shareAcknowledge.encodeShareAcknowledgeRequest,
     decodeResponse: shareAcknowledge.decodeShareAcknowledgeResponse,
@@ -1355,7 +1322,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 80,
     name: "AddRaftVoter",
     minVersion: 0,
-    maxVersion: 0,
+    maxVersion: 1,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
     decodeRequest: addRaftVoter.decodeAddRaftVoterRequest,
@@ -1393,7 +1360,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     minVersion: 0,
     maxVersion: 0,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: initializeShareGroupState.decodeInitializeShareGroupStateRequest,
     encodeRequest: initializeShareGroupState.encodeInitializeShareGroupStateRequest,
     decodeResponse: initializeShareGroupState.decodeInitializeShareGroupStateResponse,
@@ -1405,7 +1372,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     minVersion: 0,
     maxVersion: 0,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: readShareGroupState.decodeReadShareGroupStateRequest,
     encodeRequest: readShareGroupState.encodeReadShareGroupStateRequest,
     decodeResponse: readShareGroupState.decodeReadShareGroupStateResponse,
@@ -1415,9 +1382,9 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 85,
     name: "WriteShareGroupState",
     minVersion: 0,
-    maxVersion: 0,
+    maxVersion: 1,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: writeShareGroupState.decodeWriteShareGroupStateRequest,
     encodeRequest: writeShareGroupState.encodeWriteShareGroupStateRequest,
     decodeResponse: writeShareGroupState.decodeWriteShareGroupStateResponse,
@@ -1429,7 +1396,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     minVersion: 0,
     maxVersion: 0,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: deleteShareGroupState.decodeDeleteShareGroupStateRequest,
     encodeRequest: deleteShareGroupState.encodeDeleteShareGroupStateRequest,
     decodeResponse: deleteShareGroupState.decodeDeleteShareGroupStateResponse,
@@ -1439,13 +1406,97 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
     apiKey: 87,
     name: "ReadShareGroupStateSummary",
     minVersion: 0,
-    maxVersion: 0,
+    maxVersion: 1,
     flexibleMinVersion: 0,
-    latestVersionUnstable: true,
+    latestVersionUnstable: false,
     decodeRequest: readShareGroupStateSummary.decodeReadShareGroupStateSummaryRequest,
     encodeRequest: readShareGroupStateSummary.encodeReadShareGroupStateSummaryRequest,
     decodeResponse: readShareGroupStateSummary.decodeReadShareGroupStateSummaryResponse,
     encodeResponse: readShareGroupStateSummary.encodeReadShareGroupStateSummaryResponse,
+  };
+  list[88] = {
+    apiKey: 88,
+    name: "StreamsGroupHeartbeat",
+    minVersion: 0,
+    maxVersion: 1,
+    flexibleMinVersion: 0,
+    latestVersionUnstable: false,
+    decodeRequest: streamsGroupHeartbeat.decodeStreamsGroupHeartbeatRequest,
+    encodeRequest: streamsGroupHeartbeat.encodeStreamsGroupHeartbeatRequest,
+    decodeResponse: streamsGroupHeartbeat.decodeStreamsGroupHeartbeatResponse,
+    encodeResponse: streamsGroupHeartbeat.encodeStreamsGroupHeartbeatResponse,
+  };
+  list[89] = {
+    apiKey: 89,
+    name: "StreamsGroupDescribe",
+    minVersion: 0,
+    maxVersion: 1,
+    flexibleMinVersion: 0,
+    latestVersionUnstable: false,
+    decodeRequest: streamsGroupDescribe.decodeStreamsGroupDescribeRequest,
+    encodeRequest: streamsGroupDescribe.encodeStreamsGroupDescribeRequest,
+    decodeResponse: streamsGroupDescribe.decodeStreamsGroupDescribeResponse,
+    encodeResponse: streamsGroupDescribe.encodeStreamsGroupDescribeResponse,
+  };
+  list[90] = {
+    apiKey: 90,
+    name: "DescribeShareGroupOffsets",
+    minVersion: 0,
+    maxVersion: 1,
+    flexibleMinVersion: 0,
+    latestVersionUnstable: false,
+    decodeRequest: describeShareGroupOffsets.decodeDescribeShareGroupOffsetsRequest,
+    encodeRequest: describeShareGroupOffsets.encodeDescribeShareGroupOffsetsRequest,
+    decodeResponse: describeShareGroupOffsets.decodeDescribeShareGroupOffsetsResponse,
+    encodeResponse: describeShareGroupOffsets.encodeDescribeShareGroupOffsetsResponse,
+  };
+  list[91] = {
+    apiKey: 91,
+    name: "AlterShareGroupOffsets",
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleMinVersion: 0,
+    latestVersionUnstable: false,
+    decodeRequest: alterShareGroupOffsets.decodeAlterShareGroupOffsetsRequest,
+    encodeRequest: alterShareGroupOffsets.encodeAlterShareGroupOffsetsRequest,
+    decodeResponse: alterShareGroupOffsets.decodeAlterShareGroupOffsetsResponse,
+    encodeResponse: alterShareGroupOffsets.encodeAlterShareGroupOffsetsResponse,
+  };
+  list[92] = {
+    apiKey: 92,
+    name: "DeleteShareGroupOffsets",
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleMinVersion: 0,
+    latestVersionUnstable: false,
+    decodeRequest: deleteShareGroupOffsets.decodeDeleteShareGroupOffsetsRequest,
+    encodeRequest: deleteShareGroupOffsets.encodeDeleteShareGroupOffsetsRequest,
+    decodeResponse: deleteShareGroupOffsets.decodeDeleteShareGroupOffsetsResponse,
+    encodeResponse: deleteShareGroupOffsets.encodeDeleteShareGroupOffsetsResponse,
+  };
+  list[93] = {
+    apiKey: 93,
+    name: "StreamsGroupTopologyDescriptionUpdate",
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleMinVersion: 0,
+    latestVersionUnstable: false,
+    decodeRequest: streamsGroupTopologyDescriptionUpdate.decodeStreamsGroupTopologyDescriptionUpdateRequest,
+    encodeRequest: streamsGroupTopologyDescriptionUpdate.encodeStreamsGroupTopologyDescriptionUpdateRequest,
+    decodeResponse: streamsGroupTopologyDescriptionUpdate.decodeStreamsGroupTopologyDescriptionUpdateResponse,
+    encodeResponse: streamsGroupTopologyDescriptionUpdate.encodeStreamsGroupTopologyDescriptionUpdateResponse,
+  };
+  list[94] = {
+    apiKey: 94,
+    name: "UnregisterController",
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleMinVersion: 0,
+    latestVersionUnstable: false,
+    decodeRequest: unregisterController.decodeUnregisterControllerRequest,
+    encodeRequest: unregisterController.encodeUnregisterControllerRequest,
+    decodeResponse: unregisterController.decodeUnregisterControllerResponse,
+    encodeResponse: unregisterController.encodeUnregisterControllerResponse,
   };
   return list;
 })();

@@ -16,6 +16,10 @@ export interface InitProducerIdRequest {
   producerId: number;
   /** The producer's current epoch. This will be checked against the producer epoch on the broker, and the request will return an error if they do not match. */
   producerEpoch: number;
+  /** True if the client wants to enable two-phase commit (2PC) protocol for transactions. */
+  enable2Pc: boolean;
+  /** True if the client wants to keep the currently ongoing transaction instead of aborting it. */
+  keepPreparedTxn: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -29,6 +33,10 @@ export interface InitProducerIdRequestInput {
   producerId?: number;
   /** The producer's current epoch. This will be checked against the producer epoch on the broker, and the request will return an error if they do not match. */
   producerEpoch?: number;
+  /** True if the client wants to enable two-phase commit (2PC) protocol for transactions. */
+  enable2Pc?: boolean;
+  /** True if the client wants to keep the currently ongoing transaction instead of aborting it. */
+  keepPreparedTxn?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -41,6 +49,8 @@ function decodeInitProducerIdRequestV0(r: Reader): InitProducerIdRequest {
     transactionTimeoutMs: f_transactionTimeoutMs,
     producerId: -1,
     producerEpoch: -1,
+    enable2Pc: false,
+    keepPreparedTxn: false,
     _tagged: undefined,
   };
 }
@@ -52,6 +62,8 @@ function encodeInitProducerIdRequestV0(w: Writer, m: InitProducerIdRequestInput)
   w.int32(f_transactionTimeoutMs);
   if (m.producerId !== undefined && m.producerId !== -1) throw fieldVersionError("InitProducerIdRequest.ProducerId", 0);
   if (m.producerEpoch !== undefined && m.producerEpoch !== -1) throw fieldVersionError("InitProducerIdRequest.ProducerEpoch", 0);
+  if (m.enable2Pc !== undefined && m.enable2Pc !== false) throw fieldVersionError("InitProducerIdRequest.Enable2Pc", 0);
+  if (m.keepPreparedTxn !== undefined && m.keepPreparedTxn !== false) throw fieldVersionError("InitProducerIdRequest.KeepPreparedTxn", 0);
 }
 
 function encodeInitProducerIdRequestV1(w: Writer, m: InitProducerIdRequestInput): void {
@@ -61,6 +73,8 @@ function encodeInitProducerIdRequestV1(w: Writer, m: InitProducerIdRequestInput)
   w.int32(f_transactionTimeoutMs);
   if (m.producerId !== undefined && m.producerId !== -1) throw fieldVersionError("InitProducerIdRequest.ProducerId", 1);
   if (m.producerEpoch !== undefined && m.producerEpoch !== -1) throw fieldVersionError("InitProducerIdRequest.ProducerEpoch", 1);
+  if (m.enable2Pc !== undefined && m.enable2Pc !== false) throw fieldVersionError("InitProducerIdRequest.Enable2Pc", 1);
+  if (m.keepPreparedTxn !== undefined && m.keepPreparedTxn !== false) throw fieldVersionError("InitProducerIdRequest.KeepPreparedTxn", 1);
 }
 
 function decodeInitProducerIdRequestV2(r: Reader): InitProducerIdRequest {
@@ -77,6 +91,8 @@ function decodeInitProducerIdRequestV2(r: Reader): InitProducerIdRequest {
     transactionTimeoutMs: f_transactionTimeoutMs,
     producerId: -1,
     producerEpoch: -1,
+    enable2Pc: false,
+    keepPreparedTxn: false,
     _tagged,
   };
 }
@@ -88,6 +104,8 @@ function encodeInitProducerIdRequestV2(w: Writer, m: InitProducerIdRequestInput)
   w.int32(f_transactionTimeoutMs);
   if (m.producerId !== undefined && m.producerId !== -1) throw fieldVersionError("InitProducerIdRequest.ProducerId", 2);
   if (m.producerEpoch !== undefined && m.producerEpoch !== -1) throw fieldVersionError("InitProducerIdRequest.ProducerEpoch", 2);
+  if (m.enable2Pc !== undefined && m.enable2Pc !== false) throw fieldVersionError("InitProducerIdRequest.Enable2Pc", 2);
+  if (m.keepPreparedTxn !== undefined && m.keepPreparedTxn !== false) throw fieldVersionError("InitProducerIdRequest.KeepPreparedTxn", 2);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -107,6 +125,8 @@ function decodeInitProducerIdRequestV3(r: Reader): InitProducerIdRequest {
     transactionTimeoutMs: f_transactionTimeoutMs,
     producerId: f_producerId,
     producerEpoch: f_producerEpoch,
+    enable2Pc: false,
+    keepPreparedTxn: false,
     _tagged,
   };
 }
@@ -120,12 +140,82 @@ function encodeInitProducerIdRequestV3(w: Writer, m: InitProducerIdRequestInput)
   w.int64(f_producerId);
   const f_producerEpoch = m.producerEpoch === undefined ? -1 : m.producerEpoch;
   w.int16(f_producerEpoch);
+  if (m.enable2Pc !== undefined && m.enable2Pc !== false) throw fieldVersionError("InitProducerIdRequest.Enable2Pc", 3);
+  if (m.keepPreparedTxn !== undefined && m.keepPreparedTxn !== false) throw fieldVersionError("InitProducerIdRequest.KeepPreparedTxn", 3);
   writeUnknownTagged(w, m._tagged);
 }
 
-export const InitProducerIdRequestVersions = { min: 0, max: 5, flexibleMin: 2, latestUnstable: false } as const;
+function encodeInitProducerIdRequestV4(w: Writer, m: InitProducerIdRequestInput): void {
+  const f_transactionalId = m.transactionalId === undefined ? "" : m.transactionalId;
+  w.compactNullableString(f_transactionalId);
+  const f_transactionTimeoutMs = m.transactionTimeoutMs === undefined ? 0 : m.transactionTimeoutMs;
+  w.int32(f_transactionTimeoutMs);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? -1 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  if (m.enable2Pc !== undefined && m.enable2Pc !== false) throw fieldVersionError("InitProducerIdRequest.Enable2Pc", 4);
+  if (m.keepPreparedTxn !== undefined && m.keepPreparedTxn !== false) throw fieldVersionError("InitProducerIdRequest.KeepPreparedTxn", 4);
+  writeUnknownTagged(w, m._tagged);
+}
 
-const decodeInitProducerIdRequestByVersion: (((r: Reader) => InitProducerIdRequest) | undefined)[] = [decodeInitProducerIdRequestV0, decodeInitProducerIdRequestV0, decodeInitProducerIdRequestV2, decodeInitProducerIdRequestV3, decodeInitProducerIdRequestV3, decodeInitProducerIdRequestV3];
+function encodeInitProducerIdRequestV5(w: Writer, m: InitProducerIdRequestInput): void {
+  const f_transactionalId = m.transactionalId === undefined ? "" : m.transactionalId;
+  w.compactNullableString(f_transactionalId);
+  const f_transactionTimeoutMs = m.transactionTimeoutMs === undefined ? 0 : m.transactionTimeoutMs;
+  w.int32(f_transactionTimeoutMs);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? -1 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  if (m.enable2Pc !== undefined && m.enable2Pc !== false) throw fieldVersionError("InitProducerIdRequest.Enable2Pc", 5);
+  if (m.keepPreparedTxn !== undefined && m.keepPreparedTxn !== false) throw fieldVersionError("InitProducerIdRequest.KeepPreparedTxn", 5);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function decodeInitProducerIdRequestV6(r: Reader): InitProducerIdRequest {
+  const f_transactionalId = r.compactNullableString();
+  const f_transactionTimeoutMs = r.int32();
+  const f_producerId = r.int64();
+  const f_producerEpoch = r.int16();
+  const f_enable2Pc = r.bool();
+  const f_keepPreparedTxn = r.bool();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    transactionalId: f_transactionalId,
+    transactionTimeoutMs: f_transactionTimeoutMs,
+    producerId: f_producerId,
+    producerEpoch: f_producerEpoch,
+    enable2Pc: f_enable2Pc,
+    keepPreparedTxn: f_keepPreparedTxn,
+    _tagged,
+  };
+}
+
+function encodeInitProducerIdRequestV6(w: Writer, m: InitProducerIdRequestInput): void {
+  const f_transactionalId = m.transactionalId === undefined ? "" : m.transactionalId;
+  w.compactNullableString(f_transactionalId);
+  const f_transactionTimeoutMs = m.transactionTimeoutMs === undefined ? 0 : m.transactionTimeoutMs;
+  w.int32(f_transactionTimeoutMs);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? -1 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  const f_enable2Pc = m.enable2Pc === undefined ? false : m.enable2Pc;
+  w.bool(f_enable2Pc);
+  const f_keepPreparedTxn = m.keepPreparedTxn === undefined ? false : m.keepPreparedTxn;
+  w.bool(f_keepPreparedTxn);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const InitProducerIdRequestVersions = { min: 0, max: 6, flexibleMin: 2, latestUnstable: true } as const;
+
+const decodeInitProducerIdRequestByVersion: (((r: Reader) => InitProducerIdRequest) | undefined)[] = [decodeInitProducerIdRequestV0, decodeInitProducerIdRequestV0, decodeInitProducerIdRequestV2, decodeInitProducerIdRequestV3, decodeInitProducerIdRequestV3, decodeInitProducerIdRequestV3, decodeInitProducerIdRequestV6];
 
 export function decodeInitProducerIdRequest(r: Reader, version: number): InitProducerIdRequest {
   const f = decodeInitProducerIdRequestByVersion[version];
@@ -133,7 +223,7 @@ export function decodeInitProducerIdRequest(r: Reader, version: number): InitPro
   return f(r);
 }
 
-const encodeInitProducerIdRequestByVersion: (((w: Writer, m: InitProducerIdRequestInput) => void) | undefined)[] = [encodeInitProducerIdRequestV0, encodeInitProducerIdRequestV1, encodeInitProducerIdRequestV2, encodeInitProducerIdRequestV3, encodeInitProducerIdRequestV3, encodeInitProducerIdRequestV3];
+const encodeInitProducerIdRequestByVersion: (((w: Writer, m: InitProducerIdRequestInput) => void) | undefined)[] = [encodeInitProducerIdRequestV0, encodeInitProducerIdRequestV1, encodeInitProducerIdRequestV2, encodeInitProducerIdRequestV3, encodeInitProducerIdRequestV4, encodeInitProducerIdRequestV5, encodeInitProducerIdRequestV6];
 
 export function encodeInitProducerIdRequest(w: Writer, version: number, m: InitProducerIdRequestInput): void {
   const f = encodeInitProducerIdRequestByVersion[version];
@@ -152,6 +242,10 @@ export interface InitProducerIdResponse {
   producerId: number;
   /** The current epoch associated with the producer id. */
   producerEpoch: number;
+  /** The producer id for ongoing transaction when KeepPreparedTxn is used, -1 if there is no transaction ongoing. */
+  ongoingTxnProducerId: number;
+  /** The epoch associated with the  producer id for ongoing transaction when KeepPreparedTxn is used, -1 if there is no transaction ongoing. */
+  ongoingTxnProducerEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -165,6 +259,10 @@ export interface InitProducerIdResponseInput {
   producerId?: number;
   /** The current epoch associated with the producer id. */
   producerEpoch?: number;
+  /** The producer id for ongoing transaction when KeepPreparedTxn is used, -1 if there is no transaction ongoing. */
+  ongoingTxnProducerId?: number;
+  /** The epoch associated with the  producer id for ongoing transaction when KeepPreparedTxn is used, -1 if there is no transaction ongoing. */
+  ongoingTxnProducerEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -179,6 +277,8 @@ function decodeInitProducerIdResponseV0(r: Reader): InitProducerIdResponse {
     errorCode: f_errorCode,
     producerId: f_producerId,
     producerEpoch: f_producerEpoch,
+    ongoingTxnProducerId: -1,
+    ongoingTxnProducerEpoch: -1,
     _tagged: undefined,
   };
 }
@@ -192,6 +292,21 @@ function encodeInitProducerIdResponseV0(w: Writer, m: InitProducerIdResponseInpu
   w.int64(f_producerId);
   const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
   w.int16(f_producerEpoch);
+  if (m.ongoingTxnProducerId !== undefined && m.ongoingTxnProducerId !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerId", 0);
+  if (m.ongoingTxnProducerEpoch !== undefined && m.ongoingTxnProducerEpoch !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerEpoch", 0);
+}
+
+function encodeInitProducerIdResponseV1(w: Writer, m: InitProducerIdResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  if (m.ongoingTxnProducerId !== undefined && m.ongoingTxnProducerId !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerId", 1);
+  if (m.ongoingTxnProducerEpoch !== undefined && m.ongoingTxnProducerEpoch !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerEpoch", 1);
 }
 
 function decodeInitProducerIdResponseV2(r: Reader): InitProducerIdResponse {
@@ -210,6 +325,8 @@ function decodeInitProducerIdResponseV2(r: Reader): InitProducerIdResponse {
     errorCode: f_errorCode,
     producerId: f_producerId,
     producerEpoch: f_producerEpoch,
+    ongoingTxnProducerId: -1,
+    ongoingTxnProducerEpoch: -1,
     _tagged,
   };
 }
@@ -223,12 +340,96 @@ function encodeInitProducerIdResponseV2(w: Writer, m: InitProducerIdResponseInpu
   w.int64(f_producerId);
   const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
   w.int16(f_producerEpoch);
+  if (m.ongoingTxnProducerId !== undefined && m.ongoingTxnProducerId !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerId", 2);
+  if (m.ongoingTxnProducerEpoch !== undefined && m.ongoingTxnProducerEpoch !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerEpoch", 2);
   writeUnknownTagged(w, m._tagged);
 }
 
-export const InitProducerIdResponseVersions = { min: 0, max: 5, flexibleMin: 2, latestUnstable: false } as const;
+function encodeInitProducerIdResponseV3(w: Writer, m: InitProducerIdResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  if (m.ongoingTxnProducerId !== undefined && m.ongoingTxnProducerId !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerId", 3);
+  if (m.ongoingTxnProducerEpoch !== undefined && m.ongoingTxnProducerEpoch !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerEpoch", 3);
+  writeUnknownTagged(w, m._tagged);
+}
 
-const decodeInitProducerIdResponseByVersion: (((r: Reader) => InitProducerIdResponse) | undefined)[] = [decodeInitProducerIdResponseV0, decodeInitProducerIdResponseV0, decodeInitProducerIdResponseV2, decodeInitProducerIdResponseV2, decodeInitProducerIdResponseV2, decodeInitProducerIdResponseV2];
+function encodeInitProducerIdResponseV4(w: Writer, m: InitProducerIdResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  if (m.ongoingTxnProducerId !== undefined && m.ongoingTxnProducerId !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerId", 4);
+  if (m.ongoingTxnProducerEpoch !== undefined && m.ongoingTxnProducerEpoch !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerEpoch", 4);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeInitProducerIdResponseV5(w: Writer, m: InitProducerIdResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  if (m.ongoingTxnProducerId !== undefined && m.ongoingTxnProducerId !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerId", 5);
+  if (m.ongoingTxnProducerEpoch !== undefined && m.ongoingTxnProducerEpoch !== -1) throw fieldVersionError("InitProducerIdResponse.OngoingTxnProducerEpoch", 5);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function decodeInitProducerIdResponseV6(r: Reader): InitProducerIdResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  const f_producerId = r.int64();
+  const f_producerEpoch = r.int16();
+  const f_ongoingTxnProducerId = r.int64();
+  const f_ongoingTxnProducerEpoch = r.int16();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    producerId: f_producerId,
+    producerEpoch: f_producerEpoch,
+    ongoingTxnProducerId: f_ongoingTxnProducerId,
+    ongoingTxnProducerEpoch: f_ongoingTxnProducerEpoch,
+    _tagged,
+  };
+}
+
+function encodeInitProducerIdResponseV6(w: Writer, m: InitProducerIdResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_producerId = m.producerId === undefined ? -1 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  const f_ongoingTxnProducerId = m.ongoingTxnProducerId === undefined ? -1 : m.ongoingTxnProducerId;
+  w.int64(f_ongoingTxnProducerId);
+  const f_ongoingTxnProducerEpoch = m.ongoingTxnProducerEpoch === undefined ? -1 : m.ongoingTxnProducerEpoch;
+  w.int16(f_ongoingTxnProducerEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const InitProducerIdResponseVersions = { min: 0, max: 6, flexibleMin: 2, latestUnstable: false } as const;
+
+const decodeInitProducerIdResponseByVersion: (((r: Reader) => InitProducerIdResponse) | undefined)[] = [decodeInitProducerIdResponseV0, decodeInitProducerIdResponseV0, decodeInitProducerIdResponseV2, decodeInitProducerIdResponseV2, decodeInitProducerIdResponseV2, decodeInitProducerIdResponseV2, decodeInitProducerIdResponseV6];
 
 export function decodeInitProducerIdResponse(r: Reader, version: number): InitProducerIdResponse {
   const f = decodeInitProducerIdResponseByVersion[version];
@@ -236,7 +437,7 @@ export function decodeInitProducerIdResponse(r: Reader, version: number): InitPr
   return f(r);
 }
 
-const encodeInitProducerIdResponseByVersion: (((w: Writer, m: InitProducerIdResponseInput) => void) | undefined)[] = [encodeInitProducerIdResponseV0, encodeInitProducerIdResponseV0, encodeInitProducerIdResponseV2, encodeInitProducerIdResponseV2, encodeInitProducerIdResponseV2, encodeInitProducerIdResponseV2];
+const encodeInitProducerIdResponseByVersion: (((w: Writer, m: InitProducerIdResponseInput) => void) | undefined)[] = [encodeInitProducerIdResponseV0, encodeInitProducerIdResponseV1, encodeInitProducerIdResponseV2, encodeInitProducerIdResponseV3, encodeInitProducerIdResponseV4, encodeInitProducerIdResponseV5, encodeInitProducerIdResponseV6];
 
 export function encodeInitProducerIdResponse(w: Writer, version: number, m: InitProducerIdResponseInput): void {
   const f = encodeInitProducerIdResponseByVersion[version];

@@ -182,7 +182,7 @@ function encodeInitializeShareGroupStateRequestV0(w: Writer, m: InitializeShareG
   writeUnknownTagged(w, m._tagged);
 }
 
-export const InitializeShareGroupStateRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: true } as const;
+export const InitializeShareGroupStateRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
 
 const decodeInitializeShareGroupStateRequestByVersion: (((r: Reader) => InitializeShareGroupStateRequest) | undefined)[] = [decodeInitializeShareGroupStateRequestV0];
 
@@ -203,21 +203,21 @@ export function encodeInitializeShareGroupStateRequest(w: Writer, version: numbe
 // ---------------------------------------------------------------- InitializeShareGroupStateResponse
 
 export interface InitializeShareGroupStateResponse {
-  /** The initialization results */
+  /** The initialization results. */
   results: InitializeShareGroupStateResponseInitializeStateResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface InitializeShareGroupStateResponseInput {
-  /** The initialization results */
+  /** The initialization results. */
   results?: InitializeShareGroupStateResponseInitializeStateResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface InitializeShareGroupStateResponseInitializeStateResult {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId: string;
   /** The results for the partitions. */
   partitions: InitializeShareGroupStateResponsePartitionResult[];
@@ -226,7 +226,7 @@ export interface InitializeShareGroupStateResponseInitializeStateResult {
 }
 
 export interface InitializeShareGroupStateResponseInitializeStateResultInput {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId?: string;
   /** The results for the partitions. */
   partitions?: InitializeShareGroupStateResponsePartitionResultInput[];

@@ -470,6 +470,7 @@ export interface JoinGroupResponse {
   skipAssignment: boolean;
   /** The member ID assigned by the group coordinator. */
   memberId: string;
+  /** The group members. */
   members: JoinGroupResponseMember[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -492,6 +493,7 @@ export interface JoinGroupResponseInput {
   skipAssignment?: boolean;
   /** The member ID assigned by the group coordinator. */
   memberId?: string;
+  /** The group members. */
   members?: JoinGroupResponseMemberInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -8,18 +8,18 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- KRaftVersionRecord
 
 export interface KRaftVersionRecord {
-  /** The version of the kraft version record */
+  /** The version of the kraft version record. */
   version: number;
-  /** The kraft protocol version */
+  /** The kraft protocol version. */
   kRaftVersion: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface KRaftVersionRecordInput {
-  /** The version of the kraft version record */
+  /** The version of the kraft version record. */
   version?: number;
-  /** The kraft protocol version */
+  /** The kraft protocol version. */
   kRaftVersion?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

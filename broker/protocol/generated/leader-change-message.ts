@@ -8,42 +8,44 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- LeaderChangeMessage
 
 export interface LeaderChangeMessage {
-  /** The version of the leader change message */
+  /** The version of the leader change message. */
   version: number;
-  /** The ID of the newly elected leader */
+  /** The ID of the newly elected leader. */
   leaderId: number;
-  /** The set of voters in the quorum for this epoch */
+  /** The set of voters in the quorum for this epoch. */
   voters: LeaderChangeMessageVoter[];
-  /** The voters who voted for the leader at the time of election */
+  /** The voters who voted for the leader at the time of election. */
   grantingVoters: LeaderChangeMessageVoter[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface LeaderChangeMessageInput {
-  /** The version of the leader change message */
+  /** The version of the leader change message. */
   version?: number;
-  /** The ID of the newly elected leader */
+  /** The ID of the newly elected leader. */
   leaderId?: number;
-  /** The set of voters in the quorum for this epoch */
+  /** The set of voters in the quorum for this epoch. */
   voters?: LeaderChangeMessageVoterInput[];
-  /** The voters who voted for the leader at the time of election */
+  /** The voters who voted for the leader at the time of election. */
   grantingVoters?: LeaderChangeMessageVoterInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface LeaderChangeMessageVoter {
+  /** The ID of the voter. */
   voterId: number;
-  /** The directory id of the voter */
+  /** The directory id of the voter. */
   voterDirectoryId: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface LeaderChangeMessageVoterInput {
+  /** The ID of the voter. */
   voterId?: number;
-  /** The directory id of the voter */
+  /** The directory id of the voter. */
   voterDirectoryId?: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

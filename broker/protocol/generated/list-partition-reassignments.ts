@@ -26,7 +26,7 @@ export interface ListPartitionReassignmentsRequestInput {
 }
 
 export interface ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
-  /** The topic name */
+  /** The topic name. */
   name: string;
   /** The partitions to list partition reassignments for. */
   partitionIndexes: number[];
@@ -35,7 +35,7 @@ export interface ListPartitionReassignmentsRequestListPartitionReassignmentsTopi
 }
 
 export interface ListPartitionReassignmentsRequestListPartitionReassignmentsTopicsInput {
-  /** The topic name */
+  /** The topic name. */
   name?: string;
   /** The partitions to list partition reassignments for. */
   partitionIndexes?: number[];
@@ -147,7 +147,7 @@ export function encodeListPartitionReassignmentsRequest(w: Writer, version: numb
 export interface ListPartitionReassignmentsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
-  /** The top-level error code, or 0 if there was no error */
+  /** The top-level error code, or 0 if there was no error. */
   errorCode: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage: string | null;
@@ -160,7 +160,7 @@ export interface ListPartitionReassignmentsResponse {
 export interface ListPartitionReassignmentsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
-  /** The top-level error code, or 0 if there was no error */
+  /** The top-level error code, or 0 if there was no error. */
   errorCode?: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage?: string | null;

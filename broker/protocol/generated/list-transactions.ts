@@ -8,23 +8,27 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- ListTransactionsRequest
 
 export interface ListTransactionsRequest {
-  /** The transaction states to filter by: if empty, all transactions are returned; if non-empty, then only transactions matching one of the filtered states will be returned */
+  /** The transaction states to filter by: if empty, all transactions are returned; if non-empty, then only transactions matching one of the filtered states will be returned. */
   stateFilters: string[];
-  /** The producerIds to filter by: if empty, all transactions will be returned; if non-empty, only transactions which match one of the filtered producerIds will be returned */
+  /** The producerIds to filter by: if empty, all transactions will be returned; if non-empty, only transactions which match one of the filtered producerIds will be returned. */
   producerIdFilters: number[];
-  /** Duration (in millis) to filter by: if < 0, all transactions will be returned; otherwise, only transactions running longer than this duration will be returned */
+  /** Duration (in millis) to filter by: if < 0, all transactions will be returned; otherwise, only transactions running longer than this duration will be returned. */
   durationFilter: number;
+  /** The transactional ID regular expression pattern to filter by: if it is empty or null, all transactions are returned; Otherwise then only the transactions matching the given regular expression will be returned. */
+  transactionalIdPattern: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ListTransactionsRequestInput {
-  /** The transaction states to filter by: if empty, all transactions are returned; if non-empty, then only transactions matching one of the filtered states will be returned */
+  /** The transaction states to filter by: if empty, all transactions are returned; if non-empty, then only transactions matching one of the filtered states will be returned. */
   stateFilters?: string[];
-  /** The producerIds to filter by: if empty, all transactions will be returned; if non-empty, only transactions which match one of the filtered producerIds will be returned */
+  /** The producerIds to filter by: if empty, all transactions will be returned; if non-empty, only transactions which match one of the filtered producerIds will be returned. */
   producerIdFilters?: number[];
-  /** Duration (in millis) to filter by: if < 0, all transactions will be returned; otherwise, only transactions running longer than this duration will be returned */
+  /** Duration (in millis) to filter by: if < 0, all transactions will be returned; otherwise, only transactions running longer than this duration will be returned. */
   durationFilter?: number;
+  /** The transactional ID regular expression pattern to filter by: if it is empty or null, all transactions are returned; Otherwise then only the transactions matching the given regular expression will be returned. */
+  transactionalIdPattern?: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -60,6 +64,7 @@ function decodeListTransactionsRequestV0(r: Reader): ListTransactionsRequest {
     stateFilters: f_stateFilters,
     producerIdFilters: f_producerIdFilters,
     durationFilter: -1,
+    transactionalIdPattern: null,
     _tagged,
   };
 }
@@ -76,6 +81,7 @@ function encodeListTransactionsRequestV0(w: Writer, m: ListTransactionsRequestIn
     for (let i = 0; i < f_producerIdFilters.length; i++) w.int64(f_producerIdFilters[i]!);
   }
   if (m.durationFilter !== undefined && m.durationFilter !== -1) throw fieldVersionError("ListTransactionsRequest.DurationFilter", 0);
+  if (m.transactionalIdPattern !== undefined && m.transactionalIdPattern !== null) throw fieldVersionError("ListTransactionsRequest.TransactionalIdPattern", 0);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -111,6 +117,7 @@ function decodeListTransactionsRequestV1(r: Reader): ListTransactionsRequest {
     stateFilters: f_stateFilters,
     producerIdFilters: f_producerIdFilters,
     durationFilter: f_durationFilter,
+    transactionalIdPattern: null,
     _tagged,
   };
 }
@@ -128,12 +135,69 @@ function encodeListTransactionsRequestV1(w: Writer, m: ListTransactionsRequestIn
   }
   const f_durationFilter = m.durationFilter === undefined ? -1 : m.durationFilter;
   w.int64(f_durationFilter);
+  if (m.transactionalIdPattern !== undefined && m.transactionalIdPattern !== null) throw fieldVersionError("ListTransactionsRequest.TransactionalIdPattern", 1);
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ListTransactionsRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+function decodeListTransactionsRequestV2(r: Reader): ListTransactionsRequest {
+  let f_stateFilters: string[];
+  {
+    const n = r.compactArrayLength(1);
+    if (n < 0) throw unexpectedNull("ListTransactionsRequest.StateFilters");
+    else {
+      const a: string[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.compactString();
+      f_stateFilters = a;
+    }
+  }
+  let f_producerIdFilters: number[];
+  {
+    const n = r.compactArrayLength(8);
+    if (n < 0) throw unexpectedNull("ListTransactionsRequest.ProducerIdFilters");
+    else {
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int64();
+      f_producerIdFilters = a;
+    }
+  }
+  const f_durationFilter = r.int64();
+  const f_transactionalIdPattern = r.compactNullableString();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    stateFilters: f_stateFilters,
+    producerIdFilters: f_producerIdFilters,
+    durationFilter: f_durationFilter,
+    transactionalIdPattern: f_transactionalIdPattern,
+    _tagged,
+  };
+}
 
-const decodeListTransactionsRequestByVersion: (((r: Reader) => ListTransactionsRequest) | undefined)[] = [decodeListTransactionsRequestV0, decodeListTransactionsRequestV1];
+function encodeListTransactionsRequestV2(w: Writer, m: ListTransactionsRequestInput): void {
+  const f_stateFilters = m.stateFilters === undefined ? [] : m.stateFilters;
+  {
+    w.uvarint(f_stateFilters.length + 1);
+    for (let i = 0; i < f_stateFilters.length; i++) w.compactString(f_stateFilters[i]!);
+  }
+  const f_producerIdFilters = m.producerIdFilters === undefined ? [] : m.producerIdFilters;
+  {
+    w.uvarint(f_producerIdFilters.length + 1);
+    for (let i = 0; i < f_producerIdFilters.length; i++) w.int64(f_producerIdFilters[i]!);
+  }
+  const f_durationFilter = m.durationFilter === undefined ? -1 : m.durationFilter;
+  w.int64(f_durationFilter);
+  const f_transactionalIdPattern = m.transactionalIdPattern === undefined ? null : m.transactionalIdPattern;
+  w.compactNullableString(f_transactionalIdPattern);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ListTransactionsRequestVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeListTransactionsRequestByVersion: (((r: Reader) => ListTransactionsRequest) | undefined)[] = [decodeListTransactionsRequestV0, decodeListTransactionsRequestV1, decodeListTransactionsRequestV2];
 
 export function decodeListTransactionsRequest(r: Reader, version: number): ListTransactionsRequest {
   const f = decodeListTransactionsRequestByVersion[version];
@@ -141,7 +205,7 @@ export function decodeListTransactionsRequest(r: Reader, version: number): ListT
   return f(r);
 }
 
-const encodeListTransactionsRequestByVersion: (((w: Writer, m: ListTransactionsRequestInput) => void) | undefined)[] = [encodeListTransactionsRequestV0, encodeListTransactionsRequestV1];
+const encodeListTransactionsRequestByVersion: (((w: Writer, m: ListTransactionsRequestInput) => void) | undefined)[] = [encodeListTransactionsRequestV0, encodeListTransactionsRequestV1, encodeListTransactionsRequestV2];
 
 export function encodeListTransactionsRequest(w: Writer, version: number, m: ListTransactionsRequestInput): void {
   const f = encodeListTransactionsRequestByVersion[version];
@@ -154,9 +218,11 @@ export function encodeListTransactionsRequest(w: Writer, version: number, m: Lis
 export interface ListTransactionsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
+  /** The error code, or 0 if there was no error. */
   errorCode: number;
-  /** Set of state filters provided in the request which were unknown to the transaction coordinator */
+  /** Set of state filters provided in the request which were unknown to the transaction coordinator. */
   unknownStateFilters: string[];
+  /** The current state of the transaction for the transactional id. */
   transactionStates: ListTransactionsResponseTransactionState[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -165,27 +231,33 @@ export interface ListTransactionsResponse {
 export interface ListTransactionsResponseInput {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
+  /** The error code, or 0 if there was no error. */
   errorCode?: number;
-  /** Set of state filters provided in the request which were unknown to the transaction coordinator */
+  /** Set of state filters provided in the request which were unknown to the transaction coordinator. */
   unknownStateFilters?: string[];
+  /** The current state of the transaction for the transactional id. */
   transactionStates?: ListTransactionsResponseTransactionStateInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ListTransactionsResponseTransactionState {
+  /** The transactional id. */
   transactionalId: string;
+  /** The producer id. */
   producerId: number;
-  /** The current transaction state of the producer */
+  /** The current transaction state of the producer. */
   transactionState: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ListTransactionsResponseTransactionStateInput {
+  /** The transactional id. */
   transactionalId?: string;
+  /** The producer id. */
   producerId?: number;
-  /** The current transaction state of the producer */
+  /** The current transaction state of the producer. */
   transactionState?: string;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -284,9 +356,9 @@ function encodeListTransactionsResponseV0(w: Writer, m: ListTransactionsResponse
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ListTransactionsResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+export const ListTransactionsResponseVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeListTransactionsResponseByVersion: (((r: Reader) => ListTransactionsResponse) | undefined)[] = [decodeListTransactionsResponseV0, decodeListTransactionsResponseV0];
+const decodeListTransactionsResponseByVersion: (((r: Reader) => ListTransactionsResponse) | undefined)[] = [decodeListTransactionsResponseV0, decodeListTransactionsResponseV0, decodeListTransactionsResponseV0];
 
 export function decodeListTransactionsResponse(r: Reader, version: number): ListTransactionsResponse {
   const f = decodeListTransactionsResponseByVersion[version];
@@ -294,7 +366,7 @@ export function decodeListTransactionsResponse(r: Reader, version: number): List
   return f(r);
 }
 
-const encodeListTransactionsResponseByVersion: (((w: Writer, m: ListTransactionsResponseInput) => void) | undefined)[] = [encodeListTransactionsResponseV0, encodeListTransactionsResponseV0];
+const encodeListTransactionsResponseByVersion: (((w: Writer, m: ListTransactionsResponseInput) => void) | undefined)[] = [encodeListTransactionsResponseV0, encodeListTransactionsResponseV0, encodeListTransactionsResponseV0];
 
 export function encodeListTransactionsResponse(w: Writer, version: number, m: ListTransactionsResponseInput): void {
   const f = encodeListTransactionsResponseByVersion[version];

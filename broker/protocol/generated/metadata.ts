@@ -505,9 +505,24 @@ function encodeMetadataRequestV12(w: Writer, m: MetadataRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const MetadataRequestVersions = { min: 0, max: 12, flexibleMin: 9, latestUnstable: false } as const;
+function encodeMetadataRequestV13(w: Writer, m: MetadataRequestInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  if (f_topics === null) w.uvarint(0);
+  else {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataRequestTopicV10(w, f_topics[i]!);
+  }
+  const f_allowAutoTopicCreation = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
+  w.bool(f_allowAutoTopicCreation);
+  if (m.includeClusterAuthorizedOperations !== undefined && m.includeClusterAuthorizedOperations !== false) throw fieldVersionError("MetadataRequest.IncludeClusterAuthorizedOperations", 13);
+  const f_includeTopicAuthorizedOperations = m.includeTopicAuthorizedOperations === undefined ? false : m.includeTopicAuthorizedOperations;
+  w.bool(f_includeTopicAuthorizedOperations);
+  writeUnknownTagged(w, m._tagged);
+}
 
-const decodeMetadataRequestByVersion: (((r: Reader) => MetadataRequest) | undefined)[] = [decodeMetadataRequestV0, decodeMetadataRequestV1, decodeMetadataRequestV1, decodeMetadataRequestV1, decodeMetadataRequestV4, decodeMetadataRequestV4, decodeMetadataRequestV4, decodeMetadataRequestV4, decodeMetadataRequestV8, decodeMetadataRequestV9, decodeMetadataRequestV10, decodeMetadataRequestV11, decodeMetadataRequestV11];
+export const MetadataRequestVersions = { min: 0, max: 13, flexibleMin: 9, latestUnstable: false } as const;
+
+const decodeMetadataRequestByVersion: (((r: Reader) => MetadataRequest) | undefined)[] = [decodeMetadataRequestV0, decodeMetadataRequestV1, decodeMetadataRequestV1, decodeMetadataRequestV1, decodeMetadataRequestV4, decodeMetadataRequestV4, decodeMetadataRequestV4, decodeMetadataRequestV4, decodeMetadataRequestV8, decodeMetadataRequestV9, decodeMetadataRequestV10, decodeMetadataRequestV11, decodeMetadataRequestV11, decodeMetadataRequestV11];
 
 export function decodeMetadataRequest(r: Reader, version: number): MetadataRequest {
   const f = decodeMetadataRequestByVersion[version];
@@ -515,7 +530,7 @@ export function decodeMetadataRequest(r: Reader, version: number): MetadataReque
   return f(r);
 }
 
-const encodeMetadataRequestByVersion: (((w: Writer, m: MetadataRequestInput) => void) | undefined)[] = [encodeMetadataRequestV0, encodeMetadataRequestV1, encodeMetadataRequestV2, encodeMetadataRequestV3, encodeMetadataRequestV4, encodeMetadataRequestV5, encodeMetadataRequestV6, encodeMetadataRequestV7, encodeMetadataRequestV8, encodeMetadataRequestV9, encodeMetadataRequestV10, encodeMetadataRequestV11, encodeMetadataRequestV12];
+const encodeMetadataRequestByVersion: (((w: Writer, m: MetadataRequestInput) => void) | undefined)[] = [encodeMetadataRequestV0, encodeMetadataRequestV1, encodeMetadataRequestV2, encodeMetadataRequestV3, encodeMetadataRequestV4, encodeMetadataRequestV5, encodeMetadataRequestV6, encodeMetadataRequestV7, encodeMetadataRequestV8, encodeMetadataRequestV9, encodeMetadataRequestV10, encodeMetadataRequestV11, encodeMetadataRequestV12, encodeMetadataRequestV13];
 
 export function encodeMetadataRequest(w: Writer, version: number, m: MetadataRequestInput): void {
   const f = encodeMetadataRequestByVersion[version];
@@ -538,6 +553,8 @@ export interface MetadataResponse {
   topics: MetadataResponseTopic[];
   /** 32-bit bitfield to represent authorized operations for this cluster. */
   clusterAuthorizedOperations: number;
+  /** The top-level error code, or 0 if there was no error. */
+  errorCode: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -555,6 +572,8 @@ export interface MetadataResponseInput {
   topics?: MetadataResponseTopicInput[];
   /** 32-bit bitfield to represent authorized operations for this cluster. */
   clusterAuthorizedOperations?: number;
+  /** The top-level error code, or 0 if there was no error. */
+  errorCode?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -793,6 +812,7 @@ function decodeMetadataResponseV0(r: Reader): MetadataResponse {
     controllerId: -1,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged: undefined,
   };
 }
@@ -920,6 +940,7 @@ function decodeMetadataResponseV1(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged: undefined,
   };
 }
@@ -996,6 +1017,7 @@ function decodeMetadataResponseV2(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged: undefined,
   };
 }
@@ -1064,6 +1086,7 @@ function decodeMetadataResponseV3(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged: undefined,
   };
 }
@@ -1240,6 +1263,7 @@ function decodeMetadataResponseV5(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged: undefined,
   };
 }
@@ -1441,6 +1465,7 @@ function decodeMetadataResponseV7(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged: undefined,
   };
 }
@@ -1564,6 +1589,7 @@ function decodeMetadataResponseV8(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: f_clusterAuthorizedOperations,
+    errorCode: 0,
     _tagged: undefined,
   };
 }
@@ -1748,6 +1774,7 @@ function decodeMetadataResponseV9(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: f_clusterAuthorizedOperations,
+    errorCode: 0,
     _tagged,
   };
 }
@@ -1901,6 +1928,7 @@ function decodeMetadataResponseV10(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: f_clusterAuthorizedOperations,
+    errorCode: 0,
     _tagged,
   };
 }
@@ -1983,6 +2011,7 @@ function decodeMetadataResponseV11(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged,
   };
 }
@@ -2097,6 +2126,7 @@ function decodeMetadataResponseV12(r: Reader): MetadataResponse {
     controllerId: f_controllerId,
     topics: f_topics,
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
     _tagged,
   };
 }
@@ -2141,9 +2171,75 @@ function encodeMetadataResponseV12(w: Writer, m: MetadataResponseInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const MetadataResponseVersions = { min: 0, max: 12, flexibleMin: 9, latestUnstable: false } as const;
+function decodeMetadataResponseV13(r: Reader): MetadataResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_brokers: MetadataResponseBroker[];
+  {
+    const n = r.compactArrayLength(11);
+    if (n < 0) throw unexpectedNull("MetadataResponse.Brokers");
+    else {
+      const a: MetadataResponseBroker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseBrokerV9(r);
+      f_brokers = a;
+    }
+  }
+  const f_clusterId = r.compactNullableString();
+  const f_controllerId = r.int32();
+  let f_topics: MetadataResponseTopic[];
+  {
+    const n = r.compactArrayLength(26);
+    if (n < 0) throw unexpectedNull("MetadataResponse.Topics");
+    else {
+      const a: MetadataResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeMetadataResponseTopicV12(r);
+      f_topics = a;
+    }
+  }
+  const f_errorCode = r.int16();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    brokers: f_brokers,
+    clusterId: f_clusterId,
+    controllerId: f_controllerId,
+    topics: f_topics,
+    clusterAuthorizedOperations: -2147483648,
+    errorCode: f_errorCode,
+    _tagged,
+  };
+}
 
-const decodeMetadataResponseByVersion: (((r: Reader) => MetadataResponse) | undefined)[] = [decodeMetadataResponseV0, decodeMetadataResponseV1, decodeMetadataResponseV2, decodeMetadataResponseV3, decodeMetadataResponseV3, decodeMetadataResponseV5, decodeMetadataResponseV5, decodeMetadataResponseV7, decodeMetadataResponseV8, decodeMetadataResponseV9, decodeMetadataResponseV10, decodeMetadataResponseV11, decodeMetadataResponseV12];
+function encodeMetadataResponseV13(w: Writer, m: MetadataResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_brokers = m.brokers === undefined ? [] : m.brokers;
+  {
+    w.uvarint(f_brokers.length + 1);
+    for (let i = 0; i < f_brokers.length; i++) encodeMetadataResponseBrokerV9(w, f_brokers[i]!);
+  }
+  const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
+  w.compactNullableString(f_clusterId);
+  const f_controllerId = m.controllerId === undefined ? -1 : m.controllerId;
+  w.int32(f_controllerId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeMetadataResponseTopicV12(w, f_topics[i]!);
+  }
+  if (m.clusterAuthorizedOperations !== undefined && m.clusterAuthorizedOperations !== -2147483648) throw fieldVersionError("MetadataResponse.ClusterAuthorizedOperations", 13);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const MetadataResponseVersions = { min: 0, max: 13, flexibleMin: 9, latestUnstable: false } as const;
+
+const decodeMetadataResponseByVersion: (((r: Reader) => MetadataResponse) | undefined)[] = [decodeMetadataResponseV0, decodeMetadataResponseV1, decodeMetadataResponseV2, decodeMetadataResponseV3, decodeMetadataResponseV3, decodeMetadataResponseV5, decodeMetadataResponseV5, decodeMetadataResponseV7, decodeMetadataResponseV8, decodeMetadataResponseV9, decodeMetadataResponseV10, decodeMetadataResponseV11, decodeMetadataResponseV12, decodeMetadataResponseV13];
 
 export function decodeMetadataResponse(r: Reader, version: number): MetadataResponse {
   const f = decodeMetadataResponseByVersion[version];
@@ -2151,7 +2247,7 @@ export function decodeMetadataResponse(r: Reader, version: number): MetadataResp
   return f(r);
 }
 
-const encodeMetadataResponseByVersion: (((w: Writer, m: MetadataResponseInput) => void) | undefined)[] = [encodeMetadataResponseV0, encodeMetadataResponseV1, encodeMetadataResponseV2, encodeMetadataResponseV3, encodeMetadataResponseV4, encodeMetadataResponseV5, encodeMetadataResponseV6, encodeMetadataResponseV7, encodeMetadataResponseV8, encodeMetadataResponseV9, encodeMetadataResponseV10, encodeMetadataResponseV11, encodeMetadataResponseV12];
+const encodeMetadataResponseByVersion: (((w: Writer, m: MetadataResponseInput) => void) | undefined)[] = [encodeMetadataResponseV0, encodeMetadataResponseV1, encodeMetadataResponseV2, encodeMetadataResponseV3, encodeMetadataResponseV4, encodeMetadataResponseV5, encodeMetadataResponseV6, encodeMetadataResponseV7, encodeMetadataResponseV8, encodeMetadataResponseV9, encodeMetadataResponseV10, encodeMetadataResponseV11, encodeMetadataResponseV12, encodeMetadataResponseV13];
 
 export function encodeMetadataResponse(w: Writer, version: number, m: MetadataResponseInput): void {
   const f = encodeMetadataResponseByVersion[version];

@@ -10,7 +10,7 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 export interface OffsetDeleteRequest {
   /** The unique group identifier. */
   groupId: string;
-  /** The topics to delete offsets for */
+  /** The topics to delete offsets for. */
   topics: OffsetDeleteRequestTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -19,7 +19,7 @@ export interface OffsetDeleteRequest {
 export interface OffsetDeleteRequestInput {
   /** The unique group identifier. */
   groupId?: string;
-  /** The topics to delete offsets for */
+  /** The topics to delete offsets for. */
   topics?: OffsetDeleteRequestTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -12,7 +12,7 @@ export interface OffsetFetchRequest {
   groupId: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
   topics: OffsetFetchRequestTopic[] | null;
-  /** Each group we would like to fetch offsets for */
+  /** Each group we would like to fetch offsets for. */
   groups: OffsetFetchRequestGroup[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. */
   requireStable: boolean;
@@ -25,7 +25,7 @@ export interface OffsetFetchRequestInput {
   groupId?: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
   topics?: OffsetFetchRequestTopicInput[] | null;
-  /** Each group we would like to fetch offsets for */
+  /** Each group we would like to fetch offsets for. */
   groups?: OffsetFetchRequestGroupInput[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. */
   requireStable?: boolean;
@@ -54,7 +54,7 @@ export interface OffsetFetchRequestTopicInput {
 export interface OffsetFetchRequestGroup {
   /** The group ID. */
   groupId: string;
-  /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). */
+  /** The member id. */
   memberId: string | null;
   /** The member epoch if using the new consumer protocol (KIP-848). */
   memberEpoch: number;
@@ -67,7 +67,7 @@ export interface OffsetFetchRequestGroup {
 export interface OffsetFetchRequestGroupInput {
   /** The group ID. */
   groupId?: string;
-  /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). */
+  /** The member id. */
   memberId?: string | null;
   /** The member epoch if using the new consumer protocol (KIP-848). */
   memberEpoch?: number;
@@ -80,6 +80,8 @@ export interface OffsetFetchRequestGroupInput {
 export interface OffsetFetchRequestTopics {
   /** The topic name. */
   name: string;
+  /** The topic ID. */
+  topicId: string;
   /** The partition indexes we would like to fetch offsets for. */
   partitionIndexes: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -89,6 +91,8 @@ export interface OffsetFetchRequestTopics {
 export interface OffsetFetchRequestTopicsInput {
   /** The topic name. */
   name?: string;
+  /** The topic ID. */
+  topicId?: string;
   /** The partition indexes we would like to fetch offsets for. */
   partitionIndexes?: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -116,12 +120,13 @@ export function defaultOffsetFetchRequestGroup(): OffsetFetchRequestGroup {
 export function defaultOffsetFetchRequestTopics(): OffsetFetchRequestTopics {
   return {
     name: "",
+    topicId: ZERO_UUID,
     partitionIndexes: [],
     _tagged: undefined,
   };
 }
 
-function decodeOffsetFetchRequestTopicV0(r: Reader): OffsetFetchRequestTopic {
+function decodeOffsetFetchRequestTopicV1(r: Reader): OffsetFetchRequestTopic {
   const f_name = r.string();
   let f_partitionIndexes: number[];
   {
@@ -140,7 +145,7 @@ function decodeOffsetFetchRequestTopicV0(r: Reader): OffsetFetchRequestTopic {
   };
 }
 
-function decodeOffsetFetchRequestV0(r: Reader): OffsetFetchRequest {
+function decodeOffsetFetchRequestV1(r: Reader): OffsetFetchRequest {
   const f_groupId = r.string();
   let f_topics: OffsetFetchRequestTopic[] | null;
   {
@@ -148,7 +153,7 @@ function decodeOffsetFetchRequestV0(r: Reader): OffsetFetchRequest {
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Topics");
     else {
       const a: OffsetFetchRequestTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV1(r);
       f_topics = a;
     }
   }
@@ -161,7 +166,7 @@ function decodeOffsetFetchRequestV0(r: Reader): OffsetFetchRequest {
   };
 }
 
-function encodeOffsetFetchRequestTopicV0(w: Writer, m: OffsetFetchRequestTopicInput): void {
+function encodeOffsetFetchRequestTopicV1(w: Writer, m: OffsetFetchRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitionIndexes = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
@@ -171,19 +176,6 @@ function encodeOffsetFetchRequestTopicV0(w: Writer, m: OffsetFetchRequestTopicIn
   }
 }
 
-function encodeOffsetFetchRequestV0(w: Writer, m: OffsetFetchRequestInput): void {
-  const f_groupId = m.groupId === undefined ? "" : m.groupId;
-  w.string(f_groupId);
-  const f_topics = m.topics === undefined ? [] : m.topics;
-  if (f_topics === null) throw notNull(null, "OffsetFetchRequest.Topics", 0);
-  else {
-    w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
-  }
-  if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 0);
-  if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 0);
-}
-
 function encodeOffsetFetchRequestV1(w: Writer, m: OffsetFetchRequestInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
@@ -191,7 +183,7 @@ function encodeOffsetFetchRequestV1(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) throw notNull(null, "OffsetFetchRequest.Topics", 1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 1);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 1);
@@ -205,7 +197,7 @@ function decodeOffsetFetchRequestV2(r: Reader): OffsetFetchRequest {
     if (n < 0) f_topics = null;
     else {
       const a: OffsetFetchRequestTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV1(r);
       f_topics = a;
     }
   }
@@ -225,7 +217,7 @@ function encodeOffsetFetchRequestV2(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 2);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 2);
@@ -238,7 +230,7 @@ function encodeOffsetFetchRequestV3(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 3);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 3);
@@ -251,7 +243,7 @@ function encodeOffsetFetchRequestV4(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 4);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 4);
@@ -264,7 +256,7 @@ function encodeOffsetFetchRequestV5(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 5);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 5);
@@ -410,6 +402,7 @@ function decodeOffsetFetchRequestTopicsV8(r: Reader): OffsetFetchRequestTopics {
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionIndexes: f_partitionIndexes,
     _tagged,
   };
@@ -590,9 +583,131 @@ function encodeOffsetFetchRequestV9(w: Writer, m: OffsetFetchRequestInput): void
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetFetchRequestVersions = { min: 0, max: 9, flexibleMin: 6, latestUnstable: false } as const;
+function decodeOffsetFetchRequestTopicsV10(r: Reader): OffsetFetchRequestTopics {
+  const f_topicId = r.uuid();
+  let f_partitionIndexes: number[];
+  {
+    const n = r.compactArrayLength(4);
+    if (n < 0) throw unexpectedNull("OffsetFetchRequest.PartitionIndexes");
+    else {
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
+      f_partitionIndexes = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    name: "",
+    topicId: f_topicId,
+    partitionIndexes: f_partitionIndexes,
+    _tagged,
+  };
+}
 
-const decodeOffsetFetchRequestByVersion: (((r: Reader) => OffsetFetchRequest) | undefined)[] = [decodeOffsetFetchRequestV0, decodeOffsetFetchRequestV0, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV6, decodeOffsetFetchRequestV7, decodeOffsetFetchRequestV8, decodeOffsetFetchRequestV9];
+function decodeOffsetFetchRequestGroupV10(r: Reader): OffsetFetchRequestGroup {
+  const f_groupId = r.compactString();
+  const f_memberId = r.compactNullableString();
+  const f_memberEpoch = r.int32();
+  let f_topics: OffsetFetchRequestTopics[] | null;
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) f_topics = null;
+    else {
+      const a: OffsetFetchRequestTopics[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicsV10(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: f_groupId,
+    memberId: f_memberId,
+    memberEpoch: f_memberEpoch,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function decodeOffsetFetchRequestV10(r: Reader): OffsetFetchRequest {
+  let f_groups: OffsetFetchRequestGroup[];
+  {
+    const n = r.compactArrayLength(8);
+    if (n < 0) throw unexpectedNull("OffsetFetchRequest.Groups");
+    else {
+      const a: OffsetFetchRequestGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestGroupV10(r);
+      f_groups = a;
+    }
+  }
+  const f_requireStable = r.bool();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: "",
+    topics: [],
+    groups: f_groups,
+    requireStable: f_requireStable,
+    _tagged,
+  };
+}
+
+function encodeOffsetFetchRequestTopicsV10(w: Writer, m: OffsetFetchRequestTopicsInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitionIndexes = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
+  {
+    w.uvarint(f_partitionIndexes.length + 1);
+    for (let i = 0; i < f_partitionIndexes.length; i++) w.int32(f_partitionIndexes[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeOffsetFetchRequestGroupV10(w: Writer, m: OffsetFetchRequestGroupInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_memberId = m.memberId === undefined ? null : m.memberId;
+  w.compactNullableString(f_memberId);
+  const f_memberEpoch = m.memberEpoch === undefined ? -1 : m.memberEpoch;
+  w.int32(f_memberEpoch);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  if (f_topics === null) w.uvarint(0);
+  else {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicsV10(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeOffsetFetchRequestV10(w: Writer, m: OffsetFetchRequestInput): void {
+  if (m.groupId !== undefined && m.groupId !== "") throw fieldVersionError("OffsetFetchRequest.GroupId", 10);
+  if (m.topics !== undefined && (m.topics === null || m.topics.length !== 0)) throw fieldVersionError("OffsetFetchRequest.Topics", 10);
+  const f_groups = m.groups === undefined ? [] : m.groups;
+  {
+    w.uvarint(f_groups.length + 1);
+    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchRequestGroupV10(w, f_groups[i]!);
+  }
+  const f_requireStable = m.requireStable === undefined ? false : m.requireStable;
+  w.bool(f_requireStable);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const OffsetFetchRequestVersions = { min: 1, max: 10, flexibleMin: 6, latestUnstable: false } as const;
+
+const decodeOffsetFetchRequestByVersion: (((r: Reader) => OffsetFetchRequest) | undefined)[] = [undefined, decodeOffsetFetchRequestV1, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV6, decodeOffsetFetchRequestV7, decodeOffsetFetchRequestV8, decodeOffsetFetchRequestV9, decodeOffsetFetchRequestV10];
 
 export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetchRequest {
   const f = decodeOffsetFetchRequestByVersion[version];
@@ -600,7 +715,7 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   return f(r);
 }
 
-const encodeOffsetFetchRequestByVersion: (((w: Writer, m: OffsetFetchRequestInput) => void) | undefined)[] = [encodeOffsetFetchRequestV0, encodeOffsetFetchRequestV1, encodeOffsetFetchRequestV2, encodeOffsetFetchRequestV3, encodeOffsetFetchRequestV4, encodeOffsetFetchRequestV5, encodeOffsetFetchRequestV6, encodeOffsetFetchRequestV7, encodeOffsetFetchRequestV8, encodeOffsetFetchRequestV9];
+const encodeOffsetFetchRequestByVersion: (((w: Writer, m: OffsetFetchRequestInput) => void) | undefined)[] = [undefined, encodeOffsetFetchRequestV1, encodeOffsetFetchRequestV2, encodeOffsetFetchRequestV3, encodeOffsetFetchRequestV4, encodeOffsetFetchRequestV5, encodeOffsetFetchRequestV6, encodeOffsetFetchRequestV7, encodeOffsetFetchRequestV8, encodeOffsetFetchRequestV9, encodeOffsetFetchRequestV10];
 
 export function encodeOffsetFetchRequest(w: Writer, version: number, m: OffsetFetchRequestInput): void {
   const f = encodeOffsetFetchRequestByVersion[version];
@@ -639,7 +754,7 @@ export interface OffsetFetchResponseInput {
 export interface OffsetFetchResponseTopic {
   /** The topic name. */
   name: string;
-  /** The responses per partition */
+  /** The responses per partition. */
   partitions: OffsetFetchResponsePartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -648,7 +763,7 @@ export interface OffsetFetchResponseTopic {
 export interface OffsetFetchResponseTopicInput {
   /** The topic name. */
   name?: string;
-  /** The responses per partition */
+  /** The responses per partition. */
   partitions?: OffsetFetchResponsePartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -709,7 +824,9 @@ export interface OffsetFetchResponseGroupInput {
 export interface OffsetFetchResponseTopics {
   /** The topic name. */
   name: string;
-  /** The responses per partition */
+  /** The topic ID. */
+  topicId: string;
+  /** The responses per partition. */
   partitions: OffsetFetchResponsePartitions[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -718,7 +835,9 @@ export interface OffsetFetchResponseTopics {
 export interface OffsetFetchResponseTopicsInput {
   /** The topic name. */
   name?: string;
-  /** The responses per partition */
+  /** The topic ID. */
+  topicId?: string;
+  /** The responses per partition. */
   partitions?: OffsetFetchResponsePartitionsInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -785,6 +904,7 @@ export function defaultOffsetFetchResponseGroup(): OffsetFetchResponseGroup {
 export function defaultOffsetFetchResponseTopics(): OffsetFetchResponseTopics {
   return {
     name: "",
+    topicId: ZERO_UUID,
     partitions: [],
     _tagged: undefined,
   };
@@ -801,7 +921,7 @@ export function defaultOffsetFetchResponsePartitions(): OffsetFetchResponseParti
   };
 }
 
-function decodeOffsetFetchResponsePartitionV0(r: Reader): OffsetFetchResponsePartition {
+function decodeOffsetFetchResponsePartitionV1(r: Reader): OffsetFetchResponsePartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_metadata = r.nullableString();
@@ -816,7 +936,7 @@ function decodeOffsetFetchResponsePartitionV0(r: Reader): OffsetFetchResponsePar
   };
 }
 
-function decodeOffsetFetchResponseTopicV0(r: Reader): OffsetFetchResponseTopic {
+function decodeOffsetFetchResponseTopicV1(r: Reader): OffsetFetchResponseTopic {
   const f_name = r.string();
   let f_partitions: OffsetFetchResponsePartition[];
   {
@@ -824,7 +944,7 @@ function decodeOffsetFetchResponseTopicV0(r: Reader): OffsetFetchResponseTopic {
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
       const a: OffsetFetchResponsePartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionV1(r);
       f_partitions = a;
     }
   }
@@ -835,14 +955,14 @@ function decodeOffsetFetchResponseTopicV0(r: Reader): OffsetFetchResponseTopic {
   };
 }
 
-function decodeOffsetFetchResponseV0(r: Reader): OffsetFetchResponse {
+function decodeOffsetFetchResponseV1(r: Reader): OffsetFetchResponse {
   let f_topics: OffsetFetchResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
       const a: OffsetFetchResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV1(r);
       f_topics = a;
     }
   }
@@ -855,7 +975,7 @@ function decodeOffsetFetchResponseV0(r: Reader): OffsetFetchResponse {
   };
 }
 
-function encodeOffsetFetchResponsePartitionV0(w: Writer, m: OffsetFetchResponsePartitionInput): void {
+function encodeOffsetFetchResponsePartitionV1(w: Writer, m: OffsetFetchResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -866,30 +986,21 @@ function encodeOffsetFetchResponsePartitionV0(w: Writer, m: OffsetFetchResponseP
   w.int16(f_errorCode);
 }
 
-function encodeOffsetFetchResponseTopicV0(w: Writer, m: OffsetFetchResponseTopicInput): void {
+function encodeOffsetFetchResponseTopicV1(w: Writer, m: OffsetFetchResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionV1(w, f_partitions[i]!);
   }
-}
-
-function encodeOffsetFetchResponseV0(w: Writer, m: OffsetFetchResponseInput): void {
-  const f_topics = m.topics === undefined ? [] : m.topics;
-  {
-    w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
-  }
-  if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 0);
 }
 
 function encodeOffsetFetchResponseV1(w: Writer, m: OffsetFetchResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 1);
 }
@@ -901,7 +1012,7 @@ function decodeOffsetFetchResponseV2(r: Reader): OffsetFetchResponse {
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
       const a: OffsetFetchResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV1(r);
       f_topics = a;
     }
   }
@@ -919,7 +1030,7 @@ function encodeOffsetFetchResponseV2(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -934,7 +1045,7 @@ function decodeOffsetFetchResponseV3(r: Reader): OffsetFetchResponse {
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
       const a: OffsetFetchResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV1(r);
       f_topics = a;
     }
   }
@@ -954,7 +1065,7 @@ function encodeOffsetFetchResponseV3(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -967,7 +1078,7 @@ function encodeOffsetFetchResponseV4(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -1237,6 +1348,7 @@ function decodeOffsetFetchResponseTopicsV8(r: Reader): OffsetFetchResponseTopics
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitions: f_partitions,
     _tagged,
   };
@@ -1358,9 +1470,125 @@ function encodeOffsetFetchResponseV9(w: Writer, m: OffsetFetchResponseInput): vo
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetFetchResponseVersions = { min: 0, max: 9, flexibleMin: 6, latestUnstable: false } as const;
+function decodeOffsetFetchResponseTopicsV10(r: Reader): OffsetFetchResponseTopics {
+  const f_topicId = r.uuid();
+  let f_partitions: OffsetFetchResponsePartitions[];
+  {
+    const n = r.compactArrayLength(20);
+    if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
+    else {
+      const a: OffsetFetchResponsePartitions[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionsV8(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    name: "",
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
 
-const decodeOffsetFetchResponseByVersion: (((r: Reader) => OffsetFetchResponse) | undefined)[] = [decodeOffsetFetchResponseV0, decodeOffsetFetchResponseV0, decodeOffsetFetchResponseV2, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV5, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV8, decodeOffsetFetchResponseV8];
+function decodeOffsetFetchResponseGroupV10(r: Reader): OffsetFetchResponseGroup {
+  const f_groupId = r.compactString();
+  let f_topics: OffsetFetchResponseTopics[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
+    else {
+      const a: OffsetFetchResponseTopics[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicsV10(r);
+      f_topics = a;
+    }
+  }
+  const f_errorCode = r.int16();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: f_groupId,
+    topics: f_topics,
+    errorCode: f_errorCode,
+    _tagged,
+  };
+}
+
+function decodeOffsetFetchResponseV10(r: Reader): OffsetFetchResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_groups: OffsetFetchResponseGroup[];
+  {
+    const n = r.compactArrayLength(5);
+    if (n < 0) throw unexpectedNull("OffsetFetchResponse.Groups");
+    else {
+      const a: OffsetFetchResponseGroup[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseGroupV10(r);
+      f_groups = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    topics: [],
+    errorCode: 0,
+    groups: f_groups,
+    _tagged,
+  };
+}
+
+function encodeOffsetFetchResponseTopicsV10(w: Writer, m: OffsetFetchResponseTopicsInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionsV8(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeOffsetFetchResponseGroupV10(w: Writer, m: OffsetFetchResponseGroupInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicsV10(w, f_topics[i]!);
+  }
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeOffsetFetchResponseV10(w: Writer, m: OffsetFetchResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  if (m.topics !== undefined && m.topics.length !== 0) throw fieldVersionError("OffsetFetchResponse.Topics", 10);
+  const f_groups = m.groups === undefined ? [] : m.groups;
+  {
+    w.uvarint(f_groups.length + 1);
+    for (let i = 0; i < f_groups.length; i++) encodeOffsetFetchResponseGroupV10(w, f_groups[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const OffsetFetchResponseVersions = { min: 1, max: 10, flexibleMin: 6, latestUnstable: false } as const;
+
+const decodeOffsetFetchResponseByVersion: (((r: Reader) => OffsetFetchResponse) | undefined)[] = [undefined, decodeOffsetFetchResponseV1, decodeOffsetFetchResponseV2, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV5, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV8, decodeOffsetFetchResponseV8, decodeOffsetFetchResponseV10];
 
 export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFetchResponse {
   const f = decodeOffsetFetchResponseByVersion[version];
@@ -1368,7 +1596,7 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   return f(r);
 }
 
-const encodeOffsetFetchResponseByVersion: (((w: Writer, m: OffsetFetchResponseInput) => void) | undefined)[] = [encodeOffsetFetchResponseV0, encodeOffsetFetchResponseV1, encodeOffsetFetchResponseV2, encodeOffsetFetchResponseV3, encodeOffsetFetchResponseV4, encodeOffsetFetchResponseV5, encodeOffsetFetchResponseV6, encodeOffsetFetchResponseV7, encodeOffsetFetchResponseV8, encodeOffsetFetchResponseV9];
+const encodeOffsetFetchResponseByVersion: (((w: Writer, m: OffsetFetchResponseInput) => void) | undefined)[] = [undefined, encodeOffsetFetchResponseV1, encodeOffsetFetchResponseV2, encodeOffsetFetchResponseV3, encodeOffsetFetchResponseV4, encodeOffsetFetchResponseV5, encodeOffsetFetchResponseV6, encodeOffsetFetchResponseV7, encodeOffsetFetchResponseV8, encodeOffsetFetchResponseV9, encodeOffsetFetchResponseV10];
 
 export function encodeOffsetFetchResponse(w: Writer, version: number, m: OffsetFetchResponseInput): void {
   const f = encodeOffsetFetchResponseByVersion[version];

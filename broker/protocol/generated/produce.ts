@@ -36,6 +36,8 @@ export interface ProduceRequestInput {
 export interface ProduceRequestTopicProduceData {
   /** The topic name. */
   name: string;
+  /** The unique topic ID */
+  topicId: string;
   /** Each partition to produce to. */
   partitionData: ProduceRequestPartitionProduceData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -45,6 +47,8 @@ export interface ProduceRequestTopicProduceData {
 export interface ProduceRequestTopicProduceDataInput {
   /** The topic name. */
   name?: string;
+  /** The unique topic ID */
+  topicId?: string;
   /** Each partition to produce to. */
   partitionData?: ProduceRequestPartitionProduceDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -72,6 +76,7 @@ export interface ProduceRequestPartitionProduceDataInput {
 export function defaultProduceRequestTopicProduceData(): ProduceRequestTopicProduceData {
   return {
     name: "",
+    topicId: ZERO_UUID,
     partitionData: [],
     _tagged: undefined,
   };
@@ -85,7 +90,7 @@ export function defaultProduceRequestPartitionProduceData(): ProduceRequestParti
   };
 }
 
-function decodeProduceRequestPartitionProduceDataV0(r: Reader): ProduceRequestPartitionProduceData {
+function decodeProduceRequestPartitionProduceDataV3(r: Reader): ProduceRequestPartitionProduceData {
   const f_index = r.int32();
   const f_records = r.nullableBytes();
   return {
@@ -95,7 +100,7 @@ function decodeProduceRequestPartitionProduceDataV0(r: Reader): ProduceRequestPa
   };
 }
 
-function decodeProduceRequestTopicProduceDataV0(r: Reader): ProduceRequestTopicProduceData {
+function decodeProduceRequestTopicProduceDataV3(r: Reader): ProduceRequestTopicProduceData {
   const f_name = r.string();
   let f_partitionData: ProduceRequestPartitionProduceData[];
   {
@@ -103,93 +108,16 @@ function decodeProduceRequestTopicProduceDataV0(r: Reader): ProduceRequestTopicP
     if (n < 0) throw unexpectedNull("ProduceRequest.PartitionData");
     else {
       const a: ProduceRequestPartitionProduceData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestPartitionProduceDataV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestPartitionProduceDataV3(r);
       f_partitionData = a;
     }
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionData: f_partitionData,
     _tagged: undefined,
   };
-}
-
-function decodeProduceRequestV0(r: Reader): ProduceRequest {
-  const f_acks = r.int16();
-  const f_timeoutMs = r.int32();
-  let f_topicData: ProduceRequestTopicProduceData[];
-  {
-    const n = r.arrayLength(6);
-    if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
-    else {
-      const a: ProduceRequestTopicProduceData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV0(r);
-      f_topicData = a;
-    }
-  }
-  return {
-    transactionalId: null,
-    acks: f_acks,
-    timeoutMs: f_timeoutMs,
-    topicData: f_topicData,
-    _tagged: undefined,
-  };
-}
-
-function encodeProduceRequestPartitionProduceDataV0(w: Writer, m: ProduceRequestPartitionProduceDataInput): void {
-  const f_index = m.index === undefined ? 0 : m.index;
-  w.int32(f_index);
-  const f_records = m.records === undefined ? null : m.records;
-  w.nullableRecords(f_records);
-}
-
-function encodeProduceRequestTopicProduceDataV0(w: Writer, m: ProduceRequestTopicProduceDataInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_partitionData = m.partitionData === undefined ? [] : m.partitionData;
-  {
-    w.int32(f_partitionData.length);
-    for (let i = 0; i < f_partitionData.length; i++) encodeProduceRequestPartitionProduceDataV0(w, f_partitionData[i]!);
-  }
-}
-
-function encodeProduceRequestV0(w: Writer, m: ProduceRequestInput): void {
-  if (m.transactionalId !== undefined && m.transactionalId !== null) throw fieldVersionError("ProduceRequest.TransactionalId", 0);
-  const f_acks = m.acks === undefined ? 0 : m.acks;
-  w.int16(f_acks);
-  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
-  w.int32(f_timeoutMs);
-  const f_topicData = m.topicData === undefined ? [] : m.topicData;
-  {
-    w.int32(f_topicData.length);
-    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
-  }
-}
-
-function encodeProduceRequestV1(w: Writer, m: ProduceRequestInput): void {
-  if (m.transactionalId !== undefined && m.transactionalId !== null) throw fieldVersionError("ProduceRequest.TransactionalId", 1);
-  const f_acks = m.acks === undefined ? 0 : m.acks;
-  w.int16(f_acks);
-  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
-  w.int32(f_timeoutMs);
-  const f_topicData = m.topicData === undefined ? [] : m.topicData;
-  {
-    w.int32(f_topicData.length);
-    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
-  }
-}
-
-function encodeProduceRequestV2(w: Writer, m: ProduceRequestInput): void {
-  if (m.transactionalId !== undefined && m.transactionalId !== null) throw fieldVersionError("ProduceRequest.TransactionalId", 2);
-  const f_acks = m.acks === undefined ? 0 : m.acks;
-  w.int16(f_acks);
-  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
-  w.int32(f_timeoutMs);
-  const f_topicData = m.topicData === undefined ? [] : m.topicData;
-  {
-    w.int32(f_topicData.length);
-    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
-  }
 }
 
 function decodeProduceRequestV3(r: Reader): ProduceRequest {
@@ -202,7 +130,7 @@ function decodeProduceRequestV3(r: Reader): ProduceRequest {
     if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
     else {
       const a: ProduceRequestTopicProduceData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV3(r);
       f_topicData = a;
     }
   }
@@ -215,6 +143,23 @@ function decodeProduceRequestV3(r: Reader): ProduceRequest {
   };
 }
 
+function encodeProduceRequestPartitionProduceDataV3(w: Writer, m: ProduceRequestPartitionProduceDataInput): void {
+  const f_index = m.index === undefined ? 0 : m.index;
+  w.int32(f_index);
+  const f_records = m.records === undefined ? null : m.records;
+  w.nullableRecords(f_records);
+}
+
+function encodeProduceRequestTopicProduceDataV3(w: Writer, m: ProduceRequestTopicProduceDataInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitionData = m.partitionData === undefined ? [] : m.partitionData;
+  {
+    w.int32(f_partitionData.length);
+    for (let i = 0; i < f_partitionData.length; i++) encodeProduceRequestPartitionProduceDataV3(w, f_partitionData[i]!);
+  }
+}
+
 function encodeProduceRequestV3(w: Writer, m: ProduceRequestInput): void {
   const f_transactionalId = m.transactionalId === undefined ? null : m.transactionalId;
   w.nullableString(f_transactionalId);
@@ -225,7 +170,7 @@ function encodeProduceRequestV3(w: Writer, m: ProduceRequestInput): void {
   const f_topicData = m.topicData === undefined ? [] : m.topicData;
   {
     w.int32(f_topicData.length);
-    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
+    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV3(w, f_topicData[i]!);
   }
 }
 
@@ -265,6 +210,7 @@ function decodeProduceRequestTopicProduceDataV9(r: Reader): ProduceRequestTopicP
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionData: f_partitionData,
     _tagged,
   };
@@ -333,9 +279,90 @@ function encodeProduceRequestV9(w: Writer, m: ProduceRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ProduceRequestVersions = { min: 0, max: 11, flexibleMin: 9, latestUnstable: false } as const;
+function decodeProduceRequestTopicProduceDataV13(r: Reader): ProduceRequestTopicProduceData {
+  const f_topicId = r.uuid();
+  let f_partitionData: ProduceRequestPartitionProduceData[];
+  {
+    const n = r.compactArrayLength(6);
+    if (n < 0) throw unexpectedNull("ProduceRequest.PartitionData");
+    else {
+      const a: ProduceRequestPartitionProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestPartitionProduceDataV9(r);
+      f_partitionData = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    name: "",
+    topicId: f_topicId,
+    partitionData: f_partitionData,
+    _tagged,
+  };
+}
 
-const decodeProduceRequestByVersion: (((r: Reader) => ProduceRequest) | undefined)[] = [decodeProduceRequestV0, decodeProduceRequestV0, decodeProduceRequestV0, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV9];
+function decodeProduceRequestV13(r: Reader): ProduceRequest {
+  const f_transactionalId = r.compactNullableString();
+  const f_acks = r.int16();
+  const f_timeoutMs = r.int32();
+  let f_topicData: ProduceRequestTopicProduceData[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
+    else {
+      const a: ProduceRequestTopicProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV13(r);
+      f_topicData = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    transactionalId: f_transactionalId,
+    acks: f_acks,
+    timeoutMs: f_timeoutMs,
+    topicData: f_topicData,
+    _tagged,
+  };
+}
+
+function encodeProduceRequestTopicProduceDataV13(w: Writer, m: ProduceRequestTopicProduceDataInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitionData = m.partitionData === undefined ? [] : m.partitionData;
+  {
+    w.uvarint(f_partitionData.length + 1);
+    for (let i = 0; i < f_partitionData.length; i++) encodeProduceRequestPartitionProduceDataV9(w, f_partitionData[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeProduceRequestV13(w: Writer, m: ProduceRequestInput): void {
+  const f_transactionalId = m.transactionalId === undefined ? null : m.transactionalId;
+  w.compactNullableString(f_transactionalId);
+  const f_acks = m.acks === undefined ? 0 : m.acks;
+  w.int16(f_acks);
+  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  const f_topicData = m.topicData === undefined ? [] : m.topicData;
+  {
+    w.uvarint(f_topicData.length + 1);
+    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV13(w, f_topicData[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ProduceRequestVersions = { min: 3, max: 13, flexibleMin: 9, latestUnstable: false } as const;
+
+const decodeProduceRequestByVersion: (((r: Reader) => ProduceRequest) | undefined)[] = [undefined, undefined, undefined, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV13];
 
 export function decodeProduceRequest(r: Reader, version: number): ProduceRequest {
   const f = decodeProduceRequestByVersion[version];
@@ -343,7 +370,7 @@ export function decodeProduceRequest(r: Reader, version: number): ProduceRequest
   return f(r);
 }
 
-const encodeProduceRequestByVersion: (((w: Writer, m: ProduceRequestInput) => void) | undefined)[] = [encodeProduceRequestV0, encodeProduceRequestV1, encodeProduceRequestV2, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV9];
+const encodeProduceRequestByVersion: (((w: Writer, m: ProduceRequestInput) => void) | undefined)[] = [undefined, undefined, undefined, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV13];
 
 export function encodeProduceRequest(w: Writer, version: number, m: ProduceRequestInput): void {
   const f = encodeProduceRequestByVersion[version];
@@ -354,7 +381,7 @@ export function encodeProduceRequest(w: Writer, version: number, m: ProduceReque
 // ---------------------------------------------------------------- ProduceResponse
 
 export interface ProduceResponse {
-  /** Each produce response */
+  /** Each produce response. */
   responses: ProduceResponseTopicProduceResponse[];
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
@@ -365,7 +392,7 @@ export interface ProduceResponse {
 }
 
 export interface ProduceResponseInput {
-  /** Each produce response */
+  /** Each produce response. */
   responses?: ProduceResponseTopicProduceResponseInput[];
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
@@ -376,8 +403,10 @@ export interface ProduceResponseInput {
 }
 
 export interface ProduceResponseTopicProduceResponse {
-  /** The topic name */
+  /** The topic name. */
   name: string;
+  /** The unique topic ID */
+  topicId: string;
   /** Each partition that we produced to within the topic. */
   partitionResponses: ProduceResponsePartitionProduceResponse[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -385,8 +414,10 @@ export interface ProduceResponseTopicProduceResponse {
 }
 
 export interface ProduceResponseTopicProduceResponseInput {
-  /** The topic name */
+  /** The topic name. */
   name?: string;
+  /** The unique topic ID */
+  topicId?: string;
   /** Each partition that we produced to within the topic. */
   partitionResponses?: ProduceResponsePartitionProduceResponseInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -404,10 +435,11 @@ export interface ProduceResponsePartitionProduceResponse {
   logAppendTimeMs: number;
   /** The log start offset. */
   logStartOffset: number;
-  /** The batch indices of records that caused the batch to be dropped */
+  /** The batch indices of records that caused the batch to be dropped. */
   recordErrors: ProduceResponseBatchIndexAndErrorMessage[];
-  /** The global error message summarizing the common root cause of the records that caused the batch to be dropped */
+  /** The global error message summarizing the common root cause of the records that caused the batch to be dropped. */
   errorMessage: string | null;
+  /** The leader broker that the producer should use for future requests. */
   currentLeader: ProduceResponseLeaderIdAndEpoch;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -424,28 +456,29 @@ export interface ProduceResponsePartitionProduceResponseInput {
   logAppendTimeMs?: number;
   /** The log start offset. */
   logStartOffset?: number;
-  /** The batch indices of records that caused the batch to be dropped */
+  /** The batch indices of records that caused the batch to be dropped. */
   recordErrors?: ProduceResponseBatchIndexAndErrorMessageInput[];
-  /** The global error message summarizing the common root cause of the records that caused the batch to be dropped */
+  /** The global error message summarizing the common root cause of the records that caused the batch to be dropped. */
   errorMessage?: string | null;
+  /** The leader broker that the producer should use for future requests. */
   currentLeader?: ProduceResponseLeaderIdAndEpochInput;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ProduceResponseBatchIndexAndErrorMessage {
-  /** The batch index of the record that cause the batch to be dropped */
+  /** The batch index of the record that caused the batch to be dropped. */
   batchIndex: number;
-  /** The error message of the record that caused the batch to be dropped */
+  /** The error message of the record that caused the batch to be dropped. */
   batchIndexErrorMessage: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ProduceResponseBatchIndexAndErrorMessageInput {
-  /** The batch index of the record that cause the batch to be dropped */
+  /** The batch index of the record that caused the batch to be dropped. */
   batchIndex?: number;
-  /** The error message of the record that caused the batch to be dropped */
+  /** The error message of the record that caused the batch to be dropped. */
   batchIndexErrorMessage?: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -454,7 +487,7 @@ export interface ProduceResponseBatchIndexAndErrorMessageInput {
 export interface ProduceResponseLeaderIdAndEpoch {
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -463,7 +496,7 @@ export interface ProduceResponseLeaderIdAndEpoch {
 export interface ProduceResponseLeaderIdAndEpochInput {
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId?: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -498,6 +531,7 @@ export interface ProduceResponseNodeEndpointInput {
 export function defaultProduceResponseTopicProduceResponse(): ProduceResponseTopicProduceResponse {
   return {
     name: "",
+    topicId: ZERO_UUID,
     partitionResponses: [],
     _tagged: undefined,
   };
@@ -543,142 +577,7 @@ export function defaultProduceResponseNodeEndpoint(): ProduceResponseNodeEndpoin
   };
 }
 
-function decodeProduceResponsePartitionProduceResponseV0(r: Reader): ProduceResponsePartitionProduceResponse {
-  const f_index = r.int32();
-  const f_errorCode = r.int16();
-  const f_baseOffset = r.int64();
-  return {
-    index: f_index,
-    errorCode: f_errorCode,
-    baseOffset: f_baseOffset,
-    logAppendTimeMs: -1,
-    logStartOffset: -1,
-    recordErrors: [],
-    errorMessage: null,
-    currentLeader: defaultProduceResponseLeaderIdAndEpoch(),
-    _tagged: undefined,
-  };
-}
-
-function decodeProduceResponseTopicProduceResponseV0(r: Reader): ProduceResponseTopicProduceResponse {
-  const f_name = r.string();
-  let f_partitionResponses: ProduceResponsePartitionProduceResponse[];
-  {
-    const n = r.arrayLength(14);
-    if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
-    else {
-      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV0(r);
-      f_partitionResponses = a;
-    }
-  }
-  return {
-    name: f_name,
-    partitionResponses: f_partitionResponses,
-    _tagged: undefined,
-  };
-}
-
-function decodeProduceResponseV0(r: Reader): ProduceResponse {
-  let f_responses: ProduceResponseTopicProduceResponse[];
-  {
-    const n = r.arrayLength(6);
-    if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
-    else {
-      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV0(r);
-      f_responses = a;
-    }
-  }
-  return {
-    responses: f_responses,
-    throttleTimeMs: 0,
-    nodeEndpoints: [],
-    _tagged: undefined,
-  };
-}
-
-function encodeProduceResponsePartitionProduceResponseV0(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
-  const f_index = m.index === undefined ? 0 : m.index;
-  w.int32(f_index);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_baseOffset = m.baseOffset === undefined ? 0 : m.baseOffset;
-  w.int64(f_baseOffset);
-  if (m.currentLeader !== undefined && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("ProduceResponse.CurrentLeader", 0);
-}
-
-function encodeProduceResponseTopicProduceResponseV0(w: Writer, m: ProduceResponseTopicProduceResponseInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_partitionResponses = m.partitionResponses === undefined ? [] : m.partitionResponses;
-  {
-    w.int32(f_partitionResponses.length);
-    for (let i = 0; i < f_partitionResponses.length; i++) encodeProduceResponsePartitionProduceResponseV0(w, f_partitionResponses[i]!);
-  }
-}
-
-function encodeProduceResponseV0(w: Writer, m: ProduceResponseInput): void {
-  const f_responses = m.responses === undefined ? [] : m.responses;
-  {
-    w.int32(f_responses.length);
-    for (let i = 0; i < f_responses.length; i++) encodeProduceResponseTopicProduceResponseV0(w, f_responses[i]!);
-  }
-  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("ProduceResponse.NodeEndpoints", 0);
-}
-
-function decodeProduceResponseV1(r: Reader): ProduceResponse {
-  let f_responses: ProduceResponseTopicProduceResponse[];
-  {
-    const n = r.arrayLength(6);
-    if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
-    else {
-      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV0(r);
-      f_responses = a;
-    }
-  }
-  const f_throttleTimeMs = r.int32();
-  return {
-    responses: f_responses,
-    throttleTimeMs: f_throttleTimeMs,
-    nodeEndpoints: [],
-    _tagged: undefined,
-  };
-}
-
-function encodeProduceResponsePartitionProduceResponseV1(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
-  const f_index = m.index === undefined ? 0 : m.index;
-  w.int32(f_index);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_baseOffset = m.baseOffset === undefined ? 0 : m.baseOffset;
-  w.int64(f_baseOffset);
-  if (m.currentLeader !== undefined && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("ProduceResponse.CurrentLeader", 1);
-}
-
-function encodeProduceResponseTopicProduceResponseV1(w: Writer, m: ProduceResponseTopicProduceResponseInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_partitionResponses = m.partitionResponses === undefined ? [] : m.partitionResponses;
-  {
-    w.int32(f_partitionResponses.length);
-    for (let i = 0; i < f_partitionResponses.length; i++) encodeProduceResponsePartitionProduceResponseV1(w, f_partitionResponses[i]!);
-  }
-}
-
-function encodeProduceResponseV1(w: Writer, m: ProduceResponseInput): void {
-  const f_responses = m.responses === undefined ? [] : m.responses;
-  {
-    w.int32(f_responses.length);
-    for (let i = 0; i < f_responses.length; i++) encodeProduceResponseTopicProduceResponseV1(w, f_responses[i]!);
-  }
-  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
-  w.int32(f_throttleTimeMs);
-  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("ProduceResponse.NodeEndpoints", 1);
-}
-
-function decodeProduceResponsePartitionProduceResponseV2(r: Reader): ProduceResponsePartitionProduceResponse {
+function decodeProduceResponsePartitionProduceResponseV3(r: Reader): ProduceResponsePartitionProduceResponse {
   const f_index = r.int32();
   const f_errorCode = r.int16();
   const f_baseOffset = r.int64();
@@ -696,7 +595,7 @@ function decodeProduceResponsePartitionProduceResponseV2(r: Reader): ProduceResp
   };
 }
 
-function decodeProduceResponseTopicProduceResponseV2(r: Reader): ProduceResponseTopicProduceResponse {
+function decodeProduceResponseTopicProduceResponseV3(r: Reader): ProduceResponseTopicProduceResponse {
   const f_name = r.string();
   let f_partitionResponses: ProduceResponsePartitionProduceResponse[];
   {
@@ -704,25 +603,26 @@ function decodeProduceResponseTopicProduceResponseV2(r: Reader): ProduceResponse
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
       const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV3(r);
       f_partitionResponses = a;
     }
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionResponses: f_partitionResponses,
     _tagged: undefined,
   };
 }
 
-function decodeProduceResponseV2(r: Reader): ProduceResponse {
+function decodeProduceResponseV3(r: Reader): ProduceResponse {
   let f_responses: ProduceResponseTopicProduceResponse[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
       const a: ProduceResponseTopicProduceResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV3(r);
       f_responses = a;
     }
   }
@@ -733,39 +633,6 @@ function decodeProduceResponseV2(r: Reader): ProduceResponse {
     nodeEndpoints: [],
     _tagged: undefined,
   };
-}
-
-function encodeProduceResponsePartitionProduceResponseV2(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
-  const f_index = m.index === undefined ? 0 : m.index;
-  w.int32(f_index);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_baseOffset = m.baseOffset === undefined ? 0 : m.baseOffset;
-  w.int64(f_baseOffset);
-  const f_logAppendTimeMs = m.logAppendTimeMs === undefined ? -1 : m.logAppendTimeMs;
-  w.int64(f_logAppendTimeMs);
-  if (m.currentLeader !== undefined && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("ProduceResponse.CurrentLeader", 2);
-}
-
-function encodeProduceResponseTopicProduceResponseV2(w: Writer, m: ProduceResponseTopicProduceResponseInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_partitionResponses = m.partitionResponses === undefined ? [] : m.partitionResponses;
-  {
-    w.int32(f_partitionResponses.length);
-    for (let i = 0; i < f_partitionResponses.length; i++) encodeProduceResponsePartitionProduceResponseV2(w, f_partitionResponses[i]!);
-  }
-}
-
-function encodeProduceResponseV2(w: Writer, m: ProduceResponseInput): void {
-  const f_responses = m.responses === undefined ? [] : m.responses;
-  {
-    w.int32(f_responses.length);
-    for (let i = 0; i < f_responses.length; i++) encodeProduceResponseTopicProduceResponseV2(w, f_responses[i]!);
-  }
-  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
-  w.int32(f_throttleTimeMs);
-  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("ProduceResponse.NodeEndpoints", 2);
 }
 
 function encodeProduceResponsePartitionProduceResponseV3(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
@@ -867,6 +734,7 @@ function decodeProduceResponseTopicProduceResponseV5(r: Reader): ProduceResponse
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionResponses: f_partitionResponses,
     _tagged: undefined,
   };
@@ -1051,6 +919,7 @@ function decodeProduceResponseTopicProduceResponseV8(r: Reader): ProduceResponse
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionResponses: f_partitionResponses,
     _tagged: undefined,
   };
@@ -1197,6 +1066,7 @@ function decodeProduceResponseTopicProduceResponseV9(r: Reader): ProduceResponse
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionResponses: f_partitionResponses,
     _tagged,
   };
@@ -1362,6 +1232,7 @@ function decodeProduceResponseTopicProduceResponseV10(r: Reader): ProduceRespons
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitionResponses: f_partitionResponses,
     _tagged,
   };
@@ -1524,6 +1395,114 @@ function encodeProduceResponseV10(w: Writer, m: ProduceResponseInput): void {
   if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
 }
 
+function decodeProduceResponseTopicProduceResponseV13(r: Reader): ProduceResponseTopicProduceResponse {
+  const f_topicId = r.uuid();
+  let f_partitionResponses: ProduceResponsePartitionProduceResponse[];
+  {
+    const n = r.compactArrayLength(33);
+    if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
+    else {
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV10(r);
+      f_partitionResponses = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    name: "",
+    topicId: f_topicId,
+    partitionResponses: f_partitionResponses,
+    _tagged,
+  };
+}
+
+function decodeProduceResponseV13(r: Reader): ProduceResponse {
+  let f_responses: ProduceResponseTopicProduceResponse[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
+    else {
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV13(r);
+      f_responses = a;
+    }
+  }
+  const f_throttleTimeMs = r.int32();
+  let f_nodeEndpoints: ProduceResponseNodeEndpoint[] = [];
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    switch (tag) {
+      case 0: {
+        {
+          const n = r.compactArrayLength(11);
+          if (n < 0) throw unexpectedNull("ProduceResponse.NodeEndpoints");
+          else {
+            const a: ProduceResponseNodeEndpoint[] = new Array(n);
+            for (let i = 0; i < n; i++) a[i] = decodeProduceResponseNodeEndpointV10(r);
+            f_nodeEndpoints = a;
+          }
+        }
+        r.endTaggedField(end);
+        break;
+      }
+      default:
+        _tagged = r.unknownTaggedField(tag, end, _tagged);
+    }
+  }
+  return {
+    responses: f_responses,
+    throttleTimeMs: f_throttleTimeMs,
+    nodeEndpoints: f_nodeEndpoints,
+    _tagged,
+  };
+}
+
+function encodeProduceResponseTopicProduceResponseV13(w: Writer, m: ProduceResponseTopicProduceResponseInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitionResponses = m.partitionResponses === undefined ? [] : m.partitionResponses;
+  {
+    w.uvarint(f_partitionResponses.length + 1);
+    for (let i = 0; i < f_partitionResponses.length; i++) encodeProduceResponsePartitionProduceResponseV10(w, f_partitionResponses[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeProduceResponseV13(w: Writer, m: ProduceResponseInput): void {
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.uvarint(f_responses.length + 1);
+    for (let i = 0; i < f_responses.length; i++) encodeProduceResponseTopicProduceResponseV13(w, f_responses[i]!);
+  }
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const unknownTagged = m._tagged;
+  let taggedCount = unknownTagged === undefined ? 0 : unknownTagged.length;
+  const t_nodeEndpoints = m.nodeEndpoints;
+  const has_nodeEndpoints = t_nodeEndpoints !== undefined && t_nodeEndpoints.length !== 0;
+  if (has_nodeEndpoints) taggedCount++;
+  w.uvarint(taggedCount);
+  let u = 0;
+  if (unknownTagged !== undefined) while (u < unknownTagged.length && unknownTagged[u]!.tag < 0) w.rawTaggedField(unknownTagged[u++]!);
+  if (has_nodeEndpoints) {
+    w.uvarint(0);
+    const mark = w.beginSized();
+    {
+      w.uvarint(t_nodeEndpoints!.length + 1);
+      for (let i = 0; i < t_nodeEndpoints!.length; i++) encodeProduceResponseNodeEndpointV10(w, t_nodeEndpoints![i]!);
+    }
+    w.endSized(mark);
+  }
+  if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
+}
+
 function isDefaultProduceResponseLeaderIdAndEpoch(s: ProduceResponseLeaderIdAndEpochInput): boolean {
   return (
     (s.leaderId === undefined || !(s.leaderId !== -1)) &&
@@ -1532,9 +1511,9 @@ function isDefaultProduceResponseLeaderIdAndEpoch(s: ProduceResponseLeaderIdAndE
   );
 }
 
-export const ProduceResponseVersions = { min: 0, max: 11, flexibleMin: 9, latestUnstable: false } as const;
+export const ProduceResponseVersions = { min: 3, max: 13, flexibleMin: 9, latestUnstable: false } as const;
 
-const decodeProduceResponseByVersion: (((r: Reader) => ProduceResponse) | undefined)[] = [decodeProduceResponseV0, decodeProduceResponseV1, decodeProduceResponseV2, decodeProduceResponseV2, decodeProduceResponseV2, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV8, decodeProduceResponseV9, decodeProduceResponseV10, decodeProduceResponseV10];
+const decodeProduceResponseByVersion: (((r: Reader) => ProduceResponse) | undefined)[] = [undefined, undefined, undefined, decodeProduceResponseV3, decodeProduceResponseV3, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV8, decodeProduceResponseV9, decodeProduceResponseV10, decodeProduceResponseV10, decodeProduceResponseV10, decodeProduceResponseV13];
 
 export function decodeProduceResponse(r: Reader, version: number): ProduceResponse {
   const f = decodeProduceResponseByVersion[version];
@@ -1542,7 +1521,7 @@ export function decodeProduceResponse(r: Reader, version: number): ProduceRespon
   return f(r);
 }
 
-const encodeProduceResponseByVersion: (((w: Writer, m: ProduceResponseInput) => void) | undefined)[] = [encodeProduceResponseV0, encodeProduceResponseV1, encodeProduceResponseV2, encodeProduceResponseV3, encodeProduceResponseV4, encodeProduceResponseV5, encodeProduceResponseV6, encodeProduceResponseV7, encodeProduceResponseV8, encodeProduceResponseV9, encodeProduceResponseV10, encodeProduceResponseV10];
+const encodeProduceResponseByVersion: (((w: Writer, m: ProduceResponseInput) => void) | undefined)[] = [undefined, undefined, undefined, encodeProduceResponseV3, encodeProduceResponseV4, encodeProduceResponseV5, encodeProduceResponseV6, encodeProduceResponseV7, encodeProduceResponseV8, encodeProduceResponseV9, encodeProduceResponseV10, encodeProduceResponseV10, encodeProduceResponseV10, encodeProduceResponseV13];
 
 export function encodeProduceResponse(w: Writer, version: number, m: ProduceResponseInput): void {
   const f = encodeProduceResponseByVersion[version];

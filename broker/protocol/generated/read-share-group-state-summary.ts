@@ -173,9 +173,9 @@ function encodeReadShareGroupStateSummaryRequestV0(w: Writer, m: ReadShareGroupS
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ReadShareGroupStateSummaryRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: true } as const;
+export const ReadShareGroupStateSummaryRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeReadShareGroupStateSummaryRequestByVersion: (((r: Reader) => ReadShareGroupStateSummaryRequest) | undefined)[] = [decodeReadShareGroupStateSummaryRequestV0];
+const decodeReadShareGroupStateSummaryRequestByVersion: (((r: Reader) => ReadShareGroupStateSummaryRequest) | undefined)[] = [decodeReadShareGroupStateSummaryRequestV0, decodeReadShareGroupStateSummaryRequestV0];
 
 export function decodeReadShareGroupStateSummaryRequest(r: Reader, version: number): ReadShareGroupStateSummaryRequest {
   const f = decodeReadShareGroupStateSummaryRequestByVersion[version];
@@ -183,7 +183,7 @@ export function decodeReadShareGroupStateSummaryRequest(r: Reader, version: numb
   return f(r);
 }
 
-const encodeReadShareGroupStateSummaryRequestByVersion: (((w: Writer, m: ReadShareGroupStateSummaryRequestInput) => void) | undefined)[] = [encodeReadShareGroupStateSummaryRequestV0];
+const encodeReadShareGroupStateSummaryRequestByVersion: (((w: Writer, m: ReadShareGroupStateSummaryRequestInput) => void) | undefined)[] = [encodeReadShareGroupStateSummaryRequestV0, encodeReadShareGroupStateSummaryRequestV0];
 
 export function encodeReadShareGroupStateSummaryRequest(w: Writer, version: number, m: ReadShareGroupStateSummaryRequestInput): void {
   const f = encodeReadShareGroupStateSummaryRequestByVersion[version];
@@ -194,21 +194,21 @@ export function encodeReadShareGroupStateSummaryRequest(w: Writer, version: numb
 // ---------------------------------------------------------------- ReadShareGroupStateSummaryResponse
 
 export interface ReadShareGroupStateSummaryResponse {
-  /** The read results */
+  /** The read results. */
   results: ReadShareGroupStateSummaryResponseReadStateSummaryResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ReadShareGroupStateSummaryResponseInput {
-  /** The read results */
+  /** The read results. */
   results?: ReadShareGroupStateSummaryResponseReadStateSummaryResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ReadShareGroupStateSummaryResponseReadStateSummaryResult {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId: string;
   /** The results for the partitions. */
   partitions: ReadShareGroupStateSummaryResponsePartitionResult[];
@@ -217,7 +217,7 @@ export interface ReadShareGroupStateSummaryResponseReadStateSummaryResult {
 }
 
 export interface ReadShareGroupStateSummaryResponseReadStateSummaryResultInput {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId?: string;
   /** The results for the partitions. */
   partitions?: ReadShareGroupStateSummaryResponsePartitionResultInput[];
@@ -234,8 +234,12 @@ export interface ReadShareGroupStateSummaryResponsePartitionResult {
   errorMessage: string | null;
   /** The state epoch of the share-partition. */
   stateEpoch: number;
+  /** The leader epoch of the share-partition. */
+  leaderEpoch: number;
   /** The share-partition start offset. */
   startOffset: number;
+  /** The number of offsets greater than or equal to share-partition start offset for which delivery has been completed. */
+  deliveryCompleteCount: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -249,8 +253,12 @@ export interface ReadShareGroupStateSummaryResponsePartitionResultInput {
   errorMessage?: string | null;
   /** The state epoch of the share-partition. */
   stateEpoch?: number;
+  /** The leader epoch of the share-partition. */
+  leaderEpoch?: number;
   /** The share-partition start offset. */
   startOffset?: number;
+  /** The number of offsets greater than or equal to share-partition start offset for which delivery has been completed. */
+  deliveryCompleteCount?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -269,7 +277,9 @@ export function defaultReadShareGroupStateSummaryResponsePartitionResult(): Read
     errorCode: 0,
     errorMessage: null,
     stateEpoch: 0,
+    leaderEpoch: 0,
     startOffset: 0,
+    deliveryCompleteCount: -1,
     _tagged: undefined,
   };
 }
@@ -279,6 +289,7 @@ function decodeReadShareGroupStateSummaryResponsePartitionResultV0(r: Reader): R
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
   const f_stateEpoch = r.int32();
+  const f_leaderEpoch = r.int32();
   const f_startOffset = r.int64();
   let _tagged: RawTaggedField[] | undefined;
   for (let n = r.uvarint(); n > 0; n--) {
@@ -291,7 +302,9 @@ function decodeReadShareGroupStateSummaryResponsePartitionResultV0(r: Reader): R
     errorCode: f_errorCode,
     errorMessage: f_errorMessage,
     stateEpoch: f_stateEpoch,
+    leaderEpoch: f_leaderEpoch,
     startOffset: f_startOffset,
+    deliveryCompleteCount: -1,
     _tagged,
   };
 }
@@ -300,7 +313,7 @@ function decodeReadShareGroupStateSummaryResponseReadStateSummaryResultV0(r: Rea
   const f_topicId = r.uuid();
   let f_partitions: ReadShareGroupStateSummaryResponsePartitionResult[];
   {
-    const n = r.compactArrayLength(20);
+    const n = r.compactArrayLength(24);
     if (n < 0) throw unexpectedNull("ReadShareGroupStateSummaryResponse.Partitions");
     else {
       const a: ReadShareGroupStateSummaryResponsePartitionResult[] = new Array(n);
@@ -353,6 +366,8 @@ function encodeReadShareGroupStateSummaryResponsePartitionResultV0(w: Writer, m:
   w.compactNullableString(f_errorMessage);
   const f_stateEpoch = m.stateEpoch === undefined ? 0 : m.stateEpoch;
   w.int32(f_stateEpoch);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
   const f_startOffset = m.startOffset === undefined ? 0 : m.startOffset;
   w.int64(f_startOffset);
   writeUnknownTagged(w, m._tagged);
@@ -378,9 +393,121 @@ function encodeReadShareGroupStateSummaryResponseV0(w: Writer, m: ReadShareGroup
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ReadShareGroupStateSummaryResponseVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+function decodeReadShareGroupStateSummaryResponsePartitionResultV1(r: Reader): ReadShareGroupStateSummaryResponsePartitionResult {
+  const f_partition = r.int32();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  const f_stateEpoch = r.int32();
+  const f_leaderEpoch = r.int32();
+  const f_startOffset = r.int64();
+  const f_deliveryCompleteCount = r.int32();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    partition: f_partition,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    stateEpoch: f_stateEpoch,
+    leaderEpoch: f_leaderEpoch,
+    startOffset: f_startOffset,
+    deliveryCompleteCount: f_deliveryCompleteCount,
+    _tagged,
+  };
+}
 
-const decodeReadShareGroupStateSummaryResponseByVersion: (((r: Reader) => ReadShareGroupStateSummaryResponse) | undefined)[] = [decodeReadShareGroupStateSummaryResponseV0];
+function decodeReadShareGroupStateSummaryResponseReadStateSummaryResultV1(r: Reader): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
+  const f_topicId = r.uuid();
+  let f_partitions: ReadShareGroupStateSummaryResponsePartitionResult[];
+  {
+    const n = r.compactArrayLength(28);
+    if (n < 0) throw unexpectedNull("ReadShareGroupStateSummaryResponse.Partitions");
+    else {
+      const a: ReadShareGroupStateSummaryResponsePartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateSummaryResponsePartitionResultV1(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeReadShareGroupStateSummaryResponseV1(r: Reader): ReadShareGroupStateSummaryResponse {
+  let f_results: ReadShareGroupStateSummaryResponseReadStateSummaryResult[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ReadShareGroupStateSummaryResponse.Results");
+    else {
+      const a: ReadShareGroupStateSummaryResponseReadStateSummaryResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeReadShareGroupStateSummaryResponseReadStateSummaryResultV1(r);
+      f_results = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    results: f_results,
+    _tagged,
+  };
+}
+
+function encodeReadShareGroupStateSummaryResponsePartitionResultV1(w: Writer, m: ReadShareGroupStateSummaryResponsePartitionResultInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_stateEpoch = m.stateEpoch === undefined ? 0 : m.stateEpoch;
+  w.int32(f_stateEpoch);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  const f_startOffset = m.startOffset === undefined ? 0 : m.startOffset;
+  w.int64(f_startOffset);
+  const f_deliveryCompleteCount = m.deliveryCompleteCount === undefined ? -1 : m.deliveryCompleteCount;
+  w.int32(f_deliveryCompleteCount);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeReadShareGroupStateSummaryResponseReadStateSummaryResultV1(w: Writer, m: ReadShareGroupStateSummaryResponseReadStateSummaryResultInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeReadShareGroupStateSummaryResponsePartitionResultV1(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeReadShareGroupStateSummaryResponseV1(w: Writer, m: ReadShareGroupStateSummaryResponseInput): void {
+  const f_results = m.results === undefined ? [] : m.results;
+  {
+    w.uvarint(f_results.length + 1);
+    for (let i = 0; i < f_results.length; i++) encodeReadShareGroupStateSummaryResponseReadStateSummaryResultV1(w, f_results[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ReadShareGroupStateSummaryResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeReadShareGroupStateSummaryResponseByVersion: (((r: Reader) => ReadShareGroupStateSummaryResponse) | undefined)[] = [decodeReadShareGroupStateSummaryResponseV0, decodeReadShareGroupStateSummaryResponseV1];
 
 export function decodeReadShareGroupStateSummaryResponse(r: Reader, version: number): ReadShareGroupStateSummaryResponse {
   const f = decodeReadShareGroupStateSummaryResponseByVersion[version];
@@ -388,7 +515,7 @@ export function decodeReadShareGroupStateSummaryResponse(r: Reader, version: num
   return f(r);
 }
 
-const encodeReadShareGroupStateSummaryResponseByVersion: (((w: Writer, m: ReadShareGroupStateSummaryResponseInput) => void) | undefined)[] = [encodeReadShareGroupStateSummaryResponseV0];
+const encodeReadShareGroupStateSummaryResponseByVersion: (((w: Writer, m: ReadShareGroupStateSummaryResponseInput) => void) | undefined)[] = [encodeReadShareGroupStateSummaryResponseV0, encodeReadShareGroupStateSummaryResponseV1];
 
 export function encodeReadShareGroupStateSummaryResponse(w: Writer, version: number, m: ReadShareGroupStateSummaryResponseInput): void {
   const f = encodeReadShareGroupStateSummaryResponseByVersion[version];

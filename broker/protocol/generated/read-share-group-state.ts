@@ -173,7 +173,7 @@ function encodeReadShareGroupStateRequestV0(w: Writer, m: ReadShareGroupStateReq
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ReadShareGroupStateRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: true } as const;
+export const ReadShareGroupStateRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
 
 const decodeReadShareGroupStateRequestByVersion: (((r: Reader) => ReadShareGroupStateRequest) | undefined)[] = [decodeReadShareGroupStateRequestV0];
 
@@ -194,21 +194,21 @@ export function encodeReadShareGroupStateRequest(w: Writer, version: number, m: 
 // ---------------------------------------------------------------- ReadShareGroupStateResponse
 
 export interface ReadShareGroupStateResponse {
-  /** The read results */
+  /** The read results. */
   results: ReadShareGroupStateResponseReadStateResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ReadShareGroupStateResponseInput {
-  /** The read results */
+  /** The read results. */
   results?: ReadShareGroupStateResponseReadStateResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ReadShareGroupStateResponseReadStateResult {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId: string;
   /** The results for the partitions. */
   partitions: ReadShareGroupStateResponsePartitionResult[];
@@ -217,7 +217,7 @@ export interface ReadShareGroupStateResponseReadStateResult {
 }
 
 export interface ReadShareGroupStateResponseReadStateResultInput {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId?: string;
   /** The results for the partitions. */
   partitions?: ReadShareGroupStateResponsePartitionResultInput[];
@@ -232,10 +232,11 @@ export interface ReadShareGroupStateResponsePartitionResult {
   errorCode: number;
   /** The error message, or null if there was no error. */
   errorMessage: string | null;
-  /** The state epoch for this share-partition. */
+  /** The state epoch of the share-partition. */
   stateEpoch: number;
   /** The share-partition start offset, which can be -1 if it is not yet initialized. */
   startOffset: number;
+  /** The state batches for this share-partition. */
   stateBatches: ReadShareGroupStateResponseStateBatch[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -248,21 +249,22 @@ export interface ReadShareGroupStateResponsePartitionResultInput {
   errorCode?: number;
   /** The error message, or null if there was no error. */
   errorMessage?: string | null;
-  /** The state epoch for this share-partition. */
+  /** The state epoch of the share-partition. */
   stateEpoch?: number;
   /** The share-partition start offset, which can be -1 if it is not yet initialized. */
   startOffset?: number;
+  /** The state batches for this share-partition. */
   stateBatches?: ReadShareGroupStateResponseStateBatchInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface ReadShareGroupStateResponseStateBatch {
-  /** The base offset of this state batch. */
+  /** The first offset of this state batch. */
   firstOffset: number;
   /** The last offset of this state batch. */
   lastOffset: number;
-  /** The state - 0:Available,2:Acked,4:Archived. */
+  /** The delivery state - 0:Available,2:Acked,4:Archived. */
   deliveryState: number;
   /** The delivery count. */
   deliveryCount: number;
@@ -271,11 +273,11 @@ export interface ReadShareGroupStateResponseStateBatch {
 }
 
 export interface ReadShareGroupStateResponseStateBatchInput {
-  /** The base offset of this state batch. */
+  /** The first offset of this state batch. */
   firstOffset?: number;
   /** The last offset of this state batch. */
   lastOffset?: number;
-  /** The state - 0:Available,2:Acked,4:Archived. */
+  /** The delivery state - 0:Available,2:Acked,4:Archived. */
   deliveryState?: number;
   /** The delivery count. */
   deliveryCount?: number;

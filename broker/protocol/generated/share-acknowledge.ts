@@ -14,6 +14,8 @@ export interface ShareAcknowledgeRequest {
   memberId: string | null;
   /** The current share session epoch: 0 to open a share session; -1 to close it; otherwise increments for consecutive requests. */
   shareSessionEpoch: number;
+  /** Whether Renew type acknowledgements present in AcknowledgementBatches. */
+  isRenewAck: boolean;
   /** The topics containing records to acknowledge. */
   topics: ShareAcknowledgeRequestAcknowledgeTopic[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -27,6 +29,8 @@ export interface ShareAcknowledgeRequestInput {
   memberId?: string | null;
   /** The current share session epoch: 0 to open a share session; -1 to close it; otherwise increments for consecutive requests. */
   shareSessionEpoch?: number;
+  /** Whether Renew type acknowledgements present in AcknowledgementBatches. */
+  isRenewAck?: boolean;
   /** The topics containing records to acknowledge. */
   topics?: ShareAcknowledgeRequestAcknowledgeTopicInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -74,7 +78,7 @@ export interface ShareAcknowledgeRequestAcknowledgementBatch {
   firstOffset: number;
   /** Last offset (inclusive) of batch of records to acknowledge. */
   lastOffset: number;
-  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. */
+  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject,4:Renew. */
   acknowledgeTypes: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -85,7 +89,7 @@ export interface ShareAcknowledgeRequestAcknowledgementBatchInput {
   firstOffset?: number;
   /** Last offset (inclusive) of batch of records to acknowledge. */
   lastOffset?: number;
-  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. */
+  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject,4:Renew. */
   acknowledgeTypes?: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -116,7 +120,7 @@ export function defaultShareAcknowledgeRequestAcknowledgementBatch(): ShareAckno
   };
 }
 
-function decodeShareAcknowledgeRequestAcknowledgementBatchV0(r: Reader): ShareAcknowledgeRequestAcknowledgementBatch {
+function decodeShareAcknowledgeRequestAcknowledgementBatchV1(r: Reader): ShareAcknowledgeRequestAcknowledgementBatch {
   const f_firstOffset = r.int64();
   const f_lastOffset = r.int64();
   let f_acknowledgeTypes: number[];
@@ -143,7 +147,7 @@ function decodeShareAcknowledgeRequestAcknowledgementBatchV0(r: Reader): ShareAc
   };
 }
 
-function decodeShareAcknowledgeRequestAcknowledgePartitionV0(r: Reader): ShareAcknowledgeRequestAcknowledgePartition {
+function decodeShareAcknowledgeRequestAcknowledgePartitionV1(r: Reader): ShareAcknowledgeRequestAcknowledgePartition {
   const f_partitionIndex = r.int32();
   let f_acknowledgementBatches: ShareAcknowledgeRequestAcknowledgementBatch[];
   {
@@ -151,7 +155,7 @@ function decodeShareAcknowledgeRequestAcknowledgePartitionV0(r: Reader): ShareAc
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.AcknowledgementBatches");
     else {
       const a: ShareAcknowledgeRequestAcknowledgementBatch[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgementBatchV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgementBatchV1(r);
       f_acknowledgementBatches = a;
     }
   }
@@ -168,7 +172,7 @@ function decodeShareAcknowledgeRequestAcknowledgePartitionV0(r: Reader): ShareAc
   };
 }
 
-function decodeShareAcknowledgeRequestAcknowledgeTopicV0(r: Reader): ShareAcknowledgeRequestAcknowledgeTopic {
+function decodeShareAcknowledgeRequestAcknowledgeTopicV1(r: Reader): ShareAcknowledgeRequestAcknowledgeTopic {
   const f_topicId = r.uuid();
   let f_partitions: ShareAcknowledgeRequestAcknowledgePartition[];
   {
@@ -176,7 +180,7 @@ function decodeShareAcknowledgeRequestAcknowledgeTopicV0(r: Reader): ShareAcknow
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Partitions");
     else {
       const a: ShareAcknowledgeRequestAcknowledgePartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgePartitionV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgePartitionV1(r);
       f_partitions = a;
     }
   }
@@ -193,7 +197,7 @@ function decodeShareAcknowledgeRequestAcknowledgeTopicV0(r: Reader): ShareAcknow
   };
 }
 
-function decodeShareAcknowledgeRequestV0(r: Reader): ShareAcknowledgeRequest {
+function decodeShareAcknowledgeRequestV1(r: Reader): ShareAcknowledgeRequest {
   const f_groupId = r.compactNullableString();
   const f_memberId = r.compactNullableString();
   const f_shareSessionEpoch = r.int32();
@@ -203,7 +207,7 @@ function decodeShareAcknowledgeRequestV0(r: Reader): ShareAcknowledgeRequest {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Topics");
     else {
       const a: ShareAcknowledgeRequestAcknowledgeTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV1(r);
       f_topics = a;
     }
   }
@@ -217,12 +221,13 @@ function decodeShareAcknowledgeRequestV0(r: Reader): ShareAcknowledgeRequest {
     groupId: f_groupId,
     memberId: f_memberId,
     shareSessionEpoch: f_shareSessionEpoch,
+    isRenewAck: false,
     topics: f_topics,
     _tagged,
   };
 }
 
-function encodeShareAcknowledgeRequestAcknowledgementBatchV0(w: Writer, m: ShareAcknowledgeRequestAcknowledgementBatchInput): void {
+function encodeShareAcknowledgeRequestAcknowledgementBatchV1(w: Writer, m: ShareAcknowledgeRequestAcknowledgementBatchInput): void {
   const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
   w.int64(f_firstOffset);
   const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
@@ -235,46 +240,95 @@ function encodeShareAcknowledgeRequestAcknowledgementBatchV0(w: Writer, m: Share
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeRequestAcknowledgePartitionV0(w: Writer, m: ShareAcknowledgeRequestAcknowledgePartitionInput): void {
+function encodeShareAcknowledgeRequestAcknowledgePartitionV1(w: Writer, m: ShareAcknowledgeRequestAcknowledgePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_acknowledgementBatches = m.acknowledgementBatches === undefined ? [] : m.acknowledgementBatches;
   {
     w.uvarint(f_acknowledgementBatches.length + 1);
-    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareAcknowledgeRequestAcknowledgementBatchV0(w, f_acknowledgementBatches[i]!);
+    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareAcknowledgeRequestAcknowledgementBatchV1(w, f_acknowledgementBatches[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeRequestAcknowledgeTopicV0(w: Writer, m: ShareAcknowledgeRequestAcknowledgeTopicInput): void {
+function encodeShareAcknowledgeRequestAcknowledgeTopicV1(w: Writer, m: ShareAcknowledgeRequestAcknowledgeTopicInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeRequestAcknowledgePartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeRequestAcknowledgePartitionV1(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeRequestV0(w: Writer, m: ShareAcknowledgeRequestInput): void {
+function encodeShareAcknowledgeRequestV1(w: Writer, m: ShareAcknowledgeRequestInput): void {
   const f_groupId = m.groupId === undefined ? null : m.groupId;
   w.compactNullableString(f_groupId);
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.compactNullableString(f_memberId);
   const f_shareSessionEpoch = m.shareSessionEpoch === undefined ? 0 : m.shareSessionEpoch;
   w.int32(f_shareSessionEpoch);
+  if (m.isRenewAck !== undefined && m.isRenewAck !== false) throw fieldVersionError("ShareAcknowledgeRequest.IsRenewAck", 1);
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV1(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareAcknowledgeRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: true } as const;
+function decodeShareAcknowledgeRequestV2(r: Reader): ShareAcknowledgeRequest {
+  const f_groupId = r.compactNullableString();
+  const f_memberId = r.compactNullableString();
+  const f_shareSessionEpoch = r.int32();
+  const f_isRenewAck = r.bool();
+  let f_topics: ShareAcknowledgeRequestAcknowledgeTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Topics");
+    else {
+      const a: ShareAcknowledgeRequestAcknowledgeTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV1(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: f_groupId,
+    memberId: f_memberId,
+    shareSessionEpoch: f_shareSessionEpoch,
+    isRenewAck: f_isRenewAck,
+    topics: f_topics,
+    _tagged,
+  };
+}
 
-const decodeShareAcknowledgeRequestByVersion: (((r: Reader) => ShareAcknowledgeRequest) | undefined)[] = [decodeShareAcknowledgeRequestV0];
+function encodeShareAcknowledgeRequestV2(w: Writer, m: ShareAcknowledgeRequestInput): void {
+  const f_groupId = m.groupId === undefined ? null : m.groupId;
+  w.compactNullableString(f_groupId);
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.compactNullableString(f_memberId);
+  const f_shareSessionEpoch = m.shareSessionEpoch === undefined ? 0 : m.shareSessionEpoch;
+  w.int32(f_shareSessionEpoch);
+  const f_isRenewAck = m.isRenewAck === undefined ? false : m.isRenewAck;
+  w.bool(f_isRenewAck);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV1(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ShareAcknowledgeRequestVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeShareAcknowledgeRequestByVersion: (((r: Reader) => ShareAcknowledgeRequest) | undefined)[] = [undefined, decodeShareAcknowledgeRequestV1, decodeShareAcknowledgeRequestV2];
 
 export function decodeShareAcknowledgeRequest(r: Reader, version: number): ShareAcknowledgeRequest {
   const f = decodeShareAcknowledgeRequestByVersion[version];
@@ -282,7 +336,7 @@ export function decodeShareAcknowledgeRequest(r: Reader, version: number): Share
   return f(r);
 }
 
-const encodeShareAcknowledgeRequestByVersion: (((w: Writer, m: ShareAcknowledgeRequestInput) => void) | undefined)[] = [encodeShareAcknowledgeRequestV0];
+const encodeShareAcknowledgeRequestByVersion: (((w: Writer, m: ShareAcknowledgeRequestInput) => void) | undefined)[] = [undefined, encodeShareAcknowledgeRequestV1, encodeShareAcknowledgeRequestV2];
 
 export function encodeShareAcknowledgeRequest(w: Writer, version: number, m: ShareAcknowledgeRequestInput): void {
   const f = encodeShareAcknowledgeRequestByVersion[version];
@@ -299,6 +353,8 @@ export interface ShareAcknowledgeResponse {
   errorCode: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage: string | null;
+  /** The time in milliseconds for which the acquired records are locked. */
+  acquisitionLockTimeoutMs: number;
   /** The response topics. */
   responses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
   /** Endpoints for all current leaders enumerated in PartitionData with error NOT_LEADER_OR_FOLLOWER. */
@@ -314,6 +370,8 @@ export interface ShareAcknowledgeResponseInput {
   errorCode?: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage?: string | null;
+  /** The time in milliseconds for which the acquired records are locked. */
+  acquisitionLockTimeoutMs?: number;
   /** The response topics. */
   responses?: ShareAcknowledgeResponseShareAcknowledgeTopicResponseInput[];
   /** Endpoints for all current leaders enumerated in PartitionData with error NOT_LEADER_OR_FOLLOWER. */
@@ -347,6 +405,7 @@ export interface ShareAcknowledgeResponsePartitionData {
   errorCode: number;
   /** The error message, or null if there was no error. */
   errorMessage: string | null;
+  /** The current leader of the partition. */
   currentLeader: ShareAcknowledgeResponseLeaderIdAndEpoch;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -359,6 +418,7 @@ export interface ShareAcknowledgeResponsePartitionDataInput {
   errorCode?: number;
   /** The error message, or null if there was no error. */
   errorMessage?: string | null;
+  /** The current leader of the partition. */
   currentLeader?: ShareAcknowledgeResponseLeaderIdAndEpochInput;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -444,7 +504,7 @@ export function defaultShareAcknowledgeResponseNodeEndpoint(): ShareAcknowledgeR
   };
 }
 
-function decodeShareAcknowledgeResponseLeaderIdAndEpochV0(r: Reader): ShareAcknowledgeResponseLeaderIdAndEpoch {
+function decodeShareAcknowledgeResponseLeaderIdAndEpochV1(r: Reader): ShareAcknowledgeResponseLeaderIdAndEpoch {
   const f_leaderId = r.int32();
   const f_leaderEpoch = r.int32();
   let _tagged: RawTaggedField[] | undefined;
@@ -460,11 +520,11 @@ function decodeShareAcknowledgeResponseLeaderIdAndEpochV0(r: Reader): ShareAckno
   };
 }
 
-function decodeShareAcknowledgeResponsePartitionDataV0(r: Reader): ShareAcknowledgeResponsePartitionData {
+function decodeShareAcknowledgeResponsePartitionDataV1(r: Reader): ShareAcknowledgeResponsePartitionData {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
-  const f_currentLeader = decodeShareAcknowledgeResponseLeaderIdAndEpochV0(r);
+  const f_currentLeader = decodeShareAcknowledgeResponseLeaderIdAndEpochV1(r);
   let _tagged: RawTaggedField[] | undefined;
   for (let n = r.uvarint(); n > 0; n--) {
     const tag = r.uvarint();
@@ -480,7 +540,7 @@ function decodeShareAcknowledgeResponsePartitionDataV0(r: Reader): ShareAcknowle
   };
 }
 
-function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r: Reader): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
+function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r: Reader): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
   const f_topicId = r.uuid();
   let f_partitions: ShareAcknowledgeResponsePartitionData[];
   {
@@ -488,7 +548,7 @@ function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r: Reader
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Partitions");
     else {
       const a: ShareAcknowledgeResponsePartitionData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponsePartitionDataV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -505,7 +565,7 @@ function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r: Reader
   };
 }
 
-function decodeShareAcknowledgeResponseNodeEndpointV0(r: Reader): ShareAcknowledgeResponseNodeEndpoint {
+function decodeShareAcknowledgeResponseNodeEndpointV1(r: Reader): ShareAcknowledgeResponseNodeEndpoint {
   const f_nodeId = r.int32();
   const f_host = r.compactString();
   const f_port = r.int32();
@@ -525,7 +585,7 @@ function decodeShareAcknowledgeResponseNodeEndpointV0(r: Reader): ShareAcknowled
   };
 }
 
-function decodeShareAcknowledgeResponseV0(r: Reader): ShareAcknowledgeResponse {
+function decodeShareAcknowledgeResponseV1(r: Reader): ShareAcknowledgeResponse {
   const f_throttleTimeMs = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
@@ -535,7 +595,7 @@ function decodeShareAcknowledgeResponseV0(r: Reader): ShareAcknowledgeResponse {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Responses");
     else {
       const a: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r);
       f_responses = a;
     }
   }
@@ -545,7 +605,7 @@ function decodeShareAcknowledgeResponseV0(r: Reader): ShareAcknowledgeResponse {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.NodeEndpoints");
     else {
       const a: ShareAcknowledgeResponseNodeEndpoint[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV1(r);
       f_nodeEndpoints = a;
     }
   }
@@ -559,13 +619,14 @@ function decodeShareAcknowledgeResponseV0(r: Reader): ShareAcknowledgeResponse {
     throttleTimeMs: f_throttleTimeMs,
     errorCode: f_errorCode,
     errorMessage: f_errorMessage,
+    acquisitionLockTimeoutMs: 0,
     responses: f_responses,
     nodeEndpoints: f_nodeEndpoints,
     _tagged,
   };
 }
 
-function encodeShareAcknowledgeResponseLeaderIdAndEpochV0(w: Writer, m: ShareAcknowledgeResponseLeaderIdAndEpochInput): void {
+function encodeShareAcknowledgeResponseLeaderIdAndEpochV1(w: Writer, m: ShareAcknowledgeResponseLeaderIdAndEpochInput): void {
   const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
   w.int32(f_leaderId);
   const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
@@ -573,7 +634,7 @@ function encodeShareAcknowledgeResponseLeaderIdAndEpochV0(w: Writer, m: ShareAck
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponsePartitionDataV0(w: Writer, m: ShareAcknowledgeResponsePartitionDataInput): void {
+function encodeShareAcknowledgeResponsePartitionDataV1(w: Writer, m: ShareAcknowledgeResponsePartitionDataInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -581,22 +642,22 @@ function encodeShareAcknowledgeResponsePartitionDataV0(w: Writer, m: ShareAcknow
   const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
   w.compactNullableString(f_errorMessage);
   const f_currentLeader = m.currentLeader === undefined ? defaultShareAcknowledgeResponseLeaderIdAndEpoch() : m.currentLeader;
-  encodeShareAcknowledgeResponseLeaderIdAndEpochV0(w, f_currentLeader);
+  encodeShareAcknowledgeResponseLeaderIdAndEpochV1(w, f_currentLeader);
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(w: Writer, m: ShareAcknowledgeResponseShareAcknowledgeTopicResponseInput): void {
+function encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(w: Writer, m: ShareAcknowledgeResponseShareAcknowledgeTopicResponseInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeResponsePartitionDataV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeResponsePartitionDataV1(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponseNodeEndpointV0(w: Writer, m: ShareAcknowledgeResponseNodeEndpointInput): void {
+function encodeShareAcknowledgeResponseNodeEndpointV1(w: Writer, m: ShareAcknowledgeResponseNodeEndpointInput): void {
   const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
   w.int32(f_nodeId);
   const f_host = m.host === undefined ? "" : m.host;
@@ -608,7 +669,7 @@ function encodeShareAcknowledgeResponseNodeEndpointV0(w: Writer, m: ShareAcknowl
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponseV0(w: Writer, m: ShareAcknowledgeResponseInput): void {
+function encodeShareAcknowledgeResponseV1(w: Writer, m: ShareAcknowledgeResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -618,19 +679,83 @@ function encodeShareAcknowledgeResponseV0(w: Writer, m: ShareAcknowledgeResponse
   const f_responses = m.responses === undefined ? [] : m.responses;
   {
     w.uvarint(f_responses.length + 1);
-    for (let i = 0; i < f_responses.length; i++) encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(w, f_responses[i]!);
+    for (let i = 0; i < f_responses.length; i++) encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(w, f_responses[i]!);
   }
   const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
   {
     w.uvarint(f_nodeEndpoints.length + 1);
-    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareAcknowledgeResponseNodeEndpointV0(w, f_nodeEndpoints[i]!);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareAcknowledgeResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareAcknowledgeResponseVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+function decodeShareAcknowledgeResponseV2(r: Reader): ShareAcknowledgeResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  const f_acquisitionLockTimeoutMs = r.int32();
+  let f_responses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Responses");
+    else {
+      const a: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r);
+      f_responses = a;
+    }
+  }
+  let f_nodeEndpoints: ShareAcknowledgeResponseNodeEndpoint[];
+  {
+    const n = r.compactArrayLength(11);
+    if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.NodeEndpoints");
+    else {
+      const a: ShareAcknowledgeResponseNodeEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV1(r);
+      f_nodeEndpoints = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    acquisitionLockTimeoutMs: f_acquisitionLockTimeoutMs,
+    responses: f_responses,
+    nodeEndpoints: f_nodeEndpoints,
+    _tagged,
+  };
+}
 
-const decodeShareAcknowledgeResponseByVersion: (((r: Reader) => ShareAcknowledgeResponse) | undefined)[] = [decodeShareAcknowledgeResponseV0];
+function encodeShareAcknowledgeResponseV2(w: Writer, m: ShareAcknowledgeResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_acquisitionLockTimeoutMs = m.acquisitionLockTimeoutMs === undefined ? 0 : m.acquisitionLockTimeoutMs;
+  w.int32(f_acquisitionLockTimeoutMs);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.uvarint(f_responses.length + 1);
+    for (let i = 0; i < f_responses.length; i++) encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(w, f_responses[i]!);
+  }
+  const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
+  {
+    w.uvarint(f_nodeEndpoints.length + 1);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareAcknowledgeResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ShareAcknowledgeResponseVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeShareAcknowledgeResponseByVersion: (((r: Reader) => ShareAcknowledgeResponse) | undefined)[] = [undefined, decodeShareAcknowledgeResponseV1, decodeShareAcknowledgeResponseV2];
 
 export function decodeShareAcknowledgeResponse(r: Reader, version: number): ShareAcknowledgeResponse {
   const f = decodeShareAcknowledgeResponseByVersion[version];
@@ -638,7 +763,7 @@ export function decodeShareAcknowledgeResponse(r: Reader, version: number): Shar
   return f(r);
 }
 
-const encodeShareAcknowledgeResponseByVersion: (((w: Writer, m: ShareAcknowledgeResponseInput) => void) | undefined)[] = [encodeShareAcknowledgeResponseV0];
+const encodeShareAcknowledgeResponseByVersion: (((w: Writer, m: ShareAcknowledgeResponseInput) => void) | undefined)[] = [undefined, encodeShareAcknowledgeResponseV1, encodeShareAcknowledgeResponseV2];
 
 export function encodeShareAcknowledgeResponse(w: Writer, version: number, m: ShareAcknowledgeResponseInput): void {
   const f = encodeShareAcknowledgeResponseByVersion[version];

@@ -18,8 +18,16 @@ export interface ShareFetchRequest {
   maxWaitMs: number;
   /** The minimum bytes to accumulate in the response. */
   minBytes: number;
-  /** The maximum bytes to fetch.  See KIP-74 for cases where this limit may not be honored. */
+  /** The maximum bytes to fetch. See KIP-74 for cases where this limit may not be honored. */
   maxBytes: number;
+  /** The maximum number of records to fetch. This limit can be exceeded for alignment of batch boundaries. */
+  maxRecords: number;
+  /** The optimal number of records for batches of acquired records and acknowledgements. */
+  batchSize: number;
+  /** The acquire mode to control the fetch behavior - 0:batch-optimized,1:record-limit. */
+  shareAcquireMode: number;
+  /** Whether Renew type acknowledgements present in AcknowledgementBatches. */
+  isRenewAck: boolean;
   /** The topics to fetch. */
   topics: ShareFetchRequestFetchTopic[];
   /** The partitions to remove from this share session. */
@@ -39,8 +47,16 @@ export interface ShareFetchRequestInput {
   maxWaitMs?: number;
   /** The minimum bytes to accumulate in the response. */
   minBytes?: number;
-  /** The maximum bytes to fetch.  See KIP-74 for cases where this limit may not be honored. */
+  /** The maximum bytes to fetch. See KIP-74 for cases where this limit may not be honored. */
   maxBytes?: number;
+  /** The maximum number of records to fetch. This limit can be exceeded for alignment of batch boundaries. */
+  maxRecords?: number;
+  /** The optimal number of records for batches of acquired records and acknowledgements. */
+  batchSize?: number;
+  /** The acquire mode to control the fetch behavior - 0:batch-optimized,1:record-limit. */
+  shareAcquireMode?: number;
+  /** Whether Renew type acknowledgements present in AcknowledgementBatches. */
+  isRenewAck?: boolean;
   /** The topics to fetch. */
   topics?: ShareFetchRequestFetchTopicInput[];
   /** The partitions to remove from this share session. */
@@ -94,7 +110,7 @@ export interface ShareFetchRequestAcknowledgementBatch {
   firstOffset: number;
   /** Last offset (inclusive) of batch of records to acknowledge. */
   lastOffset: number;
-  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. */
+  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject,4:Renew. */
   acknowledgeTypes: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -105,7 +121,7 @@ export interface ShareFetchRequestAcknowledgementBatchInput {
   firstOffset?: number;
   /** Last offset (inclusive) of batch of records to acknowledge. */
   lastOffset?: number;
-  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. */
+  /** Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject,4:Renew. */
   acknowledgeTypes?: number[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -163,7 +179,7 @@ export function defaultShareFetchRequestForgottenTopic(): ShareFetchRequestForgo
   };
 }
 
-function decodeShareFetchRequestAcknowledgementBatchV0(r: Reader): ShareFetchRequestAcknowledgementBatch {
+function decodeShareFetchRequestAcknowledgementBatchV1(r: Reader): ShareFetchRequestAcknowledgementBatch {
   const f_firstOffset = r.int64();
   const f_lastOffset = r.int64();
   let f_acknowledgeTypes: number[];
@@ -190,16 +206,15 @@ function decodeShareFetchRequestAcknowledgementBatchV0(r: Reader): ShareFetchReq
   };
 }
 
-function decodeShareFetchRequestFetchPartitionV0(r: Reader): ShareFetchRequestFetchPartition {
+function decodeShareFetchRequestFetchPartitionV1(r: Reader): ShareFetchRequestFetchPartition {
   const f_partitionIndex = r.int32();
-  const f_partitionMaxBytes = r.int32();
   let f_acknowledgementBatches: ShareFetchRequestAcknowledgementBatch[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.AcknowledgementBatches");
     else {
       const a: ShareFetchRequestAcknowledgementBatch[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestAcknowledgementBatchV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestAcknowledgementBatchV1(r);
       f_acknowledgementBatches = a;
     }
   }
@@ -211,21 +226,21 @@ function decodeShareFetchRequestFetchPartitionV0(r: Reader): ShareFetchRequestFe
   }
   return {
     partitionIndex: f_partitionIndex,
-    partitionMaxBytes: f_partitionMaxBytes,
+    partitionMaxBytes: 0,
     acknowledgementBatches: f_acknowledgementBatches,
     _tagged,
   };
 }
 
-function decodeShareFetchRequestFetchTopicV0(r: Reader): ShareFetchRequestFetchTopic {
+function decodeShareFetchRequestFetchTopicV1(r: Reader): ShareFetchRequestFetchTopic {
   const f_topicId = r.uuid();
   let f_partitions: ShareFetchRequestFetchPartition[];
   {
-    const n = r.compactArrayLength(10);
+    const n = r.compactArrayLength(6);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.Partitions");
     else {
       const a: ShareFetchRequestFetchPartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchPartitionV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchPartitionV1(r);
       f_partitions = a;
     }
   }
@@ -242,7 +257,7 @@ function decodeShareFetchRequestFetchTopicV0(r: Reader): ShareFetchRequestFetchT
   };
 }
 
-function decodeShareFetchRequestForgottenTopicV0(r: Reader): ShareFetchRequestForgottenTopic {
+function decodeShareFetchRequestForgottenTopicV1(r: Reader): ShareFetchRequestForgottenTopic {
   const f_topicId = r.uuid();
   let f_partitions: number[];
   {
@@ -267,20 +282,22 @@ function decodeShareFetchRequestForgottenTopicV0(r: Reader): ShareFetchRequestFo
   };
 }
 
-function decodeShareFetchRequestV0(r: Reader): ShareFetchRequest {
+function decodeShareFetchRequestV1(r: Reader): ShareFetchRequest {
   const f_groupId = r.compactNullableString();
   const f_memberId = r.compactNullableString();
   const f_shareSessionEpoch = r.int32();
   const f_maxWaitMs = r.int32();
   const f_minBytes = r.int32();
   const f_maxBytes = r.int32();
+  const f_maxRecords = r.int32();
+  const f_batchSize = r.int32();
   let f_topics: ShareFetchRequestFetchTopic[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareFetchRequest.Topics");
     else {
       const a: ShareFetchRequestFetchTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchTopicV1(r);
       f_topics = a;
     }
   }
@@ -290,7 +307,7 @@ function decodeShareFetchRequestV0(r: Reader): ShareFetchRequest {
     if (n < 0) throw unexpectedNull("ShareFetchRequest.ForgottenTopicsData");
     else {
       const a: ShareFetchRequestForgottenTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV1(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -307,13 +324,17 @@ function decodeShareFetchRequestV0(r: Reader): ShareFetchRequest {
     maxWaitMs: f_maxWaitMs,
     minBytes: f_minBytes,
     maxBytes: f_maxBytes,
+    maxRecords: f_maxRecords,
+    batchSize: f_batchSize,
+    shareAcquireMode: 0,
+    isRenewAck: false,
     topics: f_topics,
     forgottenTopicsData: f_forgottenTopicsData,
     _tagged,
   };
 }
 
-function encodeShareFetchRequestAcknowledgementBatchV0(w: Writer, m: ShareFetchRequestAcknowledgementBatchInput): void {
+function encodeShareFetchRequestAcknowledgementBatchV1(w: Writer, m: ShareFetchRequestAcknowledgementBatchInput): void {
   const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
   w.int64(f_firstOffset);
   const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
@@ -326,31 +347,30 @@ function encodeShareFetchRequestAcknowledgementBatchV0(w: Writer, m: ShareFetchR
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchRequestFetchPartitionV0(w: Writer, m: ShareFetchRequestFetchPartitionInput): void {
+function encodeShareFetchRequestFetchPartitionV1(w: Writer, m: ShareFetchRequestFetchPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
-  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
-  w.int32(f_partitionMaxBytes);
+  if (m.partitionMaxBytes !== undefined && m.partitionMaxBytes !== 0) throw fieldVersionError("ShareFetchRequest.PartitionMaxBytes", 1);
   const f_acknowledgementBatches = m.acknowledgementBatches === undefined ? [] : m.acknowledgementBatches;
   {
     w.uvarint(f_acknowledgementBatches.length + 1);
-    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV0(w, f_acknowledgementBatches[i]!);
+    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV1(w, f_acknowledgementBatches[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchRequestFetchTopicV0(w: Writer, m: ShareFetchRequestFetchTopicInput): void {
+function encodeShareFetchRequestFetchTopicV1(w: Writer, m: ShareFetchRequestFetchTopicInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchRequestFetchPartitionV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchRequestFetchPartitionV1(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchRequestForgottenTopicV0(w: Writer, m: ShareFetchRequestForgottenTopicInput): void {
+function encodeShareFetchRequestForgottenTopicV1(w: Writer, m: ShareFetchRequestForgottenTopicInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
@@ -361,7 +381,7 @@ function encodeShareFetchRequestForgottenTopicV0(w: Writer, m: ShareFetchRequest
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchRequestV0(w: Writer, m: ShareFetchRequestInput): void {
+function encodeShareFetchRequestV1(w: Writer, m: ShareFetchRequestInput): void {
   const f_groupId = m.groupId === undefined ? null : m.groupId;
   w.compactNullableString(f_groupId);
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
@@ -374,22 +394,138 @@ function encodeShareFetchRequestV0(w: Writer, m: ShareFetchRequestInput): void {
   w.int32(f_minBytes);
   const f_maxBytes = m.maxBytes === undefined ? 2147483647 : m.maxBytes;
   w.int32(f_maxBytes);
+  const f_maxRecords = m.maxRecords === undefined ? 0 : m.maxRecords;
+  w.int32(f_maxRecords);
+  const f_batchSize = m.batchSize === undefined ? 0 : m.batchSize;
+  w.int32(f_batchSize);
+  if (m.isRenewAck !== undefined && m.isRenewAck !== false) throw fieldVersionError("ShareFetchRequest.IsRenewAck", 1);
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeShareFetchRequestFetchTopicV0(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeShareFetchRequestFetchTopicV1(w, f_topics[i]!);
   }
   const f_forgottenTopicsData = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
   {
     w.uvarint(f_forgottenTopicsData.length + 1);
-    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV0(w, f_forgottenTopicsData[i]!);
+    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV1(w, f_forgottenTopicsData[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareFetchRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: true } as const;
+function decodeShareFetchRequestV2(r: Reader): ShareFetchRequest {
+  const f_groupId = r.compactNullableString();
+  const f_memberId = r.compactNullableString();
+  const f_shareSessionEpoch = r.int32();
+  const f_maxWaitMs = r.int32();
+  const f_minBytes = r.int32();
+  const f_maxBytes = r.int32();
+  const f_maxRecords = r.int32();
+  const f_batchSize = r.int32();
+  const f_shareAcquireMode = r.int8();
+  const f_isRenewAck = r.bool();
+  let f_topics: ShareFetchRequestFetchTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareFetchRequest.Topics");
+    else {
+      const a: ShareFetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchTopicV1(r);
+      f_topics = a;
+    }
+  }
+  let f_forgottenTopicsData: ShareFetchRequestForgottenTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareFetchRequest.ForgottenTopicsData");
+    else {
+      const a: ShareFetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV1(r);
+      f_forgottenTopicsData = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: f_groupId,
+    memberId: f_memberId,
+    shareSessionEpoch: f_shareSessionEpoch,
+    maxWaitMs: f_maxWaitMs,
+    minBytes: f_minBytes,
+    maxBytes: f_maxBytes,
+    maxRecords: f_maxRecords,
+    batchSize: f_batchSize,
+    shareAcquireMode: f_shareAcquireMode,
+    isRenewAck: f_isRenewAck,
+    topics: f_topics,
+    forgottenTopicsData: f_forgottenTopicsData,
+    _tagged,
+  };
+}
 
-const decodeShareFetchRequestByVersion: (((r: Reader) => ShareFetchRequest) | undefined)[] = [decodeShareFetchRequestV0];
+function encodeShareFetchRequestFetchPartitionV2(w: Writer, m: ShareFetchRequestFetchPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  if (m.partitionMaxBytes !== undefined && m.partitionMaxBytes !== 0) throw fieldVersionError("ShareFetchRequest.PartitionMaxBytes", 2);
+  const f_acknowledgementBatches = m.acknowledgementBatches === undefined ? [] : m.acknowledgementBatches;
+  {
+    w.uvarint(f_acknowledgementBatches.length + 1);
+    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV1(w, f_acknowledgementBatches[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchRequestFetchTopicV2(w: Writer, m: ShareFetchRequestFetchTopicInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchRequestFetchPartitionV2(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchRequestV2(w: Writer, m: ShareFetchRequestInput): void {
+  const f_groupId = m.groupId === undefined ? null : m.groupId;
+  w.compactNullableString(f_groupId);
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.compactNullableString(f_memberId);
+  const f_shareSessionEpoch = m.shareSessionEpoch === undefined ? 0 : m.shareSessionEpoch;
+  w.int32(f_shareSessionEpoch);
+  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
+  w.int32(f_maxWaitMs);
+  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
+  w.int32(f_minBytes);
+  const f_maxBytes = m.maxBytes === undefined ? 2147483647 : m.maxBytes;
+  w.int32(f_maxBytes);
+  const f_maxRecords = m.maxRecords === undefined ? 0 : m.maxRecords;
+  w.int32(f_maxRecords);
+  const f_batchSize = m.batchSize === undefined ? 0 : m.batchSize;
+  w.int32(f_batchSize);
+  const f_shareAcquireMode = m.shareAcquireMode === undefined ? 0 : m.shareAcquireMode;
+  w.int8(f_shareAcquireMode);
+  const f_isRenewAck = m.isRenewAck === undefined ? false : m.isRenewAck;
+  w.bool(f_isRenewAck);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeShareFetchRequestFetchTopicV2(w, f_topics[i]!);
+  }
+  const f_forgottenTopicsData = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
+  {
+    w.uvarint(f_forgottenTopicsData.length + 1);
+    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV1(w, f_forgottenTopicsData[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ShareFetchRequestVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeShareFetchRequestByVersion: (((r: Reader) => ShareFetchRequest) | undefined)[] = [undefined, decodeShareFetchRequestV1, decodeShareFetchRequestV2];
 
 export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchRequest {
   const f = decodeShareFetchRequestByVersion[version];
@@ -397,7 +533,7 @@ export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchR
   return f(r);
 }
 
-const encodeShareFetchRequestByVersion: (((w: Writer, m: ShareFetchRequestInput) => void) | undefined)[] = [encodeShareFetchRequestV0];
+const encodeShareFetchRequestByVersion: (((w: Writer, m: ShareFetchRequestInput) => void) | undefined)[] = [undefined, encodeShareFetchRequestV1, encodeShareFetchRequestV2];
 
 export function encodeShareFetchRequest(w: Writer, version: number, m: ShareFetchRequestInput): void {
   const f = encodeShareFetchRequestByVersion[version];
@@ -414,6 +550,8 @@ export interface ShareFetchResponse {
   errorCode: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage: string | null;
+  /** The time in milliseconds for which the acquired records are locked. */
+  acquisitionLockTimeoutMs: number;
   /** The response topics. */
   responses: ShareFetchResponseShareFetchableTopicResponse[];
   /** Endpoints for all current leaders enumerated in PartitionData with error NOT_LEADER_OR_FOLLOWER. */
@@ -429,6 +567,8 @@ export interface ShareFetchResponseInput {
   errorCode?: number;
   /** The top-level error message, or null if there was no error. */
   errorMessage?: string | null;
+  /** The time in milliseconds for which the acquired records are locked. */
+  acquisitionLockTimeoutMs?: number;
   /** The response topics. */
   responses?: ShareFetchResponseShareFetchableTopicResponseInput[];
   /** Endpoints for all current leaders enumerated in PartitionData with error NOT_LEADER_OR_FOLLOWER. */
@@ -466,6 +606,7 @@ export interface ShareFetchResponsePartitionData {
   acknowledgeErrorCode: number;
   /** The acknowledge error message, or null if there was no acknowledge error. */
   acknowledgeErrorMessage: string | null;
+  /** The current leader of the partition. */
   currentLeader: ShareFetchResponseLeaderIdAndEpoch;
   /** The record data. */
   records: Buffer | null;
@@ -486,6 +627,7 @@ export interface ShareFetchResponsePartitionDataInput {
   acknowledgeErrorCode?: number;
   /** The acknowledge error message, or null if there was no acknowledge error. */
   acknowledgeErrorMessage?: string | null;
+  /** The current leader of the partition. */
   currentLeader?: ShareFetchResponseLeaderIdAndEpochInput;
   /** The record data. */
   records?: Buffer | readonly Buffer[] | null;
@@ -610,7 +752,7 @@ export function defaultShareFetchResponseNodeEndpoint(): ShareFetchResponseNodeE
   };
 }
 
-function decodeShareFetchResponseLeaderIdAndEpochV0(r: Reader): ShareFetchResponseLeaderIdAndEpoch {
+function decodeShareFetchResponseLeaderIdAndEpochV1(r: Reader): ShareFetchResponseLeaderIdAndEpoch {
   const f_leaderId = r.int32();
   const f_leaderEpoch = r.int32();
   let _tagged: RawTaggedField[] | undefined;
@@ -626,7 +768,7 @@ function decodeShareFetchResponseLeaderIdAndEpochV0(r: Reader): ShareFetchRespon
   };
 }
 
-function decodeShareFetchResponseAcquiredRecordsV0(r: Reader): ShareFetchResponseAcquiredRecords {
+function decodeShareFetchResponseAcquiredRecordsV1(r: Reader): ShareFetchResponseAcquiredRecords {
   const f_firstOffset = r.int64();
   const f_lastOffset = r.int64();
   const f_deliveryCount = r.int16();
@@ -644,21 +786,21 @@ function decodeShareFetchResponseAcquiredRecordsV0(r: Reader): ShareFetchRespons
   };
 }
 
-function decodeShareFetchResponsePartitionDataV0(r: Reader): ShareFetchResponsePartitionData {
+function decodeShareFetchResponsePartitionDataV1(r: Reader): ShareFetchResponsePartitionData {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
   const f_acknowledgeErrorCode = r.int16();
   const f_acknowledgeErrorMessage = r.compactNullableString();
-  const f_currentLeader = decodeShareFetchResponseLeaderIdAndEpochV0(r);
-  const f_records = r.compactNullableBytes();
+  const f_currentLeader = decodeShareFetchResponseLeaderIdAndEpochV1(r);
+  const f_records = r.compactBytes();
   let f_acquiredRecords: ShareFetchResponseAcquiredRecords[];
   {
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("ShareFetchResponse.AcquiredRecords");
     else {
       const a: ShareFetchResponseAcquiredRecords[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseAcquiredRecordsV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseAcquiredRecordsV1(r);
       f_acquiredRecords = a;
     }
   }
@@ -681,7 +823,7 @@ function decodeShareFetchResponsePartitionDataV0(r: Reader): ShareFetchResponseP
   };
 }
 
-function decodeShareFetchResponseShareFetchableTopicResponseV0(r: Reader): ShareFetchResponseShareFetchableTopicResponse {
+function decodeShareFetchResponseShareFetchableTopicResponseV1(r: Reader): ShareFetchResponseShareFetchableTopicResponse {
   const f_topicId = r.uuid();
   let f_partitions: ShareFetchResponsePartitionData[];
   {
@@ -689,7 +831,7 @@ function decodeShareFetchResponseShareFetchableTopicResponseV0(r: Reader): Share
     if (n < 0) throw unexpectedNull("ShareFetchResponse.Partitions");
     else {
       const a: ShareFetchResponsePartitionData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponsePartitionDataV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -706,7 +848,7 @@ function decodeShareFetchResponseShareFetchableTopicResponseV0(r: Reader): Share
   };
 }
 
-function decodeShareFetchResponseNodeEndpointV0(r: Reader): ShareFetchResponseNodeEndpoint {
+function decodeShareFetchResponseNodeEndpointV1(r: Reader): ShareFetchResponseNodeEndpoint {
   const f_nodeId = r.int32();
   const f_host = r.compactString();
   const f_port = r.int32();
@@ -726,17 +868,18 @@ function decodeShareFetchResponseNodeEndpointV0(r: Reader): ShareFetchResponseNo
   };
 }
 
-function decodeShareFetchResponseV0(r: Reader): ShareFetchResponse {
+function decodeShareFetchResponseV1(r: Reader): ShareFetchResponse {
   const f_throttleTimeMs = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
+  const f_acquisitionLockTimeoutMs = r.int32();
   let f_responses: ShareFetchResponseShareFetchableTopicResponse[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareFetchResponse.Responses");
     else {
       const a: ShareFetchResponseShareFetchableTopicResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseShareFetchableTopicResponseV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseShareFetchableTopicResponseV1(r);
       f_responses = a;
     }
   }
@@ -746,7 +889,7 @@ function decodeShareFetchResponseV0(r: Reader): ShareFetchResponse {
     if (n < 0) throw unexpectedNull("ShareFetchResponse.NodeEndpoints");
     else {
       const a: ShareFetchResponseNodeEndpoint[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseNodeEndpointV0(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseNodeEndpointV1(r);
       f_nodeEndpoints = a;
     }
   }
@@ -760,13 +903,14 @@ function decodeShareFetchResponseV0(r: Reader): ShareFetchResponse {
     throttleTimeMs: f_throttleTimeMs,
     errorCode: f_errorCode,
     errorMessage: f_errorMessage,
+    acquisitionLockTimeoutMs: f_acquisitionLockTimeoutMs,
     responses: f_responses,
     nodeEndpoints: f_nodeEndpoints,
     _tagged,
   };
 }
 
-function encodeShareFetchResponseLeaderIdAndEpochV0(w: Writer, m: ShareFetchResponseLeaderIdAndEpochInput): void {
+function encodeShareFetchResponseLeaderIdAndEpochV1(w: Writer, m: ShareFetchResponseLeaderIdAndEpochInput): void {
   const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
   w.int32(f_leaderId);
   const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
@@ -774,7 +918,7 @@ function encodeShareFetchResponseLeaderIdAndEpochV0(w: Writer, m: ShareFetchResp
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchResponseAcquiredRecordsV0(w: Writer, m: ShareFetchResponseAcquiredRecordsInput): void {
+function encodeShareFetchResponseAcquiredRecordsV1(w: Writer, m: ShareFetchResponseAcquiredRecordsInput): void {
   const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
   w.int64(f_firstOffset);
   const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
@@ -784,7 +928,7 @@ function encodeShareFetchResponseAcquiredRecordsV0(w: Writer, m: ShareFetchRespo
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchResponsePartitionDataV0(w: Writer, m: ShareFetchResponsePartitionDataInput): void {
+function encodeShareFetchResponsePartitionDataV1(w: Writer, m: ShareFetchResponsePartitionDataInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -796,29 +940,29 @@ function encodeShareFetchResponsePartitionDataV0(w: Writer, m: ShareFetchRespons
   const f_acknowledgeErrorMessage = m.acknowledgeErrorMessage === undefined ? null : m.acknowledgeErrorMessage;
   w.compactNullableString(f_acknowledgeErrorMessage);
   const f_currentLeader = m.currentLeader === undefined ? defaultShareFetchResponseLeaderIdAndEpoch() : m.currentLeader;
-  encodeShareFetchResponseLeaderIdAndEpochV0(w, f_currentLeader);
+  encodeShareFetchResponseLeaderIdAndEpochV1(w, f_currentLeader);
   const f_records = m.records === undefined ? null : m.records;
-  w.compactNullableRecords(f_records);
+  w.compactRecords(notNull(f_records, "ShareFetchResponse.Records", 1));
   const f_acquiredRecords = m.acquiredRecords === undefined ? [] : m.acquiredRecords;
   {
     w.uvarint(f_acquiredRecords.length + 1);
-    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV0(w, f_acquiredRecords[i]!);
+    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV1(w, f_acquiredRecords[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchResponseShareFetchableTopicResponseV0(w: Writer, m: ShareFetchResponseShareFetchableTopicResponseInput): void {
+function encodeShareFetchResponseShareFetchableTopicResponseV1(w: Writer, m: ShareFetchResponseShareFetchableTopicResponseInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchResponsePartitionDataV0(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchResponsePartitionDataV1(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchResponseNodeEndpointV0(w: Writer, m: ShareFetchResponseNodeEndpointInput): void {
+function encodeShareFetchResponseNodeEndpointV1(w: Writer, m: ShareFetchResponseNodeEndpointInput): void {
   const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
   w.int32(f_nodeId);
   const f_host = m.host === undefined ? "" : m.host;
@@ -830,29 +974,87 @@ function encodeShareFetchResponseNodeEndpointV0(w: Writer, m: ShareFetchResponse
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareFetchResponseV0(w: Writer, m: ShareFetchResponseInput): void {
+function encodeShareFetchResponseV1(w: Writer, m: ShareFetchResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
   w.compactNullableString(f_errorMessage);
+  const f_acquisitionLockTimeoutMs = m.acquisitionLockTimeoutMs === undefined ? 0 : m.acquisitionLockTimeoutMs;
+  w.int32(f_acquisitionLockTimeoutMs);
   const f_responses = m.responses === undefined ? [] : m.responses;
   {
     w.uvarint(f_responses.length + 1);
-    for (let i = 0; i < f_responses.length; i++) encodeShareFetchResponseShareFetchableTopicResponseV0(w, f_responses[i]!);
+    for (let i = 0; i < f_responses.length; i++) encodeShareFetchResponseShareFetchableTopicResponseV1(w, f_responses[i]!);
   }
   const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
   {
     w.uvarint(f_nodeEndpoints.length + 1);
-    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV0(w, f_nodeEndpoints[i]!);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareFetchResponseVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+function encodeShareFetchResponsePartitionDataV2(w: Writer, m: ShareFetchResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_acknowledgeErrorCode = m.acknowledgeErrorCode === undefined ? 0 : m.acknowledgeErrorCode;
+  w.int16(f_acknowledgeErrorCode);
+  const f_acknowledgeErrorMessage = m.acknowledgeErrorMessage === undefined ? null : m.acknowledgeErrorMessage;
+  w.compactNullableString(f_acknowledgeErrorMessage);
+  const f_currentLeader = m.currentLeader === undefined ? defaultShareFetchResponseLeaderIdAndEpoch() : m.currentLeader;
+  encodeShareFetchResponseLeaderIdAndEpochV1(w, f_currentLeader);
+  const f_records = m.records === undefined ? null : m.records;
+  w.compactRecords(notNull(f_records, "ShareFetchResponse.Records", 2));
+  const f_acquiredRecords = m.acquiredRecords === undefined ? [] : m.acquiredRecords;
+  {
+    w.uvarint(f_acquiredRecords.length + 1);
+    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV1(w, f_acquiredRecords[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
 
-const decodeShareFetchResponseByVersion: (((r: Reader) => ShareFetchResponse) | undefined)[] = [decodeShareFetchResponseV0];
+function encodeShareFetchResponseShareFetchableTopicResponseV2(w: Writer, m: ShareFetchResponseShareFetchableTopicResponseInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchResponsePartitionDataV2(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchResponseV2(w: Writer, m: ShareFetchResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_acquisitionLockTimeoutMs = m.acquisitionLockTimeoutMs === undefined ? 0 : m.acquisitionLockTimeoutMs;
+  w.int32(f_acquisitionLockTimeoutMs);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.uvarint(f_responses.length + 1);
+    for (let i = 0; i < f_responses.length; i++) encodeShareFetchResponseShareFetchableTopicResponseV2(w, f_responses[i]!);
+  }
+  const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
+  {
+    w.uvarint(f_nodeEndpoints.length + 1);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ShareFetchResponseVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeShareFetchResponseByVersion: (((r: Reader) => ShareFetchResponse) | undefined)[] = [undefined, decodeShareFetchResponseV1, decodeShareFetchResponseV1];
 
 export function decodeShareFetchResponse(r: Reader, version: number): ShareFetchResponse {
   const f = decodeShareFetchResponseByVersion[version];
@@ -860,7 +1062,7 @@ export function decodeShareFetchResponse(r: Reader, version: number): ShareFetch
   return f(r);
 }
 
-const encodeShareFetchResponseByVersion: (((w: Writer, m: ShareFetchResponseInput) => void) | undefined)[] = [encodeShareFetchResponseV0];
+const encodeShareFetchResponseByVersion: (((w: Writer, m: ShareFetchResponseInput) => void) | undefined)[] = [undefined, encodeShareFetchResponseV1, encodeShareFetchResponseV2];
 
 export function encodeShareFetchResponse(w: Writer, version: number, m: ShareFetchResponseInput): void {
   const f = encodeShareFetchResponseByVersion[version];

@@ -8,14 +8,14 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- SnapshotFooterRecord
 
 export interface SnapshotFooterRecord {
-  /** The version of the snapshot footer record */
+  /** The version of the snapshot footer record. */
   version: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface SnapshotFooterRecordInput {
-  /** The version of the snapshot footer record */
+  /** The version of the snapshot footer record. */
   version?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -8,18 +8,18 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- SnapshotHeaderRecord
 
 export interface SnapshotHeaderRecord {
-  /** The version of the snapshot header record */
+  /** The version of the snapshot header record. */
   version: number;
-  /** The append time of the last record from the log contained in this snapshot */
+  /** The append time of the last record from the log contained in this snapshot. */
   lastContainedLogTimestamp: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface SnapshotHeaderRecordInput {
-  /** The version of the snapshot header record */
+  /** The version of the snapshot header record. */
   version?: number;
-  /** The append time of the last record from the log contained in this snapshot */
+  /** The append time of the last record from the log contained in this snapshot. */
   lastContainedLogTimestamp?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

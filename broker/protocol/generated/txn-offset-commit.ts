@@ -16,8 +16,8 @@ export interface TxnOffsetCommitRequest {
   producerId: number;
   /** The current epoch associated with the producer ID. */
   producerEpoch: number;
-  /** The generation of the consumer. */
-  generationId: number;
+  /** The generation of the group if using the classic group protocol or the member epoch if using the consumer protocol. */
+  generationIdOrMemberEpoch: number;
   /** The member ID assigned by the group coordinator. */
   memberId: string;
   /** The unique identifier of the consumer instance provided by end user. */
@@ -37,8 +37,8 @@ export interface TxnOffsetCommitRequestInput {
   producerId?: number;
   /** The current epoch associated with the producer ID. */
   producerEpoch?: number;
-  /** The generation of the consumer. */
-  generationId?: number;
+  /** The generation of the group if using the classic group protocol or the member epoch if using the consumer protocol. */
+  generationIdOrMemberEpoch?: number;
   /** The member ID assigned by the group coordinator. */
   memberId?: string;
   /** The unique identifier of the consumer instance provided by end user. */
@@ -52,6 +52,8 @@ export interface TxnOffsetCommitRequestInput {
 export interface TxnOffsetCommitRequestTopic {
   /** The topic name. */
   name: string;
+  /** The topic ID. */
+  topicId: string;
   /** The partitions inside the topic that we want to commit offsets for. */
   partitions: TxnOffsetCommitRequestPartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -61,6 +63,8 @@ export interface TxnOffsetCommitRequestTopic {
 export interface TxnOffsetCommitRequestTopicInput {
   /** The topic name. */
   name?: string;
+  /** The topic ID. */
+  topicId?: string;
   /** The partitions inside the topic that we want to commit offsets for. */
   partitions?: TxnOffsetCommitRequestPartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -96,6 +100,7 @@ export interface TxnOffsetCommitRequestPartitionInput {
 export function defaultTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTopic {
   return {
     name: "",
+    topicId: ZERO_UUID,
     partitions: [],
     _tagged: undefined,
   };
@@ -138,6 +143,7 @@ function decodeTxnOffsetCommitRequestTopicV0(r: Reader): TxnOffsetCommitRequestT
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitions: f_partitions,
     _tagged: undefined,
   };
@@ -163,7 +169,7 @@ function decodeTxnOffsetCommitRequestV0(r: Reader): TxnOffsetCommitRequest {
     groupId: f_groupId,
     producerId: f_producerId,
     producerEpoch: f_producerEpoch,
-    generationId: -1,
+    generationIdOrMemberEpoch: -1,
     memberId: "",
     groupInstanceId: null,
     topics: f_topics,
@@ -199,7 +205,7 @@ function encodeTxnOffsetCommitRequestV0(w: Writer, m: TxnOffsetCommitRequestInpu
   w.int64(f_producerId);
   const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
   w.int16(f_producerEpoch);
-  if (m.generationId !== undefined && m.generationId !== -1) throw fieldVersionError("TxnOffsetCommitRequest.GenerationId", 0);
+  if (m.generationIdOrMemberEpoch !== undefined && m.generationIdOrMemberEpoch !== -1) throw fieldVersionError("TxnOffsetCommitRequest.GenerationIdOrMemberEpoch", 0);
   if (m.memberId !== undefined && m.memberId !== "") throw fieldVersionError("TxnOffsetCommitRequest.MemberId", 0);
   if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldVersionError("TxnOffsetCommitRequest.GroupInstanceId", 0);
   const f_topics = m.topics === undefined ? [] : m.topics;
@@ -218,7 +224,7 @@ function encodeTxnOffsetCommitRequestV1(w: Writer, m: TxnOffsetCommitRequestInpu
   w.int64(f_producerId);
   const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
   w.int16(f_producerEpoch);
-  if (m.generationId !== undefined && m.generationId !== -1) throw fieldVersionError("TxnOffsetCommitRequest.GenerationId", 1);
+  if (m.generationIdOrMemberEpoch !== undefined && m.generationIdOrMemberEpoch !== -1) throw fieldVersionError("TxnOffsetCommitRequest.GenerationIdOrMemberEpoch", 1);
   if (m.memberId !== undefined && m.memberId !== "") throw fieldVersionError("TxnOffsetCommitRequest.MemberId", 1);
   if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldVersionError("TxnOffsetCommitRequest.GroupInstanceId", 1);
   const f_topics = m.topics === undefined ? [] : m.topics;
@@ -256,6 +262,7 @@ function decodeTxnOffsetCommitRequestTopicV2(r: Reader): TxnOffsetCommitRequestT
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitions: f_partitions,
     _tagged: undefined,
   };
@@ -281,7 +288,7 @@ function decodeTxnOffsetCommitRequestV2(r: Reader): TxnOffsetCommitRequest {
     groupId: f_groupId,
     producerId: f_producerId,
     producerEpoch: f_producerEpoch,
-    generationId: -1,
+    generationIdOrMemberEpoch: -1,
     memberId: "",
     groupInstanceId: null,
     topics: f_topics,
@@ -319,7 +326,7 @@ function encodeTxnOffsetCommitRequestV2(w: Writer, m: TxnOffsetCommitRequestInpu
   w.int64(f_producerId);
   const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
   w.int16(f_producerEpoch);
-  if (m.generationId !== undefined && m.generationId !== -1) throw fieldVersionError("TxnOffsetCommitRequest.GenerationId", 2);
+  if (m.generationIdOrMemberEpoch !== undefined && m.generationIdOrMemberEpoch !== -1) throw fieldVersionError("TxnOffsetCommitRequest.GenerationIdOrMemberEpoch", 2);
   if (m.memberId !== undefined && m.memberId !== "") throw fieldVersionError("TxnOffsetCommitRequest.MemberId", 2);
   if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldVersionError("TxnOffsetCommitRequest.GroupInstanceId", 2);
   const f_topics = m.topics === undefined ? [] : m.topics;
@@ -369,6 +376,7 @@ function decodeTxnOffsetCommitRequestTopicV3(r: Reader): TxnOffsetCommitRequestT
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitions: f_partitions,
     _tagged,
   };
@@ -379,7 +387,7 @@ function decodeTxnOffsetCommitRequestV3(r: Reader): TxnOffsetCommitRequest {
   const f_groupId = r.compactString();
   const f_producerId = r.int64();
   const f_producerEpoch = r.int16();
-  const f_generationId = r.int32();
+  const f_generationIdOrMemberEpoch = r.int32();
   const f_memberId = r.compactString();
   const f_groupInstanceId = r.compactNullableString();
   let f_topics: TxnOffsetCommitRequestTopic[];
@@ -403,7 +411,7 @@ function decodeTxnOffsetCommitRequestV3(r: Reader): TxnOffsetCommitRequest {
     groupId: f_groupId,
     producerId: f_producerId,
     producerEpoch: f_producerEpoch,
-    generationId: f_generationId,
+    generationIdOrMemberEpoch: f_generationIdOrMemberEpoch,
     memberId: f_memberId,
     groupInstanceId: f_groupInstanceId,
     topics: f_topics,
@@ -443,8 +451,8 @@ function encodeTxnOffsetCommitRequestV3(w: Writer, m: TxnOffsetCommitRequestInpu
   w.int64(f_producerId);
   const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
   w.int16(f_producerEpoch);
-  const f_generationId = m.generationId === undefined ? -1 : m.generationId;
-  w.int32(f_generationId);
+  const f_generationIdOrMemberEpoch = m.generationIdOrMemberEpoch === undefined ? -1 : m.generationIdOrMemberEpoch;
+  w.int32(f_generationIdOrMemberEpoch);
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.compactString(f_memberId);
   const f_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
@@ -457,9 +465,106 @@ function encodeTxnOffsetCommitRequestV3(w: Writer, m: TxnOffsetCommitRequestInpu
   writeUnknownTagged(w, m._tagged);
 }
 
-export const TxnOffsetCommitRequestVersions = { min: 0, max: 4, flexibleMin: 3, latestUnstable: false } as const;
+function decodeTxnOffsetCommitRequestTopicV6(r: Reader): TxnOffsetCommitRequestTopic {
+  const f_topicId = r.uuid();
+  let f_partitions: TxnOffsetCommitRequestPartition[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Partitions");
+    else {
+      const a: TxnOffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestPartitionV3(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    name: "",
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
 
-const decodeTxnOffsetCommitRequestByVersion: (((r: Reader) => TxnOffsetCommitRequest) | undefined)[] = [decodeTxnOffsetCommitRequestV0, decodeTxnOffsetCommitRequestV0, decodeTxnOffsetCommitRequestV2, decodeTxnOffsetCommitRequestV3, decodeTxnOffsetCommitRequestV3];
+function decodeTxnOffsetCommitRequestV6(r: Reader): TxnOffsetCommitRequest {
+  const f_transactionalId = r.compactString();
+  const f_groupId = r.compactString();
+  const f_producerId = r.int64();
+  const f_producerEpoch = r.int16();
+  const f_generationIdOrMemberEpoch = r.int32();
+  const f_memberId = r.compactString();
+  const f_groupInstanceId = r.compactNullableString();
+  let f_topics: TxnOffsetCommitRequestTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("TxnOffsetCommitRequest.Topics");
+    else {
+      const a: TxnOffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitRequestTopicV6(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    transactionalId: f_transactionalId,
+    groupId: f_groupId,
+    producerId: f_producerId,
+    producerEpoch: f_producerEpoch,
+    generationIdOrMemberEpoch: f_generationIdOrMemberEpoch,
+    memberId: f_memberId,
+    groupInstanceId: f_groupInstanceId,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeTxnOffsetCommitRequestTopicV6(w: Writer, m: TxnOffsetCommitRequestTopicInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitRequestPartitionV3(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeTxnOffsetCommitRequestV6(w: Writer, m: TxnOffsetCommitRequestInput): void {
+  const f_transactionalId = m.transactionalId === undefined ? "" : m.transactionalId;
+  w.compactString(f_transactionalId);
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_producerId = m.producerId === undefined ? 0 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  const f_generationIdOrMemberEpoch = m.generationIdOrMemberEpoch === undefined ? -1 : m.generationIdOrMemberEpoch;
+  w.int32(f_generationIdOrMemberEpoch);
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.compactString(f_memberId);
+  const f_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+  w.compactNullableString(f_groupInstanceId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitRequestTopicV6(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const TxnOffsetCommitRequestVersions = { min: 0, max: 6, flexibleMin: 3, latestUnstable: false } as const;
+
+const decodeTxnOffsetCommitRequestByVersion: (((r: Reader) => TxnOffsetCommitRequest) | undefined)[] = [decodeTxnOffsetCommitRequestV0, decodeTxnOffsetCommitRequestV0, decodeTxnOffsetCommitRequestV2, decodeTxnOffsetCommitRequestV3, decodeTxnOffsetCommitRequestV3, decodeTxnOffsetCommitRequestV3, decodeTxnOffsetCommitRequestV6];
 
 export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOffsetCommitRequest {
   const f = decodeTxnOffsetCommitRequestByVersion[version];
@@ -467,7 +572,7 @@ export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOff
   return f(r);
 }
 
-const encodeTxnOffsetCommitRequestByVersion: (((w: Writer, m: TxnOffsetCommitRequestInput) => void) | undefined)[] = [encodeTxnOffsetCommitRequestV0, encodeTxnOffsetCommitRequestV1, encodeTxnOffsetCommitRequestV2, encodeTxnOffsetCommitRequestV3, encodeTxnOffsetCommitRequestV3];
+const encodeTxnOffsetCommitRequestByVersion: (((w: Writer, m: TxnOffsetCommitRequestInput) => void) | undefined)[] = [encodeTxnOffsetCommitRequestV0, encodeTxnOffsetCommitRequestV1, encodeTxnOffsetCommitRequestV2, encodeTxnOffsetCommitRequestV3, encodeTxnOffsetCommitRequestV3, encodeTxnOffsetCommitRequestV3, encodeTxnOffsetCommitRequestV6];
 
 export function encodeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCommitRequestInput): void {
   const f = encodeTxnOffsetCommitRequestByVersion[version];
@@ -498,6 +603,8 @@ export interface TxnOffsetCommitResponseInput {
 export interface TxnOffsetCommitResponseTopic {
   /** The topic name. */
   name: string;
+  /** The topic ID. */
+  topicId: string;
   /** The responses for each partition in the topic. */
   partitions: TxnOffsetCommitResponsePartition[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -507,6 +614,8 @@ export interface TxnOffsetCommitResponseTopic {
 export interface TxnOffsetCommitResponseTopicInput {
   /** The topic name. */
   name?: string;
+  /** The topic ID. */
+  topicId?: string;
   /** The responses for each partition in the topic. */
   partitions?: TxnOffsetCommitResponsePartitionInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -534,6 +643,7 @@ export interface TxnOffsetCommitResponsePartitionInput {
 export function defaultTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTopic {
   return {
     name: "",
+    topicId: ZERO_UUID,
     partitions: [],
     _tagged: undefined,
   };
@@ -571,6 +681,7 @@ function decodeTxnOffsetCommitResponseTopicV0(r: Reader): TxnOffsetCommitRespons
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitions: f_partitions,
     _tagged: undefined,
   };
@@ -658,6 +769,7 @@ function decodeTxnOffsetCommitResponseTopicV3(r: Reader): TxnOffsetCommitRespons
   }
   return {
     name: f_name,
+    topicId: ZERO_UUID,
     partitions: f_partitions,
     _tagged,
   };
@@ -718,9 +830,82 @@ function encodeTxnOffsetCommitResponseV3(w: Writer, m: TxnOffsetCommitResponseIn
   writeUnknownTagged(w, m._tagged);
 }
 
-export const TxnOffsetCommitResponseVersions = { min: 0, max: 4, flexibleMin: 3, latestUnstable: false } as const;
+function decodeTxnOffsetCommitResponseTopicV6(r: Reader): TxnOffsetCommitResponseTopic {
+  const f_topicId = r.uuid();
+  let f_partitions: TxnOffsetCommitResponsePartition[];
+  {
+    const n = r.compactArrayLength(7);
+    if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Partitions");
+    else {
+      const a: TxnOffsetCommitResponsePartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitResponsePartitionV3(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    name: "",
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
 
-const decodeTxnOffsetCommitResponseByVersion: (((r: Reader) => TxnOffsetCommitResponse) | undefined)[] = [decodeTxnOffsetCommitResponseV0, decodeTxnOffsetCommitResponseV0, decodeTxnOffsetCommitResponseV0, decodeTxnOffsetCommitResponseV3, decodeTxnOffsetCommitResponseV3];
+function decodeTxnOffsetCommitResponseV6(r: Reader): TxnOffsetCommitResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_topics: TxnOffsetCommitResponseTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("TxnOffsetCommitResponse.Topics");
+    else {
+      const a: TxnOffsetCommitResponseTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeTxnOffsetCommitResponseTopicV6(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeTxnOffsetCommitResponseTopicV6(w: Writer, m: TxnOffsetCommitResponseTopicInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeTxnOffsetCommitResponsePartitionV3(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeTxnOffsetCommitResponseV6(w: Writer, m: TxnOffsetCommitResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeTxnOffsetCommitResponseTopicV6(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const TxnOffsetCommitResponseVersions = { min: 0, max: 6, flexibleMin: 3, latestUnstable: false } as const;
+
+const decodeTxnOffsetCommitResponseByVersion: (((r: Reader) => TxnOffsetCommitResponse) | undefined)[] = [decodeTxnOffsetCommitResponseV0, decodeTxnOffsetCommitResponseV0, decodeTxnOffsetCommitResponseV0, decodeTxnOffsetCommitResponseV3, decodeTxnOffsetCommitResponseV3, decodeTxnOffsetCommitResponseV3, decodeTxnOffsetCommitResponseV6];
 
 export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOffsetCommitResponse {
   const f = decodeTxnOffsetCommitResponseByVersion[version];
@@ -728,7 +913,7 @@ export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOf
   return f(r);
 }
 
-const encodeTxnOffsetCommitResponseByVersion: (((w: Writer, m: TxnOffsetCommitResponseInput) => void) | undefined)[] = [encodeTxnOffsetCommitResponseV0, encodeTxnOffsetCommitResponseV0, encodeTxnOffsetCommitResponseV0, encodeTxnOffsetCommitResponseV3, encodeTxnOffsetCommitResponseV3];
+const encodeTxnOffsetCommitResponseByVersion: (((w: Writer, m: TxnOffsetCommitResponseInput) => void) | undefined)[] = [encodeTxnOffsetCommitResponseV0, encodeTxnOffsetCommitResponseV0, encodeTxnOffsetCommitResponseV0, encodeTxnOffsetCommitResponseV3, encodeTxnOffsetCommitResponseV3, encodeTxnOffsetCommitResponseV3, encodeTxnOffsetCommitResponseV6];
 
 export function encodeTxnOffsetCommitResponse(w: Writer, version: number, m: TxnOffsetCommitResponseInput): void {
   const f = encodeTxnOffsetCommitResponseByVersion[version];

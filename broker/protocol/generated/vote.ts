@@ -8,18 +8,22 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- VoteRequest
 
 export interface VoteRequest {
+  /** The cluster id. */
   clusterId: string | null;
-  /** The replica id of the voter receiving the request */
+  /** The replica id of the voter receiving the request. */
   voterId: number;
+  /** The topic data. */
   topics: VoteRequestTopicData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VoteRequestInput {
+  /** The cluster id. */
   clusterId?: string | null;
-  /** The replica id of the voter receiving the request */
+  /** The replica id of the voter receiving the request. */
   voterId?: number;
+  /** The topic data. */
   topics?: VoteRequestTopicDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -28,6 +32,7 @@ export interface VoteRequestInput {
 export interface VoteRequestTopicData {
   /** The topic name. */
   topicName: string;
+  /** The partition data. */
   partitions: VoteRequestPartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -36,6 +41,7 @@ export interface VoteRequestTopicData {
 export interface VoteRequestTopicDataInput {
   /** The topic name. */
   topicName?: string;
+  /** The partition data. */
   partitions?: VoteRequestPartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -44,18 +50,20 @@ export interface VoteRequestTopicDataInput {
 export interface VoteRequestPartitionData {
   /** The partition index. */
   partitionIndex: number;
-  /** The bumped epoch of the candidate sending the request */
-  candidateEpoch: number;
+  /** The epoch of the voter sending the request */
+  replicaEpoch: number;
   /** The replica id of the voter sending the request */
-  candidateId: number;
+  replicaId: number;
   /** The directory id of the voter sending the request */
-  candidateDirectoryId: string;
-  /** The ID of the voter sending the request */
+  replicaDirectoryId: string;
+  /** The directory id of the voter receiving the request */
   voterDirectoryId: string;
-  /** The epoch of the last record written to the metadata log */
+  /** The epoch of the last record written to the metadata log. */
   lastOffsetEpoch: number;
-  /** The offset of the last record written to the metadata log */
+  /** The log end offset of the metadata log of the voter sending the request. */
   lastOffset: number;
+  /** Whether the request is a PreVote request (not persisted) or not. */
+  preVote: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -63,18 +71,20 @@ export interface VoteRequestPartitionData {
 export interface VoteRequestPartitionDataInput {
   /** The partition index. */
   partitionIndex?: number;
-  /** The bumped epoch of the candidate sending the request */
-  candidateEpoch?: number;
+  /** The epoch of the voter sending the request */
+  replicaEpoch?: number;
   /** The replica id of the voter sending the request */
-  candidateId?: number;
+  replicaId?: number;
   /** The directory id of the voter sending the request */
-  candidateDirectoryId?: string;
-  /** The ID of the voter sending the request */
+  replicaDirectoryId?: string;
+  /** The directory id of the voter receiving the request */
   voterDirectoryId?: string;
-  /** The epoch of the last record written to the metadata log */
+  /** The epoch of the last record written to the metadata log. */
   lastOffsetEpoch?: number;
-  /** The offset of the last record written to the metadata log */
+  /** The log end offset of the metadata log of the voter sending the request. */
   lastOffset?: number;
+  /** Whether the request is a PreVote request (not persisted) or not. */
+  preVote?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -90,20 +100,21 @@ export function defaultVoteRequestTopicData(): VoteRequestTopicData {
 export function defaultVoteRequestPartitionData(): VoteRequestPartitionData {
   return {
     partitionIndex: 0,
-    candidateEpoch: 0,
-    candidateId: 0,
-    candidateDirectoryId: ZERO_UUID,
+    replicaEpoch: 0,
+    replicaId: 0,
+    replicaDirectoryId: ZERO_UUID,
     voterDirectoryId: ZERO_UUID,
     lastOffsetEpoch: 0,
     lastOffset: 0,
+    preVote: false,
     _tagged: undefined,
   };
 }
 
 function decodeVoteRequestPartitionDataV0(r: Reader): VoteRequestPartitionData {
   const f_partitionIndex = r.int32();
-  const f_candidateEpoch = r.int32();
-  const f_candidateId = r.int32();
+  const f_replicaEpoch = r.int32();
+  const f_replicaId = r.int32();
   const f_lastOffsetEpoch = r.int32();
   const f_lastOffset = r.int64();
   let _tagged: RawTaggedField[] | undefined;
@@ -114,12 +125,13 @@ function decodeVoteRequestPartitionDataV0(r: Reader): VoteRequestPartitionData {
   }
   return {
     partitionIndex: f_partitionIndex,
-    candidateEpoch: f_candidateEpoch,
-    candidateId: f_candidateId,
-    candidateDirectoryId: ZERO_UUID,
+    replicaEpoch: f_replicaEpoch,
+    replicaId: f_replicaId,
+    replicaDirectoryId: ZERO_UUID,
     voterDirectoryId: ZERO_UUID,
     lastOffsetEpoch: f_lastOffsetEpoch,
     lastOffset: f_lastOffset,
+    preVote: false,
     _tagged,
   };
 }
@@ -178,14 +190,15 @@ function decodeVoteRequestV0(r: Reader): VoteRequest {
 function encodeVoteRequestPartitionDataV0(w: Writer, m: VoteRequestPartitionDataInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
-  const f_candidateEpoch = m.candidateEpoch === undefined ? 0 : m.candidateEpoch;
-  w.int32(f_candidateEpoch);
-  const f_candidateId = m.candidateId === undefined ? 0 : m.candidateId;
-  w.int32(f_candidateId);
+  const f_replicaEpoch = m.replicaEpoch === undefined ? 0 : m.replicaEpoch;
+  w.int32(f_replicaEpoch);
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
   const f_lastOffsetEpoch = m.lastOffsetEpoch === undefined ? 0 : m.lastOffsetEpoch;
   w.int32(f_lastOffsetEpoch);
   const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
   w.int64(f_lastOffset);
+  if (m.preVote !== undefined && m.preVote !== false) throw fieldVersionError("VoteRequest.PreVote", 0);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -213,9 +226,9 @@ function encodeVoteRequestV0(w: Writer, m: VoteRequestInput): void {
 
 function decodeVoteRequestPartitionDataV1(r: Reader): VoteRequestPartitionData {
   const f_partitionIndex = r.int32();
-  const f_candidateEpoch = r.int32();
-  const f_candidateId = r.int32();
-  const f_candidateDirectoryId = r.uuid();
+  const f_replicaEpoch = r.int32();
+  const f_replicaId = r.int32();
+  const f_replicaDirectoryId = r.uuid();
   const f_voterDirectoryId = r.uuid();
   const f_lastOffsetEpoch = r.int32();
   const f_lastOffset = r.int64();
@@ -227,12 +240,13 @@ function decodeVoteRequestPartitionDataV1(r: Reader): VoteRequestPartitionData {
   }
   return {
     partitionIndex: f_partitionIndex,
-    candidateEpoch: f_candidateEpoch,
-    candidateId: f_candidateId,
-    candidateDirectoryId: f_candidateDirectoryId,
+    replicaEpoch: f_replicaEpoch,
+    replicaId: f_replicaId,
+    replicaDirectoryId: f_replicaDirectoryId,
     voterDirectoryId: f_voterDirectoryId,
     lastOffsetEpoch: f_lastOffsetEpoch,
     lastOffset: f_lastOffset,
+    preVote: false,
     _tagged,
   };
 }
@@ -292,18 +306,19 @@ function decodeVoteRequestV1(r: Reader): VoteRequest {
 function encodeVoteRequestPartitionDataV1(w: Writer, m: VoteRequestPartitionDataInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
-  const f_candidateEpoch = m.candidateEpoch === undefined ? 0 : m.candidateEpoch;
-  w.int32(f_candidateEpoch);
-  const f_candidateId = m.candidateId === undefined ? 0 : m.candidateId;
-  w.int32(f_candidateId);
-  const f_candidateDirectoryId = m.candidateDirectoryId === undefined ? ZERO_UUID : m.candidateDirectoryId;
-  w.uuid(f_candidateDirectoryId);
+  const f_replicaEpoch = m.replicaEpoch === undefined ? 0 : m.replicaEpoch;
+  w.int32(f_replicaEpoch);
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_replicaDirectoryId = m.replicaDirectoryId === undefined ? ZERO_UUID : m.replicaDirectoryId;
+  w.uuid(f_replicaDirectoryId);
   const f_voterDirectoryId = m.voterDirectoryId === undefined ? ZERO_UUID : m.voterDirectoryId;
   w.uuid(f_voterDirectoryId);
   const f_lastOffsetEpoch = m.lastOffsetEpoch === undefined ? 0 : m.lastOffsetEpoch;
   w.int32(f_lastOffsetEpoch);
   const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
   w.int64(f_lastOffset);
+  if (m.preVote !== undefined && m.preVote !== false) throw fieldVersionError("VoteRequest.PreVote", 1);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -331,9 +346,133 @@ function encodeVoteRequestV1(w: Writer, m: VoteRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const VoteRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+function decodeVoteRequestPartitionDataV2(r: Reader): VoteRequestPartitionData {
+  const f_partitionIndex = r.int32();
+  const f_replicaEpoch = r.int32();
+  const f_replicaId = r.int32();
+  const f_replicaDirectoryId = r.uuid();
+  const f_voterDirectoryId = r.uuid();
+  const f_lastOffsetEpoch = r.int32();
+  const f_lastOffset = r.int64();
+  const f_preVote = r.bool();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    partitionIndex: f_partitionIndex,
+    replicaEpoch: f_replicaEpoch,
+    replicaId: f_replicaId,
+    replicaDirectoryId: f_replicaDirectoryId,
+    voterDirectoryId: f_voterDirectoryId,
+    lastOffsetEpoch: f_lastOffsetEpoch,
+    lastOffset: f_lastOffset,
+    preVote: f_preVote,
+    _tagged,
+  };
+}
 
-const decodeVoteRequestByVersion: (((r: Reader) => VoteRequest) | undefined)[] = [decodeVoteRequestV0, decodeVoteRequestV1];
+function decodeVoteRequestTopicDataV2(r: Reader): VoteRequestTopicData {
+  const f_topicName = r.compactString();
+  let f_partitions: VoteRequestPartitionData[];
+  {
+    const n = r.compactArrayLength(58);
+    if (n < 0) throw unexpectedNull("VoteRequest.Partitions");
+    else {
+      const a: VoteRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteRequestPartitionDataV2(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicName: f_topicName,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeVoteRequestV2(r: Reader): VoteRequest {
+  const f_clusterId = r.compactNullableString();
+  const f_voterId = r.int32();
+  let f_topics: VoteRequestTopicData[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("VoteRequest.Topics");
+    else {
+      const a: VoteRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeVoteRequestTopicDataV2(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    clusterId: f_clusterId,
+    voterId: f_voterId,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeVoteRequestPartitionDataV2(w: Writer, m: VoteRequestPartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_replicaEpoch = m.replicaEpoch === undefined ? 0 : m.replicaEpoch;
+  w.int32(f_replicaEpoch);
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_replicaDirectoryId = m.replicaDirectoryId === undefined ? ZERO_UUID : m.replicaDirectoryId;
+  w.uuid(f_replicaDirectoryId);
+  const f_voterDirectoryId = m.voterDirectoryId === undefined ? ZERO_UUID : m.voterDirectoryId;
+  w.uuid(f_voterDirectoryId);
+  const f_lastOffsetEpoch = m.lastOffsetEpoch === undefined ? 0 : m.lastOffsetEpoch;
+  w.int32(f_lastOffsetEpoch);
+  const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
+  w.int64(f_lastOffset);
+  const f_preVote = m.preVote === undefined ? false : m.preVote;
+  w.bool(f_preVote);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeVoteRequestTopicDataV2(w: Writer, m: VoteRequestTopicDataInput): void {
+  const f_topicName = m.topicName === undefined ? "" : m.topicName;
+  w.compactString(f_topicName);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeVoteRequestPartitionDataV2(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeVoteRequestV2(w: Writer, m: VoteRequestInput): void {
+  const f_clusterId = m.clusterId === undefined ? null : m.clusterId;
+  w.compactNullableString(f_clusterId);
+  const f_voterId = m.voterId === undefined ? -1 : m.voterId;
+  w.int32(f_voterId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeVoteRequestTopicDataV2(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const VoteRequestVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeVoteRequestByVersion: (((r: Reader) => VoteRequest) | undefined)[] = [decodeVoteRequestV0, decodeVoteRequestV1, decodeVoteRequestV2];
 
 export function decodeVoteRequest(r: Reader, version: number): VoteRequest {
   const f = decodeVoteRequestByVersion[version];
@@ -341,7 +480,7 @@ export function decodeVoteRequest(r: Reader, version: number): VoteRequest {
   return f(r);
 }
 
-const encodeVoteRequestByVersion: (((w: Writer, m: VoteRequestInput) => void) | undefined)[] = [encodeVoteRequestV0, encodeVoteRequestV1];
+const encodeVoteRequestByVersion: (((w: Writer, m: VoteRequestInput) => void) | undefined)[] = [encodeVoteRequestV0, encodeVoteRequestV1, encodeVoteRequestV2];
 
 export function encodeVoteRequest(w: Writer, version: number, m: VoteRequestInput): void {
   const f = encodeVoteRequestByVersion[version];
@@ -354,8 +493,9 @@ export function encodeVoteRequest(w: Writer, version: number, m: VoteRequestInpu
 export interface VoteResponse {
   /** The top level error code. */
   errorCode: number;
+  /** The results for each topic. */
   topics: VoteResponseTopicData[];
-  /** Endpoints for all current-leaders enumerated in PartitionData */
+  /** Endpoints for all current-leaders enumerated in PartitionData. */
   nodeEndpoints: VoteResponseNodeEndpoint[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -364,8 +504,9 @@ export interface VoteResponse {
 export interface VoteResponseInput {
   /** The top level error code. */
   errorCode?: number;
+  /** The results for each topic. */
   topics?: VoteResponseTopicDataInput[];
-  /** Endpoints for all current-leaders enumerated in PartitionData */
+  /** Endpoints for all current-leaders enumerated in PartitionData. */
   nodeEndpoints?: VoteResponseNodeEndpointInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -374,6 +515,7 @@ export interface VoteResponseInput {
 export interface VoteResponseTopicData {
   /** The topic name. */
   topicName: string;
+  /** The results for each partition. */
   partitions: VoteResponsePartitionData[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -382,6 +524,7 @@ export interface VoteResponseTopicData {
 export interface VoteResponseTopicDataInput {
   /** The topic name. */
   topicName?: string;
+  /** The results for each partition. */
   partitions?: VoteResponsePartitionDataInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -390,12 +533,13 @@ export interface VoteResponseTopicDataInput {
 export interface VoteResponsePartitionData {
   /** The partition index. */
   partitionIndex: number;
+  /** The partition level error code. */
   errorCode: number;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
-  /** True if the vote was granted and false otherwise */
+  /** True if the vote was granted and false otherwise. */
   voteGranted: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -404,34 +548,35 @@ export interface VoteResponsePartitionData {
 export interface VoteResponsePartitionDataInput {
   /** The partition index. */
   partitionIndex?: number;
+  /** The partition level error code. */
   errorCode?: number;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId?: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch?: number;
-  /** True if the vote was granted and false otherwise */
+  /** True if the vote was granted and false otherwise. */
   voteGranted?: boolean;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VoteResponseNodeEndpoint {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host: string;
-  /** The node's port */
+  /** The node's port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VoteResponseNodeEndpointInput {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId?: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host?: string;
-  /** The node's port */
+  /** The node's port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -674,9 +819,9 @@ function encodeVoteResponseV1(w: Writer, m: VoteResponseInput): void {
   if (unknownTagged !== undefined) while (u < unknownTagged.length) w.rawTaggedField(unknownTagged[u++]!);
 }
 
-export const VoteResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+export const VoteResponseVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeVoteResponseByVersion: (((r: Reader) => VoteResponse) | undefined)[] = [decodeVoteResponseV0, decodeVoteResponseV1];
+const decodeVoteResponseByVersion: (((r: Reader) => VoteResponse) | undefined)[] = [decodeVoteResponseV0, decodeVoteResponseV1, decodeVoteResponseV1];
 
 export function decodeVoteResponse(r: Reader, version: number): VoteResponse {
   const f = decodeVoteResponseByVersion[version];
@@ -684,7 +829,7 @@ export function decodeVoteResponse(r: Reader, version: number): VoteResponse {
   return f(r);
 }
 
-const encodeVoteResponseByVersion: (((w: Writer, m: VoteResponseInput) => void) | undefined)[] = [encodeVoteResponseV0, encodeVoteResponseV1];
+const encodeVoteResponseByVersion: (((w: Writer, m: VoteResponseInput) => void) | undefined)[] = [encodeVoteResponseV0, encodeVoteResponseV1, encodeVoteResponseV1];
 
 export function encodeVoteResponse(w: Writer, version: number, m: VoteResponseInput): void {
   const f = encodeVoteResponseByVersion[version];

@@ -8,82 +8,84 @@ import { EMPTY_BYTES, ZERO_UUID, fieldVersionError, notNull, unexpectedNull, wri
 // ---------------------------------------------------------------- VotersRecord
 
 export interface VotersRecord {
-  /** The version of the voters record */
+  /** The version of the voters record. */
   version: number;
+  /** The set of voters in the quorum for this epoch. */
   voters: VotersRecordVoter[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VotersRecordInput {
-  /** The version of the voters record */
+  /** The version of the voters record. */
   version?: number;
+  /** The set of voters in the quorum for this epoch. */
   voters?: VotersRecordVoterInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VotersRecordVoter {
-  /** The replica id of the voter in the topic partition */
+  /** The replica id of the voter in the topic partition. */
   voterId: number;
-  /** The directory id of the voter in the topic partition */
+  /** The directory id of the voter in the topic partition. */
   voterDirectoryId: string;
-  /** The endpoint that can be used to communicate with the voter */
+  /** The endpoint that can be used to communicate with the voter. */
   endpoints: VotersRecordEndpoint[];
-  /** The range of versions of the protocol that the replica supports */
+  /** The range of versions of the protocol that the replica supports. */
   kRaftVersionFeature: VotersRecordKRaftVersionFeature;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VotersRecordVoterInput {
-  /** The replica id of the voter in the topic partition */
+  /** The replica id of the voter in the topic partition. */
   voterId?: number;
-  /** The directory id of the voter in the topic partition */
+  /** The directory id of the voter in the topic partition. */
   voterDirectoryId?: string;
-  /** The endpoint that can be used to communicate with the voter */
+  /** The endpoint that can be used to communicate with the voter. */
   endpoints?: VotersRecordEndpointInput[];
-  /** The range of versions of the protocol that the replica supports */
+  /** The range of versions of the protocol that the replica supports. */
   kRaftVersionFeature?: VotersRecordKRaftVersionFeatureInput;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VotersRecordEndpoint {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name: string;
-  /** The hostname */
+  /** The hostname. */
   host: string;
-  /** The port */
+  /** The port. */
   port: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VotersRecordEndpointInput {
-  /** The name of the endpoint */
+  /** The name of the endpoint. */
   name?: string;
-  /** The hostname */
+  /** The hostname. */
   host?: string;
-  /** The port */
+  /** The port. */
   port?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VotersRecordKRaftVersionFeature {
-  /** The minimum supported KRaft protocol version */
+  /** The minimum supported KRaft protocol version. */
   minSupportedVersion: number;
-  /** The maximum supported KRaft protocol version */
+  /** The maximum supported KRaft protocol version. */
   maxSupportedVersion: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface VotersRecordKRaftVersionFeatureInput {
-  /** The minimum supported KRaft protocol version */
+  /** The minimum supported KRaft protocol version. */
   minSupportedVersion?: number;
-  /** The maximum supported KRaft protocol version */
+  /** The maximum supported KRaft protocol version. */
   maxSupportedVersion?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;

@@ -46,12 +46,15 @@ export interface WriteShareGroupStateRequestWriteStateDataInput {
 export interface WriteShareGroupStateRequestPartitionData {
   /** The partition index. */
   partition: number;
-  /** The state epoch for this share-partition. */
+  /** The state epoch of the share-partition. */
   stateEpoch: number;
   /** The leader epoch of the share-partition. */
   leaderEpoch: number;
   /** The share-partition start offset, or -1 if the start offset is not being written. */
   startOffset: number;
+  /** The number of offsets greater than or equal to share-partition start offset for which delivery has been completed. */
+  deliveryCompleteCount: number;
+  /** The state batches for the share-partition. */
   stateBatches: WriteShareGroupStateRequestStateBatch[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
@@ -60,23 +63,26 @@ export interface WriteShareGroupStateRequestPartitionData {
 export interface WriteShareGroupStateRequestPartitionDataInput {
   /** The partition index. */
   partition?: number;
-  /** The state epoch for this share-partition. */
+  /** The state epoch of the share-partition. */
   stateEpoch?: number;
   /** The leader epoch of the share-partition. */
   leaderEpoch?: number;
   /** The share-partition start offset, or -1 if the start offset is not being written. */
   startOffset?: number;
+  /** The number of offsets greater than or equal to share-partition start offset for which delivery has been completed. */
+  deliveryCompleteCount?: number;
+  /** The state batches for the share-partition. */
   stateBatches?: WriteShareGroupStateRequestStateBatchInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface WriteShareGroupStateRequestStateBatch {
-  /** The base offset of this state batch. */
+  /** The first offset of this state batch. */
   firstOffset: number;
   /** The last offset of this state batch. */
   lastOffset: number;
-  /** The state - 0:Available,2:Acked,4:Archived */
+  /** The delivery state - 0:Available,2:Acked,4:Archived. */
   deliveryState: number;
   /** The delivery count. */
   deliveryCount: number;
@@ -85,11 +91,11 @@ export interface WriteShareGroupStateRequestStateBatch {
 }
 
 export interface WriteShareGroupStateRequestStateBatchInput {
-  /** The base offset of this state batch. */
+  /** The first offset of this state batch. */
   firstOffset?: number;
   /** The last offset of this state batch. */
   lastOffset?: number;
-  /** The state - 0:Available,2:Acked,4:Archived */
+  /** The delivery state - 0:Available,2:Acked,4:Archived. */
   deliveryState?: number;
   /** The delivery count. */
   deliveryCount?: number;
@@ -111,6 +117,7 @@ export function defaultWriteShareGroupStateRequestPartitionData(): WriteShareGro
     stateEpoch: 0,
     leaderEpoch: 0,
     startOffset: 0,
+    deliveryCompleteCount: -1,
     stateBatches: [],
     _tagged: undefined,
   };
@@ -172,6 +179,7 @@ function decodeWriteShareGroupStateRequestPartitionDataV0(r: Reader): WriteShare
     stateEpoch: f_stateEpoch,
     leaderEpoch: f_leaderEpoch,
     startOffset: f_startOffset,
+    deliveryCompleteCount: -1,
     stateBatches: f_stateBatches,
     _tagged,
   };
@@ -278,9 +286,133 @@ function encodeWriteShareGroupStateRequestV0(w: Writer, m: WriteShareGroupStateR
   writeUnknownTagged(w, m._tagged);
 }
 
-export const WriteShareGroupStateRequestVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: true } as const;
+function decodeWriteShareGroupStateRequestPartitionDataV1(r: Reader): WriteShareGroupStateRequestPartitionData {
+  const f_partition = r.int32();
+  const f_stateEpoch = r.int32();
+  const f_leaderEpoch = r.int32();
+  const f_startOffset = r.int64();
+  const f_deliveryCompleteCount = r.int32();
+  let f_stateBatches: WriteShareGroupStateRequestStateBatch[];
+  {
+    const n = r.compactArrayLength(20);
+    if (n < 0) throw unexpectedNull("WriteShareGroupStateRequest.StateBatches");
+    else {
+      const a: WriteShareGroupStateRequestStateBatch[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateRequestStateBatchV0(r);
+      f_stateBatches = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    partition: f_partition,
+    stateEpoch: f_stateEpoch,
+    leaderEpoch: f_leaderEpoch,
+    startOffset: f_startOffset,
+    deliveryCompleteCount: f_deliveryCompleteCount,
+    stateBatches: f_stateBatches,
+    _tagged,
+  };
+}
 
-const decodeWriteShareGroupStateRequestByVersion: (((r: Reader) => WriteShareGroupStateRequest) | undefined)[] = [decodeWriteShareGroupStateRequestV0];
+function decodeWriteShareGroupStateRequestWriteStateDataV1(r: Reader): WriteShareGroupStateRequestWriteStateData {
+  const f_topicId = r.uuid();
+  let f_partitions: WriteShareGroupStateRequestPartitionData[];
+  {
+    const n = r.compactArrayLength(26);
+    if (n < 0) throw unexpectedNull("WriteShareGroupStateRequest.Partitions");
+    else {
+      const a: WriteShareGroupStateRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateRequestPartitionDataV1(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeWriteShareGroupStateRequestV1(r: Reader): WriteShareGroupStateRequest {
+  const f_groupId = r.compactString();
+  let f_topics: WriteShareGroupStateRequestWriteStateData[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("WriteShareGroupStateRequest.Topics");
+    else {
+      const a: WriteShareGroupStateRequestWriteStateData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteShareGroupStateRequestWriteStateDataV1(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: f_groupId,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeWriteShareGroupStateRequestPartitionDataV1(w: Writer, m: WriteShareGroupStateRequestPartitionDataInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_stateEpoch = m.stateEpoch === undefined ? 0 : m.stateEpoch;
+  w.int32(f_stateEpoch);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  const f_startOffset = m.startOffset === undefined ? 0 : m.startOffset;
+  w.int64(f_startOffset);
+  const f_deliveryCompleteCount = m.deliveryCompleteCount === undefined ? -1 : m.deliveryCompleteCount;
+  w.int32(f_deliveryCompleteCount);
+  const f_stateBatches = m.stateBatches === undefined ? [] : m.stateBatches;
+  {
+    w.uvarint(f_stateBatches.length + 1);
+    for (let i = 0; i < f_stateBatches.length; i++) encodeWriteShareGroupStateRequestStateBatchV0(w, f_stateBatches[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeWriteShareGroupStateRequestWriteStateDataV1(w: Writer, m: WriteShareGroupStateRequestWriteStateDataInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeWriteShareGroupStateRequestPartitionDataV1(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeWriteShareGroupStateRequestV1(w: Writer, m: WriteShareGroupStateRequestInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeWriteShareGroupStateRequestWriteStateDataV1(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const WriteShareGroupStateRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+
+const decodeWriteShareGroupStateRequestByVersion: (((r: Reader) => WriteShareGroupStateRequest) | undefined)[] = [decodeWriteShareGroupStateRequestV0, decodeWriteShareGroupStateRequestV1];
 
 export function decodeWriteShareGroupStateRequest(r: Reader, version: number): WriteShareGroupStateRequest {
   const f = decodeWriteShareGroupStateRequestByVersion[version];
@@ -288,7 +420,7 @@ export function decodeWriteShareGroupStateRequest(r: Reader, version: number): W
   return f(r);
 }
 
-const encodeWriteShareGroupStateRequestByVersion: (((w: Writer, m: WriteShareGroupStateRequestInput) => void) | undefined)[] = [encodeWriteShareGroupStateRequestV0];
+const encodeWriteShareGroupStateRequestByVersion: (((w: Writer, m: WriteShareGroupStateRequestInput) => void) | undefined)[] = [encodeWriteShareGroupStateRequestV0, encodeWriteShareGroupStateRequestV1];
 
 export function encodeWriteShareGroupStateRequest(w: Writer, version: number, m: WriteShareGroupStateRequestInput): void {
   const f = encodeWriteShareGroupStateRequestByVersion[version];
@@ -299,21 +431,21 @@ export function encodeWriteShareGroupStateRequest(w: Writer, version: number, m:
 // ---------------------------------------------------------------- WriteShareGroupStateResponse
 
 export interface WriteShareGroupStateResponse {
-  /** The write results */
+  /** The write results. */
   results: WriteShareGroupStateResponseWriteStateResult[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface WriteShareGroupStateResponseInput {
-  /** The write results */
+  /** The write results. */
   results?: WriteShareGroupStateResponseWriteStateResultInput[];
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
 
 export interface WriteShareGroupStateResponseWriteStateResult {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId: string;
   /** The results for the partitions. */
   partitions: WriteShareGroupStateResponsePartitionResult[];
@@ -322,7 +454,7 @@ export interface WriteShareGroupStateResponseWriteStateResult {
 }
 
 export interface WriteShareGroupStateResponseWriteStateResultInput {
-  /** The topic identifier */
+  /** The topic identifier. */
   topicId?: string;
   /** The results for the partitions. */
   partitions?: WriteShareGroupStateResponsePartitionResultInput[];
@@ -465,9 +597,9 @@ function encodeWriteShareGroupStateResponseV0(w: Writer, m: WriteShareGroupState
   writeUnknownTagged(w, m._tagged);
 }
 
-export const WriteShareGroupStateResponseVersions = { min: 0, max: 0, flexibleMin: 0, latestUnstable: false } as const;
+export const WriteShareGroupStateResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeWriteShareGroupStateResponseByVersion: (((r: Reader) => WriteShareGroupStateResponse) | undefined)[] = [decodeWriteShareGroupStateResponseV0];
+const decodeWriteShareGroupStateResponseByVersion: (((r: Reader) => WriteShareGroupStateResponse) | undefined)[] = [decodeWriteShareGroupStateResponseV0, decodeWriteShareGroupStateResponseV0];
 
 export function decodeWriteShareGroupStateResponse(r: Reader, version: number): WriteShareGroupStateResponse {
   const f = decodeWriteShareGroupStateResponseByVersion[version];
@@ -475,7 +607,7 @@ export function decodeWriteShareGroupStateResponse(r: Reader, version: number): 
   return f(r);
 }
 
-const encodeWriteShareGroupStateResponseByVersion: (((w: Writer, m: WriteShareGroupStateResponseInput) => void) | undefined)[] = [encodeWriteShareGroupStateResponseV0];
+const encodeWriteShareGroupStateResponseByVersion: (((w: Writer, m: WriteShareGroupStateResponseInput) => void) | undefined)[] = [encodeWriteShareGroupStateResponseV0, encodeWriteShareGroupStateResponseV0];
 
 export function encodeWriteShareGroupStateResponse(w: Writer, version: number, m: WriteShareGroupStateResponseInput): void {
   const f = encodeWriteShareGroupStateResponseByVersion[version];

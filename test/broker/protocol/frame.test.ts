@@ -15,7 +15,6 @@ import { ProtocolDecodeError } from '../../../broker/protocol/wire/errors.ts';
 const kind = (k: string) => ({ name: 'ProtocolDecodeError', kind: k }) as unknown as Error;
 
 t.test("header versions follow Kafka's rules", async (t) => {
-  t.equal(requestHeaderVersion(apiCodecs[ApiKey.ControlledShutdown]!, 0), 0);
   t.equal(requestHeaderVersion(apiCodecs[ApiKey.Metadata]!, 8), 1);
   t.equal(requestHeaderVersion(apiCodecs[ApiKey.Metadata]!, 9), 2);
   t.equal(responseHeaderVersion(apiCodecs[ApiKey.Metadata]!, 9), 1);

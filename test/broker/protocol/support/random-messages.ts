@@ -1,12 +1,12 @@
 // Builds message values from the definitions themselves (not from the generated code), as an independent
 // oracle: for a given version, every field the version carries gets a random or edge value, every field it
 // lacks gets its default, so decode(encode(value)) must give the value back exactly.
-import { resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FieldSpec, FieldType, MessageSpec, StructSpec } from '../../../../tools/generate-protocol/spec.ts';
 import { inRange, isEmptyRange, loadMessages } from '../../../../tools/generate-protocol/spec.ts';
+import { defaultSpecDir } from '../../../../tools/generate-protocol/main.ts';
 
-export const specDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../../shared/kafka-message-spec');
+/** Kafka's definitions the codec is generated from (spec/protocol.md). */
+export const specDir = defaultSpecDir;
 
 let cached: MessageSpec[] | undefined;
 export function messages(): MessageSpec[] {
