@@ -84,6 +84,8 @@ export interface BrokerConfig {
   readonly transactionPartitionVerificationEnable: boolean;
   /** Partitions per transaction at most (skafos.transaction.max.partitions). */
   readonly transactionMaxPartitions: number;
+  /** The finalized `transaction.version` feature advertised by ApiVersions (skafos.transaction.version). */
+  readonly transactionVersion: number;
   // Skafos settings (skafos.* keys, prefix dropped, camelCased).
   /** null: the broker generates one on first start and persists it. */
   readonly clusterId: string | null;

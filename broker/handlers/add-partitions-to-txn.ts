@@ -12,6 +12,8 @@ import type {
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import type { TopicPartition } from '../txn/coordinator.ts';
+import { groupOffsetsTopic } from '../txn/coordinator.ts';
+import { coordinatorPartitionCount } from '../cluster/cluster.ts';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
 type TopicResult = AddPartitionsToTxnResponseAddPartitionsToTxnTopicResultInput & {
@@ -41,8 +43,10 @@ async function addOne(
   partitions: TopicPartition[],
 ): Promise<number[]> {
   if (verifyOnly) return s.txn.coordinator.verifyPartitions(transactionalId, producerId, producerEpoch, partitions);
-  // Partitions of unknown topics fail alone; the others are not attempted (Kafka's handler).
+  // Partitions of unknown topics fail alone; the others are not attempted (Kafka's handler). A group's offsets
+  // partition (added by a broker for TxnOffsetCommit v5, transaction version 2) is always known.
   const unknown = partitions.map((tp) => {
+    if (tp.topic === groupOffsetsTopic) return tp.partition < 0 || tp.partition >= coordinatorPartitionCount;
     const topic = s.topics.byName(tp.topic);
     return !topic || tp.partition < 0 || tp.partition >= topic.partitions;
   });

@@ -4,6 +4,30 @@ import type { ApiVersionsRequest, ApiVersionsResponseInput, ApiVersionsResponseA
 import { ErrorCode } from '../protocol/errors.ts';
 import type { ApiHandler, Handler, RequestContext } from './context.ts';
 
+/**
+ * Kafka features (KIP-584) this broker supports, with their ranges, as ApiVersions v3+ lists them: `group.version`
+ * 1 is KIP-848's consumer groups; `transaction.version` 2 is KIP-890 part 2 (spec/transactions.md). Features Skafos
+ * does not implement (share and streams groups, eligible leader replicas, KRaft's metadata.version) are not listed.
+ */
+const supportedFeatures = [
+  { name: 'group.version', minVersion: 0, maxVersion: 1 },
+  { name: 'transaction.version', minVersion: 0, maxVersion: 2 },
+];
+/**
+ * The epoch of the finalized features. Kafka's is the metadata offset of their last change; here they come from the
+ * static configuration, so it is constant (clients keep the features of the highest epoch they have seen).
+ */
+export const finalizedFeaturesEpoch = 1;
+
+/** The finalized levels: group.version 1, transaction.version as configured; a feature at level 0 is not listed (as in Kafka). */
+function finalizedFeatures(transactionVersion: number): { name: string; minVersionLevel: number; maxVersionLevel: number }[] {
+  const levels: [string, number][] = [
+    ['group.version', 1],
+    ['transaction.version', transactionVersion],
+  ];
+  return levels.filter(([, level]) => level > 0).map(([name, level]) => ({ name, minVersionLevel: level, maxVersionLevel: level }));
+}
+
 /** Kafka's ApiVersionsRequest.isValid (v3+): client software name and version must match this. */
 const softwareNameOrVersion = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 
@@ -33,7 +57,13 @@ export function apiVersionsHandler(handlers: () => readonly (Handler | undefined
       ) {
         return { errorCode: ErrorCode.INVALID_REQUEST, apiKeys: [], throttleTimeMs: 0 };
       }
-      return { errorCode: ErrorCode.NONE, apiKeys: supported(handlers()), throttleTimeMs: 0 };
+      const r: ApiVersionsResponseInput = { errorCode: ErrorCode.NONE, apiKeys: supported(handlers()), throttleTimeMs: 0 };
+      if (ctx.apiVersion >= 3) {
+        r.supportedFeatures = supportedFeatures;
+        r.finalizedFeatures = finalizedFeatures(ctx.services.config.transactionVersion);
+        r.finalizedFeaturesEpoch = finalizedFeaturesEpoch;
+      }
+      return r;
     },
   };
 }

@@ -58,7 +58,9 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
   // a request of those versions closes the connection, as in Kafka.
   minVersion: 3,
   advertisedMinVersion: 0,
-  maxVersion: 11,
+  // v12 is transaction version 2 (KIP-890 part 2): a transaction's first batch in a partition adds the partition
+  // to the transaction. v13 (topic ids, KIP-516) is not served.
+  maxVersion: 12,
   // A connection's batches are appended in the order they were sent, whatever each request waits for first
   // (buffer room, a producer-state rebuild, KIP-890 verification): pipelined idempotent batches stay in sequence.
   ordered: true,
@@ -74,9 +76,11 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     if (storage === 'unavailable' && !badAcks) return storageUnavailable(req, s.storageHealth.stateReason);
     // Memory bound: wait (up to the request timeout) while too many appended bytes are not yet durable.
     const room = badAcks || (await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs)));
-    // Transactional producers only (one null check otherwise): KIP-890 verification of a transaction's first batches.
-    const verifying = room && !badAcks && req.transactionalId !== null && s.config.transactionPartitionVerificationEnable;
-    const verification = verifying ? await verifyTransactional(s, req) : null;
+    // Transactional producers only (one null check otherwise): KIP-890 verification of a transaction's first batches,
+    // or with v12+ (transaction version 2) their implicit add to the transaction, whatever the verification setting.
+    const adding = v >= firstImplicitAddProduceVersion;
+    const verifying = room && !badAcks && req.transactionalId !== null && (adding || s.config.transactionPartitionVerificationEnable);
+    const verification = verifying ? await verifyTransactional(s, req, adding) : null;
     // The time of the append (timestamp checks, LogAppendTime), taken after the waits above, as Kafka's clock at
     // its append; again after a producer-state rebuild.
     let nowMs = Date.now();
@@ -130,18 +134,23 @@ function partitionKey(topic: string, partition: number): string {
   return `${topic}\0${partition}`;
 }
 
+/** Produce v12: transaction version 2, partitions are added to the transaction by their first batch. */
+const firstImplicitAddProduceVersion = 12;
+
 /**
  * KIP-890 part 1 (broker/txn/verification.ts): the first transactional batch of a producer's transaction in a
  * partition is verified with the transaction coordinator (`s.txn.verify`) before it may open a transaction
- * there. One request per producer (epoch) for all of this request's partitions that need it (the log layer's
+ * there; with `add` (part 2, Produce v12+) the coordinator adds the partition to the transaction instead. One
+ * request per producer (epoch) for all of this request's partitions that need it (the log layer's
  * transactionGuard says which). null when there is nothing to verify.
  */
 async function verifyTransactional(
   s: BrokerServices,
   req: ProduceRequest,
+  add: boolean,
 ): Promise<Map<string, TxnGuard | { errorCode: number; message: string | null }> | null> {
   const transactionalId = req.transactionalId;
-  if (transactionalId === null || !s.config.transactionPartitionVerificationEnable) return null;
+  if (transactionalId === null) return null;
   const byProducer = new Map<
     string,
     { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; guard: TxnGuard }[] }
@@ -167,6 +176,7 @@ async function verifyTransactional(
         g.producerId,
         g.producerEpoch,
         g.parts.map((p) => ({ topic: p.topic, partition: p.partition })),
+        add,
       );
       g.parts.forEach((p, i) =>
         out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? p.guard : produceErrorForVerification(codes[i]!)),

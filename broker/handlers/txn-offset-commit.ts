@@ -1,6 +1,7 @@
-// TxnOffsetCommit (v0-v4): offsets a transactional producer commits for a consumer group, sent to the group's
+// TxnOffsetCommit (v0-v5): offsets a transactional producer commits for a consumer group, sent to the group's
 // coordinator. They stay pending (broker/txn/txn-offsets.ts) and become the group's committed offsets only when
-// the transaction commits; an abort drops them.
+// the transaction commits; an abort drops them. v5 is transaction version 2 (KIP-890 part 2): the client sent no
+// AddOffsetsToTxn, so the group's offsets partition is first added to the transaction here, as Kafka does.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type {
   TxnOffsetCommitRequest,
@@ -9,13 +10,37 @@ import type {
   TxnOffsetCommitResponsePartitionInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
+import { coordinatorPartitionOf } from '../cluster/cluster.ts';
+import { groupOffsetsTopic } from '../txn/coordinator.ts';
+import { produceErrorForVerification } from '../txn/verification.ts';
 import type { OffsetCommitEntry } from '../groups/offsets.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
+
+/** The first TxnOffsetCommit version of transaction version 2. */
+const transactionV2Version = 5;
+
+/**
+ * Adds the group's offsets partition to the producer's transaction at its coordinator (Kafka's transactional
+ * write verification with the add operation). Coordinator trouble becomes COORDINATOR_NOT_AVAILABLE (retriable),
+ * a fenced producer INVALID_PRODUCER_EPOCH, as Kafka's group coordinator answers them.
+ */
+async function addOffsetsPartition(ctx: RequestContext, req: TxnOffsetCommitRequest): Promise<number> {
+  const [code] = await ctx.services.txn.verify(
+    req.transactionalId,
+    req.producerId,
+    req.producerEpoch,
+    [{ topic: groupOffsetsTopic, partition: coordinatorPartitionOf(req.groupId) }],
+    true,
+  );
+  if (code === ErrorCode.NONE) return code;
+  const mapped = produceErrorForVerification(code!).errorCode;
+  return mapped === ErrorCode.NOT_ENOUGH_REPLICAS ? ErrorCode.COORDINATOR_NOT_AVAILABLE : mapped;
+}
 
 export const txnOffsetCommitHandler: ApiHandler<typeof ApiKey.TxnOffsetCommit> = {
   apiKey: ApiKey.TxnOffsetCommit,
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
   // commits of one connection apply in the order sent (a later commit of a partition wins).
   ordered: true,
   async handle(ctx: RequestContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResponseInput> {
@@ -43,7 +68,8 @@ export const txnOffsetCommitHandler: ApiHandler<typeof ApiKey.TxnOffsetCommit> =
     }
     let code: number = ErrorCode.NONE;
     if (req.groupId === '') code = ErrorCode.INVALID_GROUP_ID;
-    else if (offsets.length > 0) {
+    else if (ctx.apiVersion >= transactionV2Version && offsets.length > 0) code = await addOffsetsPartition(ctx, req);
+    if (code === ErrorCode.NONE && offsets.length > 0) {
       const pending = s.txn.offsets.commit({
         groupId: req.groupId,
         producerId: req.producerId,

@@ -81,6 +81,9 @@ export interface InitResult {
   producerEpoch: number;
 }
 
+/** EndTxn v5's answer (transaction version 2): the producer id and epoch to continue with, -1 on error. */
+export type EndTxnResult = InitResult;
+
 class FencedError extends Error {
   constructor() {
     super('the transaction coordinator partition is no longer owned by this broker');
@@ -394,6 +397,90 @@ export class TransactionCoordinator {
 
   // ---- EndTxn ----
 
+  /**
+   * EndTxn v5+ (transaction version 2, KIP-890 part 2; Kafka's TransactionCoordinator.endTransaction): every
+   * commit or abort bumps the producer epoch, the markers carry the bumped epoch, and the answer gives the producer
+   * id and epoch to continue with. A retry names the epoch before the bump (answered from the Complete state);
+   * an abort with nothing added (Empty, or Complete* at the current epoch) is a transaction of its own. When the
+   * epoch is exhausted a new producer id is taken: the markers carry the old id at the last epoch, and the
+   * transaction completes with the new id at epoch 0.
+   */
+  async endTransactionV2(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<EndTxnResult> {
+    if (transactionalId === '') return initFail(ErrorCode.INVALID_REQUEST);
+    const status = this.status(transactionalId);
+    if (status !== ErrorCode.NONE) return initFail(status);
+    const md = this.txns.get(transactionalId);
+    if (md === undefined) return initFail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+    // A retry of an EndTxn whose bump rotated the producer id (the epoch was exhausted).
+    const retryOnOverflow = md.lastProducerId === producerId && producerEpoch === maxEpoch - 1 && md.producerEpoch === 0;
+    // A retry of an EndTxn whose epoch bump is stored.
+    const retryOnEpochBump = md.producerEpoch === producerEpoch + 1;
+    let validEpoch: boolean;
+    switch (md.state) {
+      case 'PrepareCommit':
+      case 'PrepareAbort':
+        validEpoch = retryOnEpochBump;
+        break;
+      case 'CompleteCommit':
+      case 'CompleteAbort':
+        validEpoch = retryOnEpochBump || retryOnOverflow || producerEpoch === md.producerEpoch;
+        break;
+      default:
+        validEpoch = producerEpoch === md.producerEpoch;
+    }
+    const retry = retryOnEpochBump || retryOnOverflow;
+    if (md.producerId !== producerId && !retryOnOverflow) return initFail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+    if (!validEpoch) return initFail(ErrorCode.PRODUCER_FENCED);
+    if (md.pending !== null) return initFail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    const current = (): EndTxnResult => ({ errorCode: ErrorCode.NONE, producerId: md.producerId, producerEpoch: md.producerEpoch });
+    switch (md.state) {
+      case 'Ongoing':
+        return this.prepareEndV2(md, commit, false);
+      case 'CompleteCommit':
+        if (commit) return retry ? current() : initFail(ErrorCode.INVALID_TXN_STATE);
+        return retry ? initFail(ErrorCode.INVALID_TXN_STATE) : this.prepareEndV2(md, false, true);
+      case 'CompleteAbort':
+        if (commit) return initFail(ErrorCode.INVALID_TXN_STATE);
+        return retry ? current() : this.prepareEndV2(md, false, true);
+      case 'Empty':
+        return commit ? initFail(ErrorCode.INVALID_TXN_STATE) : this.prepareEndV2(md, false, true);
+      case 'PrepareCommit':
+        return initFail(commit ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.INVALID_TXN_STATE);
+      case 'PrepareAbort':
+        return initFail(commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.CONCURRENT_TRANSACTIONS);
+      default:
+        return initFail(ErrorCode.INVALID_TXN_STATE);
+    }
+  }
+
+  /** Stores PrepareCommit/PrepareAbort with the epoch bumped (a new producer id to come if exhausted), then sends the markers. */
+  private async prepareEndV2(md: TxnMetadata, commit: boolean, nothingAdded: boolean): Promise<EndTxnResult> {
+    let nextProducerId = noProducerId;
+    if (epochExhausted(md.producerEpoch)) {
+      try {
+        nextProducerId = await this.allocateProducerId();
+      } catch (err) {
+        this.logger.warn({ err }, 'could not allocate a producer id');
+        return initFail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+      }
+      if (md.pending !== null || this.txns.get(md.transactionalId) !== md) return initFail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    }
+    const now = this.now();
+    const code = await this.transit(md, {
+      ...md.record(),
+      producerEpoch: md.producerEpoch + 1,
+      lastProducerEpoch: md.producerEpoch,
+      nextProducerId,
+      state: commit ? 'PrepareCommit' : 'PrepareAbort',
+      txnStartTimestamp: nothingAdded ? now : md.txnStartTimestamp,
+      lastUpdateTimestamp: now,
+    });
+    if (code !== ErrorCode.NONE) return initFail(code);
+    const answer = { errorCode: ErrorCode.NONE, producerId: md.producerId, producerEpoch: md.producerEpoch };
+    this.completeTransaction(md);
+    return answer;
+  }
+
   async endTransaction(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
     if (transactionalId === '') return ErrorCode.INVALID_REQUEST;
     const status = this.status(transactionalId);
@@ -470,7 +557,15 @@ export class TransactionCoordinator {
         md.pending = null;
         if (!done || !current()) return;
         for (let attempt = 0; current(); attempt++) {
-          const code = await this.transit(md, { ...md.record(), state: target, partitions: [], lastUpdateTimestamp: this.now() });
+          const complete: TxnRecord = { ...md.record(), state: target, partitions: [], lastUpdateTimestamp: this.now() };
+          if (md.nextProducerId !== undefined && md.nextProducerId >= 0) {
+            // Transaction version 2 with the epoch exhausted: the producer continues with its new id at epoch 0.
+            complete.lastProducerId = md.producerId;
+            complete.producerId = md.nextProducerId;
+            complete.producerEpoch = 0;
+            complete.nextProducerId = noProducerId;
+          }
+          const code = await this.transit(md, complete);
           if (code === ErrorCode.NONE || code === ErrorCode.NOT_COORDINATOR) return;
           await new Promise((res) =>
             setTimeout(res, Math.min(txnCompleteRetryBackoffMinMs * 2 ** attempt, txnCompleteRetryBackoffMaxMs)).unref(),

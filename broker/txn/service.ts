@@ -53,14 +53,18 @@ export class TxnService {
     });
   }
 
-  /** KIP-890: whether each partition is in the producer's ongoing transaction, asked of its coordinator (verification.ts). */
-  verify(transactionalId: string, producerId: number, producerEpoch: number, partitions: TopicPartition[]): Promise<number[]> {
+  /**
+   * KIP-890: whether each partition is in the producer's ongoing transaction, asked of its coordinator
+   * (verification.ts); with `add` (transaction version 2) the partitions are added to it instead.
+   */
+  verify(transactionalId: string, producerId: number, producerEpoch: number, partitions: TopicPartition[], add = false): Promise<number[]> {
     return verifyTransaction(
       { cluster: this.cluster, coordinator: this.coordinator, client: this.client, logger: this.logger },
       transactionalId,
       producerId,
       producerEpoch,
       partitions,
+      add,
     );
   }
 

@@ -42,8 +42,17 @@ export interface TxnRecord {
   /** Producer id before the last rotation (epoch exhausted), or -1. */
   lastProducerId: number;
   producerEpoch: number;
-  /** Epoch before the last bump by InitProducerId with an expected epoch (KIP-360 retries), or -1. */
+  /**
+   * Epoch before the last bump by InitProducerId with an expected epoch (KIP-360 retries), or by EndTxn v5
+   * (transaction version 2: the epoch before this transaction's end), or -1.
+   */
   lastProducerEpoch: number;
+  /**
+   * Transaction version 2: the producer id the transaction continues with once it is complete, allocated when
+   * EndTxn finds the epoch exhausted (the markers carry the old id with the last epoch); else -1. Absent in
+   * records written before transaction version 2.
+   */
+  nextProducerId?: number;
   timeoutMs: number;
   state: TxnState;
   /** Partitions of the transaction as [topic, partition] pairs (__consumer_offsets ones for AddOffsetsToTxn). */
@@ -68,6 +77,7 @@ export class TxnMetadata {
   constructor(coordinatorPartition: number, r: TxnRecord) {
     this.coordinatorPartition = coordinatorPartition;
     Object.assign(this, r);
+    this.nextProducerId = r.nextProducerId ?? noProducerId;
     this.partitions = r.partitions.map(([t, p]) => [t, p]);
   }
 

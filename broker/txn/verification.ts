@@ -4,6 +4,9 @@
 // transaction was aborted, or a producer that skipped AddPartitionsToTxn, is refused instead of leaving an
 // open transaction on the partition that nothing would ever close (a "hanging" transaction). The coordinator
 // is asked directly when this broker serves it, else over the broker-to-broker client.
+// With transaction version 2 (KIP-890 part 2: Produce v12+, TxnOffsetCommit v5+) the same call adds the partitions
+// to the transaction instead of verifying them (AddPartitionsToTxn v5 without verifyOnly): the client no longer
+// sends AddPartitionsToTxn or AddOffsetsToTxn.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { AddPartitionsToTxnResponse } from '../protocol/generated/index.ts';
 import { ErrorCode, errorInfoForCode } from '../protocol/errors.ts';
@@ -17,6 +20,8 @@ import { txnVerifyTimeoutMs } from '../limits.ts';
 
 /** AddPartitionsToTxn v4 is the first with verifyOnly (and the batched, broker-only form). */
 const verifyVersion = 4;
+/** v5 adds TRANSACTION_ABORTABLE (KIP-890); used to add partitions for transaction version 2. */
+const addVersion = 5;
 
 export const verificationStats = { local: 0, remote: 0, failed: 0 };
 
@@ -32,12 +37,14 @@ export async function verifyTransaction(
   producerId: number,
   producerEpoch: number,
   partitions: TopicPartition[],
+  add = false,
 ): Promise<number[]> {
   const all = (code: number) => partitions.map(() => code);
   const owner = args.cluster.coordinatorOwner('transaction', coordinatorPartitionOf(transactionalId));
   if (owner === null) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   if (owner.nodeId === args.cluster.nodeId) {
     verificationStats.local++;
+    if (add) return all(await args.coordinator.addPartitions(transactionalId, producerId, producerEpoch, partitions));
     return args.coordinator.verifyPartitions(transactionalId, producerId, producerEpoch, partitions);
   }
   const endpoint = args.cluster.broker(owner.nodeId);
@@ -48,14 +55,14 @@ export async function verifyTransaction(
       endpoint.host,
       endpoint.port,
       ApiKey.AddPartitionsToTxn,
-      verifyVersion,
+      add ? addVersion : verifyVersion,
       {
         transactions: [
           {
             transactionalId,
             producerId,
             producerEpoch,
-            verifyOnly: true,
+            verifyOnly: !add,
             topics: partitionsByTopic(partitions).map(([name, ps]) => ({ name, partitions: ps })),
           },
         ],

@@ -81,6 +81,7 @@ t.test('defaults', async (t) => {
     transactionAbortTimedOutTransactionCleanupIntervalMs: 10_000,
     transactionRemoveExpiredTransactionCleanupIntervalMs: 3_600_000,
     transactionMaxPartitions: 1000,
+    transactionVersion: 2,
     clusterId: null,
     flushSizeBytes: 8_388_608,
     flushLingerMs: 250,

@@ -527,3 +527,117 @@ t.test('after compaction the aborted transactions and open transactions come fro
   await waitFor('the commit marker', async () => Number((await fetch(client, 'cx', 0, 1)).lastStableOffset) === 6);
   t.pass('committed after the restart');
 });
+
+t.test(
+  'transaction version 2 (KIP-890 part 2): Produce v12 and TxnOffsetCommit v5 add implicitly, EndTxn v5 bumps the epoch',
+  async (t) => {
+    const client = await startFresh(t);
+    await createTopic(client, 'tv2', 1);
+    const init = await client.request(ApiKey.InitProducerId, 5, {
+      transactionalId: 'v2',
+      transactionTimeoutMs: 60000,
+      producerId: -1,
+      producerEpoch: -1,
+    });
+    const pid = Number(init.producerId);
+    const e = init.producerEpoch;
+    const produceV12 = async (epoch: number, seq: number) => {
+      const records = buildRecordBatch([{ key: null, value: Buffer.from(`v2-${epoch}-${seq}`), timestampMs: Date.now() }], {
+        producerId: pid,
+        producerEpoch: epoch,
+        baseSequence: seq,
+        transactional: true,
+      });
+      const r = await client.request(ApiKey.Produce, 12, {
+        transactionalId: 'v2',
+        acks: -1,
+        timeoutMs: 10000,
+        topicData: [{ name: 'tv2', partitionData: [{ index: 0, records }] }],
+      });
+      return r.responses[0].partitionResponses[0];
+    };
+    const endTxn = (epoch: number, committed: boolean) =>
+      client.request(ApiKey.EndTxn, 5, { transactionalId: 'v2', producerId: pid, producerEpoch: epoch, committed });
+    const describe = async () => (await client.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['v2'] })).transactionStates[0];
+
+    // No AddPartitionsToTxn: the first batch adds its partition.
+    const p0 = await produceV12(e, 0);
+    t.equal(p0.errorCode, ErrorCode.NONE, 'Produce v12 without AddPartitionsToTxn');
+    t.match(await describe(), { transactionState: 'Ongoing', topics: [{ topic: 'tv2', partitions: [0] }] });
+    // No AddOffsetsToTxn: TxnOffsetCommit v5 adds the group's offsets partition.
+    const oc = await client.request(ApiKey.TxnOffsetCommit, 5, {
+      transactionalId: 'v2',
+      groupId: 'g-v2',
+      producerId: pid,
+      producerEpoch: e,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      topics: [{ name: 'tv2', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null }] }],
+    });
+    t.equal(oc.topics[0].partitions[0].errorCode, ErrorCode.NONE, 'TxnOffsetCommit v5 without AddOffsetsToTxn');
+    t.equal((await describe()).topics.length, 2, 'the offsets partition is in the transaction');
+
+    const committed = await endTxn(e, true);
+    t.same(
+      [committed.errorCode, Number(committed.producerId), committed.producerEpoch],
+      [ErrorCode.NONE, pid, e + 1],
+      'EndTxn v5 answers the bumped epoch',
+    );
+    await waitFor('the commit to be decided', async () => (await latest(client, 'tv2', 1)) === 2);
+    const f = await client.request(ApiKey.OffsetFetch, 7, {
+      groupId: 'g-v2',
+      topics: [{ name: 'tv2', partitionIndexes: [0] }],
+      requireStable: true,
+    });
+    t.equal(Number(f.topics[0].partitions[0].committedOffset), 5, 'the transactional offsets are committed');
+    const retried = await endTxn(e, true);
+    t.same([retried.errorCode, retried.producerEpoch], [ErrorCode.NONE, e + 1], 'a retried EndTxn with the old epoch gets the same answer');
+
+    // A zombie at the old epoch: its batch and its EndTxn are fenced.
+    t.equal((await produceV12(e, 1)).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH, 'a batch of the old epoch');
+    t.equal((await endTxn(e - 1, false)).errorCode, ErrorCode.PRODUCER_FENCED);
+
+    // The next transaction, at the bumped epoch (sequences restart at 0), aborted.
+    t.equal((await produceV12(e + 1, 0)).errorCode, ErrorCode.NONE);
+    const aborted = await endTxn(e + 1, false);
+    t.same([aborted.errorCode, aborted.producerEpoch], [ErrorCode.NONE, e + 2]);
+    await waitFor('the abort to be decided', async () => (await latest(client, 'tv2', 1)) === 4);
+    const rc = await fetch(client, 'tv2', 0, 1);
+    t.same(
+      rc.abortedTransactions.map((a: any) => [Number(a.producerId), Number(a.firstOffset)]),
+      [[pid, 2]],
+      'read_committed sees the aborted transaction',
+    );
+    const d = await describe();
+    t.match(d, { transactionState: 'CompleteAbort', producerEpoch: e + 2 });
+  },
+);
+
+t.test('transaction version 1 is unchanged: Produce v11 needs AddPartitionsToTxn, EndTxn v4 keeps the epoch', async (t) => {
+  const client = await startFresh(t, { 'skafos.transaction.version': '1' });
+  await createTopic(client, 'tv1', 1);
+  const init = await client.request(ApiKey.InitProducerId, 4, {
+    transactionalId: 'v1',
+    transactionTimeoutMs: 60000,
+    producerId: -1,
+    producerEpoch: -1,
+  });
+  const pid = Number(init.producerId);
+  const e = init.producerEpoch;
+  const notAdded = await txnProduce(client, 'v1', pid, e, 0, 'tv1', 0, 1);
+  t.equal(notAdded.errorCode, ErrorCode.INVALID_TXN_STATE, 'a partition never added is refused (verification)');
+  const add = await client.request(ApiKey.AddPartitionsToTxn, 3, {
+    v3AndBelowTransactionalId: 'v1',
+    v3AndBelowProducerId: pid,
+    v3AndBelowProducerEpoch: e,
+    v3AndBelowTopics: [{ name: 'tv1', partitions: [0] }],
+  });
+  t.equal(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
+  t.equal((await txnProduce(client, 'v1', pid, e, 0, 'tv1', 0, 1)).errorCode, ErrorCode.NONE);
+  const end = await client.request(ApiKey.EndTxn, 4, { transactionalId: 'v1', producerId: pid, producerEpoch: e, committed: true });
+  t.equal(end.errorCode, ErrorCode.NONE);
+  await waitFor('the commit', async () => (await latest(client, 'tv1', 1)) === 2);
+  const d = (await client.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['v1'] })).transactionStates[0];
+  t.match(d, { transactionState: 'CompleteCommit', producerEpoch: e }, 'no epoch bump');
+});

@@ -235,3 +235,121 @@ t.test('epoch exhaustion rotates the producer id', async (t) => {
   // A retry naming the old id with its exhausted epoch is not fenced (KIP-360).
   t.equal((await c.initProducerId('t', 1000, 5, 32766)).errorCode, ErrorCode.NONE);
 });
+
+// ---- transaction version 2 (KIP-890 part 2): EndTxn v5 ----
+
+t.test('TV2: every EndTxn bumps the epoch; markers carry it; retries and zombies', async (t) => {
+  const { c, markers } = await setup(t);
+  const { producerId: pid, producerEpoch: e } = await c.initProducerId('t', 60_000, -1, -1);
+  t.same(
+    await c.endTransactionV2('t', pid, e, true),
+    { errorCode: ErrorCode.INVALID_TXN_STATE, producerId: -1, producerEpoch: -1 },
+    'commit with nothing added',
+  );
+  t.equal(await c.addPartitions('t', pid, e, [tp('x', 0)]), ErrorCode.NONE);
+  t.same(await c.endTransactionV2('t', pid, e - 1, true), { errorCode: ErrorCode.PRODUCER_FENCED, producerId: -1, producerEpoch: -1 });
+  t.same(await c.endTransactionV2('t', pid + 1, e, true), {
+    errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+    producerId: -1,
+    producerEpoch: -1,
+  });
+  t.same(await c.endTransactionV2('t', pid, e, true), { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: e + 1 });
+  await c.settled();
+  t.equal(markers.jobs.length, 1);
+  t.match(markers.jobs[0], { producerId: pid, producerEpoch: e + 1, commit: true }, 'the markers carry the bumped epoch');
+  t.match(c.describe('t'), { transactionState: 'CompleteCommit', producerEpoch: e + 1 });
+  // A retry names the epoch before the bump and gets the same answer; the opposite outcome is refused.
+  t.same(
+    await c.endTransactionV2('t', pid, e, true),
+    { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: e + 1 },
+    'a retried commit',
+  );
+  t.same(await c.endTransactionV2('t', pid, e, false), { errorCode: ErrorCode.INVALID_TXN_STATE, producerId: -1, producerEpoch: -1 });
+  // A zombie with the old epoch can no longer add partitions (the Produce v12 path) or commit offsets.
+  t.equal(await c.addPartitions('t', pid, e, [tp('x', 0)]), ErrorCode.PRODUCER_FENCED, 'the old epoch is fenced');
+  t.same(c.verifyPartitions('t', pid, e, [tp('x', 0)]), [ErrorCode.PRODUCER_FENCED]);
+  // The next transaction runs at the bumped epoch, and its abort bumps again.
+  t.equal(await c.addPartitions('t', pid, e + 1, [tp('x', 1)]), ErrorCode.NONE);
+  t.same(await c.endTransactionV2('t', pid, e + 1, false), { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: e + 2 });
+  await c.settled();
+  t.match(markers.jobs[1], { producerEpoch: e + 2, commit: false, partitions: [tp('x', 1)] });
+  t.same(
+    await c.endTransactionV2('t', pid, e + 1, false),
+    { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: e + 2 },
+    'a retried abort',
+  );
+  t.same(await c.endTransactionV2('t', pid, e + 1, true), { errorCode: ErrorCode.INVALID_TXN_STATE, producerId: -1, producerEpoch: -1 });
+  t.same(
+    await c.endTransactionV2('t', pid, e, false),
+    { errorCode: ErrorCode.PRODUCER_FENCED, producerId: -1, producerEpoch: -1 },
+    'two epochs back',
+  );
+});
+
+t.test('TV2: an abort with nothing added is a transaction of its own (epoch bump, no marker)', async (t) => {
+  const { c, markers } = await setup(t);
+  const { producerId: pid, producerEpoch: e } = await c.initProducerId('t', 60_000, -1, -1);
+  t.same(
+    await c.endTransactionV2('t', pid, e, false),
+    { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: e + 1 },
+    'abort on Empty',
+  );
+  await c.settled();
+  t.equal(markers.jobs.length, 0);
+  t.equal(c.describe('t').transactionState, 'CompleteAbort');
+  t.same(
+    await c.endTransactionV2('t', pid, e + 1, false),
+    { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: e + 2 },
+    'abort on CompleteAbort at the current epoch',
+  );
+  await c.settled();
+  t.same(await c.endTransactionV2('t', pid, e + 2, true), { errorCode: ErrorCode.INVALID_TXN_STATE, producerId: -1, producerEpoch: -1 });
+});
+
+t.test('TV2: while the markers are written a retry waits; the bumped epoch is fenced until then', async (t) => {
+  const { c, markers } = await setup(t);
+  const { producerId: pid, producerEpoch: e } = await c.initProducerId('t', 60_000, -1, -1);
+  await c.addPartitions('t', pid, e, [tp('x', 0)]);
+  let open!: () => void;
+  markers.gate = new Promise((r) => (open = r));
+  t.same(await c.endTransactionV2('t', pid, e, true), { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: e + 1 });
+  t.equal(c.describe('t').transactionState, 'PrepareCommit');
+  t.equal((await c.endTransactionV2('t', pid, e, true)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS, 'a retry');
+  t.equal((await c.endTransactionV2('t', pid, e + 1, true)).errorCode, ErrorCode.PRODUCER_FENCED, 'Prepare states take only retries');
+  t.equal(await c.addPartitions('t', pid, e + 1, [tp('x', 0)]), ErrorCode.CONCURRENT_TRANSACTIONS, 'the next transaction waits');
+  open();
+  await c.settled();
+  t.equal(await c.addPartitions('t', pid, e + 1, [tp('x', 0)]), ErrorCode.NONE);
+});
+
+t.test('TV2: an exhausted epoch continues with a new producer id at epoch 0; the markers carry the old id', async (t) => {
+  const store = new MemoryMetadataStore();
+  const id = 'old-producer';
+  const record: TxnRecord = {
+    transactionalId: id,
+    producerId: 77,
+    lastProducerId: -1,
+    producerEpoch: 32766,
+    lastProducerEpoch: 32765,
+    timeoutMs: 60_000,
+    state: 'Ongoing',
+    partitions: [['x', 0]],
+    txnStartTimestamp: 1_000_000,
+    lastUpdateTimestamp: 1_000_000,
+  };
+  await store.txn([], [{ type: 'put', key: txnKey(coordinatorPartitionOf(id), id), value: JSON.stringify(record) }]);
+  const { c, markers } = await setup(t, store);
+  t.same(await c.endTransactionV2(id, 77, 32766, true), { errorCode: ErrorCode.NONE, producerId: 77, producerEpoch: 32767 });
+  await c.settled();
+  t.match(markers.jobs[0], { producerId: 77, producerEpoch: 32767, commit: true });
+  t.match(c.describe(id), { transactionState: 'CompleteCommit', producerId: 1000, producerEpoch: 0 });
+  const stored = JSON.parse((await store.get(txnKey(coordinatorPartitionOf(id), id)))!.value) as TxnRecord;
+  t.match(stored, { producerId: 1000, producerEpoch: 0, lastProducerId: 77, nextProducerId: -1 });
+  t.same(
+    await c.endTransactionV2(id, 77, 32766, true),
+    { errorCode: ErrorCode.NONE, producerId: 1000, producerEpoch: 0 },
+    'a retry over the overflow',
+  );
+  t.equal(await c.addPartitions(id, 77, 32767, [tp('x', 0)]), ErrorCode.INVALID_PRODUCER_ID_MAPPING, 'the old id is done');
+  t.equal(await c.addPartitions(id, 1000, 0, [tp('x', 0)]), ErrorCode.NONE);
+});
