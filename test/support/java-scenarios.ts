@@ -323,15 +323,25 @@ async function groupRebalance(t: Test, bootstrap: string, variant: GroupVariant)
 // ---------------------------------------------------------------------------------------------------------
 // Transactions
 
-async function transactions(t: Test, bootstrap: string): Promise<void> {
-  const input = `java-txn-in-${suffix}`;
-  const output = `java-txn-out-${suffix}`;
-  const group = `java-txn-group-${suffix}`;
+/**
+ * Transactions with the Java client, which uses transaction version 2 (KIP-890 part 2: Produce v12 and
+ * TxnOffsetCommit v5 add partitions and offsets implicitly, EndTxn v5 bumps the epoch) when the broker finalizes
+ * `transaction.version` 2, and version 1 (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn v4) otherwise.
+ * `transactionVersion` is what the broker is expected to finalize.
+ */
+async function transactions(t: Test, bootstrap: string, transactionVersion: 1 | 2 = 2): Promise<void> {
+  const v = `v${transactionVersion}-${suffix}`;
+  const input = `java-txn-in-${v}`;
+  const output = `java-txn-out-${v}`;
+  const group = `java-txn-group-${v}`;
   const java = await JavaDriver.start(t);
   await admin(java, bootstrap);
+  const features = await java.call<{ finalized: Record<string, number>; epoch: number }>('admin.describeFeatures', { name: 'admin' });
+  t.equal(features.finalized['transaction.version'], transactionVersion, `transaction.version ${transactionVersion} finalized`);
+  t.ok(features.epoch >= 0, 'with a finalized-features epoch');
   await createTopic(t, java, input, 1);
   await createTopic(t, java, output, 1);
-  const txConfig = (id: string) => ({ 'bootstrap.servers': bootstrap, 'transactional.id': `${id}-${suffix}`, ...producerTimeouts });
+  const txConfig = (id: string) => ({ 'bootstrap.servers': bootstrap, 'transactional.id': `${id}-${v}`, ...producerTimeouts });
   const values = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ key: null, value: `${prefix}${i}`, partition: 0 }));
   const consumerConfig = (isolation: string) => ({
     'bootstrap.servers': bootstrap,
@@ -357,6 +367,16 @@ async function transactions(t: Test, bootstrap: string): Promise<void> {
     return o! >= 28 ? o : undefined;
   });
   t.equal(end, 28, 'end offset counts the control records');
+  // Version 2 bumps the epoch at every commit and abort (three here); version 1 keeps the epoch InitProducerId gave.
+  const described = await java.call<Record<string, { state: string; producerEpoch: number }>>('admin.describeTransactions', {
+    name: 'admin',
+    ids: [`java-tx-${v}`],
+  });
+  t.match(
+    described[`java-tx-${v}`],
+    { state: 'CompleteCommit', producerEpoch: transactionVersion === 2 ? 3 : 0 },
+    transactionVersion === 2 ? 'one epoch bump per transaction (EndTxn v5)' : 'no epoch bump (EndTxn v4)',
+  );
   t.same(await endOffsets(java, input, 1, 'read_committed'), [28], 'nothing open: the last stable offset is the end');
 
   await java.call('consumer.create', {
@@ -464,6 +484,30 @@ async function transactions(t: Test, bootstrap: string): Promise<void> {
     out.map((r) => [r.key, r.value]),
     inRecords.map((r) => [String(r.offset), r.value!.toUpperCase()]),
     'the transformed records are committed',
+  );
+
+  // Zombie fencing: a second producer with the same transactional id fences the first, whose open transaction is
+  // aborted; the first can then neither send nor commit.
+  await java.call('producer.create', { name: 'z1', config: txConfig('java-zombie') });
+  await java.call('producer.initTransactions', { name: 'z1' });
+  await java.call('producer.beginTransaction', { name: 'z1' });
+  await java.call('producer.send', { name: 'z1', topic: output, records: values('zombie', 2) });
+  await java.call('producer.create', { name: 'z2', config: txConfig('java-zombie') });
+  await java.call('producer.initTransactions', { name: 'z2' }, 60_000);
+  const zombieSend = await java.attempt('producer.send', { name: 'z1', topic: output, records: values('late', 1) });
+  const zombieCommit = await java.attempt('producer.commitTransaction', { name: 'z1' });
+  // Its batch meets the bumped epoch (INVALID_PRODUCER_EPOCH), and the commit fails with that error, as in Kafka.
+  t.match(zombieSend, { ok: false, error: 'org.apache.kafka.common.errors.InvalidProducerEpochException' }, 'the zombie cannot send');
+  t.match(zombieCommit, { ok: false, error: 'org.apache.kafka.common.errors.InvalidProducerEpochException' }, 'the zombie cannot commit');
+  await java.call('producer.beginTransaction', { name: 'z2' });
+  await java.call('producer.send', { name: 'z2', topic: output, records: values('z2-', 2) });
+  await java.call('producer.commitTransaction', { name: 'z2' });
+  const afterZombie = (await java.call<{ records: ConsumedRecord[] }>('consumer.take', { name: 'out', count: 2, timeoutMs: 60_000 }))
+    .records;
+  t.same(
+    afterZombie.map((r) => r.value),
+    ['z2-0', 'z2-1'],
+    "read_committed: the new producer's records, none of the zombie's",
   );
   await java.close();
 }
@@ -722,6 +766,15 @@ export const javaScenarios: JavaScenario[] = [
     name: 'consumer group, group.protocol=consumer (KIP-848): rebalance on join and leave',
     run: (t, b) => groupRebalance(t, b, { protocol: 'consumer' }),
   },
-  { name: 'transactions: commit, abort, read_committed, sendOffsetsToTransaction', run: transactions },
+  {
+    name: 'transactions (version 2): commit, abort, read_committed, sendOffsetsToTransaction, zombie fencing',
+    run: (t, b) => transactions(t, b, 2),
+  },
   { name: 'admin client', run: adminClient },
 ];
+
+/** The transactions scenario at transaction version 1 (a broker finalizing transaction.version 1). */
+export const javaTransactionsV1: JavaScenario = {
+  name: 'transactions (version 1): commit, abort, read_committed, sendOffsetsToTransaction, zombie fencing',
+  run: (t, b) => transactions(t, b, 1),
+};

@@ -17,6 +17,9 @@ import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.FeatureMetadata;
+import org.apache.kafka.clients.admin.FeatureUpdate;
+import org.apache.kafka.clients.admin.UpdateFeaturesOptions;
 import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
@@ -165,6 +168,35 @@ final class AdminOps {
         for (Node n : r.nodes().get(timeoutMs, TimeUnit.MILLISECONDS)) nodes.add(node(n));
         out.put("nodes", nodes);
         return out;
+      }
+      case "describeTransactions": {
+        // Per transactional id: its state and producer id and epoch (the epoch shows transaction version 2's bumps).
+        Map<String, Object> out = new TreeMap<>();
+        admin.describeTransactions(Clients.strings(cmd.path("ids"))).all().get(timeoutMs, TimeUnit.MILLISECONDS).forEach((id, d) -> {
+          Map<String, Object> m = new LinkedHashMap<>();
+          m.put("state", d.state().toString());
+          m.put("producerId", d.producerId());
+          m.put("producerEpoch", (int) d.producerEpoch());
+          out.put(id, m);
+        });
+        return out;
+      }
+      case "describeFeatures": {
+        // The finalized features' max levels and their epoch (-1 when absent), as the client saw them.
+        FeatureMetadata f = admin.describeFeatures().featureMetadata().get(timeoutMs, TimeUnit.MILLISECONDS);
+        Map<String, Object> levels = new TreeMap<>();
+        f.finalizedFeatures().forEach((name, r) -> levels.put(name, (int) r.maxVersionLevel()));
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("finalized", levels);
+        out.put("epoch", f.finalizedFeaturesEpoch().orElse(-1L));
+        return out;
+      }
+      case "updateFeatures": {
+        // {feature, level, upgradeType: UPGRADE | SAFE_DOWNGRADE | UNSAFE_DOWNGRADE} (kafka-features upgrade/downgrade).
+        FeatureUpdate u = new FeatureUpdate((short) cmd.path("level").asInt(),
+            FeatureUpdate.UpgradeType.valueOf(cmd.path("upgradeType").asText("UPGRADE")));
+        admin.updateFeatures(Map.of(cmd.path("feature").asText(), u), new UpdateFeaturesOptions()).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+        return Map.of();
       }
       default:
         throw new IllegalArgumentException("unknown admin op " + op);
