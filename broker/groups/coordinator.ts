@@ -205,6 +205,8 @@ export class GroupCoordinator {
     memberId: string;
     groupInstanceId: string | null;
     generationId: number;
+    /** The answer to a commit with a generation >= 0 for a group that does not exist (default ILLEGAL_GENERATION). */
+    unknownGroupCode?: number;
     entries: OffsetCommitEntry[];
   }): Promise<number[]> {
     return this.offsets.commitOffsets(req);

@@ -106,6 +106,8 @@ export class GroupOffsets {
     memberId: string;
     groupInstanceId: string | null;
     generationId: number;
+    /** The answer to a commit with a generation >= 0 for a group that does not exist (default ILLEGAL_GENERATION). */
+    unknownGroupCode?: number;
     entries: OffsetCommitEntry[];
   }): Promise<number[]> {
     const all = (code: number) => req.entries.map(() => code);
@@ -117,7 +119,7 @@ export class GroupOffsets {
     let g = this.groups.get(req.groupId);
     if (!g) {
       // Without group management (generation < 0) a commit creates the group; otherwise it is a stale member.
-      if (req.generationId >= 0 && consumerCode === null) return all(ErrorCode.ILLEGAL_GENERATION);
+      if (req.generationId >= 0 && consumerCode === null) return all(req.unknownGroupCode ?? ErrorCode.ILLEGAL_GENERATION);
       const created = this.table.create(req.groupId);
       if (!created) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       g = created;

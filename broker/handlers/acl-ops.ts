@@ -7,7 +7,8 @@ const bits = (...ops: number[]) => ops.reduce((m, op) => m | (1 << op), 0);
 
 export const topicAuthorizedOperations = bits(3, 4, 5, 6, 7, 8, 10, 11);
 export const clusterAuthorizedOperations = bits(5, 7, 8, 9, 10, 11, 12);
-export const groupAuthorizedOperations = bits(3, 6, 8);
+/** READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: Kafka 4's operations on GROUP (group configs, KIP-848). */
+export const groupAuthorizedOperations = bits(3, 6, 8, 10, 11);
 
 /** The value of an authorized-operations field that was not asked for (the schema default, Integer.MIN_VALUE). */
 export const unsetAuthorizedOperations = -2147483648;

@@ -8,10 +8,7 @@ import type {
   ConsumerGroupDescribeResponseMemberInput,
 } from '../protocol/generated/index.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
-
-/** Kafka's AclOperation ids a group has (READ, DELETE, DESCRIBE); every one is allowed (no authorizer). */
-const groupOperations = (1 << 3) | (1 << 6) | (1 << 8);
-const unsetOperations = -2147483648;
+import { groupAuthorizedOperations as groupOperations, unsetAuthorizedOperations as unsetOperations } from './acl-ops.ts';
 
 export const consumerGroupDescribeHandler: ApiHandler<typeof ApiKey.ConsumerGroupDescribe> = {
   apiKey: ApiKey.ConsumerGroupDescribe,

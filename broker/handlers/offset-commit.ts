@@ -55,6 +55,8 @@ export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
         memberId: v >= 1 ? req.memberId : '',
         groupInstanceId: v >= 7 ? req.groupInstanceId : null,
         generationId: v >= 1 ? req.generationIdOrMemberEpoch : -1,
+        // A generation >= 0 for a group that does not exist: Kafka 4 answers v9+ with GROUP_ID_NOT_FOUND.
+        unknownGroupCode: v >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION,
         entries,
       });
       // Queued in the group's write chain, behind this connection's earlier commits: the next may start.

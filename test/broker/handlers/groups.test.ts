@@ -614,3 +614,47 @@ t.test('every version of every group API answers with the error codes Apache Kaf
   const f = await client.request(ApiKey.OffsetFetch, 1, { groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] });
   t.equal(Number(f.topics[0].partitions[0].committedOffset), 3);
 });
+
+t.test('Kafka 4 answers for unknown groups and the group operations (checked against Apache Kafka 4.4)', async (t) => {
+  const { client } = await startTestBroker(t, sets);
+  await createTopic(client, 'ug', 1);
+  const commit = async (v: number, groupId: string, generation: number) =>
+    (
+      await client.request(ApiKey.OffsetCommit, v, {
+        groupId,
+        generationIdOrMemberEpoch: generation,
+        memberId: generation >= 0 ? 'm' : '',
+        groupInstanceId: null,
+        retentionTimeMs: -1,
+        topics: [
+          { name: 'ug', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] },
+        ],
+      })
+    ).topics[0].partitions[0].errorCode;
+  for (let v = 2; v <= 8; v++)
+    t.equal(await commit(v, `unknown-${v}`, 3), ErrorCode.ILLEGAL_GENERATION, `OffsetCommit v${v}, generation 3`);
+  t.equal(await commit(9, 'unknown-9', 3), ErrorCode.GROUP_ID_NOT_FOUND, 'OffsetCommit v9, generation 3');
+  t.equal(await commit(9, 'unknown-9', 0), ErrorCode.GROUP_ID_NOT_FOUND, 'OffsetCommit v9, generation 0');
+  t.equal(await commit(9, 'simple', -1), ErrorCode.NONE, 'generation -1 creates a simple group');
+
+  // READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+  const groupOperations = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
+  const v5 = await client.request(ApiKey.DescribeGroups, 5, { groups: ['nobody', 'simple'], includeAuthorizedOperations: true });
+  t.same(
+    v5.groups.map((g: any) => [g.groupId, g.errorCode, g.groupState, g.authorizedOperations]),
+    [
+      ['nobody', ErrorCode.NONE, 'Dead', groupOperations],
+      ['simple', ErrorCode.NONE, 'Empty', groupOperations],
+    ],
+    'v5: an unknown group is Dead',
+  );
+  const v6 = await client.request(ApiKey.DescribeGroups, 6, { groups: ['nobody', 'simple'], includeAuthorizedOperations: true });
+  t.same(
+    v6.groups.map((g: any) => [g.groupId, g.errorCode, g.errorMessage, g.groupState, g.authorizedOperations]),
+    [
+      ['nobody', ErrorCode.GROUP_ID_NOT_FOUND, 'Group nobody not found.', 'Dead', -2147483648],
+      ['simple', ErrorCode.NONE, null, 'Empty', groupOperations],
+    ],
+    'v6: GROUP_ID_NOT_FOUND',
+  );
+});
