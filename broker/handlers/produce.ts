@@ -78,9 +78,12 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     const room = badAcks || (await s.logs.flusher.waitForRoom(s.config.flushMaxPendingBytes, Math.max(0, req.timeoutMs)));
     // Transactional producers only (one null check otherwise): KIP-890 verification of a transaction's first batches,
     // or with v12+ (transaction version 2) their implicit add to the transaction, whatever the verification setting.
-    const adding = v >= firstImplicitAddProduceVersion;
-    const verifying = room && !badAcks && req.transactionalId !== null && (adding || s.config.transactionPartitionVerificationEnable);
-    const verification = verifying ? await verifyTransactional(s, req, adding) : null;
+    const verifying =
+      room &&
+      !badAcks &&
+      req.transactionalId !== null &&
+      (v >= firstImplicitAddProduceVersion || s.config.transactionPartitionVerificationEnable);
+    const verification = verifying ? await verifyTransactional(s, req, v) : null;
     // The time of the append (timestamp checks, LogAppendTime), taken after the waits above, as Kafka's clock at
     // its append; again after a producer-state rebuild.
     let nowMs = Date.now();
@@ -147,10 +150,11 @@ const firstImplicitAddProduceVersion = 12;
 async function verifyTransactional(
   s: BrokerServices,
   req: ProduceRequest,
-  add: boolean,
+  v: number,
 ): Promise<Map<string, TxnGuard | { errorCode: number; message: string | null }> | null> {
   const transactionalId = req.transactionalId;
   if (transactionalId === null) return null;
+  const add = v >= firstImplicitAddProduceVersion;
   const byProducer = new Map<
     string,
     { producerId: number; producerEpoch: number; parts: { topic: string; partition: number; guard: TxnGuard }[] }
@@ -179,7 +183,7 @@ async function verifyTransactional(
         add,
       );
       g.parts.forEach((p, i) =>
-        out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? p.guard : produceErrorForVerification(codes[i]!)),
+        out.set(partitionKey(p.topic, p.partition), codes[i] === ErrorCode.NONE ? p.guard : produceErrorForVerification(codes[i]!, v)),
       );
     }),
   );

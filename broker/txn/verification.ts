@@ -83,17 +83,23 @@ export async function verifyTransaction(
   }
 }
 
+/** Produce v11 is the first that may answer TRANSACTION_ABORTABLE (KIP-890). */
+const firstAbortableProduceVersion = 11;
+
 /**
  * What a Produce partition gets for a verification error (Kafka's ReplicaManager and AddPartitionsToTxnManager):
  * coordinator trouble becomes the retriable NOT_ENOUGH_REPLICAS, which every client retries without a metadata
- * refresh; PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH, which producers expect from Produce.
+ * refresh; PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH, which producers expect from Produce; a partition not
+ * in the transaction is TRANSACTION_ABORTABLE from Produce v11 (the producer aborts and goes on), before it
+ * INVALID_TXN_STATE.
  */
-export function produceErrorForVerification(code: number): { errorCode: number; message: string | null } {
+export function produceErrorForVerification(code: number, produceVersion = 0): { errorCode: number; message: string | null } {
   switch (code) {
     case ErrorCode.INVALID_TXN_STATE:
+      if (produceVersion >= firstAbortableProduceVersion) return { errorCode: ErrorCode.TRANSACTION_ABORTABLE, message: null };
       return { errorCode: code, message: 'Partition was not added to the transaction' };
     case ErrorCode.PRODUCER_FENCED:
-      return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: 'The producer was fenced by a newer epoch of its transactional id' };
+      return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: null }; // no message, as Kafka
     case ErrorCode.NETWORK_EXCEPTION:
     case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
     case ErrorCode.COORDINATOR_NOT_AVAILABLE:

@@ -627,6 +627,23 @@ t.test('transaction version 1 is unchanged: Produce v11 needs AddPartitionsToTxn
   const e = init.producerEpoch;
   const notAdded = await txnProduce(client, 'v1', pid, e, 0, 'tv1', 0, 1);
   t.equal(notAdded.errorCode, ErrorCode.INVALID_TXN_STATE, 'a partition never added is refused (verification)');
+  const records = buildRecordBatch([{ key: null, value: Buffer.from('v11'), timestampMs: Date.now() }], {
+    producerId: pid,
+    producerEpoch: e,
+    baseSequence: 0,
+    transactional: true,
+  });
+  const v11 = await client.request(ApiKey.Produce, 11, {
+    transactionalId: 'v1',
+    acks: -1,
+    timeoutMs: 10000,
+    topicData: [{ name: 'tv1', partitionData: [{ index: 0, records }] }],
+  });
+  t.equal(
+    v11.responses[0].partitionResponses[0].errorCode,
+    ErrorCode.TRANSACTION_ABORTABLE,
+    'Produce v11+: TRANSACTION_ABORTABLE (as Kafka 4.4)',
+  );
   const add = await client.request(ApiKey.AddPartitionsToTxn, 3, {
     v3AndBelowTransactionalId: 'v1',
     v3AndBelowProducerId: pid,
