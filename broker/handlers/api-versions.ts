@@ -33,8 +33,7 @@ const softwareNameOrVersion = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 
 function supported(handlers: readonly (Handler | undefined)[]): ApiVersionsResponseApiVersionInput[] {
   const apiKeys: ApiVersionsResponseApiVersionInput[] = [];
-  for (const h of handlers)
-    if (h) apiKeys.push({ apiKey: h.apiKey, minVersion: h.advertisedMinVersion ?? h.minVersion, maxVersion: h.maxVersion });
+  for (const h of handlers) if (h) apiKeys.push({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion });
   return apiKeys;
 }
 

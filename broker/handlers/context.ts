@@ -72,15 +72,9 @@ export interface RequestContext {
  */
 export interface Handler<Req = unknown, Res = unknown> {
   apiKey: number;
-  /** Versions this broker serves (ApiVersions advertises exactly these, but for `advertisedMinVersion`). */
+  /** Versions this broker serves (ApiVersions advertises exactly these). */
   minVersion: number;
   maxVersion: number;
-  /**
-   * A lower minimum that ApiVersions advertises although the versions below `minVersion` are refused (the
-   * connection is closed): Kafka 4 does this for Produce v0-v2 only (KAFKA-18659, librdkafka enables compression
-   * only when it sees Produce v0-v2 advertised).
-   */
-  advertisedMinVersion?: number;
   /**
    * Its effects depend on the order of a connection's requests (appends, offset commits, admin changes). The
    * connection starts such a request only after the previous ordered one on the same connection has applied its

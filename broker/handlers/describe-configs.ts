@@ -1,5 +1,5 @@
 // DescribeConfigs: topic and broker configs with their sources, synonyms (v1+), types and documentation (v3+),
-// as Kafka's ConfigHelper reports them. v0 (IsDefault in place of ConfigSource) was removed in Kafka 4.
+// as Kafka's ConfigHelper reports them. v0 has IsDefault in place of ConfigSource.
 import { ApiKey } from '../protocol/generated/index.ts';
 import type { DescribeConfigsRequest, DescribeConfigsResponseInput } from '../protocol/generated/index.ts';
 import { ErrorCode, KafkaError } from '../protocol/errors.ts';
@@ -80,7 +80,7 @@ function entries(s: BrokerServices, r: Resource): ConfigEntry[] {
   }
 }
 
-function toResultConfig(e: ConfigEntry, includeSynonyms: boolean, includeDocumentation: boolean): ResultConfig {
+function toResultConfig(e: ConfigEntry, version: number, includeSynonyms: boolean, includeDocumentation: boolean): ResultConfig {
   const c: ResultConfig = {
     name: e.name,
     value: e.value,
@@ -91,12 +91,14 @@ function toResultConfig(e: ConfigEntry, includeSynonyms: boolean, includeDocumen
     configType: e.configType,
     documentation: includeDocumentation ? e.documentation : null,
   };
+  // IsDefault exists in v0 only, where it stands for the DEFAULT_CONFIG source.
+  if (version === 0) c.isDefault = e.configSource === ConfigSource.DEFAULT_CONFIG;
   return c;
 }
 
 export const describeConfigsHandler: ApiHandler<typeof ApiKey.DescribeConfigs> = {
   apiKey: ApiKey.DescribeConfigs,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 4,
   handle(ctx: RequestContext, req: DescribeConfigsRequest): DescribeConfigsResponseInput {
     const s = ctx.services;
@@ -128,7 +130,7 @@ export const describeConfigsHandler: ApiHandler<typeof ApiKey.DescribeConfigs> =
         ...base(r),
         errorCode: ErrorCode.NONE,
         errorMessage: '',
-        configs: wanted.map((e) => toResultConfig(e, req.includeSynonyms, req.includeDocumentation)),
+        configs: wanted.map((e) => toResultConfig(e, ctx.apiVersion, req.includeSynonyms, req.includeDocumentation)),
       };
     });
     return { throttleTimeMs: 0, results };

@@ -24,7 +24,7 @@ function partitionSize(log: PartitionLog): number {
 
 export const describeLogDirsHandler: ApiHandler<typeof ApiKey.DescribeLogDirs> = {
   apiKey: ApiKey.DescribeLogDirs,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 4,
   async handle(ctx: RequestContext, req: DescribeLogDirsRequest): Promise<DescribeLogDirsResponseInput> {
     const s = ctx.services;

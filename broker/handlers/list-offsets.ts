@@ -64,7 +64,7 @@ async function listOffset(s: BrokerServices, log: PartitionLog, timestamp: numbe
 
 export const listOffsetsHandler: ApiHandler<typeof ApiKey.ListOffsets> = {
   apiKey: ApiKey.ListOffsets,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 10,
   async handle(ctx: RequestContext, req: ListOffsetsRequest): Promise<ListOffsetsResponseInput> {
     const s = ctx.services;
@@ -83,12 +83,13 @@ export const listOffsetsHandler: ApiHandler<typeof ApiKey.ListOffsets> = {
             errorCode: led ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
             timestamp: -1,
             offset: -1,
+            oldStyleOffsets: [],
           });
           continue;
         }
         if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {
           const code = p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
-          partitions.push({ ...base, errorCode: code, timestamp: -1, offset: -1 });
+          partitions.push({ ...base, errorCode: code, timestamp: -1, offset: -1, oldStyleOffsets: [] });
           continue;
         }
         let r: Result;
@@ -103,8 +104,9 @@ export const listOffsetsHandler: ApiHandler<typeof ApiKey.ListOffsets> = {
           // No record at or after the timestamp: Kafka names no leader epoch either.
           leaderEpoch: r.offset === -1 ? -1 : base.leaderEpoch,
           errorCode: r.errorCode,
-          timestamp: r.timestamp,
-          offset: r.offset,
+          timestamp: v >= 1 ? r.timestamp : -1,
+          offset: v >= 1 ? r.offset : -1,
+          oldStyleOffsets: v === 0 && r.errorCode === ErrorCode.NONE && r.offset >= 0 ? [r.offset] : [],
         });
       }
       topics.push({ name: t.name, partitions });

@@ -14,7 +14,7 @@ import type { ApiHandler, RequestContext } from './context.ts';
 
 export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
   apiKey: ApiKey.OffsetCommit,
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 9,
   // commits of one connection apply in the order sent (a later commit of a partition wins).
   ordered: true,
@@ -22,7 +22,7 @@ export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
     const s = ctx.services;
     const v = ctx.apiVersion;
     const nowMs = Date.now();
-    // v2-v4 carry a retention time (-1: the broker's rule).
+    // v2-v4 carry a retention time (-1: the broker's rule); v1 a commit timestamp per partition (-1: now).
     const expireTimestampMs = v >= 2 && v <= 4 && req.retentionTimeMs !== -1 ? nowMs + req.retentionTimeMs : null;
     const codes: number[][] = [];
     const entries: OffsetCommitEntry[] = [];
@@ -38,7 +38,7 @@ export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
             offset: p.committedOffset,
             leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
             metadata: p.committedMetadata,
-            commitTimestampMs: nowMs,
+            commitTimestampMs: v === 1 && p.commitTimestamp !== -1 ? p.commitTimestamp : nowMs,
             expireTimestampMs,
           });
           slots.push([ti, pi]);

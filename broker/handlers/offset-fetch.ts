@@ -30,7 +30,7 @@ function unstable(p: FetchedOffset): FetchedOffset {
 
 export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
   apiKey: ApiKey.OffsetFetch,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 9,
   handle(ctx: RequestContext, req: OffsetFetchRequest): OffsetFetchResponseInput {
     const groups = ctx.services.groups;

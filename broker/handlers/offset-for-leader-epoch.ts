@@ -35,7 +35,7 @@ function endOffset(s: BrokerServices, topicName: string, p: Partition): EpochEnd
 
 export const offsetForLeaderEpochHandler: ApiHandler<typeof ApiKey.OffsetForLeaderEpoch> = {
   apiKey: ApiKey.OffsetForLeaderEpoch,
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 4,
   handle(ctx: RequestContext, req: OffsetForLeaderEpochRequest): OffsetForLeaderEpochResponseInput {
     // The replica id is not checked: followers and consumers get the same answer from the leader.

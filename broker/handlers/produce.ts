@@ -54,10 +54,8 @@ function resultOf(index: number, r: AppendOutcome): PartitionResult {
 
 export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
   apiKey: ApiKey.Produce,
-  // v0-v2 were removed in Kafka 4 (KIP-896) but stay advertised, as Apache Kafka 4 advertises them (KAFKA-18659);
-  // a request of those versions closes the connection, as in Kafka.
-  minVersion: 3,
-  advertisedMinVersion: 0,
+  // v0-v2 stay advertised for old clients (as Apache Kafka 4 does); they must carry magic-2 batches too.
+  minVersion: 0,
   // v12 is transaction version 2 (KIP-890 part 2): a transaction's first batch in a partition adds the partition
   // to the transaction. v13 (topic ids, KIP-516) is not served.
   maxVersion: 12,

@@ -16,7 +16,7 @@ import type { ApiHandler, RequestContext } from './context.ts';
 
 export const writeTxnMarkersHandler: ApiHandler<typeof ApiKey.WriteTxnMarkers> = {
   apiKey: ApiKey.WriteTxnMarkers,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 1,
   async handle(ctx: RequestContext, req: WriteTxnMarkersRequest): Promise<WriteTxnMarkersResponseInput> {
     const s = ctx.services;

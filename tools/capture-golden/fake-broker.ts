@@ -398,7 +398,13 @@ export class FakeBroker {
         partitions: t.partitions.map((p): ListOffsetsPartitionOut => {
           const known = t.name === goldenTopic && p.partitionIndex === 0;
           const offset = p.timestamp === -1 ? highWatermark : 0;
-          if (!known) return { partitionIndex: p.partitionIndex, errorCode: errors.unknownTopicOrPartition };
+          if (!known)
+            return {
+              partitionIndex: p.partitionIndex,
+              errorCode: errors.unknownTopicOrPartition,
+              ...(v === 0 ? { oldStyleOffsets: [] } : {}),
+            };
+          if (v === 0) return { partitionIndex: p.partitionIndex, errorCode: errors.none, oldStyleOffsets: [offset] };
           return { partitionIndex: p.partitionIndex, errorCode: errors.none, timestamp: -1, offset, ...(v >= 4 ? { leaderEpoch: 0 } : {}) };
         }),
       })),

@@ -20,9 +20,12 @@ function moduleName(api: Api): string {
   return api.name[0]!.toLowerCase() + api.name.slice(1);
 }
 
-/** Returns file name → contents. Deterministic: the same definitions always give the same bytes. */
-export function generate(specDir: string): Map<string, string> {
-  const messages = loadMessages(specDir);
+/**
+ * Returns file name → contents. Deterministic: the same definitions always give the same bytes. With `olderDir`,
+ * the versions Kafka removed since those older definitions are kept (spec.ts withRemovedVersions).
+ */
+export function generate(specDir: string, olderDir?: string): Map<string, string> {
+  const messages = loadMessages(specDir, olderDir);
   const files = new Map<string, string>();
   const apis = new Map<number, Partial<Api>>();
   const standalone: MessageSpec[] = [];

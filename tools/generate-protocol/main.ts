@@ -1,8 +1,9 @@
-// npm run generate:protocol [-- SPEC_DIR] [--check]
+// npm run generate:protocol [-- SPEC_DIR [OLDER_SPEC_DIR]] [--check]
 // Reads Kafka's JSON message definitions (never committed here) and writes broker/protocol/generated/. By default
 // they are those of the pinned kafka-clients jar, extracted by tools/kafka-message-spec.sh into
-// test/java/target/kafka-message-spec/; without them, ../shared/kafka-message-spec. With --check it only reports
-// whether the committed files are stale.
+// test/java/target/kafka-message-spec/, with the versions Kafka has removed since the older definitions of
+// ../shared/kafka-message-spec kept (spec/protocol.md); without the jar's, ../shared/kafka-message-spec alone.
+// With --check it only reports whether the committed files are stale.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Where the definitions of the pinned kafka-clients jar are extracted (tools/kafka-message-spec.sh). */
 export const jarSpecDir = join(repoRoot, 'test/java/target/kafka-message-spec');
 export const fallbackSpecDir = resolve(repoRoot, '../shared/kafka-message-spec');
-export const defaultSpecDir = existsSync(join(jarSpecDir, 'ApiVersionsRequest.json')) ? jarSpecDir : fallbackSpecDir;
+const haveJarSpec = existsSync(join(jarSpecDir, 'ApiVersionsRequest.json'));
+export const defaultSpecDir = haveJarSpec ? jarSpecDir : fallbackSpecDir;
+/** The older definitions whose removed versions are kept (undefined when the fallback is the only source). */
+export const defaultOlderSpecDir = haveJarSpec && existsSync(fallbackSpecDir) ? fallbackSpecDir : undefined;
 export const generatedDir = join(repoRoot, 'broker/protocol/generated');
 
 /** Names of generated files that differ from, are missing in, or are extra in `dir`. */
@@ -33,8 +37,9 @@ function main(): void {
     allowPositionals: true,
   });
   const specDir = resolve(positionals[0] ?? defaultSpecDir);
+  const olderDir = positionals[1] !== undefined ? resolve(positionals[1]) : positionals[0] === undefined ? defaultOlderSpecDir : undefined;
   const outDir = resolve(values.out ?? generatedDir);
-  const files = generate(specDir);
+  const files = generate(specDir, olderDir);
   if (values.check) {
     const stale = staleFiles(files, outDir);
     if (stale.length > 0) {
@@ -51,7 +56,9 @@ function main(): void {
     writeFileSync(join(outDir, name), text);
     bytes += text.length;
   }
-  console.log(`wrote ${files.size} files, ${(bytes / 1024).toFixed(0)} KiB, to ${outDir} from ${specDir}`);
+  console.log(
+    `wrote ${files.size} files, ${(bytes / 1024).toFixed(0)} KiB, to ${outDir} from ${specDir}${olderDir ? ` (+ removed versions of ${olderDir})` : ''}`,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

@@ -236,23 +236,79 @@ export function parseMessage(raw: RawMessage, file: string): MessageSpec {
   };
 }
 
-export function loadMessages(dir: string): MessageSpec[] {
+function readRaw(dir: string, f: string): RawMessage {
+  const text = readFileSync(join(dir, f), 'utf8');
+  try {
+    return JSON.parse(stripJsonComments(text)) as RawMessage;
+  } catch (e) {
+    throw new Error(`${f}: not valid JSON after removing comments: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Field lists merged for a message whose oldest versions were removed (KIP-896): the current definitions'
+ * fields, plus the older definitions' fields that existed only in the removed versions (below `lo`), each placed
+ * after the field it followed there. Inline structs present in both are merged the same way.
+ */
+function mergeFields(current: RawField[], older: RawField[], lo: number, where: string): RawField[] {
+  const out = current.map((f) => ({ ...f }));
+  let after = -1; // index in `out` of the last older field placed or found
+  for (const of of older) {
+    const i = out.findIndex((f) => f.name === of.name);
+    if (i >= 0) {
+      const nf = out[i]!;
+      if (nf.fields && of.fields) nf.fields = mergeFields(nf.fields, of.fields, lo, `${where}.${of.name}`);
+      const nv = parseVersionRange(nf.versions, `${where}.${nf.name}`);
+      const ov = parseVersionRange(of.versions, `${where}.${of.name}`);
+      // A field the removed versions carried too keeps them (its current range starts at the new oldest version).
+      if (ov.lo < nv.lo && nv.lo <= lo) nf.versions = of.versions;
+      after = i;
+      continue;
+    }
+    const ov = parseVersionRange(of.versions, `${where}.${of.name}`);
+    if (isEmptyRange(ov) || ov.hi >= lo) continue; // not a field of the removed versions only
+    out.splice(after + 1, 0, { ...of });
+    after++;
+  }
+  return out;
+}
+
+/**
+ * A current definition with the versions its API had in the older definitions but Kafka has removed since
+ * (KIP-896: Kafka 4 dropped ListOffsets v0, Produce v0-v2, ...): Skafos keeps serving them for old clients. Only
+ * a continuous history is merged (the older versions reach the current oldest one); removed APIs are not.
+ */
+export function withRemovedVersions(current: RawMessage, older: RawMessage | undefined, file: string): RawMessage {
+  if (older === undefined || older.name !== current.name) return current;
+  const now = parseVersionRange(current.validVersions, `${file}: validVersions`);
+  const before = parseVersionRange(older.validVersions, `${file} (older): validVersions`);
+  if (isEmptyRange(now) || isEmptyRange(before) || before.lo >= now.lo || before.hi < now.lo - 1) return current;
+  const hi = now.hi === Infinity ? '+' : `-${now.hi}`;
+  const commonStructs = current.commonStructs?.map((cs) => {
+    const o = older.commonStructs?.find((x) => x.name === cs.name);
+    return o ? { ...cs, fields: mergeFields(cs.fields, o.fields, now.lo, `${file}: ${cs.name}`) } : cs;
+  });
+  return {
+    ...current,
+    validVersions: `${before.lo}${hi}`,
+    fields: mergeFields(current.fields, older.fields, now.lo, file),
+    ...(commonStructs ? { commonStructs } : {}),
+  };
+}
+
+/**
+ * The message definitions of `dir`; with `olderDir`, each merged with the versions Kafka has removed since those
+ * older definitions (withRemovedVersions).
+ */
+export function loadMessages(dir: string, olderDir?: string): MessageSpec[] {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
   if (files.length === 0) throw new Error(`no message definitions (*.json) in ${dir}`);
+  const older = olderDir === undefined ? new Set<string>() : new Set(readdirSync(olderDir).filter((f) => f.endsWith('.json')));
   return (
     files
-      .map((f) => {
-        const text = readFileSync(join(dir, f), 'utf8');
-        let raw: RawMessage;
-        try {
-          raw = JSON.parse(stripJsonComments(text)) as RawMessage;
-        } catch (e) {
-          throw new Error(`${f}: not valid JSON after removing comments: ${(e as Error).message}`);
-        }
-        return raw;
-      })
+      .map((f) => withRemovedVersions(readRaw(dir, f), older.has(f) ? readRaw(olderDir!, f) : undefined, f))
       // APIs Kafka has removed keep a definition with `"validVersions": "none"` and no fields (ControlledShutdown,
       // LeaderAndIsr, StopReplica, UpdateMetadata in Kafka 4): nothing to generate.
       .flatMap((raw, i) =>

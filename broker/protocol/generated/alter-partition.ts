@@ -30,6 +30,8 @@ export interface AlterPartitionRequestInput {
 }
 
 export interface AlterPartitionRequestTopicData {
+  /** The name of the topic to alter ISRs for */
+  topicName: string;
   /** The ID of the topic to alter ISRs for. */
   topicId: string;
   /** The partitions to alter ISRs for. */
@@ -39,6 +41,8 @@ export interface AlterPartitionRequestTopicData {
 }
 
 export interface AlterPartitionRequestTopicDataInput {
+  /** The name of the topic to alter ISRs for */
+  topicName?: string;
   /** The ID of the topic to alter ISRs for. */
   topicId?: string;
   /** The partitions to alter ISRs for. */
@@ -101,6 +105,7 @@ export interface AlterPartitionRequestBrokerStateInput {
 
 export function defaultAlterPartitionRequestTopicData(): AlterPartitionRequestTopicData {
   return {
+    topicName: "",
     topicId: ZERO_UUID,
     partitions: [],
     _tagged: undefined,
@@ -127,7 +132,132 @@ export function defaultAlterPartitionRequestBrokerState(): AlterPartitionRequest
   };
 }
 
-function decodeAlterPartitionRequestPartitionDataV2(r: Reader): AlterPartitionRequestPartitionData {
+function decodeAlterPartitionRequestPartitionDataV0(r: Reader): AlterPartitionRequestPartitionData {
+  const f_partitionIndex = r.int32();
+  const f_leaderEpoch = r.int32();
+  let f_newIsr: number[];
+  {
+    const n = r.compactArrayLength(4);
+    if (n < 0) throw unexpectedNull("AlterPartitionRequest.NewIsr");
+    else {
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
+      f_newIsr = a;
+    }
+  }
+  const f_partitionEpoch = r.int32();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    partitionIndex: f_partitionIndex,
+    leaderEpoch: f_leaderEpoch,
+    newIsr: f_newIsr,
+    newIsrWithEpochs: [],
+    leaderRecoveryState: 0,
+    partitionEpoch: f_partitionEpoch,
+    _tagged,
+  };
+}
+
+function decodeAlterPartitionRequestTopicDataV0(r: Reader): AlterPartitionRequestTopicData {
+  const f_topicName = r.compactString();
+  let f_partitions: AlterPartitionRequestPartitionData[];
+  {
+    const n = r.compactArrayLength(14);
+    if (n < 0) throw unexpectedNull("AlterPartitionRequest.Partitions");
+    else {
+      const a: AlterPartitionRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV0(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicName: f_topicName,
+    topicId: ZERO_UUID,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeAlterPartitionRequestV0(r: Reader): AlterPartitionRequest {
+  const f_brokerId = r.int32();
+  const f_brokerEpoch = r.int64();
+  let f_topics: AlterPartitionRequestTopicData[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("AlterPartitionRequest.Topics");
+    else {
+      const a: AlterPartitionRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestTopicDataV0(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    brokerId: f_brokerId,
+    brokerEpoch: f_brokerEpoch,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeAlterPartitionRequestPartitionDataV0(w: Writer, m: AlterPartitionRequestPartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  const f_newIsr = m.newIsr === undefined ? [] : m.newIsr;
+  {
+    w.uvarint(f_newIsr.length + 1);
+    for (let i = 0; i < f_newIsr.length; i++) w.int32(f_newIsr[i]!);
+  }
+  if (m.newIsrWithEpochs !== undefined && m.newIsrWithEpochs.length !== 0) throw fieldVersionError("AlterPartitionRequest.NewIsrWithEpochs", 0);
+  if (m.leaderRecoveryState !== undefined && m.leaderRecoveryState !== 0) throw fieldVersionError("AlterPartitionRequest.LeaderRecoveryState", 0);
+  const f_partitionEpoch = m.partitionEpoch === undefined ? 0 : m.partitionEpoch;
+  w.int32(f_partitionEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionRequestTopicDataV0(w: Writer, m: AlterPartitionRequestTopicDataInput): void {
+  const f_topicName = m.topicName === undefined ? "" : m.topicName;
+  w.compactString(f_topicName);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeAlterPartitionRequestPartitionDataV0(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionRequestV0(w: Writer, m: AlterPartitionRequestInput): void {
+  const f_brokerId = m.brokerId === undefined ? 0 : m.brokerId;
+  w.int32(f_brokerId);
+  const f_brokerEpoch = m.brokerEpoch === undefined ? -1 : m.brokerEpoch;
+  w.int64(f_brokerEpoch);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeAlterPartitionRequestTopicDataV0(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function decodeAlterPartitionRequestPartitionDataV1(r: Reader): AlterPartitionRequestPartitionData {
   const f_partitionIndex = r.int32();
   const f_leaderEpoch = r.int32();
   let f_newIsr: number[];
@@ -159,15 +289,15 @@ function decodeAlterPartitionRequestPartitionDataV2(r: Reader): AlterPartitionRe
   };
 }
 
-function decodeAlterPartitionRequestTopicDataV2(r: Reader): AlterPartitionRequestTopicData {
-  const f_topicId = r.uuid();
+function decodeAlterPartitionRequestTopicDataV1(r: Reader): AlterPartitionRequestTopicData {
+  const f_topicName = r.compactString();
   let f_partitions: AlterPartitionRequestPartitionData[];
   {
     const n = r.compactArrayLength(15);
     if (n < 0) throw unexpectedNull("AlterPartitionRequest.Partitions");
     else {
       const a: AlterPartitionRequestPartitionData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -178,6 +308,102 @@ function decodeAlterPartitionRequestTopicDataV2(r: Reader): AlterPartitionReques
     _tagged = r.unknownTaggedField(tag, end, _tagged);
   }
   return {
+    topicName: f_topicName,
+    topicId: ZERO_UUID,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeAlterPartitionRequestV1(r: Reader): AlterPartitionRequest {
+  const f_brokerId = r.int32();
+  const f_brokerEpoch = r.int64();
+  let f_topics: AlterPartitionRequestTopicData[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("AlterPartitionRequest.Topics");
+    else {
+      const a: AlterPartitionRequestTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestTopicDataV1(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    brokerId: f_brokerId,
+    brokerEpoch: f_brokerEpoch,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeAlterPartitionRequestPartitionDataV1(w: Writer, m: AlterPartitionRequestPartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  const f_newIsr = m.newIsr === undefined ? [] : m.newIsr;
+  {
+    w.uvarint(f_newIsr.length + 1);
+    for (let i = 0; i < f_newIsr.length; i++) w.int32(f_newIsr[i]!);
+  }
+  if (m.newIsrWithEpochs !== undefined && m.newIsrWithEpochs.length !== 0) throw fieldVersionError("AlterPartitionRequest.NewIsrWithEpochs", 1);
+  const f_leaderRecoveryState = m.leaderRecoveryState === undefined ? 0 : m.leaderRecoveryState;
+  w.int8(f_leaderRecoveryState);
+  const f_partitionEpoch = m.partitionEpoch === undefined ? 0 : m.partitionEpoch;
+  w.int32(f_partitionEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionRequestTopicDataV1(w: Writer, m: AlterPartitionRequestTopicDataInput): void {
+  const f_topicName = m.topicName === undefined ? "" : m.topicName;
+  w.compactString(f_topicName);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeAlterPartitionRequestPartitionDataV1(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionRequestV1(w: Writer, m: AlterPartitionRequestInput): void {
+  const f_brokerId = m.brokerId === undefined ? 0 : m.brokerId;
+  w.int32(f_brokerId);
+  const f_brokerEpoch = m.brokerEpoch === undefined ? -1 : m.brokerEpoch;
+  w.int64(f_brokerEpoch);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeAlterPartitionRequestTopicDataV1(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function decodeAlterPartitionRequestTopicDataV2(r: Reader): AlterPartitionRequestTopicData {
+  const f_topicId = r.uuid();
+  let f_partitions: AlterPartitionRequestPartitionData[];
+  {
+    const n = r.compactArrayLength(15);
+    if (n < 0) throw unexpectedNull("AlterPartitionRequest.Partitions");
+    else {
+      const a: AlterPartitionRequestPartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionRequestPartitionDataV1(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicName: "",
     topicId: f_topicId,
     partitions: f_partitions,
     _tagged,
@@ -320,6 +546,7 @@ function decodeAlterPartitionRequestTopicDataV3(r: Reader): AlterPartitionReques
     _tagged = r.unknownTaggedField(tag, end, _tagged);
   }
   return {
+    topicName: "",
     topicId: f_topicId,
     partitions: f_partitions,
     _tagged,
@@ -403,9 +630,9 @@ function encodeAlterPartitionRequestV3(w: Writer, m: AlterPartitionRequestInput)
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AlterPartitionRequestVersions = { min: 2, max: 3, flexibleMin: 0, latestUnstable: false } as const;
+export const AlterPartitionRequestVersions = { min: 0, max: 3, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeAlterPartitionRequestByVersion: (((r: Reader) => AlterPartitionRequest) | undefined)[] = [undefined, undefined, decodeAlterPartitionRequestV2, decodeAlterPartitionRequestV3];
+const decodeAlterPartitionRequestByVersion: (((r: Reader) => AlterPartitionRequest) | undefined)[] = [decodeAlterPartitionRequestV0, decodeAlterPartitionRequestV1, decodeAlterPartitionRequestV2, decodeAlterPartitionRequestV3];
 
 export function decodeAlterPartitionRequest(r: Reader, version: number): AlterPartitionRequest {
   const f = decodeAlterPartitionRequestByVersion[version];
@@ -413,7 +640,7 @@ export function decodeAlterPartitionRequest(r: Reader, version: number): AlterPa
   return f(r);
 }
 
-const encodeAlterPartitionRequestByVersion: (((w: Writer, m: AlterPartitionRequestInput) => void) | undefined)[] = [undefined, undefined, encodeAlterPartitionRequestV2, encodeAlterPartitionRequestV3];
+const encodeAlterPartitionRequestByVersion: (((w: Writer, m: AlterPartitionRequestInput) => void) | undefined)[] = [encodeAlterPartitionRequestV0, encodeAlterPartitionRequestV1, encodeAlterPartitionRequestV2, encodeAlterPartitionRequestV3];
 
 export function encodeAlterPartitionRequest(w: Writer, version: number, m: AlterPartitionRequestInput): void {
   const f = encodeAlterPartitionRequestByVersion[version];
@@ -446,6 +673,8 @@ export interface AlterPartitionResponseInput {
 }
 
 export interface AlterPartitionResponseTopicData {
+  /** The name of the topic */
+  topicName: string;
   /** The ID of the topic. */
   topicId: string;
   /** The responses for each partition. */
@@ -455,6 +684,8 @@ export interface AlterPartitionResponseTopicData {
 }
 
 export interface AlterPartitionResponseTopicDataInput {
+  /** The name of the topic */
+  topicName?: string;
   /** The ID of the topic. */
   topicId?: string;
   /** The responses for each partition. */
@@ -503,6 +734,7 @@ export interface AlterPartitionResponsePartitionDataInput {
 
 export function defaultAlterPartitionResponseTopicData(): AlterPartitionResponseTopicData {
   return {
+    topicName: "",
     topicId: ZERO_UUID,
     partitions: [],
     _tagged: undefined,
@@ -522,7 +754,137 @@ export function defaultAlterPartitionResponsePartitionData(): AlterPartitionResp
   };
 }
 
-function decodeAlterPartitionResponsePartitionDataV2(r: Reader): AlterPartitionResponsePartitionData {
+function decodeAlterPartitionResponsePartitionDataV0(r: Reader): AlterPartitionResponsePartitionData {
+  const f_partitionIndex = r.int32();
+  const f_errorCode = r.int16();
+  const f_leaderId = r.int32();
+  const f_leaderEpoch = r.int32();
+  let f_isr: number[];
+  {
+    const n = r.compactArrayLength(4);
+    if (n < 0) throw unexpectedNull("AlterPartitionResponse.Isr");
+    else {
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
+      f_isr = a;
+    }
+  }
+  const f_partitionEpoch = r.int32();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    partitionIndex: f_partitionIndex,
+    errorCode: f_errorCode,
+    leaderId: f_leaderId,
+    leaderEpoch: f_leaderEpoch,
+    isr: f_isr,
+    leaderRecoveryState: 0,
+    partitionEpoch: f_partitionEpoch,
+    _tagged,
+  };
+}
+
+function decodeAlterPartitionResponseTopicDataV0(r: Reader): AlterPartitionResponseTopicData {
+  const f_topicName = r.compactString();
+  let f_partitions: AlterPartitionResponsePartitionData[];
+  {
+    const n = r.compactArrayLength(20);
+    if (n < 0) throw unexpectedNull("AlterPartitionResponse.Partitions");
+    else {
+      const a: AlterPartitionResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponsePartitionDataV0(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicName: f_topicName,
+    topicId: ZERO_UUID,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeAlterPartitionResponseV0(r: Reader): AlterPartitionResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  let f_topics: AlterPartitionResponseTopicData[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("AlterPartitionResponse.Topics");
+    else {
+      const a: AlterPartitionResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponseTopicDataV0(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeAlterPartitionResponsePartitionDataV0(w: Writer, m: AlterPartitionResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
+  w.int32(f_leaderId);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  const f_isr = m.isr === undefined ? [] : m.isr;
+  {
+    w.uvarint(f_isr.length + 1);
+    for (let i = 0; i < f_isr.length; i++) w.int32(f_isr[i]!);
+  }
+  const f_partitionEpoch = m.partitionEpoch === undefined ? 0 : m.partitionEpoch;
+  w.int32(f_partitionEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionResponseTopicDataV0(w: Writer, m: AlterPartitionResponseTopicDataInput): void {
+  const f_topicName = m.topicName === undefined ? "" : m.topicName;
+  w.compactString(f_topicName);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeAlterPartitionResponsePartitionDataV0(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionResponseV0(w: Writer, m: AlterPartitionResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeAlterPartitionResponseTopicDataV0(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function decodeAlterPartitionResponsePartitionDataV1(r: Reader): AlterPartitionResponsePartitionData {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   const f_leaderId = r.int32();
@@ -557,15 +919,15 @@ function decodeAlterPartitionResponsePartitionDataV2(r: Reader): AlterPartitionR
   };
 }
 
-function decodeAlterPartitionResponseTopicDataV2(r: Reader): AlterPartitionResponseTopicData {
-  const f_topicId = r.uuid();
+function decodeAlterPartitionResponseTopicDataV1(r: Reader): AlterPartitionResponseTopicData {
+  const f_topicName = r.compactString();
   let f_partitions: AlterPartitionResponsePartitionData[];
   {
     const n = r.compactArrayLength(21);
     if (n < 0) throw unexpectedNull("AlterPartitionResponse.Partitions");
     else {
       const a: AlterPartitionResponsePartitionData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponsePartitionDataV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponsePartitionDataV1(r);
       f_partitions = a;
     }
   }
@@ -576,6 +938,105 @@ function decodeAlterPartitionResponseTopicDataV2(r: Reader): AlterPartitionRespo
     _tagged = r.unknownTaggedField(tag, end, _tagged);
   }
   return {
+    topicName: f_topicName,
+    topicId: ZERO_UUID,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeAlterPartitionResponseV1(r: Reader): AlterPartitionResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  let f_topics: AlterPartitionResponseTopicData[];
+  {
+    const n = r.compactArrayLength(3);
+    if (n < 0) throw unexpectedNull("AlterPartitionResponse.Topics");
+    else {
+      const a: AlterPartitionResponseTopicData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponseTopicDataV1(r);
+      f_topics = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    topics: f_topics,
+    _tagged,
+  };
+}
+
+function encodeAlterPartitionResponsePartitionDataV1(w: Writer, m: AlterPartitionResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
+  w.int32(f_leaderId);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  const f_isr = m.isr === undefined ? [] : m.isr;
+  {
+    w.uvarint(f_isr.length + 1);
+    for (let i = 0; i < f_isr.length; i++) w.int32(f_isr[i]!);
+  }
+  const f_leaderRecoveryState = m.leaderRecoveryState === undefined ? 0 : m.leaderRecoveryState;
+  w.int8(f_leaderRecoveryState);
+  const f_partitionEpoch = m.partitionEpoch === undefined ? 0 : m.partitionEpoch;
+  w.int32(f_partitionEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionResponseTopicDataV1(w: Writer, m: AlterPartitionResponseTopicDataInput): void {
+  const f_topicName = m.topicName === undefined ? "" : m.topicName;
+  w.compactString(f_topicName);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeAlterPartitionResponsePartitionDataV1(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeAlterPartitionResponseV1(w: Writer, m: AlterPartitionResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeAlterPartitionResponseTopicDataV1(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function decodeAlterPartitionResponseTopicDataV2(r: Reader): AlterPartitionResponseTopicData {
+  const f_topicId = r.uuid();
+  let f_partitions: AlterPartitionResponsePartitionData[];
+  {
+    const n = r.compactArrayLength(21);
+    if (n < 0) throw unexpectedNull("AlterPartitionResponse.Partitions");
+    else {
+      const a: AlterPartitionResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterPartitionResponsePartitionDataV1(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicName: "",
     topicId: f_topicId,
     partitions: f_partitions,
     _tagged,
@@ -609,34 +1070,13 @@ function decodeAlterPartitionResponseV2(r: Reader): AlterPartitionResponse {
   };
 }
 
-function encodeAlterPartitionResponsePartitionDataV2(w: Writer, m: AlterPartitionResponsePartitionDataInput): void {
-  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
-  w.int32(f_partitionIndex);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
-  w.int32(f_leaderId);
-  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
-  w.int32(f_leaderEpoch);
-  const f_isr = m.isr === undefined ? [] : m.isr;
-  {
-    w.uvarint(f_isr.length + 1);
-    for (let i = 0; i < f_isr.length; i++) w.int32(f_isr[i]!);
-  }
-  const f_leaderRecoveryState = m.leaderRecoveryState === undefined ? 0 : m.leaderRecoveryState;
-  w.int8(f_leaderRecoveryState);
-  const f_partitionEpoch = m.partitionEpoch === undefined ? 0 : m.partitionEpoch;
-  w.int32(f_partitionEpoch);
-  writeUnknownTagged(w, m._tagged);
-}
-
 function encodeAlterPartitionResponseTopicDataV2(w: Writer, m: AlterPartitionResponseTopicDataInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeAlterPartitionResponsePartitionDataV2(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeAlterPartitionResponsePartitionDataV1(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -654,9 +1094,9 @@ function encodeAlterPartitionResponseV2(w: Writer, m: AlterPartitionResponseInpu
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AlterPartitionResponseVersions = { min: 2, max: 3, flexibleMin: 0, latestUnstable: false } as const;
+export const AlterPartitionResponseVersions = { min: 0, max: 3, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeAlterPartitionResponseByVersion: (((r: Reader) => AlterPartitionResponse) | undefined)[] = [undefined, undefined, decodeAlterPartitionResponseV2, decodeAlterPartitionResponseV2];
+const decodeAlterPartitionResponseByVersion: (((r: Reader) => AlterPartitionResponse) | undefined)[] = [decodeAlterPartitionResponseV0, decodeAlterPartitionResponseV1, decodeAlterPartitionResponseV2, decodeAlterPartitionResponseV2];
 
 export function decodeAlterPartitionResponse(r: Reader, version: number): AlterPartitionResponse {
   const f = decodeAlterPartitionResponseByVersion[version];
@@ -664,7 +1104,7 @@ export function decodeAlterPartitionResponse(r: Reader, version: number): AlterP
   return f(r);
 }
 
-const encodeAlterPartitionResponseByVersion: (((w: Writer, m: AlterPartitionResponseInput) => void) | undefined)[] = [undefined, undefined, encodeAlterPartitionResponseV2, encodeAlterPartitionResponseV2];
+const encodeAlterPartitionResponseByVersion: (((w: Writer, m: AlterPartitionResponseInput) => void) | undefined)[] = [encodeAlterPartitionResponseV0, encodeAlterPartitionResponseV1, encodeAlterPartitionResponseV2, encodeAlterPartitionResponseV2];
 
 export function encodeAlterPartitionResponse(w: Writer, version: number, m: AlterPartitionResponseInput): void {
   const f = encodeAlterPartitionResponseByVersion[version];

@@ -73,7 +73,7 @@ export function defaultAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(): Alte
   };
 }
 
-function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV1(r: Reader): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
+function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV0(r: Reader): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
   const f_name = r.string();
   let f_partitions: number[];
   {
@@ -92,7 +92,7 @@ function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV1(r: Reader): A
   };
 }
 
-function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV1(r: Reader): AlterReplicaLogDirsRequestAlterReplicaLogDir {
+function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV0(r: Reader): AlterReplicaLogDirsRequestAlterReplicaLogDir {
   const f_path = r.string();
   let f_topics: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[];
   {
@@ -100,7 +100,7 @@ function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV1(r: Reader): AlterR
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Topics");
     else {
       const a: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV0(r);
       f_topics = a;
     }
   }
@@ -111,14 +111,14 @@ function decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV1(r: Reader): AlterR
   };
 }
 
-function decodeAlterReplicaLogDirsRequestV1(r: Reader): AlterReplicaLogDirsRequest {
+function decodeAlterReplicaLogDirsRequestV0(r: Reader): AlterReplicaLogDirsRequest {
   let f_dirs: AlterReplicaLogDirsRequestAlterReplicaLogDir[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsRequest.Dirs");
     else {
       const a: AlterReplicaLogDirsRequestAlterReplicaLogDir[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsRequestAlterReplicaLogDirV0(r);
       f_dirs = a;
     }
   }
@@ -128,7 +128,7 @@ function decodeAlterReplicaLogDirsRequestV1(r: Reader): AlterReplicaLogDirsReque
   };
 }
 
-function encodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV1(w: Writer, m: AlterReplicaLogDirsRequestAlterReplicaLogDirTopicInput): void {
+function encodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV0(w: Writer, m: AlterReplicaLogDirsRequestAlterReplicaLogDirTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
@@ -138,21 +138,21 @@ function encodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV1(w: Writer, m:
   }
 }
 
-function encodeAlterReplicaLogDirsRequestAlterReplicaLogDirV1(w: Writer, m: AlterReplicaLogDirsRequestAlterReplicaLogDirInput): void {
+function encodeAlterReplicaLogDirsRequestAlterReplicaLogDirV0(w: Writer, m: AlterReplicaLogDirsRequestAlterReplicaLogDirInput): void {
   const f_path = m.path === undefined ? "" : m.path;
   w.string(f_path);
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeAlterReplicaLogDirsRequestAlterReplicaLogDirTopicV0(w, f_topics[i]!);
   }
 }
 
-function encodeAlterReplicaLogDirsRequestV1(w: Writer, m: AlterReplicaLogDirsRequestInput): void {
+function encodeAlterReplicaLogDirsRequestV0(w: Writer, m: AlterReplicaLogDirsRequestInput): void {
   const f_dirs = m.dirs === undefined ? [] : m.dirs;
   {
     w.int32(f_dirs.length);
-    for (let i = 0; i < f_dirs.length; i++) encodeAlterReplicaLogDirsRequestAlterReplicaLogDirV1(w, f_dirs[i]!);
+    for (let i = 0; i < f_dirs.length; i++) encodeAlterReplicaLogDirsRequestAlterReplicaLogDirV0(w, f_dirs[i]!);
   }
 }
 
@@ -260,9 +260,9 @@ function encodeAlterReplicaLogDirsRequestV2(w: Writer, m: AlterReplicaLogDirsReq
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AlterReplicaLogDirsRequestVersions = { min: 1, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const AlterReplicaLogDirsRequestVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeAlterReplicaLogDirsRequestByVersion: (((r: Reader) => AlterReplicaLogDirsRequest) | undefined)[] = [undefined, decodeAlterReplicaLogDirsRequestV1, decodeAlterReplicaLogDirsRequestV2];
+const decodeAlterReplicaLogDirsRequestByVersion: (((r: Reader) => AlterReplicaLogDirsRequest) | undefined)[] = [decodeAlterReplicaLogDirsRequestV0, decodeAlterReplicaLogDirsRequestV0, decodeAlterReplicaLogDirsRequestV2];
 
 export function decodeAlterReplicaLogDirsRequest(r: Reader, version: number): AlterReplicaLogDirsRequest {
   const f = decodeAlterReplicaLogDirsRequestByVersion[version];
@@ -270,7 +270,7 @@ export function decodeAlterReplicaLogDirsRequest(r: Reader, version: number): Al
   return f(r);
 }
 
-const encodeAlterReplicaLogDirsRequestByVersion: (((w: Writer, m: AlterReplicaLogDirsRequestInput) => void) | undefined)[] = [undefined, encodeAlterReplicaLogDirsRequestV1, encodeAlterReplicaLogDirsRequestV2];
+const encodeAlterReplicaLogDirsRequestByVersion: (((w: Writer, m: AlterReplicaLogDirsRequestInput) => void) | undefined)[] = [encodeAlterReplicaLogDirsRequestV0, encodeAlterReplicaLogDirsRequestV0, encodeAlterReplicaLogDirsRequestV2];
 
 export function encodeAlterReplicaLogDirsRequest(w: Writer, version: number, m: AlterReplicaLogDirsRequestInput): void {
   const f = encodeAlterReplicaLogDirsRequestByVersion[version];
@@ -350,7 +350,7 @@ export function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionRes
   };
 }
 
-function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV1(r: Reader): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
+function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV0(r: Reader): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   return {
@@ -360,7 +360,7 @@ function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV1(r:
   };
 }
 
-function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV1(r: Reader): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
+function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV0(r: Reader): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
   const f_topicName = r.string();
   let f_partitions: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[];
   {
@@ -368,7 +368,7 @@ function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV1(r: Rea
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsResponse.Partitions");
     else {
       const a: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV0(r);
       f_partitions = a;
     }
   }
@@ -379,7 +379,7 @@ function decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV1(r: Rea
   };
 }
 
-function decodeAlterReplicaLogDirsResponseV1(r: Reader): AlterReplicaLogDirsResponse {
+function decodeAlterReplicaLogDirsResponseV0(r: Reader): AlterReplicaLogDirsResponse {
   const f_throttleTimeMs = r.int32();
   let f_results: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[];
   {
@@ -387,7 +387,7 @@ function decodeAlterReplicaLogDirsResponseV1(r: Reader): AlterReplicaLogDirsResp
     if (n < 0) throw unexpectedNull("AlterReplicaLogDirsResponse.Results");
     else {
       const a: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV0(r);
       f_results = a;
     }
   }
@@ -398,30 +398,30 @@ function decodeAlterReplicaLogDirsResponseV1(r: Reader): AlterReplicaLogDirsResp
   };
 }
 
-function encodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV1(w: Writer, m: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultInput): void {
+function encodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV0(w: Writer, m: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
 }
 
-function encodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV1(w: Writer, m: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultInput): void {
+function encodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV0(w: Writer, m: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultInput): void {
   const f_topicName = m.topicName === undefined ? "" : m.topicName;
   w.string(f_topicName);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV1(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResultV0(w, f_partitions[i]!);
   }
 }
 
-function encodeAlterReplicaLogDirsResponseV1(w: Writer, m: AlterReplicaLogDirsResponseInput): void {
+function encodeAlterReplicaLogDirsResponseV0(w: Writer, m: AlterReplicaLogDirsResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_results = m.results === undefined ? [] : m.results;
   {
     w.int32(f_results.length);
-    for (let i = 0; i < f_results.length; i++) encodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV1(w, f_results[i]!);
+    for (let i = 0; i < f_results.length; i++) encodeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResultV0(w, f_results[i]!);
   }
 }
 
@@ -521,9 +521,9 @@ function encodeAlterReplicaLogDirsResponseV2(w: Writer, m: AlterReplicaLogDirsRe
   writeUnknownTagged(w, m._tagged);
 }
 
-export const AlterReplicaLogDirsResponseVersions = { min: 1, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const AlterReplicaLogDirsResponseVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeAlterReplicaLogDirsResponseByVersion: (((r: Reader) => AlterReplicaLogDirsResponse) | undefined)[] = [undefined, decodeAlterReplicaLogDirsResponseV1, decodeAlterReplicaLogDirsResponseV2];
+const decodeAlterReplicaLogDirsResponseByVersion: (((r: Reader) => AlterReplicaLogDirsResponse) | undefined)[] = [decodeAlterReplicaLogDirsResponseV0, decodeAlterReplicaLogDirsResponseV0, decodeAlterReplicaLogDirsResponseV2];
 
 export function decodeAlterReplicaLogDirsResponse(r: Reader, version: number): AlterReplicaLogDirsResponse {
   const f = decodeAlterReplicaLogDirsResponseByVersion[version];
@@ -531,7 +531,7 @@ export function decodeAlterReplicaLogDirsResponse(r: Reader, version: number): A
   return f(r);
 }
 
-const encodeAlterReplicaLogDirsResponseByVersion: (((w: Writer, m: AlterReplicaLogDirsResponseInput) => void) | undefined)[] = [undefined, encodeAlterReplicaLogDirsResponseV1, encodeAlterReplicaLogDirsResponseV2];
+const encodeAlterReplicaLogDirsResponseByVersion: (((w: Writer, m: AlterReplicaLogDirsResponseInput) => void) | undefined)[] = [encodeAlterReplicaLogDirsResponseV0, encodeAlterReplicaLogDirsResponseV0, encodeAlterReplicaLogDirsResponseV2];
 
 export function encodeAlterReplicaLogDirsResponse(w: Writer, version: number, m: AlterReplicaLogDirsResponseInput): void {
   const f = encodeAlterReplicaLogDirsResponseByVersion[version];

@@ -72,6 +72,66 @@ export function defaultCreateAclsRequestAclCreation(): CreateAclsRequestAclCreat
   };
 }
 
+function decodeCreateAclsRequestAclCreationV0(r: Reader): CreateAclsRequestAclCreation {
+  const f_resourceType = r.int8();
+  const f_resourceName = r.string();
+  const f_principal = r.string();
+  const f_host = r.string();
+  const f_operation = r.int8();
+  const f_permissionType = r.int8();
+  return {
+    resourceType: f_resourceType,
+    resourceName: f_resourceName,
+    resourcePatternType: 3,
+    principal: f_principal,
+    host: f_host,
+    operation: f_operation,
+    permissionType: f_permissionType,
+    _tagged: undefined,
+  };
+}
+
+function decodeCreateAclsRequestV0(r: Reader): CreateAclsRequest {
+  let f_creations: CreateAclsRequestAclCreation[];
+  {
+    const n = r.arrayLength(9);
+    if (n < 0) throw unexpectedNull("CreateAclsRequest.Creations");
+    else {
+      const a: CreateAclsRequestAclCreation[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsRequestAclCreationV0(r);
+      f_creations = a;
+    }
+  }
+  return {
+    creations: f_creations,
+    _tagged: undefined,
+  };
+}
+
+function encodeCreateAclsRequestAclCreationV0(w: Writer, m: CreateAclsRequestAclCreationInput): void {
+  const f_resourceType = m.resourceType === undefined ? 0 : m.resourceType;
+  w.int8(f_resourceType);
+  const f_resourceName = m.resourceName === undefined ? "" : m.resourceName;
+  w.string(f_resourceName);
+  if (m.resourcePatternType !== undefined && m.resourcePatternType !== 3) throw fieldVersionError("CreateAclsRequest.ResourcePatternType", 0);
+  const f_principal = m.principal === undefined ? "" : m.principal;
+  w.string(f_principal);
+  const f_host = m.host === undefined ? "" : m.host;
+  w.string(f_host);
+  const f_operation = m.operation === undefined ? 0 : m.operation;
+  w.int8(f_operation);
+  const f_permissionType = m.permissionType === undefined ? 0 : m.permissionType;
+  w.int8(f_permissionType);
+}
+
+function encodeCreateAclsRequestV0(w: Writer, m: CreateAclsRequestInput): void {
+  const f_creations = m.creations === undefined ? [] : m.creations;
+  {
+    w.int32(f_creations.length);
+    for (let i = 0; i < f_creations.length; i++) encodeCreateAclsRequestAclCreationV0(w, f_creations[i]!);
+  }
+}
+
 function decodeCreateAclsRequestAclCreationV1(r: Reader): CreateAclsRequestAclCreation {
   const f_resourceType = r.int8();
   const f_resourceName = r.string();
@@ -210,9 +270,9 @@ function encodeCreateAclsRequestV2(w: Writer, m: CreateAclsRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const CreateAclsRequestVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const CreateAclsRequestVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeCreateAclsRequestByVersion: (((r: Reader) => CreateAclsRequest) | undefined)[] = [undefined, decodeCreateAclsRequestV1, decodeCreateAclsRequestV2, decodeCreateAclsRequestV2];
+const decodeCreateAclsRequestByVersion: (((r: Reader) => CreateAclsRequest) | undefined)[] = [decodeCreateAclsRequestV0, decodeCreateAclsRequestV1, decodeCreateAclsRequestV2, decodeCreateAclsRequestV2];
 
 export function decodeCreateAclsRequest(r: Reader, version: number): CreateAclsRequest {
   const f = decodeCreateAclsRequestByVersion[version];
@@ -220,7 +280,7 @@ export function decodeCreateAclsRequest(r: Reader, version: number): CreateAclsR
   return f(r);
 }
 
-const encodeCreateAclsRequestByVersion: (((w: Writer, m: CreateAclsRequestInput) => void) | undefined)[] = [undefined, encodeCreateAclsRequestV1, encodeCreateAclsRequestV2, encodeCreateAclsRequestV2];
+const encodeCreateAclsRequestByVersion: (((w: Writer, m: CreateAclsRequestInput) => void) | undefined)[] = [encodeCreateAclsRequestV0, encodeCreateAclsRequestV1, encodeCreateAclsRequestV2, encodeCreateAclsRequestV2];
 
 export function encodeCreateAclsRequest(w: Writer, version: number, m: CreateAclsRequestInput): void {
   const f = encodeCreateAclsRequestByVersion[version];
@@ -274,7 +334,7 @@ export function defaultCreateAclsResponseAclCreationResult(): CreateAclsResponse
   };
 }
 
-function decodeCreateAclsResponseAclCreationResultV1(r: Reader): CreateAclsResponseAclCreationResult {
+function decodeCreateAclsResponseAclCreationResultV0(r: Reader): CreateAclsResponseAclCreationResult {
   const f_errorCode = r.int16();
   const f_errorMessage = r.nullableString();
   return {
@@ -284,7 +344,7 @@ function decodeCreateAclsResponseAclCreationResultV1(r: Reader): CreateAclsRespo
   };
 }
 
-function decodeCreateAclsResponseV1(r: Reader): CreateAclsResponse {
+function decodeCreateAclsResponseV0(r: Reader): CreateAclsResponse {
   const f_throttleTimeMs = r.int32();
   let f_results: CreateAclsResponseAclCreationResult[];
   {
@@ -292,7 +352,7 @@ function decodeCreateAclsResponseV1(r: Reader): CreateAclsResponse {
     if (n < 0) throw unexpectedNull("CreateAclsResponse.Results");
     else {
       const a: CreateAclsResponseAclCreationResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsResponseAclCreationResultV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateAclsResponseAclCreationResultV0(r);
       f_results = a;
     }
   }
@@ -303,20 +363,20 @@ function decodeCreateAclsResponseV1(r: Reader): CreateAclsResponse {
   };
 }
 
-function encodeCreateAclsResponseAclCreationResultV1(w: Writer, m: CreateAclsResponseAclCreationResultInput): void {
+function encodeCreateAclsResponseAclCreationResultV0(w: Writer, m: CreateAclsResponseAclCreationResultInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
   w.nullableString(f_errorMessage);
 }
 
-function encodeCreateAclsResponseV1(w: Writer, m: CreateAclsResponseInput): void {
+function encodeCreateAclsResponseV0(w: Writer, m: CreateAclsResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_results = m.results === undefined ? [] : m.results;
   {
     w.int32(f_results.length);
-    for (let i = 0; i < f_results.length; i++) encodeCreateAclsResponseAclCreationResultV1(w, f_results[i]!);
+    for (let i = 0; i < f_results.length; i++) encodeCreateAclsResponseAclCreationResultV0(w, f_results[i]!);
   }
 }
 
@@ -380,9 +440,9 @@ function encodeCreateAclsResponseV2(w: Writer, m: CreateAclsResponseInput): void
   writeUnknownTagged(w, m._tagged);
 }
 
-export const CreateAclsResponseVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const CreateAclsResponseVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeCreateAclsResponseByVersion: (((r: Reader) => CreateAclsResponse) | undefined)[] = [undefined, decodeCreateAclsResponseV1, decodeCreateAclsResponseV2, decodeCreateAclsResponseV2];
+const decodeCreateAclsResponseByVersion: (((r: Reader) => CreateAclsResponse) | undefined)[] = [decodeCreateAclsResponseV0, decodeCreateAclsResponseV0, decodeCreateAclsResponseV2, decodeCreateAclsResponseV2];
 
 export function decodeCreateAclsResponse(r: Reader, version: number): CreateAclsResponse {
   const f = decodeCreateAclsResponseByVersion[version];
@@ -390,7 +450,7 @@ export function decodeCreateAclsResponse(r: Reader, version: number): CreateAcls
   return f(r);
 }
 
-const encodeCreateAclsResponseByVersion: (((w: Writer, m: CreateAclsResponseInput) => void) | undefined)[] = [undefined, encodeCreateAclsResponseV1, encodeCreateAclsResponseV2, encodeCreateAclsResponseV2];
+const encodeCreateAclsResponseByVersion: (((w: Writer, m: CreateAclsResponseInput) => void) | undefined)[] = [encodeCreateAclsResponseV0, encodeCreateAclsResponseV0, encodeCreateAclsResponseV2, encodeCreateAclsResponseV2];
 
 export function encodeCreateAclsResponse(w: Writer, version: number, m: CreateAclsResponseInput): void {
   const f = encodeCreateAclsResponseByVersion[version];

@@ -59,7 +59,7 @@ export function defaultCreateDelegationTokenRequestCreatableRenewers(): CreateDe
   };
 }
 
-function decodeCreateDelegationTokenRequestCreatableRenewersV1(r: Reader): CreateDelegationTokenRequestCreatableRenewers {
+function decodeCreateDelegationTokenRequestCreatableRenewersV0(r: Reader): CreateDelegationTokenRequestCreatableRenewers {
   const f_principalType = r.string();
   const f_principalName = r.string();
   return {
@@ -69,14 +69,14 @@ function decodeCreateDelegationTokenRequestCreatableRenewersV1(r: Reader): Creat
   };
 }
 
-function decodeCreateDelegationTokenRequestV1(r: Reader): CreateDelegationTokenRequest {
+function decodeCreateDelegationTokenRequestV0(r: Reader): CreateDelegationTokenRequest {
   let f_renewers: CreateDelegationTokenRequestCreatableRenewers[];
   {
     const n = r.arrayLength(4);
     if (n < 0) throw unexpectedNull("CreateDelegationTokenRequest.Renewers");
     else {
       const a: CreateDelegationTokenRequestCreatableRenewers[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeCreateDelegationTokenRequestCreatableRenewersV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateDelegationTokenRequestCreatableRenewersV0(r);
       f_renewers = a;
     }
   }
@@ -90,11 +90,23 @@ function decodeCreateDelegationTokenRequestV1(r: Reader): CreateDelegationTokenR
   };
 }
 
-function encodeCreateDelegationTokenRequestCreatableRenewersV1(w: Writer, m: CreateDelegationTokenRequestCreatableRenewersInput): void {
+function encodeCreateDelegationTokenRequestCreatableRenewersV0(w: Writer, m: CreateDelegationTokenRequestCreatableRenewersInput): void {
   const f_principalType = m.principalType === undefined ? "" : m.principalType;
   w.string(f_principalType);
   const f_principalName = m.principalName === undefined ? "" : m.principalName;
   w.string(f_principalName);
+}
+
+function encodeCreateDelegationTokenRequestV0(w: Writer, m: CreateDelegationTokenRequestInput): void {
+  if (m.ownerPrincipalType !== undefined && m.ownerPrincipalType !== "") throw fieldVersionError("CreateDelegationTokenRequest.OwnerPrincipalType", 0);
+  if (m.ownerPrincipalName !== undefined && m.ownerPrincipalName !== "") throw fieldVersionError("CreateDelegationTokenRequest.OwnerPrincipalName", 0);
+  const f_renewers = m.renewers === undefined ? [] : m.renewers;
+  {
+    w.int32(f_renewers.length);
+    for (let i = 0; i < f_renewers.length; i++) encodeCreateDelegationTokenRequestCreatableRenewersV0(w, f_renewers[i]!);
+  }
+  const f_maxLifetimeMs = m.maxLifetimeMs === undefined ? 0 : m.maxLifetimeMs;
+  w.int64(f_maxLifetimeMs);
 }
 
 function encodeCreateDelegationTokenRequestV1(w: Writer, m: CreateDelegationTokenRequestInput): void {
@@ -103,7 +115,7 @@ function encodeCreateDelegationTokenRequestV1(w: Writer, m: CreateDelegationToke
   const f_renewers = m.renewers === undefined ? [] : m.renewers;
   {
     w.int32(f_renewers.length);
-    for (let i = 0; i < f_renewers.length; i++) encodeCreateDelegationTokenRequestCreatableRenewersV1(w, f_renewers[i]!);
+    for (let i = 0; i < f_renewers.length; i++) encodeCreateDelegationTokenRequestCreatableRenewersV0(w, f_renewers[i]!);
   }
   const f_maxLifetimeMs = m.maxLifetimeMs === undefined ? 0 : m.maxLifetimeMs;
   w.int64(f_maxLifetimeMs);
@@ -217,9 +229,9 @@ function encodeCreateDelegationTokenRequestV3(w: Writer, m: CreateDelegationToke
   writeUnknownTagged(w, m._tagged);
 }
 
-export const CreateDelegationTokenRequestVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const CreateDelegationTokenRequestVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeCreateDelegationTokenRequestByVersion: (((r: Reader) => CreateDelegationTokenRequest) | undefined)[] = [undefined, decodeCreateDelegationTokenRequestV1, decodeCreateDelegationTokenRequestV2, decodeCreateDelegationTokenRequestV3];
+const decodeCreateDelegationTokenRequestByVersion: (((r: Reader) => CreateDelegationTokenRequest) | undefined)[] = [decodeCreateDelegationTokenRequestV0, decodeCreateDelegationTokenRequestV0, decodeCreateDelegationTokenRequestV2, decodeCreateDelegationTokenRequestV3];
 
 export function decodeCreateDelegationTokenRequest(r: Reader, version: number): CreateDelegationTokenRequest {
   const f = decodeCreateDelegationTokenRequestByVersion[version];
@@ -227,7 +239,7 @@ export function decodeCreateDelegationTokenRequest(r: Reader, version: number): 
   return f(r);
 }
 
-const encodeCreateDelegationTokenRequestByVersion: (((w: Writer, m: CreateDelegationTokenRequestInput) => void) | undefined)[] = [undefined, encodeCreateDelegationTokenRequestV1, encodeCreateDelegationTokenRequestV2, encodeCreateDelegationTokenRequestV3];
+const encodeCreateDelegationTokenRequestByVersion: (((w: Writer, m: CreateDelegationTokenRequestInput) => void) | undefined)[] = [encodeCreateDelegationTokenRequestV0, encodeCreateDelegationTokenRequestV1, encodeCreateDelegationTokenRequestV2, encodeCreateDelegationTokenRequestV3];
 
 export function encodeCreateDelegationTokenRequest(w: Writer, version: number, m: CreateDelegationTokenRequestInput): void {
   const f = encodeCreateDelegationTokenRequestByVersion[version];
@@ -291,7 +303,7 @@ export interface CreateDelegationTokenResponseInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-function decodeCreateDelegationTokenResponseV1(r: Reader): CreateDelegationTokenResponse {
+function decodeCreateDelegationTokenResponseV0(r: Reader): CreateDelegationTokenResponse {
   const f_errorCode = r.int16();
   const f_principalType = r.string();
   const f_principalName = r.string();
@@ -315,6 +327,29 @@ function decodeCreateDelegationTokenResponseV1(r: Reader): CreateDelegationToken
     throttleTimeMs: f_throttleTimeMs,
     _tagged: undefined,
   };
+}
+
+function encodeCreateDelegationTokenResponseV0(w: Writer, m: CreateDelegationTokenResponseInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_principalType = m.principalType === undefined ? "" : m.principalType;
+  w.string(f_principalType);
+  const f_principalName = m.principalName === undefined ? "" : m.principalName;
+  w.string(f_principalName);
+  if (m.tokenRequesterPrincipalType !== undefined && m.tokenRequesterPrincipalType !== "") throw fieldVersionError("CreateDelegationTokenResponse.TokenRequesterPrincipalType", 0);
+  if (m.tokenRequesterPrincipalName !== undefined && m.tokenRequesterPrincipalName !== "") throw fieldVersionError("CreateDelegationTokenResponse.TokenRequesterPrincipalName", 0);
+  const f_issueTimestampMs = m.issueTimestampMs === undefined ? 0 : m.issueTimestampMs;
+  w.int64(f_issueTimestampMs);
+  const f_expiryTimestampMs = m.expiryTimestampMs === undefined ? 0 : m.expiryTimestampMs;
+  w.int64(f_expiryTimestampMs);
+  const f_maxTimestampMs = m.maxTimestampMs === undefined ? 0 : m.maxTimestampMs;
+  w.int64(f_maxTimestampMs);
+  const f_tokenId = m.tokenId === undefined ? "" : m.tokenId;
+  w.string(f_tokenId);
+  const f_hmac = m.hmac === undefined ? EMPTY_BYTES : m.hmac;
+  w.bytes(f_hmac);
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
 }
 
 function encodeCreateDelegationTokenResponseV1(w: Writer, m: CreateDelegationTokenResponseInput): void {
@@ -456,9 +491,9 @@ function encodeCreateDelegationTokenResponseV3(w: Writer, m: CreateDelegationTok
   writeUnknownTagged(w, m._tagged);
 }
 
-export const CreateDelegationTokenResponseVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const CreateDelegationTokenResponseVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeCreateDelegationTokenResponseByVersion: (((r: Reader) => CreateDelegationTokenResponse) | undefined)[] = [undefined, decodeCreateDelegationTokenResponseV1, decodeCreateDelegationTokenResponseV2, decodeCreateDelegationTokenResponseV3];
+const decodeCreateDelegationTokenResponseByVersion: (((r: Reader) => CreateDelegationTokenResponse) | undefined)[] = [decodeCreateDelegationTokenResponseV0, decodeCreateDelegationTokenResponseV0, decodeCreateDelegationTokenResponseV2, decodeCreateDelegationTokenResponseV3];
 
 export function decodeCreateDelegationTokenResponse(r: Reader, version: number): CreateDelegationTokenResponse {
   const f = decodeCreateDelegationTokenResponseByVersion[version];
@@ -466,7 +501,7 @@ export function decodeCreateDelegationTokenResponse(r: Reader, version: number):
   return f(r);
 }
 
-const encodeCreateDelegationTokenResponseByVersion: (((w: Writer, m: CreateDelegationTokenResponseInput) => void) | undefined)[] = [undefined, encodeCreateDelegationTokenResponseV1, encodeCreateDelegationTokenResponseV2, encodeCreateDelegationTokenResponseV3];
+const encodeCreateDelegationTokenResponseByVersion: (((w: Writer, m: CreateDelegationTokenResponseInput) => void) | undefined)[] = [encodeCreateDelegationTokenResponseV0, encodeCreateDelegationTokenResponseV1, encodeCreateDelegationTokenResponseV2, encodeCreateDelegationTokenResponseV3];
 
 export function encodeCreateDelegationTokenResponse(w: Writer, version: number, m: CreateDelegationTokenResponseInput): void {
   const f = encodeCreateDelegationTokenResponseByVersion[version];

@@ -122,7 +122,7 @@ export function defaultCreateTopicsRequestCreatableTopicConfig(): CreateTopicsRe
   };
 }
 
-function decodeCreateTopicsRequestCreatableReplicaAssignmentV2(r: Reader): CreateTopicsRequestCreatableReplicaAssignment {
+function decodeCreateTopicsRequestCreatableReplicaAssignmentV0(r: Reader): CreateTopicsRequestCreatableReplicaAssignment {
   const f_partitionIndex = r.int32();
   let f_brokerIds: number[];
   {
@@ -141,7 +141,7 @@ function decodeCreateTopicsRequestCreatableReplicaAssignmentV2(r: Reader): Creat
   };
 }
 
-function decodeCreateTopicsRequestCreatableTopicConfigV2(r: Reader): CreateTopicsRequestCreatableTopicConfig {
+function decodeCreateTopicsRequestCreatableTopicConfigV0(r: Reader): CreateTopicsRequestCreatableTopicConfig {
   const f_name = r.string();
   const f_value = r.nullableString();
   return {
@@ -151,7 +151,7 @@ function decodeCreateTopicsRequestCreatableTopicConfigV2(r: Reader): CreateTopic
   };
 }
 
-function decodeCreateTopicsRequestCreatableTopicV2(r: Reader): CreateTopicsRequestCreatableTopic {
+function decodeCreateTopicsRequestCreatableTopicV0(r: Reader): CreateTopicsRequestCreatableTopic {
   const f_name = r.string();
   const f_numPartitions = r.int32();
   const f_replicationFactor = r.int16();
@@ -161,7 +161,7 @@ function decodeCreateTopicsRequestCreatableTopicV2(r: Reader): CreateTopicsReque
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Assignments");
     else {
       const a: CreateTopicsRequestCreatableReplicaAssignment[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableReplicaAssignmentV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableReplicaAssignmentV0(r);
       f_assignments = a;
     }
   }
@@ -171,7 +171,7 @@ function decodeCreateTopicsRequestCreatableTopicV2(r: Reader): CreateTopicsReque
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Configs");
     else {
       const a: CreateTopicsRequestCreatableTopicConfig[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicConfigV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicConfigV0(r);
       f_configs = a;
     }
   }
@@ -185,14 +185,81 @@ function decodeCreateTopicsRequestCreatableTopicV2(r: Reader): CreateTopicsReque
   };
 }
 
-function decodeCreateTopicsRequestV2(r: Reader): CreateTopicsRequest {
+function decodeCreateTopicsRequestV0(r: Reader): CreateTopicsRequest {
   let f_topics: CreateTopicsRequestCreatableTopic[];
   {
     const n = r.arrayLength(16);
     if (n < 0) throw unexpectedNull("CreateTopicsRequest.Topics");
     else {
       const a: CreateTopicsRequestCreatableTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicV0(r);
+      f_topics = a;
+    }
+  }
+  const f_timeoutMs = r.int32();
+  return {
+    topics: f_topics,
+    timeoutMs: f_timeoutMs,
+    validateOnly: false,
+    _tagged: undefined,
+  };
+}
+
+function encodeCreateTopicsRequestCreatableReplicaAssignmentV0(w: Writer, m: CreateTopicsRequestCreatableReplicaAssignmentInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_brokerIds = m.brokerIds === undefined ? [] : m.brokerIds;
+  {
+    w.int32(f_brokerIds.length);
+    for (let i = 0; i < f_brokerIds.length; i++) w.int32(f_brokerIds[i]!);
+  }
+}
+
+function encodeCreateTopicsRequestCreatableTopicConfigV0(w: Writer, m: CreateTopicsRequestCreatableTopicConfigInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_value = m.value === undefined ? "" : m.value;
+  w.nullableString(f_value);
+}
+
+function encodeCreateTopicsRequestCreatableTopicV0(w: Writer, m: CreateTopicsRequestCreatableTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_numPartitions = m.numPartitions === undefined ? 0 : m.numPartitions;
+  w.int32(f_numPartitions);
+  const f_replicationFactor = m.replicationFactor === undefined ? 0 : m.replicationFactor;
+  w.int16(f_replicationFactor);
+  const f_assignments = m.assignments === undefined ? [] : m.assignments;
+  {
+    w.int32(f_assignments.length);
+    for (let i = 0; i < f_assignments.length; i++) encodeCreateTopicsRequestCreatableReplicaAssignmentV0(w, f_assignments[i]!);
+  }
+  const f_configs = m.configs === undefined ? [] : m.configs;
+  {
+    w.int32(f_configs.length);
+    for (let i = 0; i < f_configs.length; i++) encodeCreateTopicsRequestCreatableTopicConfigV0(w, f_configs[i]!);
+  }
+}
+
+function encodeCreateTopicsRequestV0(w: Writer, m: CreateTopicsRequestInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeCreateTopicsRequestCreatableTopicV0(w, f_topics[i]!);
+  }
+  const f_timeoutMs = m.timeoutMs === undefined ? 60000 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  if (m.validateOnly !== undefined && m.validateOnly !== false) throw fieldVersionError("CreateTopicsRequest.validateOnly", 0);
+}
+
+function decodeCreateTopicsRequestV1(r: Reader): CreateTopicsRequest {
+  let f_topics: CreateTopicsRequestCreatableTopic[];
+  {
+    const n = r.arrayLength(16);
+    if (n < 0) throw unexpectedNull("CreateTopicsRequest.Topics");
+    else {
+      const a: CreateTopicsRequestCreatableTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsRequestCreatableTopicV0(r);
       f_topics = a;
     }
   }
@@ -206,47 +273,11 @@ function decodeCreateTopicsRequestV2(r: Reader): CreateTopicsRequest {
   };
 }
 
-function encodeCreateTopicsRequestCreatableReplicaAssignmentV2(w: Writer, m: CreateTopicsRequestCreatableReplicaAssignmentInput): void {
-  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
-  w.int32(f_partitionIndex);
-  const f_brokerIds = m.brokerIds === undefined ? [] : m.brokerIds;
-  {
-    w.int32(f_brokerIds.length);
-    for (let i = 0; i < f_brokerIds.length; i++) w.int32(f_brokerIds[i]!);
-  }
-}
-
-function encodeCreateTopicsRequestCreatableTopicConfigV2(w: Writer, m: CreateTopicsRequestCreatableTopicConfigInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_value = m.value === undefined ? "" : m.value;
-  w.nullableString(f_value);
-}
-
-function encodeCreateTopicsRequestCreatableTopicV2(w: Writer, m: CreateTopicsRequestCreatableTopicInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_numPartitions = m.numPartitions === undefined ? 0 : m.numPartitions;
-  w.int32(f_numPartitions);
-  const f_replicationFactor = m.replicationFactor === undefined ? 0 : m.replicationFactor;
-  w.int16(f_replicationFactor);
-  const f_assignments = m.assignments === undefined ? [] : m.assignments;
-  {
-    w.int32(f_assignments.length);
-    for (let i = 0; i < f_assignments.length; i++) encodeCreateTopicsRequestCreatableReplicaAssignmentV2(w, f_assignments[i]!);
-  }
-  const f_configs = m.configs === undefined ? [] : m.configs;
-  {
-    w.int32(f_configs.length);
-    for (let i = 0; i < f_configs.length; i++) encodeCreateTopicsRequestCreatableTopicConfigV2(w, f_configs[i]!);
-  }
-}
-
-function encodeCreateTopicsRequestV2(w: Writer, m: CreateTopicsRequestInput): void {
+function encodeCreateTopicsRequestV1(w: Writer, m: CreateTopicsRequestInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeCreateTopicsRequestCreatableTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeCreateTopicsRequestCreatableTopicV0(w, f_topics[i]!);
   }
   const f_timeoutMs = m.timeoutMs === undefined ? 60000 : m.timeoutMs;
   w.int32(f_timeoutMs);
@@ -414,9 +445,9 @@ function encodeCreateTopicsRequestV5(w: Writer, m: CreateTopicsRequestInput): vo
   writeUnknownTagged(w, m._tagged);
 }
 
-export const CreateTopicsRequestVersions = { min: 2, max: 7, flexibleMin: 5, latestUnstable: false } as const;
+export const CreateTopicsRequestVersions = { min: 0, max: 7, flexibleMin: 5, latestUnstable: false } as const;
 
-const decodeCreateTopicsRequestByVersion: (((r: Reader) => CreateTopicsRequest) | undefined)[] = [undefined, undefined, decodeCreateTopicsRequestV2, decodeCreateTopicsRequestV2, decodeCreateTopicsRequestV2, decodeCreateTopicsRequestV5, decodeCreateTopicsRequestV5, decodeCreateTopicsRequestV5];
+const decodeCreateTopicsRequestByVersion: (((r: Reader) => CreateTopicsRequest) | undefined)[] = [decodeCreateTopicsRequestV0, decodeCreateTopicsRequestV1, decodeCreateTopicsRequestV1, decodeCreateTopicsRequestV1, decodeCreateTopicsRequestV1, decodeCreateTopicsRequestV5, decodeCreateTopicsRequestV5, decodeCreateTopicsRequestV5];
 
 export function decodeCreateTopicsRequest(r: Reader, version: number): CreateTopicsRequest {
   const f = decodeCreateTopicsRequestByVersion[version];
@@ -424,7 +455,7 @@ export function decodeCreateTopicsRequest(r: Reader, version: number): CreateTop
   return f(r);
 }
 
-const encodeCreateTopicsRequestByVersion: (((w: Writer, m: CreateTopicsRequestInput) => void) | undefined)[] = [undefined, undefined, encodeCreateTopicsRequestV2, encodeCreateTopicsRequestV2, encodeCreateTopicsRequestV2, encodeCreateTopicsRequestV5, encodeCreateTopicsRequestV5, encodeCreateTopicsRequestV5];
+const encodeCreateTopicsRequestByVersion: (((w: Writer, m: CreateTopicsRequestInput) => void) | undefined)[] = [encodeCreateTopicsRequestV0, encodeCreateTopicsRequestV1, encodeCreateTopicsRequestV1, encodeCreateTopicsRequestV1, encodeCreateTopicsRequestV1, encodeCreateTopicsRequestV5, encodeCreateTopicsRequestV5, encodeCreateTopicsRequestV5];
 
 export function encodeCreateTopicsRequest(w: Writer, version: number, m: CreateTopicsRequestInput): void {
   const f = encodeCreateTopicsRequestByVersion[version];
@@ -549,7 +580,56 @@ export function defaultCreateTopicsResponseCreatableTopicConfigs(): CreateTopics
   };
 }
 
-function decodeCreateTopicsResponseCreatableTopicResultV2(r: Reader): CreateTopicsResponseCreatableTopicResult {
+function decodeCreateTopicsResponseCreatableTopicResultV0(r: Reader): CreateTopicsResponseCreatableTopicResult {
+  const f_name = r.string();
+  const f_errorCode = r.int16();
+  return {
+    name: f_name,
+    topicId: ZERO_UUID,
+    errorCode: f_errorCode,
+    errorMessage: "",
+    topicConfigErrorCode: 0,
+    numPartitions: -1,
+    replicationFactor: -1,
+    configs: [],
+    _tagged: undefined,
+  };
+}
+
+function decodeCreateTopicsResponseV0(r: Reader): CreateTopicsResponse {
+  let f_topics: CreateTopicsResponseCreatableTopicResult[];
+  {
+    const n = r.arrayLength(4);
+    if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
+    else {
+      const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function encodeCreateTopicsResponseCreatableTopicResultV0(w: Writer, m: CreateTopicsResponseCreatableTopicResultInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+}
+
+function encodeCreateTopicsResponseV0(w: Writer, m: CreateTopicsResponseInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeCreateTopicsResponseCreatableTopicResultV0(w, f_topics[i]!);
+  }
+}
+
+function decodeCreateTopicsResponseCreatableTopicResultV1(r: Reader): CreateTopicsResponseCreatableTopicResult {
   const f_name = r.string();
   const f_errorCode = r.int16();
   const f_errorMessage = r.nullableString();
@@ -566,6 +646,41 @@ function decodeCreateTopicsResponseCreatableTopicResultV2(r: Reader): CreateTopi
   };
 }
 
+function decodeCreateTopicsResponseV1(r: Reader): CreateTopicsResponse {
+  let f_topics: CreateTopicsResponseCreatableTopicResult[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
+    else {
+      const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV1(r);
+      f_topics = a;
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function encodeCreateTopicsResponseCreatableTopicResultV1(w: Writer, m: CreateTopicsResponseCreatableTopicResultInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
+  w.nullableString(f_errorMessage);
+}
+
+function encodeCreateTopicsResponseV1(w: Writer, m: CreateTopicsResponseInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeCreateTopicsResponseCreatableTopicResultV1(w, f_topics[i]!);
+  }
+}
+
 function decodeCreateTopicsResponseV2(r: Reader): CreateTopicsResponse {
   const f_throttleTimeMs = r.int32();
   let f_topics: CreateTopicsResponseCreatableTopicResult[];
@@ -574,7 +689,7 @@ function decodeCreateTopicsResponseV2(r: Reader): CreateTopicsResponse {
     if (n < 0) throw unexpectedNull("CreateTopicsResponse.Topics");
     else {
       const a: CreateTopicsResponseCreatableTopicResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeCreateTopicsResponseCreatableTopicResultV1(r);
       f_topics = a;
     }
   }
@@ -585,22 +700,13 @@ function decodeCreateTopicsResponseV2(r: Reader): CreateTopicsResponse {
   };
 }
 
-function encodeCreateTopicsResponseCreatableTopicResultV2(w: Writer, m: CreateTopicsResponseCreatableTopicResultInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
-  w.int16(f_errorCode);
-  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
-  w.nullableString(f_errorMessage);
-}
-
 function encodeCreateTopicsResponseV2(w: Writer, m: CreateTopicsResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeCreateTopicsResponseCreatableTopicResultV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeCreateTopicsResponseCreatableTopicResultV1(w, f_topics[i]!);
   }
 }
 
@@ -871,9 +977,9 @@ function encodeCreateTopicsResponseV7(w: Writer, m: CreateTopicsResponseInput): 
   writeUnknownTagged(w, m._tagged);
 }
 
-export const CreateTopicsResponseVersions = { min: 2, max: 7, flexibleMin: 5, latestUnstable: false } as const;
+export const CreateTopicsResponseVersions = { min: 0, max: 7, flexibleMin: 5, latestUnstable: false } as const;
 
-const decodeCreateTopicsResponseByVersion: (((r: Reader) => CreateTopicsResponse) | undefined)[] = [undefined, undefined, decodeCreateTopicsResponseV2, decodeCreateTopicsResponseV2, decodeCreateTopicsResponseV2, decodeCreateTopicsResponseV5, decodeCreateTopicsResponseV5, decodeCreateTopicsResponseV7];
+const decodeCreateTopicsResponseByVersion: (((r: Reader) => CreateTopicsResponse) | undefined)[] = [decodeCreateTopicsResponseV0, decodeCreateTopicsResponseV1, decodeCreateTopicsResponseV2, decodeCreateTopicsResponseV2, decodeCreateTopicsResponseV2, decodeCreateTopicsResponseV5, decodeCreateTopicsResponseV5, decodeCreateTopicsResponseV7];
 
 export function decodeCreateTopicsResponse(r: Reader, version: number): CreateTopicsResponse {
   const f = decodeCreateTopicsResponseByVersion[version];
@@ -881,7 +987,7 @@ export function decodeCreateTopicsResponse(r: Reader, version: number): CreateTo
   return f(r);
 }
 
-const encodeCreateTopicsResponseByVersion: (((w: Writer, m: CreateTopicsResponseInput) => void) | undefined)[] = [undefined, undefined, encodeCreateTopicsResponseV2, encodeCreateTopicsResponseV2, encodeCreateTopicsResponseV2, encodeCreateTopicsResponseV5, encodeCreateTopicsResponseV5, encodeCreateTopicsResponseV7];
+const encodeCreateTopicsResponseByVersion: (((w: Writer, m: CreateTopicsResponseInput) => void) | undefined)[] = [encodeCreateTopicsResponseV0, encodeCreateTopicsResponseV1, encodeCreateTopicsResponseV2, encodeCreateTopicsResponseV2, encodeCreateTopicsResponseV2, encodeCreateTopicsResponseV5, encodeCreateTopicsResponseV5, encodeCreateTopicsResponseV7];
 
 export function encodeCreateTopicsResponse(w: Writer, version: number, m: CreateTopicsResponseInput): void {
   const f = encodeCreateTopicsResponseByVersion[version];

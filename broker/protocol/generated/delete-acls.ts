@@ -72,6 +72,66 @@ export function defaultDeleteAclsRequestDeleteAclsFilter(): DeleteAclsRequestDel
   };
 }
 
+function decodeDeleteAclsRequestDeleteAclsFilterV0(r: Reader): DeleteAclsRequestDeleteAclsFilter {
+  const f_resourceTypeFilter = r.int8();
+  const f_resourceNameFilter = r.nullableString();
+  const f_principalFilter = r.nullableString();
+  const f_hostFilter = r.nullableString();
+  const f_operation = r.int8();
+  const f_permissionType = r.int8();
+  return {
+    resourceTypeFilter: f_resourceTypeFilter,
+    resourceNameFilter: f_resourceNameFilter,
+    patternTypeFilter: 3,
+    principalFilter: f_principalFilter,
+    hostFilter: f_hostFilter,
+    operation: f_operation,
+    permissionType: f_permissionType,
+    _tagged: undefined,
+  };
+}
+
+function decodeDeleteAclsRequestV0(r: Reader): DeleteAclsRequest {
+  let f_filters: DeleteAclsRequestDeleteAclsFilter[];
+  {
+    const n = r.arrayLength(9);
+    if (n < 0) throw unexpectedNull("DeleteAclsRequest.Filters");
+    else {
+      const a: DeleteAclsRequestDeleteAclsFilter[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsRequestDeleteAclsFilterV0(r);
+      f_filters = a;
+    }
+  }
+  return {
+    filters: f_filters,
+    _tagged: undefined,
+  };
+}
+
+function encodeDeleteAclsRequestDeleteAclsFilterV0(w: Writer, m: DeleteAclsRequestDeleteAclsFilterInput): void {
+  const f_resourceTypeFilter = m.resourceTypeFilter === undefined ? 0 : m.resourceTypeFilter;
+  w.int8(f_resourceTypeFilter);
+  const f_resourceNameFilter = m.resourceNameFilter === undefined ? "" : m.resourceNameFilter;
+  w.nullableString(f_resourceNameFilter);
+  if (m.patternTypeFilter !== undefined && m.patternTypeFilter !== 3) throw fieldVersionError("DeleteAclsRequest.PatternTypeFilter", 0);
+  const f_principalFilter = m.principalFilter === undefined ? "" : m.principalFilter;
+  w.nullableString(f_principalFilter);
+  const f_hostFilter = m.hostFilter === undefined ? "" : m.hostFilter;
+  w.nullableString(f_hostFilter);
+  const f_operation = m.operation === undefined ? 0 : m.operation;
+  w.int8(f_operation);
+  const f_permissionType = m.permissionType === undefined ? 0 : m.permissionType;
+  w.int8(f_permissionType);
+}
+
+function encodeDeleteAclsRequestV0(w: Writer, m: DeleteAclsRequestInput): void {
+  const f_filters = m.filters === undefined ? [] : m.filters;
+  {
+    w.int32(f_filters.length);
+    for (let i = 0; i < f_filters.length; i++) encodeDeleteAclsRequestDeleteAclsFilterV0(w, f_filters[i]!);
+  }
+}
+
 function decodeDeleteAclsRequestDeleteAclsFilterV1(r: Reader): DeleteAclsRequestDeleteAclsFilter {
   const f_resourceTypeFilter = r.int8();
   const f_resourceNameFilter = r.nullableString();
@@ -210,9 +270,9 @@ function encodeDeleteAclsRequestV2(w: Writer, m: DeleteAclsRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DeleteAclsRequestVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const DeleteAclsRequestVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDeleteAclsRequestByVersion: (((r: Reader) => DeleteAclsRequest) | undefined)[] = [undefined, decodeDeleteAclsRequestV1, decodeDeleteAclsRequestV2, decodeDeleteAclsRequestV2];
+const decodeDeleteAclsRequestByVersion: (((r: Reader) => DeleteAclsRequest) | undefined)[] = [decodeDeleteAclsRequestV0, decodeDeleteAclsRequestV1, decodeDeleteAclsRequestV2, decodeDeleteAclsRequestV2];
 
 export function decodeDeleteAclsRequest(r: Reader, version: number): DeleteAclsRequest {
   const f = decodeDeleteAclsRequestByVersion[version];
@@ -220,7 +280,7 @@ export function decodeDeleteAclsRequest(r: Reader, version: number): DeleteAclsR
   return f(r);
 }
 
-const encodeDeleteAclsRequestByVersion: (((w: Writer, m: DeleteAclsRequestInput) => void) | undefined)[] = [undefined, encodeDeleteAclsRequestV1, encodeDeleteAclsRequestV2, encodeDeleteAclsRequestV2];
+const encodeDeleteAclsRequestByVersion: (((w: Writer, m: DeleteAclsRequestInput) => void) | undefined)[] = [encodeDeleteAclsRequestV0, encodeDeleteAclsRequestV1, encodeDeleteAclsRequestV2, encodeDeleteAclsRequestV2];
 
 export function encodeDeleteAclsRequest(w: Writer, version: number, m: DeleteAclsRequestInput): void {
   const f = encodeDeleteAclsRequestByVersion[version];
@@ -338,6 +398,111 @@ export function defaultDeleteAclsResponseDeleteAclsMatchingAcl(): DeleteAclsResp
     permissionType: 0,
     _tagged: undefined,
   };
+}
+
+function decodeDeleteAclsResponseDeleteAclsMatchingAclV0(r: Reader): DeleteAclsResponseDeleteAclsMatchingAcl {
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.nullableString();
+  const f_resourceType = r.int8();
+  const f_resourceName = r.string();
+  const f_principal = r.string();
+  const f_host = r.string();
+  const f_operation = r.int8();
+  const f_permissionType = r.int8();
+  return {
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    resourceType: f_resourceType,
+    resourceName: f_resourceName,
+    patternType: 3,
+    principal: f_principal,
+    host: f_host,
+    operation: f_operation,
+    permissionType: f_permissionType,
+    _tagged: undefined,
+  };
+}
+
+function decodeDeleteAclsResponseDeleteAclsFilterResultV0(r: Reader): DeleteAclsResponseDeleteAclsFilterResult {
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.nullableString();
+  let f_matchingAcls: DeleteAclsResponseDeleteAclsMatchingAcl[];
+  {
+    const n = r.arrayLength(13);
+    if (n < 0) throw unexpectedNull("DeleteAclsResponse.MatchingAcls");
+    else {
+      const a: DeleteAclsResponseDeleteAclsMatchingAcl[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsMatchingAclV0(r);
+      f_matchingAcls = a;
+    }
+  }
+  return {
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    matchingAcls: f_matchingAcls,
+    _tagged: undefined,
+  };
+}
+
+function decodeDeleteAclsResponseV0(r: Reader): DeleteAclsResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_filterResults: DeleteAclsResponseDeleteAclsFilterResult[];
+  {
+    const n = r.arrayLength(8);
+    if (n < 0) throw unexpectedNull("DeleteAclsResponse.FilterResults");
+    else {
+      const a: DeleteAclsResponseDeleteAclsFilterResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteAclsResponseDeleteAclsFilterResultV0(r);
+      f_filterResults = a;
+    }
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    filterResults: f_filterResults,
+    _tagged: undefined,
+  };
+}
+
+function encodeDeleteAclsResponseDeleteAclsMatchingAclV0(w: Writer, m: DeleteAclsResponseDeleteAclsMatchingAclInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
+  w.nullableString(f_errorMessage);
+  const f_resourceType = m.resourceType === undefined ? 0 : m.resourceType;
+  w.int8(f_resourceType);
+  const f_resourceName = m.resourceName === undefined ? "" : m.resourceName;
+  w.string(f_resourceName);
+  if (m.patternType !== undefined && m.patternType !== 3) throw fieldVersionError("DeleteAclsResponse.PatternType", 0);
+  const f_principal = m.principal === undefined ? "" : m.principal;
+  w.string(f_principal);
+  const f_host = m.host === undefined ? "" : m.host;
+  w.string(f_host);
+  const f_operation = m.operation === undefined ? 0 : m.operation;
+  w.int8(f_operation);
+  const f_permissionType = m.permissionType === undefined ? 0 : m.permissionType;
+  w.int8(f_permissionType);
+}
+
+function encodeDeleteAclsResponseDeleteAclsFilterResultV0(w: Writer, m: DeleteAclsResponseDeleteAclsFilterResultInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
+  w.nullableString(f_errorMessage);
+  const f_matchingAcls = m.matchingAcls === undefined ? [] : m.matchingAcls;
+  {
+    w.int32(f_matchingAcls.length);
+    for (let i = 0; i < f_matchingAcls.length; i++) encodeDeleteAclsResponseDeleteAclsMatchingAclV0(w, f_matchingAcls[i]!);
+  }
+}
+
+function encodeDeleteAclsResponseV0(w: Writer, m: DeleteAclsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_filterResults = m.filterResults === undefined ? [] : m.filterResults;
+  {
+    w.int32(f_filterResults.length);
+    for (let i = 0; i < f_filterResults.length; i++) encodeDeleteAclsResponseDeleteAclsFilterResultV0(w, f_filterResults[i]!);
+  }
 }
 
 function decodeDeleteAclsResponseDeleteAclsMatchingAclV1(r: Reader): DeleteAclsResponseDeleteAclsMatchingAcl {
@@ -575,9 +740,9 @@ function encodeDeleteAclsResponseV2(w: Writer, m: DeleteAclsResponseInput): void
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DeleteAclsResponseVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const DeleteAclsResponseVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDeleteAclsResponseByVersion: (((r: Reader) => DeleteAclsResponse) | undefined)[] = [undefined, decodeDeleteAclsResponseV1, decodeDeleteAclsResponseV2, decodeDeleteAclsResponseV2];
+const decodeDeleteAclsResponseByVersion: (((r: Reader) => DeleteAclsResponse) | undefined)[] = [decodeDeleteAclsResponseV0, decodeDeleteAclsResponseV1, decodeDeleteAclsResponseV2, decodeDeleteAclsResponseV2];
 
 export function decodeDeleteAclsResponse(r: Reader, version: number): DeleteAclsResponse {
   const f = decodeDeleteAclsResponseByVersion[version];
@@ -585,7 +750,7 @@ export function decodeDeleteAclsResponse(r: Reader, version: number): DeleteAcls
   return f(r);
 }
 
-const encodeDeleteAclsResponseByVersion: (((w: Writer, m: DeleteAclsResponseInput) => void) | undefined)[] = [undefined, encodeDeleteAclsResponseV1, encodeDeleteAclsResponseV2, encodeDeleteAclsResponseV2];
+const encodeDeleteAclsResponseByVersion: (((w: Writer, m: DeleteAclsResponseInput) => void) | undefined)[] = [encodeDeleteAclsResponseV0, encodeDeleteAclsResponseV1, encodeDeleteAclsResponseV2, encodeDeleteAclsResponseV2];
 
 export function encodeDeleteAclsResponse(w: Writer, version: number, m: DeleteAclsResponseInput): void {
   const f = encodeDeleteAclsResponseByVersion[version];

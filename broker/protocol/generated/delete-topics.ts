@@ -55,7 +55,7 @@ export function defaultDeleteTopicsRequestDeleteTopicState(): DeleteTopicsReques
   };
 }
 
-function decodeDeleteTopicsRequestV1(r: Reader): DeleteTopicsRequest {
+function decodeDeleteTopicsRequestV0(r: Reader): DeleteTopicsRequest {
   let f_topicNames: string[];
   {
     const n = r.arrayLength(2);
@@ -73,6 +73,17 @@ function decodeDeleteTopicsRequestV1(r: Reader): DeleteTopicsRequest {
     timeoutMs: f_timeoutMs,
     _tagged: undefined,
   };
+}
+
+function encodeDeleteTopicsRequestV0(w: Writer, m: DeleteTopicsRequestInput): void {
+  if (m.topics !== undefined && m.topics.length !== 0) throw fieldVersionError("DeleteTopicsRequest.Topics", 0);
+  const f_topicNames = m.topicNames === undefined ? [] : m.topicNames;
+  {
+    w.int32(f_topicNames.length);
+    for (let i = 0; i < f_topicNames.length; i++) w.string(f_topicNames[i]!);
+  }
+  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+  w.int32(f_timeoutMs);
 }
 
 function encodeDeleteTopicsRequestV1(w: Writer, m: DeleteTopicsRequestInput): void {
@@ -219,9 +230,9 @@ function encodeDeleteTopicsRequestV6(w: Writer, m: DeleteTopicsRequestInput): vo
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DeleteTopicsRequestVersions = { min: 1, max: 6, flexibleMin: 4, latestUnstable: false } as const;
+export const DeleteTopicsRequestVersions = { min: 0, max: 6, flexibleMin: 4, latestUnstable: false } as const;
 
-const decodeDeleteTopicsRequestByVersion: (((r: Reader) => DeleteTopicsRequest) | undefined)[] = [undefined, decodeDeleteTopicsRequestV1, decodeDeleteTopicsRequestV1, decodeDeleteTopicsRequestV1, decodeDeleteTopicsRequestV4, decodeDeleteTopicsRequestV4, decodeDeleteTopicsRequestV6];
+const decodeDeleteTopicsRequestByVersion: (((r: Reader) => DeleteTopicsRequest) | undefined)[] = [decodeDeleteTopicsRequestV0, decodeDeleteTopicsRequestV0, decodeDeleteTopicsRequestV0, decodeDeleteTopicsRequestV0, decodeDeleteTopicsRequestV4, decodeDeleteTopicsRequestV4, decodeDeleteTopicsRequestV6];
 
 export function decodeDeleteTopicsRequest(r: Reader, version: number): DeleteTopicsRequest {
   const f = decodeDeleteTopicsRequestByVersion[version];
@@ -229,7 +240,7 @@ export function decodeDeleteTopicsRequest(r: Reader, version: number): DeleteTop
   return f(r);
 }
 
-const encodeDeleteTopicsRequestByVersion: (((w: Writer, m: DeleteTopicsRequestInput) => void) | undefined)[] = [undefined, encodeDeleteTopicsRequestV1, encodeDeleteTopicsRequestV2, encodeDeleteTopicsRequestV3, encodeDeleteTopicsRequestV4, encodeDeleteTopicsRequestV5, encodeDeleteTopicsRequestV6];
+const encodeDeleteTopicsRequestByVersion: (((w: Writer, m: DeleteTopicsRequestInput) => void) | undefined)[] = [encodeDeleteTopicsRequestV0, encodeDeleteTopicsRequestV1, encodeDeleteTopicsRequestV2, encodeDeleteTopicsRequestV3, encodeDeleteTopicsRequestV4, encodeDeleteTopicsRequestV5, encodeDeleteTopicsRequestV6];
 
 export function encodeDeleteTopicsRequest(w: Writer, version: number, m: DeleteTopicsRequestInput): void {
   const f = encodeDeleteTopicsRequestByVersion[version];
@@ -293,7 +304,7 @@ export function defaultDeleteTopicsResponseDeletableTopicResult(): DeleteTopicsR
   };
 }
 
-function decodeDeleteTopicsResponseDeletableTopicResultV1(r: Reader): DeleteTopicsResponseDeletableTopicResult {
+function decodeDeleteTopicsResponseDeletableTopicResultV0(r: Reader): DeleteTopicsResponseDeletableTopicResult {
   const f_name = r.string();
   const f_errorCode = r.int16();
   return {
@@ -305,6 +316,39 @@ function decodeDeleteTopicsResponseDeletableTopicResultV1(r: Reader): DeleteTopi
   };
 }
 
+function decodeDeleteTopicsResponseV0(r: Reader): DeleteTopicsResponse {
+  let f_responses: DeleteTopicsResponseDeletableTopicResult[];
+  {
+    const n = r.arrayLength(4);
+    if (n < 0) throw unexpectedNull("DeleteTopicsResponse.Responses");
+    else {
+      const a: DeleteTopicsResponseDeletableTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV0(r);
+      f_responses = a;
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    responses: f_responses,
+    _tagged: undefined,
+  };
+}
+
+function encodeDeleteTopicsResponseDeletableTopicResultV0(w: Writer, m: DeleteTopicsResponseDeletableTopicResultInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(notNull(f_name, "DeleteTopicsResponse.Name", 0));
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+}
+
+function encodeDeleteTopicsResponseV0(w: Writer, m: DeleteTopicsResponseInput): void {
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeDeleteTopicsResponseDeletableTopicResultV0(w, f_responses[i]!);
+  }
+}
+
 function decodeDeleteTopicsResponseV1(r: Reader): DeleteTopicsResponse {
   const f_throttleTimeMs = r.int32();
   let f_responses: DeleteTopicsResponseDeletableTopicResult[];
@@ -313,7 +357,7 @@ function decodeDeleteTopicsResponseV1(r: Reader): DeleteTopicsResponse {
     if (n < 0) throw unexpectedNull("DeleteTopicsResponse.Responses");
     else {
       const a: DeleteTopicsResponseDeletableTopicResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDeleteTopicsResponseDeletableTopicResultV0(r);
       f_responses = a;
     }
   }
@@ -570,9 +614,9 @@ function encodeDeleteTopicsResponseV6(w: Writer, m: DeleteTopicsResponseInput): 
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DeleteTopicsResponseVersions = { min: 1, max: 6, flexibleMin: 4, latestUnstable: false } as const;
+export const DeleteTopicsResponseVersions = { min: 0, max: 6, flexibleMin: 4, latestUnstable: false } as const;
 
-const decodeDeleteTopicsResponseByVersion: (((r: Reader) => DeleteTopicsResponse) | undefined)[] = [undefined, decodeDeleteTopicsResponseV1, decodeDeleteTopicsResponseV1, decodeDeleteTopicsResponseV1, decodeDeleteTopicsResponseV4, decodeDeleteTopicsResponseV5, decodeDeleteTopicsResponseV6];
+const decodeDeleteTopicsResponseByVersion: (((r: Reader) => DeleteTopicsResponse) | undefined)[] = [decodeDeleteTopicsResponseV0, decodeDeleteTopicsResponseV1, decodeDeleteTopicsResponseV1, decodeDeleteTopicsResponseV1, decodeDeleteTopicsResponseV4, decodeDeleteTopicsResponseV5, decodeDeleteTopicsResponseV6];
 
 export function decodeDeleteTopicsResponse(r: Reader, version: number): DeleteTopicsResponse {
   const f = decodeDeleteTopicsResponseByVersion[version];
@@ -580,7 +624,7 @@ export function decodeDeleteTopicsResponse(r: Reader, version: number): DeleteTo
   return f(r);
 }
 
-const encodeDeleteTopicsResponseByVersion: (((w: Writer, m: DeleteTopicsResponseInput) => void) | undefined)[] = [undefined, encodeDeleteTopicsResponseV1, encodeDeleteTopicsResponseV2, encodeDeleteTopicsResponseV3, encodeDeleteTopicsResponseV4, encodeDeleteTopicsResponseV5, encodeDeleteTopicsResponseV6];
+const encodeDeleteTopicsResponseByVersion: (((w: Writer, m: DeleteTopicsResponseInput) => void) | undefined)[] = [encodeDeleteTopicsResponseV0, encodeDeleteTopicsResponseV1, encodeDeleteTopicsResponseV2, encodeDeleteTopicsResponseV3, encodeDeleteTopicsResponseV4, encodeDeleteTopicsResponseV5, encodeDeleteTopicsResponseV6];
 
 export function encodeDeleteTopicsResponse(w: Writer, version: number, m: DeleteTopicsResponseInput): void {
   const f = encodeDeleteTopicsResponseByVersion[version];

@@ -45,6 +45,41 @@ export interface DescribeAclsRequestInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
+function decodeDescribeAclsRequestV0(r: Reader): DescribeAclsRequest {
+  const f_resourceTypeFilter = r.int8();
+  const f_resourceNameFilter = r.nullableString();
+  const f_principalFilter = r.nullableString();
+  const f_hostFilter = r.nullableString();
+  const f_operation = r.int8();
+  const f_permissionType = r.int8();
+  return {
+    resourceTypeFilter: f_resourceTypeFilter,
+    resourceNameFilter: f_resourceNameFilter,
+    patternTypeFilter: 3,
+    principalFilter: f_principalFilter,
+    hostFilter: f_hostFilter,
+    operation: f_operation,
+    permissionType: f_permissionType,
+    _tagged: undefined,
+  };
+}
+
+function encodeDescribeAclsRequestV0(w: Writer, m: DescribeAclsRequestInput): void {
+  const f_resourceTypeFilter = m.resourceTypeFilter === undefined ? 0 : m.resourceTypeFilter;
+  w.int8(f_resourceTypeFilter);
+  const f_resourceNameFilter = m.resourceNameFilter === undefined ? "" : m.resourceNameFilter;
+  w.nullableString(f_resourceNameFilter);
+  if (m.patternTypeFilter !== undefined && m.patternTypeFilter !== 3) throw fieldVersionError("DescribeAclsRequest.PatternTypeFilter", 0);
+  const f_principalFilter = m.principalFilter === undefined ? "" : m.principalFilter;
+  w.nullableString(f_principalFilter);
+  const f_hostFilter = m.hostFilter === undefined ? "" : m.hostFilter;
+  w.nullableString(f_hostFilter);
+  const f_operation = m.operation === undefined ? 0 : m.operation;
+  w.int8(f_operation);
+  const f_permissionType = m.permissionType === undefined ? 0 : m.permissionType;
+  w.int8(f_permissionType);
+}
+
 function decodeDescribeAclsRequestV1(r: Reader): DescribeAclsRequest {
   const f_resourceTypeFilter = r.int8();
   const f_resourceNameFilter = r.nullableString();
@@ -126,9 +161,9 @@ function encodeDescribeAclsRequestV2(w: Writer, m: DescribeAclsRequestInput): vo
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeAclsRequestVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const DescribeAclsRequestVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDescribeAclsRequestByVersion: (((r: Reader) => DescribeAclsRequest) | undefined)[] = [undefined, decodeDescribeAclsRequestV1, decodeDescribeAclsRequestV2, decodeDescribeAclsRequestV2];
+const decodeDescribeAclsRequestByVersion: (((r: Reader) => DescribeAclsRequest) | undefined)[] = [decodeDescribeAclsRequestV0, decodeDescribeAclsRequestV1, decodeDescribeAclsRequestV2, decodeDescribeAclsRequestV2];
 
 export function decodeDescribeAclsRequest(r: Reader, version: number): DescribeAclsRequest {
   const f = decodeDescribeAclsRequestByVersion[version];
@@ -136,7 +171,7 @@ export function decodeDescribeAclsRequest(r: Reader, version: number): DescribeA
   return f(r);
 }
 
-const encodeDescribeAclsRequestByVersion: (((w: Writer, m: DescribeAclsRequestInput) => void) | undefined)[] = [undefined, encodeDescribeAclsRequestV1, encodeDescribeAclsRequestV2, encodeDescribeAclsRequestV2];
+const encodeDescribeAclsRequestByVersion: (((w: Writer, m: DescribeAclsRequestInput) => void) | undefined)[] = [encodeDescribeAclsRequestV0, encodeDescribeAclsRequestV1, encodeDescribeAclsRequestV2, encodeDescribeAclsRequestV2];
 
 export function encodeDescribeAclsRequest(w: Writer, version: number, m: DescribeAclsRequestInput): void {
   const f = encodeDescribeAclsRequestByVersion[version];
@@ -244,7 +279,7 @@ export function defaultDescribeAclsResponseAclDescription(): DescribeAclsRespons
   };
 }
 
-function decodeDescribeAclsResponseAclDescriptionV1(r: Reader): DescribeAclsResponseAclDescription {
+function decodeDescribeAclsResponseAclDescriptionV0(r: Reader): DescribeAclsResponseAclDescription {
   const f_principal = r.string();
   const f_host = r.string();
   const f_operation = r.int8();
@@ -258,6 +293,89 @@ function decodeDescribeAclsResponseAclDescriptionV1(r: Reader): DescribeAclsResp
   };
 }
 
+function decodeDescribeAclsResponseDescribeAclsResourceV0(r: Reader): DescribeAclsResponseDescribeAclsResource {
+  const f_resourceType = r.int8();
+  const f_resourceName = r.string();
+  let f_acls: DescribeAclsResponseAclDescription[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("DescribeAclsResponse.Acls");
+    else {
+      const a: DescribeAclsResponseAclDescription[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseAclDescriptionV0(r);
+      f_acls = a;
+    }
+  }
+  return {
+    resourceType: f_resourceType,
+    resourceName: f_resourceName,
+    patternType: 3,
+    acls: f_acls,
+    _tagged: undefined,
+  };
+}
+
+function decodeDescribeAclsResponseV0(r: Reader): DescribeAclsResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.nullableString();
+  let f_resources: DescribeAclsResponseDescribeAclsResource[];
+  {
+    const n = r.arrayLength(7);
+    if (n < 0) throw unexpectedNull("DescribeAclsResponse.Resources");
+    else {
+      const a: DescribeAclsResponseDescribeAclsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseDescribeAclsResourceV0(r);
+      f_resources = a;
+    }
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    resources: f_resources,
+    _tagged: undefined,
+  };
+}
+
+function encodeDescribeAclsResponseAclDescriptionV0(w: Writer, m: DescribeAclsResponseAclDescriptionInput): void {
+  const f_principal = m.principal === undefined ? "" : m.principal;
+  w.string(f_principal);
+  const f_host = m.host === undefined ? "" : m.host;
+  w.string(f_host);
+  const f_operation = m.operation === undefined ? 0 : m.operation;
+  w.int8(f_operation);
+  const f_permissionType = m.permissionType === undefined ? 0 : m.permissionType;
+  w.int8(f_permissionType);
+}
+
+function encodeDescribeAclsResponseDescribeAclsResourceV0(w: Writer, m: DescribeAclsResponseDescribeAclsResourceInput): void {
+  const f_resourceType = m.resourceType === undefined ? 0 : m.resourceType;
+  w.int8(f_resourceType);
+  const f_resourceName = m.resourceName === undefined ? "" : m.resourceName;
+  w.string(f_resourceName);
+  if (m.patternType !== undefined && m.patternType !== 3) throw fieldVersionError("DescribeAclsResponse.PatternType", 0);
+  const f_acls = m.acls === undefined ? [] : m.acls;
+  {
+    w.int32(f_acls.length);
+    for (let i = 0; i < f_acls.length; i++) encodeDescribeAclsResponseAclDescriptionV0(w, f_acls[i]!);
+  }
+}
+
+function encodeDescribeAclsResponseV0(w: Writer, m: DescribeAclsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
+  w.nullableString(f_errorMessage);
+  const f_resources = m.resources === undefined ? [] : m.resources;
+  {
+    w.int32(f_resources.length);
+    for (let i = 0; i < f_resources.length; i++) encodeDescribeAclsResponseDescribeAclsResourceV0(w, f_resources[i]!);
+  }
+}
+
 function decodeDescribeAclsResponseDescribeAclsResourceV1(r: Reader): DescribeAclsResponseDescribeAclsResource {
   const f_resourceType = r.int8();
   const f_resourceName = r.string();
@@ -268,7 +386,7 @@ function decodeDescribeAclsResponseDescribeAclsResourceV1(r: Reader): DescribeAc
     if (n < 0) throw unexpectedNull("DescribeAclsResponse.Acls");
     else {
       const a: DescribeAclsResponseAclDescription[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseAclDescriptionV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeAclsResponseAclDescriptionV0(r);
       f_acls = a;
     }
   }
@@ -304,17 +422,6 @@ function decodeDescribeAclsResponseV1(r: Reader): DescribeAclsResponse {
   };
 }
 
-function encodeDescribeAclsResponseAclDescriptionV1(w: Writer, m: DescribeAclsResponseAclDescriptionInput): void {
-  const f_principal = m.principal === undefined ? "" : m.principal;
-  w.string(f_principal);
-  const f_host = m.host === undefined ? "" : m.host;
-  w.string(f_host);
-  const f_operation = m.operation === undefined ? 0 : m.operation;
-  w.int8(f_operation);
-  const f_permissionType = m.permissionType === undefined ? 0 : m.permissionType;
-  w.int8(f_permissionType);
-}
-
 function encodeDescribeAclsResponseDescribeAclsResourceV1(w: Writer, m: DescribeAclsResponseDescribeAclsResourceInput): void {
   const f_resourceType = m.resourceType === undefined ? 0 : m.resourceType;
   w.int8(f_resourceType);
@@ -325,7 +432,7 @@ function encodeDescribeAclsResponseDescribeAclsResourceV1(w: Writer, m: Describe
   const f_acls = m.acls === undefined ? [] : m.acls;
   {
     w.int32(f_acls.length);
-    for (let i = 0; i < f_acls.length; i++) encodeDescribeAclsResponseAclDescriptionV1(w, f_acls[i]!);
+    for (let i = 0; i < f_acls.length; i++) encodeDescribeAclsResponseAclDescriptionV0(w, f_acls[i]!);
   }
 }
 
@@ -463,9 +570,9 @@ function encodeDescribeAclsResponseV2(w: Writer, m: DescribeAclsResponseInput): 
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeAclsResponseVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const DescribeAclsResponseVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDescribeAclsResponseByVersion: (((r: Reader) => DescribeAclsResponse) | undefined)[] = [undefined, decodeDescribeAclsResponseV1, decodeDescribeAclsResponseV2, decodeDescribeAclsResponseV2];
+const decodeDescribeAclsResponseByVersion: (((r: Reader) => DescribeAclsResponse) | undefined)[] = [decodeDescribeAclsResponseV0, decodeDescribeAclsResponseV1, decodeDescribeAclsResponseV2, decodeDescribeAclsResponseV2];
 
 export function decodeDescribeAclsResponse(r: Reader, version: number): DescribeAclsResponse {
   const f = decodeDescribeAclsResponseByVersion[version];
@@ -473,7 +580,7 @@ export function decodeDescribeAclsResponse(r: Reader, version: number): Describe
   return f(r);
 }
 
-const encodeDescribeAclsResponseByVersion: (((w: Writer, m: DescribeAclsResponseInput) => void) | undefined)[] = [undefined, encodeDescribeAclsResponseV1, encodeDescribeAclsResponseV2, encodeDescribeAclsResponseV2];
+const encodeDescribeAclsResponseByVersion: (((w: Writer, m: DescribeAclsResponseInput) => void) | undefined)[] = [encodeDescribeAclsResponseV0, encodeDescribeAclsResponseV1, encodeDescribeAclsResponseV2, encodeDescribeAclsResponseV2];
 
 export function encodeDescribeAclsResponse(w: Writer, version: number, m: DescribeAclsResponseInput): void {
   const f = encodeDescribeAclsResponseByVersion[version];

@@ -60,7 +60,7 @@ export function defaultDescribeConfigsRequestDescribeConfigsResource(): Describe
   };
 }
 
-function decodeDescribeConfigsRequestDescribeConfigsResourceV1(r: Reader): DescribeConfigsRequestDescribeConfigsResource {
+function decodeDescribeConfigsRequestDescribeConfigsResourceV0(r: Reader): DescribeConfigsRequestDescribeConfigsResource {
   const f_resourceType = r.int8();
   const f_resourceName = r.string();
   let f_configurationKeys: string[] | null;
@@ -81,27 +81,26 @@ function decodeDescribeConfigsRequestDescribeConfigsResourceV1(r: Reader): Descr
   };
 }
 
-function decodeDescribeConfigsRequestV1(r: Reader): DescribeConfigsRequest {
+function decodeDescribeConfigsRequestV0(r: Reader): DescribeConfigsRequest {
   let f_resources: DescribeConfigsRequestDescribeConfigsResource[];
   {
     const n = r.arrayLength(7);
     if (n < 0) throw unexpectedNull("DescribeConfigsRequest.Resources");
     else {
       const a: DescribeConfigsRequestDescribeConfigsResource[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV0(r);
       f_resources = a;
     }
   }
-  const f_includeSynonyms = r.bool();
   return {
     resources: f_resources,
-    includeSynonyms: f_includeSynonyms,
+    includeSynonyms: false,
     includeDocumentation: false,
     _tagged: undefined,
   };
 }
 
-function encodeDescribeConfigsRequestDescribeConfigsResourceV1(w: Writer, m: DescribeConfigsRequestDescribeConfigsResourceInput): void {
+function encodeDescribeConfigsRequestDescribeConfigsResourceV0(w: Writer, m: DescribeConfigsRequestDescribeConfigsResourceInput): void {
   const f_resourceType = m.resourceType === undefined ? 0 : m.resourceType;
   w.int8(f_resourceType);
   const f_resourceName = m.resourceName === undefined ? "" : m.resourceName;
@@ -114,11 +113,41 @@ function encodeDescribeConfigsRequestDescribeConfigsResourceV1(w: Writer, m: Des
   }
 }
 
+function encodeDescribeConfigsRequestV0(w: Writer, m: DescribeConfigsRequestInput): void {
+  const f_resources = m.resources === undefined ? [] : m.resources;
+  {
+    w.int32(f_resources.length);
+    for (let i = 0; i < f_resources.length; i++) encodeDescribeConfigsRequestDescribeConfigsResourceV0(w, f_resources[i]!);
+  }
+  if (m.includeSynonyms !== undefined && m.includeSynonyms !== false) throw fieldVersionError("DescribeConfigsRequest.IncludeSynonyms", 0);
+  if (m.includeDocumentation !== undefined && m.includeDocumentation !== false) throw fieldVersionError("DescribeConfigsRequest.IncludeDocumentation", 0);
+}
+
+function decodeDescribeConfigsRequestV1(r: Reader): DescribeConfigsRequest {
+  let f_resources: DescribeConfigsRequestDescribeConfigsResource[];
+  {
+    const n = r.arrayLength(7);
+    if (n < 0) throw unexpectedNull("DescribeConfigsRequest.Resources");
+    else {
+      const a: DescribeConfigsRequestDescribeConfigsResource[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV0(r);
+      f_resources = a;
+    }
+  }
+  const f_includeSynonyms = r.bool();
+  return {
+    resources: f_resources,
+    includeSynonyms: f_includeSynonyms,
+    includeDocumentation: false,
+    _tagged: undefined,
+  };
+}
+
 function encodeDescribeConfigsRequestV1(w: Writer, m: DescribeConfigsRequestInput): void {
   const f_resources = m.resources === undefined ? [] : m.resources;
   {
     w.int32(f_resources.length);
-    for (let i = 0; i < f_resources.length; i++) encodeDescribeConfigsRequestDescribeConfigsResourceV1(w, f_resources[i]!);
+    for (let i = 0; i < f_resources.length; i++) encodeDescribeConfigsRequestDescribeConfigsResourceV0(w, f_resources[i]!);
   }
   const f_includeSynonyms = m.includeSynonyms === undefined ? false : m.includeSynonyms;
   w.bool(f_includeSynonyms);
@@ -129,7 +158,7 @@ function encodeDescribeConfigsRequestV2(w: Writer, m: DescribeConfigsRequestInpu
   const f_resources = m.resources === undefined ? [] : m.resources;
   {
     w.int32(f_resources.length);
-    for (let i = 0; i < f_resources.length; i++) encodeDescribeConfigsRequestDescribeConfigsResourceV1(w, f_resources[i]!);
+    for (let i = 0; i < f_resources.length; i++) encodeDescribeConfigsRequestDescribeConfigsResourceV0(w, f_resources[i]!);
   }
   const f_includeSynonyms = m.includeSynonyms === undefined ? false : m.includeSynonyms;
   w.bool(f_includeSynonyms);
@@ -143,7 +172,7 @@ function decodeDescribeConfigsRequestV3(r: Reader): DescribeConfigsRequest {
     if (n < 0) throw unexpectedNull("DescribeConfigsRequest.Resources");
     else {
       const a: DescribeConfigsRequestDescribeConfigsResource[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsRequestDescribeConfigsResourceV0(r);
       f_resources = a;
     }
   }
@@ -161,7 +190,7 @@ function encodeDescribeConfigsRequestV3(w: Writer, m: DescribeConfigsRequestInpu
   const f_resources = m.resources === undefined ? [] : m.resources;
   {
     w.int32(f_resources.length);
-    for (let i = 0; i < f_resources.length; i++) encodeDescribeConfigsRequestDescribeConfigsResourceV1(w, f_resources[i]!);
+    for (let i = 0; i < f_resources.length; i++) encodeDescribeConfigsRequestDescribeConfigsResourceV0(w, f_resources[i]!);
   }
   const f_includeSynonyms = m.includeSynonyms === undefined ? false : m.includeSynonyms;
   w.bool(f_includeSynonyms);
@@ -250,9 +279,9 @@ function encodeDescribeConfigsRequestV4(w: Writer, m: DescribeConfigsRequestInpu
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeConfigsRequestVersions = { min: 1, max: 4, flexibleMin: 4, latestUnstable: false } as const;
+export const DescribeConfigsRequestVersions = { min: 0, max: 4, flexibleMin: 4, latestUnstable: false } as const;
 
-const decodeDescribeConfigsRequestByVersion: (((r: Reader) => DescribeConfigsRequest) | undefined)[] = [undefined, decodeDescribeConfigsRequestV1, decodeDescribeConfigsRequestV1, decodeDescribeConfigsRequestV3, decodeDescribeConfigsRequestV4];
+const decodeDescribeConfigsRequestByVersion: (((r: Reader) => DescribeConfigsRequest) | undefined)[] = [decodeDescribeConfigsRequestV0, decodeDescribeConfigsRequestV1, decodeDescribeConfigsRequestV1, decodeDescribeConfigsRequestV3, decodeDescribeConfigsRequestV4];
 
 export function decodeDescribeConfigsRequest(r: Reader, version: number): DescribeConfigsRequest {
   const f = decodeDescribeConfigsRequestByVersion[version];
@@ -260,7 +289,7 @@ export function decodeDescribeConfigsRequest(r: Reader, version: number): Descri
   return f(r);
 }
 
-const encodeDescribeConfigsRequestByVersion: (((w: Writer, m: DescribeConfigsRequestInput) => void) | undefined)[] = [undefined, encodeDescribeConfigsRequestV1, encodeDescribeConfigsRequestV2, encodeDescribeConfigsRequestV3, encodeDescribeConfigsRequestV4];
+const encodeDescribeConfigsRequestByVersion: (((w: Writer, m: DescribeConfigsRequestInput) => void) | undefined)[] = [encodeDescribeConfigsRequestV0, encodeDescribeConfigsRequestV1, encodeDescribeConfigsRequestV2, encodeDescribeConfigsRequestV3, encodeDescribeConfigsRequestV4];
 
 export function encodeDescribeConfigsRequest(w: Writer, version: number, m: DescribeConfigsRequestInput): void {
   const f = encodeDescribeConfigsRequestByVersion[version];
@@ -325,6 +354,8 @@ export interface DescribeConfigsResponseDescribeConfigsResourceResult {
   value: string | null;
   /** True if the configuration is read-only. */
   readOnly: boolean;
+  /** True if the configuration is not set. */
+  isDefault: boolean;
   /** The configuration source. */
   configSource: number;
   /** True if this configuration is sensitive. */
@@ -346,6 +377,8 @@ export interface DescribeConfigsResponseDescribeConfigsResourceResultInput {
   value?: string | null;
   /** True if the configuration is read-only. */
   readOnly?: boolean;
+  /** True if the configuration is not set. */
+  isDefault?: boolean;
   /** The configuration source. */
   configSource?: number;
   /** True if this configuration is sensitive. */
@@ -398,6 +431,7 @@ export function defaultDescribeConfigsResponseDescribeConfigsResourceResult(): D
     name: "",
     value: "",
     readOnly: false,
+    isDefault: false,
     configSource: -1,
     isSensitive: false,
     synonyms: [],
@@ -414,6 +448,109 @@ export function defaultDescribeConfigsResponseDescribeConfigsSynonym(): Describe
     source: 0,
     _tagged: undefined,
   };
+}
+
+function decodeDescribeConfigsResponseDescribeConfigsResourceResultV0(r: Reader): DescribeConfigsResponseDescribeConfigsResourceResult {
+  const f_name = r.string();
+  const f_value = r.nullableString();
+  const f_readOnly = r.bool();
+  const f_isDefault = r.bool();
+  const f_isSensitive = r.bool();
+  return {
+    name: f_name,
+    value: f_value,
+    readOnly: f_readOnly,
+    isDefault: f_isDefault,
+    configSource: -1,
+    isSensitive: f_isSensitive,
+    synonyms: [],
+    configType: 0,
+    documentation: "",
+    _tagged: undefined,
+  };
+}
+
+function decodeDescribeConfigsResponseDescribeConfigsResultV0(r: Reader): DescribeConfigsResponseDescribeConfigsResult {
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.nullableString();
+  const f_resourceType = r.int8();
+  const f_resourceName = r.string();
+  let f_configs: DescribeConfigsResponseDescribeConfigsResourceResult[];
+  {
+    const n = r.arrayLength(7);
+    if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Configs");
+    else {
+      const a: DescribeConfigsResponseDescribeConfigsResourceResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResourceResultV0(r);
+      f_configs = a;
+    }
+  }
+  return {
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    resourceType: f_resourceType,
+    resourceName: f_resourceName,
+    configs: f_configs,
+    _tagged: undefined,
+  };
+}
+
+function decodeDescribeConfigsResponseV0(r: Reader): DescribeConfigsResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_results: DescribeConfigsResponseDescribeConfigsResult[];
+  {
+    const n = r.arrayLength(11);
+    if (n < 0) throw unexpectedNull("DescribeConfigsResponse.Results");
+    else {
+      const a: DescribeConfigsResponseDescribeConfigsResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeConfigsResponseDescribeConfigsResultV0(r);
+      f_results = a;
+    }
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    results: f_results,
+    _tagged: undefined,
+  };
+}
+
+function encodeDescribeConfigsResponseDescribeConfigsResourceResultV0(w: Writer, m: DescribeConfigsResponseDescribeConfigsResourceResultInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_value = m.value === undefined ? "" : m.value;
+  w.nullableString(f_value);
+  const f_readOnly = m.readOnly === undefined ? false : m.readOnly;
+  w.bool(f_readOnly);
+  const f_isDefault = m.isDefault === undefined ? false : m.isDefault;
+  w.bool(f_isDefault);
+  const f_isSensitive = m.isSensitive === undefined ? false : m.isSensitive;
+  w.bool(f_isSensitive);
+}
+
+function encodeDescribeConfigsResponseDescribeConfigsResultV0(w: Writer, m: DescribeConfigsResponseDescribeConfigsResultInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
+  w.nullableString(f_errorMessage);
+  const f_resourceType = m.resourceType === undefined ? 0 : m.resourceType;
+  w.int8(f_resourceType);
+  const f_resourceName = m.resourceName === undefined ? "" : m.resourceName;
+  w.string(f_resourceName);
+  const f_configs = m.configs === undefined ? [] : m.configs;
+  {
+    w.int32(f_configs.length);
+    for (let i = 0; i < f_configs.length; i++) encodeDescribeConfigsResponseDescribeConfigsResourceResultV0(w, f_configs[i]!);
+  }
+}
+
+function encodeDescribeConfigsResponseV0(w: Writer, m: DescribeConfigsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_results = m.results === undefined ? [] : m.results;
+  {
+    w.int32(f_results.length);
+    for (let i = 0; i < f_results.length; i++) encodeDescribeConfigsResponseDescribeConfigsResultV0(w, f_results[i]!);
+  }
 }
 
 function decodeDescribeConfigsResponseDescribeConfigsSynonymV1(r: Reader): DescribeConfigsResponseDescribeConfigsSynonym {
@@ -448,6 +585,7 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResultV1(r: Reader)
     name: f_name,
     value: f_value,
     readOnly: f_readOnly,
+    isDefault: false,
     configSource: f_configSource,
     isSensitive: f_isSensitive,
     synonyms: f_synonyms,
@@ -517,6 +655,7 @@ function encodeDescribeConfigsResponseDescribeConfigsResourceResultV1(w: Writer,
   w.nullableString(f_value);
   const f_readOnly = m.readOnly === undefined ? false : m.readOnly;
   w.bool(f_readOnly);
+  if (m.isDefault !== undefined && m.isDefault !== false) throw fieldVersionError("DescribeConfigsResponse.IsDefault", 1);
   const f_configSource = m.configSource === undefined ? -1 : m.configSource;
   w.int8(f_configSource);
   const f_isSensitive = m.isSensitive === undefined ? false : m.isSensitive;
@@ -554,6 +693,51 @@ function encodeDescribeConfigsResponseV1(w: Writer, m: DescribeConfigsResponseIn
   }
 }
 
+function encodeDescribeConfigsResponseDescribeConfigsResourceResultV2(w: Writer, m: DescribeConfigsResponseDescribeConfigsResourceResultInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_value = m.value === undefined ? "" : m.value;
+  w.nullableString(f_value);
+  const f_readOnly = m.readOnly === undefined ? false : m.readOnly;
+  w.bool(f_readOnly);
+  if (m.isDefault !== undefined && m.isDefault !== false) throw fieldVersionError("DescribeConfigsResponse.IsDefault", 2);
+  const f_configSource = m.configSource === undefined ? -1 : m.configSource;
+  w.int8(f_configSource);
+  const f_isSensitive = m.isSensitive === undefined ? false : m.isSensitive;
+  w.bool(f_isSensitive);
+  const f_synonyms = m.synonyms === undefined ? [] : m.synonyms;
+  {
+    w.int32(f_synonyms.length);
+    for (let i = 0; i < f_synonyms.length; i++) encodeDescribeConfigsResponseDescribeConfigsSynonymV1(w, f_synonyms[i]!);
+  }
+}
+
+function encodeDescribeConfigsResponseDescribeConfigsResultV2(w: Writer, m: DescribeConfigsResponseDescribeConfigsResultInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? "" : m.errorMessage;
+  w.nullableString(f_errorMessage);
+  const f_resourceType = m.resourceType === undefined ? 0 : m.resourceType;
+  w.int8(f_resourceType);
+  const f_resourceName = m.resourceName === undefined ? "" : m.resourceName;
+  w.string(f_resourceName);
+  const f_configs = m.configs === undefined ? [] : m.configs;
+  {
+    w.int32(f_configs.length);
+    for (let i = 0; i < f_configs.length; i++) encodeDescribeConfigsResponseDescribeConfigsResourceResultV2(w, f_configs[i]!);
+  }
+}
+
+function encodeDescribeConfigsResponseV2(w: Writer, m: DescribeConfigsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_results = m.results === undefined ? [] : m.results;
+  {
+    w.int32(f_results.length);
+    for (let i = 0; i < f_results.length; i++) encodeDescribeConfigsResponseDescribeConfigsResultV2(w, f_results[i]!);
+  }
+}
+
 function decodeDescribeConfigsResponseDescribeConfigsResourceResultV3(r: Reader): DescribeConfigsResponseDescribeConfigsResourceResult {
   const f_name = r.string();
   const f_value = r.nullableString();
@@ -576,6 +760,7 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResultV3(r: Reader)
     name: f_name,
     value: f_value,
     readOnly: f_readOnly,
+    isDefault: false,
     configSource: f_configSource,
     isSensitive: f_isSensitive,
     synonyms: f_synonyms,
@@ -636,6 +821,7 @@ function encodeDescribeConfigsResponseDescribeConfigsResourceResultV3(w: Writer,
   w.nullableString(f_value);
   const f_readOnly = m.readOnly === undefined ? false : m.readOnly;
   w.bool(f_readOnly);
+  if (m.isDefault !== undefined && m.isDefault !== false) throw fieldVersionError("DescribeConfigsResponse.IsDefault", 3);
   const f_configSource = m.configSource === undefined ? -1 : m.configSource;
   w.int8(f_configSource);
   const f_isSensitive = m.isSensitive === undefined ? false : m.isSensitive;
@@ -723,6 +909,7 @@ function decodeDescribeConfigsResponseDescribeConfigsResourceResultV4(r: Reader)
     name: f_name,
     value: f_value,
     readOnly: f_readOnly,
+    isDefault: false,
     configSource: f_configSource,
     isSensitive: f_isSensitive,
     synonyms: f_synonyms,
@@ -805,6 +992,7 @@ function encodeDescribeConfigsResponseDescribeConfigsResourceResultV4(w: Writer,
   w.compactNullableString(f_value);
   const f_readOnly = m.readOnly === undefined ? false : m.readOnly;
   w.bool(f_readOnly);
+  if (m.isDefault !== undefined && m.isDefault !== false) throw fieldVersionError("DescribeConfigsResponse.IsDefault", 4);
   const f_configSource = m.configSource === undefined ? -1 : m.configSource;
   w.int8(f_configSource);
   const f_isSensitive = m.isSensitive === undefined ? false : m.isSensitive;
@@ -849,9 +1037,9 @@ function encodeDescribeConfigsResponseV4(w: Writer, m: DescribeConfigsResponseIn
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeConfigsResponseVersions = { min: 1, max: 4, flexibleMin: 4, latestUnstable: false } as const;
+export const DescribeConfigsResponseVersions = { min: 0, max: 4, flexibleMin: 4, latestUnstable: false } as const;
 
-const decodeDescribeConfigsResponseByVersion: (((r: Reader) => DescribeConfigsResponse) | undefined)[] = [undefined, decodeDescribeConfigsResponseV1, decodeDescribeConfigsResponseV1, decodeDescribeConfigsResponseV3, decodeDescribeConfigsResponseV4];
+const decodeDescribeConfigsResponseByVersion: (((r: Reader) => DescribeConfigsResponse) | undefined)[] = [decodeDescribeConfigsResponseV0, decodeDescribeConfigsResponseV1, decodeDescribeConfigsResponseV1, decodeDescribeConfigsResponseV3, decodeDescribeConfigsResponseV4];
 
 export function decodeDescribeConfigsResponse(r: Reader, version: number): DescribeConfigsResponse {
   const f = decodeDescribeConfigsResponseByVersion[version];
@@ -859,7 +1047,7 @@ export function decodeDescribeConfigsResponse(r: Reader, version: number): Descr
   return f(r);
 }
 
-const encodeDescribeConfigsResponseByVersion: (((w: Writer, m: DescribeConfigsResponseInput) => void) | undefined)[] = [undefined, encodeDescribeConfigsResponseV1, encodeDescribeConfigsResponseV1, encodeDescribeConfigsResponseV3, encodeDescribeConfigsResponseV4];
+const encodeDescribeConfigsResponseByVersion: (((w: Writer, m: DescribeConfigsResponseInput) => void) | undefined)[] = [encodeDescribeConfigsResponseV0, encodeDescribeConfigsResponseV1, encodeDescribeConfigsResponseV2, encodeDescribeConfigsResponseV3, encodeDescribeConfigsResponseV4];
 
 export function encodeDescribeConfigsResponse(w: Writer, version: number, m: DescribeConfigsResponseInput): void {
   const f = encodeDescribeConfigsResponseByVersion[version];

@@ -47,7 +47,7 @@ export function defaultDescribeDelegationTokenRequestDescribeDelegationTokenOwne
   };
 }
 
-function decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV1(r: Reader): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
+function decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV0(r: Reader): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
   const f_principalType = r.string();
   const f_principalName = r.string();
   return {
@@ -57,14 +57,14 @@ function decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV1(r: R
   };
 }
 
-function decodeDescribeDelegationTokenRequestV1(r: Reader): DescribeDelegationTokenRequest {
+function decodeDescribeDelegationTokenRequestV0(r: Reader): DescribeDelegationTokenRequest {
   let f_owners: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] | null;
   {
     const n = r.arrayLength(4);
     if (n < 0) f_owners = null;
     else {
       const a: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV0(r);
       f_owners = a;
     }
   }
@@ -74,19 +74,19 @@ function decodeDescribeDelegationTokenRequestV1(r: Reader): DescribeDelegationTo
   };
 }
 
-function encodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV1(w: Writer, m: DescribeDelegationTokenRequestDescribeDelegationTokenOwnerInput): void {
+function encodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV0(w: Writer, m: DescribeDelegationTokenRequestDescribeDelegationTokenOwnerInput): void {
   const f_principalType = m.principalType === undefined ? "" : m.principalType;
   w.string(f_principalType);
   const f_principalName = m.principalName === undefined ? "" : m.principalName;
   w.string(f_principalName);
 }
 
-function encodeDescribeDelegationTokenRequestV1(w: Writer, m: DescribeDelegationTokenRequestInput): void {
+function encodeDescribeDelegationTokenRequestV0(w: Writer, m: DescribeDelegationTokenRequestInput): void {
   const f_owners = m.owners === undefined ? [] : m.owners;
   if (f_owners === null) w.int32(-1);
   else {
     w.int32(f_owners.length);
-    for (let i = 0; i < f_owners.length; i++) encodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV1(w, f_owners[i]!);
+    for (let i = 0; i < f_owners.length; i++) encodeDescribeDelegationTokenRequestDescribeDelegationTokenOwnerV0(w, f_owners[i]!);
   }
 }
 
@@ -147,9 +147,9 @@ function encodeDescribeDelegationTokenRequestV2(w: Writer, m: DescribeDelegation
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeDelegationTokenRequestVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const DescribeDelegationTokenRequestVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDescribeDelegationTokenRequestByVersion: (((r: Reader) => DescribeDelegationTokenRequest) | undefined)[] = [undefined, decodeDescribeDelegationTokenRequestV1, decodeDescribeDelegationTokenRequestV2, decodeDescribeDelegationTokenRequestV2];
+const decodeDescribeDelegationTokenRequestByVersion: (((r: Reader) => DescribeDelegationTokenRequest) | undefined)[] = [decodeDescribeDelegationTokenRequestV0, decodeDescribeDelegationTokenRequestV0, decodeDescribeDelegationTokenRequestV2, decodeDescribeDelegationTokenRequestV2];
 
 export function decodeDescribeDelegationTokenRequest(r: Reader, version: number): DescribeDelegationTokenRequest {
   const f = decodeDescribeDelegationTokenRequestByVersion[version];
@@ -157,7 +157,7 @@ export function decodeDescribeDelegationTokenRequest(r: Reader, version: number)
   return f(r);
 }
 
-const encodeDescribeDelegationTokenRequestByVersion: (((w: Writer, m: DescribeDelegationTokenRequestInput) => void) | undefined)[] = [undefined, encodeDescribeDelegationTokenRequestV1, encodeDescribeDelegationTokenRequestV2, encodeDescribeDelegationTokenRequestV2];
+const encodeDescribeDelegationTokenRequestByVersion: (((w: Writer, m: DescribeDelegationTokenRequestInput) => void) | undefined)[] = [encodeDescribeDelegationTokenRequestV0, encodeDescribeDelegationTokenRequestV0, encodeDescribeDelegationTokenRequestV2, encodeDescribeDelegationTokenRequestV2];
 
 export function encodeDescribeDelegationTokenRequest(w: Writer, version: number, m: DescribeDelegationTokenRequestInput): void {
   const f = encodeDescribeDelegationTokenRequestByVersion[version];
@@ -281,7 +281,7 @@ export function defaultDescribeDelegationTokenResponseDescribedDelegationTokenRe
   };
 }
 
-function decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV1(r: Reader): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
+function decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV0(r: Reader): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
   const f_principalType = r.string();
   const f_principalName = r.string();
   return {
@@ -291,7 +291,7 @@ function decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV1(
   };
 }
 
-function decodeDescribeDelegationTokenResponseDescribedDelegationTokenV1(r: Reader): DescribeDelegationTokenResponseDescribedDelegationToken {
+function decodeDescribeDelegationTokenResponseDescribedDelegationTokenV0(r: Reader): DescribeDelegationTokenResponseDescribedDelegationToken {
   const f_principalType = r.string();
   const f_principalName = r.string();
   const f_issueTimestamp = r.int64();
@@ -305,7 +305,7 @@ function decodeDescribeDelegationTokenResponseDescribedDelegationTokenV1(r: Read
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Renewers");
     else {
       const a: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV0(r);
       f_renewers = a;
     }
   }
@@ -324,7 +324,7 @@ function decodeDescribeDelegationTokenResponseDescribedDelegationTokenV1(r: Read
   };
 }
 
-function decodeDescribeDelegationTokenResponseV1(r: Reader): DescribeDelegationTokenResponse {
+function decodeDescribeDelegationTokenResponseV0(r: Reader): DescribeDelegationTokenResponse {
   const f_errorCode = r.int16();
   let f_tokens: DescribeDelegationTokenResponseDescribedDelegationToken[];
   {
@@ -332,7 +332,7 @@ function decodeDescribeDelegationTokenResponseV1(r: Reader): DescribeDelegationT
     if (n < 0) throw unexpectedNull("DescribeDelegationTokenResponse.Tokens");
     else {
       const a: DescribeDelegationTokenResponseDescribedDelegationToken[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeDelegationTokenResponseDescribedDelegationTokenV0(r);
       f_tokens = a;
     }
   }
@@ -345,11 +345,47 @@ function decodeDescribeDelegationTokenResponseV1(r: Reader): DescribeDelegationT
   };
 }
 
-function encodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV1(w: Writer, m: DescribeDelegationTokenResponseDescribedDelegationTokenRenewerInput): void {
+function encodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV0(w: Writer, m: DescribeDelegationTokenResponseDescribedDelegationTokenRenewerInput): void {
   const f_principalType = m.principalType === undefined ? "" : m.principalType;
   w.string(f_principalType);
   const f_principalName = m.principalName === undefined ? "" : m.principalName;
   w.string(f_principalName);
+}
+
+function encodeDescribeDelegationTokenResponseDescribedDelegationTokenV0(w: Writer, m: DescribeDelegationTokenResponseDescribedDelegationTokenInput): void {
+  const f_principalType = m.principalType === undefined ? "" : m.principalType;
+  w.string(f_principalType);
+  const f_principalName = m.principalName === undefined ? "" : m.principalName;
+  w.string(f_principalName);
+  if (m.tokenRequesterPrincipalType !== undefined && m.tokenRequesterPrincipalType !== "") throw fieldVersionError("DescribeDelegationTokenResponse.TokenRequesterPrincipalType", 0);
+  if (m.tokenRequesterPrincipalName !== undefined && m.tokenRequesterPrincipalName !== "") throw fieldVersionError("DescribeDelegationTokenResponse.TokenRequesterPrincipalName", 0);
+  const f_issueTimestamp = m.issueTimestamp === undefined ? 0 : m.issueTimestamp;
+  w.int64(f_issueTimestamp);
+  const f_expiryTimestamp = m.expiryTimestamp === undefined ? 0 : m.expiryTimestamp;
+  w.int64(f_expiryTimestamp);
+  const f_maxTimestamp = m.maxTimestamp === undefined ? 0 : m.maxTimestamp;
+  w.int64(f_maxTimestamp);
+  const f_tokenId = m.tokenId === undefined ? "" : m.tokenId;
+  w.string(f_tokenId);
+  const f_hmac = m.hmac === undefined ? EMPTY_BYTES : m.hmac;
+  w.bytes(f_hmac);
+  const f_renewers = m.renewers === undefined ? [] : m.renewers;
+  {
+    w.int32(f_renewers.length);
+    for (let i = 0; i < f_renewers.length; i++) encodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV0(w, f_renewers[i]!);
+  }
+}
+
+function encodeDescribeDelegationTokenResponseV0(w: Writer, m: DescribeDelegationTokenResponseInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_tokens = m.tokens === undefined ? [] : m.tokens;
+  {
+    w.int32(f_tokens.length);
+    for (let i = 0; i < f_tokens.length; i++) encodeDescribeDelegationTokenResponseDescribedDelegationTokenV0(w, f_tokens[i]!);
+  }
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
 }
 
 function encodeDescribeDelegationTokenResponseDescribedDelegationTokenV1(w: Writer, m: DescribeDelegationTokenResponseDescribedDelegationTokenInput): void {
@@ -372,7 +408,7 @@ function encodeDescribeDelegationTokenResponseDescribedDelegationTokenV1(w: Writ
   const f_renewers = m.renewers === undefined ? [] : m.renewers;
   {
     w.int32(f_renewers.length);
-    for (let i = 0; i < f_renewers.length; i++) encodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV1(w, f_renewers[i]!);
+    for (let i = 0; i < f_renewers.length; i++) encodeDescribeDelegationTokenResponseDescribedDelegationTokenRenewerV0(w, f_renewers[i]!);
   }
 }
 
@@ -624,9 +660,9 @@ function encodeDescribeDelegationTokenResponseV3(w: Writer, m: DescribeDelegatio
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeDelegationTokenResponseVersions = { min: 1, max: 3, flexibleMin: 2, latestUnstable: false } as const;
+export const DescribeDelegationTokenResponseVersions = { min: 0, max: 3, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDescribeDelegationTokenResponseByVersion: (((r: Reader) => DescribeDelegationTokenResponse) | undefined)[] = [undefined, decodeDescribeDelegationTokenResponseV1, decodeDescribeDelegationTokenResponseV2, decodeDescribeDelegationTokenResponseV3];
+const decodeDescribeDelegationTokenResponseByVersion: (((r: Reader) => DescribeDelegationTokenResponse) | undefined)[] = [decodeDescribeDelegationTokenResponseV0, decodeDescribeDelegationTokenResponseV0, decodeDescribeDelegationTokenResponseV2, decodeDescribeDelegationTokenResponseV3];
 
 export function decodeDescribeDelegationTokenResponse(r: Reader, version: number): DescribeDelegationTokenResponse {
   const f = decodeDescribeDelegationTokenResponseByVersion[version];
@@ -634,7 +670,7 @@ export function decodeDescribeDelegationTokenResponse(r: Reader, version: number
   return f(r);
 }
 
-const encodeDescribeDelegationTokenResponseByVersion: (((w: Writer, m: DescribeDelegationTokenResponseInput) => void) | undefined)[] = [undefined, encodeDescribeDelegationTokenResponseV1, encodeDescribeDelegationTokenResponseV2, encodeDescribeDelegationTokenResponseV3];
+const encodeDescribeDelegationTokenResponseByVersion: (((w: Writer, m: DescribeDelegationTokenResponseInput) => void) | undefined)[] = [encodeDescribeDelegationTokenResponseV0, encodeDescribeDelegationTokenResponseV1, encodeDescribeDelegationTokenResponseV2, encodeDescribeDelegationTokenResponseV3];
 
 export function encodeDescribeDelegationTokenResponse(w: Writer, version: number, m: DescribeDelegationTokenResponseInput): void {
   const f = encodeDescribeDelegationTokenResponseByVersion[version];

@@ -47,7 +47,7 @@ export function defaultDescribeLogDirsRequestDescribableLogDirTopic(): DescribeL
   };
 }
 
-function decodeDescribeLogDirsRequestDescribableLogDirTopicV1(r: Reader): DescribeLogDirsRequestDescribableLogDirTopic {
+function decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r: Reader): DescribeLogDirsRequestDescribableLogDirTopic {
   const f_topic = r.string();
   let f_partitions: number[];
   {
@@ -66,14 +66,14 @@ function decodeDescribeLogDirsRequestDescribableLogDirTopicV1(r: Reader): Descri
   };
 }
 
-function decodeDescribeLogDirsRequestV1(r: Reader): DescribeLogDirsRequest {
+function decodeDescribeLogDirsRequestV0(r: Reader): DescribeLogDirsRequest {
   let f_topics: DescribeLogDirsRequestDescribableLogDirTopic[] | null;
   {
     const n = r.arrayLength(6);
     if (n < 0) f_topics = null;
     else {
       const a: DescribeLogDirsRequestDescribableLogDirTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsRequestDescribableLogDirTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsRequestDescribableLogDirTopicV0(r);
       f_topics = a;
     }
   }
@@ -83,7 +83,7 @@ function decodeDescribeLogDirsRequestV1(r: Reader): DescribeLogDirsRequest {
   };
 }
 
-function encodeDescribeLogDirsRequestDescribableLogDirTopicV1(w: Writer, m: DescribeLogDirsRequestDescribableLogDirTopicInput): void {
+function encodeDescribeLogDirsRequestDescribableLogDirTopicV0(w: Writer, m: DescribeLogDirsRequestDescribableLogDirTopicInput): void {
   const f_topic = m.topic === undefined ? "" : m.topic;
   w.string(f_topic);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
@@ -93,12 +93,12 @@ function encodeDescribeLogDirsRequestDescribableLogDirTopicV1(w: Writer, m: Desc
   }
 }
 
-function encodeDescribeLogDirsRequestV1(w: Writer, m: DescribeLogDirsRequestInput): void {
+function encodeDescribeLogDirsRequestV0(w: Writer, m: DescribeLogDirsRequestInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsRequestDescribableLogDirTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsRequestDescribableLogDirTopicV0(w, f_topics[i]!);
   }
 }
 
@@ -171,9 +171,9 @@ function encodeDescribeLogDirsRequestV2(w: Writer, m: DescribeLogDirsRequestInpu
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeLogDirsRequestVersions = { min: 1, max: 5, flexibleMin: 2, latestUnstable: false } as const;
+export const DescribeLogDirsRequestVersions = { min: 0, max: 5, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDescribeLogDirsRequestByVersion: (((r: Reader) => DescribeLogDirsRequest) | undefined)[] = [undefined, decodeDescribeLogDirsRequestV1, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2];
+const decodeDescribeLogDirsRequestByVersion: (((r: Reader) => DescribeLogDirsRequest) | undefined)[] = [decodeDescribeLogDirsRequestV0, decodeDescribeLogDirsRequestV0, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2, decodeDescribeLogDirsRequestV2];
 
 export function decodeDescribeLogDirsRequest(r: Reader, version: number): DescribeLogDirsRequest {
   const f = decodeDescribeLogDirsRequestByVersion[version];
@@ -181,7 +181,7 @@ export function decodeDescribeLogDirsRequest(r: Reader, version: number): Descri
   return f(r);
 }
 
-const encodeDescribeLogDirsRequestByVersion: (((w: Writer, m: DescribeLogDirsRequestInput) => void) | undefined)[] = [undefined, encodeDescribeLogDirsRequestV1, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2];
+const encodeDescribeLogDirsRequestByVersion: (((w: Writer, m: DescribeLogDirsRequestInput) => void) | undefined)[] = [encodeDescribeLogDirsRequestV0, encodeDescribeLogDirsRequestV0, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2, encodeDescribeLogDirsRequestV2];
 
 export function encodeDescribeLogDirsRequest(w: Writer, version: number, m: DescribeLogDirsRequestInput): void {
   const f = encodeDescribeLogDirsRequestByVersion[version];
@@ -321,7 +321,7 @@ export function defaultDescribeLogDirsResponseDescribeLogDirsPartition(): Descri
   };
 }
 
-function decodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(r: Reader): DescribeLogDirsResponseDescribeLogDirsPartition {
+function decodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(r: Reader): DescribeLogDirsResponseDescribeLogDirsPartition {
   const f_partitionIndex = r.int32();
   const f_partitionSize = r.int64();
   const f_offsetLag = r.int64();
@@ -335,7 +335,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(r: Reader): Des
   };
 }
 
-function decodeDescribeLogDirsResponseDescribeLogDirsTopicV1(r: Reader): DescribeLogDirsResponseDescribeLogDirsTopic {
+function decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r: Reader): DescribeLogDirsResponseDescribeLogDirsTopic {
   const f_name = r.string();
   let f_partitions: DescribeLogDirsResponseDescribeLogDirsPartition[];
   {
@@ -343,7 +343,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsTopicV1(r: Reader): Describ
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Partitions");
     else {
       const a: DescribeLogDirsResponseDescribeLogDirsPartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -354,7 +354,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsTopicV1(r: Reader): Describ
   };
 }
 
-function decodeDescribeLogDirsResponseDescribeLogDirsResultV1(r: Reader): DescribeLogDirsResponseDescribeLogDirsResult {
+function decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r: Reader): DescribeLogDirsResponseDescribeLogDirsResult {
   const f_errorCode = r.int16();
   const f_logDir = r.string();
   let f_topics: DescribeLogDirsResponseDescribeLogDirsTopic[];
@@ -363,7 +363,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV1(r: Reader): Descri
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Topics");
     else {
       const a: DescribeLogDirsResponseDescribeLogDirsTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsTopicV0(r);
       f_topics = a;
     }
   }
@@ -378,7 +378,7 @@ function decodeDescribeLogDirsResponseDescribeLogDirsResultV1(r: Reader): Descri
   };
 }
 
-function decodeDescribeLogDirsResponseV1(r: Reader): DescribeLogDirsResponse {
+function decodeDescribeLogDirsResponseV0(r: Reader): DescribeLogDirsResponse {
   const f_throttleTimeMs = r.int32();
   let f_results: DescribeLogDirsResponseDescribeLogDirsResult[];
   {
@@ -386,7 +386,7 @@ function decodeDescribeLogDirsResponseV1(r: Reader): DescribeLogDirsResponse {
     if (n < 0) throw unexpectedNull("DescribeLogDirsResponse.Results");
     else {
       const a: DescribeLogDirsResponseDescribeLogDirsResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeDescribeLogDirsResponseDescribeLogDirsResultV0(r);
       f_results = a;
     }
   }
@@ -398,7 +398,7 @@ function decodeDescribeLogDirsResponseV1(r: Reader): DescribeLogDirsResponse {
   };
 }
 
-function encodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsPartitionInput): void {
+function encodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_partitionSize = m.partitionSize === undefined ? 0 : m.partitionSize;
@@ -409,17 +409,17 @@ function encodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(w: Writer, m: D
   w.bool(f_isFutureKey);
 }
 
-function encodeDescribeLogDirsResponseDescribeLogDirsTopicV1(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsTopicInput): void {
+function encodeDescribeLogDirsResponseDescribeLogDirsTopicV0(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsPartitionV1(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsPartitionV0(w, f_partitions[i]!);
   }
 }
 
-function encodeDescribeLogDirsResponseDescribeLogDirsResultV1(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsResultInput): void {
+function encodeDescribeLogDirsResponseDescribeLogDirsResultV0(w: Writer, m: DescribeLogDirsResponseDescribeLogDirsResultInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_logDir = m.logDir === undefined ? "" : m.logDir;
@@ -427,17 +427,17 @@ function encodeDescribeLogDirsResponseDescribeLogDirsResultV1(w: Writer, m: Desc
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsTopicV0(w, f_topics[i]!);
   }
 }
 
-function encodeDescribeLogDirsResponseV1(w: Writer, m: DescribeLogDirsResponseInput): void {
+function encodeDescribeLogDirsResponseV0(w: Writer, m: DescribeLogDirsResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_results = m.results === undefined ? [] : m.results;
   {
     w.int32(f_results.length);
-    for (let i = 0; i < f_results.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsResultV1(w, f_results[i]!);
+    for (let i = 0; i < f_results.length; i++) encodeDescribeLogDirsResponseDescribeLogDirsResultV0(w, f_results[i]!);
   }
 }
 
@@ -810,9 +810,9 @@ function encodeDescribeLogDirsResponseV5(w: Writer, m: DescribeLogDirsResponseIn
   writeUnknownTagged(w, m._tagged);
 }
 
-export const DescribeLogDirsResponseVersions = { min: 1, max: 5, flexibleMin: 2, latestUnstable: false } as const;
+export const DescribeLogDirsResponseVersions = { min: 0, max: 5, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeDescribeLogDirsResponseByVersion: (((r: Reader) => DescribeLogDirsResponse) | undefined)[] = [undefined, decodeDescribeLogDirsResponseV1, decodeDescribeLogDirsResponseV2, decodeDescribeLogDirsResponseV3, decodeDescribeLogDirsResponseV4, decodeDescribeLogDirsResponseV5];
+const decodeDescribeLogDirsResponseByVersion: (((r: Reader) => DescribeLogDirsResponse) | undefined)[] = [decodeDescribeLogDirsResponseV0, decodeDescribeLogDirsResponseV0, decodeDescribeLogDirsResponseV2, decodeDescribeLogDirsResponseV3, decodeDescribeLogDirsResponseV4, decodeDescribeLogDirsResponseV5];
 
 export function decodeDescribeLogDirsResponse(r: Reader, version: number): DescribeLogDirsResponse {
   const f = decodeDescribeLogDirsResponseByVersion[version];
@@ -820,7 +820,7 @@ export function decodeDescribeLogDirsResponse(r: Reader, version: number): Descr
   return f(r);
 }
 
-const encodeDescribeLogDirsResponseByVersion: (((w: Writer, m: DescribeLogDirsResponseInput) => void) | undefined)[] = [undefined, encodeDescribeLogDirsResponseV1, encodeDescribeLogDirsResponseV2, encodeDescribeLogDirsResponseV3, encodeDescribeLogDirsResponseV4, encodeDescribeLogDirsResponseV5];
+const encodeDescribeLogDirsResponseByVersion: (((w: Writer, m: DescribeLogDirsResponseInput) => void) | undefined)[] = [encodeDescribeLogDirsResponseV0, encodeDescribeLogDirsResponseV0, encodeDescribeLogDirsResponseV2, encodeDescribeLogDirsResponseV3, encodeDescribeLogDirsResponseV4, encodeDescribeLogDirsResponseV5];
 
 export function encodeDescribeLogDirsResponse(w: Writer, version: number, m: DescribeLogDirsResponseInput): void {
   const f = encodeDescribeLogDirsResponseByVersion[version];

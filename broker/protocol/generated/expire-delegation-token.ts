@@ -25,7 +25,7 @@ export interface ExpireDelegationTokenRequestInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-function decodeExpireDelegationTokenRequestV1(r: Reader): ExpireDelegationTokenRequest {
+function decodeExpireDelegationTokenRequestV0(r: Reader): ExpireDelegationTokenRequest {
   const f_hmac = r.bytes();
   const f_expiryTimePeriodMs = r.int64();
   return {
@@ -35,7 +35,7 @@ function decodeExpireDelegationTokenRequestV1(r: Reader): ExpireDelegationTokenR
   };
 }
 
-function encodeExpireDelegationTokenRequestV1(w: Writer, m: ExpireDelegationTokenRequestInput): void {
+function encodeExpireDelegationTokenRequestV0(w: Writer, m: ExpireDelegationTokenRequestInput): void {
   const f_hmac = m.hmac === undefined ? EMPTY_BYTES : m.hmac;
   w.bytes(f_hmac);
   const f_expiryTimePeriodMs = m.expiryTimePeriodMs === undefined ? 0 : m.expiryTimePeriodMs;
@@ -66,9 +66,9 @@ function encodeExpireDelegationTokenRequestV2(w: Writer, m: ExpireDelegationToke
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ExpireDelegationTokenRequestVersions = { min: 1, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const ExpireDelegationTokenRequestVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeExpireDelegationTokenRequestByVersion: (((r: Reader) => ExpireDelegationTokenRequest) | undefined)[] = [undefined, decodeExpireDelegationTokenRequestV1, decodeExpireDelegationTokenRequestV2];
+const decodeExpireDelegationTokenRequestByVersion: (((r: Reader) => ExpireDelegationTokenRequest) | undefined)[] = [decodeExpireDelegationTokenRequestV0, decodeExpireDelegationTokenRequestV0, decodeExpireDelegationTokenRequestV2];
 
 export function decodeExpireDelegationTokenRequest(r: Reader, version: number): ExpireDelegationTokenRequest {
   const f = decodeExpireDelegationTokenRequestByVersion[version];
@@ -76,7 +76,7 @@ export function decodeExpireDelegationTokenRequest(r: Reader, version: number): 
   return f(r);
 }
 
-const encodeExpireDelegationTokenRequestByVersion: (((w: Writer, m: ExpireDelegationTokenRequestInput) => void) | undefined)[] = [undefined, encodeExpireDelegationTokenRequestV1, encodeExpireDelegationTokenRequestV2];
+const encodeExpireDelegationTokenRequestByVersion: (((w: Writer, m: ExpireDelegationTokenRequestInput) => void) | undefined)[] = [encodeExpireDelegationTokenRequestV0, encodeExpireDelegationTokenRequestV0, encodeExpireDelegationTokenRequestV2];
 
 export function encodeExpireDelegationTokenRequest(w: Writer, version: number, m: ExpireDelegationTokenRequestInput): void {
   const f = encodeExpireDelegationTokenRequestByVersion[version];
@@ -108,7 +108,7 @@ export interface ExpireDelegationTokenResponseInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-function decodeExpireDelegationTokenResponseV1(r: Reader): ExpireDelegationTokenResponse {
+function decodeExpireDelegationTokenResponseV0(r: Reader): ExpireDelegationTokenResponse {
   const f_errorCode = r.int16();
   const f_expiryTimestampMs = r.int64();
   const f_throttleTimeMs = r.int32();
@@ -120,7 +120,7 @@ function decodeExpireDelegationTokenResponseV1(r: Reader): ExpireDelegationToken
   };
 }
 
-function encodeExpireDelegationTokenResponseV1(w: Writer, m: ExpireDelegationTokenResponseInput): void {
+function encodeExpireDelegationTokenResponseV0(w: Writer, m: ExpireDelegationTokenResponseInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_expiryTimestampMs = m.expiryTimestampMs === undefined ? 0 : m.expiryTimestampMs;
@@ -157,9 +157,9 @@ function encodeExpireDelegationTokenResponseV2(w: Writer, m: ExpireDelegationTok
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ExpireDelegationTokenResponseVersions = { min: 1, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const ExpireDelegationTokenResponseVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeExpireDelegationTokenResponseByVersion: (((r: Reader) => ExpireDelegationTokenResponse) | undefined)[] = [undefined, decodeExpireDelegationTokenResponseV1, decodeExpireDelegationTokenResponseV2];
+const decodeExpireDelegationTokenResponseByVersion: (((r: Reader) => ExpireDelegationTokenResponse) | undefined)[] = [decodeExpireDelegationTokenResponseV0, decodeExpireDelegationTokenResponseV0, decodeExpireDelegationTokenResponseV2];
 
 export function decodeExpireDelegationTokenResponse(r: Reader, version: number): ExpireDelegationTokenResponse {
   const f = decodeExpireDelegationTokenResponseByVersion[version];
@@ -167,7 +167,7 @@ export function decodeExpireDelegationTokenResponse(r: Reader, version: number):
   return f(r);
 }
 
-const encodeExpireDelegationTokenResponseByVersion: (((w: Writer, m: ExpireDelegationTokenResponseInput) => void) | undefined)[] = [undefined, encodeExpireDelegationTokenResponseV1, encodeExpireDelegationTokenResponseV2];
+const encodeExpireDelegationTokenResponseByVersion: (((w: Writer, m: ExpireDelegationTokenResponseInput) => void) | undefined)[] = [encodeExpireDelegationTokenResponseV0, encodeExpireDelegationTokenResponseV0, encodeExpireDelegationTokenResponseV2];
 
 export function encodeExpireDelegationTokenResponse(w: Writer, version: number, m: ExpireDelegationTokenResponseInput): void {
   const f = encodeExpireDelegationTokenResponseByVersion[version];

@@ -209,7 +209,7 @@ export function defaultFetchRequestForgottenTopic(): FetchRequestForgottenTopic 
   };
 }
 
-function decodeFetchRequestFetchPartitionV4(r: Reader): FetchRequestFetchPartition {
+function decodeFetchRequestFetchPartitionV0(r: Reader): FetchRequestFetchPartition {
   const f_partition = r.int32();
   const f_fetchOffset = r.int64();
   const f_partitionMaxBytes = r.int32();
@@ -226,7 +226,7 @@ function decodeFetchRequestFetchPartitionV4(r: Reader): FetchRequestFetchPartiti
   };
 }
 
-function decodeFetchRequestFetchTopicV4(r: Reader): FetchRequestFetchTopic {
+function decodeFetchRequestFetchTopicV0(r: Reader): FetchRequestFetchTopic {
   const f_topic = r.string();
   let f_partitions: FetchRequestFetchPartition[];
   {
@@ -234,7 +234,7 @@ function decodeFetchRequestFetchTopicV4(r: Reader): FetchRequestFetchTopic {
     if (n < 0) throw unexpectedNull("FetchRequest.Partitions");
     else {
       const a: FetchRequestFetchPartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV4(r);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -244,6 +244,215 @@ function decodeFetchRequestFetchTopicV4(r: Reader): FetchRequestFetchTopic {
     partitions: f_partitions,
     _tagged: undefined,
   };
+}
+
+function decodeFetchRequestV0(r: Reader): FetchRequest {
+  const f_replicaId = r.int32();
+  const f_maxWaitMs = r.int32();
+  const f_minBytes = r.int32();
+  let f_topics: FetchRequestFetchTopic[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("FetchRequest.Topics");
+    else {
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    clusterId: null,
+    replicaId: f_replicaId,
+    replicaState: defaultFetchRequestReplicaState(),
+    maxWaitMs: f_maxWaitMs,
+    minBytes: f_minBytes,
+    maxBytes: 2147483647,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: f_topics,
+    forgottenTopicsData: [],
+    rackId: "",
+    _tagged: undefined,
+  };
+}
+
+function encodeFetchRequestFetchPartitionV0(w: Writer, m: FetchRequestFetchPartitionInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
+  w.int64(f_fetchOffset);
+  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 0);
+  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
+  w.int32(f_partitionMaxBytes);
+}
+
+function encodeFetchRequestFetchTopicV0(w: Writer, m: FetchRequestFetchTopicInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchRequestV0(w: Writer, m: FetchRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
+  w.int32(f_replicaId);
+  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 0);
+  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
+  w.int32(f_maxWaitMs);
+  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
+  w.int32(f_minBytes);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV0(w, f_topics[i]!);
+  }
+  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 0);
+}
+
+function encodeFetchRequestFetchPartitionV1(w: Writer, m: FetchRequestFetchPartitionInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
+  w.int64(f_fetchOffset);
+  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 1);
+  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
+  w.int32(f_partitionMaxBytes);
+}
+
+function encodeFetchRequestFetchTopicV1(w: Writer, m: FetchRequestFetchTopicInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV1(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchRequestV1(w: Writer, m: FetchRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
+  w.int32(f_replicaId);
+  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 1);
+  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
+  w.int32(f_maxWaitMs);
+  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
+  w.int32(f_minBytes);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV1(w, f_topics[i]!);
+  }
+  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 1);
+}
+
+function encodeFetchRequestFetchPartitionV2(w: Writer, m: FetchRequestFetchPartitionInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
+  w.int64(f_fetchOffset);
+  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 2);
+  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
+  w.int32(f_partitionMaxBytes);
+}
+
+function encodeFetchRequestFetchTopicV2(w: Writer, m: FetchRequestFetchTopicInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV2(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchRequestV2(w: Writer, m: FetchRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
+  w.int32(f_replicaId);
+  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 2);
+  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
+  w.int32(f_maxWaitMs);
+  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
+  w.int32(f_minBytes);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV2(w, f_topics[i]!);
+  }
+  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 2);
+}
+
+function decodeFetchRequestV3(r: Reader): FetchRequest {
+  const f_replicaId = r.int32();
+  const f_maxWaitMs = r.int32();
+  const f_minBytes = r.int32();
+  const f_maxBytes = r.int32();
+  let f_topics: FetchRequestFetchTopic[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("FetchRequest.Topics");
+    else {
+      const a: FetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    clusterId: null,
+    replicaId: f_replicaId,
+    replicaState: defaultFetchRequestReplicaState(),
+    maxWaitMs: f_maxWaitMs,
+    minBytes: f_minBytes,
+    maxBytes: f_maxBytes,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: f_topics,
+    forgottenTopicsData: [],
+    rackId: "",
+    _tagged: undefined,
+  };
+}
+
+function encodeFetchRequestFetchPartitionV3(w: Writer, m: FetchRequestFetchPartitionInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_fetchOffset = m.fetchOffset === undefined ? 0 : m.fetchOffset;
+  w.int64(f_fetchOffset);
+  if (m.lastFetchedEpoch !== undefined && m.lastFetchedEpoch !== -1) throw fieldVersionError("FetchRequest.LastFetchedEpoch", 3);
+  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
+  w.int32(f_partitionMaxBytes);
+}
+
+function encodeFetchRequestFetchTopicV3(w: Writer, m: FetchRequestFetchTopicInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchRequestFetchPartitionV3(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchRequestV3(w: Writer, m: FetchRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? -1 : m.replicaId;
+  w.int32(f_replicaId);
+  if (m.replicaState !== undefined && !isDefaultFetchRequestReplicaState(m.replicaState)) throw fieldVersionError("FetchRequest.ReplicaState", 3);
+  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
+  w.int32(f_maxWaitMs);
+  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
+  w.int32(f_minBytes);
+  const f_maxBytes = m.maxBytes === undefined ? 2147483647 : m.maxBytes;
+  w.int32(f_maxBytes);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeFetchRequestFetchTopicV3(w, f_topics[i]!);
+  }
+  if (m.forgottenTopicsData !== undefined && m.forgottenTopicsData.length !== 0) throw fieldVersionError("FetchRequest.ForgottenTopicsData", 3);
 }
 
 function decodeFetchRequestV4(r: Reader): FetchRequest {
@@ -258,7 +467,7 @@ function decodeFetchRequestV4(r: Reader): FetchRequest {
     if (n < 0) throw unexpectedNull("FetchRequest.Topics");
     else {
       const a: FetchRequestFetchTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV4(r);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchRequestFetchTopicV0(r);
       f_topics = a;
     }
   }
@@ -2046,9 +2255,9 @@ function isDefaultFetchRequestReplicaState(s: FetchRequestReplicaStateInput): bo
   );
 }
 
-export const FetchRequestVersions = { min: 4, max: 18, flexibleMin: 12, latestUnstable: false } as const;
+export const FetchRequestVersions = { min: 0, max: 18, flexibleMin: 12, latestUnstable: false } as const;
 
-const decodeFetchRequestByVersion: (((r: Reader) => FetchRequest) | undefined)[] = [undefined, undefined, undefined, undefined, decodeFetchRequestV4, decodeFetchRequestV5, decodeFetchRequestV5, decodeFetchRequestV7, decodeFetchRequestV7, decodeFetchRequestV9, decodeFetchRequestV9, decodeFetchRequestV11, decodeFetchRequestV12, decodeFetchRequestV13, decodeFetchRequestV13, decodeFetchRequestV15, decodeFetchRequestV15, decodeFetchRequestV17, decodeFetchRequestV18];
+const decodeFetchRequestByVersion: (((r: Reader) => FetchRequest) | undefined)[] = [decodeFetchRequestV0, decodeFetchRequestV0, decodeFetchRequestV0, decodeFetchRequestV3, decodeFetchRequestV4, decodeFetchRequestV5, decodeFetchRequestV5, decodeFetchRequestV7, decodeFetchRequestV7, decodeFetchRequestV9, decodeFetchRequestV9, decodeFetchRequestV11, decodeFetchRequestV12, decodeFetchRequestV13, decodeFetchRequestV13, decodeFetchRequestV15, decodeFetchRequestV15, decodeFetchRequestV17, decodeFetchRequestV18];
 
 export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
   const f = decodeFetchRequestByVersion[version];
@@ -2056,7 +2265,7 @@ export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
   return f(r);
 }
 
-const encodeFetchRequestByVersion: (((w: Writer, m: FetchRequestInput) => void) | undefined)[] = [undefined, undefined, undefined, undefined, encodeFetchRequestV4, encodeFetchRequestV5, encodeFetchRequestV6, encodeFetchRequestV7, encodeFetchRequestV8, encodeFetchRequestV9, encodeFetchRequestV10, encodeFetchRequestV11, encodeFetchRequestV12, encodeFetchRequestV13, encodeFetchRequestV14, encodeFetchRequestV15, encodeFetchRequestV16, encodeFetchRequestV17, encodeFetchRequestV18];
+const encodeFetchRequestByVersion: (((w: Writer, m: FetchRequestInput) => void) | undefined)[] = [encodeFetchRequestV0, encodeFetchRequestV1, encodeFetchRequestV2, encodeFetchRequestV3, encodeFetchRequestV4, encodeFetchRequestV5, encodeFetchRequestV6, encodeFetchRequestV7, encodeFetchRequestV8, encodeFetchRequestV9, encodeFetchRequestV10, encodeFetchRequestV11, encodeFetchRequestV12, encodeFetchRequestV13, encodeFetchRequestV14, encodeFetchRequestV15, encodeFetchRequestV16, encodeFetchRequestV17, encodeFetchRequestV18];
 
 export function encodeFetchRequest(w: Writer, version: number, m: FetchRequestInput): void {
   const f = encodeFetchRequestByVersion[version];
@@ -2336,6 +2545,236 @@ export function defaultFetchResponseNodeEndpoint(): FetchResponseNodeEndpoint {
     rack: null,
     _tagged: undefined,
   };
+}
+
+function decodeFetchResponsePartitionDataV0(r: Reader): FetchResponsePartitionData {
+  const f_partitionIndex = r.int32();
+  const f_errorCode = r.int16();
+  const f_highWatermark = r.int64();
+  const f_records = r.nullableBytes();
+  return {
+    partitionIndex: f_partitionIndex,
+    errorCode: f_errorCode,
+    highWatermark: f_highWatermark,
+    lastStableOffset: -1,
+    logStartOffset: -1,
+    divergingEpoch: defaultFetchResponseEpochEndOffset(),
+    currentLeader: defaultFetchResponseLeaderIdAndEpoch(),
+    snapshotId: defaultFetchResponseSnapshotId(),
+    abortedTransactions: [],
+    preferredReadReplica: -1,
+    records: f_records,
+    _tagged: undefined,
+  };
+}
+
+function decodeFetchResponseFetchableTopicResponseV0(r: Reader): FetchResponseFetchableTopicResponse {
+  const f_topic = r.string();
+  let f_partitions: FetchResponsePartitionData[];
+  {
+    const n = r.arrayLength(18);
+    if (n < 0) throw unexpectedNull("FetchResponse.Partitions");
+    else {
+      const a: FetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponsePartitionDataV0(r);
+      f_partitions = a;
+    }
+  }
+  return {
+    topic: f_topic,
+    topicId: ZERO_UUID,
+    partitions: f_partitions,
+    _tagged: undefined,
+  };
+}
+
+function decodeFetchResponseV0(r: Reader): FetchResponse {
+  let f_responses: FetchResponseFetchableTopicResponse[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("FetchResponse.Responses");
+    else {
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV0(r);
+      f_responses = a;
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    sessionId: 0,
+    responses: f_responses,
+    nodeEndpoints: [],
+    _tagged: undefined,
+  };
+}
+
+function encodeFetchResponsePartitionDataV0(w: Writer, m: FetchResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
+  w.int64(f_highWatermark);
+  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 0);
+  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 0);
+  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 0);
+  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 0);
+  const f_records = m.records === undefined ? null : m.records;
+  w.nullableRecords(f_records);
+}
+
+function encodeFetchResponseFetchableTopicResponseV0(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchResponseV0(w: Writer, m: FetchResponseInput): void {
+  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 0);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV0(w, f_responses[i]!);
+  }
+  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 0);
+}
+
+function decodeFetchResponseV1(r: Reader): FetchResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_responses: FetchResponseFetchableTopicResponse[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("FetchResponse.Responses");
+    else {
+      const a: FetchResponseFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeFetchResponseFetchableTopicResponseV0(r);
+      f_responses = a;
+    }
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: 0,
+    sessionId: 0,
+    responses: f_responses,
+    nodeEndpoints: [],
+    _tagged: undefined,
+  };
+}
+
+function encodeFetchResponsePartitionDataV1(w: Writer, m: FetchResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
+  w.int64(f_highWatermark);
+  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 1);
+  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 1);
+  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 1);
+  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 1);
+  const f_records = m.records === undefined ? null : m.records;
+  w.nullableRecords(f_records);
+}
+
+function encodeFetchResponseFetchableTopicResponseV1(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV1(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchResponseV1(w: Writer, m: FetchResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 1);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV1(w, f_responses[i]!);
+  }
+  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 1);
+}
+
+function encodeFetchResponsePartitionDataV2(w: Writer, m: FetchResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
+  w.int64(f_highWatermark);
+  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 2);
+  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 2);
+  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 2);
+  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 2);
+  const f_records = m.records === undefined ? null : m.records;
+  w.nullableRecords(f_records);
+}
+
+function encodeFetchResponseFetchableTopicResponseV2(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV2(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchResponseV2(w: Writer, m: FetchResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 2);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV2(w, f_responses[i]!);
+  }
+  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 2);
+}
+
+function encodeFetchResponsePartitionDataV3(w: Writer, m: FetchResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_highWatermark = m.highWatermark === undefined ? 0 : m.highWatermark;
+  w.int64(f_highWatermark);
+  if (m.divergingEpoch !== undefined && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) throw fieldVersionError("FetchResponse.DivergingEpoch", 3);
+  if (m.currentLeader !== undefined && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("FetchResponse.CurrentLeader", 3);
+  if (m.snapshotId !== undefined && !isDefaultFetchResponseSnapshotId(m.snapshotId)) throw fieldVersionError("FetchResponse.SnapshotId", 3);
+  if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldVersionError("FetchResponse.PreferredReadReplica", 3);
+  const f_records = m.records === undefined ? null : m.records;
+  w.nullableRecords(f_records);
+}
+
+function encodeFetchResponseFetchableTopicResponseV3(w: Writer, m: FetchResponseFetchableTopicResponseInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeFetchResponsePartitionDataV3(w, f_partitions[i]!);
+  }
+}
+
+function encodeFetchResponseV3(w: Writer, m: FetchResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldVersionError("FetchResponse.SessionId", 3);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeFetchResponseFetchableTopicResponseV3(w, f_responses[i]!);
+  }
+  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("FetchResponse.NodeEndpoints", 3);
 }
 
 function decodeFetchResponseAbortedTransactionV4(r: Reader): FetchResponseAbortedTransaction {
@@ -3544,9 +3983,9 @@ function isDefaultFetchResponseSnapshotId(s: FetchResponseSnapshotIdInput): bool
   );
 }
 
-export const FetchResponseVersions = { min: 4, max: 18, flexibleMin: 12, latestUnstable: false } as const;
+export const FetchResponseVersions = { min: 0, max: 18, flexibleMin: 12, latestUnstable: false } as const;
 
-const decodeFetchResponseByVersion: (((r: Reader) => FetchResponse) | undefined)[] = [undefined, undefined, undefined, undefined, decodeFetchResponseV4, decodeFetchResponseV5, decodeFetchResponseV5, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV11, decodeFetchResponseV12, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV16, decodeFetchResponseV16, decodeFetchResponseV16];
+const decodeFetchResponseByVersion: (((r: Reader) => FetchResponse) | undefined)[] = [decodeFetchResponseV0, decodeFetchResponseV1, decodeFetchResponseV1, decodeFetchResponseV1, decodeFetchResponseV4, decodeFetchResponseV5, decodeFetchResponseV5, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV7, decodeFetchResponseV11, decodeFetchResponseV12, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV13, decodeFetchResponseV16, decodeFetchResponseV16, decodeFetchResponseV16];
 
 export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
   const f = decodeFetchResponseByVersion[version];
@@ -3554,7 +3993,7 @@ export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
   return f(r);
 }
 
-const encodeFetchResponseByVersion: (((w: Writer, m: FetchResponseInput) => void) | undefined)[] = [undefined, undefined, undefined, undefined, encodeFetchResponseV4, encodeFetchResponseV5, encodeFetchResponseV6, encodeFetchResponseV7, encodeFetchResponseV8, encodeFetchResponseV9, encodeFetchResponseV10, encodeFetchResponseV11, encodeFetchResponseV12, encodeFetchResponseV13, encodeFetchResponseV14, encodeFetchResponseV15, encodeFetchResponseV16, encodeFetchResponseV16, encodeFetchResponseV16];
+const encodeFetchResponseByVersion: (((w: Writer, m: FetchResponseInput) => void) | undefined)[] = [encodeFetchResponseV0, encodeFetchResponseV1, encodeFetchResponseV2, encodeFetchResponseV3, encodeFetchResponseV4, encodeFetchResponseV5, encodeFetchResponseV6, encodeFetchResponseV7, encodeFetchResponseV8, encodeFetchResponseV9, encodeFetchResponseV10, encodeFetchResponseV11, encodeFetchResponseV12, encodeFetchResponseV13, encodeFetchResponseV14, encodeFetchResponseV15, encodeFetchResponseV16, encodeFetchResponseV16, encodeFetchResponseV16];
 
 export function encodeFetchResponse(w: Writer, version: number, m: FetchResponseInput): void {
   const f = encodeFetchResponseByVersion[version];

@@ -409,7 +409,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[0] = {
     apiKey: 0,
     name: "Produce",
-    minVersion: 3,
+    minVersion: 0,
     maxVersion: 13,
     flexibleMinVersion: 9,
     latestVersionUnstable: false,
@@ -421,7 +421,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[1] = {
     apiKey: 1,
     name: "Fetch",
-    minVersion: 4,
+    minVersion: 0,
     maxVersion: 18,
     flexibleMinVersion: 12,
     latestVersionUnstable: false,
@@ -433,7 +433,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[2] = {
     apiKey: 2,
     name: "ListOffsets",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 11,
     flexibleMinVersion: 6,
     latestVersionUnstable: false,
@@ -457,7 +457,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[8] = {
     apiKey: 8,
     name: "OffsetCommit",
-    minVersion: 2,
+    minVersion: 0,
     maxVersion: 10,
     flexibleMinVersion: 8,
     latestVersionUnstable: false,
@@ -469,7 +469,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[9] = {
     apiKey: 9,
     name: "OffsetFetch",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 10,
     flexibleMinVersion: 6,
     latestVersionUnstable: false,
@@ -589,7 +589,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[19] = {
     apiKey: 19,
     name: "CreateTopics",
-    minVersion: 2,
+    minVersion: 0,
     maxVersion: 7,
     flexibleMinVersion: 5,
     latestVersionUnstable: false,
@@ -601,7 +601,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[20] = {
     apiKey: 20,
     name: "DeleteTopics",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 6,
     flexibleMinVersion: 4,
     latestVersionUnstable: false,
@@ -637,7 +637,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[23] = {
     apiKey: 23,
     name: "OffsetForLeaderEpoch",
-    minVersion: 2,
+    minVersion: 0,
     maxVersion: 4,
     flexibleMinVersion: 4,
     latestVersionUnstable: false,
@@ -685,7 +685,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[27] = {
     apiKey: 27,
     name: "WriteTxnMarkers",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 2,
     flexibleMinVersion: 1,
     latestVersionUnstable: false,
@@ -709,7 +709,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[29] = {
     apiKey: 29,
     name: "DescribeAcls",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -721,7 +721,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[30] = {
     apiKey: 30,
     name: "CreateAcls",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -733,7 +733,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[31] = {
     apiKey: 31,
     name: "DeleteAcls",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -745,7 +745,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[32] = {
     apiKey: 32,
     name: "DescribeConfigs",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 4,
     flexibleMinVersion: 4,
     latestVersionUnstable: false,
@@ -769,7 +769,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[34] = {
     apiKey: 34,
     name: "AlterReplicaLogDirs",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 2,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -781,7 +781,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[35] = {
     apiKey: 35,
     name: "DescribeLogDirs",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 5,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -817,7 +817,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[38] = {
     apiKey: 38,
     name: "CreateDelegationToken",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -829,7 +829,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[39] = {
     apiKey: 39,
     name: "RenewDelegationToken",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 2,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -841,7 +841,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[40] = {
     apiKey: 40,
     name: "ExpireDelegationToken",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 2,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -853,7 +853,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[41] = {
     apiKey: 41,
     name: "DescribeDelegationToken",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 3,
     flexibleMinVersion: 2,
     latestVersionUnstable: false,
@@ -1033,7 +1033,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[56] = {
     apiKey: 56,
     name: "AlterPartition",
-    minVersion: 2,
+    minVersion: 0,
     maxVersion: 3,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
@@ -1273,7 +1273,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[76] = {
     apiKey: 76,
     name: "ShareGroupHeartbeat",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 1,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
@@ -1285,7 +1285,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[77] = {
     apiKey: 77,
     name: "ShareGroupDescribe",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 1,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
@@ -1297,7 +1297,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[78] = {
     apiKey: 78,
     name: "ShareFetch",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 2,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,
@@ -1309,7 +1309,7 @@ export const apiCodecs: readonly (ApiCodec | undefined)[] = (() => {
   list[79] = {
     apiKey: 79,
     name: "ShareAcknowledge",
-    minVersion: 1,
+    minVersion: 0,
     maxVersion: 2,
     flexibleMinVersion: 0,
     latestVersionUnstable: false,

@@ -58,6 +58,8 @@ export interface ListOffsetsRequestListOffsetsPartition {
   currentLeaderEpoch: number;
   /** The current timestamp. */
   timestamp: number;
+  /** The maximum number of offsets to report. */
+  maxNumOffsets: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -69,6 +71,8 @@ export interface ListOffsetsRequestListOffsetsPartitionInput {
   currentLeaderEpoch?: number;
   /** The current timestamp. */
   timestamp?: number;
+  /** The maximum number of offsets to report. */
+  maxNumOffsets?: number;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
   _tagged?: RawTaggedField[] | undefined;
 }
@@ -86,8 +90,92 @@ export function defaultListOffsetsRequestListOffsetsPartition(): ListOffsetsRequ
     partitionIndex: 0,
     currentLeaderEpoch: -1,
     timestamp: 0,
+    maxNumOffsets: 1,
     _tagged: undefined,
   };
+}
+
+function decodeListOffsetsRequestListOffsetsPartitionV0(r: Reader): ListOffsetsRequestListOffsetsPartition {
+  const f_partitionIndex = r.int32();
+  const f_timestamp = r.int64();
+  const f_maxNumOffsets = r.int32();
+  return {
+    partitionIndex: f_partitionIndex,
+    currentLeaderEpoch: -1,
+    timestamp: f_timestamp,
+    maxNumOffsets: f_maxNumOffsets,
+    _tagged: undefined,
+  };
+}
+
+function decodeListOffsetsRequestListOffsetsTopicV0(r: Reader): ListOffsetsRequestListOffsetsTopic {
+  const f_name = r.string();
+  let f_partitions: ListOffsetsRequestListOffsetsPartition[];
+  {
+    const n = r.arrayLength(16);
+    if (n < 0) throw unexpectedNull("ListOffsetsRequest.Partitions");
+    else {
+      const a: ListOffsetsRequestListOffsetsPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsPartitionV0(r);
+      f_partitions = a;
+    }
+  }
+  return {
+    name: f_name,
+    partitions: f_partitions,
+    _tagged: undefined,
+  };
+}
+
+function decodeListOffsetsRequestV0(r: Reader): ListOffsetsRequest {
+  const f_replicaId = r.int32();
+  let f_topics: ListOffsetsRequestListOffsetsTopic[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("ListOffsetsRequest.Topics");
+    else {
+      const a: ListOffsetsRequestListOffsetsTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsRequestListOffsetsTopicV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    replicaId: f_replicaId,
+    isolationLevel: 0,
+    topics: f_topics,
+    timeoutMs: 0,
+    _tagged: undefined,
+  };
+}
+
+function encodeListOffsetsRequestListOffsetsPartitionV0(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  const f_maxNumOffsets = m.maxNumOffsets === undefined ? 1 : m.maxNumOffsets;
+  w.int32(f_maxNumOffsets);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV0(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeListOffsetsRequestV0(w: Writer, m: ListOffsetsRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  if (m.isolationLevel !== undefined && m.isolationLevel !== 0) throw fieldVersionError("ListOffsetsRequest.IsolationLevel", 0);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV0(w, f_topics[i]!);
+  }
 }
 
 function decodeListOffsetsRequestListOffsetsPartitionV1(r: Reader): ListOffsetsRequestListOffsetsPartition {
@@ -97,6 +185,7 @@ function decodeListOffsetsRequestListOffsetsPartitionV1(r: Reader): ListOffsetsR
     partitionIndex: f_partitionIndex,
     currentLeaderEpoch: -1,
     timestamp: f_timestamp,
+    maxNumOffsets: 1,
     _tagged: undefined,
   };
 }
@@ -146,6 +235,7 @@ function encodeListOffsetsRequestListOffsetsPartitionV1(w: Writer, m: ListOffset
   w.int32(f_partitionIndex);
   const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
   w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 1);
 }
 
 function encodeListOffsetsRequestListOffsetsTopicV1(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
@@ -191,6 +281,24 @@ function decodeListOffsetsRequestV2(r: Reader): ListOffsetsRequest {
   };
 }
 
+function encodeListOffsetsRequestListOffsetsPartitionV2(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 2);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV2(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV2(w, f_partitions[i]!);
+  }
+}
+
 function encodeListOffsetsRequestV2(w: Writer, m: ListOffsetsRequestInput): void {
   const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
   w.int32(f_replicaId);
@@ -199,7 +307,37 @@ function encodeListOffsetsRequestV2(w: Writer, m: ListOffsetsRequestInput): void
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV2(w, f_topics[i]!);
+  }
+}
+
+function encodeListOffsetsRequestListOffsetsPartitionV3(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 3);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV3(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV3(w, f_partitions[i]!);
+  }
+}
+
+function encodeListOffsetsRequestV3(w: Writer, m: ListOffsetsRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_isolationLevel = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+  w.int8(f_isolationLevel);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV3(w, f_topics[i]!);
   }
 }
 
@@ -211,6 +349,7 @@ function decodeListOffsetsRequestListOffsetsPartitionV4(r: Reader): ListOffsetsR
     partitionIndex: f_partitionIndex,
     currentLeaderEpoch: f_currentLeaderEpoch,
     timestamp: f_timestamp,
+    maxNumOffsets: 1,
     _tagged: undefined,
   };
 }
@@ -263,6 +402,7 @@ function encodeListOffsetsRequestListOffsetsPartitionV4(w: Writer, m: ListOffset
   w.int32(f_currentLeaderEpoch);
   const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
   w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 4);
 }
 
 function encodeListOffsetsRequestListOffsetsTopicV4(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
@@ -287,6 +427,38 @@ function encodeListOffsetsRequestV4(w: Writer, m: ListOffsetsRequestInput): void
   }
 }
 
+function encodeListOffsetsRequestListOffsetsPartitionV5(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_currentLeaderEpoch = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+  w.int32(f_currentLeaderEpoch);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 5);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV5(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV5(w, f_partitions[i]!);
+  }
+}
+
+function encodeListOffsetsRequestV5(w: Writer, m: ListOffsetsRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_isolationLevel = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+  w.int8(f_isolationLevel);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV5(w, f_topics[i]!);
+  }
+}
+
 function decodeListOffsetsRequestListOffsetsPartitionV6(r: Reader): ListOffsetsRequestListOffsetsPartition {
   const f_partitionIndex = r.int32();
   const f_currentLeaderEpoch = r.int32();
@@ -301,6 +473,7 @@ function decodeListOffsetsRequestListOffsetsPartitionV6(r: Reader): ListOffsetsR
     partitionIndex: f_partitionIndex,
     currentLeaderEpoch: f_currentLeaderEpoch,
     timestamp: f_timestamp,
+    maxNumOffsets: 1,
     _tagged,
   };
 }
@@ -365,6 +538,7 @@ function encodeListOffsetsRequestListOffsetsPartitionV6(w: Writer, m: ListOffset
   w.int32(f_currentLeaderEpoch);
   const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
   w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 6);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -388,6 +562,111 @@ function encodeListOffsetsRequestV6(w: Writer, m: ListOffsetsRequestInput): void
   {
     w.uvarint(f_topics.length + 1);
     for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV6(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestListOffsetsPartitionV7(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_currentLeaderEpoch = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+  w.int32(f_currentLeaderEpoch);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 7);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV7(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV7(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestV7(w: Writer, m: ListOffsetsRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_isolationLevel = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+  w.int8(f_isolationLevel);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV7(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestListOffsetsPartitionV8(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_currentLeaderEpoch = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+  w.int32(f_currentLeaderEpoch);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 8);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV8(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV8(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestV8(w: Writer, m: ListOffsetsRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_isolationLevel = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+  w.int8(f_isolationLevel);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV8(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestListOffsetsPartitionV9(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_currentLeaderEpoch = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+  w.int32(f_currentLeaderEpoch);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 9);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV9(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV9(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestV9(w: Writer, m: ListOffsetsRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_isolationLevel = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+  w.int8(f_isolationLevel);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV9(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -421,6 +700,28 @@ function decodeListOffsetsRequestV10(r: Reader): ListOffsetsRequest {
   };
 }
 
+function encodeListOffsetsRequestListOffsetsPartitionV10(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_currentLeaderEpoch = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+  w.int32(f_currentLeaderEpoch);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 10);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestListOffsetsTopicV10(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV10(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
 function encodeListOffsetsRequestV10(w: Writer, m: ListOffsetsRequestInput): void {
   const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
   w.int32(f_replicaId);
@@ -429,16 +730,53 @@ function encodeListOffsetsRequestV10(w: Writer, m: ListOffsetsRequestInput): voi
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV10(w, f_topics[i]!);
   }
   const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
   w.int32(f_timeoutMs);
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ListOffsetsRequestVersions = { min: 1, max: 11, flexibleMin: 6, latestUnstable: false } as const;
+function encodeListOffsetsRequestListOffsetsPartitionV11(w: Writer, m: ListOffsetsRequestListOffsetsPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_currentLeaderEpoch = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+  w.int32(f_currentLeaderEpoch);
+  const f_timestamp = m.timestamp === undefined ? 0 : m.timestamp;
+  w.int64(f_timestamp);
+  if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldVersionError("ListOffsetsRequest.MaxNumOffsets", 11);
+  writeUnknownTagged(w, m._tagged);
+}
 
-const decodeListOffsetsRequestByVersion: (((r: Reader) => ListOffsetsRequest) | undefined)[] = [undefined, decodeListOffsetsRequestV1, decodeListOffsetsRequestV2, decodeListOffsetsRequestV2, decodeListOffsetsRequestV4, decodeListOffsetsRequestV4, decodeListOffsetsRequestV6, decodeListOffsetsRequestV6, decodeListOffsetsRequestV6, decodeListOffsetsRequestV6, decodeListOffsetsRequestV10, decodeListOffsetsRequestV10];
+function encodeListOffsetsRequestListOffsetsTopicV11(w: Writer, m: ListOffsetsRequestListOffsetsTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsRequestListOffsetsPartitionV11(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsRequestV11(w: Writer, m: ListOffsetsRequestInput): void {
+  const f_replicaId = m.replicaId === undefined ? 0 : m.replicaId;
+  w.int32(f_replicaId);
+  const f_isolationLevel = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+  w.int8(f_isolationLevel);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsRequestListOffsetsTopicV11(w, f_topics[i]!);
+  }
+  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ListOffsetsRequestVersions = { min: 0, max: 11, flexibleMin: 6, latestUnstable: false } as const;
+
+const decodeListOffsetsRequestByVersion: (((r: Reader) => ListOffsetsRequest) | undefined)[] = [decodeListOffsetsRequestV0, decodeListOffsetsRequestV1, decodeListOffsetsRequestV2, decodeListOffsetsRequestV2, decodeListOffsetsRequestV4, decodeListOffsetsRequestV4, decodeListOffsetsRequestV6, decodeListOffsetsRequestV6, decodeListOffsetsRequestV6, decodeListOffsetsRequestV6, decodeListOffsetsRequestV10, decodeListOffsetsRequestV10];
 
 export function decodeListOffsetsRequest(r: Reader, version: number): ListOffsetsRequest {
   const f = decodeListOffsetsRequestByVersion[version];
@@ -446,7 +784,7 @@ export function decodeListOffsetsRequest(r: Reader, version: number): ListOffset
   return f(r);
 }
 
-const encodeListOffsetsRequestByVersion: (((w: Writer, m: ListOffsetsRequestInput) => void) | undefined)[] = [undefined, encodeListOffsetsRequestV1, encodeListOffsetsRequestV2, encodeListOffsetsRequestV2, encodeListOffsetsRequestV4, encodeListOffsetsRequestV4, encodeListOffsetsRequestV6, encodeListOffsetsRequestV6, encodeListOffsetsRequestV6, encodeListOffsetsRequestV6, encodeListOffsetsRequestV10, encodeListOffsetsRequestV10];
+const encodeListOffsetsRequestByVersion: (((w: Writer, m: ListOffsetsRequestInput) => void) | undefined)[] = [encodeListOffsetsRequestV0, encodeListOffsetsRequestV1, encodeListOffsetsRequestV2, encodeListOffsetsRequestV3, encodeListOffsetsRequestV4, encodeListOffsetsRequestV5, encodeListOffsetsRequestV6, encodeListOffsetsRequestV7, encodeListOffsetsRequestV8, encodeListOffsetsRequestV9, encodeListOffsetsRequestV10, encodeListOffsetsRequestV11];
 
 export function encodeListOffsetsRequest(w: Writer, version: number, m: ListOffsetsRequestInput): void {
   const f = encodeListOffsetsRequestByVersion[version];
@@ -497,6 +835,8 @@ export interface ListOffsetsResponseListOffsetsPartitionResponse {
   partitionIndex: number;
   /** The partition error code, or 0 if there was no error. */
   errorCode: number;
+  /** The result offsets. */
+  oldStyleOffsets: number[];
   /** The timestamp associated with the returned offset. */
   timestamp: number;
   /** The returned offset. */
@@ -512,6 +852,8 @@ export interface ListOffsetsResponseListOffsetsPartitionResponseInput {
   partitionIndex?: number;
   /** The partition error code, or 0 if there was no error. */
   errorCode?: number;
+  /** The result offsets. */
+  oldStyleOffsets?: number[];
   /** The timestamp associated with the returned offset. */
   timestamp?: number;
   /** The returned offset. */
@@ -534,11 +876,106 @@ export function defaultListOffsetsResponseListOffsetsPartitionResponse(): ListOf
   return {
     partitionIndex: 0,
     errorCode: 0,
+    oldStyleOffsets: [],
     timestamp: -1,
     offset: -1,
     leaderEpoch: -1,
     _tagged: undefined,
   };
+}
+
+function decodeListOffsetsResponseListOffsetsPartitionResponseV0(r: Reader): ListOffsetsResponseListOffsetsPartitionResponse {
+  const f_partitionIndex = r.int32();
+  const f_errorCode = r.int16();
+  let f_oldStyleOffsets: number[];
+  {
+    const n = r.arrayLength(8);
+    if (n < 0) throw unexpectedNull("ListOffsetsResponse.OldStyleOffsets");
+    else {
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int64();
+      f_oldStyleOffsets = a;
+    }
+  }
+  return {
+    partitionIndex: f_partitionIndex,
+    errorCode: f_errorCode,
+    oldStyleOffsets: f_oldStyleOffsets,
+    timestamp: -1,
+    offset: -1,
+    leaderEpoch: -1,
+    _tagged: undefined,
+  };
+}
+
+function decodeListOffsetsResponseListOffsetsTopicResponseV0(r: Reader): ListOffsetsResponseListOffsetsTopicResponse {
+  const f_name = r.string();
+  let f_partitions: ListOffsetsResponseListOffsetsPartitionResponse[];
+  {
+    const n = r.arrayLength(10);
+    if (n < 0) throw unexpectedNull("ListOffsetsResponse.Partitions");
+    else {
+      const a: ListOffsetsResponseListOffsetsPartitionResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsPartitionResponseV0(r);
+      f_partitions = a;
+    }
+  }
+  return {
+    name: f_name,
+    partitions: f_partitions,
+    _tagged: undefined,
+  };
+}
+
+function decodeListOffsetsResponseV0(r: Reader): ListOffsetsResponse {
+  let f_topics: ListOffsetsResponseListOffsetsTopicResponse[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("ListOffsetsResponse.Topics");
+    else {
+      const a: ListOffsetsResponseListOffsetsTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeListOffsetsResponseListOffsetsTopicResponseV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function encodeListOffsetsResponseListOffsetsPartitionResponseV0(w: Writer, m: ListOffsetsResponseListOffsetsPartitionResponseInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_oldStyleOffsets = m.oldStyleOffsets === undefined ? [] : m.oldStyleOffsets;
+  {
+    w.int32(f_oldStyleOffsets.length);
+    for (let i = 0; i < f_oldStyleOffsets.length; i++) w.int64(f_oldStyleOffsets[i]!);
+  }
+  if (m.timestamp !== undefined && m.timestamp !== -1) throw fieldVersionError("ListOffsetsResponse.Timestamp", 0);
+  if (m.offset !== undefined && m.offset !== -1) throw fieldVersionError("ListOffsetsResponse.Offset", 0);
+  if (m.leaderEpoch !== undefined && m.leaderEpoch !== -1) throw fieldVersionError("ListOffsetsResponse.LeaderEpoch", 0);
+}
+
+function encodeListOffsetsResponseListOffsetsTopicResponseV0(w: Writer, m: ListOffsetsResponseListOffsetsTopicResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsResponseListOffsetsPartitionResponseV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeListOffsetsResponseV0(w: Writer, m: ListOffsetsResponseInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsResponseListOffsetsTopicResponseV0(w, f_topics[i]!);
+  }
 }
 
 function decodeListOffsetsResponseListOffsetsPartitionResponseV1(r: Reader): ListOffsetsResponseListOffsetsPartitionResponse {
@@ -549,6 +986,7 @@ function decodeListOffsetsResponseListOffsetsPartitionResponseV1(r: Reader): Lis
   return {
     partitionIndex: f_partitionIndex,
     errorCode: f_errorCode,
+    oldStyleOffsets: [],
     timestamp: f_timestamp,
     offset: f_offset,
     leaderEpoch: -1,
@@ -598,6 +1036,7 @@ function encodeListOffsetsResponseListOffsetsPartitionResponseV1(w: Writer, m: L
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 1);
   const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
   w.int64(f_timestamp);
   const f_offset = m.offset === undefined ? -1 : m.offset;
@@ -647,6 +1086,7 @@ function encodeListOffsetsResponseListOffsetsPartitionResponseV2(w: Writer, m: L
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 2);
   const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
   w.int64(f_timestamp);
   const f_offset = m.offset === undefined ? -1 : m.offset;
@@ -679,6 +1119,7 @@ function encodeListOffsetsResponseListOffsetsPartitionResponseV3(w: Writer, m: L
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 3);
   const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
   w.int64(f_timestamp);
   const f_offset = m.offset === undefined ? -1 : m.offset;
@@ -715,6 +1156,7 @@ function decodeListOffsetsResponseListOffsetsPartitionResponseV4(r: Reader): Lis
   return {
     partitionIndex: f_partitionIndex,
     errorCode: f_errorCode,
+    oldStyleOffsets: [],
     timestamp: f_timestamp,
     offset: f_offset,
     leaderEpoch: f_leaderEpoch,
@@ -765,6 +1207,7 @@ function encodeListOffsetsResponseListOffsetsPartitionResponseV4(w: Writer, m: L
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 4);
   const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
   w.int64(f_timestamp);
   const f_offset = m.offset === undefined ? -1 : m.offset;
@@ -793,6 +1236,40 @@ function encodeListOffsetsResponseV4(w: Writer, m: ListOffsetsResponseInput): vo
   }
 }
 
+function encodeListOffsetsResponseListOffsetsPartitionResponseV5(w: Writer, m: ListOffsetsResponseListOffsetsPartitionResponseInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 5);
+  const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
+  w.int64(f_timestamp);
+  const f_offset = m.offset === undefined ? -1 : m.offset;
+  w.int64(f_offset);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+}
+
+function encodeListOffsetsResponseListOffsetsTopicResponseV5(w: Writer, m: ListOffsetsResponseListOffsetsTopicResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsResponseListOffsetsPartitionResponseV5(w, f_partitions[i]!);
+  }
+}
+
+function encodeListOffsetsResponseV5(w: Writer, m: ListOffsetsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsResponseListOffsetsTopicResponseV5(w, f_topics[i]!);
+  }
+}
+
 function decodeListOffsetsResponseListOffsetsPartitionResponseV6(r: Reader): ListOffsetsResponseListOffsetsPartitionResponse {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
@@ -808,6 +1285,7 @@ function decodeListOffsetsResponseListOffsetsPartitionResponseV6(r: Reader): Lis
   return {
     partitionIndex: f_partitionIndex,
     errorCode: f_errorCode,
+    oldStyleOffsets: [],
     timestamp: f_timestamp,
     offset: f_offset,
     leaderEpoch: f_leaderEpoch,
@@ -870,6 +1348,7 @@ function encodeListOffsetsResponseListOffsetsPartitionResponseV6(w: Writer, m: L
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 6);
   const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
   w.int64(f_timestamp);
   const f_offset = m.offset === undefined ? -1 : m.offset;
@@ -901,9 +1380,194 @@ function encodeListOffsetsResponseV6(w: Writer, m: ListOffsetsResponseInput): vo
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ListOffsetsResponseVersions = { min: 1, max: 11, flexibleMin: 6, latestUnstable: false } as const;
+function encodeListOffsetsResponseListOffsetsPartitionResponseV7(w: Writer, m: ListOffsetsResponseListOffsetsPartitionResponseInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 7);
+  const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
+  w.int64(f_timestamp);
+  const f_offset = m.offset === undefined ? -1 : m.offset;
+  w.int64(f_offset);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
 
-const decodeListOffsetsResponseByVersion: (((r: Reader) => ListOffsetsResponse) | undefined)[] = [undefined, decodeListOffsetsResponseV1, decodeListOffsetsResponseV2, decodeListOffsetsResponseV2, decodeListOffsetsResponseV4, decodeListOffsetsResponseV4, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6];
+function encodeListOffsetsResponseListOffsetsTopicResponseV7(w: Writer, m: ListOffsetsResponseListOffsetsTopicResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsResponseListOffsetsPartitionResponseV7(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseV7(w: Writer, m: ListOffsetsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsResponseListOffsetsTopicResponseV7(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsPartitionResponseV8(w: Writer, m: ListOffsetsResponseListOffsetsPartitionResponseInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 8);
+  const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
+  w.int64(f_timestamp);
+  const f_offset = m.offset === undefined ? -1 : m.offset;
+  w.int64(f_offset);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsTopicResponseV8(w: Writer, m: ListOffsetsResponseListOffsetsTopicResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsResponseListOffsetsPartitionResponseV8(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseV8(w: Writer, m: ListOffsetsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsResponseListOffsetsTopicResponseV8(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsPartitionResponseV9(w: Writer, m: ListOffsetsResponseListOffsetsPartitionResponseInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 9);
+  const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
+  w.int64(f_timestamp);
+  const f_offset = m.offset === undefined ? -1 : m.offset;
+  w.int64(f_offset);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsTopicResponseV9(w: Writer, m: ListOffsetsResponseListOffsetsTopicResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsResponseListOffsetsPartitionResponseV9(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseV9(w: Writer, m: ListOffsetsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsResponseListOffsetsTopicResponseV9(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsPartitionResponseV10(w: Writer, m: ListOffsetsResponseListOffsetsPartitionResponseInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 10);
+  const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
+  w.int64(f_timestamp);
+  const f_offset = m.offset === undefined ? -1 : m.offset;
+  w.int64(f_offset);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsTopicResponseV10(w: Writer, m: ListOffsetsResponseListOffsetsTopicResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsResponseListOffsetsPartitionResponseV10(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseV10(w: Writer, m: ListOffsetsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsResponseListOffsetsTopicResponseV10(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsPartitionResponseV11(w: Writer, m: ListOffsetsResponseListOffsetsPartitionResponseInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  if (m.oldStyleOffsets !== undefined && m.oldStyleOffsets.length !== 0) throw fieldVersionError("ListOffsetsResponse.OldStyleOffsets", 11);
+  const f_timestamp = m.timestamp === undefined ? -1 : m.timestamp;
+  w.int64(f_timestamp);
+  const f_offset = m.offset === undefined ? -1 : m.offset;
+  w.int64(f_offset);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseListOffsetsTopicResponseV11(w: Writer, m: ListOffsetsResponseListOffsetsTopicResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeListOffsetsResponseListOffsetsPartitionResponseV11(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeListOffsetsResponseV11(w: Writer, m: ListOffsetsResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeListOffsetsResponseListOffsetsTopicResponseV11(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+export const ListOffsetsResponseVersions = { min: 0, max: 11, flexibleMin: 6, latestUnstable: false } as const;
+
+const decodeListOffsetsResponseByVersion: (((r: Reader) => ListOffsetsResponse) | undefined)[] = [decodeListOffsetsResponseV0, decodeListOffsetsResponseV1, decodeListOffsetsResponseV2, decodeListOffsetsResponseV2, decodeListOffsetsResponseV4, decodeListOffsetsResponseV4, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6, decodeListOffsetsResponseV6];
 
 export function decodeListOffsetsResponse(r: Reader, version: number): ListOffsetsResponse {
   const f = decodeListOffsetsResponseByVersion[version];
@@ -911,7 +1575,7 @@ export function decodeListOffsetsResponse(r: Reader, version: number): ListOffse
   return f(r);
 }
 
-const encodeListOffsetsResponseByVersion: (((w: Writer, m: ListOffsetsResponseInput) => void) | undefined)[] = [undefined, encodeListOffsetsResponseV1, encodeListOffsetsResponseV2, encodeListOffsetsResponseV3, encodeListOffsetsResponseV4, encodeListOffsetsResponseV4, encodeListOffsetsResponseV6, encodeListOffsetsResponseV6, encodeListOffsetsResponseV6, encodeListOffsetsResponseV6, encodeListOffsetsResponseV6, encodeListOffsetsResponseV6];
+const encodeListOffsetsResponseByVersion: (((w: Writer, m: ListOffsetsResponseInput) => void) | undefined)[] = [encodeListOffsetsResponseV0, encodeListOffsetsResponseV1, encodeListOffsetsResponseV2, encodeListOffsetsResponseV3, encodeListOffsetsResponseV4, encodeListOffsetsResponseV5, encodeListOffsetsResponseV6, encodeListOffsetsResponseV7, encodeListOffsetsResponseV8, encodeListOffsetsResponseV9, encodeListOffsetsResponseV10, encodeListOffsetsResponseV11];
 
 export function encodeListOffsetsResponse(w: Writer, version: number, m: ListOffsetsResponseInput): void {
   const f = encodeListOffsetsResponseByVersion[version];

@@ -70,6 +70,8 @@ export interface OffsetCommitRequestPartition {
   committedOffset: number;
   /** The leader epoch of this partition. */
   committedLeaderEpoch: number;
+  /** The timestamp of the commit. */
+  commitTimestamp: number;
   /** Any associated metadata the client wants to keep. */
   committedMetadata: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -83,6 +85,8 @@ export interface OffsetCommitRequestPartitionInput {
   committedOffset?: number;
   /** The leader epoch of this partition. */
   committedLeaderEpoch?: number;
+  /** The timestamp of the commit. */
+  commitTimestamp?: number;
   /** Any associated metadata the client wants to keep. */
   committedMetadata?: string | null;
   /** Tagged fields this codec does not know, kept to be re-encoded as they came. */
@@ -103,12 +107,13 @@ export function defaultOffsetCommitRequestPartition(): OffsetCommitRequestPartit
     partitionIndex: 0,
     committedOffset: 0,
     committedLeaderEpoch: -1,
+    commitTimestamp: -1,
     committedMetadata: "",
     _tagged: undefined,
   };
 }
 
-function decodeOffsetCommitRequestPartitionV2(r: Reader): OffsetCommitRequestPartition {
+function decodeOffsetCommitRequestPartitionV0(r: Reader): OffsetCommitRequestPartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_committedMetadata = r.nullableString();
@@ -116,12 +121,13 @@ function decodeOffsetCommitRequestPartitionV2(r: Reader): OffsetCommitRequestPar
     partitionIndex: f_partitionIndex,
     committedOffset: f_committedOffset,
     committedLeaderEpoch: -1,
+    commitTimestamp: -1,
     committedMetadata: f_committedMetadata,
     _tagged: undefined,
   };
 }
 
-function decodeOffsetCommitRequestTopicV2(r: Reader): OffsetCommitRequestTopic {
+function decodeOffsetCommitRequestTopicV0(r: Reader): OffsetCommitRequestTopic {
   const f_name = r.string();
   let f_partitions: OffsetCommitRequestPartition[];
   {
@@ -129,7 +135,7 @@ function decodeOffsetCommitRequestTopicV2(r: Reader): OffsetCommitRequestTopic {
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
     else {
       const a: OffsetCommitRequestPartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestPartitionV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestPartitionV0(r);
       f_partitions = a;
     }
   }
@@ -139,6 +145,156 @@ function decodeOffsetCommitRequestTopicV2(r: Reader): OffsetCommitRequestTopic {
     partitions: f_partitions,
     _tagged: undefined,
   };
+}
+
+function decodeOffsetCommitRequestV0(r: Reader): OffsetCommitRequest {
+  const f_groupId = r.string();
+  let f_topics: OffsetCommitRequestTopic[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
+    else {
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    groupId: f_groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: "",
+    groupInstanceId: null,
+    retentionTimeMs: -1,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function encodeOffsetCommitRequestPartitionV0(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 0);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.nullableString(f_committedMetadata);
+}
+
+function encodeOffsetCommitRequestTopicV0(w: Writer, m: OffsetCommitRequestTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeOffsetCommitRequestV0(w: Writer, m: OffsetCommitRequestInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.string(f_groupId);
+  if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldVersionError("OffsetCommitRequest.GroupInstanceId", 0);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV0(w, f_topics[i]!);
+  }
+}
+
+function decodeOffsetCommitRequestPartitionV1(r: Reader): OffsetCommitRequestPartition {
+  const f_partitionIndex = r.int32();
+  const f_committedOffset = r.int64();
+  const f_commitTimestamp = r.int64();
+  const f_committedMetadata = r.nullableString();
+  return {
+    partitionIndex: f_partitionIndex,
+    committedOffset: f_committedOffset,
+    committedLeaderEpoch: -1,
+    commitTimestamp: f_commitTimestamp,
+    committedMetadata: f_committedMetadata,
+    _tagged: undefined,
+  };
+}
+
+function decodeOffsetCommitRequestTopicV1(r: Reader): OffsetCommitRequestTopic {
+  const f_name = r.string();
+  let f_partitions: OffsetCommitRequestPartition[];
+  {
+    const n = r.arrayLength(22);
+    if (n < 0) throw unexpectedNull("OffsetCommitRequest.Partitions");
+    else {
+      const a: OffsetCommitRequestPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestPartitionV1(r);
+      f_partitions = a;
+    }
+  }
+  return {
+    name: f_name,
+    topicId: ZERO_UUID,
+    partitions: f_partitions,
+    _tagged: undefined,
+  };
+}
+
+function decodeOffsetCommitRequestV1(r: Reader): OffsetCommitRequest {
+  const f_groupId = r.string();
+  const f_generationIdOrMemberEpoch = r.int32();
+  const f_memberId = r.string();
+  let f_topics: OffsetCommitRequestTopic[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
+    else {
+      const a: OffsetCommitRequestTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV1(r);
+      f_topics = a;
+    }
+  }
+  return {
+    groupId: f_groupId,
+    generationIdOrMemberEpoch: f_generationIdOrMemberEpoch,
+    memberId: f_memberId,
+    groupInstanceId: null,
+    retentionTimeMs: -1,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function encodeOffsetCommitRequestPartitionV1(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  const f_commitTimestamp = m.commitTimestamp === undefined ? -1 : m.commitTimestamp;
+  w.int64(f_commitTimestamp);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.nullableString(f_committedMetadata);
+}
+
+function encodeOffsetCommitRequestTopicV1(w: Writer, m: OffsetCommitRequestTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV1(w, f_partitions[i]!);
+  }
+}
+
+function encodeOffsetCommitRequestV1(w: Writer, m: OffsetCommitRequestInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.string(f_groupId);
+  const f_generationIdOrMemberEpoch = m.generationIdOrMemberEpoch === undefined ? -1 : m.generationIdOrMemberEpoch;
+  w.int32(f_generationIdOrMemberEpoch);
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.string(f_memberId);
+  if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldVersionError("OffsetCommitRequest.GroupInstanceId", 1);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV1(w, f_topics[i]!);
+  }
 }
 
 function decodeOffsetCommitRequestV2(r: Reader): OffsetCommitRequest {
@@ -152,7 +308,7 @@ function decodeOffsetCommitRequestV2(r: Reader): OffsetCommitRequest {
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
       const a: OffsetCommitRequestTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -172,6 +328,7 @@ function encodeOffsetCommitRequestPartitionV2(w: Writer, m: OffsetCommitRequestP
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
   w.int64(f_committedOffset);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 2);
   const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
   w.nullableString(f_committedMetadata);
 }
@@ -203,6 +360,26 @@ function encodeOffsetCommitRequestV2(w: Writer, m: OffsetCommitRequestInput): vo
   }
 }
 
+function encodeOffsetCommitRequestPartitionV3(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 3);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.nullableString(f_committedMetadata);
+}
+
+function encodeOffsetCommitRequestTopicV3(w: Writer, m: OffsetCommitRequestTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV3(w, f_partitions[i]!);
+  }
+}
+
 function encodeOffsetCommitRequestV3(w: Writer, m: OffsetCommitRequestInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
@@ -216,7 +393,27 @@ function encodeOffsetCommitRequestV3(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV3(w, f_topics[i]!);
+  }
+}
+
+function encodeOffsetCommitRequestPartitionV4(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 4);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.nullableString(f_committedMetadata);
+}
+
+function encodeOffsetCommitRequestTopicV4(w: Writer, m: OffsetCommitRequestTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV4(w, f_partitions[i]!);
   }
 }
 
@@ -233,7 +430,7 @@ function encodeOffsetCommitRequestV4(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV4(w, f_topics[i]!);
   }
 }
 
@@ -247,7 +444,7 @@ function decodeOffsetCommitRequestV5(r: Reader): OffsetCommitRequest {
     if (n < 0) throw unexpectedNull("OffsetCommitRequest.Topics");
     else {
       const a: OffsetCommitRequestTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -262,6 +459,26 @@ function decodeOffsetCommitRequestV5(r: Reader): OffsetCommitRequest {
   };
 }
 
+function encodeOffsetCommitRequestPartitionV5(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 5);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.nullableString(f_committedMetadata);
+}
+
+function encodeOffsetCommitRequestTopicV5(w: Writer, m: OffsetCommitRequestTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV5(w, f_partitions[i]!);
+  }
+}
+
 function encodeOffsetCommitRequestV5(w: Writer, m: OffsetCommitRequestInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
@@ -273,7 +490,7 @@ function encodeOffsetCommitRequestV5(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV5(w, f_topics[i]!);
   }
 }
 
@@ -286,6 +503,7 @@ function decodeOffsetCommitRequestPartitionV6(r: Reader): OffsetCommitRequestPar
     partitionIndex: f_partitionIndex,
     committedOffset: f_committedOffset,
     committedLeaderEpoch: f_committedLeaderEpoch,
+    commitTimestamp: -1,
     committedMetadata: f_committedMetadata,
     _tagged: undefined,
   };
@@ -343,6 +561,7 @@ function encodeOffsetCommitRequestPartitionV6(w: Writer, m: OffsetCommitRequestP
   w.int64(f_committedOffset);
   const f_committedLeaderEpoch = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
   w.int32(f_committedLeaderEpoch);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 6);
   const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
   w.nullableString(f_committedMetadata);
 }
@@ -398,6 +617,28 @@ function decodeOffsetCommitRequestV7(r: Reader): OffsetCommitRequest {
   };
 }
 
+function encodeOffsetCommitRequestPartitionV7(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  const f_committedLeaderEpoch = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
+  w.int32(f_committedLeaderEpoch);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 7);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.nullableString(f_committedMetadata);
+}
+
+function encodeOffsetCommitRequestTopicV7(w: Writer, m: OffsetCommitRequestTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV7(w, f_partitions[i]!);
+  }
+}
+
 function encodeOffsetCommitRequestV7(w: Writer, m: OffsetCommitRequestInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
@@ -410,7 +651,7 @@ function encodeOffsetCommitRequestV7(w: Writer, m: OffsetCommitRequestInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV6(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV7(w, f_topics[i]!);
   }
 }
 
@@ -429,6 +670,7 @@ function decodeOffsetCommitRequestPartitionV8(r: Reader): OffsetCommitRequestPar
     partitionIndex: f_partitionIndex,
     committedOffset: f_committedOffset,
     committedLeaderEpoch: f_committedLeaderEpoch,
+    commitTimestamp: -1,
     committedMetadata: f_committedMetadata,
     _tagged,
   };
@@ -499,6 +741,7 @@ function encodeOffsetCommitRequestPartitionV8(w: Writer, m: OffsetCommitRequestP
   w.int64(f_committedOffset);
   const f_committedLeaderEpoch = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
   w.int32(f_committedLeaderEpoch);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 8);
   const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
   w.compactNullableString(f_committedMetadata);
   writeUnknownTagged(w, m._tagged);
@@ -528,6 +771,47 @@ function encodeOffsetCommitRequestV8(w: Writer, m: OffsetCommitRequestInput): vo
   {
     w.uvarint(f_topics.length + 1);
     for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV8(w, f_topics[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeOffsetCommitRequestPartitionV9(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  const f_committedLeaderEpoch = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
+  w.int32(f_committedLeaderEpoch);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 9);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.compactNullableString(f_committedMetadata);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeOffsetCommitRequestTopicV9(w: Writer, m: OffsetCommitRequestTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.compactString(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV9(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeOffsetCommitRequestV9(w: Writer, m: OffsetCommitRequestInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.compactString(f_groupId);
+  const f_generationIdOrMemberEpoch = m.generationIdOrMemberEpoch === undefined ? -1 : m.generationIdOrMemberEpoch;
+  w.int32(f_generationIdOrMemberEpoch);
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.compactString(f_memberId);
+  const f_groupInstanceId = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+  w.compactNullableString(f_groupInstanceId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitRequestTopicV9(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -590,13 +874,26 @@ function decodeOffsetCommitRequestV10(r: Reader): OffsetCommitRequest {
   };
 }
 
+function encodeOffsetCommitRequestPartitionV10(w: Writer, m: OffsetCommitRequestPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
+  w.int64(f_committedOffset);
+  const f_committedLeaderEpoch = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
+  w.int32(f_committedLeaderEpoch);
+  if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldVersionError("OffsetCommitRequest.CommitTimestamp", 10);
+  const f_committedMetadata = m.committedMetadata === undefined ? "" : m.committedMetadata;
+  w.compactNullableString(f_committedMetadata);
+  writeUnknownTagged(w, m._tagged);
+}
+
 function encodeOffsetCommitRequestTopicV10(w: Writer, m: OffsetCommitRequestTopicInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV8(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitRequestPartitionV10(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -618,9 +915,9 @@ function encodeOffsetCommitRequestV10(w: Writer, m: OffsetCommitRequestInput): v
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetCommitRequestVersions = { min: 2, max: 10, flexibleMin: 8, latestUnstable: false } as const;
+export const OffsetCommitRequestVersions = { min: 0, max: 10, flexibleMin: 8, latestUnstable: false } as const;
 
-const decodeOffsetCommitRequestByVersion: (((r: Reader) => OffsetCommitRequest) | undefined)[] = [undefined, undefined, decodeOffsetCommitRequestV2, decodeOffsetCommitRequestV2, decodeOffsetCommitRequestV2, decodeOffsetCommitRequestV5, decodeOffsetCommitRequestV6, decodeOffsetCommitRequestV7, decodeOffsetCommitRequestV8, decodeOffsetCommitRequestV8, decodeOffsetCommitRequestV10];
+const decodeOffsetCommitRequestByVersion: (((r: Reader) => OffsetCommitRequest) | undefined)[] = [decodeOffsetCommitRequestV0, decodeOffsetCommitRequestV1, decodeOffsetCommitRequestV2, decodeOffsetCommitRequestV2, decodeOffsetCommitRequestV2, decodeOffsetCommitRequestV5, decodeOffsetCommitRequestV6, decodeOffsetCommitRequestV7, decodeOffsetCommitRequestV8, decodeOffsetCommitRequestV8, decodeOffsetCommitRequestV10];
 
 export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCommitRequest {
   const f = decodeOffsetCommitRequestByVersion[version];
@@ -628,7 +925,7 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
   return f(r);
 }
 
-const encodeOffsetCommitRequestByVersion: (((w: Writer, m: OffsetCommitRequestInput) => void) | undefined)[] = [undefined, undefined, encodeOffsetCommitRequestV2, encodeOffsetCommitRequestV3, encodeOffsetCommitRequestV4, encodeOffsetCommitRequestV5, encodeOffsetCommitRequestV6, encodeOffsetCommitRequestV7, encodeOffsetCommitRequestV8, encodeOffsetCommitRequestV8, encodeOffsetCommitRequestV10];
+const encodeOffsetCommitRequestByVersion: (((w: Writer, m: OffsetCommitRequestInput) => void) | undefined)[] = [encodeOffsetCommitRequestV0, encodeOffsetCommitRequestV1, encodeOffsetCommitRequestV2, encodeOffsetCommitRequestV3, encodeOffsetCommitRequestV4, encodeOffsetCommitRequestV5, encodeOffsetCommitRequestV6, encodeOffsetCommitRequestV7, encodeOffsetCommitRequestV8, encodeOffsetCommitRequestV9, encodeOffsetCommitRequestV10];
 
 export function encodeOffsetCommitRequest(w: Writer, version: number, m: OffsetCommitRequestInput): void {
   const f = encodeOffsetCommitRequestByVersion[version];
@@ -713,7 +1010,7 @@ export function defaultOffsetCommitResponsePartition(): OffsetCommitResponsePart
   };
 }
 
-function decodeOffsetCommitResponsePartitionV2(r: Reader): OffsetCommitResponsePartition {
+function decodeOffsetCommitResponsePartitionV0(r: Reader): OffsetCommitResponsePartition {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   return {
@@ -723,7 +1020,7 @@ function decodeOffsetCommitResponsePartitionV2(r: Reader): OffsetCommitResponseP
   };
 }
 
-function decodeOffsetCommitResponseTopicV2(r: Reader): OffsetCommitResponseTopic {
+function decodeOffsetCommitResponseTopicV0(r: Reader): OffsetCommitResponseTopic {
   const f_name = r.string();
   let f_partitions: OffsetCommitResponsePartition[];
   {
@@ -731,7 +1028,7 @@ function decodeOffsetCommitResponseTopicV2(r: Reader): OffsetCommitResponseTopic
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Partitions");
     else {
       const a: OffsetCommitResponsePartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponsePartitionV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -743,14 +1040,14 @@ function decodeOffsetCommitResponseTopicV2(r: Reader): OffsetCommitResponseTopic
   };
 }
 
-function decodeOffsetCommitResponseV2(r: Reader): OffsetCommitResponse {
+function decodeOffsetCommitResponseV0(r: Reader): OffsetCommitResponse {
   let f_topics: OffsetCommitResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
       const a: OffsetCommitResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponseTopicV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -761,28 +1058,28 @@ function decodeOffsetCommitResponseV2(r: Reader): OffsetCommitResponse {
   };
 }
 
-function encodeOffsetCommitResponsePartitionV2(w: Writer, m: OffsetCommitResponsePartitionInput): void {
+function encodeOffsetCommitResponsePartitionV0(w: Writer, m: OffsetCommitResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
 }
 
-function encodeOffsetCommitResponseTopicV2(w: Writer, m: OffsetCommitResponseTopicInput): void {
+function encodeOffsetCommitResponseTopicV0(w: Writer, m: OffsetCommitResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitResponsePartitionV2(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetCommitResponsePartitionV0(w, f_partitions[i]!);
   }
 }
 
-function encodeOffsetCommitResponseV2(w: Writer, m: OffsetCommitResponseInput): void {
+function encodeOffsetCommitResponseV0(w: Writer, m: OffsetCommitResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseTopicV0(w, f_topics[i]!);
   }
 }
 
@@ -794,7 +1091,7 @@ function decodeOffsetCommitResponseV3(r: Reader): OffsetCommitResponse {
     if (n < 0) throw unexpectedNull("OffsetCommitResponse.Topics");
     else {
       const a: OffsetCommitResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponseTopicV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetCommitResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -811,7 +1108,7 @@ function encodeOffsetCommitResponseV3(w: Writer, m: OffsetCommitResponseInput): 
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseTopicV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetCommitResponseTopicV0(w, f_topics[i]!);
   }
 }
 
@@ -985,9 +1282,9 @@ function encodeOffsetCommitResponseV10(w: Writer, m: OffsetCommitResponseInput):
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetCommitResponseVersions = { min: 2, max: 10, flexibleMin: 8, latestUnstable: false } as const;
+export const OffsetCommitResponseVersions = { min: 0, max: 10, flexibleMin: 8, latestUnstable: false } as const;
 
-const decodeOffsetCommitResponseByVersion: (((r: Reader) => OffsetCommitResponse) | undefined)[] = [undefined, undefined, decodeOffsetCommitResponseV2, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV8, decodeOffsetCommitResponseV8, decodeOffsetCommitResponseV10];
+const decodeOffsetCommitResponseByVersion: (((r: Reader) => OffsetCommitResponse) | undefined)[] = [decodeOffsetCommitResponseV0, decodeOffsetCommitResponseV0, decodeOffsetCommitResponseV0, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV3, decodeOffsetCommitResponseV8, decodeOffsetCommitResponseV8, decodeOffsetCommitResponseV10];
 
 export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCommitResponse {
   const f = decodeOffsetCommitResponseByVersion[version];
@@ -995,7 +1292,7 @@ export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCo
   return f(r);
 }
 
-const encodeOffsetCommitResponseByVersion: (((w: Writer, m: OffsetCommitResponseInput) => void) | undefined)[] = [undefined, undefined, encodeOffsetCommitResponseV2, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV8, encodeOffsetCommitResponseV8, encodeOffsetCommitResponseV10];
+const encodeOffsetCommitResponseByVersion: (((w: Writer, m: OffsetCommitResponseInput) => void) | undefined)[] = [encodeOffsetCommitResponseV0, encodeOffsetCommitResponseV0, encodeOffsetCommitResponseV0, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV3, encodeOffsetCommitResponseV8, encodeOffsetCommitResponseV8, encodeOffsetCommitResponseV10];
 
 export function encodeOffsetCommitResponse(w: Writer, version: number, m: OffsetCommitResponseInput): void {
   const f = encodeOffsetCommitResponseByVersion[version];

@@ -126,7 +126,7 @@ export function defaultOffsetFetchRequestTopics(): OffsetFetchRequestTopics {
   };
 }
 
-function decodeOffsetFetchRequestTopicV1(r: Reader): OffsetFetchRequestTopic {
+function decodeOffsetFetchRequestTopicV0(r: Reader): OffsetFetchRequestTopic {
   const f_name = r.string();
   let f_partitionIndexes: number[];
   {
@@ -145,7 +145,7 @@ function decodeOffsetFetchRequestTopicV1(r: Reader): OffsetFetchRequestTopic {
   };
 }
 
-function decodeOffsetFetchRequestV1(r: Reader): OffsetFetchRequest {
+function decodeOffsetFetchRequestV0(r: Reader): OffsetFetchRequest {
   const f_groupId = r.string();
   let f_topics: OffsetFetchRequestTopic[] | null;
   {
@@ -153,7 +153,7 @@ function decodeOffsetFetchRequestV1(r: Reader): OffsetFetchRequest {
     if (n < 0) throw unexpectedNull("OffsetFetchRequest.Topics");
     else {
       const a: OffsetFetchRequestTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -166,7 +166,7 @@ function decodeOffsetFetchRequestV1(r: Reader): OffsetFetchRequest {
   };
 }
 
-function encodeOffsetFetchRequestTopicV1(w: Writer, m: OffsetFetchRequestTopicInput): void {
+function encodeOffsetFetchRequestTopicV0(w: Writer, m: OffsetFetchRequestTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitionIndexes = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
@@ -176,6 +176,19 @@ function encodeOffsetFetchRequestTopicV1(w: Writer, m: OffsetFetchRequestTopicIn
   }
 }
 
+function encodeOffsetFetchRequestV0(w: Writer, m: OffsetFetchRequestInput): void {
+  const f_groupId = m.groupId === undefined ? "" : m.groupId;
+  w.string(f_groupId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  if (f_topics === null) throw notNull(null, "OffsetFetchRequest.Topics", 0);
+  else {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
+  }
+  if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 0);
+  if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 0);
+}
+
 function encodeOffsetFetchRequestV1(w: Writer, m: OffsetFetchRequestInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.string(f_groupId);
@@ -183,7 +196,7 @@ function encodeOffsetFetchRequestV1(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) throw notNull(null, "OffsetFetchRequest.Topics", 1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 1);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 1);
@@ -197,7 +210,7 @@ function decodeOffsetFetchRequestV2(r: Reader): OffsetFetchRequest {
     if (n < 0) f_topics = null;
     else {
       const a: OffsetFetchRequestTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchRequestTopicV0(r);
       f_topics = a;
     }
   }
@@ -217,7 +230,7 @@ function encodeOffsetFetchRequestV2(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 2);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 2);
@@ -230,7 +243,7 @@ function encodeOffsetFetchRequestV3(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 3);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 3);
@@ -243,7 +256,7 @@ function encodeOffsetFetchRequestV4(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 4);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 4);
@@ -256,7 +269,7 @@ function encodeOffsetFetchRequestV5(w: Writer, m: OffsetFetchRequestInput): void
   if (f_topics === null) w.int32(-1);
   else {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchRequestTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchRequest.Groups", 5);
   if (m.requireStable !== undefined && m.requireStable !== false) throw fieldVersionError("OffsetFetchRequest.RequireStable", 5);
@@ -705,9 +718,9 @@ function encodeOffsetFetchRequestV10(w: Writer, m: OffsetFetchRequestInput): voi
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetFetchRequestVersions = { min: 1, max: 10, flexibleMin: 6, latestUnstable: false } as const;
+export const OffsetFetchRequestVersions = { min: 0, max: 10, flexibleMin: 6, latestUnstable: false } as const;
 
-const decodeOffsetFetchRequestByVersion: (((r: Reader) => OffsetFetchRequest) | undefined)[] = [undefined, decodeOffsetFetchRequestV1, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV6, decodeOffsetFetchRequestV7, decodeOffsetFetchRequestV8, decodeOffsetFetchRequestV9, decodeOffsetFetchRequestV10];
+const decodeOffsetFetchRequestByVersion: (((r: Reader) => OffsetFetchRequest) | undefined)[] = [decodeOffsetFetchRequestV0, decodeOffsetFetchRequestV0, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV2, decodeOffsetFetchRequestV6, decodeOffsetFetchRequestV7, decodeOffsetFetchRequestV8, decodeOffsetFetchRequestV9, decodeOffsetFetchRequestV10];
 
 export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetchRequest {
   const f = decodeOffsetFetchRequestByVersion[version];
@@ -715,7 +728,7 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   return f(r);
 }
 
-const encodeOffsetFetchRequestByVersion: (((w: Writer, m: OffsetFetchRequestInput) => void) | undefined)[] = [undefined, encodeOffsetFetchRequestV1, encodeOffsetFetchRequestV2, encodeOffsetFetchRequestV3, encodeOffsetFetchRequestV4, encodeOffsetFetchRequestV5, encodeOffsetFetchRequestV6, encodeOffsetFetchRequestV7, encodeOffsetFetchRequestV8, encodeOffsetFetchRequestV9, encodeOffsetFetchRequestV10];
+const encodeOffsetFetchRequestByVersion: (((w: Writer, m: OffsetFetchRequestInput) => void) | undefined)[] = [encodeOffsetFetchRequestV0, encodeOffsetFetchRequestV1, encodeOffsetFetchRequestV2, encodeOffsetFetchRequestV3, encodeOffsetFetchRequestV4, encodeOffsetFetchRequestV5, encodeOffsetFetchRequestV6, encodeOffsetFetchRequestV7, encodeOffsetFetchRequestV8, encodeOffsetFetchRequestV9, encodeOffsetFetchRequestV10];
 
 export function encodeOffsetFetchRequest(w: Writer, version: number, m: OffsetFetchRequestInput): void {
   const f = encodeOffsetFetchRequestByVersion[version];
@@ -921,7 +934,7 @@ export function defaultOffsetFetchResponsePartitions(): OffsetFetchResponseParti
   };
 }
 
-function decodeOffsetFetchResponsePartitionV1(r: Reader): OffsetFetchResponsePartition {
+function decodeOffsetFetchResponsePartitionV0(r: Reader): OffsetFetchResponsePartition {
   const f_partitionIndex = r.int32();
   const f_committedOffset = r.int64();
   const f_metadata = r.nullableString();
@@ -936,7 +949,7 @@ function decodeOffsetFetchResponsePartitionV1(r: Reader): OffsetFetchResponsePar
   };
 }
 
-function decodeOffsetFetchResponseTopicV1(r: Reader): OffsetFetchResponseTopic {
+function decodeOffsetFetchResponseTopicV0(r: Reader): OffsetFetchResponseTopic {
   const f_name = r.string();
   let f_partitions: OffsetFetchResponsePartition[];
   {
@@ -944,7 +957,7 @@ function decodeOffsetFetchResponseTopicV1(r: Reader): OffsetFetchResponseTopic {
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Partitions");
     else {
       const a: OffsetFetchResponsePartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponsePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -955,14 +968,14 @@ function decodeOffsetFetchResponseTopicV1(r: Reader): OffsetFetchResponseTopic {
   };
 }
 
-function decodeOffsetFetchResponseV1(r: Reader): OffsetFetchResponse {
+function decodeOffsetFetchResponseV0(r: Reader): OffsetFetchResponse {
   let f_topics: OffsetFetchResponseTopic[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
       const a: OffsetFetchResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -975,7 +988,7 @@ function decodeOffsetFetchResponseV1(r: Reader): OffsetFetchResponse {
   };
 }
 
-function encodeOffsetFetchResponsePartitionV1(w: Writer, m: OffsetFetchResponsePartitionInput): void {
+function encodeOffsetFetchResponsePartitionV0(w: Writer, m: OffsetFetchResponsePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_committedOffset = m.committedOffset === undefined ? 0 : m.committedOffset;
@@ -986,21 +999,30 @@ function encodeOffsetFetchResponsePartitionV1(w: Writer, m: OffsetFetchResponseP
   w.int16(f_errorCode);
 }
 
-function encodeOffsetFetchResponseTopicV1(w: Writer, m: OffsetFetchResponseTopicInput): void {
+function encodeOffsetFetchResponseTopicV0(w: Writer, m: OffsetFetchResponseTopicInput): void {
   const f_name = m.name === undefined ? "" : m.name;
   w.string(f_name);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionV1(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetFetchResponsePartitionV0(w, f_partitions[i]!);
   }
+}
+
+function encodeOffsetFetchResponseV0(w: Writer, m: OffsetFetchResponseInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
+  }
+  if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 0);
 }
 
 function encodeOffsetFetchResponseV1(w: Writer, m: OffsetFetchResponseInput): void {
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   if (m.groups !== undefined && m.groups.length !== 0) throw fieldVersionError("OffsetFetchResponse.Groups", 1);
 }
@@ -1012,7 +1034,7 @@ function decodeOffsetFetchResponseV2(r: Reader): OffsetFetchResponse {
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
       const a: OffsetFetchResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -1030,7 +1052,7 @@ function encodeOffsetFetchResponseV2(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -1045,7 +1067,7 @@ function decodeOffsetFetchResponseV3(r: Reader): OffsetFetchResponse {
     if (n < 0) throw unexpectedNull("OffsetFetchResponse.Topics");
     else {
       const a: OffsetFetchResponseTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetFetchResponseTopicV0(r);
       f_topics = a;
     }
   }
@@ -1065,7 +1087,7 @@ function encodeOffsetFetchResponseV3(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -1078,7 +1100,7 @@ function encodeOffsetFetchResponseV4(w: Writer, m: OffsetFetchResponseInput): vo
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetFetchResponseTopicV0(w, f_topics[i]!);
   }
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
@@ -1586,9 +1608,9 @@ function encodeOffsetFetchResponseV10(w: Writer, m: OffsetFetchResponseInput): v
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetFetchResponseVersions = { min: 1, max: 10, flexibleMin: 6, latestUnstable: false } as const;
+export const OffsetFetchResponseVersions = { min: 0, max: 10, flexibleMin: 6, latestUnstable: false } as const;
 
-const decodeOffsetFetchResponseByVersion: (((r: Reader) => OffsetFetchResponse) | undefined)[] = [undefined, decodeOffsetFetchResponseV1, decodeOffsetFetchResponseV2, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV5, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV8, decodeOffsetFetchResponseV8, decodeOffsetFetchResponseV10];
+const decodeOffsetFetchResponseByVersion: (((r: Reader) => OffsetFetchResponse) | undefined)[] = [decodeOffsetFetchResponseV0, decodeOffsetFetchResponseV0, decodeOffsetFetchResponseV2, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV3, decodeOffsetFetchResponseV5, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV6, decodeOffsetFetchResponseV8, decodeOffsetFetchResponseV8, decodeOffsetFetchResponseV10];
 
 export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFetchResponse {
   const f = decodeOffsetFetchResponseByVersion[version];
@@ -1596,7 +1618,7 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   return f(r);
 }
 
-const encodeOffsetFetchResponseByVersion: (((w: Writer, m: OffsetFetchResponseInput) => void) | undefined)[] = [undefined, encodeOffsetFetchResponseV1, encodeOffsetFetchResponseV2, encodeOffsetFetchResponseV3, encodeOffsetFetchResponseV4, encodeOffsetFetchResponseV5, encodeOffsetFetchResponseV6, encodeOffsetFetchResponseV7, encodeOffsetFetchResponseV8, encodeOffsetFetchResponseV9, encodeOffsetFetchResponseV10];
+const encodeOffsetFetchResponseByVersion: (((w: Writer, m: OffsetFetchResponseInput) => void) | undefined)[] = [encodeOffsetFetchResponseV0, encodeOffsetFetchResponseV1, encodeOffsetFetchResponseV2, encodeOffsetFetchResponseV3, encodeOffsetFetchResponseV4, encodeOffsetFetchResponseV5, encodeOffsetFetchResponseV6, encodeOffsetFetchResponseV7, encodeOffsetFetchResponseV8, encodeOffsetFetchResponseV9, encodeOffsetFetchResponseV10];
 
 export function encodeOffsetFetchResponse(w: Writer, version: number, m: OffsetFetchResponseInput): void {
   const f = encodeOffsetFetchResponseByVersion[version];

@@ -82,6 +82,79 @@ export function defaultOffsetForLeaderEpochRequestOffsetForLeaderPartition(): Of
   };
 }
 
+function decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV0(r: Reader): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
+  const f_partition = r.int32();
+  const f_leaderEpoch = r.int32();
+  return {
+    partition: f_partition,
+    currentLeaderEpoch: -1,
+    leaderEpoch: f_leaderEpoch,
+    _tagged: undefined,
+  };
+}
+
+function decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV0(r: Reader): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
+  const f_topic = r.string();
+  let f_partitions: OffsetForLeaderEpochRequestOffsetForLeaderPartition[];
+  {
+    const n = r.arrayLength(8);
+    if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Partitions");
+    else {
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV0(r);
+      f_partitions = a;
+    }
+  }
+  return {
+    topic: f_topic,
+    partitions: f_partitions,
+    _tagged: undefined,
+  };
+}
+
+function decodeOffsetForLeaderEpochRequestV0(r: Reader): OffsetForLeaderEpochRequest {
+  let f_topics: OffsetForLeaderEpochRequestOffsetForLeaderTopic[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("OffsetForLeaderEpochRequest.Topics");
+    else {
+      const a: OffsetForLeaderEpochRequestOffsetForLeaderTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    replicaId: -2,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function encodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV0(w: Writer, m: OffsetForLeaderEpochRequestOffsetForLeaderPartitionInput): void {
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+}
+
+function encodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV0(w: Writer, m: OffsetForLeaderEpochRequestOffsetForLeaderTopicInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeOffsetForLeaderEpochRequestV0(w: Writer, m: OffsetForLeaderEpochRequestInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetForLeaderEpochRequestOffsetForLeaderTopicV0(w, f_topics[i]!);
+  }
+}
+
 function decodeOffsetForLeaderEpochRequestOffsetForLeaderPartitionV2(r: Reader): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
   const f_partition = r.int32();
   const f_currentLeaderEpoch = r.int32();
@@ -287,9 +360,9 @@ function encodeOffsetForLeaderEpochRequestV4(w: Writer, m: OffsetForLeaderEpochR
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetForLeaderEpochRequestVersions = { min: 2, max: 4, flexibleMin: 4, latestUnstable: false } as const;
+export const OffsetForLeaderEpochRequestVersions = { min: 0, max: 4, flexibleMin: 4, latestUnstable: false } as const;
 
-const decodeOffsetForLeaderEpochRequestByVersion: (((r: Reader) => OffsetForLeaderEpochRequest) | undefined)[] = [undefined, undefined, decodeOffsetForLeaderEpochRequestV2, decodeOffsetForLeaderEpochRequestV3, decodeOffsetForLeaderEpochRequestV4];
+const decodeOffsetForLeaderEpochRequestByVersion: (((r: Reader) => OffsetForLeaderEpochRequest) | undefined)[] = [decodeOffsetForLeaderEpochRequestV0, decodeOffsetForLeaderEpochRequestV0, decodeOffsetForLeaderEpochRequestV2, decodeOffsetForLeaderEpochRequestV3, decodeOffsetForLeaderEpochRequestV4];
 
 export function decodeOffsetForLeaderEpochRequest(r: Reader, version: number): OffsetForLeaderEpochRequest {
   const f = decodeOffsetForLeaderEpochRequestByVersion[version];
@@ -297,7 +370,7 @@ export function decodeOffsetForLeaderEpochRequest(r: Reader, version: number): O
   return f(r);
 }
 
-const encodeOffsetForLeaderEpochRequestByVersion: (((w: Writer, m: OffsetForLeaderEpochRequestInput) => void) | undefined)[] = [undefined, undefined, encodeOffsetForLeaderEpochRequestV2, encodeOffsetForLeaderEpochRequestV3, encodeOffsetForLeaderEpochRequestV4];
+const encodeOffsetForLeaderEpochRequestByVersion: (((w: Writer, m: OffsetForLeaderEpochRequestInput) => void) | undefined)[] = [encodeOffsetForLeaderEpochRequestV0, encodeOffsetForLeaderEpochRequestV0, encodeOffsetForLeaderEpochRequestV2, encodeOffsetForLeaderEpochRequestV3, encodeOffsetForLeaderEpochRequestV4];
 
 export function encodeOffsetForLeaderEpochRequest(w: Writer, version: number, m: OffsetForLeaderEpochRequestInput): void {
   const f = encodeOffsetForLeaderEpochRequestByVersion[version];
@@ -387,7 +460,84 @@ export function defaultOffsetForLeaderEpochResponseEpochEndOffset(): OffsetForLe
   };
 }
 
-function decodeOffsetForLeaderEpochResponseEpochEndOffsetV2(r: Reader): OffsetForLeaderEpochResponseEpochEndOffset {
+function decodeOffsetForLeaderEpochResponseEpochEndOffsetV0(r: Reader): OffsetForLeaderEpochResponseEpochEndOffset {
+  const f_errorCode = r.int16();
+  const f_partition = r.int32();
+  const f_endOffset = r.int64();
+  return {
+    errorCode: f_errorCode,
+    partition: f_partition,
+    leaderEpoch: -1,
+    endOffset: f_endOffset,
+    _tagged: undefined,
+  };
+}
+
+function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV0(r: Reader): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
+  const f_topic = r.string();
+  let f_partitions: OffsetForLeaderEpochResponseEpochEndOffset[];
+  {
+    const n = r.arrayLength(14);
+    if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Partitions");
+    else {
+      const a: OffsetForLeaderEpochResponseEpochEndOffset[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseEpochEndOffsetV0(r);
+      f_partitions = a;
+    }
+  }
+  return {
+    topic: f_topic,
+    partitions: f_partitions,
+    _tagged: undefined,
+  };
+}
+
+function decodeOffsetForLeaderEpochResponseV0(r: Reader): OffsetForLeaderEpochResponse {
+  let f_topics: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Topics");
+    else {
+      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function encodeOffsetForLeaderEpochResponseEpochEndOffsetV0(w: Writer, m: OffsetForLeaderEpochResponseEpochEndOffsetInput): void {
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_partition = m.partition === undefined ? 0 : m.partition;
+  w.int32(f_partition);
+  const f_endOffset = m.endOffset === undefined ? -1 : m.endOffset;
+  w.int64(f_endOffset);
+}
+
+function encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV0(w: Writer, m: OffsetForLeaderEpochResponseOffsetForLeaderTopicResultInput): void {
+  const f_topic = m.topic === undefined ? "" : m.topic;
+  w.string(f_topic);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetForLeaderEpochResponseEpochEndOffsetV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeOffsetForLeaderEpochResponseV0(w: Writer, m: OffsetForLeaderEpochResponseInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV0(w, f_topics[i]!);
+  }
+}
+
+function decodeOffsetForLeaderEpochResponseEpochEndOffsetV1(r: Reader): OffsetForLeaderEpochResponseEpochEndOffset {
   const f_errorCode = r.int16();
   const f_partition = r.int32();
   const f_leaderEpoch = r.int32();
@@ -401,7 +551,7 @@ function decodeOffsetForLeaderEpochResponseEpochEndOffsetV2(r: Reader): OffsetFo
   };
 }
 
-function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV2(r: Reader): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
+function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r: Reader): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
   const f_topic = r.string();
   let f_partitions: OffsetForLeaderEpochResponseEpochEndOffset[];
   {
@@ -409,7 +559,7 @@ function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV2(r: Reade
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Partitions");
     else {
       const a: OffsetForLeaderEpochResponseEpochEndOffset[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseEpochEndOffsetV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseEpochEndOffsetV1(r);
       f_partitions = a;
     }
   }
@@ -420,26 +570,25 @@ function decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV2(r: Reade
   };
 }
 
-function decodeOffsetForLeaderEpochResponseV2(r: Reader): OffsetForLeaderEpochResponse {
-  const f_throttleTimeMs = r.int32();
+function decodeOffsetForLeaderEpochResponseV1(r: Reader): OffsetForLeaderEpochResponse {
   let f_topics: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Topics");
     else {
       const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV2(r);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r);
       f_topics = a;
     }
   }
   return {
-    throttleTimeMs: f_throttleTimeMs,
+    throttleTimeMs: 0,
     topics: f_topics,
     _tagged: undefined,
   };
 }
 
-function encodeOffsetForLeaderEpochResponseEpochEndOffsetV2(w: Writer, m: OffsetForLeaderEpochResponseEpochEndOffsetInput): void {
+function encodeOffsetForLeaderEpochResponseEpochEndOffsetV1(w: Writer, m: OffsetForLeaderEpochResponseEpochEndOffsetInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_partition = m.partition === undefined ? 0 : m.partition;
@@ -450,14 +599,41 @@ function encodeOffsetForLeaderEpochResponseEpochEndOffsetV2(w: Writer, m: Offset
   w.int64(f_endOffset);
 }
 
-function encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV2(w: Writer, m: OffsetForLeaderEpochResponseOffsetForLeaderTopicResultInput): void {
+function encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(w: Writer, m: OffsetForLeaderEpochResponseOffsetForLeaderTopicResultInput): void {
   const f_topic = m.topic === undefined ? "" : m.topic;
   w.string(f_topic);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.int32(f_partitions.length);
-    for (let i = 0; i < f_partitions.length; i++) encodeOffsetForLeaderEpochResponseEpochEndOffsetV2(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeOffsetForLeaderEpochResponseEpochEndOffsetV1(w, f_partitions[i]!);
   }
+}
+
+function encodeOffsetForLeaderEpochResponseV1(w: Writer, m: OffsetForLeaderEpochResponseInput): void {
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(w, f_topics[i]!);
+  }
+}
+
+function decodeOffsetForLeaderEpochResponseV2(r: Reader): OffsetForLeaderEpochResponse {
+  const f_throttleTimeMs = r.int32();
+  let f_topics: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("OffsetForLeaderEpochResponse.Topics");
+    else {
+      const a: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(r);
+      f_topics = a;
+    }
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    topics: f_topics,
+    _tagged: undefined,
+  };
 }
 
 function encodeOffsetForLeaderEpochResponseV2(w: Writer, m: OffsetForLeaderEpochResponseInput): void {
@@ -466,7 +642,7 @@ function encodeOffsetForLeaderEpochResponseV2(w: Writer, m: OffsetForLeaderEpoch
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.int32(f_topics.length);
-    for (let i = 0; i < f_topics.length; i++) encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV2(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeOffsetForLeaderEpochResponseOffsetForLeaderTopicResultV1(w, f_topics[i]!);
   }
 }
 
@@ -574,9 +750,9 @@ function encodeOffsetForLeaderEpochResponseV4(w: Writer, m: OffsetForLeaderEpoch
   writeUnknownTagged(w, m._tagged);
 }
 
-export const OffsetForLeaderEpochResponseVersions = { min: 2, max: 4, flexibleMin: 4, latestUnstable: false } as const;
+export const OffsetForLeaderEpochResponseVersions = { min: 0, max: 4, flexibleMin: 4, latestUnstable: false } as const;
 
-const decodeOffsetForLeaderEpochResponseByVersion: (((r: Reader) => OffsetForLeaderEpochResponse) | undefined)[] = [undefined, undefined, decodeOffsetForLeaderEpochResponseV2, decodeOffsetForLeaderEpochResponseV2, decodeOffsetForLeaderEpochResponseV4];
+const decodeOffsetForLeaderEpochResponseByVersion: (((r: Reader) => OffsetForLeaderEpochResponse) | undefined)[] = [decodeOffsetForLeaderEpochResponseV0, decodeOffsetForLeaderEpochResponseV1, decodeOffsetForLeaderEpochResponseV2, decodeOffsetForLeaderEpochResponseV2, decodeOffsetForLeaderEpochResponseV4];
 
 export function decodeOffsetForLeaderEpochResponse(r: Reader, version: number): OffsetForLeaderEpochResponse {
   const f = decodeOffsetForLeaderEpochResponseByVersion[version];
@@ -584,7 +760,7 @@ export function decodeOffsetForLeaderEpochResponse(r: Reader, version: number): 
   return f(r);
 }
 
-const encodeOffsetForLeaderEpochResponseByVersion: (((w: Writer, m: OffsetForLeaderEpochResponseInput) => void) | undefined)[] = [undefined, undefined, encodeOffsetForLeaderEpochResponseV2, encodeOffsetForLeaderEpochResponseV2, encodeOffsetForLeaderEpochResponseV4];
+const encodeOffsetForLeaderEpochResponseByVersion: (((w: Writer, m: OffsetForLeaderEpochResponseInput) => void) | undefined)[] = [encodeOffsetForLeaderEpochResponseV0, encodeOffsetForLeaderEpochResponseV1, encodeOffsetForLeaderEpochResponseV2, encodeOffsetForLeaderEpochResponseV2, encodeOffsetForLeaderEpochResponseV4];
 
 export function encodeOffsetForLeaderEpochResponse(w: Writer, version: number, m: OffsetForLeaderEpochResponseInput): void {
   const f = encodeOffsetForLeaderEpochResponseByVersion[version];

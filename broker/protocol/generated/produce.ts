@@ -90,7 +90,7 @@ export function defaultProduceRequestPartitionProduceData(): ProduceRequestParti
   };
 }
 
-function decodeProduceRequestPartitionProduceDataV3(r: Reader): ProduceRequestPartitionProduceData {
+function decodeProduceRequestPartitionProduceDataV0(r: Reader): ProduceRequestPartitionProduceData {
   const f_index = r.int32();
   const f_records = r.nullableBytes();
   return {
@@ -100,7 +100,7 @@ function decodeProduceRequestPartitionProduceDataV3(r: Reader): ProduceRequestPa
   };
 }
 
-function decodeProduceRequestTopicProduceDataV3(r: Reader): ProduceRequestTopicProduceData {
+function decodeProduceRequestTopicProduceDataV0(r: Reader): ProduceRequestTopicProduceData {
   const f_name = r.string();
   let f_partitionData: ProduceRequestPartitionProduceData[];
   {
@@ -108,7 +108,7 @@ function decodeProduceRequestTopicProduceDataV3(r: Reader): ProduceRequestTopicP
     if (n < 0) throw unexpectedNull("ProduceRequest.PartitionData");
     else {
       const a: ProduceRequestPartitionProduceData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestPartitionProduceDataV3(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestPartitionProduceDataV0(r);
       f_partitionData = a;
     }
   }
@@ -118,6 +118,84 @@ function decodeProduceRequestTopicProduceDataV3(r: Reader): ProduceRequestTopicP
     partitionData: f_partitionData,
     _tagged: undefined,
   };
+}
+
+function decodeProduceRequestV0(r: Reader): ProduceRequest {
+  const f_acks = r.int16();
+  const f_timeoutMs = r.int32();
+  let f_topicData: ProduceRequestTopicProduceData[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
+    else {
+      const a: ProduceRequestTopicProduceData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV0(r);
+      f_topicData = a;
+    }
+  }
+  return {
+    transactionalId: null,
+    acks: f_acks,
+    timeoutMs: f_timeoutMs,
+    topicData: f_topicData,
+    _tagged: undefined,
+  };
+}
+
+function encodeProduceRequestPartitionProduceDataV0(w: Writer, m: ProduceRequestPartitionProduceDataInput): void {
+  const f_index = m.index === undefined ? 0 : m.index;
+  w.int32(f_index);
+  const f_records = m.records === undefined ? null : m.records;
+  w.nullableRecords(f_records);
+}
+
+function encodeProduceRequestTopicProduceDataV0(w: Writer, m: ProduceRequestTopicProduceDataInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitionData = m.partitionData === undefined ? [] : m.partitionData;
+  {
+    w.int32(f_partitionData.length);
+    for (let i = 0; i < f_partitionData.length; i++) encodeProduceRequestPartitionProduceDataV0(w, f_partitionData[i]!);
+  }
+}
+
+function encodeProduceRequestV0(w: Writer, m: ProduceRequestInput): void {
+  if (m.transactionalId !== undefined && m.transactionalId !== null) throw fieldVersionError("ProduceRequest.TransactionalId", 0);
+  const f_acks = m.acks === undefined ? 0 : m.acks;
+  w.int16(f_acks);
+  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  const f_topicData = m.topicData === undefined ? [] : m.topicData;
+  {
+    w.int32(f_topicData.length);
+    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
+  }
+}
+
+function encodeProduceRequestV1(w: Writer, m: ProduceRequestInput): void {
+  if (m.transactionalId !== undefined && m.transactionalId !== null) throw fieldVersionError("ProduceRequest.TransactionalId", 1);
+  const f_acks = m.acks === undefined ? 0 : m.acks;
+  w.int16(f_acks);
+  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  const f_topicData = m.topicData === undefined ? [] : m.topicData;
+  {
+    w.int32(f_topicData.length);
+    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
+  }
+}
+
+function encodeProduceRequestV2(w: Writer, m: ProduceRequestInput): void {
+  if (m.transactionalId !== undefined && m.transactionalId !== null) throw fieldVersionError("ProduceRequest.TransactionalId", 2);
+  const f_acks = m.acks === undefined ? 0 : m.acks;
+  w.int16(f_acks);
+  const f_timeoutMs = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+  w.int32(f_timeoutMs);
+  const f_topicData = m.topicData === undefined ? [] : m.topicData;
+  {
+    w.int32(f_topicData.length);
+    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
+  }
 }
 
 function decodeProduceRequestV3(r: Reader): ProduceRequest {
@@ -130,7 +208,7 @@ function decodeProduceRequestV3(r: Reader): ProduceRequest {
     if (n < 0) throw unexpectedNull("ProduceRequest.TopicData");
     else {
       const a: ProduceRequestTopicProduceData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV3(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceRequestTopicProduceDataV0(r);
       f_topicData = a;
     }
   }
@@ -143,23 +221,6 @@ function decodeProduceRequestV3(r: Reader): ProduceRequest {
   };
 }
 
-function encodeProduceRequestPartitionProduceDataV3(w: Writer, m: ProduceRequestPartitionProduceDataInput): void {
-  const f_index = m.index === undefined ? 0 : m.index;
-  w.int32(f_index);
-  const f_records = m.records === undefined ? null : m.records;
-  w.nullableRecords(f_records);
-}
-
-function encodeProduceRequestTopicProduceDataV3(w: Writer, m: ProduceRequestTopicProduceDataInput): void {
-  const f_name = m.name === undefined ? "" : m.name;
-  w.string(f_name);
-  const f_partitionData = m.partitionData === undefined ? [] : m.partitionData;
-  {
-    w.int32(f_partitionData.length);
-    for (let i = 0; i < f_partitionData.length; i++) encodeProduceRequestPartitionProduceDataV3(w, f_partitionData[i]!);
-  }
-}
-
 function encodeProduceRequestV3(w: Writer, m: ProduceRequestInput): void {
   const f_transactionalId = m.transactionalId === undefined ? null : m.transactionalId;
   w.nullableString(f_transactionalId);
@@ -170,7 +231,7 @@ function encodeProduceRequestV3(w: Writer, m: ProduceRequestInput): void {
   const f_topicData = m.topicData === undefined ? [] : m.topicData;
   {
     w.int32(f_topicData.length);
-    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV3(w, f_topicData[i]!);
+    for (let i = 0; i < f_topicData.length; i++) encodeProduceRequestTopicProduceDataV0(w, f_topicData[i]!);
   }
 }
 
@@ -360,9 +421,9 @@ function encodeProduceRequestV13(w: Writer, m: ProduceRequestInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ProduceRequestVersions = { min: 3, max: 13, flexibleMin: 9, latestUnstable: false } as const;
+export const ProduceRequestVersions = { min: 0, max: 13, flexibleMin: 9, latestUnstable: false } as const;
 
-const decodeProduceRequestByVersion: (((r: Reader) => ProduceRequest) | undefined)[] = [undefined, undefined, undefined, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV13];
+const decodeProduceRequestByVersion: (((r: Reader) => ProduceRequest) | undefined)[] = [decodeProduceRequestV0, decodeProduceRequestV0, decodeProduceRequestV0, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV3, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV9, decodeProduceRequestV13];
 
 export function decodeProduceRequest(r: Reader, version: number): ProduceRequest {
   const f = decodeProduceRequestByVersion[version];
@@ -370,7 +431,7 @@ export function decodeProduceRequest(r: Reader, version: number): ProduceRequest
   return f(r);
 }
 
-const encodeProduceRequestByVersion: (((w: Writer, m: ProduceRequestInput) => void) | undefined)[] = [undefined, undefined, undefined, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV13];
+const encodeProduceRequestByVersion: (((w: Writer, m: ProduceRequestInput) => void) | undefined)[] = [encodeProduceRequestV0, encodeProduceRequestV1, encodeProduceRequestV2, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV3, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV9, encodeProduceRequestV13];
 
 export function encodeProduceRequest(w: Writer, version: number, m: ProduceRequestInput): void {
   const f = encodeProduceRequestByVersion[version];
@@ -577,7 +638,143 @@ export function defaultProduceResponseNodeEndpoint(): ProduceResponseNodeEndpoin
   };
 }
 
-function decodeProduceResponsePartitionProduceResponseV3(r: Reader): ProduceResponsePartitionProduceResponse {
+function decodeProduceResponsePartitionProduceResponseV0(r: Reader): ProduceResponsePartitionProduceResponse {
+  const f_index = r.int32();
+  const f_errorCode = r.int16();
+  const f_baseOffset = r.int64();
+  return {
+    index: f_index,
+    errorCode: f_errorCode,
+    baseOffset: f_baseOffset,
+    logAppendTimeMs: -1,
+    logStartOffset: -1,
+    recordErrors: [],
+    errorMessage: null,
+    currentLeader: defaultProduceResponseLeaderIdAndEpoch(),
+    _tagged: undefined,
+  };
+}
+
+function decodeProduceResponseTopicProduceResponseV0(r: Reader): ProduceResponseTopicProduceResponse {
+  const f_name = r.string();
+  let f_partitionResponses: ProduceResponsePartitionProduceResponse[];
+  {
+    const n = r.arrayLength(14);
+    if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
+    else {
+      const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV0(r);
+      f_partitionResponses = a;
+    }
+  }
+  return {
+    name: f_name,
+    topicId: ZERO_UUID,
+    partitionResponses: f_partitionResponses,
+    _tagged: undefined,
+  };
+}
+
+function decodeProduceResponseV0(r: Reader): ProduceResponse {
+  let f_responses: ProduceResponseTopicProduceResponse[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
+    else {
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV0(r);
+      f_responses = a;
+    }
+  }
+  return {
+    responses: f_responses,
+    throttleTimeMs: 0,
+    nodeEndpoints: [],
+    _tagged: undefined,
+  };
+}
+
+function encodeProduceResponsePartitionProduceResponseV0(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
+  const f_index = m.index === undefined ? 0 : m.index;
+  w.int32(f_index);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_baseOffset = m.baseOffset === undefined ? 0 : m.baseOffset;
+  w.int64(f_baseOffset);
+  if (m.currentLeader !== undefined && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("ProduceResponse.CurrentLeader", 0);
+}
+
+function encodeProduceResponseTopicProduceResponseV0(w: Writer, m: ProduceResponseTopicProduceResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitionResponses = m.partitionResponses === undefined ? [] : m.partitionResponses;
+  {
+    w.int32(f_partitionResponses.length);
+    for (let i = 0; i < f_partitionResponses.length; i++) encodeProduceResponsePartitionProduceResponseV0(w, f_partitionResponses[i]!);
+  }
+}
+
+function encodeProduceResponseV0(w: Writer, m: ProduceResponseInput): void {
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeProduceResponseTopicProduceResponseV0(w, f_responses[i]!);
+  }
+  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("ProduceResponse.NodeEndpoints", 0);
+}
+
+function decodeProduceResponseV1(r: Reader): ProduceResponse {
+  let f_responses: ProduceResponseTopicProduceResponse[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
+    else {
+      const a: ProduceResponseTopicProduceResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV0(r);
+      f_responses = a;
+    }
+  }
+  const f_throttleTimeMs = r.int32();
+  return {
+    responses: f_responses,
+    throttleTimeMs: f_throttleTimeMs,
+    nodeEndpoints: [],
+    _tagged: undefined,
+  };
+}
+
+function encodeProduceResponsePartitionProduceResponseV1(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
+  const f_index = m.index === undefined ? 0 : m.index;
+  w.int32(f_index);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_baseOffset = m.baseOffset === undefined ? 0 : m.baseOffset;
+  w.int64(f_baseOffset);
+  if (m.currentLeader !== undefined && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("ProduceResponse.CurrentLeader", 1);
+}
+
+function encodeProduceResponseTopicProduceResponseV1(w: Writer, m: ProduceResponseTopicProduceResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitionResponses = m.partitionResponses === undefined ? [] : m.partitionResponses;
+  {
+    w.int32(f_partitionResponses.length);
+    for (let i = 0; i < f_partitionResponses.length; i++) encodeProduceResponsePartitionProduceResponseV1(w, f_partitionResponses[i]!);
+  }
+}
+
+function encodeProduceResponseV1(w: Writer, m: ProduceResponseInput): void {
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeProduceResponseTopicProduceResponseV1(w, f_responses[i]!);
+  }
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("ProduceResponse.NodeEndpoints", 1);
+}
+
+function decodeProduceResponsePartitionProduceResponseV2(r: Reader): ProduceResponsePartitionProduceResponse {
   const f_index = r.int32();
   const f_errorCode = r.int16();
   const f_baseOffset = r.int64();
@@ -595,7 +792,7 @@ function decodeProduceResponsePartitionProduceResponseV3(r: Reader): ProduceResp
   };
 }
 
-function decodeProduceResponseTopicProduceResponseV3(r: Reader): ProduceResponseTopicProduceResponse {
+function decodeProduceResponseTopicProduceResponseV2(r: Reader): ProduceResponseTopicProduceResponse {
   const f_name = r.string();
   let f_partitionResponses: ProduceResponsePartitionProduceResponse[];
   {
@@ -603,7 +800,7 @@ function decodeProduceResponseTopicProduceResponseV3(r: Reader): ProduceResponse
     if (n < 0) throw unexpectedNull("ProduceResponse.PartitionResponses");
     else {
       const a: ProduceResponsePartitionProduceResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV3(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponsePartitionProduceResponseV2(r);
       f_partitionResponses = a;
     }
   }
@@ -615,14 +812,14 @@ function decodeProduceResponseTopicProduceResponseV3(r: Reader): ProduceResponse
   };
 }
 
-function decodeProduceResponseV3(r: Reader): ProduceResponse {
+function decodeProduceResponseV2(r: Reader): ProduceResponse {
   let f_responses: ProduceResponseTopicProduceResponse[];
   {
     const n = r.arrayLength(6);
     if (n < 0) throw unexpectedNull("ProduceResponse.Responses");
     else {
       const a: ProduceResponseTopicProduceResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV3(r);
+      for (let i = 0; i < n; i++) a[i] = decodeProduceResponseTopicProduceResponseV2(r);
       f_responses = a;
     }
   }
@@ -633,6 +830,39 @@ function decodeProduceResponseV3(r: Reader): ProduceResponse {
     nodeEndpoints: [],
     _tagged: undefined,
   };
+}
+
+function encodeProduceResponsePartitionProduceResponseV2(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
+  const f_index = m.index === undefined ? 0 : m.index;
+  w.int32(f_index);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_baseOffset = m.baseOffset === undefined ? 0 : m.baseOffset;
+  w.int64(f_baseOffset);
+  const f_logAppendTimeMs = m.logAppendTimeMs === undefined ? -1 : m.logAppendTimeMs;
+  w.int64(f_logAppendTimeMs);
+  if (m.currentLeader !== undefined && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) throw fieldVersionError("ProduceResponse.CurrentLeader", 2);
+}
+
+function encodeProduceResponseTopicProduceResponseV2(w: Writer, m: ProduceResponseTopicProduceResponseInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitionResponses = m.partitionResponses === undefined ? [] : m.partitionResponses;
+  {
+    w.int32(f_partitionResponses.length);
+    for (let i = 0; i < f_partitionResponses.length; i++) encodeProduceResponsePartitionProduceResponseV2(w, f_partitionResponses[i]!);
+  }
+}
+
+function encodeProduceResponseV2(w: Writer, m: ProduceResponseInput): void {
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.int32(f_responses.length);
+    for (let i = 0; i < f_responses.length; i++) encodeProduceResponseTopicProduceResponseV2(w, f_responses[i]!);
+  }
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  if (m.nodeEndpoints !== undefined && m.nodeEndpoints.length !== 0) throw fieldVersionError("ProduceResponse.NodeEndpoints", 2);
 }
 
 function encodeProduceResponsePartitionProduceResponseV3(w: Writer, m: ProduceResponsePartitionProduceResponseInput): void {
@@ -1511,9 +1741,9 @@ function isDefaultProduceResponseLeaderIdAndEpoch(s: ProduceResponseLeaderIdAndE
   );
 }
 
-export const ProduceResponseVersions = { min: 3, max: 13, flexibleMin: 9, latestUnstable: false } as const;
+export const ProduceResponseVersions = { min: 0, max: 13, flexibleMin: 9, latestUnstable: false } as const;
 
-const decodeProduceResponseByVersion: (((r: Reader) => ProduceResponse) | undefined)[] = [undefined, undefined, undefined, decodeProduceResponseV3, decodeProduceResponseV3, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV8, decodeProduceResponseV9, decodeProduceResponseV10, decodeProduceResponseV10, decodeProduceResponseV10, decodeProduceResponseV13];
+const decodeProduceResponseByVersion: (((r: Reader) => ProduceResponse) | undefined)[] = [decodeProduceResponseV0, decodeProduceResponseV1, decodeProduceResponseV2, decodeProduceResponseV2, decodeProduceResponseV2, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV5, decodeProduceResponseV8, decodeProduceResponseV9, decodeProduceResponseV10, decodeProduceResponseV10, decodeProduceResponseV10, decodeProduceResponseV13];
 
 export function decodeProduceResponse(r: Reader, version: number): ProduceResponse {
   const f = decodeProduceResponseByVersion[version];
@@ -1521,7 +1751,7 @@ export function decodeProduceResponse(r: Reader, version: number): ProduceRespon
   return f(r);
 }
 
-const encodeProduceResponseByVersion: (((w: Writer, m: ProduceResponseInput) => void) | undefined)[] = [undefined, undefined, undefined, encodeProduceResponseV3, encodeProduceResponseV4, encodeProduceResponseV5, encodeProduceResponseV6, encodeProduceResponseV7, encodeProduceResponseV8, encodeProduceResponseV9, encodeProduceResponseV10, encodeProduceResponseV10, encodeProduceResponseV10, encodeProduceResponseV13];
+const encodeProduceResponseByVersion: (((w: Writer, m: ProduceResponseInput) => void) | undefined)[] = [encodeProduceResponseV0, encodeProduceResponseV1, encodeProduceResponseV2, encodeProduceResponseV3, encodeProduceResponseV4, encodeProduceResponseV5, encodeProduceResponseV6, encodeProduceResponseV7, encodeProduceResponseV8, encodeProduceResponseV9, encodeProduceResponseV10, encodeProduceResponseV10, encodeProduceResponseV10, encodeProduceResponseV13];
 
 export function encodeProduceResponse(w: Writer, version: number, m: ProduceResponseInput): void {
   const f = encodeProduceResponseByVersion[version];

@@ -25,7 +25,7 @@ export interface RenewDelegationTokenRequestInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-function decodeRenewDelegationTokenRequestV1(r: Reader): RenewDelegationTokenRequest {
+function decodeRenewDelegationTokenRequestV0(r: Reader): RenewDelegationTokenRequest {
   const f_hmac = r.bytes();
   const f_renewPeriodMs = r.int64();
   return {
@@ -35,7 +35,7 @@ function decodeRenewDelegationTokenRequestV1(r: Reader): RenewDelegationTokenReq
   };
 }
 
-function encodeRenewDelegationTokenRequestV1(w: Writer, m: RenewDelegationTokenRequestInput): void {
+function encodeRenewDelegationTokenRequestV0(w: Writer, m: RenewDelegationTokenRequestInput): void {
   const f_hmac = m.hmac === undefined ? EMPTY_BYTES : m.hmac;
   w.bytes(f_hmac);
   const f_renewPeriodMs = m.renewPeriodMs === undefined ? 0 : m.renewPeriodMs;
@@ -66,9 +66,9 @@ function encodeRenewDelegationTokenRequestV2(w: Writer, m: RenewDelegationTokenR
   writeUnknownTagged(w, m._tagged);
 }
 
-export const RenewDelegationTokenRequestVersions = { min: 1, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const RenewDelegationTokenRequestVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeRenewDelegationTokenRequestByVersion: (((r: Reader) => RenewDelegationTokenRequest) | undefined)[] = [undefined, decodeRenewDelegationTokenRequestV1, decodeRenewDelegationTokenRequestV2];
+const decodeRenewDelegationTokenRequestByVersion: (((r: Reader) => RenewDelegationTokenRequest) | undefined)[] = [decodeRenewDelegationTokenRequestV0, decodeRenewDelegationTokenRequestV0, decodeRenewDelegationTokenRequestV2];
 
 export function decodeRenewDelegationTokenRequest(r: Reader, version: number): RenewDelegationTokenRequest {
   const f = decodeRenewDelegationTokenRequestByVersion[version];
@@ -76,7 +76,7 @@ export function decodeRenewDelegationTokenRequest(r: Reader, version: number): R
   return f(r);
 }
 
-const encodeRenewDelegationTokenRequestByVersion: (((w: Writer, m: RenewDelegationTokenRequestInput) => void) | undefined)[] = [undefined, encodeRenewDelegationTokenRequestV1, encodeRenewDelegationTokenRequestV2];
+const encodeRenewDelegationTokenRequestByVersion: (((w: Writer, m: RenewDelegationTokenRequestInput) => void) | undefined)[] = [encodeRenewDelegationTokenRequestV0, encodeRenewDelegationTokenRequestV0, encodeRenewDelegationTokenRequestV2];
 
 export function encodeRenewDelegationTokenRequest(w: Writer, version: number, m: RenewDelegationTokenRequestInput): void {
   const f = encodeRenewDelegationTokenRequestByVersion[version];
@@ -108,7 +108,7 @@ export interface RenewDelegationTokenResponseInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-function decodeRenewDelegationTokenResponseV1(r: Reader): RenewDelegationTokenResponse {
+function decodeRenewDelegationTokenResponseV0(r: Reader): RenewDelegationTokenResponse {
   const f_errorCode = r.int16();
   const f_expiryTimestampMs = r.int64();
   const f_throttleTimeMs = r.int32();
@@ -120,7 +120,7 @@ function decodeRenewDelegationTokenResponseV1(r: Reader): RenewDelegationTokenRe
   };
 }
 
-function encodeRenewDelegationTokenResponseV1(w: Writer, m: RenewDelegationTokenResponseInput): void {
+function encodeRenewDelegationTokenResponseV0(w: Writer, m: RenewDelegationTokenResponseInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_expiryTimestampMs = m.expiryTimestampMs === undefined ? 0 : m.expiryTimestampMs;
@@ -157,9 +157,9 @@ function encodeRenewDelegationTokenResponseV2(w: Writer, m: RenewDelegationToken
   writeUnknownTagged(w, m._tagged);
 }
 
-export const RenewDelegationTokenResponseVersions = { min: 1, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const RenewDelegationTokenResponseVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeRenewDelegationTokenResponseByVersion: (((r: Reader) => RenewDelegationTokenResponse) | undefined)[] = [undefined, decodeRenewDelegationTokenResponseV1, decodeRenewDelegationTokenResponseV2];
+const decodeRenewDelegationTokenResponseByVersion: (((r: Reader) => RenewDelegationTokenResponse) | undefined)[] = [decodeRenewDelegationTokenResponseV0, decodeRenewDelegationTokenResponseV0, decodeRenewDelegationTokenResponseV2];
 
 export function decodeRenewDelegationTokenResponse(r: Reader, version: number): RenewDelegationTokenResponse {
   const f = decodeRenewDelegationTokenResponseByVersion[version];
@@ -167,7 +167,7 @@ export function decodeRenewDelegationTokenResponse(r: Reader, version: number): 
   return f(r);
 }
 
-const encodeRenewDelegationTokenResponseByVersion: (((w: Writer, m: RenewDelegationTokenResponseInput) => void) | undefined)[] = [undefined, encodeRenewDelegationTokenResponseV1, encodeRenewDelegationTokenResponseV2];
+const encodeRenewDelegationTokenResponseByVersion: (((w: Writer, m: RenewDelegationTokenResponseInput) => void) | undefined)[] = [encodeRenewDelegationTokenResponseV0, encodeRenewDelegationTokenResponseV0, encodeRenewDelegationTokenResponseV2];
 
 export function encodeRenewDelegationTokenResponse(w: Writer, version: number, m: RenewDelegationTokenResponseInput): void {
   const f = encodeRenewDelegationTokenResponseByVersion[version];

@@ -33,6 +33,29 @@ export interface RequestHeaderInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
+function decodeRequestHeaderV0(r: Reader): RequestHeader {
+  const f_requestApiKey = r.int16();
+  const f_requestApiVersion = r.int16();
+  const f_correlationId = r.int32();
+  return {
+    requestApiKey: f_requestApiKey,
+    requestApiVersion: f_requestApiVersion,
+    correlationId: f_correlationId,
+    clientId: "",
+    _tagged: undefined,
+  };
+}
+
+function encodeRequestHeaderV0(w: Writer, m: RequestHeaderInput): void {
+  const f_requestApiKey = m.requestApiKey === undefined ? 0 : m.requestApiKey;
+  w.int16(f_requestApiKey);
+  const f_requestApiVersion = m.requestApiVersion === undefined ? 0 : m.requestApiVersion;
+  w.int16(f_requestApiVersion);
+  const f_correlationId = m.correlationId === undefined ? 0 : m.correlationId;
+  w.int32(f_correlationId);
+  if (m.clientId !== undefined && m.clientId !== "") throw fieldVersionError("RequestHeader.ClientId", 0);
+}
+
 function decodeRequestHeaderV1(r: Reader): RequestHeader {
   const f_requestApiKey = r.int16();
   const f_requestApiVersion = r.int16();
@@ -90,9 +113,9 @@ function encodeRequestHeaderV2(w: Writer, m: RequestHeaderInput): void {
   writeUnknownTagged(w, m._tagged);
 }
 
-export const RequestHeaderVersions = { min: 1, max: 2, flexibleMin: 2, latestUnstable: false } as const;
+export const RequestHeaderVersions = { min: 0, max: 2, flexibleMin: 2, latestUnstable: false } as const;
 
-const decodeRequestHeaderByVersion: (((r: Reader) => RequestHeader) | undefined)[] = [undefined, decodeRequestHeaderV1, decodeRequestHeaderV2];
+const decodeRequestHeaderByVersion: (((r: Reader) => RequestHeader) | undefined)[] = [decodeRequestHeaderV0, decodeRequestHeaderV1, decodeRequestHeaderV2];
 
 export function decodeRequestHeader(r: Reader, version: number): RequestHeader {
   const f = decodeRequestHeaderByVersion[version];
@@ -100,7 +123,7 @@ export function decodeRequestHeader(r: Reader, version: number): RequestHeader {
   return f(r);
 }
 
-const encodeRequestHeaderByVersion: (((w: Writer, m: RequestHeaderInput) => void) | undefined)[] = [undefined, encodeRequestHeaderV1, encodeRequestHeaderV2];
+const encodeRequestHeaderByVersion: (((w: Writer, m: RequestHeaderInput) => void) | undefined)[] = [encodeRequestHeaderV0, encodeRequestHeaderV1, encodeRequestHeaderV2];
 
 export function encodeRequestHeader(w: Writer, version: number, m: RequestHeaderInput): void {
   const f = encodeRequestHeaderByVersion[version];

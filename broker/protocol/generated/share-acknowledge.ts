@@ -120,7 +120,7 @@ export function defaultShareAcknowledgeRequestAcknowledgementBatch(): ShareAckno
   };
 }
 
-function decodeShareAcknowledgeRequestAcknowledgementBatchV1(r: Reader): ShareAcknowledgeRequestAcknowledgementBatch {
+function decodeShareAcknowledgeRequestAcknowledgementBatchV0(r: Reader): ShareAcknowledgeRequestAcknowledgementBatch {
   const f_firstOffset = r.int64();
   const f_lastOffset = r.int64();
   let f_acknowledgeTypes: number[];
@@ -147,7 +147,7 @@ function decodeShareAcknowledgeRequestAcknowledgementBatchV1(r: Reader): ShareAc
   };
 }
 
-function decodeShareAcknowledgeRequestAcknowledgePartitionV1(r: Reader): ShareAcknowledgeRequestAcknowledgePartition {
+function decodeShareAcknowledgeRequestAcknowledgePartitionV0(r: Reader): ShareAcknowledgeRequestAcknowledgePartition {
   const f_partitionIndex = r.int32();
   let f_acknowledgementBatches: ShareAcknowledgeRequestAcknowledgementBatch[];
   {
@@ -155,7 +155,7 @@ function decodeShareAcknowledgeRequestAcknowledgePartitionV1(r: Reader): ShareAc
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.AcknowledgementBatches");
     else {
       const a: ShareAcknowledgeRequestAcknowledgementBatch[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgementBatchV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgementBatchV0(r);
       f_acknowledgementBatches = a;
     }
   }
@@ -172,7 +172,7 @@ function decodeShareAcknowledgeRequestAcknowledgePartitionV1(r: Reader): ShareAc
   };
 }
 
-function decodeShareAcknowledgeRequestAcknowledgeTopicV1(r: Reader): ShareAcknowledgeRequestAcknowledgeTopic {
+function decodeShareAcknowledgeRequestAcknowledgeTopicV0(r: Reader): ShareAcknowledgeRequestAcknowledgeTopic {
   const f_topicId = r.uuid();
   let f_partitions: ShareAcknowledgeRequestAcknowledgePartition[];
   {
@@ -180,7 +180,7 @@ function decodeShareAcknowledgeRequestAcknowledgeTopicV1(r: Reader): ShareAcknow
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Partitions");
     else {
       const a: ShareAcknowledgeRequestAcknowledgePartition[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgePartitionV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgePartitionV0(r);
       f_partitions = a;
     }
   }
@@ -197,7 +197,7 @@ function decodeShareAcknowledgeRequestAcknowledgeTopicV1(r: Reader): ShareAcknow
   };
 }
 
-function decodeShareAcknowledgeRequestV1(r: Reader): ShareAcknowledgeRequest {
+function decodeShareAcknowledgeRequestV0(r: Reader): ShareAcknowledgeRequest {
   const f_groupId = r.compactNullableString();
   const f_memberId = r.compactNullableString();
   const f_shareSessionEpoch = r.int32();
@@ -207,7 +207,7 @@ function decodeShareAcknowledgeRequestV1(r: Reader): ShareAcknowledgeRequest {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Topics");
     else {
       const a: ShareAcknowledgeRequestAcknowledgeTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV0(r);
       f_topics = a;
     }
   }
@@ -227,7 +227,7 @@ function decodeShareAcknowledgeRequestV1(r: Reader): ShareAcknowledgeRequest {
   };
 }
 
-function encodeShareAcknowledgeRequestAcknowledgementBatchV1(w: Writer, m: ShareAcknowledgeRequestAcknowledgementBatchInput): void {
+function encodeShareAcknowledgeRequestAcknowledgementBatchV0(w: Writer, m: ShareAcknowledgeRequestAcknowledgementBatchInput): void {
   const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
   w.int64(f_firstOffset);
   const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
@@ -240,24 +240,40 @@ function encodeShareAcknowledgeRequestAcknowledgementBatchV1(w: Writer, m: Share
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeRequestAcknowledgePartitionV1(w: Writer, m: ShareAcknowledgeRequestAcknowledgePartitionInput): void {
+function encodeShareAcknowledgeRequestAcknowledgePartitionV0(w: Writer, m: ShareAcknowledgeRequestAcknowledgePartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_acknowledgementBatches = m.acknowledgementBatches === undefined ? [] : m.acknowledgementBatches;
   {
     w.uvarint(f_acknowledgementBatches.length + 1);
-    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareAcknowledgeRequestAcknowledgementBatchV1(w, f_acknowledgementBatches[i]!);
+    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareAcknowledgeRequestAcknowledgementBatchV0(w, f_acknowledgementBatches[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeRequestAcknowledgeTopicV1(w: Writer, m: ShareAcknowledgeRequestAcknowledgeTopicInput): void {
+function encodeShareAcknowledgeRequestAcknowledgeTopicV0(w: Writer, m: ShareAcknowledgeRequestAcknowledgeTopicInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeRequestAcknowledgePartitionV1(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeRequestAcknowledgePartitionV0(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareAcknowledgeRequestV0(w: Writer, m: ShareAcknowledgeRequestInput): void {
+  const f_groupId = m.groupId === undefined ? null : m.groupId;
+  w.compactNullableString(f_groupId);
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.compactNullableString(f_memberId);
+  const f_shareSessionEpoch = m.shareSessionEpoch === undefined ? 0 : m.shareSessionEpoch;
+  w.int32(f_shareSessionEpoch);
+  if (m.isRenewAck !== undefined && m.isRenewAck !== false) throw fieldVersionError("ShareAcknowledgeRequest.IsRenewAck", 0);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV0(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -273,7 +289,7 @@ function encodeShareAcknowledgeRequestV1(w: Writer, m: ShareAcknowledgeRequestIn
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV0(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -289,7 +305,7 @@ function decodeShareAcknowledgeRequestV2(r: Reader): ShareAcknowledgeRequest {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeRequest.Topics");
     else {
       const a: ShareAcknowledgeRequestAcknowledgeTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeRequestAcknowledgeTopicV0(r);
       f_topics = a;
     }
   }
@@ -321,14 +337,14 @@ function encodeShareAcknowledgeRequestV2(w: Writer, m: ShareAcknowledgeRequestIn
   const f_topics = m.topics === undefined ? [] : m.topics;
   {
     w.uvarint(f_topics.length + 1);
-    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV1(w, f_topics[i]!);
+    for (let i = 0; i < f_topics.length; i++) encodeShareAcknowledgeRequestAcknowledgeTopicV0(w, f_topics[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareAcknowledgeRequestVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareAcknowledgeRequestVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareAcknowledgeRequestByVersion: (((r: Reader) => ShareAcknowledgeRequest) | undefined)[] = [undefined, decodeShareAcknowledgeRequestV1, decodeShareAcknowledgeRequestV2];
+const decodeShareAcknowledgeRequestByVersion: (((r: Reader) => ShareAcknowledgeRequest) | undefined)[] = [decodeShareAcknowledgeRequestV0, decodeShareAcknowledgeRequestV0, decodeShareAcknowledgeRequestV2];
 
 export function decodeShareAcknowledgeRequest(r: Reader, version: number): ShareAcknowledgeRequest {
   const f = decodeShareAcknowledgeRequestByVersion[version];
@@ -336,7 +352,7 @@ export function decodeShareAcknowledgeRequest(r: Reader, version: number): Share
   return f(r);
 }
 
-const encodeShareAcknowledgeRequestByVersion: (((w: Writer, m: ShareAcknowledgeRequestInput) => void) | undefined)[] = [undefined, encodeShareAcknowledgeRequestV1, encodeShareAcknowledgeRequestV2];
+const encodeShareAcknowledgeRequestByVersion: (((w: Writer, m: ShareAcknowledgeRequestInput) => void) | undefined)[] = [encodeShareAcknowledgeRequestV0, encodeShareAcknowledgeRequestV1, encodeShareAcknowledgeRequestV2];
 
 export function encodeShareAcknowledgeRequest(w: Writer, version: number, m: ShareAcknowledgeRequestInput): void {
   const f = encodeShareAcknowledgeRequestByVersion[version];
@@ -504,7 +520,7 @@ export function defaultShareAcknowledgeResponseNodeEndpoint(): ShareAcknowledgeR
   };
 }
 
-function decodeShareAcknowledgeResponseLeaderIdAndEpochV1(r: Reader): ShareAcknowledgeResponseLeaderIdAndEpoch {
+function decodeShareAcknowledgeResponseLeaderIdAndEpochV0(r: Reader): ShareAcknowledgeResponseLeaderIdAndEpoch {
   const f_leaderId = r.int32();
   const f_leaderEpoch = r.int32();
   let _tagged: RawTaggedField[] | undefined;
@@ -520,11 +536,11 @@ function decodeShareAcknowledgeResponseLeaderIdAndEpochV1(r: Reader): ShareAckno
   };
 }
 
-function decodeShareAcknowledgeResponsePartitionDataV1(r: Reader): ShareAcknowledgeResponsePartitionData {
+function decodeShareAcknowledgeResponsePartitionDataV0(r: Reader): ShareAcknowledgeResponsePartitionData {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
-  const f_currentLeader = decodeShareAcknowledgeResponseLeaderIdAndEpochV1(r);
+  const f_currentLeader = decodeShareAcknowledgeResponseLeaderIdAndEpochV0(r);
   let _tagged: RawTaggedField[] | undefined;
   for (let n = r.uvarint(); n > 0; n--) {
     const tag = r.uvarint();
@@ -540,7 +556,7 @@ function decodeShareAcknowledgeResponsePartitionDataV1(r: Reader): ShareAcknowle
   };
 }
 
-function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r: Reader): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
+function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r: Reader): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
   const f_topicId = r.uuid();
   let f_partitions: ShareAcknowledgeResponsePartitionData[];
   {
@@ -548,7 +564,7 @@ function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r: Reader
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Partitions");
     else {
       const a: ShareAcknowledgeResponsePartitionData[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponsePartitionDataV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponsePartitionDataV0(r);
       f_partitions = a;
     }
   }
@@ -565,7 +581,7 @@ function decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r: Reader
   };
 }
 
-function decodeShareAcknowledgeResponseNodeEndpointV1(r: Reader): ShareAcknowledgeResponseNodeEndpoint {
+function decodeShareAcknowledgeResponseNodeEndpointV0(r: Reader): ShareAcknowledgeResponseNodeEndpoint {
   const f_nodeId = r.int32();
   const f_host = r.compactString();
   const f_port = r.int32();
@@ -585,7 +601,7 @@ function decodeShareAcknowledgeResponseNodeEndpointV1(r: Reader): ShareAcknowled
   };
 }
 
-function decodeShareAcknowledgeResponseV1(r: Reader): ShareAcknowledgeResponse {
+function decodeShareAcknowledgeResponseV0(r: Reader): ShareAcknowledgeResponse {
   const f_throttleTimeMs = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
@@ -595,7 +611,7 @@ function decodeShareAcknowledgeResponseV1(r: Reader): ShareAcknowledgeResponse {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Responses");
     else {
       const a: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r);
       f_responses = a;
     }
   }
@@ -605,7 +621,7 @@ function decodeShareAcknowledgeResponseV1(r: Reader): ShareAcknowledgeResponse {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.NodeEndpoints");
     else {
       const a: ShareAcknowledgeResponseNodeEndpoint[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV0(r);
       f_nodeEndpoints = a;
     }
   }
@@ -626,7 +642,7 @@ function decodeShareAcknowledgeResponseV1(r: Reader): ShareAcknowledgeResponse {
   };
 }
 
-function encodeShareAcknowledgeResponseLeaderIdAndEpochV1(w: Writer, m: ShareAcknowledgeResponseLeaderIdAndEpochInput): void {
+function encodeShareAcknowledgeResponseLeaderIdAndEpochV0(w: Writer, m: ShareAcknowledgeResponseLeaderIdAndEpochInput): void {
   const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
   w.int32(f_leaderId);
   const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
@@ -634,7 +650,7 @@ function encodeShareAcknowledgeResponseLeaderIdAndEpochV1(w: Writer, m: ShareAck
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponsePartitionDataV1(w: Writer, m: ShareAcknowledgeResponsePartitionDataInput): void {
+function encodeShareAcknowledgeResponsePartitionDataV0(w: Writer, m: ShareAcknowledgeResponsePartitionDataInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -642,22 +658,22 @@ function encodeShareAcknowledgeResponsePartitionDataV1(w: Writer, m: ShareAcknow
   const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
   w.compactNullableString(f_errorMessage);
   const f_currentLeader = m.currentLeader === undefined ? defaultShareAcknowledgeResponseLeaderIdAndEpoch() : m.currentLeader;
-  encodeShareAcknowledgeResponseLeaderIdAndEpochV1(w, f_currentLeader);
+  encodeShareAcknowledgeResponseLeaderIdAndEpochV0(w, f_currentLeader);
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(w: Writer, m: ShareAcknowledgeResponseShareAcknowledgeTopicResponseInput): void {
+function encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(w: Writer, m: ShareAcknowledgeResponseShareAcknowledgeTopicResponseInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
   {
     w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeResponsePartitionDataV1(w, f_partitions[i]!);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareAcknowledgeResponsePartitionDataV0(w, f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponseNodeEndpointV1(w: Writer, m: ShareAcknowledgeResponseNodeEndpointInput): void {
+function encodeShareAcknowledgeResponseNodeEndpointV0(w: Writer, m: ShareAcknowledgeResponseNodeEndpointInput): void {
   const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
   w.int32(f_nodeId);
   const f_host = m.host === undefined ? "" : m.host;
@@ -669,7 +685,7 @@ function encodeShareAcknowledgeResponseNodeEndpointV1(w: Writer, m: ShareAcknowl
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareAcknowledgeResponseV1(w: Writer, m: ShareAcknowledgeResponseInput): void {
+function encodeShareAcknowledgeResponseV0(w: Writer, m: ShareAcknowledgeResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -679,12 +695,12 @@ function encodeShareAcknowledgeResponseV1(w: Writer, m: ShareAcknowledgeResponse
   const f_responses = m.responses === undefined ? [] : m.responses;
   {
     w.uvarint(f_responses.length + 1);
-    for (let i = 0; i < f_responses.length; i++) encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(w, f_responses[i]!);
+    for (let i = 0; i < f_responses.length; i++) encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(w, f_responses[i]!);
   }
   const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
   {
     w.uvarint(f_nodeEndpoints.length + 1);
-    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareAcknowledgeResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareAcknowledgeResponseNodeEndpointV0(w, f_nodeEndpoints[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -700,7 +716,7 @@ function decodeShareAcknowledgeResponseV2(r: Reader): ShareAcknowledgeResponse {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.Responses");
     else {
       const a: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(r);
       f_responses = a;
     }
   }
@@ -710,7 +726,7 @@ function decodeShareAcknowledgeResponseV2(r: Reader): ShareAcknowledgeResponse {
     if (n < 0) throw unexpectedNull("ShareAcknowledgeResponse.NodeEndpoints");
     else {
       const a: ShareAcknowledgeResponseNodeEndpoint[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareAcknowledgeResponseNodeEndpointV0(r);
       f_nodeEndpoints = a;
     }
   }
@@ -743,19 +759,19 @@ function encodeShareAcknowledgeResponseV2(w: Writer, m: ShareAcknowledgeResponse
   const f_responses = m.responses === undefined ? [] : m.responses;
   {
     w.uvarint(f_responses.length + 1);
-    for (let i = 0; i < f_responses.length; i++) encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV1(w, f_responses[i]!);
+    for (let i = 0; i < f_responses.length; i++) encodeShareAcknowledgeResponseShareAcknowledgeTopicResponseV0(w, f_responses[i]!);
   }
   const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
   {
     w.uvarint(f_nodeEndpoints.length + 1);
-    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareAcknowledgeResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareAcknowledgeResponseNodeEndpointV0(w, f_nodeEndpoints[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareAcknowledgeResponseVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareAcknowledgeResponseVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareAcknowledgeResponseByVersion: (((r: Reader) => ShareAcknowledgeResponse) | undefined)[] = [undefined, decodeShareAcknowledgeResponseV1, decodeShareAcknowledgeResponseV2];
+const decodeShareAcknowledgeResponseByVersion: (((r: Reader) => ShareAcknowledgeResponse) | undefined)[] = [decodeShareAcknowledgeResponseV0, decodeShareAcknowledgeResponseV0, decodeShareAcknowledgeResponseV2];
 
 export function decodeShareAcknowledgeResponse(r: Reader, version: number): ShareAcknowledgeResponse {
   const f = decodeShareAcknowledgeResponseByVersion[version];
@@ -763,7 +779,7 @@ export function decodeShareAcknowledgeResponse(r: Reader, version: number): Shar
   return f(r);
 }
 
-const encodeShareAcknowledgeResponseByVersion: (((w: Writer, m: ShareAcknowledgeResponseInput) => void) | undefined)[] = [undefined, encodeShareAcknowledgeResponseV1, encodeShareAcknowledgeResponseV2];
+const encodeShareAcknowledgeResponseByVersion: (((w: Writer, m: ShareAcknowledgeResponseInput) => void) | undefined)[] = [encodeShareAcknowledgeResponseV0, encodeShareAcknowledgeResponseV0, encodeShareAcknowledgeResponseV2];
 
 export function encodeShareAcknowledgeResponse(w: Writer, version: number, m: ShareAcknowledgeResponseInput): void {
   const f = encodeShareAcknowledgeResponseByVersion[version];

@@ -179,7 +179,7 @@ export function defaultShareFetchRequestForgottenTopic(): ShareFetchRequestForgo
   };
 }
 
-function decodeShareFetchRequestAcknowledgementBatchV1(r: Reader): ShareFetchRequestAcknowledgementBatch {
+function decodeShareFetchRequestAcknowledgementBatchV0(r: Reader): ShareFetchRequestAcknowledgementBatch {
   const f_firstOffset = r.int64();
   const f_lastOffset = r.int64();
   let f_acknowledgeTypes: number[];
@@ -206,6 +206,210 @@ function decodeShareFetchRequestAcknowledgementBatchV1(r: Reader): ShareFetchReq
   };
 }
 
+function decodeShareFetchRequestFetchPartitionV0(r: Reader): ShareFetchRequestFetchPartition {
+  const f_partitionIndex = r.int32();
+  const f_partitionMaxBytes = r.int32();
+  let f_acknowledgementBatches: ShareFetchRequestAcknowledgementBatch[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareFetchRequest.AcknowledgementBatches");
+    else {
+      const a: ShareFetchRequestAcknowledgementBatch[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestAcknowledgementBatchV0(r);
+      f_acknowledgementBatches = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    partitionIndex: f_partitionIndex,
+    partitionMaxBytes: f_partitionMaxBytes,
+    acknowledgementBatches: f_acknowledgementBatches,
+    _tagged,
+  };
+}
+
+function decodeShareFetchRequestFetchTopicV0(r: Reader): ShareFetchRequestFetchTopic {
+  const f_topicId = r.uuid();
+  let f_partitions: ShareFetchRequestFetchPartition[];
+  {
+    const n = r.compactArrayLength(10);
+    if (n < 0) throw unexpectedNull("ShareFetchRequest.Partitions");
+    else {
+      const a: ShareFetchRequestFetchPartition[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchPartitionV0(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeShareFetchRequestForgottenTopicV0(r: Reader): ShareFetchRequestForgottenTopic {
+  const f_topicId = r.uuid();
+  let f_partitions: number[];
+  {
+    const n = r.compactArrayLength(4);
+    if (n < 0) throw unexpectedNull("ShareFetchRequest.Partitions");
+    else {
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeShareFetchRequestV0(r: Reader): ShareFetchRequest {
+  const f_groupId = r.compactNullableString();
+  const f_memberId = r.compactNullableString();
+  const f_shareSessionEpoch = r.int32();
+  const f_maxWaitMs = r.int32();
+  const f_minBytes = r.int32();
+  const f_maxBytes = r.int32();
+  let f_topics: ShareFetchRequestFetchTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareFetchRequest.Topics");
+    else {
+      const a: ShareFetchRequestFetchTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestFetchTopicV0(r);
+      f_topics = a;
+    }
+  }
+  let f_forgottenTopicsData: ShareFetchRequestForgottenTopic[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareFetchRequest.ForgottenTopicsData");
+    else {
+      const a: ShareFetchRequestForgottenTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV0(r);
+      f_forgottenTopicsData = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    groupId: f_groupId,
+    memberId: f_memberId,
+    shareSessionEpoch: f_shareSessionEpoch,
+    maxWaitMs: f_maxWaitMs,
+    minBytes: f_minBytes,
+    maxBytes: f_maxBytes,
+    maxRecords: 0,
+    batchSize: 0,
+    shareAcquireMode: 0,
+    isRenewAck: false,
+    topics: f_topics,
+    forgottenTopicsData: f_forgottenTopicsData,
+    _tagged,
+  };
+}
+
+function encodeShareFetchRequestAcknowledgementBatchV0(w: Writer, m: ShareFetchRequestAcknowledgementBatchInput): void {
+  const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
+  w.int64(f_firstOffset);
+  const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
+  w.int64(f_lastOffset);
+  const f_acknowledgeTypes = m.acknowledgeTypes === undefined ? [] : m.acknowledgeTypes;
+  {
+    w.uvarint(f_acknowledgeTypes.length + 1);
+    for (let i = 0; i < f_acknowledgeTypes.length; i++) w.int8(f_acknowledgeTypes[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchRequestFetchPartitionV0(w: Writer, m: ShareFetchRequestFetchPartitionInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_partitionMaxBytes = m.partitionMaxBytes === undefined ? 0 : m.partitionMaxBytes;
+  w.int32(f_partitionMaxBytes);
+  const f_acknowledgementBatches = m.acknowledgementBatches === undefined ? [] : m.acknowledgementBatches;
+  {
+    w.uvarint(f_acknowledgementBatches.length + 1);
+    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV0(w, f_acknowledgementBatches[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchRequestFetchTopicV0(w: Writer, m: ShareFetchRequestFetchTopicInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchRequestFetchPartitionV0(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchRequestForgottenTopicV0(w: Writer, m: ShareFetchRequestForgottenTopicInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) w.int32(f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchRequestV0(w: Writer, m: ShareFetchRequestInput): void {
+  const f_groupId = m.groupId === undefined ? null : m.groupId;
+  w.compactNullableString(f_groupId);
+  const f_memberId = m.memberId === undefined ? "" : m.memberId;
+  w.compactNullableString(f_memberId);
+  const f_shareSessionEpoch = m.shareSessionEpoch === undefined ? 0 : m.shareSessionEpoch;
+  w.int32(f_shareSessionEpoch);
+  const f_maxWaitMs = m.maxWaitMs === undefined ? 0 : m.maxWaitMs;
+  w.int32(f_maxWaitMs);
+  const f_minBytes = m.minBytes === undefined ? 0 : m.minBytes;
+  w.int32(f_minBytes);
+  const f_maxBytes = m.maxBytes === undefined ? 2147483647 : m.maxBytes;
+  w.int32(f_maxBytes);
+  if (m.maxRecords !== undefined && m.maxRecords !== 0) throw fieldVersionError("ShareFetchRequest.MaxRecords", 0);
+  if (m.batchSize !== undefined && m.batchSize !== 0) throw fieldVersionError("ShareFetchRequest.BatchSize", 0);
+  if (m.isRenewAck !== undefined && m.isRenewAck !== false) throw fieldVersionError("ShareFetchRequest.IsRenewAck", 0);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.uvarint(f_topics.length + 1);
+    for (let i = 0; i < f_topics.length; i++) encodeShareFetchRequestFetchTopicV0(w, f_topics[i]!);
+  }
+  const f_forgottenTopicsData = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
+  {
+    w.uvarint(f_forgottenTopicsData.length + 1);
+    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV0(w, f_forgottenTopicsData[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
 function decodeShareFetchRequestFetchPartitionV1(r: Reader): ShareFetchRequestFetchPartition {
   const f_partitionIndex = r.int32();
   let f_acknowledgementBatches: ShareFetchRequestAcknowledgementBatch[];
@@ -214,7 +418,7 @@ function decodeShareFetchRequestFetchPartitionV1(r: Reader): ShareFetchRequestFe
     if (n < 0) throw unexpectedNull("ShareFetchRequest.AcknowledgementBatches");
     else {
       const a: ShareFetchRequestAcknowledgementBatch[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestAcknowledgementBatchV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestAcknowledgementBatchV0(r);
       f_acknowledgementBatches = a;
     }
   }
@@ -257,31 +461,6 @@ function decodeShareFetchRequestFetchTopicV1(r: Reader): ShareFetchRequestFetchT
   };
 }
 
-function decodeShareFetchRequestForgottenTopicV1(r: Reader): ShareFetchRequestForgottenTopic {
-  const f_topicId = r.uuid();
-  let f_partitions: number[];
-  {
-    const n = r.compactArrayLength(4);
-    if (n < 0) throw unexpectedNull("ShareFetchRequest.Partitions");
-    else {
-      const a: number[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = r.int32();
-      f_partitions = a;
-    }
-  }
-  let _tagged: RawTaggedField[] | undefined;
-  for (let n = r.uvarint(); n > 0; n--) {
-    const tag = r.uvarint();
-    const end = r.taggedFieldEnd();
-    _tagged = r.unknownTaggedField(tag, end, _tagged);
-  }
-  return {
-    topicId: f_topicId,
-    partitions: f_partitions,
-    _tagged,
-  };
-}
-
 function decodeShareFetchRequestV1(r: Reader): ShareFetchRequest {
   const f_groupId = r.compactNullableString();
   const f_memberId = r.compactNullableString();
@@ -307,7 +486,7 @@ function decodeShareFetchRequestV1(r: Reader): ShareFetchRequest {
     if (n < 0) throw unexpectedNull("ShareFetchRequest.ForgottenTopicsData");
     else {
       const a: ShareFetchRequestForgottenTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV0(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -334,19 +513,6 @@ function decodeShareFetchRequestV1(r: Reader): ShareFetchRequest {
   };
 }
 
-function encodeShareFetchRequestAcknowledgementBatchV1(w: Writer, m: ShareFetchRequestAcknowledgementBatchInput): void {
-  const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
-  w.int64(f_firstOffset);
-  const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
-  w.int64(f_lastOffset);
-  const f_acknowledgeTypes = m.acknowledgeTypes === undefined ? [] : m.acknowledgeTypes;
-  {
-    w.uvarint(f_acknowledgeTypes.length + 1);
-    for (let i = 0; i < f_acknowledgeTypes.length; i++) w.int8(f_acknowledgeTypes[i]!);
-  }
-  writeUnknownTagged(w, m._tagged);
-}
-
 function encodeShareFetchRequestFetchPartitionV1(w: Writer, m: ShareFetchRequestFetchPartitionInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
@@ -354,7 +520,7 @@ function encodeShareFetchRequestFetchPartitionV1(w: Writer, m: ShareFetchRequest
   const f_acknowledgementBatches = m.acknowledgementBatches === undefined ? [] : m.acknowledgementBatches;
   {
     w.uvarint(f_acknowledgementBatches.length + 1);
-    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV1(w, f_acknowledgementBatches[i]!);
+    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV0(w, f_acknowledgementBatches[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -366,17 +532,6 @@ function encodeShareFetchRequestFetchTopicV1(w: Writer, m: ShareFetchRequestFetc
   {
     w.uvarint(f_partitions.length + 1);
     for (let i = 0; i < f_partitions.length; i++) encodeShareFetchRequestFetchPartitionV1(w, f_partitions[i]!);
-  }
-  writeUnknownTagged(w, m._tagged);
-}
-
-function encodeShareFetchRequestForgottenTopicV1(w: Writer, m: ShareFetchRequestForgottenTopicInput): void {
-  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
-  w.uuid(f_topicId);
-  const f_partitions = m.partitions === undefined ? [] : m.partitions;
-  {
-    w.uvarint(f_partitions.length + 1);
-    for (let i = 0; i < f_partitions.length; i++) w.int32(f_partitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -407,7 +562,7 @@ function encodeShareFetchRequestV1(w: Writer, m: ShareFetchRequestInput): void {
   const f_forgottenTopicsData = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
   {
     w.uvarint(f_forgottenTopicsData.length + 1);
-    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV1(w, f_forgottenTopicsData[i]!);
+    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV0(w, f_forgottenTopicsData[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -439,7 +594,7 @@ function decodeShareFetchRequestV2(r: Reader): ShareFetchRequest {
     if (n < 0) throw unexpectedNull("ShareFetchRequest.ForgottenTopicsData");
     else {
       const a: ShareFetchRequestForgottenTopic[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchRequestForgottenTopicV0(r);
       f_forgottenTopicsData = a;
     }
   }
@@ -473,7 +628,7 @@ function encodeShareFetchRequestFetchPartitionV2(w: Writer, m: ShareFetchRequest
   const f_acknowledgementBatches = m.acknowledgementBatches === undefined ? [] : m.acknowledgementBatches;
   {
     w.uvarint(f_acknowledgementBatches.length + 1);
-    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV1(w, f_acknowledgementBatches[i]!);
+    for (let i = 0; i < f_acknowledgementBatches.length; i++) encodeShareFetchRequestAcknowledgementBatchV0(w, f_acknowledgementBatches[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -518,14 +673,14 @@ function encodeShareFetchRequestV2(w: Writer, m: ShareFetchRequestInput): void {
   const f_forgottenTopicsData = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
   {
     w.uvarint(f_forgottenTopicsData.length + 1);
-    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV1(w, f_forgottenTopicsData[i]!);
+    for (let i = 0; i < f_forgottenTopicsData.length; i++) encodeShareFetchRequestForgottenTopicV0(w, f_forgottenTopicsData[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareFetchRequestVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareFetchRequestVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareFetchRequestByVersion: (((r: Reader) => ShareFetchRequest) | undefined)[] = [undefined, decodeShareFetchRequestV1, decodeShareFetchRequestV2];
+const decodeShareFetchRequestByVersion: (((r: Reader) => ShareFetchRequest) | undefined)[] = [decodeShareFetchRequestV0, decodeShareFetchRequestV1, decodeShareFetchRequestV2];
 
 export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchRequest {
   const f = decodeShareFetchRequestByVersion[version];
@@ -533,7 +688,7 @@ export function decodeShareFetchRequest(r: Reader, version: number): ShareFetchR
   return f(r);
 }
 
-const encodeShareFetchRequestByVersion: (((w: Writer, m: ShareFetchRequestInput) => void) | undefined)[] = [undefined, encodeShareFetchRequestV1, encodeShareFetchRequestV2];
+const encodeShareFetchRequestByVersion: (((w: Writer, m: ShareFetchRequestInput) => void) | undefined)[] = [encodeShareFetchRequestV0, encodeShareFetchRequestV1, encodeShareFetchRequestV2];
 
 export function encodeShareFetchRequest(w: Writer, version: number, m: ShareFetchRequestInput): void {
   const f = encodeShareFetchRequestByVersion[version];
@@ -752,7 +907,7 @@ export function defaultShareFetchResponseNodeEndpoint(): ShareFetchResponseNodeE
   };
 }
 
-function decodeShareFetchResponseLeaderIdAndEpochV1(r: Reader): ShareFetchResponseLeaderIdAndEpoch {
+function decodeShareFetchResponseLeaderIdAndEpochV0(r: Reader): ShareFetchResponseLeaderIdAndEpoch {
   const f_leaderId = r.int32();
   const f_leaderEpoch = r.int32();
   let _tagged: RawTaggedField[] | undefined;
@@ -768,7 +923,7 @@ function decodeShareFetchResponseLeaderIdAndEpochV1(r: Reader): ShareFetchRespon
   };
 }
 
-function decodeShareFetchResponseAcquiredRecordsV1(r: Reader): ShareFetchResponseAcquiredRecords {
+function decodeShareFetchResponseAcquiredRecordsV0(r: Reader): ShareFetchResponseAcquiredRecords {
   const f_firstOffset = r.int64();
   const f_lastOffset = r.int64();
   const f_deliveryCount = r.int16();
@@ -786,13 +941,221 @@ function decodeShareFetchResponseAcquiredRecordsV1(r: Reader): ShareFetchRespons
   };
 }
 
+function decodeShareFetchResponsePartitionDataV0(r: Reader): ShareFetchResponsePartitionData {
+  const f_partitionIndex = r.int32();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  const f_acknowledgeErrorCode = r.int16();
+  const f_acknowledgeErrorMessage = r.compactNullableString();
+  const f_currentLeader = decodeShareFetchResponseLeaderIdAndEpochV0(r);
+  const f_records = r.compactNullableBytes();
+  let f_acquiredRecords: ShareFetchResponseAcquiredRecords[];
+  {
+    const n = r.compactArrayLength(19);
+    if (n < 0) throw unexpectedNull("ShareFetchResponse.AcquiredRecords");
+    else {
+      const a: ShareFetchResponseAcquiredRecords[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseAcquiredRecordsV0(r);
+      f_acquiredRecords = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    partitionIndex: f_partitionIndex,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    acknowledgeErrorCode: f_acknowledgeErrorCode,
+    acknowledgeErrorMessage: f_acknowledgeErrorMessage,
+    currentLeader: f_currentLeader,
+    records: f_records,
+    acquiredRecords: f_acquiredRecords,
+    _tagged,
+  };
+}
+
+function decodeShareFetchResponseShareFetchableTopicResponseV0(r: Reader): ShareFetchResponseShareFetchableTopicResponse {
+  const f_topicId = r.uuid();
+  let f_partitions: ShareFetchResponsePartitionData[];
+  {
+    const n = r.compactArrayLength(22);
+    if (n < 0) throw unexpectedNull("ShareFetchResponse.Partitions");
+    else {
+      const a: ShareFetchResponsePartitionData[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponsePartitionDataV0(r);
+      f_partitions = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    topicId: f_topicId,
+    partitions: f_partitions,
+    _tagged,
+  };
+}
+
+function decodeShareFetchResponseNodeEndpointV0(r: Reader): ShareFetchResponseNodeEndpoint {
+  const f_nodeId = r.int32();
+  const f_host = r.compactString();
+  const f_port = r.int32();
+  const f_rack = r.compactNullableString();
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    nodeId: f_nodeId,
+    host: f_host,
+    port: f_port,
+    rack: f_rack,
+    _tagged,
+  };
+}
+
+function decodeShareFetchResponseV0(r: Reader): ShareFetchResponse {
+  const f_throttleTimeMs = r.int32();
+  const f_errorCode = r.int16();
+  const f_errorMessage = r.compactNullableString();
+  let f_responses: ShareFetchResponseShareFetchableTopicResponse[];
+  {
+    const n = r.compactArrayLength(18);
+    if (n < 0) throw unexpectedNull("ShareFetchResponse.Responses");
+    else {
+      const a: ShareFetchResponseShareFetchableTopicResponse[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseShareFetchableTopicResponseV0(r);
+      f_responses = a;
+    }
+  }
+  let f_nodeEndpoints: ShareFetchResponseNodeEndpoint[];
+  {
+    const n = r.compactArrayLength(11);
+    if (n < 0) throw unexpectedNull("ShareFetchResponse.NodeEndpoints");
+    else {
+      const a: ShareFetchResponseNodeEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseNodeEndpointV0(r);
+      f_nodeEndpoints = a;
+    }
+  }
+  let _tagged: RawTaggedField[] | undefined;
+  for (let n = r.uvarint(); n > 0; n--) {
+    const tag = r.uvarint();
+    const end = r.taggedFieldEnd();
+    _tagged = r.unknownTaggedField(tag, end, _tagged);
+  }
+  return {
+    throttleTimeMs: f_throttleTimeMs,
+    errorCode: f_errorCode,
+    errorMessage: f_errorMessage,
+    acquisitionLockTimeoutMs: 0,
+    responses: f_responses,
+    nodeEndpoints: f_nodeEndpoints,
+    _tagged,
+  };
+}
+
+function encodeShareFetchResponseLeaderIdAndEpochV0(w: Writer, m: ShareFetchResponseLeaderIdAndEpochInput): void {
+  const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
+  w.int32(f_leaderId);
+  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
+  w.int32(f_leaderEpoch);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchResponseAcquiredRecordsV0(w: Writer, m: ShareFetchResponseAcquiredRecordsInput): void {
+  const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
+  w.int64(f_firstOffset);
+  const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
+  w.int64(f_lastOffset);
+  const f_deliveryCount = m.deliveryCount === undefined ? 0 : m.deliveryCount;
+  w.int16(f_deliveryCount);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchResponsePartitionDataV0(w: Writer, m: ShareFetchResponsePartitionDataInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  const f_acknowledgeErrorCode = m.acknowledgeErrorCode === undefined ? 0 : m.acknowledgeErrorCode;
+  w.int16(f_acknowledgeErrorCode);
+  const f_acknowledgeErrorMessage = m.acknowledgeErrorMessage === undefined ? null : m.acknowledgeErrorMessage;
+  w.compactNullableString(f_acknowledgeErrorMessage);
+  const f_currentLeader = m.currentLeader === undefined ? defaultShareFetchResponseLeaderIdAndEpoch() : m.currentLeader;
+  encodeShareFetchResponseLeaderIdAndEpochV0(w, f_currentLeader);
+  const f_records = m.records === undefined ? null : m.records;
+  w.compactNullableRecords(f_records);
+  const f_acquiredRecords = m.acquiredRecords === undefined ? [] : m.acquiredRecords;
+  {
+    w.uvarint(f_acquiredRecords.length + 1);
+    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV0(w, f_acquiredRecords[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchResponseShareFetchableTopicResponseV0(w: Writer, m: ShareFetchResponseShareFetchableTopicResponseInput): void {
+  const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
+  w.uuid(f_topicId);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.uvarint(f_partitions.length + 1);
+    for (let i = 0; i < f_partitions.length; i++) encodeShareFetchResponsePartitionDataV0(w, f_partitions[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchResponseNodeEndpointV0(w: Writer, m: ShareFetchResponseNodeEndpointInput): void {
+  const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
+  w.int32(f_nodeId);
+  const f_host = m.host === undefined ? "" : m.host;
+  w.compactString(f_host);
+  const f_port = m.port === undefined ? 0 : m.port;
+  w.int32(f_port);
+  const f_rack = m.rack === undefined ? null : m.rack;
+  w.compactNullableString(f_rack);
+  writeUnknownTagged(w, m._tagged);
+}
+
+function encodeShareFetchResponseV0(w: Writer, m: ShareFetchResponseInput): void {
+  const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+  w.int32(f_throttleTimeMs);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+  const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
+  w.compactNullableString(f_errorMessage);
+  if (m.acquisitionLockTimeoutMs !== undefined && m.acquisitionLockTimeoutMs !== 0) throw fieldVersionError("ShareFetchResponse.AcquisitionLockTimeoutMs", 0);
+  const f_responses = m.responses === undefined ? [] : m.responses;
+  {
+    w.uvarint(f_responses.length + 1);
+    for (let i = 0; i < f_responses.length; i++) encodeShareFetchResponseShareFetchableTopicResponseV0(w, f_responses[i]!);
+  }
+  const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
+  {
+    w.uvarint(f_nodeEndpoints.length + 1);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV0(w, f_nodeEndpoints[i]!);
+  }
+  writeUnknownTagged(w, m._tagged);
+}
+
 function decodeShareFetchResponsePartitionDataV1(r: Reader): ShareFetchResponsePartitionData {
   const f_partitionIndex = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
   const f_acknowledgeErrorCode = r.int16();
   const f_acknowledgeErrorMessage = r.compactNullableString();
-  const f_currentLeader = decodeShareFetchResponseLeaderIdAndEpochV1(r);
+  const f_currentLeader = decodeShareFetchResponseLeaderIdAndEpochV0(r);
   const f_records = r.compactBytes();
   let f_acquiredRecords: ShareFetchResponseAcquiredRecords[];
   {
@@ -800,7 +1163,7 @@ function decodeShareFetchResponsePartitionDataV1(r: Reader): ShareFetchResponseP
     if (n < 0) throw unexpectedNull("ShareFetchResponse.AcquiredRecords");
     else {
       const a: ShareFetchResponseAcquiredRecords[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseAcquiredRecordsV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseAcquiredRecordsV0(r);
       f_acquiredRecords = a;
     }
   }
@@ -848,26 +1211,6 @@ function decodeShareFetchResponseShareFetchableTopicResponseV1(r: Reader): Share
   };
 }
 
-function decodeShareFetchResponseNodeEndpointV1(r: Reader): ShareFetchResponseNodeEndpoint {
-  const f_nodeId = r.int32();
-  const f_host = r.compactString();
-  const f_port = r.int32();
-  const f_rack = r.compactNullableString();
-  let _tagged: RawTaggedField[] | undefined;
-  for (let n = r.uvarint(); n > 0; n--) {
-    const tag = r.uvarint();
-    const end = r.taggedFieldEnd();
-    _tagged = r.unknownTaggedField(tag, end, _tagged);
-  }
-  return {
-    nodeId: f_nodeId,
-    host: f_host,
-    port: f_port,
-    rack: f_rack,
-    _tagged,
-  };
-}
-
 function decodeShareFetchResponseV1(r: Reader): ShareFetchResponse {
   const f_throttleTimeMs = r.int32();
   const f_errorCode = r.int16();
@@ -889,7 +1232,7 @@ function decodeShareFetchResponseV1(r: Reader): ShareFetchResponse {
     if (n < 0) throw unexpectedNull("ShareFetchResponse.NodeEndpoints");
     else {
       const a: ShareFetchResponseNodeEndpoint[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseNodeEndpointV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareFetchResponseNodeEndpointV0(r);
       f_nodeEndpoints = a;
     }
   }
@@ -910,24 +1253,6 @@ function decodeShareFetchResponseV1(r: Reader): ShareFetchResponse {
   };
 }
 
-function encodeShareFetchResponseLeaderIdAndEpochV1(w: Writer, m: ShareFetchResponseLeaderIdAndEpochInput): void {
-  const f_leaderId = m.leaderId === undefined ? 0 : m.leaderId;
-  w.int32(f_leaderId);
-  const f_leaderEpoch = m.leaderEpoch === undefined ? 0 : m.leaderEpoch;
-  w.int32(f_leaderEpoch);
-  writeUnknownTagged(w, m._tagged);
-}
-
-function encodeShareFetchResponseAcquiredRecordsV1(w: Writer, m: ShareFetchResponseAcquiredRecordsInput): void {
-  const f_firstOffset = m.firstOffset === undefined ? 0 : m.firstOffset;
-  w.int64(f_firstOffset);
-  const f_lastOffset = m.lastOffset === undefined ? 0 : m.lastOffset;
-  w.int64(f_lastOffset);
-  const f_deliveryCount = m.deliveryCount === undefined ? 0 : m.deliveryCount;
-  w.int16(f_deliveryCount);
-  writeUnknownTagged(w, m._tagged);
-}
-
 function encodeShareFetchResponsePartitionDataV1(w: Writer, m: ShareFetchResponsePartitionDataInput): void {
   const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
   w.int32(f_partitionIndex);
@@ -940,13 +1265,13 @@ function encodeShareFetchResponsePartitionDataV1(w: Writer, m: ShareFetchRespons
   const f_acknowledgeErrorMessage = m.acknowledgeErrorMessage === undefined ? null : m.acknowledgeErrorMessage;
   w.compactNullableString(f_acknowledgeErrorMessage);
   const f_currentLeader = m.currentLeader === undefined ? defaultShareFetchResponseLeaderIdAndEpoch() : m.currentLeader;
-  encodeShareFetchResponseLeaderIdAndEpochV1(w, f_currentLeader);
+  encodeShareFetchResponseLeaderIdAndEpochV0(w, f_currentLeader);
   const f_records = m.records === undefined ? null : m.records;
   w.compactRecords(notNull(f_records, "ShareFetchResponse.Records", 1));
   const f_acquiredRecords = m.acquiredRecords === undefined ? [] : m.acquiredRecords;
   {
     w.uvarint(f_acquiredRecords.length + 1);
-    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV1(w, f_acquiredRecords[i]!);
+    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV0(w, f_acquiredRecords[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -959,18 +1284,6 @@ function encodeShareFetchResponseShareFetchableTopicResponseV1(w: Writer, m: Sha
     w.uvarint(f_partitions.length + 1);
     for (let i = 0; i < f_partitions.length; i++) encodeShareFetchResponsePartitionDataV1(w, f_partitions[i]!);
   }
-  writeUnknownTagged(w, m._tagged);
-}
-
-function encodeShareFetchResponseNodeEndpointV1(w: Writer, m: ShareFetchResponseNodeEndpointInput): void {
-  const f_nodeId = m.nodeId === undefined ? 0 : m.nodeId;
-  w.int32(f_nodeId);
-  const f_host = m.host === undefined ? "" : m.host;
-  w.compactString(f_host);
-  const f_port = m.port === undefined ? 0 : m.port;
-  w.int32(f_port);
-  const f_rack = m.rack === undefined ? null : m.rack;
-  w.compactNullableString(f_rack);
   writeUnknownTagged(w, m._tagged);
 }
 
@@ -991,7 +1304,7 @@ function encodeShareFetchResponseV1(w: Writer, m: ShareFetchResponseInput): void
   const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
   {
     w.uvarint(f_nodeEndpoints.length + 1);
-    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV0(w, f_nodeEndpoints[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -1008,13 +1321,13 @@ function encodeShareFetchResponsePartitionDataV2(w: Writer, m: ShareFetchRespons
   const f_acknowledgeErrorMessage = m.acknowledgeErrorMessage === undefined ? null : m.acknowledgeErrorMessage;
   w.compactNullableString(f_acknowledgeErrorMessage);
   const f_currentLeader = m.currentLeader === undefined ? defaultShareFetchResponseLeaderIdAndEpoch() : m.currentLeader;
-  encodeShareFetchResponseLeaderIdAndEpochV1(w, f_currentLeader);
+  encodeShareFetchResponseLeaderIdAndEpochV0(w, f_currentLeader);
   const f_records = m.records === undefined ? null : m.records;
   w.compactRecords(notNull(f_records, "ShareFetchResponse.Records", 2));
   const f_acquiredRecords = m.acquiredRecords === undefined ? [] : m.acquiredRecords;
   {
     w.uvarint(f_acquiredRecords.length + 1);
-    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV1(w, f_acquiredRecords[i]!);
+    for (let i = 0; i < f_acquiredRecords.length; i++) encodeShareFetchResponseAcquiredRecordsV0(w, f_acquiredRecords[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
@@ -1047,14 +1360,14 @@ function encodeShareFetchResponseV2(w: Writer, m: ShareFetchResponseInput): void
   const f_nodeEndpoints = m.nodeEndpoints === undefined ? [] : m.nodeEndpoints;
   {
     w.uvarint(f_nodeEndpoints.length + 1);
-    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV1(w, f_nodeEndpoints[i]!);
+    for (let i = 0; i < f_nodeEndpoints.length; i++) encodeShareFetchResponseNodeEndpointV0(w, f_nodeEndpoints[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareFetchResponseVersions = { min: 1, max: 2, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareFetchResponseVersions = { min: 0, max: 2, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareFetchResponseByVersion: (((r: Reader) => ShareFetchResponse) | undefined)[] = [undefined, decodeShareFetchResponseV1, decodeShareFetchResponseV1];
+const decodeShareFetchResponseByVersion: (((r: Reader) => ShareFetchResponse) | undefined)[] = [decodeShareFetchResponseV0, decodeShareFetchResponseV1, decodeShareFetchResponseV1];
 
 export function decodeShareFetchResponse(r: Reader, version: number): ShareFetchResponse {
   const f = decodeShareFetchResponseByVersion[version];
@@ -1062,7 +1375,7 @@ export function decodeShareFetchResponse(r: Reader, version: number): ShareFetch
   return f(r);
 }
 
-const encodeShareFetchResponseByVersion: (((w: Writer, m: ShareFetchResponseInput) => void) | undefined)[] = [undefined, encodeShareFetchResponseV1, encodeShareFetchResponseV2];
+const encodeShareFetchResponseByVersion: (((w: Writer, m: ShareFetchResponseInput) => void) | undefined)[] = [encodeShareFetchResponseV0, encodeShareFetchResponseV1, encodeShareFetchResponseV2];
 
 export function encodeShareFetchResponse(w: Writer, version: number, m: ShareFetchResponseInput): void {
   const f = encodeShareFetchResponseByVersion[version];

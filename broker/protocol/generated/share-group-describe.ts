@@ -25,7 +25,7 @@ export interface ShareGroupDescribeRequestInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-function decodeShareGroupDescribeRequestV1(r: Reader): ShareGroupDescribeRequest {
+function decodeShareGroupDescribeRequestV0(r: Reader): ShareGroupDescribeRequest {
   let f_groupIds: string[];
   {
     const n = r.compactArrayLength(1);
@@ -50,7 +50,7 @@ function decodeShareGroupDescribeRequestV1(r: Reader): ShareGroupDescribeRequest
   };
 }
 
-function encodeShareGroupDescribeRequestV1(w: Writer, m: ShareGroupDescribeRequestInput): void {
+function encodeShareGroupDescribeRequestV0(w: Writer, m: ShareGroupDescribeRequestInput): void {
   const f_groupIds = m.groupIds === undefined ? [] : m.groupIds;
   {
     w.uvarint(f_groupIds.length + 1);
@@ -61,9 +61,9 @@ function encodeShareGroupDescribeRequestV1(w: Writer, m: ShareGroupDescribeReque
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareGroupDescribeRequestVersions = { min: 1, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareGroupDescribeRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareGroupDescribeRequestByVersion: (((r: Reader) => ShareGroupDescribeRequest) | undefined)[] = [undefined, decodeShareGroupDescribeRequestV1];
+const decodeShareGroupDescribeRequestByVersion: (((r: Reader) => ShareGroupDescribeRequest) | undefined)[] = [decodeShareGroupDescribeRequestV0, decodeShareGroupDescribeRequestV0];
 
 export function decodeShareGroupDescribeRequest(r: Reader, version: number): ShareGroupDescribeRequest {
   const f = decodeShareGroupDescribeRequestByVersion[version];
@@ -71,7 +71,7 @@ export function decodeShareGroupDescribeRequest(r: Reader, version: number): Sha
   return f(r);
 }
 
-const encodeShareGroupDescribeRequestByVersion: (((w: Writer, m: ShareGroupDescribeRequestInput) => void) | undefined)[] = [undefined, encodeShareGroupDescribeRequestV1];
+const encodeShareGroupDescribeRequestByVersion: (((w: Writer, m: ShareGroupDescribeRequestInput) => void) | undefined)[] = [encodeShareGroupDescribeRequestV0, encodeShareGroupDescribeRequestV0];
 
 export function encodeShareGroupDescribeRequest(w: Writer, version: number, m: ShareGroupDescribeRequestInput): void {
   const f = encodeShareGroupDescribeRequestByVersion[version];
@@ -263,7 +263,7 @@ export function defaultShareGroupDescribeResponseTopicPartitions(): ShareGroupDe
   };
 }
 
-function decodeShareGroupDescribeResponseTopicPartitionsV1(r: Reader): ShareGroupDescribeResponseTopicPartitions {
+function decodeShareGroupDescribeResponseTopicPartitionsV0(r: Reader): ShareGroupDescribeResponseTopicPartitions {
   const f_topicId = r.uuid();
   const f_topicName = r.compactString();
   let f_partitions: number[];
@@ -290,14 +290,14 @@ function decodeShareGroupDescribeResponseTopicPartitionsV1(r: Reader): ShareGrou
   };
 }
 
-function decodeShareGroupDescribeResponseAssignmentV1(r: Reader): ShareGroupDescribeResponseAssignment {
+function decodeShareGroupDescribeResponseAssignmentV0(r: Reader): ShareGroupDescribeResponseAssignment {
   let f_topicPartitions: ShareGroupDescribeResponseTopicPartitions[];
   {
     const n = r.compactArrayLength(19);
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.TopicPartitions");
     else {
       const a: ShareGroupDescribeResponseTopicPartitions[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseTopicPartitionsV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -313,7 +313,7 @@ function decodeShareGroupDescribeResponseAssignmentV1(r: Reader): ShareGroupDesc
   };
 }
 
-function decodeShareGroupDescribeResponseMemberV1(r: Reader): ShareGroupDescribeResponseMember {
+function decodeShareGroupDescribeResponseMemberV0(r: Reader): ShareGroupDescribeResponseMember {
   const f_memberId = r.compactString();
   const f_rackId = r.compactNullableString();
   const f_memberEpoch = r.int32();
@@ -329,7 +329,7 @@ function decodeShareGroupDescribeResponseMemberV1(r: Reader): ShareGroupDescribe
       f_subscribedTopicNames = a;
     }
   }
-  const f_assignment = decodeShareGroupDescribeResponseAssignmentV1(r);
+  const f_assignment = decodeShareGroupDescribeResponseAssignmentV0(r);
   let _tagged: RawTaggedField[] | undefined;
   for (let n = r.uvarint(); n > 0; n--) {
     const tag = r.uvarint();
@@ -348,7 +348,7 @@ function decodeShareGroupDescribeResponseMemberV1(r: Reader): ShareGroupDescribe
   };
 }
 
-function decodeShareGroupDescribeResponseDescribedGroupV1(r: Reader): ShareGroupDescribeResponseDescribedGroup {
+function decodeShareGroupDescribeResponseDescribedGroupV0(r: Reader): ShareGroupDescribeResponseDescribedGroup {
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
   const f_groupId = r.compactString();
@@ -362,7 +362,7 @@ function decodeShareGroupDescribeResponseDescribedGroupV1(r: Reader): ShareGroup
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.Members");
     else {
       const a: ShareGroupDescribeResponseMember[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseMemberV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseMemberV0(r);
       f_members = a;
     }
   }
@@ -387,7 +387,7 @@ function decodeShareGroupDescribeResponseDescribedGroupV1(r: Reader): ShareGroup
   };
 }
 
-function decodeShareGroupDescribeResponseV1(r: Reader): ShareGroupDescribeResponse {
+function decodeShareGroupDescribeResponseV0(r: Reader): ShareGroupDescribeResponse {
   const f_throttleTimeMs = r.int32();
   let f_groups: ShareGroupDescribeResponseDescribedGroup[];
   {
@@ -395,7 +395,7 @@ function decodeShareGroupDescribeResponseV1(r: Reader): ShareGroupDescribeRespon
     if (n < 0) throw unexpectedNull("ShareGroupDescribeResponse.Groups");
     else {
       const a: ShareGroupDescribeResponseDescribedGroup[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseDescribedGroupV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupDescribeResponseDescribedGroupV0(r);
       f_groups = a;
     }
   }
@@ -412,7 +412,7 @@ function decodeShareGroupDescribeResponseV1(r: Reader): ShareGroupDescribeRespon
   };
 }
 
-function encodeShareGroupDescribeResponseTopicPartitionsV1(w: Writer, m: ShareGroupDescribeResponseTopicPartitionsInput): void {
+function encodeShareGroupDescribeResponseTopicPartitionsV0(w: Writer, m: ShareGroupDescribeResponseTopicPartitionsInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_topicName = m.topicName === undefined ? "" : m.topicName;
@@ -425,16 +425,16 @@ function encodeShareGroupDescribeResponseTopicPartitionsV1(w: Writer, m: ShareGr
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareGroupDescribeResponseAssignmentV1(w: Writer, m: ShareGroupDescribeResponseAssignmentInput): void {
+function encodeShareGroupDescribeResponseAssignmentV0(w: Writer, m: ShareGroupDescribeResponseAssignmentInput): void {
   const f_topicPartitions = m.topicPartitions === undefined ? [] : m.topicPartitions;
   {
     w.uvarint(f_topicPartitions.length + 1);
-    for (let i = 0; i < f_topicPartitions.length; i++) encodeShareGroupDescribeResponseTopicPartitionsV1(w, f_topicPartitions[i]!);
+    for (let i = 0; i < f_topicPartitions.length; i++) encodeShareGroupDescribeResponseTopicPartitionsV0(w, f_topicPartitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareGroupDescribeResponseMemberV1(w: Writer, m: ShareGroupDescribeResponseMemberInput): void {
+function encodeShareGroupDescribeResponseMemberV0(w: Writer, m: ShareGroupDescribeResponseMemberInput): void {
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
   w.compactString(f_memberId);
   const f_rackId = m.rackId === undefined ? null : m.rackId;
@@ -451,11 +451,11 @@ function encodeShareGroupDescribeResponseMemberV1(w: Writer, m: ShareGroupDescri
     for (let i = 0; i < f_subscribedTopicNames.length; i++) w.compactString(f_subscribedTopicNames[i]!);
   }
   const f_assignment = m.assignment === undefined ? defaultShareGroupDescribeResponseAssignment() : m.assignment;
-  encodeShareGroupDescribeResponseAssignmentV1(w, f_assignment);
+  encodeShareGroupDescribeResponseAssignmentV0(w, f_assignment);
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareGroupDescribeResponseDescribedGroupV1(w: Writer, m: ShareGroupDescribeResponseDescribedGroupInput): void {
+function encodeShareGroupDescribeResponseDescribedGroupV0(w: Writer, m: ShareGroupDescribeResponseDescribedGroupInput): void {
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
   w.int16(f_errorCode);
   const f_errorMessage = m.errorMessage === undefined ? null : m.errorMessage;
@@ -473,27 +473,27 @@ function encodeShareGroupDescribeResponseDescribedGroupV1(w: Writer, m: ShareGro
   const f_members = m.members === undefined ? [] : m.members;
   {
     w.uvarint(f_members.length + 1);
-    for (let i = 0; i < f_members.length; i++) encodeShareGroupDescribeResponseMemberV1(w, f_members[i]!);
+    for (let i = 0; i < f_members.length; i++) encodeShareGroupDescribeResponseMemberV0(w, f_members[i]!);
   }
   const f_authorizedOperations = m.authorizedOperations === undefined ? -2147483648 : m.authorizedOperations;
   w.int32(f_authorizedOperations);
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareGroupDescribeResponseV1(w: Writer, m: ShareGroupDescribeResponseInput): void {
+function encodeShareGroupDescribeResponseV0(w: Writer, m: ShareGroupDescribeResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_groups = m.groups === undefined ? [] : m.groups;
   {
     w.uvarint(f_groups.length + 1);
-    for (let i = 0; i < f_groups.length; i++) encodeShareGroupDescribeResponseDescribedGroupV1(w, f_groups[i]!);
+    for (let i = 0; i < f_groups.length; i++) encodeShareGroupDescribeResponseDescribedGroupV0(w, f_groups[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareGroupDescribeResponseVersions = { min: 1, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareGroupDescribeResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareGroupDescribeResponseByVersion: (((r: Reader) => ShareGroupDescribeResponse) | undefined)[] = [undefined, decodeShareGroupDescribeResponseV1];
+const decodeShareGroupDescribeResponseByVersion: (((r: Reader) => ShareGroupDescribeResponse) | undefined)[] = [decodeShareGroupDescribeResponseV0, decodeShareGroupDescribeResponseV0];
 
 export function decodeShareGroupDescribeResponse(r: Reader, version: number): ShareGroupDescribeResponse {
   const f = decodeShareGroupDescribeResponseByVersion[version];
@@ -501,7 +501,7 @@ export function decodeShareGroupDescribeResponse(r: Reader, version: number): Sh
   return f(r);
 }
 
-const encodeShareGroupDescribeResponseByVersion: (((w: Writer, m: ShareGroupDescribeResponseInput) => void) | undefined)[] = [undefined, encodeShareGroupDescribeResponseV1];
+const encodeShareGroupDescribeResponseByVersion: (((w: Writer, m: ShareGroupDescribeResponseInput) => void) | undefined)[] = [encodeShareGroupDescribeResponseV0, encodeShareGroupDescribeResponseV0];
 
 export function encodeShareGroupDescribeResponse(w: Writer, version: number, m: ShareGroupDescribeResponseInput): void {
   const f = encodeShareGroupDescribeResponseByVersion[version];

@@ -37,7 +37,7 @@ export interface ShareGroupHeartbeatRequestInput {
   _tagged?: RawTaggedField[] | undefined;
 }
 
-function decodeShareGroupHeartbeatRequestV1(r: Reader): ShareGroupHeartbeatRequest {
+function decodeShareGroupHeartbeatRequestV0(r: Reader): ShareGroupHeartbeatRequest {
   const f_groupId = r.compactString();
   const f_memberId = r.compactString();
   const f_memberEpoch = r.int32();
@@ -68,7 +68,7 @@ function decodeShareGroupHeartbeatRequestV1(r: Reader): ShareGroupHeartbeatReque
   };
 }
 
-function encodeShareGroupHeartbeatRequestV1(w: Writer, m: ShareGroupHeartbeatRequestInput): void {
+function encodeShareGroupHeartbeatRequestV0(w: Writer, m: ShareGroupHeartbeatRequestInput): void {
   const f_groupId = m.groupId === undefined ? "" : m.groupId;
   w.compactString(f_groupId);
   const f_memberId = m.memberId === undefined ? "" : m.memberId;
@@ -86,9 +86,9 @@ function encodeShareGroupHeartbeatRequestV1(w: Writer, m: ShareGroupHeartbeatReq
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareGroupHeartbeatRequestVersions = { min: 1, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareGroupHeartbeatRequestVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareGroupHeartbeatRequestByVersion: (((r: Reader) => ShareGroupHeartbeatRequest) | undefined)[] = [undefined, decodeShareGroupHeartbeatRequestV1];
+const decodeShareGroupHeartbeatRequestByVersion: (((r: Reader) => ShareGroupHeartbeatRequest) | undefined)[] = [decodeShareGroupHeartbeatRequestV0, decodeShareGroupHeartbeatRequestV0];
 
 export function decodeShareGroupHeartbeatRequest(r: Reader, version: number): ShareGroupHeartbeatRequest {
   const f = decodeShareGroupHeartbeatRequestByVersion[version];
@@ -96,7 +96,7 @@ export function decodeShareGroupHeartbeatRequest(r: Reader, version: number): Sh
   return f(r);
 }
 
-const encodeShareGroupHeartbeatRequestByVersion: (((w: Writer, m: ShareGroupHeartbeatRequestInput) => void) | undefined)[] = [undefined, encodeShareGroupHeartbeatRequestV1];
+const encodeShareGroupHeartbeatRequestByVersion: (((w: Writer, m: ShareGroupHeartbeatRequestInput) => void) | undefined)[] = [encodeShareGroupHeartbeatRequestV0, encodeShareGroupHeartbeatRequestV0];
 
 export function encodeShareGroupHeartbeatRequest(w: Writer, version: number, m: ShareGroupHeartbeatRequestInput): void {
   const f = encodeShareGroupHeartbeatRequestByVersion[version];
@@ -191,7 +191,7 @@ export function defaultShareGroupHeartbeatResponseTopicPartitions(): ShareGroupH
   };
 }
 
-function decodeShareGroupHeartbeatResponseTopicPartitionsV1(r: Reader): ShareGroupHeartbeatResponseTopicPartitions {
+function decodeShareGroupHeartbeatResponseTopicPartitionsV0(r: Reader): ShareGroupHeartbeatResponseTopicPartitions {
   const f_topicId = r.uuid();
   let f_partitions: number[];
   {
@@ -216,14 +216,14 @@ function decodeShareGroupHeartbeatResponseTopicPartitionsV1(r: Reader): ShareGro
   };
 }
 
-function decodeShareGroupHeartbeatResponseAssignmentV1(r: Reader): ShareGroupHeartbeatResponseAssignment {
+function decodeShareGroupHeartbeatResponseAssignmentV0(r: Reader): ShareGroupHeartbeatResponseAssignment {
   let f_topicPartitions: ShareGroupHeartbeatResponseTopicPartitions[];
   {
     const n = r.compactArrayLength(18);
     if (n < 0) throw unexpectedNull("ShareGroupHeartbeatResponse.TopicPartitions");
     else {
       const a: ShareGroupHeartbeatResponseTopicPartitions[] = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = decodeShareGroupHeartbeatResponseTopicPartitionsV1(r);
+      for (let i = 0; i < n; i++) a[i] = decodeShareGroupHeartbeatResponseTopicPartitionsV0(r);
       f_topicPartitions = a;
     }
   }
@@ -239,14 +239,14 @@ function decodeShareGroupHeartbeatResponseAssignmentV1(r: Reader): ShareGroupHea
   };
 }
 
-function decodeShareGroupHeartbeatResponseV1(r: Reader): ShareGroupHeartbeatResponse {
+function decodeShareGroupHeartbeatResponseV0(r: Reader): ShareGroupHeartbeatResponse {
   const f_throttleTimeMs = r.int32();
   const f_errorCode = r.int16();
   const f_errorMessage = r.compactNullableString();
   const f_memberId = r.compactNullableString();
   const f_memberEpoch = r.int32();
   const f_heartbeatIntervalMs = r.int32();
-  const f_assignment = r.int8() < 0 ? null : decodeShareGroupHeartbeatResponseAssignmentV1(r);
+  const f_assignment = r.int8() < 0 ? null : decodeShareGroupHeartbeatResponseAssignmentV0(r);
   let _tagged: RawTaggedField[] | undefined;
   for (let n = r.uvarint(); n > 0; n--) {
     const tag = r.uvarint();
@@ -265,7 +265,7 @@ function decodeShareGroupHeartbeatResponseV1(r: Reader): ShareGroupHeartbeatResp
   };
 }
 
-function encodeShareGroupHeartbeatResponseTopicPartitionsV1(w: Writer, m: ShareGroupHeartbeatResponseTopicPartitionsInput): void {
+function encodeShareGroupHeartbeatResponseTopicPartitionsV0(w: Writer, m: ShareGroupHeartbeatResponseTopicPartitionsInput): void {
   const f_topicId = m.topicId === undefined ? ZERO_UUID : m.topicId;
   w.uuid(f_topicId);
   const f_partitions = m.partitions === undefined ? [] : m.partitions;
@@ -276,16 +276,16 @@ function encodeShareGroupHeartbeatResponseTopicPartitionsV1(w: Writer, m: ShareG
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareGroupHeartbeatResponseAssignmentV1(w: Writer, m: ShareGroupHeartbeatResponseAssignmentInput): void {
+function encodeShareGroupHeartbeatResponseAssignmentV0(w: Writer, m: ShareGroupHeartbeatResponseAssignmentInput): void {
   const f_topicPartitions = m.topicPartitions === undefined ? [] : m.topicPartitions;
   {
     w.uvarint(f_topicPartitions.length + 1);
-    for (let i = 0; i < f_topicPartitions.length; i++) encodeShareGroupHeartbeatResponseTopicPartitionsV1(w, f_topicPartitions[i]!);
+    for (let i = 0; i < f_topicPartitions.length; i++) encodeShareGroupHeartbeatResponseTopicPartitionsV0(w, f_topicPartitions[i]!);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-function encodeShareGroupHeartbeatResponseV1(w: Writer, m: ShareGroupHeartbeatResponseInput): void {
+function encodeShareGroupHeartbeatResponseV0(w: Writer, m: ShareGroupHeartbeatResponseInput): void {
   const f_throttleTimeMs = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
   w.int32(f_throttleTimeMs);
   const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
@@ -302,14 +302,14 @@ function encodeShareGroupHeartbeatResponseV1(w: Writer, m: ShareGroupHeartbeatRe
   if (f_assignment === null) w.int8(-1);
   else {
     w.int8(1);
-    encodeShareGroupHeartbeatResponseAssignmentV1(w, f_assignment);
+    encodeShareGroupHeartbeatResponseAssignmentV0(w, f_assignment);
   }
   writeUnknownTagged(w, m._tagged);
 }
 
-export const ShareGroupHeartbeatResponseVersions = { min: 1, max: 1, flexibleMin: 0, latestUnstable: false } as const;
+export const ShareGroupHeartbeatResponseVersions = { min: 0, max: 1, flexibleMin: 0, latestUnstable: false } as const;
 
-const decodeShareGroupHeartbeatResponseByVersion: (((r: Reader) => ShareGroupHeartbeatResponse) | undefined)[] = [undefined, decodeShareGroupHeartbeatResponseV1];
+const decodeShareGroupHeartbeatResponseByVersion: (((r: Reader) => ShareGroupHeartbeatResponse) | undefined)[] = [decodeShareGroupHeartbeatResponseV0, decodeShareGroupHeartbeatResponseV0];
 
 export function decodeShareGroupHeartbeatResponse(r: Reader, version: number): ShareGroupHeartbeatResponse {
   const f = decodeShareGroupHeartbeatResponseByVersion[version];
@@ -317,7 +317,7 @@ export function decodeShareGroupHeartbeatResponse(r: Reader, version: number): S
   return f(r);
 }
 
-const encodeShareGroupHeartbeatResponseByVersion: (((w: Writer, m: ShareGroupHeartbeatResponseInput) => void) | undefined)[] = [undefined, encodeShareGroupHeartbeatResponseV1];
+const encodeShareGroupHeartbeatResponseByVersion: (((w: Writer, m: ShareGroupHeartbeatResponseInput) => void) | undefined)[] = [encodeShareGroupHeartbeatResponseV0, encodeShareGroupHeartbeatResponseV0];
 
 export function encodeShareGroupHeartbeatResponse(w: Writer, version: number, m: ShareGroupHeartbeatResponseInput): void {
   const f = encodeShareGroupHeartbeatResponseByVersion[version];

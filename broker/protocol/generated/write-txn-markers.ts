@@ -93,6 +93,102 @@ export function defaultWriteTxnMarkersRequestWritableTxnMarkerTopic(): WriteTxnM
   };
 }
 
+function decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV0(r: Reader): WriteTxnMarkersRequestWritableTxnMarkerTopic {
+  const f_name = r.string();
+  let f_partitionIndexes: number[];
+  {
+    const n = r.arrayLength(4);
+    if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.PartitionIndexes");
+    else {
+      const a: number[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = r.int32();
+      f_partitionIndexes = a;
+    }
+  }
+  return {
+    name: f_name,
+    partitionIndexes: f_partitionIndexes,
+    _tagged: undefined,
+  };
+}
+
+function decodeWriteTxnMarkersRequestWritableTxnMarkerV0(r: Reader): WriteTxnMarkersRequestWritableTxnMarker {
+  const f_producerId = r.int64();
+  const f_producerEpoch = r.int16();
+  const f_transactionResult = r.bool();
+  let f_topics: WriteTxnMarkersRequestWritableTxnMarkerTopic[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.Topics");
+    else {
+      const a: WriteTxnMarkersRequestWritableTxnMarkerTopic[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV0(r);
+      f_topics = a;
+    }
+  }
+  const f_coordinatorEpoch = r.int32();
+  return {
+    producerId: f_producerId,
+    producerEpoch: f_producerEpoch,
+    transactionResult: f_transactionResult,
+    topics: f_topics,
+    coordinatorEpoch: f_coordinatorEpoch,
+    transactionVersion: 0,
+    _tagged: undefined,
+  };
+}
+
+function decodeWriteTxnMarkersRequestV0(r: Reader): WriteTxnMarkersRequest {
+  let f_markers: WriteTxnMarkersRequestWritableTxnMarker[];
+  {
+    const n = r.arrayLength(19);
+    if (n < 0) throw unexpectedNull("WriteTxnMarkersRequest.Markers");
+    else {
+      const a: WriteTxnMarkersRequestWritableTxnMarker[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersRequestWritableTxnMarkerV0(r);
+      f_markers = a;
+    }
+  }
+  return {
+    markers: f_markers,
+    _tagged: undefined,
+  };
+}
+
+function encodeWriteTxnMarkersRequestWritableTxnMarkerTopicV0(w: Writer, m: WriteTxnMarkersRequestWritableTxnMarkerTopicInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitionIndexes = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
+  {
+    w.int32(f_partitionIndexes.length);
+    for (let i = 0; i < f_partitionIndexes.length; i++) w.int32(f_partitionIndexes[i]!);
+  }
+}
+
+function encodeWriteTxnMarkersRequestWritableTxnMarkerV0(w: Writer, m: WriteTxnMarkersRequestWritableTxnMarkerInput): void {
+  const f_producerId = m.producerId === undefined ? 0 : m.producerId;
+  w.int64(f_producerId);
+  const f_producerEpoch = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+  w.int16(f_producerEpoch);
+  const f_transactionResult = m.transactionResult === undefined ? false : m.transactionResult;
+  w.bool(f_transactionResult);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeWriteTxnMarkersRequestWritableTxnMarkerTopicV0(w, f_topics[i]!);
+  }
+  const f_coordinatorEpoch = m.coordinatorEpoch === undefined ? 0 : m.coordinatorEpoch;
+  w.int32(f_coordinatorEpoch);
+}
+
+function encodeWriteTxnMarkersRequestV0(w: Writer, m: WriteTxnMarkersRequestInput): void {
+  const f_markers = m.markers === undefined ? [] : m.markers;
+  {
+    w.int32(f_markers.length);
+    for (let i = 0; i < f_markers.length; i++) encodeWriteTxnMarkersRequestWritableTxnMarkerV0(w, f_markers[i]!);
+  }
+}
+
 function decodeWriteTxnMarkersRequestWritableTxnMarkerTopicV1(r: Reader): WriteTxnMarkersRequestWritableTxnMarkerTopic {
   const f_name = r.compactString();
   let f_partitionIndexes: number[];
@@ -294,9 +390,9 @@ function encodeWriteTxnMarkersRequestV2(w: Writer, m: WriteTxnMarkersRequestInpu
   writeUnknownTagged(w, m._tagged);
 }
 
-export const WriteTxnMarkersRequestVersions = { min: 1, max: 2, flexibleMin: 1, latestUnstable: false } as const;
+export const WriteTxnMarkersRequestVersions = { min: 0, max: 2, flexibleMin: 1, latestUnstable: false } as const;
 
-const decodeWriteTxnMarkersRequestByVersion: (((r: Reader) => WriteTxnMarkersRequest) | undefined)[] = [undefined, decodeWriteTxnMarkersRequestV1, decodeWriteTxnMarkersRequestV2];
+const decodeWriteTxnMarkersRequestByVersion: (((r: Reader) => WriteTxnMarkersRequest) | undefined)[] = [decodeWriteTxnMarkersRequestV0, decodeWriteTxnMarkersRequestV1, decodeWriteTxnMarkersRequestV2];
 
 export function decodeWriteTxnMarkersRequest(r: Reader, version: number): WriteTxnMarkersRequest {
   const f = decodeWriteTxnMarkersRequestByVersion[version];
@@ -304,7 +400,7 @@ export function decodeWriteTxnMarkersRequest(r: Reader, version: number): WriteT
   return f(r);
 }
 
-const encodeWriteTxnMarkersRequestByVersion: (((w: Writer, m: WriteTxnMarkersRequestInput) => void) | undefined)[] = [undefined, encodeWriteTxnMarkersRequestV1, encodeWriteTxnMarkersRequestV2];
+const encodeWriteTxnMarkersRequestByVersion: (((w: Writer, m: WriteTxnMarkersRequestInput) => void) | undefined)[] = [encodeWriteTxnMarkersRequestV0, encodeWriteTxnMarkersRequestV1, encodeWriteTxnMarkersRequestV2];
 
 export function encodeWriteTxnMarkersRequest(w: Writer, version: number, m: WriteTxnMarkersRequestInput): void {
   const f = encodeWriteTxnMarkersRequestByVersion[version];
@@ -404,6 +500,106 @@ export function defaultWriteTxnMarkersResponseWritableTxnMarkerPartitionResult()
     errorCode: 0,
     _tagged: undefined,
   };
+}
+
+function decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV0(r: Reader): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
+  const f_partitionIndex = r.int32();
+  const f_errorCode = r.int16();
+  return {
+    partitionIndex: f_partitionIndex,
+    errorCode: f_errorCode,
+    _tagged: undefined,
+  };
+}
+
+function decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV0(r: Reader): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
+  const f_name = r.string();
+  let f_partitions: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Partitions");
+    else {
+      const a: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV0(r);
+      f_partitions = a;
+    }
+  }
+  return {
+    name: f_name,
+    partitions: f_partitions,
+    _tagged: undefined,
+  };
+}
+
+function decodeWriteTxnMarkersResponseWritableTxnMarkerResultV0(r: Reader): WriteTxnMarkersResponseWritableTxnMarkerResult {
+  const f_producerId = r.int64();
+  let f_topics: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[];
+  {
+    const n = r.arrayLength(6);
+    if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Topics");
+    else {
+      const a: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV0(r);
+      f_topics = a;
+    }
+  }
+  return {
+    producerId: f_producerId,
+    topics: f_topics,
+    _tagged: undefined,
+  };
+}
+
+function decodeWriteTxnMarkersResponseV0(r: Reader): WriteTxnMarkersResponse {
+  let f_markers: WriteTxnMarkersResponseWritableTxnMarkerResult[];
+  {
+    const n = r.arrayLength(12);
+    if (n < 0) throw unexpectedNull("WriteTxnMarkersResponse.Markers");
+    else {
+      const a: WriteTxnMarkersResponseWritableTxnMarkerResult[] = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = decodeWriteTxnMarkersResponseWritableTxnMarkerResultV0(r);
+      f_markers = a;
+    }
+  }
+  return {
+    markers: f_markers,
+    _tagged: undefined,
+  };
+}
+
+function encodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV0(w: Writer, m: WriteTxnMarkersResponseWritableTxnMarkerPartitionResultInput): void {
+  const f_partitionIndex = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+  w.int32(f_partitionIndex);
+  const f_errorCode = m.errorCode === undefined ? 0 : m.errorCode;
+  w.int16(f_errorCode);
+}
+
+function encodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV0(w: Writer, m: WriteTxnMarkersResponseWritableTxnMarkerTopicResultInput): void {
+  const f_name = m.name === undefined ? "" : m.name;
+  w.string(f_name);
+  const f_partitions = m.partitions === undefined ? [] : m.partitions;
+  {
+    w.int32(f_partitions.length);
+    for (let i = 0; i < f_partitions.length; i++) encodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV0(w, f_partitions[i]!);
+  }
+}
+
+function encodeWriteTxnMarkersResponseWritableTxnMarkerResultV0(w: Writer, m: WriteTxnMarkersResponseWritableTxnMarkerResultInput): void {
+  const f_producerId = m.producerId === undefined ? 0 : m.producerId;
+  w.int64(f_producerId);
+  const f_topics = m.topics === undefined ? [] : m.topics;
+  {
+    w.int32(f_topics.length);
+    for (let i = 0; i < f_topics.length; i++) encodeWriteTxnMarkersResponseWritableTxnMarkerTopicResultV0(w, f_topics[i]!);
+  }
+}
+
+function encodeWriteTxnMarkersResponseV0(w: Writer, m: WriteTxnMarkersResponseInput): void {
+  const f_markers = m.markers === undefined ? [] : m.markers;
+  {
+    w.int32(f_markers.length);
+    for (let i = 0; i < f_markers.length; i++) encodeWriteTxnMarkersResponseWritableTxnMarkerResultV0(w, f_markers[i]!);
+  }
 }
 
 function decodeWriteTxnMarkersResponseWritableTxnMarkerPartitionResultV1(r: Reader): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
@@ -534,9 +730,9 @@ function encodeWriteTxnMarkersResponseV1(w: Writer, m: WriteTxnMarkersResponseIn
   writeUnknownTagged(w, m._tagged);
 }
 
-export const WriteTxnMarkersResponseVersions = { min: 1, max: 2, flexibleMin: 1, latestUnstable: false } as const;
+export const WriteTxnMarkersResponseVersions = { min: 0, max: 2, flexibleMin: 1, latestUnstable: false } as const;
 
-const decodeWriteTxnMarkersResponseByVersion: (((r: Reader) => WriteTxnMarkersResponse) | undefined)[] = [undefined, decodeWriteTxnMarkersResponseV1, decodeWriteTxnMarkersResponseV1];
+const decodeWriteTxnMarkersResponseByVersion: (((r: Reader) => WriteTxnMarkersResponse) | undefined)[] = [decodeWriteTxnMarkersResponseV0, decodeWriteTxnMarkersResponseV1, decodeWriteTxnMarkersResponseV1];
 
 export function decodeWriteTxnMarkersResponse(r: Reader, version: number): WriteTxnMarkersResponse {
   const f = decodeWriteTxnMarkersResponseByVersion[version];
@@ -544,7 +740,7 @@ export function decodeWriteTxnMarkersResponse(r: Reader, version: number): Write
   return f(r);
 }
 
-const encodeWriteTxnMarkersResponseByVersion: (((w: Writer, m: WriteTxnMarkersResponseInput) => void) | undefined)[] = [undefined, encodeWriteTxnMarkersResponseV1, encodeWriteTxnMarkersResponseV1];
+const encodeWriteTxnMarkersResponseByVersion: (((w: Writer, m: WriteTxnMarkersResponseInput) => void) | undefined)[] = [encodeWriteTxnMarkersResponseV0, encodeWriteTxnMarkersResponseV1, encodeWriteTxnMarkersResponseV1];
 
 export function encodeWriteTxnMarkersResponse(w: Writer, version: number, m: WriteTxnMarkersResponseInput): void {
   const f = encodeWriteTxnMarkersResponseByVersion[version];

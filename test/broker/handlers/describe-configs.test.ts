@@ -2,7 +2,7 @@ import t from 'tap';
 import { ApiKey } from '../../../broker/protocol/generated/index.ts';
 import { ErrorCode, KAFKA_ERRORS } from '../../../broker/protocol/errors.ts';
 import { dynamicBrokerKeys } from '../../../broker/config/dynamic-broker-keys.ts';
-import { createTopic, startTestBroker, TestClient } from './support/client.ts';
+import { createTopic, startTestBroker } from './support/client.ts';
 
 const TOPIC = 2;
 const BROKER = 4;
@@ -22,7 +22,7 @@ const describe = (
 const byName = (configs: any[]) => new Map<string, any>(configs.map((c) => [c.name, c]));
 
 t.test('DescribeConfigs', async (t) => {
-  const { client, port } = await startTestBroker(t, { 'log.retention.ms': '3600000' });
+  const { client } = await startTestBroker(t, { 'log.retention.ms': '3600000' });
   await createTopic(client, 'orders', 2, { 'retention.ms': '1000', 'cleanup.policy': 'compact,delete' });
 
   t.test('v4 topic: sources, synonyms in Kafka order, types, documentation', async (t) => {
@@ -95,10 +95,16 @@ t.test('DescribeConfigs', async (t) => {
     t.ok(all.results[0].configs.length > 20, 'an empty list means every config');
   });
 
-  t.test('v0 (removed in Kafka 4) is not served: the connection is closed', async (t) => {
-    const other = await TestClient.connect(port);
-    t.teardown(() => other.close());
-    await t.rejects(other.requestRemovedVersion(ApiKey.DescribeConfigs, 0), /closed/);
+  t.test('v0: IsDefault instead of a source, no synonyms', async (t) => {
+    const r = await client.request(
+      ApiKey.DescribeConfigs,
+      0,
+      describe([{ resourceType: TOPIC, resourceName: 'orders', configurationKeys: ['retention.ms', 'segment.bytes'] }]),
+    );
+    const c = byName(r.results[0].configs);
+    t.equal(c.get('retention.ms').isDefault, false);
+    t.equal(c.get('segment.bytes').isDefault, true);
+    t.same(c.get('retention.ms').synonyms, []);
   });
 
   t.test('v1: synonyms but no type or documentation', async (t) => {

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { ApiKey } from '../../../broker/protocol/generated/index.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
-import { createTopic, produce, startTestBroker, TestClient } from './support/client.ts';
+import { createTopic, produce, startTestBroker } from './support/client.ts';
 
 t.test('DescribeLogDirs', async (t) => {
-  const { client, dir, port } = await startTestBroker(t);
+  const { client, dir } = await startTestBroker(t);
   await createTopic(client, 'sized', 2);
   await createTopic(client, 'other', 1);
   await produce(client, 'sized', 1, 20);
@@ -23,8 +23,8 @@ t.test('DescribeLogDirs', async (t) => {
     t.ok(d.topics.some((x: any) => x.name === 'other'));
   });
 
-  t.test('v1: named partitions only', async (t) => {
-    const r = await client.request(ApiKey.DescribeLogDirs, 1, {
+  t.test('v0: named partitions only', async (t) => {
+    const r = await client.request(ApiKey.DescribeLogDirs, 0, {
       topics: [
         { topic: 'sized', partitions: [1, 5] },
         { topic: 'missing', partitions: [0] },
@@ -34,11 +34,5 @@ t.test('DescribeLogDirs', async (t) => {
       r.results[0].topics.map((x: any) => [x.name, x.partitions.map((p: any) => p.partitionIndex)]),
       [['sized', [1]]],
     );
-  });
-
-  t.test('v0 (removed in Kafka 4) is not served: the connection is closed', async (t) => {
-    const other = await TestClient.connect(port);
-    t.teardown(() => other.close());
-    await t.rejects(other.requestRemovedVersion(ApiKey.DescribeLogDirs, 0), /closed/);
   });
 });

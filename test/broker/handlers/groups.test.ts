@@ -165,12 +165,9 @@ t.test('consumer group APIs', async (t) => {
       await new Promise((r) => setTimeout(r, 10));
     }
     t.equal(state, 'Empty');
-    const adminOk = await client.request(ApiKey.OffsetCommit, 2, {
+    const adminOk = await client.request(ApiKey.OffsetCommit, 0, {
       groupId: 'solo',
-      generationIdOrMemberEpoch: -1,
-      memberId: '',
-      retentionTimeMs: -1,
-      topics: [{ name: 'gt', partitions: [{ partitionIndex: 1, committedOffset: 5, committedMetadata: 'v2' }] }],
+      topics: [{ name: 'gt', partitions: [{ partitionIndex: 1, committedOffset: 5, committedMetadata: 'v0' }] }],
     });
     t.equal(adminOk.topics[0].partitions[0].errorCode, 0, 'admin commit to an empty group');
   });
@@ -513,6 +510,7 @@ t.test('every version of every group API answers with the error codes Apache Kaf
     partitionIndex: 0,
     committedOffset: 3,
     committedMetadata: 'x',
+    ...(v === 1 ? { commitTimestamp: -1 } : {}),
     ...(v >= 6 ? { committedLeaderEpoch: -1 } : {}),
   });
   const { NONE, UNKNOWN_MEMBER_ID, GROUP_ID_NOT_FOUND } = ErrorCode;
@@ -550,12 +548,11 @@ t.test('every version of every group API answers with the error codes Apache Kaf
     ],
     [
       ApiKey.OffsetCommit,
-      2,
+      0,
       9,
       (v) => ({
         groupId: 'vg',
-        generationIdOrMemberEpoch: -1,
-        memberId: '',
+        ...(v >= 1 ? { generationIdOrMemberEpoch: -1, memberId: '' } : {}),
         topics: [{ name: 'vv', partitions: [part(v)] }],
       }),
       (r) => r.topics.map((x: any) => [x.name, x.partitions.map((p: any) => [p.partitionIndex, p.errorCode])]),
@@ -563,7 +560,7 @@ t.test('every version of every group API answers with the error codes Apache Kaf
     ],
     [
       ApiKey.OffsetFetch,
-      1,
+      0,
       9,
       (v) =>
         v >= 8
@@ -611,7 +608,7 @@ t.test('every version of every group API answers with the error codes Apache Kaf
     if (v >= 4) t.equal(j.errorCode, ErrorCode.MEMBER_ID_REQUIRED, `JoinGroup v${v}`);
     else t.equal(j.errorCode, 0, `JoinGroup v${v}`);
   }
-  const f = await client.request(ApiKey.OffsetFetch, 1, { groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] });
+  const f = await client.request(ApiKey.OffsetFetch, 0, { groupId: 'vg', topics: [{ name: 'vv', partitionIndexes: [0] }] });
   t.equal(Number(f.topics[0].partitions[0].committedOffset), 3);
 });
 

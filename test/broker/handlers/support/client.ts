@@ -73,27 +73,6 @@ export class TestClient {
     });
   }
 
-  /**
-   * Sends a request of a version the codec no longer has (removed in Kafka 4): a classic (v1) header and an empty
-   * body. The broker judges it from the header alone; resolves never, rejects when the connection closes.
-   */
-  requestRemovedVersion(apiKey: number, version: number): Promise<never> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    const correlationId = this.nextCorrelationId++;
-    const clientId = Buffer.from('handler-test');
-    const frame = Buffer.alloc(4 + 8 + 2 + clientId.length);
-    frame.writeInt32BE(frame.length - 4, 0);
-    frame.writeInt16BE(apiKey, 4);
-    frame.writeInt16BE(version, 6);
-    frame.writeInt32BE(correlationId, 8);
-    frame.writeInt16BE(clientId.length, 12);
-    clientId.copy(frame, 14);
-    return new Promise((resolve, reject) => {
-      this.waiting.set(correlationId, { apiKey, version, resolve, reject });
-      this.socket.write(frame);
-    });
-  }
-
   close(): void {
     this.socket.destroy();
   }

@@ -3,14 +3,15 @@
 // lacks gets its default, so decode(encode(value)) must give the value back exactly.
 import type { FieldSpec, FieldType, MessageSpec, StructSpec } from '../../../../tools/generate-protocol/spec.ts';
 import { inRange, isEmptyRange, loadMessages } from '../../../../tools/generate-protocol/spec.ts';
-import { defaultSpecDir } from '../../../../tools/generate-protocol/main.ts';
+import { defaultOlderSpecDir, defaultSpecDir } from '../../../../tools/generate-protocol/main.ts';
 
-/** Kafka's definitions the codec is generated from (spec/protocol.md). */
+/** Kafka's definitions the codec is generated from, and the older ones whose removed versions it keeps (spec/protocol.md). */
 export const specDir = defaultSpecDir;
+export const olderSpecDir = defaultOlderSpecDir;
 
 let cached: MessageSpec[] | undefined;
 export function messages(): MessageSpec[] {
-  return (cached ??= loadMessages(specDir));
+  return (cached ??= loadMessages(specDir, olderSpecDir));
 }
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
