@@ -518,7 +518,7 @@ export const PARAMS: readonly Param[] = [
     'transactionVersion',
     int(0, 2),
     '2',
-    "The finalized level of Kafka's `transaction.version` feature that ApiVersions advertises (Kafka sets it with `kafka-storage format --feature` or `kafka-features upgrade/downgrade`). 2 (Kafka 4's default): clients that support it use transactions version 2 (KIP-890 part 2: EndTxn v5 with an epoch bump per transaction, partitions and offsets added implicitly by Produce v12 and TxnOffsetCommit v5). 0 or 1: clients keep to version 1 (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn v4). Requests are served by their version whatever the level, as in Kafka. Set the same value on every broker; clients already connected keep the level they saw until they reconnect to a broker.",
+    "The finalized level of Kafka's `transaction.version` feature that ApiVersions advertises (Kafka sets it with `kafka-storage format --feature` or `kafka-features upgrade/downgrade`). 2 (Kafka 4's default): clients that support it use transactions version 2 (KIP-890 part 2: EndTxn v5 with an epoch bump per transaction, partitions and offsets added implicitly by Produce v12 and TxnOffsetCommit v5). 0 or 1: clients keep to version 1 (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn v4). Requests are served by their version whatever the level, as in Kafka. Set the same value on every broker; it is read at start (the finalized-features epoch is the broker's start time, so clients adopt the level of a restarted broker).",
   ),
   p(
     'skafos.fetch.max.wait.cap.ms',

@@ -13,11 +13,6 @@ const supportedFeatures = [
   { name: 'group.version', minVersion: 0, maxVersion: 1 },
   { name: 'transaction.version', minVersion: 0, maxVersion: 2 },
 ];
-/**
- * The epoch of the finalized features. Kafka's is the metadata offset of their last change; here they come from the
- * static configuration, so it is constant (clients keep the features of the highest epoch they have seen).
- */
-export const finalizedFeaturesEpoch = 1;
 
 /** The finalized levels: group.version 1, transaction.version as configured; a feature at level 0 is not listed (as in Kafka). */
 function finalizedFeatures(transactionVersion: number): { name: string; minVersionLevel: number; maxVersionLevel: number }[] {
@@ -43,6 +38,10 @@ export function apiVersionsUnsupportedResponse(handlers: readonly (Handler | und
 }
 
 export function apiVersionsHandler(handlers: () => readonly (Handler | undefined)[]): ApiHandler<typeof ApiKey.ApiVersions> {
+  // The epoch of the finalized features. Kafka's is the metadata offset of their last change; here the levels are
+  // static settings, read when the broker starts, so the epoch is the start time: clients keep the features of the
+  // highest epoch they have seen, and a broker restarted with other levels is newer than every earlier answer.
+  const finalizedFeaturesEpoch = Date.now();
   return {
     apiKey: ApiKey.ApiVersions,
     minVersion: 0,
