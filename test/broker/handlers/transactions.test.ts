@@ -658,3 +658,52 @@ t.test('transaction version 1 is unchanged: Produce v11 needs AddPartitionsToTxn
   const d = (await client.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['v1'] })).transactionStates[0];
   t.match(d, { transactionState: 'CompleteCommit', producerEpoch: e }, 'no epoch bump');
 });
+
+t.test("AddPartitionsToTxn v5 without verifyOnly (another broker's implicit add) takes a group's offsets partition", async (t) => {
+  const client = await startFresh(t);
+  await createTopic(client, 'tv5', 1);
+  const init = await client.request(ApiKey.InitProducerId, 5, {
+    transactionalId: 'v5',
+    transactionTimeoutMs: 60000,
+    producerId: -1,
+    producerEpoch: -1,
+  });
+  const add = (verifyOnly: boolean, topics: { name: string; partitions: number[] }[]) =>
+    client.request(ApiKey.AddPartitionsToTxn, 5, {
+      transactions: [{ transactionalId: 'v5', producerId: init.producerId, producerEpoch: init.producerEpoch, verifyOnly, topics }],
+    });
+  const codes = (r: any) =>
+    r.resultsByTransaction[0].topicResults.flatMap((x: any) =>
+      x.resultsByPartition.map((p: any) => [x.name, p.partitionIndex, p.partitionErrorCode]),
+    );
+  t.same(
+    codes(
+      await add(false, [
+        { name: '__consumer_offsets', partitions: [7] },
+        { name: 'tv5', partitions: [0] },
+      ]),
+    ),
+    [
+      ['__consumer_offsets', 7, ErrorCode.NONE],
+      ['tv5', 0, ErrorCode.NONE],
+    ],
+  );
+  t.same(
+    codes(await add(true, [{ name: '__consumer_offsets', partitions: [7] }])),
+    [['__consumer_offsets', 7, ErrorCode.NONE]],
+    'now in the transaction',
+  );
+  t.same(
+    codes(
+      await add(false, [
+        { name: '__consumer_offsets', partitions: [50] },
+        { name: 'tv5', partitions: [0] },
+      ]),
+    ),
+    [
+      ['__consumer_offsets', 50, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      ['tv5', 0, ErrorCode.OPERATION_NOT_ATTEMPTED],
+    ],
+    'beyond the 50 group coordinator partitions',
+  );
+});
