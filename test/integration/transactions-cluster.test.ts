@@ -18,6 +18,7 @@ import { buildRecordBatch } from '../../broker/protocol/records/build.ts';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { clientScripts, python } from '../support/run.ts';
+import { javaScenarios } from '../support/java-scenarios.ts';
 
 const { Kafka, logLevel } = kafkajs;
 t.setTimeout(420_000);
@@ -301,4 +302,20 @@ t.test("three brokers: a consume-transform-produce loop while its coordinator's 
   for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
   t.equal(inputs.filter((v) => counts.get(v) !== 1).length, 0, 'every input exactly once in the committed output');
   t.equal(keys.length, inputs.length, 'nothing else');
+});
+
+t.test('three brokers: the Java client at transaction version 2 (implicit adds sent to a remote coordinator)', { skip }, async (t) => {
+  const etcd = await EtcdMember.create();
+  t.teardown(() => etcd.destroy());
+  const cluster = await startCluster(t, {
+    size: 3,
+    etcdEndpoint: etcd.endpoint,
+    label: 'txn-v2',
+    sets: { 'group.initial.rebalance.delay.ms': 0 },
+  });
+  // Three transactional ids and two topics over three brokers: the partitions' owners and the coordinators differ
+  // for most of them, so Produce v12 and TxnOffsetCommit v5 add partitions with AddPartitionsToTxn v5 over the
+  // broker-to-broker client.
+  const scenario = javaScenarios.find((s) => s.name.startsWith('transactions (version 2)'))!;
+  await scenario.run(t, cluster.bootstrap());
 });
