@@ -1,6 +1,6 @@
 // Writing a configuration back: formatConfig (properties text that loads to an equal config) and the
 // reference rows describeConfig gives `skafos broker --help` and docs/configuration.md.
-import { envName, PARAM_BY_KEY, PARAMS, unusedKeys } from './params.ts';
+import { envName, flushLingerMsDefaults, PARAM_BY_KEY, PARAMS, unusedKeys } from './params.ts';
 import type { BrokerConfig, ConfigDescription } from './types.ts';
 import { fmtInt, formatHost, formatListeners, GIB, KIB, MIB } from './values.ts';
 
@@ -75,6 +75,7 @@ export function describeConfig(): readonly ConfigDescription[] {
     }
     if (param.key === 'advertised.listeners') dflt = '(listeners)';
     if (param.key === 'skafos.cluster.id') dflt = '(generated)';
+    if (param.key === 'skafos.flush.linger.ms') dflt = `${flushLingerMsDefaults.s3} with s3, ${flushLingerMsDefaults.local} with local`;
     if (param.key === 'log.retention.ms' || param.key === 'log.retention.minutes') dflt = '(unset)';
     return Object.freeze({
       key: param.key,

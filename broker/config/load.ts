@@ -2,7 +2,7 @@
 // the folded fields and validates across keys; and the suggestion for an unknown key.
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { envName, KAFKA_ONLY_KEYS, literalEnvName, PARAM_BY_KEY, PARAMS, SKAFOS_PREFIX } from './params.ts';
+import { envName, flushLingerMsDefaults, KAFKA_ONLY_KEYS, literalEnvName, PARAM_BY_KEY, PARAMS, SKAFOS_PREFIX } from './params.ts';
 import { parseProperties } from './properties.ts';
 import type { BrokerConfig, LoadConfigOptions } from './types.ts';
 import { ConfigError } from './types.ts';
@@ -110,6 +110,7 @@ export function resolveConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   values.dataDir = resolvePath(cwd, values.dataDir as string);
   values.etcdEndpoints ??= [];
   values.advertisedListeners ??= values.listeners;
+  values.flushLingerMs ??= flushLingerMsDefaults[values.objectStore as BrokerConfig['objectStore']];
   values.logRetentionMs = retentionMs(layers, parsed);
 
   const config = values as unknown as BrokerConfig;

@@ -51,6 +51,12 @@ function p(
   return { key, field, type, default: dflt, doc, kafkaType };
 }
 
+/**
+ * skafos.flush.linger.ms when it is not set, per skafos.object.store: S3 charges per PUT, so it keeps a 250 ms
+ * floor; a local disk does not, so the embedded default uses group commit with no floor.
+ */
+export const flushLingerMsDefaults: Readonly<Record<BrokerConfig['objectStore'], number>> = Object.freeze({ s3: 250, local: 0 });
+
 export const PARAMS: readonly Param[] = [
   // Kafka keys
   p(
@@ -453,8 +459,8 @@ export const PARAMS: readonly Param[] = [
     'skafos.flush.linger.ms',
     'flushLingerMs',
     int(0, timerMaxMs),
-    '250',
-    'Buffered produce data is written at the latest this long after its first batch arrived, even below skafos.flush.size.bytes.',
+    null,
+    `Cost floor of the WAL flush. Produce data is written as soon as the previous flush has committed (group commit), but below skafos.flush.size.bytes no sooner than this long after the previous flush started, so at most 3600000 / this value objects (PUTs) per hour beyond those of full objects; data that has waited this long is written even while another flush is in flight. Unset: ${flushLingerMsDefaults.s3} with skafos.object.store=s3 (at most 14,400 PUTs per hour; at $0.005 per 1,000 PUTs, $0.072 per hour, $52 per month), ${flushLingerMsDefaults.local} with local (no floor: acknowledged after one local write and one metadata commit). With s3, 50 allows 72,000 PUTs per hour ($0.36 per hour, $263 per month at that price) and 0 one PUT per flush. See docs/tuning.md.`,
   ),
   p(
     'skafos.flush.max.pending.bytes',

@@ -1,7 +1,16 @@
 // The broker-wide flusher: gathers every partition's pending batches into ONE object per flush, PUTs it, then
 // commits ONE metadata key for it, guarded by this broker's fencing token. Object PUTs may overlap; metadata
 // commits happen strictly in flush order, so a partition's durable log never has a gap. Nothing is written
-// while idle: a flush starts only when there is pending data, on size or on linger.
+// while idle: a flush starts only when there is pending data.
+//
+// When a flush starts (group commit): pending data is flushed as soon as no flush is in flight, at the end of the
+// event-loop turn that appended it, so at low load a batch is durable after one object write and one metadata
+// commit; while a flush is in flight, what arrives waits for its commit and goes out in the next object, so at
+// high load objects grow by themselves. Pending data reaching flushSizeBytes starts a flush at once, up to
+// maxConcurrentFlushes in flight. flushLingerMs is a cost floor for stores that charge per request: a flush
+// (other than a size-triggered one) starts no sooner than flushLingerMs after the previous one started, so at
+// most 1000 / flushLingerMs objects per second below the size bound; with a floor, data whose oldest batch
+// has waited flushLingerMs is flushed even while another flush is in flight (a slow PUT does not hold it).
 import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
 import type { Compare, MetadataStore } from '../metadata/store.ts';
@@ -58,7 +67,15 @@ export class Flusher {
   private readonly dirty = new Set<PartitionLog>();
   private pendingBytesCount = 0;
   private inFlightBytesCount = 0;
+  /** The scheduled start of the next flush: a timer (floor or linger) or, when due now, an immediate. */
   private lingerTimer: NodeJS.Timeout | null = null;
+  private lingerImmediate: NodeJS.Immediate | null = null;
+  private lingerDueMs = 0;
+  /** performance.now() of the last flush start, and of the first batch pending now. */
+  private lastFlushStartMs = Number.NEGATIVE_INFINITY;
+  private firstPendingMs = 0;
+  /** A flush was due (flushNow) but the in-flight bound held it: it starts when a flush completes. */
+  private flushDue = false;
   private nextSequence: number;
   private lastCommit: Promise<void> = Promise.resolve();
   private readonly running = new Set<Promise<void>>();
@@ -108,20 +125,62 @@ export class Flusher {
   /** A partition has new pending bytes. */
   appended(log: PartitionLog, bytes: number): void {
     if (this.fenced) throw this.fenced;
+    if (this.dirty.size === 0) this.firstPendingMs = performance.now();
     this.dirty.add(log);
     this.pendingBytesCount += bytes;
-    if (this.pendingBytesCount >= this.o.flushSizeBytes) this.flushNow();
-    else if (this.lingerTimer === null) this.lingerTimer = setTimeout(() => this.flushNow(), this.o.flushLingerMs);
+    this.schedule();
   }
 
-  /** Starts a flush of everything pending, unless too many flushes are already in flight (they re-check). */
-  flushNow(): void {
+  /**
+   * Decides when the pending data is flushed (see the top of the file): at once on size; else, with no flush in
+   * flight, at the end of this turn once the floor since the last start has passed; else (with a linger) when
+   * the oldest pending batch has waited the linger, or earlier when the flush in flight commits (which calls
+   * this again).
+   */
+  private schedule(): void {
+    if (this.dirty.size === 0 || this.fenced) return;
+    if (this.flushDue || this.pendingBytesCount >= this.o.flushSizeBytes) {
+      this.flushNow();
+      return;
+    }
+    const lingerMs = this.o.flushLingerMs;
+    if (this.running.size === 0) this.startAt(this.lastFlushStartMs + lingerMs);
+    else if (lingerMs > 0) this.startAt(this.firstPendingMs + lingerMs);
+  }
+
+  /** Arms the flush start for `dueMs` (performance.now() time), unless one is armed for no later. */
+  private startAt(dueMs: number): void {
+    if ((this.lingerTimer !== null || this.lingerImmediate !== null) && this.lingerDueMs <= dueMs) return;
+    this.cancelStart();
+    this.lingerDueMs = dueMs;
+    const delayMs = dueMs - performance.now();
+    if (delayMs > 0) this.lingerTimer = setTimeout(() => this.flushNow(), Math.ceil(delayMs));
+    else this.lingerImmediate = setImmediate(() => this.flushNow());
+  }
+
+  private cancelStart(): void {
     if (this.lingerTimer !== null) {
       clearTimeout(this.lingerTimer);
       this.lingerTimer = null;
     }
-    if (this.dirty.size === 0) return;
-    if (this.running.size >= this.o.maxConcurrentFlushes) return; // the next flush to finish starts another
+    if (this.lingerImmediate !== null) {
+      clearImmediate(this.lingerImmediate);
+      this.lingerImmediate = null;
+    }
+  }
+
+  /** Starts a flush of everything pending, unless too many flushes are already in flight (they re-check). */
+  flushNow(): void {
+    this.cancelStart();
+    if (this.dirty.size === 0) {
+      this.flushDue = false;
+      return;
+    }
+    if (this.running.size >= this.o.maxConcurrentFlushes) {
+      this.flushDue = true; // the next flush to finish starts this one
+      return;
+    }
+    this.flushDue = false;
     const chunks: WalChunk[] = [];
     const taken: { log: PartitionLog; chunk: TakenChunk }[] = [];
     for (const log of this.dirty) {
@@ -137,11 +196,12 @@ export class Flusher {
     if (chunks.length === 0) return;
     this.inFlightBytesCount += bytes;
     const sequence = this.nextSequence++;
+    this.lastFlushStartMs = performance.now();
     const run = this.flush(sequence, chunks, taken).finally(() => {
       this.running.delete(run);
       this.inFlightBytesCount -= bytes;
       for (const wake of this.roomWaiters.splice(0)) wake();
-      if (this.dirty.size > 0 && (this.pendingBytesCount >= this.o.flushSizeBytes || this.lingerTimer === null)) this.flushNow();
+      this.schedule();
     });
     this.running.add(run);
   }

@@ -84,7 +84,7 @@ t.test('defaults', async (t) => {
     transactionVersion: 2,
     clusterId: null,
     flushSizeBytes: 8_388_608,
-    flushLingerMs: 250,
+    flushLingerMs: 0,
     flushMaxPendingBytes: 67_108_864,
     cacheSegmentBytes: 268_435_456,
     cacheIndexBytes: 67_108_864,
@@ -381,6 +381,11 @@ t.test('integers', async (t) => {
     'timer periods are capped at 2^31-1 ms',
   );
   t.equal(loadConfig({ sets: ['skafos.flush.linger.ms=0'] }).flushLingerMs, 0);
+  const s3 = ['skafos.object.store=s3', 'skafos.s3.bucket=b-1'];
+  t.equal(loadConfig({ sets: s3 }).flushLingerMs, 250, 'the linger defaults per store: a 250 ms cost floor with s3');
+  t.equal(loadConfig({ sets: ['skafos.object.store=local'] }).flushLingerMs, 0, 'group commit with no floor on a local store');
+  t.equal(loadConfig({ sets: [...s3, 'skafos.flush.linger.ms=20'] }).flushLingerMs, 20, 'a set linger wins on either store');
+  t.equal(loadConfig({ sets: ['skafos.flush.linger.ms=20'] }).flushLingerMs, 20);
   t.equal(loadConfig({ sets: ['skafos.cache.segment.bytes=0'] }).cacheSegmentBytes, 0, 'caches can be disabled');
   t.equal(loadConfig({ sets: ['log.retention.bytes=9223372036854775807'] }).logRetentionBytes, Number.MAX_SAFE_INTEGER);
 });

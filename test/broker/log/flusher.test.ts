@@ -1,5 +1,6 @@
 // The flusher over in-memory fakes (an object store whose PUTs the test holds, fails or lets through, and the
-// in-memory metadata store): the size bound and the linger start a flush, one object gathers every partition,
+// in-memory metadata store): group commit (an idle flusher flushes at the end of the turn, a second flush waits
+// for the first commit unless the size bound is reached), the linger as a floor, one object gathers every partition,
 // at most maxConcurrentFlushes are in flight, commits happen in flush order even when PUTs finish out of order,
 // waitForRoom counts in-flight bytes and times out, retries are idempotent, and a refused commit fences.
 import t from 'tap';
@@ -184,13 +185,13 @@ function setup(t: Test, options: Partial<FlusherOptions> = {}) {
 
 const objectKey = (sequence: number) => walObjectKey(sequence, 3, 'inc1');
 
-t.test('below the size bound nothing is written until the linger; at the bound a flush starts at once', async (t) => {
+t.test('below the size bound nothing is written synchronously; at the bound a flush starts at once', async (t) => {
   const s = setup(t, { flushSizeBytes: 1000, flushLingerMs: 60_000 });
   const p0 = s.log(topicA, 0);
   const first = s.append(p0, ['x'.repeat(100)]);
   t.ok(first.bytes < 1000);
   t.equal(s.flusher.pendingBytes, first.bytes);
-  t.same(s.objectStore.putKeys, [], 'under the size bound and before the linger: no PUT');
+  t.same(s.objectStore.putKeys, [], 'under the size bound: no PUT within the turn');
   const second = s.append(p0, ['y'.repeat(1000)]);
   t.same(s.objectStore.putKeys, [objectKey(1)], 'reaching flushSizeBytes starts the flush synchronously');
   t.equal(s.flusher.pendingBytes, 0, 'everything pending was taken');
@@ -204,30 +205,118 @@ t.test('below the size bound nothing is written until the linger; at the bound a
   t.equal(s.flusher.unflushedBytes, 0);
 });
 
-t.test('the linger flushes what is pending, once, without a size trigger', async (t) => {
-  const s = setup(t, { flushSizeBytes: 1 << 20, flushLingerMs: 40 });
+/** Lets the current event-loop turn end (immediates run): when an idle flusher starts its flush. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+t.test('group commit: an idle flusher flushes at the end of the turn; later appends wait for its commit, then go together', async (t) => {
+  const s = setup(t, { flushSizeBytes: 1 << 20, flushLingerMs: 0 });
+  s.objectStore.hold = true;
   const p0 = s.log(topicA, 0);
   const p1 = s.log(topicB, 1);
-  const started = Date.now();
+  s.append(p0, ['a']);
+  s.append(p1, ['b']);
+  t.same(s.objectStore.putKeys, [], 'not synchronously: the rest of the turn joins the flush');
+  await nextTurn();
+  t.same(s.objectStore.heldKeys, [objectKey(1)], 'one flush at the end of the turn, without any linger');
+  s.append(p0, ['c']);
+  s.append(p1, ['d']);
+  await nextTurn();
+  s.append(p0, ['e']);
+  await settle();
+  t.same(s.objectStore.heldKeys, [objectKey(1)], 'while a flush is in flight, a second waits for its commit');
+  t.same(s.metadata.txnPuts, []);
+  s.objectStore.release(objectKey(1));
+  await until(() => s.objectStore.heldKeys.length === 1 && s.objectStore.heldKeys[0] === objectKey(2), 'the second flush');
+  t.equal(s.committed.length, 1, 'it started once the first had committed');
+  t.equal(p0.highWatermark, 1);
+  s.objectStore.hold = false;
+  s.objectStore.release(objectKey(2));
+  await until(() => p0.highWatermark === 3 && p1.highWatermark === 2, 'the second commit');
+  t.same(
+    s.committed.map((c) => c.entries.map((e) => [e.partition, e.baseOffset, e.lastOffset, e.batchCount])),
+    [
+      [
+        [0, 0, 0, 1],
+        [1, 0, 0, 1],
+      ],
+      [
+        [0, 1, 2, 2],
+        [1, 1, 1, 1],
+      ],
+    ],
+    'everything appended during the first flush went out in the second object',
+  );
+  await nextTurn();
+  await settle();
+  t.same(s.objectStore.putKeys, [objectKey(1), objectKey(2)], 'idle: nothing more is written');
+});
+
+t.test('group commit: the size bound starts another flush while one is in flight, up to the bound, commits in order', async (t) => {
+  const s = setup(t, { flushSizeBytes: 1000, flushLingerMs: 0, maxConcurrentFlushes: 2 });
+  s.objectStore.hold = true;
+  const p0 = s.log(topicA, 0);
+  s.append(p0, ['small']);
+  await nextTurn();
+  t.same(s.objectStore.heldKeys, [objectKey(1)]);
+  s.append(p0, ['x'.repeat(1000)]);
+  t.same(s.objectStore.heldKeys, [objectKey(1), objectKey(2)], 'reaching the size bound starts a flush at once');
+  s.append(p0, ['y'.repeat(1000)]);
+  await nextTurn();
+  t.same(s.objectStore.heldKeys, [objectKey(1), objectKey(2)], 'but no more than maxConcurrentFlushes');
+  t.ok(s.flusher.pendingBytes >= 1000);
+  s.objectStore.release(objectKey(2));
+  await until(() => s.objectStore.objects.has(objectKey(2)), 'the second PUT');
+  await settle();
+  t.same(s.objectStore.heldKeys, [objectKey(1)], 'a flush done with its PUT but not committed still counts');
+  t.same(s.metadata.txnPuts, [], 'and does not commit before the first');
+  s.objectStore.release(objectKey(1));
+  await until(() => s.objectStore.heldKeys.includes(objectKey(3)), 'the third flush, once a slot is free');
+  s.objectStore.hold = false;
+  s.objectStore.release(objectKey(3));
+  await until(() => p0.highWatermark === 3, 'every commit');
+  t.same(s.metadata.txnPuts, [walKey(1), walKey(2), walKey(3)], 'commits in flush order');
+});
+
+t.test('a linger is a floor between flush starts; data that waited the linger goes out while a flush is held', async (t) => {
+  const lingerMs = 60;
+  const s = setup(t, { flushSizeBytes: 1 << 20, flushLingerMs: lingerMs, maxConcurrentFlushes: 2 });
+  const p0 = s.log(topicA, 0);
+  const p1 = s.log(topicB, 1);
   s.append(p0, ['a']);
   s.append(p1, ['b', 'c']);
-  s.append(p0, ['d']);
-  t.same(s.objectStore.putKeys, []);
-  await until(() => s.committed.length === 1, 'the linger flush');
-  t.ok(Date.now() - started >= 39, `not before the linger (${Date.now() - started} ms)`);
-  t.same(s.objectStore.putKeys, [objectKey(1)], 'one object for every partition');
+  await nextTurn();
+  t.same(s.objectStore.putKeys, [objectKey(1)], 'idle and no flush for longer than the linger: at the end of the turn');
+  const firstStarted = Date.now();
+  await until(() => s.committed.length === 1, 'the first commit');
   t.same(
     s.committed[0]!.entries.map((e) => [e.topicId, e.partition, e.baseOffset, e.lastOffset, e.batchCount]),
     [
-      [topicA, 0, 0, 1, 2],
+      [topicA, 0, 0, 0, 1],
       [topicB, 1, 0, 1, 1],
     ],
+    'one object for every partition',
   );
-  t.equal(p0.highWatermark, 2);
-  t.equal(p1.highWatermark, 2);
+  s.append(p0, ['d']);
+  await nextTurn();
+  t.same(s.objectStore.putKeys, [objectKey(1)], 'within the linger of the last start: it waits');
+  await until(() => s.committed.length === 2, 'the second flush');
+  t.ok(Date.now() - firstStarted >= lingerMs - 1, `not before the floor (${Date.now() - firstStarted} ms)`);
+  const secondCommittedMs = Date.now();
+  s.objectStore.hold = true;
+  await until(() => Date.now() - secondCommittedMs > lingerMs, 'the floor to pass, so that the next append flushes at once');
+  s.append(p0, ['e']);
+  await until(() => s.objectStore.heldKeys.length === 1, 'the third flush, held');
+  const appendedMs = Date.now();
+  s.append(p0, ['f']);
+  await until(() => s.objectStore.heldKeys.length === 2, 'the fourth flush, while the third is held');
+  t.ok(Date.now() - appendedMs >= lingerMs - 1, `after the linger (${Date.now() - appendedMs} ms)`);
+  s.objectStore.hold = false;
+  for (const k of s.objectStore.heldKeys) s.objectStore.release(k);
+  await until(() => p0.highWatermark === 4, 'every commit');
+  t.same(s.metadata.txnPuts, [walKey(1), walKey(2), walKey(3), walKey(4)]);
   s.flusher.flushNow();
-  await settle();
-  t.same(s.objectStore.putKeys, [objectKey(1)], 'nothing pending: nothing written');
+  await nextTurn();
+  t.equal(s.objectStore.putKeys.length, 4, 'nothing pending: nothing written');
 });
 
 t.test('what a flush persists: the object, its WAL key, the cache and the extents', async (t) => {
