@@ -1,7 +1,8 @@
 // Kafka scenario: Apache Kafka's own perf tools (kafka-producer-perf-test, kafka-consumer-perf-test, from the
 // jars the Java test harness pins) against Apache Kafka 4.4 and against Skafos on the embedded default, in the
 // same run on the same machine: the comparison users make first. 1 KiB records, acks=all, the producer's other
-// settings at their defaults (linger.ms=5, batch.size=16384, no compression); 1 and 16 partitions.
+// settings at their defaults (linger.ms=5, batch.size=16384, no compression); 1 and 16 partitions as fast as the
+// producer goes, and 16 partitions at a fixed 10,000 records/s (the produce-ack latency figure of issue 17).
 //
 // Each broker runs in its own process; its CPU time (all threads, /proc/<pid>/stat) and peak RSS (VmHWM, reset
 // before each phase) are read around each tool run. Every tool run is its own JVM (as the kafka-*.sh scripts
@@ -24,7 +25,7 @@ import type { Figure } from './lib/report.ts';
 import type { ScenarioOptions } from './lib/scenario.ts';
 
 export const description =
-  'kafka-producer-perf-test and kafka-consumer-perf-test (1 KiB records, acks=all, 1 and 16 partitions) against Apache Kafka 4.4 and Skafos (embedded default), same run';
+  'kafka-producer-perf-test and kafka-consumer-perf-test (1 KiB records, acks=all, 1 and 16 partitions, and 10,000 records/s on 16) against Apache Kafka 4.4 and Skafos (embedded default), same run';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -147,6 +148,40 @@ async function measured<F>(
   };
 }
 
+function createTopic(bootstrap: string, topic: string, partitions: number): Promise<string> {
+  return java('org.apache.kafka.tools.TopicCommand', [
+    '--bootstrap-server',
+    bootstrap,
+    '--create',
+    '--topic',
+    topic,
+    '--partitions',
+    String(partitions),
+    '--replication-factor',
+    '1',
+  ]);
+}
+
+/** kafka-producer-perf-test with acks=all and its other defaults; `throughput` -1 = as fast as it can. */
+function produce(topic: string, records: number, throughput: number, bootstrap: string): Promise<string> {
+  return java('org.apache.kafka.tools.ProducerPerformance', [
+    '--topic',
+    topic,
+    '--num-records',
+    String(records),
+    '--record-size',
+    String(recordBytes),
+    '--throughput',
+    String(throughput),
+    '--producer-props',
+    `bootstrap.servers=${bootstrap}`,
+    'acks=all',
+  ]);
+}
+
+const ratePartitions = 16;
+const rateRecordsPerSec = 10_000;
+
 export async function run(options: ScenarioOptions): Promise<Record<string, unknown>> {
   const records = options.quick ? 20_000 : 300_000;
   const rounds = options.quick ? 1 : 2;
@@ -155,6 +190,8 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
   const dataDir = mkdtempSync(join(tmpdir(), 'skafos-bench-kafka-'));
   const produced: PhaseResult<ProduceFigures>[] = [];
   const consumed: PhaseResult<ConsumeFigures>[] = [];
+  const atRate: PhaseResult<ProduceFigures>[] = [];
+  const rateRecords = rateRecordsPerSec * (options.quick ? 5 : 20);
   try {
     const kafka = await startApacheKafka({ teardown: (fn) => void teardowns.push(fn) }, { 'num.partitions': 1 }, { jvmOptions: kafkaJvm });
     const skafos = await BrokerChild.start({ dataDir });
@@ -166,37 +203,25 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
+        // The issue-17 latency figure: 16 partitions at a fixed 10,000 records/s (not saturation).
+        {
+          const topic = `perf-rate-r${round}`;
+          await createTopic(target.bootstrap, topic, ratePartitions);
+          console.log(`${target.name}, ${ratePartitions} partitions at ${rateRecordsPerSec} records/s, round ${round + 1}`);
+          atRate.push(
+            await measured(target, ratePartitions, round, rateRecords * recordBytes, async () =>
+              parseProducerSummary(await produce(topic, rateRecords, rateRecordsPerSec, target.bootstrap)),
+            ),
+          );
+        }
         for (const partitions of [1, 16]) {
           const topic = `perf-${partitions}p-r${round}`;
           const bs = ['--bootstrap-server', target.bootstrap];
-          await java('org.apache.kafka.tools.TopicCommand', [
-            ...bs,
-            '--create',
-            '--topic',
-            topic,
-            '--partitions',
-            String(partitions),
-            '--replication-factor',
-            '1',
-          ]);
+          await createTopic(target.bootstrap, topic, partitions);
           console.log(`${target.name}, ${partitions} partition(s), round ${round + 1}: producing ${records} records`);
           produced.push(
             await measured(target, partitions, round, bytes, async () =>
-              parseProducerSummary(
-                await java('org.apache.kafka.tools.ProducerPerformance', [
-                  '--topic',
-                  topic,
-                  '--num-records',
-                  String(records),
-                  '--record-size',
-                  String(recordBytes),
-                  '--throughput',
-                  '-1',
-                  '--producer-props',
-                  `bootstrap.servers=${target.bootstrap}`,
-                  'acks=all',
-                ]),
-              ),
+              parseProducerSummary(await produce(topic, records, -1, target.bootstrap)),
             ),
           );
           console.log(`${target.name}, ${partitions} partition(s), round ${round + 1}: consuming`);
@@ -309,6 +334,24 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
       lines,
     ),
   );
+  const rateRows = (['kafka', 'skafos'] as const).map((b) => {
+    const p = atRate.filter((x) => x.broker === b);
+    return {
+      broker: b,
+      recordsPerSec: median(p.map((x) => x.tool.recordsPerSec)),
+      p50: median(p.map((x) => x.tool.p50Ms)),
+      p99: median(p.map((x) => x.tool.p99Ms)),
+      p999: median(p.map((x) => x.tool.p999Ms)),
+      cpu: median(p.map((x) => x.brokerCpuSecondsPerGiB)),
+    };
+  });
+  console.log(
+    `\n${ratePartitions} partitions at ${rateRecordsPerSec} records/s (${rateRecords} records):\n` +
+      table(
+        ['broker', 'records/s', 'latency p50/p99/p99.9 ms', 'produce CPU-s/GiB'],
+        rateRows.map((r) => [r.broker, fmt(r.recordsPerSec), `${r.p50} / ${r.p99} / ${r.p999}`, fmt(r.cpu)]),
+      ),
+  );
   console.log(
     `\n${records} records of ${recordBytes} B per phase, ${rounds} round(s), medians over rounds. Apache Kafka acks=all with one replica does not fsync before acknowledging; Skafos' embedded default does.`,
   );
@@ -325,6 +368,16 @@ export async function run(options: ScenarioOptions): Promise<Record<string, unkn
     durability:
       'Apache Kafka (1 replica) acknowledges once in page cache, no fsync; Skafos embedded default acknowledges after an fsynced object write and a durable metadata commit',
     summary: rows,
-    phases: { produced, consumed },
+    atRate: rateRows.map((r) => ({
+      broker: r.broker,
+      partitions: figure(ratePartitions, 'partitions'),
+      target: figure(rateRecordsPerSec, 'records/s'),
+      recordsPerSec: figure(r.recordsPerSec, 'records/s'),
+      p50: figure(r.p50, 'ms'),
+      p99: figure(r.p99, 'ms'),
+      p999: figure(r.p999, 'ms'),
+      produceCpu: figure(r.cpu, 'broker CPU-s per GiB'),
+    })),
+    phases: { produced, consumed, atRate },
   };
 }
