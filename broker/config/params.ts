@@ -460,7 +460,7 @@ export const PARAMS: readonly Param[] = [
     'flushLingerMs',
     int(0, timerMaxMs),
     null,
-    `Cost floor of the WAL flush. Produce data is written as soon as the previous flush has committed (group commit), but below skafos.flush.size.bytes no sooner than this long after the previous flush started, so at most 3600000 / this value objects (PUTs) per hour beyond those of full objects; data that has waited this long is written even while another flush is in flight. Unset: ${flushLingerMsDefaults.s3} with skafos.object.store=s3 (at most 14,400 PUTs per hour; at $0.005 per 1,000 PUTs, $0.072 per hour, $52 per month), ${flushLingerMsDefaults.local} with local (no floor: acknowledged after one local write and one metadata commit). With s3, 50 allows 72,000 PUTs per hour ($0.36 per hour, $263 per month at that price) and 0 one PUT per flush. See docs/tuning.md.`,
+    `Cost floor of the WAL flush. Produce data is written as soon as the previous flush has committed (group commit), but below skafos.flush.size.bytes no sooner than this long after the previous flush started, so at most 3600000 / this value objects (PUTs) per hour beyond those of full objects; data that has waited this long is written even while another flush is in flight. Unset: ${flushLingerMsDefaults.s3} with skafos.object.store=s3 (at most 14,400 PUTs per hour; at $0.005 per 1,000 PUTs, $0.072 per hour, $52 per 30 days), ${flushLingerMsDefaults.local} with local (no floor: acknowledged after one local write and one metadata commit). With s3, 50 allows 72,000 PUTs per hour ($0.36 per hour, $259 per 30 days at that price) and 0 one PUT per flush. See docs/tuning.md.`,
   ),
   p(
     'skafos.flush.max.pending.bytes',
