@@ -136,10 +136,17 @@ export async function createTopic(client: TestClient, name: string, partitions =
   if (result.errorCode !== 0) throw new Error(`creating ${name}: error ${result.errorCode} ${result.errorMessage}`);
 }
 
-/** Produces `count` records in one batch (Produce v9, acks=-1); resolves with the base offset. */
+/**
+ * Produces `count` records in one batch (Produce v9, acks=-1); resolves with the base offset. Records have keys,
+ * so that compacted topics take them too.
+ */
 export async function produce(client: TestClient, topic: string, partition: number, count: number): Promise<number> {
   const now = Date.now();
-  const records = Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.from(`value-${i}`), timestampMs: now }));
+  const records = Array.from({ length: count }, (_, i) => ({
+    key: Buffer.from(`key-${i}`),
+    value: Buffer.from(`value-${i}`),
+    timestampMs: now,
+  }));
   const r = await client.request(ApiKey.Produce, 9, {
     transactionalId: null,
     acks: -1,
