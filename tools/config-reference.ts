@@ -100,7 +100,7 @@ export function renderConfigReference(): string {
         .sort()
         .map(code)
         .join(', ') +
-      ' (`log.cleanup.policy` governs retention and DeleteRecords; the others are described, as their topic configs' +
+      ' (`log.cleanup.policy` governs retention, DeleteRecords and whether Produce refuses records without a key; the others are described, as their topic configs' +
       ' are accepted for compatibility). `producer.id.expiration.ms` applies to producer state read by Produce; the' +
       ' compactor keeps the value it started with.',
     '',

@@ -24,6 +24,9 @@ import {
 import { buildEndTxnMarkerBatch } from '../protocol/records/control.ts';
 import { readAttributes, readProducerEpoch, readProducerId } from '../protocol/records/batch-header.ts';
 import { ATTRIBUTE_TRANSACTIONAL, BATCH_HEADER_BYTES, ControlRecordType } from '../protocol/records/constants.ts';
+import { BatchHeaderView } from '../protocol/records/batch-header.ts';
+import { RecordCursor } from '../protocol/records/iterate.ts';
+import { openBatchRecords } from '../protocol/records/read.ts';
 import { maxRecordsPerBatch } from '../limits.ts';
 import type { LogManager } from './log-manager.ts';
 import type { PartitionLog } from './partition-log.ts';
@@ -133,7 +136,7 @@ export function appendRecords(
   if (records === null || records.length === 0)
     return refused(ErrorCode.INVALID_RECORD, 'Produce requests must carry exactly one record batch');
   const logAppendTime = topicConfigValue(topic, 'message.timestamp.type', s.config) === 'LogAppendTime';
-  const invalid = checkBatch(s, topic, records, o, logAppendTime);
+  const invalid = checkBatch(s, topic, partition, records, o, logAppendTime);
   if (invalid !== undefined) return invalid;
   if (s.logs.fenced) return refused(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'This broker can no longer write this partition');
   // Idempotent producer: check its epoch and sequence, synchronously with the append (spec/producer-state.md).
@@ -147,6 +150,7 @@ export function appendRecords(
 function checkBatch(
   s: PartitionAppendServices,
   topic: TopicRecord,
+  partition: number,
   records: Buffer,
   o: AppendOptions,
   logAppendTime: boolean,
@@ -178,7 +182,7 @@ function checkBatch(
       },
       summary,
     );
-    if (invalid === null) return undefined;
+    if (invalid === null) return compacted(topic, s) ? checkKeys(topic, partition, records) : undefined;
     return {
       errorCode: ErrorCode.INVALID_TIMESTAMP,
       message: invalid.message,
@@ -188,6 +192,35 @@ function checkBatch(
     if (e instanceof KafkaError) return refused(e.code, e.message);
     throw e;
   }
+}
+
+/** The topic is compacted (cleanup.policy compact or compact,delete; the values are validated to those two). */
+function compacted(topic: TopicRecord, s: PartitionAppendServices): boolean {
+  return topicConfigValue(topic, 'cleanup.policy', s.config).includes('compact');
+}
+
+const keyCursor = new RecordCursor();
+const keyHeader = new BatchHeaderView();
+
+/**
+ * A compacted topic refuses records without a key, as Kafka's LogValidator does: INVALID_RECORD with one record
+ * error per keyless record. Only compacted topics pay for looking at the records (decompressing them).
+ */
+function checkKeys(topic: TopicRecord, partition: number, records: Buffer): AppendError | undefined {
+  let recordErrors: RecordError[] | undefined;
+  let message = '';
+  for (let pos = 0; pos < records.length; pos += BATCH_LOG_OVERHEAD_BYTES + readBatchLength(records, pos)) {
+    openBatchRecords(records, pos, keyCursor, { maxDecompressedBytes: maxDecompressedProduceBytes, verifyCrc: false }, keyHeader);
+    while (keyCursor.next()) {
+      if (keyCursor.keyLength >= 0) continue;
+      if (recordErrors === undefined) {
+        recordErrors = [];
+        message = `Compacted topic cannot accept message without key in topic partition ${topic.name}-${partition}.`;
+      }
+      if (recordErrors.length < maxRecordErrors) recordErrors.push({ batchIndex: keyCursor.index, batchIndexErrorMessage: message });
+    }
+  }
+  return recordErrors === undefined ? undefined : { errorCode: ErrorCode.INVALID_RECORD, message, recordErrors };
 }
 
 /**
