@@ -21,6 +21,7 @@ export function registerMetrics(
   brokerMetrics(metrics, s, connections);
   flushAndCacheMetrics(metrics, s);
   compactionMetrics(metrics, s);
+  cleanerMetrics(metrics, s);
   collectionAndIndexMetrics(metrics, s);
   metrics.gauge({
     name: 'object_store_requests',
@@ -156,6 +157,57 @@ function flushAndCacheMetrics(metrics: Metrics, s: BrokerServices): void {
     help: 'L1 segment cache misses since start.',
     collect() {
       this.set(s.logs.cache.stats.misses);
+    },
+  });
+}
+
+/** The log cleaner of compacted topics (spec/compaction.md). */
+function cleanerMetrics(metrics: Metrics, s: BrokerServices): void {
+  const cleaner = s.logs.cleaner;
+  if (cleaner === null) return;
+  metrics.gauge({
+    name: 'log_cleaner',
+    help: 'The log cleaner since start: passes, cleanings committed and failed, bytes read and written, records removed, segments rewritten, the time of the last pass (ms since the epoch) and its duration (ms).',
+    labelNames: ['figure'],
+    collect() {
+      const st = cleaner.stats;
+      this.set({ figure: 'passes' }, st.passes);
+      this.set({ figure: 'cleanings' }, st.cleanings);
+      this.set({ figure: 'failed_cleanings' }, st.failedCleanings);
+      this.set({ figure: 'bytes_read' }, st.bytesRead);
+      this.set({ figure: 'bytes_written' }, st.bytesWritten);
+      this.set({ figure: 'records_removed' }, st.recordsRemoved);
+      this.set({ figure: 'segments_rewritten' }, st.segmentsRewritten);
+      this.set({ figure: 'last_run_ms' }, st.lastRunMs);
+      this.set({ figure: 'last_run_duration_ms' }, st.lastRunDurationMs);
+    },
+  });
+  metrics.gauge({
+    name: 'log_cleaner_dirty_ratio',
+    help: "Per compacted partition led here, as of the cleaner's last pass: dirty bytes over cleanable bytes.",
+    labelNames: ['topic', 'partition'],
+    collect() {
+      this.reset();
+      for (const p of cleaner.partitionStates) this.set({ topic: p.topic, partition: String(p.partition) }, p.dirtyRatio);
+    },
+  });
+  metrics.gauge({
+    name: 'log_cleaner_lag_ms',
+    help: "Per compacted partition led here, as of the cleaner's last pass: age of its oldest dirty segment (ms).",
+    labelNames: ['topic', 'partition'],
+    collect() {
+      this.reset();
+      for (const p of cleaner.partitionStates) this.set({ topic: p.topic, partition: String(p.partition) }, p.lagMs);
+    },
+  });
+  metrics.gauge({
+    name: 'log_cleaner_uncleanable_partitions',
+    help: 'Compacted partitions the cleaner cannot clean, with the reason (1 each).',
+    labelNames: ['topic', 'partition', 'reason'],
+    collect() {
+      this.reset();
+      for (const p of cleaner.partitionStates)
+        if (p.uncleanable !== null) this.set({ topic: p.topic, partition: String(p.partition), reason: p.uncleanable }, 1);
     },
   });
 }

@@ -26,6 +26,8 @@ import { startKafkaServer } from './server/server.ts';
 import type { ObjectStoreHealth } from './storage/health.ts';
 import type { ObservedObjectStore } from './storage/observed-object-store.ts';
 import {
+  cleanerMaxDecompressedBatchBytes,
+  cleanerPassMaxBytes,
   flushMaxInflightCount,
   recoveryMaxInflightCount,
   shutdownGraceMs,
@@ -33,6 +35,7 @@ import {
   walCollectionMinAgeMs,
 } from './limits.ts';
 import { compactionPassBytes } from './log/compactor.ts';
+import { loadProducerState } from './log/append.ts';
 import { openBase } from './broker-stores.ts';
 import type { Stores } from './broker-stores.ts';
 
@@ -233,7 +236,7 @@ async function startLogs(
   etcdCluster: EtcdCluster | null,
   dynamicConfig: DynamicBrokerConfig,
 ): Promise<LogManager> {
-  const logs = new LogManager({
+  const logs: LogManager = new LogManager({
     metadata,
     objectStore,
     topics,
@@ -256,6 +259,26 @@ async function startLogs(
       maxAgeMs: config.compactionMaxAgeMs,
       maxPassBytes: compactionPassBytes(config.segmentTargetBytes),
       producerState: { expirationMs: config.producerIdExpirationMs, maxProducers: config.producerStateMaxProducers },
+    },
+    cleaner: {
+      settings: {
+        enable: config.logCleanerEnable,
+        intervalMs: config.logCleanerBackoffMs,
+        threads: config.logCleanerThreads,
+        dedupeBufferBytes: config.logCleanerDedupeBufferSize,
+        ioMaxBytesPerSecond:
+          config.logCleanerIoMaxBytesPerSecond >= Number.MAX_SAFE_INTEGER ? Infinity : config.logCleanerIoMaxBytesPerSecond,
+        maxPassBytes: cleanerPassMaxBytes,
+        maxDecompressedBytes: cleanerMaxDecompressedBatchBytes,
+      },
+      policyOf: (topic) => ({
+        compact: topicConfigValue(topic, 'cleanup.policy', dynamicConfig.current).includes('compact'),
+        deleteRetentionMs: topicNumber(topic, 'delete.retention.ms', dynamicConfig.current),
+        minCompactionLagMs: topicNumber(topic, 'min.compaction.lag.ms', dynamicConfig.current),
+        maxCompactionLagMs: topicNumber(topic, 'max.compaction.lag.ms', dynamicConfig.current),
+        minCleanableDirtyRatio: topicNumber(topic, 'min.cleanable.dirty.ratio', dynamicConfig.current),
+      }),
+      producerState: (log) => loadProducerState({ config: dynamicConfig.current, logs, logger }, log),
     },
     logger: logger.child({ component: 'log' }),
     retentionOf: (topic) => ({

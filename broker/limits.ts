@@ -118,6 +118,10 @@ export const walCollectionMinAgeMs = 60_000;
 export const compactionPassSegmentsCount = 4;
 /** Bytes one compaction pass reads and builds in memory, unless one segment is larger. */
 export const compactionPassMaxBytes = 256 * MIB;
+/** Bytes of segments one log cleaning holds in memory (about twice with its output); beyond it: uncleanable. */
+export const cleanerPassMaxBytes = 256 * MIB;
+/** Largest decompressed records section of one batch the log cleaner opens (as Produce's check of timestamps). */
+export const cleanerMaxDecompressedBatchBytes = 64 * MIB;
 /** Beyond this many segments, a partition's adjacent small segments are merged (bounds its manifest). */
 export const compactionMaxSegmentsPerPartitionCount = 1000;
 /** Object store requests of one compaction pass in flight at once. */

@@ -100,8 +100,11 @@ export function renderConfigReference(): string {
         .sort()
         .map(code)
         .join(', ') +
-      ' (`log.cleanup.policy` governs retention, DeleteRecords and whether Produce refuses records without a key; the others are described, as their topic configs' +
-      ' are accepted for compatibility). `producer.id.expiration.ms` applies to producer state read by Produce; the' +
+      ' (`log.cleanup.policy` governs retention, DeleteRecords, the log cleaner and whether Produce refuses records without a' +
+      ' key; `log.cleaner.delete.retention.ms`, `log.cleaner.min.compaction.lag.ms`, `log.cleaner.max.compaction.lag.ms` and' +
+      ' `log.cleaner.min.cleanable.ratio` govern the log cleaner; the others are described, as their topic configs are' +
+      " accepted for compatibility). The log cleaner's own bounds (`log.cleaner.threads`, `log.cleaner.dedupe.buffer.size`," +
+      ' `log.cleaner.io.max.bytes.per.second`, `log.cleaner.backoff.ms`) are read at start only. `producer.id.expiration.ms` applies to producer state read by Produce; the' +
       ' compactor keeps the value it started with.',
     '',
     'Accepted, stored and described, no effect (Skafos has no such mechanism): ' +

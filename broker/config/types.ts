@@ -44,6 +44,11 @@ export interface BrokerConfig {
   /** -1 = no size limit. */
   readonly logRetentionBytes: number;
   readonly logRetentionCheckIntervalMs: number;
+  readonly logCleanerEnable: boolean;
+  readonly logCleanerThreads: number;
+  readonly logCleanerDedupeBufferSize: number;
+  readonly logCleanerIoMaxBytesPerSecond: number;
+  readonly logCleanerBackoffMs: number;
   readonly logSegmentBytes: number;
   readonly messageMaxBytes: number;
   readonly socketRequestMaxBytes: number;

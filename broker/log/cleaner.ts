@@ -27,8 +27,18 @@ import {
   ATTRIBUTE_TRANSACTIONAL,
   BATCH_ATTRIBUTES_OFFSET,
   BATCH_BASE_TIMESTAMP_OFFSET,
+  BATCH_BASE_SEQUENCE_OFFSET,
+  BATCH_LAST_OFFSET_DELTA_OFFSET,
   BATCH_LENGTH_OFFSET,
   BATCH_LOG_OVERHEAD_BYTES,
+  BATCH_MAGIC_OFFSET,
+  BATCH_PARTITION_LEADER_EPOCH_OFFSET,
+  BATCH_PRODUCER_EPOCH_OFFSET,
+  BATCH_PRODUCER_ID_OFFSET,
+  MAGIC_V2,
+  NO_PRODUCER_EPOCH,
+  NO_PRODUCER_ID,
+  NO_SEQUENCE,
   BATCH_MAX_TIMESTAMP_OFFSET,
   BATCH_RECORD_COUNT_OFFSET,
   BATCH_RECORDS_OFFSET,
@@ -417,4 +427,27 @@ function rewriteBatch(chunk: Buffer, b: BatchInfo, header: BatchHeaderView, reco
   out.writeInt32BE(kept, BATCH_RECORD_COUNT_OFFSET);
   writeBatchCrc(out, 0, out.length);
   return out;
+}
+
+/**
+ * A batch of no records at `offset` (one offset long, no producer): what stands at the first or last offset of
+ * a cleaned segment whose batch there was removed, so the segment still spans exactly the offsets it replaces.
+ * Its timestamp is the removed batch's max timestamp, as Kafka does for the empty batches it keeps.
+ */
+export function emptyBatch(offset: number, leaderEpoch: number, timestampMs: number): Buffer {
+  const b = Buffer.alloc(BATCH_RECORDS_OFFSET);
+  writeInt64(b, 0, offset);
+  b.writeInt32BE(BATCH_RECORDS_OFFSET - BATCH_LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET);
+  b.writeInt32BE(leaderEpoch, BATCH_PARTITION_LEADER_EPOCH_OFFSET);
+  b.writeInt8(MAGIC_V2, BATCH_MAGIC_OFFSET);
+  b.writeInt16BE(0, BATCH_ATTRIBUTES_OFFSET);
+  b.writeInt32BE(0, BATCH_LAST_OFFSET_DELTA_OFFSET);
+  writeInt64(b, BATCH_BASE_TIMESTAMP_OFFSET, timestampMs);
+  writeInt64(b, BATCH_MAX_TIMESTAMP_OFFSET, timestampMs);
+  writeInt64(b, BATCH_PRODUCER_ID_OFFSET, NO_PRODUCER_ID);
+  b.writeInt16BE(NO_PRODUCER_EPOCH, BATCH_PRODUCER_EPOCH_OFFSET);
+  b.writeInt32BE(NO_SEQUENCE, BATCH_BASE_SEQUENCE_OFFSET);
+  b.writeInt32BE(0, BATCH_RECORD_COUNT_OFFSET);
+  writeBatchCrc(b, 0, b.length);
+  return b;
 }

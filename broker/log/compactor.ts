@@ -430,6 +430,8 @@ export class Compactor {
         partition: log.partition,
         chunks,
         indexIntervalBytes: this.settings.indexIntervalBytes,
+        // Merged segments may have been cleaned (compacted topics): offsets increase, with gaps.
+        gaps: r.run[0]!.segment,
       });
     } catch (err) {
       this.host.logger.error(

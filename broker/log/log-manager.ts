@@ -23,6 +23,9 @@ import { SegmentCache } from '../storage/segment-cache.ts';
 import { Compactor, defaultCompactionSettings } from './compactor.ts';
 import type { CompactionHost, CompactionSettings } from './compactor.ts';
 import { Flusher } from './flusher.ts';
+import { LogCleaner } from './log-cleaner.ts';
+import type { CleanerHost, CleanerSettings, CleaningPolicy } from './log-cleaner.ts';
+import type { ProducerStateManager } from './producer-state.ts';
 import type { FlusherOptions } from './flusher.ts';
 import { ManifestWriter, partitionKey } from './manifests.ts';
 import type { PartitionLog } from './partition-log.ts';
@@ -58,6 +61,15 @@ export interface LogManagerOptions {
   logger: Logger;
   /** Retention settings of a topic (its overrides over the broker defaults). */
   retentionOf: (topic: TopicRecord) => { retentionMs: number; retentionBytes: number; deleteEnabled: boolean };
+  /**
+   * The log cleaner of compacted topics (log-cleaner.ts): its settings, a topic's cleaning policy, and the
+   * partition's producer state (rebuilt if needed); it starts with startCompaction(). None: no cleaning.
+   */
+  cleaner?: {
+    settings: CleanerSettings;
+    policyOf: (topic: TopicRecord) => CleaningPolicy;
+    producerState: (log: PartitionLog) => Promise<ProducerStateManager | null>;
+  };
   /** Compaction settings over defaultCompactionSettings; the background pass starts with startCompaction(). */
   compaction?: Partial<CompactionSettings>;
   /**
@@ -90,6 +102,8 @@ export class LogManager {
   readonly cache: SegmentCache;
   readonly indexCache: IndexCache;
   readonly compactor: Compactor;
+  /** The log cleaner of compacted topics, when configured. */
+  readonly cleaner: LogCleaner | null;
   readonly incarnation = randomBytes(6).toString('hex');
   readonly stats: LogManagerStats = { walObjectsDeleted: 0, segmentsDeleted: 0, manifestCommits: 0, manifestsRefused: 0 };
   private brokerRecordText = '';
@@ -146,6 +160,7 @@ export class LogManager {
       flusher: () => this.flusher,
     });
     this.compactor = new Compactor(this.compactionHost(), options.compaction);
+    this.cleaner = options.cleaner ? new LogCleaner(this.cleanerHost(options.cleaner), options.cleaner.settings) : null;
     // A segment read window (one L1 cache entry): the read-ahead size, at least one index interval.
     const windowBytes = Math.max(options.readaheadBytes, this.compactor.settings.indexIntervalBytes);
     this.reads = new LogReads(this.cache, this.indexCache, windowBytes, options.readaheadBytes);
@@ -163,6 +178,22 @@ export class LogManager {
       walCreatedAtMs: (objectKey) => this.garbage.walCreatedAtMs(objectKey),
       fenced: () => this.fencedError,
       commitCompaction: (parts) => this.logStarts.commitCompaction(parts),
+    };
+  }
+
+  /** What the log cleaner needs from the log manager. */
+  private cleanerHost(c: NonNullable<LogManagerOptions['cleaner']>): CleanerHost {
+    return {
+      objectStore: this.o.objectStore,
+      nodeId: this.o.nodeId,
+      incarnation: this.incarnation,
+      logger: this.o.logger,
+      partitions: () => [...this.logs.values()],
+      topic: (log) => this.o.topics.byId(log.topicId),
+      policy: c.policyOf,
+      producerState: c.producerState,
+      fenced: () => this.fencedError,
+      commitCleaning: (part) => this.logStarts.commitCleaning(part),
     };
   }
 
@@ -335,6 +366,7 @@ export class LogManager {
   /** Starts background compaction (every compaction interval). */
   startCompaction(): void {
     this.compactor.start();
+    this.cleaner?.start();
   }
 
   /** Existing partition logs for a topic's current partition count (new partitions get empty logs). */
@@ -442,7 +474,7 @@ export class LogManager {
     const deadline = Date.now() + deadlineMs;
     const timer = setTimeout(() => (this.aborted = true), deadlineMs);
     try {
-      await this.compactor.stop(deadlineMs);
+      await Promise.all([this.compactor.stop(deadlineMs), this.cleaner?.stop(deadlineMs)]);
       if (this.flusherInstance) await this.flusherInstance.close(Math.max(0, deadline - Date.now()));
       let wait: NodeJS.Timeout | undefined;
       await Promise.race([this.manifests.idle, new Promise((resolve) => (wait = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);

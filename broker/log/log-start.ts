@@ -7,6 +7,7 @@ import type { MetadataStore } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import type { IndexCache } from '../storage/index-cache.ts';
 import type { CommitOutcome, CompactedPartition } from './compactor.ts';
+import type { CleanedPartition } from './log-cleaner.ts';
 import { partitionKey } from './manifests.ts';
 import type { ManifestUpdate, ManifestWriter } from './manifests.ts';
 import type { Extent, PartitionLog } from './partition-log.ts';
@@ -59,6 +60,30 @@ export class LogStarts {
       }
       await this.o.garbage.collectLogged();
       return outcomes;
+    });
+  }
+
+  /** The cleaner's commit (log-cleaner.ts): one manifest write replacing the partition's cleaned segments. */
+  commitCleaning(part: CleanedPartition): Promise<CommitOutcome> {
+    return this.o.manifests.serialise(async () => {
+      const { log, segments } = part;
+      // Topic deleted, or a segment replaced (compactor merge) or dropped (retention) since it was read: void.
+      if (this.o.logs.get(partitionKey(log.topicId, log.partition)) !== log) return 'refused';
+      const after = [...log.extents];
+      for (const s of segments) {
+        const at = after.indexOf(s.old);
+        if (at < 0) return 'refused';
+        after[at] = s.extent;
+      }
+      const [outcome] = await this.o.manifests.commit([this.o.manifests.update(log, after, log.logStartOffset)]);
+      if (outcome !== 'committed') return outcome!;
+      for (const s of segments) {
+        log.replaceRun([s.old], s.extent);
+        this.o.indexCache.insertSegment(s.extent.objectKey, s.index);
+        this.o.garbage.release([s.old]);
+      }
+      await this.o.garbage.collectLogged();
+      return outcome;
     });
   }
 

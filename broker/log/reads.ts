@@ -24,19 +24,23 @@ export class LogReads {
 
   /**
    * Whole batches holding `offset`: a WAL chunk entirely, or the read window of a segment that holds it (found
-   * with the segment's offset index). null when no extent holds it. Extents can be replaced (compaction) or
-   * dropped (retention) while a read waits, and their objects deleted: then the offset is looked up again.
+   * with the segment's offset index); and the offset after the part of the log they cover (where the next chunk
+   * or window begins: in a cleaned segment of a compacted topic, `offset` can fall in a gap after a window's
+   * last batch, and a read goes on from there). null when no extent holds it. Extents can be replaced
+   * (compaction) or dropped (retention) while a read waits, and their objects deleted: then the offset is
+   * looked up again.
    */
-  private async chunkAt(log: PartitionLog, offset: number): Promise<Buffer | null> {
+  private async chunkAt(log: PartitionLog, offset: number): Promise<{ data: Buffer; endOffset: number } | null> {
     for (let attempt = 0; ; attempt++) {
       const i = log.findExtent(offset);
       if (i < 0) return null;
       const e = log.extents[i]!;
       try {
-        if (!e.segment) return await this.cache.get(e.objectKey, e.position, e.lengthBytes);
+        if (!e.segment) return { data: await this.cache.get(e.objectKey, e.position, e.lengthBytes), endOffset: e.lastOffset + 1 };
         const index = await this.indexCache.segment(e.objectKey, e.objectSizeBytes);
         const w = index.windowFor(offset - e.baseOffset, this.windowBytes);
-        return await this.cache.get(e.objectKey, w.position, w.lengthBytes);
+        const data = await this.cache.get(e.objectKey, w.position, w.lengthBytes);
+        return { data, endOffset: Math.min(e.baseOffset + w.nextRelOffset, e.lastOffset + 1) };
       } catch (error) {
         if (error instanceof ObjectNotFoundError && attempt < 5 && log.extents[log.findExtent(offset)] !== e) continue;
         throw error;
@@ -76,8 +80,9 @@ export class LogReads {
     let full = false;
     let offset = fetchOffset;
     while (!full && offset < maxOffsetExclusive) {
-      const data = await this.chunkAt(log, offset);
-      if (data === null) break;
+      const chunk = await this.chunkAt(log, offset);
+      if (chunk === null) break;
+      const data = chunk.data;
       let start = 0;
       while (start < data.length && readBaseOffset(data, start) + readLastOffsetDelta(data, start) < offset) {
         start += BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, start);
@@ -101,7 +106,12 @@ export class LogReads {
         parts.push(data.subarray(start, end));
         total += end - start;
       }
-      if (next === offset) break; // nothing at or after offset in this chunk (cannot happen with a contiguous log)
+      if (next === offset) {
+        // Nothing at or after offset in this chunk: offset is in a gap a cleaned segment left (compacted
+        // topics); the read goes on where the next window begins.
+        if (full || chunk.endOffset <= offset) break;
+        next = chunk.endOffset;
+      }
       offset = next;
     }
     this.prefetch(log, offset, this.readaheadBytes);
@@ -211,8 +221,9 @@ export class LogReads {
         if (index === null) continue;
         offset = Math.max(offset, e.baseOffset + index.scanStartForTimestamp(timestampMs));
       }
-      const data = await this.chunkAt(log, offset);
-      if (data === null) return null;
+      const chunk = await this.chunkAt(log, offset);
+      if (chunk === null) return null;
+      const data = chunk.data;
       let next = offset;
       for (let pos = 0; pos < data.length; ) {
         const size = BATCH_LOG_OVERHEAD_BYTES + readBatchLength(data, pos);
@@ -222,7 +233,8 @@ export class LogReads {
         next = Math.max(next, last + 1);
         pos += size;
       }
-      if (next === offset) return null;
+      if (next === offset) next = chunk.endOffset; // a gap a cleaned segment left
+      if (next <= offset) return null;
       offset = next;
     }
   }

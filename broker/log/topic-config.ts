@@ -100,7 +100,7 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     type: 'list',
     defaultValue: 'delete',
     kafkaSynonym: 'log.cleanup.policy',
-    doc: 'delete or compact, or both. A compacted topic refuses records without a key (INVALID_RECORD); its cleaner is not run yet (spec/compaction.md), so compacted topics are kept whole, and deleted by retention only with delete too.',
+    doc: 'delete or compact, or both. A compacted topic refuses records without a key (INVALID_RECORD) and the log cleaner keeps only the latest record of each key in its segments (spec/compaction.md); retention deletes only with delete.',
     validate: listOf('compact', 'delete'),
   },
   {

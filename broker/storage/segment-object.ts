@@ -156,7 +156,8 @@ export interface BuiltSegment {
 /**
  * Lays out a segment from chunks of whole magic-2 batches with consecutive offsets (each chunk one extent, in
  * offset order). Checks every batch's framing, offset continuity and CRC-32C: a damaged or discontiguous input
- * throws instead of becoming a segment.
+ * throws instead of becoming a segment. With `gaps` (segments of compacted topics, spec/compaction.md), offsets
+ * need only increase: the cleaner removes batches and leaves their offsets unused.
  */
 export function buildSegmentObject(args: {
   topicId: string;
@@ -164,8 +165,14 @@ export function buildSegmentObject(args: {
   chunks: readonly Buffer[];
   indexIntervalBytes?: number;
   verifyCrc?: boolean;
+  gaps?: boolean;
 }): BuiltSegment {
-  const scan = scanSegmentBatches(args.chunks, args.indexIntervalBytes ?? defaultIndexIntervalBytes, args.verifyCrc ?? true);
+  const scan = scanSegmentBatches(
+    args.chunks,
+    args.indexIntervalBytes ?? defaultIndexIntervalBytes,
+    args.verifyCrc ?? true,
+    args.gaps ?? false,
+  );
   const indexes = encodeSegmentIndexes(scan);
   const parsedFooter: SegmentFooter = {
     topicId: args.topicId,
@@ -212,7 +219,7 @@ interface SegmentScan {
  * collects an offset index entry at most every intervalBytes and a time index entry wherever the max timestamp
  * so far grows at such an entry.
  */
-function scanSegmentBatches(chunks: readonly Buffer[], intervalBytes: number, verifyCrc: boolean): SegmentScan {
+function scanSegmentBatches(chunks: readonly Buffer[], intervalBytes: number, verifyCrc: boolean, gaps: boolean): SegmentScan {
   const scan: SegmentScan = {
     relOffsets: [],
     positions: [],
@@ -232,8 +239,8 @@ function scanSegmentBatches(chunks: readonly Buffer[], intervalBytes: number, ve
       const base = readBaseOffset(chunk, pos);
       const last = base + readLastOffsetDelta(chunk, pos);
       if (scan.baseOffset < 0) scan.baseOffset = base;
-      else if (base !== scan.nextOffset)
-        throw new SegmentFormatError(`batch at ${position} has base offset ${base}, expected ${scan.nextOffset}`);
+      else if (gaps ? base < scan.nextOffset : base !== scan.nextOffset)
+        throw new SegmentFormatError(`batch at ${position} has base offset ${base}, expected ${gaps ? 'at least ' : ''}${scan.nextOffset}`);
       if (last < base || last - scan.baseOffset > maxSegmentOffsetSpan)
         throw new SegmentFormatError(`batch at ${position} has last offset ${last}`);
       const ts = readMaxTimestampMs(chunk, pos);

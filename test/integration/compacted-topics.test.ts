@@ -1,9 +1,13 @@
-// Compacted topics with a real client (kafkajs) on the embedded default: a record without a key is refused
-// with INVALID_RECORD (not retried), keyed records go through, and a topic switched from delete to compact and
-// back accepts keyless records again. (The cleaner itself is not run by the broker yet: spec/compaction.md.)
+// Compacted topics with a real client (kafkajs) on the embedded default: many updates over many keys plus
+// deletes, then (once the compactor has made segments and the cleaner has cleaned them) a consumer from the
+// beginning sees exactly the latest value of each key, tombstones of deleted keys included (before their
+// horizon), each at the offset it was written at. A record without a key is refused with INVALID_RECORD, and
+// a topic switched from delete to compact and back accepts keyless records again. spec/compaction.md.
 import t from 'tap';
 import kafkajs from 'kafkajs';
 import { startBroker } from '../support/broker.ts';
+import { kafkajsFetch } from '../support/js-clients.ts';
+import { until } from '../support/until.ts';
 
 const { Kafka, logLevel } = kafkajs;
 t.setTimeout(120_000);
@@ -38,4 +42,71 @@ t.test('kafkajs: keyless records refused by a compacted topic; switching delete 
   await alter('compact');
   const again = await producer.send({ topic: 'table', messages: [{ value: 'no key' }] }).catch((e: Error & { type?: string }) => e);
   t.equal((again as Error & { type?: string }).type, 'INVALID_RECORD', 'compact again: refused');
+});
+
+t.test('kafkajs: updates and deletes over many keys, cleaned: a reader from the start sees the latest of each key', async (t) => {
+  const b = await startBroker(t, {
+    sets: {
+      'skafos.flush.linger.ms': 5,
+      'skafos.compaction.interval.ms': 100,
+      'skafos.compaction.min.age.ms': 0,
+      'skafos.compaction.max.age.ms': 100,
+      'skafos.segment.target.bytes': 65536,
+      'log.cleaner.backoff.ms': 100,
+    },
+  });
+  const kafka = new Kafka({ clientId: 'skafos-compacted', brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  t.teardown(() => admin.disconnect());
+  await admin.createTopics({
+    topics: [
+      {
+        topic: 'state',
+        numPartitions: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+          { name: 'delete.retention.ms', value: '3600000' },
+        ],
+      },
+    ],
+  });
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  const keys = 200;
+  const rounds = 25;
+  const latest = new Map<string, { offset: number; value: string | null }>();
+  let offset = 0;
+  for (let r = 0; r < rounds; r++) {
+    const messages = Array.from({ length: keys }, (_, k) => ({ key: `key-${k}`, value: `round-${r}-key-${k}-${'x'.repeat(100)}` }));
+    const [ack] = await producer.send({ topic: 'state', messages });
+    t.equal(Number(ack!.baseOffset), offset);
+    for (const m of messages) latest.set(m.key, { offset: offset++, value: m.value });
+  }
+  // Deletes: a tombstone for every tenth key.
+  const deletes = Array.from({ length: keys / 10 }, (_, i) => ({ key: `key-${i * 10}`, value: null }));
+  await producer.send({ topic: 'state', messages: deletes });
+  for (const m of deletes) latest.set(m.key, { offset: offset++, value: null });
+  const end = offset;
+
+  const expected = [...latest.entries()].map(([key, v]) => ({ offset: v.offset, key, value: v.value })).sort((a, b) => a.offset - b.offset);
+  let seen: { offset: number; key: string | null; value: string | null }[] = [];
+  await until(
+    async () => {
+      const records = await kafkajsFetch(kafka, 'state', new Map([[0, [0, end]]]));
+      seen = records.map((r) => ({ offset: r.o, key: r.k, value: r.v ?? null }));
+      return seen.length === expected.length;
+    },
+    'the cleaner to leave one record per key',
+    90_000,
+  );
+  t.same(seen, expected, 'exactly the latest value (or tombstone) of each key, at its offset');
+  // A reader starting in the middle of the removed part gets the next surviving records.
+  const middle = await kafkajsFetch(kafka, 'state', new Map([[0, [1000, end]]]));
+  t.same(
+    middle.map((r) => r.o),
+    expected.filter((e) => e.offset >= 1000).map((e) => e.offset),
+  );
 });
