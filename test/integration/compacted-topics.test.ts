@@ -1,12 +1,13 @@
-// Compacted topics with a real client (kafkajs) on the embedded default: many updates over many keys plus
-// deletes, then (once the compactor has made segments and the cleaner has cleaned them) a consumer from the
-// beginning sees exactly the latest value of each key, tombstones of deleted keys included (before their
-// horizon), each at the offset it was written at. A record without a key is refused with INVALID_RECORD, and
+// Compacted topics with real clients on the embedded default: kafkajs writes many updates over many keys plus
+// deletes; once the compactor has made segments and the cleaner has cleaned them, a consumer from the
+// beginning (kafkajs, kcat, confluent-kafka-python) sees exactly the latest value of each key, tombstones of
+// deleted keys included (before their horizon), each at the offset it was written at. A record without a key is refused with INVALID_RECORD, and
 // a topic switched from delete to compact and back accepts keyless records again. spec/compaction.md.
 import t from 'tap';
 import kafkajs from 'kafkajs';
 import { startBroker } from '../support/broker.ts';
 import { kafkajsFetch } from '../support/js-clients.ts';
+import { confluentDriver, kcatDriver } from '../support/drivers.ts';
 import { until } from '../support/until.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -103,6 +104,18 @@ t.test('kafkajs: updates and deletes over many keys, cleaned: a reader from the 
     90_000,
   );
   t.same(seen, expected, 'exactly the latest value (or tombstone) of each key, at its offset');
+  // The same log through librdkafka: kcat and confluent-kafka-python, from the beginning.
+  for (const driver of [kcatDriver, confluentDriver]) {
+    const records = await driver.consume(b.bootstrap, 'state', new Map([[0, 0]]));
+    t.same(
+      records.map((r) => ({ offset: r.o, key: r.k, value: r.v ?? null })),
+      expected,
+      `${driver.name}: the latest value (or tombstone) of each key, at its offset`,
+    );
+  }
+  // Keyless records through librdkafka: refused.
+  const keyless = await confluentDriver.produce(b.bootstrap, 'state', [{ k: null, v: 'no key' }]);
+  t.match(keyless.errors.join('\n'), /INVALID_RECORD/, 'confluent-kafka-python: a keyless record is refused');
   // A reader starting in the middle of the removed part gets the next surviving records.
   const middle = await kafkajsFetch(kafka, 'state', new Map([[0, [1000, end]]]));
   t.same(
