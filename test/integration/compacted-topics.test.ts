@@ -123,3 +123,126 @@ t.test('kafkajs: updates and deletes over many keys, cleaned: a reader from the 
     expected.filter((e) => e.offset >= 1000).map((e) => e.offset),
   );
 });
+
+t.test(
+  'kafkajs transactions, then the topic switched from delete to compact: aborted records cleaned away, committed ones deduplicated',
+  async (t) => {
+    const b = await startBroker(t, {
+      sets: {
+        'skafos.flush.linger.ms': 5,
+        'skafos.compaction.interval.ms': 100,
+        'skafos.compaction.min.age.ms': 0,
+        'skafos.compaction.max.age.ms': 100,
+        'log.cleaner.backoff.ms': 100,
+      },
+    });
+    const kafka = new Kafka({
+      clientId: 'skafos-compacted-txn',
+      brokers: [b.bootstrap],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    t.teardown(() => admin.disconnect());
+    await admin.createTopics({
+      topics: [
+        {
+          topic: 'txn-state',
+          numPartitions: 1,
+          // delete first: read before any cleaning; then switched to compact.
+          configEntries: [{ name: 'cleanup.policy', value: 'delete' }],
+        },
+      ],
+    });
+    const producer = kafka.producer({ transactionalId: 'compacted-txn', idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    t.teardown(() => producer.disconnect());
+    const keys = 50;
+    const latest = new Map<string, string>();
+    // After the last committed record come aborted records and markers, which a reader of records never reaches.
+    let committedEnd = 0;
+    for (let round = 0; round < 6; round++) {
+      const txn = await producer.transaction();
+      const messages = Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `round-${round}-k${k}` }));
+      const [sent] = await txn.send({ topic: 'txn-state', messages });
+      if (round % 2 === 1) {
+        await txn.abort();
+      } else {
+        await txn.commit();
+        for (const m of messages) latest.set(m.key, m.value);
+        committedEnd = Number(sent!.baseOffset) + keys;
+      }
+    }
+    // The last round is aborted: the latest committed value of each key is round 4's.
+    const txn = await producer.transaction();
+    await txn.send({ topic: 'txn-state', messages: Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `aborted-k${k}` })) });
+    await txn.abort();
+
+    const aborted = (v: string | null | undefined) => v !== null && v !== undefined && (v.startsWith('aborted') || /^round-[135]-/.test(v));
+    const data = (records: { k: string | null; v?: string | null }[]) => records.filter((r) => r.k?.startsWith('k'));
+    const before = await readCommitted(kafka, 'txn-state', 3 * keys, 'before');
+    t.equal(before.length, 3 * keys, 'read_committed before cleaning: every committed record');
+    t.notOk(
+      before.some((r) => aborted(r.v)),
+      'read_committed before cleaning: no aborted record',
+    );
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: 2,
+          name: 'txn-state',
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+          ],
+        },
+      ],
+    });
+    let after: { k: string | null; v?: string | null }[] = [];
+    await until(
+      async () => {
+        // read_uncommitted (the raw log, markers aside): once cleaned, no aborted record is left to see either.
+        after = data(await kafkajsFetch(kafka, 'txn-state', new Map([[0, [0, committedEnd]]])));
+        return after.length === keys && !after.some((r) => aborted(r.v));
+      },
+      'the cleaner to remove aborted and superseded records',
+      90_000,
+    );
+    t.same(
+      after.map((r) => [r.k, r.v]),
+      [...latest.entries()],
+      'the raw log after cleaning: the latest committed value of each key, nothing aborted',
+    );
+    const committed = await readCommitted(kafka, 'txn-state', keys, 'after');
+    t.same(
+      committed.map((r) => [r.k, r.v]),
+      [...latest.entries()],
+      'read_committed after cleaning: the same',
+    );
+  },
+);
+
+/** A read_committed kafkajs consumer from the beginning, until `expected` records came and no more for a while. */
+async function readCommitted(
+  kafka: InstanceType<typeof Kafka>,
+  topic: string,
+  expected: number,
+  tag: string,
+): Promise<{ k: string | null; v: string | null }[]> {
+  const consumer = kafka.consumer({ groupId: `committed-${tag}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const got: { k: string | null; v: string | null }[] = [];
+  let lastAt = Date.now();
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      got.push({ k: message.key?.toString() ?? null, v: message.value?.toString() ?? null });
+      lastAt = Date.now();
+    },
+  });
+  await until(() => got.length >= expected && Date.now() - lastAt > 1000, `${expected} read_committed records`, 60_000);
+  await consumer.disconnect();
+  return got;
+}
