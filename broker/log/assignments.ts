@@ -103,6 +103,7 @@ export class Assignments {
       const extents = [...segments, ...(walExtents.get(k) ?? [])];
       const log = this.o.logs.build(w.topic, w.partition, extents, manifest?.logStartOffset ?? 0, w.epoch, manifest?.epochs);
       log.producerSnapshot = manifest?.producerState ?? null; // producer-state.ts: kept by every manifest write
+      log.cleanedEnd = manifest?.cleanedEnd ?? 0;
       loaded.push(log);
     }
     return loaded;

@@ -123,8 +123,6 @@ export class LogCleaner {
   private running: Promise<void> | null = null;
   private stopping = false;
   private sequence = cleanerKeyBase;
-  /** Start of each partition's dirty part (in memory: after a restart the first cleaning reads it all again). */
-  private readonly cleanedEnds = new WeakMap<PartitionLog, number>();
   private ioStartedMs = 0;
   private ioBytes = 0;
   readonly stats: CleanerStats = {
@@ -220,7 +218,7 @@ export class LogCleaner {
   private dirtiness(log: PartitionLog, nowMs: number, policy: CleaningPolicy): { ratio: number; lagMs: number } {
     const lso = log.producerState?.lastStableOffset(log.highWatermark) ?? log.highWatermark;
     const segments = this.cleanableSegments(log, nowMs, policy, lso);
-    const firstDirty = this.cleanedEnds.get(log) ?? 0;
+    const firstDirty = log.cleanedEnd;
     let total = 0;
     let dirty = 0;
     let oldestDirty = Infinity;
@@ -269,7 +267,7 @@ export class LogCleaner {
         if (last !== undefined) producerLastOffsets.set(p.producerId, last.lastOffset);
       }
       const endOffset = segments[segments.length - 1]!.lastOffset + 1;
-      const firstDirty = Math.max(this.cleanedEnds.get(log) ?? 0, log.logStartOffset);
+      const firstDirty = Math.max(log.cleanedEnd, log.logStartOffset);
       let result;
       try {
         result = cleanBatches({
@@ -342,7 +340,6 @@ export class LogCleaner {
       }
       const outcome = await this.host.commitCleaning({ log, segments: out, cleanedEnd: result.cleanedEnd });
       if (outcome === 'committed') {
-        this.cleanedEnds.set(log, result.cleanedEnd);
         this.stats.cleanings++;
         this.stats.recordsRemoved += result.stats.recordsRemoved;
         this.stats.segmentsRewritten += out.length;

@@ -266,6 +266,7 @@ export class LogManager {
         const extents = [...(recovered.segmentsByPartition.get(k) ?? []), ...(walExtents.get(k) ?? [])];
         const log = this.logs.create(topic, p, extents, recovered.logStarts.get(k) ?? 0);
         log.producerSnapshot = recovered.producerSnapshots.get(k) ?? null;
+        log.cleanedEnd = recovered.cleanedEnds.get(k) ?? 0;
       }
     }
   }

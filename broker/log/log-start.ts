@@ -75,8 +75,11 @@ export class LogStarts {
         if (at < 0) return 'refused';
         after[at] = s.extent;
       }
-      const [outcome] = await this.o.manifests.commit([this.o.manifests.update(log, after, log.logStartOffset)]);
+      const [outcome] = await this.o.manifests.commit([
+        this.o.manifests.update(log, after, log.logStartOffset, log.producerSnapshot, part.cleanedEnd),
+      ]);
       if (outcome !== 'committed') return outcome!;
+      log.cleanedEnd = part.cleanedEnd;
       for (const s of segments) {
         log.replaceRun([s.old], s.extent);
         this.o.indexCache.insertSegment(s.extent.objectKey, s.index);

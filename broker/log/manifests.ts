@@ -115,11 +115,18 @@ export class ManifestWriter {
   }
 
   /** The manifest of `log` with these extents and log start (and producer snapshot). */
-  update(log: PartitionLog, extents: readonly Extent[], logStartOffset: number, producerSnapshot = log.producerSnapshot): ManifestUpdate {
+  update(
+    log: PartitionLog,
+    extents: readonly Extent[],
+    logStartOffset: number,
+    producerSnapshot = log.producerSnapshot,
+    cleanedEnd = log.cleanedEnd,
+  ): ManifestUpdate {
     const state = this.stateOf(partitionKey(log.topicId, log.partition));
     const manifest: PartitionManifest = { segments: segmentRecords(extents, logStartOffset), logStartOffset };
     if (this.o.clustered) manifest.epochs = log.epochStarts;
     if (producerSnapshot) manifest.producerState = producerSnapshot;
+    if (cleanedEnd > 0) manifest.cleanedEnd = cleanedEnd;
     return { key: partitionManifestKey(log.topicId, log.partition), log, state, value: JSON.stringify(manifest) };
   }
 

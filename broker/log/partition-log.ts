@@ -98,6 +98,8 @@ export class PartitionLog {
   producerStateResets = 0;
   /** The producer-state snapshot of the partition's manifest (as of the end of its segments), or null. */
   producerSnapshot: ProducerSnapshotRecord | null = null;
+  /** Compacted topics: offsets below this were cleaned (the manifest's cleanedEnd; spec/compaction.md). */
+  cleanedEnd = 0;
 
   /** Set when this broker stops leading the partition (handover, loss of ownership): appends are refused. */
   released = false;

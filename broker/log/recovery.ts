@@ -49,6 +49,8 @@ export interface RecoveredManifests {
   logStarts: Map<string, number>;
   /** Producer-state snapshots of the manifests (producer-state.ts); state itself is rebuilt on first use. */
   producerSnapshots: Map<string, ProducerSnapshotRecord>;
+  /** Compacted partitions' first dirty offsets (spec/compaction.md). */
+  cleanedEnds: Map<string, number>;
   /** Every segment object a manifest names: never an orphan. */
   referenced: Set<string>;
   deletedTopics: Set<string>;
@@ -62,6 +64,7 @@ export function recoverManifests(keys: RecoveryKeys, topics: TopicRegistry, stat
     segmentsByPartition: new Map(),
     logStarts: new Map(),
     producerSnapshots: new Map(),
+    cleanedEnds: new Map(),
     referenced: new Set(),
     deletedTopics: new Set(keys.deletedKvs.map((kv) => kv.key.slice(deletedTopicPrefix.length))),
     deletedTopicSegments: new Map(),
@@ -86,6 +89,7 @@ export function recoverManifests(keys: RecoveryKeys, topics: TopicRegistry, stat
     states.loaded(k, kv.modRevision);
     r.logStarts.set(k, manifest.logStartOffset);
     if (manifest.producerState) r.producerSnapshots.set(k, manifest.producerState);
+    if (manifest.cleanedEnd !== undefined) r.cleanedEnds.set(k, manifest.cleanedEnd);
     const segments = segmentExtents(manifest);
     for (let i = 1; i < segments.length; i++) {
       assert.equal(segments[i]!.baseOffset, segments[i - 1]!.lastOffset + 1, `${kv.key}: segments are contiguous`);

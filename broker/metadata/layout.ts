@@ -104,6 +104,8 @@ export interface PartitionManifest {
   producerState?: ProducerSnapshotRecord;
   /** Cluster mode: every leader epoch of the partition and the offset it began at (OffsetForLeaderEpoch). */
   epochs?: { epoch: number; startOffset: number }[];
+  /** Compacted topics: where the dirty part starts (spec/compaction.md); absent when never cleaned. */
+  cleanedEnd?: number;
 }
 
 const offsetDigits = 20;
