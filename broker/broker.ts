@@ -277,6 +277,7 @@ async function startLogs(
         minCompactionLagMs: topicNumber(topic, 'min.compaction.lag.ms', dynamicConfig.current),
         maxCompactionLagMs: topicNumber(topic, 'max.compaction.lag.ms', dynamicConfig.current),
         minCleanableDirtyRatio: topicNumber(topic, 'min.cleanable.dirty.ratio', dynamicConfig.current),
+        fileDeleteDelayMs: topicNumber(topic, 'file.delete.delay.ms', dynamicConfig.current),
       }),
       producerState: (log) => loadProducerState({ config: dynamicConfig.current, logs, logger }, log),
     },

@@ -58,6 +58,8 @@ export interface CleaningPolicy {
   minCompactionLagMs: number;
   maxCompactionLagMs: number;
   minCleanableDirtyRatio: number;
+  /** file.delete.delay.ms: replaced segment objects are deleted this long after the swap. */
+  fileDeleteDelayMs: number;
 }
 
 export interface CleanedSegment {
@@ -72,6 +74,8 @@ export interface CleanedPartition {
   segments: CleanedSegment[];
   /** Offsets below this are clean now. */
   cleanedEnd: number;
+  /** file.delete.delay.ms: how long the replaced objects stay for reads in flight. */
+  deleteDelayMs: number;
 }
 
 /** What the cleaner needs from the log manager. */
@@ -338,7 +342,12 @@ export class LogCleaner {
         await this.discard(written);
         return;
       }
-      const outcome = await this.host.commitCleaning({ log, segments: out, cleanedEnd: result.cleanedEnd });
+      const outcome = await this.host.commitCleaning({
+        log,
+        segments: out,
+        cleanedEnd: result.cleanedEnd,
+        deleteDelayMs: policy.fileDeleteDelayMs,
+      });
       if (outcome === 'committed') {
         this.stats.cleanings++;
         this.stats.recordsRemoved += result.stats.recordsRemoved;

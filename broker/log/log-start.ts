@@ -83,7 +83,7 @@ export class LogStarts {
       for (const s of segments) {
         log.replaceRun([s.old], s.extent);
         this.o.indexCache.insertSegment(s.extent.objectKey, s.index);
-        this.o.garbage.release([s.old]);
+        this.o.garbage.releaseLater([s.old], part.deleteDelayMs);
       }
       await this.o.garbage.collectLogged();
       return outcome;

@@ -154,7 +154,7 @@ export const topicConfigDefs: readonly TopicConfigDef[] = [
     type: 'long',
     defaultValue: '60000',
     kafkaSynonym: 'log.segment.delete.delay.ms',
-    doc: 'Accepted for compatibility.',
+    doc: 'How long the log cleaner keeps a segment object it replaced before deleting it (reads in flight finish first).',
     validate: long(0),
   },
   {

@@ -55,6 +55,8 @@ export class LogGarbage {
   private readonly objects = new Map<string, ObjectRef>();
   /** Segment objects no committed manifest names any more, waiting for garbage collection. */
   private readonly deadSegments = new Set<string>();
+  /** Segment objects no manifest names any more, deleted once their time comes (objectKey → not before, ms). */
+  private readonly delayedSegments = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(options: LogGarbageOptions) {
@@ -92,6 +94,16 @@ export class LogGarbage {
       const ref = this.objects.get(e.objectKey);
       if (ref) ref.liveExtents--;
     }
+  }
+
+  /**
+   * Segments a committed manifest no longer names, deleted by the first collection at least `delayMs` from now
+   * (the log cleaner's replaced segments: file.delete.delay.ms, longer than reads in flight). A restart before
+   * then finds them named by no manifest and deletes them as orphans.
+   */
+  releaseLater(dropped: readonly Extent[], delayMs: number): void {
+    const due = Date.now() + Math.max(0, delayMs);
+    for (const e of dropped) if (e.segment) this.delayedSegments.set(e.objectKey, due);
   }
 
   /** In cluster mode a partition's WAL chunks stay until the global collection; only its cache use goes. */
@@ -156,6 +168,12 @@ export class LogGarbage {
   }
 
   private async collectSegments(): Promise<void> {
+    const now = Date.now();
+    for (const [k, due] of this.delayedSegments) {
+      if (due > now) continue;
+      this.delayedSegments.delete(k);
+      this.deadSegments.add(k);
+    }
     const segments = [...this.deadSegments];
     if (segments.length === 0) return;
     try {

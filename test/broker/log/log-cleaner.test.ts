@@ -4,7 +4,7 @@
 // idempotent producer's retry of its last batch is still a duplicate, also after a restart that reads the
 // cleaned segment; a topic that is not compacted is left alone; the metrics tell what happened.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKey } from '../../../broker/protocol/generated/index.ts';
@@ -80,6 +80,11 @@ async function fetch(client: TestClient, topic: string, offset: number): Promise
   return out;
 }
 
+/** Segment objects in the embedded object store (every topic). */
+function segmentObjects(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.seg'));
+}
+
 async function compactAndClean(broker: RunningBroker): Promise<void> {
   const logs = broker.services.logs;
   await logs.compactor.runOnce();
@@ -123,6 +128,7 @@ t.test('cleaned in a running broker: Fetch at removed offsets, the producer last
 
   await compactAndClean(b.broker);
   const cleaner = b.broker.services.logs.cleaner!;
+  t.equal(segmentObjects(dir).length, 3, "plain's segment, and table's old and new ones: the old one stays for file.delete.delay.ms");
   t.equal(cleaner.stats.cleanings, 1, 'one partition cleaned: the compacted one');
   t.equal(cleaner.stats.recordsRemoved, 4);
 
@@ -170,6 +176,7 @@ t.test('cleaned in a running broker: Fetch at removed offsets, the producer last
 
   await b.close();
   b = await startBrokerIn(dir, sets);
+  t.equal(segmentObjects(dir).length, 2, 'the replaced segment, named by no manifest, is deleted at the next start');
   await check(b.client, 'after a restart');
   // Where the dirty part starts is in the manifest: nothing to clean after the restart.
   const restarted = b.broker.services.logs.cleaner!;
