@@ -15,6 +15,7 @@ import { openBatchRecords } from '../../../broker/protocol/records/read.ts';
 import type { RunningBroker } from '../../../broker/broker.ts';
 import { createTopic, startBrokerIn } from '../handlers/support/client.ts';
 import type { TestClient } from '../handlers/support/client.ts';
+import { until } from '../../support/until.ts';
 
 const sets = {
   'skafos.compaction.min.age.ms': '0',
@@ -188,4 +189,54 @@ t.test('cleaned in a running broker: Fetch at removed offsets, the producer last
   );
   t.equal(restarted.stats.cleanings, 0);
   t.equal((await send(b.client, 'table', batch([['d', '1']]))).baseOffset, 7, 'offsets go on after the cleaned segment');
+});
+
+async function alterTopic(client: TestClient, topic: string, name: string, value: string): Promise<void> {
+  const r = await client.request(ApiKey.IncrementalAlterConfigs, 1, {
+    resources: [{ resourceType: 2, resourceName: topic, configs: [{ name, configOperation: 0, value }] }],
+    validateOnly: false,
+  });
+  if (r.responses[0].errorCode !== 0) throw new Error(`alter ${name}: ${r.responses[0].errorMessage}`);
+}
+
+t.test('min.compaction.lag.ms holds recent segments back; max.compaction.lag.ms cleans below min.cleanable.dirty.ratio', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skafos-cleaner-lag-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await startBrokerIn(dir, sets);
+  t.teardown(() => b.close());
+  const client = b.client;
+  await createTopic(client, 'young', 1, { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '3600000' });
+  await createTopic(client, 'lazy', 1, { 'cleanup.policy': 'compact', 'min.cleanable.dirty.ratio': '0.9' });
+  for (const topic of ['young', 'lazy']) {
+    await send(client, topic, batch([['a', '1']]));
+    await send(client, topic, batch([['a', '2']]));
+  }
+  await compactAndClean(b.broker);
+  const cleaner = b.broker.services.logs.cleaner!;
+  const ratio = (topic: string) => cleaner.partitionStates.find((p) => p.topic === topic)?.dirtyRatio;
+  t.equal(ratio('young'), 0, 'young: nothing cleanable (its segment is newer than min.compaction.lag.ms)');
+  t.equal((await fetch(client, 'young', 0)).records.length, 2, 'young: left whole');
+  t.same(
+    (await fetch(client, 'lazy', 0)).records.map((r) => r.offset),
+    [1],
+    'lazy: cleaned once (all of it was dirty)',
+  );
+  // A second segment of duplicates: a dirty ratio below 0.9, so not cleaned...
+  await send(client, 'lazy', batch([['a', '3']]));
+  await send(client, 'lazy', batch([['a', '4']]));
+  await compactAndClean(b.broker);
+  const r = ratio('lazy')!;
+  t.ok(r > 0 && r < 0.9, `lazy: dirty ratio ${r} below min.cleanable.dirty.ratio`);
+  t.equal((await fetch(client, 'lazy', 0)).records.length, 3, 'lazy: not cleaned again');
+  // ...until its dirty part is older than max.compaction.lag.ms.
+  await alterTopic(client, 'lazy', 'max.compaction.lag.ms', '1');
+  await until(async () => {
+    await cleaner.runOnce();
+    return (await fetch(client, 'lazy', 0)).records.length === 1;
+  }, 'the overdue partition to be cleaned');
+  t.same(
+    (await fetch(client, 'lazy', 0)).records.map((r) => [r.offset, r.value]),
+    [[3, '4']],
+    'lazy: cleaned for max.compaction.lag.ms',
+  );
 });
