@@ -23,6 +23,7 @@ export function registerMetrics(
   compactionMetrics(metrics, s);
   cleanerMetrics(metrics, s);
   collectionAndIndexMetrics(metrics, s);
+  authorizerMetrics(metrics, s);
   metrics.gauge({
     name: 'object_store_requests',
     help: 'Object store requests since start, by operation.',
@@ -309,6 +310,22 @@ function collectionAndIndexMetrics(metrics: Metrics, s: BrokerServices): void {
     help: 'L2 index cache misses since start.',
     collect() {
       this.set(s.logs.indexCache.stats.misses);
+    },
+  });
+}
+
+/** Authorization decisions since start (with an authorizer), by result. */
+function authorizerMetrics(metrics: Metrics, s: BrokerServices): void {
+  const authorizer = s.authorizer;
+  if (!authorizer) return;
+  metrics.counter({
+    name: 'authorizer_decisions_total',
+    help: 'Authorization decisions since start, by result (allow or deny).',
+    labelNames: ['result'],
+    collect() {
+      this.reset();
+      this.inc({ result: 'allow' }, authorizer.allowed);
+      this.inc({ result: 'deny' }, authorizer.denied);
     },
   });
 }

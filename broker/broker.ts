@@ -16,6 +16,8 @@ import { topicConfigValue, topicNumber } from './log/topic-config.ts';
 import type { MetadataStore } from './metadata/store.ts';
 import type { TopicRegistry } from './metadata/topics.ts';
 import { ConfigDocuments } from './metadata/config-docs.ts';
+import { AclStore } from './metadata/acl-store.ts';
+import { Authorizer } from './security/authorizer.ts';
 import { DynamicBrokerConfig } from './metadata/dynamic-broker-config.ts';
 import { groupConfigKey, groupConfigPrefix, parseGroupConfigKey } from './metadata/layout.ts';
 import { startOpsServer } from './ops/http.ts';
@@ -26,6 +28,7 @@ import { startKafkaServer } from './server/server.ts';
 import type { ObjectStoreHealth } from './storage/health.ts';
 import type { ObservedObjectStore } from './storage/observed-object-store.ts';
 import {
+  aclMaxCount,
   cleanerMaxDecompressedBatchBytes,
   cleanerPassMaxBytes,
   flushMaxInflightCount,
@@ -79,6 +82,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const groupConfigs = await startGroupConfigs(config, metadata);
   const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics, groupConfigs);
   const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
+  const authorizer = await startAuthorizer(config, metadata, logger);
   const services: BrokerServices = {
     config: dynamicConfig.current,
     dynamicConfig,
@@ -97,6 +101,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     consumerGroups,
     txn,
     groupConfigs,
+    authorizer,
   };
   followDynamicConfig(dynamicConfig, services, logger);
   await txn.start(services);
@@ -144,6 +149,25 @@ async function startGroupConfigs(config: BrokerConfig, metadata: MetadataStore):
   return groupConfigs;
 }
 
+/** The authorizer when `authorizer.class.name` is set, following the cluster's ACLs; null otherwise. */
+async function startAuthorizer(config: BrokerConfig, metadata: MetadataStore, logger: Logger): Promise<Authorizer | null> {
+  if (config.authorizerClassName === '') return null;
+  const authorizerLogger = logger.child(
+    { component: 'authorizer', logger: 'kafka.authorizer.logger' },
+    { level: config.authorizerLogLevel },
+  );
+  const authorizer = new Authorizer({
+    superUsers: config.superUsers
+      .split(';')
+      .map((u) => u.trim())
+      .filter((u) => u !== ''),
+    allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound,
+    logger: authorizerLogger,
+  });
+  await authorizer.start(new AclStore(metadata, aclMaxCount));
+  return authorizer;
+}
+
 /** Handlers see dynamic broker config changes through `services.config`, swapped whole on each change. */
 function followDynamicConfig(dynamicConfig: DynamicBrokerConfig, services: BrokerServices, logger: Logger): void {
   dynamicConfig.onChange((c) => {
@@ -189,6 +213,7 @@ function running(r: {
           r.txn,
           { close: async () => r.groupConfigs.close() },
           { close: async () => r.dynamicConfig.close() },
+          { close: async () => r.services.authorizer?.close() },
         ],
         ops: r.ops,
         stores: r.stores,

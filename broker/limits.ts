@@ -184,3 +184,8 @@ export const fetchResponseMaxBytes = 55 * MIB;
 export const describeTopicPartitionsMaxCount = 2000;
 /** Headers and whole requests of the HTTP endpoint must arrive within this; probes and scrapes are tiny. */
 export const httpRequestTimeoutMs = 10_000;
+
+/** Authorization decisions the authorizer caches (by principal, client, operation, resource); beyond it the cache starts over. */
+export const authorizerCacheMaxEntries = 100_000;
+/** Most ACLs a cluster holds (CreateAcls beyond it fails): the authorizer indexes them all in memory. */
+export const aclMaxCount = 100_000;

@@ -836,6 +836,36 @@ export const PARAMS: readonly Param[] = [
     String(16 * MIB),
     'Size at which the compactor cuts a segment object (a run of whole flushed chunks reaching it; one large chunk can take a segment over it). Segments are built in memory: a compaction pass holds up to four (at most 256 MiB, or one segment when larger). Partitions with more than 1000 segments have adjacent small ones merged up to this size, which bounds their manifest.',
   ),
+  // Authorization (docs/security.md)
+  p(
+    'authorizer.class.name',
+    'authorizerClassName',
+    oneOf('', 'org.apache.kafka.metadata.authorizer.StandardAuthorizer', 'kafka.security.authorizer.AclAuthorizer'),
+    '',
+    "The authorizer: empty (the default) authorizes every request and the ACL APIs answer SECURITY_DISABLED; Kafka's StandardAuthorizer or AclAuthorizer class name turns on Skafos's ACL authorizer (StandardAuthorizer semantics, ACLs kept in the metadata store and shared by the cluster).",
+  ),
+  p(
+    'super.users',
+    'superUsers',
+    text(/^$|^[^;:]+:[^;]*(;[^;:]+:[^;]*)*$/, 'principals separated by semicolons, e.g. User:admin;User:ops'),
+    '',
+    'Principals that may do everything, whatever the ACLs say, separated by semicolons (User:admin;User:ops).',
+  ),
+  p(
+    'allow.everyone.if.no.acl.found',
+    'allowEveryoneIfNoAclFound',
+    bool,
+    'false',
+    'With an authorizer: allow every principal to act on a resource that no ACL at all mentions (by literal name, the wildcard or a prefix). Off by default: such resources are refused to all but super users.',
+    'boolean',
+  ),
+  p(
+    'skafos.authorizer.log.level',
+    'authorizerLogLevel',
+    oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    'info',
+    "Level of the authorizer's decision log (as Kafka's kafka.authorizer.logger): denials are logged at info and grants at debug, so info logs every denial and debug every decision.",
+  ),
 ];
 
 export const PARAM_BY_KEY = new Map(PARAMS.map((param) => [param.key, param]));

@@ -160,6 +160,12 @@ export interface BrokerConfig {
   readonly compactionMinAgeMs: number;
   readonly compactionMaxAgeMs: number;
   readonly segmentTargetBytes: number;
+  /** '' when there is no authorizer (every request allowed). */
+  readonly authorizerClassName: string;
+  /** `super.users` as written: principals separated by semicolons. */
+  readonly superUsers: string;
+  readonly allowEveryoneIfNoAclFound: boolean;
+  readonly authorizerLogLevel: LogLevel;
 }
 
 /** What loadConfig() reads. Nothing is read implicitly: pass `env: process.env` to honour the environment. */

@@ -15,6 +15,7 @@ import type { DynamicallyConfigured } from '../config/dynamic-broker-keys.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
 import type { KafkaPrincipal } from '../security/principal.ts';
+import type { Authorizer } from '../security/authorizer.ts';
 
 export interface BrokerServices {
   /**
@@ -47,6 +48,8 @@ export interface BrokerServices {
   consumerGroups: ConsumerGroupCoordinator;
   /** GROUP config resources: each group's overrides (broker/groups/group-config.ts), cluster-wide. */
   groupConfigs: ConfigDocuments;
+  /** The authorizer (`authorizer.class.name`), or null: every request allowed, the ACL APIs disabled. */
+  authorizer: Authorizer | null;
 }
 
 export interface RequestContext {

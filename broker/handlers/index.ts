@@ -1,5 +1,7 @@
-// The handler table, indexed by API key: exactly what ApiVersions advertises.
+// The handler table, indexed by API key: exactly what ApiVersions advertises. Each handler is wrapped with its
+// API's rule of the authorization table (authorization.ts), which every API must have.
 import type { Handler } from './context.ts';
+import { AUTHORIZATION, authorizing } from './authorization.ts';
 import { alterConfigsHandler } from './alter-configs.ts';
 import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.ts';
 import { apiVersionsHandler } from './api-versions.ts';
@@ -65,7 +67,7 @@ export function buildHandlerTable(): readonly (Handler | undefined)[] {
     incrementalAlterConfigsHandler,
     describeClusterHandler,
     describeTopicPartitionsHandler,
-    // No authorizer: the ACL APIs answer SECURITY_DISABLED; no replicas: nothing to reassign.
+    // Without an authorizer the ACL APIs answer SECURITY_DISABLED; no replicas: nothing to reassign.
     describeAclsHandler,
     createAclsHandler,
     deleteAclsHandler,
@@ -98,7 +100,9 @@ export function buildHandlerTable(): readonly (Handler | undefined)[] {
   all.push(consumerGroupHeartbeatHandler, consumerGroupDescribeHandler);
   for (const h of all) {
     if (table[h.apiKey]) throw new Error(`two handlers for API key ${h.apiKey}`);
-    table[h.apiKey] = h;
+    const rule = AUTHORIZATION[h.apiKey];
+    if (!rule) throw new Error(`API key ${h.apiKey} has no entry in the authorization table`);
+    table[h.apiKey] = authorizing(h, rule);
   }
   return table;
 }

@@ -323,3 +323,28 @@ export function parseBrokerConfigKey(key: string): string | null {
   const m = /^\/broker-configs\/(default|\d+)$/.exec(key);
   return m ? (m[1] === 'default' ? '' : m[1]!) : null;
 }
+
+/**
+ * ACLs (CreateAcls), one key per resource pattern: `/acls/<resourceType>/<patternType>/<name, base64url>` holding
+ * `{ acls }`, the pattern's entries (principal, host, operation, permission; Kafka's codes). Cluster-wide: every
+ * broker follows the prefix and authorizes with the same ACLs.
+ */
+export const aclPrefix = '/acls/';
+export function aclKey(resourceType: number, patternType: number, name: string): string {
+  return `${aclPrefix}${resourceType}/${patternType}/${Buffer.from(name, 'utf8').toString('base64url')}`;
+}
+export function parseAclKey(key: string): { resourceType: number; patternType: number; name: string } | null {
+  const m = /^\/acls\/(\d+)\/(\d+)\/([A-Za-z0-9_-]*)$/.exec(key);
+  return m ? { resourceType: Number(m[1]), patternType: Number(m[2]), name: Buffer.from(m[3]!, 'base64url').toString('utf8') } : null;
+}
+
+export interface AclEntryRecord {
+  principal: string;
+  host: string;
+  operation: number;
+  permission: number;
+}
+
+export interface AclRecord {
+  acls: AclEntryRecord[];
+}

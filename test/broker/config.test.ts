@@ -143,6 +143,10 @@ t.test('defaults', async (t) => {
     compactionMinAgeMs: 30_000,
     compactionMaxAgeMs: 600_000,
     segmentTargetBytes: 16_777_216,
+    authorizerClassName: '',
+    superUsers: '',
+    allowEveryoneIfNoAclFound: false,
+    authorizerLogLevel: 'info',
   };
   t.strictSame(c, expected);
   t.same(Object.keys(c).sort(), Object.keys(expected).sort(), 'no extra fields');
