@@ -152,10 +152,9 @@ async function startGroupConfigs(config: BrokerConfig, metadata: MetadataStore):
 /** The authorizer when `authorizer.class.name` is set, following the cluster's ACLs; null otherwise. */
 async function startAuthorizer(config: BrokerConfig, metadata: MetadataStore, logger: Logger): Promise<Authorizer | null> {
   if (config.authorizerClassName === '') return null;
-  const authorizerLogger = logger.child(
-    { component: 'authorizer', logger: 'kafka.authorizer.logger' },
-    { level: config.authorizerLogLevel },
-  );
+  // Its own level (as Kafka's kafka.authorizer.logger), except under a silenced root logger (tests).
+  const level = logger.level === 'silent' ? 'silent' : config.authorizerLogLevel;
+  const authorizerLogger = logger.child({ component: 'authorizer', logger: 'kafka.authorizer.logger' }, { level });
   const authorizer = new Authorizer({
     superUsers: config.superUsers
       .split(';')

@@ -84,11 +84,11 @@ function clusterRule(op: number, respond: (req: Req, code: number) => Resp, chec
   };
 }
 
-function groupRule(op: number, respond: (req: Req, code: number) => Resp, checks: string): AuthorizationRule {
+function groupRule(op: number, respond: (req: Req, code: number, v: number) => Resp, checks: string): AuthorizationRule {
   return {
     checks,
     check: (az, ctx, req) =>
-      allowed(az, ctx, op, Res.GROUP, req.groupId) ? undefined : { respond: respond(req, ErrorCode.GROUP_AUTHORIZATION_FAILED) },
+      allowed(az, ctx, op, Res.GROUP, req.groupId) ? undefined : { respond: respond(req, ErrorCode.GROUP_AUTHORIZATION_FAILED, ctx.apiVersion) },
   };
 }
 
@@ -729,11 +729,11 @@ export const AUTHORIZATION: Readonly<Record<number, AuthorizationRule>> = {
   [ApiKey.FindCoordinator]: findCoordinator,
   [ApiKey.JoinGroup]: groupRule(
     Op.READ,
-    (req, code) => ({
+    (req, code, v) => ({
       throttleTimeMs: 0,
       errorCode: code,
       generationId: -1,
-      protocolName: null,
+      protocolName: v >= 7 ? null : '',
       leader: '',
       memberId: req.memberId,
       members: [],
