@@ -36,7 +36,13 @@ async function grant(broker: RunningBroker, ...acls: [number, number, string, st
 }
 
 /** A request of `principal` through the broker's handler table, as the connection would hand it (a test seam). */
-async function asPrincipal(broker: RunningBroker, principal: KafkaPrincipal, apiKey: number, apiVersion: number, body: unknown): Promise<any> {
+async function asPrincipal(
+  broker: RunningBroker,
+  principal: KafkaPrincipal,
+  apiKey: number,
+  apiVersion: number,
+  body: unknown,
+): Promise<any> {
   const handler = buildHandlerTable()[apiKey]!;
   const ctx: RequestContext = {
     services: broker.services,
@@ -55,7 +61,12 @@ function produceBody(topic: string, transactionalId: string | null = null) {
     transactionalId,
     acks: -1,
     timeoutMs: 10000,
-    topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: Buffer.from('v'), timestampMs: Date.now() }]) }] }],
+    topicData: [
+      {
+        name: topic,
+        partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: Buffer.from('v'), timestampMs: Date.now() }]) }],
+      },
+    ],
   };
 }
 
@@ -68,7 +79,9 @@ function fetchBody(topic: string) {
     isolationLevel: 0,
     sessionId: 0,
     sessionEpoch: -1,
-    topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+    topics: [
+      { topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] },
+    ],
     forgottenTopicsData: [],
     rackId: '',
   };
@@ -104,7 +117,16 @@ t.test('with an authorizer', async (t) => {
   const alice: KafkaPrincipal = { type: 'User', name: 'alice' };
   // The topics exist before any ACL: created by the super user.
   for (const name of ['app-in', 'app-out', 'secret'])
-    t.equal((await asPrincipal(broker, admin, ApiKey.CreateTopics, 7, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 10000, validateOnly: false })).topics[0].errorCode, 0);
+    t.equal(
+      (
+        await asPrincipal(broker, admin, ApiKey.CreateTopics, 7, {
+          topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+          timeoutMs: 10000,
+          validateOnly: false,
+        })
+      ).topics[0].errorCode,
+      0,
+    );
 
   await t.test('no ACL at all: ANONYMOUS may do nothing (allow.everyone.if.no.acl.found=false)', async (t) => {
     const r = await client.request(ApiKey.CreateAcls, 3, { creations: [] });
@@ -142,14 +164,27 @@ t.test('with an authorizer', async (t) => {
         [0, 0, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST],
         `v${v} create`,
       );
-      const d = await client.request(ApiKey.DescribeAcls, v, { ...aclFilter(), principalFilter: 'User:bob', patternTypeFilter: PatternType.MATCH, resourceNameFilter: `${name}topic`, resourceTypeFilter: Res.TOPIC });
+      const d = await client.request(ApiKey.DescribeAcls, v, {
+        ...aclFilter(),
+        principalFilter: 'User:bob',
+        patternTypeFilter: PatternType.MATCH,
+        resourceNameFilter: `${name}topic`,
+        resourceTypeFilter: Res.TOPIC,
+      });
       t.equal(d.errorCode, 0);
       t.strictSame(
-        plain(d.resources).map((r: any) => ({ ...r, acls: r.acls.map((a: any) => ({ ...a, _tagged: undefined })) })).map((r: any) => [r.resourceType, r.resourceName, r.patternType, r.acls.length]),
+        plain(d.resources)
+          .map((r: any) => ({ ...r, acls: r.acls.map((a: any) => ({ ...a, _tagged: undefined })) }))
+          .map((r: any) => [r.resourceType, r.resourceName, r.patternType, r.acls.length]),
         [[Res.TOPIC, name, PatternType.PREFIXED, 1]],
         `v${v} describe MATCH finds the prefix ACL`,
       );
-      const del = await client.request(ApiKey.DeleteAcls, v, { filters: [{ ...aclFilter(), principalFilter: 'User:bob', resourceNameFilter: null }, { ...aclFilter(), resourceTypeFilter: 0 }] });
+      const del = await client.request(ApiKey.DeleteAcls, v, {
+        filters: [
+          { ...aclFilter(), principalFilter: 'User:bob', resourceNameFilter: null },
+          { ...aclFilter(), resourceTypeFilter: 0 },
+        ],
+      });
       t.equal(del.filterResults[0].errorCode, 0);
       t.equal(del.filterResults[0].matchingAcls.length, 2, `v${v} delete: both of bob's ACLs`);
       t.equal(del.filterResults[1].errorCode, ErrorCode.INVALID_REQUEST, 'UNKNOWN resource type in a filter');
@@ -158,7 +193,9 @@ t.test('with an authorizer', async (t) => {
     }
     const bad = await client.request(ApiKey.DescribeAcls, 3, { ...aclFilter(), operation: 0 });
     t.equal(bad.errorCode, ErrorCode.INVALID_REQUEST);
-    const denied = await asPrincipal(broker, alice, ApiKey.CreateAcls, 3, { creations: [creation(Res.TOPIC, 'x', PatternType.LITERAL, 'User:alice', Op.ALL)] });
+    const denied = await asPrincipal(broker, alice, ApiKey.CreateAcls, 3, {
+      creations: [creation(Res.TOPIC, 'x', PatternType.LITERAL, 'User:alice', Op.ALL)],
+    });
     t.equal(denied.results[0].errorCode, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'alice has no ALTER on the cluster');
   });
 
@@ -186,7 +223,13 @@ t.test('with an authorizer', async (t) => {
         { name: 'secret', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] },
       ],
     });
-    t.strictSame(lo.topics.map((x: any) => [x.name, x.partitions[0].errorCode]), [['app-in', 0], ['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED]]);
+    t.strictSame(
+      lo.topics.map((x: any) => [x.name, x.partitions[0].errorCode]),
+      [
+        ['app-in', 0],
+        ['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED],
+      ],
+    );
   });
 
   await t.test('deny overrides allow', async (t) => {
@@ -216,7 +259,9 @@ t.test('with an authorizer', async (t) => {
       generationIdOrMemberEpoch: -1,
       memberId: '',
       groupInstanceId: null,
-      topics: [{ name: 'app-in', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }],
+      topics: [
+        { name: 'app-in', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] },
+      ],
     });
     t.equal(oc.topics[0].partitions[0].errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
   });
@@ -236,7 +281,10 @@ t.test('with an authorizer', async (t) => {
     const dc = await client.request(ApiKey.DescribeCluster, 1, { includeClusterAuthorizedOperations: true, endpointType: 1 });
     t.equal(dc.clusterAuthorizedOperations, (1 << Op.ALTER) | (1 << Op.DESCRIBE));
     const su = await asPrincipal(broker, admin, ApiKey.DescribeCluster, 1, { includeClusterAuthorizedOperations: true, endpointType: 1 });
-    t.equal(su.clusterAuthorizedOperations, [5, 7, 8, 9, 10, 11, 12].reduce((m, op) => m | (1 << op), 0));
+    t.equal(
+      su.clusterAuthorizedOperations,
+      [5, 7, 8, 9, 10, 11, 12].reduce((m, op) => m | (1 << op), 0),
+    );
   });
 
   await t.test('decisions are counted on /metrics', async (t) => {

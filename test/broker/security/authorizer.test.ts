@@ -31,7 +31,11 @@ function acl(
 }
 
 function authorizer(acls: AclPatternRecord[], opts: { superUsers?: string[]; allowEveryone?: boolean } = {}): Authorizer {
-  const a = new Authorizer({ superUsers: opts.superUsers ?? [], allowEveryoneIfNoAclFound: opts.allowEveryone ?? false, logger: silentLogger() });
+  const a = new Authorizer({
+    superUsers: opts.superUsers ?? [],
+    allowEveryoneIfNoAclFound: opts.allowEveryone ?? false,
+    logger: silentLogger(),
+  });
   a.setAcls(acls);
   return a;
 }
@@ -75,7 +79,8 @@ t.test('implied operations and ALL', async (t) => {
   t.ok(c.authorize(alice, client, Op.DESCRIBE_CONFIGS, Res.TOPIC, 't'));
   t.notOk(c.authorize(alice, client, Op.DESCRIBE, Res.TOPIC, 't'));
   const all = authorizer([acl(Res.CLUSTER, PatternType.LITERAL, 'kafka-cluster', 'User:alice', Op.ALL)]);
-  for (const op of [Op.CREATE, Op.ALTER, Op.CLUSTER_ACTION, Op.IDEMPOTENT_WRITE]) t.ok(all.authorize(alice, client, op, Res.CLUSTER, 'kafka-cluster'));
+  for (const op of [Op.CREATE, Op.ALTER, Op.CLUSTER_ACTION, Op.IDEMPOTENT_WRITE])
+    t.ok(all.authorize(alice, client, op, Res.CLUSTER, 'kafka-cluster'));
   const denyAll = authorizer([
     acl(Res.TOPIC, PatternType.LITERAL, 't', 'User:alice', Op.READ),
     acl(Res.TOPIC, PatternType.PREFIXED, 't', 'User:alice', Op.ALL, Perm.DENY),
