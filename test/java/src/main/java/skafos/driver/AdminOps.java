@@ -35,7 +35,17 @@ import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AccessControlEntryFilter;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourcePatternFilter;
+import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * Admin commands. Results with one outcome per item (topic, partition, resource) answer a map from the item to
@@ -198,6 +208,47 @@ final class AdminOps {
         admin.updateFeatures(Map.of(cmd.path("feature").asText(), u), new UpdateFeaturesOptions()).all().get(timeoutMs, TimeUnit.MILLISECONDS);
         return Map.of();
       }
+      case "createAcls": {
+        List<AclBinding> bindings = new ArrayList<>();
+        for (JsonNode a : cmd.path("acls")) {
+          AclBindingFilter f = aclFilter(a);
+          bindings.add(new AclBinding(
+              new ResourcePattern(f.patternFilter().resourceType(), f.patternFilter().name(), f.patternFilter().patternType()),
+              new AccessControlEntry(f.entryFilter().principal(), f.entryFilter().host(), f.entryFilter().operation(), f.entryFilter().permissionType())));
+        }
+        var result = admin.createAcls(bindings).values();
+        List<Object> out = new ArrayList<>();
+        for (AclBinding b : bindings) {
+          try {
+            result.get(b).get(timeoutMs, TimeUnit.MILLISECONDS);
+            out.add(Map.of());
+          } catch (Exception e) {
+            out.add(Clients.error(e));
+          }
+        }
+        return out;
+      }
+      case "describeAcls": {
+        List<Object> out = new ArrayList<>();
+        for (AclBinding b : admin.describeAcls(aclFilter(cmd.path("filter"))).values().get(timeoutMs, TimeUnit.MILLISECONDS)) out.add(acl(b));
+        return out;
+      }
+      case "deleteAcls": {
+        List<AclBindingFilter> filters = new ArrayList<>();
+        for (JsonNode f : cmd.path("filters")) filters.add(aclFilter(f));
+        var result = admin.deleteAcls(filters).values();
+        List<Object> out = new ArrayList<>();
+        for (AclBindingFilter f : filters) {
+          try {
+            List<Object> deleted = new ArrayList<>();
+            for (var r : result.get(f).get(timeoutMs, TimeUnit.MILLISECONDS).values()) deleted.add(acl(r.binding()));
+            out.add(deleted);
+          } catch (Exception e) {
+            out.add(Clients.error(e));
+          }
+        }
+        return out;
+      }
       default:
         throw new IllegalArgumentException("unknown admin op " + op);
     }
@@ -218,6 +269,32 @@ final class AdminOps {
         out.put(String.valueOf(k), Clients.error(e));
       }
     });
+    return out;
+  }
+
+  /** An ACL binding or filter: {resourceType, name, patternType, principal, host, operation, permission}, Kafka's enum names; missing = ANY/null. */
+  private static AclBindingFilter aclFilter(JsonNode a) {
+    return new AclBindingFilter(
+        new ResourcePatternFilter(
+            ResourceType.valueOf(a.path("resourceType").asText("ANY")),
+            a.hasNonNull("name") ? a.path("name").asText() : null,
+            PatternType.valueOf(a.path("patternType").asText("ANY"))),
+        new AccessControlEntryFilter(
+            a.hasNonNull("principal") ? a.path("principal").asText() : null,
+            a.hasNonNull("host") ? a.path("host").asText() : null,
+            AclOperation.valueOf(a.path("operation").asText("ANY")),
+            AclPermissionType.valueOf(a.path("permission").asText("ANY"))));
+  }
+
+  private static Map<String, Object> acl(AclBinding b) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("resourceType", b.pattern().resourceType().name());
+    out.put("name", b.pattern().name());
+    out.put("patternType", b.pattern().patternType().name());
+    out.put("principal", b.entry().principal());
+    out.put("host", b.entry().host());
+    out.put("operation", b.entry().operation().name());
+    out.put("permission", b.entry().permissionType().name());
     return out;
   }
 
