@@ -212,3 +212,23 @@ t.test('ACLs with real clients', async (t) => {
     t.pass('produced once the DENY is gone');
   });
 });
+
+t.test('super users bypass the ACLs', async (t) => {
+  const su = await startBroker(t, {
+    sets: {
+      'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer',
+      'super.users': 'User:admin;User:ANONYMOUS',
+    },
+  });
+  const kafka = kafkajsClient(su.bootstrap, 'acl-su');
+  const admin = kafka.admin();
+  await admin.connect();
+  t.teardown(() => admin.disconnect());
+  t.ok(await admin.createTopics({ topics: [{ topic: 'denied-to-all' }] }));
+  await admin.createAcls({ acl: [acl(R.TOPIC, '*', PT.LITERAL, O.ALL, P.DENY, 'User:*')] });
+  const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  const r = await producer.send({ topic: 'denied-to-all', messages: [{ value: 'still' }] });
+  t.equal(r[0]!.errorCode, 0, 'a DENY ALL for User:* does not stop a super user');
+});
