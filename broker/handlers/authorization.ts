@@ -10,7 +10,7 @@
 // Per-resource decisions (a topic of a Produce, a group of DescribeGroups) are the authorizer's cached lookups;
 // a request whose resources are all authorized allocates nothing here.
 import { ApiKey } from '../protocol/generated/index.ts';
-import { ErrorCode } from '../protocol/errors.ts';
+import { ErrorCode, errorInfoForCode } from '../protocol/errors.ts';
 import { AclOperation as Op, CLUSTER_NAME, ResourceType as Res } from '../security/acl.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import { unsetAuthorizedOperations } from './acl-ops.ts';
@@ -170,7 +170,7 @@ const fetch: AuthorizationRule = {
               highWatermark: -1,
               lastStableOffset: -1,
               logStartOffset: -1,
-              abortedTransactions: null,
+              abortedTransactions: ctx.apiVersion >= 4 ? [] : null,
               records: null,
             })),
           })),
@@ -349,7 +349,11 @@ const findCoordinator: AuthorizationRule = {
     return {
       request: { ...req, coordinatorKeys: parts[0] },
       after: (res) => {
-        res.coordinators.push(...parts[1].map((key) => ({ key, nodeId: -1, host: '', port: -1, errorCode: code, errorMessage: null })));
+        // Kafka answers the refused keys first, with an empty message.
+        res.coordinators = [
+          ...parts[1].map((key) => ({ key, nodeId: -1, host: '', port: -1, errorCode: code, errorMessage: '' })),
+          ...res.coordinators,
+        ];
         return res;
       },
     };
@@ -375,7 +379,8 @@ const describeGroups: AuthorizationRule = {
           )
             g.authorizedOperations = ops(az, ctx, Res.GROUP, g.groupId);
         if (parts)
-          res.groups.push(
+          // Kafka answers the refused groups first.
+          res.groups.unshift(
             ...parts[1].map((groupId) => ({
               errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
               groupId,
@@ -563,7 +568,8 @@ function configRule(op: number, listName: 'resources', responseName: 'results' |
           res[responseName].push(
             ...parts[1].map((r) => ({
               errorCode: codes.get(r),
-              errorMessage: null,
+              // Kafka sends the code's default message here.
+              errorMessage: errorInfoForCode(codes.get(r)!)?.message ?? null,
               resourceType: r.resourceType,
               resourceName: r.resourceName,
               configs: [],

@@ -22,6 +22,7 @@ export const createAclsHandler: ApiHandler<typeof ApiKey.CreateAcls> = {
         ),
       };
     }
+    // Kafka answers a success with an empty message, not null.
     const outcomes = await createAcls(
       authorizer,
       req.creations.map((c) => ({
@@ -38,7 +39,7 @@ export const createAclsHandler: ApiHandler<typeof ApiKey.CreateAcls> = {
       throttleTimeMs: 0,
       results: outcomes.map(
         (o): CreateAclsResponseAclCreationResultInput =>
-          o === null ? { errorCode: ErrorCode.NONE, errorMessage: null } : { errorCode: ErrorCode[o.code], errorMessage: o.message },
+          o === null ? { errorCode: ErrorCode.NONE, errorMessage: '' } : { errorCode: ErrorCode[o.code], errorMessage: o.message },
       ),
     };
   },

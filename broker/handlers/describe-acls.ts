@@ -8,7 +8,7 @@ import type {
   DescribeAclsResponseDescribeAclsResourceInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import { describeAcls, invalidFilter } from '../security/acl-admin.ts';
+import { describeAcls, unknownInFilter } from '../security/acl-admin.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 /** Kafka's message for every ACL request when no authorizer is configured. */
@@ -31,7 +31,8 @@ export const describeAclsHandler: ApiHandler<typeof ApiKey.DescribeAcls> = {
       operation: req.operation,
       permission: req.permissionType,
     };
-    const invalid = invalidFilter(filter);
+    // A filter with codes Kafka does not know matches nothing (answered with no ACLs, as Kafka does).
+    const invalid = unknownInFilter(filter);
     if (invalid !== null) return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: invalid, resources: [] };
     const resources = new Map<string, DescribeAclsResponseDescribeAclsResourceInput & { acls: unknown[] }>();
     for (const b of describeAcls(authorizer, filter)) {
@@ -41,6 +42,7 @@ export const describeAclsHandler: ApiHandler<typeof ApiKey.DescribeAcls> = {
         resources.set(key, (r = { resourceType: b.resourceType, resourceName: b.resourceName, patternType: b.patternType, acls: [] }));
       r.acls.push({ principal: b.principal, host: b.host, operation: b.operation, permissionType: b.permission });
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, resources: [...resources.values()] };
+    // Kafka answers a success with an empty message, not null.
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: '', resources: [...resources.values()] };
   },
 };

@@ -27,14 +27,26 @@ export async function createAcls(authorizer: Authorizer, bindings: readonly AclB
   );
 }
 
-/** Why Kafka refuses a filter (INVALID_REQUEST), or null: UNKNOWN codes match nothing and are refused. */
+const isKnown = (codes: Record<string, number>, v: number) => Object.values(codes).includes(v);
+
+/**
+ * A filter holding the UNKNOWN code (0) itself: Kafka cannot even parse the request (it closes the connection);
+ * Skafos answers INVALID_REQUEST with this message. null otherwise.
+ */
+export function unknownInFilter(f: AclBindingFilter): string | null {
+  if (f.resourceType === 0 || f.patternType === 0 || f.operation === 0 || f.permission === 0) return 'The filter contains UNKNOWN elements';
+  return null;
+}
+
+/**
+ * Why DeleteAcls refuses a filter (INVALID_REQUEST, Kafka's messages), or null: codes Kafka does not know, or
+ * UNKNOWN itself (see unknownInFilter). DescribeAcls answers such a filter with no ACLs instead, as Kafka does.
+ */
 export function invalidFilter(f: AclBindingFilter): string | null {
-  if (f.resourceType === ResourceType.UNKNOWN || !Object.values(ResourceType).includes(f.resourceType as never))
-    return 'Invalid resource type';
-  if (f.patternType === PatternType.UNKNOWN || !Object.values(PatternType).includes(f.patternType as never)) return 'Invalid pattern type';
-  if (f.operation === AclOperation.UNKNOWN || !Object.values(AclOperation).includes(f.operation as never)) return 'Invalid operation';
-  if (f.permission === AclPermission.UNKNOWN || !Object.values(AclPermission).includes(f.permission as never))
-    return 'Invalid permission type';
+  const unknown = unknownInFilter(f);
+  if (unknown !== null) return unknown;
+  if (!isKnown(ResourceType, f.resourceType) || !isKnown(PatternType, f.patternType)) return 'Unknown patternFilter.';
+  if (!isKnown(AclOperation, f.operation) || !isKnown(AclPermission, f.permission)) return 'Unknown entryFilter.';
   return null;
 }
 

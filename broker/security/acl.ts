@@ -104,25 +104,31 @@ export function filterMatches(f: AclBindingFilter, b: AclBinding): boolean {
   );
 }
 
-const known = (codes: Record<string, number>, v: number) => Object.values(codes).includes(v);
+/** Kafka's enum name of a code ("UNKNOWN" for a code it does not know, as its fromCode gives). */
+function nameOf(codes: Record<string, number>, v: number): string {
+  for (const [k, c] of Object.entries(codes)) if (c === v) return k;
+  return 'UNKNOWN';
+}
 
 /**
- * Why Kafka refuses to create this binding (CreateAcls answers INVALID_REQUEST with it), or null when valid.
- * Kafka's request parsing rejects UNKNOWN and ANY codes and a filter-only pattern; its authorizer rejects a
- * principal without a type, an empty literal/prefixed name, and a pattern on the cluster other than its name.
+ * Why Kafka refuses to create this binding (CreateAcls answers INVALID_REQUEST with it), or null when valid, with
+ * Kafka's messages. Kafka's controller also refuses the filter-only values (ANY, MATCH), but through an unexpected
+ * exception (UNKNOWN_SERVER_ERROR); Skafos answers them INVALID_REQUEST. A principal needs its type ("User:");
+ * the cluster resource is named kafka-cluster.
  */
 export function invalidBinding(b: AclBinding): string | null {
-  if (!known(ResourceType, b.resourceType) || b.resourceType === ResourceType.UNKNOWN || b.resourceType === ResourceType.ANY)
-    return 'Invalid resource type';
-  if (b.patternType !== PatternType.LITERAL && b.patternType !== PatternType.PREFIXED) return 'Invalid resource pattern type';
-  if (!known(AclOperation, b.operation) || b.operation === AclOperation.UNKNOWN || b.operation === AclOperation.ANY)
-    return 'Invalid operation';
-  if (b.permission !== AclPermission.ALLOW && b.permission !== AclPermission.DENY) return 'Invalid permission type';
-  const colon = b.principal.indexOf(':');
-  if (colon <= 0)
+  const type = nameOf(ResourceType, b.resourceType);
+  if (type === 'UNKNOWN' || type === 'ANY') return `Invalid resourceType ${type}`;
+  const pattern = nameOf(PatternType, b.patternType);
+  if (pattern !== 'LITERAL' && pattern !== 'PREFIXED') return `Invalid patternType ${pattern}`;
+  const op = nameOf(AclOperation, b.operation);
+  if (op === 'UNKNOWN' || op === 'ANY') return `Invalid operation ${op}`;
+  const permission = nameOf(AclPermission, b.permission);
+  if (permission !== 'ALLOW' && permission !== 'DENY') return `Invalid permissionType ${permission}`;
+  if (b.resourceName === '') return 'Invalid empty resource name';
+  if (!b.principal.includes(':'))
     return `Could not parse principal from \`${b.principal}\` (no colon is present separating the principal type from the principal name)`;
-  if (b.resourceName === '') return 'Resource name should not be empty';
-  if (b.resourceType === ResourceType.CLUSTER && (b.patternType !== PatternType.LITERAL || b.resourceName !== CLUSTER_NAME))
-    return 'The only valid name for the CLUSTER resource is kafka-cluster';
+  if (b.host === '') return 'Host pattern cannot be null or empty';
+  if (b.resourceType === ResourceType.CLUSTER && b.resourceName !== CLUSTER_NAME) return 'The only valid name for the CLUSTER resource is kafka-cluster';
   return null;
 }

@@ -164,6 +164,18 @@ t.test('with an authorizer', async (t) => {
         [0, 0, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST],
         `v${v} create`,
       );
+      // Kafka's messages (checked against Apache Kafka 4.4 with its StandardAuthorizer).
+      t.strictSame(
+        c.results.map((r: any) => r.errorMessage),
+        [
+          '',
+          '',
+          'Invalid resourceType ANY',
+          'Could not parse principal from `bob` (no colon is present separating the principal type from the principal name)',
+          'Invalid patternType MATCH',
+          'The only valid name for the CLUSTER resource is kafka-cluster',
+        ],
+      );
       const d = await client.request(ApiKey.DescribeAcls, v, {
         ...aclFilter(),
         principalFilter: 'User:bob',
