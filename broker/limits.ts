@@ -186,6 +186,6 @@ export const describeTopicPartitionsMaxCount = 2000;
 export const httpRequestTimeoutMs = 10_000;
 
 /** Authorization decisions the authorizer caches (by principal, client, operation, resource); beyond it the cache starts over. */
-export const authorizerCacheMaxEntries = 100_000;
+export const authorizerCacheMaxCount = 100_000;
 /** Most ACLs a cluster holds (CreateAcls beyond it fails): the authorizer indexes them all in memory. */
 export const aclMaxCount = 100_000;

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { AclStore, AclPatternRecord } from '../metadata/acl-store.ts';
 import type { AclEntryRecord } from '../metadata/layout.ts';
-import { authorizerCacheMaxEntries } from '../limits.ts';
+import { authorizerCacheMaxCount } from '../limits.ts';
 import {
   AclOperation,
   AclPermission,
@@ -134,7 +134,7 @@ export class Authorizer {
     let allowed = byName.get(name);
     if (allowed === undefined) {
       allowed = this.decide(this.nameOf(principal), hostOf(clientAddress), operation, resourceType, name);
-      if (++this.cached > authorizerCacheMaxEntries) {
+      if (++this.cached > authorizerCacheMaxCount) {
         this.cache = new WeakMap();
         this.cached = 0;
       } else byName.set(name, allowed);
