@@ -211,6 +211,24 @@ t.test('ACLs with real clients', async (t) => {
     await producer.send({ topic: 'app-out', messages: [{ value: 'now allowed' }] });
     t.pass('produced once the DENY is gone');
   });
+  await t.test('kafkajs: a transaction with every ACL it needs commits', async (t) => {
+    await admin.createAcls({
+      acl: [
+        acl(R.TRANSACTIONAL_ID, 'tx-ok', PT.LITERAL, O.WRITE),
+        acl(R.TRANSACTIONAL_ID, 'tx-ok', PT.LITERAL, O.DESCRIBE),
+        acl(R.TOPIC, 'app-txn', PT.LITERAL, O.WRITE),
+      ],
+    });
+    t.ok(await admin.createTopics({ topics: [{ topic: 'app-txn' }] }));
+    const tx = kafka.producer({ transactionalId: 'tx-ok', maxInFlightRequests: 1, idempotent: true });
+    await tx.connect();
+    t.teardown(() => tx.disconnect());
+    const txn = await tx.transaction();
+    await txn.send({ topic: 'app-txn', messages: [{ value: 'in a transaction' }] });
+    await txn.sendOffsets({ consumerGroupId: 'readers', topics: [{ topic: 'app-in', partitions: [{ partition: 0, offset: '1' }] }] });
+    await txn.commit();
+    t.pass('committed: AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and EndTxn were authorized');
+  });
 });
 
 t.test('super users bypass the ACLs', async (t) => {
