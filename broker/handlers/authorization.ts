@@ -731,8 +731,44 @@ const partitionsError = (t: Req, code: number, indexes: number[], extra: Record<
 
 const none: AuthorizationRule = { checks: 'nothing' };
 
+/**
+ * Rules for APIs that authentication (broker/security, to come) serves: SASL needs nothing (it happens before a
+ * principal exists); the SCRAM credential APIs need CLUSTER DESCRIBE / ALTER, as in Kafka. Declared here so the
+ * table is complete when their handlers land.
+ */
+const authenticationRules: Readonly<Record<number, AuthorizationRule>> = {
+  [ApiKey.SaslHandshake]: none,
+  [ApiKey.SaslAuthenticate]: none,
+  [ApiKey.DescribeUserScramCredentials]: clusterRule(
+    Op.DESCRIBE,
+    (req, code) => ({
+      throttleTimeMs: 0,
+      errorCode: code,
+      errorMessage: null,
+      results: (req.users ?? []).map((u: Req) => ({ user: u.name, errorCode: code, errorMessage: null, credentialInfos: [] })),
+    }),
+    'CLUSTER DESCRIBE',
+  ),
+  [ApiKey.AlterUserScramCredentials]: clusterRule(
+    Op.ALTER,
+    (req, code) => ({
+      throttleTimeMs: 0,
+      results: [...new Set([...req.deletions, ...req.upsertions].map((c: Req) => c.name as string))].map((user) => ({
+        user,
+        errorCode: code,
+        errorMessage: null,
+      })),
+    }),
+    'CLUSTER ALTER',
+  ),
+};
+
+/** APIs with a rule whose handler is not served yet (authentication's). */
+export const AUTHORIZATION_PENDING: ReadonlySet<number> = new Set(Object.keys(authenticationRules).map(Number));
+
 /** The table, by API key: every API the handler table serves has a rule (a test checks it). */
 export const AUTHORIZATION: Readonly<Record<number, AuthorizationRule>> = {
+  ...authenticationRules,
   [ApiKey.Produce]: produce,
   [ApiKey.Fetch]: fetch,
   [ApiKey.ListOffsets]: {

@@ -4,6 +4,12 @@
 import t from 'tap';
 import { ApiKey, apiCodecs } from '../../../broker/protocol/generated/index.ts';
 import { buildHandlerTable } from '../../../broker/handlers/index.ts';
+import { AUTHORIZATION, AUTHORIZATION_PENDING } from '../../../broker/handlers/authorization.ts';
+import type { RequestContext } from '../../../broker/handlers/context.ts';
+import { encodeResponse } from '../../../broker/protocol/frame.ts';
+import { silentLogger } from '../../../broker/ops/logger.ts';
+import { Authorizer } from '../../../broker/security/authorizer.ts';
+import { ANONYMOUS } from '../../../broker/security/principal.ts';
 import { startTestBroker, TestClient } from './support/client.ts';
 
 const zeroUuid = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -127,6 +133,23 @@ t.test('refusals encode at every version', async (t) => {
       } finally {
         client.close();
       }
+    }
+  }
+});
+
+t.test('refusals of the APIs authentication will serve encode at every version', async (t) => {
+  const az = new Authorizer({ superUsers: [], allowEveryoneIfNoAclFound: false, logger: silentLogger() });
+  for (const apiKey of AUTHORIZATION_PENDING) {
+    const rule = AUTHORIZATION[apiKey]!;
+    if (!rule.check) continue;
+    const codec = apiCodecs[apiKey]!;
+    for (let v = codec.minVersion; v <= codec.maxVersion; v++) {
+      const ctx = { principal: ANONYMOUS, clientAddress: '127.0.0.1:1', apiVersion: v } as RequestContext;
+      const req = { users: [{ name: 'alice' }], deletions: [{ name: 'alice', mechanism: 1 }], upsertions: [] };
+      const verdict = rule.check(az, ctx, req);
+      t.ok(verdict && 'respond' in verdict, `${codec.name} v${v} refused`);
+      if (verdict && 'respond' in verdict)
+        t.doesNotThrow(() => encodeResponse(apiKey, v, 1, verdict.respond), `${codec.name} v${v} encodes`);
     }
   }
 });

@@ -7,7 +7,7 @@ import { ApiKey } from '../../../broker/protocol/generated/index.ts';
 import { ErrorCode } from '../../../broker/protocol/errors.ts';
 import { buildRecordBatch } from '../../../broker/protocol/records/build.ts';
 import { buildHandlerTable } from '../../../broker/handlers/index.ts';
-import { AUTHORIZATION } from '../../../broker/handlers/authorization.ts';
+import { AUTHORIZATION, AUTHORIZATION_PENDING } from '../../../broker/handlers/authorization.ts';
 import type { RequestContext } from '../../../broker/handlers/context.ts';
 import type { RunningBroker } from '../../../broker/broker.ts';
 import { createAcls } from '../../../broker/security/acl-admin.ts';
@@ -105,7 +105,7 @@ t.test('every API the broker serves has an entry in the authorization table', as
   t.strictSame(
     Object.keys(AUTHORIZATION)
       .map(Number)
-      .filter((k) => !served.includes(k)),
+      .filter((k) => !served.includes(k) && !AUTHORIZATION_PENDING.has(k)),
     [],
     'no entry for an API not served',
   );
