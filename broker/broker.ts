@@ -18,8 +18,16 @@ import type { TopicRegistry } from './metadata/topics.ts';
 import { ConfigDocuments } from './metadata/config-docs.ts';
 import { AclStore } from './metadata/acl-store.ts';
 import { Authorizer } from './security/authorizer.ts';
+import { ClientQuotas } from './security/quotas.ts';
 import { DynamicBrokerConfig } from './metadata/dynamic-broker-config.ts';
-import { groupConfigKey, groupConfigPrefix, parseGroupConfigKey } from './metadata/layout.ts';
+import {
+  clientQuotaKey,
+  clientQuotaPrefix,
+  groupConfigKey,
+  groupConfigPrefix,
+  parseClientQuotaKey,
+  parseGroupConfigKey,
+} from './metadata/layout.ts';
 import { startOpsServer } from './ops/http.ts';
 import type { OpsServer } from './ops/http.ts';
 import { Metrics } from './ops/metrics.ts';
@@ -31,6 +39,7 @@ import {
   aclMaxCount,
   cleanerMaxDecompressedBatchBytes,
   cleanerPassMaxBytes,
+  clientQuotaMaxEntitiesCount,
   flushMaxInflightCount,
   recoveryMaxInflightCount,
   shutdownGraceMs,
@@ -83,6 +92,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics, groupConfigs);
   const txn = new TxnService({ metadata, cluster, logger: logger.child({ component: 'txn' }), config, groups });
   const authorizer = await startAuthorizer(config, metadata, logger);
+  const quotas = await startClientQuotas(metadata, () => services.config);
   const services: BrokerServices = {
     config: dynamicConfig.current,
     dynamicConfig,
@@ -102,6 +112,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     txn,
     groupConfigs,
     authorizer,
+    quotas,
   };
   followDynamicConfig(dynamicConfig, services, logger);
   await txn.start(services);
@@ -167,6 +178,21 @@ async function startAuthorizer(config: BrokerConfig, metadata: MetadataStore, lo
   return authorizer;
 }
 
+/** Client quotas, cluster-wide: followed so that a quota set through any broker applies here. */
+async function startClientQuotas(metadata: MetadataStore, config: () => BrokerConfig): Promise<ClientQuotas> {
+  const docs = new ConfigDocuments({
+    store: metadata,
+    prefix: clientQuotaPrefix,
+    keyOf: clientQuotaKey,
+    nameOf: parseClientQuotaKey,
+    maxDocuments: clientQuotaMaxEntitiesCount,
+  });
+  let quotas: ClientQuotas | null = null;
+  await docs.start(() => quotas?.refresh());
+  quotas = new ClientQuotas(docs, () => ({ windowNum: config().quotaWindowNum, windowSizeMs: config().quotaWindowSizeSeconds * 1000 }));
+  return quotas;
+}
+
 /** Handlers see dynamic broker config changes through `services.config`, swapped whole on each change. */
 function followDynamicConfig(dynamicConfig: DynamicBrokerConfig, services: BrokerServices, logger: Logger): void {
   dynamicConfig.onChange((c) => {
@@ -213,6 +239,7 @@ function running(r: {
           { close: async () => r.groupConfigs.close() },
           { close: async () => r.dynamicConfig.close() },
           { close: async () => r.services.authorizer?.close() },
+          { close: async () => r.services.quotas.documents.close() },
         ],
         ops: r.ops,
         stores: r.stores,

@@ -189,3 +189,7 @@ export const httpRequestTimeoutMs = 10_000;
 export const authorizerCacheMaxCount = 100_000;
 /** Most ACLs a cluster holds (CreateAcls beyond it fails): the authorizer indexes them all in memory. */
 export const aclMaxCount = 100_000;
+/** Quota sensors (rates of a user/client-id) one broker keeps; beyond it the oldest go. */
+export const quotaMaxSensorsCount = 100_000;
+/** Client quota entities a cluster holds (AlterClientQuotas beyond it fails). */
+export const clientQuotaMaxEntitiesCount = 10_000;

@@ -859,6 +859,15 @@ export const PARAMS: readonly Param[] = [
     'With an authorizer: allow every principal to act on a resource that no ACL at all mentions (by literal name, the wildcard or a prefix). Off by default: such resources are refused to all but super users.',
     'boolean',
   ),
+  // Client quotas (docs/security.md)
+  p('quota.window.num', 'quotaWindowNum', int(1, 1000), '11', 'Number of samples a client quota rate is measured over (as Kafka).'),
+  p(
+    'quota.window.size.seconds',
+    'quotaWindowSizeSeconds',
+    int(1, 3600),
+    '1',
+    'Length of one sample of a client quota rate, in seconds (as Kafka).',
+  ),
   p(
     'skafos.authorizer.log.level',
     'authorizerLogLevel',

@@ -166,6 +166,8 @@ export interface BrokerConfig {
   readonly superUsers: string;
   readonly allowEveryoneIfNoAclFound: boolean;
   readonly authorizerLogLevel: LogLevel;
+  readonly quotaWindowNum: number;
+  readonly quotaWindowSizeSeconds: number;
 }
 
 /** What loadConfig() reads. Nothing is read implicitly: pass `env: process.env` to honour the environment. */

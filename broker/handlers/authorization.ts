@@ -1018,6 +1018,19 @@ export const AUTHORIZATION: Readonly<Record<number, AuthorizationRule>> = {
   [ApiKey.ConsumerGroupHeartbeat]: consumerGroupHeartbeat,
   [ApiKey.ConsumerGroupDescribe]: consumerGroupDescribe,
   [ApiKey.DescribeTopicPartitions]: describeTopicPartitions,
+  [ApiKey.DescribeClientQuotas]: clusterRule(
+    Op.DESCRIBE_CONFIGS,
+    (_req, code) => ({ throttleTimeMs: 0, errorCode: code, errorMessage: null, entries: null }),
+    'CLUSTER DESCRIBE_CONFIGS',
+  ),
+  [ApiKey.AlterClientQuotas]: clusterRule(
+    Op.ALTER_CONFIGS,
+    (req, code) => ({
+      throttleTimeMs: 0,
+      entries: req.entries.map((e: Req) => ({ errorCode: code, errorMessage: null, entity: e.entity })),
+    }),
+    'CLUSTER ALTER_CONFIGS',
+  ),
 };
 
 /** The handler with its API's rule applied before it (and its `after` on its response). */

@@ -16,6 +16,7 @@ import type { TopicRegistry } from '../metadata/topics.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
 import type { KafkaPrincipal } from '../security/principal.ts';
 import type { Authorizer } from '../security/authorizer.ts';
+import type { ClientQuotas } from '../security/quotas.ts';
 
 export interface BrokerServices {
   /**
@@ -50,6 +51,8 @@ export interface BrokerServices {
   groupConfigs: ConfigDocuments;
   /** The authorizer (`authorizer.class.name`), or null: every request allowed, the ACL APIs disabled. */
   authorizer: Authorizer | null;
+  /** Client quotas (KIP-13/124/546): the cluster's, enforced on this broker's traffic. */
+  quotas: ClientQuotas;
 }
 
 export interface RequestContext {
@@ -67,6 +70,8 @@ export interface RequestContext {
    * the handler finishes; calling it again does nothing. A no-op for other handlers.
    */
   applied: () => void;
+  /** KIP-219: the client exceeded a quota; the connection stops reading its requests for `ms`. */
+  throttle: (ms: number) => void;
 }
 
 /**

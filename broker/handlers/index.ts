@@ -2,6 +2,7 @@
 // API's rule of the authorization table (authorization.ts), which every API must have.
 import type { Handler } from './context.ts';
 import { AUTHORIZATION, authorizing } from './authorization.ts';
+import { withQuota } from './quota-enforcement.ts';
 import { alterConfigsHandler } from './alter-configs.ts';
 import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.ts';
 import { apiVersionsHandler } from './api-versions.ts';
@@ -46,6 +47,8 @@ import { listTransactionsHandler } from './list-transactions.ts';
 import { describeProducersHandler } from './describe-producers.ts';
 import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.ts';
 import { consumerGroupDescribeHandler } from './consumer-group-describe.ts';
+import { describeClientQuotasHandler } from './describe-client-quotas.ts';
+import { alterClientQuotasHandler } from './alter-client-quotas.ts';
 
 export function buildHandlerTable(): readonly (Handler | undefined)[] {
   const table: (Handler | undefined)[] = [];
@@ -98,11 +101,13 @@ export function buildHandlerTable(): readonly (Handler | undefined)[] {
     offsetDeleteHandler,
   );
   all.push(consumerGroupHeartbeatHandler, consumerGroupDescribeHandler);
+  // Client quotas (broker/security/quotas.ts).
+  all.push(describeClientQuotasHandler, alterClientQuotasHandler);
   for (const h of all) {
     if (table[h.apiKey]) throw new Error(`two handlers for API key ${h.apiKey}`);
     const rule = AUTHORIZATION[h.apiKey];
     if (!rule) throw new Error(`API key ${h.apiKey} has no entry in the authorization table`);
-    table[h.apiKey] = authorizing(h, rule);
+    table[h.apiKey] = withQuota(authorizing(h, rule));
   }
   return table;
 }

@@ -348,3 +348,18 @@ export interface AclEntryRecord {
 export interface AclRecord {
   acls: AclEntryRecord[];
 }
+
+/**
+ * Client quotas (AlterClientQuotas, KIP-546), one key per entity: `/client-quotas/<base64url(entity)>` holding
+ * `{ configs }`, the entity's quotas by Kafka name (`producer_byte_rate`, ...) as decimal strings. The entity is
+ * the JSON of its sorted [type, name] pairs (`[["client-id",null],["user","alice"]]`, null for the default).
+ * Cluster-wide: every broker follows the prefix.
+ */
+export const clientQuotaPrefix = '/client-quotas/';
+export function clientQuotaKey(entity: string): string {
+  return clientQuotaPrefix + Buffer.from(entity, 'utf8').toString('base64url');
+}
+export function parseClientQuotaKey(key: string): string | null {
+  const m = /^\/client-quotas\/([A-Za-z0-9_-]+)$/.exec(key);
+  return m ? Buffer.from(m[1]!, 'base64url').toString('utf8') : null;
+}

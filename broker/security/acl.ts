@@ -129,6 +129,7 @@ export function invalidBinding(b: AclBinding): string | null {
   if (!b.principal.includes(':'))
     return `Could not parse principal from \`${b.principal}\` (no colon is present separating the principal type from the principal name)`;
   if (b.host === '') return 'Host pattern cannot be null or empty';
-  if (b.resourceType === ResourceType.CLUSTER && b.resourceName !== CLUSTER_NAME) return 'The only valid name for the CLUSTER resource is kafka-cluster';
+  if (b.resourceType === ResourceType.CLUSTER && b.resourceName !== CLUSTER_NAME)
+    return 'The only valid name for the CLUSTER resource is kafka-cluster';
   return null;
 }

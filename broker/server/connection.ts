@@ -49,6 +49,10 @@ export class Connection {
   private inFlightBytes = 0;
   private paused = false;
   private waitingDrain = false;
+  /** KIP-219: a quota-throttled client's connection is not read until then (epoch ms); 0 when not muted. */
+  private mutedUntilMs = 0;
+  private muteTimer: NodeJS.Timeout | null = null;
+  private readonly throttle = (ms: number): void => this.mute(ms);
   private closing = false;
   private readonly abort = new AbortController();
   /**
@@ -146,6 +150,7 @@ export class Connection {
       principal: this.principal,
       signal: longPolling.has(apiKey) ? this.drain.signal : this.abort.signal,
       applied: noop,
+      throttle: this.throttle,
     };
     const body = decoded.body;
     if (!handler.ordered) {
@@ -253,7 +258,10 @@ export class Connection {
   private updateFlow(): void {
     if (this.closing) return; // reading on, discarding: see closeAfterResponses
     const over =
-      this.queue.length >= this.limits.maxInFlightRequests || this.inFlightBytes >= this.limits.maxInFlightBytes || this.waitingDrain;
+      this.queue.length >= this.limits.maxInFlightRequests ||
+      this.inFlightBytes >= this.limits.maxInFlightBytes ||
+      this.waitingDrain ||
+      this.mutedUntilMs !== 0;
     if (over && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -261,6 +269,22 @@ export class Connection {
       this.paused = false;
       this.socket.resume();
     }
+  }
+
+  /** Stops reading for `ms` (a quota's throttle time, KIP-219); a later, longer mute extends it. */
+  private mute(ms: number): void {
+    if (ms <= 0 || this.closing) return;
+    const until = Date.now() + ms;
+    if (until <= this.mutedUntilMs) return;
+    this.mutedUntilMs = until;
+    if (this.muteTimer) clearTimeout(this.muteTimer);
+    this.muteTimer = setTimeout(() => {
+      this.muteTimer = null;
+      this.mutedUntilMs = 0;
+      this.updateFlow();
+    }, ms);
+    this.muteTimer.unref();
+    this.updateFlow();
   }
 
   /**

@@ -147,6 +147,8 @@ t.test('defaults', async (t) => {
     superUsers: '',
     allowEveryoneIfNoAclFound: false,
     authorizerLogLevel: 'info',
+    quotaWindowNum: 11,
+    quotaWindowSizeSeconds: 1,
   };
   t.strictSame(c, expected);
   t.same(Object.keys(c).sort(), Object.keys(expected).sort(), 'no extra fields');

@@ -52,6 +52,7 @@ async function asPrincipal(
     principal,
     signal: new AbortController().signal,
     applied: () => {},
+    throttle: () => {},
   };
   return handler.handle(ctx, body);
 }

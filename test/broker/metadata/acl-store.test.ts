@@ -24,7 +24,10 @@ t.test('ACLs reach the other instance; duplicates are not added; empty patterns 
   await a.add(2, 4, 'app-', [entry('User:alice')]);
   await until(() => count(b) === 1, 'the ACL on the other instance');
   t.ok(changes >= 2, 'onChange ran (at start and for the change)');
-  t.strictSame([...b.all()].map((p) => [p.resourceType, p.patternType, p.name]), [[2, 4, 'app-']]);
+  t.strictSame(
+    [...b.all()].map((p) => [p.resourceType, p.patternType, p.name]),
+    [[2, 4, 'app-']],
+  );
   await a.add(2, 4, 'app-', [entry('User:alice')]);
   t.equal(count(a), 1, 'the same ACL twice is one ACL');
   await b.update(2, 4, 'app-', () => []);
