@@ -182,6 +182,9 @@ export const appliedDynamicKeys: Readonly<Record<string, (v: string) => Partial<
   'log.message.timestamp.after.max.ms': (v) => ({ logMessageTimestampAfterMaxMs: toLong(v) }),
   'transaction.partition.verification.enable': (v) => ({ transactionPartitionVerificationEnable: v.trim().toLowerCase() === 'true' }),
   'producer.id.expiration.ms': (v) => ({ producerIdExpirationMs: Number(v.trim()) }),
+  'max.connections': (v) => ({ maxConnections: Number(v.trim()) }),
+  'max.connections.per.ip': (v) => ({ maxConnectionsPerIp: Number(v.trim()) }),
+  'max.connections.per.ip.overrides': (v) => ({ maxConnectionsPerIpOverrides: v.trim() }),
 };
 
 /**

@@ -869,6 +869,30 @@ export const PARAMS: readonly Param[] = [
     'Length of one sample of a client quota rate, in seconds (as Kafka).',
   ),
   p(
+    'max.connections',
+    'maxConnections',
+    int(0, INT_MAX),
+    String(INT_MAX),
+    'Most client connections the broker holds; a new connection beyond it is closed at once (Kafka instead stops accepting until one closes).',
+  ),
+  p(
+    'max.connections.per.ip',
+    'maxConnectionsPerIp',
+    int(0, INT_MAX),
+    String(INT_MAX),
+    'Most connections from one IP address; a new connection beyond it is closed at once. max.connections.per.ip.overrides sets other limits for given addresses.',
+  ),
+  p(
+    'max.connections.per.ip.overrides',
+    'maxConnectionsPerIpOverrides',
+    text(
+      /^$|^\s*[^,:]*(:[^,:]*)*:\d+\s*(,\s*[^,:]*(:[^,:]*)*:\d+\s*)*$/,
+      'ip:count pairs separated by commas, e.g. 10.0.0.1:200,10.0.0.2:0',
+    ),
+    '',
+    'Per-IP connection limits overriding max.connections.per.ip: ip:count pairs separated by commas (IP addresses, not host names).',
+  ),
+  p(
     'skafos.authorizer.log.level',
     'authorizerLogLevel',
     oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),

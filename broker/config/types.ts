@@ -168,6 +168,10 @@ export interface BrokerConfig {
   readonly authorizerLogLevel: LogLevel;
   readonly quotaWindowNum: number;
   readonly quotaWindowSizeSeconds: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** `max.connections.per.ip.overrides` as written: ip:count pairs separated by commas. */
+  readonly maxConnectionsPerIpOverrides: string;
 }
 
 /** What loadConfig() reads. Nothing is read implicitly: pass `env: process.env` to honour the environment. */

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { BrokerServices, Handler } from '../handlers/context.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionLimits } from './connection.ts';
+import { ConnectionQuotas } from './connection-quotas.ts';
 
 export interface KafkaServer {
   readonly port: number;
@@ -23,7 +24,15 @@ export async function startKafkaServer(args: {
   idleTimeoutMs: number;
 }): Promise<KafkaServer> {
   const connections = new Set<Connection>();
+  const quotas = new ConnectionQuotas();
   const server: Server = createServer((socket: Socket) => {
+    const admitted = quotas.admit(args.services.config, socket.remoteAddress ?? '');
+    if (!admitted.ok) {
+      args.logger.info({ client: `${socket.remoteAddress}:${socket.remotePort}` }, `closing connection: ${admitted.reason}`);
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => quotas.release(admitted.ip));
     const c = new Connection(socket, { limits: args.limits, handlers: args.handlers, services: args.services, logger: args.logger });
     connections.add(c);
     socket.setTimeout(args.idleTimeoutMs, () => {

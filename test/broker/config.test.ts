@@ -149,6 +149,9 @@ t.test('defaults', async (t) => {
     authorizerLogLevel: 'info',
     quotaWindowNum: 11,
     quotaWindowSizeSeconds: 1,
+    maxConnections: 2147483647,
+    maxConnectionsPerIp: 2147483647,
+    maxConnectionsPerIpOverrides: '',
   };
   t.strictSame(c, expected);
   t.same(Object.keys(c).sort(), Object.keys(expected).sort(), 'no extra fields');
