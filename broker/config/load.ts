@@ -2,12 +2,12 @@
 // the folded fields and validates across keys; and the suggestion for an unknown key.
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { envName, KAFKA_ONLY_KEYS, literalEnvName, PARAM_BY_KEY, PARAMS, SKAFOS_PREFIX } from './params.ts';
+import { envName, KAFKA_ONLY_KEYS, literalEnvName, PARAM_BY_KEY, PARAMS, SENSITIVE_CONFIG_KEYS, SKAFOS_PREFIX } from './params.ts';
 import { parseProperties } from './properties.ts';
-import type { BrokerConfig, LoadConfigOptions } from './types.ts';
+import type { BrokerConfig, JaasConfig, Listener, ListenerSecurity, LoadConfigOptions, SecurityProtocol } from './types.ts';
 import { ConfigError } from './types.ts';
 import { crossValidate } from './validate.ts';
-import { Invalid } from './values.ts';
+import { formatListeners, Invalid } from './values.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Suggestions
@@ -109,7 +109,7 @@ export function resolveConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   }
   values.dataDir = resolvePath(cwd, values.dataDir as string);
   values.etcdEndpoints ??= [];
-  values.advertisedListeners ??= values.listeners;
+  resolveListeners(values, parsed);
   values.logRetentionMs = retentionMs(layers, parsed);
 
   const config = values as unknown as BrokerConfig;
@@ -180,8 +180,77 @@ function setLayer(sets: readonly string[] | Readonly<Record<string, string>>): L
   return layer;
 }
 
+/**
+ * `listener.name.<listener>.<key>`: a per-listener override of one of PER_LISTENER_KEYS, the key optionally
+ * prefixed by a SASL mechanism (`listener.name.sasl_ssl.plain.sasl.jaas.config`), as Kafka writes them.
+ */
+function listenerKey(key: string): { listener: string; mechanism: string | null; base: string } | null {
+  const m = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.(?:(plain|scram-sha-256|scram-sha-512)\.)?(.+)$/.exec(key);
+  if (!m || !PER_LISTENER_KEYS.has(m[3]!)) return null;
+  return { listener: m[1]!.toUpperCase(), mechanism: m[2]?.toUpperCase() ?? null, base: m[3]! };
+}
+
+const PER_LISTENER_KEYS: ReadonlySet<string> = new Set(['sasl.enabled.mechanisms', 'sasl.jaas.config']);
+
+/** The base key of a key (itself, or the key a `listener.name.` prefix overrides). */
+function baseKey(key: string): string {
+  return listenerKey(key)?.base ?? key;
+}
+
+/** Listener security protocols from the map, advertised listeners, the inter-broker listener, per-listener security. */
+function resolveListeners(values: Record<string, unknown>, parsed: ReadonlyMap<string, unknown>): void {
+  const map = values.listenerSecurityProtocolMap as Record<string, SecurityProtocol>;
+  const withProtocol = (ls: Listener[], key: string) =>
+    ls.map((l) => {
+      const securityProtocol = map[l.name];
+      if (securityProtocol === undefined) {
+        throw new ConfigError(`${key}: listener ${l.name} is not in listener.security.protocol.map and is not a security protocol`, {
+          key,
+          value: formatListeners(ls),
+          expected: 'a listener name mapped in listener.security.protocol.map',
+          source: key,
+        });
+      }
+      return { ...l, securityProtocol };
+    });
+  values.listeners = withProtocol(values.listeners as Listener[], 'listeners');
+  values.advertisedListeners =
+    values.advertisedListeners === null ? values.listeners : withProtocol(values.advertisedListeners as Listener[], 'advertised.listeners');
+  const listeners = values.listeners as Listener[];
+  if (values.interBrokerListenerName === null) {
+    values.interBrokerListenerName = listeners.find((l) => l.name === 'PLAINTEXT')?.name ?? listeners[0]!.name;
+  } else {
+    values.interBrokerListenerName = (values.interBrokerListenerName as string).toUpperCase();
+  }
+  for (const key of parsed.keys()) {
+    const lk = listenerKey(key);
+    if (lk && !listeners.some((l) => l.name === lk.listener)) {
+      throw new ConfigError(`${key}: there is no listener ${lk.listener} in listeners`, { key, source: key });
+    }
+  }
+  const security: Record<string, ListenerSecurity> = {};
+  for (const l of listeners) {
+    const override = (base: string, mechanism: string | null) => {
+      for (const [key, value] of parsed) {
+        const lk = listenerKey(key);
+        if (lk && lk.listener === l.name && lk.base === base && lk.mechanism === mechanism) return value;
+      }
+      return undefined;
+    };
+    security[l.name] = {
+      saslEnabledMechanisms:
+        (override('sasl.enabled.mechanisms', null) as string[] | undefined) ?? (values.saslEnabledMechanisms as string[]),
+      plainJaas:
+        (override('sasl.jaas.config', 'PLAIN') as JaasConfig | null | undefined) ??
+        (override('sasl.jaas.config', null) as JaasConfig | null | undefined) ??
+        (values.saslJaasConfig as JaasConfig | null),
+    };
+  }
+  values.listenerSecurity = security;
+}
+
 function checkKnown(key: string, value: string, source: string): void {
-  if (PARAM_BY_KEY.has(key)) return;
+  if (PARAM_BY_KEY.has(key) || listenerKey(key) !== null) return;
   if (key === '') throw new ConfigError(`empty key (${source})`, { key, value, source });
   const kafkaHint = KAFKA_ONLY_KEYS[key];
   const suggestion = suggestKey(key);
@@ -201,14 +270,17 @@ function checkKnown(key: string, value: string, source: string): void {
 }
 
 function parseValue(key: string, supplied: Supplied): unknown {
-  const param = PARAM_BY_KEY.get(key)!;
+  const base = baseKey(key);
+  const param = PARAM_BY_KEY.get(base)!;
   try {
     return param.type.parse(supplied.raw);
   } catch (err) {
     if (!(err instanceof Invalid)) throw err;
-    throw new ConfigError(`invalid ${key} ${JSON.stringify(supplied.raw)} (${supplied.source}): expected ${err.expected}`, {
+    // A secret's value is never repeated in an error (it ends up in logs).
+    const shown = SENSITIVE_CONFIG_KEYS.has(base) ? '(hidden)' : JSON.stringify(supplied.raw);
+    throw new ConfigError(`invalid ${key} ${shown} (${supplied.source}): expected ${err.expected}`, {
       key,
-      value: supplied.raw,
+      value: SENSITIVE_CONFIG_KEYS.has(base) ? '(hidden)' : supplied.raw,
       expected: err.expected,
       source: supplied.source,
     });

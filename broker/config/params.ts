@@ -18,7 +18,10 @@ import {
   INT_MAX,
   int,
   KIB,
+  jaasConfig,
   listenerList,
+  saslMechanismList,
+  securityProtocolMap,
   long,
   MIB,
   oneOf,
@@ -58,7 +61,7 @@ export const PARAMS: readonly Param[] = [
     'listeners',
     listenerList('bind'),
     'PLAINTEXT://127.0.0.1:9092',
-    'Addresses the Kafka protocol listens on. Only the PLAINTEXT security protocol exists for now; `PLAINTEXT://:9092` binds all IPv4 interfaces, `[::]` all IPv6 ones.',
+    'Addresses the Kafka protocol listens on, NAME://host:port each, the security protocol of NAME given by listener.security.protocol.map (docs/security.md). `PLAINTEXT://:9092` binds all IPv4 interfaces, `[::]` all IPv6 ones.',
   ),
   p(
     'advertised.listeners',
@@ -66,6 +69,41 @@ export const PARAMS: readonly Param[] = [
     listenerList('advertise'),
     null,
     'Addresses given to clients in Metadata responses. Default: `listeners` (which then must not bind 0.0.0.0 or [::]; with port 0 the bound port is advertised).',
+  ),
+  p(
+    'listener.security.protocol.map',
+    'listenerSecurityProtocolMap',
+    securityProtocolMap,
+    'SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'The security protocol of each listener name: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT (SASL authentication) or SASL_SSL (both). A listener whose name is not mapped must be named after a protocol.',
+  ),
+  p(
+    'inter.broker.listener.name',
+    'interBrokerListenerName',
+    optional(text(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a listener name')),
+    null,
+    'Cluster mode: the listener other brokers use to reach this one (transaction markers, transaction verification). Default: the listener named PLAINTEXT, else the first. It must be a PLAINTEXT listener for now (the broker-to-broker client speaks neither TLS nor SASL).',
+  ),
+  p(
+    'sasl.enabled.mechanisms',
+    'saslEnabledMechanisms',
+    saslMechanismList,
+    'SCRAM-SHA-256,SCRAM-SHA-512',
+    "SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners accept (overridable per listener with `listener.name.<listener>.sasl.enabled.mechanisms`). Kafka's default, GSSAPI (Kerberos), is not supported. PLAIN checks `sasl.jaas.config`'s user_<name> entries, then the SCRAM credentials.",
+  ),
+  p(
+    'sasl.jaas.config',
+    'saslJaasConfig',
+    jaasConfig,
+    null,
+    'PLAIN credentials, as Kafka writes them: `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="secret";`. Usually given per listener and mechanism: `listener.name.<listener>.plain.sasl.jaas.config`. Never reported by DescribeConfigs or logged.',
+  ),
+  p(
+    'connection.failed.authentication.delay.ms',
+    'connectionFailedAuthenticationDelayMs',
+    int(0, timerMaxMs),
+    '100',
+    'A connection that failed authentication is closed this long after the failure response (slows down password guessing).',
   ),
   p(
     'node.id',
@@ -799,7 +837,7 @@ export const PARAMS: readonly Param[] = [
 export const PARAM_BY_KEY = new Map(PARAMS.map((param) => [param.key, param]));
 
 /** Keys whose values are secrets: DescribeConfigs reports them as sensitive, without the value (as Kafka does). */
-export const SENSITIVE_CONFIG_KEYS: ReadonlySet<string> = new Set(['skafos.s3.secret.access.key']);
+export const SENSITIVE_CONFIG_KEYS: ReadonlySet<string> = new Set(['skafos.s3.secret.access.key', 'sasl.jaas.config']);
 
 export const SKAFOS_PREFIX = 'skafos.';
 const ENV_PREFIX = 'SKAFOS_';
@@ -841,8 +879,6 @@ export const KAFKA_ONLY_KEYS: Readonly<Record<string, string>> = {
   'controller.quorum.voters': 'Skafos has no KRaft controllers; cluster metadata lives in skafos.metadata.store',
   'controller.quorum.bootstrap.servers': 'Skafos has no KRaft controllers; cluster metadata lives in skafos.metadata.store',
   'controller.listener.names': 'Skafos has no KRaft controllers',
-  'inter.broker.listener.name': 'Skafos brokers do not talk to each other over Kafka listeners',
-  'listener.security.protocol.map': 'only the PLAINTEXT listener exists for now',
   'num.network.threads': 'Skafos has no network or I/O thread pools to size',
   'num.io.threads': 'Skafos has no network or I/O thread pools to size',
   'num.recovery.threads.per.data.dir': 'segments live in the object store; there is no local log recovery',

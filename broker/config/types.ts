@@ -3,14 +3,30 @@
 // ---------------------------------------------------------------------------------------------------------
 // Types
 
+export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+
 export interface Listener {
-  /** Listener name as written (upper-cased); only PLAINTEXT exists for now. */
+  /** Listener name as written (upper-cased). */
   readonly name: string;
-  readonly securityProtocol: 'PLAINTEXT';
+  /** From listener.security.protocol.map (a name that is a protocol maps to itself by default). */
+  readonly securityProtocol: SecurityProtocol;
   /** Host to bind (listeners) or to advertise (advertised.listeners). IPv6 without brackets. */
   readonly host: string;
   /** 0 (listeners only) binds an ephemeral port. */
   readonly port: number;
+}
+
+/** A parsed sasl.jaas.config: the login module and its options (which may hold secrets: never log them). */
+export interface JaasConfig {
+  readonly loginModule: string;
+  readonly options: Readonly<Record<string, string>>;
+}
+
+/** Settings a `listener.name.<listener>.` prefix may override, resolved for one listener. */
+export interface ListenerSecurity {
+  readonly saslEnabledMechanisms: readonly string[];
+  /** `listener.name.<l>.plain.sasl.jaas.config` (or sasl.jaas.config): PLAIN's user_<name> credentials. */
+  readonly plainJaas: JaasConfig | null;
 }
 
 export interface HostPort {
@@ -26,6 +42,14 @@ export interface BrokerConfig {
   // Kafka settings (Kafka's names, camelCased).
   readonly listeners: readonly Listener[];
   readonly advertisedListeners: readonly Listener[];
+  readonly listenerSecurityProtocolMap: Readonly<Record<string, SecurityProtocol>>;
+  /** The listener other brokers are reached on (resolved: never null after loading). */
+  readonly interBrokerListenerName: string;
+  readonly saslEnabledMechanisms: readonly string[];
+  readonly saslJaasConfig: JaasConfig | null;
+  readonly connectionFailedAuthenticationDelayMs: number;
+  /** Per listener (by name): the security settings with its `listener.name.<l>.` overrides applied. */
+  readonly listenerSecurity: Readonly<Record<string, ListenerSecurity>>;
   /** -1: assigned by the cluster at first start and kept in log.dirs (cluster mode only). */
   readonly nodeId: number;
   /** broker.rack: spreads partition ownership across racks; null when unset. */

@@ -166,6 +166,22 @@ function assertInternalLimits(c: BrokerConfig, fail: Fail): void {
 
 /** Listeners: advertised ones must exist and be routable, and the HTTP listener must not take a Kafka port. */
 function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>, fail: Fail): void {
+  const inter = c.listeners.find((l) => l.name === c.interBrokerListenerName);
+  if (inter === undefined) fail('inter.broker.listener.name', `listener ${c.interBrokerListenerName} is not in listeners`);
+  else if (inter.securityProtocol !== 'PLAINTEXT' && clusterEnabled(c)) {
+    fail(
+      'inter.broker.listener.name',
+      `listener ${inter.name} is ${inter.securityProtocol}; the broker-to-broker client speaks PLAINTEXT only`,
+    );
+  }
+  if (inter !== undefined && !c.advertisedListeners.some((l) => l.name === inter.name)) {
+    fail('inter.broker.listener.name', `listener ${inter.name} is not in advertised.listeners`);
+  }
+  for (const l of c.listeners) {
+    if (l.securityProtocol.startsWith('SASL_') && c.listenerSecurity[l.name]!.saslEnabledMechanisms.length === 0) {
+      fail('sasl.enabled.mechanisms', `listener ${l.name} is ${l.securityProtocol} but has no SASL mechanism enabled`);
+    }
+  }
   for (const a of c.advertisedListeners) {
     if (!c.listeners.some((l) => l.name === a.name)) fail('advertised.listeners', `listener ${a.name} is not in listeners`);
   }

@@ -54,6 +54,8 @@ export interface RequestContext {
   header: RequestHeader;
   apiVersion: number;
   clientAddress: string;
+  /** The listener the request came in on (its name): brokers are described by their endpoints on it. */
+  listenerName: string;
   /** Who sent the request: the connection's authenticated principal, or User:ANONYMOUS. */
   principal: KafkaPrincipal;
   /** Aborted when the connection closes or the broker shuts down. */

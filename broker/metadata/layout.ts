@@ -141,10 +141,20 @@ export function memberKey(nodeId: number): string {
   return memberPrefix + nodeId;
 }
 
-export interface MemberRecord {
-  nodeId: number;
+/** One advertised listener of a broker: what clients connected on that listener are told. */
+export interface ListenerEndpoint {
+  name: string;
   host: string;
   port: number;
+}
+
+export interface MemberRecord {
+  nodeId: number;
+  /** The inter-broker listener's advertised endpoint (what other brokers connect to). */
+  host: string;
+  port: number;
+  /** Every advertised listener (absent in records of brokers from before named listeners). */
+  listeners?: ListenerEndpoint[];
   rack: string | null;
   incarnation: string;
   /** Shutting down: hands its partitions over and gets none. */

@@ -9,6 +9,7 @@ import { encodeResponse, FrameSplitter, peekRequestHeader, decodeRequest } from 
 import { apiCodecs, ApiKey } from '../protocol/generated/index.ts';
 import { ProtocolDecodeError } from '../protocol/wire/errors.ts';
 import type { BrokerServices, Handler, RequestContext } from '../handlers/context.ts';
+import type { Listener } from '../config.ts';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.ts';
 import { apiVersionsUnsupportedResponse } from '../handlers/api-versions.ts';
 
@@ -60,6 +61,8 @@ export class Connection {
    */
   private readonly drain = new AbortController();
   private readonly clientAddress: string;
+  /** The listener the client connected on: Metadata and FindCoordinator answer with that listener's endpoints. */
+  private readonly listenerName: string;
   /** Set by authentication (the security issue); until then every connection is anonymous. */
   private principal: KafkaPrincipal = ANONYMOUS;
   private closedResolve!: () => void;
@@ -67,9 +70,16 @@ export class Connection {
 
   constructor(
     socket: Socket,
-    args: { limits: ConnectionLimits; handlers: readonly (Handler | undefined)[]; services: BrokerServices; logger: Logger },
+    args: {
+      listener: Listener;
+      limits: ConnectionLimits;
+      handlers: readonly (Handler | undefined)[];
+      services: BrokerServices;
+      logger: Logger;
+    },
   ) {
     this.socket = socket;
+    this.listenerName = args.listener.name;
     this.limits = args.limits;
     this.handlers = args.handlers;
     this.services = args.services;
@@ -143,6 +153,7 @@ export class Connection {
       header: decoded.header,
       apiVersion,
       clientAddress: this.clientAddress,
+      listenerName: this.listenerName,
       principal: this.principal,
       signal: longPolling.has(apiKey) ? this.drain.signal : this.abort.signal,
       applied: noop,

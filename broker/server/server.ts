@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BrokerServices, Handler } from '../handlers/context.ts';
+import type { Listener } from '../config.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionLimits } from './connection.ts';
 
@@ -14,8 +15,7 @@ export interface KafkaServer {
 }
 
 export async function startKafkaServer(args: {
-  host: string;
-  port: number;
+  listener: Listener;
   limits: ConnectionLimits;
   handlers: readonly (Handler | undefined)[];
   services: BrokerServices;
@@ -24,7 +24,13 @@ export async function startKafkaServer(args: {
 }): Promise<KafkaServer> {
   const connections = new Set<Connection>();
   const server: Server = createServer((socket: Socket) => {
-    const c = new Connection(socket, { limits: args.limits, handlers: args.handlers, services: args.services, logger: args.logger });
+    const c = new Connection(socket, {
+      listener: args.listener,
+      limits: args.limits,
+      handlers: args.handlers,
+      services: args.services,
+      logger: args.logger,
+    });
     connections.add(c);
     socket.setTimeout(args.idleTimeoutMs, () => {
       if (c.inFlightRequests === 0) socket.destroy(); // connections.max.idle.ms
@@ -33,14 +39,15 @@ export async function startKafkaServer(args: {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: args.host, port: args.port }, () => {
+    server.listen({ host: args.listener.host, port: args.listener.port }, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : args.port;
-  args.logger.info({ host: args.host, port }, 'listening for Kafka clients');
+  const port = typeof address === 'object' && address ? address.port : args.listener.port;
+  const { name, securityProtocol, host } = args.listener;
+  args.logger.info({ listener: name, securityProtocol, host, port }, 'listening for Kafka clients');
   return {
     port,
     get connectionCount() {
