@@ -164,6 +164,9 @@ function assertInternalLimits(c: BrokerConfig, fail: Fail): void {
   }
 }
 
+/** Security protocols a listener may have today (the others are refused rather than served unprotected). */
+const IMPLEMENTED_PROTOCOLS: ReadonlySet<string> = new Set(['PLAINTEXT']);
+
 /** Listeners: advertised ones must exist and be routable, and the HTTP listener must not take a Kafka port. */
 function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>, fail: Fail): void {
   const inter = c.listeners.find((l) => l.name === c.interBrokerListenerName);
@@ -178,6 +181,7 @@ function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>
     fail('inter.broker.listener.name', `listener ${inter.name} is not in advertised.listeners`);
   }
   for (const l of c.listeners) {
+    if (!IMPLEMENTED_PROTOCOLS.has(l.securityProtocol)) fail('listeners', `listener ${l.name}: ${l.securityProtocol} is not supported yet`);
     if (l.securityProtocol.startsWith('SASL_') && c.listenerSecurity[l.name]!.saslEnabledMechanisms.length === 0) {
       fail('sasl.enabled.mechanisms', `listener ${l.name} is ${l.securityProtocol} but has no SASL mechanism enabled`);
     }
