@@ -16,6 +16,7 @@ import { topicConfigValue, topicNumber } from './log/topic-config.ts';
 import type { MetadataStore } from './metadata/store.ts';
 import type { TopicRegistry } from './metadata/topics.ts';
 import { ConfigDocuments } from './metadata/config-docs.ts';
+import { ScramCredentialStore } from './metadata/scram-credentials.ts';
 import { DynamicBrokerConfig } from './metadata/dynamic-broker-config.ts';
 import { groupConfigKey, groupConfigPrefix, parseGroupConfigKey } from './metadata/layout.ts';
 import { startOpsServer } from './ops/http.ts';
@@ -103,6 +104,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     consumerGroups,
     txn,
     groupConfigs,
+    scramCredentials: new ScramCredentialStore(metadata),
   };
   followDynamicConfig(dynamicConfig, services, logger);
   await txn.start(services);

@@ -29,10 +29,13 @@ export type {
   CompressionType,
   ConfigDescription,
   HostPort,
+  JaasConfig,
   Listener,
+  ListenerSecurity,
   LoadConfigOptions,
   LogLevel,
   ReadReplicaConfig,
+  SecurityProtocol,
   TimestampType,
 } from './config/types.ts';
 export { assertLimits, clusterEnabled } from './config/validate.ts';

@@ -103,7 +103,14 @@ export const PARAMS: readonly Param[] = [
     'connectionFailedAuthenticationDelayMs',
     int(0, timerMaxMs),
     '100',
-    'A connection that failed authentication is closed this long after the failure response (slows down password guessing).',
+    'A connection that failed authentication gets its failure response and is closed this long after the failure (slows down password guessing).',
+  ),
+  p(
+    'sasl.server.max.receive.size',
+    'saslServerMaxReceiveSize',
+    int(1, INT_MAX),
+    '524288',
+    'Largest request accepted on a SASL listener before authentication (the SASL tokens); a larger one closes the connection.',
   ),
   p(
     'node.id',

@@ -48,6 +48,7 @@ export interface BrokerConfig {
   readonly saslEnabledMechanisms: readonly string[];
   readonly saslJaasConfig: JaasConfig | null;
   readonly connectionFailedAuthenticationDelayMs: number;
+  readonly saslServerMaxReceiveSize: number;
   /** Per listener (by name): the security settings with its `listener.name.<l>.` overrides applied. */
   readonly listenerSecurity: Readonly<Record<string, ListenerSecurity>>;
   /** -1: assigned by the cluster at first start and kept in log.dirs (cluster mode only). */

@@ -165,7 +165,7 @@ function assertInternalLimits(c: BrokerConfig, fail: Fail): void {
 }
 
 /** Security protocols a listener may have today (the others are refused rather than served unprotected). */
-const IMPLEMENTED_PROTOCOLS: ReadonlySet<string> = new Set(['PLAINTEXT']);
+const IMPLEMENTED_PROTOCOLS: ReadonlySet<string> = new Set(['PLAINTEXT', 'SASL_PLAINTEXT']);
 
 /** Listeners: advertised ones must exist and be routable, and the HTTP listener must not take a Kafka port. */
 function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>, fail: Fail): void {

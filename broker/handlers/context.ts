@@ -15,6 +15,8 @@ import type { DynamicallyConfigured } from '../config/dynamic-broker-keys.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import type { ObjectStoreHealth } from '../storage/health.ts';
 import type { KafkaPrincipal } from '../security/principal.ts';
+import type { SaslSession } from '../security/sasl/session.ts';
+import type { ScramCredentialStore } from '../metadata/scram-credentials.ts';
 
 export interface BrokerServices {
   /**
@@ -47,6 +49,8 @@ export interface BrokerServices {
   consumerGroups: ConsumerGroupCoordinator;
   /** GROUP config resources: each group's overrides (broker/groups/group-config.ts), cluster-wide. */
   groupConfigs: ConfigDocuments;
+  /** SCRAM credentials (KIP-554), cluster-wide in the metadata store. */
+  scramCredentials: ScramCredentialStore;
 }
 
 export interface RequestContext {
@@ -56,6 +60,8 @@ export interface RequestContext {
   clientAddress: string;
   /** The listener the request came in on (its name): brokers are described by their endpoints on it. */
   listenerName: string;
+  /** The connection's SASL state on a SASL listener (SaslHandshake, SaslAuthenticate), null elsewhere. */
+  sasl: SaslSession | null;
   /** Who sent the request: the connection's authenticated principal, or User:ANONYMOUS. */
   principal: KafkaPrincipal;
   /** Aborted when the connection closes or the broker shuts down. */

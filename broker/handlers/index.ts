@@ -1,5 +1,9 @@
 // The handler table, indexed by API key: exactly what ApiVersions advertises.
 import type { Handler } from './context.ts';
+import { saslHandshakeHandler } from './sasl-handshake.ts';
+import { saslAuthenticateHandler } from './sasl-authenticate.ts';
+import { describeUserScramCredentialsHandler } from './describe-user-scram-credentials.ts';
+import { alterUserScramCredentialsHandler } from './alter-user-scram-credentials.ts';
 import { alterConfigsHandler } from './alter-configs.ts';
 import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.ts';
 import { apiVersionsHandler } from './api-versions.ts';
@@ -53,6 +57,11 @@ export function buildHandlerTable(): readonly (Handler | undefined)[] {
     listOffsetsHandler,
     metadataHandler,
     apiVersionsHandler(() => table),
+    // Authentication (broker/security/sasl, spec/guarantees.md).
+    saslHandshakeHandler,
+    saslAuthenticateHandler,
+    describeUserScramCredentialsHandler,
+    alterUserScramCredentialsHandler,
     createTopicsHandler,
     deleteTopicsHandler,
     deleteRecordsHandler,

@@ -331,3 +331,29 @@ export function parseBrokerConfigKey(key: string): string | null {
   const m = /^\/broker-configs\/(default|\d+)$/.exec(key);
   return m ? (m[1] === 'default' ? '' : m[1]!) : null;
 }
+
+/**
+ * SCRAM credentials (KIP-554): /scram/<mechanism>/<user, base64url> = ScramCredentialRecord. Salted values only
+ * (salt, StoredKey, ServerKey, iterations): the password is never stored, nor anything it can be read back from.
+ */
+export const scramPrefix = '/scram/';
+export function scramMechanismPrefix(mechanism: string): string {
+  return `${scramPrefix}${mechanism}/`;
+}
+export function scramKey(mechanism: string, user: string): string {
+  return scramMechanismPrefix(mechanism) + Buffer.from(user, 'utf8').toString('base64url');
+}
+export function parseScramKey(key: string): { mechanism: string; user: string } | null {
+  if (!key.startsWith(scramPrefix)) return null;
+  const rest = key.slice(scramPrefix.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return null;
+  return { mechanism: rest.slice(0, slash), user: Buffer.from(rest.slice(slash + 1), 'base64url').toString('utf8') };
+}
+export interface ScramCredentialRecord {
+  /** base64 */
+  salt: string;
+  storedKey: string;
+  serverKey: string;
+  iterations: number;
+}

@@ -6,12 +6,25 @@ import type { Logger } from 'pino';
 import type { BrokerServices, Handler } from '../handlers/context.ts';
 import type { Listener } from '../config.ts';
 import { Connection } from './connection.ts';
-import type { ConnectionLimits } from './connection.ts';
+import type { ConnectionLimits, ConnectionSasl } from './connection.ts';
+import { SaslSession } from '../security/sasl/session.ts';
 
 export interface KafkaServer {
   readonly port: number;
   readonly connectionCount: number;
   close(graceMs: number): Promise<void>;
+}
+
+/** The SASL state of a new connection of a SASL listener (the settings in force when it connects). */
+function saslOf(listener: Listener, services: BrokerServices): ConnectionSasl | undefined {
+  if (listener.securityProtocol !== 'SASL_PLAINTEXT' && listener.securityProtocol !== 'SASL_SSL') return undefined;
+  const config = services.config;
+  const store = services.scramCredentials;
+  return {
+    session: new SaslSession(config.listenerSecurity[listener.name]!, (mechanism, user) => store.get(mechanism, user)),
+    maxReceiveBytes: config.saslServerMaxReceiveSize,
+    failedAuthenticationDelayMs: config.connectionFailedAuthenticationDelayMs,
+  };
 }
 
 export async function startKafkaServer(args: {
@@ -26,6 +39,7 @@ export async function startKafkaServer(args: {
   const server: Server = createServer((socket: Socket) => {
     const c = new Connection(socket, {
       listener: args.listener,
+      sasl: saslOf(args.listener, args.services),
       limits: args.limits,
       handlers: args.handlers,
       services: args.services,

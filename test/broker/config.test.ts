@@ -40,6 +40,7 @@ t.test('defaults', async (t) => {
     saslEnabledMechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'],
     saslJaasConfig: null,
     connectionFailedAuthenticationDelayMs: 100,
+    saslServerMaxReceiveSize: 524288,
     nodeId: 1,
     brokerRack: null,
     brokerSessionTimeoutMs: 9000,
@@ -490,6 +491,10 @@ t.test('named listeners, security protocols and per-listener SASL settings', asy
   t.match(configError(t, { sets: ['inter.broker.listener.name=NOPE'] }).message, /listener NOPE is not in listeners/);
   t.match(configError(t, { sets: ['listener.name.nope.sasl.enabled.mechanisms=PLAIN'] }).message, /no listener NOPE/);
   t.match(configError(t, { sets: ['listeners=SSL://h:1,PLAINTEXT://h:2'] }).message, /SSL is not supported yet/);
+  t.match(
+    configError(t, { sets: ['listeners=SASL_PLAINTEXT://h:1,PLAINTEXT://h:2', 'sasl.enabled.mechanisms='] }).message,
+    /listener SASL_PLAINTEXT is SASL_PLAINTEXT but has no SASL mechanism enabled/,
+  );
   const secret = configError(t, { sets: ['sasl.jaas.config=Module required user_alice="hunter2"'] });
   t.notMatch(secret.message, /hunter2/, 'a bad jaas config is not echoed');
   t.notMatch(String(secret.value), /hunter2/);
