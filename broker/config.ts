@@ -34,8 +34,10 @@ export type {
   ListenerSecurity,
   LoadConfigOptions,
   LogLevel,
+  PrincipalMappingRule,
   ReadReplicaConfig,
   SecurityProtocol,
+  SslSettings,
   TimestampType,
 } from './config/types.ts';
 export { assertLimits, clusterEnabled } from './config/validate.ts';

@@ -180,3 +180,6 @@ export const fetchResponseMaxBytes = 55 * MIB;
 export const describeTopicPartitionsMaxCount = 2000;
 /** Headers and whole requests of the HTTP endpoint must arrive within this; probes and scrapes are tiny. */
 export const httpRequestTimeoutMs = 10_000;
+
+/** How often the TLS keystore and truststore files are checked for a change (certificate rotation). */
+export const tlsFileCheckIntervalMs = 1000;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { envName, KAFKA_ONLY_KEYS, literalEnvName, PARAM_BY_KEY, PARAMS, SENSITIVE_CONFIG_KEYS, SKAFOS_PREFIX } from './params.ts';
 import { parseProperties } from './properties.ts';
-import type { BrokerConfig, JaasConfig, Listener, ListenerSecurity, LoadConfigOptions, SecurityProtocol } from './types.ts';
+import type { BrokerConfig, JaasConfig, Listener, ListenerSecurity, LoadConfigOptions, SecurityProtocol, SslSettings } from './types.ts';
 import { ConfigError } from './types.ts';
 import { crossValidate } from './validate.ts';
 import { formatListeners, Invalid } from './values.ts';
@@ -190,7 +190,27 @@ function listenerKey(key: string): { listener: string; mechanism: string | null;
   return { listener: m[1]!.toUpperCase(), mechanism: m[2]?.toUpperCase() ?? null, base: m[3]! };
 }
 
-const PER_LISTENER_KEYS: ReadonlySet<string> = new Set(['sasl.enabled.mechanisms', 'sasl.jaas.config']);
+/** The ssl.* keys a listener may override, with their BrokerConfig fields and SslSettings fields. */
+const SSL_KEYS: readonly [string, string, keyof SslSettings][] = [
+  ['ssl.keystore.location', 'sslKeystoreLocation', 'keystoreLocation'],
+  ['ssl.key.password', 'sslKeyPassword', 'keyPassword'],
+  ['ssl.keystore.certificate.chain', 'sslKeystoreCertificateChain', 'keystoreCertificateChain'],
+  ['ssl.keystore.key', 'sslKeystoreKey', 'keystoreKey'],
+  ['ssl.truststore.location', 'sslTruststoreLocation', 'truststoreLocation'],
+  ['ssl.truststore.certificates', 'sslTruststoreCertificates', 'truststoreCertificates'],
+  ['ssl.enabled.protocols', 'sslEnabledProtocols', 'enabledProtocols'],
+  ['ssl.cipher.suites', 'sslCipherSuites', 'cipherSuites'],
+  ['ssl.client.auth', 'sslClientAuth', 'clientAuth'],
+  ['ssl.principal.mapping.rules', 'sslPrincipalMappingRules', 'principalMappingRules'],
+];
+
+const PER_LISTENER_KEYS: ReadonlySet<string> = new Set([
+  'sasl.enabled.mechanisms',
+  'sasl.jaas.config',
+  'ssl.keystore.type',
+  'ssl.truststore.type',
+  ...SSL_KEYS.map(([key]) => key),
+]);
 
 /** The base key of a key (itself, or the key a `listener.name.` prefix overrides). */
 function baseKey(key: string): string {
@@ -237,7 +257,13 @@ function resolveListeners(values: Record<string, unknown>, parsed: ReadonlyMap<s
       }
       return undefined;
     };
+    const ssl: Record<string, unknown> = {};
+    for (const [key, field, sslField] of SSL_KEYS) {
+      const o = override(key, null);
+      ssl[sslField] = o !== undefined ? o : values[field];
+    }
     security[l.name] = {
+      ssl: ssl as unknown as SslSettings,
       saslEnabledMechanisms:
         (override('sasl.enabled.mechanisms', null) as string[] | undefined) ?? (values.saslEnabledMechanisms as string[]),
       plainJaas:

@@ -18,7 +18,10 @@ import {
   INT_MAX,
   int,
   KIB,
+  cipherSuiteList,
   jaasConfig,
+  principalMappingRules,
+  tlsProtocolList,
   listenerList,
   saslMechanismList,
   securityProtocolMap,
@@ -104,6 +107,80 @@ export const PARAMS: readonly Param[] = [
     int(0, timerMaxMs),
     '100',
     'A connection that failed authentication gets its failure response and is closed this long after the failure (slows down password guessing).',
+  ),
+  p(
+    'ssl.keystore.type',
+    'sslKeystoreType',
+    oneOf('PEM'),
+    'PEM',
+    "Format of the broker's key and certificate: PEM only (Kafka's default JKS and PKCS12 are not read; convert them with openssl or keytool).",
+  ),
+  p(
+    'ssl.keystore.location',
+    'sslKeystoreLocation',
+    optional(text(FILE_PATH, FILE_PATH_DESCRIBE)),
+    null,
+    "PEM file with the broker's private key and certificate chain, for SSL and SASL_SSL listeners. Re-read when it changes (certificate rotation without a restart).",
+  ),
+  p(
+    'ssl.key.password',
+    'sslKeyPassword',
+    optional(text(/^[\s\S]*$/, 'any text')),
+    null,
+    'Password of an encrypted private key (ssl.keystore.location or ssl.keystore.key). Never reported by DescribeConfigs or logged.',
+    'password',
+  ),
+  p(
+    'ssl.keystore.certificate.chain',
+    'sslKeystoreCertificateChain',
+    optional(text(/-----BEGIN CERTIFICATE-----/, 'PEM certificates')),
+    null,
+    "The broker's certificate chain given inline (PEM), instead of ssl.keystore.location.",
+  ),
+  p(
+    'ssl.keystore.key',
+    'sslKeystoreKey',
+    optional(text(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key')),
+    null,
+    "The broker's private key given inline (PEM), with ssl.keystore.certificate.chain. Never reported by DescribeConfigs or logged.",
+    'password',
+  ),
+  p('ssl.truststore.type', 'sslTruststoreType', oneOf('PEM'), 'PEM', 'Format of the trusted certificates: PEM only.'),
+  p(
+    'ssl.truststore.location',
+    'sslTruststoreLocation',
+    optional(text(FILE_PATH, FILE_PATH_DESCRIBE)),
+    null,
+    'PEM file of the certificate authorities client certificates are checked against (ssl.client.auth). Re-read when it changes.',
+  ),
+  p(
+    'ssl.truststore.certificates',
+    'sslTruststoreCertificates',
+    optional(text(/-----BEGIN CERTIFICATE-----/, 'PEM certificates')),
+    null,
+    'The trusted certificates given inline (PEM), instead of ssl.truststore.location.',
+  ),
+  p('ssl.enabled.protocols', 'sslEnabledProtocols', tlsProtocolList, 'TLSv1.2,TLSv1.3', 'TLS versions accepted.'),
+  p(
+    'ssl.cipher.suites',
+    'sslCipherSuites',
+    cipherSuiteList,
+    '',
+    "Cipher suites accepted, by their OpenSSL or IANA TLS 1.3 names (TLS_AES_128_GCM_SHA256); empty: Node's defaults.",
+  ),
+  p(
+    'ssl.client.auth',
+    'sslClientAuth',
+    oneOf('none', 'requested', 'required'),
+    'none',
+    '`required`: a client must present a certificate signed by a CA of the truststore (mTLS), else the TLS handshake fails; `requested`: one is asked for but not required. On SSL listeners the certificate subject is the principal (ssl.principal.mapping.rules).',
+  ),
+  p(
+    'ssl.principal.mapping.rules',
+    'sslPrincipalMappingRules',
+    principalMappingRules,
+    'DEFAULT',
+    'How the subject of a client certificate (RFC 2253, e.g. `CN=alice,OU=eng,O=Example`) becomes the principal name: rules `RULE:pattern/replacement/` (optionally `/L` or `/U` to lower- or upper-case), tried in order, or `DEFAULT` (the whole subject), as Kafka.',
   ),
   p(
     'sasl.server.max.receive.size',
@@ -844,7 +921,12 @@ export const PARAMS: readonly Param[] = [
 export const PARAM_BY_KEY = new Map(PARAMS.map((param) => [param.key, param]));
 
 /** Keys whose values are secrets: DescribeConfigs reports them as sensitive, without the value (as Kafka does). */
-export const SENSITIVE_CONFIG_KEYS: ReadonlySet<string> = new Set(['skafos.s3.secret.access.key', 'sasl.jaas.config']);
+export const SENSITIVE_CONFIG_KEYS: ReadonlySet<string> = new Set([
+  'skafos.s3.secret.access.key',
+  'sasl.jaas.config',
+  'ssl.key.password',
+  'ssl.keystore.key',
+]);
 
 export const SKAFOS_PREFIX = 'skafos.';
 const ENV_PREFIX = 'SKAFOS_';

@@ -3,6 +3,11 @@
 // ---------------------------------------------------------------------------------------------------------
 // Types
 
+/** One ssl.principal.mapping.rules rule: DEFAULT, or a pattern over the whole subject with its replacement. */
+export type PrincipalMappingRule =
+  | { readonly default: true }
+  | { readonly pattern: string; readonly replacement: string; readonly caseChange: '' | 'L' | 'U' };
+
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 
 export interface Listener {
@@ -22,8 +27,23 @@ export interface JaasConfig {
   readonly options: Readonly<Record<string, string>>;
 }
 
+/** The TLS settings of one listener (ssl.*, with its `listener.name.<l>.ssl.*` overrides). */
+export interface SslSettings {
+  readonly keystoreLocation: string | null;
+  readonly keyPassword: string | null;
+  readonly keystoreCertificateChain: string | null;
+  readonly keystoreKey: string | null;
+  readonly truststoreLocation: string | null;
+  readonly truststoreCertificates: string | null;
+  readonly enabledProtocols: readonly string[];
+  readonly cipherSuites: readonly string[];
+  readonly clientAuth: 'none' | 'requested' | 'required';
+  readonly principalMappingRules: readonly PrincipalMappingRule[];
+}
+
 /** Settings a `listener.name.<listener>.` prefix may override, resolved for one listener. */
 export interface ListenerSecurity {
+  readonly ssl: SslSettings;
   readonly saslEnabledMechanisms: readonly string[];
   /** `listener.name.<l>.plain.sasl.jaas.config` (or sasl.jaas.config): PLAIN's user_<name> credentials. */
   readonly plainJaas: JaasConfig | null;
@@ -49,6 +69,18 @@ export interface BrokerConfig {
   readonly saslJaasConfig: JaasConfig | null;
   readonly connectionFailedAuthenticationDelayMs: number;
   readonly saslServerMaxReceiveSize: number;
+  readonly sslKeystoreType: 'PEM';
+  readonly sslKeystoreLocation: string | null;
+  readonly sslKeyPassword: string | null;
+  readonly sslKeystoreCertificateChain: string | null;
+  readonly sslKeystoreKey: string | null;
+  readonly sslTruststoreType: 'PEM';
+  readonly sslTruststoreLocation: string | null;
+  readonly sslTruststoreCertificates: string | null;
+  readonly sslEnabledProtocols: readonly string[];
+  readonly sslCipherSuites: readonly string[];
+  readonly sslClientAuth: 'none' | 'requested' | 'required';
+  readonly sslPrincipalMappingRules: readonly PrincipalMappingRule[];
   /** Per listener (by name): the security settings with its `listener.name.<l>.` overrides applied. */
   readonly listenerSecurity: Readonly<Record<string, ListenerSecurity>>;
   /** -1: assigned by the cluster at first start and kept in log.dirs (cluster mode only). */

@@ -165,7 +165,7 @@ function assertInternalLimits(c: BrokerConfig, fail: Fail): void {
 }
 
 /** Security protocols a listener may have today (the others are refused rather than served unprotected). */
-const IMPLEMENTED_PROTOCOLS: ReadonlySet<string> = new Set(['PLAINTEXT', 'SASL_PLAINTEXT']);
+const IMPLEMENTED_PROTOCOLS: ReadonlySet<string> = new Set(['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL']);
 
 /** Listeners: advertised ones must exist and be routable, and the HTTP listener must not take a Kafka port. */
 function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>, fail: Fail): void {
@@ -182,6 +182,25 @@ function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>
   }
   for (const l of c.listeners) {
     if (!IMPLEMENTED_PROTOCOLS.has(l.securityProtocol)) fail('listeners', `listener ${l.name}: ${l.securityProtocol} is not supported yet`);
+    if (l.securityProtocol === 'SSL' || l.securityProtocol === 'SASL_SSL') {
+      const ssl = c.listenerSecurity[l.name]!.ssl;
+      const inline = ssl.keystoreCertificateChain !== null || ssl.keystoreKey !== null;
+      if (ssl.keystoreLocation === null && !inline) {
+        fail(
+          'ssl.keystore.location',
+          `listener ${l.name} is ${l.securityProtocol}: set ssl.keystore.location (or ssl.keystore.certificate.chain and ssl.keystore.key)`,
+        );
+      }
+      if (inline && (ssl.keystoreCertificateChain === null || ssl.keystoreKey === null)) {
+        fail('ssl.keystore.key', `listener ${l.name}: ssl.keystore.certificate.chain and ssl.keystore.key go together`);
+      }
+      if (ssl.clientAuth !== 'none' && ssl.truststoreLocation === null && ssl.truststoreCertificates === null) {
+        fail(
+          'ssl.truststore.location',
+          `listener ${l.name}: ssl.client.auth=${ssl.clientAuth} needs ssl.truststore.location or ssl.truststore.certificates`,
+        );
+      }
+    }
     if (l.securityProtocol.startsWith('SASL_') && c.listenerSecurity[l.name]!.saslEnabledMechanisms.length === 0) {
       fail('sasl.enabled.mechanisms', `listener ${l.name} is ${l.securityProtocol} but has no SASL mechanism enabled`);
     }

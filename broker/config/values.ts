@@ -1,7 +1,7 @@
 // Value types of the configuration table: each parses a trimmed raw string into its typed value or throws
 // Invalid with a description of what is accepted (used in errors and in the reference).
 import { isIP } from 'node:net';
-import type { HostPort, JaasConfig, Listener, ReadReplicaConfig, SecurityProtocol } from './types.ts';
+import type { HostPort, JaasConfig, Listener, PrincipalMappingRule, ReadReplicaConfig, SecurityProtocol } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Limits
@@ -241,6 +241,68 @@ export function formatJaas(j: JaasConfig): string {
 export function formatSecurityProtocolMap(map: Readonly<Record<string, SecurityProtocol>>): string {
   return Object.entries(map)
     .map(([name, proto]) => `${name}:${proto}`)
+    .join(',');
+}
+
+export const tlsProtocolList: ValueType<string[]> = {
+  describe: 'a comma-separated list of TLSv1.2, TLSv1.3',
+  kafkaType: 'list',
+  parse(raw) {
+    const names = raw
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    if (names.length === 0 || names.some((n) => n !== 'TLSv1.2' && n !== 'TLSv1.3')) throw new Invalid(tlsProtocolList.describe);
+    return [...new Set(names)];
+  },
+};
+
+export const cipherSuiteList: ValueType<string[]> = {
+  describe: 'a comma-separated list of cipher suite names, or empty',
+  kafkaType: 'list',
+  parse(raw) {
+    const names = raw
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    if (names.some((n) => !/^[A-Za-z0-9_-]+$/.test(n))) throw new Invalid(cipherSuiteList.describe);
+    return names;
+  },
+};
+
+export const principalMappingRules: ValueType<PrincipalMappingRule[]> = {
+  describe: 'DEFAULT or RULE:pattern/replacement/[LU] rules, comma-separated',
+  kafkaType: 'list',
+  parse(raw) {
+    const rules: PrincipalMappingRule[] = [];
+    const re = /\s*(?:(DEFAULT)|RULE:((?:\\\/|[^/])*)\/((?:\\\/|[^/])*)\/([LU])?)\s*(?:,|$)/y;
+    let pos = 0;
+    while (pos < raw.length) {
+      re.lastIndex = pos;
+      const m = re.exec(raw);
+      if (!m || re.lastIndex === pos) throw new Invalid(`${principalMappingRules.describe}; cannot read "${raw.slice(pos)}"`);
+      if (m[1] !== undefined) rules.push({ default: true });
+      else {
+        const pattern = m[2]!.replaceAll('\\/', '/');
+        try {
+          new RegExp(pattern);
+        } catch {
+          throw new Invalid(`${principalMappingRules.describe}; "${pattern}" is not a regular expression`);
+        }
+        rules.push({ pattern, replacement: m[3]!.replaceAll('\\/', '/'), caseChange: (m[4] ?? '') as '' | 'L' | 'U' });
+      }
+      pos = re.lastIndex;
+    }
+    if (rules.length === 0) throw new Invalid(principalMappingRules.describe);
+    return rules;
+  },
+};
+
+export function formatPrincipalMappingRules(rules: readonly PrincipalMappingRule[]): string {
+  return rules
+    .map((r) =>
+      'default' in r ? 'DEFAULT' : `RULE:${r.pattern.replaceAll('/', '\\/')}/${r.replacement.replaceAll('/', '\\/')}/${r.caseChange}`,
+    )
     .join(',');
 }
 

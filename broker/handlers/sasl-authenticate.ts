@@ -31,6 +31,12 @@ export const saslAuthenticateHandler: ApiHandler<typeof ApiKey.SaslAuthenticate>
       );
       return { errorCode: ErrorCode.SASL_AUTHENTICATION_FAILED, errorMessage: step.message, authBytes: noBytes, sessionLifetimeMs: 0 };
     }
+    if (step.kind === 'done') {
+      ctx.services.logger.debug(
+        { client: ctx.clientAddress, listener: ctx.listenerName, mechanism: sasl.mechanism, principal: `User:${step.user}` },
+        'SASL authentication succeeded',
+      );
+    }
     return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: step.response, sessionLifetimeMs: 0 };
   },
 };

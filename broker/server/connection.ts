@@ -86,6 +86,8 @@ export class Connection {
     socket: Socket,
     args: {
       listener: Listener;
+      /** Known at connection (an SSL client certificate's); else User:ANONYMOUS until SASL authenticates. */
+      principal?: KafkaPrincipal;
       /** On a SASL listener: the connection authenticates before anything but ApiVersions and SASL is served. */
       sasl?: ConnectionSasl;
       limits: ConnectionLimits;
@@ -96,6 +98,7 @@ export class Connection {
   ) {
     this.socket = socket;
     this.listenerName = args.listener.name;
+    if (args.principal !== undefined) this.principal = args.principal;
     this.limits = args.limits;
     this.handlers = args.handlers;
     this.services = args.services;

@@ -5,6 +5,10 @@ import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BrokerServices, Handler } from '../handlers/context.ts';
 import type { Listener } from '../config.ts';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { certificatePrincipal, tlsOptions, watchTlsFiles } from '../security/tls.ts';
+import type { KafkaPrincipal } from '../security/principal.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionLimits, ConnectionSasl } from './connection.ts';
 import { SaslSession } from '../security/sasl/session.ts';
@@ -36,10 +40,37 @@ export async function startKafkaServer(args: {
   idleTimeoutMs: number;
 }): Promise<KafkaServer> {
   const connections = new Set<Connection>();
-  const server: Server = createServer((socket: Socket) => {
+  const { listener } = args;
+  const tlsSettings =
+    listener.securityProtocol === 'SSL' || listener.securityProtocol === 'SASL_SSL'
+      ? args.services.config.listenerSecurity[listener.name]!.ssl
+      : null;
+  const onConnection = (socket: Socket) => {
+    let principal: KafkaPrincipal | undefined;
+    if (tlsSettings !== null && listener.securityProtocol === 'SSL') {
+      // SSL: the client certificate's subject is the principal (SASL_SSL: SASL sets it).
+      const cert = (socket as TLSSocket).getPeerCertificate();
+      if ((socket as TLSSocket).authorized && cert?.raw !== undefined) {
+        const p = certificatePrincipal(tlsSettings.principalMappingRules, cert.raw);
+        if (p === null) {
+          args.logger.info(
+            { client: `${socket.remoteAddress}:${socket.remotePort}` },
+            'closing connection: no ssl.principal.mapping.rules rule applies to the client certificate',
+          );
+          socket.destroy();
+          return;
+        }
+        principal = p;
+        args.logger.debug(
+          { client: `${socket.remoteAddress}:${socket.remotePort}`, principal: `User:${p.name}` },
+          'TLS client authenticated',
+        );
+      }
+    }
     const c = new Connection(socket, {
-      listener: args.listener,
-      sasl: saslOf(args.listener, args.services),
+      listener,
+      principal,
+      sasl: saslOf(listener, args.services),
       limits: args.limits,
       handlers: args.handlers,
       services: args.services,
@@ -50,7 +81,23 @@ export async function startKafkaServer(args: {
       if (c.inFlightRequests === 0) socket.destroy(); // connections.max.idle.ms
     });
     void c.closed.then(() => connections.delete(c));
-  });
+  };
+  let stopWatching = () => {};
+  let server: Server;
+  if (tlsSettings !== null) {
+    const tlsServer = createTlsServer(tlsOptions(tlsSettings), onConnection);
+    // A failed TLS handshake (a plaintext client, no or an untrusted client certificate): the socket is closed.
+    tlsServer.on('tlsClientError', (err, socket) =>
+      args.logger.info(
+        { client: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message },
+        'TLS handshake failed; connection closed',
+      ),
+    );
+    stopWatching = watchTlsFiles(tlsSettings, args.logger, (options) => tlsServer.setSecureContext(options));
+    server = tlsServer;
+  } else {
+    server = createServer(onConnection);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: args.listener.host, port: args.listener.port }, () => {
@@ -68,6 +115,7 @@ export async function startKafkaServer(args: {
       return connections.size;
     },
     async close(graceMs: number) {
+      stopWatching();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.closeAfterResponses();
       // Not unref'd: while connections drain, this timer may be all that keeps the process alive, and an

@@ -145,7 +145,36 @@ t.test('defaults', async (t) => {
     compactionMinAgeMs: 30_000,
     compactionMaxAgeMs: 600_000,
     segmentTargetBytes: 16_777_216,
-    listenerSecurity: { PLAINTEXT: { saslEnabledMechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'], plainJaas: null } },
+    sslKeystoreType: 'PEM',
+    sslKeystoreLocation: null,
+    sslKeyPassword: null,
+    sslKeystoreCertificateChain: null,
+    sslKeystoreKey: null,
+    sslTruststoreType: 'PEM',
+    sslTruststoreLocation: null,
+    sslTruststoreCertificates: null,
+    sslEnabledProtocols: ['TLSv1.2', 'TLSv1.3'],
+    sslCipherSuites: [],
+    sslClientAuth: 'none',
+    sslPrincipalMappingRules: [{ default: true }],
+    listenerSecurity: {
+      PLAINTEXT: {
+        ssl: {
+          keystoreLocation: null,
+          keyPassword: null,
+          keystoreCertificateChain: null,
+          keystoreKey: null,
+          truststoreLocation: null,
+          truststoreCertificates: null,
+          enabledProtocols: ['TLSv1.2', 'TLSv1.3'],
+          cipherSuites: [],
+          clientAuth: 'none',
+          principalMappingRules: [{ default: true }],
+        },
+        saslEnabledMechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'],
+        plainJaas: null,
+      },
+    },
   };
   t.strictSame(c, expected);
   t.same(Object.keys(c).sort(), Object.keys(expected).sort(), 'no extra fields');
@@ -490,7 +519,21 @@ t.test('named listeners, security protocols and per-listener SASL settings', asy
   t.match(configError(t, { sets: ['sasl.enabled.mechanisms=GSSAPI'] }).message, /Kerberos is not supported/);
   t.match(configError(t, { sets: ['inter.broker.listener.name=NOPE'] }).message, /listener NOPE is not in listeners/);
   t.match(configError(t, { sets: ['listener.name.nope.sasl.enabled.mechanisms=PLAIN'] }).message, /no listener NOPE/);
-  t.match(configError(t, { sets: ['listeners=SSL://h:1,PLAINTEXT://h:2'] }).message, /SSL is not supported yet/);
+  t.match(configError(t, { sets: ['listeners=SSL://h:1,PLAINTEXT://h:2'] }).message, /listener SSL is SSL: set ssl.keystore.location/);
+  t.match(
+    configError(t, { sets: ['listeners=SSL://h:1,PLAINTEXT://h:2', 'ssl.keystore.location=/k.pem', 'ssl.client.auth=required'] }).message,
+    /ssl.client.auth=required needs ssl.truststore.location/,
+  );
+  const rules = loadConfig({
+    sets: ['ssl.principal.mapping.rules=RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/L, RULE:^CN=([^,]*)(,.*)?$/$1/,DEFAULT'],
+  });
+  t.same(rules.sslPrincipalMappingRules, [
+    { pattern: '^CN=(.*?),OU=ServiceUsers.*$', replacement: '$1', caseChange: 'L' },
+    { pattern: '^CN=([^,]*)(,.*)?$', replacement: '$1', caseChange: '' },
+    { default: true },
+  ]);
+  t.match(configError(t, { sets: ['ssl.principal.mapping.rules=RULE:(/x/'] }).message, /not a regular expression/);
+  t.match(configError(t, { sets: ['ssl.enabled.protocols=TLSv1.1'] }).message, /TLSv1.2, TLSv1.3/);
   t.match(
     configError(t, { sets: ['listeners=SASL_PLAINTEXT://h:1,PLAINTEXT://h:2', 'sasl.enabled.mechanisms='] }).message,
     /listener SASL_PLAINTEXT is SASL_PLAINTEXT but has no SASL mechanism enabled/,
@@ -596,7 +639,7 @@ t.test('limits that must nest', async (t) => {
 
 t.test('every key rejects a malformed value, naming the key', async (t) => {
   for (const { key } of describeConfig()) {
-    if (key === 'log.dirs') continue; // any path is a path
+    if (key === 'log.dirs' || key === 'ssl.key.password') continue; // any path is a path, any text a password
     const err = configError(t, { sets: [`${key}=%bad%`] });
     // A secret's value is not repeated (errors end up in logs).
     const shown = SENSITIVE_CONFIG_KEYS.has(key) ? '(hidden)' : '%bad%';
