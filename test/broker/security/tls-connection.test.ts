@@ -3,7 +3,9 @@
 // and certificate rotation without a restart. Other clients are served throughout.
 import t from 'tap';
 import type { Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { connect as connectTls } from 'node:tls';
 import { ApiKey } from '../../../broker/protocol/generated/index.ts';
@@ -122,6 +124,23 @@ t.test('inline PEM keystore and truststore', async (t) => {
     await refused(b.ssl, { ca: readFileSync(certs.ca), cert: readFileSync(bare.cert), key: readFileSync(bare.key) }),
     'a subject no ssl.principal.mapping.rules rule applies to: closed',
   );
+});
+
+t.test('an encrypted private key with ssl.key.password', async (t) => {
+  const certs = makeCerts(t);
+  const encrypted = join(certs.dir, 'encrypted.pem');
+  execFileSync('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', certs.serverKey, '-passout', 'pass:key-pw', '-out', encrypted]);
+  const keystore = join(certs.dir, 'encrypted-keystore.pem');
+  writeFileSync(keystore, readFileSync(encrypted, 'utf8') + readFileSync(certs.serverCert, 'utf8'));
+  t.match(readFileSync(keystore, 'utf8'), /ENCRYPTED PRIVATE KEY/);
+  const b = await tlsBroker(t, certs, {
+    'ssl.keystore.location': keystore,
+    'ssl.key.password': 'key-pw',
+    'listener.name.ssl.ssl.client.auth': 'none',
+  });
+  const c = await RawConnection.connectTls(b.ssl, { ca: readFileSync(certs.ca) });
+  t.equal(await metadataPort(c), b.ssl, 'served with the decrypted key');
+  c.close();
 });
 
 t.test('certificates are reloaded when the keystore file changes', async (t) => {
