@@ -33,7 +33,7 @@ export const describeUserScramCredentialsHandler: ApiHandler<typeof ApiKey.Descr
           return {
             user,
             errorCode: ErrorCode.DUPLICATE_RESOURCE,
-            errorMessage: 'Cannot describe SCRAM credentials for the same user twice in a single request',
+            errorMessage: `Cannot describe SCRAM credentials for the same user twice in a single request: ${user}`,
             credentialInfos: [],
           };
         }
@@ -48,6 +48,6 @@ export const describeUserScramCredentialsHandler: ApiHandler<typeof ApiKey.Descr
         return { user, errorCode: ErrorCode.NONE, errorMessage: null, credentialInfos: infos(user) };
       });
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, results };
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: '', results };
   },
 };

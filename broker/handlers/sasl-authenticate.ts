@@ -37,6 +37,7 @@ export const saslAuthenticateHandler: ApiHandler<typeof ApiKey.SaslAuthenticate>
         'SASL authentication succeeded',
       );
     }
-    return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: step.response, sessionLifetimeMs: 0 };
+    // Kafka's default for the message is the empty string, which it sends on success.
+    return { errorCode: ErrorCode.NONE, errorMessage: '', authBytes: step.response, sessionLifetimeMs: 0 };
   },
 };

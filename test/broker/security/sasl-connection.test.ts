@@ -268,6 +268,15 @@ t.test('DescribeUserScramCredentials and AlterUserScramCredentials', async (t) =
     '': 93,
     gina: 92,
   });
+  // Kafka 4.4's messages, read from the reference broker.
+  t.same(Object.fromEntries(alter.results.filter((r: any) => r.errorCode !== 0).map((r: any) => [r.user, r.errorMessage])), {
+    ghost: 'Attempt to delete a user credential that does not exist',
+    dave: 'Unknown SCRAM mechanism',
+    erin: 'Too few iterations',
+    frank: 'Too many iterations',
+    '': 'Username must not be empty',
+    gina: 'A user credential cannot be altered twice in the same request',
+  });
   const after = await describe(null);
   t.same(
     after.results.map((r: any) => [r.user, r.credentialInfos.map((i: any) => i.mechanism)]),
