@@ -7,7 +7,7 @@ import { parseProperties } from './properties.ts';
 import type { BrokerConfig, JaasConfig, Listener, ListenerSecurity, LoadConfigOptions, SecurityProtocol, SslSettings } from './types.ts';
 import { ConfigError } from './types.ts';
 import { crossValidate } from './validate.ts';
-import { formatListeners, Invalid } from './values.ts';
+import { Invalid } from './values.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Suggestions
@@ -220,22 +220,11 @@ function baseKey(key: string): string {
 /** Listener security protocols from the map, advertised listeners, the inter-broker listener, per-listener security. */
 function resolveListeners(values: Record<string, unknown>, parsed: ReadonlyMap<string, unknown>): void {
   const map = values.listenerSecurityProtocolMap as Record<string, SecurityProtocol>;
-  const withProtocol = (ls: Listener[], key: string) =>
-    ls.map((l) => {
-      const securityProtocol = map[l.name];
-      if (securityProtocol === undefined) {
-        throw new ConfigError(`${key}: listener ${l.name} is not in listener.security.protocol.map and is not a security protocol`, {
-          key,
-          value: formatListeners(ls),
-          expected: 'a listener name mapped in listener.security.protocol.map',
-          source: key,
-        });
-      }
-      return { ...l, securityProtocol };
-    });
-  values.listeners = withProtocol(values.listeners as Listener[], 'listeners');
+  // A name neither mapped nor a protocol keeps its provisional PLAINTEXT; validateListeners refuses it.
+  const withProtocol = (ls: Listener[]) => ls.map((l) => ({ ...l, securityProtocol: map[l.name] ?? l.securityProtocol }));
+  values.listeners = withProtocol(values.listeners as Listener[]);
   values.advertisedListeners =
-    values.advertisedListeners === null ? values.listeners : withProtocol(values.advertisedListeners as Listener[], 'advertised.listeners');
+    values.advertisedListeners === null ? values.listeners : withProtocol(values.advertisedListeners as Listener[]);
   const listeners = values.listeners as Listener[];
   if (values.interBrokerListenerName === null) {
     values.interBrokerListenerName = listeners.find((l) => l.name === 'PLAINTEXT')?.name ?? listeners[0]!.name;

@@ -169,6 +169,13 @@ const IMPLEMENTED_PROTOCOLS: ReadonlySet<string> = new Set(['PLAINTEXT', 'SASL_P
 
 /** Listeners: advertised ones must exist and be routable, and the HTTP listener must not take a Kafka port. */
 function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>, fail: Fail): void {
+  for (const key of ['listeners', 'advertised.listeners'] as const) {
+    for (const l of key === 'listeners' ? c.listeners : c.advertisedListeners) {
+      if (c.listenerSecurityProtocolMap[l.name] === undefined) {
+        fail(key, `listener ${l.name} is not in listener.security.protocol.map`);
+      }
+    }
+  }
   const inter = c.listeners.find((l) => l.name === c.interBrokerListenerName);
   if (inter === undefined) fail('inter.broker.listener.name', `listener ${c.interBrokerListenerName} is not in listeners`);
   else if (inter.securityProtocol !== 'PLAINTEXT' && clusterEnabled(c)) {
