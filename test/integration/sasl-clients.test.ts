@@ -10,10 +10,14 @@ import { startBroker } from '../support/broker.ts';
 import { freePorts } from '../support/ports.ts';
 import { describeRun, jsonLines, kcat, pythonClient } from '../support/run.ts';
 import { JavaDriver } from '../support/java-client.ts';
+import { KafkaTools } from '../support/kafka-tools.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RawConnection } from '../support/raw-client.ts';
 import { ApiKey } from '../../broker/protocol/generated/index.ts';
 
 const alicePassword = 'alice-Pa55-w0rd';
+const carolPassword = 'carol-c0nfigs-pw';
 const bobPassword = 'bob-jaas-s3cret';
 
 t.test('real clients over SASL_PLAINTEXT', async (t) => {
@@ -249,7 +253,39 @@ t.test('real clients over SASL_PLAINTEXT', async (t) => {
     t.match(!refused.ok && `${refused.error} ${refused.message}`, /SaslAuthenticationException|Authentication failed/);
   });
 
-  const leaked = broker.logLines.filter((l) => l.includes(alicePassword) || l.includes(bobPassword));
+  await t.test('kafka-configs adds and deletes SCRAM users; tools authenticate with --command-config', async (t) => {
+    const tools = await KafkaTools.start(t);
+    const user = ['--entity-type', 'users', '--entity-name', 'carol'];
+    await tools.ok('kafka-configs', [
+      '--bootstrap-server',
+      broker.bootstrap,
+      '--alter',
+      ...user,
+      '--add-config',
+      `SCRAM-SHA-512=[iterations=8192,password=${carolPassword}]`,
+    ]);
+    const commandConfig = join(broker.dir, 'admin-sasl.properties');
+    writeFileSync(
+      commandConfig,
+      [
+        'security.protocol=SASL_PLAINTEXT',
+        'sasl.mechanism=SCRAM-SHA-512',
+        `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="carol" password="${carolPassword}";`,
+        '',
+      ].join('\n'),
+    );
+    // (kafka-configs --describe of a user also asks DescribeClientQuotas, which comes with client quotas.)
+    const listed = await tools.ok('kafka-topics', ['--bootstrap-server', sasl, '--command-config', commandConfig, '--list']);
+    t.match(listed, /^kcat-512$/m, 'carol, created by kafka-configs, authenticates over SASL');
+    await tools.ok('kafka-configs', ['--bootstrap-server', broker.bootstrap, '--alter', ...user, '--delete-config', 'SCRAM-SHA-512']);
+    const after = await tools.run('kafka-topics', ['--bootstrap-server', sasl, '--command-config', commandConfig, '--list'], {
+      timeoutMs: 30_000,
+    });
+    t.not(after.exitCode, 0, 'carol can no longer authenticate');
+    t.match(`${after.stdout}${after.stderr}`, /Authentication failed|SaslAuthenticationException/);
+  });
+
+  const leaked = broker.logLines.filter((l) => [alicePassword, bobPassword, carolPassword].some((p) => l.includes(p)));
   t.same(leaked, [], 'no password in any log line');
   t.ok(
     broker.logLines.some((l) => l.includes('SASL authentication failed')),
