@@ -55,9 +55,10 @@ export class SaslSession {
     let step: SaslStep;
     try {
       step = await this.server.evaluate(token);
-    } catch (err) {
+    } catch {
       // A store error (say the metadata store is unreachable) fails this authentication; the client may retry.
-      step = failed(`Authentication failed: ${(err as Error).message}`);
+      // The error's text is not sent: it could quote stored data.
+      step = failed('Authentication failed: the credentials could not be read');
     }
     if (step.kind === 'done') {
       this.state = 'authenticated';
