@@ -207,6 +207,7 @@ const SSL_KEYS: readonly [string, string, keyof SslSettings][] = [
 const PER_LISTENER_KEYS: ReadonlySet<string> = new Set([
   'sasl.enabled.mechanisms',
   'sasl.jaas.config',
+  'connections.max.reauth.ms',
   'ssl.keystore.type',
   'ssl.truststore.type',
   ...SSL_KEYS.map(([key]) => key),
@@ -253,6 +254,7 @@ function resolveListeners(values: Record<string, unknown>, parsed: ReadonlyMap<s
     }
     security[l.name] = {
       ssl: ssl as unknown as SslSettings,
+      reauthMs: (override('connections.max.reauth.ms', null) as number | undefined) ?? (values.connectionsMaxReauthMs as number),
       saslEnabledMechanisms:
         (override('sasl.enabled.mechanisms', null) as string[] | undefined) ?? (values.saslEnabledMechanisms as string[]),
       plainJaas:

@@ -183,6 +183,13 @@ export const PARAMS: readonly Param[] = [
     'How the subject of a client certificate (RFC 2253, e.g. `CN=alice,OU=eng,O=Example`) becomes the principal name: rules `RULE:pattern/replacement/` (optionally `/L` or `/U` to lower- or upper-case), tried in order, or `DEFAULT` (the whole subject), as Kafka.',
   ),
   p(
+    'connections.max.reauth.ms',
+    'connectionsMaxReauthMs',
+    long(0, timerMaxMs),
+    '0',
+    'SASL listeners (KIP-368): an authenticated session lasts this long; the client must re-authenticate on the connection before it ends (SaslAuthenticate v1+ tells it the lifetime), else the connection is closed at its next request. 0: sessions do not expire. Overridable per listener.',
+  ),
+  p(
     'sasl.server.max.receive.size',
     'saslServerMaxReceiveSize',
     int(1, INT_MAX),

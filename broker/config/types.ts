@@ -45,6 +45,8 @@ export interface SslSettings {
 export interface ListenerSecurity {
   readonly ssl: SslSettings;
   readonly saslEnabledMechanisms: readonly string[];
+  /** connections.max.reauth.ms: a session's lifetime (KIP-368); 0 for none. */
+  readonly reauthMs: number;
   /** `listener.name.<l>.plain.sasl.jaas.config` (or sasl.jaas.config): PLAIN's user_<name> credentials. */
   readonly plainJaas: JaasConfig | null;
 }
@@ -69,6 +71,7 @@ export interface BrokerConfig {
   readonly saslJaasConfig: JaasConfig | null;
   readonly connectionFailedAuthenticationDelayMs: number;
   readonly saslServerMaxReceiveSize: number;
+  readonly connectionsMaxReauthMs: number;
   readonly sslKeystoreType: 'PEM';
   readonly sslKeystoreLocation: string | null;
   readonly sslKeyPassword: string | null;

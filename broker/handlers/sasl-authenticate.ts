@@ -15,7 +15,7 @@ export const saslAuthenticateHandler: ApiHandler<typeof ApiKey.SaslAuthenticate>
   maxVersion: 2,
   async handle(ctx: RequestContext, req: SaslAuthenticateRequest): Promise<SaslAuthenticateResponseInput> {
     const sasl = ctx.sasl;
-    if (sasl === null || sasl.state === 'authenticated') {
+    if (sasl === null || sasl.state === 'authenticated' || sasl.state === 'handshake') {
       return {
         errorCode: ErrorCode.ILLEGAL_SASL_STATE,
         errorMessage: 'SaslAuthenticate request received after successful authentication',
@@ -38,6 +38,12 @@ export const saslAuthenticateHandler: ApiHandler<typeof ApiKey.SaslAuthenticate>
       );
     }
     // Kafka's default for the message is the empty string, which it sends on success.
-    return { errorCode: ErrorCode.NONE, errorMessage: '', authBytes: step.response, sessionLifetimeMs: 0 };
+    // v1+: the session's lifetime, within which the client re-authenticates (KIP-368); 0 when sessions do not expire.
+    return {
+      errorCode: ErrorCode.NONE,
+      errorMessage: '',
+      authBytes: step.response,
+      sessionLifetimeMs: step.kind === 'done' ? sasl.lifetimeMs : 0,
+    };
   },
 };

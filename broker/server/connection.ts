@@ -79,6 +79,9 @@ export class Connection {
   private principal: KafkaPrincipal = ANONYMOUS;
   /** SASL listeners only; null once nothing remains to check (and always on other listeners). */
   private sasl: ConnectionSasl | null = null;
+  private newSasl: ((reauthenticating: KafkaPrincipal | null) => ConnectionSasl) | null = null;
+  /** KIP-368: when the authenticated SASL session ends (0: never, and always on other listeners). */
+  private sessionExpiresAtMs = 0;
   private closedResolve!: () => void;
   readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
 
@@ -88,8 +91,11 @@ export class Connection {
       listener: Listener;
       /** Known at connection (an SSL client certificate's); else User:ANONYMOUS until SASL authenticates. */
       principal?: KafkaPrincipal;
-      /** On a SASL listener: the connection authenticates before anything but ApiVersions and SASL is served. */
-      sasl?: ConnectionSasl;
+      /**
+       * On a SASL listener: the SASL state of a new session (given the principal to keep when re-authenticating).
+       * The connection authenticates before anything but ApiVersions and SASL is served.
+       */
+      sasl?: (reauthenticating: KafkaPrincipal | null) => ConnectionSasl;
       limits: ConnectionLimits;
       handlers: readonly (Handler | undefined)[];
       services: BrokerServices;
@@ -106,8 +112,9 @@ export class Connection {
     this.logger = args.logger.child({ client: this.clientAddress });
     this.splitter = new FrameSplitter(args.limits.maxFrameBytes);
     if (args.sasl !== undefined) {
-      this.sasl = args.sasl;
-      this.splitter.maxFrameBytes = Math.min(args.sasl.maxReceiveBytes, args.limits.maxFrameBytes);
+      this.newSasl = args.sasl;
+      this.sasl = args.sasl(null);
+      this.splitter.maxFrameBytes = Math.min(this.sasl.maxReceiveBytes, args.limits.maxFrameBytes);
     }
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -143,6 +150,7 @@ export class Connection {
   private onFrame(frame: Buffer): void {
     if (this.closing) return;
     if (this.sasl !== null && !this.onSaslFrame(frame, this.sasl)) return;
+    if (this.sessionExpiresAtMs !== 0 && !this.onSessionFrame(frame)) return;
     const { apiKey, apiVersion, correlationId } = peekRequestHeader(frame);
     const slot: Slot = { response: undefined, requestBytes: frame.length };
     this.queue.push(slot);
@@ -216,9 +224,11 @@ export class Connection {
   private onSaslFrame(frame: Buffer, sasl: ConnectionSasl): boolean {
     const session = sasl.session;
     if (session.state === 'authenticated') {
-      // Authenticated by the previous request: from here on the connection is like any other.
+      // Authenticated by the previous request: from here on the connection is like any other (until its session
+      // ends, when it has a lifetime).
       this.principal = session.principal!;
       this.splitter.maxFrameBytes = this.limits.maxFrameBytes;
+      this.sessionExpiresAtMs = session.expiresAtMs;
       this.sasl = null;
       return true;
     }
@@ -236,6 +246,29 @@ export class Connection {
     this.logger.info(
       { apiKey, apiVersion, saslState: session.state },
       `closing connection: unexpected ${name} request during SASL authentication`,
+    );
+    this.abandoned = true;
+    this.queue.push({ response: null, requestBytes: 0, close: true });
+    this.flushQueue();
+    return false;
+  }
+
+  /**
+   * A frame of an authenticated connection whose session has a lifetime (KIP-368): a SaslHandshake starts a
+   * re-authentication (which must prove the same principal; requests keep being served as it until then); any
+   * other request after the session ended closes the connection, as Kafka does. True when the frame goes on.
+   */
+  private onSessionFrame(frame: Buffer): boolean {
+    const { apiKey } = peekRequestHeader(frame);
+    if (apiKey === ApiKey.SaslHandshake && this.newSasl !== null) {
+      this.sasl = this.newSasl(this.principal);
+      this.sessionExpiresAtMs = 0;
+      return this.onSaslFrame(frame, this.sasl);
+    }
+    if (Date.now() < this.sessionExpiresAtMs) return true;
+    this.logger.info(
+      { principal: `${this.principal.type}:${this.principal.name}` },
+      'closing connection: its SASL session expired (connections.max.reauth.ms)',
     );
     this.abandoned = true;
     this.queue.push({ response: null, requestBytes: 0, close: true });

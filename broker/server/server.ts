@@ -19,15 +19,17 @@ export interface KafkaServer {
   close(graceMs: number): Promise<void>;
 }
 
-/** The SASL state of a new connection of a SASL listener (the settings in force when it connects). */
-function saslOf(listener: Listener, services: BrokerServices): ConnectionSasl | undefined {
+/** A SASL session of a connection of a SASL listener (the settings in force when it starts), or undefined elsewhere. */
+function saslOf(listener: Listener, services: BrokerServices): ((reauthenticating: KafkaPrincipal | null) => ConnectionSasl) | undefined {
   if (listener.securityProtocol !== 'SASL_PLAINTEXT' && listener.securityProtocol !== 'SASL_SSL') return undefined;
-  const config = services.config;
   const store = services.scramCredentials;
-  return {
-    session: new SaslSession(config.listenerSecurity[listener.name]!, (mechanism, user) => store.get(mechanism, user)),
-    maxReceiveBytes: config.saslServerMaxReceiveSize,
-    failedAuthenticationDelayMs: config.connectionFailedAuthenticationDelayMs,
+  return (reauthenticating) => {
+    const config = services.config;
+    return {
+      session: new SaslSession(config.listenerSecurity[listener.name]!, (mechanism, user) => store.get(mechanism, user), reauthenticating),
+      maxReceiveBytes: config.saslServerMaxReceiveSize,
+      failedAuthenticationDelayMs: config.connectionFailedAuthenticationDelayMs,
+    };
   };
 }
 

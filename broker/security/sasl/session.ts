@@ -22,10 +22,19 @@ export class SaslSession {
   private readonly security: ListenerSecurity;
   private readonly lookup: ScramCredentialLookup;
 
-  constructor(security: ListenerSecurity, lookup: ScramCredentialLookup) {
+  /** Re-authentication (KIP-368): the principal the new session must prove, the connection's current one. */
+  private readonly reauthenticating: KafkaPrincipal | null;
+  /** connections.max.reauth.ms: the session's lifetime once authenticated (0: none). */
+  readonly lifetimeMs: number;
+  /** When the authenticated session ends (Date.now() clock), 0 for never. */
+  expiresAtMs = 0;
+
+  constructor(security: ListenerSecurity, lookup: ScramCredentialLookup, reauthenticating: KafkaPrincipal | null = null) {
     this.security = security;
     this.enabledMechanisms = security.saslEnabledMechanisms;
     this.lookup = lookup;
+    this.reauthenticating = reauthenticating;
+    this.lifetimeMs = security.reauthMs;
   }
 
   get mechanism(): string | null {
@@ -60,9 +69,14 @@ export class SaslSession {
       // The error's text is not sent: it could quote stored data.
       step = failed('Authentication failed: the credentials could not be read');
     }
+    if (step.kind === 'done' && this.reauthenticating !== null && this.reauthenticating.name !== step.user) {
+      // Kafka: re-authentication may not change who the connection is.
+      step = failed(`Cannot change principals during re-authentication from User:${this.reauthenticating.name}: User:${step.user}`);
+    }
     if (step.kind === 'done') {
       this.state = 'authenticated';
       this.principal = Object.freeze({ type: 'User', name: step.user });
+      if (this.lifetimeMs > 0) this.expiresAtMs = Date.now() + this.lifetimeMs;
     } else if (step.kind === 'failed') {
       this.state = 'failed';
     }

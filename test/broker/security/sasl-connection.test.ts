@@ -10,6 +10,7 @@ import { encodeRequest } from '../../../broker/protocol/frame.ts';
 import { startTestBroker } from '../handlers/support/client.ts';
 import type { TestBroker } from '../handlers/support/client.ts';
 import { RawConnection } from '../../support/raw-client.ts';
+import { until } from '../../support/until.ts';
 import { addScramUser, authenticate, connectAuthenticated, plainToken, saltedPasswordOf, scramClient } from '../../support/sasl.ts';
 
 const delayMs = 300;
@@ -294,4 +295,42 @@ t.test('DescribeUserScramCredentials and AlterUserScramCredentials', async (t) =
     'a deleted credential no longer authenticates',
   );
   gone.close();
+});
+
+t.test('re-authentication (KIP-368, connections.max.reauth.ms)', async (t) => {
+  const lifetimeMs = 1500;
+  const b = await startTestBroker(t, {
+    listeners: 'PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0',
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-512',
+    'listener.name.sasl_plaintext.plain.sasl.jaas.config':
+      'org.apache.kafka.common.security.plain.PlainLoginModule required user_bob="bob-secret" user_eve="eve-secret";',
+    'listener.name.sasl_plaintext.connections.max.reauth.ms': String(lifetimeMs),
+    'connection.failed.authentication.delay.ms': '0',
+  });
+  const port = b.broker.ports.get('SASL_PLAINTEXT')!;
+  const metadata = (c: RawConnection) => c.request(ApiKey.Metadata, 12, { topics: [], allowAutoTopicCreation: false });
+
+  const c = await RawConnection.connect(port);
+  t.teardown(() => c.close());
+  await c.request(ApiKey.SaslHandshake, 1, { mechanism: 'PLAIN' });
+  const first = await c.request(ApiKey.SaslAuthenticate, 1, { authBytes: plainToken('bob', 'bob-secret') });
+  t.equal(first.sessionLifetimeMs, lifetimeMs, 'SaslAuthenticate v1 tells the session lifetime');
+  t.equal((await metadata(c)).brokers.length, 1);
+  const again = await authenticate(c, 'PLAIN', 'bob', 'bob-secret', 1);
+  t.equal(again.errorCode, 0, 're-authenticated as the same principal');
+  t.equal((await metadata(c)).brokers.length, 1, 'served after re-authentication');
+
+  const other = await RawConnection.connect(port);
+  t.equal((await authenticate(other, 'PLAIN', 'bob', 'bob-secret')).errorCode, 0);
+  const switched = await authenticate(other, 'PLAIN', 'eve', 'eve-secret');
+  t.equal(switched.errorCode, 58, 'another principal: SASL_AUTHENTICATION_FAILED');
+  t.match(switched.errorMessage, /Cannot change principals during re-authentication from User:bob: User:eve/);
+  t.ok(await other.closesWithin(5000), 'then closed');
+
+  const expiring = await RawConnection.connect(port);
+  t.equal((await authenticate(expiring, 'PLAIN', 'bob', 'bob-secret')).errorCode, 0);
+  const started = Date.now();
+  await until(() => Date.now() > started + lifetimeMs + 100, 'the session to end', lifetimeMs + 5000);
+  expiring.write(encodeRequest(ApiKey.Metadata, 12, 99, 'x', { topics: [], allowAutoTopicCreation: false }));
+  t.same(await expiring.next(5000), { closed: true }, 'a request after the session ended closes the connection');
 });
