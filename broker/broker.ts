@@ -7,7 +7,7 @@ import { GroupCoordinator } from './groups/coordinator.ts';
 import { TxnService } from './txn/service.ts';
 import { ConsumerGroupCoordinator } from './groups/consumer-coordinator.ts';
 import { SingleBrokerCluster } from './cluster/cluster.ts';
-import type { Cluster } from './cluster/cluster.ts';
+import type { Cluster, ListenerEndpoint } from './cluster/cluster.ts';
 import type { KafkaServer } from './server/server.ts';
 import { EtcdCluster } from './cluster/etcd-cluster.ts';
 import { clusterEnabled } from './config.ts';
@@ -19,6 +19,7 @@ import { ConfigDocuments } from './metadata/config-docs.ts';
 import { AclStore } from './metadata/acl-store.ts';
 import { Authorizer } from './security/authorizer.ts';
 import { ClientQuotas } from './security/quotas.ts';
+import { ScramCredentialStore } from './metadata/scram-credentials.ts';
 import { DynamicBrokerConfig } from './metadata/dynamic-broker-config.ts';
 import {
   clientQuotaKey,
@@ -52,8 +53,10 @@ import { openBase } from './broker-stores.ts';
 import type { Stores } from './broker-stores.ts';
 
 export interface RunningBroker {
-  /** The Kafka listener's bound port (useful with port 0). */
+  /** The first Kafka listener's bound port (useful with port 0). */
   readonly port: number;
+  /** Every Kafka listener's bound port, by listener name. */
+  readonly ports: ReadonlyMap<string, number>;
   readonly opsPort: number | null;
   readonly services: BrokerServices;
   readonly metrics: Metrics;
@@ -72,21 +75,28 @@ function mutex(): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 export async function startBroker(config: BrokerConfig, logger: Logger): Promise<RunningBroker> {
-  const listener = config.listeners[0]!;
-  const advertised = config.advertisedListeners[0] ?? listener;
+  // Other brokers reach this one on the inter-broker listener; clients get the advertised endpoints of the listener
+  // they connected on (cluster.endpointOn).
+  const advertisedListeners = config.advertisedListeners.map((l) => ({ name: l.name, host: l.host, port: l.port }));
+  const advertised = advertisedListeners.find((l) => l.name === config.interBrokerListenerName) ?? advertisedListeners[0]!;
   const { stores, clusterId, topics, nodeId } = await openBase(config, logger);
   const { metadata, storageHealth } = stores;
   const clustered = clusterEnabled(config);
   let reportFailure!: (e: Error) => void;
   const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
-  const etcdCluster = clustered ? newEtcdCluster(config, logger, metadata, topics, nodeId, advertised, reportFailure) : null;
+  const etcdCluster = clustered
+    ? newEtcdCluster(config, logger, metadata, topics, nodeId, { ...advertised, listeners: advertisedListeners }, reportFailure)
+    : null;
   // Dynamic broker configs (this broker's and the cluster-wide defaults), followed through the metadata store.
   const dynamicConfig = new DynamicBrokerConfig({ store: metadata, config, nodeId });
   await dynamicConfig.start();
   const logs = await startLogs(config, logger, metadata, stores.objectStore, topics, nodeId, advertised, etcdCluster, dynamicConfig);
   const single = etcdCluster
     ? null
-    : new SingleBrokerCluster({ nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack }, () => logs.fence());
+    : new SingleBrokerCluster(
+        { nodeId, host: advertised.host, port: advertised.port, rack: config.brokerRack, listeners: advertisedListeners },
+        () => logs.fence(),
+      );
   const cluster: Cluster = etcdCluster ?? single!;
   const groupConfigs = await startGroupConfigs(config, metadata);
   const { groups, consumerGroups } = await startGroupCoordinators(config, logger, metadata, cluster, topics, groupConfigs);
@@ -113,14 +123,15 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     groupConfigs,
     authorizer,
     quotas,
+    scramCredentials: new ScramCredentialStore(metadata),
   };
   followDynamicConfig(dynamicConfig, services, logger);
   await txn.start(services);
-  const server = await listen(config, listener, services, logger);
+  const server = await listen(config, services, logger);
   // With port 0 the advertised port follows the bound one.
-  if (advertised.port === 0) {
-    services.advertisedPort = server.port;
-    (etcdCluster ?? single!).setAdvertisedPort(server.port);
+  if (advertisedListeners.some((l) => l.port === 0)) {
+    (etcdCluster ?? single!).setBoundPorts(server.ports, config.interBrokerListenerName);
+    if (advertised.port === 0) services.advertisedPort = server.ports.get(advertised.name) ?? 0;
   }
   const walTimer = etcdCluster ? await joinCluster(etcdCluster, logs, groups, nodeId, logger) : null;
   const metrics = new Metrics({ version: '0.1.0' });
@@ -222,6 +233,7 @@ function running(r: {
   let closing: Promise<void> | null = null;
   return {
     port: r.server.port,
+    ports: r.server.ports,
     opsPort: r.ops?.address.port ?? null,
     services: r.services,
     metrics: r.metrics,
@@ -256,7 +268,7 @@ function newEtcdCluster(
   metadata: MetadataStore,
   topics: TopicRegistry,
   nodeId: number,
-  advertised: { host: string; port: number },
+  advertised: { host: string; port: number; listeners: ListenerEndpoint[] },
   reportFailure: (e: Error) => void,
 ): EtcdCluster {
   return new EtcdCluster({
@@ -268,6 +280,7 @@ function newEtcdCluster(
       nodeId,
       host: advertised.host,
       port: advertised.port,
+      listeners: advertised.listeners,
       rack: config.brokerRack,
       incarnation: randomBytes(6).toString('hex'),
     },
@@ -395,26 +408,48 @@ async function startGroupCoordinators(
   return { groups, consumerGroups };
 }
 
-/** The Kafka listener. */
-function listen(
+/** The Kafka listeners: one server per listener, seen as one (its first listener's port, every connection). */
+async function listen(
   config: BrokerConfig,
-  listener: { host: string; port: number },
   services: BrokerServices,
   logger: Logger,
-): Promise<KafkaServer> {
-  return startKafkaServer({
-    host: listener.host,
-    port: listener.port,
-    handlers: buildHandlerTable(),
-    services,
-    logger: logger.child({ component: 'net' }),
-    idleTimeoutMs: config.connectionsMaxIdleMs,
-    limits: {
-      maxFrameBytes: config.socketRequestMaxBytes,
-      maxInFlightRequests: config.connectionMaxInflightRequests,
-      maxInFlightBytes: config.connectionMaxInflightBytes,
+): Promise<KafkaServer & { ports: Map<string, number> }> {
+  const handlers = buildHandlerTable();
+  const servers: KafkaServer[] = [];
+  const ports = new Map<string, number>();
+  try {
+    for (const listener of config.listeners) {
+      const server = await startKafkaServer({
+        listener,
+        handlers,
+        services,
+        logger: logger.child({ component: 'net' }),
+        idleTimeoutMs: config.connectionsMaxIdleMs,
+        limits: {
+          maxFrameBytes: config.socketRequestMaxBytes,
+          maxInFlightRequests: config.connectionMaxInflightRequests,
+          maxInFlightBytes: config.connectionMaxInflightBytes,
+        },
+      });
+      servers.push(server);
+      ports.set(listener.name, server.port);
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close(0)));
+    throw err;
+  }
+  return {
+    port: servers[0]!.port,
+    ports,
+    get connectionCount() {
+      let n = 0;
+      for (const s of servers) n += s.connectionCount;
+      return n;
     },
-  });
+    async close(graceMs: number) {
+      await Promise.all(servers.map((s) => s.close(graceMs)));
+    },
+  };
 }
 
 /** Cluster mode: joins the cluster, takes partitions, follows topic deletions; the controller's WAL collection timer. */

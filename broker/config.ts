@@ -29,10 +29,15 @@ export type {
   CompressionType,
   ConfigDescription,
   HostPort,
+  JaasConfig,
   Listener,
+  ListenerSecurity,
   LoadConfigOptions,
   LogLevel,
+  PrincipalMappingRule,
   ReadReplicaConfig,
+  SecurityProtocol,
+  SslSettings,
   TimestampType,
 } from './config/types.ts';
 export { assertLimits, clusterEnabled } from './config/validate.ts';

@@ -193,3 +193,5 @@ export const aclMaxCount = 100_000;
 export const quotaMaxSensorsCount = 100_000;
 /** Client quota entities a cluster holds (AlterClientQuotas beyond it fails). */
 export const clientQuotaMaxEntitiesCount = 10_000;
+/** How often the TLS keystore and truststore files are checked for a change (certificate rotation). */
+export const tlsFileCheckIntervalMs = 1000;

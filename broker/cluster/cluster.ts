@@ -8,12 +8,56 @@
 // partition is owned like any other. The coordinator keeps its state in the metadata store; ownership only
 // says which broker serves it.
 import type { Compare } from '../metadata/store.ts';
+import type { ListenerEndpoint } from '../metadata/layout.ts';
+
+export type { ListenerEndpoint };
 
 export interface BrokerEndpoint {
   nodeId: number;
+  /** The inter-broker listener's advertised endpoint. */
   host: string;
   port: number;
   rack: string | null;
+  /** Every advertised listener; undefined for a broker registered before named listeners (host/port is its one). */
+  listeners?: readonly ListenerEndpoint[];
+}
+
+/**
+ * Where a client connected on listener `name` reaches broker `b`: the broker's advertised endpoint of the same
+ * listener, as Kafka answers (undefined when that broker has no such listener: Kafka leaves it out).
+ */
+export function endpointOn(b: BrokerEndpoint, name: string): { host: string; port: number } | undefined {
+  if (b.listeners === undefined) return b;
+  for (const l of b.listeners) if (l.name === name) return l;
+  return undefined;
+}
+
+/** `brokers` as described to a client of listener `name`: those with an endpoint on it, mapped by `f`. */
+export function brokersOn<T>(
+  brokers: readonly BrokerEndpoint[],
+  name: string,
+  f: (b: BrokerEndpoint, endpoint: { host: string; port: number }) => T,
+): T[] {
+  const out: T[] = [];
+  for (const b of brokers) {
+    const e = endpointOn(b, name);
+    if (e !== undefined) out.push(f(b, e));
+  }
+  return out;
+}
+
+/**
+ * The advertised listeners with the ports bound for port-0 listeners filled in, and the inter-broker one's
+ * endpoint (host and port of BrokerEndpoint).
+ */
+export function withBoundPorts(
+  listeners: readonly ListenerEndpoint[],
+  boundPorts: ReadonlyMap<string, number>,
+  interBrokerListener: string,
+): { listeners: ListenerEndpoint[]; host: string; port: number } {
+  const out = listeners.map((l) => (l.port === 0 ? { ...l, port: boundPorts.get(l.name) ?? 0 } : l));
+  const inter = out.find((l) => l.name === interBrokerListener) ?? out[0]!;
+  return { listeners: out, host: inter.host, port: inter.port };
 }
 
 export interface PartitionOwner {
@@ -92,9 +136,9 @@ export class SingleBrokerCluster implements Cluster {
     this.fenceCompares = fence;
   }
 
-  /** The advertised port may only be known once the listener is bound (port 0). */
-  setAdvertisedPort(port: number): void {
-    this.self.port = port;
+  /** Advertised ports may only be known once the listeners are bound (port 0). */
+  setBoundPorts(boundPorts: ReadonlyMap<string, number>, interBrokerListener: string): void {
+    Object.assign(this.self, withBoundPorts(this.self.listeners ?? [], boundPorts, interBrokerListener));
   }
 
   liveBrokers(): BrokerEndpoint[] {

@@ -9,13 +9,13 @@
 import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
 import { memberKey, memberPrefix, ownerKey, ownerPrefix, parseOwnerKey } from '../metadata/layout.ts';
-import type { MemberRecord } from '../metadata/layout.ts';
+import type { ListenerEndpoint, MemberRecord } from '../metadata/layout.ts';
 import type { Compare, Lease, MetadataStore, Op, Watch, WatchEvent } from '../metadata/store.ts';
 import { LeaseLostError } from '../metadata/store.ts';
 import type { TopicRegistry } from '../metadata/topics.ts';
 import { computeAssignment } from './assignment.ts';
 import type { Member, OwnerSlot, TableSlots } from './assignment.ts';
-import { coordinatorPartitionCount } from './cluster.ts';
+import { coordinatorPartitionCount, withBoundPorts } from './cluster.ts';
 import type { BrokerEndpoint, Cluster, CoordinatorChange, CoordinatorKind, PartitionOwner } from './cluster.ts';
 import { clusterControllerIntervalMs, clusterReconcileDebounceMs, ownershipTxnMaxChangesCount } from '../limits.ts';
 
@@ -48,7 +48,7 @@ export interface PartitionHooks {
 export interface EtcdClusterOptions {
   store: MetadataStore;
   topics: TopicRegistry;
-  self: { nodeId: number; host: string; port: number; rack: string | null; incarnation: string };
+  self: { nodeId: number; host: string; port: number; listeners?: ListenerEndpoint[]; rack: string | null; incarnation: string };
   sessionTimeoutMs: number;
   logger: Logger;
   /** Membership was lost for good (lease expired, or another process took this node id). */
@@ -66,6 +66,10 @@ interface MemberState {
   record: MemberRecord;
   rev: number;
   modRevision: number;
+}
+
+function endpointOf(r: MemberRecord): BrokerEndpoint {
+  return { nodeId: r.nodeId, host: r.host, port: r.port, rack: r.rack, listeners: r.listeners };
 }
 
 export class EtcdCluster implements Cluster {
@@ -128,10 +132,10 @@ export class EtcdCluster implements Cluster {
     this.startKeepAlive();
   }
 
-  /** The advertised port may only be known once the listener is bound (port 0); set it before join(). */
-  setAdvertisedPort(port: number): void {
+  /** Advertised ports may only be known once the listeners are bound (port 0); set them before join(). */
+  setBoundPorts(boundPorts: ReadonlyMap<string, number>, interBrokerListener: string): void {
     assert.equal(this.memberRev, 0, 'before join');
-    this.record = { ...this.record, port };
+    this.record = { ...this.record, ...withBoundPorts(this.record.listeners ?? [], boundPorts, interBrokerListener) };
   }
 
   private startKeepAlive(): void {
@@ -519,21 +523,15 @@ export class EtcdCluster implements Cluster {
 
   /** Live members; this broker is always among them while it has not lost its place (also before it joined). */
   liveBrokers(): BrokerEndpoint[] {
-    const list = [...this.members.values()].map((m) => ({
-      nodeId: m.record.nodeId,
-      host: m.record.host,
-      port: m.record.port,
-      rack: m.record.rack,
-    }));
-    if (!this.lost && !this.members.has(this.nodeId))
-      list.push({ nodeId: this.nodeId, host: this.record.host, port: this.record.port, rack: this.record.rack });
+    const list = [...this.members.values()].map((m) => endpointOf(m.record));
+    if (!this.lost && !this.members.has(this.nodeId)) list.push(endpointOf(this.record));
     return list.sort((a, b) => a.nodeId - b.nodeId);
   }
 
   broker(nodeId: number): BrokerEndpoint | undefined {
-    if (nodeId === this.nodeId && !this.lost) return { nodeId, host: this.record.host, port: this.record.port, rack: this.record.rack };
+    if (nodeId === this.nodeId && !this.lost) return endpointOf(this.record);
     const m = this.members.get(nodeId);
-    return m ? { nodeId, host: m.record.host, port: m.record.port, rack: m.record.rack } : undefined;
+    return m ? endpointOf(m.record) : undefined;
   }
 
   controllerId(): number {

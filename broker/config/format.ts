@@ -2,7 +2,17 @@
 // reference rows describeConfig gives `skafos broker --help` and docs/configuration.md.
 import { envName, flushLingerMsDefaults, PARAM_BY_KEY, PARAMS, unusedKeys } from './params.ts';
 import type { BrokerConfig, ConfigDescription } from './types.ts';
-import { fmtInt, formatHost, formatListeners, GIB, KIB, MIB } from './values.ts';
+import {
+  fmtInt,
+  formatHost,
+  formatJaas,
+  formatPrincipalMappingRules,
+  formatListeners,
+  formatSecurityProtocolMap,
+  GIB,
+  KIB,
+  MIB,
+} from './values.ts';
 
 /** The value of `key` in `config`, written as in a properties file. */
 export function rawOf(config: BrokerConfig, key: string): string {
@@ -11,6 +21,12 @@ export function rawOf(config: BrokerConfig, key: string): string {
       return formatListeners(config.listeners);
     case 'advertised.listeners':
       return formatListeners(config.advertisedListeners);
+    case 'listener.security.protocol.map':
+      return formatSecurityProtocolMap(config.listenerSecurityProtocolMap);
+    case 'ssl.principal.mapping.rules':
+      return formatPrincipalMappingRules(config.sslPrincipalMappingRules);
+    case 'sasl.jaas.config':
+      return config.saslJaasConfig === null ? '' : formatJaas(config.saslJaasConfig);
     case 'log.retention.ms':
       return String(config.logRetentionMs);
     case 'log.retention.minutes':

@@ -2,9 +2,18 @@
 // the folded fields and validates across keys; and the suggestion for an unknown key.
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { envName, flushLingerMsDefaults, KAFKA_ONLY_KEYS, literalEnvName, PARAM_BY_KEY, PARAMS, SKAFOS_PREFIX } from './params.ts';
+import {
+  envName,
+  flushLingerMsDefaults,
+  KAFKA_ONLY_KEYS,
+  literalEnvName,
+  PARAM_BY_KEY,
+  PARAMS,
+  SENSITIVE_CONFIG_KEYS,
+  SKAFOS_PREFIX,
+} from './params.ts';
 import { parseProperties } from './properties.ts';
-import type { BrokerConfig, LoadConfigOptions } from './types.ts';
+import type { BrokerConfig, JaasConfig, Listener, ListenerSecurity, LoadConfigOptions, SecurityProtocol, SslSettings } from './types.ts';
 import { ConfigError } from './types.ts';
 import { crossValidate } from './validate.ts';
 import { Invalid } from './values.ts';
@@ -109,7 +118,7 @@ export function resolveConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   }
   values.dataDir = resolvePath(cwd, values.dataDir as string);
   values.etcdEndpoints ??= [];
-  values.advertisedListeners ??= values.listeners;
+  resolveListeners(values, parsed);
   values.flushLingerMs ??= flushLingerMsDefaults[values.objectStore as BrokerConfig['objectStore']];
   values.logRetentionMs = retentionMs(layers, parsed);
 
@@ -181,8 +190,94 @@ function setLayer(sets: readonly string[] | Readonly<Record<string, string>>): L
   return layer;
 }
 
+/**
+ * `listener.name.<listener>.<key>`: a per-listener override of one of PER_LISTENER_KEYS, the key optionally
+ * prefixed by a SASL mechanism (`listener.name.sasl_ssl.plain.sasl.jaas.config`), as Kafka writes them.
+ */
+function listenerKey(key: string): { listener: string; mechanism: string | null; base: string } | null {
+  const m = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.(?:(plain|scram-sha-256|scram-sha-512)\.)?(.+)$/.exec(key);
+  if (!m || !PER_LISTENER_KEYS.has(m[3]!)) return null;
+  return { listener: m[1]!.toUpperCase(), mechanism: m[2]?.toUpperCase() ?? null, base: m[3]! };
+}
+
+/** The ssl.* keys a listener may override, with their BrokerConfig fields and SslSettings fields. */
+const SSL_KEYS: readonly [string, string, keyof SslSettings][] = [
+  ['ssl.keystore.location', 'sslKeystoreLocation', 'keystoreLocation'],
+  ['ssl.key.password', 'sslKeyPassword', 'keyPassword'],
+  ['ssl.keystore.certificate.chain', 'sslKeystoreCertificateChain', 'keystoreCertificateChain'],
+  ['ssl.keystore.key', 'sslKeystoreKey', 'keystoreKey'],
+  ['ssl.truststore.location', 'sslTruststoreLocation', 'truststoreLocation'],
+  ['ssl.truststore.certificates', 'sslTruststoreCertificates', 'truststoreCertificates'],
+  ['ssl.enabled.protocols', 'sslEnabledProtocols', 'enabledProtocols'],
+  ['ssl.cipher.suites', 'sslCipherSuites', 'cipherSuites'],
+  ['ssl.client.auth', 'sslClientAuth', 'clientAuth'],
+  ['ssl.principal.mapping.rules', 'sslPrincipalMappingRules', 'principalMappingRules'],
+];
+
+const PER_LISTENER_KEYS: ReadonlySet<string> = new Set([
+  'sasl.enabled.mechanisms',
+  'sasl.jaas.config',
+  'connections.max.reauth.ms',
+  'ssl.keystore.type',
+  'ssl.truststore.type',
+  ...SSL_KEYS.map(([key]) => key),
+]);
+
+/** The base key of a key (itself, or the key a `listener.name.` prefix overrides). */
+function baseKey(key: string): string {
+  return listenerKey(key)?.base ?? key;
+}
+
+/** Listener security protocols from the map, advertised listeners, the inter-broker listener, per-listener security. */
+function resolveListeners(values: Record<string, unknown>, parsed: ReadonlyMap<string, unknown>): void {
+  const map = values.listenerSecurityProtocolMap as Record<string, SecurityProtocol>;
+  // A name neither mapped nor a protocol keeps its provisional PLAINTEXT; validateListeners refuses it.
+  const withProtocol = (ls: Listener[]) => ls.map((l) => ({ ...l, securityProtocol: map[l.name] ?? l.securityProtocol }));
+  values.listeners = withProtocol(values.listeners as Listener[]);
+  values.advertisedListeners =
+    values.advertisedListeners === null ? values.listeners : withProtocol(values.advertisedListeners as Listener[]);
+  const listeners = values.listeners as Listener[];
+  if (values.interBrokerListenerName === null) {
+    values.interBrokerListenerName = listeners.find((l) => l.name === 'PLAINTEXT')?.name ?? listeners[0]!.name;
+  } else {
+    values.interBrokerListenerName = (values.interBrokerListenerName as string).toUpperCase();
+  }
+  for (const key of parsed.keys()) {
+    const lk = listenerKey(key);
+    if (lk && !listeners.some((l) => l.name === lk.listener)) {
+      throw new ConfigError(`${key}: there is no listener ${lk.listener} in listeners`, { key, source: key });
+    }
+  }
+  const security: Record<string, ListenerSecurity> = {};
+  for (const l of listeners) {
+    const override = (base: string, mechanism: string | null) => {
+      for (const [key, value] of parsed) {
+        const lk = listenerKey(key);
+        if (lk && lk.listener === l.name && lk.base === base && lk.mechanism === mechanism) return value;
+      }
+      return undefined;
+    };
+    const ssl: Record<string, unknown> = {};
+    for (const [key, field, sslField] of SSL_KEYS) {
+      const o = override(key, null);
+      ssl[sslField] = o !== undefined ? o : values[field];
+    }
+    security[l.name] = {
+      ssl: ssl as unknown as SslSettings,
+      reauthMs: (override('connections.max.reauth.ms', null) as number | undefined) ?? (values.connectionsMaxReauthMs as number),
+      saslEnabledMechanisms:
+        (override('sasl.enabled.mechanisms', null) as string[] | undefined) ?? (values.saslEnabledMechanisms as string[]),
+      plainJaas:
+        (override('sasl.jaas.config', 'PLAIN') as JaasConfig | null | undefined) ??
+        (override('sasl.jaas.config', null) as JaasConfig | null | undefined) ??
+        (values.saslJaasConfig as JaasConfig | null),
+    };
+  }
+  values.listenerSecurity = security;
+}
+
 function checkKnown(key: string, value: string, source: string): void {
-  if (PARAM_BY_KEY.has(key)) return;
+  if (PARAM_BY_KEY.has(key) || listenerKey(key) !== null) return;
   if (key === '') throw new ConfigError(`empty key (${source})`, { key, value, source });
   const kafkaHint = KAFKA_ONLY_KEYS[key];
   const suggestion = suggestKey(key);
@@ -202,14 +297,17 @@ function checkKnown(key: string, value: string, source: string): void {
 }
 
 function parseValue(key: string, supplied: Supplied): unknown {
-  const param = PARAM_BY_KEY.get(key)!;
+  const base = baseKey(key);
+  const param = PARAM_BY_KEY.get(base)!;
   try {
     return param.type.parse(supplied.raw);
   } catch (err) {
     if (!(err instanceof Invalid)) throw err;
-    throw new ConfigError(`invalid ${key} ${JSON.stringify(supplied.raw)} (${supplied.source}): expected ${err.expected}`, {
+    // A secret's value is never repeated in an error (it ends up in logs).
+    const shown = SENSITIVE_CONFIG_KEYS.has(base) ? '(hidden)' : JSON.stringify(supplied.raw);
+    throw new ConfigError(`invalid ${key} ${shown} (${supplied.source}): expected ${err.expected}`, {
       key,
-      value: supplied.raw,
+      value: SENSITIVE_CONFIG_KEYS.has(base) ? '(hidden)' : supplied.raw,
       expected: err.expected,
       source: supplied.source,
     });

@@ -3,14 +3,52 @@
 // ---------------------------------------------------------------------------------------------------------
 // Types
 
+/** One ssl.principal.mapping.rules rule: DEFAULT, or a pattern over the whole subject with its replacement. */
+export type PrincipalMappingRule =
+  | { readonly default: true }
+  | { readonly pattern: string; readonly replacement: string; readonly caseChange: '' | 'L' | 'U' };
+
+export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+
 export interface Listener {
-  /** Listener name as written (upper-cased); only PLAINTEXT exists for now. */
+  /** Listener name as written (upper-cased). */
   readonly name: string;
-  readonly securityProtocol: 'PLAINTEXT';
+  /** From listener.security.protocol.map (a name that is a protocol maps to itself by default). */
+  readonly securityProtocol: SecurityProtocol;
   /** Host to bind (listeners) or to advertise (advertised.listeners). IPv6 without brackets. */
   readonly host: string;
   /** 0 (listeners only) binds an ephemeral port. */
   readonly port: number;
+}
+
+/** A parsed sasl.jaas.config: the login module and its options (which may hold secrets: never log them). */
+export interface JaasConfig {
+  readonly loginModule: string;
+  readonly options: Readonly<Record<string, string>>;
+}
+
+/** The TLS settings of one listener (ssl.*, with its `listener.name.<l>.ssl.*` overrides). */
+export interface SslSettings {
+  readonly keystoreLocation: string | null;
+  readonly keyPassword: string | null;
+  readonly keystoreCertificateChain: string | null;
+  readonly keystoreKey: string | null;
+  readonly truststoreLocation: string | null;
+  readonly truststoreCertificates: string | null;
+  readonly enabledProtocols: readonly string[];
+  readonly cipherSuites: readonly string[];
+  readonly clientAuth: 'none' | 'requested' | 'required';
+  readonly principalMappingRules: readonly PrincipalMappingRule[];
+}
+
+/** Settings a `listener.name.<listener>.` prefix may override, resolved for one listener. */
+export interface ListenerSecurity {
+  readonly ssl: SslSettings;
+  readonly saslEnabledMechanisms: readonly string[];
+  /** connections.max.reauth.ms: a session's lifetime (KIP-368); 0 for none. */
+  readonly reauthMs: number;
+  /** `listener.name.<l>.plain.sasl.jaas.config` (or sasl.jaas.config): PLAIN's user_<name> credentials. */
+  readonly plainJaas: JaasConfig | null;
 }
 
 export interface HostPort {
@@ -26,6 +64,28 @@ export interface BrokerConfig {
   // Kafka settings (Kafka's names, camelCased).
   readonly listeners: readonly Listener[];
   readonly advertisedListeners: readonly Listener[];
+  readonly listenerSecurityProtocolMap: Readonly<Record<string, SecurityProtocol>>;
+  /** The listener other brokers are reached on (resolved: never null after loading). */
+  readonly interBrokerListenerName: string;
+  readonly saslEnabledMechanisms: readonly string[];
+  readonly saslJaasConfig: JaasConfig | null;
+  readonly connectionFailedAuthenticationDelayMs: number;
+  readonly saslServerMaxReceiveSize: number;
+  readonly connectionsMaxReauthMs: number;
+  readonly sslKeystoreType: 'PEM';
+  readonly sslKeystoreLocation: string | null;
+  readonly sslKeyPassword: string | null;
+  readonly sslKeystoreCertificateChain: string | null;
+  readonly sslKeystoreKey: string | null;
+  readonly sslTruststoreType: 'PEM';
+  readonly sslTruststoreLocation: string | null;
+  readonly sslTruststoreCertificates: string | null;
+  readonly sslEnabledProtocols: readonly string[];
+  readonly sslCipherSuites: readonly string[];
+  readonly sslClientAuth: 'none' | 'requested' | 'required';
+  readonly sslPrincipalMappingRules: readonly PrincipalMappingRule[];
+  /** Per listener (by name): the security settings with its `listener.name.<l>.` overrides applied. */
+  readonly listenerSecurity: Readonly<Record<string, ListenerSecurity>>;
   /** -1: assigned by the cluster at first start and kept in log.dirs (cluster mode only). */
   readonly nodeId: number;
   /** broker.rack: spreads partition ownership across racks; null when unset. */

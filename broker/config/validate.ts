@@ -164,8 +164,54 @@ function assertInternalLimits(c: BrokerConfig, fail: Fail): void {
   }
 }
 
+/** Security protocols a listener may have today (the others are refused rather than served unprotected). */
+const IMPLEMENTED_PROTOCOLS: ReadonlySet<string> = new Set(['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL']);
+
 /** Listeners: advertised ones must exist and be routable, and the HTTP listener must not take a Kafka port. */
 function validateListeners(c: BrokerConfig, sources: ReadonlyMap<string, string>, fail: Fail): void {
+  for (const key of ['listeners', 'advertised.listeners'] as const) {
+    for (const l of key === 'listeners' ? c.listeners : c.advertisedListeners) {
+      if (c.listenerSecurityProtocolMap[l.name] === undefined) {
+        fail(key, `listener ${l.name} is not in listener.security.protocol.map`);
+      }
+    }
+  }
+  const inter = c.listeners.find((l) => l.name === c.interBrokerListenerName);
+  if (inter === undefined) fail('inter.broker.listener.name', `listener ${c.interBrokerListenerName} is not in listeners`);
+  else if (inter.securityProtocol !== 'PLAINTEXT' && clusterEnabled(c)) {
+    fail(
+      'inter.broker.listener.name',
+      `listener ${inter.name} is ${inter.securityProtocol}; the broker-to-broker client speaks PLAINTEXT only`,
+    );
+  }
+  if (inter !== undefined && !c.advertisedListeners.some((l) => l.name === inter.name)) {
+    fail('inter.broker.listener.name', `listener ${inter.name} is not in advertised.listeners`);
+  }
+  for (const l of c.listeners) {
+    if (!IMPLEMENTED_PROTOCOLS.has(l.securityProtocol)) fail('listeners', `listener ${l.name}: ${l.securityProtocol} is not supported yet`);
+    if (l.securityProtocol === 'SSL' || l.securityProtocol === 'SASL_SSL') {
+      const ssl = c.listenerSecurity[l.name]!.ssl;
+      const inline = ssl.keystoreCertificateChain !== null || ssl.keystoreKey !== null;
+      if (ssl.keystoreLocation === null && !inline) {
+        fail(
+          'ssl.keystore.location',
+          `listener ${l.name} is ${l.securityProtocol}: set ssl.keystore.location (or ssl.keystore.certificate.chain and ssl.keystore.key)`,
+        );
+      }
+      if (inline && (ssl.keystoreCertificateChain === null || ssl.keystoreKey === null)) {
+        fail('ssl.keystore.key', `listener ${l.name}: ssl.keystore.certificate.chain and ssl.keystore.key go together`);
+      }
+      if (ssl.clientAuth !== 'none' && ssl.truststoreLocation === null && ssl.truststoreCertificates === null) {
+        fail(
+          'ssl.truststore.location',
+          `listener ${l.name}: ssl.client.auth=${ssl.clientAuth} needs ssl.truststore.location or ssl.truststore.certificates`,
+        );
+      }
+    }
+    if (l.securityProtocol.startsWith('SASL_') && c.listenerSecurity[l.name]!.saslEnabledMechanisms.length === 0) {
+      fail('sasl.enabled.mechanisms', `listener ${l.name} is ${l.securityProtocol} but has no SASL mechanism enabled`);
+    }
+  }
   for (const a of c.advertisedListeners) {
     if (!c.listeners.some((l) => l.name === a.name)) fail('advertised.listeners', `listener ${a.name} is not in listeners`);
   }

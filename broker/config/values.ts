@@ -1,7 +1,7 @@
 // Value types of the configuration table: each parses a trimmed raw string into its typed value or throws
 // Invalid with a description of what is accepted (used in errors and in the reference).
 import { isIP } from 'node:net';
-import type { HostPort, Listener, ReadReplicaConfig } from './types.ts';
+import type { HostPort, JaasConfig, Listener, PrincipalMappingRule, ReadReplicaConfig, SecurityProtocol } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Limits
@@ -174,13 +174,21 @@ function parseHostPort(raw: string, opts: { emptyHost?: string; minPort: number 
   return { host, port };
 }
 
-const KNOWN_SECURITY_PROTOCOLS = ['SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
 
+function isSecurityProtocol(s: string): s is SecurityProtocol {
+  return (SECURITY_PROTOCOLS as readonly string[]).includes(s);
+}
+
+/**
+ * NAME://host:port entries. The security protocol is the name's in listener.security.protocol.map, applied by
+ * resolveConfig; here it is the name itself when that is a protocol, else PLAINTEXT until resolved.
+ */
 export function listenerList(kind: 'bind' | 'advertise'): ValueType<Listener[]> {
   const describe =
     kind === 'bind'
-      ? 'a comma-separated list of PLAINTEXT://host:port (port 0 = ephemeral; empty host = all interfaces)'
-      : 'a comma-separated list of PLAINTEXT://host:port with a routable host and a port in [1, 65535]';
+      ? 'a comma-separated list of NAME://host:port (port 0 = ephemeral; empty host = all interfaces; NAME a security protocol or a name in listener.security.protocol.map)'
+      : 'a comma-separated list of NAME://host:port with a routable host and a port in [1, 65535]';
   return {
     describe,
     kafkaType: 'string',
@@ -192,26 +200,159 @@ export function listenerList(kind: 'bind' | 'advertise'): ValueType<Listener[]> 
         const m = /^([A-Za-z_][A-Za-z0-9_]*):\/\/(.*)$/.exec(part);
         if (!m) throw new Invalid(`${describe}; "${part}" is not NAME://host:port`);
         const name = m[1]!.toUpperCase();
-        if (KNOWN_SECURITY_PROTOCOLS.includes(name)) {
-          throw new Invalid(`${describe}; security protocol ${name} is not supported yet (only PLAINTEXT)`);
-        }
-        if (name !== 'PLAINTEXT') {
-          throw new Invalid(
-            `${describe}; listener name ${name} is not supported (only PLAINTEXT; listener.security.protocol.map is not supported)`,
-          );
-        }
         const hp = parseHostPort(m[2]!, kind === 'bind' ? { emptyHost: '0.0.0.0', minPort: 0 } : { minPort: 1 });
         if (hp === null) throw new Invalid(`${describe}; "${part}" has no valid host:port`);
         if (kind === 'advertise' && (hp.host === '0.0.0.0' || hp.host === '::')) {
           throw new Invalid(`${describe}; "${part}" advertises the non-routable meta-address ${hp.host}`);
         }
         if (out.some((l) => l.name === name)) throw new Invalid(`${describe}; listener name ${name} appears twice`);
-        out.push({ name, securityProtocol: 'PLAINTEXT', host: hp.host, port: hp.port });
+        out.push({ name, securityProtocol: isSecurityProtocol(name) ? name : 'PLAINTEXT', host: hp.host, port: hp.port });
       }
       return out;
     },
   };
 }
+
+/** listener.security.protocol.map: NAME:PROTOCOL pairs. */
+export const securityProtocolMap: ValueType<Record<string, SecurityProtocol>> = {
+  describe: `a comma-separated list of NAME:PROTOCOL, PROTOCOL one of ${SECURITY_PROTOCOLS.join(', ')}`,
+  kafkaType: 'string',
+  parse(raw) {
+    const out: Record<string, SecurityProtocol> = {};
+    if (raw === '') return out;
+    for (const part of raw.split(',').map((s) => s.trim())) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*):([A-Za-z_]+)$/.exec(part);
+      const proto = m?.[2]?.toUpperCase();
+      if (!m || proto === undefined || !isSecurityProtocol(proto))
+        throw new Invalid(`${securityProtocolMap.describe}; "${part}" is not one`);
+      const name = m[1]!.toUpperCase();
+      if (out[name] !== undefined) throw new Invalid(`${securityProtocolMap.describe}; ${name} appears twice`);
+      out[name] = proto;
+    }
+    return out;
+  },
+};
+
+export function formatJaas(j: JaasConfig): string {
+  const options = Object.entries(j.options).map(([k, v]) => ` ${k}="${v.replace(/["\\]/g, (c) => `\\${c}`)}"`);
+  return `${j.loginModule} required${options.join('')};`;
+}
+
+export function formatSecurityProtocolMap(map: Readonly<Record<string, SecurityProtocol>>): string {
+  return Object.entries(map)
+    .map(([name, proto]) => `${name}:${proto}`)
+    .join(',');
+}
+
+export const tlsProtocolList: ValueType<string[]> = {
+  describe: 'a comma-separated list of TLSv1.2, TLSv1.3',
+  kafkaType: 'list',
+  parse(raw) {
+    const names = raw
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    if (names.length === 0 || names.some((n) => n !== 'TLSv1.2' && n !== 'TLSv1.3')) throw new Invalid(tlsProtocolList.describe);
+    return [...new Set(names)];
+  },
+};
+
+export const cipherSuiteList: ValueType<string[]> = {
+  describe: 'a comma-separated list of cipher suite names, or empty',
+  kafkaType: 'list',
+  parse(raw) {
+    const names = raw
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    if (names.some((n) => !/^[A-Za-z0-9_-]+$/.test(n))) throw new Invalid(cipherSuiteList.describe);
+    return names;
+  },
+};
+
+export const principalMappingRules: ValueType<PrincipalMappingRule[]> = {
+  describe: 'DEFAULT or RULE:pattern/replacement/[LU] rules, comma-separated',
+  kafkaType: 'list',
+  parse(raw) {
+    const rules: PrincipalMappingRule[] = [];
+    const re = /\s*(?:(DEFAULT)|RULE:((?:\\\/|[^/])*)\/((?:\\\/|[^/])*)\/([LU])?)\s*(?:,|$)/y;
+    let pos = 0;
+    while (pos < raw.length) {
+      re.lastIndex = pos;
+      const m = re.exec(raw);
+      if (!m || re.lastIndex === pos) throw new Invalid(`${principalMappingRules.describe}; cannot read "${raw.slice(pos)}"`);
+      if (m[1] !== undefined) rules.push({ default: true });
+      else {
+        const pattern = m[2]!.replaceAll('\\/', '/');
+        try {
+          new RegExp(pattern);
+        } catch {
+          throw new Invalid(`${principalMappingRules.describe}; "${pattern}" is not a regular expression`);
+        }
+        rules.push({ pattern, replacement: m[3]!.replaceAll('\\/', '/'), caseChange: (m[4] ?? '') as '' | 'L' | 'U' });
+      }
+      pos = re.lastIndex;
+    }
+    if (rules.length === 0) throw new Invalid(principalMappingRules.describe);
+    return rules;
+  },
+};
+
+export function formatPrincipalMappingRules(rules: readonly PrincipalMappingRule[]): string {
+  return rules
+    .map((r) =>
+      'default' in r ? 'DEFAULT' : `RULE:${r.pattern.replaceAll('/', '\\/')}/${r.replacement.replaceAll('/', '\\/')}/${r.caseChange}`,
+    )
+    .join(',');
+}
+
+/** The SASL mechanisms Skafos implements. */
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
+export const saslMechanismList: ValueType<string[]> = {
+  describe: `a comma-separated list of SASL mechanisms among ${SASL_MECHANISMS.join(', ')}`,
+  kafkaType: 'list',
+  parse(raw) {
+    const names = raw
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+    for (const n of names) {
+      if (!(SASL_MECHANISMS as readonly string[]).includes(n)) {
+        throw new Invalid(`${saslMechanismList.describe}; "${n}" is not one${n === 'GSSAPI' ? ' (Kerberos is not supported)' : ''}`);
+      }
+    }
+    return [...new Set(names)];
+  },
+};
+
+/**
+ * sasl.jaas.config as Kafka writes it: `<LoginModule class> required key="value" ...;`. Only the options are kept
+ * (PLAIN's user_<name>="password" entries are the credentials a PLAIN listener checks).
+ */
+export const jaasConfig: ValueType<JaasConfig | null> = {
+  describe: 'a JAAS entry: <login module class> required key="value" ...;',
+  kafkaType: 'password',
+  parse(raw) {
+    if (raw === '') return null;
+    const m = /^\s*([A-Za-z0-9_.$]+)\s+(required|requisite|sufficient|optional)\s*([\s\S]*?);\s*$/.exec(raw);
+    if (!m) throw new Invalid(jaasConfig.describe);
+    const options: Record<string, string> = {};
+    const re = /\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))/y;
+    const body = m[3]!;
+    let pos = 0;
+    while (pos < body.length) {
+      if (/^\s*$/.test(body.slice(pos))) break;
+      re.lastIndex = pos;
+      const o = re.exec(body);
+      // Never echo the text: it holds passwords.
+      if (!o) throw new Invalid(`${jaasConfig.describe} (an option is not key="value")`);
+      options[o[1]!] = o[2] !== undefined ? o[2].replace(/\\(.)/g, '$1') : o[3]!;
+      pos = re.lastIndex;
+    }
+    return { loginModule: m[1]!, options };
+  },
+};
 
 export const httpListener: ValueType<HostPort | null> = {
   describe: 'host:port (port 0 = ephemeral), or empty to disable',

@@ -17,6 +17,8 @@ import type { ObjectStoreHealth } from '../storage/health.ts';
 import type { KafkaPrincipal } from '../security/principal.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import type { ClientQuotas } from '../security/quotas.ts';
+import type { SaslSession } from '../security/sasl/session.ts';
+import type { ScramCredentialStore } from '../metadata/scram-credentials.ts';
 
 export interface BrokerServices {
   /**
@@ -53,6 +55,8 @@ export interface BrokerServices {
   authorizer: Authorizer | null;
   /** Client quotas (KIP-13/124/546): the cluster's, enforced on this broker's traffic. */
   quotas: ClientQuotas;
+  /** SCRAM credentials (KIP-554), cluster-wide in the metadata store. */
+  scramCredentials: ScramCredentialStore;
 }
 
 export interface RequestContext {
@@ -60,6 +64,10 @@ export interface RequestContext {
   header: RequestHeader;
   apiVersion: number;
   clientAddress: string;
+  /** The listener the request came in on (its name): brokers are described by their endpoints on it. */
+  listenerName: string;
+  /** The connection's SASL state on a SASL listener (SaslHandshake, SaslAuthenticate), null elsewhere. */
+  sasl: SaslSession | null;
   /** Who sent the request: the connection's authenticated principal, or User:ANONYMOUS. */
   principal: KafkaPrincipal;
   /** Aborted when the connection closes or the broker shuts down. */

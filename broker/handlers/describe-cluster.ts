@@ -1,5 +1,6 @@
 // DescribeCluster: the cluster id, the controller and the brokers (this one). v1 names the endpoint type asked
 // for; a broker answers for brokers only (Kafka's AuthHelper.computeDescribeClusterResponse).
+import { brokersOn } from '../cluster/cluster.ts';
 import { ApiKey } from '../protocol/generated/index.ts';
 import type {
   DescribeClusterRequest,
@@ -40,9 +41,11 @@ export const describeClusterHandler: ApiHandler<typeof ApiKey.DescribeCluster> =
       clusterId: s.clusterId,
       // KRaft brokers name a live broker as the controller, since clients cannot reach the real one.
       controllerId: s.cluster.controllerId(),
-      brokers: s.cluster
-        .liveBrokers()
-        .map((b): DescribeClusterResponseDescribeClusterBrokerInput => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: brokersOn(
+        s.cluster.liveBrokers(),
+        ctx.listenerName,
+        (b, e): DescribeClusterResponseDescribeClusterBrokerInput => ({ brokerId: b.nodeId, host: e.host, port: e.port, rack: b.rack }),
+      ),
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? clusterAuthorizedOperations : unsetOperations,
     };
     if (v >= 1) response.endpointType = EndpointType.BROKER;

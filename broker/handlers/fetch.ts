@@ -158,14 +158,14 @@ function partitionData(
 /** Fetch v16 carries KIP-951's current_leader and node_endpoints. */
 const firstLeaderHintFetchVersion = 16;
 
-function addLeaderHints(s: BrokerServices, plan: TopicPlan[], body: FetchResponseInput): void {
+function addLeaderHints(s: BrokerServices, listenerName: string, plan: TopicPlan[], body: FetchResponseInput): void {
   let hints: LeaderHints | null = null;
   for (let i = 0; i < plan.length; i++) {
     const topic = s.topics.byId(plan[i]!.topicId);
     if (!topic) continue;
     for (const pd of body.responses![i]!.partitions!) {
       if (pd.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER && pd.errorCode !== ErrorCode.FENCED_LEADER_EPOCH) continue;
-      hints ??= new LeaderHints(s);
+      hints ??= new LeaderHints(s, listenerName);
       pd.currentLeader = hints.leader(topic.id, pd.partitionIndex!);
     }
   }
@@ -259,7 +259,7 @@ export const fetchHandler: ApiHandler<typeof ApiKey.Fetch> = {
       const r = await build(s, plan, maxBytes, req.isolationLevel);
       const remainingMs = deadline - Date.now();
       if (r.errors || r.bytes >= req.minBytes || remainingMs <= 0 || logs.size === 0 || ctx.signal.aborted) {
-        if (r.errors && v >= firstLeaderHintFetchVersion) addLeaderHints(s, plan, r.body);
+        if (r.errors && v >= firstLeaderHintFetchVersion) addLeaderHints(s, ctx.listenerName, plan, r.body);
         return r.body;
       }
       await waitForData(s, logs, remainingMs, ctx.signal);

@@ -8,7 +8,7 @@ import type {
   FindCoordinatorResponseCoordinatorInput,
 } from '../protocol/generated/index.ts';
 import { ErrorCode } from '../protocol/errors.ts';
-import { coordinatorPartitionOf } from '../cluster/cluster.ts';
+import { coordinatorPartitionOf, endpointOn } from '../cluster/cluster.ts';
 import type { CoordinatorKind } from '../cluster/cluster.ts';
 import { defaultMessage } from './api-error.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
@@ -22,10 +22,11 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
     return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator type received: ${keyType}` };
   const owner = ctx.services.cluster.coordinatorOwner(kind, coordinatorPartitionOf(key));
   const broker = owner === null ? undefined : ctx.services.cluster.broker(owner.nodeId);
+  const endpoint = broker === undefined ? undefined : endpointOn(broker, ctx.listenerName);
   // Kafka always sends the error's message here, "NONE" included (Errors.message()).
-  if (!broker)
+  if (!broker || !endpoint)
     return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: defaultMessage('COORDINATOR_NOT_AVAILABLE') };
-  return { key, nodeId: broker.nodeId, host: broker.host, port: broker.port, errorCode: ErrorCode.NONE, errorMessage: 'NONE' };
+  return { key, nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port, errorCode: ErrorCode.NONE, errorMessage: 'NONE' };
 }
 
 export const findCoordinatorHandler: ApiHandler<typeof ApiKey.FindCoordinator> = {

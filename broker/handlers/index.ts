@@ -3,6 +3,10 @@
 import type { Handler } from './context.ts';
 import { AUTHORIZATION, authorizing } from './authorization.ts';
 import { withQuota } from './quota-enforcement.ts';
+import { saslHandshakeHandler } from './sasl-handshake.ts';
+import { saslAuthenticateHandler } from './sasl-authenticate.ts';
+import { describeUserScramCredentialsHandler } from './describe-user-scram-credentials.ts';
+import { alterUserScramCredentialsHandler } from './alter-user-scram-credentials.ts';
 import { alterConfigsHandler } from './alter-configs.ts';
 import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.ts';
 import { apiVersionsHandler } from './api-versions.ts';
@@ -58,6 +62,11 @@ export function buildHandlerTable(): readonly (Handler | undefined)[] {
     listOffsetsHandler,
     metadataHandler,
     apiVersionsHandler(() => table),
+    // Authentication (broker/security/sasl, spec/guarantees.md).
+    saslHandshakeHandler,
+    saslAuthenticateHandler,
+    describeUserScramCredentialsHandler,
+    alterUserScramCredentialsHandler,
     createTopicsHandler,
     deleteTopicsHandler,
     deleteRecordsHandler,

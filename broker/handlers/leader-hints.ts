@@ -2,6 +2,7 @@
 // also FENCED_LEADER_EPOCH) carries the partition's current owner and epoch as it is known here, and the
 // response lists those owners' endpoints, so that clients which understand it go straight to the new owner
 // instead of first refreshing their metadata. Clients that do not simply ignore the tagged fields.
+import { endpointOn } from '../cluster/cluster.ts';
 import type { BrokerServices } from './context.ts';
 
 export interface LeaderIdAndEpoch {
@@ -21,8 +22,11 @@ export class LeaderHints {
   private readonly s: BrokerServices;
   private readonly nodes = new Set<number>();
 
-  constructor(s: BrokerServices) {
+  private readonly listenerName: string;
+
+  constructor(s: BrokerServices, listenerName: string) {
     this.s = s;
+    this.listenerName = listenerName;
   }
 
   /** The partition's owner as this broker knows it ({-1, -1} while it has none, as Kafka sends then). */
@@ -38,7 +42,8 @@ export class LeaderHints {
     const out: NodeEndpoint[] = [];
     for (const id of [...this.nodes].sort((a, b) => a - b)) {
       const b = this.s.cluster.broker(id);
-      if (b) out.push({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack });
+      const e = b === undefined ? undefined : endpointOn(b, this.listenerName);
+      if (b && e) out.push({ nodeId: b.nodeId, host: e.host, port: e.port, rack: b.rack });
     }
     return out;
   }

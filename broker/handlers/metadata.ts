@@ -1,5 +1,6 @@
 // Metadata: brokers, cluster id, and every requested topic's partitions (this broker leads them all on the
 // embedded default). Unknown topics are created when both the broker and the request allow it.
+import { brokersOn } from '../cluster/cluster.ts';
 import { ApiKey } from '../protocol/generated/index.ts';
 import type {
   MetadataRequest,
@@ -100,9 +101,16 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
     }
     return {
       throttleTimeMs: 0,
-      brokers: s.cluster
-        .liveBrokers()
-        .map((b): MetadataResponseBrokerInput => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: v >= 1 ? b.rack : null })),
+      brokers: brokersOn(
+        s.cluster.liveBrokers(),
+        ctx.listenerName,
+        (b, e): MetadataResponseBrokerInput => ({
+          nodeId: b.nodeId,
+          host: e.host,
+          port: e.port,
+          rack: v >= 1 ? b.rack : null,
+        }),
+      ),
       clusterId: s.clusterId,
       controllerId: s.cluster.controllerId(),
       topics,

@@ -126,7 +126,7 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     if (waits.length > 0) await waitAll(waits, req.timeoutMs, ctx.signal, s.storageHealth);
     // Degraded object store: accept, but ask clients to slow down (KIP-219 throttling).
     const response: ProduceResponseInput = { responses, throttleTimeMs: storage === 'degraded' ? degradedThrottleMs : 0 };
-    if (v >= firstLeaderHintProduceVersion) addLeaderHints(s, response);
+    if (v >= firstLeaderHintProduceVersion) addLeaderHints(s, ctx.listenerName, response);
     return response;
   },
 };
@@ -191,14 +191,14 @@ async function verifyTransactional(
 /** Produce v10 carries KIP-951's current_leader and node_endpoints. */
 const firstLeaderHintProduceVersion = 10;
 
-function addLeaderHints(s: BrokerServices, response: ProduceResponseInput): void {
+function addLeaderHints(s: BrokerServices, listenerName: string, response: ProduceResponseInput): void {
   let hints: LeaderHints | null = null;
   for (const td of response.responses!) {
     for (const pr of td.partitionResponses!) {
       if (pr.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER) continue;
       const topic = s.topics.byName(td.name!);
       if (!topic) continue;
-      hints ??= new LeaderHints(s);
+      hints ??= new LeaderHints(s, listenerName);
       pr.currentLeader = hints.leader(topic.id, pr.index!);
     }
   }

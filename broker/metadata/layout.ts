@@ -143,10 +143,20 @@ export function memberKey(nodeId: number): string {
   return memberPrefix + nodeId;
 }
 
-export interface MemberRecord {
-  nodeId: number;
+/** One advertised listener of a broker: what clients connected on that listener are told. */
+export interface ListenerEndpoint {
+  name: string;
   host: string;
   port: number;
+}
+
+export interface MemberRecord {
+  nodeId: number;
+  /** The inter-broker listener's advertised endpoint (what other brokers connect to). */
+  host: string;
+  port: number;
+  /** Every advertised listener (absent in records of brokers from before named listeners). */
+  listeners?: ListenerEndpoint[];
   rack: string | null;
   incarnation: string;
   /** Shutting down: hands its partitions over and gets none. */
@@ -362,4 +372,30 @@ export function clientQuotaKey(entity: string): string {
 export function parseClientQuotaKey(key: string): string | null {
   const m = /^\/client-quotas\/([A-Za-z0-9_-]+)$/.exec(key);
   return m ? Buffer.from(m[1]!, 'base64url').toString('utf8') : null;
+}
+
+/**
+ * SCRAM credentials (KIP-554): /scram/<mechanism>/<user, base64url> = ScramCredentialRecord. Salted values only
+ * (salt, StoredKey, ServerKey, iterations): the password is never stored, nor anything it can be read back from.
+ */
+export const scramPrefix = '/scram/';
+export function scramMechanismPrefix(mechanism: string): string {
+  return `${scramPrefix}${mechanism}/`;
+}
+export function scramKey(mechanism: string, user: string): string {
+  return scramMechanismPrefix(mechanism) + Buffer.from(user, 'utf8').toString('base64url');
+}
+export function parseScramKey(key: string): { mechanism: string; user: string } | null {
+  if (!key.startsWith(scramPrefix)) return null;
+  const rest = key.slice(scramPrefix.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return null;
+  return { mechanism: rest.slice(0, slash), user: Buffer.from(rest.slice(slash + 1), 'base64url').toString('utf8') };
+}
+export interface ScramCredentialRecord {
+  /** base64 */
+  salt: string;
+  storedKey: string;
+  serverKey: string;
+  iterations: number;
 }

@@ -37,7 +37,8 @@ export function responseHeaderVersion(codec: ApiCodec, version: number): number 
  * A frame larger than `maxFrameBytes` or with a negative size is an error: the connection must be closed.
  */
 export class FrameSplitter {
-  readonly maxFrameBytes: number;
+  /** May be changed between pushes (a SASL connection's bound is lower until it has authenticated). */
+  maxFrameBytes: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 

@@ -9,7 +9,9 @@ import { encodeResponse, FrameSplitter, peekRequestHeader, decodeRequest } from 
 import { apiCodecs, ApiKey } from '../protocol/generated/index.ts';
 import { ProtocolDecodeError } from '../protocol/wire/errors.ts';
 import type { BrokerServices, Handler, RequestContext } from '../handlers/context.ts';
+import type { Listener } from '../config.ts';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.ts';
+import type { SaslSession } from '../security/sasl/session.ts';
 import { apiVersionsUnsupportedResponse } from '../handlers/api-versions.ts';
 
 const noop = (): void => {};
@@ -28,6 +30,17 @@ interface Slot {
   response: Buffer[] | null | undefined;
   requestBytes: number;
   close?: boolean;
+  /** Failed authentication: the response goes out this long later, then the connection closes. */
+  closeDelayMs?: number;
+}
+
+/** SASL settings of a connection of a SASL listener. */
+export interface ConnectionSasl {
+  session: SaslSession;
+  /** sasl.server.max.receive.size: the largest frame before authentication. */
+  maxReceiveBytes: number;
+  /** connection.failed.authentication.delay.ms */
+  failedAuthenticationDelayMs: number;
 }
 
 export class Connection {
@@ -64,22 +77,49 @@ export class Connection {
    */
   private readonly drain = new AbortController();
   private readonly clientAddress: string;
-  /** Set by authentication (the security issue); until then every connection is anonymous. */
+  /** The listener the client connected on: Metadata and FindCoordinator answer with that listener's endpoints. */
+  private readonly listenerName: string;
+  /** Set by authentication; until then (and on PLAINTEXT listeners) the connection is anonymous. */
   private principal: KafkaPrincipal = ANONYMOUS;
+  /** SASL listeners only; null once nothing remains to check (and always on other listeners). */
+  private sasl: ConnectionSasl | null = null;
+  private newSasl: ((reauthenticating: KafkaPrincipal | null) => ConnectionSasl) | null = null;
+  /** KIP-368: when the authenticated SASL session ends (0: never, and always on other listeners). */
+  private sessionExpiresAtMs = 0;
   private closedResolve!: () => void;
   readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
 
   constructor(
     socket: Socket,
-    args: { limits: ConnectionLimits; handlers: readonly (Handler | undefined)[]; services: BrokerServices; logger: Logger },
+    args: {
+      listener: Listener;
+      /** Known at connection (an SSL client certificate's); else User:ANONYMOUS until SASL authenticates. */
+      principal?: KafkaPrincipal;
+      /**
+       * On a SASL listener: the SASL state of a new session (given the principal to keep when re-authenticating).
+       * The connection authenticates before anything but ApiVersions and SASL is served.
+       */
+      sasl?: (reauthenticating: KafkaPrincipal | null) => ConnectionSasl;
+      limits: ConnectionLimits;
+      handlers: readonly (Handler | undefined)[];
+      services: BrokerServices;
+      logger: Logger;
+    },
   ) {
     this.socket = socket;
+    this.listenerName = args.listener.name;
+    if (args.principal !== undefined) this.principal = args.principal;
     this.limits = args.limits;
     this.handlers = args.handlers;
     this.services = args.services;
     this.clientAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.logger = args.logger.child({ client: this.clientAddress });
     this.splitter = new FrameSplitter(args.limits.maxFrameBytes);
+    if (args.sasl !== undefined) {
+      this.newSasl = args.sasl;
+      this.sasl = args.sasl(null);
+      this.splitter.maxFrameBytes = Math.min(this.sasl.maxReceiveBytes, args.limits.maxFrameBytes);
+    }
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
@@ -113,6 +153,8 @@ export class Connection {
 
   private onFrame(frame: Buffer): void {
     if (this.closing) return;
+    if (this.sasl !== null && !this.onSaslFrame(frame, this.sasl)) return;
+    if (this.sessionExpiresAtMs !== 0 && !this.onSessionFrame(frame)) return;
     const { apiKey, apiVersion, correlationId } = peekRequestHeader(frame);
     const slot: Slot = { response: undefined, requestBytes: frame.length };
     this.queue.push(slot);
@@ -147,6 +189,8 @@ export class Connection {
       header: decoded.header,
       apiVersion,
       clientAddress: this.clientAddress,
+      listenerName: this.listenerName,
+      sasl: this.sasl === null ? null : this.sasl.session,
       principal: this.principal,
       signal: longPolling.has(apiKey) ? this.drain.signal : this.abort.signal,
       applied: noop,
@@ -174,6 +218,87 @@ export class Connection {
       this.orderedBusy = true;
       this.dispatch(slot, handler, ctx, body, correlationId);
     }
+  }
+
+  /**
+   * A frame on a SASL connection that has not authenticated: true when it is a request to handle as any other
+   * (ApiVersions, or the SASL API the session expects), false when it was dealt with here: a raw token after a v0
+   * handshake, or anything else, which closes the connection without a response as Kafka does
+   * (IllegalSaslStateException: "Unexpected Kafka request of type ... during SASL handshake").
+   */
+  private onSaslFrame(frame: Buffer, sasl: ConnectionSasl): boolean {
+    const session = sasl.session;
+    if (session.state === 'authenticated') {
+      // Authenticated by the previous request: from here on the connection is like any other (until its session
+      // ends, when it has a lifetime).
+      this.principal = session.principal!;
+      this.splitter.maxFrameBytes = this.limits.maxFrameBytes;
+      this.sessionExpiresAtMs = session.expiresAtMs;
+      this.sasl = null;
+      return true;
+    }
+    if (session.state === 'authenticate' && session.rawTokens) {
+      this.onRawToken(frame, sasl);
+      return false;
+    }
+    const { apiKey, apiVersion } = peekRequestHeader(frame);
+    const expected =
+      apiKey === ApiKey.ApiVersions ||
+      (apiKey === ApiKey.SaslHandshake && session.state === 'handshake') ||
+      (apiKey === ApiKey.SaslAuthenticate && session.state === 'authenticate');
+    if (expected) return true;
+    const name = apiCodecs[apiKey]?.name ?? `API key ${apiKey}`;
+    this.logger.info(
+      { apiKey, apiVersion, saslState: session.state },
+      `closing connection: unexpected ${name} request during SASL authentication`,
+    );
+    this.abandoned = true;
+    this.queue.push({ response: null, requestBytes: 0, close: true });
+    this.flushQueue();
+    return false;
+  }
+
+  /**
+   * A frame of an authenticated connection whose session has a lifetime (KIP-368): a SaslHandshake starts a
+   * re-authentication (which must prove the same principal; requests keep being served as it until then); any
+   * other request after the session ended closes the connection, as Kafka does. True when the frame goes on.
+   */
+  private onSessionFrame(frame: Buffer): boolean {
+    const { apiKey } = peekRequestHeader(frame);
+    if (apiKey === ApiKey.SaslHandshake && this.newSasl !== null) {
+      this.sasl = this.newSasl(this.principal);
+      this.sessionExpiresAtMs = 0;
+      return this.onSaslFrame(frame, this.sasl);
+    }
+    if (Date.now() < this.sessionExpiresAtMs) return true;
+    this.logger.info(
+      { principal: `${this.principal.type}:${this.principal.name}` },
+      'closing connection: its SASL session expired (connections.max.reauth.ms)',
+    );
+    this.abandoned = true;
+    this.queue.push({ response: null, requestBytes: 0, close: true });
+    this.flushQueue();
+    return false;
+  }
+
+  /** A SASL token after a v0 SaslHandshake: a size-prefixed frame without request header; answered likewise. */
+  private onRawToken(token: Buffer, sasl: ConnectionSasl): void {
+    const slot: Slot = { response: undefined, requestBytes: token.length };
+    this.queue.push(slot);
+    this.inFlightBytes += token.length;
+    void sasl.session.authenticate(Buffer.from(token)).then((step) => {
+      if (step.kind === 'failed') {
+        // No error can be sent in this framing: the connection closes (after the failed-authentication delay).
+        this.logger.info({ mechanism: sasl.session.mechanism, reason: step.message }, 'SASL authentication failed');
+        slot.response = null;
+        slot.closeDelayMs = sasl.failedAuthenticationDelayMs;
+      } else {
+        const size = Buffer.allocUnsafe(4);
+        size.writeInt32BE(step.response.length, 0);
+        slot.response = [size, step.response];
+      }
+      this.flushQueue();
+    });
   }
 
   private dispatch(slot: Slot, handler: Handler, ctx: RequestContext, body: unknown, correlationId: number): void {
@@ -218,6 +343,11 @@ export class Connection {
       this.fail(slot, apiKey, apiVersion, err);
       return;
     }
+    // A failed SASL exchange (bad credentials, unsupported mechanism): Kafka answers after the delay, then closes.
+    if (this.sasl !== null && this.sasl.session.state === 'failed') {
+      this.abandoned = true;
+      slot.closeDelayMs = this.sasl.failedAuthenticationDelayMs;
+    }
     this.flushQueue();
   }
 
@@ -237,6 +367,10 @@ export class Connection {
       if (slot.close) {
         this.queue.length = 0;
         this.closeAfterResponses();
+        return;
+      }
+      if (slot.closeDelayMs !== undefined) {
+        this.closeLater(slot.response ?? null, slot.closeDelayMs);
         return;
       }
       if (slot.response !== null && !this.socket.destroyed) {
@@ -301,6 +435,21 @@ export class Connection {
     this.paused = false;
     this.socket.resume();
     if (this.queue.length === 0) this.socket.end();
+  }
+
+  /** Writes `response` after `delayMs`, then ends the socket (a failed authentication). */
+  private closeLater(response: Buffer[] | null, delayMs: number): void {
+    // A placeholder that never completes holds the socket open until then (closeAfterResponses ends it at once
+    // when the queue is empty).
+    this.queue.length = 0;
+    this.queue.push({ response: undefined, requestBytes: 0 });
+    this.closeAfterResponses();
+    const timer = setTimeout(() => {
+      this.queue.length = 0;
+      if (!this.socket.destroyed && response !== null) for (const c of response) this.socket.write(c);
+      this.socket.end();
+    }, delayMs);
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   destroy(): void {

@@ -71,7 +71,7 @@ t.test('an unknown key exits 2 with one line naming it', async (t) => {
 });
 
 t.test('config errors from every source are one line on stderr, exit 2', async (t) => {
-  const dir = t.testdir({ 'bad.properties': 'node.id=1\nlisteners=SSL://localhost:9093\n' });
+  const dir = t.testdir({ 'bad.properties': 'node.id=1\nlisteners=CLIENT://localhost:9093\n' });
   const cases: [string[], Record<string, string>, RegExp][] = [
     [
       ['broker', '--set', 'num.partitions=0'],
@@ -83,7 +83,7 @@ t.test('config errors from every source are one line on stderr, exit 2', async (
     [
       ['broker', '--config', join(dir, 'bad.properties')],
       {},
-      /^skafos: invalid listeners "SSL:\/\/localhost:9093" \(config file .*bad.properties:2\): .*SSL is not supported yet/,
+      /^skafos: invalid listeners "CLIENT:\/\/localhost:9093" \(config file .*bad.properties:2\): .*listener CLIENT is not in listener.security.protocol.map/,
     ],
     [['broker', '-c', join(dir, 'missing.properties')], {}, /^skafos: cannot read config file .*missing.properties: no such file\n$/],
     [['broker'], { SKAFOS_NODE_ID: 'x' }, /^skafos: invalid node.id "x" \(environment SKAFOS_NODE_ID\)/],

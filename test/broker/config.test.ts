@@ -8,6 +8,7 @@ import {
   envName,
   formatConfig,
   loadConfig,
+  SENSITIVE_CONFIG_KEYS,
   parseProperties,
   resolveConfig,
   suggestKey,
@@ -34,6 +35,13 @@ t.test('defaults', async (t) => {
   const expected: BrokerConfig = {
     listeners: [plaintext('127.0.0.1', 9092)],
     advertisedListeners: [plaintext('127.0.0.1', 9092)],
+    listenerSecurityProtocolMap: { SASL_SSL: 'SASL_SSL', PLAINTEXT: 'PLAINTEXT', SSL: 'SSL', SASL_PLAINTEXT: 'SASL_PLAINTEXT' },
+    interBrokerListenerName: 'PLAINTEXT',
+    saslEnabledMechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'],
+    saslJaasConfig: null,
+    connectionFailedAuthenticationDelayMs: 100,
+    saslServerMaxReceiveSize: 524288,
+    connectionsMaxReauthMs: 0,
     nodeId: 1,
     brokerRack: null,
     brokerSessionTimeoutMs: 9000,
@@ -152,6 +160,37 @@ t.test('defaults', async (t) => {
     maxConnections: 2147483647,
     maxConnectionsPerIp: 2147483647,
     maxConnectionsPerIpOverrides: '',
+    sslKeystoreType: 'PEM',
+    sslKeystoreLocation: null,
+    sslKeyPassword: null,
+    sslKeystoreCertificateChain: null,
+    sslKeystoreKey: null,
+    sslTruststoreType: 'PEM',
+    sslTruststoreLocation: null,
+    sslTruststoreCertificates: null,
+    sslEnabledProtocols: ['TLSv1.2', 'TLSv1.3'],
+    sslCipherSuites: [],
+    sslClientAuth: 'none',
+    sslPrincipalMappingRules: [{ default: true }],
+    listenerSecurity: {
+      PLAINTEXT: {
+        ssl: {
+          keystoreLocation: null,
+          keyPassword: null,
+          keystoreCertificateChain: null,
+          keystoreKey: null,
+          truststoreLocation: null,
+          truststoreCertificates: null,
+          enabledProtocols: ['TLSv1.2', 'TLSv1.3'],
+          cipherSuites: [],
+          clientAuth: 'none',
+          principalMappingRules: [{ default: true }],
+        },
+        reauthMs: 0,
+        saslEnabledMechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'],
+        plainJaas: null,
+      },
+    },
   };
   t.strictSame(c, expected);
   t.same(Object.keys(c).sort(), Object.keys(expected).sort(), 'no extra fields');
@@ -174,7 +213,7 @@ t.test('describeConfig covers every field once', async (t) => {
   const fields = rows.map((r) => r.field).filter((f) => f !== null);
   t.equal(new Set(fields).size, fields.length, 'no field twice');
   const expectedFields = Object.keys(loadConfig())
-    .filter((f) => f !== 'logRetentionMs')
+    .filter((f) => f !== 'logRetentionMs' && f !== 'listenerSecurity') // derived: log.retention.*, listener.name.<l>.*
     .sort();
   t.same([...fields].sort(), expectedFields);
   t.same(
@@ -429,9 +468,7 @@ t.test('listeners', async (t) => {
   t.same(listeners('PLAINTEXT://[::]:9092', ['advertised.listeners=PLAINTEXT://10.0.0.1:9092']).listeners, [plaintext('::', 9092)]);
 
   const cases: [string, RegExp][] = [
-    ['SSL://localhost:9093', /security protocol SSL is not supported yet \(only PLAINTEXT\)/],
-    ['SASL_SSL://localhost:9093', /security protocol SASL_SSL is not supported yet/],
-    ['CLIENT://localhost:9093', /listener name CLIENT is not supported/],
+    ['CLIENT://localhost:9093', /listener CLIENT is not in listener.security.protocol.map/],
     ['localhost:9092', /"localhost:9092" is not NAME:\/\/host:port/],
     ['PLAINTEXT://localhost', /no valid host:port/],
     ['PLAINTEXT://localhost:65536', /no valid host:port/],
@@ -466,6 +503,65 @@ t.test('listeners', async (t) => {
   t.equal(clash.key, 'skafos.http.listener');
   t.match(clash.message, /port 9092 is also used by listeners \(PLAINTEXT:\/\/127.0.0.1:9092\)/);
   t.ok(loadConfig({ sets: ['skafos.http.listener=127.0.0.2:9092'] }), 'same port, different host');
+});
+
+t.test('named listeners, security protocols and per-listener SASL settings', async (t) => {
+  const c = loadConfig({
+    sets: [
+      'listeners=CLIENT://127.0.0.1:9092,INTERNAL://127.0.0.1:9093,sasl_ssl://127.0.0.1:9094',
+      'listener.security.protocol.map=CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:PLAINTEXT',
+      'inter.broker.listener.name=internal',
+      'sasl.enabled.mechanisms=SCRAM-SHA-512',
+      'listener.name.client.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256',
+      'listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="a \\"b" user_bob=x;',
+    ],
+  });
+  t.same(
+    c.listeners.map((l) => [l.name, l.securityProtocol, l.port]),
+    [
+      ['CLIENT', 'PLAINTEXT', 9092],
+      ['INTERNAL', 'PLAINTEXT', 9093],
+      ['SASL_SSL', 'PLAINTEXT', 9094],
+    ],
+  );
+  t.same(c.advertisedListeners, c.listeners);
+  t.equal(c.interBrokerListenerName, 'INTERNAL');
+  t.same(c.listenerSecurity.CLIENT!.saslEnabledMechanisms, ['PLAIN', 'SCRAM-SHA-256']);
+  t.same(c.listenerSecurity.CLIENT!.plainJaas!.options, { user_alice: 'a "b', user_bob: 'x' });
+  t.same(c.listenerSecurity.SASL_SSL!.saslEnabledMechanisms, ['SCRAM-SHA-512'], 'the global list where not overridden');
+  t.equal(c.listenerSecurity.SASL_SSL!.plainJaas, null);
+  t.equal(
+    loadConfig({ sets: ['listeners=A://h:1,PLAINTEXT://h:2', 'listener.security.protocol.map=A:PLAINTEXT,PLAINTEXT:PLAINTEXT'] })
+      .interBrokerListenerName,
+    'PLAINTEXT',
+  );
+
+  t.match(configError(t, { sets: ['listener.security.protocol.map=A:TLS'] }).message, /"A:TLS" is not one/);
+  t.match(configError(t, { sets: ['sasl.enabled.mechanisms=GSSAPI'] }).message, /Kerberos is not supported/);
+  t.match(configError(t, { sets: ['inter.broker.listener.name=NOPE'] }).message, /listener NOPE is not in listeners/);
+  t.match(configError(t, { sets: ['listener.name.nope.sasl.enabled.mechanisms=PLAIN'] }).message, /no listener NOPE/);
+  t.match(configError(t, { sets: ['listeners=SSL://h:1,PLAINTEXT://h:2'] }).message, /listener SSL is SSL: set ssl.keystore.location/);
+  t.match(
+    configError(t, { sets: ['listeners=SSL://h:1,PLAINTEXT://h:2', 'ssl.keystore.location=/k.pem', 'ssl.client.auth=required'] }).message,
+    /ssl.client.auth=required needs ssl.truststore.location/,
+  );
+  const rules = loadConfig({
+    sets: ['ssl.principal.mapping.rules=RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/L, RULE:^CN=([^,]*)(,.*)?$/$1/,DEFAULT'],
+  });
+  t.same(rules.sslPrincipalMappingRules, [
+    { pattern: '^CN=(.*?),OU=ServiceUsers.*$', replacement: '$1', caseChange: 'L' },
+    { pattern: '^CN=([^,]*)(,.*)?$', replacement: '$1', caseChange: '' },
+    { default: true },
+  ]);
+  t.match(configError(t, { sets: ['ssl.principal.mapping.rules=RULE:(/x/'] }).message, /not a regular expression/);
+  t.match(configError(t, { sets: ['ssl.enabled.protocols=TLSv1.1'] }).message, /TLSv1.2, TLSv1.3/);
+  t.match(
+    configError(t, { sets: ['listeners=SASL_PLAINTEXT://h:1,PLAINTEXT://h:2', 'sasl.enabled.mechanisms='] }).message,
+    /listener SASL_PLAINTEXT is SASL_PLAINTEXT but has no SASL mechanism enabled/,
+  );
+  const secret = configError(t, { sets: ['sasl.jaas.config=Module required user_alice="hunter2"'] });
+  t.notMatch(secret.message, /hunter2/, 'a bad jaas config is not echoed');
+  t.notMatch(String(secret.value), /hunter2/);
 });
 
 t.test('stores', async (t) => {
@@ -564,13 +660,15 @@ t.test('limits that must nest', async (t) => {
 
 t.test('every key rejects a malformed value, naming the key', async (t) => {
   for (const { key } of describeConfig()) {
-    if (key === 'log.dirs') continue; // any path is a path
+    if (key === 'log.dirs' || key === 'ssl.key.password') continue; // any path is a path, any text a password
     const err = configError(t, { sets: [`${key}=%bad%`] });
+    // A secret's value is not repeated (errors end up in logs).
+    const shown = SENSITIVE_CONFIG_KEYS.has(key) ? '(hidden)' : '%bad%';
     t.equal(err.key, key);
-    t.equal(err.value, '%bad%');
+    t.equal(err.value, shown);
     t.equal(err.source, '--set');
     t.ok(err.expected !== null && err.expected.length > 0, `${key}: says what is expected`);
-    t.ok(err.message.startsWith(`invalid ${key} "%bad%" (--set): expected `), err.message);
+    t.ok(err.message.startsWith(`invalid ${key} ${SENSITIVE_CONFIG_KEYS.has(key) ? shown : '"%bad%"'} (--set): expected `), err.message);
   }
 });
 

@@ -1,6 +1,8 @@
 // A raw Kafka connection for tests that need exact bytes on the wire: well-formed requests through our codec
 // (broker/protocol/frame.ts), or any bytes at all; responses are read frame by frame, every wait is bounded.
 import { connect } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import { decodeResponse, encodeRequest, FrameSplitter } from '../../broker/protocol/frame.ts';
 
@@ -47,6 +49,30 @@ export class RawConnection {
       s.once('error', (e) => {
         clearTimeout(timer);
         reject(e);
+      });
+    });
+  }
+
+  /** A TLS connection; rejects if the handshake fails (or the broker closes the socket during it). */
+  static connectTls(port: number, options: ConnectionOptions, timeoutMs = 5000): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const s = connectTls({ host: '127.0.0.1', port, ...options });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`TLS connect to 127.0.0.1:${port} timed out`));
+      }, timeoutMs);
+      s.once('secureConnect', () => {
+        clearTimeout(timer);
+        s.setNoDelay(true);
+        resolve(new RawConnection(s));
+      });
+      s.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      s.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error('closed during the TLS handshake'));
       });
     });
   }

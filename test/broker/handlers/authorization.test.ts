@@ -50,6 +50,8 @@ async function asPrincipal(
     apiVersion,
     clientAddress: '127.0.0.1:40000',
     principal,
+    listenerName: 'PLAINTEXT',
+    sasl: null,
     signal: new AbortController().signal,
     applied: () => {},
     throttle: () => {},

@@ -84,6 +84,7 @@ async function serve(t: Test, script: Script): Promise<RawConnection> {
   const server: Server = createServer((socket) => {
     connections.push(
       new Connection(socket, {
+        listener: { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', host: '127.0.0.1', port: 0 },
         limits: { maxFrameBytes: 1 << 20, maxInFlightRequests: 100, maxInFlightBytes: 1 << 20 },
         handlers: table,
         services: {} as BrokerServices,

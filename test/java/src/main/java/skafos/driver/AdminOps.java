@@ -249,6 +249,33 @@ final class AdminOps {
         }
         return out;
       }
+      case "alterUserScramCredentials": {
+        // As kafka-configs --alter --add-config 'SCRAM-SHA-512=[iterations=...,password=...]' / --delete-config.
+        List<org.apache.kafka.clients.admin.UserScramCredentialAlteration> alterations = new ArrayList<>();
+        for (JsonNode a : cmd.path("upsertions")) {
+          alterations.add(new org.apache.kafka.clients.admin.UserScramCredentialUpsertion(
+              a.path("user").asText(),
+              new org.apache.kafka.clients.admin.ScramCredentialInfo(
+                  org.apache.kafka.clients.admin.ScramMechanism.fromMechanismName(a.path("mechanism").asText()), a.path("iterations").asInt(4096)),
+              a.path("password").asText()));
+        }
+        for (JsonNode d : cmd.path("deletions")) {
+          alterations.add(new org.apache.kafka.clients.admin.UserScramCredentialDeletion(
+              d.path("user").asText(), org.apache.kafka.clients.admin.ScramMechanism.fromMechanismName(d.path("mechanism").asText())));
+        }
+        return each(admin.alterUserScramCredentials(alterations).values(), timeoutMs, v -> Map.of());
+      }
+      case "describeUserScramCredentials": {
+        var descriptions = admin.describeUserScramCredentials().all().get(timeoutMs, TimeUnit.MILLISECONDS);
+        Map<String, Object> out = new TreeMap<>();
+        descriptions.forEach((user, d) -> {
+          List<String> infos = new ArrayList<>();
+          for (var info : d.credentialInfos()) infos.add(info.mechanism().mechanismName() + ":" + info.iterations());
+          java.util.Collections.sort(infos);
+          out.put(user, infos);
+        });
+        return out;
+      }
       default:
         throw new IllegalArgumentException("unknown admin op " + op);
     }
