@@ -3,7 +3,7 @@
 // and fails against Skafos (kafka-tools.test.ts) is a Skafos difference.
 import t from 'tap';
 import { startApacheKafka } from '../support/apache-kafka.ts';
-import { runToolScenarios } from '../support/kafka-tools-scenarios.ts';
+import { runToolScenarios, toolBrokerSettings } from '../support/kafka-tools-scenarios.ts';
 
-const kafka = await startApacheKafka(t);
+const kafka = await startApacheKafka(t, toolBrokerSettings);
 await runToolScenarios(t, kafka.bootstrap);

@@ -4,7 +4,7 @@
 // run against Apache Kafka in kafka-tools-apache-kafka.test.ts.
 import t from 'tap';
 import { startBroker } from '../support/broker.ts';
-import { runToolScenarios } from '../support/kafka-tools-scenarios.ts';
+import { runToolScenarios, toolBrokerSettings } from '../support/kafka-tools-scenarios.ts';
 
-const broker = await startBroker(t);
+const broker = await startBroker(t, { sets: toolBrokerSettings });
 await runToolScenarios(t, broker.bootstrap);

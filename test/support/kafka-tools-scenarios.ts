@@ -412,6 +412,57 @@ async function perfTests(t: Test, tools: KafkaTools, b: string): Promise<void> {
   await tools.ok('kafka-topics', [...bs, '--delete', '--topic', topic]);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// kafka-acls (the brokers run an authorizer with User:ANONYMOUS, every PLAINTEXT client, as a super user)
+
+async function acls(t: Test, tools: KafkaTools, b: string): Promise<void> {
+  const topic = `tools-acl-${suffix}`;
+  const bs = ['--bootstrap-server', b];
+  const added = await tools.ok('kafka-acls', [...bs, '--add', '--allow-principal', 'User:alice', '--operation', 'Read', '--operation', 'Describe', '--topic', topic]);
+  t.match(added, new RegExp(`Adding ACLs for resource \`ResourcePattern\\(resourceType=TOPIC, name=${topic}, patternType=LITERAL\\)\``));
+  t.match(added, /\(principal=User:alice, host=\*, operation=READ, permissionType=ALLOW\)/);
+  t.match(added, /\(principal=User:alice, host=\*, operation=DESCRIBE, permissionType=ALLOW\)/);
+
+  await tools.ok('kafka-acls', [...bs, '--add', '--producer', '--allow-principal', 'User:bob', '--topic', `${topic}-`, '--resource-pattern-type', 'prefixed']);
+  await tools.ok('kafka-acls', [...bs, '--add', '--deny-principal', 'User:mallory', '--deny-host', '10.0.0.1', '--operation', 'All', '--group', `${topic}-group`]);
+  const listed = await poll('the ACLs listed', 30_000, async () => {
+    const out = await tools.ok('kafka-acls', [...bs, '--list']);
+    return /User:alice/.test(out) && /User:bob/.test(out) && /User:mallory/.test(out) ? out : undefined;
+  });
+  t.match(listed, new RegExp(`ResourcePattern\\(resourceType=TOPIC, name=${topic}-, patternType=PREFIXED\\)`), 'the prefixed pattern');
+  for (const op of ['WRITE', 'DESCRIBE', 'CREATE'])
+    t.match(listed, new RegExp(`\\(principal=User:bob, host=\\*, operation=${op}, permissionType=ALLOW\\)`), `--producer gives ${op}`);
+  t.match(listed, /\(principal=User:mallory, host=10\.0\.0\.1, operation=ALL, permissionType=DENY\)/, 'the deny on the group');
+
+  const forTopic = await tools.ok('kafka-acls', [...bs, '--list', '--topic', topic]);
+  t.match(forTopic, new RegExp(`Current ACLs for resource \`ResourcePattern\\(resourceType=TOPIC, name=${topic}, patternType=LITERAL\\)\`:`));
+  t.notMatch(forTopic, /User:bob/, 'a literal listing leaves the prefixed pattern out');
+  const matching = await tools.ok('kafka-acls', [...bs, '--list', '--topic', `${topic}-x`, '--resource-pattern-type', 'match']);
+  t.match(matching, /User:bob/, 'a match listing finds the prefixed pattern');
+
+  await tools.ok('kafka-acls', [...bs, '--remove', '--force', '--allow-principal', 'User:alice', '--operation', 'Read', '--topic', topic]);
+  const left = await poll('READ removed', 30_000, async () => {
+    const out = await tools.ok('kafka-acls', [...bs, '--list', '--topic', topic]);
+    return /operation=READ/.test(out) ? undefined : out;
+  });
+  t.match(left, /operation=DESCRIBE/, 'the other ACL stays');
+  await tools.ok('kafka-acls', [...bs, '--remove', '--force', '--topic', topic]);
+  await tools.ok('kafka-acls', [...bs, '--remove', '--force', '--topic', `${topic}-`, '--resource-pattern-type', 'prefixed']);
+  await tools.ok('kafka-acls', [...bs, '--remove', '--force', '--group', `${topic}-group`]);
+  await poll('every ACL removed', 30_000, async () => {
+    const out = await tools.ok('kafka-acls', [...bs, '--list']);
+    return /User:(alice|bob|mallory)/.test(out) ? undefined : true;
+  });
+  const bad = await tools.run('kafka-acls', [...bs, '--add', '--allow-principal', 'alice', '--operation', 'Read', '--topic', topic]);
+  t.not(bad.exitCode, 0, 'a principal without its type is refused');
+}
+
+/** Broker settings under which the scenarios run: an authorizer, PLAINTEXT clients (User:ANONYMOUS) super users. */
+export const toolBrokerSettings = {
+  'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+  'super.users': 'User:ANONYMOUS',
+};
+
 export const toolScenarios: ToolScenario[] = [
   { name: 'kafka-topics: create, list, describe, alter, delete and their errors', run: topics },
   { name: 'kafka-configs: topic configs added, described, deleted; broker configs described', run: configs },
@@ -421,6 +472,7 @@ export const toolScenarios: ToolScenario[] = [
   },
   { name: 'kafka-transactions: list, describe, describe-producers, find-hanging', run: transactions },
   { name: 'kafka-producer-perf-test and kafka-consumer-perf-test', run: perfTests },
+  { name: 'kafka-acls: add (with --producer, prefixed and deny), list (literal and match), remove', run: acls },
 ];
 
 /** Runs every scenario against `bootstrap`, one tool JVM for all. */
