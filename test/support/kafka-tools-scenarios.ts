@@ -418,13 +418,45 @@ async function perfTests(t: Test, tools: KafkaTools, b: string): Promise<void> {
 async function acls(t: Test, tools: KafkaTools, b: string): Promise<void> {
   const topic = `tools-acl-${suffix}`;
   const bs = ['--bootstrap-server', b];
-  const added = await tools.ok('kafka-acls', [...bs, '--add', '--allow-principal', 'User:alice', '--operation', 'Read', '--operation', 'Describe', '--topic', topic]);
+  const added = await tools.ok('kafka-acls', [
+    ...bs,
+    '--add',
+    '--allow-principal',
+    'User:alice',
+    '--operation',
+    'Read',
+    '--operation',
+    'Describe',
+    '--topic',
+    topic,
+  ]);
   t.match(added, new RegExp(`Adding ACLs for resource \`ResourcePattern\\(resourceType=TOPIC, name=${topic}, patternType=LITERAL\\)\``));
   t.match(added, /\(principal=User:alice, host=\*, operation=READ, permissionType=ALLOW\)/);
   t.match(added, /\(principal=User:alice, host=\*, operation=DESCRIBE, permissionType=ALLOW\)/);
 
-  await tools.ok('kafka-acls', [...bs, '--add', '--producer', '--allow-principal', 'User:bob', '--topic', `${topic}-`, '--resource-pattern-type', 'prefixed']);
-  await tools.ok('kafka-acls', [...bs, '--add', '--deny-principal', 'User:mallory', '--deny-host', '10.0.0.1', '--operation', 'All', '--group', `${topic}-group`]);
+  await tools.ok('kafka-acls', [
+    ...bs,
+    '--add',
+    '--producer',
+    '--allow-principal',
+    'User:bob',
+    '--topic',
+    `${topic}-`,
+    '--resource-pattern-type',
+    'prefixed',
+  ]);
+  await tools.ok('kafka-acls', [
+    ...bs,
+    '--add',
+    '--deny-principal',
+    'User:mallory',
+    '--deny-host',
+    '10.0.0.1',
+    '--operation',
+    'All',
+    '--group',
+    `${topic}-group`,
+  ]);
   const listed = await poll('the ACLs listed', 30_000, async () => {
     const out = await tools.ok('kafka-acls', [...bs, '--list']);
     return /User:alice/.test(out) && /User:bob/.test(out) && /User:mallory/.test(out) ? out : undefined;
@@ -435,7 +467,10 @@ async function acls(t: Test, tools: KafkaTools, b: string): Promise<void> {
   t.match(listed, /\(principal=User:mallory, host=10\.0\.0\.1, operation=ALL, permissionType=DENY\)/, 'the deny on the group');
 
   const forTopic = await tools.ok('kafka-acls', [...bs, '--list', '--topic', topic]);
-  t.match(forTopic, new RegExp(`Current ACLs for resource \`ResourcePattern\\(resourceType=TOPIC, name=${topic}, patternType=LITERAL\\)\`:`));
+  t.match(
+    forTopic,
+    new RegExp(`Current ACLs for resource \`ResourcePattern\\(resourceType=TOPIC, name=${topic}, patternType=LITERAL\\)\`:`),
+  );
   t.notMatch(forTopic, /User:bob/, 'a literal listing leaves the prefixed pattern out');
   const matching = await tools.ok('kafka-acls', [...bs, '--list', '--topic', `${topic}-x`, '--resource-pattern-type', 'match']);
   t.match(matching, /User:bob/, 'a match listing finds the prefixed pattern');
