@@ -35,14 +35,17 @@ t.test('real clients over SASL_PLAINTEXT', async (t) => {
   // Users, through the Java admin client on the PLAINTEXT listener.
   const java = await JavaDriver.start(t);
   await java.call('admin.create', { name: 'plain', config: { 'bootstrap.servers': broker.bootstrap } });
-  const altered = await java.call<Record<string, unknown>>('admin.alterUserScramCredentials', {
-    name: 'plain',
-    upsertions: [
-      { user: 'alice', mechanism: 'SCRAM-SHA-512', iterations: 8192, password: alicePassword },
-      { user: 'alice', mechanism: 'SCRAM-SHA-256', iterations: 4096, password: alicePassword },
-    ],
-  });
-  t.same(altered, { alice: {} }, 'credentials created');
+  // One mechanism a request: Kafka 4.4 refuses a user altered twice in one request.
+  for (const [mechanism, iterations] of [
+    ['SCRAM-SHA-512', 8192],
+    ['SCRAM-SHA-256', 4096],
+  ] as const) {
+    const altered = await java.call<Record<string, unknown>>('admin.alterUserScramCredentials', {
+      name: 'plain',
+      upsertions: [{ user: 'alice', mechanism, iterations, password: alicePassword }],
+    });
+    t.same(altered, { alice: {} }, `${mechanism} credentials created`);
+  }
   t.same(
     await java.call('admin.describeUserScramCredentials', { name: 'plain' }),
     { alice: ['SCRAM-SHA-256:4096', 'SCRAM-SHA-512:8192'] },

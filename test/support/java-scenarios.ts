@@ -752,6 +752,200 @@ async function adminClient(t: Test, bootstrap: string): Promise<void> {
   await java.close();
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The Admin client's SCRAM credentials (KIP-554) and client quotas (KIP-546)
+
+async function adminSecurity(t: Test, bootstrap: string): Promise<void> {
+  const java = await JavaDriver.start(t);
+  await admin(java, bootstrap);
+  const user = `java-user-${suffix}`;
+  // One alteration per user per request (Kafka refuses a user altered twice in one request).
+  for (const [mechanism, iterations, password] of [
+    ['SCRAM-SHA-512', 8192, 'secret-1'],
+    ['SCRAM-SHA-256', 4096, 'secret-2'],
+  ] as const)
+    t.same(
+      await java.call('admin.alterUserScramCredentials', { name: 'admin', upsertions: [{ user, mechanism, iterations, password }] }),
+      { [user]: {} },
+      `alterUserScramCredentials: ${mechanism}`,
+    );
+  const twice = await java.call<PerItem<object>>('admin.alterUserScramCredentials', {
+    name: 'admin',
+    upsertions: [
+      { user, mechanism: 'SCRAM-SHA-512', iterations: 8192, password: 'a' },
+      { user, mechanism: 'SCRAM-SHA-256', iterations: 8192, password: 'b' },
+    ],
+  });
+  t.match(
+    twice[user],
+    { error: 'org.apache.kafka.common.errors.DuplicateResourceException' },
+    'a user altered twice in one request is refused',
+  );
+  const described = await until('the credentials described', 30_000, async () => {
+    const d = await java.call<Record<string, string[]>>('admin.describeUserScramCredentials', { name: 'admin' });
+    return d[user]?.length === 2 ? d : undefined;
+  });
+  t.same(
+    described[user],
+    ['SCRAM-SHA-256:4096', 'SCRAM-SHA-512:8192'],
+    'describeUserScramCredentials: mechanisms and iterations, no secret',
+  );
+  const tooFew = await java.call<PerItem<object>>('admin.alterUserScramCredentials', {
+    name: 'admin',
+    upsertions: [{ user: `${user}-2`, mechanism: 'SCRAM-SHA-512', iterations: 100, password: 'p' }],
+  });
+  t.match(tooFew[`${user}-2`], { error: 'org.apache.kafka.common.errors.UnacceptableCredentialException' }, 'too few iterations refused');
+  t.same(
+    await java.call('admin.alterUserScramCredentials', { name: 'admin', deletions: [{ user, mechanism: 'SCRAM-SHA-256' }] }),
+    { [user]: {} },
+    'one mechanism deleted',
+  );
+  await until('one mechanism left', 30_000, async () => {
+    const d = await java.call<Record<string, string[]>>('admin.describeUserScramCredentials', { name: 'admin' });
+    return d[user]?.length === 1 ? true : undefined;
+  });
+
+  const entity = { user, 'client-id': 'java-app' };
+  t.same(
+    await java.call('admin.alterClientQuotas', {
+      name: 'admin',
+      alterations: [
+        { entity, set: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } },
+        { entity: { user: null }, set: { request_percentage: 50 } },
+      ],
+    }),
+    { [`ClientQuotaEntity(entries={client-id=java-app, user=${user}})`]: {}, 'ClientQuotaEntity(entries={user=null})': {} },
+    'alterClientQuotas: a user+client-id entity and the default user',
+  );
+  const quotas = await until('the quotas described', 30_000, async () => {
+    const q = await java.call<Record<string, Record<string, number>>>('admin.describeClientQuotas', { name: 'admin' });
+    return Object.keys(q).length >= 2 ? q : undefined;
+  });
+  t.same(
+    quotas[`{client-id=java-app, user=${user}}`],
+    { consumer_byte_rate: 2097152, producer_byte_rate: 1048576 },
+    'describeClientQuotas: the entity',
+  );
+  t.same(quotas['{user=null}'], { request_percentage: 50 }, 'and the default user');
+  await java.call('admin.alterClientQuotas', {
+    name: 'admin',
+    alterations: [
+      { entity, remove: ['producer_byte_rate', 'consumer_byte_rate'] },
+      { entity: { user: null }, remove: ['request_percentage'] },
+    ],
+  });
+  await until('the quotas removed', 30_000, async () => {
+    const q = await java.call<Record<string, Record<string, number>>>('admin.describeClientQuotas', { name: 'admin' });
+    return Object.keys(q).length === 0 ? true : undefined;
+  });
+  const bad = await java.attempt('admin.alterClientQuotas', { name: 'admin', alterations: [{ entity, set: { no_such_quota: 1 } }] });
+  t.ok(
+    bad.ok === false ||
+      Object.values(bad.result as Record<string, unknown>).some((v) => v !== null && typeof v === 'object' && 'error' in v),
+    'an unknown quota key is refused',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Large records: close to the broker's message.max.bytes (1 MiB + 12 by default), compressed and not
+
+async function largeRecords(t: Test, bootstrap: string): Promise<void> {
+  const topic = `java-large-${suffix}`;
+  const java = await JavaDriver.start(t);
+  await admin(java, bootstrap);
+  await createTopic(t, java, topic, 1);
+  // An incompressible value of 900,000 characters (random hex), and one of 5 MB that compresses well under 1 MiB.
+  const big = randomBytes(450_000).toString('hex');
+  const compressible = 'x'.repeat(5_000_000);
+  await java.call('producer.create', {
+    name: 'p',
+    config: { 'bootstrap.servers': bootstrap, 'max.request.size': 6_000_000, 'compression.type': 'zstd', ...producerTimeouts },
+  });
+  const { acks } = await java.call<{ acks: [number, number][] }>('producer.send', {
+    name: 'p',
+    topic,
+    records: [{ value: big }, { value: compressible }, { value: 'small' }],
+  });
+  t.same(
+    acks,
+    [
+      [0, 0],
+      [0, 1],
+      [0, 2],
+    ],
+    'both large records acknowledged, in order',
+  );
+  const tooBig = await java.attempt('producer.send', { name: 'p', topic, records: [{ value: randomBytes(1_100_000).toString('base64') }] });
+  t.match(
+    tooBig,
+    { ok: false, error: 'org.apache.kafka.common.errors.RecordTooLargeException' },
+    'a record over message.max.bytes is refused',
+  );
+  await java.call('consumer.create', {
+    name: 'c',
+    config: { 'bootstrap.servers': bootstrap, 'group.id': `java-large-${suffix}`, 'auto.offset.reset': 'earliest', ...clientTimeouts },
+    topics: [topic],
+  });
+  const got = (await java.call<{ records: ConsumedRecord[] }>('consumer.take', { name: 'c', count: 3, timeoutMs: 60_000 })).records;
+  t.same(
+    got.map((r) => [r.offset, r.value?.length]),
+    [
+      [0, big.length],
+      [1, compressible.length],
+      [2, 5],
+    ],
+    'the consumer reads them whole',
+  );
+  t.ok(got[0]!.value === big && got[1]!.value === compressible, 'byte for byte');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Static membership (KIP-345): a member that restarts with its group.instance.id within the session timeout
+// gets its partitions back without a rebalance of the others.
+
+async function staticMembership(t: Test, bootstrap: string): Promise<void> {
+  const topic = `java-static-${suffix}`;
+  const group = `java-static-${suffix}`;
+  const java = await JavaDriver.start(t);
+  await admin(java, bootstrap);
+  await createTopic(t, java, topic, 4);
+  const config = (instance: string) => ({
+    'bootstrap.servers': bootstrap,
+    'group.id': group,
+    'group.instance.id': instance,
+    'group.protocol': 'classic',
+    'partition.assignment.strategy': assignorClass.range,
+    'session.timeout.ms': 30_000,
+    'heartbeat.interval.ms': 500,
+    'auto.offset.reset': 'earliest',
+    ...clientTimeouts,
+  });
+  const assignment = (name: string) => java.call<string[]>('consumer.assignment', { name });
+  await java.call('consumer.create', { name: 'a', config: config('instance-a'), topics: [topic] });
+  await java.call('consumer.create', { name: 'b', config: config('instance-b'), topics: [topic] });
+  const [a1, b1] = await until('two static members sharing the partitions', 60_000, async () => {
+    const [a, b] = [await assignment('a'), await assignment('b')];
+    return a.length === 2 && b.length === 2 ? [a, b] : undefined;
+  });
+  const revokedBefore = java.events.filter((e) => e.event === 'revoked' && e.consumer === 'a').length;
+  // b goes away (a static member's close does not leave the group) and comes back under the same instance id.
+  await java.call('consumer.close', { name: 'b' });
+  await java.call('consumer.create', { name: 'b2', config: config('instance-b'), topics: [topic] });
+  const b2 = await until('the restarted member assigned', 60_000, async () => {
+    const b = await assignment('b2');
+    return b.length > 0 ? b : undefined;
+  });
+  t.same(b2, b1, 'the restarted static member gets its partitions back');
+  t.same(await assignment('a'), a1, 'the other member keeps its partitions');
+  t.equal(
+    java.events.filter((e) => e.event === 'revoked' && e.consumer === 'a').length,
+    revokedBefore,
+    'and was never asked to give them up (no rebalance)',
+  );
+  const d = await java.call<PerItem<GroupDescription>>('admin.describeConsumerGroups', { name: 'admin', groups: [group] });
+  t.match(d[group], { state: /^stable$/i }, 'the group stays stable');
+}
+
 export const javaScenarios: JavaScenario[] = [
   { name: 'producer: defaults (idempotent, acks=all), every codec, 5 in flight', run: producerCodecs },
   {
@@ -771,6 +965,9 @@ export const javaScenarios: JavaScenario[] = [
     run: (t, b) => transactions(t, b, 2),
   },
   { name: 'admin client', run: adminClient },
+  { name: 'producer and consumer: large records', run: largeRecords },
+  { name: 'classic group: static membership (KIP-345)', run: staticMembership },
+  { name: 'admin client: SCRAM credentials and client quotas', run: adminSecurity },
 ];
 
 /** The transactions scenario at transaction version 1 (a broker finalizing transaction.version 1). */

@@ -84,17 +84,18 @@ export async function addScramUser(
   mechanisms: Mechanism[] = ['SCRAM-SHA-256', 'SCRAM-SHA-512'],
   iterations = 4096,
 ): Promise<void> {
-  const upsertions = mechanisms.map((m) => {
+  // One request per mechanism: Kafka refuses a user named twice in one request (DUPLICATE_RESOURCE).
+  for (const m of mechanisms) {
     const salt = randomBytes(24);
-    return {
+    const upsertion = {
       name: user,
       mechanism: m === 'SCRAM-SHA-256' ? 1 : 2,
       iterations,
       salt,
       saltedPassword: saltedPasswordOf(m, password, salt, iterations),
     };
-  });
-  const r = await c.request(ApiKey.AlterUserScramCredentials, 0, { deletions: [], upsertions });
-  for (const res of r.results)
-    if (res.errorCode !== 0) throw new Error(`AlterUserScramCredentials ${res.user}: ${res.errorCode} ${res.errorMessage}`);
+    const r = await c.request(ApiKey.AlterUserScramCredentials, 0, { deletions: [], upsertions: [upsertion] });
+    for (const res of r.results)
+      if (res.errorCode !== 0) throw new Error(`AlterUserScramCredentials ${res.user}: ${res.errorCode} ${res.errorMessage}`);
+  }
 }

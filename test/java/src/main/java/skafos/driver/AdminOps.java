@@ -265,6 +265,26 @@ final class AdminOps {
         }
         return each(admin.alterUserScramCredentials(alterations).values(), timeoutMs, v -> Map.of());
       }
+      case "alterClientQuotas": {
+        // {"entity": {"user": "alice"}, "set": {"producer_byte_rate": 1048576}, "remove": ["consumer_byte_rate"]}
+        List<org.apache.kafka.common.quota.ClientQuotaAlteration> alterations = new ArrayList<>();
+        for (JsonNode a : cmd.path("alterations")) {
+          Map<String, String> entity = new java.util.HashMap<>();
+          a.path("entity").fields().forEachRemaining(e -> entity.put(e.getKey(), e.getValue().isNull() ? null : e.getValue().asText()));
+          List<org.apache.kafka.common.quota.ClientQuotaAlteration.Op> ops = new ArrayList<>();
+          a.path("set").fields().forEachRemaining(e -> ops.add(new org.apache.kafka.common.quota.ClientQuotaAlteration.Op(e.getKey(), e.getValue().asDouble())));
+          for (JsonNode r : a.path("remove")) ops.add(new org.apache.kafka.common.quota.ClientQuotaAlteration.Op(r.asText(), null));
+          alterations.add(new org.apache.kafka.common.quota.ClientQuotaAlteration(new org.apache.kafka.common.quota.ClientQuotaEntity(entity), ops));
+        }
+        return each(admin.alterClientQuotas(alterations).values(), timeoutMs, v -> Map.of());
+      }
+      case "describeClientQuotas": {
+        // Every quota of the cluster (an empty, non-strict filter), keyed by the entity as a sorted map.
+        var quotas = admin.describeClientQuotas(org.apache.kafka.common.quota.ClientQuotaFilter.all()).entities().get(timeoutMs, TimeUnit.MILLISECONDS);
+        Map<String, Object> out = new TreeMap<>();
+        quotas.forEach((entity, values) -> out.put(new TreeMap<>(entity.entries()).toString(), new TreeMap<>(values)));
+        return out;
+      }
       case "describeUserScramCredentials": {
         var descriptions = admin.describeUserScramCredentials().all().get(timeoutMs, TimeUnit.MILLISECONDS);
         Map<String, Object> out = new TreeMap<>();
