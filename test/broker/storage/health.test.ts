@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import { EventLoopStallMeter, ObjectStoreHealth } from '../../../broker/storage/health.ts';
-import { LocalObjectStore } from '../../../broker/storage/local-object-store.ts';
 import type { ObjectStore } from '../../../broker/storage/object-store.ts';
 import { ObservedObjectStore } from '../../../broker/storage/observed-object-store.ts';
 
