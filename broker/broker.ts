@@ -42,12 +42,14 @@ import {
   cleanerPassMaxBytes,
   clientQuotaMaxEntitiesCount,
   flushMaxInflightCount,
+  orphanSweepMaxIntervalMs,
   recoveryMaxInflightCount,
   shutdownGraceMs,
   walCollectionIntervalMs,
   walCollectionMinAgeMs,
 } from './limits.ts';
 import { compactionPassBytes } from './log/compactor.ts';
+import { orphanSegmentMinAgeMs } from './log/wal-gc.ts';
 import { loadProducerState } from './log/append.ts';
 import { openBase } from './broker-stores.ts';
 import type { Stores } from './broker-stores.ts';
@@ -138,6 +140,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   registerMetrics(metrics, services, stores.rawObjectStore, stores.replicaReads, () => server.connectionCount);
   const ops = config.httpListener ? await startOps(config.httpListener, metrics, logs, storageHealth, logger) : null;
   const retentionTimer = startRetention(config, logs, logger);
+  const orphanTimer = startOrphanSweep(config, logs, () => !etcdCluster || etcdCluster.controllerId() === nodeId, logger);
   logger.info({ clusterId, nodeId, clustered, dataDir: config.dataDir, port: server.port }, 'broker started');
   return running({
     server,
@@ -154,7 +157,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     txn,
     groupConfigs,
     dynamicConfig,
-    timers: [retentionTimer, stores.healthTimer, walTimer],
+    timers: [retentionTimer, orphanTimer, stores.healthTimer, walTimer],
   });
 }
 
@@ -322,6 +325,7 @@ async function startLogs(
       minAgeMs: config.compactionMinAgeMs,
       maxAgeMs: config.compactionMaxAgeMs,
       maxPassBytes: compactionPassBytes(config.segmentTargetBytes),
+      commitTimeoutMs: config.segmentCommitTimeoutMs,
       producerState: { expirationMs: config.producerIdExpirationMs, maxProducers: config.producerStateMaxProducers },
     },
     cleaner: {
@@ -334,6 +338,7 @@ async function startLogs(
           config.logCleanerIoMaxBytesPerSecond >= Number.MAX_SAFE_INTEGER ? Infinity : config.logCleanerIoMaxBytesPerSecond,
         maxPassBytes: cleanerPassMaxBytes,
         maxDecompressedBytes: cleanerMaxDecompressedBatchBytes,
+        commitTimeoutMs: config.segmentCommitTimeoutMs,
       },
       policyOf: (topic) => ({
         compact: topicConfigValue(topic, 'cleanup.policy', dynamicConfig.current).includes('compact'),
@@ -519,6 +524,31 @@ function startRetention(config: BrokerConfig, logs: LogManager, logger: Logger):
   }, config.logRetentionCheckIntervalMs);
   retentionTimer.unref();
   return retentionTimer;
+}
+
+/**
+ * The orphan sweep (LogGarbage.collectOrphanSegments): segment objects no manifest names, whoever wrote them,
+ * deleted once unnamed for longer than any commit of them can take. Run by the controller in cluster mode, by
+ * the broker in embedded mode, every half of that age (at most orphanSweepMaxIntervalMs).
+ */
+function startOrphanSweep(config: BrokerConfig, logs: LogManager, isSweeper: () => boolean, logger: Logger): NodeJS.Timeout {
+  // The embedded store commits in-process (a transaction is applied when txn() resolves): no request deadline.
+  const requestTimeoutMs = config.metadataStore === 'etcd' ? config.etcdRequestTimeoutMs : 0;
+  const minAgeMs = orphanSegmentMinAgeMs(config.segmentCommitTimeoutMs, requestTimeoutMs);
+  let running = false;
+  const timer = setInterval(
+    () => {
+      if (running || !isSweeper()) return;
+      running = true;
+      logs
+        .collectOrphanSegments(minAgeMs)
+        .catch((err) => logger.warn({ err }, 'orphan segment sweep failed'))
+        .finally(() => (running = false));
+    },
+    Math.min(orphanSweepMaxIntervalMs, Math.max(10, Math.floor(minAgeMs / 2))),
+  );
+  timer.unref();
+  return timer;
 }
 
 /**

@@ -114,6 +114,10 @@ export const walIndexWarmMaxInflightCount = 4;
 export const walCollectionIntervalMs = 30_000;
 /** A WAL object younger than this is never collected by the global pass. */
 export const walCollectionMinAgeMs = 60_000;
+/** Segment objects the orphan sweep remembers as unnamed at once (each waits its age); more wait for a later sweep. */
+export const orphanSweepMaxTrackedCount = 100_000;
+/** The orphan sweep runs this often at most, and at least every half of its minimum age. */
+export const orphanSweepMaxIntervalMs = 300_000;
 /** Segments one compaction pass builds in memory (when they fit compactionPassMaxBytes). */
 export const compactionPassSegmentsCount = 4;
 /** Bytes one compaction pass reads and builds in memory, unless one segment is larger. */

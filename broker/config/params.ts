@@ -959,6 +959,13 @@ export const PARAMS: readonly Param[] = [
     'WAL data this old is compacted even when a partition has less than skafos.segment.target.bytes of it, which bounds how long WAL objects live.',
   ),
   p(
+    'skafos.segment.commit.timeout.ms',
+    'segmentCommitTimeoutMs',
+    long(1, timerMaxMs),
+    '60000',
+    'A compaction or log cleaning sends the manifest commit of the segment objects it wrote no later than this after it began writing them, or abandons them. Any broker (the controller in cluster mode) deletes a segment object no manifest names once it has seen it so for this plus twice skafos.etcd.request.timeout.ms with etcd (spec/compaction.md, orphans).',
+  ),
+  p(
     'skafos.segment.target.bytes',
     'segmentTargetBytes',
     int(64 * KIB, GIB),

@@ -219,6 +219,7 @@ export interface BrokerConfig {
   readonly compactionIntervalMs: number;
   readonly compactionMinAgeMs: number;
   readonly compactionMaxAgeMs: number;
+  readonly segmentCommitTimeoutMs: number;
   readonly segmentTargetBytes: number;
   /** '' when there is no authorizer (every request allowed). */
   readonly authorizerClassName: string;

@@ -57,6 +57,8 @@ export interface CompactionSettings {
   concurrency: number;
   /** Producer-state snapshots written with new segments: expiry and size bound (producer-state.ts). */
   producerState: ProducerStateSettings;
+  /** skafos.segment.commit.timeout.ms: the commit is not sent later than this after the PUTs began. */
+  commitTimeoutMs: number;
 }
 
 /** Bytes one compaction pass reads and builds in memory: a few segments, bounded (or one segment if larger). */
@@ -74,6 +76,7 @@ export const defaultCompactionSettings: Readonly<CompactionSettings> = Object.fr
   indexIntervalBytes: defaultIndexIntervalBytes,
   concurrency: compactionMaxInflightCount,
   producerState: defaultProducerStateSettings,
+  commitTimeoutMs: configDefaults.segmentCommitTimeoutMs,
 });
 
 /** One run of extents merged into one segment object, PUT and waiting for its commit. */
@@ -88,6 +91,8 @@ export interface CompactedPartition {
   segments: CompactedSegment[];
   /** The producer-state snapshot as of the end of the new segments, for the manifest (producer-state.ts). */
   producerSnapshot: ProducerSnapshot | null;
+  /** The commit is not sent after this (ms since the epoch): the segments' PUTs began a commit timeout before. */
+  commitNotAfterMs?: number;
 }
 
 export type CommitOutcome = 'committed' | 'refused' | 'unknown';
@@ -202,7 +207,9 @@ export class Compactor {
     this.stats.passes++;
     const started = Date.now();
     const data = await this.read(plans);
+    const writeStartedMs = Date.now();
     const built = await this.write(plans, data);
+    for (const b of built) b.commitNotAfterMs = writeStartedMs + this.settings.commitTimeoutMs;
     data.clear();
     if (built.length === 0) return;
     if (this.stopping || this.host.fenced()) {

@@ -49,6 +49,8 @@ export interface CleanerSettings {
   maxPassBytes: number;
   /** Largest decompressed records section of one batch. */
   maxDecompressedBytes: number;
+  /** skafos.segment.commit.timeout.ms: the swap is not sent later than this after the first PUT began. */
+  commitTimeoutMs: number;
 }
 
 /** A compacted topic's cleaning settings (its configs over the broker defaults). */
@@ -76,6 +78,8 @@ export interface CleanedPartition {
   cleanedEnd: number;
   /** file.delete.delay.ms: how long the replaced objects stay for reads in flight. */
   deleteDelayMs: number;
+  /** The commit is not sent after this (ms since the epoch), so the orphan sweep may delete what it did not name. */
+  commitNotAfterMs?: number;
 }
 
 /** What the cleaner needs from the log manager. */
@@ -291,6 +295,7 @@ export class LogCleaner {
       this.uncleanable.delete(log);
       const cleaned = this.regroup(log, segments, chunks, result.chunks, result.cleanedEnd);
       const out: CleanedSegment[] = [];
+      const commitNotAfterMs = Date.now() + this.settings.commitTimeoutMs;
       for (const c of cleaned) {
         if (this.stopping || this.host.fenced()) break;
         const built = buildSegmentObject({
@@ -347,6 +352,7 @@ export class LogCleaner {
         segments: out,
         cleanedEnd: result.cleanedEnd,
         deleteDelayMs: policy.fileDeleteDelayMs,
+        commitNotAfterMs,
       });
       if (outcome === 'committed') {
         this.stats.cleanings++;

@@ -358,6 +358,11 @@ export class LogManager {
     return this.garbage.collectWalGlobally(minAgeMs);
   }
 
+  /** The orphan sweep, by any broker: segment objects no manifest has named for `minAgeMs` (LogGarbage.collectOrphanSegments). */
+  collectOrphanSegments(minAgeMs: number, nowMs?: number): Promise<number> {
+    return this.garbage.collectOrphanSegments(minAgeMs, nowMs);
+  }
+
   /** The compares that prove this broker still holds its fencing token. */
   fence(): Compare[] {
     const token: Compare = { key: brokerKey(this.o.nodeId), target: 'value', op: '=', value: this.brokerRecordText };

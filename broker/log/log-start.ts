@@ -45,7 +45,8 @@ export class LogStarts {
         updates.push(this.o.manifests.update(parts[i]!.log, after, parts[i]!.log.logStartOffset, parts[i]!.producerSnapshot));
         updateOf.push(i);
       }
-      const results = await this.o.manifests.commit(updates);
+      const notAfterMs = Math.min(...parts.map((p) => p.commitNotAfterMs ?? Infinity));
+      const results = await this.o.manifests.commit(updates, notAfterMs);
       for (let u = 0; u < updates.length; u++) {
         const i = updateOf[u]!;
         outcomes[i] = results[u]!;
@@ -75,9 +76,10 @@ export class LogStarts {
         if (at < 0) return 'refused';
         after[at] = s.extent;
       }
-      const [outcome] = await this.o.manifests.commit([
-        this.o.manifests.update(log, after, log.logStartOffset, log.producerSnapshot, part.cleanedEnd),
-      ]);
+      const [outcome] = await this.o.manifests.commit(
+        [this.o.manifests.update(log, after, log.logStartOffset, log.producerSnapshot, part.cleanedEnd)],
+        part.commitNotAfterMs,
+      );
       if (outcome !== 'committed') return outcome!;
       log.cleanedEnd = part.cleanedEnd;
       for (const s of segments) {

@@ -136,13 +136,13 @@ export class ManifestWriter {
    * committed; refused (it did not and never will commit); or unknown (shutdown while retrying, or an error
    * after an attempt that may have committed — then nothing built on it may be deleted).
    */
-  async commit(updates: ManifestUpdate[]): Promise<CommitOutcome[]> {
+  async commit(updates: ManifestUpdate[], notAfterMs = Infinity): Promise<CommitOutcome[]> {
     const outcomes: CommitOutcome[] = updates.map(() => 'refused');
     for (let i = 0; i < updates.length; ) {
       const first = i;
       const chunk = nextChunk(updates, first);
       i += chunk.length;
-      const { outcome, revision } = await this.commitChunk(chunk);
+      const { outcome, revision } = await this.commitChunk(chunk, notAfterMs);
       for (let j = 0; j < chunk.length; j++) outcomes[first + j] = outcome;
       if (outcome === 'committed') {
         this.o.stats.manifestCommits++;
@@ -163,7 +163,7 @@ export class ManifestWriter {
   }
 
   /** One transaction of manifests: its outcome, and the revision it committed at. */
-  private async commitChunk(chunk: ManifestUpdate[]): Promise<{ outcome: CommitOutcome; revision: number }> {
+  private async commitChunk(chunk: ManifestUpdate[], notAfterMs: number): Promise<{ outcome: CommitOutcome; revision: number }> {
     const compares: Compare[] = [
       ...this.o.fence(),
       ...chunk.map((u): Compare => ({ key: u.key, target: 'modRevision', op: '=', value: u.state.revision })),
@@ -176,10 +176,15 @@ export class ManifestWriter {
     let outcome: CommitOutcome;
     let revision = 0;
     try {
-      const result = await retryForever('commit partition manifests', () => this.o.metadata.txn(compares, txnOps), {
+      const attempt = () => {
+        // Past its deadline a commit of new segments is not sent (again): the orphan sweep may delete them then.
+        if (Date.now() > notAfterMs) throw new CommitDeadlineError(notAfterMs);
+        return this.o.metadata.txn(compares, txnOps);
+      };
+      const result = await retryForever('commit partition manifests', attempt, {
         logger: this.o.logger,
         isClosed: this.o.isAborted,
-        isRetriable: metadataRetriable,
+        isRetriable: (e) => !(e instanceof CommitDeadlineError) && metadataRetriable(e),
         onRetry: () => (retried = true),
       });
       revision = result.revision;
@@ -199,8 +204,9 @@ export class ManifestWriter {
         }
       }
     } catch (err) {
-      outcome = err instanceof InvalidMetadataRequestError && !retried ? 'refused' : 'unknown';
-      if (!(err instanceof RetryAbortedError)) this.o.logger.error({ err, manifests: chunk.length }, 'manifest commit failed');
+      outcome = (err instanceof InvalidMetadataRequestError || err instanceof CommitDeadlineError) && !retried ? 'refused' : 'unknown';
+      if (err instanceof CommitDeadlineError) this.o.logger.warn({ manifests: chunk.length, retried }, err.message);
+      else if (!(err instanceof RetryAbortedError)) this.o.logger.error({ err, manifests: chunk.length }, 'manifest commit failed');
     }
     return { outcome, revision };
   }
@@ -221,4 +227,12 @@ function nextChunk(updates: ManifestUpdate[], first: number): ManifestUpdate[] {
     bytes += b;
   }
   return chunk;
+}
+
+/** A commit of new segment objects not sent because its deadline (segment commit timeout) passed. */
+export class CommitDeadlineError extends Error {
+  constructor(notAfterMs: number) {
+    super(`manifest commit abandoned: its deadline passed ${Date.now() - notAfterMs} ms ago (skafos.segment.commit.timeout.ms)`);
+    this.name = 'CommitDeadlineError';
+  }
 }

@@ -25,7 +25,7 @@ import type { WalIndexEntry } from '../storage/wal-object.ts';
 import { mapBounded } from './compactor.ts';
 import { partitionKey } from './manifests.ts';
 import type { Extent, PartitionLog } from './partition-log.ts';
-import { manifestTxnMaxOpsCount } from '../limits.ts';
+import { manifestTxnMaxOpsCount, orphanSweepMaxTrackedCount } from '../limits.ts';
 
 interface ObjectRef {
   walKey: string;
@@ -58,6 +58,8 @@ export class LogGarbage {
   /** Segment objects no manifest names any more, deleted once their time comes (objectKey → not before, ms). */
   private readonly delayedSegments = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Segment objects no committed manifest named at the last orphan sweep → when a sweep first saw them so. */
+  private readonly unnamedSince = new Map<string, number>();
 
   constructor(options: LogGarbageOptions) {
     this.o = options;
@@ -291,6 +293,52 @@ export class LogGarbage {
   }
 
   /**
+   * The orphan sweep, by any broker (the controller in cluster mode): deletes the segment objects that no
+   * committed manifest has named at any sweep for at least `minAgeMs` (orphanSegmentMinAgeMs): a compaction's
+   * or cleaning's PUTs whose commit never came (a crash, a lost partition, a failed delete), whoever wrote
+   * them, and segments replaced by a swap or a merge whose deletion a crash interrupted. Manifests are read
+   * before the objects are listed, so an object committed meanwhile is only seen as unnamed once; it is named at
+   * the next sweep. Safe because a segment's commit is never sent later than skafos.segment.commit.timeout.ms
+   * after its PUT began (and lands within the metadata request timeout), which minAgeMs exceeds. Objects this
+   * broker still releases itself (file.delete.delay.ms, the next collection) are left to it. How many went.
+   */
+  async collectOrphanSegments(minAgeMs: number, nowMs: number = Date.now()): Promise<number> {
+    const manifestKvs = await this.o.metadata.getPrefix(partitionManifestPrefix);
+    const named = new Set<string>();
+    for (const kv of manifestKvs) for (const s of (JSON.parse(kv.value) as PartitionManifest).segments) named.add(s.objectKey);
+    const seen = new Set<string>();
+    let deleted = 0;
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.o.objectStore.list(segmentObjectPrefix, { startAfter, limit: MAX_KEYS_PER_REQUEST });
+      if (page.length === 0) break;
+      startAfter = page[page.length - 1]!.key;
+      const due: string[] = [];
+      for (const { key } of page) {
+        if (named.has(key) || this.deadSegments.has(key) || this.delayedSegments.has(key)) continue;
+        seen.add(key);
+        const since = this.unnamedSince.get(key);
+        if (since === undefined) {
+          if (this.unnamedSince.size < orphanSweepMaxTrackedCount) this.unnamedSince.set(key, nowMs);
+        } else if (nowMs - since >= minAgeMs) due.push(key);
+      }
+      if (due.length === 0) continue;
+      await this.o.objectStore.delete(due);
+      for (const k of due) {
+        this.unnamedSince.delete(k);
+        this.o.cache.evictObject(k);
+        this.o.indexCache.evict(k);
+      }
+      deleted += due.length;
+      this.o.stats.segmentsDeleted += due.length;
+    }
+    // Named again, or gone: forgotten.
+    for (const k of this.unnamedSince.keys()) if (!seen.has(k)) this.unnamedSince.delete(k);
+    if (deleted > 0) this.o.logger.info({ segments: deleted }, 'orphan segment objects deleted');
+    return deleted;
+  }
+
+  /**
    * Objects this node PUT in an earlier incarnation that nothing names: WAL objects whose commit never happened
    * (a crash between the PUT and the commit) or whose /wal/ key garbage collection deleted just before a crash,
    * and segments whose manifest commit never happened or whose deletion a crash interrupted. No earlier
@@ -347,4 +395,13 @@ function committedManifests(
     ),
   );
   return { manifests, deletedTopics, deletedTopicSegments };
+}
+
+/**
+ * How long the orphan sweep waits after first seeing a segment object unnamed. A commit naming it is sent at
+ * most `commitTimeoutMs` after its PUT began (so before the sweep saw it) and, sent, is applied or failed
+ * within `metadataRequestTimeoutMs`; twice that leaves a margin for clocks running at different rates.
+ */
+export function orphanSegmentMinAgeMs(commitTimeoutMs: number, metadataRequestTimeoutMs: number): number {
+  return commitTimeoutMs + 2 * metadataRequestTimeoutMs;
 }

@@ -150,6 +150,7 @@ t.test('defaults', async (t) => {
     compactionIntervalMs: 15_000,
     compactionMinAgeMs: 30_000,
     compactionMaxAgeMs: 600_000,
+    segmentCommitTimeoutMs: 60_000,
     segmentTargetBytes: 16_777_216,
     authorizerClassName: '',
     superUsers: '',
