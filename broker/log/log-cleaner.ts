@@ -12,7 +12,8 @@
 //      batch stands at either end when the batches there went, so extents stay contiguous), PUT under a new key;
 //   4. one manifest write replaces them (guarded by the fencing token and the manifest's revision, in the chain
 //      shared with the compactor, retention and DeleteRecords); the old objects are released to collection.
-//      Refused: the new objects are deleted. Outcome unknown (shutdown): they are orphans for the next start.
+//      Refused, or past skafos.segment.commit.timeout.ms: the new objects are deleted. Outcome unknown
+//      (shutdown): they are orphans for the next start or the orphan sweep (wal-gc.ts).
 import type { Logger } from 'pino';
 import { segmentObjectKey } from '../metadata/layout.ts';
 import type { TopicRecord } from '../metadata/layout.ts';
