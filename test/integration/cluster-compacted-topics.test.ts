@@ -1,11 +1,16 @@
 // A compacted topic on a three-broker cluster (one etcd, one radosgw bucket) with kafkajs (spec/compaction.md):
 // each partition is cleaned by its owner, so a reader from the beginning sees exactly the latest value of each
 // key; then the owner of partition 0 is killed with kill -9, another broker takes the partition over, more
-// updates come, and cleaning goes on there: again exactly the latest value of each key, every partition.
+// updates come, and cleaning goes on there: again exactly the latest value of each key, every partition. A
+// segment object of the dead node that no manifest names (as a compaction it never committed leaves) is
+// deleted by the controller's orphan sweep, though that node never starts again.
 import t from 'tap';
 import { EtcdMember, etcdMemberSkip } from '../support/etcd.ts';
 import { kafkajsClient, kafkajsFetch } from '../support/js-clients.ts';
 import { startCluster, waitUntil } from '../support/cluster.ts';
+import { s3TestEndpoint } from '../support/radosgw.ts';
+import { segmentObjectKey } from '../../broker/metadata/layout.ts';
+import { S3ObjectStore } from '../../broker/storage/s3-object-store.ts';
 
 t.setTimeout(300_000);
 
@@ -26,6 +31,9 @@ t.test('compacted topic on three brokers: cleaned by each owner, and by the new 
       'skafos.compaction.min.age.ms': 0,
       'skafos.compaction.max.age.ms': 200,
       'log.cleaner.backoff.ms': 200,
+      // The orphan sweep's minimum age: 5000 + 2 × 2000 ms (a sweep every 4.5 s).
+      'skafos.segment.commit.timeout.ms': 5000,
+      'skafos.etcd.request.timeout.ms': 2000,
       'skafos.log.level': 'debug',
     },
   });
@@ -120,5 +128,24 @@ t.test('compacted topic on three brokers: cleaned by each owner, and by the new 
   await produceRounds(8, 14);
   t.same(await cleanedView('the new owner to clean partition 0'), expected(), 'after the failover: exactly the latest value of each key');
   t.ok(cleanedBy(newOwner - 1, 0) > before, `node ${newOwner} cleaned partition 0 after taking it over`);
+
+  // An orphan of the dead node: swept by the controller.
+  const s3 = await s3TestEndpoint();
+  const store = new S3ObjectStore({
+    bucket: cluster.bucket,
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: s3.forcePathStyle,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
+  t.teardown(() => store.close());
+  const [someSegment] = await store.list('seg/', { limit: 1 });
+  const topicId = someSegment!.key.split('/')[1]!;
+  const orphan = segmentObjectKey(topicId, 0, 0, owner, 'abcdef012345', 1);
+  await store.put(orphan, Buffer.from(`a segment node ${owner} wrote and never committed`));
+  t.ok((await store.head(orphan)) !== null, `an orphan of node ${owner} planted`);
+  await waitUntil('the orphan sweep', async () => ((await store.head(orphan)) === null ? true : undefined), 60_000, 500);
+  t.pass(`the orphan of dead node ${owner} was deleted`);
+  t.same(await cleanedView('the log intact after the sweep'), expected(), 'the named segments stayed: every latest value reads back');
   for (const b of cluster.brokers.filter((b) => b !== victim)) t.same(b.errorLines(), [], 'no error log lines');
 });
