@@ -1,0 +1,8 @@
+// The shared Kafka admin client of the operator and the console (clients/README.md).
+export * from './admin.ts';
+export * from './errors.ts';
+export type { ClientLimits } from './limits.ts';
+export { defaultClientLimits } from './limits.ts';
+export type { SaslOptions } from './connection.ts';
+export type { BrokerAddress } from './cluster.ts';
+export type { Message, MessageHeader, ProduceInput, ReadResult } from './messages.ts';
