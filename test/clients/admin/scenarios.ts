@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { AdminClient, AdminKafkaError } from '../../../clients/admin/index.ts';
+import { until } from '../../support/until.ts';
 
 export interface AdminScenario {
   name: string;
@@ -70,7 +71,8 @@ export const adminScenarios: AdminScenario[] = [
       t.equal(raised!.error, null);
       const [lowered] = await admin.createPartitions([{ topic, count: 1 }]);
       t.equal(lowered!.error?.errorName, 'INVALID_PARTITIONS');
-      t.equal((await admin.describeTopics([topic]))[0]!.partitions.length, 4);
+      // Apache Kafka's brokers learn new partitions from the controller a moment later: wait for them in metadata.
+      await until(async () => (await admin.describeTopics([topic]))[0]!.partitions.length === 4, 'four partitions in metadata', 10_000);
 
       const deleted = await admin.deleteTopics([topic, missing]);
       t.equal(deleted.find((d) => d.name === topic)?.error, null);
