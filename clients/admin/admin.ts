@@ -29,6 +29,10 @@ import type { SaslOptions } from './connection.ts';
 import { AdminKafkaError, throwIfError } from './errors.ts';
 import { defaultClientLimits } from './limits.ts';
 import { producePartition, readPartition } from './messages.ts';
+import * as security from './security.ts';
+import type { AclBinding, AclFilter, QuotaEntity, QuotaEntry, ScramMechanism } from './security.ts';
+import * as txn from './transactions.ts';
+import type { ListedTransaction, ProducerState, TransactionDescription } from './transactions.ts';
 import type { ProduceInput, ReadResult } from './messages.ts';
 import type { ClientLimits } from './limits.ts';
 
@@ -927,6 +931,90 @@ export class AdminClient {
   ): Promise<{ baseOffset: number; logAppendTimeMs: number }> {
     return this.cluster.withRetries(`produce(${topic}-${partition})`, opts.timeoutMs, (deadline) =>
       producePartition(this.cluster, topic, partition, records, deadline),
+    );
+  }
+
+  // ---- security ----
+
+  async describeAcls(filter: AclFilter = {}, opts: CallOptions = {}): Promise<AclBinding[]> {
+    return this.cluster.withRetries('describeAcls', opts.timeoutMs, (d) => security.describeAcls(this.cluster, filter, d));
+  }
+
+  async createAcls(acls: AclBinding[], opts: CallOptions = {}): Promise<{ acl: AclBinding; error: AdminKafkaError | null }[]> {
+    return this.cluster.withRetries('createAcls', opts.timeoutMs, (d) => security.createAcls(this.cluster, acls, d));
+  }
+
+  async deleteAcls(
+    filters: AclFilter[],
+    opts: CallOptions = {},
+  ): Promise<{ filter: AclFilter; deleted: AclBinding[]; error: AdminKafkaError | null }[]> {
+    return this.cluster.withRetries('deleteAcls', opts.timeoutMs, (d) => security.deleteAcls(this.cluster, filters, d));
+  }
+
+  async describeClientQuotas(
+    components: { entityType: string; match?: string | null; matchType?: 'EXACT' | 'DEFAULT' | 'SPECIFIED' }[],
+    opts: CallOptions & { strict?: boolean } = {},
+  ): Promise<QuotaEntry[]> {
+    return this.cluster.withRetries('describeClientQuotas', opts.timeoutMs, (d) =>
+      security.describeClientQuotas(this.cluster, components, opts.strict ?? false, d),
+    );
+  }
+
+  async alterClientQuotas(
+    entries: { entity: QuotaEntity; set?: Record<string, number>; remove?: string[] }[],
+    opts: CallOptions & { validateOnly?: boolean } = {},
+  ): Promise<{ entity: QuotaEntity; error: AdminKafkaError | null }[]> {
+    return this.cluster.withRetries('alterClientQuotas', opts.timeoutMs, (d) =>
+      security.alterClientQuotas(this.cluster, entries, opts.validateOnly ?? false, d),
+    );
+  }
+
+  /** SCRAM credentials of `users` (null: every user). */
+  async describeUserScramCredentials(users: string[] | null = null, opts: CallOptions = {}) {
+    return this.cluster.withRetries('describeUserScramCredentials', opts.timeoutMs, (d) =>
+      security.describeUserScramCredentials(this.cluster, users, d),
+    );
+  }
+
+  async alterUserScramCredentials(
+    changes: {
+      upsert?: { user: string; mechanism: ScramMechanism; password: string; iterations?: number }[];
+      delete?: { user: string; mechanism: ScramMechanism }[];
+    },
+    opts: CallOptions = {},
+  ): Promise<{ user: string; error: AdminKafkaError | null }[]> {
+    return this.cluster.withRetries('alterUserScramCredentials', opts.timeoutMs, (d) =>
+      security.alterUserScramCredentials(this.cluster, changes.upsert ?? [], changes.delete ?? [], d),
+    );
+  }
+
+  // ---- transactions ----
+
+  async listTransactions(
+    filters: { states?: string[]; producerIds?: number[]; durationMs?: number; transactionalIdPattern?: string } = {},
+    opts: CallOptions = {},
+  ): Promise<ListedTransaction[]> {
+    return this.cluster.withRetries('listTransactions', opts.timeoutMs, (d) => txn.listTransactions(this.cluster, filters, d));
+  }
+
+  async describeTransactions(transactionalIds: string[], opts: CallOptions = {}): Promise<TransactionDescription[]> {
+    return Promise.all(
+      transactionalIds.map((id) =>
+        this.cluster.withRetries(`describeTransactions(${id})`, opts.timeoutMs, (d) => txn.describeTransaction(this.cluster, id, d)),
+      ),
+    );
+  }
+
+  async describeProducers(
+    partitions: TopicPartition[],
+    opts: CallOptions = {},
+  ): Promise<{ topic: string; partition: number; producers: ProducerState[]; error: AdminKafkaError | null }[]> {
+    return Promise.all(
+      partitions.map((p) =>
+        this.cluster.withRetries(`describeProducers(${p.topic}-${p.partition})`, opts.timeoutMs, (d) =>
+          txn.describeProducers(this.cluster, p.topic, p.partition, d),
+        ),
+      ),
     );
   }
 }

@@ -6,3 +6,6 @@ export { defaultClientLimits } from './limits.ts';
 export type { SaslOptions } from './connection.ts';
 export type { BrokerAddress } from './cluster.ts';
 export type { Message, MessageHeader, ProduceInput, ReadResult } from './messages.ts';
+export { AclOperation, AclPatternType, AclPermissionType, AclResourceType, scramHmac, scramSaltedPassword } from './security.ts';
+export type { AclBinding, AclFilter, QuotaEntity, QuotaEntry, ScramMechanism } from './security.ts';
+export type { ListedTransaction, ProducerState, TransactionDescription } from './transactions.ts';

@@ -2,7 +2,7 @@
 // assert is what Kafka does.
 import t from 'tap';
 import { startApacheKafka } from '../../support/apache-kafka.ts';
-import { adminScenarios } from './scenarios.ts';
+import { adminScenarios, apacheKafkaOnlyScenarios } from './scenarios.ts';
 
 const kafka = await startApacheKafka(t);
-for (const s of adminScenarios) await t.test(s.name, (tt) => s.run(tt, kafka.bootstrap));
+for (const s of [...adminScenarios, ...apacheKafkaOnlyScenarios]) await t.test(s.name, (tt) => s.run(tt, kafka.bootstrap));

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { AdminClient, AdminKafkaError } from '../../../clients/admin/index.ts';
+import { kafkajsClient } from '../../support/js-clients.ts';
 import { until } from '../../support/until.ts';
 
 export interface AdminScenario {
@@ -255,6 +256,179 @@ export const adminScenarios: AdminScenario[] = [
       t.notOk((await admin.listGroups()).some((g) => g.groupId === group));
       const [dead] = await admin.describeGroups([unknownGroup]);
       t.ok(dead!.state === 'Dead' || dead!.error?.errorName === 'GROUP_ID_NOT_FOUND', `unknown group: ${dead!.state} ${dead!.error}`);
+    },
+  },
+  {
+    name: 'a classic consumer group with a live kafkajs member: members and assignments decoded, lag',
+    run: async (t, bootstrap) => {
+      const admin = client(t, bootstrap);
+      const topic = unique('consumed');
+      const group = unique('live');
+      await admin.createTopics([{ name: topic, partitions: 2 }]);
+      await admin.produce(topic, 0, [{ value: 'a' }, { value: 'b' }]);
+      await admin.produce(topic, 1, [{ value: 'c' }]);
+      const consumer = kafkajsClient(bootstrap, 'admin-scenario-consumer').consumer({ groupId: group });
+      t.teardown(() => consumer.disconnect());
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let seen = 0;
+      await consumer.run({ autoCommitInterval: 50, eachMessage: async () => void seen++ });
+      await until(() => seen === 3, 'three records consumed', 30_000);
+      await until(async () => (await admin.consumerGroupLag(group)).partitions.length === 2, 'both partitions committed', 30_000);
+      t.equal((await admin.consumerGroupLag(group)).totalLag, 0);
+
+      const [g] = await admin.describeGroups([group]);
+      t.equal(g!.error, null);
+      t.equal(g!.type, 'classic');
+      t.equal(g!.state, 'Stable');
+      t.equal(g!.protocolType, 'consumer');
+      t.equal(g!.members.length, 1);
+      t.equal(g!.members[0]!.clientId, 'admin-scenario-consumer');
+      t.same(
+        g!.members[0]!.assignment.sort((a, b) => a.partition - b.partition),
+        [
+          { topic, partition: 0 },
+          { topic, partition: 1 },
+        ],
+      );
+      const listed = (await admin.listGroups()).find((x) => x.groupId === group);
+      t.same(listed && [listed.state, listed.type, listed.protocolType], ['Stable', 'classic', 'consumer']);
+
+      await admin.produce(topic, 0, [{ value: 'd' }]);
+      await until(
+        async () => seen === 4 && (await admin.consumerGroupLag(group)).totalLag === 0,
+        'the new record consumed and committed',
+        30_000,
+      );
+      const [refused] = await admin.alterConsumerGroupOffsets(group, [{ topic, partition: 0, offset: 0 }]);
+      t.equal(refused!.error?.errorName, 'UNKNOWN_MEMBER_ID', 'Kafka refuses an admin commit while the group has members');
+      const [busy] = await admin.deleteGroups([group]);
+      t.equal(busy!.error?.errorName, 'NON_EMPTY_GROUP');
+    },
+  },
+  {
+    name: 'transactions and producers: an open kafkajs transaction listed and described, its producer on the partition',
+    run: async (t, bootstrap) => {
+      const admin = client(t, bootstrap);
+      const topic = unique('txn');
+      const transactionalId = unique('tid');
+      await admin.createTopics([{ name: topic, partitions: 1 }]);
+      const producer = kafkajsClient(bootstrap, 'admin-scenario-txn').producer({
+        transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      t.teardown(() => producer.disconnect());
+      await producer.connect();
+      const tx = await producer.transaction();
+      await tx.send({ topic, messages: [{ value: 'in a transaction' }] });
+
+      const listed = (await admin.listTransactions()).find((x) => x.transactionalId === transactionalId);
+      t.equal(listed?.state, 'Ongoing');
+      const [d] = await admin.describeTransactions([transactionalId]);
+      t.equal(d!.error, null);
+      t.equal(d!.state, 'Ongoing');
+      t.equal(d!.producerId, listed!.producerId);
+      t.same(d!.partitions, [{ topic, partition: 0 }]);
+      t.ok(d!.startTimeMs > 0);
+      const [p] = await admin.describeProducers([{ topic, partition: 0 }]);
+      t.equal(p!.error, null);
+      t.same(
+        p!.producers.map((x) => [x.producerId, x.currentTxnStartOffset]),
+        [[d!.producerId, 0]],
+      );
+      const [page] = await admin.topicOffsets(topic);
+      t.same([page!.highWatermark, page!.lastStableOffset], [1, 0], 'the open transaction holds the last stable offset');
+
+      await tx.commit();
+      const [after] = await admin.describeTransactions([transactionalId]);
+      t.match(after!.state, /^(PrepareCommit|CompleteCommit)$/);
+      const [unknown] = await admin.describeTransactions([unique('no-tid')]);
+      t.equal(unknown!.error?.errorName, 'TRANSACTIONAL_ID_NOT_FOUND');
+    },
+  },
+  {
+    name: 'ACLs without an authorizer: SECURITY_DISABLED as a typed error',
+    run: async (t, bootstrap) => {
+      const admin = client(t, bootstrap);
+      const e = await admin.describeAcls().catch((x) => x);
+      t.ok(e instanceof AdminKafkaError, `${e}`);
+      t.equal(e.errorName, 'SECURITY_DISABLED');
+      const [created] = await admin.createAcls([
+        {
+          resourceType: 'TOPIC',
+          resourceName: 't',
+          patternType: 'LITERAL',
+          principal: 'User:alice',
+          host: '*',
+          operation: 'READ',
+          permission: 'ALLOW',
+        },
+      ]);
+      t.equal(created!.error?.errorName, 'SECURITY_DISABLED');
+      const [deleted] = await admin.deleteAcls([{ principal: 'User:alice' }]);
+      t.equal(deleted!.error?.errorName, 'SECURITY_DISABLED');
+    },
+  },
+];
+
+/** Against Apache Kafka only: Skafos does not serve these APIs yet. */
+export const apacheKafkaOnlyScenarios: AdminScenario[] = [
+  {
+    name: 'client quotas: set, describe, remove',
+    run: async (t, bootstrap) => {
+      const admin = client(t, bootstrap);
+      const user = unique('quser');
+      const [set] = await admin.alterClientQuotas([
+        { entity: { user }, set: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } },
+      ]);
+      t.equal(set!.error, null);
+      const read = async () => admin.describeClientQuotas([{ entityType: 'user', match: user }], { strict: true });
+      await until(async () => (await read()).length === 1, 'the quota visible', 10_000);
+      t.same(await read(), [{ entity: { user }, values: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } }]);
+      await admin.alterClientQuotas([{ entity: { user }, remove: ['producer_byte_rate', 'consumer_byte_rate'] }]);
+      await until(async () => (await read()).length === 0, 'the quota removed', 10_000);
+      const [bad] = await admin.alterClientQuotas([{ entity: { user }, set: { no_such_quota: 1 } }]);
+      t.equal(bad!.error?.errorName, 'INVALID_REQUEST');
+    },
+  },
+  {
+    name: 'SCRAM credentials: upsert, describe, delete',
+    run: async (t, bootstrap) => {
+      const admin = client(t, bootstrap);
+      const user = unique('suser');
+      const twice = await admin.alterUserScramCredentials({
+        upsert: [
+          { user, mechanism: 'SCRAM-SHA-256', password: 'secret-256' },
+          { user, mechanism: 'SCRAM-SHA-512', password: 'secret-512' },
+        ],
+      });
+      t.equal(twice[0]!.error?.errorName, 'DUPLICATE_RESOURCE', 'Kafka alters a user once per request');
+      t.same(await admin.alterUserScramCredentials({ upsert: [{ user, mechanism: 'SCRAM-SHA-256', password: 'secret-256' }] }), [
+        { user, error: null },
+      ]);
+      t.same(
+        await admin.alterUserScramCredentials({ upsert: [{ user, mechanism: 'SCRAM-SHA-512', password: 'secret-512', iterations: 8192 }] }),
+        [{ user, error: null }],
+      );
+      const read = async () => (await admin.describeUserScramCredentials([user]))[0]!;
+      await until(async () => (await read()).credentials.length === 2, 'both credentials visible', 10_000);
+      t.same(
+        (await read()).credentials.sort((a, b) => a.iterations - b.iterations),
+        [
+          { mechanism: 'SCRAM-SHA-256', iterations: 4096 },
+          { mechanism: 'SCRAM-SHA-512', iterations: 8192 },
+        ],
+      );
+      const [del] = await admin.alterUserScramCredentials({ delete: [{ user, mechanism: 'SCRAM-SHA-256' }] });
+      t.equal(del!.error, null);
+      await until(async () => (await read()).credentials.length === 1, 'one credential left', 10_000);
+      const missing = (await admin.describeUserScramCredentials([unique('nobody')]))[0]!;
+      t.equal(missing.error?.errorName, 'RESOURCE_NOT_FOUND');
+      const [tooFew] = await admin.alterUserScramCredentials({
+        upsert: [{ user, mechanism: 'SCRAM-SHA-256', password: 'x', iterations: 10 }],
+      });
+      t.equal(tooFew!.error?.errorName, 'UNACCEPTABLE_CREDENTIAL');
     },
   },
 ];
