@@ -8,16 +8,11 @@ import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { decodeResponse, encodeRequest, FrameSplitter } from '../../broker/protocol/frame.ts';
 import { ApiKey, apiCodecs } from '../../broker/protocol/generated/index.ts';
-import type { ApiVersionsResponse } from '../../broker/protocol/generated/index.ts';
+import type { ApiVersionsResponse, SaslAuthenticateResponse, SaslHandshakeResponse } from '../../broker/protocol/generated/index.ts';
 import { AdminConnectionError, AdminKafkaError, AdminLimitError, AdminTimeoutError } from './errors.ts';
 import type { ClientLimits } from './limits.ts';
-
-/** SASL settings (mechanism and credentials). Not implemented yet: a client given one refuses to connect. */
-export interface SaslOptions {
-  mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
-  username: string;
-  password: string;
-}
+import { saslClient, SaslError } from './sasl.ts';
+import type { SaslOptions } from './sasl.ts';
 
 export interface ConnectionSettings {
   clientId: string;
@@ -37,6 +32,9 @@ export const clientMaxVersions: Readonly<Record<number, number>> = Object.freeze
   [ApiKey.Fetch]: 12,
   [ApiKey.Produce]: 12,
 });
+
+/** SaslAuthenticate exchanges of one login at most (PLAIN takes 1, SCRAM 2). */
+const maxSaslRounds = 4;
 
 interface Waiting {
   apiKey: number;
@@ -85,7 +83,6 @@ export class Connection {
 
   /** Connects and negotiates API versions, within `deadlineMs` (an absolute time) and the connect timeout. */
   async open(deadlineMs: number): Promise<void> {
-    if (this.settings.sasl) throw new AdminLimitError(`SASL ${this.settings.sasl.mechanism} is not implemented by this client yet`);
     const timeoutMs = Math.max(1, Math.min(this.settings.limits.connectTimeoutMs, deadlineMs - Date.now()));
     this.socket = await new Promise<Socket>((resolve, reject) => {
       const tls = this.settings.tls;
@@ -126,6 +123,35 @@ export class Connection {
     )) as ApiVersionsResponse;
     if (versions.errorCode !== 0) throw new AdminKafkaError(versions.errorCode, null, `ApiVersions from ${this.address}`);
     for (const k of versions.apiKeys) this.brokerVersions.set(k.apiKey, [k.minVersion, k.maxVersion]);
+    if (this.settings.sasl) await this.authenticate(this.settings.sasl, deadlineMs);
+  }
+
+  /** SaslHandshake v1 then SaslAuthenticate rounds; a refusal is a non-retriable AdminKafkaError. */
+  private async authenticate(sasl: SaslOptions, deadlineMs: number): Promise<void> {
+    const hs = await this.request<SaslHandshakeResponse>(ApiKey.SaslHandshake, () => ({ mechanism: sasl.mechanism }), deadlineMs);
+    if (hs.body.errorCode !== 0) {
+      throw new AdminKafkaError(
+        hs.body.errorCode,
+        `${sasl.mechanism} refused; the broker enables ${hs.body.mechanisms.join(', ') || 'none'}`,
+        this.address,
+      );
+    }
+    const mech = saslClient(sasl);
+    let message: Buffer | null = mech.first();
+    for (let round = 0; message !== null; round++) {
+      if (round >= maxSaslRounds) throw new AdminConnectionError(this.address, `SASL ${sasl.mechanism}: more than ${maxSaslRounds} rounds`);
+      const { body } = await this.request<SaslAuthenticateResponse>(ApiKey.SaslAuthenticate, () => ({ authBytes: message }), deadlineMs);
+      if (body.errorCode !== 0)
+        throw new AdminKafkaError(body.errorCode, body.errorMessage, `${this.address} SASL ${sasl.mechanism} as ${sasl.username}`);
+      try {
+        message = mech.next(body.authBytes);
+      } catch (e) {
+        if (e instanceof SaslError) throw new AdminKafkaError(58, e.message, this.address); // SASL_AUTHENTICATION_FAILED
+        throw e;
+      }
+      if (message === null && round === 0 && sasl.mechanism !== 'PLAIN')
+        throw new AdminKafkaError(58, 'the SCRAM exchange ended early', this.address);
+    }
   }
 
   /** The version used for `apiKey`: the highest the broker, the codec and this client all support; -1 if none. */

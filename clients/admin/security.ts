@@ -1,6 +1,6 @@
 // ACLs, client quotas and SCRAM credentials. Brokers without an authorizer answer the ACL APIs with
 // SECURITY_DISABLED; brokers that do not serve the quota or SCRAM APIs with UNSUPPORTED_VERSION.
-import { createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ApiKey } from '../../broker/protocol/generated/index.ts';
 import type {
   AlterClientQuotasResponse,
@@ -13,6 +13,8 @@ import type {
 } from '../../broker/protocol/generated/index.ts';
 import type { Cluster } from './cluster.ts';
 import { AdminKafkaError } from './errors.ts';
+import { scramMinIterations, scramSaltedPassword } from './sasl.ts';
+import type { ScramMechanism } from './sasl.ts';
 
 const enumOf = <T extends string>(names: readonly T[]) =>
   Object.freeze(Object.fromEntries(names.map((n, i) => [n, i])) as Record<T, number>);
@@ -218,24 +220,7 @@ export async function alterClientQuotas(
 
 // ---- SCRAM credentials ----
 
-export type ScramMechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
-const scramMechanisms: Record<ScramMechanism, { id: number; hash: 'sha256' | 'sha512'; bytes: number }> = {
-  'SCRAM-SHA-256': { id: 1, hash: 'sha256', bytes: 32 },
-  'SCRAM-SHA-512': { id: 2, hash: 'sha512', bytes: 64 },
-};
-/** Kafka's minimum SCRAM iteration count (4096) and the default this client uses. */
-export const scramMinIterations = 4096;
-
-/** SaltedPassword := Hi(password, salt, i) of RFC 5802, which is PBKDF2 with HMAC over the mechanism's hash. */
-export function scramSaltedPassword(mechanism: ScramMechanism, password: string, salt: Buffer, iterations: number): Buffer {
-  const m = scramMechanisms[mechanism];
-  return pbkdf2Sync(Buffer.from(password.normalize('NFKC')), salt, iterations, m.bytes, m.hash);
-}
-
-/** HMAC(key, text) with the mechanism's hash: ClientKey = HMAC(SaltedPassword, "Client Key") and the like. */
-export function scramHmac(mechanism: ScramMechanism, key: Buffer, text: string | Buffer): Buffer {
-  return createHmac(scramMechanisms[mechanism].hash, key).update(text).digest();
-}
+const scramMechanismIds: Record<ScramMechanism, number> = { 'SCRAM-SHA-256': 1, 'SCRAM-SHA-512': 2 };
 
 export async function describeUserScramCredentials(
   cluster: Cluster,
@@ -274,7 +259,7 @@ export async function alterUserScramCredentials(
     const iterations = u.iterations ?? scramMinIterations;
     return {
       name: u.user,
-      mechanism: scramMechanisms[u.mechanism].id,
+      mechanism: scramMechanismIds[u.mechanism],
       iterations,
       salt,
       saltedPassword: scramSaltedPassword(u.mechanism, u.password, salt, iterations),
@@ -282,7 +267,7 @@ export async function alterUserScramCredentials(
   });
   const { body } = await c.request<AlterUserScramCredentialsResponse>(
     ApiKey.AlterUserScramCredentials,
-    () => ({ upsertions: ups, deletions: deletions.map((d) => ({ name: d.user, mechanism: scramMechanisms[d.mechanism].id })) }),
+    () => ({ upsertions: ups, deletions: deletions.map((d) => ({ name: d.user, mechanism: scramMechanismIds[d.mechanism] })) }),
     deadline,
   );
   return body.results.map((r) => ({
