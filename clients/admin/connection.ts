@@ -2,7 +2,7 @@
 // `maxInFlightPerConnection` requests with a bounded wait queue behind them, and the API versions the broker
 // announced (ApiVersions v3, sent first). A request past its deadline closes the connection (the broker may still
 // answer it; Kafka's Java client does the same), failing everything else on it with a retriable error.
-import { connect as netConnect } from 'node:net';
+import { isIP, connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
@@ -88,7 +88,7 @@ export class Connection {
       const tls = this.settings.tls;
       const ready = tls ? 'secureConnect' : 'connect';
       const s: Socket = tls
-        ? tlsConnect({ servername: this.host, ...tls, host: this.host, port: this.port })
+        ? tlsConnect({ ...(isIP(this.host) ? {} : { servername: this.host }), ...tls, host: this.host, port: this.port })
         : netConnect({ host: this.host, port: this.port });
       const timer = setTimeout(() => {
         s.destroy();
