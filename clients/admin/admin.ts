@@ -886,12 +886,15 @@ export class AdminClient {
    * Reads up to `maxRecords` records of one partition from an offset, the earliest offset, or the first offset
    * at or after a timestamp, fetching at most `maxBytes` bytes of record data (both capped by the limits).
    * Keys, values and header values are copies (they do not hold the fetch response). Control records are skipped.
+   * read_committed stops at the last stable offset and skips the records of aborted transactions.
    */
   async readMessages(
     topic: string,
     partition: number,
     opts: CallOptions & {
       from: { offset: number } | { timestampMs: number } | 'earliest' | 'latest';
+      /** read_committed reads up to the last stable offset and leaves out aborted transactions' records. */
+      isolation?: IsolationLevel;
       maxRecords: number;
       maxBytes?: number;
     },
@@ -901,11 +904,11 @@ export class AdminClient {
       if (typeof opts.from === 'object' && 'offset' in opts.from) start = opts.from.offset;
       else {
         const spec: OffsetSpec = typeof opts.from === 'object' ? { timestampMs: opts.from.timestampMs } : opts.from;
-        const [r] = await this.listOffsetsOnce([{ topic, partition, spec }], 'read_uncommitted', deadline);
+        const [r] = await this.listOffsetsOnce([{ topic, partition, spec }], opts.isolation ?? 'read_uncommitted', deadline);
         if (r!.error) throw r!.error;
         if (r!.offset < 0) {
           // no record at or after the timestamp: start at the end
-          const [end] = await this.listOffsetsOnce([{ topic, partition, spec: 'latest' }], 'read_uncommitted', deadline);
+          const [end] = await this.listOffsetsOnce([{ topic, partition, spec: 'latest' }], opts.isolation ?? 'read_uncommitted', deadline);
           if (end!.error) throw end!.error;
           start = end!.offset;
         } else start = r!.offset;
@@ -919,6 +922,7 @@ export class AdminClient {
         opts.maxRecords,
         opts.maxBytes ?? this.limits.maxReadBytes,
         deadline,
+        opts.isolation === 'read_committed',
       );
     });
   }

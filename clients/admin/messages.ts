@@ -1,5 +1,5 @@
 // Reading and writing a few records, for a console's message browser and its "produce a record" form: a bounded
-// Fetch loop from an offset (records, bytes and batches all bounded) and one Produce of a small batch.
+// Fetch loop from an offset (records, bytes and batches all bounded; read_committed drops aborted transactions) and one Produce of a small batch.
 import { ApiKey } from '../../broker/protocol/generated/index.ts';
 import type { FetchResponse, ProduceResponse } from '../../broker/protocol/generated/index.ts';
 import { BatchHeaderView } from '../../broker/protocol/records/batch-header.ts';
@@ -57,6 +57,7 @@ export async function readPartition(
   maxRecords: number,
   maxBytes: number,
   deadline: number,
+  readCommitted = false,
 ): Promise<ReadResult> {
   const recordBound = Math.max(0, Math.min(maxRecords, limits.maxReadRecords));
   const byteBound = Math.max(1, Math.min(maxBytes, limits.maxReadBytes));
@@ -78,7 +79,7 @@ export async function readPartition(
         maxWaitMs: 0,
         minBytes: 0,
         maxBytes: remainingBytes,
-        isolationLevel: 0,
+        isolationLevel: readCommitted ? 1 : 0,
         sessionId: 0,
         sessionEpoch: -1,
         topics: [
@@ -109,6 +110,9 @@ export async function readPartition(
     const records = p.records;
     if (!records || records.length === 0) break;
     bytesRead += records.length;
+    // read_committed: the producers whose transactions in this response were aborted (as Kafka's consumer does).
+    const aborted = [...(p.abortedTransactions ?? [])].sort((a, b) => a.firstOffset - b.firstOffset);
+    const abortedProducers = new Set<number>();
     let pos = 0;
     let advanced = false;
     while (pos < records.length && messages.length < recordBound) {
@@ -118,8 +122,21 @@ export async function readPartition(
         break; // a partial batch at the end of the response
       }
       const end = header.end;
+      while (readCommitted && aborted.length > 0 && aborted[0]!.firstOffset <= header.lastOffset)
+        abortedProducers.add(aborted.shift()!.producerId);
+      let skip = false;
+      if (header.isControl) {
+        skip = true;
+        if (readCommitted && abortedProducers.has(header.producerId)) {
+          const producerId = header.producerId;
+          openBatchRecords(records, pos, cursor, { maxDecompressedBytes: limits.maxReadBytes }, header);
+          // The control record's key: version int16, type int16 (0 ABORT, 1 COMMIT).
+          if (cursor.next() && cursor.key()?.readInt16BE(2) === 0) abortedProducers.delete(producerId);
+          header.reset(records, pos);
+        }
+      } else if (readCommitted && header.isTransactional && abortedProducers.has(header.producerId)) skip = true;
       if (header.lastOffset >= offset) {
-        if (!header.isControl) {
+        if (!skip) {
           openBatchRecords(records, pos, cursor, { maxDecompressedBytes: limits.maxReadBytes }, header);
           while (cursor.next() && messages.length < recordBound) {
             if (cursor.offset < offset) continue;

@@ -343,6 +343,17 @@ export const adminScenarios: AdminScenario[] = [
       await tx.commit();
       const [after] = await admin.describeTransactions([transactionalId]);
       t.match(after!.state, /^(PrepareCommit|CompleteCommit)$/);
+      const tx2 = await producer.transaction();
+      await tx2.send({ topic, messages: [{ value: 'aborted' }] });
+      await tx2.abort();
+      const tx3 = await producer.transaction();
+      await tx3.send({ topic, messages: [{ value: 'committed later' }] });
+      await tx3.commit();
+      await until(async () => (await admin.topicOffsets(topic))[0]!.lastStableOffset === 6, 'three transactions and their markers', 10_000);
+      const values = async (isolation: 'read_committed' | 'read_uncommitted') =>
+        (await admin.readMessages(topic, 0, { from: 'earliest', maxRecords: 10, isolation })).messages.map((m) => m.value?.toString());
+      t.same(await values('read_uncommitted'), ['in a transaction', 'aborted', 'committed later']);
+      t.same(await values('read_committed'), ['in a transaction', 'committed later'], 'the aborted transaction left out');
       const [unknown] = await admin.describeTransactions([unique('no-tid')]);
       t.equal(unknown!.error?.errorName, 'TRANSACTIONAL_ID_NOT_FOUND');
     },
