@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { AdminClient, AdminKafkaError } from '../../../clients/admin/index.ts';
+import { JavaDriver } from '../../support/java-client.ts';
 import { kafkajsClient } from '../../support/js-clients.ts';
 import { until } from '../../support/until.ts';
 
@@ -98,16 +99,22 @@ export const adminScenarios: AdminScenario[] = [
         },
       ]);
       t.same(altered, [{ type: 'TOPIC', name: topic, error: null }]);
-      let [d] = await admin.describeConfigs([{ type: 'TOPIC', name: topic }], {
-        keys: ['retention.ms', 'cleanup.policy', 'segment.bytes'],
-      });
+      // Apache Kafka applies a change from its metadata log a moment after answering: wait for it.
+      const describeTopic = async (keys: string[]) => (await admin.describeConfigs([{ type: 'TOPIC', name: topic }], { keys }))[0]!;
+      await until(async () => (await describeTopic(['retention.ms'])).configs[0]?.value === '7200000', 'the altered config', 10_000);
+      let d = await describeTopic(['retention.ms', 'cleanup.policy', 'segment.bytes']);
       const byName = (n: string) => d!.configs.find((c) => c.name === n);
       t.equal(byName('retention.ms')?.value, '7200000');
       t.equal(byName('cleanup.policy')?.value, 'compact');
       t.equal(byName('segment.bytes')?.isDefault, true);
 
       await admin.incrementalAlterConfigs([{ type: 'TOPIC', name: topic, configs: [{ name: 'retention.ms', op: 'DELETE' }] }]);
-      [d] = await admin.describeConfigs([{ type: 'TOPIC', name: topic }], { keys: ['retention.ms'] });
+      await until(
+        async () => (await describeTopic(['retention.ms'])).configs[0]?.source === 'DEFAULT_CONFIG',
+        'the deleted config',
+        10_000,
+      );
+      d = await describeTopic(['retention.ms']);
       t.equal(d!.configs[0]?.value, '604800000', 'back to the default');
       t.equal(d!.configs[0]?.source, 'DEFAULT_CONFIG');
 
@@ -128,8 +135,10 @@ export const adminScenarios: AdminScenario[] = [
         { type: 'GROUP', name: group, configs: [{ name: 'consumer.session.timeout.ms', value: '50000' }] },
       ]);
       t.equal(g!.error, null);
-      const [gd] = await admin.describeConfigs([{ type: 'GROUP', name: group }], { keys: ['consumer.session.timeout.ms'] });
-      t.equal(gd!.configs[0]?.value, '50000');
+      const groupTimeout = async () =>
+        (await admin.describeConfigs([{ type: 'GROUP', name: group }], { keys: ['consumer.session.timeout.ms'] }))[0]!.configs[0]?.value;
+      await until(async () => (await groupTimeout()) === '50000', 'the group config', 10_000);
+      t.equal(await groupTimeout(), '50000');
     },
   },
   {
@@ -304,6 +313,63 @@ export const adminScenarios: AdminScenario[] = [
       t.equal(refused!.error?.errorName, 'UNKNOWN_MEMBER_ID', 'Kafka refuses an admin commit while the group has members');
       const [busy] = await admin.deleteGroups([group]);
       t.equal(busy!.error?.errorName, 'NON_EMPTY_GROUP');
+    },
+  },
+  {
+    name: 'a consumer-protocol group (KIP-848) with a live Java consumer: described through ConsumerGroupDescribe',
+    run: async (t, bootstrap) => {
+      const admin = client(t, bootstrap);
+      const topic = unique('kip848');
+      const group = unique('consumer-group');
+      await admin.createTopics([{ name: topic, partitions: 3 }]);
+      await admin.produce(topic, 0, [{ value: 'a' }]);
+      const java = await JavaDriver.start(t);
+      t.teardown(() => java.close());
+      const config = {
+        'bootstrap.servers': bootstrap,
+        'client.id': 'admin-scenario-848',
+        'group.id': group,
+        'group.protocol': 'consumer',
+        'enable.auto.commit': 'false',
+        'auto.offset.reset': 'earliest',
+      };
+      await java.call('consumer.create', { name: 'c', config, topics: [topic] });
+      await java.call('consumer.take', { name: 'c', count: 1, timeoutMs: 60_000 });
+      await java.call('consumer.commit', { name: 'c' });
+      const g = await (async () => {
+        let d = (await admin.describeGroups([group]))[0]!;
+        await until(
+          async () => {
+            d = (await admin.describeGroups([group]))[0]!;
+            return d.state === 'Stable' && d.members[0]?.assignment.length === 3;
+          },
+          'the member owning all three partitions',
+          30_000,
+        );
+        return d;
+      })();
+      t.equal(g.error, null);
+      t.equal(g.type, 'consumer');
+      t.equal(g.protocolType, 'consumer');
+      t.type(g.groupEpoch, 'number');
+      t.equal(g.members.length, 1);
+      t.equal(g.members[0]!.clientId, 'admin-scenario-848');
+      t.same(
+        g.members[0]!.assignment.sort((a, b) => a.partition - b.partition),
+        [0, 1, 2].map((partition) => ({ topic, partition })),
+      );
+      const listed = (await admin.listGroups()).find((x) => x.groupId === group);
+      t.same(listed && [listed.state, listed.type], ['Stable', 'consumer']);
+      t.same(
+        (await admin.consumerGroupLag(group)).partitions.map((p) => [p.partition, p.lag]),
+        [
+          [0, 0],
+          [1, 0],
+          [2, 0],
+        ],
+        'the Java consumer commits its position on every assigned partition',
+      );
+      await java.call('consumer.close', { name: 'c' });
     },
   },
   {
