@@ -5,7 +5,7 @@ import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
-import { AdminClient, AdminConnectionError, AdminLimitError, AdminTimeoutError } from '../../../clients/admin/index.ts';
+import { AdminClient, AdminConnectionError, AdminKafkaError, AdminLimitError, AdminTimeoutError } from '../../../clients/admin/index.ts';
 import { parseBootstrap } from '../../../clients/admin/cluster.ts';
 import { startTestBroker } from '../../broker/handlers/support/client.ts';
 import { freePort } from '../../support/ports.ts';
@@ -123,4 +123,21 @@ t.test('requests are pipelined on one connection up to the in-flight bound, and 
   const refused = tooMany.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason);
   t.equal(refused.length, 4, '2 in flight + 4 queued; the rest refused');
   t.ok(refused.every((r) => r instanceof AdminLimitError && /maxQueuedPerConnection/.test(r.message)));
+});
+
+t.test('an unknown topic in a leader-routed call: retried (it may be one just created), then its Kafka error', async (t) => {
+  const { bootstrap } = await startTestBroker(t);
+  const admin = new AdminClient({ bootstrap, limits: { maxAttempts: 3, retryBackoffMs: 10 } });
+  t.teardown(() => admin.close());
+  for (const call of [
+    () => admin.readMessages('no-such-topic', 0, { from: 'earliest', maxRecords: 1 }),
+    () => admin.produce('no-such-topic', 0, [{ value: 'x' }]),
+    () => admin.deleteRecords([{ topic: 'no-such-topic', partition: 0, offset: 0 }]),
+  ]) {
+    const e = await call().catch((x) => x);
+    t.ok(e instanceof AdminKafkaError, `${e}`);
+    t.equal(e.errorName, 'UNKNOWN_TOPIC_OR_PARTITION');
+  }
+  const [listed] = await admin.listOffsets([{ topic: 'no-such-topic', partition: 0, spec: 'latest' }]);
+  t.equal(listed!.error?.errorName, 'UNKNOWN_TOPIC_OR_PARTITION', 'per-partition results carry it instead');
 });
