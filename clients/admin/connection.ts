@@ -11,6 +11,7 @@ import { ApiKey, apiCodecs } from '../../broker/protocol/generated/index.ts';
 import type { ApiVersionsResponse, SaslAuthenticateResponse, SaslHandshakeResponse } from '../../broker/protocol/generated/index.ts';
 import { AdminConnectionError, AdminKafkaError, AdminLimitError, AdminTimeoutError } from './errors.ts';
 import type { ClientLimits } from './limits.ts';
+import { maxSaslRounds } from './limits.ts';
 import { saslClient, SaslError } from './sasl.ts';
 import type { SaslOptions } from './sasl.ts';
 
@@ -32,9 +33,6 @@ export const clientMaxVersions: Readonly<Record<number, number>> = Object.freeze
   [ApiKey.Fetch]: 12,
   [ApiKey.Produce]: 12,
 });
-
-/** SaslAuthenticate exchanges of one login at most (PLAIN takes 1, SCRAM 2). */
-const maxSaslRounds = 4;
 
 interface Waiting {
   apiKey: number;

@@ -38,3 +38,12 @@ export const defaultClientLimits: Readonly<ClientLimits> = Object.freeze({
   maxReadRecords: 10_000,
   maxReadBytes: 64 * 1024 * 1024,
 });
+
+// Fixed bounds (not per client).
+
+/** SaslAuthenticate exchanges of one login at most (PLAIN takes 1, SCRAM 2). */
+export const maxSaslRounds = 4;
+/** SCRAM iteration count a server may ask for at most (Kafka's minimum is 4096): a higher one could make the client spin. */
+export const scramMaxIterations = 16384;
+/** Fetch responses one readMessages call reads at most; each one returns at least one batch unless the log is exhausted. */
+export const maxFetchRoundsPerRead = 64;

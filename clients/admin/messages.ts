@@ -9,6 +9,7 @@ import { openBatchRecords } from '../../broker/protocol/records/read.ts';
 import type { Cluster } from './cluster.ts';
 import { AdminKafkaError } from './errors.ts';
 import type { ClientLimits } from './limits.ts';
+import { maxFetchRoundsPerRead } from './limits.ts';
 
 export interface MessageHeader {
   key: string;
@@ -44,9 +45,6 @@ export interface ProduceInput {
 
 const toBuffer = (v: Buffer | string | null | undefined): Buffer | null =>
   v === null || v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v;
-
-/** Fetch responses of one read at most: each returns at least one batch unless the log is exhausted. */
-const maxFetchRoundsPerRead = 64;
 
 export async function readPartition(
   cluster: Cluster,

@@ -1,6 +1,7 @@
 // SASL client mechanisms (PLAIN, RFC 4616; SCRAM-SHA-256/512, RFC 5802 and 7677) as message steps, run by the
 // connection over SaslHandshake v1 + SaslAuthenticate. No message or error here carries the password.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { scramMaxIterations } from './limits.ts';
 
 export type ScramMechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 const scramMechanisms: Record<ScramMechanism, { id: number; hash: 'sha256' | 'sha512'; bytes: number }> = {
@@ -49,8 +50,6 @@ export function plainClient(username: string, password: string): SaslClient {
 
 const escapeName = (s: string) => s.replace(/=/g, '=3D').replace(/,/g, '=2C');
 const hashOf = (m: ScramMechanism) => (m === 'SCRAM-SHA-256' ? 'sha256' : 'sha512');
-/** Kafka refuses fewer than 4096 iterations; more than this is refused here (a server could make us spin). */
-const scramMaxIterations = 16384;
 
 /** SCRAM client; `nonce` is for tests (RFC vectors), random otherwise. */
 export function scramClient(
