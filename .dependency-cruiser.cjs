@@ -1,5 +1,5 @@
 // The layer check (`npm run layers`, part of `npm test`). spec/architecture.md explains the layers; this file
-// enforces them. It cruises the whole repository, so parts still to come (clients/, operator/, console/,
+// enforces them. It cruises the whole repository, so parts still to come (operator/, console/,
 // broker/security/) are checked as soon as they exist.
 
 // Layers, bottom to top. A module may import modules of its own layer and of the layers below, never above.
