@@ -557,20 +557,23 @@ async function adminClient(t: Test, bootstrap: string): Promise<void> {
   const topics = await java.call<string[]>('admin.listTopics', { name: 'admin' });
   t.ok(topics.includes(topic) && topics.includes(other), 'listTopics');
   t.notOk(topics.includes(`java-admin-bad-${suffix}`), 'listTopics: not the rejected one');
-  const described = await java.call<PerItem<{ internal: boolean; topicId: string; partitions: { partition: number; leader: number }[] }>>(
-    'admin.describeTopics',
-    { name: 'admin', topics: [topic, `java-admin-missing-${suffix}`] },
-  );
+  const nodeIds = cluster.nodes.map((n) => n.id);
+  type Described = PerItem<{ internal: boolean; topicId: string; partitions: { partition: number; leader: number | null }[] }>;
+  // On a cluster a new topic's partitions get their leaders a moment after CreateTopics answers (as on Kafka).
+  const described = await until('every partition of the new topic led', 30_000, async () => {
+    const r = await java.call<Described>('admin.describeTopics', { name: 'admin', topics: [topic, `java-admin-missing-${suffix}`] });
+    const x = r[topic];
+    return x !== undefined && !('error' in x) && x.partitions.every((p) => p.leader !== null && nodeIds.includes(p.leader)) ? r : undefined;
+  });
   const d = described[topic]!;
   if ('error' in d) throw new Error(`describeTopics: ${d.error}`);
-  const nodeIds = cluster.nodes.map((n) => n.id);
   t.same(
     d.partitions.map((p) => p.partition),
     [0, 1],
     'describeTopics: partitions',
   );
   t.ok(
-    d.partitions.every((p) => nodeIds.includes(p.leader)),
+    d.partitions.every((p) => p.leader !== null && nodeIds.includes(p.leader)),
     'describeTopics: each partition led by a node of the cluster',
   );
   t.equal(d.internal, false);
